@@ -1,0 +1,18 @@
+//! The thin adapter between the WIT contract (`wit/`) and `edge-core`.
+//!
+//! Nothing here decides anything: it converts generated types to core types and
+//! back. The core crate never depends on wit-bindgen.
+
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "edge-core",
+    });
+}
+
+mod codec;
+mod info;
+
+struct Component;
+
+bindings::export!(Component with_types_in bindings);
