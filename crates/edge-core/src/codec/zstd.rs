@@ -124,7 +124,6 @@ fn stream_bounded(dctx: &mut DCtx<'static>, data: &[u8], max: u64) -> Result<Vec
     let ceiling = usize::try_from(max.saturating_add(1)).unwrap_or(usize::MAX);
     let mut out: Vec<u8> = Vec::new();
     let mut input = InBuffer::around(data);
-    let mut frame_open = false;
     loop {
         if out.len() == out.capacity() {
             if out.len() >= ceiling {
@@ -137,7 +136,7 @@ fn stream_bounded(dctx: &mut DCtx<'static>, data: &[u8], max: u64) -> Result<Vec
         let mut output = OutBuffer::around_pos(&mut out, out_before);
         let hint = dctx.decompress_stream(&mut output, &mut input).map_err(|c| CodecError::Decode(reason(c)))?;
         let out_after = output.pos();
-        frame_open = hint != 0;
+        let frame_open = hint != 0;
         if input.pos() == data.len() && !frame_open && out_after < ceiling {
             return if out_after as u64 > max { Err(CodecError::OutputLimit(max)) } else { Ok(out) };
         }
