@@ -16,6 +16,8 @@ export class IdempotencyMemory {
   private readonly put;
   private readonly prune;
   private lastPruneMs = 0;
+  /** Repeats answered from memory instead of running the tool again. */
+  repeats = 0;
 
   constructor(
     db: Db,
@@ -38,9 +40,15 @@ export class IdempotencyMemory {
     const now = this.now();
     this.maybePrune(now);
     const stored = this.get.get(key, now - this.windowMs) as string | undefined;
-    if (stored !== undefined) return JSON.parse(stored) as CallToolResult;
+    if (stored !== undefined) {
+      this.repeats += 1;
+      return JSON.parse(stored) as CallToolResult;
+    }
     const inFlight = this.running.get(key);
-    if (inFlight) return inFlight;
+    if (inFlight) {
+      this.repeats += 1;
+      return inFlight;
+    }
     const p = fn().then((result) => {
       // Recorded before the answer leaves, so a resend after a lost answer finds it.
       this.put.run(key, JSON.stringify(result), this.now());

@@ -43,6 +43,7 @@ export async function startOfflineQueue(config: EdgeConfig, db: Db, core: EdgeCo
     log,
   });
   const memory = new IdempotencyMemory(db, o.idempotency_window_seconds * 1000);
+  rest.set('GET /v1/idempotency/status', () => ({ repeats_answered: memory.repeats, window_seconds: o.idempotency_window_seconds }));
   registerQueueTools(tools, queue, o.deferrable_tools, deliverer.deliver);
   for (const [route, handler] of queueRoutes(queue)) rest.set(route, handler);
   return {
