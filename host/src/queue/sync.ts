@@ -82,12 +82,20 @@ export class Sync {
   }
 
   /** "Sync now": every destination is due at once; resolves when all sends finish. */
-  async now(): Promise<SyncReport> {
+  async now(maxRounds = 10_000): Promise<SyncReport> {
     await Promise.allSettled([...this.active]);
     this.q.scheduler.wake(undefined, this.q.now());
-    const report = await this.round();
-    await Promise.allSettled([...this.active]);
-    return report;
+    const total: SyncReport = { delivered: 0, failed: 0, unreachable: [] };
+    // Round after round until nothing moves (all sent, or every link failed).
+    for (let i = 0; i < maxRounds; i++) {
+      const r = await this.round();
+      await Promise.allSettled([...this.active]);
+      total.delivered += r.delivered;
+      total.failed += r.failed;
+      total.unreachable.push(...r.unreachable.filter((d) => !total.unreachable.includes(d)));
+      if (r.delivered + r.failed === 0 || r.unreachable.length > 0) break;
+    }
+    return total;
   }
 
   async stop(): Promise<void> {
