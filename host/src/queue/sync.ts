@@ -3,6 +3,7 @@
 // parallel) with each call's idempotency key, and records each outcome in one
 // transaction. A link failure leaves the rest queued; the core decides when to
 // try again (exponential backoff with seeded jitter).
+import { setMaxListeners } from 'node:events';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Batch } from '../core/queue.js';
 import { decodeJson, encodeJson, errorResult } from './payload.js';
@@ -63,7 +64,10 @@ export class Sync {
     private readonly q: OfflineQueue,
     private readonly deliver: Deliverer,
     private readonly opts: { batchItems: number; tickMs: number; window: number },
-  ) {}
+  ) {
+    // Each call in flight links one listener to this signal (removed when it ends).
+    setMaxListeners(Math.max(10, opts.window * 4), this.abort.signal);
+  }
 
   start(): void {
     this.timer = setInterval(() => void this.round(), this.opts.tickMs);
