@@ -1,14 +1,23 @@
-// One MCP server per client session, all sharing the gateway's tool registry.
-// The low-level SDK Server is used (not McpServer) because the tool list is
-// dynamic: it is whatever the registry holds at the moment of the request.
+// One MCP server per client session, all serving the same provider (today the
+// local provider; the aggregator of providers once it lands). The low-level SDK
+// Server is used (not McpServer) because the lists are dynamic: they are
+// whatever the provider offers at the moment of the request.
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
   ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   McpError,
+  ReadResourceRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { ToolRegistry, UnknownToolError } from '../tools/registry.js';
+import type { Provider } from '../providers/provider.js';
+import { PromptError } from '../providers/local/prompts.js';
+import { ResourceNotFoundError } from '../providers/local/resources.js';
+import { UnknownToolError } from '../tools/registry.js';
 
 export interface ServerIdentity {
   name: string;
@@ -17,32 +26,50 @@ export interface ServerIdentity {
 
 export interface McpServerDeps {
   identity: ServerIdentity;
-  tools: ToolRegistry;
-  /** Time limit for one tool call, in ms. */
+  provider: Provider;
+  /** Time limit for one tool call, resource read or prompt, in ms. */
   requestTimeoutMs: number;
 }
 
 const INSTRUCTIONS =
   'mcp-edge is a gateway: the tools it lists come from its built-in plugins and the servers it fronts.';
 
+/** Maps the local errors of providers to protocol errors; anything else passes through. */
+function toProtocolError(err: unknown, timeout: AbortSignal, what: string, ms: number): unknown {
+  if (err instanceof UnknownToolError || err instanceof PromptError) return new McpError(ErrorCode.InvalidParams, err.message);
+  if (err instanceof ResourceNotFoundError) return new McpError(ResourceNotFoundError.code, err.message, { uri: err.uri });
+  if (timeout.aborted) return new McpError(ErrorCode.RequestTimeout, `${what} did not finish within ${ms} ms.`);
+  return err;
+}
+
 export function createMcpServer(deps: McpServerDeps): Server {
   const server = new Server(deps.identity, {
-    capabilities: { tools: { listChanged: true }, logging: {} },
+    capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, logging: {} },
     instructions: INSTRUCTIONS,
   });
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: deps.tools.list() }));
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    const timeout = AbortSignal.timeout(deps.requestTimeoutMs);
-    const signal = AbortSignal.any([extra.signal, timeout]);
+  const provider = deps.provider;
+  const ms = deps.requestTimeoutMs;
+  /** Runs one forwarded request with the client's cancellation and the gateway's time limit. */
+  const bounded = async <T>(what: string, extra: { signal: AbortSignal }, run: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    const timeout = AbortSignal.timeout(ms);
     try {
-      return await deps.tools.call(request.params.name, request.params.arguments, { signal });
+      return await run(AbortSignal.any([extra.signal, timeout]));
     } catch (err) {
-      if (err instanceof UnknownToolError) throw new McpError(ErrorCode.InvalidParams, err.message);
-      if (timeout.aborted) {
-        throw new McpError(ErrorCode.RequestTimeout, `Tool "${request.params.name}" did not finish within ${deps.requestTimeoutMs} ms.`);
-      }
-      throw err;
+      throw toProtocolError(err, timeout, what, ms);
     }
-  });
+  };
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: provider.catalog().tools }));
+  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: provider.catalog().resources }));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: provider.catalog().resourceTemplates }));
+  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: provider.catalog().prompts }));
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+    bounded(`Tool "${request.params.name}"`, extra, (signal) => provider.callTool(request.params.name, request.params.arguments, { signal, client: extra })),
+  );
+  server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
+    bounded(`Reading ${request.params.uri}`, extra, (signal) => provider.readResource(request.params.uri, { signal, client: extra })),
+  );
+  server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
+    bounded(`Prompt "${request.params.name}"`, extra, (signal) => provider.getPrompt(request.params.name, request.params.arguments, { signal, client: extra })),
+  );
   return server;
 }
