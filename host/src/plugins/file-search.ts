@@ -1,6 +1,7 @@
 // The walk behind file_search: breadth-first over the roots, bounded in entries
 // looked at, results and time. Symbolic links are followed only to files that
 // stay inside the roots; linked folders are not entered (no cycles, no escape).
+import { constants } from 'node:fs';
 import { open, opendir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Roots } from './common.js';
@@ -75,7 +76,8 @@ function nameFilter(glob: string | undefined): (relPath: string, baseName: strin
 
 /** Looks for `needle` in a file; skips files that look binary (a NUL in the first 8 KiB). */
 async function findInFile(path: string, needle: string, ignoreCase: boolean, maxBytes: number): Promise<{ line: number; preview: string } | undefined> {
-  const handle = await open(path, 'r');
+  // No blocking on a fifo, no following a link swapped in since the walk looked.
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const { size } = await handle.stat();
     if (size > maxBytes) return undefined;
