@@ -67,6 +67,14 @@ describe('files plugin', () => {
     expect(paths(result)).toHaveLength(2);
   });
 
+  it('refuses a malformed glob with a typed error (regression: it was an internal error)', async () => {
+    for (const name of ['{md,txt', '[z-a].md']) {
+      const result = await call(client, 'file_search', { name });
+      expect(result.isError, name).toBe(true);
+      expect(textOf(result)).toMatch(/^invalid_argument: name .* is not a valid glob/);
+    }
+  });
+
   it('stops after max_scanned_entries directory entries and says so', async () => {
     const small = await startGateway({ plugins: { files: { enabled: true, roots: [root], max_scanned_entries: 3 } } });
     const result = await call(await connectClient(small), 'file_search', { name: '*.txt' });

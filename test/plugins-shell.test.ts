@@ -1,6 +1,7 @@
 // The shell plugin with real child processes: allowlisted programs run with an
 // argument array and no shell; everything else is refused, and runaway or
 // chatty programs are killed at their limits.
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,6 +107,19 @@ describe('shell plugin', () => {
     expect(textOf(result)).toMatch(/^output_too_large: \/usr\/bin\/yes wrote more than 4096 bytes and was killed/);
     expect(textOf(result)).toContain(`stdout (first 4096 chars):\n${'edge\n'.repeat(819)}e\nstderr:\n`);
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('kills programs still running when the plugin is removed (and so when the gateway closes)', async () => {
+    const gateway = await startGateway({ plugins: { shell: { enabled: true, commands: ['sleep'], roots: [root] } } });
+    const other = await connectClient(gateway);
+    const pending = call(other, 'shell_run', { command: 'sleep', args: ['31.25'] });
+    const running = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').some((l) => /(^|\/)sleep 31\.25$/.test(l.trim()));
+    for (let i = 0; i < 50 && !running(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(running()).toBe(true);
+    // The session stays open: only the plugin's close can stop the program.
+    expect(await gateway.plugins.remove('shell')).toBe(true);
+    expect((await pending).structuredContent).toMatchObject({ exit_code: null, signal: 'SIGKILL' });
+    expect(running()).toBe(false);
   });
 
   it('refuses to start with a command it cannot find or a relative path', async () => {

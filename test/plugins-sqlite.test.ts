@@ -30,7 +30,7 @@ function countRows(): number {
 
 beforeAll(async () => {
   seed();
-  const gateway = await startGateway({ plugins: { sqlite: { enabled: true, databases: { inventory: file }, max_rows: 20, timeout_ms: 1500 } } });
+  const gateway = await startGateway({ plugins: { sqlite: { enabled: true, databases: { inventory: file }, max_rows: 20, max_result_bytes: 2000, timeout_ms: 1500 } } });
   client = await connectClient(gateway);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,6 +48,19 @@ describe('sqlite plugin', () => {
     expect(all.structuredContent).toMatchObject({ row_count: 20, truncated: true });
     const fewer = await call(client, 'db_query', { database: 'inventory', sql: 'SELECT id FROM parts', max_rows: 3 });
     expect(fewer.structuredContent).toMatchObject({ rows: [[1], [2], [3]], truncated: true });
+  });
+
+  it('stops adding rows past max_result_bytes', async () => {
+    const wide = await call(client, 'db_query', { database: 'inventory', sql: 'SELECT hex(zeroblob(600)) FROM parts' });
+    expect(wide.structuredContent).toMatchObject({ row_count: 1, truncated: true });
+  });
+
+  it('binds booleans as 1 and 0, and names a parameter mismatch', async () => {
+    const flags = await call(client, 'db_query', { database: 'inventory', sql: 'SELECT ? AS yes, :no AS no', params: { 1: true, no: false } });
+    expect(textOf(flags)).toMatch(/^invalid_argument: /);
+    expect((await call(client, 'db_query', { database: 'inventory', sql: 'SELECT ?, ?', params: [true, false] })).structuredContent).toMatchObject({ rows: [[1, 0]] });
+    const short = await call(client, 'db_query', { database: 'inventory', sql: 'SELECT ?, ?', params: [1] });
+    expect(textOf(short)).toMatch(/^invalid_argument: Too few parameter values were provided\. Check params/);
   });
 
   it('refuses statements that write, and the file stays as it was', async () => {

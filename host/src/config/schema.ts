@@ -117,6 +117,8 @@ export const sqlitePluginSchema = z
     read_only: z.boolean().default(true),
     /** Most rows one query returns. */
     max_rows: z.number().int().min(1).max(1_000_000).default(1000),
+    /** Most bytes of rows (as JSON) one query returns; rows beyond are left off. */
+    max_result_bytes: z.number().int().min(1).max(256 << 20).default(4 << 20),
     /** Time limit of one query, in ms; the query's process is killed beyond it. */
     timeout_ms: z.number().int().min(1).max(600_000).default(5_000),
   })

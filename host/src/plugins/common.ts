@@ -11,6 +11,7 @@ export type RefusalCode =
   | 'not_found'
   | 'not_a_file'
   | 'not_allowed'
+  | 'invalid_argument'
   | 'write_refused'
   | 'invalid_sql'
   | 'timeout'

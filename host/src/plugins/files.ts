@@ -12,7 +12,7 @@ import { definePlugin, type Plugin } from '../providers/local/provider.js';
 import { ResourceNotFoundError } from '../providers/local/resources.js';
 import { defineTool } from '../tools/registry.js';
 import { Refusal, refusing, Roots, structured } from './common.js';
-import { searchFiles } from './file-search.js';
+import { globToRegExp, searchFiles } from './file-search.js';
 
 type FilesConfig = PluginsConfig['files'];
 
@@ -127,6 +127,14 @@ function readTool(roots: Roots, config: FilesConfig) {
   });
 }
 
+function checkGlob(glob: string): void {
+  try {
+    globToRegExp(glob);
+  } catch (err) {
+    throw new Refusal('invalid_argument', `name ${JSON.stringify(glob)} is not a valid glob (${(err as Error).message}). Use *, **, ?, [a-z] and {a,b}.`);
+  }
+}
+
 function searchTool(roots: Roots, config: FilesConfig) {
   return defineTool({
     name: 'file_search',
@@ -139,6 +147,7 @@ function searchTool(roots: Roots, config: FilesConfig) {
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     handler: (args, { signal }) =>
       refusing(async () => {
+        if (args.name) checkGlob(args.name);
         const starts = args.folder ? [await roots.resolve(args.folder)] : [...roots.real];
         const outcome = await searchFiles(
           roots,

@@ -4,7 +4,7 @@
 // appears later in the working directory or on PATH cannot stand in for one.
 // Each run gets a filtered environment, a confined working directory, a time
 // limit and an output cap; beyond either, its whole process group is killed.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
@@ -91,19 +91,25 @@ interface RunOutcome {
   stopped?: 'timeout' | 'output_too_large' | 'cancelled';
 }
 
-function runProcess(request: RunRequest, env: NodeJS.ProcessEnv, maxOutput: number, signal: AbortSignal): Promise<RunOutcome> {
+/** Kills a child's whole process group (it leads one: spawned detached). */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+function runProcess(request: RunRequest, env: NodeJS.ProcessEnv, maxOutput: number, signal: AbortSignal, live: Set<ChildProcess>): Promise<RunOutcome> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(request.path, request.args, { cwd: request.cwd, env, shell: false, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    live.add(child);
+    child.once('exit', () => live.delete(child));
     let stopped: RunOutcome['stopped'];
-    // detached: the child leads its own process group, so one kill reaches its children too.
     const stop = (why: NonNullable<RunOutcome['stopped']>) => {
       stopped ??= why;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+      killGroup(child);
     };
     const stdout = capped(maxOutput, () => stop('output_too_large'));
     const stderr = capped(maxOutput, () => stop('output_too_large'));
@@ -140,7 +146,7 @@ function stoppedResult(command: string, outcome: RunOutcome, config: ShellConfig
   return result;
 }
 
-function runTool(commands: Map<string, string>, roots: Roots, config: ShellConfig, env: NodeJS.ProcessEnv) {
+function runTool(commands: Map<string, string>, roots: Roots, config: ShellConfig, env: NodeJS.ProcessEnv, live: Set<ChildProcess>) {
   const names = [...commands.keys()].sort() as [string, ...string[]];
   return defineTool({
     name: 'shell_run',
@@ -173,7 +179,7 @@ function runTool(commands: Map<string, string>, roots: Roots, config: ShellConfi
         if (!(await stat(cwd)).isDirectory()) throw new Refusal('not_a_file', `${args.cwd} is not a folder.`);
         const timeoutMs = Math.min(args.timeout_ms ?? config.timeout_ms, config.timeout_ms);
         const request = { path, args: args.args, cwd, timeoutMs, ...(args.stdin === undefined ? {} : { stdin: args.stdin }) };
-        const outcome = await runProcess(request, env, config.max_output_bytes, signal);
+        const outcome = await runProcess(request, env, config.max_output_bytes, signal, live);
         if (outcome.stopped) return stoppedResult(args.command, outcome, config, timeoutMs);
         const { exitCode, signal: exitSignal, stdout, stderr, durationMs } = outcome;
         return structured({ command: args.command, exit_code: exitCode, signal: exitSignal, stdout, stderr, duration_ms: durationMs });
@@ -186,9 +192,12 @@ export async function shellPlugin(config: ShellConfig): Promise<Plugin> {
   const searchPath = config.path ?? process.env.PATH ?? '/usr/bin:/bin';
   const commands = await resolveCommands(config.commands, searchPath);
   const roots = await Roots.open(config.roots, 'plugins.shell.roots');
+  const live = new Set<ChildProcess>();
   return definePlugin({
     name: 'shell',
     description: 'Run allowlisted programs without a shell.',
-    tools: [runTool(commands, roots, config, childEnv(config, searchPath))],
+    tools: [runTool(commands, roots, config, childEnv(config, searchPath), live)],
+    // Programs still running when the gateway closes die with it, children included.
+    close: () => live.forEach(killGroup),
   });
 }

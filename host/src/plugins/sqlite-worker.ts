@@ -18,6 +18,8 @@ export interface QueryRequest {
   sql: string;
   params: unknown[] | Record<string, unknown>;
   maxRows: number;
+  /** Stop adding rows once their JSON passes this many characters. */
+  maxBytes: number;
 }
 
 export interface QueryResult {
@@ -52,7 +54,7 @@ function cell(v) {
   if (typeof v === 'bigint') return v.toString();
   return v;
 }
-function run({ database, sql, params, maxRows }) {
+function run({ database, sql, params, maxRows, maxBytes }) {
   if (OTHER_FILES.test(sql)) throw new Refused('not_allowed', 'ATTACH, DETACH and VACUUM INTO reach files outside the configured databases and are refused.');
   let stmt;
   try { stmt = connection(database).prepare(sql); }
@@ -60,17 +62,29 @@ function run({ database, sql, params, maxRows }) {
   if (config.readOnly && !stmt.readonly) throw new Refused('write_refused', 'This statement writes, and plugins.sqlite.read_only is on: only queries that read are allowed.');
   const args = Array.isArray(params) ? params : [params];
   if (!stmt.reader) {
-    const info = stmt.run(...args);
+    const info = bind(() => stmt.run(...args));
     return { truncated: false, changes: info.changes, last_insert_rowid: Number(info.lastInsertRowid) };
   }
   stmt.raw(true);
   const columns = stmt.columns().map((c) => c.name);
   const rows = [];
-  for (const row of stmt.iterate(...args)) {
+  let bytes = 0;
+  for (const row of bind(() => stmt.iterate(...args))) {
     if (rows.length === maxRows) return { columns, rows, truncated: true };
-    rows.push(row.map(cell));
+    const converted = row.map(cell);
+    bytes += JSON.stringify(converted).length;
+    if (bytes > maxBytes) return { columns, rows, truncated: true };
+    rows.push(converted);
   }
   return { columns, rows, truncated: false };
+}
+// Binding errors (wrong count, unnamed values) are the caller's to fix.
+function bind(start) {
+  try { return start(); }
+  catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError) throw new Refused('invalid_argument', e.message + '. Check params against the placeholders.');
+    throw e;
+  }
 }
 process.on('message', (req) => {
   let reply;

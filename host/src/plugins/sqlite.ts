@@ -37,6 +37,14 @@ async function checkDatabases(databases: Record<string, string>): Promise<Record
   return resolved;
 }
 
+type Scalar = z.infer<typeof scalar>;
+
+/** SQLite has no booleans: bind them as 1 and 0, as SQLite itself stores them. */
+function bindable(params: Scalar[] | Record<string, Scalar>): unknown[] | Record<string, unknown> {
+  const convert = (v: Scalar) => (typeof v === 'boolean' ? Number(v) : v);
+  return Array.isArray(params) ? params.map(convert) : Object.fromEntries(Object.entries(params).map(([k, v]) => [k, convert(v)]));
+}
+
 function queryTool(names: [string, ...string[]], config: SqliteConfig, worker: SqliteWorker) {
   const mode = config.read_only ? 'Read-only: statements that write are refused.' : 'Reads and writes are allowed.';
   return defineTool({
@@ -44,7 +52,7 @@ function queryTool(names: [string, ...string[]], config: SqliteConfig, worker: S
     title: 'Query a SQLite database',
     description:
       `Runs one SQL statement on a configured SQLite database (${names.join(', ')}). ${mode} ` +
-      `At most ${config.max_rows} rows and ${config.timeout_ms} ms; bind values with params instead of pasting them into the SQL.`,
+      `At most ${config.max_rows} rows, ${config.max_result_bytes} bytes and ${config.timeout_ms} ms; bind values with params instead of pasting them into the SQL.`,
     input: z.object({
       database: z.enum(names).describe('Which configured database.'),
       sql: z.string().min(1).max(100_000).describe('One SQL statement; "?" or ":name" placeholders for params.'),
@@ -56,7 +64,8 @@ function queryTool(names: [string, ...string[]], config: SqliteConfig, worker: S
     handler: (args, { signal }) =>
       refusing(async () => {
         const maxRows = Math.min(args.max_rows ?? config.max_rows, config.max_rows);
-        const result = await worker.query({ database: args.database, sql: args.sql, params: args.params, maxRows }, signal);
+        const params = bindable(args.params);
+        const result = await worker.query({ database: args.database, sql: args.sql, params, maxRows, maxBytes: config.max_result_bytes }, signal);
         return structured({ database: args.database, ...result, row_count: result.rows?.length ?? 0 });
       }),
   });
