@@ -81,6 +81,18 @@ describe('files plugin', () => {
     expect(result.structuredContent).toMatchObject({ scanned: 3, truncated: true, stopped: 'max_scanned_entries' });
   });
 
+  it('stops at the time limit and says so', async () => {
+    const many = join(base, 'many');
+    for (let d = 0; d < 20; d++) {
+      mkdirSync(join(many, `d${d}`), { recursive: true });
+      for (let f = 0; f < 100; f++) writeFileSync(join(many, `d${d}`, `f${f}.txt`), 'x');
+    }
+    const hasty = await startGateway({ plugins: { files: { enabled: true, roots: [many], search_timeout_ms: 1 } } });
+    const result = await call(await connectClient(hasty), 'file_search', { contains: 'nothing like this' });
+    expect(result.structuredContent).toMatchObject({ truncated: true, stopped: 'timeout', matches: [] });
+    expect((result.structuredContent as { scanned: number }).scanned).toBeLessThan(2020);
+  });
+
   it('reads text, binary as base64, and slices with offset and limit', async () => {
     expect((await call(client, 'file_read', { path: 'readme.md' })).structuredContent).toMatchObject({
       encoding: 'text',
@@ -110,6 +122,7 @@ describe('files plugin', () => {
     }
     const search = await call(client, 'file_search', { folder: '..' });
     expect(textOf(search)).toMatch(/^outside_roots:/);
+    expect(textOf(await call(client, 'file_search', { folder: 'readme.md' }))).toMatch(/^not_a_file: readme\.md is a file, not a folder/);
   });
 
   it('refuses symlinks that lead out, to a file or through a folder', async () => {

@@ -3,7 +3,7 @@
 // path and refused when it leaves the folders; a read re-checks the file it
 // actually opened, so swapping a symlink in after the check gains nothing.
 import { constants } from 'node:fs';
-import { open, readdir, readlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, readlink, stat, type FileHandle } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
@@ -127,6 +127,12 @@ function readTool(roots: Roots, config: FilesConfig) {
   });
 }
 
+async function folderInside(roots: Roots, folder: string): Promise<string> {
+  const real = await roots.resolve(folder);
+  if (!(await stat(real)).isDirectory()) throw new Refusal('not_a_file', `${folder} is a file, not a folder; search its folder, or read it with file_read.`);
+  return real;
+}
+
 function checkGlob(glob: string): void {
   try {
     globToRegExp(glob);
@@ -148,7 +154,7 @@ function searchTool(roots: Roots, config: FilesConfig) {
     handler: (args, { signal }) =>
       refusing(async () => {
         if (args.name) checkGlob(args.name);
-        const starts = args.folder ? [await roots.resolve(args.folder)] : [...roots.real];
+        const starts = args.folder ? [await folderInside(roots, args.folder)] : [...roots.real];
         const outcome = await searchFiles(
           roots,
           { starts, ...(args.name ? { name: args.name } : {}), ...(args.contains ? { contains: args.contains } : {}), ignoreCase: args.ignore_case },
