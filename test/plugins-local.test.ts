@@ -11,7 +11,7 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { defineTool, definePlugin, UnknownCapabilityError } from '../host/src/index.js';
+import { defineTool, definePlugin, LocalProvider, UnknownCapabilityError } from '../host/src/index.js';
 import { call, connectClient, notificationsFlowing, startGateway, textOf } from './helpers/gateway.js';
 
 type Schema = typeof ToolListChangedNotificationSchema | typeof PromptListChangedNotificationSchema | typeof ResourceListChangedNotificationSchema;
@@ -184,5 +184,21 @@ describe('local plugins through the npm API', () => {
     expect(() => gateway.plugins.use(clash)).toThrow(/tool "add" is already registered/);
     expect(gateway.plugins.status().plugins).toEqual([]);
     expect(gateway.tools.list().map((t) => t.name)).toEqual(['add', 'edge_compress']);
+  });
+
+  it('speaks protocol errors at the Provider seam, as an aggregator expects of every provider', async () => {
+    const local = new LocalProvider();
+    local.registerTool(add);
+    local.disable('add');
+    const signal = new AbortController().signal;
+    const codeOf = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (e instanceof McpError ? e.code : String(e)));
+    expect(await codeOf(local.callTool('add', { a: 1, b: 2 }, { signal }))).toBe(ErrorCode.InvalidParams);
+    expect(await codeOf(local.callTool('nope', {}, { signal }))).toBe(ErrorCode.InvalidParams);
+    expect(await codeOf(local.readResource('memo://x', { signal }))).toBe(-32002);
+    expect(await codeOf(local.getPrompt('nope', {}, { signal }))).toBe(ErrorCode.InvalidParams);
+    local.enable('add');
+    expect((await local.callTool('add', { a: 1, b: 2 }, { signal })).structuredContent).toEqual({ sum: 3 });
+    expect(local.catalog().tools.map((t) => t.name)).toEqual(['add']);
+    expect(local.health().state).toBe('up');
   });
 });

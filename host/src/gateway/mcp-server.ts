@@ -15,9 +15,6 @@ import {
   ReadResourceRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Provider } from '../providers/provider.js';
-import { PromptError } from '../providers/local/prompts.js';
-import { ResourceNotFoundError } from '../providers/local/resources.js';
-import { UnknownToolError } from '../tools/registry.js';
 
 export interface ServerIdentity {
   name: string;
@@ -34,11 +31,9 @@ export interface McpServerDeps {
 const INSTRUCTIONS =
   'mcp-edge is a gateway: the tools it lists come from its built-in plugins and the servers it fronts.';
 
-/** Maps the local errors of providers to protocol errors; anything else passes through. */
+/** Providers throw protocol errors already; only the gateway's own time limit is named here. */
 function toProtocolError(err: unknown, timeout: AbortSignal, what: string, ms: number): unknown {
-  if (err instanceof UnknownToolError || err instanceof PromptError) return new McpError(ErrorCode.InvalidParams, err.message);
-  if (err instanceof ResourceNotFoundError) return new McpError(ResourceNotFoundError.code, err.message, { uri: err.uri });
-  if (timeout.aborted) return new McpError(ErrorCode.RequestTimeout, `${what} did not finish within ${ms} ms.`);
+  if (timeout.aborted && !(err instanceof McpError)) return new McpError(ErrorCode.RequestTimeout, `${what} did not finish within ${ms} ms.`);
   return err;
 }
 

@@ -3,13 +3,13 @@
 // and switch any of them, or a whole plugin, on and off at run time; each switch
 // that changes what clients see fires onChange, which the gateway turns into
 // list_changed notifications.
-import type { CallToolResult, GetPromptResult, ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, type CallToolResult, type GetPromptResult, type ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
 import type { CatalogPart, Provider, ProviderCallContext, ProviderCatalog, ProviderHealth } from '../provider.js';
-import { ToolRegistry, type ToolDefinition } from '../../tools/registry.js';
+import { ToolRegistry, UnknownToolError, type ToolDefinition } from '../../tools/registry.js';
 import type { ObjectSchema } from '../../tools/schema.js';
 import type { Switchboard, SwitchState } from '../../tools/switchboard.js';
-import { PromptRegistry, type PromptDefinition } from './prompts.js';
-import { ResourceRegistry, type ResourceDefinition, type ResourceTemplateDefinition } from './resources.js';
+import { PromptError, PromptRegistry, type PromptDefinition } from './prompts.js';
+import { ResourceNotFoundError, ResourceRegistry, type ResourceDefinition, type ResourceTemplateDefinition } from './resources.js';
 
 /** A named bundle of tools, resources and prompts that is switched as one. */
 export interface Plugin {
@@ -45,9 +45,25 @@ export interface LocalStatus {
 
 type Options = { group?: string; enabled?: boolean };
 
+/**
+ * At the Provider seam errors become protocol errors, as every provider's are:
+ * unknown or disabled names are invalid params, a missing resource is -32002.
+ */
+async function asProtocol<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof UnknownToolError || err instanceof PromptError) throw new McpError(ErrorCode.InvalidParams, err.message);
+    if (err instanceof ResourceNotFoundError) throw new McpError(ResourceNotFoundError.code, err.message, { uri: err.uri });
+    throw err;
+  }
+}
+
 export class LocalProvider implements Provider {
   readonly id = 'local';
   readonly kind = 'local' as const;
+  /** The gateway's own names: never namespaced by an aggregator. */
+  readonly prefix = '';
   readonly tools = new ToolRegistry();
   readonly resources = new ResourceRegistry();
   readonly prompts = new PromptRegistry();
@@ -179,15 +195,15 @@ export class LocalProvider implements Provider {
   }
 
   callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
-    return this.tools.call(name, args, { signal: context.signal });
+    return asProtocol(() => this.tools.call(name, args, { signal: context.signal }));
   }
 
   readResource(uri: string, context: ProviderCallContext): Promise<ReadResourceResult> {
-    return this.resources.read(uri, { signal: context.signal });
+    return asProtocol(() => this.resources.read(uri, { signal: context.signal }));
   }
 
   getPrompt(name: string, args: Record<string, string> | undefined, context: ProviderCallContext): Promise<GetPromptResult> {
-    return this.prompts.get(name, args, { signal: context.signal });
+    return asProtocol(() => this.prompts.get(name, args, { signal: context.signal }));
   }
 
   onChange(listener: (part: CatalogPart | 'health') => void): () => void {
