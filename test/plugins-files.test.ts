@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ConfigError, type Gateway } from '../host/src/index.js';
-import { call, connectClient, startGateway, textOf } from './helpers/gateway.js';
+import { call, connectClient, startGateway, textOf } from './helpers/plugin-gateway.js';
 import { tempDir } from './helpers/processes.js';
 
 const base = tempDir('mcp-edge-files-');

@@ -12,7 +12,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { defineTool, definePlugin, LocalProvider, UnknownCapabilityError } from '../host/src/index.js';
-import { call, connectClient, notificationsFlowing, startGateway, textOf } from './helpers/gateway.js';
+import { call, connectClient, notificationsFlowing, startGateway, textOf } from './helpers/plugin-gateway.js';
 
 type Schema = typeof ToolListChangedNotificationSchema | typeof PromptListChangedNotificationSchema | typeof ResourceListChangedNotificationSchema;
 

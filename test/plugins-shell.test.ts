@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ConfigError } from '../host/src/index.js';
-import { call, connectClient, startGateway, textOf } from './helpers/gateway.js';
+import { call, connectClient, startGateway, textOf } from './helpers/plugin-gateway.js';
 import { tempDir } from './helpers/processes.js';
 
 const base = realpathSync(tempDir('mcp-edge-shell-'));

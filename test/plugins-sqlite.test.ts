@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { call, connectClient, startGateway, textOf } from './helpers/gateway.js';
+import { call, connectClient, startGateway, textOf } from './helpers/plugin-gateway.js';
 import { tempDir } from './helpers/processes.js';
 
 const dir = tempDir('mcp-edge-sqlite-');
