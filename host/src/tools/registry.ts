@@ -5,7 +5,7 @@
 // Tools can be switched off and on at run time, singly or by plugin.
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { compileSchema, type CompiledSchema, type ObjectSchema, type SchemaData } from './schema.js';
-import { Switchboard, type SwitchState } from './switchboard.js';
+import { Switchboard, type Switches, type SwitchState } from './switchboard.js';
 
 /** What a tool handler gets besides its arguments. */
 export interface ToolContext {
@@ -94,7 +94,7 @@ export class ToolRegistry {
   }
 
   /** The on/off switches of these tools (per tool and per plugin). */
-  get switches(): Switchboard<unknown> {
+  get switches(): Switches {
     return this.board;
   }
 

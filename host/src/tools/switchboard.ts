@@ -18,6 +18,9 @@ export interface SwitchState {
   live: boolean;
 }
 
+/** The switching half of a Switchboard, without access to its items. */
+export type Switches = Pick<Switchboard<unknown>, 'setEnabled' | 'setGroupEnabled' | 'removeGroup' | 'states' | 'onChange'>;
+
 export class Switchboard<T> {
   private readonly slots = new Map<string, Slot<T>>();
   private readonly disabledGroups = new Set<string>();
@@ -81,10 +84,6 @@ export class Switchboard<T> {
     else this.disabledGroups.add(group);
     if (members.some((s, i) => this.isLive(s) !== before[i])) this.changed();
     return members.length > 0;
-  }
-
-  hasGroup(group: string): boolean {
-    return [...this.slots.values()].some((s) => s.group === group);
   }
 
   /** The item, whether or not it is live. */

@@ -7,7 +7,7 @@ import { ErrorCode, McpError, type CallToolResult, type GetPromptResult, type Re
 import type { CatalogPart, Provider, ProviderCallContext, ProviderCatalog, ProviderHealth } from '../provider.js';
 import { ToolRegistry, UnknownToolError, type ToolDefinition } from '../../tools/registry.js';
 import type { ObjectSchema } from '../../tools/schema.js';
-import type { Switchboard, SwitchState } from '../../tools/switchboard.js';
+import type { Switches, SwitchState } from '../../tools/switchboard.js';
 import { PromptError, PromptRegistry, type PromptDefinition } from './prompts.js';
 import { ResourceNotFoundError, ResourceRegistry, type ResourceDefinition, type ResourceTemplateDefinition } from './resources.js';
 
@@ -171,7 +171,7 @@ export class LocalProvider implements Provider {
     }
   }
 
-  private boards(): Switchboard<unknown>[] {
+  private boards(): Switches[] {
     return [this.tools.switches, this.resources.fixed, this.resources.templates, this.prompts.prompts];
   }
 
