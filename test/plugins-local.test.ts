@@ -69,6 +69,27 @@ describe('local plugins through the npm API', () => {
     expect(textOf(liar)).toMatch(/do not match its output schema \(n: /);
   });
 
+  it('lets a handler report progress to a client that asked for it', async () => {
+    const gateway = await startGateway();
+    gateway.plugins.registerTool({
+      name: 'steps',
+      description: 'Works in three steps.',
+      input: z.object({}),
+      handler: async (_args, { progress }) => {
+        for (let step = 1; step <= 3; step++) await progress?.(step, 3, `step ${step}`);
+        return { content: [{ type: 'text', text: 'done' }] };
+      },
+    });
+    const client = await connectClient(gateway);
+    const seen: string[] = [];
+    const result = await client.callTool({ name: 'steps', arguments: {} }, undefined, {
+      onprogress: (p) => void seen.push(`${p.progress}/${p.total} ${p.message}`),
+    });
+    expect(textOf(result)).toBe('done');
+    expect(seen).toEqual(['1/3 step 1', '2/3 step 2', '3/3 step 3']);
+    expect(textOf(await client.callTool({ name: 'steps', arguments: {} }))).toBe('done'); // no token: progress is a no-op
+  });
+
   it('serves a tool declared with plain JSON Schema, validated by ajv', async () => {
     const gateway = await startGateway();
     gateway.plugins.registerTool({

@@ -58,7 +58,10 @@ export function createMcpServer(deps: McpServerDeps): Server {
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: provider.catalog().resourceTemplates }));
   server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: provider.catalog().prompts }));
   server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
-    bounded(`Tool "${request.params.name}"`, extra, (signal) => provider.callTool(request.params.name, request.params.arguments, { signal, client: extra })),
+    bounded(`Tool "${request.params.name}"`, extra, (signal) => {
+      const progressToken = request.params._meta?.progressToken;
+      return provider.callTool(request.params.name, request.params.arguments, { signal, client: extra, ...(progressToken === undefined ? {} : { progressToken }) });
+    }),
   );
   server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
     bounded(`Reading ${request.params.uri}`, extra, (signal) => provider.readResource(request.params.uri, { signal, client: extra })),

@@ -11,6 +11,11 @@ import { Switchboard, type Switches, type SwitchState } from './switchboard.js';
 export interface ToolContext {
   /** Aborted when the client cancels or the request times out. */
   signal: AbortSignal;
+  /**
+   * Tells the client how far along the call is, when it asked for progress
+   * (a no-op otherwise, so handlers can call it unconditionally).
+   */
+  progress?: (progress: number, total?: number, message?: string) => Promise<void>;
 }
 
 export interface ToolDefinition<S extends ObjectSchema = ObjectSchema> {

@@ -5,7 +5,7 @@
 // list_changed notifications.
 import { ErrorCode, McpError, type CallToolResult, type GetPromptResult, type ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
 import type { CatalogPart, Provider, ProviderCallContext, ProviderCatalog, ProviderHealth } from '../provider.js';
-import { ToolRegistry, UnknownToolError, type ToolDefinition } from '../../tools/registry.js';
+import { ToolRegistry, UnknownToolError, type ToolContext, type ToolDefinition } from '../../tools/registry.js';
 import type { ObjectSchema } from '../../tools/schema.js';
 import type { Switches, SwitchState } from '../../tools/switchboard.js';
 import { PromptError, PromptRegistry, type PromptDefinition } from './prompts.js';
@@ -44,6 +44,17 @@ export interface LocalStatus {
 }
 
 type Options = { group?: string; enabled?: boolean };
+
+/** Progress goes back on the client's request, under its token; without a token there is no one to tell. */
+function progressReporter(context: ProviderCallContext): NonNullable<ToolContext['progress']> {
+  const { client, progressToken } = context;
+  if (!client || progressToken === undefined) return async () => undefined;
+  return (progress, total, message) =>
+    client.sendNotification({
+      method: 'notifications/progress',
+      params: { progressToken, progress, ...(total === undefined ? {} : { total }), ...(message === undefined ? {} : { message }) },
+    });
+}
 
 /**
  * At the Provider seam errors become protocol errors, as every provider's are:
@@ -195,7 +206,7 @@ export class LocalProvider implements Provider {
   }
 
   callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
-    return asProtocol(() => this.tools.call(name, args, { signal: context.signal }));
+    return asProtocol(() => this.tools.call(name, args, { signal: context.signal, progress: progressReporter(context) }));
   }
 
   readResource(uri: string, context: ProviderCallContext): Promise<ReadResourceResult> {
