@@ -44,7 +44,7 @@ describe('docs/plugins.md', () => {
     const config = parseConfig(example('plugins-config', 'toml'), 'docs/plugins.md', {});
     expect(config.plugins.files).toMatchObject({ enabled: true, roots: ['/srv/shared', '/home/pi/notes'] });
     expect(config.plugins.sqlite).toMatchObject({ enabled: true, read_only: true, databases: { sensors: '/var/lib/sensors.db' } });
-    expect(config.plugins.shell).toMatchObject({ enabled: true, commands: ['uptime', 'df', '/usr/bin/vcgencmd'], env: ['LANG', 'TZ'] });
+    expect(config.plugins.shell).toMatchObject({ enabled: true, commands: ['uptime', '/usr/bin/vcgencmd', { command: 'df', args: ['-h', '/**'] }], env: ['LANG', 'TZ'] });
   });
 
   it('leaves every built-in off by default', () => {

@@ -27,7 +27,7 @@ beforeAll(async () => {
     plugins: {
       shell: {
         enabled: true,
-        commands: ['echo', 'cat', 'printenv', 'pwd', 'sleep', '/usr/bin/yes'],
+        commands: ['echo', 'cat', 'printenv', 'pwd', 'sleep', '/usr/bin/yes', { command: 'ls', args: ['-1', '-a', 'sub', 'sub/**'] }],
         roots: [root],
         // A relative entry (".") on PATH is ignored: it would make the working directory decide.
         path: '.:/usr/bin:/bin',
@@ -78,7 +78,18 @@ describe('shell plugin', () => {
     for (const command of ['sh', 'bash', '/bin/sh', '/usr/bin/echo', './echo', '../work/echo', 'rm', 'echo ']) {
       const result = await call(client, 'shell_run', { command, args: ['-c', 'echo hi'] });
       expect(result.isError, command).toBe(true);
-      expect(textOf(result)).toMatch(/^not_allowed: .* is not an allowed command\. Allowed: \/usr\/bin\/yes, cat, echo, printenv, pwd, sleep\.$/);
+      expect(textOf(result)).toMatch(/^not_allowed: .* is not an allowed command\. Allowed: \/usr\/bin\/yes, cat, echo, ls, printenv, pwd, sleep\.$/);
+    }
+  });
+
+  it('holds a command with argument rules to them, every argument', async () => {
+    writeFileSync(join(root, 'sub', 'a.txt'), 'a');
+    expect((await ran({ command: 'ls', args: ['-1', 'sub'] })).stdout).toBe('a.txt\n');
+    expect((await ran({ command: 'ls', args: ['-1', 'sub/a.txt'] })).stdout).toBe('sub/a.txt\n');
+    for (const args of [['-R'], ['-1', '/etc'], ['-1', 'sub', '--hide=x'], ['..']]) {
+      const result = await call(client, 'shell_run', { command: 'ls', args });
+      expect(result.isError, args.join(' ')).toBe(true);
+      expect(textOf(result)).toMatch(/^not_allowed: Argument ".*" is not allowed for ls\. Each argument must match one of: "-1", "-a", "sub", "sub\/\*\*"\.$/);
     }
   });
 
@@ -126,6 +137,7 @@ describe('shell plugin', () => {
     const shell = { enabled: true, roots: [root] };
     await expect(startGateway({ plugins: { shell: { ...shell, commands: ['no-such-program-xyz'] } } })).rejects.toThrow(ConfigError);
     await expect(startGateway({ plugins: { shell: { ...shell, commands: ['bin/echo'] } } })).rejects.toThrow(/must be a bare name .* or an absolute path/);
+    await expect(startGateway({ plugins: { shell: { ...shell, commands: [{ command: 'ls', args: ['{a,b'] }] } } })).rejects.toThrow(/ls: argument pattern "\{a,b" is not a valid glob/);
     await expect(startGateway({ plugins: { shell: { enabled: true, commands: ['echo'] } } })).rejects.toThrow(/plugins\.shell\.roots: list at least one folder/);
   });
 });

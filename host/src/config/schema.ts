@@ -128,8 +128,12 @@ export const sqlitePluginSchema = z
 export const shellPluginSchema = z
   .object({
     enabled: z.boolean().default(false),
-    /** Commands shell_run may start: exact names (looked up on `path`) or absolute paths. */
-    commands: z.array(z.string().min(1)).default([]),
+    /**
+     * Commands shell_run may start: exact names (looked up on `path`) or absolute
+     * paths; or { command, args } where every argument must match one of the
+     * `args` globs (e.g. { command = "df", args = ["-h", "/**"] }).
+     */
+    commands: z.array(z.union([z.string().min(1), z.object({ command: z.string().min(1), args: z.array(z.string()) }).strict()])).default([]),
     /** Folders a command may run in; the first is the default working directory. */
     roots: folders,
     /** PATH for finding commands and for the child; the gateway's PATH when absent. */

@@ -14,6 +14,7 @@ import type { PluginsConfig } from '../config/schema.js';
 import { definePlugin, type Plugin } from '../providers/local/provider.js';
 import { defineTool } from '../tools/registry.js';
 import { PluginConfigError, Refusal, refusalResult, refusing, Roots, structured } from './common.js';
+import { globToRegExp } from './file-search.js';
 
 type ShellConfig = PluginsConfig['shell'];
 
@@ -25,27 +26,54 @@ async function isExecutable(path: string): Promise<boolean> {
   return access(path, constants.X_OK).then(() => true, () => false);
 }
 
-/** Maps each allowlist entry to the absolute path that will run. */
-async function resolveCommands(commands: string[], searchPath: string): Promise<Map<string, string>> {
-  const resolved = new Map<string, string>();
-  for (const command of commands) {
-    if (isAbsolute(command)) {
-      if (!(await isExecutable(command))) throw new PluginConfigError(`plugins.shell.commands: ${command} is not an executable file.`);
-      resolved.set(command, command);
-      continue;
-    }
-    if (command.includes('/')) throw new PluginConfigError(`plugins.shell.commands: "${command}" must be a bare name (found on PATH) or an absolute path.`);
-    let found: string | undefined;
-    for (const dir of searchPath.split(delimiter).filter((d) => isAbsolute(d))) {
-      if (await isExecutable(join(dir, command))) {
-        found = join(dir, command);
-        break;
-      }
-    }
-    if (!found) throw new PluginConfigError(`plugins.shell.commands: "${command}" is not on PATH (${searchPath}); give its absolute path.`);
-    resolved.set(command, found);
+interface Allowed {
+  /** The absolute path that runs. */
+  path: string;
+  /** When present, every argument must match one of these. */
+  argRules?: { glob: string; re: RegExp }[];
+}
+
+/** Finds an allowlist entry's program: an absolute path as is, a bare name on the absolute entries of PATH. */
+async function locate(command: string, searchPath: string): Promise<string> {
+  if (isAbsolute(command)) {
+    if (!(await isExecutable(command))) throw new PluginConfigError(`plugins.shell.commands: ${command} is not an executable file.`);
+    return command;
+  }
+  if (command.includes('/')) throw new PluginConfigError(`plugins.shell.commands: "${command}" must be a bare name (found on PATH) or an absolute path.`);
+  for (const dir of searchPath.split(delimiter).filter((d) => isAbsolute(d))) {
+    if (await isExecutable(join(dir, command))) return join(dir, command);
+  }
+  throw new PluginConfigError(`plugins.shell.commands: "${command}" is not on PATH (${searchPath}); give its absolute path.`);
+}
+
+function argumentGlob(command: string, glob: string): RegExp {
+  try {
+    return globToRegExp(glob);
+  } catch (err) {
+    throw new PluginConfigError(`plugins.shell.commands: ${command}: argument pattern ${JSON.stringify(glob)} is not a valid glob (${(err as Error).message}).`);
+  }
+}
+
+/** Maps each allowlist entry to the program that will run and its argument rules. */
+async function resolveCommands(commands: ShellConfig['commands'], searchPath: string): Promise<Map<string, Allowed>> {
+  const resolved = new Map<string, Allowed>();
+  for (const entry of commands) {
+    const command = typeof entry === 'string' ? entry : entry.command;
+    const allowed: Allowed = { path: await locate(command, searchPath) };
+    if (typeof entry !== 'string') allowed.argRules = entry.args.map((glob) => ({ glob, re: argumentGlob(command, glob) }));
+    resolved.set(command, allowed);
   }
   return resolved;
+}
+
+function checkArguments(command: string, allowed: Allowed, args: string[]): void {
+  if (args.some((a) => a.includes('\0'))) throw new Refusal('not_allowed', 'Arguments cannot contain NUL characters.');
+  const rules = allowed.argRules;
+  if (!rules) return;
+  const bad = args.find((a) => !rules.some((r) => r.re.test(a)));
+  if (bad === undefined) return;
+  const patterns = rules.map((r) => JSON.stringify(r.glob)).join(', ') || 'none';
+  throw new Refusal('not_allowed', `Argument ${JSON.stringify(bad)} is not allowed for ${command}. Each argument must match one of: ${patterns}.`);
 }
 
 function childEnv(config: ShellConfig, searchPath: string): NodeJS.ProcessEnv {
@@ -146,7 +174,7 @@ function stoppedResult(command: string, outcome: RunOutcome, config: ShellConfig
   return result;
 }
 
-function runTool(commands: Map<string, string>, roots: Roots, config: ShellConfig, env: NodeJS.ProcessEnv, live: Set<ChildProcess>) {
+function runTool(commands: Map<string, Allowed>, roots: Roots, config: ShellConfig, env: NodeJS.ProcessEnv, live: Set<ChildProcess>) {
   const names = [...commands.keys()].sort() as [string, ...string[]];
   return defineTool({
     name: 'shell_run',
@@ -172,13 +200,13 @@ function runTool(commands: Map<string, string>, roots: Roots, config: ShellConfi
     annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
     handler: (args, { signal }) =>
       refusing(async () => {
-        const path = commands.get(args.command);
-        if (!path) throw new Refusal('not_allowed', `"${args.command}" is not an allowed command. Allowed: ${names.join(', ')}.`);
-        if (args.args.some((a) => a.includes('\0'))) throw new Refusal('not_allowed', 'Arguments cannot contain NUL characters.');
+        const allowed = commands.get(args.command);
+        if (!allowed) throw new Refusal('not_allowed', `"${args.command}" is not an allowed command. Allowed: ${names.join(', ')}.`);
+        checkArguments(args.command, allowed, args.args);
         const cwd = await roots.resolve(args.cwd ?? roots.first);
         if (!(await stat(cwd)).isDirectory()) throw new Refusal('not_a_file', `${args.cwd} is not a folder.`);
         const timeoutMs = Math.min(args.timeout_ms ?? config.timeout_ms, config.timeout_ms);
-        const request = { path, args: args.args, cwd, timeoutMs, ...(args.stdin === undefined ? {} : { stdin: args.stdin }) };
+        const request = { path: allowed.path, args: args.args, cwd, timeoutMs, ...(args.stdin === undefined ? {} : { stdin: args.stdin }) };
         const outcome = await runProcess(request, env, config.max_output_bytes, signal, live);
         if (outcome.stopped) return stoppedResult(args.command, outcome, config, timeoutMs);
         const { exitCode, signal: exitSignal, stdout, stderr, durationMs } = outcome;
