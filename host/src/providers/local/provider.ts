@@ -16,7 +16,8 @@ export interface Plugin {
   /** Unique among plugins; what enable/disable take. */
   name: string;
   description?: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each tool has its own argument type
+  /** `any`: each tool has its own argument type, which defineTool checked where it was written. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   tools?: ToolDefinition<any>[];
   resources?: ResourceDefinition[];
   resourceTemplates?: ResourceTemplateDefinition[];
