@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ConfigError, type Gateway } from '../host/src/index.js';
-import { call, connectClient, startGateway, textOf } from './helpers/plugin-gateway.js';
+import { call, connectClient, startGateway, textOf, withAlwaysOn } from './helpers/plugin-gateway.js';
 import { tempDir } from './helpers/processes.js';
 
 const base = tempDir('mcp-edge-files-');
@@ -40,8 +40,8 @@ const paths = (result: Awaited<ReturnType<typeof call>>) =>
 describe('files plugin', () => {
   it('is off unless enabled', async () => {
     const plain = await startGateway();
-    expect(plain.tools.list().map((t) => t.name)).toEqual(['edge_compress']);
-    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['edge_compress', 'file_read', 'file_search']);
+    expect(plain.tools.list().map((t) => t.name)).toEqual(withAlwaysOn());
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(withAlwaysOn('file_read', 'file_search'));
   });
 
   it('finds files by name glob, by path glob and by content', async () => {

@@ -12,7 +12,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { defineTool, definePlugin, LocalProvider, UnknownCapabilityError } from '../host/src/index.js';
-import { call, connectClient, notificationsFlowing, startGateway, textOf } from './helpers/plugin-gateway.js';
+import { call, connectClient, notificationsFlowing, startGateway, textOf, withAlwaysOn } from './helpers/plugin-gateway.js';
 
 type Schema = typeof ToolListChangedNotificationSchema | typeof PromptListChangedNotificationSchema | typeof ResourceListChangedNotificationSchema;
 
@@ -180,13 +180,13 @@ describe('local plugins through the npm API', () => {
     });
     gateway.plugins.use(plugin, { enabled: false });
     const client = await connectClient(gateway);
-    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['edge_compress']);
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(withAlwaysOn());
     await notificationsFlowing(gateway, client);
     const watched = [ToolListChangedNotificationSchema, PromptListChangedNotificationSchema, ResourceListChangedNotificationSchema].map((s) => watch(client, s));
     const all = Promise.all(watched.map((w) => w.next()));
     gateway.plugins.enable('notes');
     await all;
-    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['add', 'edge_compress']);
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(withAlwaysOn('add'));
     expect((await client.listPrompts()).prompts.map((p) => p.name)).toEqual(['recap']);
     // An item switched off stays off when its plugin goes off and on again.
     gateway.plugins.disable('recap');
@@ -197,7 +197,7 @@ describe('local plugins through the npm API', () => {
     expect(() => gateway.plugins.use(plugin)).toThrow(/already in use/);
     expect(await gateway.plugins.remove('notes')).toBe(true);
     expect(closed).toEqual(['notes']);
-    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['edge_compress']);
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(withAlwaysOn());
   });
 
   it('adds a plugin all or nothing when one of its items is invalid', async () => {
@@ -206,7 +206,7 @@ describe('local plugins through the npm API', () => {
     const clash = definePlugin({ name: 'clash', tools: [{ ...add, name: 'fine' }, add] });
     expect(() => gateway.plugins.use(clash)).toThrow(/tool "add" is already registered/);
     expect(gateway.plugins.status().plugins).toEqual([]);
-    expect(gateway.tools.list().map((t) => t.name)).toEqual(['add', 'edge_compress']);
+    expect(gateway.tools.list().map((t) => t.name)).toEqual(withAlwaysOn('add'));
   });
 
   it('speaks protocol errors at the Provider seam, as an aggregator expects of every provider', async () => {
