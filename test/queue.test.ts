@@ -150,11 +150,19 @@ describe('offline queue policies', () => {
     expect(err.code).toBe('storage-read-only');
     expect(err.message).toMatch(/read-only.*intact/);
     expect(q.scheduler.length).toBe(1);
-    db.pragma('query_only = OFF');
-    await q.enqueue(call(3));
+    // Syncing while read-only: the call goes out, its outcome cannot be
+    // recorded, so it stays queued (not lost) and goes again later with the
+    // same idempotency key, which the destination uses to answer once.
     dest.up = true;
     await q.syncNow();
-    expect(dest.calls.map((c) => c.n)).toEqual([1, 3]);
+    expect(q.syncState.lastError).toMatch(/readonly|read-only/i);
+    expect(q.scheduler.length).toBe(1);
+    db.pragma('query_only = OFF');
+    await q.enqueue(call(3));
+    await q.syncNow();
+    expect(dest.calls.map((c) => c.n)).toEqual([1, 1, 3]);
+    expect(dest.calls[1]!.key).toBe(dest.calls[0]!.key);
+    expect(q.scheduler.length).toBe(0);
   });
 
   it('a full disk gives callers a clear error; accepted calls survive intact', async () => {

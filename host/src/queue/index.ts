@@ -43,7 +43,7 @@ export async function startOfflineQueue(config: EdgeConfig, db: Db, core: EdgeCo
     log,
   });
   const memory = new IdempotencyMemory(db, o.idempotency_window_seconds * 1000);
-  rest.set('GET /v1/idempotency/status', () => ({ repeats_answered: memory.repeats, window_seconds: o.idempotency_window_seconds }));
+  rest.set('GET /v1/idempotency/status', () => ({ repeats_answered: memory.repeats, record_failures: memory.recordFailures, last_record_error: memory.lastRecordError, window_seconds: o.idempotency_window_seconds }));
   registerQueueTools(tools, queue, o.deferrable_tools, deliverer.deliver);
   for (const [route, handler] of queueRoutes(queue)) rest.set(route, handler);
   return {

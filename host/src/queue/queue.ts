@@ -221,14 +221,17 @@ export class OfflineQueue {
     this.pending = [];
     if (group.length === 0) return;
     const now = this.now();
-    const answers: (Enqueued | Error | undefined)[] = group.map((p) => this.existing(p.call));
-    const fresh = group.map((_, i) => i).filter((i) => answers[i] === undefined);
-    const decisions = this.scheduler.admitMany(fresh.map((i) => this.request(group[i]!)), now);
+    const answers: (Enqueued | Error | undefined)[] = [];
+    let admitted = false;
     try {
+      for (const p of group) answers.push(this.existing(p.call));
+      const fresh = group.map((_, i) => i).filter((i) => answers[i] === undefined);
+      const decisions = this.scheduler.admitMany(fresh.map((i) => this.request(group[i]!)), now);
+      admitted = true;
       this.store.transaction(() => this.apply(group, fresh, decisions, answers, now));
       this.scheduler.commit();
     } catch (err) {
-      this.scheduler.rollback();
+      if (admitted) this.scheduler.rollback();
       const error = err instanceof QueueError ? err : storageError(err, 'queueing the call');
       this.log.error('offline queue: could not store calls', { calls: group.length, error: error.message });
       for (const p of group) p.reject(error);
