@@ -78,6 +78,12 @@ impl wit::GuestScheduler for Scheduler {
         failures.into_iter().map(|(id, e)| wit::LoadFailure { id, error: e.into() }).collect()
     }
 
+    fn load_columns(&self, destination: String, priority: wit::Priority, c: wit::StoredColumns) -> Vec<wit::LoadFailure> {
+        let columns = core::StoredColumns { ids: c.ids, sizes: c.sizes, expires_at_ms: c.expires_at_ms, keys: c.keys, key_lengths: c.key_lengths };
+        let failures = self.0.borrow_mut().load_columns(&destination, priority.into(), &columns);
+        failures.into_iter().map(|(id, e)| wit::LoadFailure { id, error: e.into() }).collect()
+    }
+
     fn commit(&self) {
         self.0.borrow_mut().commit();
     }

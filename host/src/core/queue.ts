@@ -172,6 +172,19 @@ export class QueueScheduler {
     return this.inner.load(rows).map((f) => ({ id: Number(f.id), error: f.error }));
   }
 
+  /** Rebuilds one destination and priority from columns (fast path for large queues). */
+  loadColumns(destination: string, priority: Priority, rows: { ids: number[]; sizes: number[]; expiresAtMs: number[]; keys: (string | undefined)[] }): { id: number; error: string }[] {
+    const keyLengths = Uint32Array.from(rows.keys, (k) => (k ? Buffer.byteLength(k) : 0));
+    const columns = {
+      ids: BigUint64Array.from(rows.ids, big),
+      sizes: Uint32Array.from(rows.sizes),
+      expiresAtMs: BigUint64Array.from(rows.expiresAtMs, big),
+      keys: rows.keys.join(''),
+      keyLengths,
+    };
+    return this.inner.loadColumns(destination, priority, columns).map((f) => ({ id: Number(f.id), error: f.error }));
+  }
+
   commit(): void {
     this.inner.commit();
   }

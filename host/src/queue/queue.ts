@@ -155,27 +155,40 @@ export class OfflineQueue {
     this.store.setState('queue.sender_id', this.senderId);
     const baseOpts = { ...DEFAULT_LIMITS, ...this.options.defaults };
     for (const [name, o] of Object.entries(this.options.destinations)) this.scheduler.configure(name, limitsOf(o, baseOpts));
-    this.scheduler.reserveIdsBelow(this.store.maxId() + 1);
     this.loadRows();
+    this.scheduler.reserveIdsBelow(this.store.maxId() + 1);
   }
 
-  /** Feeds queued rows to the core in chunks; rows that cannot load are quarantined and reported. */
+  /**
+   * Feeds queued rows to the core as columns, one call per destination and
+   * priority per chunk (ids ascending, so every lane stays in order). Rows that
+   * cannot load are quarantined and reported.
+   */
   private loadRows(): void {
     const bad: { id: number; why: string }[] = [];
-    let chunk: Parameters<QueueScheduler['load']>[0] = [];
+    let groups = new Map<string, { destination: string; priority: Priority; ids: number[]; sizes: number[]; expiresAtMs: number[]; keys: (string | undefined)[] }>();
+    let rows = 0;
     const flush = () => {
-      for (const f of this.scheduler.load(chunk)) bad.push({ id: f.id, why: f.error });
-      chunk = [];
+      for (const g of groups.values()) {
+        for (const f of this.scheduler.loadColumns(g.destination, g.priority, g)) bad.push({ id: f.id, why: f.error });
+      }
+      groups = new Map();
+      rows = 0;
     };
     for (const r of this.store.queued()) {
       const priority = PRIORITIES[r.priority];
-      if (!priority || !Number.isSafeInteger(r.bytes) || r.bytes < 0) {
+      if (!priority || !Number.isSafeInteger(r.bytes) || r.bytes < 0 || r.bytes > 0xffff_ffff || typeof r.destination !== 'string') {
         bad.push({ id: r.id, why: `bad priority or size (${String(r.priority)}, ${String(r.bytes)})` });
         continue;
       }
-      const key = r.client_key ? r.idem_key : undefined;
-      chunk.push({ id: r.id, destination: r.destination, priority, bytes: r.bytes, expiresAtMs: r.expires_ms ?? undefined, idempotencyKey: key });
-      if (chunk.length >= 10_000) flush();
+      const gk = `${r.destination}\u0000${priority}`;
+      let g = groups.get(gk);
+      if (!g) groups.set(gk, (g = { destination: r.destination, priority, ids: [], sizes: [], expiresAtMs: [], keys: [] }));
+      g.ids.push(r.id);
+      g.sizes.push(r.bytes);
+      g.expiresAtMs.push(r.expires_ms ?? 0);
+      g.keys.push(r.client_key ? r.idem_key : undefined);
+      if (++rows >= 50_000) flush();
     }
     flush();
     this.scheduler.commit();

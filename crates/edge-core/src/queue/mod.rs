@@ -161,6 +161,20 @@ pub struct StoredItem {
     pub idempotency_key: Option<String>,
 }
 
+/// Many stored calls of one destination and priority, as columns: the fast
+/// way to rebuild a large queue (no per-row strings cross the boundary).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredColumns {
+    pub ids: Vec<u64>,
+    pub sizes: Vec<u32>,
+    /// Absolute expiry in milliseconds; 0: never.
+    pub expires_at_ms: Vec<u64>,
+    /// Every row's idempotency key, concatenated (UTF-8).
+    pub keys: String,
+    /// Byte length of each row's key within `keys`; 0: the row has none.
+    pub key_lengths: Vec<u32>,
+}
+
 /// Why a stored row could not be loaded (the host reports it and quarantines it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoadError {

@@ -237,12 +237,39 @@ impl Scheduler {
         bad
     }
 
+    /// Rebuilds one destination and priority from columns (see
+    /// [`StoredColumns`]). Column lengths must agree; a mismatch rejects every
+    /// row of the call with `BadSize` rather than guessing.
+    pub fn load_columns(&mut self, destination: &str, priority: Priority, c: &StoredColumns) -> Vec<(u64, LoadError)> {
+        let n = c.ids.len();
+        let total_keys: u64 = c.key_lengths.iter().map(|&l| u64::from(l)).sum();
+        if c.sizes.len() != n || c.expires_at_ms.len() != n || c.key_lengths.len() != n || total_keys != c.keys.len() as u64 {
+            return c.ids.iter().map(|&id| (id, LoadError::BadSize)).collect();
+        }
+        let mut bad = Vec::new();
+        let mut at = 0usize;
+        for i in 0..n {
+            let end = at + c.key_lengths[i] as usize;
+            // A length that splits a UTF-8 sequence makes the key unreadable: no key.
+            let key = c.keys.get(at..end).filter(|k| !k.is_empty()).map(str::to_owned);
+            at = end;
+            let expires_at_ms = Some(c.expires_at_ms[i]).filter(|&e| e != 0);
+            let item = StoredItem { id: c.ids[i], destination: destination.to_owned(), priority, bytes: u64::from(c.sizes[i]), expires_at_ms, idempotency_key: key };
+            if let Err(e) = self.load_one(&item) {
+                bad.push((item.id, e));
+            }
+        }
+        bad
+    }
+
     fn load_one(&mut self, it: &StoredItem) -> Result<(), LoadError> {
         let lane = self.lane_for(&it.destination).map_err(|_| LoadError::BadDestination)?;
         if it.bytes > u64::from(MAX_ITEM_BYTES) {
             return Err(LoadError::BadSize);
         }
-        if it.id == 0 || self.lanes.iter().any(|l| l.locate(it.id).is_some()) {
+        // Rows arrive in ascending id order, so an id at or past `next_id` is new
+        // without a search; only out-of-order ids pay for one.
+        if it.id == 0 || (it.id < self.next_id && self.lanes.iter().any(|l| l.locate(it.id).is_some())) {
             return Err(LoadError::DuplicateId);
         }
         let key = it.idempotency_key.as_deref().map_or(0, |k| self.key_hash(&it.destination, k));

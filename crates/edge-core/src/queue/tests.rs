@@ -151,6 +151,25 @@ fn load_rebuilds_and_reports_bad_rows() {
 }
 
 #[test]
+fn load_columns_rebuilds_keys_and_expiry_and_refuses_ragged_columns() {
+    let mut s = Scheduler::new(Config { seed: 5, ..Config::default() });
+    let c = StoredColumns { ids: vec![1, 2, 3], sizes: vec![10, 20, 30], expires_at_ms: vec![0, 5_000, 0], keys: "aébc".into(), key_lengths: vec![3, 0, 2] };
+    assert!(s.load_columns("cloud", Priority::High, &c).is_empty());
+    assert_eq!(s.status()[0].bytes, 60);
+    assert_eq!(s.admit(&req("cloud", Priority::Low, 1, Some("aé")), 0), Decision::Duplicate);
+    assert_eq!(s.admit(&req("cloud", Priority::Low, 1, Some("bc")), 0), Decision::Duplicate);
+    s.rollback();
+    assert_eq!(s.expire(5_000, 10), vec![Removed { id: 2, destination: "cloud".into() }]);
+    s.commit();
+    let ragged = StoredColumns { ids: vec![7, 8], sizes: vec![1], ..StoredColumns::default() };
+    assert_eq!(s.load_columns("cloud", Priority::Low, &ragged), vec![(7, LoadError::BadSize), (8, LoadError::BadSize)]);
+    // A length that splits a UTF-8 character leaves that row without a key, not a panic.
+    let split = StoredColumns { ids: vec![9, 10], sizes: vec![1, 1], expires_at_ms: vec![0, 0], keys: "éx".into(), key_lengths: vec![1, 2] };
+    assert!(s.load_columns("cloud", Priority::Low, &split).is_empty());
+    assert_eq!(s.load_columns("cloud", Priority::Low, &StoredColumns { ids: vec![9], sizes: vec![1], expires_at_ms: vec![0], keys: String::new(), key_lengths: vec![0] }), vec![(9, LoadError::DuplicateId)]);
+}
+
+#[test]
 fn tombstones_do_not_pin_memory() {
     let mut s = Scheduler::new(Config::default());
     s.configure("cloud", limits(u64::MAX, u64::MAX, OverflowPolicy::Reject)).unwrap();
