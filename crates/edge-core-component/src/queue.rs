@@ -29,6 +29,10 @@ impl wit::GuestScheduler for Scheduler {
         self.0.borrow_mut().configure(&destination, limits.into()).map_err(Into::into)
     }
 
+    fn reserve(&self, destination: String, priority: wit::Priority, items: u32, keyed: u32) -> Result<(), wit::RejectReason> {
+        self.0.borrow_mut().reserve(&destination, priority.into(), items as usize, keyed as usize).map_err(Into::into)
+    }
+
     fn reserve_ids_below(&self, min: u64) {
         self.0.borrow_mut().reserve_ids_below(min);
     }

@@ -136,6 +136,11 @@ export class QueueScheduler {
     callCore(() => this.inner.configure(destination, toLimits(limits)), (e) => (e.tag === 'bad-destination' ? describe(e) : `cannot configure ${destination}: ${e.tag}`));
   }
 
+  /** Allocates room for a rebuild of `items` calls (`keyed` of them with keys) in one go. */
+  reserve(destination: string, priority: Priority, items: number, keyed: number): void {
+    callCore(() => this.inner.reserve(destination, priority, items, keyed), describe);
+  }
+
   reserveIdsBelow(min: number): void {
     this.inner.reserveIdsBelow(big(min));
   }

@@ -165,6 +165,15 @@ export class OfflineQueue {
    * cannot load are quarantined and reported.
    */
   private loadRows(): void {
+    for (const l of this.store.queuedLanes()) {
+      const priority = PRIORITIES[l.priority];
+      if (!priority || l.items > 0xffff_ffff) continue;
+      try {
+        this.scheduler.reserve(l.destination, priority, l.items, l.keyed ?? 0);
+      } catch {
+        // A bad destination name: its rows are quarantined below.
+      }
+    }
     const bad: { id: number; why: string }[] = [];
     let groups = new Map<string, { destination: string; priority: Priority; ids: number[]; sizes: number[]; expiresAtMs: number[]; keys: (string | undefined)[] }>();
     let rows = 0;

@@ -73,6 +73,17 @@ impl Scheduler {
         Ok(())
     }
 
+    /// Allocates room for `items` calls of one destination and priority, of
+    /// which `keyed` carry idempotency keys, before a rebuild: one allocation
+    /// each instead of repeated doubling, which in a wasm memory that never
+    /// shrinks would leave the outgrown buffers behind as dead weight.
+    pub fn reserve(&mut self, destination: &str, priority: Priority, items: usize, keyed: usize) -> Result<(), RejectReason> {
+        let lane = self.lane_for(destination)?;
+        self.lanes[lane].reserve(priority, items);
+        self.keys.reserve(keyed);
+        Ok(())
+    }
+
     /// Ids handed out from now on are at least `min` (the host persists its
     /// high-water mark, so ids of delivered calls are never reused).
     pub fn reserve_ids_below(&mut self, min: u64) {

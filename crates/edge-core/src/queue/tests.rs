@@ -170,6 +170,14 @@ fn load_columns_rebuilds_keys_and_expiry_and_refuses_ragged_columns() {
 }
 
 #[test]
+fn reserve_allocates_once_for_a_rebuild() {
+    let mut s = Scheduler::new(Config::default());
+    s.reserve("cloud", Priority::Normal, 1000, 1000).unwrap();
+    assert!(s.lanes_reserved_entries() >= 1000);
+    assert_eq!(s.reserve("", Priority::Normal, 1, 1), Err(RejectReason::BadDestination));
+}
+
+#[test]
 fn tombstones_do_not_pin_memory() {
     let mut s = Scheduler::new(Config::default());
     s.configure("cloud", limits(u64::MAX, u64::MAX, OverflowPolicy::Reject)).unwrap();
