@@ -52,9 +52,12 @@ describe('offline queue policies', () => {
   it('expires calls past their TTL, reports them and never sends them', async () => {
     const dest = new Destination();
     const clock = { t: 1_000_000 };
-    const { q } = await makeQueue(dest, { ttlMs: 5_000 }, undefined, clock);
-    const a = await q.enqueue(call(1));
-    const b = await q.enqueue(call(2, { ttlMs: 60_000 }));
+    const { q } = await makeQueue(dest, { ttlMs: 60_000 }, undefined, clock);
+    const a = await q.enqueue(call(1, { ttlMs: 5_000 }));
+    const b = await q.enqueue(call(2));
+    // A caller may shorten a call's life but not stretch it past the destination's.
+    const c = await q.enqueue(call(3, { ttlMs: 10 * 60_000 }));
+    expect(q.taskRow(c.taskId)?.expires_ms).toBe(clock.t + 60_000);
     // Never early; at most a second late (the core keeps expiry in whole seconds).
     clock.t += 4_999;
     await q.syncNow();
@@ -65,7 +68,7 @@ describe('offline queue policies', () => {
     expect(q.counters.expired).toBe(1);
     expect(q.taskRow(a.taskId)).toMatchObject({ state: 'failed', message: expect.stringContaining('expired') });
     expect(q.taskRow(b.taskId)?.state).toBe('completed');
-    expect(dest.calls.map((c) => c.n)).toEqual([2]);
+    expect(dest.calls.map((x) => x.n)).toEqual([2, 3]);
   });
 
   it('rejects new work when full under the reject policy, with a clear error', async () => {

@@ -112,7 +112,8 @@ pub struct AdmitRequest {
     /// The caller's idempotency key; calls with equal keys to one destination
     /// are one call. `None`: never deduplicated.
     pub idempotency_key: Option<String>,
-    /// Time to live in milliseconds; the destination's default when `None`.
+    /// Time to live in milliseconds; the destination's default when `None`,
+    /// and never longer than it.
     pub ttl_ms: Option<u64>,
 }
 

@@ -116,7 +116,11 @@ impl Scheduler {
         let evicted = self.make_room(lane, req)?;
         let id = self.next_id;
         self.next_id += 1;
-        let ttl = req.ttl_ms.or(limits.default_ttl_ms);
+        // A caller may shorten a call's life, never stretch it past the destination's bound.
+        let ttl = match (req.ttl_ms, limits.default_ttl_ms) {
+            (Some(asked), Some(bound)) => Some(asked.min(bound)),
+            (asked, bound) => asked.or(bound),
+        };
         let expires_at_ms = ttl.map(|t| now_ms.saturating_add(t));
         let expires_s = expires_at_ms.map_or(NEVER, to_expiry_s);
         self.insert(lane, req.priority, Entry::new(id, key, expires_s, req.bytes as u32));
