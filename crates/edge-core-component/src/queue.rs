@@ -190,6 +190,7 @@ impl From<core::RejectReason> for wit::RejectReason {
             core::RejectReason::Full { items, bytes } => Self::Full(wit::Occupancy { items, bytes }),
             core::RejectReason::TooLarge { bytes, limit } => Self::TooLarge(wit::SizeLimit { bytes, limit }),
             core::RejectReason::BadDestination => Self::BadDestination,
+            core::RejectReason::IdsExhausted => Self::IdsExhausted,
         }
     }
 }
@@ -210,6 +211,7 @@ impl From<core::LoadError> for wit::LoadError {
     fn from(e: core::LoadError) -> Self {
         match e {
             core::LoadError::DuplicateId => Self::DuplicateId,
+            core::LoadError::BadId => Self::BadId,
             core::LoadError::BadSize => Self::BadSize,
             core::LoadError::BadDestination => Self::BadDestination,
         }

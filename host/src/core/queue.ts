@@ -36,7 +36,7 @@ export interface Removed {
   destination: string;
 }
 
-export type RejectReason = { code: 'full'; items: number; bytes: number } | { code: 'too-large'; bytes: number; limit: number } | { code: 'bad-destination' };
+export type RejectReason = { code: 'full'; items: number; bytes: number } | { code: 'too-large'; bytes: number; limit: number } | { code: 'bad-destination' } | { code: 'ids-exhausted' };
 
 export type Decision =
   | { kind: 'admit'; id: number; expiresAtMs?: number; evicted: Removed[] }
@@ -89,6 +89,7 @@ function fromLimits(l: Q.Limits): QueueLimits {
 function fromReason(r: Q.RejectReason): RejectReason {
   if (r.tag === 'full') return { code: 'full', items: Number(r.val.items), bytes: Number(r.val.bytes) };
   if (r.tag === 'too-large') return { code: 'too-large', bytes: Number(r.val.bytes), limit: Number(r.val.limit) };
+  if (r.tag === 'ids-exhausted') return { code: 'ids-exhausted' };
   return { code: 'bad-destination' };
 }
 

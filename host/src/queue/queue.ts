@@ -374,6 +374,8 @@ function rejection(r: Extract<Decision, { kind: 'reject' }>['reason'], destinati
       return new QueueError('full', `The queue for "${destination}" is full (${r.items} calls, ${r.bytes} bytes); try again after it syncs, or raise its bounds.`);
     case 'too-large':
       return new QueueError('too-large', `The call's payload (${r.bytes} bytes) exceeds the limit of ${r.limit} bytes.`);
+    case 'ids-exhausted':
+      return new QueueError('full', 'The queue has handed out every id it can; start with a fresh data directory.');
     default:
       return new QueueError('bad-destination', `Destination names are 1-256 bytes; got "${destination.slice(0, 40)}".`);
   }

@@ -149,7 +149,12 @@ pub enum RejectReason {
     TooLarge { bytes: u64, limit: u64 },
     /// The destination name is empty or too long.
     BadDestination,
+    /// Every id up to [`MAX_ID`] was handed out (never in practice; a hostile host could ask for it).
+    IdsExhausted,
 }
+
+/// Largest id: ids stay exact in a JavaScript number.
+pub const MAX_ID: u64 = (1 << 53) - 1;
 
 /// One call read back from SQLite at start.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,6 +186,8 @@ pub struct StoredColumns {
 pub enum LoadError {
     /// Another loaded row has the same id.
     DuplicateId,
+    /// The id is 0 or above [`MAX_ID`].
+    BadId,
     /// The size does not fit the core's accounting.
     BadSize,
     /// The destination name is empty or too long.

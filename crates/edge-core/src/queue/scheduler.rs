@@ -87,7 +87,7 @@ impl Scheduler {
     /// Ids handed out from now on are at least `min` (the host persists its
     /// high-water mark, so ids of delivered calls are never reused).
     pub fn reserve_ids_below(&mut self, min: u64) {
-        self.next_id = self.next_id.max(min);
+        self.next_id = self.next_id.max(min.min(MAX_ID + 1));
     }
 
     /// The id the next admitted call will get.
@@ -112,6 +112,9 @@ impl Scheduler {
         let key = req.idempotency_key.as_deref().map_or(0, |k| self.key_hash(&req.destination, k));
         if key != 0 && self.keys.contains(&key) {
             return Err(Decision::Duplicate);
+        }
+        if self.next_id > MAX_ID {
+            return Err(Decision::Reject(RejectReason::IdsExhausted));
         }
         let evicted = self.make_room(lane, req)?;
         let id = self.next_id;
@@ -284,7 +287,10 @@ impl Scheduler {
         }
         // Rows arrive in ascending id order, so an id at or past `next_id` is new
         // without a search; only out-of-order ids pay for one.
-        if it.id == 0 || (it.id < self.next_id && self.lanes.iter().any(|l| l.locate(it.id).is_some())) {
+        if it.id == 0 || it.id > MAX_ID {
+            return Err(LoadError::BadId);
+        }
+        if it.id < self.next_id && self.lanes.iter().any(|l| l.locate(it.id).is_some()) {
             return Err(LoadError::DuplicateId);
         }
         let key = it.idempotency_key.as_deref().map_or(0, |k| self.key_hash(&it.destination, k));

@@ -178,6 +178,34 @@ fn reserve_allocates_once_for_a_rebuild() {
 }
 
 #[test]
+fn hostile_numbers_get_decisions_not_panics() {
+    let extreme = Limits { max_items: u64::MAX, max_bytes: u64::MAX, overflow: OverflowPolicy::DropOldestLowestPriority, default_ttl_ms: Some(u64::MAX) };
+    let cfg = Config { backoff: Backoff { base_ms: u64::MAX, max_ms: u64::MAX, jitter_percent: 255 }, max_item_bytes: u32::MAX, ..Config::default() };
+    let mut s = Scheduler::new(cfg);
+    s.configure("x", extreme).unwrap();
+    let mut r = req("x", Priority::Urgent, u64::MAX, Some(""));
+    assert!(matches!(s.admit(&r, u64::MAX), Decision::Reject(RejectReason::TooLarge { .. })));
+    r.bytes = u64::from(MAX_ITEM_BYTES);
+    r.ttl_ms = Some(u64::MAX);
+    assert!(matches!(s.admit(&r, u64::MAX), Decision::Admit { expires_at_ms: Some(u64::MAX), .. }));
+    s.commit();
+    assert!(s.expire(u64::MAX, usize::MAX).len() <= 1);
+    s.rollback();
+    let b = s.next_batches(u64::MAX, usize::MAX, 0);
+    assert!(b.len() <= 1);
+    let d = s.settle("x", &Settlement { delivered: vec![], dropped: vec![], failed: true }, u64::MAX).unwrap();
+    assert_eq!(d.next_attempt_ms, u64::MAX);
+    s.configure("zero", limits(0, 0, OverflowPolicy::DropOldestLowestPriority)).unwrap();
+    assert!(matches!(s.admit(&req("zero", Priority::Low, 0, None), 0), Decision::Reject(RejectReason::Full { .. })));
+    s.reserve_ids_below(u64::MAX);
+    assert_eq!(s.admit(&req("x", Priority::Low, 1, None), 0), Decision::Reject(RejectReason::IdsExhausted));
+    let row = StoredItem { id: u64::MAX, destination: "x".into(), priority: Priority::Low, bytes: 1, expires_at_ms: None, idempotency_key: None };
+    assert_eq!(s.load(&[row]), vec![(u64::MAX, LoadError::BadId)]);
+    assert_eq!(s.cancel(0), Err(CancelError::NotFound));
+    assert_eq!(s.settle("nobody", &Settlement { delivered: vec![1], dropped: vec![], failed: false }, 0), None);
+}
+
+#[test]
 fn tombstones_do_not_pin_memory() {
     let mut s = Scheduler::new(Config::default());
     s.configure("cloud", limits(u64::MAX, u64::MAX, OverflowPolicy::Reject)).unwrap();
