@@ -50,6 +50,13 @@ impl wit::GuestScheduler for Scheduler {
         requests.into_iter().map(|r| s.admit(&r.into(), now_ms).into()).collect()
     }
 
+    fn admit_framed(&self, requests: Vec<wit::AdmitRequest>, payloads: Vec<Vec<u8>>, options: wit::PackOptions, now_ms: u64) -> Vec<wit::Framed> {
+        let requests: Vec<core::AdmitRequest> = requests.into_iter().map(Into::into).collect();
+        let options = edge_core::codec::PackOptions { algorithm: options.algorithm.into(), level: options.level };
+        let out = self.0.borrow_mut().admit_framed(&requests, &payloads, options, now_ms);
+        out.into_iter().map(|f| wit::Framed { decision: f.decision.into(), frame: f.frame }).collect()
+    }
+
     fn expire(&self, now_ms: u64, max: u32) -> Vec<wit::Removed> {
         self.0.borrow_mut().expire(now_ms, max as usize).into_iter().map(Into::into).collect()
     }
@@ -191,6 +198,7 @@ impl From<core::RejectReason> for wit::RejectReason {
             core::RejectReason::TooLarge { bytes, limit } => Self::TooLarge(wit::SizeLimit { bytes, limit }),
             core::RejectReason::BadDestination => Self::BadDestination,
             core::RejectReason::IdsExhausted => Self::IdsExhausted,
+            core::RejectReason::Unpackable(why) => Self::Unpackable(why),
         }
     }
 }

@@ -36,7 +36,12 @@ export interface Removed {
   destination: string;
 }
 
-export type RejectReason = { code: 'full'; items: number; bytes: number } | { code: 'too-large'; bytes: number; limit: number } | { code: 'bad-destination' } | { code: 'ids-exhausted' };
+export type RejectReason =
+  | { code: 'full'; items: number; bytes: number }
+  | { code: 'too-large'; bytes: number; limit: number }
+  | { code: 'bad-destination' }
+  | { code: 'ids-exhausted' }
+  | { code: 'unpackable'; why: string };
 
 export type Decision =
   | { kind: 'admit'; id: number; expiresAtMs?: number; evicted: Removed[] }
@@ -90,6 +95,7 @@ function fromReason(r: Q.RejectReason): RejectReason {
   if (r.tag === 'full') return { code: 'full', items: Number(r.val.items), bytes: Number(r.val.bytes) };
   if (r.tag === 'too-large') return { code: 'too-large', bytes: Number(r.val.bytes), limit: Number(r.val.limit) };
   if (r.tag === 'ids-exhausted') return { code: 'ids-exhausted' };
+  if (r.tag === 'unpackable') return { code: 'unpackable', why: r.val };
   return { code: 'bad-destination' };
 }
 
@@ -148,6 +154,12 @@ export class QueueScheduler {
 
   admitMany(requests: AdmitRequest[], nowMs: number): Decision[] {
     return this.inner.admitMany(requests.map(toRequest), big(nowMs)).map(fromDecision);
+  }
+
+  /** Packs each payload with the core codec and decides its call, in one crossing. */
+  admitFramed(requests: AdmitRequest[], payloads: Uint8Array[], algorithm: 'stored' | 'zstd' | 'lz4', nowMs: number): { decision: Decision; frame?: Uint8Array }[] {
+    const out = this.inner.admitFramed(requests.map(toRequest), payloads, { algorithm }, big(nowMs));
+    return out.map((f) => ({ decision: fromDecision(f.decision), frame: f.frame }));
   }
 
   expire(nowMs: number, max: number): Removed[] {

@@ -13,6 +13,7 @@ import { Sync, type Deliverer, type SyncReport } from './sync.js';
 import { decodeJson, encodeJson, errorResult, type Payloads } from './payload.js';
 
 export const PRIORITIES: readonly Priority[] = ['low', 'normal', 'high', 'urgent'];
+const encoder = new TextEncoder();
 
 export interface DestinationOptions {
   maxItems?: number;
@@ -222,7 +223,8 @@ export class OfflineQueue {
     }
     let payload: Uint8Array;
     try {
-      payload = encodeJson(this.payloads, { arguments: call.arguments ?? {} });
+      // Packed by the core in the group's one admit-framed call.
+      payload = encoder.encode(JSON.stringify({ arguments: call.arguments ?? {} }));
     } catch (err) {
       return Promise.reject(err as Error);
     }
@@ -248,9 +250,9 @@ export class OfflineQueue {
     try {
       for (const p of group) answers.push(this.existing(p.call));
       const fresh = group.map((_, i) => i).filter((i) => answers[i] === undefined);
-      const decisions = this.scheduler.admitMany(fresh.map((i) => this.request(group[i]!)), now);
+      const framed = this.scheduler.admitFramed(fresh.map((i) => this.request(group[i]!)), fresh.map((i) => group[i]!.payload), 'stored', now);
       admitted = true;
-      this.store.transaction(() => this.apply(group, fresh, decisions, answers, now));
+      this.store.transaction(() => this.apply(group, fresh, framed, answers, now));
       this.scheduler.commit();
     } catch (err) {
       if (admitted) this.scheduler.rollback();
@@ -280,11 +282,12 @@ export class OfflineQueue {
     return { destination: call.destination, priority: call.priority ?? 'normal', bytes: payload.length, idempotencyKey: call.idempotencyKey, ttlMs: call.ttlMs };
   }
 
-  private apply(group: Pending[], fresh: number[], decisions: Decision[], answers: (Enqueued | Error | undefined)[], now: number): void {
+  private apply(group: Pending[], fresh: number[], framed: { decision: Decision; frame?: Uint8Array }[], answers: (Enqueued | Error | undefined)[], now: number): void {
     const byKey = new Map<string, Enqueued>();
     fresh.forEach((gi, k) => {
-      const d = decisions[k]!;
-      const { call, payload } = group[gi]!;
+      const d = framed[k]!.decision;
+      const payload = framed[k]!.frame;
+      const { call } = group[gi]!;
       const keyId = call.idempotencyKey === undefined ? undefined : `${call.destination}\u0000${call.idempotencyKey}`;
       if (d.kind === 'reject') {
         this.counters.rejected += 1;
@@ -294,6 +297,7 @@ export class OfflineQueue {
         answers[gi] = first ? { ...first, duplicate: true } : new QueueError('key-conflict', 'This idempotency key collides with a queued call; use another key.');
         if (first) this.counters.duplicates += 1;
       } else {
+        if (!payload) throw new Error('the core admitted a call without its frame');
         for (const ev of d.evicted) this.evict(ev.id, ev.destination, now);
         const secret = randomUUID().replaceAll('-', '').slice(0, 16);
         const idemKey = call.idempotencyKey ?? randomUUID();
@@ -374,6 +378,8 @@ function rejection(r: Extract<Decision, { kind: 'reject' }>['reason'], destinati
       return new QueueError('full', `The queue for "${destination}" is full (${r.items} calls, ${r.bytes} bytes); try again after it syncs, or raise its bounds.`);
     case 'too-large':
       return new QueueError('too-large', `The call's payload (${r.bytes} bytes) exceeds the limit of ${r.limit} bytes.`);
+    case 'unpackable':
+      return new QueueError('unpackable', `The call's payload could not be packed: ${r.why}.`);
     case 'ids-exhausted':
       return new QueueError('full', 'The queue has handed out every id it can; start with a fresh data directory.');
     default:

@@ -15,12 +15,14 @@
 //! the core.
 
 mod backoff;
+mod framed;
 mod lane;
 mod scheduler;
 #[cfg(test)]
 mod tests;
 
 pub use backoff::{Backoff, SplitMix64};
+pub use framed::Framed;
 pub use scheduler::Scheduler;
 
 /// How urgent a deferred call is. Higher is delivered first and evicted last.
@@ -149,6 +151,8 @@ pub enum RejectReason {
     TooLarge { bytes: u64, limit: u64 },
     /// The destination name is empty or too long.
     BadDestination,
+    /// The codec could not pack the payload (the reason says why).
+    Unpackable(String),
     /// Every id up to [`MAX_ID`] was handed out (never in practice; a hostile host could ask for it).
     IdsExhausted,
 }

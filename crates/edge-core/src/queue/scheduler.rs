@@ -90,6 +90,11 @@ impl Scheduler {
         self.next_id = self.next_id.max(min.min(MAX_ID + 1));
     }
 
+    /// The largest payload accepted, in bytes.
+    pub fn max_item_bytes(&self) -> u32 {
+        self.config.max_item_bytes.min(MAX_ITEM_BYTES)
+    }
+
     /// The id the next admitted call will get.
     pub fn next_id(&self) -> u64 {
         self.next_id
