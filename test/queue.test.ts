@@ -24,7 +24,7 @@ class Destination {
   };
 }
 
-async function makeQueue(dest: Destination, limits: DestinationOptions = {}, dir = tempDir('mcp-edge-q-'), clock?: { t: number }) {
+async function makeQueue(dest: Destination, limits: DestinationOptions = {}, dir = tempDir('mcp-edge-q-'), clock?: { t: number }, compression?: 'zstd') {
   core ??= await loadCore();
   const db = openDatabase(dir);
   const q = await OfflineQueue.open(db, core, {
@@ -34,6 +34,7 @@ async function makeQueue(dest: Destination, limits: DestinationOptions = {}, dir
     tickMs: 60_000,
     log: silentLogger,
     ...(clock ? { now: () => clock.t } : {}),
+    ...(compression ? { compression } : {}),
   });
   open.push({ q, db });
   return { q, db, dir };
@@ -69,6 +70,18 @@ describe('offline queue policies', () => {
     expect(q.taskRow(a.taskId)).toMatchObject({ state: 'failed', message: expect.stringContaining('expired') });
     expect(q.taskRow(b.taskId)?.state).toBe('completed');
     expect(dest.calls.map((x) => x.n)).toEqual([2, 3]);
+  });
+
+  it('packs payloads with the configured codec, or stored while the core lacks it', async () => {
+    const dest = new Destination();
+    const { q, db } = await makeQueue(dest, {}, undefined, undefined, 'zstd');
+    const a = await q.enqueue(call(1));
+    const frame = db.prepare('SELECT payload FROM deferred WHERE id = ?').pluck().get(a.id) as Buffer;
+    expect(core.codec.inspect(frame).algorithm).toBe(q.algorithm);
+    expect(['zstd', 'stored']).toContain(q.algorithm);
+    dest.up = true;
+    await q.syncNow();
+    expect(dest.calls.map((c) => c.n)).toEqual([1]);
   });
 
   it('rejects new work when full under the reject policy, with a clear error', async () => {

@@ -37,6 +37,7 @@ export async function startOfflineQueue(config: EdgeConfig, db: Db, core: EdgeCo
     deliver: deliverer.deliver,
     maxItemBytes: o.max_item_bytes,
     backoff: { baseMs: o.retry_base_ms, maxMs: o.sync_interval_seconds * 1000, jitterPercent: o.retry_jitter_percent },
+    compression: o.compression === 'none' ? 'stored' : o.compression,
     batchItems: o.batch_size,
     window: o.delivery_window,
     keepResultsMs: o.keep_results_seconds * 1000,

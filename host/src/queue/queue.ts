@@ -3,7 +3,7 @@
 // times, batches); this class applies each decision in one SQLite transaction
 // and only then acknowledges, so an acknowledged call survives kill -9.
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { EdgeCore } from '../core/index.js';
+import type { Algorithm, EdgeCore } from '../core/index.js';
 import { QueueScheduler, type Decision, type Priority, type QueueLimits } from '../core/queue.js';
 import type { Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
@@ -42,6 +42,8 @@ export interface QueueOptions {
   tickMs?: number;
   /** Most calls committed in one group transaction. */
   groupMax?: number;
+  /** How payloads and results are packed; falls back to `stored` when the core lacks it. */
+  compression?: Algorithm;
   now?: () => number;
   log?: Logger;
 }
@@ -104,6 +106,8 @@ export class OfflineQueue {
   readonly now: () => number;
   readonly keepResultsMs: number;
   readonly payloads: Payloads;
+  /** The codec algorithm payloads are packed with. */
+  readonly algorithm: Algorithm;
   scheduler!: QueueScheduler;
   /** This gateway's persistent id; namespaces the idempotency keys it sends. */
   senderId = '';
@@ -123,7 +127,9 @@ export class OfflineQueue {
     this.now = options.now ?? Date.now;
     this.keepResultsMs = options.keepResultsMs ?? 24 * 3600_000;
     this.groupMax = options.groupMax ?? 2048;
-    this.payloads = { pack: (b) => core.codec.pack(b, { algorithm: 'stored' }), unpack: (f, max) => core.codec.unpack(f, max) };
+    this.algorithm = pickAlgorithm(core, options.compression ?? 'stored', this.log);
+    const algorithm = this.algorithm;
+    this.payloads = { pack: (b) => core.codec.pack(b, { algorithm }), unpack: (f, max) => core.codec.unpack(f, max) };
   }
 
   /** Rebuilds the scheduler from SQLite and starts the sync loop. */
@@ -250,7 +256,7 @@ export class OfflineQueue {
     try {
       for (const p of group) answers.push(this.existing(p.call));
       const fresh = group.map((_, i) => i).filter((i) => answers[i] === undefined);
-      const framed = this.scheduler.admitFramed(fresh.map((i) => this.request(group[i]!)), fresh.map((i) => group[i]!.payload), 'stored', now);
+      const framed = this.scheduler.admitFramed(fresh.map((i) => this.request(group[i]!)), fresh.map((i) => group[i]!.payload), this.algorithm, now);
       admitted = true;
       this.store.transaction(() => this.apply(group, fresh, framed, answers, now));
       this.scheduler.commit();
@@ -384,5 +390,17 @@ function rejection(r: Extract<Decision, { kind: 'reject' }>['reason'], destinati
       return new QueueError('full', 'The queue has handed out every id it can; start with a fresh data directory.');
     default:
       return new QueueError('bad-destination', `Destination names are 1-256 bytes; got "${destination.slice(0, 40)}".`);
+  }
+}
+
+/** The configured algorithm if this core can pack with it, else `stored` (said once in the log). */
+function pickAlgorithm(core: EdgeCore, wanted: Algorithm, log: Logger): Algorithm {
+  if (wanted === 'stored') return wanted;
+  try {
+    core.codec.pack(new Uint8Array(16), { algorithm: wanted });
+    return wanted;
+  } catch {
+    log.info(`offline queue: the core has no ${wanted} yet; payloads are stored uncompressed`);
+    return 'stored';
   }
 }
