@@ -4,7 +4,7 @@
 //! one per call; the frame's size is what the bounds count.
 
 use super::{AdmitRequest, Decision, RejectReason, Scheduler};
-use crate::codec::{self, PackOptions};
+use crate::codec::PackOptions;
 
 /// A decision, with the frame to store when the call was admitted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,7 +31,7 @@ impl Scheduler {
         if payload.len() as u64 > limit.saturating_mul(2).saturating_add(64) {
             return reject(RejectReason::TooLarge { bytes: payload.len() as u64, limit });
         }
-        let frame = match codec::pack(payload, options) {
+        let frame = match self.codec.pack(payload, options) {
             Ok(f) => f,
             Err(e) => return reject(RejectReason::Unpackable(e.to_string())),
         };
@@ -45,8 +45,12 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::Algorithm;
+    use crate::codec::{self, Algorithm};
     use crate::queue::{Config, Priority};
+
+    fn r_req() -> AdmitRequest {
+        AdmitRequest { destination: "cloud".into(), priority: Priority::Low, bytes: 0, idempotency_key: None, ttl_ms: None }
+    }
 
     #[test]
     fn frames_count_against_bounds_and_refusals_carry_no_frame() {
@@ -61,7 +65,10 @@ mod tests {
         assert!(matches!(out[2].decision, Decision::Reject(RejectReason::Unpackable(_))));
         let zstd = PackOptions { algorithm: Algorithm::Zstd, level: None };
         let r = s.admit_framed(&[req], &[b"x".to_vec()], zstd, 0);
-        // Until the codec has zstd this is refused with the codec's reason; after, it is admitted.
-        assert!(matches!(r[0].decision, Decision::Reject(RejectReason::Unpackable(_)) | Decision::Admit { .. }));
+        let frame = r[0].frame.clone().expect("zstd is in the codec");
+        assert_eq!(codec::inspect(&frame).unwrap().algorithm, Algorithm::Zstd);
+        let bad_level = PackOptions { algorithm: Algorithm::Zstd, level: Some(1000) };
+        let r = s.admit_framed(&[r_req()], &[b"x".to_vec()], bad_level, 0);
+        assert!(matches!(r[0].decision, Decision::Reject(RejectReason::Unpackable(_))) && r[0].frame.is_none());
     }
 }

@@ -49,6 +49,8 @@ pub struct Scheduler {
     min_expiry_s: u32,
     rng: SplitMix64,
     undo: Vec<Undo>,
+    /// Packs payloads for `admit_framed`; keeps compression contexts warm.
+    pub(super) codec: crate::codec::Codec,
 }
 
 impl Scheduler {
@@ -62,6 +64,7 @@ impl Scheduler {
             min_expiry_s: NEVER,
             rng: SplitMix64::new(config.seed),
             undo: Vec::new(),
+            codec: crate::codec::Codec::new(),
         }
     }
 
