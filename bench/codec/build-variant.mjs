@@ -23,8 +23,8 @@ const module = binaryen.readBinary(core);
 const F = binaryen.Features;
 module.setFeatures(F.MVP | F.BulkMemory | F.BulkMemoryOpt | F.CallIndirectOverlong | F.NontrappingFPToInt |
   F.SignExt | F.MutableGlobals | F.Multivalue | F.ReferenceTypes);
-binaryen.setOptimizeLevel(2);
-binaryen.setShrinkLevel(2);
+binaryen.setOptimizeLevel(3);
+binaryen.setShrinkLevel(0);
 module.optimize();
 const optimized = module.emitBinary();
 module.dispose();
