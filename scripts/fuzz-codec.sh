@@ -15,6 +15,10 @@ cd "$(dirname "$0")/../crates/edge-core/fuzz"
 SECONDS_PER_TARGET="${1:-60}"
 SANITIZER="${SANITIZER:-address}"
 export RUSTC_BOOTSTRAP=1
+# Instrument the C zstd with clang, like the Rust side (LLVM): gcc-instrumented C
+# under LLVM's ASan runtime reported a stack-use-after-scope in zstd that clang
+# instrumentation does not (test/corpus/codec/regressions/README.md).
+if command -v clang-19 >/dev/null; then export CC="${CC:-clang-19}" CXX="${CXX:-clang++-19}"; fi
 if ! command -v cargo-fuzz >/dev/null && [ ! -x "$HOME/.cargo/bin/cargo-fuzz" ]; then
   echo "cargo-fuzz is missing: run \`cargo install cargo-fuzz\`" >&2
   exit 2
