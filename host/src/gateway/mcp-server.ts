@@ -1,14 +1,26 @@
-// One MCP server per client session, all sharing the gateway's tool registry.
-// The low-level SDK Server is used (not McpServer) because the tool list is
-// dynamic: it is whatever the registry holds at the moment of the request.
+// One MCP server per client session, all serving the gateway's aggregator. The
+// low-level SDK Server is used (not McpServer) because every list is dynamic:
+// it is whatever the providers offer at the moment of the request.
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
+  CompleteRequestSchema,
   ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
+  LoggingLevelSchema,
   McpError,
+  ReadResourceRequestSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+  type LoggingLevel,
+  type LoggingMessageNotification,
 } from '@modelcontextprotocol/sdk/types.js';
-import { ToolRegistry, UnknownToolError } from '../tools/registry.js';
+import type { Aggregator } from './aggregator/aggregator.js';
 
 export interface ServerIdentity {
   name: string;
@@ -17,32 +29,91 @@ export interface ServerIdentity {
 
 export interface McpServerDeps {
   identity: ServerIdentity;
-  tools: ToolRegistry;
-  /** Time limit for one tool call, in ms. */
+  aggregator: Aggregator;
+  /** Time limit for one forwarded request, in ms. */
   requestTimeoutMs: number;
 }
 
 const INSTRUCTIONS =
-  'mcp-edge is a gateway: the tools it lists come from its built-in plugins and the servers it fronts.';
+  'mcp-edge is a gateway: the tools it lists come from its built-in plugins and the servers it fronts. The resource mcp-edge://providers shows them and their health.';
 
-export function createMcpServer(deps: McpServerDeps): Server {
+const SEVERITY = new Map(LoggingLevelSchema.options.map((level, i) => [level, i]));
+
+/** One client's session: its server, log level and resource subscriptions. */
+export class ClientSession {
+  level: LoggingLevel | undefined;
+  readonly subscriptions = new Set<string>();
+  constructor(readonly server: Server) {}
+
+  /** Sends an upstream's log message if it is at or above the level this client asked for. */
+  log(params: LoggingMessageNotification['params']): void {
+    if (this.level && (SEVERITY.get(params.level) ?? 0) < (SEVERITY.get(this.level) ?? 0)) return;
+    this.server.notification({ method: 'notifications/message', params }).catch(() => undefined);
+  }
+
+  resourceUpdated(uri: string): void {
+    if (this.subscriptions.has(uri)) this.server.sendResourceUpdated({ uri }).catch(() => undefined);
+  }
+}
+
+type Extra = Parameters<Parameters<Server['setRequestHandler']>[1]>[1];
+
+/** The per-request context handed to providers: cancellation, the client's channel and its progress token. */
+function contextOf(extra: Extra, meta: { progressToken?: string | number } | undefined, timeoutMs: number) {
+  const signal = AbortSignal.any([extra.signal, AbortSignal.timeout(timeoutMs)]);
+  const progressToken = meta?.progressToken;
+  return { signal, client: extra, ...(progressToken !== undefined ? { progressToken } : {}) };
+}
+
+export function createMcpServer(deps: McpServerDeps): ClientSession {
   const server = new Server(deps.identity, {
-    capabilities: { tools: { listChanged: true }, logging: {} },
+    capabilities: {
+      tools: { listChanged: true },
+      resources: { subscribe: true, listChanged: true },
+      prompts: { listChanged: true },
+      logging: {},
+      completions: {},
+    },
     instructions: INSTRUCTIONS,
   });
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: deps.tools.list() }));
+  const session = new ClientSession(server);
+  const agg = deps.aggregator;
+  const ms = deps.requestTimeoutMs;
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: agg.listTools() }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    const timeout = AbortSignal.timeout(deps.requestTimeoutMs);
-    const signal = AbortSignal.any([extra.signal, timeout]);
+    const context = contextOf(extra, request.params._meta, ms);
     try {
-      return await deps.tools.call(request.params.name, request.params.arguments, { signal });
+      return await agg.callTool(request.params.name, request.params.arguments, context);
     } catch (err) {
-      if (err instanceof UnknownToolError) throw new McpError(ErrorCode.InvalidParams, err.message);
-      if (timeout.aborted) {
-        throw new McpError(ErrorCode.RequestTimeout, `Tool "${request.params.name}" did not finish within ${deps.requestTimeoutMs} ms.`);
+      if (context.signal.aborted && !extra.signal.aborted) {
+        throw new McpError(ErrorCode.RequestTimeout, `Tool "${request.params.name}" did not finish within ${ms} ms (gateway.request_timeout_ms).`);
       }
       throw err;
     }
   });
-  return server;
+  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: agg.listResources() }));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: agg.listResourceTemplates() }));
+  server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
+    agg.readResource(request.params.uri, contextOf(extra, request.params._meta, ms)),
+  );
+  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: agg.listPrompts() }));
+  server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
+    agg.getPrompt(request.params.name, request.params.arguments, contextOf(extra, request.params._meta, ms)),
+  );
+  server.setRequestHandler(CompleteRequestSchema, (request, extra) => agg.complete(request.params, contextOf(extra, request.params._meta, ms)));
+  server.setRequestHandler(SetLevelRequestSchema, async (request) => {
+    session.level = request.params.level;
+    await agg.setLoggingLevel(request.params.level);
+    return {};
+  });
+  server.setRequestHandler(SubscribeRequestSchema, async (request) => {
+    await agg.subscribe(request.params.uri, true);
+    session.subscriptions.add(request.params.uri);
+    return {};
+  });
+  server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {
+    session.subscriptions.delete(request.params.uri);
+    return {};
+  });
+  return session;
 }

@@ -1,0 +1,312 @@
+// One upstream MCP server as a provider: connects (stdio child, Streamable
+// HTTP, legacy SSE), keeps its catalog fresh on list_changed, forwards calls
+// with the client's cancellation and progress, and sends the upstream's own
+// requests (sampling, elicitation, roots) to the client whose call is running.
+// A crash or a lost connection marks it down and reconnects with bounded backoff.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import {
+  CallToolResultSchema,
+  CreateMessageRequestSchema,
+  CreateMessageResultSchema,
+  ElicitRequestSchema,
+  ElicitResultSchema,
+  ErrorCode,
+  ListRootsRequestSchema,
+  ListRootsResultSchema,
+  LoggingMessageNotificationSchema,
+  McpError,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+  ToolListChangedNotificationSchema,
+  type CallToolResult,
+  type CompleteRequest,
+  type CompleteResult,
+  type GetPromptResult,
+  type LoggingLevel,
+  type ReadResourceResult,
+  type ServerNotification,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { UpstreamConfig } from '../../config/schema.js';
+import type { Logger } from '../../telemetry/log.js';
+import {
+  ProviderUnavailableError,
+  type CatalogPart,
+  type Provider,
+  type ProviderCallContext,
+  type ProviderCatalog,
+  type ProviderHealth,
+} from '../provider.js';
+import { CATALOG_PARTS, emptyCatalog, fetchPart, nameFilter } from './catalog.js';
+import { connectUpstream, type OpenedTransport } from './transport.js';
+import { Backoff } from './backoff.js';
+
+export interface UpstreamOptions {
+  config: UpstreamConfig;
+  log: Logger;
+  /** Who the gateway says it is to upstreams. */
+  clientInfo: { name: string; version: string };
+  /** Notifications for every client: log messages and resource updates. */
+  onNotification?: (providerId: string, notification: ServerNotification) => void;
+}
+
+type Listener = (part: CatalogPart | 'health') => void;
+
+export class UpstreamProvider implements Provider {
+  readonly kind = 'upstream' as const;
+  readonly id: string;
+  readonly prefix?: string;
+  readonly replicaGroup?: string;
+  private client: Client | undefined;
+  private opened: OpenedTransport | undefined;
+  private current: ProviderCatalog = emptyCatalog();
+  private state: ProviderHealth = { state: 'starting', since: Date.now() };
+  private readonly listeners = new Set<Listener>();
+  /** Calls in flight, oldest first: the newest is asked the upstream's own requests. */
+  private readonly callers: ProviderCallContext[] = [];
+  private readonly keep: (name: string) => boolean;
+  private readonly idempotent: ReadonlySet<string>;
+  private readonly backoff: Backoff;
+  private closed = false;
+
+  constructor(private readonly options: UpstreamOptions) {
+    const c = options.config;
+    this.id = c.id;
+    if (c.prefix ?? c.replica_group) this.prefix = c.prefix ?? c.replica_group;
+    if (c.replica_group) this.replicaGroup = c.replica_group;
+    this.keep = nameFilter(c.include, c.exclude);
+    this.idempotent = new Set(c.idempotent_tools);
+    this.backoff = new Backoff(c.restart, c.transport === 'stdio');
+  }
+
+  get config(): UpstreamConfig {
+    return this.options.config;
+  }
+
+  /** The child's pid (stdio), while it runs. */
+  get pid(): number | undefined {
+    return this.opened?.pid;
+  }
+
+  /** Which transport is connected: stdio, http or sse. */
+  get transportKind(): string | undefined {
+    return this.opened?.kind;
+  }
+
+  health(): ProviderHealth {
+    return this.state;
+  }
+
+  catalog(): ProviderCatalog {
+    return this.current;
+  }
+
+  idempotentTools(): ReadonlySet<string> {
+    return this.idempotent;
+  }
+
+  routingWeights(): { localityMs: number; cost: number; energy: number } {
+    const c = this.options.config;
+    return { localityMs: c.locality_ms, cost: c.cost, energy: c.energy };
+  }
+
+  onChange(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(part: CatalogPart | 'health'): void {
+    for (const listener of this.listeners) listener(part);
+  }
+
+  private setState(state: ProviderHealth['state'], detail?: string): void {
+    this.state = { state, since: Date.now(), ...(detail ? { detail } : {}) };
+    this.emit('health');
+  }
+
+  async start(): Promise<void> {
+    this.closed = false;
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    const client = this.newClient();
+    this.client = client;
+    try {
+      this.opened = await connectUpstream(client, this.options.config, (line) =>
+        this.options.log.debug(`upstream ${this.id}: ${line}`),
+      );
+      if (this.client !== client) return;
+      client.onclose = () => this.lost(client, 'the connection closed (the process exited or the server went away)');
+      await this.refreshAll(client);
+      this.backoff.up();
+      this.setState('up');
+      this.options.log.info(`upstream ${this.id} is up`, { transport: this.opened.kind, tools: this.current.tools.length });
+    } catch (err) {
+      await client.close().catch(() => undefined);
+      if (this.client === client) this.lost(client, `could not connect: ${(err as Error).message}`);
+    }
+  }
+
+  /** The connection is gone: drop the catalog, say so, and schedule a reconnect. */
+  private lost(client: Client, why: string): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    this.opened = undefined;
+    const hadCatalog = CATALOG_PARTS.filter((p) => this.current[p].length > 0);
+    this.current = emptyCatalog();
+    if (this.closed) return;
+    for (const part of hadCatalog) this.emit(part);
+    const delay = this.backoff.next();
+    if (delay === undefined) {
+      this.options.log.error(`upstream ${this.id} is down for good: ${why}`, { restarts: this.backoff.failures });
+      this.setState('down', `${why}; gave up after ${this.backoff.failures} attempts (restart.max_restarts)`);
+      return;
+    }
+    this.options.log.warn(`upstream ${this.id} is down: ${why}; retrying in ${delay} ms`);
+    this.setState('down', `${why}; retrying in ${delay} ms`);
+    this.backoff.schedule(delay, () => {
+      if (!this.closed) void this.connect();
+    });
+  }
+
+  private newClient(): Client {
+    const client = new Client(this.options.clientInfo, {
+      capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } },
+    });
+    client.setRequestHandler(CreateMessageRequestSchema, (req, extra) =>
+      this.askCaller('sampling/createMessage', (c) => c.sendRequest(req, CreateMessageResultSchema, { signal: extra.signal })),
+    );
+    client.setRequestHandler(ElicitRequestSchema, (req, extra) =>
+      this.askCaller('elicitation/create', (c) => c.sendRequest(req, ElicitResultSchema, { signal: extra.signal })),
+    );
+    client.setRequestHandler(ListRootsRequestSchema, (req, extra) =>
+      this.askCaller('roots/list', (c) => c.sendRequest(req, ListRootsResultSchema, { signal: extra.signal })),
+    );
+    const refresh = (...parts: CatalogPart[]) => () => void this.refresh(client, parts);
+    client.setNotificationHandler(ToolListChangedNotificationSchema, refresh('tools'));
+    client.setNotificationHandler(PromptListChangedNotificationSchema, refresh('prompts'));
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, refresh('resources', 'resourceTemplates'));
+    const forward = (n: ServerNotification) => this.options.onNotification?.(this.id, n);
+    client.setNotificationHandler(LoggingMessageNotificationSchema, forward);
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, forward);
+    return client;
+  }
+
+  /**
+   * Sends one of the upstream's own requests to the client whose call to this
+   * upstream started last (over a shared connection, the wire does not say
+   * which call a request belongs to; with one call in flight it is exact).
+   */
+  private async askCaller<T>(method: string, ask: (client: NonNullable<ProviderCallContext['client']>) => Promise<T>): Promise<T> {
+    for (let i = this.callers.length - 1; i >= 0; i--) {
+      const client = this.callers[i]?.client;
+      if (client) return ask(client);
+    }
+    throw new McpError(ErrorCode.InvalidRequest, `mcp-edge has no client call in progress to send ${method} to.`);
+  }
+
+  private async refreshAll(client: Client): Promise<void> {
+    for (const part of CATALOG_PARTS) {
+      (this.current as unknown as Record<CatalogPart, unknown[]>)[part] = await fetchPart(client, part, this.keep, this.options.config.timeout_ms);
+    }
+    for (const part of CATALOG_PARTS) this.emit(part);
+  }
+
+  private async refresh(client: Client, parts: CatalogPart[]): Promise<void> {
+    try {
+      for (const part of parts) {
+        const items = await fetchPart(client, part, this.keep, this.options.config.timeout_ms);
+        if (this.client !== client) return;
+        (this.current as unknown as Record<CatalogPart, unknown[]>)[part] = items;
+        this.emit(part);
+      }
+    } catch (err) {
+      this.options.log.warn(`upstream ${this.id}: refreshing ${parts.join(', ')} failed`, { error: (err as Error).message });
+    }
+  }
+
+  private requireClient(): Client {
+    if (this.client && this.state.state === 'up') return this.client;
+    throw new ProviderUnavailableError(this.id, this.state.detail ?? `it is ${this.state.state}`);
+  }
+
+  private requestOptions(context: ProviderCallContext): RequestOptions {
+    const base: RequestOptions = { signal: context.signal, timeout: this.options.config.timeout_ms };
+    const { client, progressToken } = context;
+    if (progressToken === undefined || !client) return base;
+    return {
+      ...base,
+      resetTimeoutOnProgress: true,
+      // The SDK gives the upstream its own token; progress returns to the client under the client's token.
+      onprogress: (p) => void client.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken } }).catch(() => undefined),
+    };
+  }
+
+  /** Runs `fn` as a tracked call; a transport failure on HTTP triggers a reconnect. */
+  private async tracked<T>(context: ProviderCallContext, fn: (client: Client) => Promise<T>): Promise<T> {
+    const client = this.requireClient();
+    this.callers.push(context);
+    try {
+      return await fn(client);
+    } catch (err) {
+      if (this.options.config.transport !== 'stdio' && isTransportFailure(err)) {
+        void client.close().catch(() => undefined);
+        this.lost(client, `a request failed: ${(err as Error).message}`);
+      }
+      throw err;
+    } finally {
+      this.callers.splice(this.callers.indexOf(context), 1);
+    }
+  }
+
+  callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
+    return this.tracked(context, (c) =>
+      c.request({ method: 'tools/call', params: { name, ...(args ? { arguments: args } : {}) } }, CallToolResultSchema, this.requestOptions(context)),
+    ) as Promise<CallToolResult>;
+  }
+
+  readResource(uri: string, context: ProviderCallContext): Promise<ReadResourceResult> {
+    return this.tracked(context, (c) => c.readResource({ uri }, this.requestOptions(context)));
+  }
+
+  getPrompt(name: string, args: Record<string, string> | undefined, context: ProviderCallContext): Promise<GetPromptResult> {
+    return this.tracked(context, (c) => c.getPrompt({ name, ...(args ? { arguments: args } : {}) }, this.requestOptions(context)));
+  }
+
+  complete(params: CompleteRequest['params'], context: ProviderCallContext): Promise<CompleteResult> {
+    return this.tracked(context, (c) => c.complete(params, this.requestOptions(context)));
+  }
+
+  async setLoggingLevel(level: LoggingLevel): Promise<void> {
+    const client = this.client;
+    if (client?.getServerCapabilities()?.logging) await client.setLoggingLevel(level, { timeout: this.options.config.timeout_ms });
+  }
+
+  async subscribe(uri: string): Promise<void> {
+    const client = this.requireClient();
+    if (client.getServerCapabilities()?.resources?.subscribe) await client.subscribeResource({ uri });
+  }
+
+  async unsubscribe(uri: string): Promise<void> {
+    const client = this.client;
+    if (client?.getServerCapabilities()?.resources?.subscribe) await client.unsubscribeResource({ uri });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.backoff.cancel();
+    const client = this.client;
+    this.client = undefined;
+    this.opened = undefined;
+    await client?.close().catch(() => undefined);
+    this.setState('disabled', 'closed by the gateway');
+  }
+}
+
+/** Whether an error means the connection failed (not that the upstream answered with an error). */
+export function isTransportFailure(err: unknown): boolean {
+  if (err instanceof McpError) return err.code === ErrorCode.ConnectionClosed;
+  return !(err instanceof ProviderUnavailableError);
+}
