@@ -12,6 +12,12 @@ export const PROVIDERS_RESOURCE: Resource = {
   mimeType: 'application/json',
 };
 
+/** Which wire an upstream is connected over (stdio, http or sse), when the provider says. */
+function transportOf(provider: Provider): { transport?: string } {
+  const kind = (provider as { transportKind?: unknown }).transportKind;
+  return typeof kind === 'string' ? { transport: kind } : {};
+}
+
 export function providersReport(slots: readonly { provider: Provider; handle: number }[], router: CoreRouter): ReadResourceResult {
   const providers = slots.map(({ provider, handle }) => {
     const health = provider.health();
@@ -20,6 +26,7 @@ export function providersReport(slots: readonly { provider: Provider; handle: nu
     return {
       id: provider.id,
       kind: provider.kind,
+      ...transportOf(provider),
       state: health.state,
       ...(health.detail ? { detail: health.detail } : {}),
       since: new Date(health.since).toISOString(),

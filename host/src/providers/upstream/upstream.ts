@@ -232,24 +232,34 @@ export class UpstreamProvider implements Provider {
     throw new ProviderUnavailableError(this.id, this.state.detail ?? `it is ${this.state.state}`);
   }
 
-  private requestOptions(context: ProviderCallContext): RequestOptions {
-    const base: RequestOptions = { signal: context.signal, timeout: this.options.config.timeout_ms };
+  /**
+   * Request options carrying the client's cancellation and, when it asked for
+   * progress, a relay of the upstream's progress under the client's own token
+   * (the SDK gives the upstream a token of its own). `flush` waits for relayed
+   * progress, so it reaches the client before the result does.
+   */
+  private requestOptions(context: ProviderCallContext): { options: RequestOptions; flush: () => Promise<void> } {
+    const options: RequestOptions = { signal: context.signal, timeout: this.options.config.timeout_ms };
     const { client, progressToken } = context;
-    if (progressToken === undefined || !client) return base;
-    return {
-      ...base,
-      resetTimeoutOnProgress: true,
-      // The SDK gives the upstream its own token; progress returns to the client under the client's token.
-      onprogress: (p) => void client.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken } }).catch(() => undefined),
+    if (progressToken === undefined || !client) return { options, flush: async () => undefined };
+    let relayed: Promise<void> = Promise.resolve();
+    options.resetTimeoutOnProgress = true;
+    options.onprogress = (p) => {
+      const sent = client.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken } });
+      relayed = relayed.then(() => sent).catch(() => undefined);
     };
+    return { options, flush: () => relayed };
   }
 
   /** Runs `fn` as a tracked call; a transport failure on HTTP triggers a reconnect. */
-  private async tracked<T>(context: ProviderCallContext, fn: (client: Client) => Promise<T>): Promise<T> {
+  private async tracked<T>(context: ProviderCallContext, fn: (client: Client, options: RequestOptions) => Promise<T>): Promise<T> {
     const client = this.requireClient();
+    const { options, flush } = this.requestOptions(context);
     this.callers.push(context);
     try {
-      return await fn(client);
+      const result = await fn(client, options);
+      await flush();
+      return result;
     } catch (err) {
       if (this.options.config.transport !== 'stdio' && isTransportFailure(err)) {
         void client.close().catch(() => undefined);
@@ -262,21 +272,21 @@ export class UpstreamProvider implements Provider {
   }
 
   callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
-    return this.tracked(context, (c) =>
-      c.request({ method: 'tools/call', params: { name, ...(args ? { arguments: args } : {}) } }, CallToolResultSchema, this.requestOptions(context)),
+    return this.tracked(context, (c, o) =>
+      c.request({ method: 'tools/call', params: { name, ...(args ? { arguments: args } : {}) } }, CallToolResultSchema, o),
     ) as Promise<CallToolResult>;
   }
 
   readResource(uri: string, context: ProviderCallContext): Promise<ReadResourceResult> {
-    return this.tracked(context, (c) => c.readResource({ uri }, this.requestOptions(context)));
+    return this.tracked(context, (c, o) => c.readResource({ uri }, o));
   }
 
   getPrompt(name: string, args: Record<string, string> | undefined, context: ProviderCallContext): Promise<GetPromptResult> {
-    return this.tracked(context, (c) => c.getPrompt({ name, ...(args ? { arguments: args } : {}) }, this.requestOptions(context)));
+    return this.tracked(context, (c, o) => c.getPrompt({ name, ...(args ? { arguments: args } : {}) }, o));
   }
 
   complete(params: CompleteRequest['params'], context: ProviderCallContext): Promise<CompleteResult> {
-    return this.tracked(context, (c) => c.complete(params, this.requestOptions(context)));
+    return this.tracked(context, (c, o) => c.complete(params, o));
   }
 
   async setLoggingLevel(level: LoggingLevel): Promise<void> {
