@@ -116,6 +116,8 @@ export const upstreamSchema = z
     headers: z.record(z.string(), z.string()).default({}),
     /** Time limit of one request to this upstream, in ms. */
     timeout_ms: z.number().int().min(1).max(3_600_000).default(30_000),
+    /** Time limit for connecting (spawn + initialize + first lists), in ms. */
+    connect_timeout_ms: z.number().int().min(1).max(3_600_000).default(15_000),
     /** Only these tools/prompts (glob patterns with *); all when empty. */
     include: z.array(z.string().min(1)).default([]),
     /** Never these tools/prompts (glob patterns with *). */

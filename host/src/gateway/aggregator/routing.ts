@@ -3,6 +3,7 @@
 // retries silently. Every attempt feeds the router's statistics.
 import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { CoreRouter, Outcome } from '../../core/router.js';
+import { CoreError } from '../../core/errors.js';
 import { ProviderUnavailableError, type Provider, type ProviderCallContext } from '../../providers/provider.js';
 import type { Logger } from '../../telemetry/log.js';
 
@@ -62,11 +63,11 @@ export class ToolCaller {
       this.router.recordStart(route.handle, handle);
       try {
         const result = await replica.provider.callTool(replica.name, args, context);
-        this.router.recordResult(route.handle, handle, performance.now() - started, 'ok');
+        this.settle(route, handle, started, 'ok');
         return result;
       } catch (err) {
         const outcome = context.signal.aborted ? 'answered' : outcomeOf(err);
-        this.router.recordResult(route.handle, handle, performance.now() - started, outcome === 'answered' ? 'ok' : outcome);
+        this.settle(route, handle, started, outcome === 'answered' ? 'ok' : outcome);
         if (outcome === 'answered') throw err;
         lastError = err;
         if (!replica.idempotent) throw this.notRetried(route, replica, err, order.length);
@@ -75,6 +76,15 @@ export class ToolCaller {
       }
     }
     throw unavailable(route, `${attempts} provider(s) failed; the last said: ${(lastError as Error)?.message ?? String(lastError)}`);
+  }
+
+  /** Records the end of an attempt; the tool may have left the table meanwhile (its provider died), which is fine. */
+  private settle(route: ToolRoute, provider: number, started: number, outcome: Outcome): void {
+    try {
+      this.router.recordResult(route.handle, provider, performance.now() - started, outcome);
+    } catch (err) {
+      if (!(err instanceof CoreError && err.code === 'unknown-tool')) throw err;
+    }
   }
 
   private notRetried(route: ToolRoute, replica: Replica, err: unknown, replicas: number): McpError {

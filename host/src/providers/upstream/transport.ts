@@ -54,7 +54,7 @@ function suggestsLegacySse(err: unknown): boolean {
  * servers (404/405 on POST) falls back to HTTP+SSE on the same URL.
  */
 export async function connectUpstream(client: Client, config: UpstreamConfig, onStderr: StderrSink): Promise<OpenedTransport> {
-  const timeout = { timeout: config.timeout_ms };
+  const timeout = { timeout: config.connect_timeout_ms };
   if (config.transport === 'stdio') {
     const transport = stdioTransport(config, onStderr);
     await client.connect(transport, timeout);

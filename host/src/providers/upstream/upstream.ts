@@ -209,7 +209,7 @@ export class UpstreamProvider implements Provider {
 
   private async refreshAll(client: Client): Promise<void> {
     for (const part of CATALOG_PARTS) {
-      (this.current as unknown as Record<CatalogPart, unknown[]>)[part] = await fetchPart(client, part, this.keep, this.options.config.timeout_ms);
+      (this.current as unknown as Record<CatalogPart, unknown[]>)[part] = await fetchPart(client, part, this.keep, this.options.config.connect_timeout_ms);
     }
     for (const part of CATALOG_PARTS) this.emit(part);
   }
