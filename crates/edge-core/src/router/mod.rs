@@ -99,7 +99,7 @@ pub struct ProviderSnapshot {
     pub in_flight: u32,
     /// EWMA of failures, 0..1; 0 before the first call.
     pub error_rate: f64,
-    /// EWMA latency over all its tools, ms; `None` before the first call.
+    /// EWMA latency over all its tools (failed calls included), ms; `None` before the first call.
     pub latency_ms: Option<f64>,
     pub calls: u64,
     pub failures: u64,
@@ -270,15 +270,13 @@ impl Router {
         let latency = if latency_ms.is_finite() && latency_ms >= 0.0 { latency_ms } else { 0.0 };
         let o = self.options;
         let ok = outcome == Outcome::Ok;
+        // Failures count as latency too: a timeout is the slowest answer there
+        // is, and a replica that never answered must not look fast for lack of samples.
         if let Some(route) = self.route_mut(tool, provider)? {
             route.in_flight = route.in_flight.saturating_sub(1);
-            if ok {
-                route.latency_ms.add(latency, o.latency_alpha);
-            }
+            route.latency_ms.add(latency, o.latency_alpha);
         }
-        if ok {
-            self.provider_latency[provider as usize].add(latency, o.latency_alpha);
-        }
+        self.provider_latency[provider as usize].add(latency, o.latency_alpha);
         let stats = &mut self.providers[provider as usize];
         stats.in_flight = stats.in_flight.saturating_sub(1);
         stats.calls += 1;

@@ -1,5 +1,6 @@
 //! The ranking formula: lower is better. Latency is the base unit (ms); load
-//! multiplies it, errors divide it by the success rate, and configured
+//! multiplies it, errors divide it by the squared success rate (one failure in
+//! five costs about half again as much), and configured
 //! locality, cost and (in saver mode) energy add latency-equivalents.
 
 use super::stats::{ProviderStats, Route};
@@ -17,5 +18,5 @@ pub fn score(route: &Route, provider: &ProviderStats, options: &RouterOptions, p
         PowerMode::Normal => 0.0,
         PowerMode::Saver => w.energy * options.saver_weight_ms,
     };
-    (latency + w.locality_ms) * load / success + w.cost * options.cost_weight_ms + energy
+    (latency + w.locality_ms) * load / (success * success) + w.cost * options.cost_weight_ms + energy
 }

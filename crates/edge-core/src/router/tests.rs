@@ -35,6 +35,20 @@ fn faster_replica_ranks_first() {
 }
 
 #[test]
+fn a_timed_out_replica_ranks_behind_one_that_answers() {
+    let mut r = router();
+    let hung = r.add_provider(Weights::default()).unwrap();
+    let fine = r.add_provider(Weights::default()).unwrap();
+    let t = r.add_tool(&[hung, fine]).unwrap();
+    assert_eq!(r.select(t, 0).unwrap()[0], hung, "equal at first: ties break by handle");
+    r.record_start(t, hung, 0).unwrap();
+    r.record_result(t, hung, 400.0, Outcome::Timeout, 400).unwrap();
+    r.record_start(t, fine, 400).unwrap();
+    r.record_result(t, fine, 3.0, Outcome::Ok, 403).unwrap();
+    assert_eq!(r.select(t, 403).unwrap(), vec![fine, hung]);
+}
+
+#[test]
 fn in_flight_load_spreads_calls() {
     let mut r = router();
     let a = r.add_provider(Weights::default()).unwrap();

@@ -5,6 +5,7 @@
 // A crash or a lost connection marks it down and reconnects with bounded backoff.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   CallToolResultSchema,
   CreateMessageRequestSchema,
@@ -25,6 +26,7 @@ import {
   type CompleteResult,
   type GetPromptResult,
   type LoggingLevel,
+  type ProgressNotification,
   type ReadResourceResult,
   type ServerNotification,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -52,6 +54,18 @@ export interface UpstreamOptions {
 }
 
 type Listener = (part: CatalogPart | 'health') => void;
+type Meta = { progressToken: string };
+
+interface Relay {
+  options: RequestOptions;
+  /** `_meta` to send with the request, when the client asked for progress. */
+  meta?: Meta;
+  flush: () => Promise<void>;
+  done: () => void;
+}
+
+/** The longest timer Node accepts; the gateway's own timer governs calls with progress. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class UpstreamProvider implements Provider {
   readonly kind = 'upstream' as const;
@@ -69,6 +83,9 @@ export class UpstreamProvider implements Provider {
   private readonly idempotent: ReadonlySet<string>;
   private readonly backoff: Backoff;
   private closed = false;
+  /** Relays of in-flight calls that asked for progress, by the gateway's own token. */
+  private readonly progress = new Map<string, (params: ProgressNotification['params']) => void>();
+  private progressCounter = 0;
 
   constructor(private readonly options: UpstreamOptions) {
     const c = options.config;
@@ -138,6 +155,7 @@ export class UpstreamProvider implements Provider {
         this.options.log.debug(`upstream ${this.id}: ${line}`),
       );
       if (this.client !== client) return;
+      this.interceptProgress(this.opened.transport);
       client.onclose = () => this.lost(client, 'the connection closed (the process exited or the server went away)');
       await this.refreshAll(client);
       this.backoff.up();
@@ -234,30 +252,63 @@ export class UpstreamProvider implements Provider {
 
   /**
    * Request options carrying the client's cancellation and, when it asked for
-   * progress, a relay of the upstream's progress under the client's own token
-   * (the SDK gives the upstream a token of its own). `flush` waits for relayed
-   * progress, so it reaches the client before the result does.
+   * progress, a token of the gateway's own in `_meta` whose notifications are
+   * relayed to the client under the client's token. The relay is fed straight
+   * from the transport (see `interceptProgress`): the SDK dispatches progress a
+   * microtask late, after a response that arrived in the same chunk, and would
+   * drop the last step. The time limit restarts on each progress, as the SDK's
+   * resetTimeoutOnProgress would. `flush` waits until relayed progress is sent,
+   * so it reaches the client before the result.
    */
-  private requestOptions(context: ProviderCallContext): { options: RequestOptions; flush: () => Promise<void> } {
-    const options: RequestOptions = { signal: context.signal, timeout: this.options.config.timeout_ms };
+  private requestOptions(context: ProviderCallContext): Relay {
+    const timeoutMs = this.options.config.timeout_ms;
     const { client, progressToken } = context;
-    if (progressToken === undefined || !client) return { options, flush: async () => undefined };
+    if (progressToken === undefined || !client) {
+      return { options: { signal: context.signal, timeout: timeoutMs }, flush: async () => undefined, done: () => undefined };
+    }
+    const token = `mcp-edge-${this.id}-${++this.progressCounter}`;
+    const limit = new AbortController();
+    const expire = () => limit.abort(new McpError(ErrorCode.RequestTimeout, `Request timed out after ${timeoutMs} ms without progress`));
+    let timer = setTimeout(expire, timeoutMs);
     let relayed: Promise<void> = Promise.resolve();
-    options.resetTimeoutOnProgress = true;
-    options.onprogress = (p) => {
-      const sent = client.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken } });
+    this.progress.set(token, (params) => {
+      clearTimeout(timer);
+      timer = setTimeout(expire, timeoutMs);
+      const { progressToken: _upstreamToken, ...rest } = params;
+      const sent = client.sendNotification({ method: 'notifications/progress', params: { ...rest, progressToken } });
       relayed = relayed.then(() => sent).catch(() => undefined);
+    });
+    return {
+      options: { signal: AbortSignal.any([context.signal, limit.signal]), timeout: MAX_TIMER_MS },
+      meta: { progressToken: token },
+      flush: () => relayed,
+      done: () => {
+        clearTimeout(timer);
+        this.progress.delete(token);
+      },
     };
-    return { options, flush: () => relayed };
+  }
+
+  /** Feeds progress notifications for the gateway's own tokens to their relays, in wire order. */
+  private interceptProgress(transport: Transport): void {
+    const inner = transport.onmessage;
+    transport.onmessage = (message, extra) => {
+      if ('method' in message && message.method === 'notifications/progress' && !('id' in message)) {
+        const params = message.params as ProgressNotification['params'];
+        const relay = this.progress.get(String(params?.progressToken));
+        if (relay) return relay(params);
+      }
+      inner?.(message, extra);
+    };
   }
 
   /** Runs `fn` as a tracked call; a transport failure on HTTP triggers a reconnect. */
-  private async tracked<T>(context: ProviderCallContext, fn: (client: Client, options: RequestOptions) => Promise<T>): Promise<T> {
+  private async tracked<T>(context: ProviderCallContext, fn: (client: Client, options: RequestOptions, meta?: Meta) => Promise<T>): Promise<T> {
     const client = this.requireClient();
-    const { options, flush } = this.requestOptions(context);
+    const { options, meta, flush, done } = this.requestOptions(context);
     this.callers.push(context);
     try {
-      const result = await fn(client, options);
+      const result = await fn(client, options, meta);
       await flush();
       return result;
     } catch (err) {
@@ -267,13 +318,14 @@ export class UpstreamProvider implements Provider {
       }
       throw err;
     } finally {
+      done();
       this.callers.splice(this.callers.indexOf(context), 1);
     }
   }
 
   callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
-    return this.tracked(context, (c, o) =>
-      c.request({ method: 'tools/call', params: { name, ...(args ? { arguments: args } : {}) } }, CallToolResultSchema, o),
+    return this.tracked(context, (c, o, _meta) =>
+      c.request({ method: 'tools/call', params: { name, ...(args ? { arguments: args } : {}), ...(_meta ? { _meta } : {}) } }, CallToolResultSchema, o),
     ) as Promise<CallToolResult>;
   }
 
