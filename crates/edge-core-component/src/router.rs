@@ -56,6 +56,10 @@ impl GuestRouter for RouterResource {
         Ok(self.0.borrow().select(tool, now_ms)?)
     }
 
+    fn begin(&self, tool: u32, now_ms: u64) -> Result<Vec<u32>, RouterError> {
+        Ok(self.0.borrow_mut().begin(tool, now_ms)?)
+    }
+
     fn record_start(&self, tool: u32, provider: u32, now_ms: u64) -> Result<(), RouterError> {
         Ok(self.0.borrow_mut().record_start(tool, provider, now_ms)?)
     }

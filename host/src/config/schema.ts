@@ -117,7 +117,7 @@ export const upstreamSchema = z
     /** Time limit of one request to this upstream, in ms. */
     timeout_ms: z.number().int().min(1).max(3_600_000).default(30_000),
     /** Time limit for connecting (spawn + initialize + first lists), in ms. */
-    connect_timeout_ms: z.number().int().min(1).max(3_600_000).default(15_000),
+    connect_timeout_ms: z.number().int().min(1).max(3_600_000).default(30_000),
     /** Only these tools/prompts (glob patterns with *); all when empty. */
     include: z.array(z.string().min(1)).default([]),
     /** Never these tools/prompts (glob patterns with *). */

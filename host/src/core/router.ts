@@ -52,6 +52,8 @@ export interface CoreRouter {
   removeTool(tool: number): void;
   /** Replicas that may serve `tool` now, best first; empty when none can. */
   select(tool: number, nowMs?: number): Uint32Array;
+  /** select, then recordStart on the first replica returned (one crossing per routed call). */
+  begin(tool: number, nowMs?: number): Uint32Array;
   recordStart(tool: number, provider: number, nowMs?: number): void;
   recordResult(tool: number, provider: number, latencyMs: number, outcome: Outcome, nowMs?: number): void;
   stats(provider: number, nowMs?: number): ProviderRouteStats;
@@ -84,6 +86,7 @@ function wrap(raw: RawRouter): CoreRouter {
     setReplicas: (t, providers) => callCore(() => raw.setReplicas(t, Uint32Array.from(providers)), describe),
     removeTool: (t) => callCore(() => raw.removeTool(t), describe),
     select: (t, nowMs) => callCore(() => raw.select(t, now(nowMs)), describe),
+    begin: (t, nowMs) => callCore(() => raw.begin(t, now(nowMs)), describe),
     recordStart: (t, p, nowMs) => callCore(() => raw.recordStart(t, p, now(nowMs)), describe),
     recordResult: (t, p, latency, outcome, nowMs) =>
       callCore(() => raw.recordResult(t, p, latency, outcome, now(nowMs)), describe),

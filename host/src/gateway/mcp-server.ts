@@ -58,11 +58,51 @@ export class ClientSession {
 
 type Extra = Parameters<Parameters<Server['setRequestHandler']>[1]>[1];
 
-/** The per-request context handed to providers: cancellation, the client's channel and its progress token. */
+/**
+ * The per-request context handed to providers: cancellation (the client's, or
+ * the gateway's time limit), the client's channel and its progress token. One
+ * controller and one timer per request: cheaper than AbortSignal.any over
+ * AbortSignal.timeout on the hot path.
+ */
 function contextOf(extra: Extra, meta: { progressToken?: string | number } | undefined, timeoutMs: number) {
-  const signal = AbortSignal.any([extra.signal, AbortSignal.timeout(timeoutMs)]);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new TimeLimitError(timeoutMs)), timeoutMs);
+  const onAbort = () => controller.abort(extra.signal.reason);
+  if (extra.signal.aborted) onAbort();
+  else extra.signal.addEventListener('abort', onAbort, { once: true });
   const progressToken = meta?.progressToken;
-  return { signal, client: extra, ...(progressToken !== undefined ? { progressToken } : {}) };
+  return {
+    signal: controller.signal,
+    client: extra,
+    ...(progressToken !== undefined ? { progressToken } : {}),
+    /** Releases the timer and the listener; call when the request ends. */
+    end: () => {
+      clearTimeout(timer);
+      extra.signal.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+/** The gateway's own time limit for a request ran out. */
+class TimeLimitError extends Error {
+  constructor(readonly ms: number) {
+    super(`the request did not finish within ${ms} ms (gateway.request_timeout_ms)`);
+  }
+}
+
+/** Runs a forwarded request with its context, and turns the gateway's time limit into a JSON-RPC timeout. */
+async function forward<T>(extra: Extra, meta: { progressToken?: string | number } | undefined, ms: number, what: string, run: (context: ReturnType<typeof contextOf>) => Promise<T>): Promise<T> {
+  const context = contextOf(extra, meta, ms);
+  try {
+    return await run(context);
+  } catch (err) {
+    if (context.signal.reason instanceof TimeLimitError && !extra.signal.aborted) {
+      throw new McpError(ErrorCode.RequestTimeout, `${what} did not finish within ${ms} ms (gateway.request_timeout_ms).`);
+    }
+    throw err;
+  } finally {
+    context.end();
+  }
 }
 
 export function createMcpServer(deps: McpServerDeps): ClientSession {
@@ -80,27 +120,21 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   const agg = deps.aggregator;
   const ms = deps.requestTimeoutMs;
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: agg.listTools() }));
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    const context = contextOf(extra, request.params._meta, ms);
-    try {
-      return await agg.callTool(request.params.name, request.params.arguments, context);
-    } catch (err) {
-      if (context.signal.aborted && !extra.signal.aborted) {
-        throw new McpError(ErrorCode.RequestTimeout, `Tool "${request.params.name}" did not finish within ${ms} ms (gateway.request_timeout_ms).`);
-      }
-      throw err;
-    }
-  });
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+    forward(extra, request.params._meta, ms, `Tool "${request.params.name}"`, (c) => agg.callTool(request.params.name, request.params.arguments, c)),
+  );
   server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: agg.listResources() }));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: agg.listResourceTemplates() }));
   server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
-    agg.readResource(request.params.uri, contextOf(extra, request.params._meta, ms)),
+    forward(extra, request.params._meta, ms, `Reading "${request.params.uri}"`, (c) => agg.readResource(request.params.uri, c)),
   );
   server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: agg.listPrompts() }));
   server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
-    agg.getPrompt(request.params.name, request.params.arguments, contextOf(extra, request.params._meta, ms)),
+    forward(extra, request.params._meta, ms, `Prompt "${request.params.name}"`, (c) => agg.getPrompt(request.params.name, request.params.arguments, c)),
   );
-  server.setRequestHandler(CompleteRequestSchema, (request, extra) => agg.complete(request.params, contextOf(extra, request.params._meta, ms)));
+  server.setRequestHandler(CompleteRequestSchema, (request, extra) =>
+    forward(extra, request.params._meta, ms, 'Completion', (c) => agg.complete(request.params, c)),
+  );
   server.setRequestHandler(SetLevelRequestSchema, async (request) => {
     session.level = request.params.level;
     await agg.setLoggingLevel(request.params.level);

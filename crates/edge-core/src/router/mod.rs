@@ -239,12 +239,25 @@ impl Router {
         Ok(ranked.into_iter().map(|(_, _, p)| p).collect())
     }
 
+    /// `select`, then `record_start` on the best replica: one call where the
+    /// host would cross the boundary twice for every routed call. The others
+    /// stay in the returned order for failover, each recorded when tried.
+    pub fn begin(&mut self, tool: u32, now_ms: u64) -> Result<Vec<u32>, RouterError> {
+        let order = self.select(tool, now_ms)?;
+        if let Some(first) = order.first() {
+            self.record_start(tool, *first, now_ms)?;
+        }
+        Ok(order)
+    }
+
+    /// The route's statistics, if the tool still has this replica. A call may
+    /// outlive its tool (the provider died and its tools left the table): the
+    /// provider's own statistics must still balance, so that is not an error.
     fn route_mut(&mut self, tool: u32, provider: u32) -> Result<Option<&mut Route>, RouterError> {
         if provider as usize >= self.providers.len() {
             return Err(RouterError::UnknownProvider(provider));
         }
-        let routes = self.tools.get_mut(&tool).ok_or(RouterError::UnknownTool(tool))?;
-        Ok(routes.iter_mut().find(|r| r.provider == provider))
+        Ok(self.tools.get_mut(&tool).and_then(|routes| routes.iter_mut().find(|r| r.provider == provider)))
     }
 
     /// A call to `tool` on `provider` starts.

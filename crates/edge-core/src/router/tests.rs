@@ -49,6 +49,20 @@ fn a_timed_out_replica_ranks_behind_one_that_answers() {
 }
 
 #[test]
+fn begin_selects_and_starts_the_best() {
+    let mut r = router();
+    let a = r.add_provider(Weights::default()).unwrap();
+    let b = r.add_provider(Weights::default()).unwrap();
+    let t = r.add_tool(&[a, b]).unwrap();
+    assert_eq!(r.begin(t, 0).unwrap(), vec![a, b]);
+    assert_eq!(r.stats(a, 0).unwrap().in_flight, 1);
+    assert_eq!(r.begin(t, 0).unwrap(), vec![b, a], "a is busy now");
+    r.set_available(a, false).unwrap();
+    r.set_available(b, false).unwrap();
+    assert!(r.begin(t, 0).unwrap().is_empty());
+}
+
+#[test]
 fn in_flight_load_spreads_calls() {
     let mut r = router();
     let a = r.add_provider(Weights::default()).unwrap();
@@ -141,6 +155,20 @@ fn bad_handles_and_options_are_typed_errors() {
     assert_eq!(r.stats(a, 0).unwrap().latency_ms, Some(0.0));
     r.remove_tool(t).unwrap();
     assert_eq!(r.remove_tool(t), Err(RouterError::UnknownTool(t)));
+}
+
+/// Regression: a call whose tool left the table mid-call (its upstream was
+/// killed) must still end, or the provider stays "in flight" for ever.
+#[test]
+fn a_call_outliving_its_tool_still_balances_the_provider() {
+    let mut r = router();
+    let a = r.add_provider(Weights::default()).unwrap();
+    let t = r.add_tool(&[a]).unwrap();
+    r.begin(t, 0).unwrap();
+    r.remove_tool(t).unwrap();
+    r.record_result(t, a, 5.0, Outcome::Error, 1).unwrap();
+    let s = r.stats(a, 1).unwrap();
+    assert_eq!((s.in_flight, s.calls, s.failures), (0, 1, 1));
 }
 
 /// Random operation sequences: select never panics, returns each admissible

@@ -51,16 +51,20 @@ export class ToolCaller {
   ) {}
 
   async call(route: ToolRoute, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
-    const order = this.router.select(route.handle);
+    const order = this.router.begin(route.handle);
     if (order.length === 0) throw unavailable(route, 'every provider of it is down or failing (circuit open)');
     let lastError: unknown;
     let attempts = 0;
     for (const handle of order) {
       const replica = route.replicas.get(handle);
-      if (!replica) continue;
+      if (!replica) {
+        // Cannot happen while the table and the routes are built together; if it does, balance begin()'s start.
+        if (handle === order[0]) this.settle(route, handle, performance.now(), 'ok');
+        continue;
+      }
       attempts += 1;
       const started = performance.now();
-      this.router.recordStart(route.handle, handle);
+      if (attempts > 1) this.router.recordStart(route.handle, handle);
       try {
         const result = await replica.provider.callTool(replica.name, args, context);
         this.settle(route, handle, started, 'ok');

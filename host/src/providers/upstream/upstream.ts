@@ -7,7 +7,6 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
-  CallToolResultSchema,
   CreateMessageRequestSchema,
   CreateMessageResultSchema,
   ElicitRequestSchema,
@@ -30,6 +29,7 @@ import {
   type ReadResourceResult,
   type ServerNotification,
 } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import type { UpstreamConfig } from '../../config/schema.js';
 import type { Logger } from '../../telemetry/log.js';
 import {
@@ -64,6 +64,13 @@ interface Relay {
   done: () => void;
 }
 
+/**
+ * The gateway's own server validates every tools/call result against
+ * CallToolResultSchema before it goes to the client; parsing it here as well
+ * would walk each result twice on the hot path.
+ */
+const UNCHECKED_RESULT = z.custom<CallToolResult>((value) => typeof value === 'object' && value !== null);
+
 /** The longest timer Node accepts; the gateway's own timer governs calls with progress. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -86,6 +93,8 @@ export class UpstreamProvider implements Provider {
   /** Relays of in-flight calls that asked for progress, by the gateway's own token. */
   private readonly progress = new Map<string, (params: ProgressNotification['params']) => void>();
   private progressCounter = 0;
+  /** Parts whose list_changed arrived while connecting. */
+  private readonly staleParts = new Set<CatalogPart>();
 
   constructor(private readonly options: UpstreamOptions) {
     const c = options.config;
@@ -158,8 +167,7 @@ export class UpstreamProvider implements Provider {
       this.interceptProgress(this.opened.transport);
       client.onclose = () => this.lost(client, 'the connection closed (the process exited or the server went away)');
       await this.refreshAll(client);
-      this.backoff.up();
-      this.setState('up');
+      if (this.client !== client) return;
       this.options.log.info(`upstream ${this.id} is up`, { transport: this.opened.kind, tools: this.current.tools.length });
     } catch (err) {
       await client.close().catch(() => undefined);
@@ -225,14 +233,30 @@ export class UpstreamProvider implements Provider {
     throw new McpError(ErrorCode.InvalidRequest, `mcp-edge has no client call in progress to send ${method} to.`);
   }
 
+  /**
+   * Reads every list into a fresh catalog, then publishes it with the state
+   * "up" before announcing the parts: a client must never see a tool whose
+   * provider the router still holds unavailable. A list_changed that arrived
+   * meanwhile is replayed afterwards.
+   */
   private async refreshAll(client: Client): Promise<void> {
-    for (const part of CATALOG_PARTS) {
-      (this.current as unknown as Record<CatalogPart, unknown[]>)[part] = await fetchPart(client, part, this.keep, this.options.config.connect_timeout_ms);
-    }
+    const next = emptyCatalog() as unknown as Record<CatalogPart, unknown[]>;
+    for (const part of CATALOG_PARTS) next[part] = await fetchPart(client, part, this.keep, this.options.config.connect_timeout_ms);
+    if (this.client !== client) return;
+    this.current = next as unknown as ProviderCatalog;
+    this.backoff.up();
+    this.setState('up');
     for (const part of CATALOG_PARTS) this.emit(part);
+    const missed = [...this.staleParts];
+    this.staleParts.clear();
+    if (missed.length > 0) await this.refresh(client, missed);
   }
 
   private async refresh(client: Client, parts: CatalogPart[]): Promise<void> {
+    if (this.state.state !== 'up') {
+      for (const part of parts) this.staleParts.add(part);
+      return;
+    }
     try {
       for (const part of parts) {
         const items = await fetchPart(client, part, this.keep, this.options.config.timeout_ms);
@@ -325,8 +349,8 @@ export class UpstreamProvider implements Provider {
 
   callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
     return this.tracked(context, (c, o, _meta) =>
-      c.request({ method: 'tools/call', params: { name, ...(args ? { arguments: args } : {}), ...(_meta ? { _meta } : {}) } }, CallToolResultSchema, o),
-    ) as Promise<CallToolResult>;
+      c.request({ method: 'tools/call', params: { name, ...(args ? { arguments: args } : {}), ...(_meta ? { _meta } : {}) } }, UNCHECKED_RESULT, o),
+    );
   }
 
   readResource(uri: string, context: ProviderCallContext): Promise<ReadResourceResult> {
