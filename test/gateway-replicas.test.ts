@@ -22,7 +22,7 @@ describe('replicas and clients', () => {
     const gateway = await startGateway({ upstreams: [replica('r1', 'hang'), replica('r2')] });
     const client = await connectClient(gateway);
     const names = (await client.listTools()).tools.map((t) => t.name);
-    expect(names).toEqual(['add_tool', 'edge_compress', 'whoami', 'write']);
+    expect(names).toEqual(['add_tool', 'cancelled', 'edge_compress', 'slow', 'whoami', 'write']);
 
     const first = Date.now();
     expect(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).toBe('r2');
@@ -49,6 +49,22 @@ describe('replicas and clients', () => {
     await eventually(() => (changes > 0 ? true : undefined), 5_000, 'a tools/list_changed notification');
     expect((await client.listTools()).tools.map((t) => t.name)).toContain('fresh');
     expect(textOf(await client.callTool({ name: 'fresh', arguments: {} }))).toBe('fresh from solo');
+  });
+
+  it('passes a client cancellation on to the upstream', async () => {
+    const gateway = await startGateway({ upstreams: [{ ...replica('solo'), replica_group: undefined, timeout_ms: 30_000 } as UpstreamConfig] });
+    const client = await connectClient(gateway);
+    const abort = new AbortController();
+    const call = client.callTool({ name: 'slow', arguments: {} }, undefined, { signal: abort.signal });
+    await new Promise((r) => setTimeout(r, 300));
+    abort.abort('the user changed their mind');
+    await expect(call).rejects.toThrow(/changed their mind/);
+    expect(await eventually(async () => {
+      const text = textOf(await client.callTool({ name: 'cancelled', arguments: {} }));
+      return text === '1' ? text : undefined;
+    }, 5_000, 'the upstream to see the cancellation')).toBe('1');
+    const report = JSON.parse(String(((await client.readResource({ uri: 'mcp-edge://providers' })).contents[0] as { text: string }).text));
+    expect(report.providers.find((p: { id: string }) => p.id === 'solo').routing.in_flight).toBe(0);
   });
 
   it('keeps two clients with colliding request ids and progress tokens apart', async () => {
