@@ -7,6 +7,7 @@ import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotoc
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { UpstreamConfig } from '../../config/schema.js';
+import { isolatingFetch } from './fetch.js';
 
 export interface OpenedTransport {
   transport: Transport;
@@ -62,7 +63,7 @@ export async function connectUpstream(client: Client, config: UpstreamConfig, on
   }
   const url = new URL(config.url ?? '');
   if (config.transport === 'http') {
-    const transport = new StreamableHTTPClientTransport(url, { requestInit: requestInit(config) });
+    const transport = new StreamableHTTPClientTransport(url, { requestInit: requestInit(config), fetch: isolatingFetch });
     try {
       await client.connect(transport, timeout);
       return { transport, kind: 'http' };
@@ -72,7 +73,7 @@ export async function connectUpstream(client: Client, config: UpstreamConfig, on
       onStderr(`Streamable HTTP refused (${(err as Error).message}); trying the legacy HTTP+SSE transport`);
     }
   }
-  const transport = new SSEClientTransport(url, { requestInit: requestInit(config) });
+  const transport = new SSEClientTransport(url, { requestInit: requestInit(config), fetch: isolatingFetch });
   await client.connect(transport, timeout);
   return { transport, kind: 'sse' };
 }
