@@ -44,7 +44,7 @@ describe('docs/upstreams.md example', () => {
     const gateway = await startGateway({ ...config, gateway: { ...config.gateway, bind_address: '127.0.0.1:0' } });
     // npx on a busy machine may need longer than the first attempt: the gateway retries on its own.
     await eventually(() => (gateway.health().providers.every((p) => p.state === 'up') ? true : undefined), 60_000, 'every upstream up');
-    expect(gateway.health().providers.map((p) => p.id)).toEqual(['builtin', 'everything', 'files', 'memory', 'search-near', 'search-far']);
+    expect(gateway.health().providers.map((p) => p.id)).toEqual(['local', 'everything', 'files', 'memory', 'search-near', 'search-far']);
     const client = await connectClient(gateway);
     const names = (await client.listTools()).tools.map((t) => t.name);
     expect(names).toEqual(expect.arrayContaining(['everything__echo', 'search__echo', 'search__get-sum', 'read_text_file', 'read_graph']));

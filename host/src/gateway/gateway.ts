@@ -9,15 +9,17 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { validateConfig } from '../config/load.js';
 import type { EdgeConfig, EdgeConfigInput } from '../config/schema.js';
 import { componentSize, loadCore, type EdgeCore } from '../core/index.js';
+import { startOfflineQueue, type QueueHooks } from '../queue/index.js';
 import { openDatabase, type Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
+import { configuredPlugins } from '../plugins/index.js';
+import { LocalProvider } from '../providers/local/provider.js';
 import { registerBuiltinTools } from '../tools/builtin.js';
-import { ToolRegistry } from '../tools/registry.js';
+import type { ToolRegistry } from '../tools/registry.js';
 import { allowedHostValues, checkRequest, type GuardOptions } from './guard.js';
 import { answerError, McpHttpEndpoint, sendJson, type RestHandler } from './http.js';
 import { ClientSession, createMcpServer } from './mcp-server.js';
 import { Aggregator, type ListPart } from './aggregator/aggregator.js';
-import { RegistryProvider } from './aggregator/registry-provider.js';
 import { UpstreamProvider } from '../providers/upstream/upstream.js';
 import type { Provider } from '../providers/provider.js';
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
@@ -50,7 +52,8 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export class Gateway {
-  readonly tools = new ToolRegistry();
+  /** In-process tools, resources and prompts: the npm API for plugins. */
+  readonly plugins = new LocalProvider();
   readonly rest = new Map<string, RestHandler>();
   readonly aggregator: Aggregator;
   private readonly sessions = new Set<ClientSession>();
@@ -58,6 +61,8 @@ export class Gateway {
   private httpServer: HttpServer | undefined;
   private endpoint: McpHttpEndpoint | undefined;
   private componentBytes: number | null = null;
+  /** The offline queue (deferred calls as MCP tasks); see host/src/queue/. */
+  queue: QueueHooks | undefined;
 
   private constructor(
     readonly config: EdgeConfig,
@@ -75,7 +80,7 @@ export class Gateway {
     });
     this.aggregator = new Aggregator({ router, routing: config.routing, aggregation: config.aggregation, log });
     this.aggregator.onListChanged((part) => this.notifyListChanged(part));
-    this.aggregator.add(new RegistryProvider(this.tools));
+    this.aggregator.add(this.plugins);
     for (const upstream of config.upstreams) {
       this.aggregator.add(
         new UpstreamProvider({
@@ -98,9 +103,21 @@ export class Gateway {
     const gateway = new Gateway(config, core, db, dataDir, log);
     gateway.componentBytes = (await componentSize()) ?? null;
     registerBuiltinTools(gateway.tools, core);
+    try {
+      for (const plugin of await configuredPlugins(config.plugins)) gateway.plugins.use(plugin);
+      gateway.queue = await startOfflineQueue(config, db, core, log, gateway.tools, gateway.rest);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
     await gateway.aggregator.start();
     if (options.http !== false) await gateway.listen();
     return gateway;
+  }
+
+  /** The local provider's tools (the gateway's own and the plugins'). */
+  get tools(): ToolRegistry {
+    return this.plugins.tools;
   }
 
   /** The Streamable HTTP endpoint, e.g. http://127.0.0.1:8080/mcp. */
@@ -137,6 +154,7 @@ export class Gateway {
       identity: { name: 'mcp-edge', version: VERSION },
       aggregator: this.aggregator,
       requestTimeoutMs: this.config.gateway.request_timeout_ms,
+      ...(this.queue ? { queue: { taskStore: this.queue.taskStore, intercept: this.queue.intercept } } : {}),
     });
     this.sessions.add(session);
     session.server.onclose = () => this.sessions.delete(session);
@@ -208,6 +226,7 @@ export class Gateway {
 
   /** Stops serving, closes every session and the database. */
   async close(): Promise<void> {
+    await this.queue?.close();
     await this.endpoint?.closeAll();
     await Promise.allSettled([...this.sessions].map((s) => s.server.close()));
     await this.aggregator.close();

@@ -20,7 +20,9 @@ import {
   type LoggingLevel,
   type LoggingMessageNotification,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import type { Aggregator } from './aggregator/aggregator.js';
+import type { CallInterceptor } from '../queue/mcp.js';
 
 export interface ServerIdentity {
   name: string;
@@ -32,6 +34,8 @@ export interface McpServerDeps {
   aggregator: Aggregator;
   /** Time limit for one forwarded request, in ms. */
   requestTimeoutMs: number;
+  /** The offline queue's hooks: deferred calls become MCP tasks kept in SQLite. */
+  queue?: { taskStore: TaskStore; intercept: CallInterceptor };
 }
 
 const INSTRUCTIONS =
@@ -106,6 +110,7 @@ async function forward<T>(extra: Extra, meta: { progressToken?: string | number 
 }
 
 export function createMcpServer(deps: McpServerDeps): ClientSession {
+  const tasks = deps.queue ? { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } } : {};
   const server = new Server(deps.identity, {
     capabilities: {
       tools: { listChanged: true },
@@ -113,15 +118,21 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
       prompts: { listChanged: true },
       logging: {},
       completions: {},
+      ...tasks,
     },
     instructions: INSTRUCTIONS,
+    ...(deps.queue ? { taskStore: deps.queue.taskStore } : {}),
   });
   const session = new ClientSession(server);
   const agg = deps.aggregator;
   const ms = deps.requestTimeoutMs;
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: agg.listTools() }));
   server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
-    forward(extra, request.params._meta, ms, `Tool "${request.params.name}"`, (c) => agg.callTool(request.params.name, request.params.arguments, c)),
+    forward(extra, request.params._meta, ms, `Tool "${request.params.name}"`, (c) => {
+      const run = () => agg.callTool(request.params.name, request.params.arguments, c);
+      // The offline queue may defer the call (a task) instead of running it now.
+      return deps.queue ? deps.queue.intercept(request, run) : run();
+    }),
   );
   server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: agg.listResources() }));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: agg.listResourceTemplates() }));
