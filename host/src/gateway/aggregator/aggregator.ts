@@ -196,8 +196,11 @@ export class Aggregator {
 
   callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
     const route = this.toolRoutes.get(name);
-    if (!route) throw new McpError(ErrorCode.InvalidParams, `Tool "${name}" is not offered by this gateway. Call tools/list to see the tools that are.`);
-    return this.caller.call(route, args, context);
+    if (route) return this.caller.call(route, args, context);
+    // Not listed: an unprefixed local provider may know why (a tool switched off says so).
+    const local = this.slots.find((s) => s.namespace === '' && s.provider.kind === 'local');
+    if (local) return local.provider.callTool(name, args, context);
+    throw new McpError(ErrorCode.InvalidParams, `Tool "${name}" is not offered by this gateway. Call tools/list to see the tools that are.`);
   }
 
   /** The providers that may serve `uri`, in order: exact listings first, then matching templates. */
