@@ -13,6 +13,7 @@ mod bindings {
 mod codec;
 mod info;
 mod queue;
+mod router;
 
 struct Component;
 
