@@ -68,18 +68,27 @@ pub fn merge(piece: &[u8], syms: &mut Vec<Sym>, rule: &impl MergeRule) {
 const NONE: u32 = u32::MAX;
 
 fn merge_small(piece: &[u8], syms: &mut Vec<Sym>, rule: &impl MergeRule) {
-    // ranks[i]: how syms[i] and syms[i + 1] merge, if they do.
-    let mut ranks: Vec<(u32, u32)> = Vec::with_capacity(syms.len());
+    // ranks[i]: how syms[i] and syms[i + 1] merge, if they do. On the stack:
+    // this runs once per piece that is not itself a token.
+    let mut storage = [(NONE, 0u32); SMALL];
+    let mut spill = Vec::new();
+    let mut len = syms.len();
+    let ranks: &mut [(u32, u32)] = if len <= SMALL {
+        &mut storage[..len]
+    } else {
+        spill.resize(len, (NONE, 0));
+        &mut spill
+    };
     let pair = |syms: &[Sym], i: usize| match syms.get(i + 1) {
         Some(&r) => rule.merge(piece, syms[i], r).unwrap_or((NONE, 0)),
         None => (NONE, 0),
     };
-    for i in 0..syms.len() {
-        ranks.push(pair(syms, i));
+    for i in 0..len {
+        ranks[i] = pair(syms, i);
     }
     loop {
         let mut best = (NONE, usize::MAX);
-        for (i, &(rank, _)) in ranks.iter().enumerate() {
+        for (i, &(rank, _)) in ranks[..len].iter().enumerate() {
             if rank < best.0 {
                 best = (rank, i);
             }
@@ -91,7 +100,8 @@ fn merge_small(piece: &[u8], syms: &mut Vec<Sym>, rule: &impl MergeRule) {
         let id = ranks[i].1;
         syms[i] = Sym { start: syms[i].start, end: syms[i + 1].end, id };
         syms.remove(i + 1);
-        ranks.remove(i + 1);
+        ranks.copy_within(i + 2..len, i + 1);
+        len -= 1;
         ranks[i] = pair(syms, i);
         if i > 0 {
             ranks[i - 1] = pair(syms, i - 1);

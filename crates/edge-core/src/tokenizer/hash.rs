@@ -58,8 +58,12 @@ impl Hasher for FastHasher {
         self.add(i as u64);
     }
 
+    /// The multiply leaves the low bits depending only on the low bits of the
+    /// input (the first bytes of a token), and hashbrown picks buckets by the
+    /// low bits: fold the high half down so tokens that share a prefix spread.
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        let h = self.hash;
+        (h ^ (h >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (h >> 29)
     }
 }

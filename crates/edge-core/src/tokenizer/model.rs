@@ -113,7 +113,7 @@ impl Tokenizer {
         &self,
         text: &str,
         allow_special: bool,
-        sink: &mut dyn FnMut(u32) -> bool,
+        sink: &mut impl FnMut(u32) -> bool,
     ) -> Result<(), TokenizerError> {
         let mut scratch = Vec::new();
         let mut rest = text;
@@ -162,7 +162,7 @@ impl Tokenizer {
         &self,
         text: &str,
         scratch: &mut Vec<Sym>,
-        sink: &mut dyn FnMut(u32) -> bool,
+        sink: &mut impl FnMut(u32) -> bool,
     ) -> Result<bool, TokenizerError> {
         if text.is_empty() {
             return Ok(true);
@@ -206,7 +206,7 @@ impl Tokenizer {
     }
 
     /// Encodes one piece: a whole-token lookup, else initial symbols and merges.
-    fn piece(&self, piece: &[u8], syms: &mut Vec<Sym>, sink: &mut dyn FnMut(u32) -> bool) -> Result<bool, TokenizerError> {
+    fn piece(&self, piece: &[u8], syms: &mut Vec<Sym>, sink: &mut impl FnMut(u32) -> bool) -> Result<bool, TokenizerError> {
         if piece.len() > MAX_PIECE_BYTES {
             return Err(TokenizerError::PieceTooLong(piece.len() as u64));
         }
