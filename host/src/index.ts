@@ -17,3 +17,8 @@ export { createLogger } from './telemetry/log.js';
 export type { Logger, LogLevel } from './telemetry/log.js';
 export { StorageError } from './storage/database.js';
 export { VERSION } from './version.js';
+export { countTokens, getTokenizer } from './tokenizer/api.js';
+export type { TokenizerChoice } from './tokenizer/api.js';
+export { loadTiktoken, loadTokenizerJson, Vocabularies, TIKTOKEN_ENCODINGS } from './tokenizer/vocabularies.js';
+export type { TiktokenEncoding } from './tokenizer/vocabularies.js';
+export type { Tokenizer, TokenizerFactory, SpecialToken, EncodeOptions, Truncation } from './core/index.js';
