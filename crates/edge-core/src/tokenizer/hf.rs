@@ -33,6 +33,7 @@ pub fn from_tokenizer_json(bytes: &[u8]) -> Result<Tokenizer, TokenizerError> {
     let specials = added_tokens(root.get("added_tokens"))?;
     let initial = if byte_level { byte_initial(&vocab)? } else { char_initial(model, &vocab)? };
     let ignore_merges = model.get("ignore_merges").and_then(Json::as_bool).unwrap_or(false);
+    let pattern = pattern.or_else(|| metaspace_words(&normalizer, &vocab, byte_level));
     let decoded = decode_table(&vocab, &specials, byte_level);
     Ok(Tokenizer {
         ids: vocab,
@@ -45,6 +46,23 @@ pub fn from_tokenizer_json(bytes: &[u8]) -> Result<Tokenizer, TokenizerError> {
         normalizer,
         specials,
     })
+}
+
+/// Cuts before `▁` runs are exact when no token spans one (see `Pattern::MetaspaceWords`).
+fn metaspace_words(normalizer: &Normalizer, vocab: &FastMap<Box<[u8]>, u32>, byte_level: bool) -> Option<Pattern> {
+    if byte_level || normalizer.space.as_deref() != Some(METASPACE) {
+        return None;
+    }
+    let spans_a_cut = |token: &[u8]| {
+        let text = String::from_utf8_lossy(token);
+        let mut prev_other = false;
+        text.chars().any(|c| {
+            let cut = c == '\u{2581}' && prev_other;
+            prev_other = c != '\u{2581}';
+            cut
+        })
+    };
+    (!vocab.keys().any(|t| spans_a_cut(t))).then_some(Pattern::MetaspaceWords)
 }
 
 fn type_of(v: Option<&Json>) -> Option<&str> {

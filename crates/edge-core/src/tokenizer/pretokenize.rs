@@ -16,12 +16,19 @@ pub enum Pattern {
     O200k,
     /// GPT-2 / r50k / p50k and Hugging Face `ByteLevel` with `use_regex`.
     Gpt2,
+    /// SentencePiece-style models with no pre-tokenizer: a run of `▁` and the
+    /// chars up to the next `▁`. Only used when no vocabulary token holds a `▁`
+    /// after another char, so no merge can cross these cuts and BPE over the
+    /// pieces equals BPE over the whole text (which would be one huge piece).
+    MetaspaceWords,
 }
 
 const CL100K: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 const CL100K_SINGLE_DIGITS: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 const O200K: &str = r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 const GPT2: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+/// SentencePiece's stand-in for a space.
+pub const METASPACE: char = '\u{2581}';
 /// js-tiktoken spells `(?i:...)` out, since JS regexes lack inline flags.
 const JS_CONTRACTIONS: &str = "('s|'S|'t|'T|'re|'rE|'Re|'RE|'ve|'vE|'Ve|'VE|'m|'M|'ll|'lL|'Ll|'LL|'d|'D)";
 
@@ -63,6 +70,7 @@ impl<'a> Iterator for Pieces<'a> {
             Pattern::Cl100k { max_digits } => s.cl100k(self.pos, max_digits as usize),
             Pattern::O200k => s.o200k(self.pos),
             Pattern::Gpt2 => s.gpt2(self.pos),
+            Pattern::MetaspaceWords => s.metaspace_word(self.pos),
         };
         debug_assert!(end > self.pos);
         let piece = &self.text[self.pos..end];
@@ -173,6 +181,13 @@ impl Scan<'_> {
             c if c.is_symbol() => self.run(start, |x| x.class.is_symbol()),
             _ => self.whitespace(i, false),
         }
+    }
+
+    fn metaspace_word(self, i: usize) -> usize {
+        let rest = &self.0[i..];
+        let body = rest.trim_start_matches(METASPACE);
+        let lead = rest.len() - body.len();
+        body.find(METASPACE).map_or(self.0.len(), |k| i + lead + k)
     }
 
     /// `\p{N}{1,max}`.
@@ -291,6 +306,12 @@ mod tests {
         assert_eq!(split(Pattern::O200k, "HTTPServer fooBar"), ["HTTPServer", " foo", "Bar"]);
         assert_eq!(split(Pattern::O200k, "a//\nb"), ["a", "//\n", "b"]);
         assert_eq!(split(Pattern::O200k, "DON'T"), ["DON'T"]);
+    }
+
+    #[test]
+    fn metaspace_words_cut_before_each_space_run() {
+        assert_eq!(split(Pattern::MetaspaceWords, "▁Hello▁▁world▁"), ["▁Hello", "▁▁world", "▁"]);
+        assert_eq!(split(Pattern::MetaspaceWords, "a▁b"), ["a", "▁b"]);
     }
 
     #[test]
