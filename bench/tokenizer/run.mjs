@@ -120,11 +120,14 @@ for (const [name, make] of Object.entries(worst)) {
     return { bytes: n, ms: Number(ms.toFixed(1)), ms_per_mb: Number((ms / (n / 1e6)).toFixed(1)) };
   });
 }
-results.scaling.llama2_whole_text_prose = sizes.map((n) => {
-  const s = prose.join('\n').repeat(Math.ceil(n / 250_000)).slice(0, n);
+const timeCount = (tok, s) => {
   const t0 = performance.now();
-  llama.count(s);
+  tok.count(s);
   const ms = performance.now() - t0;
-  return { bytes: n, ms: Number(ms.toFixed(1)), ms_per_mb: Number((ms / (n / 1e6)).toFixed(1)) };
-});
+  return { bytes: s.length, ms: Number(ms.toFixed(1)), ms_per_mb: Number((ms / (s.length / 1e6)).toFixed(1)) };
+};
+const proseOf = (n) => prose.join('\n').repeat(Math.ceil(n / 250_000)).slice(0, n);
+results.scaling.llama2_whole_text_prose = sizes.map((n) => timeCount(llama, proseOf(n)));
+// Huge inputs: one call on 1, 10 and 100 MB of prose.
+results.scaling.cl100k_huge_prose = [1 << 20, 10 << 20, 100 << 20].map((n) => timeCount(cl100k, proseOf(n)));
 console.log(JSON.stringify(results, null, 2));
