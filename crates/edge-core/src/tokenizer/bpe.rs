@@ -10,6 +10,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::hash::FastMap;
+use super::vocab::TokenMap;
 
 /// One symbol of a piece being merged: a token id over a byte range of the piece.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,12 +28,12 @@ pub trait MergeRule {
 
 /// tiktoken: two parts merge when their bytes together are a token; the token's
 /// rank is its id and orders the merges.
-pub struct ByRank<'a>(pub &'a FastMap<Box<[u8]>, u32>);
+pub struct ByRank<'a>(pub &'a TokenMap);
 
 impl MergeRule for ByRank<'_> {
     #[inline]
     fn merge(&self, piece: &[u8], left: Sym, right: Sym) -> Option<(u32, u32)> {
-        let id = *self.0.get(&piece[left.start as usize..right.end as usize])?;
+        let id = self.0.get(&piece[left.start as usize..right.end as usize])?;
         Some((id, id))
     }
 }
@@ -164,12 +165,16 @@ fn merge_heap(piece: &[u8], syms: &mut Vec<Sym>, rule: &impl MergeRule) {
 mod tests {
     use super::*;
 
-    fn vocab(tokens: &[&str]) -> FastMap<Box<[u8]>, u32> {
-        tokens.iter().enumerate().map(|(i, t)| (t.as_bytes().into(), i as u32)).collect()
+    fn vocab(tokens: &[&str]) -> TokenMap {
+        let mut m = TokenMap::default();
+        for (i, t) in tokens.iter().enumerate() {
+            m.insert(t.as_bytes(), i as u32);
+        }
+        m
     }
 
-    fn bytes_syms(piece: &[u8], v: &FastMap<Box<[u8]>, u32>) -> Vec<Sym> {
-        (0..piece.len() as u32).map(|i| Sym { start: i, end: i + 1, id: v[&piece[i as usize..=i as usize]] }).collect()
+    fn bytes_syms(piece: &[u8], v: &TokenMap) -> Vec<Sym> {
+        (0..piece.len() as u32).map(|i| Sym { start: i, end: i + 1, id: v.get(&piece[i as usize..=i as usize]).unwrap() }).collect()
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use super::bpe::pair_key;
 use super::hash::FastMap;
+use super::vocab::TokenMap;
 use super::json::{self, Json};
 use super::model::{Initial, Normalizer, Tokenizer};
 use super::pretokenize::Pattern;
@@ -49,7 +50,7 @@ pub fn from_tokenizer_json(bytes: &[u8]) -> Result<Tokenizer, TokenizerError> {
 }
 
 /// Cuts before `▁` runs are exact when no token spans one (see `Pattern::MetaspaceWords`).
-fn metaspace_words(normalizer: &Normalizer, vocab: &FastMap<Box<[u8]>, u32>, byte_level: bool) -> Option<Pattern> {
+fn metaspace_words(normalizer: &Normalizer, vocab: &TokenMap, byte_level: bool) -> Option<Pattern> {
     if byte_level || normalizer.space.as_deref() != Some(METASPACE) {
         return None;
     }
@@ -62,7 +63,7 @@ fn metaspace_words(normalizer: &Normalizer, vocab: &FastMap<Box<[u8]>, u32>, byt
             cut
         })
     };
-    (!vocab.keys().any(|t| spans_a_cut(t))).then_some(Pattern::MetaspaceWords)
+    (!vocab.iter().any(|(t, _)| spans_a_cut(&t))).then_some(Pattern::MetaspaceWords)
 }
 
 fn type_of(v: Option<&Json>) -> Option<&str> {
@@ -172,20 +173,19 @@ fn token_bytes(text: &str, byte_level: Option<&FastMap<char, u8>>) -> Option<Box
     }
 }
 
-fn read_vocab(model: &Json, byte_level: bool) -> Result<FastMap<Box<[u8]>, u32>, TokenizerError> {
+fn read_vocab(model: &Json, byte_level: bool) -> Result<TokenMap, TokenizerError> {
     let Some(Json::Object(entries)) = model.get("vocab") else { return Err(invalid("no `model.vocab` object")) };
     let map = byte_level.then(byte_level_decoder);
-    let mut vocab = FastMap::default();
-    vocab.reserve(entries.len());
+    let mut vocab = TokenMap::with_capacity(entries.len());
     for (text, id) in entries {
         let id = id.as_u32().ok_or_else(|| invalid(format!("vocab id of {text:?}")))?;
         let bytes = token_bytes(text, map.as_ref()).ok_or_else(|| invalid(format!("{text:?} is not byte-level")))?;
-        vocab.insert(bytes, id);
+        vocab.insert(&bytes, id);
     }
     Ok(vocab)
 }
 
-fn read_merges(model: &Json, vocab: &FastMap<Box<[u8]>, u32>, byte_level: bool) -> Result<FastMap<u64, (u32, u32)>, TokenizerError> {
+fn read_merges(model: &Json, vocab: &TokenMap, byte_level: bool) -> Result<FastMap<u64, (u32, u32)>, TokenizerError> {
     let Some(Json::Array(merges)) = model.get("merges") else { return Err(invalid("no `model.merges` list")) };
     let map = byte_level.then(byte_level_decoder);
     let mut pairs = FastMap::default();
@@ -196,7 +196,7 @@ fn read_merges(model: &Json, vocab: &FastMap<Box<[u8]>, u32>, byte_level: bool) 
             Json::Array(ab) if ab.len() == 2 => (ab[0].as_str().unwrap_or_default(), ab[1].as_str().unwrap_or_default()),
             _ => return Err(invalid(format!("merge #{rank}"))),
         };
-        let id = |t: &str| token_bytes(t, map.as_ref()).and_then(|bytes| vocab.get(&bytes).copied());
+        let id = |t: &str| token_bytes(t, map.as_ref()).and_then(|bytes| vocab.get(&bytes));
         let joined = format!("{a}{b}");
         let (Some(ia), Some(ib), Some(ij)) = (id(a), id(b), id(&joined)) else {
             return Err(invalid(format!("merge {a:?} {b:?} uses a token missing from the vocab")));
@@ -219,37 +219,37 @@ fn added_tokens(v: Option<&Json>) -> Result<Vec<(String, u32)>, TokenizerError> 
     Ok(out)
 }
 
-fn byte_initial(vocab: &FastMap<Box<[u8]>, u32>) -> Result<Initial, TokenizerError> {
+fn byte_initial(vocab: &TokenMap) -> Result<Initial, TokenizerError> {
     let mut ids = Box::new([0u32; 256]);
     for b in 0..=255u8 {
-        ids[b as usize] = *vocab.get(&[b][..]).ok_or_else(|| invalid(format!("byte {b:#04x} has no token")))?;
+        ids[b as usize] = vocab.get(&[b]).ok_or_else(|| invalid(format!("byte {b:#04x} has no token")))?;
     }
     Ok(Initial::Bytes(ids))
 }
 
-fn char_initial(model: &Json, vocab: &FastMap<Box<[u8]>, u32>) -> Result<Initial, TokenizerError> {
+fn char_initial(model: &Json, vocab: &TokenMap) -> Result<Initial, TokenizerError> {
     let byte_fallback = if model.get("byte_fallback").and_then(Json::as_bool) == Some(true) {
         let mut ids = Box::new([0u32; 256]);
         for b in 0..=255u8 {
             let name = format!("<0x{b:02X}>");
-            ids[b as usize] = *vocab.get(name.as_bytes()).ok_or_else(|| invalid(format!("byte fallback token {name} missing")))?;
+            ids[b as usize] = vocab.get(name.as_bytes()).ok_or_else(|| invalid(format!("byte fallback token {name} missing")))?;
         }
         Some(ids)
     } else {
         None
     };
-    let unk = model.get("unk_token").and_then(Json::as_str).and_then(|u| vocab.get(u.as_bytes()).copied());
+    let unk = model.get("unk_token").and_then(Json::as_str).and_then(|u| vocab.get(u.as_bytes()));
     let fuse_unk = model.get("fuse_unk").and_then(Json::as_bool).unwrap_or(false);
     Ok(Initial::Chars { byte_fallback, unk, fuse_unk })
 }
 
 /// What each id decodes to. SentencePiece-style: `▁` is a space and `<0xXX>`
 /// is that byte.
-fn decode_table(vocab: &FastMap<Box<[u8]>, u32>, specials: &[(String, u32)], byte_level: bool) -> Vec<Option<Box<[u8]>>> {
-    let max = vocab.values().chain(specials.iter().map(|(_, id)| id)).copied().max().unwrap_or(0);
+fn decode_table(vocab: &TokenMap, specials: &[(String, u32)], byte_level: bool) -> Vec<Option<Box<[u8]>>> {
+    let max = vocab.max_id().into_iter().chain(specials.iter().map(|(_, id)| *id)).max().unwrap_or(0);
     let mut out: Vec<Option<Box<[u8]>>> = vec![None; max as usize + 1];
-    for (bytes, &id) in vocab {
-        out[id as usize] = Some(if byte_level { bytes.clone() } else { sentencepiece_bytes(bytes) });
+    for (bytes, id) in vocab.iter() {
+        out[id as usize] = Some(if byte_level { bytes.into_boxed_slice() } else { sentencepiece_bytes(&bytes) });
     }
     for (text, id) in specials {
         out[*id as usize] = Some(text.as_bytes().into());

@@ -17,6 +17,7 @@ mod tiktoken;
 mod truncate;
 mod unicode;
 mod unicode_tables;
+mod vocab;
 
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 
 use super::bpe::{self, ByPair, ByRank, Sym};
 use super::hash::FastMap;
+use super::vocab::TokenMap;
 use super::pretokenize::Pattern;
 use super::TokenizerError;
 
@@ -28,7 +29,7 @@ pub(super) struct Normalizer {
 /// An exact byte-level or SentencePiece-style BPE tokenizer.
 pub struct Tokenizer {
     /// Ordinary tokens: bytes -> id.
-    pub(super) ids: FastMap<Box<[u8]>, u32>,
+    pub(super) ids: TokenMap,
     /// Bytes each id decodes to (ordinary and special); empty when unused.
     pub(super) decoded: Vec<Option<Box<[u8]>>>,
     /// `None`: merge by the rank of the joined bytes (tiktoken).
@@ -211,7 +212,7 @@ impl Tokenizer {
             return Err(TokenizerError::PieceTooLong(piece.len() as u64));
         }
         if self.whole_piece_lookup {
-            if let Some(&id) = self.ids.get(piece) {
+            if let Some(id) = self.ids.get(piece) {
                 return Ok(sink(id));
             }
         }
@@ -243,7 +244,7 @@ impl Tokenizer {
                 let text = std::str::from_utf8(piece).unwrap_or_default();
                 for (i, c) in text.char_indices() {
                     let (start, end) = (i as u32, (i + c.len_utf8()) as u32);
-                    if let Some(&id) = self.ids.get(&piece[i..end as usize]) {
+                    if let Some(id) = self.ids.get(&piece[i..end as usize]) {
                         syms.push(Sym { start, end, id });
                     } else if let Some(fallback) = byte_fallback {
                         syms.extend((start..end).map(|b| Sym { start: b, end: b + 1, id: fallback[piece[b as usize] as usize] }));

@@ -6,7 +6,7 @@
 //! `bpe_ranks` string) has lines `! first-rank base64 base64 ...`, one rank
 //! per token counting up from `first-rank`.
 
-use super::hash::FastMap;
+use super::vocab::TokenMap;
 use super::model::{Initial, Normalizer, Tokenizer};
 use super::pretokenize::Pattern;
 use super::TokenizerError;
@@ -18,12 +18,12 @@ pub fn from_tiktoken(ranks: &[u8], pattern: &str, specials: &[(String, u32)]) ->
     let ids = parse_ranks(ranks)?;
     let mut byte_ids = Box::new([0u32; 256]);
     for b in 0..=255u8 {
-        byte_ids[b as usize] = *ids.get(&[b][..]).ok_or_else(|| invalid(format!("byte {b:#04x} has no rank")))?;
+        byte_ids[b as usize] = ids.get(&[b]).ok_or_else(|| invalid(format!("byte {b:#04x} has no rank")))?;
     }
-    let max_id = ids.values().chain(specials.iter().map(|(_, id)| id)).copied().max().unwrap_or(0);
+    let max_id = ids.max_id().into_iter().chain(specials.iter().map(|(_, id)| *id)).max().unwrap_or(0);
     let mut decoded: Vec<Option<Box<[u8]>>> = vec![None; max_id as usize + 1];
-    for (bytes, &id) in &ids {
-        decoded[id as usize] = Some(bytes.clone());
+    for (bytes, id) in ids.iter() {
+        decoded[id as usize] = Some(bytes.into_boxed_slice());
     }
     for (text, id) in specials {
         decoded[*id as usize] = Some(text.as_bytes().into());
@@ -46,9 +46,8 @@ fn invalid(what: String) -> TokenizerError {
 }
 
 /// Reads either rank-file spelling into bytes -> rank.
-fn parse_ranks(text: &[u8]) -> Result<FastMap<Box<[u8]>, u32>, TokenizerError> {
-    let mut ids = FastMap::default();
-    ids.reserve(text.len() / 10);
+fn parse_ranks(text: &[u8]) -> Result<TokenMap, TokenizerError> {
+    let mut ids = TokenMap::with_capacity(text.len() / 10);
     for (n, line) in text.split(|&b| b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
@@ -74,12 +73,12 @@ fn parse_ranks(text: &[u8]) -> Result<FastMap<Box<[u8]>, u32>, TokenizerError> {
     Ok(ids)
 }
 
-fn insert(ids: &mut FastMap<Box<[u8]>, u32>, token: &[u8], rank: u32) -> Result<(), &'static str> {
+fn insert(ids: &mut TokenMap, token: &[u8], rank: u32) -> Result<(), &'static str> {
     let bytes = base64_decode(token).ok_or("bad base64")?;
     if bytes.is_empty() {
         return Err("empty token");
     }
-    if ids.insert(bytes.into_boxed_slice(), rank).is_some() {
+    if ids.insert(&bytes, rank).is_some() {
         return Err("token listed twice");
     }
     Ok(())
@@ -134,7 +133,7 @@ mod tests {
         let plain = parse_ranks(b"YQ== 0\nYg== 1\nYWI= 2\n").unwrap();
         let packed = parse_ranks(b"! 0 YQ== Yg==\n! 2 YWI=\n").unwrap();
         assert_eq!(plain, packed);
-        assert_eq!(plain[&b"ab"[..]], 2);
+        assert_eq!(plain.get(b"ab"), Some(2));
     }
 
     #[test]
