@@ -20,6 +20,8 @@ mod unicode_tables;
 mod vocab;
 
 #[cfg(test)]
+mod oracle_tests;
+#[cfg(test)]
 mod tests;
 
 pub use hf::from_tokenizer_json;
