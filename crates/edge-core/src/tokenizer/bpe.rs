@@ -22,7 +22,7 @@ pub struct Sym {
 
 /// How two adjacent symbols merge: the rank that orders merges and the id of
 /// the merged token.
-pub trait MergeRule {
+pub(super) trait MergeRule {
     fn merge(&self, piece: &[u8], left: Sym, right: Sym) -> Option<(u32, u32)>;
 }
 
@@ -84,8 +84,8 @@ fn merge_small(piece: &[u8], syms: &mut Vec<Sym>, rule: &impl MergeRule) {
         Some(&r) => rule.merge(piece, syms[i], r).unwrap_or((NONE, 0)),
         None => (NONE, 0),
     };
-    for i in 0..len {
-        ranks[i] = pair(syms, i);
+    for (i, rank) in ranks.iter_mut().enumerate() {
+        *rank = pair(syms, i);
     }
     loop {
         let mut best = (NONE, usize::MAX);

@@ -80,11 +80,10 @@ fn check_model(model: &Json) -> Result<(), TokenizerError> {
             return Err(unsupported(key));
         }
     }
-    if let Some(Json::Number(p)) = model.get("dropout") {
-        if *p > 0.0 {
+    if let Some(Json::Number(p)) = model.get("dropout")
+        && *p > 0.0 {
             return Err(unsupported("BPE dropout"));
         }
-    }
     Ok(())
 }
 
@@ -215,7 +214,7 @@ fn added_tokens(v: Option<&Json>) -> Result<Vec<(String, u32)>, TokenizerError> 
         out.push((content.to_string(), id));
     }
     // Longest first, so "<|im_start|>" wins over a shorter token at the same offset.
-    out.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    out.sort_by_key(|t| std::cmp::Reverse(t.0.len()));
     Ok(out)
 }
 

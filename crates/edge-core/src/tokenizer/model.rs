@@ -211,11 +211,10 @@ impl Tokenizer {
         if piece.len() > MAX_PIECE_BYTES {
             return Err(TokenizerError::PieceTooLong(piece.len() as u64));
         }
-        if self.whole_piece_lookup {
-            if let Some(id) = self.ids.get(piece) {
+        if self.whole_piece_lookup
+            && let Some(id) = self.ids.get(piece) {
                 return Ok(sink(id));
             }
-        }
         syms.clear();
         self.initial_symbols(piece, syms);
         if syms.len() > 1 {

@@ -165,3 +165,44 @@ fn unsupported_tokenizer_json_features_are_named() {
     }
     assert!(matches!(from_tokenizer_json(b"{\"model\": 1"), Err(TokenizerError::InvalidVocabulary(_))));
 }
+
+#[test]
+fn heap_merge_equals_rescanning_merge_on_long_pieces_with_real_ranks() {
+    use super::bpe::{ByRank, Sym, merge};
+    let tok = tiktoken("cl100k_base");
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let alphabet: &[&str] = &[" ", "  ", "e", "th", "in", "\n", "{", "\"", ":", "0", "ing", "日", "é"];
+    for _ in 0..40 {
+        let mut piece = String::new();
+        while piece.len() < 400 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            piece.push_str(alphabet[(x % alphabet.len() as u64) as usize]);
+        }
+        let bytes = piece.as_bytes();
+        let syms = |n: usize| -> Vec<Sym> {
+            (0..n as u32).map(|i| Sym { start: i, end: i + 1, id: tok.ids.get(&bytes[i as usize..=i as usize]).unwrap() }).collect()
+        };
+        // Reference: merge 48 symbols at a time can't be used (merges cross
+        // chunks), so rescan the whole piece the way tiktoken does.
+        let mut reference = syms(bytes.len());
+        rescan_reference(bytes, &mut reference, &ByRank(&tok.ids));
+        let mut heap = syms(bytes.len());
+        merge(bytes, &mut heap, &ByRank(&tok.ids));
+        assert_eq!(heap, reference, "{piece:?}");
+    }
+}
+
+/// tiktoken's loop, quadratic and obviously right: merge the lowest-ranked
+/// adjacent pair (leftmost on ties) until none merges.
+fn rescan_reference(piece: &[u8], syms: &mut Vec<super::bpe::Sym>, rule: &impl super::bpe::MergeRule) {
+    loop {
+        let best = (0..syms.len().saturating_sub(1))
+            .filter_map(|i| rule.merge(piece, syms[i], syms[i + 1]).map(|(rank, id)| (rank, i, id)))
+            .min_by_key(|&(rank, i, _)| (rank, i));
+        let Some((_, i, id)) = best else { return };
+        syms[i] = super::bpe::Sym { start: syms[i].start, end: syms[i + 1].end, id };
+        syms.remove(i + 1);
+    }
+}

@@ -60,11 +60,11 @@ fn parse_ranks(text: &[u8]) -> Result<TokenMap, TokenizerError> {
             let start = number(fields.next().unwrap_or_default()).ok_or_else(|| bad("bad first rank"))?;
             for (k, token) in fields.enumerate() {
                 let rank = start.checked_add(k as u32).ok_or_else(|| bad("rank overflows"))?;
-                insert(&mut ids, token, rank).map_err(|e| bad(e))?;
+                insert(&mut ids, token, rank).map_err(&bad)?;
             }
         } else {
             let rank = fields.next().and_then(number).ok_or_else(|| bad("expected `base64 rank`"))?;
-            insert(&mut ids, first, rank).map_err(|e| bad(e))?;
+            insert(&mut ids, first, rank).map_err(bad)?;
         }
     }
     if ids.is_empty() {
