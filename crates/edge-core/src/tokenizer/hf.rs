@@ -7,7 +7,7 @@ use super::bpe::pair_key;
 use super::hash::FastMap;
 use super::vocab::TokenMap;
 use super::json::{self, Json};
-use super::model::{Initial, Normalizer, Tokenizer};
+use super::model::{Initial, Normalizer, Tokenizer, decode_table_for};
 use super::pretokenize::Pattern;
 use super::TokenizerError;
 
@@ -35,7 +35,7 @@ pub fn from_tokenizer_json(bytes: &[u8]) -> Result<Tokenizer, TokenizerError> {
     let initial = if byte_level { byte_initial(&vocab)? } else { char_initial(model, &vocab)? };
     let ignore_merges = model.get("ignore_merges").and_then(Json::as_bool).unwrap_or(false);
     let pattern = pattern.or_else(|| metaspace_words(&normalizer, &vocab, byte_level));
-    let decoded = decode_table(&vocab, &specials, byte_level);
+    let decoded = decode_table(&vocab, &specials, byte_level)?;
     Ok(Tokenizer {
         ids: vocab,
         decoded,
@@ -244,16 +244,16 @@ fn char_initial(model: &Json, vocab: &TokenMap) -> Result<Initial, TokenizerErro
 
 /// What each id decodes to. SentencePiece-style: `▁` is a space and `<0xXX>`
 /// is that byte.
-fn decode_table(vocab: &TokenMap, specials: &[(String, u32)], byte_level: bool) -> Vec<Option<Box<[u8]>>> {
+fn decode_table(vocab: &TokenMap, specials: &[(String, u32)], byte_level: bool) -> Result<Vec<Option<Box<[u8]>>>, TokenizerError> {
     let max = vocab.max_id().into_iter().chain(specials.iter().map(|(_, id)| *id)).max().unwrap_or(0);
-    let mut out: Vec<Option<Box<[u8]>>> = vec![None; max as usize + 1];
+    let mut out = decode_table_for(max)?;
     for (bytes, id) in vocab.iter() {
         out[id as usize] = Some(if byte_level { bytes.into_boxed_slice() } else { sentencepiece_bytes(&bytes) });
     }
     for (text, id) in specials {
         out[*id as usize] = Some(text.as_bytes().into());
     }
-    out
+    Ok(out)
 }
 
 fn sentencepiece_bytes(token: &[u8]) -> Box<[u8]> {

@@ -46,6 +46,19 @@ pub struct Tokenizer {
     pub(super) strip_leading_space: bool,
 }
 
+/// Largest token id accepted. Ids index the decode table, so an absurd id in
+/// a vocabulary file would otherwise ask for gigabytes; real vocabularies stay
+/// far below (o200k_base: 200k, the largest open models: about 1M).
+pub const MAX_TOKEN_ID: u32 = (1 << 24) - 1;
+
+/// An empty decode table for ids up to the largest one, or an error naming it.
+pub(super) fn decode_table_for(max_id: u32) -> Result<Vec<Option<Box<[u8]>>>, TokenizerError> {
+    if max_id > MAX_TOKEN_ID {
+        return Err(TokenizerError::InvalidVocabulary(format!("token id {max_id} is above the limit {MAX_TOKEN_ID}")));
+    }
+    Ok(vec![None; max_id as usize + 1])
+}
+
 /// Longest piece merged in one go; a longer one is refused so that memory
 /// stays bounded (about 40 bytes per byte of piece while merging).
 pub const MAX_PIECE_BYTES: usize = 8 << 20;

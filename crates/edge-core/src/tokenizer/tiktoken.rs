@@ -7,7 +7,7 @@
 //! per token counting up from `first-rank`.
 
 use super::vocab::TokenMap;
-use super::model::{Initial, Normalizer, Tokenizer};
+use super::model::{Initial, Normalizer, Tokenizer, decode_table_for};
 use super::pretokenize::Pattern;
 use super::TokenizerError;
 
@@ -21,7 +21,7 @@ pub fn from_tiktoken(ranks: &[u8], pattern: &str, specials: &[(String, u32)]) ->
         byte_ids[b as usize] = ids.get(&[b]).ok_or_else(|| invalid(format!("byte {b:#04x} has no rank")))?;
     }
     let max_id = ids.max_id().into_iter().chain(specials.iter().map(|(_, id)| *id)).max().unwrap_or(0);
-    let mut decoded: Vec<Option<Box<[u8]>>> = vec![None; max_id as usize + 1];
+    let mut decoded = decode_table_for(max_id)?;
     for (bytes, id) in ids.iter() {
         decoded[id as usize] = Some(bytes.into_boxed_slice());
     }
@@ -134,6 +134,29 @@ mod tests {
         let packed = parse_ranks(b"! 0 YQ== Yg==\n! 2 YWI=\n").unwrap();
         assert_eq!(plain, packed);
         assert_eq!(plain.get(b"ab"), Some(2));
+    }
+
+    #[test]
+    fn an_absurd_special_token_id_is_refused_not_allocated() {
+        let ranks: String = (0..=255u8).map(|b| format!("! {b} {}\n", encode_b64(&[b]))).collect();
+        let err = from_tiktoken(ranks.as_bytes(), r"\s+", &[]).err();
+        assert!(matches!(err, Some(TokenizerError::UnsupportedModel(_))), "pattern is checked first");
+        let cl = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+        assert!(from_tiktoken(ranks.as_bytes(), cl, &[("<x>".into(), 300)]).is_ok());
+        let err = from_tiktoken(ranks.as_bytes(), cl, &[("<x>".into(), u32::MAX)]).err();
+        assert!(matches!(err, Some(TokenizerError::InvalidVocabulary(m)) if m.contains("above the limit")));
+    }
+
+    fn encode_b64(bytes: &[u8]) -> String {
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | (b as u32) << (16 - 8 * i));
+            for i in 0..4 {
+                out.push(if i <= chunk.len() { A[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+            }
+        }
+        out
     }
 
     #[test]
