@@ -94,6 +94,21 @@ describe('special tokens', () => {
     expect(tok.specialTokens.map((s) => s.text)).toContain('<|endoftext|>');
     expect(tok.decodeText(tok.encode(text, { allowSpecial: true }))).toBe(text);
   });
+
+  it('split added tokens exactly as @huggingface/transformers does', async () => {
+    const { AutoTokenizer, env } = await import('@huggingface/transformers');
+    env.allowRemoteModels = false;
+    const cases: Array<[keyof typeof HF_FILES, string]> = [
+      ['qwen3', '<|im_start|>user\nhi there<|im_end|>\n<|im_start|>assistant\n'],
+      ['llama2', 'Hello <s> world</s>x'],
+    ];
+    for (const [model, text] of cases) {
+      env.localModelPath = HF_FILES[model].replace(/models\/tokenizer\.json$/, '');
+      const reference = await AutoTokenizer.from_pretrained('models');
+      const want = reference.encode(text, { add_special_tokens: false });
+      expect(Array.from(tokenizers[model]!.encode(text, { allowSpecial: true }))).toEqual(want);
+    }
+  }, 60_000);
 });
 
 describe('truncation', () => {
