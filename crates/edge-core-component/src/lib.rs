@@ -13,6 +13,7 @@ mod bindings {
 mod codec;
 mod info;
 mod tokenizer;
+mod queue;
 
 struct Component;
 

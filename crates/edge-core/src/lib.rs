@@ -7,6 +7,7 @@
 
 pub mod codec;
 pub mod tokenizer;
+pub mod queue;
 
 /// The crate's semantic version, reported by `/health` and the CLI.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -41,16 +41,55 @@ export const modelsSchema = z
   })
   .strict();
 
+/** One place deferred calls go: an MCP server (an upstream, or a peer mcp-edge) over Streamable HTTP. */
+export const queueDestinationSchema = z
+  .object({
+    /** Its Streamable HTTP MCP endpoint, e.g. "http://10.0.0.2:8080/mcp". */
+    url: z.string().url(),
+    /** Most calls waiting for it; offline.queue_size when absent. */
+    max_items: z.number().int().min(1).optional(),
+    /** Most payload bytes waiting for it. */
+    max_bytes: z.number().int().min(1).default(256 * 1024 * 1024),
+    /** When full: refuse new calls, or drop the oldest of the lowest priority. */
+    overflow: z.enum(['reject', 'drop-oldest-lowest-priority']).default('reject'),
+    /** A call not delivered within this many seconds expires (and is reported); 0: never. */
+    ttl_seconds: z.number().int().min(0).default(86_400),
+  })
+  .strict();
+
 export const offlineSchema = z
   .object({
-    /** Most calls waiting in the offline queue. */
+    /** Most calls waiting in the offline queue, per destination. */
     queue_size: z.number().int().min(1).default(1000),
     /** Where the queue's SQLite file lives; inside data_dir by default. */
     persistence_path: z.string().min(1).optional(),
+    /** Longest wait between retries of an unreachable destination (the backoff's cap). */
     sync_interval_seconds: z.number().int().min(1).default(300),
     compression: compression.default('zstd'),
+    /** Destinations of deferred calls, by name. */
+    destinations: z.record(z.string().min(1).max(256), queueDestinationSchema).default({}),
+    /** Tools that may be deferred: tool name -> destination name. */
+    deferrable_tools: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/), z.string()).default({}),
+    /** Largest payload of one deferred call, in bytes. */
+    max_item_bytes: z.number().int().min(1).max(1 << 30).default(4 * 1024 * 1024),
+    /** Calls sent per batch and destination. */
+    batch_size: z.number().int().min(1).max(10_000).default(64),
+    /** Calls in flight per destination while syncing; 1 keeps strict delivery order. */
+    delivery_window: z.number().int().min(1).max(256).default(1),
+    /** First retry delay after a failed delivery, in ms (doubles each time). */
+    retry_base_ms: z.number().int().min(1).default(1000),
+    /** Share of each retry delay drawn at random, 0-100. */
+    retry_jitter_percent: z.number().int().min(0).max(100).default(50),
+    /** How long finished tasks and their results stay readable, in seconds. */
+    keep_results_seconds: z.number().int().min(1).default(86_400),
+    /** As a destination: how long to remember idempotency keys and first results, in seconds. */
+    idempotency_window_seconds: z.number().int().min(1).default(86_400),
   })
-  .strict();
+  .strict()
+  .refine((o) => Object.values(o.deferrable_tools).every((d) => Object.hasOwn(o.destinations, d)), {
+    message: 'every deferrable tool must name a destination listed in offline.destinations',
+    path: ['deferrable_tools'],
+  });
 
 export const securitySchema = z
   .object({
@@ -84,6 +123,79 @@ export const powerSchema = z
   })
   .strict();
 
+// Built-in plugins: each off unless `enabled = true`, each confined to what the
+// operator lists (folders, database files, commands), each bounded in size and time.
+const folders = z.array(z.string().min(1)).default([]);
+const needed = (key: string, what: string) => ({ message: `list at least one ${what} in ${key} when the plugin is enabled`, path: [key] });
+
+export const filesPluginSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Folders the file tools may see; everything outside (symlinks included) is refused. */
+    roots: folders,
+    /** Largest slice file_read returns, in bytes. */
+    max_read_bytes: z.number().int().min(1).max(64 << 20).default(1 << 20),
+    /** Most matches one file_search returns. */
+    max_results: z.number().int().min(1).max(10_000).default(200),
+    /** Most directory entries one file_search looks at. */
+    max_scanned_entries: z.number().int().min(1).max(10_000_000).default(50_000),
+    /** Files larger than this are skipped by content search, in bytes. */
+    max_search_file_bytes: z.number().int().min(1).max(1 << 30).default(1 << 20),
+    /** Time limit of one file_search, in ms. */
+    search_timeout_ms: z.number().int().min(1).max(600_000).default(5_000),
+  })
+  .strict()
+  .refine((v) => !v.enabled || v.roots.length > 0, needed('roots', 'folder'));
+
+export const sqlitePluginSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Database files by the name db_query takes, e.g. { inventory = "/srv/inventory.db" }. */
+    databases: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1-64 of [A-Za-z0-9_.-]'), z.string().min(1)).default({}),
+    /** Open read-only and refuse statements that write. Set false to allow writes. */
+    read_only: z.boolean().default(true),
+    /** Most rows one query returns. */
+    max_rows: z.number().int().min(1).max(1_000_000).default(1000),
+    /** Most bytes of rows (as JSON) one query returns; rows beyond are left off. */
+    max_result_bytes: z.number().int().min(1).max(256 << 20).default(4 << 20),
+    /** Time limit of one query, in ms; the query's process is killed beyond it. */
+    timeout_ms: z.number().int().min(1).max(600_000).default(5_000),
+  })
+  .strict()
+  .refine((v) => !v.enabled || Object.keys(v.databases).length > 0, needed('databases', 'database file'));
+
+export const shellPluginSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /**
+     * Commands shell_run may start: exact names (looked up on `path`) or absolute
+     * paths; or { command, args } where every argument must match one of the
+     * `args` globs (e.g. { command = "df", args = ["-h", "/**"] }).
+     */
+    commands: z.array(z.union([z.string().min(1), z.object({ command: z.string().min(1), args: z.array(z.string()) }).strict()])).default([]),
+    /** Folders a command may run in; the first is the default working directory. */
+    roots: folders,
+    /** PATH for finding commands and for the child; the gateway's PATH when absent. */
+    path: z.string().min(1).optional(),
+    /** Environment variables passed through to commands (all others are dropped). */
+    env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)).default(['LANG', 'LC_ALL', 'TZ']),
+    /** Time limit of one command, in ms; the process group is killed beyond it. */
+    timeout_ms: z.number().int().min(1).max(3_600_000).default(10_000),
+    /** Most bytes kept of stdout and of stderr each; the command is killed beyond it. */
+    max_output_bytes: z.number().int().min(1).max(64 << 20).default(64 << 10),
+  })
+  .strict()
+  .refine((v) => !v.enabled || v.commands.length > 0, needed('commands', 'command'))
+  .refine((v) => !v.enabled || v.roots.length > 0, needed('roots', 'folder'));
+
+export const pluginsSchema = z
+  .object({
+    files: filesPluginSchema.default(() => filesPluginSchema.parse({})),
+    sqlite: sqlitePluginSchema.default(() => sqlitePluginSchema.parse({})),
+    shell: shellPluginSchema.default(() => shellPluginSchema.parse({})),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     gateway: gatewaySchema.default(() => gatewaySchema.parse({})),
@@ -92,10 +204,12 @@ export const configSchema = z
     security: securitySchema.default(() => securitySchema.parse({})),
     telemetry: telemetrySchema.default(() => telemetrySchema.parse({})),
     power: powerSchema.default(() => powerSchema.parse({})),
+    plugins: pluginsSchema.default(() => pluginsSchema.parse({})),
   })
   .strict();
 
 /** The validated configuration, with every default filled in. */
 export type EdgeConfig = z.infer<typeof configSchema>;
+export type PluginsConfig = z.infer<typeof pluginsSchema>;
 /** What a user may write: every section and key optional. */
 export type EdgeConfigInput = z.input<typeof configSchema>;

@@ -9,10 +9,14 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { validateConfig } from '../config/load.js';
 import type { EdgeConfig, EdgeConfigInput } from '../config/schema.js';
 import { componentSize, loadCore, type EdgeCore } from '../core/index.js';
+import { startOfflineQueue, type QueueHooks } from '../queue/index.js';
 import { openDatabase, type Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
+import { configuredPlugins } from '../plugins/index.js';
+import { LocalProvider } from '../providers/local/provider.js';
+import type { CatalogPart } from '../providers/provider.js';
 import { registerBuiltinTools } from '../tools/builtin.js';
-import { ToolRegistry } from '../tools/registry.js';
+import type { ToolRegistry } from '../tools/registry.js';
 import { allowedHostValues, checkRequest, type GuardOptions } from './guard.js';
 import { answerError, McpHttpEndpoint, sendJson, type RestHandler } from './http.js';
 import { createMcpServer } from './mcp-server.js';
@@ -44,13 +48,16 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export class Gateway {
-  readonly tools = new ToolRegistry();
+  /** In-process tools, resources and prompts: the npm API for plugins. */
+  readonly plugins = new LocalProvider();
   readonly rest = new Map<string, RestHandler>();
   private readonly servers = new Set<Server>();
   private readonly startedAt = Date.now();
   private httpServer: HttpServer | undefined;
   private endpoint: McpHttpEndpoint | undefined;
   private componentBytes: number | null = null;
+  /** The offline queue (deferred calls as MCP tasks); see host/src/queue/. */
+  queue: QueueHooks | undefined;
 
   private constructor(
     readonly config: EdgeConfig,
@@ -59,7 +66,7 @@ export class Gateway {
     readonly dataDir: string,
     readonly log: Logger,
   ) {
-    this.tools.onChange(() => this.notifyToolsChanged());
+    this.plugins.onChange((part) => this.notifyListChanged(part));
     this.rest.set('GET /health', () => this.health());
   }
 
@@ -72,8 +79,20 @@ export class Gateway {
     const gateway = new Gateway(config, core, db, dataDir, log);
     gateway.componentBytes = (await componentSize()) ?? null;
     registerBuiltinTools(gateway.tools, core);
+    try {
+      for (const plugin of await configuredPlugins(config.plugins)) gateway.plugins.use(plugin);
+      gateway.queue = await startOfflineQueue(config, db, core, log, gateway.tools, gateway.rest);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
     if (options.http !== false) await gateway.listen();
     return gateway;
+  }
+
+  /** The local provider's tools (the gateway's own and the plugins'). */
+  get tools(): ToolRegistry {
+    return this.plugins.tools;
   }
 
   /** The Streamable HTTP endpoint, e.g. http://127.0.0.1:8080/mcp. */
@@ -98,8 +117,9 @@ export class Gateway {
   newMcpServer(): Server {
     const server = createMcpServer({
       identity: { name: 'mcp-edge', version: VERSION },
-      tools: this.tools,
+      provider: this.plugins,
       requestTimeoutMs: this.config.gateway.request_timeout_ms,
+      ...(this.queue ? { queue: { taskStore: this.queue.taskStore, intercept: this.queue.intercept } } : {}),
     });
     this.servers.add(server);
     server.onclose = () => this.servers.delete(server);
@@ -113,9 +133,14 @@ export class Gateway {
     return server;
   }
 
-  private notifyToolsChanged(): void {
+  private notifyListChanged(part: CatalogPart | 'health'): void {
     for (const server of this.servers) {
-      server.sendToolListChanged().catch(() => undefined);
+      const sent =
+        part === 'tools' ? server.sendToolListChanged()
+        : part === 'prompts' ? server.sendPromptListChanged()
+        : part === 'resources' || part === 'resourceTemplates' ? server.sendResourceListChanged()
+        : undefined;
+      sent?.catch(() => undefined);
     }
   }
 
@@ -162,6 +187,7 @@ export class Gateway {
 
   /** Stops serving, closes every session and the database. */
   async close(): Promise<void> {
+    await this.queue?.close();
     await this.endpoint?.closeAll();
     await Promise.allSettled([...this.servers].map((s) => s.close()));
     if (this.httpServer) {
@@ -170,6 +196,7 @@ export class Gateway {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     }
+    await this.plugins.close();
     if (this.db.open) this.db.close();
   }
 }
