@@ -6,6 +6,7 @@
 //! fuzz. The host (TypeScript) does every effect.
 
 pub mod codec;
+pub mod tokenizer;
 pub mod queue;
 pub mod router;
 
