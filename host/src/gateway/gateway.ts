@@ -9,7 +9,8 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { validateConfig } from '../config/load.js';
 import type { EdgeConfig, EdgeConfigInput } from '../config/schema.js';
 import { componentSize, loadCore, type EdgeCore } from '../core/index.js';
-import { startOfflineQueue, type QueueHooks } from '../queue/index.js';
+import { queueMetrics, startOfflineQueue, type QueueHooks } from '../queue/index.js';
+import { gatewayMetrics } from '../telemetry/metrics.js';
 import { openDatabase, type Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { configuredPlugins } from '../plugins/index.js';
@@ -219,9 +220,16 @@ export class Gateway {
     if (!verdict.ok) return sendJson(res, 403, { jsonrpc: '2.0', error: { code: -32000, message: verdict.reason }, id: null });
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/mcp' && this.endpoint) return this.endpoint.handle(req, res);
+    if (req.method === 'GET' && path === '/metrics') return this.sendMetrics(res);
     const handler = this.rest.get(`${req.method} ${path}`);
     if (handler) return sendJson(res, 200, await handler(req));
-    sendJson(res, 404, { error: `No route for ${req.method} ${path}. MCP is served at /mcp; health at GET /health.` });
+    sendJson(res, 404, { error: `No route for ${req.method} ${path}. MCP is served at /mcp; health at GET /health; metrics at GET /metrics.` });
+  }
+
+  private sendMetrics(res: ServerResponse): void {
+    const text = gatewayMetrics(this.health(), this.queue ? queueMetrics(this.queue.queue) : '');
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
   }
 
   /** Stops serving, closes every session and the database. */
