@@ -36,3 +36,5 @@ export type { Tokenizer, TokenizerFactory, SpecialToken, EncodeOptions, Truncati
 export { OfflineQueue, QueueError, DestinationError, IdempotencyMemory, IDEMPOTENCY_META_KEY, queueStatus, queueMetrics } from './queue/index.js';
 export type { Deliverer } from './queue/index.js';
 export { openDatabase } from './storage/database.js';
+export { createCodec, CodecDictionary } from './codec/index.js';
+export type { EdgeCodec, CreateCodecOptions, EngineName } from './codec/index.js';
