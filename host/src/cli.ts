@@ -1,0 +1,137 @@
+// The mcp-edge command line. `serve` runs the HTTP gateway; `stdio` speaks MCP
+// on stdin/stdout for Claude Desktop and prints nothing else there.
+import { parseArgs } from 'node:util';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { ConfigError, loadConfigFile } from './config/load.js';
+import type { EdgeConfig } from './config/schema.js';
+import { createGateway, type Gateway } from './gateway/gateway.js';
+import { StorageError } from './storage/database.js';
+import { createLogger, type LogLevel } from './telemetry/log.js';
+import { VERSION } from './version.js';
+
+const HELP = `mcp-edge ${VERSION}: a Model Context Protocol gateway for the edge
+
+Usage:
+  mcp-edge serve [options]   serve MCP over Streamable HTTP at http://<bind>/mcp
+  mcp-edge stdio [options]   serve MCP over stdin/stdout (for Claude Desktop)
+  mcp-edge version           print the version
+  mcp-edge help              print this help
+
+Options:
+  -c, --config <file>     mcp-edge.toml to read (default: $MCP_EDGE_CONFIG, else
+                          ./mcp-edge.toml when present, else built-in defaults)
+  -b, --bind <host:port>  listen address (default 127.0.0.1:8080)
+  -d, --data-dir <dir>    where the SQLite database lives
+                          (default: $MCP_EDGE_DATA_DIR, else ~/.local/share/mcp-edge)
+      --log-level <level> debug | info | warn | error | silent (default info)
+
+Endpoints when serving: POST/GET/DELETE /mcp, GET /health.
+`;
+
+const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
+
+interface CliOptions {
+  config?: string;
+  bind?: string;
+  'data-dir'?: string;
+  'log-level'?: string;
+}
+
+function parse(argv: string[]): { command: string; options: CliOptions } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      bind: { type: 'string', short: 'b' },
+      'data-dir': { type: 'string', short: 'd' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
+  if (values.help) return { command: 'help', options: values };
+  if (values.version) return { command: 'version', options: values };
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+  return { command: positionals[0] ?? 'help', options: values };
+}
+
+class UsageError extends Error {}
+
+async function resolveConfig(options: CliOptions): Promise<EdgeConfig> {
+  const explicit = options.config ?? process.env.MCP_EDGE_CONFIG;
+  const path = explicit ?? 'mcp-edge.toml';
+  const config = await loadConfigFile(path, { required: explicit !== undefined });
+  if (options.bind) config.gateway.bind_address = options.bind;
+  if (options['data-dir']) config.gateway.data_dir = options['data-dir'];
+  return config;
+}
+
+function logLevel(options: CliOptions): LogLevel {
+  const level = options['log-level'] ?? 'info';
+  if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
+  return level as LogLevel;
+}
+
+function stopOnSignals(gateway: Gateway): void {
+  const stop = () => {
+    gateway.close().finally(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+async function serve(options: CliOptions): Promise<void> {
+  const config = await resolveConfig(options);
+  const gateway = await createGateway({ config, logger: createLogger(logLevel(options)) });
+  stopOnSignals(gateway);
+}
+
+async function stdio(options: CliOptions): Promise<void> {
+  const config = await resolveConfig(options);
+  const gateway = await createGateway({ config, http: false, logger: createLogger(logLevel(options)) });
+  const transport = new StdioServerTransport();
+  transport.onclose = () => {
+    gateway.close().finally(() => process.exit(0));
+  };
+  process.stdin.once('end', () => transport.close());
+  await gateway.connect(transport);
+  stopOnSignals(gateway);
+}
+
+/** Turns a startup failure into one clear line and an exit code. */
+function explain(err: unknown): { message: string; code: number } {
+  if (err instanceof UsageError) return { message: `${err.message}\nRun "mcp-edge help" for usage.`, code: 2 };
+  if (err instanceof ConfigError) return { message: err.message, code: 2 };
+  if (err instanceof StorageError) return { message: err.message, code: 1 };
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return { message: 'The listen address is already in use. Stop the other process, or pass --bind 127.0.0.1:<another port>.', code: 1 };
+  if (code === 'EACCES') return { message: 'Permission denied while starting (a port below 1024 or an unwritable folder?).', code: 1 };
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return { message: `${(err as Error).message}\nRun "mcp-edge help" for usage.`, code: 2 };
+  return { message: (err as Error).stack ?? String(err), code: 1 };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    const { command, options } = parse(argv);
+    switch (command) {
+      case 'serve':
+        return await serve(options);
+      case 'stdio':
+        return await stdio(options);
+      case 'version':
+        process.stdout.write(`${VERSION}\n`);
+        return;
+      case 'help':
+        process.stdout.write(HELP);
+        return;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    const { message, code } = explain(err);
+    process.stderr.write(`mcp-edge: ${message}\n`);
+    process.exit(code);
+  }
+}
+

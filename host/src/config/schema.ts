@@ -1,0 +1,101 @@
+// The mcp-edge.toml schema. Keys are the file's own snake_case names, in TOML and
+// in the embedding API alike, so one page of docs serves both. Every section is
+// optional; the defaults are a safe gateway on 127.0.0.1:8080.
+import { z } from 'zod';
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected "host:port", for example "127.0.0.1:8080"')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
+
+const compression = z.enum(['none', 'zstd', 'lz4']);
+
+export const gatewaySchema = z
+  .object({
+    /** Address to listen on. Loopback by default: exposing the gateway is a choice. */
+    bind_address: hostPort.default('127.0.0.1:8080'),
+    /** Most concurrent HTTP connections. */
+    max_connections: z.number().int().min(1).max(100_000).default(100),
+    /** Per-request time limit for tool calls, in ms. */
+    request_timeout_ms: z.number().int().min(1).max(3_600_000).default(30_000),
+    /** Largest accepted HTTP request body, in bytes. */
+    max_body_bytes: z.number().int().min(1024).max(1 << 30).default(4 * 1024 * 1024),
+    /** Where the gateway keeps its SQLite database and state. */
+    data_dir: z.string().min(1).optional(),
+    /** Extra Host header values to accept, beyond the bind address and localhost. */
+    allowed_hosts: z.array(z.string().min(1)).default([]),
+    /** Browser origins allowed to call the gateway (exact match, e.g. "https://app.example"). */
+    allowed_origins: z.array(z.string().url()).default([]),
+  })
+  .strict();
+
+export const modelsSchema = z
+  .object({
+    local_model: z.string().optional(),
+    model_path: z.string().optional(),
+    max_memory_mb: z.number().int().min(1).default(512),
+    max_tokens: z.number().int().min(1).default(1024),
+    cloud_endpoint: z.string().url().optional(),
+    cloud_api_key: z.string().optional(),
+    fallback_threshold_ms: z.number().int().min(0).default(2000),
+  })
+  .strict();
+
+export const offlineSchema = z
+  .object({
+    /** Most calls waiting in the offline queue. */
+    queue_size: z.number().int().min(1).default(1000),
+    /** Where the queue's SQLite file lives; inside data_dir by default. */
+    persistence_path: z.string().min(1).optional(),
+    sync_interval_seconds: z.number().int().min(1).default(300),
+    compression: compression.default('zstd'),
+  })
+  .strict();
+
+export const securitySchema = z
+  .object({
+    use_tpm: z.boolean().default(false),
+    tpm_device: z.string().default('/dev/tpm0'),
+    attestation_required: z.boolean().default(false),
+    tls_cert: z.string().optional(),
+    tls_key: z.string().optional(),
+  })
+  .strict()
+  .refine((s) => Boolean(s.tls_cert) === Boolean(s.tls_key), {
+    message: 'tls_cert and tls_key must be set together',
+    path: ['tls_key'],
+  });
+
+export const telemetrySchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    export_interval_seconds: z.number().int().min(1).default(60),
+    compression: compression.default('lz4'),
+    endpoints: z.array(z.string().url()).default([]),
+  })
+  .strict();
+
+export const powerSchema = z
+  .object({
+    low_power_mode: z.boolean().default(false),
+    cpu_throttle_percent: z.number().int().min(1).max(100).default(100),
+    gpu_enabled: z.boolean().default(false),
+    sleep_on_idle_ms: z.number().int().min(0).default(0),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    gateway: gatewaySchema.default(() => gatewaySchema.parse({})),
+    models: modelsSchema.default(() => modelsSchema.parse({})),
+    offline: offlineSchema.default(() => offlineSchema.parse({})),
+    security: securitySchema.default(() => securitySchema.parse({})),
+    telemetry: telemetrySchema.default(() => telemetrySchema.parse({})),
+    power: powerSchema.default(() => powerSchema.parse({})),
+  })
+  .strict();
+
+/** The validated configuration, with every default filled in. */
+export type EdgeConfig = z.infer<typeof configSchema>;
+/** What a user may write: every section and key optional. */
+export type EdgeConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,58 @@
+// The typed facade over the edge-core component. Everything the host asks of the
+// Rust core goes through here; nothing else imports ./generated.
+import { instantiate, type Root } from './generated/edge-core.js';
+import { wrapCodec, type Codec } from './codec.js';
+
+/** Compiles one core wasm module of the component, given its file name. */
+export type CompileCoreModule = (fileName: string) => Promise<WebAssembly.Module>;
+
+export interface LoadCoreOptions {
+  /** How to fetch and compile the component's core module; Node's file loader by default. */
+  compile?: CompileCoreModule;
+}
+
+/** A loaded, instantiated edge-core component. */
+export interface EdgeCore {
+  /** Version of the Rust edge-core crate inside the component. */
+  readonly version: string;
+  /** Compile-time features of the component, e.g. "simd128". */
+  readonly features: readonly string[];
+  /** Frames, checksums and (as they land) zstd/lz4 compression. */
+  readonly codec: Codec;
+  /** The raw jco bindings, for the facades of other interfaces. */
+  readonly exports: Root;
+}
+
+const generatedDir = new URL('./generated/', import.meta.url);
+
+/** Reads the component's core module from disk next to this file (Node). */
+export const compileFromDisk: CompileCoreModule = async (fileName) => {
+  const { readFile } = await import('node:fs/promises');
+  return WebAssembly.compile(await readFile(new URL(fileName, generatedDir)));
+};
+
+/** Instantiates the component. The component imports nothing, so no shim is needed. */
+export async function loadCore(options: LoadCoreOptions = {}): Promise<EdgeCore> {
+  const compile = options.compile ?? compileFromDisk;
+  const exports = await instantiate(compile, {});
+  return {
+    version: exports.info.version(),
+    features: exports.info.features(),
+    codec: wrapCodec(exports.codec),
+    exports,
+  };
+}
+
+/** Size in bytes of the built component (from the build stamp), for /health. */
+export async function componentSize(): Promise<number | undefined> {
+  try {
+    const { readFile } = await import('node:fs/promises');
+    const stamp = JSON.parse(await readFile(new URL('STAMP.json', generatedDir), 'utf8')) as { componentBytes?: number };
+    return stamp.componentBytes;
+  } catch {
+    return undefined;
+  }
+}
+
+export { CoreError } from './errors.js';
+export type { Codec, PackOptions, FrameInfo, Algorithm } from './codec.js';

@@ -1,0 +1,180 @@
+// The gateway: config + core + storage + tools, served over HTTP and/or stdio.
+// `createGateway` is the one way to start it, from the CLI and the npm API alike.
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { validateConfig } from '../config/load.js';
+import type { EdgeConfig, EdgeConfigInput } from '../config/schema.js';
+import { componentSize, loadCore, type EdgeCore } from '../core/index.js';
+import { openDatabase, type Db } from '../storage/database.js';
+import { createLogger, type Logger } from '../telemetry/log.js';
+import { registerBuiltinTools } from '../tools/builtin.js';
+import { ToolRegistry } from '../tools/registry.js';
+import { allowedHostValues, checkRequest, type GuardOptions } from './guard.js';
+import { answerError, McpHttpEndpoint, sendJson, type RestHandler } from './http.js';
+import { createMcpServer } from './mcp-server.js';
+import { VERSION } from '../version.js';
+
+export interface GatewayOptions {
+  /** Configuration, as in mcp-edge.toml; validated. Defaults everywhere. */
+  config?: EdgeConfigInput | EdgeConfig;
+  /** Serve HTTP on gateway.bind_address (default true). Off for stdio-only use. */
+  http?: boolean;
+  /** Where log lines go; stderr at "info" by default. */
+  logger?: Logger;
+  /** A core already loaded (tests and embedders that load it once). */
+  core?: EdgeCore;
+}
+
+export interface HealthReport {
+  status: 'ok';
+  version: string;
+  uptime_seconds: number;
+  core: { version: string; features: readonly string[]; component_bytes: number | null };
+  sessions: number;
+}
+
+/** The default data directory: $MCP_EDGE_DATA_DIR, else the XDG data home. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.MCP_EDGE_DATA_DIR) return resolve(env.MCP_EDGE_DATA_DIR);
+  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'mcp-edge');
+}
+
+export class Gateway {
+  readonly tools = new ToolRegistry();
+  readonly rest = new Map<string, RestHandler>();
+  private readonly servers = new Set<Server>();
+  private readonly startedAt = Date.now();
+  private httpServer: HttpServer | undefined;
+  private endpoint: McpHttpEndpoint | undefined;
+  private componentBytes: number | null = null;
+
+  private constructor(
+    readonly config: EdgeConfig,
+    readonly core: EdgeCore,
+    readonly db: Db,
+    readonly dataDir: string,
+    readonly log: Logger,
+  ) {
+    this.tools.onChange(() => this.notifyToolsChanged());
+    this.rest.set('GET /health', () => this.health());
+  }
+
+  static async start(options: GatewayOptions = {}): Promise<Gateway> {
+    const config = validateConfig(options.config ?? {}, 'gateway config');
+    const log = options.logger ?? createLogger();
+    const core = options.core ?? (await loadCore());
+    const dataDir = config.gateway.data_dir ? resolve(config.gateway.data_dir) : defaultDataDir();
+    const db = openDatabase(dataDir);
+    const gateway = new Gateway(config, core, db, dataDir, log);
+    gateway.componentBytes = (await componentSize()) ?? null;
+    registerBuiltinTools(gateway.tools, core);
+    if (options.http !== false) await gateway.listen();
+    return gateway;
+  }
+
+  /** The Streamable HTTP endpoint, e.g. http://127.0.0.1:8080/mcp. */
+  get url(): string {
+    const address = this.httpServer?.address() as AddressInfo | null | undefined;
+    if (!address) throw new Error('the gateway is not serving HTTP');
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}/mcp`;
+  }
+
+  health(): HealthReport {
+    return {
+      status: 'ok',
+      version: VERSION,
+      uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
+      core: { version: this.core.version, features: this.core.features, component_bytes: this.componentBytes },
+      sessions: this.servers.size,
+    };
+  }
+
+  /** Creates an MCP server for one client; the gateway tracks it until it closes. */
+  newMcpServer(): Server {
+    const server = createMcpServer({
+      identity: { name: 'mcp-edge', version: VERSION },
+      tools: this.tools,
+      requestTimeoutMs: this.config.gateway.request_timeout_ms,
+    });
+    this.servers.add(server);
+    server.onclose = () => this.servers.delete(server);
+    return server;
+  }
+
+  /** Serves one client over an already-open transport (stdio, for example). */
+  async connect(transport: Transport): Promise<Server> {
+    const server = this.newMcpServer();
+    await server.connect(transport);
+    return server;
+  }
+
+  private notifyToolsChanged(): void {
+    for (const server of this.servers) {
+      server.sendToolListChanged().catch(() => undefined);
+    }
+  }
+
+  private async listen(): Promise<void> {
+    const bind = this.config.gateway.bind_address;
+    const host = bind.slice(0, bind.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+    const port = Number(bind.slice(bind.lastIndexOf(':') + 1));
+    this.endpoint = new McpHttpEndpoint({
+      maxBodyBytes: this.config.gateway.max_body_bytes,
+      maxSessions: this.config.gateway.max_connections,
+      newMcpServer: () => this.newMcpServer(),
+      rest: this.rest,
+      log: this.log,
+    });
+    const server = createServer();
+    server.maxConnections = this.config.gateway.max_connections;
+    await new Promise<void>((resolveListen, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolveListen());
+    });
+    this.httpServer = server;
+    const guard: GuardOptions = {
+      bindAddress: bind,
+      port: (server.address() as AddressInfo).port,
+      allowedHosts: this.config.gateway.allowed_hosts,
+      allowedOrigins: this.config.gateway.allowed_origins,
+    };
+    const hosts = allowedHostValues(guard);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      this.route(req, res, hosts, guard).catch((err: unknown) => answerError(res, err, this.log));
+    });
+    this.log.info(`mcp-edge ${VERSION} listening`, { url: this.url, data_dir: this.dataDir });
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse, hosts: Set<string>, guard: GuardOptions): Promise<void> {
+    const verdict = checkRequest(req, hosts, guard);
+    if (!verdict.ok) return sendJson(res, 403, { jsonrpc: '2.0', error: { code: -32000, message: verdict.reason }, id: null });
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/mcp' && this.endpoint) return this.endpoint.handle(req, res);
+    const handler = this.rest.get(`${req.method} ${path}`);
+    if (handler) return sendJson(res, 200, await handler(req));
+    sendJson(res, 404, { error: `No route for ${req.method} ${path}. MCP is served at /mcp; health at GET /health.` });
+  }
+
+  /** Stops serving, closes every session and the database. */
+  async close(): Promise<void> {
+    await this.endpoint?.closeAll();
+    await Promise.allSettled([...this.servers].map((s) => s.close()));
+    if (this.httpServer) {
+      const server = this.httpServer;
+      this.httpServer = undefined;
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Starts a gateway in this process; the npm embedding API's front door. */
+export function createGateway(options: GatewayOptions = {}): Promise<Gateway> {
+  return Gateway.start(options);
+}

@@ -1,0 +1,19 @@
+// The npm embedding API of mcp-edge.
+//
+//   import { createGateway } from 'mcp-edge';
+//   const gateway = await createGateway({ config: { gateway: { bind_address: '127.0.0.1:0' } } });
+//   console.log(gateway.url);   // http://127.0.0.1:<port>/mcp
+//   await gateway.close();
+
+export { createGateway, Gateway, defaultDataDir } from './gateway/gateway.js';
+export type { GatewayOptions, HealthReport } from './gateway/gateway.js';
+export { loadCore, CoreError } from './core/index.js';
+export type { EdgeCore, Codec, PackOptions, FrameInfo, Algorithm } from './core/index.js';
+export { ConfigError, loadConfigFile, parseConfig, validateConfig } from './config/load.js';
+export type { EdgeConfig, EdgeConfigInput } from './config/schema.js';
+export { defineTool, ToolRegistry } from './tools/registry.js';
+export type { ToolDefinition, ToolContext } from './tools/registry.js';
+export { createLogger } from './telemetry/log.js';
+export type { Logger, LogLevel } from './telemetry/log.js';
+export { StorageError } from './storage/database.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,70 @@
+// Where tools come from. A provider is anything that offers MCP tools,
+// resources and prompts to the gateway: the in-process plugins, an upstream MCP
+// server (stdio or HTTP), a peer gateway. The aggregator merges them into the
+// one view clients see, and the core's router picks among replicas.
+import type {
+  CallToolResult,
+  CompleteRequest,
+  CompleteResult,
+  GetPromptResult,
+  Prompt,
+  ReadResourceResult,
+  Resource,
+  ResourceTemplate,
+  Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+
+export type ProviderKind = 'local' | 'upstream' | 'peer';
+
+export type ProviderState = 'starting' | 'up' | 'down' | 'disabled';
+
+export interface ProviderHealth {
+  state: ProviderState;
+  /** Why it is not up, in words a user can act on. */
+  detail?: string;
+  /** When the state last changed (ms since epoch). */
+  since: number;
+}
+
+/**
+ * What a provider gets with each forwarded request: cancellation, and the
+ * client-facing request's channel back to the client (for progress, logging,
+ * sampling and elicitation that the provider forwards).
+ */
+export interface ProviderCallContext {
+  signal: AbortSignal;
+  /** The client's request context, when the call came from an MCP client. */
+  client?: RequestHandlerExtra<ServerRequest, ServerNotification>;
+  /** The client's progress token, if it asked for progress. */
+  progressToken?: string | number;
+}
+
+/** The lists a provider offers, as it last reported them. */
+export interface ProviderCatalog {
+  tools: Tool[];
+  resources: Resource[];
+  resourceTemplates: ResourceTemplate[];
+  prompts: Prompt[];
+}
+
+export type CatalogPart = keyof ProviderCatalog;
+
+export interface Provider {
+  /** Unique among providers; the namespace prefix when names are prefixed. */
+  readonly id: string;
+  readonly kind: ProviderKind;
+  health(): ProviderHealth;
+  /** The current lists (cached; providers refresh them on list_changed). */
+  catalog(): ProviderCatalog;
+  callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult>;
+  readResource(uri: string, context: ProviderCallContext): Promise<ReadResourceResult>;
+  getPrompt(name: string, args: Record<string, string> | undefined, context: ProviderCallContext): Promise<GetPromptResult>;
+  complete?(params: CompleteRequest['params'], context: ProviderCallContext): Promise<CompleteResult>;
+  /** Calls `listener` when a part of the catalog or the health changes; returns an unsubscribe function. */
+  onChange(listener: (part: CatalogPart | 'health') => void): () => void;
+  /** Starts the provider (spawn, connect); resolves when it is up or has failed and will retry. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,52 @@
+// The gateway's SQLite database: one file in the data directory, WAL mode,
+// created on first start and migrated forward. SQLite is the source of truth for
+// everything that must survive a restart (the offline queue first of all).
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { MIGRATIONS } from './migrations.js';
+
+export type Db = Database.Database;
+
+export const DATABASE_FILE = 'mcp-edge.db';
+
+/** The data directory cannot be used; the message says which and why. */
+export class StorageError extends Error {
+  override readonly name = 'StorageError';
+}
+
+/** Opens (creating when needed) the database in `dataDir` and applies pending migrations. */
+export function openDatabase(dataDir: string): Db {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (err) {
+    throw new StorageError(`cannot create data directory ${dataDir}: ${(err as Error).message}. Set gateway.data_dir to a writable folder.`);
+  }
+  const path = join(dataDir, DATABASE_FILE);
+  let db: Db;
+  try {
+    db = new Database(path);
+  } catch (err) {
+    throw new StorageError(`cannot open database ${path}: ${(err as Error).message}`);
+  }
+  db.pragma('journal_mode = WAL');
+  // FULL: a transaction that returned is on disk, so an acknowledged item survives power loss.
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  const applied = new Set(db.prepare('SELECT id FROM schema_migrations').pluck().all() as string[]);
+  const record = db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)');
+  for (const migration of MIGRATIONS) {
+    if (applied.has(migration.id)) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      record.run(migration.id, Date.now());
+    })();
+  }
+}

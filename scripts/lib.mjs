@@ -1,0 +1,61 @@
+// Small helpers shared by the project's scripts. Plain Node, no dependencies:
+// these run before `npm ci` on a fresh clone.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { join, dirname, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export function log(message) {
+  process.stderr.write(`[mcp-edge] ${message}\n`);
+}
+
+export function fail(message) {
+  process.stderr.write(`\n[mcp-edge] ${message}\n\n`);
+  process.exit(1);
+}
+
+/** Runs a command, inheriting stdio; exits the script when it fails. */
+export function run(cmd, args, options = {}) {
+  const result = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...options });
+  if (result.error) fail(`could not run ${cmd}: ${result.error.message}`);
+  if (result.status !== 0) fail(`${cmd} ${args.join(' ')} exited with ${result.status}`);
+}
+
+/** Runs a command quietly; returns its stdout, or null when it fails or is missing. */
+export function probe(cmd, args, options = {}) {
+  const result = spawnSync(cmd, args, { encoding: 'utf8', cwd: root, ...options });
+  return result.status === 0 ? result.stdout : null;
+}
+
+/** Every file under `dir` (recursively), skipping build output folders. */
+export function listFiles(dir) {
+  if (!existsSync(dir)) return [];
+  if (statSync(dir).isFile()) return [dir];
+  const out = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'target' || entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...listFiles(path));
+    else out.push(path);
+  }
+  return out.sort();
+}
+
+/** A sha256 over the relative paths and contents of `paths` (files or folders). */
+export function hashTree(paths) {
+  const hash = createHash('sha256');
+  for (const file of paths.flatMap((p) => listFiles(join(root, p)))) {
+    hash.update(relative(root, file));
+    hash.update('\0');
+    hash.update(readFileSync(file));
+    hash.update('\0');
+  }
+  return hash.digest('hex');
+}
+
+export function sha256(bytes) {
+  return createHash('sha256').update(bytes).digest('hex');
+}

@@ -1,0 +1,80 @@
+// Finds a Rust toolchain that can build wasm32-unknown-unknown, installing
+// Debian's when it runs as root on Debian (see ../shared/TOOLCHAIN.md).
+//
+// Two routes, in order of preference:
+// 1. rustup with the wasm32-unknown-unknown target installed: plain cargo.
+// 2. Debian's rustc-web: no prebuilt wasm std, so std is built from the shipped
+//    source with -Zbuild-std (RUSTC_BOOTSTRAP=1), linked with lld-19's wasm-ld.
+import { existsSync } from 'node:fs';
+import { probe, run, log, fail } from './lib.mjs';
+
+const DEBIAN_RUST = '/usr/bin/rustc';
+const DEBIAN_CARGO = '/usr/bin/cargo';
+const DEBIAN_STD_SRC = '/usr/lib/rustlib/src/rust/library';
+const WASM_LD = '/usr/lib/llvm-19/bin/wasm-ld';
+
+/** Debian packages the build needs: the wasm Rust, its std source, a wasm linker,
+ * and clang for the C code (zstd) compiled into the core. */
+export const DEBIAN_PACKAGES = ['rustc-web', 'cargo-web', 'rust-web-src', 'lld-19', 'clang-19'];
+
+const TARGET = 'wasm32-unknown-unknown';
+const SIMD = '-C target-feature=+simd128';
+
+function rustupRoute() {
+  const installed = probe('rustup', ['target', 'list', '--installed']);
+  if (!installed || !installed.split('\n').includes(TARGET)) return null;
+  return { name: 'rustup', cargo: 'cargo', args: [], env: { RUSTFLAGS: SIMD } };
+}
+
+function debianRoute() {
+  const present = [DEBIAN_RUST, DEBIAN_CARGO, DEBIAN_STD_SRC, WASM_LD].every((p) => existsSync(p));
+  if (!present) return null;
+  return {
+    name: 'debian rustc-web + build-std',
+    cargo: DEBIAN_CARGO,
+    args: ['-Zbuild-std=std,panic_abort'],
+    env: { RUSTC: DEBIAN_RUST, RUSTC_BOOTSTRAP: '1', RUSTFLAGS: `${SIMD} -C linker=${WASM_LD}` },
+  };
+}
+
+function missingDebianPackages() {
+  return DEBIAN_PACKAGES.filter((pkg) => {
+    const status = probe('dpkg-query', ['-W', '-f=${Status}', pkg]);
+    return !status || !status.includes('install ok installed');
+  });
+}
+
+function installDebianPackages(packages) {
+  log(`installing Debian packages: ${packages.join(' ')}`);
+  run('apt-get', ['update', '-qq']);
+  run('apt-get', ['install', '-y', '-qq', ...packages], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+function canInstallDebian() {
+  return existsSync('/etc/debian_version') && process.getuid?.() === 0 && probe('apt-get', ['--version']) !== null;
+}
+
+/** Makes sure the Debian packages are there (when we may install them), then picks a route. */
+export function findToolchain() {
+  if (existsSync('/etc/debian_version')) {
+    const missing = missingDebianPackages();
+    if (missing.length > 0 && canInstallDebian()) installDebianPackages(missing);
+  }
+  const route = rustupRoute() ?? debianRoute();
+  if (route) return route;
+  fail(
+    'No Rust toolchain that can build WebAssembly was found.\n' +
+      'Install one of:\n' +
+      `  - rustup target add ${TARGET}   (with rustup and clang on PATH), or\n` +
+      `  - on Debian 12, as root: apt-get install -y ${DEBIAN_PACKAGES.join(' ')}\n` +
+      'then run the command again.',
+  );
+}
+
+/** The cargo invocation that builds the component crate's core module. */
+export function cargoBuild(route, targetDir) {
+  const args = ['build', '--release', '--target', TARGET, '-p', 'edge-core-component', '--target-dir', targetDir, ...route.args];
+  return { cmd: route.cargo, args, env: { ...process.env, ...route.env } };
+}
+
+export { TARGET };
