@@ -1,5 +1,5 @@
-// Errors that cross the WIT boundary arrive as jco ComponentErrors whose
-// `payload` is the WIT variant. The host turns them into one typed error.
+// Errors that cross the WIT boundary arrive as the WIT variant ({ tag, val }).
+// The host turns them into one typed error with a message that says what to do.
 
 /** A typed error from the Rust core: `code` is the WIT variant's case name. */
 export class CoreError extends Error {
@@ -30,7 +30,8 @@ export function callCore<T>(fn: () => T, describe: (error: VariantPayload) => st
   try {
     return fn();
   } catch (err) {
-    const payload = (err as { payload?: unknown }).payload;
+    // jco throws a result's error case either bare or wrapped as ComponentError.payload.
+    const payload = isVariant(err) ? err : (err as { payload?: unknown } | null)?.payload;
     if (isVariant(payload)) throw new CoreError(payload.tag, describe(payload), payload.val);
     throw err;
   }

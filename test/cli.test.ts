@@ -1,0 +1,126 @@
+// The real CLI as a child process, driven by the MCP SDK's own client.
+import { afterAll, describe, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { CLI, ROOT, collect, spawnCli, startServeCli, tempDir, waitForExit, waitForOutput } from './helpers/processes.js';
+
+const clients: Client[] = [];
+afterAll(async () => {
+  await Promise.allSettled(clients.map((c) => c.close()));
+});
+
+async function connect(transport: StreamableHTTPClientTransport | StdioClientTransport): Promise<Client> {
+  const client = new Client({ name: 'cli-test', version: '1.0.0' });
+  await client.connect(transport);
+  clients.push(client);
+  return client;
+}
+
+async function compressThroughCore(client: Client): Promise<Record<string, unknown>> {
+  const result = await client.callTool({ name: 'edge_compress', arguments: { text: 'edge '.repeat(50) } });
+  expect(result.isError).toBeFalsy();
+  return result.structuredContent as Record<string, unknown>;
+}
+
+describe('mcp-edge serve', () => {
+  it('answers /health with version, uptime, core version and component size', async () => {
+    const { url } = await startServeCli();
+    const health = await (await fetch(new URL('/health', url))).json();
+    expect(health).toMatchObject({ status: 'ok', version: '0.1.0', core: { version: '0.1.0' } });
+    expect(health.core.component_bytes).toBeGreaterThan(1000);
+    expect(health.uptime_seconds).toBeGreaterThanOrEqual(0);
+  });
+
+  it('serves a built-in tool over Streamable HTTP, computed by the component', async () => {
+    const { url } = await startServeCli();
+    const client = await connect(new StreamableHTTPClientTransport(new URL(url)));
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toContain('edge_compress');
+    const out = await compressThroughCore(client);
+    expect(out).toMatchObject({ algorithm: 'stored', originalBytes: 250, frameBytes: 270 });
+    const frame = Buffer.from(out.frameBase64 as string, 'base64');
+    expect(frame.subarray(0, 4).toString()).toBe('MEDG');
+    expect(frame.subarray(20).toString()).toBe('edge '.repeat(50));
+  });
+
+  it('returns invalid arguments as a tool error the model can read', async () => {
+    const { url } = await startServeCli();
+    const client = await connect(new StreamableHTTPClientTransport(new URL(url)));
+    const result = await client.callTool({ name: 'edge_compress', arguments: { text: 42 } });
+    expect(result.isError).toBe(true);
+    expect(JSON.stringify(result.content)).toMatch(/Invalid arguments for edge_compress: text/);
+  });
+
+  it('creates its SQLite database in the data directory on first start', async () => {
+    const { dataDir } = await startServeCli();
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(`${dataDir}/mcp-edge.db`)).toBe(true);
+  });
+
+  it('says clearly when the port is taken', async () => {
+    const { url } = await startServeCli();
+    const port = new URL(url).port;
+    const second = spawnCli(['serve', '--bind', `127.0.0.1:${port}`, '--data-dir', tempDir()]);
+    const stderr = collect(second.stderr);
+    expect(await waitForExit(second)).toBe(1);
+    expect(stderr.text()).toMatch(/already in use.*--bind/);
+  });
+});
+
+describe('mcp-edge stdio', () => {
+  it('serves the same tool to the SDK stdio client', async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'stdio', '--data-dir', tempDir()],
+      cwd: ROOT,
+      stderr: 'pipe',
+    });
+    const client = await connect(transport);
+    const out = await compressThroughCore(client);
+    expect(out.originalBytes).toBe(250);
+  });
+
+  it('prints nothing but JSON-RPC on stdout', async () => {
+    const child = spawnCli(['stdio', '--data-dir', tempDir(), '--log-level', 'debug']);
+    const stdout = collect(child.stdout);
+    const initialize = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
+    };
+    child.stdin!.write(JSON.stringify(initialize) + '\n');
+    await waitForOutput(child.stdout, /"id":1/);
+    child.stdin!.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) + '\n');
+    child.stdin!.write(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) + '\n');
+    await new Promise((r) => setTimeout(r, 500));
+    child.stdin!.end();
+    expect(await waitForExit(child)).toBe(0);
+    const lines = stdout.text().split('\n').filter((l) => l.length > 0);
+    expect(lines.length).toBe(2);
+    for (const line of lines) expect(JSON.parse(line)).toMatchObject({ jsonrpc: '2.0' });
+  });
+});
+
+describe('mcp-edge with a bad config', () => {
+  it('refuses to start and names the key and the problem', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const dir = tempDir();
+    const path = `${dir}/mcp-edge.toml`;
+    writeFileSync(path, '[gateway]\nbind_address = "not-an-address"\nmax_connections = -3\n');
+    const child = spawnCli(['serve', '--config', path, '--data-dir', dir]);
+    const stderr = collect(child.stderr);
+    expect(await waitForExit(child)).toBe(2);
+    expect(stderr.text()).toContain(`${path} is invalid`);
+    expect(stderr.text()).toMatch(/gateway\.bind_address: expected "host:port"/);
+    expect(stderr.text()).toMatch(/gateway\.max_connections: /);
+  });
+
+  it('refuses an unknown command with a pointer to help', async () => {
+    const child = spawnCli(['serv']);
+    const stderr = collect(child.stderr);
+    expect(await waitForExit(child)).toBe(2);
+    expect(stderr.text()).toMatch(/unknown command "serv"[\s\S]*mcp-edge help/);
+  });
+});

@@ -1,0 +1,106 @@
+// DNS-rebinding protection and bad HTTP input, against an in-process gateway.
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGateway, type Gateway } from '../host/src/index.js';
+import { tempDir } from './helpers/processes.js';
+
+let gateway: Gateway;
+let port: number;
+
+beforeAll(async () => {
+  gateway = await createGateway({
+    config: {
+      gateway: {
+        bind_address: '127.0.0.1:0',
+        data_dir: tempDir(),
+        max_body_bytes: 4096,
+        allowed_origins: ['https://app.example'],
+      },
+    },
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+  });
+  port = Number(new URL(gateway.url).port);
+});
+
+afterAll(() => gateway.close());
+
+/** A raw HTTP request, so Host can be set to anything (fetch forbids that). */
+function raw(path: string, headers: Record<string, string>, body?: string, method = body ? 'POST' : 'GET') {
+  return new Promise<{ status: number; json: any; text: string }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => {
+        const isJson = String(res.headers['content-type']).startsWith('application/json');
+        resolve({ status: res.statusCode ?? 0, json: isJson && text ? JSON.parse(text) : null, text });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const INIT = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '0' } },
+});
+
+describe('Host and Origin validation', () => {
+  it('accepts the loopback host it is bound to', async () => {
+    expect((await raw('/health', { host: `127.0.0.1:${port}` })).status).toBe(200);
+    expect((await raw('/health', { host: `localhost:${port}` })).status).toBe(200);
+  });
+
+  it('rejects a foreign Host header (DNS rebinding)', async () => {
+    const res = await raw('/mcp', { host: `evil.example:${port}` }, INIT);
+    expect(res.status).toBe(403);
+    expect(res.json.error.message).toMatch(/Host header "evil.example:\d+" is not allowed/);
+  });
+
+  it('rejects a foreign Origin even with a good Host', async () => {
+    const res = await raw('/mcp', { host: `127.0.0.1:${port}`, origin: 'https://evil.example' }, INIT);
+    expect(res.status).toBe(403);
+    expect(res.json.error.message).toMatch(/Origin "https:\/\/evil.example" is not allowed/);
+  });
+
+  it('accepts a configured Origin', async () => {
+    const res = await raw('/mcp', { host: `127.0.0.1:${port}`, origin: 'https://app.example' }, INIT);
+    expect(res.status).toBe(200);
+    expect(res.text).toMatch(/"serverInfo":\{"name":"mcp-edge"/);
+  });
+});
+
+describe('bad HTTP input', () => {
+  it('answers malformed JSON with a JSON-RPC parse error', async () => {
+    const res = await raw('/mcp', { host: `127.0.0.1:${port}` }, '{"jsonrpc": "2.0", "id": 1,');
+    expect(res.status).toBe(400);
+    expect(res.json.error.code).toBe(-32700);
+  });
+
+  it('refuses a body above max_body_bytes', async () => {
+    const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { pad: 'x'.repeat(5000) } });
+    const res = await raw('/mcp', { host: `127.0.0.1:${port}` }, big);
+    expect(res.status).toBe(413);
+    expect(res.json.error.message).toMatch(/exceeds 4096 bytes \(gateway.max_body_bytes\)/);
+  });
+
+  it('asks for initialize when a request has no session', async () => {
+    const res = await raw('/mcp', { host: `127.0.0.1:${port}` }, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }));
+    expect(res.status).toBe(400);
+    expect(res.json.error.message).toMatch(/initialize/);
+  });
+
+  it('answers an unknown session id with 404', async () => {
+    const res = await raw('/mcp', { host: `127.0.0.1:${port}`, 'mcp-session-id': 'nope' }, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }));
+    expect(res.status).toBe(404);
+  });
+
+  it('answers an unknown path with a hint', async () => {
+    const res = await raw('/nope', { host: `127.0.0.1:${port}` });
+    expect(res.status).toBe(404);
+    expect(res.json.error).toMatch(/MCP is served at \/mcp/);
+  });
+});
