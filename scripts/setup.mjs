@@ -12,13 +12,19 @@ function checkNode() {
   }
 }
 
-/** npm ci when node_modules is missing or older than the lockfile. */
+/**
+ * Installs npm packages when node_modules is missing or older than the lockfile.
+ * `npm install`, not `npm ci`: @bytecodealliance/jco-node-fs 0.3.2 (under
+ * jco-transpile) names optional platform packages that were never published, so
+ * `npm ci` rejects every lockfile npm can write for it. `npm install` follows
+ * the lockfile as well and leaves it unchanged.
+ */
 function installPackages() {
   const marker = join(root, 'node_modules/.package-lock.json');
   const lock = join(root, 'package-lock.json');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
   log('installing npm packages (native addons compile from source; this takes a few minutes once)');
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  run('npm', ['install', '--no-audit', '--no-fund']);
 }
 
 function newestMtime(paths) {
