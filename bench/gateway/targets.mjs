@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { createConnection, createServer } from 'node:net';
 import { startProcess } from '../../test/conformance/lib/processes.mjs';
-import { FIXTURE_MAIN, startFixtureHttp } from '../../test/conformance/lib/targets.mjs';
+import { FIXTURE_MAIN, startFixtureHttp, startGatewayOverFixture } from '../../test/conformance/lib/targets.mjs';
 import { processTree } from './procstat.mjs';
 
 const require = createRequire(import.meta.url);
@@ -63,8 +63,12 @@ export async function startSupergateway() {
   return { name: 'supergateway', url: `http://127.0.0.1:${port}/mcp`, pid: proc.child.pid, stop: () => stopTree(proc) };
 }
 
-/** mcp-edge: an already running gateway given by URL (and pid, for its RSS). */
+/**
+ * mcp-edge: an already running gateway given by URL (and pid, for its RSS), or
+ * else `mcp-edge serve` started here fronting the fixture over stdio.
+ */
 export async function startGateway({ url, pid }) {
-  if (!url) return undefined;
-  return { name: 'mcp-edge', url, pid, stop: async () => {} };
+  if (url) return { name: 'mcp-edge', url, pid, stop: async () => {} };
+  const gateway = await startGatewayOverFixture();
+  return { name: 'mcp-edge', ...gateway };
 }

@@ -18,9 +18,35 @@ export async function startFixtureHttp() {
   return { url: proc.match[1], stop: proc.stop, pid: proc.child.pid };
 }
 
+/**
+ * mcp-edge.toml for the gateway fronting the fixture over stdio. Names are not
+ * prefixed ("never"), so the suite finds the tool, prompt and resource names it
+ * expects.
+ */
+export function fixtureUpstreamToml({ id = 'conformance' } = {}) {
+  const quote = (s) => JSON.stringify(s); // a JSON string is a valid TOML basic string
+  return [
+    '[aggregation]',
+    'prefix_mode = "never"',
+    '',
+    '[[upstreams]]',
+    `id = ${quote(id)}`,
+    'transport = "stdio"',
+    `command = ${quote(process.execPath)}`,
+    `args = [${quote(FIXTURE_MAIN)}, "--stdio"]`,
+    '',
+  ].join('\n');
+}
+
+/** mcp-edge serve fronting the fixture (spawned by the gateway over stdio). */
+export async function startGatewayOverFixture(options) {
+  return startEdgeGateway(fixtureUpstreamToml(), options);
+}
+
 export async function startTarget(name) {
   if (name === 'fixture') return startFixtureHttp();
-  throw new Error(`target "${name}" cannot be started yet: mcp-edge cannot front upstream servers on this branch`);
+  if (name === 'gateway') return startGatewayOverFixture();
+  throw new Error(`unknown target "${name}"`);
 }
 
 export const CLI = join(ROOT, 'host/bin/mcp-edge.js');
@@ -33,9 +59,15 @@ export async function startEdgeGateway(configToml, { logLevel = 'info' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-edge-gateway-'));
   const configFile = join(dir, 'mcp-edge.toml');
   writeFileSync(configFile, configToml);
-  const proc = await startProcess(process.execPath, [
-    CLI, 'serve', '--config', configFile, '--bind', '127.0.0.1:0', '--data-dir', join(dir, 'data'), '--log-level', logLevel,
-  ], { ready: /listening \{"url":"(http:\/\/127\.0\.0\.1:\d+\/mcp)"/, name: 'mcp-edge serve', timeoutMs: 30_000 });
+  let proc;
+  try {
+    proc = await startProcess(process.execPath, [
+      CLI, 'serve', '--config', configFile, '--bind', '127.0.0.1:0', '--data-dir', join(dir, 'data'), '--log-level', logLevel,
+    ], { ready: /listening \{"url":"(http:\/\/127\.0\.0\.1:\d+\/mcp)"/, name: 'mcp-edge serve', timeoutMs: 30_000 });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   const stop = async () => {
     await proc.stop();
     rmSync(dir, { recursive: true, force: true });
