@@ -6,7 +6,7 @@
 //
 //   node bench/gateway/run.mjs [--gateway-url URL --gateway-pid PID]
 //   (without --gateway-url it starts `mcp-edge serve` fronting the fixture over stdio)
-//                              [--clients 1,10,100] [--warmup-ms 500] [--measure-ms 2500]
+//                              [--clients 1,10,100] [--warmup-ms 300] [--measure-ms 2000]
 //
 // Prints one JSON document on stdout. Real processes, 127.0.0.1 only.
 import os from 'node:os';
@@ -16,7 +16,7 @@ import { sampleRss } from './procstat.mjs';
 import { startDirect, startGateway, startSupergateway } from './targets.mjs';
 
 function parseArgs(argv) {
-  const options = { clients: [1, 10, 100], warmupMs: 500, measureMs: 2500, gatewayUrl: undefined, gatewayPid: undefined };
+  const options = { clients: [1, 10, 100], warmupMs: 300, measureMs: 2000, gatewayUrl: undefined, gatewayPid: undefined };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (flag === '--clients') options.clients = value.split(',').map(Number);
@@ -84,6 +84,8 @@ function goals(rows) {
 async function main() {
   const options = parseArgs(process.argv.slice(2));
   const started = performance.now();
+  // Other work on the machine skews every row; the load average says how much.
+  const loadAtStart = round(os.loadavg()[0], 2);
   const starters = [
     ['direct', () => startDirect()],
     ['mcp-edge', () => startGateway({ url: options.gatewayUrl, pid: options.gatewayPid })],
@@ -115,7 +117,7 @@ async function main() {
     bench: 'gateway',
     tool: 'test_simple_text',
     upstream: 'test/fixtures/conformance-server (HTTP for direct, stdio behind supergateway)',
-    machine: { cpus: os.cpus().length, node: process.version },
+    machine: { cpus: os.cpus().length, node: process.version, loadAvg1mAtStart: loadAtStart },
     settings: { clients: options.clients, warmupMs: options.warmupMs, measureMs: options.measureMs },
     rows,
     peakRss,
