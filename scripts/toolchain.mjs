@@ -15,15 +15,24 @@ const WASM_LD = '/usr/lib/llvm-19/bin/wasm-ld';
 
 /** Debian packages the build needs: the wasm Rust, its std source, a wasm linker,
  * and clang for the C code (zstd) compiled into the core. */
-export const DEBIAN_PACKAGES = ['rustc-web', 'cargo-web', 'rust-web-src', 'lld-19', 'clang-19'];
+export const DEBIAN_PACKAGES = ['rustc-web', 'cargo-web', 'rust-web-src', 'lld-19', 'clang-19', 'zstd', 'lz4'];
 
 const TARGET = 'wasm32-unknown-unknown';
 const SIMD = '-C target-feature=+simd128';
+// zstd is C (zstd-sys): cc needs a wasm-capable clang, and simd128 for the C
+// code too. MCP_EDGE_SIMD=0 builds both without SIMD (bench/codec compares).
+const simdOn = process.env.MCP_EDGE_SIMD !== '0';
+const C_ENV = {
+  CC_wasm32_unknown_unknown: process.env.CC_wasm32_unknown_unknown ?? (existsSync('/usr/bin/clang-19') ? 'clang-19' : 'clang'),
+  AR_wasm32_unknown_unknown: process.env.AR_wasm32_unknown_unknown ?? (existsSync('/usr/bin/llvm-ar-19') ? 'llvm-ar-19' : 'llvm-ar'),
+  CFLAGS_wasm32_unknown_unknown: simdOn ? '-msimd128' : '-mno-simd128',
+};
+const RUST_SIMD = simdOn ? SIMD : '-C target-feature=-simd128';
 
 function rustupRoute() {
   const installed = probe('rustup', ['target', 'list', '--installed']);
   if (!installed || !installed.split('\n').includes(TARGET)) return null;
-  return { name: 'rustup', cargo: 'cargo', args: [], env: { RUSTFLAGS: SIMD } };
+  return { name: 'rustup', cargo: 'cargo', args: [], env: { RUSTFLAGS: RUST_SIMD, ...C_ENV } };
 }
 
 function debianRoute() {
@@ -33,7 +42,7 @@ function debianRoute() {
     name: 'debian rustc-web + build-std',
     cargo: DEBIAN_CARGO,
     args: ['-Zbuild-std=std,panic_abort'],
-    env: { RUSTC: DEBIAN_RUST, RUSTC_BOOTSTRAP: '1', RUSTFLAGS: `${SIMD} -C linker=${WASM_LD}` },
+    env: { RUSTC: DEBIAN_RUST, RUSTC_BOOTSTRAP: '1', RUSTFLAGS: `${RUST_SIMD} -C linker=${WASM_LD}`, ...C_ENV },
   };
 }
 

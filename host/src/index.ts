@@ -17,3 +17,6 @@ export { createLogger } from './telemetry/log.js';
 export type { Logger, LogLevel } from './telemetry/log.js';
 export { StorageError } from './storage/database.js';
 export { VERSION } from './version.js';
+export { OfflineQueue, QueueError, DestinationError, IdempotencyMemory, IDEMPOTENCY_META_KEY, queueStatus, queueMetrics } from './queue/index.js';
+export type { Deliverer } from './queue/index.js';
+export { openDatabase } from './storage/database.js';

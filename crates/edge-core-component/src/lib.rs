@@ -12,6 +12,7 @@ mod bindings {
 
 mod codec;
 mod info;
+mod queue;
 
 struct Component;
 

@@ -6,6 +6,7 @@
 //! fuzz. The host (TypeScript) does every effect.
 
 pub mod codec;
+pub mod queue;
 
 /// The crate's semantic version, reported by `/health` and the CLI.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

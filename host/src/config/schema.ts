@@ -41,16 +41,55 @@ export const modelsSchema = z
   })
   .strict();
 
+/** One place deferred calls go: an MCP server (an upstream, or a peer mcp-edge) over Streamable HTTP. */
+export const queueDestinationSchema = z
+  .object({
+    /** Its Streamable HTTP MCP endpoint, e.g. "http://10.0.0.2:8080/mcp". */
+    url: z.string().url(),
+    /** Most calls waiting for it; offline.queue_size when absent. */
+    max_items: z.number().int().min(1).optional(),
+    /** Most payload bytes waiting for it. */
+    max_bytes: z.number().int().min(1).default(256 * 1024 * 1024),
+    /** When full: refuse new calls, or drop the oldest of the lowest priority. */
+    overflow: z.enum(['reject', 'drop-oldest-lowest-priority']).default('reject'),
+    /** A call not delivered within this many seconds expires (and is reported); 0: never. */
+    ttl_seconds: z.number().int().min(0).default(86_400),
+  })
+  .strict();
+
 export const offlineSchema = z
   .object({
-    /** Most calls waiting in the offline queue. */
+    /** Most calls waiting in the offline queue, per destination. */
     queue_size: z.number().int().min(1).default(1000),
     /** Where the queue's SQLite file lives; inside data_dir by default. */
     persistence_path: z.string().min(1).optional(),
+    /** Longest wait between retries of an unreachable destination (the backoff's cap). */
     sync_interval_seconds: z.number().int().min(1).default(300),
     compression: compression.default('zstd'),
+    /** Destinations of deferred calls, by name. */
+    destinations: z.record(z.string().min(1).max(256), queueDestinationSchema).default({}),
+    /** Tools that may be deferred: tool name -> destination name. */
+    deferrable_tools: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/), z.string()).default({}),
+    /** Largest payload of one deferred call, in bytes. */
+    max_item_bytes: z.number().int().min(1).max(1 << 30).default(4 * 1024 * 1024),
+    /** Calls sent per batch and destination. */
+    batch_size: z.number().int().min(1).max(10_000).default(64),
+    /** Calls in flight per destination while syncing; 1 keeps strict delivery order. */
+    delivery_window: z.number().int().min(1).max(256).default(1),
+    /** First retry delay after a failed delivery, in ms (doubles each time). */
+    retry_base_ms: z.number().int().min(1).default(1000),
+    /** Share of each retry delay drawn at random, 0-100. */
+    retry_jitter_percent: z.number().int().min(0).max(100).default(50),
+    /** How long finished tasks and their results stay readable, in seconds. */
+    keep_results_seconds: z.number().int().min(1).default(86_400),
+    /** As a destination: how long to remember idempotency keys and first results, in seconds. */
+    idempotency_window_seconds: z.number().int().min(1).default(86_400),
   })
-  .strict();
+  .strict()
+  .refine((o) => Object.values(o.deferrable_tools).every((d) => Object.hasOwn(o.destinations, d)), {
+    message: 'every deferrable tool must name a destination listed in offline.destinations',
+    path: ['deferrable_tools'],
+  });
 
 export const securitySchema = z
   .object({

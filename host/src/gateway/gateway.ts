@@ -9,6 +9,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { validateConfig } from '../config/load.js';
 import type { EdgeConfig, EdgeConfigInput } from '../config/schema.js';
 import { componentSize, loadCore, type EdgeCore } from '../core/index.js';
+import { startOfflineQueue, type QueueHooks } from '../queue/index.js';
 import { openDatabase, type Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { registerBuiltinTools } from '../tools/builtin.js';
@@ -51,6 +52,8 @@ export class Gateway {
   private httpServer: HttpServer | undefined;
   private endpoint: McpHttpEndpoint | undefined;
   private componentBytes: number | null = null;
+  /** The offline queue (deferred calls as MCP tasks); see host/src/queue/. */
+  queue: QueueHooks | undefined;
 
   private constructor(
     readonly config: EdgeConfig,
@@ -72,6 +75,7 @@ export class Gateway {
     const gateway = new Gateway(config, core, db, dataDir, log);
     gateway.componentBytes = (await componentSize()) ?? null;
     registerBuiltinTools(gateway.tools, core);
+    gateway.queue = await startOfflineQueue(config, db, core, log, gateway.tools, gateway.rest);
     if (options.http !== false) await gateway.listen();
     return gateway;
   }
@@ -100,6 +104,7 @@ export class Gateway {
       identity: { name: 'mcp-edge', version: VERSION },
       tools: this.tools,
       requestTimeoutMs: this.config.gateway.request_timeout_ms,
+      ...(this.queue ? { queue: { taskStore: this.queue.taskStore, intercept: this.queue.intercept } } : {}),
     });
     this.servers.add(server);
     server.onclose = () => this.servers.delete(server);
@@ -162,6 +167,7 @@ export class Gateway {
 
   /** Stops serving, closes every session and the database. */
   async close(): Promise<void> {
+    await this.queue?.close();
     await this.endpoint?.closeAll();
     await Promise.allSettled([...this.servers].map((s) => s.close()));
     if (this.httpServer) {

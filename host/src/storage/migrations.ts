@@ -15,4 +15,37 @@ export const MIGRATIONS: readonly Migration[] = [
       value TEXT NOT NULL
     )`,
   },
+  {
+    // The offline queue (host/src/queue/store.ts): one row per deferred call,
+    // kept after delivery as its MCP task until keep_until_ms; and the
+    // receiving side's memory of idempotency keys.
+    id: '0002-offline-queue',
+    sql: `CREATE TABLE deferred (
+      id INTEGER PRIMARY KEY,
+      state TEXT NOT NULL,
+      destination TEXT NOT NULL,
+      tool TEXT NOT NULL,
+      priority INTEGER NOT NULL,
+      idem_key TEXT NOT NULL,
+      client_key INTEGER NOT NULL,
+      secret TEXT NOT NULL,
+      payload BLOB,
+      bytes INTEGER NOT NULL,
+      created_ms INTEGER NOT NULL,
+      expires_ms INTEGER,
+      updated_ms INTEGER NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      result BLOB,
+      message TEXT,
+      keep_until_ms INTEGER
+    );
+    CREATE UNIQUE INDEX deferred_key ON deferred(destination, idem_key);
+    CREATE INDEX deferred_keep ON deferred(keep_until_ms) WHERE keep_until_ms IS NOT NULL;
+    CREATE TABLE idempotency_results (
+      key TEXT PRIMARY KEY,
+      result BLOB NOT NULL,
+      created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX idempotency_created ON idempotency_results(created_ms);`,
+  },
 ];

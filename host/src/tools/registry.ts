@@ -19,6 +19,8 @@ export interface ToolDefinition<S extends z.ZodObject = z.ZodObject> {
   /** JSON Schema of structuredContent, when the tool returns structured results. */
   output?: z.ZodObject;
   annotations?: Tool['annotations'];
+  /** Task support (MCP 2025-11-25), e.g. deferrable tools of the offline queue. */
+  execution?: Tool['execution'];
   handler: (args: z.infer<S>, context: ToolContext) => Promise<CallToolResult> | CallToolResult;
 }
 
@@ -68,6 +70,7 @@ export class ToolRegistry {
       inputSchema: toJsonSchema(definition.input),
       ...(definition.output ? { outputSchema: toJsonSchema(definition.output) as Tool['outputSchema'] } : {}),
       ...(definition.annotations ? { annotations: definition.annotations } : {}),
+      ...(definition.execution ? { execution: definition.execution } : {}),
     };
     this.tools.set(definition.name, { definition: definition as unknown as ToolDefinition, listing });
     this.changed();

@@ -1,59 +1,138 @@
-//! The codec: payloads packed into self-describing frames (see [`frame`]).
+//! The codec: payloads packed into self-describing frames (see [`frame`]),
+//! encoded as stored bytes, zstd (optionally with a trained [`Dictionary`])
+//! or lz4. The payload after the header is a standard zstd or lz4 frame, so
+//! `zstd -d` and `lz4 -d` read it once the header is stripped, and
+//! [`Codec::decode_raw`] reads what those tools write.
 //!
-//! Today it stores bytes as they are; zstd and lz4 slot in behind the same
-//! `pack` / `unpack` pair, so callers never change.
+//! Unpacking always takes a ceiling on the output size and checks the
+//! header's length and xxh32 checksum against what was decoded.
 
+pub mod dictionary;
+mod error;
 pub mod frame;
+mod lz4;
+mod zstd;
 
+pub use dictionary::Dictionary;
+pub use error::CodecError;
 pub use frame::{Algorithm, FrameError, Header};
+pub use zstd::{DEFAULT_LEVEL as ZSTD_DEFAULT_LEVEL, LEVELS as ZSTD_LEVELS};
 
 /// How to pack one payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PackOptions {
     pub algorithm: Algorithm,
-    /// Compression level; the algorithm's default when `None`.
+    /// zstd compression level; zstd's default (3) when `None`. lz4 and stored
+    /// have a single level and ignore it.
     pub level: Option<i32>,
 }
 
-/// Why a payload could not be packed or unpacked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CodecError {
-    /// The frame itself is unreadable.
-    Frame(FrameError),
-    /// The algorithm is known but not compiled into this build.
-    UnsupportedAlgorithm(Algorithm),
+/// Packs and unpacks frames, keeping compression contexts between calls
+/// (they are caches: output never depends on what came before).
+#[derive(Default)]
+pub struct Codec {
+    zstd: zstd::ZstdContexts,
 }
 
-impl From<FrameError> for CodecError {
-    fn from(err: FrameError) -> Self {
-        CodecError::Frame(err)
+impl Codec {
+    pub fn new() -> Self {
+        Self::default()
     }
-}
 
-impl core::fmt::Display for CodecError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            CodecError::Frame(err) => err.fmt(f),
-            CodecError::UnsupportedAlgorithm(a) => write!(f, "algorithm {a:?} is not in this build"),
+    /// Packs `data` into a frame with the chosen algorithm.
+    pub fn pack(&mut self, data: &[u8], options: PackOptions) -> Result<Vec<u8>, CodecError> {
+        // Validate before hashing: a bad level should cost nothing.
+        let zstd_level = match options.algorithm {
+            Algorithm::Stored => return Ok(frame::store(data)),
+            Algorithm::Zstd => Some(zstd::check_level(options.level.unwrap_or(zstd::DEFAULT_LEVEL))?),
+            Algorithm::Lz4 => None,
+        };
+        let mut out = Vec::new();
+        frame::write_header(&header_for(data, options.algorithm, None), &mut out);
+        match zstd_level {
+            Some(level) => self.zstd.compress_into(data, level, None, &mut out)?,
+            None => lz4::compress_into(data, &mut out)?,
+        }
+        Ok(out)
+    }
+
+    /// Packs `data` with zstd and `dictionary`; the frame records the dictionary id.
+    pub fn pack_with_dictionary(
+        &mut self,
+        data: &[u8],
+        level: Option<i32>,
+        dictionary: &mut Dictionary,
+    ) -> Result<Vec<u8>, CodecError> {
+        let level = zstd::check_level(level.unwrap_or(zstd::DEFAULT_LEVEL))?;
+        let header = header_for(data, Algorithm::Zstd, Some(dictionary.id()));
+        let mut out = Vec::new();
+        frame::write_header(&header, &mut out);
+        let cdict = dictionary.cdict(level)?;
+        self.zstd.compress_into(data, level, Some(cdict), &mut out)?;
+        Ok(out)
+    }
+
+    /// Unpacks a frame, refusing one that declares more than `max_output`
+    /// original bytes. A frame packed with a dictionary needs that dictionary.
+    pub fn unpack(
+        &mut self,
+        bytes: &[u8],
+        max_output: u64,
+        dictionary: Option<&Dictionary>,
+    ) -> Result<Vec<u8>, CodecError> {
+        let (header, payload) = frame::read_header(bytes, max_output)?;
+        let ddict = match (header.dictionary_id, dictionary) {
+            (None, _) => None,
+            (Some(_), _) if header.algorithm != Algorithm::Zstd => {
+                return Err(CodecError::DictionaryUnsupported(header.algorithm));
+            }
+            (Some(needed), None) => return Err(CodecError::DictionaryRequired(needed)),
+            (Some(needed), Some(d)) if d.id() != needed => {
+                return Err(CodecError::DictionaryMismatch { needed, given: d.id() });
+            }
+            (Some(_), Some(d)) => Some(d.ddict()),
+        };
+        let decoded = match header.algorithm {
+            Algorithm::Stored => payload.to_vec(),
+            Algorithm::Zstd => self.zstd.decompress_exact(payload, header.original_len, ddict)?,
+            Algorithm::Lz4 => lz4::decompress_exact(payload, header.original_len)?,
+        };
+        frame::verify(&header, &decoded)?;
+        Ok(decoded)
+    }
+
+    /// Decodes a bare zstd or lz4 stream with no mcp-edge header (what the
+    /// command-line tools and the napi engines write), refusing more than
+    /// `max_output` bytes. zstd streams may need `dictionary`.
+    pub fn decode_raw(
+        &mut self,
+        algorithm: Algorithm,
+        bytes: &[u8],
+        max_output: u64,
+        dictionary: Option<&Dictionary>,
+    ) -> Result<Vec<u8>, CodecError> {
+        match algorithm {
+            Algorithm::Stored if bytes.len() as u64 > max_output => Err(CodecError::OutputLimit(max_output)),
+            Algorithm::Stored => Ok(bytes.to_vec()),
+            Algorithm::Zstd => self.zstd.decompress_bounded(bytes, max_output, dictionary.map(Dictionary::as_bytes)),
+            Algorithm::Lz4 if dictionary.is_some() => Err(CodecError::DictionaryUnsupported(Algorithm::Lz4)),
+            Algorithm::Lz4 => lz4::decompress_bounded(bytes, max_output),
         }
     }
 }
 
-/// Packs `data` into a frame with the chosen algorithm.
-pub fn pack(data: &[u8], options: PackOptions) -> Result<Vec<u8>, CodecError> {
-    match options.algorithm {
-        Algorithm::Stored => Ok(frame::store(data)),
-        other => Err(CodecError::UnsupportedAlgorithm(other)),
-    }
+fn header_for(data: &[u8], algorithm: Algorithm, dictionary_id: Option<u32>) -> Header {
+    Header { algorithm, original_len: data.len() as u64, checksum: frame::checksum(data), dictionary_id }
 }
 
-/// Unpacks a frame, refusing more than `max_output` original bytes.
+/// Packs `data` into a frame with a fresh [`Codec`].
+pub fn pack(data: &[u8], options: PackOptions) -> Result<Vec<u8>, CodecError> {
+    Codec::new().pack(data, options)
+}
+
+/// Unpacks a frame packed without a dictionary, refusing more than `max_output` bytes.
 pub fn unpack(bytes: &[u8], max_output: u64) -> Result<Vec<u8>, CodecError> {
-    let (header, _) = frame::read_header(bytes, max_output)?;
-    match header.algorithm {
-        Algorithm::Stored => Ok(frame::unstore(bytes, max_output)?),
-        other => Err(CodecError::UnsupportedAlgorithm(other)),
-    }
+    Codec::new().unpack(bytes, max_output, None)
 }
 
 /// Reads a frame's header without decoding its payload.
@@ -62,15 +141,4 @@ pub fn inspect(bytes: &[u8]) -> Result<Header, CodecError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stored_pack_unpack_round_trip() {
-        let opts = PackOptions { algorithm: Algorithm::Stored, level: None };
-        let frame = pack(b"edge", opts).unwrap();
-        assert_eq!(inspect(&frame).unwrap().original_len, 4);
-        assert_eq!(unpack(&frame, 4).unwrap(), b"edge");
-        assert!(matches!(unpack(&frame, 3), Err(CodecError::Frame(FrameError::TooLarge { .. }))));
-    }
-}
+mod tests;

@@ -1,0 +1,83 @@
+// Deferred tools/call over Streamable HTTP, end to end: clients send
+// task-augmented calls to a gateway process (its destination is down, so each
+// call is queued, fsync'd and answered with a task). Baseline in the same run:
+// the same clients calling the built-in edge_compress tool (no queue).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
+
+const N = Number(process.env.N ?? 6000);
+const CLIENTS = Number(process.env.CLIENTS ?? 8);
+const PER_CLIENT = Number(process.env.PER_CLIENT ?? 16);
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+export function startGateway(dir, destUrl, window = 1) {
+  const child = spawn(process.execPath, [join(here, 'gateway.mjs'), dir, destUrl, String(window)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (c) => {
+      out += c;
+      const m = out.match(/READY (\S+)/);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', () => reject(new Error('gateway exited')));
+  });
+  return { child, url };
+}
+
+async function run(url, call) {
+  const clients = await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      const c = new Client({ name: 'bench', version: '1' });
+      await c.connect(new StreamableHTTPClientTransport(new URL(url)));
+      return c;
+    }),
+  );
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    clients.flatMap((c) =>
+      Array.from({ length: PER_CLIENT }, async () => {
+        while (next < N) await call(c, next++);
+      }),
+    ),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  await Promise.all(clients.map((c) => c.close()));
+  return N / secs;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-http-'));
+  const gw = startGateway(dir, 'http://127.0.0.1:9/mcp');
+  process.on('exit', () => gw.child.kill('SIGKILL'));
+  const url = await gw.url;
+  const text = 'x'.repeat(900);
+  const plain = await run(url, (c) => c.request({ method: 'tools/call', params: { name: 'edge_compress', arguments: { text } } }, CallToolResultSchema));
+  const deferred = await run(url, async (c, i) => {
+    const r = await c.request({ method: 'tools/call', params: { name: 'record', arguments: { n: i, text }, task: { ttl: 3_600_000 } } }, CreateTaskResultSchema);
+    if (r.task.status !== 'working') throw new Error(`unexpected task status ${r.task.status}`);
+  });
+  const status = await (await fetch(new URL('/v1/queue/status', url))).json();
+  gw.child.kill('SIGTERM');
+  await new Promise((r) => gw.child.once('exit', r));
+  rmSync(dir, { recursive: true, force: true });
+  if (status.depth !== N) throw new Error(`expected ${N} queued, found ${status.depth}`);
+  console.log(
+    JSON.stringify({
+      bench: 'queue-http-deferred-calls',
+      calls: N,
+      clients: CLIENTS,
+      in_flight_per_client: PER_CLIENT,
+      deferred_calls_per_second: Math.round(deferred),
+      baseline_plain_tool_calls_per_second: Math.round(plain),
+      ratio_vs_plain_calls: Number((deferred / plain).toFixed(3)),
+      goal_per_second: 2000,
+    }),
+  );
+}

@@ -1,0 +1,174 @@
+//! Unit tests, and a model-based property test: random operation sequences run
+//! against the scheduler and against a plain, obviously-correct model (a sorted
+//! list), including random rollbacks; every decision and every counter must agree.
+
+use super::*;
+
+const DESTS: [&str; 3] = ["cloud", "peer-a", "peer-b"];
+
+fn req(dest: &str, priority: Priority, bytes: u64, key: Option<&str>) -> AdmitRequest {
+    AdmitRequest { destination: dest.into(), priority, bytes, idempotency_key: key.map(Into::into), ttl_ms: None }
+}
+
+fn limits(max_items: u64, max_bytes: u64, overflow: OverflowPolicy) -> Limits {
+    Limits { max_items, max_bytes, overflow, default_ttl_ms: None }
+}
+
+fn admitted_id(d: &Decision) -> u64 {
+    match d {
+        Decision::Admit { id, .. } => *id,
+        other => panic!("expected admit, got {other:?}"),
+    }
+}
+
+#[test]
+fn reject_policy_refuses_when_full_and_changes_nothing() {
+    let mut s = Scheduler::new(Config::default());
+    s.configure("cloud", limits(2, 1000, OverflowPolicy::Reject)).unwrap();
+    for _ in 0..2 {
+        admitted_id(&s.admit(&req("cloud", Priority::Normal, 10, None), 0));
+    }
+    let d = s.admit(&req("cloud", Priority::Urgent, 10, None), 0);
+    assert_eq!(d, Decision::Reject(RejectReason::Full { items: 2, bytes: 20 }));
+    assert_eq!(s.len(), 2);
+}
+
+#[test]
+fn drop_policy_evicts_oldest_of_lowest_priority_never_higher() {
+    let mut s = Scheduler::new(Config::default());
+    s.configure("cloud", limits(3, 1000, OverflowPolicy::DropOldestLowestPriority)).unwrap();
+    let high = admitted_id(&s.admit(&req("cloud", Priority::High, 1, None), 0));
+    let low1 = admitted_id(&s.admit(&req("cloud", Priority::Low, 1, None), 0));
+    let low2 = admitted_id(&s.admit(&req("cloud", Priority::Low, 1, None), 0));
+    s.commit();
+    let d = s.admit(&req("cloud", Priority::Normal, 1, None), 0);
+    let Decision::Admit { evicted, .. } = d else { panic!("{d:?}") };
+    assert_eq!(evicted, vec![Removed { id: low1, destination: "cloud".into() }]);
+    // A low-priority call may not push out normal or high work.
+    let d = s.admit(&req("cloud", Priority::Low, 1, None), 0);
+    let Decision::Admit { evicted, .. } = d else { panic!("{d:?}") };
+    assert_eq!(evicted[0].id, low2);
+    s.commit();
+    assert!(matches!(s.admit(&req("cloud", Priority::Low, 1, None), 0), Decision::Admit { .. }));
+    s.commit();
+    assert!(matches!(s.admit(&req("cloud", Priority::Low, 5, None), 0), Decision::Admit { .. }));
+    assert_eq!(s.status()[0].oldest_id, Some(high));
+}
+
+#[test]
+fn too_large_and_bad_destination_are_typed() {
+    let mut s = Scheduler::new(Config { max_item_bytes: 100, ..Config::default() });
+    assert_eq!(s.admit(&req("x", Priority::Low, 101, None), 0), Decision::Reject(RejectReason::TooLarge { bytes: 101, limit: 100 }));
+    assert_eq!(s.admit(&req("", Priority::Low, 1, None), 0), Decision::Reject(RejectReason::BadDestination));
+    let long = "d".repeat(MAX_DESTINATION_LEN + 1);
+    assert_eq!(s.admit(&req(&long, Priority::Low, 1, None), 0), Decision::Reject(RejectReason::BadDestination));
+}
+
+#[test]
+fn idempotency_keys_dedupe_per_destination_until_the_call_leaves() {
+    let mut s = Scheduler::new(Config { seed: 99, ..Config::default() });
+    let first = admitted_id(&s.admit(&req("cloud", Priority::Normal, 5, Some("k1")), 0));
+    assert_eq!(s.admit(&req("cloud", Priority::High, 9, Some("k1")), 0), Decision::Duplicate);
+    admitted_id(&s.admit(&req("peer-a", Priority::Normal, 5, Some("k1")), 0));
+    s.commit();
+    s.cancel(first).unwrap();
+    s.commit();
+    admitted_id(&s.admit(&req("cloud", Priority::Normal, 5, Some("k1")), 0));
+}
+
+#[test]
+fn ttl_expiry_is_never_early_and_at_most_a_second_late() {
+    let mut s = Scheduler::new(Config::default());
+    let mut r = req("cloud", Priority::Normal, 5, None);
+    r.ttl_ms = Some(1500);
+    let d = s.admit(&r, 10_200);
+    assert!(matches!(d, Decision::Admit { expires_at_ms: Some(11_700), .. }));
+    s.commit();
+    assert!(s.expire(11_699, 100).is_empty());
+    assert!(s.expire(11_999, 100).is_empty());
+    assert_eq!(s.expire(12_000, 100).len(), 1);
+    s.commit();
+    assert!(s.is_empty());
+}
+
+#[test]
+fn batches_follow_priority_then_age_and_backoff_grows_after_failures() {
+    let cfg = Config { backoff: Backoff { base_ms: 100, max_ms: 1000, jitter_percent: 0 }, ..Config::default() };
+    let mut s = Scheduler::new(cfg);
+    let a = admitted_id(&s.admit(&req("cloud", Priority::Normal, 1, None), 0));
+    let b = admitted_id(&s.admit(&req("cloud", Priority::Urgent, 1, None), 0));
+    let c = admitted_id(&s.admit(&req("cloud", Priority::Normal, 1, None), 0));
+    s.commit();
+    let batches = s.next_batches(0, 10, 1 << 20);
+    assert_eq!(batches, vec![Batch { destination: "cloud".into(), ids: vec![b, a, c] }]);
+    assert!(s.next_batches(0, 10, 1 << 20).is_empty(), "one batch in flight per destination");
+    assert_eq!(s.cancel(a), Err(CancelError::InFlight));
+    let fail = Settlement { delivered: vec![b], dropped: vec![], failed: true };
+    let d = s.settle("cloud", &fail, 1_000).unwrap();
+    assert_eq!((d.removed, d.next_attempt_ms, d.failures), (vec![b], 1_100, 1));
+    s.commit();
+    assert!(s.next_batches(1_099, 10, 1 << 20).is_empty());
+    s.next_batches(1_100, 10, 1 << 20);
+    let d = s.settle("cloud", &Settlement { delivered: vec![], dropped: vec![], failed: true }, 2_000).unwrap();
+    assert_eq!((d.next_attempt_ms, d.failures), (2_200, 2));
+    s.wake(Some("cloud"), 2_050);
+    assert_eq!(s.next_batches(2_050, 1, 1 << 20)[0].ids, vec![a]);
+}
+
+#[test]
+fn rollback_restores_admissions_evictions_and_settlements() {
+    let mut s = Scheduler::new(Config::default());
+    s.configure("cloud", limits(2, 100, OverflowPolicy::DropOldestLowestPriority)).unwrap();
+    let a = admitted_id(&s.admit(&req("cloud", Priority::Low, 10, Some("a")), 0));
+    admitted_id(&s.admit(&req("cloud", Priority::Low, 10, Some("b")), 0));
+    s.commit();
+    let before = s.status();
+    let d = s.admit(&req("cloud", Priority::Low, 10, Some("c")), 0);
+    assert!(matches!(d, Decision::Admit { ref evicted, .. } if evicted[0].id == a));
+    s.rollback();
+    assert_eq!(s.status(), before);
+    assert_eq!(s.admit(&req("cloud", Priority::Low, 10, Some("a")), 0), Decision::Duplicate);
+    assert!(matches!(s.admit(&req("cloud", Priority::Urgent, 10, Some("c")), 0), Decision::Admit { .. }));
+    s.rollback();
+    let batch = s.next_batches(0, 10, 1000).remove(0);
+    s.settle("cloud", &Settlement { delivered: batch.ids.clone(), dropped: vec![], failed: false }, 5).unwrap();
+    s.rollback();
+    assert_eq!(s.status()[0].in_flight, 2);
+    assert_eq!(s.status()[0].items, 2);
+}
+
+#[test]
+fn load_rebuilds_and_reports_bad_rows() {
+    let mut s = Scheduler::new(Config::default());
+    let row = |id, dest: &str, bytes| StoredItem { id, destination: dest.into(), priority: Priority::Normal, bytes, expires_at_ms: None, idempotency_key: Some(format!("k{id}")) };
+    let rows = vec![row(3, "cloud", 1), row(1, "cloud", 1), row(3, "cloud", 1), row(4, "", 1), row(5, "cloud", u64::MAX)];
+    let bad = s.load(&rows);
+    assert_eq!(bad, vec![(3, LoadError::DuplicateId), (4, LoadError::BadDestination), (5, LoadError::BadSize)]);
+    assert_eq!(s.len(), 2);
+    assert_eq!(s.next_id(), 4);
+    assert_eq!(s.admit(&req("cloud", Priority::Low, 1, Some("k1")), 0), Decision::Duplicate);
+    assert_eq!(s.next_batches(0, 10, 100)[0].ids, vec![1, 3]);
+}
+
+#[test]
+fn tombstones_do_not_pin_memory() {
+    let mut s = Scheduler::new(Config::default());
+    s.configure("cloud", limits(u64::MAX, u64::MAX, OverflowPolicy::Reject)).unwrap();
+    let ids: Vec<u64> = (0..10_000).map(|_| admitted_id(&s.admit(&req("cloud", Priority::Normal, 1, None), 0))).collect();
+    s.commit();
+    for id in ids.iter().skip(1).step_by(1) {
+        s.cancel(*id).unwrap();
+        s.commit();
+    }
+    assert_eq!(s.len(), 1);
+    assert!(s.lanes_reserved_entries() < 200, "{}", s.lanes_reserved_entries());
+}
+
+impl Scheduler {
+    fn lanes_reserved_entries(&self) -> usize {
+        self.status_lanes().iter().map(|l| l.reserved_entries()).sum()
+    }
+}
+
+#[path = "model_tests.rs"]
+mod model_tests;

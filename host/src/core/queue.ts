@@ -1,0 +1,199 @@
+// Typed facade over the component's `queue` interface: numbers instead of
+// bigints (ids and sizes stay far below 2^53), errors as CoreError.
+import type { Root } from './generated/edge-core.js';
+import type * as Q from './generated/interfaces/mcp-edge-core-queue.js';
+import { callCore } from './errors.js';
+
+export type Priority = Q.Priority;
+export type OverflowPolicy = Q.OverflowPolicy;
+
+export interface QueueLimits {
+  maxItems: number;
+  maxBytes: number;
+  overflow: OverflowPolicy;
+  /** Time to live of a call without its own, ms; undefined: forever. */
+  defaultTtlMs?: number;
+}
+
+export interface SchedulerConfig {
+  defaultLimits?: QueueLimits;
+  maxItemBytes?: number;
+  backoff?: { baseMs: number; maxMs: number; jitterPercent: number };
+  /** Seeds jitter and keys the idempotency hash; persist it across restarts. */
+  seed: bigint;
+}
+
+export interface AdmitRequest {
+  destination: string;
+  priority: Priority;
+  bytes: number;
+  idempotencyKey?: string;
+  ttlMs?: number;
+}
+
+export interface Removed {
+  id: number;
+  destination: string;
+}
+
+export type RejectReason = { code: 'full'; items: number; bytes: number } | { code: 'too-large'; bytes: number; limit: number } | { code: 'bad-destination' };
+
+export type Decision =
+  | { kind: 'admit'; id: number; expiresAtMs?: number; evicted: Removed[] }
+  | { kind: 'duplicate' }
+  | { kind: 'reject'; reason: RejectReason };
+
+export interface StoredItem {
+  id: number;
+  destination: string;
+  priority: Priority;
+  bytes: number;
+  expiresAtMs?: number;
+  idempotencyKey?: string;
+}
+
+export interface Batch {
+  destination: string;
+  ids: number[];
+}
+
+export interface SettleDecision {
+  removed: number[];
+  nextAttemptMs: number;
+  failures: number;
+}
+
+export interface LaneStatus {
+  destination: string;
+  items: number;
+  bytes: number;
+  oldestId?: number;
+  inFlight: number;
+  failures: number;
+  nextAttemptMs: number;
+  limits: QueueLimits;
+}
+
+const big = (n: number): bigint => BigInt(Math.max(0, Math.trunc(n)));
+const opt = (n: number | undefined): bigint | undefined => (n === undefined ? undefined : big(n));
+const num = (n: bigint | undefined): number | undefined => (n === undefined ? undefined : Number(n));
+
+function toLimits(l: QueueLimits): Q.Limits {
+  return { maxItems: big(l.maxItems), maxBytes: big(l.maxBytes), overflow: l.overflow, defaultTtlMs: opt(l.defaultTtlMs) };
+}
+
+function fromLimits(l: Q.Limits): QueueLimits {
+  return { maxItems: Number(l.maxItems), maxBytes: Number(l.maxBytes), overflow: l.overflow, ...(l.defaultTtlMs === undefined ? {} : { defaultTtlMs: Number(l.defaultTtlMs) }) };
+}
+
+function fromReason(r: Q.RejectReason): RejectReason {
+  if (r.tag === 'full') return { code: 'full', items: Number(r.val.items), bytes: Number(r.val.bytes) };
+  if (r.tag === 'too-large') return { code: 'too-large', bytes: Number(r.val.bytes), limit: Number(r.val.limit) };
+  return { code: 'bad-destination' };
+}
+
+function fromDecision(d: Q.Decision): Decision {
+  if (d.tag === 'duplicate') return { kind: 'duplicate' };
+  if (d.tag === 'reject') return { kind: 'reject', reason: fromReason(d.val) };
+  const evicted = d.val.evicted.map((r) => ({ id: Number(r.id), destination: r.destination }));
+  return { kind: 'admit', id: Number(d.val.id), expiresAtMs: num(d.val.expiresAtMs), evicted };
+}
+
+function toRequest(r: AdmitRequest): Q.AdmitRequest {
+  return { destination: r.destination, priority: r.priority, bytes: big(r.bytes), idempotencyKey: r.idempotencyKey, ttlMs: opt(r.ttlMs) };
+}
+
+const describe = (e: { tag: string; val?: unknown }): string => {
+  switch (e.tag) {
+    case 'unknown-destination':
+      return 'The queue has no such destination.';
+    case 'not-found':
+      return 'No queued call has this id: it was delivered, expired, evicted or cancelled.';
+    case 'in-flight':
+      return 'The call is being sent right now; its outcome decides.';
+    case 'bad-destination':
+      return 'Destination names are 1-256 bytes.';
+    default:
+      return `queue error: ${e.tag}`;
+  }
+};
+
+/** The offline queue's decision maker, living in the Rust core. */
+export class QueueScheduler {
+  private readonly inner: Q.Scheduler;
+
+  constructor(root: Root, config: SchedulerConfig) {
+    const b = config.backoff;
+    this.inner = new root.queue.Scheduler({
+      defaultLimits: config.defaultLimits && toLimits(config.defaultLimits),
+      maxItemBytes: config.maxItemBytes,
+      backoff: b && { baseMs: big(b.baseMs), maxMs: big(b.maxMs), jitterPercent: b.jitterPercent },
+      seed: BigInt.asUintN(64, config.seed),
+    });
+  }
+
+  configure(destination: string, limits: QueueLimits): void {
+    callCore(() => this.inner.configure(destination, toLimits(limits)), (e) => (e.tag === 'bad-destination' ? describe(e) : `cannot configure ${destination}: ${e.tag}`));
+  }
+
+  reserveIdsBelow(min: number): void {
+    this.inner.reserveIdsBelow(big(min));
+  }
+
+  admitMany(requests: AdmitRequest[], nowMs: number): Decision[] {
+    return this.inner.admitMany(requests.map(toRequest), big(nowMs)).map(fromDecision);
+  }
+
+  expire(nowMs: number, max: number): Removed[] {
+    return this.inner.expire(big(nowMs), max).map((r) => ({ id: Number(r.id), destination: r.destination }));
+  }
+
+  nextBatches(nowMs: number, maxItems: number, maxBytes: number): Batch[] {
+    return this.inner.nextBatches(big(nowMs), maxItems, big(maxBytes)).map((b) => ({ destination: b.destination, ids: Array.from(b.ids, Number) }));
+  }
+
+  settle(destination: string, s: { delivered: number[]; dropped: number[]; failed: boolean }, nowMs: number): SettleDecision {
+    const settlement = { delivered: BigUint64Array.from(s.delivered, big), dropped: BigUint64Array.from(s.dropped, big), failed: s.failed };
+    const d = callCore(() => this.inner.settle(destination, settlement, big(nowMs)), describe);
+    return { removed: Array.from(d.removed, Number), nextAttemptMs: Number(d.nextAttemptMs), failures: d.failures };
+  }
+
+  wake(destination: string | undefined, nowMs: number): void {
+    this.inner.wake(destination, big(nowMs));
+  }
+
+  cancel(id: number): Removed {
+    const r = callCore(() => this.inner.cancel(big(id)), describe);
+    return { id: Number(r.id), destination: r.destination };
+  }
+
+  load(items: StoredItem[]): { id: number; error: string }[] {
+    const rows = items.map((i) => ({ ...i, id: big(i.id), bytes: big(i.bytes), expiresAtMs: opt(i.expiresAtMs) }));
+    return this.inner.load(rows).map((f) => ({ id: Number(f.id), error: f.error }));
+  }
+
+  commit(): void {
+    this.inner.commit();
+  }
+
+  rollback(): void {
+    this.inner.rollback();
+  }
+
+  status(): LaneStatus[] {
+    return this.inner.status().map((s) => ({
+      destination: s.destination,
+      items: Number(s.items),
+      bytes: Number(s.bytes),
+      oldestId: num(s.oldestId),
+      inFlight: s.inFlight,
+      failures: s.failures,
+      nextAttemptMs: Number(s.nextAttemptMs),
+      limits: fromLimits(s.limits),
+    }));
+  }
+
+  get length(): number {
+    return Number(this.inner.len());
+  }
+}

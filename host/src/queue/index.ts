@@ -1,0 +1,58 @@
+// Wires the offline queue into a gateway from the [offline] config section.
+import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
+import type { EdgeConfig } from '../config/schema.js';
+import type { EdgeCore } from '../core/index.js';
+import type { RestHandler } from '../gateway/http.js';
+import type { Db } from '../storage/database.js';
+import type { Logger } from '../telemetry/log.js';
+import type { ToolRegistry } from '../tools/registry.js';
+import { IdempotencyMemory } from './idempotency.js';
+import { queueInterceptor, queueRoutes, queueTaskStore, registerQueueTools, type CallInterceptor } from './mcp.js';
+import { mcpHttpDeliverer } from './mcp-deliverer.js';
+import { OfflineQueue, type DestinationOptions } from './queue.js';
+
+export { OfflineQueue } from './queue.js';
+export { QueueError } from './errors.js';
+export { queueStatus, queueMetrics } from './status.js';
+export { IdempotencyMemory, IDEMPOTENCY_META_KEY } from './idempotency.js';
+export { DestinationError, type Deliverer } from './sync.js';
+
+export interface QueueHooks {
+  queue: OfflineQueue;
+  taskStore: TaskStore;
+  intercept: CallInterceptor;
+  close(): Promise<void>;
+}
+
+export async function startOfflineQueue(config: EdgeConfig, db: Db, core: EdgeCore, log: Logger, tools: ToolRegistry, rest: Map<string, RestHandler>): Promise<QueueHooks> {
+  const o = config.offline;
+  const urls = Object.fromEntries(Object.entries(o.destinations).map(([n, d]) => [n, d.url]));
+  const deliverer = mcpHttpDeliverer(urls, config.gateway.request_timeout_ms);
+  const destinations = Object.fromEntries(
+    Object.entries(o.destinations).map(([n, d]): [string, DestinationOptions] => [n, { maxItems: d.max_items ?? o.queue_size, maxBytes: d.max_bytes, overflow: d.overflow, ttlMs: d.ttl_seconds * 1000 }]),
+  );
+  const queue = await OfflineQueue.open(db, core, {
+    destinations,
+    defaults: { maxItems: o.queue_size },
+    deliver: deliverer.deliver,
+    maxItemBytes: o.max_item_bytes,
+    backoff: { baseMs: o.retry_base_ms, maxMs: o.sync_interval_seconds * 1000, jitterPercent: o.retry_jitter_percent },
+    batchItems: o.batch_size,
+    window: o.delivery_window,
+    keepResultsMs: o.keep_results_seconds * 1000,
+    log,
+  });
+  const memory = new IdempotencyMemory(db, o.idempotency_window_seconds * 1000);
+  rest.set('GET /v1/idempotency/status', () => ({ repeats_answered: memory.repeats, window_seconds: o.idempotency_window_seconds }));
+  registerQueueTools(tools, queue, o.deferrable_tools, deliverer.deliver);
+  for (const [route, handler] of queueRoutes(queue)) rest.set(route, handler);
+  return {
+    queue,
+    taskStore: queueTaskStore(queue),
+    intercept: queueInterceptor(queue, o.deferrable_tools, memory),
+    close: async () => {
+      await queue.close();
+      await deliverer.close();
+    },
+  };
+}

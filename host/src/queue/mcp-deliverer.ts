@@ -1,0 +1,61 @@
+// Delivers queued calls to destinations that speak MCP over Streamable HTTP
+// (an upstream server, or a peer mcp-edge that remembers idempotency keys).
+// One client per destination, reconnected after a link failure.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema, ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { VERSION } from '../version.js';
+import { IDEMPOTENCY_META_KEY } from './idempotency.js';
+import { DestinationError, type Deliverer, type DeliveryCall } from './sync.js';
+
+/** JSON-RPC errors that mean "the link failed", not "the destination said no". */
+const TRANSIENT = new Set<number>([ErrorCode.RequestTimeout, ErrorCode.ConnectionClosed]);
+
+export interface McpDeliverer {
+  deliver: Deliverer;
+  close(): Promise<void>;
+}
+
+export function mcpHttpDeliverer(urls: Record<string, string>, timeoutMs: number): McpDeliverer {
+  const clients = new Map<string, Promise<Client>>();
+  const connect = (destination: string): Promise<Client> => {
+    const existing = clients.get(destination);
+    if (existing) return existing;
+    const url = urls[destination];
+    if (!url) return Promise.reject(new DestinationError(`no URL configured for destination "${destination}"`));
+    const client = new Client({ name: 'mcp-edge-queue', version: VERSION });
+    const p = client.connect(new StreamableHTTPClientTransport(new URL(url))).then(() => client);
+    clients.set(destination, p);
+    p.catch(() => clients.delete(destination));
+    return p;
+  };
+  const drop = (destination: string) => {
+    const p = clients.get(destination);
+    clients.delete(destination);
+    p?.then((c) => c.close()).catch(() => undefined);
+  };
+  const deliver = async (destination: string, call: DeliveryCall, signal: AbortSignal): Promise<CallToolResult> => {
+    const client = await connect(destination);
+    // The SDK never removes the abort listener it adds to a request's signal:
+    // give it a signal per call, linked to the long-lived one, so none pile up.
+    const perCall = new AbortController();
+    const abort = () => perCall.abort(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    try {
+      const params = { name: call.tool, arguments: call.arguments, _meta: { [IDEMPOTENCY_META_KEY]: call.idempotencyKey } };
+      return (await client.request({ method: 'tools/call', params }, CallToolResultSchema, { signal: perCall.signal, timeout: timeoutMs })) as CallToolResult;
+    } catch (err) {
+      if (err instanceof McpError && !TRANSIENT.has(err.code)) throw new DestinationError(`${destination} refused the call: ${err.message}`);
+      drop(destination);
+      throw err;
+    } finally {
+      signal.removeEventListener('abort', abort);
+    }
+  };
+  const close = async () => {
+    const all = [...clients.values()];
+    clients.clear();
+    await Promise.allSettled(all.map(async (p) => (await p).close()));
+  };
+  return { deliver, close };
+}

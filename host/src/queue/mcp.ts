@@ -1,0 +1,144 @@
+// The offline queue as MCP sees it: deferred calls are MCP tasks (protocol
+// 2025-11-25: task-augmented tools/call, tasks/get, tasks/result, tasks/cancel,
+// tasks/list), so a standard client follows queued work with nothing
+// non-standard. Also the queue_status / queue_sync tools and REST routes.
+import { z } from 'zod';
+import { ErrorCode, McpError, type CallToolRequest, type CallToolResult, type Result, type Task } from '@modelcontextprotocol/sdk/types.js';
+import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
+import type { ToolRegistry } from '../tools/registry.js';
+import { QueueError } from './errors.js';
+import { IdempotencyMemory } from './idempotency.js';
+import { PRIORITIES, type OfflineQueue } from './queue.js';
+import type { TaskRow } from './store.js';
+import { queueMetrics, queueStatus } from './status.js';
+import type { Deliverer } from './sync.js';
+
+/** Client-side `_meta` hints on a deferred call. */
+export const PRIORITY_META_KEY = 'dev.mcp-edge/priority';
+const POLL_INTERVAL_MS = 500;
+
+const STATUS: Record<TaskRow['state'], Task['status']> = { queued: 'working', completed: 'completed', failed: 'failed', cancelled: 'cancelled' };
+
+export function toTask(row: TaskRow): Task {
+  const message = row.state === 'queued' ? `queued for ${row.destination}${row.attempts > 0 ? `; ${row.message ?? ''}` : ''}` : (row.message ?? undefined);
+  return {
+    taskId: `${row.id}.${row.secret}`,
+    status: STATUS[row.state],
+    ttl: row.keep_until_ms === null ? null : Math.max(0, row.keep_until_ms - row.created_ms),
+    createdAt: new Date(row.created_ms).toISOString(),
+    lastUpdatedAt: new Date(row.updated_ms).toISOString(),
+    pollInterval: POLL_INTERVAL_MS,
+    ...(message ? { statusMessage: message } : {}),
+  };
+}
+
+const notFound = (taskId: string) => new McpError(ErrorCode.InvalidParams, `Task not found: ${taskId}`);
+
+/** The SDK's TaskStore over the queue's SQLite rows. Tasks are created only by deferring a call. */
+export function queueTaskStore(q: OfflineQueue): TaskStore {
+  return {
+    createTask: () => Promise.reject(new McpError(ErrorCode.InvalidRequest, 'Only deferrable tools run as tasks on this gateway.')),
+    getTask: async (taskId) => {
+      const row = q.taskRow(taskId);
+      return row ? toTask(row) : null;
+    },
+    storeTaskResult: () => Promise.reject(new McpError(ErrorCode.InvalidRequest, 'Task results come from delivery.')),
+    getTaskResult: async (taskId) => {
+      const result = q.taskResult(taskId);
+      if (result === undefined) throw notFound(taskId);
+      return result as Result;
+    },
+    updateTaskStatus: async (taskId, status) => {
+      if (status !== 'cancelled') throw new McpError(ErrorCode.InvalidRequest, 'Only cancellation can change a deferred task.');
+      try {
+        q.cancel(taskId);
+      } catch (err) {
+        if (err instanceof QueueError) throw new McpError(ErrorCode.InvalidParams, err.message);
+        throw err;
+      }
+    },
+    listTasks: async (cursor) => {
+      const after = cursor === undefined ? 0 : Number(cursor);
+      if (!Number.isSafeInteger(after) || after < 0) throw new McpError(ErrorCode.InvalidParams, 'Bad cursor.');
+      const rows = q.store.tasksAfter(after, 100);
+      const last = rows.at(-1);
+      return { tasks: rows.map(toTask), ...(rows.length === 100 && last ? { nextCursor: String(last.id) } : {}) };
+    },
+  };
+}
+
+export type CallInterceptor = (request: CallToolRequest, run: () => Promise<CallToolResult>) => Promise<CallToolResult | { task: Task }>;
+
+/**
+ * Defers task-augmented calls to deferrable tools; runs calls that carry an
+ * idempotency key (from a peer's queue) once per key.
+ */
+export function queueInterceptor(q: OfflineQueue, deferrable: Record<string, string>, memory: IdempotencyMemory): CallInterceptor {
+  return async (request, run) => {
+    const { name, arguments: args, task, _meta: meta } = request.params;
+    const destination = Object.hasOwn(deferrable, name) ? deferrable[name] : undefined;
+    if (task && destination) {
+      const priority = PRIORITIES.find((p) => p === meta?.[PRIORITY_META_KEY]) ?? 'normal';
+      const idempotencyKey = IdempotencyMemory.keyOf(meta);
+      try {
+        const e = await q.enqueue({ destination, tool: name, arguments: args ?? {}, priority, idempotencyKey, ...(task.ttl ? { ttlMs: task.ttl } : {}) });
+        const row = q.taskRow(e.taskId);
+        if (!row) throw new Error('a queued task vanished');
+        return { task: toTask(row) };
+      } catch (err) {
+        if (err instanceof QueueError) throw new McpError(ErrorCode.InternalError, `Could not queue the call (${err.code}): ${err.message}`, { code: err.code });
+        throw err;
+      }
+    }
+    const key = IdempotencyMemory.keyOf(meta);
+    return key === undefined ? run() : memory.run(key, run);
+  };
+}
+
+/** Registers deferrable tools (direct when called plainly, queued when called as a task) and the queue tools. */
+export function registerQueueTools(registry: ToolRegistry, q: OfflineQueue, deferrable: Record<string, string>, deliver: Deliverer): void {
+  for (const [tool, destination] of Object.entries(deferrable)) {
+    registry.register({
+      name: tool,
+      description: `Runs "${tool}" on ${destination}. Call it as a task to have it queued while the link is down and delivered once when it returns.`,
+      input: z.object({}).passthrough(),
+      execution: { taskSupport: 'optional' },
+      handler: async (args, ctx) => {
+        try {
+          return await deliver(destination, { tool, arguments: args, idempotencyKey: `direct:${crypto.randomUUID()}` }, ctx.signal);
+        } catch (err) {
+          return { isError: true, content: [{ type: 'text', text: `${destination} is unreachable (${(err as Error).message}). Call ${tool} as a task to queue it until the link returns.` }] };
+        }
+      },
+    });
+  }
+  registry.register({
+    name: 'queue_status',
+    description: 'The offline queue: depth, bytes and oldest age per destination, last sync and last error.',
+    input: z.object({}),
+    annotations: { readOnlyHint: true, openWorldHint: false },
+    handler: () => {
+      const s = queueStatus(q);
+      return { content: [{ type: 'text', text: JSON.stringify(s) }], structuredContent: s as unknown as Record<string, unknown> };
+    },
+  });
+  registry.register({
+    name: 'queue_sync',
+    description: 'Sends every queued call now, ignoring backoff; reports how many were delivered.',
+    input: z.object({}),
+    annotations: { readOnlyHint: false, openWorldHint: true },
+    handler: async () => {
+      const r = await q.syncNow();
+      return { content: [{ type: 'text', text: JSON.stringify(r) }], structuredContent: r as unknown as Record<string, unknown> };
+    },
+  });
+}
+
+/** REST: GET /v1/queue/status, POST /v1/queue/sync, GET /v1/queue/metrics (Prometheus text as a string field). */
+export function queueRoutes(q: OfflineQueue): Map<string, () => unknown> {
+  return new Map<string, () => unknown>([
+    ['GET /v1/queue/status', () => queueStatus(q)],
+    ['POST /v1/queue/sync', async () => ({ ...(await q.syncNow()), status: queueStatus(q) })],
+    ['GET /v1/queue/metrics', () => ({ prometheus: queueMetrics(q) })],
+  ]);
+}

@@ -1,0 +1,355 @@
+// The offline queue: calls that must wait for a link wait in SQLite, and go out
+// once when it returns. The Rust core decides (admission, eviction, TTL, retry
+// times, batches); this class applies each decision in one SQLite transaction
+// and only then acknowledges, so an acknowledged call survives kill -9.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { EdgeCore } from '../core/index.js';
+import { QueueScheduler, type Decision, type Priority, type QueueLimits } from '../core/queue.js';
+import type { Db } from '../storage/database.js';
+import { createLogger, type Logger } from '../telemetry/log.js';
+import { QueueError, storageError } from './errors.js';
+import { QueueStore, type TaskRow } from './store.js';
+import { Sync, type Deliverer, type SyncReport } from './sync.js';
+import { decodeJson, encodeJson, errorResult, type Payloads } from './payload.js';
+
+export const PRIORITIES: readonly Priority[] = ['low', 'normal', 'high', 'urgent'];
+
+export interface DestinationOptions {
+  maxItems?: number;
+  maxBytes?: number;
+  overflow?: 'reject' | 'drop-oldest-lowest-priority';
+  /** Default time to live of a call, ms; 0: forever. */
+  ttlMs?: number;
+}
+
+export interface QueueOptions {
+  /** Known destinations and their bounds; calls to others are refused. */
+  destinations: Record<string, DestinationOptions>;
+  /** Bounds of destinations that do not set their own. */
+  defaults?: DestinationOptions;
+  /** How a call reaches its destination. */
+  deliver: Deliverer;
+  maxItemBytes?: number;
+  backoff?: { baseMs: number; maxMs: number; jitterPercent: number };
+  /** Calls per delivery batch and per destination. */
+  batchItems?: number;
+  /** How long a finished task (and its result) stays readable, ms. */
+  keepResultsMs?: number;
+  /** Calls in flight per destination; 1 keeps strict order. */
+  window?: number;
+  /** How often the sync loop looks for due work, ms. */
+  tickMs?: number;
+  /** Most calls committed in one group transaction. */
+  groupMax?: number;
+  now?: () => number;
+  log?: Logger;
+}
+
+/** One call to defer. */
+export interface DeferredCall {
+  destination: string;
+  tool: string;
+  arguments?: Record<string, unknown>;
+  priority?: Priority;
+  /** Equal keys to one destination are one call (dedupe, and once-only effect). */
+  idempotencyKey?: string;
+  ttlMs?: number;
+}
+
+export interface Enqueued {
+  /** The MCP task id that follows this call. */
+  taskId: string;
+  id: number;
+  /** True when an earlier call with the same key answers for this one. */
+  duplicate: boolean;
+}
+
+interface Pending {
+  call: DeferredCall;
+  payload: Uint8Array;
+  resolve: (e: Enqueued) => void;
+  reject: (err: Error) => void;
+}
+
+/** Counters for status and /metrics; they count since start. */
+export interface QueueCounters {
+  enqueued: number;
+  duplicates: number;
+  rejected: number;
+  delivered: number;
+  failed: number;
+  expired: number;
+  evicted: number;
+  cancelled: number;
+  corrupt: number;
+  attempts_failed: number;
+}
+
+const DEFAULT_LIMITS: Required<DestinationOptions> = { maxItems: 100_000, maxBytes: 256 << 20, overflow: 'reject', ttlMs: 24 * 3600_000 };
+
+function limitsOf(o: DestinationOptions | undefined, base: Required<DestinationOptions>): QueueLimits {
+  const m = { ...base, ...o };
+  return { maxItems: m.maxItems, maxBytes: m.maxBytes, overflow: m.overflow, ...(m.ttlMs > 0 ? { defaultTtlMs: m.ttlMs } : {}) };
+}
+
+export function taskIdOf(row: { id: number; secret: string }): string {
+  return `${row.id}.${row.secret}`;
+}
+
+export class OfflineQueue {
+  readonly store: QueueStore;
+  readonly counters: QueueCounters = { enqueued: 0, duplicates: 0, rejected: 0, delivered: 0, failed: 0, expired: 0, evicted: 0, cancelled: 0, corrupt: 0, attempts_failed: 0 };
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly keepResultsMs: number;
+  readonly payloads: Payloads;
+  scheduler!: QueueScheduler;
+  /** This gateway's persistent id; namespaces the idempotency keys it sends. */
+  senderId = '';
+  private sync!: Sync;
+  private pending: Pending[] = [];
+  private flushScheduled = false;
+  private closed = false;
+  private readonly groupMax: number;
+
+  constructor(
+    db: Db,
+    private readonly core: EdgeCore,
+    readonly options: QueueOptions,
+  ) {
+    this.store = new QueueStore(db);
+    this.log = options.log ?? createLogger('warn');
+    this.now = options.now ?? Date.now;
+    this.keepResultsMs = options.keepResultsMs ?? 24 * 3600_000;
+    this.groupMax = options.groupMax ?? 2048;
+    this.payloads = { pack: (b) => core.codec.pack(b, { algorithm: 'stored' }), unpack: (f, max) => core.codec.unpack(f, max) };
+  }
+
+  /** Rebuilds the scheduler from SQLite and starts the sync loop. */
+  static async open(db: Db, core: EdgeCore, options: QueueOptions): Promise<OfflineQueue> {
+    const q = new OfflineQueue(db, core, options);
+    q.rebuild();
+    q.sync = new Sync(q, options.deliver, { batchItems: options.batchItems ?? 64, tickMs: options.tickMs ?? 1000, window: Math.max(1, options.window ?? 1) });
+    q.sync.start();
+    return q;
+  }
+
+  private persistentSeed(): bigint {
+    let seed = this.store.getState('queue.seed');
+    if (!seed) {
+      seed = BigInt('0x' + randomBytes(8).toString('hex')).toString();
+      this.store.setState('queue.seed', seed);
+    }
+    return BigInt(seed);
+  }
+
+  private rebuild(): void {
+    const base = limitsOf(this.options.defaults, DEFAULT_LIMITS);
+    this.scheduler = new QueueScheduler(this.core.exports, {
+      defaultLimits: base,
+      maxItemBytes: this.options.maxItemBytes ?? 4 << 20,
+      backoff: this.options.backoff ?? { baseMs: 1000, maxMs: 300_000, jitterPercent: 50 },
+      seed: this.persistentSeed(),
+    });
+    this.senderId = this.store.getState('queue.sender_id') ?? randomUUID();
+    this.store.setState('queue.sender_id', this.senderId);
+    const baseOpts = { ...DEFAULT_LIMITS, ...this.options.defaults };
+    for (const [name, o] of Object.entries(this.options.destinations)) this.scheduler.configure(name, limitsOf(o, baseOpts));
+    this.scheduler.reserveIdsBelow(this.store.maxId() + 1);
+    this.loadRows();
+  }
+
+  /** Feeds queued rows to the core in chunks; rows that cannot load are quarantined and reported. */
+  private loadRows(): void {
+    const bad: { id: number; why: string }[] = [];
+    let chunk: Parameters<QueueScheduler['load']>[0] = [];
+    const flush = () => {
+      for (const f of this.scheduler.load(chunk)) bad.push({ id: f.id, why: f.error });
+      chunk = [];
+    };
+    for (const r of this.store.queued()) {
+      const priority = PRIORITIES[r.priority];
+      if (!priority || !Number.isSafeInteger(r.bytes) || r.bytes < 0) {
+        bad.push({ id: r.id, why: `bad priority or size (${String(r.priority)}, ${String(r.bytes)})` });
+        continue;
+      }
+      const key = r.client_key ? r.idem_key : undefined;
+      chunk.push({ id: r.id, destination: r.destination, priority, bytes: r.bytes, expiresAtMs: r.expires_ms ?? undefined, idempotencyKey: key });
+      if (chunk.length >= 10_000) flush();
+    }
+    flush();
+    this.scheduler.commit();
+    if (bad.length > 0) this.quarantine(bad);
+  }
+
+  /** Marks unreadable rows failed (kept for inspection, never sent) and says so. */
+  quarantine(bad: { id: number; why: string }[]): void {
+    const now = this.now();
+    this.store.transaction(() => {
+      for (const b of bad) this.store.finish(b.id, 'failed', encodeJson(this.payloads, errorResult(`corrupt queue row: ${b.why}`)), `corrupt row: ${b.why}`, now, now + this.keepResultsMs);
+    });
+    this.counters.corrupt += bad.length;
+    for (const b of bad) this.log.error('offline queue: skipped a corrupt row', { id: b.id, reason: b.why });
+  }
+
+  /** Defers one call. Resolves once the call is durably in SQLite (fsync'd, group commit). */
+  enqueue(call: DeferredCall): Promise<Enqueued> {
+    if (this.closed) return Promise.reject(new QueueError('closed', 'The offline queue is closed.'));
+    if (!Object.hasOwn(this.options.destinations, call.destination)) {
+      return Promise.reject(new QueueError('unknown-destination', `No queue destination "${call.destination}". Configure it under [offline.destinations].`));
+    }
+    let payload: Uint8Array;
+    try {
+      payload = encodeJson(this.payloads, { arguments: call.arguments ?? {} });
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.push({ call, payload, resolve, reject });
+      if (this.pending.length >= this.groupMax) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits every pending call in one transaction, then acknowledges them. */
+  flush(): void {
+    this.flushScheduled = false;
+    const group = this.pending;
+    this.pending = [];
+    if (group.length === 0) return;
+    const now = this.now();
+    const answers: (Enqueued | Error | undefined)[] = group.map((p) => this.existing(p.call));
+    const fresh = group.map((_, i) => i).filter((i) => answers[i] === undefined);
+    const decisions = this.scheduler.admitMany(fresh.map((i) => this.request(group[i]!)), now);
+    try {
+      this.store.transaction(() => this.apply(group, fresh, decisions, answers, now));
+      this.scheduler.commit();
+    } catch (err) {
+      this.scheduler.rollback();
+      const error = err instanceof QueueError ? err : storageError(err, 'queueing the call');
+      this.log.error('offline queue: could not store calls', { calls: group.length, error: error.message });
+      for (const p of group) p.reject(error);
+      return;
+    }
+    group.forEach((p, i) => {
+      const a = answers[i]!;
+      if (a instanceof Error) p.reject(a);
+      else p.resolve(a);
+    });
+    this.sync.kick();
+  }
+
+  /** An earlier call with the same client key, from SQLite. */
+  private existing(call: DeferredCall): Enqueued | undefined {
+    if (call.idempotencyKey === undefined) return undefined;
+    const row = this.store.findByKey(call.destination, call.idempotencyKey);
+    if (!row) return undefined;
+    this.counters.duplicates += 1;
+    return { taskId: taskIdOf(row), id: row.id, duplicate: true };
+  }
+
+  private request({ call, payload }: Pending) {
+    return { destination: call.destination, priority: call.priority ?? 'normal', bytes: payload.length, idempotencyKey: call.idempotencyKey, ttlMs: call.ttlMs };
+  }
+
+  private apply(group: Pending[], fresh: number[], decisions: Decision[], answers: (Enqueued | Error | undefined)[], now: number): void {
+    const byKey = new Map<string, Enqueued>();
+    fresh.forEach((gi, k) => {
+      const d = decisions[k]!;
+      const { call, payload } = group[gi]!;
+      const keyId = call.idempotencyKey === undefined ? undefined : `${call.destination}\u0000${call.idempotencyKey}`;
+      if (d.kind === 'reject') {
+        this.counters.rejected += 1;
+        answers[gi] = rejection(d.reason, call.destination);
+      } else if (d.kind === 'duplicate') {
+        const first = keyId === undefined ? undefined : byKey.get(keyId);
+        answers[gi] = first ? { ...first, duplicate: true } : new QueueError('key-conflict', 'This idempotency key collides with a queued call; use another key.');
+        if (first) this.counters.duplicates += 1;
+      } else {
+        for (const ev of d.evicted) this.evict(ev.id, ev.destination, now);
+        const secret = randomUUID().replaceAll('-', '').slice(0, 16);
+        const idemKey = call.idempotencyKey ?? randomUUID();
+        const expiresMs = d.expiresAtMs ?? null;
+        this.store.insert({ id: d.id, destination: call.destination, tool: call.tool, priority: PRIORITIES.indexOf(call.priority ?? 'normal'), idemKey, clientKey: call.idempotencyKey !== undefined, secret, payload, createdMs: now, expiresMs });
+        const e = { taskId: `${d.id}.${secret}`, id: d.id, duplicate: false };
+        if (keyId !== undefined) byKey.set(keyId, e);
+        this.counters.enqueued += 1;
+        answers[gi] = e;
+      }
+    });
+  }
+
+  private evict(id: number, destination: string, now: number): void {
+    const msg = `evicted: destination "${destination}" was full (policy drop-oldest-lowest-priority)`;
+    this.store.finish(id, 'failed', encodeJson(this.payloads, errorResult(msg)), msg, now, now + this.keepResultsMs);
+    this.counters.evicted += 1;
+    this.log.warn('offline queue: evicted a call to make room', { id, destination });
+  }
+
+  /** The task row behind a task id, if the id is genuine. */
+  taskRow(taskId: string): TaskRow | undefined {
+    const dot = taskId.indexOf('.');
+    const id = Number(taskId.slice(0, dot));
+    if (dot < 1 || !Number.isSafeInteger(id)) return undefined;
+    const row = this.store.task(id);
+    return row && row.secret === taskId.slice(dot + 1) ? row : undefined;
+  }
+
+  /** The stored outcome of a finished task. */
+  taskResult(taskId: string): unknown {
+    const row = this.taskRow(taskId);
+    const blob = row && this.store.result(row.id);
+    return blob ? decodeJson(this.payloads, blob) : undefined;
+  }
+
+  /** Cancels a queued call; a call being sent cannot be cancelled. */
+  cancel(taskId: string): void {
+    const row = this.taskRow(taskId);
+    if (!row || row.state !== 'queued') throw new QueueError('not-found', `Task ${taskId} is not queued (unknown, or already finished).`);
+    try {
+      this.scheduler.cancel(row.id);
+    } catch (err) {
+      const code = (err as { code?: string }).code === 'in-flight' ? 'in-flight' : 'not-found';
+      throw new QueueError(code, (err as Error).message);
+    }
+    const now = this.now();
+    try {
+      this.store.transaction(() => this.store.finish(row.id, 'cancelled', encodeJson(this.payloads, errorResult('Cancelled by the client before delivery.')), 'cancelled before delivery', now, now + this.keepResultsMs));
+      this.scheduler.commit();
+    } catch (err) {
+      this.scheduler.rollback();
+      throw storageError(err, 'cancelling the call');
+    }
+    this.counters.cancelled += 1;
+  }
+
+  /** Sends everything that is due now, ignoring backoff; resolves when done. */
+  syncNow(): Promise<SyncReport> {
+    return this.sync.now();
+  }
+
+  get syncState() {
+    return this.sync;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    await this.sync.stop();
+  }
+}
+
+function rejection(r: Extract<Decision, { kind: 'reject' }>['reason'], destination: string): QueueError {
+  switch (r.code) {
+    case 'full':
+      return new QueueError('full', `The queue for "${destination}" is full (${r.items} calls, ${r.bytes} bytes); try again after it syncs, or raise its bounds.`);
+    case 'too-large':
+      return new QueueError('too-large', `The call's payload (${r.bytes} bytes) exceeds the limit of ${r.limit} bytes.`);
+    default:
+      return new QueueError('bad-destination', `Destination names are 1-256 bytes; got "${destination.slice(0, 40)}".`);
+  }
+}

@@ -1,0 +1,79 @@
+// What the queue is doing, for GET /v1/queue/status, the queue_status tool and /metrics.
+import type { OfflineQueue } from './queue.js';
+
+export interface DestinationStatus {
+  destination: string;
+  depth: number;
+  bytes: number;
+  oldest_age_ms: number | null;
+  in_flight: number;
+  failures: number;
+  next_attempt_in_ms: number;
+  max_items: number;
+  max_bytes: number;
+  overflow: string;
+  last_sync_ms: number | null;
+  last_error: string | null;
+}
+
+export interface QueueStatus {
+  depth: number;
+  bytes: number;
+  oldest_age_ms: number | null;
+  last_sync_ms: number | null;
+  last_error: string | null;
+  destinations: DestinationStatus[];
+  counters: OfflineQueue['counters'];
+}
+
+export function queueStatus(q: OfflineQueue): QueueStatus {
+  const now = q.now();
+  const destinations = q.scheduler.status().map((l): DestinationStatus => {
+    const created = l.oldestId === undefined ? undefined : q.store.createdMs(l.oldestId);
+    const sync = q.syncState.destinations.get(l.destination);
+    return {
+      destination: l.destination,
+      depth: l.items,
+      bytes: l.bytes,
+      oldest_age_ms: created === undefined ? null : Math.max(0, now - created),
+      in_flight: l.inFlight,
+      failures: l.failures,
+      next_attempt_in_ms: Math.max(0, l.nextAttemptMs - now),
+      max_items: l.limits.maxItems,
+      max_bytes: l.limits.maxBytes,
+      overflow: l.limits.overflow,
+      last_sync_ms: sync?.lastSyncMs ?? null,
+      last_error: sync?.lastError ?? null,
+    };
+  });
+  const ages = destinations.map((d) => d.oldest_age_ms).filter((a): a is number => a !== null);
+  return {
+    depth: destinations.reduce((n, d) => n + d.depth, 0),
+    bytes: destinations.reduce((n, d) => n + d.bytes, 0),
+    oldest_age_ms: ages.length > 0 ? Math.max(...ages) : null,
+    last_sync_ms: q.syncState.lastSyncMs,
+    last_error: q.syncState.lastError,
+    destinations,
+    counters: { ...q.counters },
+  };
+}
+
+const label = (v: string): string => v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+
+/** The queue's metrics in the Prometheus text format. */
+export function queueMetrics(q: OfflineQueue): string {
+  const s = queueStatus(q);
+  const lines: string[] = [];
+  const gauge = (name: string, help: string, rows: [string | null, number][]) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+    for (const [dest, v] of rows) lines.push(`${name}${dest === null ? '' : `{destination="${label(dest)}"}`} ${v}`);
+  };
+  gauge('mcp_edge_queue_depth', 'Calls waiting in the offline queue.', s.destinations.map((d) => [d.destination, d.depth]));
+  gauge('mcp_edge_queue_bytes', 'Stored payload bytes waiting.', s.destinations.map((d) => [d.destination, d.bytes]));
+  gauge('mcp_edge_queue_oldest_age_seconds', 'Age of the oldest waiting call.', s.destinations.map((d) => [d.destination, (d.oldest_age_ms ?? 0) / 1000]));
+  gauge('mcp_edge_queue_consecutive_failures', 'Failed delivery attempts in a row.', s.destinations.map((d) => [d.destination, d.failures]));
+  for (const [name, v] of Object.entries(s.counters)) {
+    lines.push(`# TYPE mcp_edge_queue_${name}_total counter`, `mcp_edge_queue_${name}_total ${v}`);
+  }
+  return lines.join('\n') + '\n';
+}

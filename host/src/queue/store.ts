@@ -1,0 +1,148 @@
+// The offline queue's SQLite rows (table `deferred`, migration 0002). Only SQL
+// lives here; the decisions come from the core, and queue.ts wraps each one
+// with these statements in a single transaction.
+import type { Db } from '../storage/database.js';
+
+export type RowState = 'queued' | 'completed' | 'failed' | 'cancelled';
+
+export interface NewRow {
+  id: number;
+  destination: string;
+  tool: string;
+  priority: number;
+  idemKey: string;
+  clientKey: boolean;
+  secret: string;
+  payload: Uint8Array;
+  createdMs: number;
+  expiresMs: number | null;
+}
+
+/** What the scheduler needs of a queued row at start. */
+export interface QueuedRow {
+  id: number;
+  destination: string;
+  priority: number;
+  bytes: number;
+  expires_ms: number | null;
+  idem_key: string;
+  client_key: number;
+}
+
+/** A row as a task: everything but the payload. */
+export interface TaskRow {
+  id: number;
+  state: RowState;
+  destination: string;
+  tool: string;
+  secret: string;
+  created_ms: number;
+  updated_ms: number;
+  expires_ms: number | null;
+  attempts: number;
+  message: string | null;
+  keep_until_ms: number | null;
+}
+
+export interface PayloadRow {
+  id: number;
+  tool: string;
+  idem_key: string;
+  payload: Buffer | null;
+}
+
+/** Every statement over `deferred`, compiled once. */
+function statements(db: Db) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    insert: p(`INSERT INTO deferred (id, state, destination, tool, priority, idem_key, client_key, secret, payload, bytes, created_ms, expires_ms, updated_ms)
+               VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    finish: p(`UPDATE deferred SET state = ?, payload = NULL, result = ?, message = ?, updated_ms = ?, keep_until_ms = ? WHERE id = ? AND state = 'queued'`),
+    attempt: p(`UPDATE deferred SET attempts = attempts + 1, message = ?, updated_ms = ? WHERE id = ? AND state = 'queued'`),
+    byKey: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms FROM deferred WHERE destination = ? AND idem_key = ?`),
+    task: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms FROM deferred WHERE id = ?`),
+    tasks: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms FROM deferred WHERE id > ? ORDER BY id LIMIT ?`),
+    result: p(`SELECT result FROM deferred WHERE id = ?`),
+    payload: p(`SELECT id, tool, idem_key, payload FROM deferred WHERE id = ?`),
+    queued: p(`SELECT id, destination, priority, bytes, expires_ms, idem_key, client_key FROM deferred WHERE state = 'queued' ORDER BY id`),
+    maxId: p(`SELECT COALESCE(MAX(id), 0) FROM deferred`).pluck(),
+    created: p(`SELECT created_ms FROM deferred WHERE id = ?`).pluck(),
+    prune: p(`DELETE FROM deferred WHERE keep_until_ms IS NOT NULL AND keep_until_ms < ?`),
+    getState: p(`SELECT value FROM gateway_state WHERE key = ?`).pluck(),
+    setState: p(`INSERT INTO gateway_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
+  };
+}
+
+/** Prepared statements over `deferred`. */
+export class QueueStore {
+  private readonly s: ReturnType<typeof statements>;
+
+  constructor(readonly db: Db) {
+    this.s = statements(db);
+  }
+
+  /** Runs `fn` in one transaction (BEGIN IMMEDIATE: writers never deadlock). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  insert(r: NewRow): void {
+    this.s.insert.run(r.id, r.destination, r.tool, r.priority, r.idemKey, r.clientKey ? 1 : 0, r.secret, r.payload, r.payload.length, r.createdMs, r.expiresMs, r.createdMs);
+  }
+
+  /** Ends a queued row: its payload goes, its outcome stays until `keepUntilMs`. */
+  finish(id: number, state: Exclude<RowState, 'queued'>, result: Uint8Array | null, message: string | null, nowMs: number, keepUntilMs: number): boolean {
+    return this.s.finish.run(state, result, message, nowMs, keepUntilMs, id).changes === 1;
+  }
+
+  /** Records a failed delivery attempt on a row that stays queued. */
+  noteAttempt(id: number, message: string, nowMs: number): void {
+    this.s.attempt.run(message, nowMs, id);
+  }
+
+  findByKey(destination: string, key: string): TaskRow | undefined {
+    return this.s.byKey.get(destination, key) as TaskRow | undefined;
+  }
+
+  task(id: number): TaskRow | undefined {
+    return this.s.task.get(id) as TaskRow | undefined;
+  }
+
+  tasksAfter(id: number, limit: number): TaskRow[] {
+    return this.s.tasks.all(id, limit) as TaskRow[];
+  }
+
+  result(id: number): Buffer | null {
+    return ((this.s.result.get(id) as { result: Buffer | null } | undefined) ?? { result: null }).result;
+  }
+
+  payload(id: number): PayloadRow | undefined {
+    return this.s.payload.get(id) as PayloadRow | undefined;
+  }
+
+  /** Every queued row, oldest first, without payloads. */
+  queued(): IterableIterator<QueuedRow> {
+    return this.s.queued.iterate() as IterableIterator<QueuedRow>;
+  }
+
+  maxId(): number {
+    return Number(this.s.maxId.get());
+  }
+
+  createdMs(id: number): number | undefined {
+    return this.s.created.get(id) as number | undefined;
+  }
+
+  /** Deletes finished rows whose keep time has passed; returns how many. */
+  prune(nowMs: number): number {
+    return this.s.prune.run(nowMs).changes;
+  }
+
+  getState(key: string): string | undefined {
+    return this.s.getState.get(key) as string | undefined;
+  }
+
+  setState(key: string, value: string): void {
+    this.s.setState.run(key, value);
+  }
+}
