@@ -47,9 +47,9 @@ async function clientLoop(client, clock, samples, errors) {
 
 /**
  * Runs one row: `clients` concurrent sessions against `url` for warmupMs +
- * measureMs. `onMeasure` (optional) is called when the measured window opens.
+ * measureMs. onWindowStart / onWindowEnd (optional) mark the measured window.
  */
-export async function runLoad(url, { clients, warmupMs, measureMs, onMeasure }) {
+export async function runLoad(url, { clients, warmupMs, measureMs, onWindowStart, onWindowEnd }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients + 4 });
   try {
     const sessions = await openClients(url, clients, agent);
@@ -57,9 +57,11 @@ export async function runLoad(url, { clients, warmupMs, measureMs, onMeasure }) 
     const clock = { measureFrom: now + warmupMs, end: now + warmupMs + measureMs };
     const samples = [];
     const errors = [];
-    const timer = setTimeout(() => onMeasure?.(), warmupMs);
+    const timer = setTimeout(() => onWindowStart?.(), warmupMs);
     await Promise.all(sessions.map((c) => clientLoop(c, clock, samples, errors)));
     clearTimeout(timer);
+    // Loops stop at the window's end plus at most one call each.
+    onWindowEnd?.();
     await Promise.all(sessions.map((c) => c.close()));
     samples.sort((a, b) => a - b);
     return {

@@ -80,3 +80,20 @@ export function signalDescendants(pid, signal) {
     }
   }
 }
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** CPU time (user + system, ms) used so far by pid and its live descendants. */
+export function treeCpuMs(root) {
+  let total = 0;
+  for (const pid of processTree(root)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * TICK_MS; // utime, stime
+    } catch {
+      // gone between the listing and the read
+    }
+  }
+  return total;
+}

@@ -12,7 +12,7 @@
 import os from 'node:os';
 import { stopAll } from '../../test/conformance/lib/processes.mjs';
 import { runLoad, round } from './load.mjs';
-import { sampleRss } from './procstat.mjs';
+import { sampleRss, treeCpuMs } from './procstat.mjs';
 import { startDirect, startGateway, startSupergateway } from './targets.mjs';
 
 function parseArgs(argv) {
@@ -38,9 +38,19 @@ async function benchTarget(target, options) {
   const largest = Math.max(...options.clients);
   for (const clients of options.clients) {
     const sampler = clients === largest && target.pid ? sampleRss(target.pid) : undefined;
-    const row = await runLoad(target.url, { clients, warmupMs: options.warmupMs, measureMs: options.measureMs });
+    const cpu = { target: [NaN, NaN], client: [NaN, NaN] };
+    const mark = (i) => () => {
+      cpu.target[i] = target.pid ? treeCpuMs(target.pid) : NaN;
+      const used = process.cpuUsage();
+      cpu.client[i] = (used.user + used.system) / 1000;
+    };
+    const row = await runLoad(target.url, {
+      clients, warmupMs: options.warmupMs, measureMs: options.measureMs, onWindowStart: mark(0), onWindowEnd: mark(1),
+    });
     if (sampler) rss = { clients, ...sampler.stop() };
-    rows.push({ target: target.name, ...row });
+    // CPU per call suffers less than latency from other work on a shared machine.
+    const perCall = ([start, end]) => (Number.isFinite(end - start) ? round((end - start) / Math.max(1, row.calls), 3) : null);
+    rows.push({ target: target.name, ...row, targetCpuMsPerCall: perCall(cpu.target), clientCpuMsPerCall: perCall(cpu.client) });
     process.stderr.write(`${target.name} x${clients}: p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, ${row.callsPerSec}/s\n`);
   }
   return { rows, rss };
@@ -57,6 +67,9 @@ function compareRows(rows, name, baseline) {
       p50Ratio: round(row.p50Ms / base.p50Ms, 3),
       p99Ratio: round(row.p99Ms / base.p99Ms, 3),
       throughputRatio: round(row.callsPerSec / base.callsPerSec, 3),
+      addedCpuMsPerCall: row.targetCpuMsPerCall === null || base.targetCpuMsPerCall === null
+        ? null
+        : round(row.targetCpuMsPerCall - base.targetCpuMsPerCall, 3),
     };
   }
   return out;
