@@ -3,6 +3,7 @@
 //   import { createGateway } from 'mcp-edge';
 //   const gateway = await createGateway({ config: { gateway: { bind_address: '127.0.0.1:0' } } });
 //   console.log(gateway.url);   // http://127.0.0.1:<port>/mcp
+//   gateway.plugins.registerTool(defineTool({ ... }));   // see docs/plugins.md
 //   await gateway.close();
 
 export { createGateway, Gateway, defaultDataDir } from './gateway/gateway.js';
@@ -11,8 +12,18 @@ export { loadCore, CoreError } from './core/index.js';
 export type { EdgeCore, Codec, PackOptions, FrameInfo, Algorithm } from './core/index.js';
 export { ConfigError, loadConfigFile, parseConfig, validateConfig } from './config/load.js';
 export type { EdgeConfig, EdgeConfigInput } from './config/schema.js';
-export { defineTool, ToolRegistry } from './tools/registry.js';
+export { defineTool, ToolRegistry, UnknownToolError } from './tools/registry.js';
 export type { ToolDefinition, ToolContext } from './tools/registry.js';
+export type { JsonObjectSchema, ObjectSchema } from './tools/schema.js';
+export type { SwitchState } from './tools/switchboard.js';
+export { definePlugin, LocalProvider, UnknownCapabilityError } from './providers/local/provider.js';
+export type { Plugin, LocalStatus } from './providers/local/provider.js';
+export { ResourceNotFoundError } from './providers/local/resources.js';
+export type { ResourceDefinition, ResourceTemplateDefinition } from './providers/local/resources.js';
+export { PromptError } from './providers/local/prompts.js';
+export type { PromptDefinition } from './providers/local/prompts.js';
+export { filesPlugin, sqlitePlugin, shellPlugin, PluginConfigError, Refusal } from './plugins/index.js';
+export type { RefusalCode } from './plugins/index.js';
 export { createLogger } from './telemetry/log.js';
 export type { Logger, LogLevel } from './telemetry/log.js';
 export { StorageError } from './storage/database.js';

@@ -123,6 +123,79 @@ export const powerSchema = z
   })
   .strict();
 
+// Built-in plugins: each off unless `enabled = true`, each confined to what the
+// operator lists (folders, database files, commands), each bounded in size and time.
+const folders = z.array(z.string().min(1)).default([]);
+const needed = (key: string, what: string) => ({ message: `list at least one ${what} in ${key} when the plugin is enabled`, path: [key] });
+
+export const filesPluginSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Folders the file tools may see; everything outside (symlinks included) is refused. */
+    roots: folders,
+    /** Largest slice file_read returns, in bytes. */
+    max_read_bytes: z.number().int().min(1).max(64 << 20).default(1 << 20),
+    /** Most matches one file_search returns. */
+    max_results: z.number().int().min(1).max(10_000).default(200),
+    /** Most directory entries one file_search looks at. */
+    max_scanned_entries: z.number().int().min(1).max(10_000_000).default(50_000),
+    /** Files larger than this are skipped by content search, in bytes. */
+    max_search_file_bytes: z.number().int().min(1).max(1 << 30).default(1 << 20),
+    /** Time limit of one file_search, in ms. */
+    search_timeout_ms: z.number().int().min(1).max(600_000).default(5_000),
+  })
+  .strict()
+  .refine((v) => !v.enabled || v.roots.length > 0, needed('roots', 'folder'));
+
+export const sqlitePluginSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Database files by the name db_query takes, e.g. { inventory = "/srv/inventory.db" }. */
+    databases: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1-64 of [A-Za-z0-9_.-]'), z.string().min(1)).default({}),
+    /** Open read-only and refuse statements that write. Set false to allow writes. */
+    read_only: z.boolean().default(true),
+    /** Most rows one query returns. */
+    max_rows: z.number().int().min(1).max(1_000_000).default(1000),
+    /** Most bytes of rows (as JSON) one query returns; rows beyond are left off. */
+    max_result_bytes: z.number().int().min(1).max(256 << 20).default(4 << 20),
+    /** Time limit of one query, in ms; the query's process is killed beyond it. */
+    timeout_ms: z.number().int().min(1).max(600_000).default(5_000),
+  })
+  .strict()
+  .refine((v) => !v.enabled || Object.keys(v.databases).length > 0, needed('databases', 'database file'));
+
+export const shellPluginSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /**
+     * Commands shell_run may start: exact names (looked up on `path`) or absolute
+     * paths; or { command, args } where every argument must match one of the
+     * `args` globs (e.g. { command = "df", args = ["-h", "/**"] }).
+     */
+    commands: z.array(z.union([z.string().min(1), z.object({ command: z.string().min(1), args: z.array(z.string()) }).strict()])).default([]),
+    /** Folders a command may run in; the first is the default working directory. */
+    roots: folders,
+    /** PATH for finding commands and for the child; the gateway's PATH when absent. */
+    path: z.string().min(1).optional(),
+    /** Environment variables passed through to commands (all others are dropped). */
+    env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)).default(['LANG', 'LC_ALL', 'TZ']),
+    /** Time limit of one command, in ms; the process group is killed beyond it. */
+    timeout_ms: z.number().int().min(1).max(3_600_000).default(10_000),
+    /** Most bytes kept of stdout and of stderr each; the command is killed beyond it. */
+    max_output_bytes: z.number().int().min(1).max(64 << 20).default(64 << 10),
+  })
+  .strict()
+  .refine((v) => !v.enabled || v.commands.length > 0, needed('commands', 'command'))
+  .refine((v) => !v.enabled || v.roots.length > 0, needed('roots', 'folder'));
+
+export const pluginsSchema = z
+  .object({
+    files: filesPluginSchema.default(() => filesPluginSchema.parse({})),
+    sqlite: sqlitePluginSchema.default(() => sqlitePluginSchema.parse({})),
+    shell: shellPluginSchema.default(() => shellPluginSchema.parse({})),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     gateway: gatewaySchema.default(() => gatewaySchema.parse({})),
@@ -131,10 +204,12 @@ export const configSchema = z
     security: securitySchema.default(() => securitySchema.parse({})),
     telemetry: telemetrySchema.default(() => telemetrySchema.parse({})),
     power: powerSchema.default(() => powerSchema.parse({})),
+    plugins: pluginsSchema.default(() => pluginsSchema.parse({})),
   })
   .strict();
 
 /** The validated configuration, with every default filled in. */
 export type EdgeConfig = z.infer<typeof configSchema>;
+export type PluginsConfig = z.infer<typeof pluginsSchema>;
 /** What a user may write: every section and key optional. */
 export type EdgeConfigInput = z.input<typeof configSchema>;

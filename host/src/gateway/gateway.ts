@@ -12,8 +12,11 @@ import { componentSize, loadCore, type EdgeCore } from '../core/index.js';
 import { startOfflineQueue, type QueueHooks } from '../queue/index.js';
 import { openDatabase, type Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
+import { configuredPlugins } from '../plugins/index.js';
+import { LocalProvider } from '../providers/local/provider.js';
+import type { CatalogPart } from '../providers/provider.js';
 import { registerBuiltinTools } from '../tools/builtin.js';
-import { ToolRegistry } from '../tools/registry.js';
+import type { ToolRegistry } from '../tools/registry.js';
 import { allowedHostValues, checkRequest, type GuardOptions } from './guard.js';
 import { answerError, McpHttpEndpoint, sendJson, type RestHandler } from './http.js';
 import { createMcpServer } from './mcp-server.js';
@@ -45,7 +48,8 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export class Gateway {
-  readonly tools = new ToolRegistry();
+  /** In-process tools, resources and prompts: the npm API for plugins. */
+  readonly plugins = new LocalProvider();
   readonly rest = new Map<string, RestHandler>();
   private readonly servers = new Set<Server>();
   private readonly startedAt = Date.now();
@@ -62,7 +66,7 @@ export class Gateway {
     readonly dataDir: string,
     readonly log: Logger,
   ) {
-    this.tools.onChange(() => this.notifyToolsChanged());
+    this.plugins.onChange((part) => this.notifyListChanged(part));
     this.rest.set('GET /health', () => this.health());
   }
 
@@ -75,9 +79,20 @@ export class Gateway {
     const gateway = new Gateway(config, core, db, dataDir, log);
     gateway.componentBytes = (await componentSize()) ?? null;
     registerBuiltinTools(gateway.tools, core);
-    gateway.queue = await startOfflineQueue(config, db, core, log, gateway.tools, gateway.rest);
+    try {
+      for (const plugin of await configuredPlugins(config.plugins)) gateway.plugins.use(plugin);
+      gateway.queue = await startOfflineQueue(config, db, core, log, gateway.tools, gateway.rest);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
     if (options.http !== false) await gateway.listen();
     return gateway;
+  }
+
+  /** The local provider's tools (the gateway's own and the plugins'). */
+  get tools(): ToolRegistry {
+    return this.plugins.tools;
   }
 
   /** The Streamable HTTP endpoint, e.g. http://127.0.0.1:8080/mcp. */
@@ -102,7 +117,7 @@ export class Gateway {
   newMcpServer(): Server {
     const server = createMcpServer({
       identity: { name: 'mcp-edge', version: VERSION },
-      tools: this.tools,
+      provider: this.plugins,
       requestTimeoutMs: this.config.gateway.request_timeout_ms,
       ...(this.queue ? { queue: { taskStore: this.queue.taskStore, intercept: this.queue.intercept } } : {}),
     });
@@ -118,9 +133,14 @@ export class Gateway {
     return server;
   }
 
-  private notifyToolsChanged(): void {
+  private notifyListChanged(part: CatalogPart | 'health'): void {
     for (const server of this.servers) {
-      server.sendToolListChanged().catch(() => undefined);
+      const sent =
+        part === 'tools' ? server.sendToolListChanged()
+        : part === 'prompts' ? server.sendPromptListChanged()
+        : part === 'resources' || part === 'resourceTemplates' ? server.sendResourceListChanged()
+        : undefined;
+      sent?.catch(() => undefined);
     }
   }
 
@@ -176,6 +196,7 @@ export class Gateway {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     }
+    await this.plugins.close();
     if (this.db.open) this.db.close();
   }
 }
