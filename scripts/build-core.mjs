@@ -36,8 +36,10 @@ async function optimize(coreModule) {
   const F = binaryen.Features;
   module.setFeatures(F.MVP | F.SIMD128 | F.BulkMemory | F.BulkMemoryOpt | F.CallIndirectOverlong |
     F.NontrappingFPToInt | F.SignExt | F.MutableGlobals | F.Multivalue | F.ReferenceTypes);
-  binaryen.setOptimizeLevel(2);
-  binaryen.setShrinkLevel(2);
+  // -O3, not -Oz: the core is mostly the zstd/lz4 hot loops, and -O3 measured
+  // 10-20% faster zstd compression (bench/codec) for 41 KB more (595 vs 554 KB).
+  binaryen.setOptimizeLevel(3);
+  binaryen.setShrinkLevel(0);
   module.optimize();
   const out = module.emitBinary();
   module.dispose();
@@ -99,7 +101,8 @@ async function check(inputsHash) {
 }
 
 async function main() {
-  const inputsHash = hashTree(INPUTS);
+  // cargo-fuzz crates (crates/*/fuzz) are not in the component, and fuzzing rewrites their corpus.
+  const inputsHash = hashTree(INPUTS, (file) => !file.includes('/fuzz/'));
   if (process.argv.includes('--check')) return check(inputsHash);
   const stamp = readStamp();
   const current = stamp?.inputsHash === inputsHash && existsSync(COMPONENT_PATH) && !process.argv.includes('--force');

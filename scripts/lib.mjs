@@ -45,9 +45,9 @@ export function listFiles(dir) {
 }
 
 /** A sha256 over the relative paths and contents of `paths` (files or folders). */
-export function hashTree(paths) {
+export function hashTree(paths, keep = () => true) {
   const hash = createHash('sha256');
-  for (const file of paths.flatMap((p) => listFiles(join(root, p)))) {
+  for (const file of paths.flatMap((p) => listFiles(join(root, p))).filter(keep)) {
     hash.update(relative(root, file));
     hash.update('\0');
     hash.update(readFileSync(file));

@@ -121,12 +121,26 @@ describe('deferred calls as MCP tasks', () => {
     expect((await rest('GET', '/v1/queue/status')).last_sync_ms).toBeGreaterThan(0);
   });
 
+  it('a client without task support marks a call deferrable and gets a result naming its task', async () => {
+    const r = await client.callTool({ name: 'record', arguments: { n: 7 }, _meta: { 'dev.mcp-edge/deferrable': true, [IDEMPOTENCY_META_KEY]: 'client-7' } });
+    const { taskId } = r.structuredContent as { taskId: string };
+    expect(r._meta?.['io.modelcontextprotocol/related-task']).toEqual({ taskId });
+    await rest('POST', '/v1/queue/sync');
+    expect((await getTask(taskId)).status).toBe('completed');
+    expect(effects.filter((n) => n === 7)).toHaveLength(1);
+    // The same key again: the same task, no second effect.
+    const again = await client.callTool({ name: 'record', arguments: { n: 7 }, _meta: { 'dev.mcp-edge/deferrable': true, [IDEMPOTENCY_META_KEY]: 'client-7' } });
+    expect((again.structuredContent as { taskId: string }).taskId).toBe(taskId);
+    await rest('POST', '/v1/queue/sync');
+    expect(effects.filter((n) => n === 7)).toHaveLength(1);
+  });
+
   it('the queue_status tool and the metrics agree with REST', async () => {
     const r = await client.callTool({ name: 'queue_status', arguments: {} });
     expect((r.structuredContent as { depth: number }).depth).toBe(0);
     const m = await rest('GET', '/v1/queue/metrics');
     expect(m.prometheus).toMatch(/mcp_edge_queue_depth\{destination="dest"\} 0/);
-    expect(m.prometheus).toMatch(/mcp_edge_queue_delivered_total 3/);
+    expect(m.prometheus).toMatch(/mcp_edge_queue_delivered_total 4/);
     expect(m.prometheus).toMatch(/mcp_edge_queue_cancelled_total 1/);
   });
 

@@ -24,7 +24,7 @@ class Destination {
   };
 }
 
-async function makeQueue(dest: Destination, limits: DestinationOptions = {}, dir = tempDir('mcp-edge-q-'), clock?: { t: number }) {
+async function makeQueue(dest: Destination, limits: DestinationOptions = {}, dir = tempDir('mcp-edge-q-'), clock?: { t: number }, compression?: 'zstd') {
   core ??= await loadCore();
   const db = openDatabase(dir);
   const q = await OfflineQueue.open(db, core, {
@@ -34,6 +34,7 @@ async function makeQueue(dest: Destination, limits: DestinationOptions = {}, dir
     tickMs: 60_000,
     log: silentLogger,
     ...(clock ? { now: () => clock.t } : {}),
+    ...(compression ? { compression } : {}),
   });
   open.push({ q, db });
   return { q, db, dir };
@@ -52,9 +53,12 @@ describe('offline queue policies', () => {
   it('expires calls past their TTL, reports them and never sends them', async () => {
     const dest = new Destination();
     const clock = { t: 1_000_000 };
-    const { q } = await makeQueue(dest, { ttlMs: 5_000 }, undefined, clock);
-    const a = await q.enqueue(call(1));
-    const b = await q.enqueue(call(2, { ttlMs: 60_000 }));
+    const { q } = await makeQueue(dest, { ttlMs: 60_000 }, undefined, clock);
+    const a = await q.enqueue(call(1, { ttlMs: 5_000 }));
+    const b = await q.enqueue(call(2));
+    // A caller may shorten a call's life but not stretch it past the destination's.
+    const c = await q.enqueue(call(3, { ttlMs: 10 * 60_000 }));
+    expect(q.taskRow(c.taskId)?.expires_ms).toBe(clock.t + 60_000);
     // Never early; at most a second late (the core keeps expiry in whole seconds).
     clock.t += 4_999;
     await q.syncNow();
@@ -65,7 +69,19 @@ describe('offline queue policies', () => {
     expect(q.counters.expired).toBe(1);
     expect(q.taskRow(a.taskId)).toMatchObject({ state: 'failed', message: expect.stringContaining('expired') });
     expect(q.taskRow(b.taskId)?.state).toBe('completed');
-    expect(dest.calls.map((c) => c.n)).toEqual([2]);
+    expect(dest.calls.map((x) => x.n)).toEqual([2, 3]);
+  });
+
+  it('packs payloads with the configured codec (zstd)', async () => {
+    const dest = new Destination();
+    const { q, db } = await makeQueue(dest, {}, undefined, undefined, 'zstd');
+    const a = await q.enqueue(call(1));
+    const frame = db.prepare('SELECT payload FROM deferred WHERE id = ?').pluck().get(a.id) as Buffer;
+    expect(core.codec.inspect(frame).algorithm).toBe(q.algorithm);
+    expect(q.algorithm).toBe('zstd');
+    dest.up = true;
+    await q.syncNow();
+    expect(dest.calls.map((c) => c.n)).toEqual([1]);
   });
 
   it('rejects new work when full under the reject policy, with a clear error', async () => {
@@ -150,11 +166,19 @@ describe('offline queue policies', () => {
     expect(err.code).toBe('storage-read-only');
     expect(err.message).toMatch(/read-only.*intact/);
     expect(q.scheduler.length).toBe(1);
-    db.pragma('query_only = OFF');
-    await q.enqueue(call(3));
+    // Syncing while read-only: the call goes out, its outcome cannot be
+    // recorded, so it stays queued (not lost) and goes again later with the
+    // same idempotency key, which the destination uses to answer once.
     dest.up = true;
     await q.syncNow();
-    expect(dest.calls.map((c) => c.n)).toEqual([1, 3]);
+    expect(q.syncState.lastError).toMatch(/readonly|read-only/i);
+    expect(q.scheduler.length).toBe(1);
+    db.pragma('query_only = OFF');
+    await q.enqueue(call(3));
+    await q.syncNow();
+    expect(dest.calls.map((c) => c.n)).toEqual([1, 1, 3]);
+    expect(dest.calls[1]!.key).toBe(dest.calls[0]!.key);
+    expect(q.scheduler.length).toBe(0);
   });
 
   it('a full disk gives callers a clear error; accepted calls survive intact', async () => {

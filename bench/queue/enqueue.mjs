@@ -10,6 +10,8 @@ import { loadCore, openDatabase, OfflineQueue } from '../../host/dist/index.js';
 
 const N = Number(process.env.N ?? 100_000);
 const WINDOW = Number(process.env.WINDOW ?? 4096);
+/** stored | zstd | lz4: how the core packs payloads. */
+const COMPRESSION = process.env.COMPRESSION ?? 'stored';
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const args = (i) => ({ i, data: 'x'.repeat(1000) });
 
@@ -24,6 +26,7 @@ async function queueRate(withKeys) {
     },
     backoff: { baseMs: 3_600_000, maxMs: 3_600_000, jitterPercent: 0 },
     tickMs: 3_600_000,
+    compression: COMPRESSION,
     log: silent,
   });
   const t0 = performance.now();
@@ -71,6 +74,7 @@ console.log(
     bench: 'queue-enqueue',
     items: N,
     payload_bytes: JSON.stringify({ arguments: args(0) }).length,
+    compression: COMPRESSION,
     group_window: WINDOW,
     enqueues_per_second: Math.round(queue),
     enqueues_per_second_with_client_keys: Math.round(keyed),

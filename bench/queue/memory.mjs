@@ -5,7 +5,7 @@
 // core's rebuilt state plus the host. Baseline in the same run: the same open
 // on an empty queue.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,12 +29,24 @@ async function fill(dir, n) {
   db.close();
 }
 
+/** Anonymous (heap, wasm) and file-backed resident memory, from /proc (Linux). */
+function residentKinds() {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = (k) => Number(status.match(new RegExp(`${k}:\\s+(\\d+) kB`))?.[1] ?? 0) * 1024;
+    return { anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem') };
+  } catch {
+    return { anon: 0, file: 0, shmem: 0 };
+  }
+}
+
 async function measure(dir) {
   const { loadCore, openDatabase, OfflineQueue } = await import('../../host/dist/index.js');
   const core = await loadCore();
   const db = openDatabase(dir);
   global.gc();
   const m0 = process.memoryUsage();
+  const k0 = residentKinds();
   const before = m0.rss;
   const t0 = performance.now();
   const q = await OfflineQueue.open(db, core, {
@@ -47,13 +59,37 @@ async function measure(dir) {
     log: { debug() {}, info() {}, warn() {}, error() {} },
   });
   const openMs = performance.now() - t0;
-  global.gc();
+  // Let concurrent sweeping finish and the allocator hand pages back before reading RSS.
+  for (let i = 0; i < 3; i++) {
+    global.gc();
+    await new Promise((r) => setTimeout(r, 300));
+  }
   const m1 = process.memoryUsage();
+  const k1 = residentKinds();
   const after = m1.rss;
-  const parts = { heap_mb: (m1.heapTotal - m0.heapTotal) / 2 ** 20, external_mb: (m1.external - m0.external) / 2 ** 20, array_buffers_mb: (m1.arrayBuffers - m0.arrayBuffers) / 2 ** 20 };
+  const parts = { heap_mb: (m1.heapTotal - m0.heapTotal) / 2 ** 20, external_mb: (m1.external - m0.external) / 2 ** 20, array_buffers_mb: (m1.arrayBuffers - m0.arrayBuffers) / 2 ** 20, rss_anon_mb: (k1.anon - k0.anon) / 2 ** 20, rss_file_mb: (k1.file - k0.file) / 2 ** 20, rss_shmem_mb: (k1.shmem - k0.shmem) / 2 ** 20 };
   process.stdout.write(JSON.stringify({ depth: q.scheduler.length, rss_growth_bytes: after - before, open_ms: Math.round(openMs), parts }));
   await q.close();
   db.close();
+}
+
+/** The core alone, filled through admit-many (the enqueue path's doubling included), no SQLite. */
+async function admitPath(n) {
+  const { loadCore } = await import('../../host/dist/index.js');
+  const { QueueScheduler } = await import('../../host/dist/core/queue.js');
+  const core = await loadCore();
+  const s = new QueueScheduler(core.exports, { seed: 7n, defaultLimits: { maxItems: 1e9, maxBytes: 2 ** 50, overflow: 'reject' } });
+  global.gc();
+  const before = process.memoryUsage();
+  const group = Array.from({ length: 4096 }, () => ({ destination: 'cloud', priority: 'normal', bytes: 100, idempotencyKey: '' }));
+  for (let i = 0; i < n; i += group.length) {
+    group.forEach((r, k) => (r.idempotencyKey = `key-${i + k}`));
+    s.admitMany(group.slice(0, Math.min(group.length, n - i)), Date.now());
+    s.commit();
+  }
+  global.gc();
+  const after = process.memoryUsage();
+  process.stdout.write(JSON.stringify({ depth: s.length, external_bytes: after.external - before.external, rss_bytes: after.rss - before.rss }));
 }
 
 function child(mode, dir, n) {
@@ -65,6 +101,7 @@ function child(mode, dir, n) {
 const [mode, dirArg, nArg] = process.argv.slice(2);
 if (mode === 'fill') await fill(dirArg, Number(nArg));
 else if (mode === 'measure') await measure(dirArg);
+else if (mode === 'admit') await admitPath(Number(nArg));
 else {
   const full = mkdtempSync(join(tmpdir(), 'bench-mem-'));
   const empty = mkdtempSync(join(tmpdir(), 'bench-mem0-'));
@@ -75,6 +112,7 @@ else {
   rmSync(full, { recursive: true, force: true });
   rmSync(empty, { recursive: true, force: true });
   if (loaded.depth !== N) throw new Error(`expected ${N} queued, rebuilt ${loaded.depth}`);
+  const admit = child('admit', '-', N);
   const growth = loaded.rss_growth_bytes - base.rss_growth_bytes;
   console.log(
     JSON.stringify({
@@ -85,6 +123,7 @@ else {
       baseline_empty_open_rss_growth_mb: Number((base.rss_growth_bytes / 2 ** 20).toFixed(1)),
       rebuild_ms: loaded.open_ms,
       growth_parts_mb: loaded.parts,
+      core_only_via_admit_path_mb: { wasm_memory: Number((admit.external_bytes / 2 ** 20).toFixed(1)), rss: Number((admit.rss_bytes / 2 ** 20).toFixed(1)) },
       goal_mb: 100,
     }),
   );

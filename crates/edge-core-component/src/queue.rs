@@ -29,6 +29,10 @@ impl wit::GuestScheduler for Scheduler {
         self.0.borrow_mut().configure(&destination, limits.into()).map_err(Into::into)
     }
 
+    fn reserve(&self, destination: String, priority: wit::Priority, items: u32, keyed: u32) -> Result<(), wit::RejectReason> {
+        self.0.borrow_mut().reserve(&destination, priority.into(), items as usize, keyed as usize).map_err(Into::into)
+    }
+
     fn reserve_ids_below(&self, min: u64) {
         self.0.borrow_mut().reserve_ids_below(min);
     }
@@ -44,6 +48,13 @@ impl wit::GuestScheduler for Scheduler {
     fn admit_many(&self, requests: Vec<wit::AdmitRequest>, now_ms: u64) -> Vec<wit::Decision> {
         let mut s = self.0.borrow_mut();
         requests.into_iter().map(|r| s.admit(&r.into(), now_ms).into()).collect()
+    }
+
+    fn admit_framed(&self, requests: Vec<wit::AdmitRequest>, payloads: Vec<Vec<u8>>, options: wit::PackOptions, now_ms: u64) -> Vec<wit::Framed> {
+        let requests: Vec<core::AdmitRequest> = requests.into_iter().map(Into::into).collect();
+        let options = edge_core::codec::PackOptions { algorithm: options.algorithm.into(), level: options.level };
+        let out = self.0.borrow_mut().admit_framed(&requests, &payloads, options, now_ms);
+        out.into_iter().map(|f| wit::Framed { decision: f.decision.into(), frame: f.frame }).collect()
     }
 
     fn expire(&self, now_ms: u64, max: u32) -> Vec<wit::Removed> {
@@ -75,6 +86,12 @@ impl wit::GuestScheduler for Scheduler {
     fn load(&self, items: Vec<wit::StoredItem>) -> Vec<wit::LoadFailure> {
         let items: Vec<core::StoredItem> = items.into_iter().map(Into::into).collect();
         let failures = self.0.borrow_mut().load(&items);
+        failures.into_iter().map(|(id, e)| wit::LoadFailure { id, error: e.into() }).collect()
+    }
+
+    fn load_columns(&self, destination: String, priority: wit::Priority, c: wit::StoredColumns) -> Vec<wit::LoadFailure> {
+        let columns = core::StoredColumns { ids: c.ids, sizes: c.sizes, expires_at_ms: c.expires_at_ms, keys: c.keys, key_lengths: c.key_lengths };
+        let failures = self.0.borrow_mut().load_columns(&destination, priority.into(), &columns);
         failures.into_iter().map(|(id, e)| wit::LoadFailure { id, error: e.into() }).collect()
     }
 
@@ -180,6 +197,8 @@ impl From<core::RejectReason> for wit::RejectReason {
             core::RejectReason::Full { items, bytes } => Self::Full(wit::Occupancy { items, bytes }),
             core::RejectReason::TooLarge { bytes, limit } => Self::TooLarge(wit::SizeLimit { bytes, limit }),
             core::RejectReason::BadDestination => Self::BadDestination,
+            core::RejectReason::IdsExhausted => Self::IdsExhausted,
+            core::RejectReason::Unpackable(why) => Self::Unpackable(why),
         }
     }
 }
@@ -200,6 +219,7 @@ impl From<core::LoadError> for wit::LoadError {
     fn from(e: core::LoadError) -> Self {
         match e {
             core::LoadError::DuplicateId => Self::DuplicateId,
+            core::LoadError::BadId => Self::BadId,
             core::LoadError::BadSize => Self::BadSize,
             core::LoadError::BadDestination => Self::BadDestination,
         }

@@ -1,14 +1,17 @@
-// Typed facade over the component's `codec` interface.
+// Typed facade over the component's `codec` interface: frames, zstd/lz4,
+// trained dictionaries and bare-stream decoding. The two-engine API that the
+// rest of the host uses lives in host/src/codec/.
 import type { Root } from './generated/edge-core.js';
 import { callCore } from './errors.js';
 
 type CodecExports = Root['codec'];
+type RawDictionary = CodecExports['Dictionary']['prototype'];
 export type Algorithm = 'stored' | 'zstd' | 'lz4';
 
 export interface PackOptions {
   /** Which algorithm encodes the payload. */
   algorithm: Algorithm;
-  /** Compression level; the algorithm's default when absent. */
+  /** zstd level (-7..=22, 3 when absent); lz4 and stored ignore it. */
   level?: number;
 }
 
@@ -20,6 +23,17 @@ export interface FrameInfo {
   headerLength: number;
 }
 
+/** A zstd dictionary living inside the component. */
+export interface CoreDictionary {
+  /** The id frames packed with it carry. */
+  readonly id: number;
+  /** Its bytes (a standard zstd dictionary). */
+  toBytes(): Uint8Array;
+  pack(data: Uint8Array, level?: number): Uint8Array;
+  unpack(frame: Uint8Array, maxOutput: number): Uint8Array;
+  decodeRaw(data: Uint8Array, maxOutput: number): Uint8Array;
+}
+
 export interface Codec {
   /** Packs bytes into a self-describing mcp-edge frame. */
   pack(data: Uint8Array, options: PackOptions): Uint8Array;
@@ -27,29 +41,45 @@ export interface Codec {
   unpack(frame: Uint8Array, maxOutput: number): Uint8Array;
   /** Reads a frame's header without decoding the payload. */
   inspect(frame: Uint8Array): FrameInfo;
+  /** Decodes a bare zstd/lz4 stream (as the CLI tools write), at most `maxOutput` bytes. */
+  decodeRaw(algorithm: Algorithm, data: Uint8Array, maxOutput: number): Uint8Array;
+  /** Trains a zstd dictionary (at most `maxSize` bytes) from sample messages. */
+  trainDictionary(samples: Uint8Array[], maxSize: number): CoreDictionary;
+  /** Loads a zstd dictionary from its bytes (ours, or `zstd --train`'s). */
+  loadDictionary(bytes: Uint8Array): CoreDictionary;
   /** xxh32 (seed 0), the checksum frames carry. */
   checksum(data: Uint8Array): number;
 }
 
-function describe(error: { tag: string; val?: unknown }): string {
-  switch (error.tag) {
-    case 'truncated':
-      return 'The frame is truncated: it ends before its header or payload does.';
-    case 'bad-magic':
-      return 'These bytes are not an mcp-edge frame (no MEDG magic).';
-    case 'unsupported-version':
-      return `The frame uses format version ${String(error.val)}, which this core does not read. Upgrade mcp-edge.`;
-    case 'unknown-algorithm':
-      return `The frame names algorithm code ${String(error.val)}, which this core does not know.`;
-    case 'too-large':
-      return `The frame declares ${String(error.val)} bytes, above the allowed maximum.`;
-    case 'corrupt':
-      return `The frame is corrupt: ${String(error.val)}.`;
-    case 'unsupported-algorithm':
-      return `Algorithm "${String(error.val)}" is not built into this core.`;
-    default:
-      return `codec error: ${error.tag}`;
-  }
+const MESSAGES: Record<string, (val: unknown) => string> = {
+  truncated: () => 'The frame is truncated: it ends before its header or payload does.',
+  'bad-magic': () => 'These bytes are not an mcp-edge frame (no MEDG magic).',
+  'unsupported-version': (v) => `The frame uses format version ${String(v)}, which this core does not read. Upgrade mcp-edge.`,
+  'unknown-algorithm': (v) => `The frame names algorithm code ${String(v)}, which this core does not know.`,
+  'too-large': (v) => `The output would be ${String(v)} bytes or more, above the allowed maximum. Raise maxOutput if the data is trusted.`,
+  corrupt: (v) => `The frame is corrupt: ${String(v)}.`,
+  'unsupported-algorithm': (v) => `Algorithm "${String(v)}" is not built into this core.`,
+  'invalid-level': (v) => `Compression level ${String(v)} is out of range; zstd takes -7..22.`,
+  'dictionary-required': (v) => `The frame was packed with dictionary ${String(v)}; unpack it with that dictionary.`,
+  'dictionary-mismatch': (v) => `The frame needs dictionary ${String(v)}, but a different dictionary was given.`,
+  'dictionary-invalid': (v) => `The dictionary is unusable: ${String(v)}.`,
+  'dictionary-unsupported': (v) => `Algorithm "${String(v)}" cannot use a dictionary; use zstd.`,
+  'out-of-memory': (v) => `The core could not reserve ${String(v)} bytes for the output.`,
+  'compress-failed': (v) => `Compression failed (a bug, please report it): ${String(v)}.`,
+};
+
+export function describe(error: { tag: string; val?: unknown }): string {
+  return MESSAGES[error.tag]?.(error.val) ?? `codec error: ${error.tag}`;
+}
+
+function wrapDictionary(raw: RawDictionary): CoreDictionary {
+  return {
+    id: raw.id(),
+    toBytes: () => raw.toBytes(),
+    pack: (data, level) => callCore(() => raw.pack(data, level), describe),
+    unpack: (frame, maxOutput) => callCore(() => raw.unpack(frame, BigInt(maxOutput)), describe),
+    decodeRaw: (data, maxOutput) => callCore(() => raw.decodeRaw(data, BigInt(maxOutput)), describe),
+  };
 }
 
 export function wrapCodec(codec: CodecExports): Codec {
@@ -60,6 +90,9 @@ export function wrapCodec(codec: CodecExports): Codec {
       const info = callCore(() => codec.inspect(frame), describe);
       return { ...info, originalLength: Number(info.originalLength) };
     },
+    decodeRaw: (algorithm, data, maxOutput) => callCore(() => codec.decodeRaw(algorithm, data, BigInt(maxOutput)), describe),
+    trainDictionary: (samples, maxSize) => wrapDictionary(callCore(() => codec.Dictionary.train(samples, maxSize), describe)),
+    loadDictionary: (bytes) => wrapDictionary(callCore(() => codec.Dictionary.load(bytes), describe)),
     checksum: (data) => codec.checksum(data),
   };
 }

@@ -36,7 +36,12 @@ export interface Removed {
   destination: string;
 }
 
-export type RejectReason = { code: 'full'; items: number; bytes: number } | { code: 'too-large'; bytes: number; limit: number } | { code: 'bad-destination' };
+export type RejectReason =
+  | { code: 'full'; items: number; bytes: number }
+  | { code: 'too-large'; bytes: number; limit: number }
+  | { code: 'bad-destination' }
+  | { code: 'ids-exhausted' }
+  | { code: 'unpackable'; why: string };
 
 export type Decision =
   | { kind: 'admit'; id: number; expiresAtMs?: number; evicted: Removed[] }
@@ -89,6 +94,8 @@ function fromLimits(l: Q.Limits): QueueLimits {
 function fromReason(r: Q.RejectReason): RejectReason {
   if (r.tag === 'full') return { code: 'full', items: Number(r.val.items), bytes: Number(r.val.bytes) };
   if (r.tag === 'too-large') return { code: 'too-large', bytes: Number(r.val.bytes), limit: Number(r.val.limit) };
+  if (r.tag === 'ids-exhausted') return { code: 'ids-exhausted' };
+  if (r.tag === 'unpackable') return { code: 'unpackable', why: r.val };
   return { code: 'bad-destination' };
 }
 
@@ -136,12 +143,23 @@ export class QueueScheduler {
     callCore(() => this.inner.configure(destination, toLimits(limits)), (e) => (e.tag === 'bad-destination' ? describe(e) : `cannot configure ${destination}: ${e.tag}`));
   }
 
+  /** Allocates room for a rebuild of `items` calls (`keyed` of them with keys) in one go. */
+  reserve(destination: string, priority: Priority, items: number, keyed: number): void {
+    callCore(() => this.inner.reserve(destination, priority, items, keyed), describe);
+  }
+
   reserveIdsBelow(min: number): void {
     this.inner.reserveIdsBelow(big(min));
   }
 
   admitMany(requests: AdmitRequest[], nowMs: number): Decision[] {
     return this.inner.admitMany(requests.map(toRequest), big(nowMs)).map(fromDecision);
+  }
+
+  /** Packs each payload with the core codec and decides its call, in one crossing. */
+  admitFramed(requests: AdmitRequest[], payloads: Uint8Array[], algorithm: 'stored' | 'zstd' | 'lz4', nowMs: number): { decision: Decision; frame?: Uint8Array }[] {
+    const out = this.inner.admitFramed(requests.map(toRequest), payloads, { algorithm }, big(nowMs));
+    return out.map((f) => ({ decision: fromDecision(f.decision), frame: f.frame }));
   }
 
   expire(nowMs: number, max: number): Removed[] {
@@ -170,6 +188,19 @@ export class QueueScheduler {
   load(items: StoredItem[]): { id: number; error: string }[] {
     const rows = items.map((i) => ({ ...i, id: big(i.id), bytes: big(i.bytes), expiresAtMs: opt(i.expiresAtMs) }));
     return this.inner.load(rows).map((f) => ({ id: Number(f.id), error: f.error }));
+  }
+
+  /** Rebuilds one destination and priority from columns (fast path for large queues). */
+  loadColumns(destination: string, priority: Priority, rows: { ids: number[]; sizes: number[]; expiresAtMs: number[]; keys: (string | undefined)[] }): { id: number; error: string }[] {
+    const keyLengths = Uint32Array.from(rows.keys, (k) => (k ? Buffer.byteLength(k) : 0));
+    const columns = {
+      ids: BigUint64Array.from(rows.ids, big),
+      sizes: Uint32Array.from(rows.sizes),
+      expiresAtMs: BigUint64Array.from(rows.expiresAtMs, big),
+      keys: rows.keys.join(''),
+      keyLengths,
+    };
+    return this.inner.loadColumns(destination, priority, columns).map((f) => ({ id: Number(f.id), error: f.error }));
   }
 
   commit(): void {

@@ -4,6 +4,7 @@
 export type QueueErrorCode =
   | 'full'
   | 'too-large'
+  | 'unpackable'
   | 'bad-destination'
   | 'unknown-destination'
   | 'key-conflict'

@@ -18,6 +18,9 @@ export class IdempotencyMemory {
   private lastPruneMs = 0;
   /** Repeats answered from memory instead of running the tool again. */
   repeats = 0;
+  /** Keys whose first result could not be recorded (the window is then not guaranteed for them). */
+  recordFailures = 0;
+  lastRecordError: string | null = null;
 
   constructor(
     db: Db,
@@ -51,7 +54,14 @@ export class IdempotencyMemory {
     }
     const p = fn().then((result) => {
       // Recorded before the answer leaves, so a resend after a lost answer finds it.
-      this.put.run(key, JSON.stringify(result), this.now());
+      // If the record cannot be written (disk full), the effect still happened:
+      // answer anyway, so the sender does not resend because of us.
+      try {
+        this.put.run(key, JSON.stringify(result), this.now());
+      } catch (err) {
+        this.recordFailures += 1;
+        this.lastRecordError = (err as Error).message;
+      }
       return result;
     });
     this.running.set(key, p);

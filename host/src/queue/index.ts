@@ -37,13 +37,14 @@ export async function startOfflineQueue(config: EdgeConfig, db: Db, core: EdgeCo
     deliver: deliverer.deliver,
     maxItemBytes: o.max_item_bytes,
     backoff: { baseMs: o.retry_base_ms, maxMs: o.sync_interval_seconds * 1000, jitterPercent: o.retry_jitter_percent },
+    compression: o.compression === 'none' ? 'stored' : o.compression,
     batchItems: o.batch_size,
     window: o.delivery_window,
     keepResultsMs: o.keep_results_seconds * 1000,
     log,
   });
   const memory = new IdempotencyMemory(db, o.idempotency_window_seconds * 1000);
-  rest.set('GET /v1/idempotency/status', () => ({ repeats_answered: memory.repeats, window_seconds: o.idempotency_window_seconds }));
+  rest.set('GET /v1/idempotency/status', () => ({ repeats_answered: memory.repeats, record_failures: memory.recordFailures, last_record_error: memory.lastRecordError, window_seconds: o.idempotency_window_seconds }));
   registerQueueTools(tools, queue, o.deferrable_tools, deliverer.deliver);
   for (const [route, handler] of queueRoutes(queue)) rest.set(route, handler);
   return {

@@ -15,6 +15,9 @@ import type { Deliverer } from './sync.js';
 
 /** Client-side `_meta` hints on a deferred call. */
 export const PRIORITY_META_KEY = 'dev.mcp-edge/priority';
+/** A client without task support marks a call deferrable with `_meta[DEFER_META_KEY] = true`. */
+export const DEFER_META_KEY = 'dev.mcp-edge/deferrable';
+const RELATED_TASK_META_KEY = 'io.modelcontextprotocol/related-task';
 const POLL_INTERVAL_MS = 500;
 
 const STATUS: Record<TaskRow['state'], Task['status']> = { queued: 'working', completed: 'completed', failed: 'failed', cancelled: 'cancelled' };
@@ -77,22 +80,35 @@ export function queueInterceptor(q: OfflineQueue, deferrable: Record<string, str
   return async (request, run) => {
     const { name, arguments: args, task, _meta: meta } = request.params;
     const destination = Object.hasOwn(deferrable, name) ? deferrable[name] : undefined;
-    if (task && destination) {
-      const priority = PRIORITIES.find((p) => p === meta?.[PRIORITY_META_KEY]) ?? 'normal';
-      const idempotencyKey = IdempotencyMemory.keyOf(meta);
-      try {
-        const e = await q.enqueue({ destination, tool: name, arguments: args ?? {}, priority, idempotencyKey, ...(task.ttl ? { ttlMs: task.ttl } : {}) });
-        const row = q.taskRow(e.taskId);
-        if (!row) throw new Error('a queued task vanished');
-        return { task: toTask(row) };
-      } catch (err) {
-        if (err instanceof QueueError) throw new McpError(ErrorCode.InternalError, `Could not queue the call (${err.code}): ${err.message}`, { code: err.code });
-        throw err;
-      }
+    if (destination && (task || meta?.[DEFER_META_KEY] === true)) {
+      const ttlMs = task?.ttl;
+      const row = await defer(q, { destination, tool: name, arguments: args ?? {}, meta, ...(ttlMs ? { ttlMs } : {}) });
+      if (task) return { task: toTask(row) };
+      // No task support on the client: a plain result that names the task.
+      const taskId = `${row.id}.${row.secret}`;
+      return {
+        content: [{ type: 'text', text: `Queued for ${destination} as task ${taskId}; it is delivered once when the link allows. Follow it with tasks/get.` }],
+        structuredContent: { taskId, status: 'working', destination },
+        _meta: { [RELATED_TASK_META_KEY]: { taskId } },
+      };
     }
     const key = IdempotencyMemory.keyOf(meta);
     return key === undefined ? run() : memory.run(key, run);
   };
+}
+
+async function defer(q: OfflineQueue, c: { destination: string; tool: string; arguments: Record<string, unknown>; meta: Record<string, unknown> | undefined; ttlMs?: number }): Promise<TaskRow> {
+  const priority = PRIORITIES.find((p) => p === c.meta?.[PRIORITY_META_KEY]) ?? 'normal';
+  const idempotencyKey = IdempotencyMemory.keyOf(c.meta);
+  try {
+    const e = await q.enqueue({ destination: c.destination, tool: c.tool, arguments: c.arguments, priority, idempotencyKey, ...(c.ttlMs ? { ttlMs: c.ttlMs } : {}) });
+    const row = q.taskRow(e.taskId);
+    if (!row) throw new Error('a queued task vanished');
+    return row;
+  } catch (err) {
+    if (err instanceof QueueError) throw new McpError(ErrorCode.InternalError, `Could not queue the call (${err.code}): ${err.message}`, { code: err.code });
+    throw err;
+  }
 }
 
 /** Registers deferrable tools (direct when called plainly, queued when called as a task) and the queue tools. */

@@ -3,7 +3,7 @@
 // times, batches); this class applies each decision in one SQLite transaction
 // and only then acknowledges, so an acknowledged call survives kill -9.
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { EdgeCore } from '../core/index.js';
+import type { Algorithm, EdgeCore } from '../core/index.js';
 import { QueueScheduler, type Decision, type Priority, type QueueLimits } from '../core/queue.js';
 import type { Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
@@ -13,6 +13,7 @@ import { Sync, type Deliverer, type SyncReport } from './sync.js';
 import { decodeJson, encodeJson, errorResult, type Payloads } from './payload.js';
 
 export const PRIORITIES: readonly Priority[] = ['low', 'normal', 'high', 'urgent'];
+const encoder = new TextEncoder();
 
 export interface DestinationOptions {
   maxItems?: number;
@@ -41,6 +42,8 @@ export interface QueueOptions {
   tickMs?: number;
   /** Most calls committed in one group transaction. */
   groupMax?: number;
+  /** How payloads and results are packed; falls back to `stored` when the core lacks it. */
+  compression?: Algorithm;
   now?: () => number;
   log?: Logger;
 }
@@ -103,6 +106,8 @@ export class OfflineQueue {
   readonly now: () => number;
   readonly keepResultsMs: number;
   readonly payloads: Payloads;
+  /** The codec algorithm payloads are packed with. */
+  readonly algorithm: Algorithm;
   scheduler!: QueueScheduler;
   /** This gateway's persistent id; namespaces the idempotency keys it sends. */
   senderId = '';
@@ -122,7 +127,9 @@ export class OfflineQueue {
     this.now = options.now ?? Date.now;
     this.keepResultsMs = options.keepResultsMs ?? 24 * 3600_000;
     this.groupMax = options.groupMax ?? 2048;
-    this.payloads = { pack: (b) => core.codec.pack(b, { algorithm: 'stored' }), unpack: (f, max) => core.codec.unpack(f, max) };
+    this.algorithm = pickAlgorithm(core, options.compression ?? 'stored', this.log);
+    const algorithm = this.algorithm;
+    this.payloads = { pack: (b) => core.codec.pack(b, { algorithm }), unpack: (f, max) => core.codec.unpack(f, max) };
   }
 
   /** Rebuilds the scheduler from SQLite and starts the sync loop. */
@@ -155,27 +162,49 @@ export class OfflineQueue {
     this.store.setState('queue.sender_id', this.senderId);
     const baseOpts = { ...DEFAULT_LIMITS, ...this.options.defaults };
     for (const [name, o] of Object.entries(this.options.destinations)) this.scheduler.configure(name, limitsOf(o, baseOpts));
-    this.scheduler.reserveIdsBelow(this.store.maxId() + 1);
     this.loadRows();
+    this.scheduler.reserveIdsBelow(this.store.maxId() + 1);
   }
 
-  /** Feeds queued rows to the core in chunks; rows that cannot load are quarantined and reported. */
+  /**
+   * Feeds queued rows to the core as columns, one call per destination and
+   * priority per chunk (ids ascending, so every lane stays in order). Rows that
+   * cannot load are quarantined and reported.
+   */
   private loadRows(): void {
+    for (const l of this.store.queuedLanes()) {
+      const priority = PRIORITIES[l.priority];
+      if (!priority || l.items > 0xffff_ffff) continue;
+      try {
+        this.scheduler.reserve(l.destination, priority, l.items, l.keyed ?? 0);
+      } catch {
+        // A bad destination name: its rows are quarantined below.
+      }
+    }
     const bad: { id: number; why: string }[] = [];
-    let chunk: Parameters<QueueScheduler['load']>[0] = [];
+    let groups = new Map<string, { destination: string; priority: Priority; ids: number[]; sizes: number[]; expiresAtMs: number[]; keys: (string | undefined)[] }>();
+    let rows = 0;
     const flush = () => {
-      for (const f of this.scheduler.load(chunk)) bad.push({ id: f.id, why: f.error });
-      chunk = [];
+      for (const g of groups.values()) {
+        for (const f of this.scheduler.loadColumns(g.destination, g.priority, g)) bad.push({ id: f.id, why: f.error });
+      }
+      groups = new Map();
+      rows = 0;
     };
     for (const r of this.store.queued()) {
       const priority = PRIORITIES[r.priority];
-      if (!priority || !Number.isSafeInteger(r.bytes) || r.bytes < 0) {
+      if (!priority || !Number.isSafeInteger(r.bytes) || r.bytes < 0 || r.bytes > 0xffff_ffff || typeof r.destination !== 'string') {
         bad.push({ id: r.id, why: `bad priority or size (${String(r.priority)}, ${String(r.bytes)})` });
         continue;
       }
-      const key = r.client_key ? r.idem_key : undefined;
-      chunk.push({ id: r.id, destination: r.destination, priority, bytes: r.bytes, expiresAtMs: r.expires_ms ?? undefined, idempotencyKey: key });
-      if (chunk.length >= 10_000) flush();
+      const gk = `${r.destination}\u0000${priority}`;
+      let g = groups.get(gk);
+      if (!g) groups.set(gk, (g = { destination: r.destination, priority, ids: [], sizes: [], expiresAtMs: [], keys: [] }));
+      g.ids.push(r.id);
+      g.sizes.push(r.bytes);
+      g.expiresAtMs.push(r.expires_ms ?? 0);
+      g.keys.push(r.client_key ? r.idem_key : undefined);
+      if (++rows >= 50_000) flush();
     }
     flush();
     this.scheduler.commit();
@@ -200,7 +229,8 @@ export class OfflineQueue {
     }
     let payload: Uint8Array;
     try {
-      payload = encodeJson(this.payloads, { arguments: call.arguments ?? {} });
+      // Packed by the core in the group's one admit-framed call.
+      payload = encoder.encode(JSON.stringify({ arguments: call.arguments ?? {} }));
     } catch (err) {
       return Promise.reject(err as Error);
     }
@@ -221,14 +251,17 @@ export class OfflineQueue {
     this.pending = [];
     if (group.length === 0) return;
     const now = this.now();
-    const answers: (Enqueued | Error | undefined)[] = group.map((p) => this.existing(p.call));
-    const fresh = group.map((_, i) => i).filter((i) => answers[i] === undefined);
-    const decisions = this.scheduler.admitMany(fresh.map((i) => this.request(group[i]!)), now);
+    const answers: (Enqueued | Error | undefined)[] = [];
+    let admitted = false;
     try {
-      this.store.transaction(() => this.apply(group, fresh, decisions, answers, now));
+      for (const p of group) answers.push(this.existing(p.call));
+      const fresh = group.map((_, i) => i).filter((i) => answers[i] === undefined);
+      const framed = this.scheduler.admitFramed(fresh.map((i) => this.request(group[i]!)), fresh.map((i) => group[i]!.payload), this.algorithm, now);
+      admitted = true;
+      this.store.transaction(() => this.apply(group, fresh, framed, answers, now));
       this.scheduler.commit();
     } catch (err) {
-      this.scheduler.rollback();
+      if (admitted) this.scheduler.rollback();
       const error = err instanceof QueueError ? err : storageError(err, 'queueing the call');
       this.log.error('offline queue: could not store calls', { calls: group.length, error: error.message });
       for (const p of group) p.reject(error);
@@ -255,11 +288,12 @@ export class OfflineQueue {
     return { destination: call.destination, priority: call.priority ?? 'normal', bytes: payload.length, idempotencyKey: call.idempotencyKey, ttlMs: call.ttlMs };
   }
 
-  private apply(group: Pending[], fresh: number[], decisions: Decision[], answers: (Enqueued | Error | undefined)[], now: number): void {
+  private apply(group: Pending[], fresh: number[], framed: { decision: Decision; frame?: Uint8Array }[], answers: (Enqueued | Error | undefined)[], now: number): void {
     const byKey = new Map<string, Enqueued>();
     fresh.forEach((gi, k) => {
-      const d = decisions[k]!;
-      const { call, payload } = group[gi]!;
+      const d = framed[k]!.decision;
+      const payload = framed[k]!.frame;
+      const { call } = group[gi]!;
       const keyId = call.idempotencyKey === undefined ? undefined : `${call.destination}\u0000${call.idempotencyKey}`;
       if (d.kind === 'reject') {
         this.counters.rejected += 1;
@@ -269,6 +303,7 @@ export class OfflineQueue {
         answers[gi] = first ? { ...first, duplicate: true } : new QueueError('key-conflict', 'This idempotency key collides with a queued call; use another key.');
         if (first) this.counters.duplicates += 1;
       } else {
+        if (!payload) throw new Error('the core admitted a call without its frame');
         for (const ev of d.evicted) this.evict(ev.id, ev.destination, now);
         const secret = randomUUID().replaceAll('-', '').slice(0, 16);
         const idemKey = call.idempotencyKey ?? randomUUID();
@@ -349,7 +384,23 @@ function rejection(r: Extract<Decision, { kind: 'reject' }>['reason'], destinati
       return new QueueError('full', `The queue for "${destination}" is full (${r.items} calls, ${r.bytes} bytes); try again after it syncs, or raise its bounds.`);
     case 'too-large':
       return new QueueError('too-large', `The call's payload (${r.bytes} bytes) exceeds the limit of ${r.limit} bytes.`);
+    case 'unpackable':
+      return new QueueError('unpackable', `The call's payload could not be packed: ${r.why}.`);
+    case 'ids-exhausted':
+      return new QueueError('full', 'The queue has handed out every id it can; start with a fresh data directory.');
     default:
       return new QueueError('bad-destination', `Destination names are 1-256 bytes; got "${destination.slice(0, 40)}".`);
+  }
+}
+
+/** The configured algorithm if this core can pack with it, else `stored` (said once in the log). */
+function pickAlgorithm(core: EdgeCore, wanted: Algorithm, log: Logger): Algorithm {
+  if (wanted === 'stored') return wanted;
+  try {
+    core.codec.pack(new Uint8Array(16), { algorithm: wanted });
+    return wanted;
+  } catch {
+    log.info(`offline queue: the core has no ${wanted} yet; payloads are stored uncompressed`);
+    return 'stored';
   }
 }

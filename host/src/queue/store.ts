@@ -65,6 +65,7 @@ function statements(db: Db) {
     result: p(`SELECT result FROM deferred WHERE id = ?`),
     payload: p(`SELECT id, tool, idem_key, payload FROM deferred WHERE id = ?`),
     queued: p(`SELECT id, destination, priority, bytes, expires_ms, idem_key, client_key FROM deferred WHERE state = 'queued' ORDER BY id`),
+    lanes: p(`SELECT destination, priority, COUNT(*) AS items, SUM(client_key) AS keyed FROM deferred WHERE state = 'queued' GROUP BY destination, priority`),
     maxId: p(`SELECT COALESCE(MAX(id), 0) FROM deferred`).pluck(),
     created: p(`SELECT created_ms FROM deferred WHERE id = ?`).pluck(),
     prune: p(`DELETE FROM deferred WHERE keep_until_ms IS NOT NULL AND keep_until_ms < ?`),
@@ -123,6 +124,11 @@ export class QueueStore {
   /** Every queued row, oldest first, without payloads. */
   queued(): IterableIterator<QueuedRow> {
     return this.s.queued.iterate() as IterableIterator<QueuedRow>;
+  }
+
+  /** How many queued rows each destination and priority has (to size the rebuild). */
+  queuedLanes(): { destination: string; priority: number; items: number; keyed: number }[] {
+    return this.s.lanes.all() as { destination: string; priority: number; items: number; keyed: number }[];
   }
 
   maxId(): number {

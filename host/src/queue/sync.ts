@@ -117,6 +117,17 @@ export class Sync {
   }
 
   private async roundInner(): Promise<SyncReport> {
+    try {
+      return await this.roundSteps();
+    } catch (err) {
+      // A broken database must not take the process down: say so and retry next tick.
+      this.lastError = `sync round failed: ${(err as Error).message}`;
+      this.q.log.error('offline queue: sync round failed', { error: (err as Error).message });
+      return { delivered: 0, failed: 0, unreachable: [] };
+    }
+  }
+
+  private async roundSteps(): Promise<SyncReport> {
     const now = this.q.now();
     this.expire(now);
     if (now - this.lastPruneMs >= PRUNE_EVERY_MS) {
@@ -181,7 +192,12 @@ export class Sync {
   /** Sends one stored call; an Error return means the link failed. */
   private async deliverOne(destination: string, id: number): Promise<Outcome | Error> {
     const q = this.q;
-    const row = q.store.payload(id);
+    let row;
+    try {
+      row = q.store.payload(id);
+    } catch (err) {
+      return new Error(`reading the queued call failed: ${(err as Error).message}`);
+    }
     let args: Record<string, unknown>;
     try {
       if (!row?.payload) throw new Error('the row has no payload');

@@ -81,6 +81,11 @@ impl Lane {
         }
     }
 
+    /// Makes room for `additional` entries of one priority in one allocation.
+    pub fn reserve(&mut self, priority: Priority, additional: usize) {
+        self.queues[priority as usize].reserve_exact(additional);
+    }
+
     /// Finds an entry (live or tombstone) by id.
     pub fn locate(&self, id: u64) -> Option<Slot> {
         self.queues.iter().enumerate().find_map(|(p, q)| q.binary_search_by_key(&id, |e| e.id).ok().map(|i| (p, i)))

@@ -15,12 +15,14 @@
 //! the core.
 
 mod backoff;
+mod framed;
 mod lane;
 mod scheduler;
 #[cfg(test)]
 mod tests;
 
 pub use backoff::{Backoff, SplitMix64};
+pub use framed::Framed;
 pub use scheduler::Scheduler;
 
 /// How urgent a deferred call is. Higher is delivered first and evicted last.
@@ -112,7 +114,8 @@ pub struct AdmitRequest {
     /// The caller's idempotency key; calls with equal keys to one destination
     /// are one call. `None`: never deduplicated.
     pub idempotency_key: Option<String>,
-    /// Time to live in milliseconds; the destination's default when `None`.
+    /// Time to live in milliseconds; the destination's default when `None`,
+    /// and never longer than it.
     pub ttl_ms: Option<u64>,
 }
 
@@ -148,7 +151,14 @@ pub enum RejectReason {
     TooLarge { bytes: u64, limit: u64 },
     /// The destination name is empty or too long.
     BadDestination,
+    /// The codec could not pack the payload (the reason says why).
+    Unpackable(String),
+    /// Every id up to [`MAX_ID`] was handed out (never in practice; a hostile host could ask for it).
+    IdsExhausted,
 }
+
+/// Largest id: ids stay exact in a JavaScript number.
+pub const MAX_ID: u64 = (1 << 53) - 1;
 
 /// One call read back from SQLite at start.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,11 +171,27 @@ pub struct StoredItem {
     pub idempotency_key: Option<String>,
 }
 
+/// Many stored calls of one destination and priority, as columns: the fast
+/// way to rebuild a large queue (no per-row strings cross the boundary).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredColumns {
+    pub ids: Vec<u64>,
+    pub sizes: Vec<u32>,
+    /// Absolute expiry in milliseconds; 0: never.
+    pub expires_at_ms: Vec<u64>,
+    /// Every row's idempotency key, concatenated (UTF-8).
+    pub keys: String,
+    /// Byte length of each row's key within `keys`; 0: the row has none.
+    pub key_lengths: Vec<u32>,
+}
+
 /// Why a stored row could not be loaded (the host reports it and quarantines it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoadError {
     /// Another loaded row has the same id.
     DuplicateId,
+    /// The id is 0 or above [`MAX_ID`].
+    BadId,
     /// The size does not fit the core's accounting.
     BadSize,
     /// The destination name is empty or too long.

@@ -75,7 +75,11 @@ impl Model {
         self.items.retain(|it| !evicted.contains(&it.id));
         let id = self.next_id;
         self.next_id += 1;
-        let expires_at_ms = r.ttl_ms.or(lim.default_ttl_ms).map(|t| now_ms + t);
+        let ttl = match (r.ttl_ms, lim.default_ttl_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let expires_at_ms = ttl.map(|t| now_ms + t);
         let key = r.idempotency_key.clone();
         self.items.push(Item { id, dest: d, priority: r.priority, bytes: r.bytes, expires_at_ms, key, in_flight: false });
         let evicted = evicted.into_iter().map(|id| Removed { id, destination: DESTS[d].into() }).collect();

@@ -49,6 +49,8 @@ pub struct Scheduler {
     min_expiry_s: u32,
     rng: SplitMix64,
     undo: Vec<Undo>,
+    /// Packs payloads for `admit_framed`; keeps compression contexts warm.
+    pub(super) codec: crate::codec::Codec,
 }
 
 impl Scheduler {
@@ -62,6 +64,7 @@ impl Scheduler {
             min_expiry_s: NEVER,
             rng: SplitMix64::new(config.seed),
             undo: Vec::new(),
+            codec: crate::codec::Codec::new(),
         }
     }
 
@@ -73,10 +76,26 @@ impl Scheduler {
         Ok(())
     }
 
+    /// Allocates room for `items` calls of one destination and priority, of
+    /// which `keyed` carry idempotency keys, before a rebuild: one allocation
+    /// each instead of repeated doubling, which in a wasm memory that never
+    /// shrinks would leave the outgrown buffers behind as dead weight.
+    pub fn reserve(&mut self, destination: &str, priority: Priority, items: usize, keyed: usize) -> Result<(), RejectReason> {
+        let lane = self.lane_for(destination)?;
+        self.lanes[lane].reserve(priority, items);
+        self.keys.reserve(keyed);
+        Ok(())
+    }
+
     /// Ids handed out from now on are at least `min` (the host persists its
     /// high-water mark, so ids of delivered calls are never reused).
     pub fn reserve_ids_below(&mut self, min: u64) {
-        self.next_id = self.next_id.max(min);
+        self.next_id = self.next_id.max(min.min(MAX_ID + 1));
+    }
+
+    /// The largest payload accepted, in bytes.
+    pub fn max_item_bytes(&self) -> u32 {
+        self.config.max_item_bytes.min(MAX_ITEM_BYTES)
     }
 
     /// The id the next admitted call will get.
@@ -102,10 +121,17 @@ impl Scheduler {
         if key != 0 && self.keys.contains(&key) {
             return Err(Decision::Duplicate);
         }
+        if self.next_id > MAX_ID {
+            return Err(Decision::Reject(RejectReason::IdsExhausted));
+        }
         let evicted = self.make_room(lane, req)?;
         let id = self.next_id;
         self.next_id += 1;
-        let ttl = req.ttl_ms.or(limits.default_ttl_ms);
+        // A caller may shorten a call's life, never stretch it past the destination's bound.
+        let ttl = match (req.ttl_ms, limits.default_ttl_ms) {
+            (Some(asked), Some(bound)) => Some(asked.min(bound)),
+            (asked, bound) => asked.or(bound),
+        };
         let expires_at_ms = ttl.map(|t| now_ms.saturating_add(t));
         let expires_s = expires_at_ms.map_or(NEVER, to_expiry_s);
         self.insert(lane, req.priority, Entry::new(id, key, expires_s, req.bytes as u32));
@@ -237,12 +263,42 @@ impl Scheduler {
         bad
     }
 
+    /// Rebuilds one destination and priority from columns (see
+    /// [`StoredColumns`]). Column lengths must agree; a mismatch rejects every
+    /// row of the call with `BadSize` rather than guessing.
+    pub fn load_columns(&mut self, destination: &str, priority: Priority, c: &StoredColumns) -> Vec<(u64, LoadError)> {
+        let n = c.ids.len();
+        let total_keys: u64 = c.key_lengths.iter().map(|&l| u64::from(l)).sum();
+        if c.sizes.len() != n || c.expires_at_ms.len() != n || c.key_lengths.len() != n || total_keys != c.keys.len() as u64 {
+            return c.ids.iter().map(|&id| (id, LoadError::BadSize)).collect();
+        }
+        let mut bad = Vec::new();
+        let mut at = 0usize;
+        for i in 0..n {
+            let end = at + c.key_lengths[i] as usize;
+            // A length that splits a UTF-8 sequence makes the key unreadable: no key.
+            let key = c.keys.get(at..end).filter(|k| !k.is_empty()).map(str::to_owned);
+            at = end;
+            let expires_at_ms = Some(c.expires_at_ms[i]).filter(|&e| e != 0);
+            let item = StoredItem { id: c.ids[i], destination: destination.to_owned(), priority, bytes: u64::from(c.sizes[i]), expires_at_ms, idempotency_key: key };
+            if let Err(e) = self.load_one(&item) {
+                bad.push((item.id, e));
+            }
+        }
+        bad
+    }
+
     fn load_one(&mut self, it: &StoredItem) -> Result<(), LoadError> {
         let lane = self.lane_for(&it.destination).map_err(|_| LoadError::BadDestination)?;
         if it.bytes > u64::from(MAX_ITEM_BYTES) {
             return Err(LoadError::BadSize);
         }
-        if it.id == 0 || self.lanes.iter().any(|l| l.locate(it.id).is_some()) {
+        // Rows arrive in ascending id order, so an id at or past `next_id` is new
+        // without a search; only out-of-order ids pay for one.
+        if it.id == 0 || it.id > MAX_ID {
+            return Err(LoadError::BadId);
+        }
+        if it.id < self.next_id && self.lanes.iter().any(|l| l.locate(it.id).is_some()) {
             return Err(LoadError::DuplicateId);
         }
         let key = it.idempotency_key.as_deref().map_or(0, |k| self.key_hash(&it.destination, k));

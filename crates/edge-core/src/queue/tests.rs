@@ -151,6 +151,61 @@ fn load_rebuilds_and_reports_bad_rows() {
 }
 
 #[test]
+fn load_columns_rebuilds_keys_and_expiry_and_refuses_ragged_columns() {
+    let mut s = Scheduler::new(Config { seed: 5, ..Config::default() });
+    let c = StoredColumns { ids: vec![1, 2, 3], sizes: vec![10, 20, 30], expires_at_ms: vec![0, 5_000, 0], keys: "aébc".into(), key_lengths: vec![3, 0, 2] };
+    assert!(s.load_columns("cloud", Priority::High, &c).is_empty());
+    assert_eq!(s.status()[0].bytes, 60);
+    assert_eq!(s.admit(&req("cloud", Priority::Low, 1, Some("aé")), 0), Decision::Duplicate);
+    assert_eq!(s.admit(&req("cloud", Priority::Low, 1, Some("bc")), 0), Decision::Duplicate);
+    s.rollback();
+    assert_eq!(s.expire(5_000, 10), vec![Removed { id: 2, destination: "cloud".into() }]);
+    s.commit();
+    let ragged = StoredColumns { ids: vec![7, 8], sizes: vec![1], ..StoredColumns::default() };
+    assert_eq!(s.load_columns("cloud", Priority::Low, &ragged), vec![(7, LoadError::BadSize), (8, LoadError::BadSize)]);
+    // A length that splits a UTF-8 character leaves that row without a key, not a panic.
+    let split = StoredColumns { ids: vec![9, 10], sizes: vec![1, 1], expires_at_ms: vec![0, 0], keys: "éx".into(), key_lengths: vec![1, 2] };
+    assert!(s.load_columns("cloud", Priority::Low, &split).is_empty());
+    assert_eq!(s.load_columns("cloud", Priority::Low, &StoredColumns { ids: vec![9], sizes: vec![1], expires_at_ms: vec![0], keys: String::new(), key_lengths: vec![0] }), vec![(9, LoadError::DuplicateId)]);
+}
+
+#[test]
+fn reserve_allocates_once_for_a_rebuild() {
+    let mut s = Scheduler::new(Config::default());
+    s.reserve("cloud", Priority::Normal, 1000, 1000).unwrap();
+    assert!(s.lanes_reserved_entries() >= 1000);
+    assert_eq!(s.reserve("", Priority::Normal, 1, 1), Err(RejectReason::BadDestination));
+}
+
+#[test]
+fn hostile_numbers_get_decisions_not_panics() {
+    let extreme = Limits { max_items: u64::MAX, max_bytes: u64::MAX, overflow: OverflowPolicy::DropOldestLowestPriority, default_ttl_ms: Some(u64::MAX) };
+    let cfg = Config { backoff: Backoff { base_ms: u64::MAX, max_ms: u64::MAX, jitter_percent: 255 }, max_item_bytes: u32::MAX, ..Config::default() };
+    let mut s = Scheduler::new(cfg);
+    s.configure("x", extreme).unwrap();
+    let mut r = req("x", Priority::Urgent, u64::MAX, Some(""));
+    assert!(matches!(s.admit(&r, u64::MAX), Decision::Reject(RejectReason::TooLarge { .. })));
+    r.bytes = u64::from(MAX_ITEM_BYTES);
+    r.ttl_ms = Some(u64::MAX);
+    assert!(matches!(s.admit(&r, u64::MAX), Decision::Admit { expires_at_ms: Some(u64::MAX), .. }));
+    s.commit();
+    assert!(s.expire(u64::MAX, usize::MAX).len() <= 1);
+    s.rollback();
+    let b = s.next_batches(u64::MAX, usize::MAX, 0);
+    assert!(b.len() <= 1);
+    let d = s.settle("x", &Settlement { delivered: vec![], dropped: vec![], failed: true }, u64::MAX).unwrap();
+    assert_eq!(d.next_attempt_ms, u64::MAX);
+    s.configure("zero", limits(0, 0, OverflowPolicy::DropOldestLowestPriority)).unwrap();
+    assert!(matches!(s.admit(&req("zero", Priority::Low, 0, None), 0), Decision::Reject(RejectReason::Full { .. })));
+    s.reserve_ids_below(u64::MAX);
+    assert_eq!(s.admit(&req("x", Priority::Low, 1, None), 0), Decision::Reject(RejectReason::IdsExhausted));
+    let row = StoredItem { id: u64::MAX, destination: "x".into(), priority: Priority::Low, bytes: 1, expires_at_ms: None, idempotency_key: None };
+    assert_eq!(s.load(&[row]), vec![(u64::MAX, LoadError::BadId)]);
+    assert_eq!(s.cancel(0), Err(CancelError::NotFound));
+    assert_eq!(s.settle("nobody", &Settlement { delivered: vec![1], dropped: vec![], failed: false }, 0), None);
+}
+
+#[test]
 fn tombstones_do_not_pin_memory() {
     let mut s = Scheduler::new(Config::default());
     s.configure("cloud", limits(u64::MAX, u64::MAX, OverflowPolicy::Reject)).unwrap();

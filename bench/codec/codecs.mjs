@@ -1,0 +1,110 @@
+// Every codec the bench runs, behind one shape: { name, family, browser,
+// compress(bytes) -> bytes, decompress(bytes, originalLength) -> bytes }.
+// Setup (loading wasm, training dictionaries, creating contexts) happens
+// here, outside the timed loops.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync, gunzipSync, brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
+
+const require = createRequire(import.meta.url);
+const root = new URL('../../', import.meta.url).pathname;
+const LIMIT = 1n << 32n;
+
+async function loadComponent(dir) {
+  if (!existsSync(join(dir, 'edge-core.js'))) return undefined;
+  const { instantiate } = await import(join(dir, 'edge-core.js'));
+  return instantiate(async (f) => WebAssembly.compile(await readFile(join(dir, f))), {});
+}
+
+function componentCodecs(core, suffix) {
+  const { codec } = core;
+  const out = [];
+  for (const [algorithm, level, label] of [['zstd', 3, 'zstd-3'], ['lz4', undefined, 'lz4']]) {
+    out.push({
+      name: `component-${label}${suffix}`, family: algorithm, browser: false, ours: true,
+      compress: (d) => codec.pack(d, { algorithm, level }),
+      decompress: (f) => codec.unpack(f, LIMIT),
+    });
+  }
+  return out;
+}
+
+/** Codecs with a zstd dictionary trained on `samples` (for the small-message sizes). */
+export function dictionaryCodecs(core, samples) {
+  const dict = core.codec.Dictionary.train(samples, 16 * 1024);
+  const bytes = dict.toBytes();
+  const { Compressor, Decompressor } = require('zstd-napi');
+  const cmp = new Compressor();
+  cmp.setParameters({ compressionLevel: 3 });
+  cmp.loadDictionary(bytes);
+  const dec = new Decompressor();
+  dec.loadDictionary(bytes);
+  return [
+    { name: 'component-zstd-3-dict', family: 'zstd', browser: false, ours: true, compress: (d) => dict.pack(d, 3), decompress: (f) => dict.unpack(f, LIMIT) },
+    { name: 'zstd-napi-3-dict', family: 'zstd', browser: false, compress: (d) => cmp.compress(d), decompress: (f) => dec.decompress(f) },
+  ];
+}
+
+function nativeCodecs() {
+  const { Compressor, Decompressor } = require('zstd-napi');
+  const cmp = new Compressor();
+  cmp.setParameters({ compressionLevel: 3 });
+  const dec = new Decompressor();
+  const lz4 = require('lz4-napi');
+  return [
+    { name: 'zstd-napi-3', family: 'zstd', browser: false, baseline: true, compress: (d) => cmp.compress(d), decompress: (f) => dec.decompress(f) },
+    { name: 'lz4-napi', family: 'lz4', browser: false, compress: (d) => lz4.compressFrameSync(Buffer.from(d.buffer, d.byteOffset, d.length)), decompress: (f) => lz4.decompressFrameSync(f) },
+    { name: 'node-gzip-6', family: 'gzip', browser: false, compress: (d) => gzipSync(d, { level: 6 }), decompress: (f) => gunzipSync(f) },
+    {
+      name: 'node-brotli-5', family: 'brotli', browser: false,
+      compress: (d) => brotliCompressSync(d, { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } }),
+      decompress: (f) => brotliDecompressSync(f),
+    },
+  ];
+}
+
+async function edgeEngineCodecs() {
+  const dist = join(root, 'host/dist/codec/index.js');
+  if (!existsSync(dist)) return [];
+  const { createCodec } = await import(dist);
+  const codec = await createCodec({ engine: 'native' });
+  const o = { maxOutput: 2 ** 32 };
+  return [{ name: 'edge-native-zstd-3', family: 'zstd', browser: false, ours: true, compress: (d) => codec.pack(d, { algorithm: 'zstd', level: 3 }), decompress: (f) => codec.unpack(f, o) }];
+}
+
+async function browserCodecs() {
+  const { ZstdCodec } = require('zstd-codec');
+  const zc = await new Promise((resolve) => ZstdCodec.run(resolve));
+  const simple = new zc.Simple();
+  const bokuweb = require('@bokuweb/zstd-wasm');
+  await bokuweb.init();
+  const fzstd = require('fzstd');
+  const lz4js = require('lz4js');
+  const fflate = require('fflate');
+  const napi = require('zstd-napi');
+  return [
+    { name: 'zstd-codec-3', family: 'zstd', browser: true, compress: (d) => simple.compress(d, 3), decompress: (f) => simple.decompress(f) },
+    { name: 'bokuweb-zstd-wasm-3', family: 'zstd', browser: true, compress: (d) => bokuweb.compress(d, 3), decompress: (f) => bokuweb.decompress(f) },
+    // fzstd only decompresses: it reads zstd-napi's level-3 frames (compression is not timed).
+    { name: 'fzstd (decompress only)', family: 'zstd', browser: true, decompressOnly: true, compress: (d) => napi.compress(d, { compressionLevel: 3 }), decompress: (f) => fzstd.decompress(f) },
+    { name: 'lz4js', family: 'lz4', browser: true, compress: (d) => lz4js.compress(d), decompress: (f) => lz4js.decompress(f) },
+    { name: 'fflate-gzip-6', family: 'gzip', browser: true, compress: (d) => fflate.gzipSync(d, { level: 6 }), decompress: (f) => fflate.gunzipSync(f) },
+  ];
+}
+
+/** All codecs, plus the loaded SIMD component (dictionary codecs need it). */
+export async function loadCodecs() {
+  const simd = await loadComponent(join(root, 'host/src/core/generated'));
+  if (!simd) throw new Error('No built component: run `node scripts/build-core.mjs` first.');
+  const nosimd = await loadComponent(join(root, 'target/bench/nosimd'));
+  const codecs = [
+    ...nativeCodecs(),
+    ...componentCodecs(simd, ''),
+    ...(nosimd ? componentCodecs(nosimd, '-nosimd') : []),
+    ...(await edgeEngineCodecs()),
+    ...(await browserCodecs()),
+  ];
+  return { codecs, core: simd, hasNoSimd: Boolean(nosimd) };
+}

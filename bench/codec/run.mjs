@@ -1,0 +1,147 @@
+// Codec throughput and ratio, every engine in one run: the component (SIMD
+// and, when built, no-SIMD), zstd-napi (the baseline), lz4-napi, node:zlib
+// gzip/brotli, and the wasm/JS codecs a browser user would otherwise pick.
+// Prints a table of ratios against zstd-napi (stderr) and the JSON (stdout,
+// also bench/results/codec.json). MB/s counts original bytes, 1 MB = 1e6 B.
+//
+//   node bench/codec/build-variant.mjs   # once, for the no-SIMD comparison
+//   node bench/codec/run.mjs [--quick]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fixedSize, messages, traffic } from './mcp-corpus.mjs';
+import { dictionaryCodecs, loadCodecs } from './codecs.mjs';
+
+const root = new URL('../../', import.meta.url).pathname;
+const QUICK = process.argv.includes('--quick');
+const TRIAL_MS = QUICK ? 30 : 60;
+const ROUNDS = QUICK ? 2 : 7;
+const SIZES = [
+  { name: '1KB', inputs: messages(1, 256, 1024), dictSamples: messages(11, 1000, 1024) },
+  { name: '4KB', inputs: messages(2, 128, 4096), dictSamples: messages(12, 500, 4096) },
+  { name: '64KB', inputs: fixedSize(3, 16, 65536) },
+  { name: 'corpus-20MB', inputs: [traffic(2026, QUICK ? 4 << 20 : 20 << 20)] },
+];
+
+/**
+ * Milliseconds per pass over `inputs`: one trial runs passes for at least
+ * TRIAL_MS; the best trial counts. The machine is shared, so trials of all
+ * codecs are interleaved round by round (see `measureSize`) and the minimum
+ * is the figure least disturbed by other work.
+ */
+function trial(fn, inputs) {
+  let passes = 0;
+  const start = performance.now();
+  let elapsed;
+  do {
+    for (const x of inputs) fn(x);
+    passes++;
+    elapsed = performance.now() - start;
+  } while (elapsed < TRIAL_MS);
+  return elapsed / passes;
+}
+
+function sameBytes(a, b) {
+  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
+}
+
+/** Checks each codec's round trip, then times all of them in interleaved rounds. */
+function measureSize(codecs, size) {
+  const total = size.inputs.reduce((n, x) => n + x.length, 0);
+  const entries = [];
+  const rows = [];
+  for (const codec of codecs) {
+    try {
+      const frames = size.inputs.map((x) => codec.compress(x));
+      const ok = frames.every((f, i) => sameBytes(codec.decompress(f), size.inputs[i]));
+      if (!ok) rows.push({ codec: codec.name, size: size.name, error: 'round trip mismatch' });
+      else entries.push({ codec, frames, packed: frames.reduce((n, f) => n + f.length, 0), c: Infinity, d: Infinity });
+    } catch (err) {
+      // Some browser codecs have a fixed wasm heap (emscripten abort(OOM) on 20 MB): a result, not a crash.
+      rows.push({ codec: codec.name, family: codec.family, browser: codec.browser, size: size.name, error: String(err?.message ?? err).slice(0, 120) });
+    }
+  }
+  // The 20 MB corpus takes seconds per pass for the slow codecs: fewer rounds.
+  const rounds = total > 8 << 20 ? 2 : ROUNDS;
+  for (let round = 0; round < rounds; round++) {
+    for (const e of entries) {
+      if (!e.codec.decompressOnly) e.c = Math.min(e.c, trial((x) => e.codec.compress(x), size.inputs));
+      e.d = Math.min(e.d, trial((f) => e.codec.decompress(f), e.frames));
+    }
+  }
+  const mbps = (ms) => (Number.isFinite(ms) ? +(total / 1e3 / ms).toFixed(1) : null);
+  for (const e of entries) {
+    const { codec } = e;
+    rows.push({ codec: codec.name, family: codec.family, browser: codec.browser, size: size.name, compress_mbps: mbps(e.c), decompress_mbps: mbps(e.d), ratio: +(total / e.packed).toFixed(3) });
+  }
+  return rows;
+}
+
+const ratioTo = (a, b) => (a == null || b == null ? null : +(a / b).toFixed(3));
+const find = (rows, codec, size) => rows.find((r) => r.codec === codec && r.size === size);
+
+function goals(rows, hasNoSimd) {
+  const ours = (s) => find(rows, 'component-zstd-3', s);
+  const base64 = find(rows, 'zstd-napi-3', '64KB');
+  const losses = [];
+  for (const { name } of SIZES) {
+    for (const alt of rows.filter((r) => r.browser && r.size === name && !r.error)) {
+      for (const dir of ['compress_mbps', 'decompress_mbps']) {
+        if (alt[dir] != null && ours(name)[dir] <= alt[dir]) losses.push(`${name} ${dir}: ${alt.codec} ${alt[dir]} >= ${ours(name)[dir]}`);
+      }
+    }
+  }
+  const dict1k = ratioTo(find(rows, 'component-zstd-3-dict', '1KB')?.ratio, ours('1KB').ratio);
+  const simd = hasNoSimd ? Object.fromEntries(SIZES.map(({ name }) => [name, {
+    zstd_compress: ratioTo(ours(name).compress_mbps, find(rows, 'component-zstd-3-nosimd', name).compress_mbps),
+    zstd_decompress: ratioTo(ours(name).decompress_mbps, find(rows, 'component-zstd-3-nosimd', name).decompress_mbps),
+    lz4_compress: ratioTo(find(rows, 'component-lz4', name).compress_mbps, find(rows, 'component-lz4-nosimd', name).compress_mbps),
+    lz4_decompress: ratioTo(find(rows, 'component-lz4', name).decompress_mbps, find(rows, 'component-lz4-nosimd', name).decompress_mbps),
+  }])) : 'not built: run node bench/codec/build-variant.mjs';
+  return {
+    zstd3_64KB_compress_vs_napi: { value: ratioTo(ours('64KB').compress_mbps, base64.compress_mbps), goal: 0.5 },
+    zstd3_64KB_decompress_vs_napi: { value: ratioTo(ours('64KB').decompress_mbps, base64.decompress_mbps), goal: 0.6 },
+    faster_than_every_browser_alternative: { value: losses.length === 0, losses },
+    dictionary_1KB_ratio_gain: { value: dict1k, goal: 2, napi: ratioTo(find(rows, 'zstd-napi-3-dict', '1KB')?.ratio, find(rows, 'zstd-napi-3', '1KB').ratio) },
+    simd_speedup: simd,
+  };
+}
+
+function table(rows) {
+  const lines = ['codec                       size          comp MB/s  x napi  decomp MB/s  x napi   ratio  x napi'];
+  for (const r of rows) {
+    const b = find(rows, 'zstd-napi-3', r.size);
+    if (r.error) {
+      lines.push(`${r.codec.padEnd(27)} ${r.size.padEnd(12)} error: ${r.error}`);
+      continue;
+    }
+    const cell = (v, w) => String(v ?? '-').padStart(w);
+    lines.push(`${r.codec.padEnd(27)} ${r.size.padEnd(12)} ${cell(r.compress_mbps, 10)} ${cell(ratioTo(r.compress_mbps, b.compress_mbps), 7)} ${cell(r.decompress_mbps, 12)} ${cell(ratioTo(r.decompress_mbps, b.decompress_mbps), 7)} ${cell(r.ratio, 7)} ${cell(ratioTo(r.ratio, b.ratio), 7)}`);
+  }
+  return lines.join('\n');
+}
+
+const { codecs, core, hasNoSimd } = await loadCodecs();
+const rows = [];
+for (const size of SIZES) {
+  const extra = size.dictSamples ? dictionaryCodecs(core, size.dictSamples) : [];
+  rows.push(...measureSize([...codecs, ...extra], size));
+}
+const report = {
+  bench: 'codec',
+  unit: 'MB/s of original bytes (1e6 B/s); ratio = original / compressed (frames include the 20-24 byte mcp-edge header)',
+  machine: { node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, loadavg: loadavg().map((x) => +x.toFixed(2)) },
+  sizes: Object.fromEntries(SIZES.map((s) => [s.name, { messages: s.inputs.length, bytes: s.inputs.reduce((n, x) => n + x.length, 0) }])),
+  quick: QUICK,
+  method: `best of ${ROUNDS} interleaved trials of >= ${TRIAL_MS} ms per codec and direction (2 for the 20 MB corpus)`,
+  results: rows,
+  vs_zstd_napi: rows.map((r) => {
+    const b = find(rows, 'zstd-napi-3', r.size);
+    return { codec: r.codec, size: r.size, compress: ratioTo(r.compress_mbps, b.compress_mbps), decompress: ratioTo(r.decompress_mbps, b.decompress_mbps), ratio: ratioTo(r.ratio, b.ratio) };
+  }),
+  goals: goals(rows, hasNoSimd),
+};
+console.error(table(rows));
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+writeFileSync(join(root, 'bench/results/codec.json'), JSON.stringify(report, null, 2) + '\n');
+console.log(JSON.stringify(report, null, 2));

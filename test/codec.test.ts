@@ -1,0 +1,211 @@
+// Cross-engine codec tests: the component, the native engine (zstd-napi +
+// lz4-napi) and the reference `zstd` / `lz4` command-line tools all read each
+// other's bytes, on the shared corpus in test/corpus/codec (see MANIFEST.md).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCodec, type EdgeCodec, xxh32 } from '../host/src/codec/index.js';
+import { CoreError, loadCore, type EdgeCore } from '../host/src/core/index.js';
+import { ROOT } from './helpers/processes.js';
+// @ts-expect-error plain ESM module without types
+import { messages, rng } from '../bench/codec/mcp-corpus.mjs';
+
+const CORPUS = join(ROOT, 'test/corpus/codec');
+const corpus = (name: string) => new Uint8Array(readFileSync(join(CORPUS, name)));
+const MAX = 64 << 20;
+let core: EdgeCore;
+let component: EdgeCodec;
+let native: EdgeCodec;
+let tmp: string;
+
+function noise(n: number, seed: number): Uint8Array {
+  const next = rng(seed);
+  return Uint8Array.from({ length: n }, () => Math.floor(next() * 256));
+}
+
+const INPUTS: Record<string, () => Uint8Array> = {
+  empty: () => new Uint8Array(),
+  'one byte': () => new Uint8Array([42]),
+  'mcp 1 KB': () => corpus('message.json'),
+  'mcp traffic 159 KB': () => corpus('traffic.jsonl'),
+  'noise 64 KB': () => noise(65536, 9),
+  'zeros 1 MB': () => new Uint8Array(1 << 20),
+};
+
+/** Runs a reference CLI tool with stdin, returning stdout. */
+function cli(tool: 'zstd' | 'lz4', args: string[], input: Uint8Array): Uint8Array {
+  return new Uint8Array(execFileSync(tool, [...args, '-q', '-c'], { input, maxBuffer: 1 << 28, timeout: 20_000 }));
+}
+
+/** Byte equality without vitest's element-wise diff (slow on megabytes). */
+function expectBytes(actual: Uint8Array, expected: Uint8Array, label?: string): void {
+  expect(actual.length, label).toBe(expected.length);
+  expect(Buffer.compare(actual, expected), label).toBe(0);
+}
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof CoreError) return err.code;
+    throw err;
+  }
+  return 'no error';
+}
+
+beforeAll(async () => {
+  core = await loadCore();
+  component = await createCodec({ engine: 'component', core });
+  native = await createCodec({ engine: 'native', core });
+  tmp = mkdtempSync(join(tmpdir(), 'codec-test-'));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('frame format is one format', () => {
+  it('TypeScript xxh32 equals the core checksum', () => {
+    for (const n of [0, 1, 3, 4, 15, 16, 17, 31, 32, 33, 100, 1000, 65537]) {
+      const data = noise(n, n);
+      expect(xxh32(data), `length ${n}`).toBe(core.codec.checksum(data));
+    }
+  });
+
+  it('stored frames are byte-identical across engines; zstd/lz4 headers too', () => {
+    const data = corpus('message.json');
+    expectBytes(native.pack(data, { algorithm: 'stored' }), component.pack(data, { algorithm: 'stored' }));
+    for (const algorithm of ['zstd', 'lz4'] as const) {
+      const a = native.pack(data, { algorithm });
+      const b = component.pack(data, { algorithm });
+      expect(a.subarray(0, 20)).toEqual(b.subarray(0, 20));
+      expect(native.inspect(a)).toEqual(component.inspect(b));
+    }
+  });
+});
+
+describe.each(['zstd', 'lz4'] as const)('%s across engines and CLI tools', (algorithm) => {
+  it.each(Object.keys(INPUTS))('%s: component <-> native <-> CLI', (name) => {
+    const data = INPUTS[name]!();
+    const opts = { maxOutput: Math.max(data.length, 1) };
+    const fromComponent = component.pack(data, { algorithm, level: 3 });
+    const fromNative = native.pack(data, { algorithm, level: 3 });
+    expectBytes(native.unpack(fromComponent, { maxOutput: MAX }), data);
+    expectBytes(component.unpack(fromNative, opts), data);
+    // The payload after the header is a standard stream the tools read...
+    expectBytes(cli(algorithm, ['-d'], fromComponent.subarray(20)), data);
+    expectBytes(cli(algorithm, ['-d'], fromNative.subarray(20)), data);
+    // ...and what the tools write, both engines read.
+    const fromCli = cli(algorithm, algorithm === 'zstd' ? ['-19'] : ['-9'], data);
+    expectBytes(component.decodeRaw(algorithm, fromCli, opts), data);
+    expectBytes(native.decodeRaw(algorithm, fromCli, { maxOutput: MAX }), data);
+  });
+
+  it('refuses output above maxOutput, on both engines', () => {
+    const data = new Uint8Array(100_000).fill(7);
+    for (const engine of [component, native]) {
+      const frame = engine.pack(data, { algorithm });
+      expect(codeOf(() => engine.unpack(frame, { maxOutput: 99_999 }))).toBe('too-large');
+      expect(codeOf(() => component.decodeRaw(algorithm, frame.subarray(20), { maxOutput: 99_999 }))).toBe('too-large');
+    }
+  });
+
+  it('gives the same typed error on truncated and corrupted frames', () => {
+    const frame = component.pack(corpus('traffic.jsonl'), { algorithm });
+    for (const cut of [0, 5, 19, 20, 21, 100, frame.length - 5, frame.length - 1]) {
+      const c = codeOf(() => component.unpack(frame.subarray(0, cut), { maxOutput: MAX }));
+      expect(c, `cut ${cut}`).not.toBe('no error');
+      expect(codeOf(() => native.unpack(frame.subarray(0, cut), { maxOutput: MAX })), `cut ${cut}`).toBe(c);
+    }
+    const bad = frame.slice();
+    bad[bad.length >> 1]! ^= 0xff;
+    expect(codeOf(() => component.unpack(bad, { maxOutput: MAX }))).toBe('corrupt');
+    expect(codeOf(() => native.unpack(bad, { maxOutput: MAX }))).toBe('corrupt');
+  });
+});
+
+describe('dictionaries', () => {
+  const samples: Uint8Array[] = messages(11, 400, 1024);
+  const probe: Uint8Array[] = messages(99, 50, 1024);
+
+  it('train once, pack on either engine, unpack on the other and with `zstd -D`', () => {
+    const dict = component.trainDictionary(samples, 16 * 1024);
+    expect(dict.id).toBeGreaterThan(0);
+    const dictPath = join(tmp, 'trained.dict');
+    writeFileSync(dictPath, dict.bytes);
+    for (const msg of probe.slice(0, 10)) {
+      const a = component.pack(msg, { algorithm: 'zstd', dictionary: dict });
+      const b = native.pack(msg, { algorithm: 'zstd', dictionary: dict });
+      expect(component.inspect(a).dictionaryId).toBe(dict.id);
+      expectBytes(native.unpack(a, { maxOutput: MAX, dictionary: dict }), msg);
+      expectBytes(component.unpack(b, { maxOutput: MAX, dictionary: dict }), msg);
+      expectBytes(cli('zstd', ['-d', '-D', dictPath], a.subarray(24)), msg);
+    }
+  });
+
+  it('packs 1 KB MCP messages smaller than without a dictionary', () => {
+    const dict = component.trainDictionary(samples, 16 * 1024);
+    const size = (f: (m: Uint8Array) => Uint8Array) => probe.reduce((n, m) => n + f(m).length, 0);
+    const plain = size((m) => component.pack(m, { algorithm: 'zstd' }));
+    const withDict = size((m) => component.pack(m, { algorithm: 'zstd', dictionary: dict }));
+    // The bench (bench/codec) reports the exact ratio; here: clearly better.
+    expect(plain / withDict).toBeGreaterThan(1.5);
+  });
+
+  it('needs the right dictionary, with the same codes on both engines', () => {
+    const dict = component.trainDictionary(samples, 8 * 1024);
+    const other = component.trainDictionary(messages(3, 300, 600), 4 * 1024);
+    const frame = native.pack(probe[0]!, { algorithm: 'zstd', dictionary: dict });
+    for (const engine of [component, native]) {
+      expect(codeOf(() => engine.unpack(frame, { maxOutput: MAX }))).toBe('dictionary-required');
+      expect(codeOf(() => engine.unpack(frame, { maxOutput: MAX, dictionary: other }))).toBe('dictionary-mismatch');
+      expect(codeOf(() => engine.pack(probe[0]!, { algorithm: 'lz4', dictionary: dict }))).toBe('dictionary-unsupported');
+    }
+    expect(codeOf(() => component.loadDictionary(new Uint8Array(64)))).toBe('dictionary-invalid');
+  });
+
+  it('reads a dictionary made by `zstd --train` and what the CLI packed with it', () => {
+    const dict = component.loadDictionary(corpus('cli.dict'));
+    const raw = corpus('message.json.dict.zst');
+    expectBytes(component.decodeRaw('zstd', raw, { maxOutput: MAX, dictionary: dict }), corpus('message.json'));
+    expectBytes(native.decodeRaw('zstd', raw, { maxOutput: MAX, dictionary: dict }), corpus('message.json'));
+    expectBytes(native.unpack(corpus('message.json.dict.medg'), { maxOutput: MAX, dictionary: dict }), corpus('message.json'));
+  });
+});
+
+describe('shared corpus', () => {
+  it('golden frames and CLI streams decode on both engines', () => {
+    const traffic = corpus('traffic.jsonl');
+    for (const engine of [component, native]) {
+      expectBytes(engine.unpack(corpus('traffic.jsonl.zstd.medg'), { maxOutput: MAX }), traffic);
+      expectBytes(engine.unpack(corpus('traffic.jsonl.lz4.medg'), { maxOutput: MAX }), traffic);
+      expectBytes(engine.decodeRaw('zstd', corpus('traffic-2frames.zst'), { maxOutput: MAX }), traffic);
+      expectBytes(engine.decodeRaw('lz4', corpus('traffic.jsonl.lz4'), { maxOutput: MAX }), traffic);
+      expectBytes(engine.decodeRaw('zstd', corpus('empty.zst'), { maxOutput: MAX }), new Uint8Array());
+    }
+    // The component writes the golden zstd frame byte for byte (the Rust tests pin the same).
+    expectBytes(component.pack(traffic, { algorithm: 'zstd', level: 3 }), corpus('traffic.jsonl.zstd.medg'));
+  });
+
+  it('decoder regressions give typed errors in the component, never a trap', () => {
+    const dict = component.trainDictionary(
+      Array.from({ length: 300 }, (_, i) => new TextEncoder().encode(`{"jsonrpc":"2.0","id":${i},"method":"tools/call","params":{"name":"t${i % 13}"}}`)),
+      4096,
+    );
+    const files = readdirSync(join(CORPUS, 'regressions')).filter((f) => f.endsWith('.bin'));
+    expect(files.length).toBeGreaterThanOrEqual(4);
+    for (const file of files) {
+      const bytes = corpus(`regressions/${file}`);
+      const input = bytes.subarray(1);
+      const o = { maxOutput: 4 << 20 };
+      const run = [
+        () => component.unpack(input, o),
+        () => component.unpack(input, { ...o, dictionary: dict }),
+        () => component.decodeRaw('zstd', input, o),
+        () => component.decodeRaw('zstd', input, { ...o, dictionary: dict }),
+        () => component.decodeRaw('lz4', input, o),
+        () => component.loadDictionary(input),
+      ][bytes[0]! % 6]!;
+      expect(codeOf(run), file).not.toBe('no error');
+    }
+  });
+});
