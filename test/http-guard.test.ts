@@ -73,6 +73,17 @@ describe('Host and Origin validation', () => {
   });
 });
 
+describe('GET /metrics', () => {
+  it('serves gateway and queue gauges in the Prometheus text format', async () => {
+    const res = await raw('/metrics', { host: `127.0.0.1:${port}` });
+    expect(res.status).toBe(200);
+    expect(res.text).toMatch(/^mcp_edge_up 1$/m);
+    expect(res.text).toMatch(/^mcp_edge_provider_up\{provider="local",kind="local"\} 1$/m);
+    expect(res.text).toMatch(/^# TYPE mcp_edge_queue_depth gauge$/m);
+    for (const line of res.text.trim().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+]+)$/);
+  });
+});
+
 describe('bad HTTP input', () => {
   it('answers malformed JSON with a JSON-RPC parse error', async () => {
     const res = await raw('/mcp', { host: `127.0.0.1:${port}` }, '{"jsonrpc": "2.0", "id": 1,');

@@ -17,7 +17,7 @@ let core: Promise<EdgeCore> | undefined;
 
 /** Starts a gateway with `config` (bind and data_dir filled in); closed after the file. */
 /** Tools every gateway offers before any plugin is enabled (core built-ins and the offline queue's). */
-export const ALWAYS_ON_TOOLS: readonly string[] = ['edge_compress', 'queue_status', 'queue_sync'];
+export const ALWAYS_ON_TOOLS: readonly string[] = ['count_tokens', 'edge_compress', 'queue_status', 'queue_sync'];
 
 /** The always-on tools plus `names`, in the gateway's list order (code point order). */
 export function withAlwaysOn(...names: string[]): string[] {

@@ -12,7 +12,9 @@ mod bindings {
 
 mod codec;
 mod info;
+mod tokenizer;
 mod queue;
+mod router;
 
 struct Component;
 

@@ -6,7 +6,9 @@
 //! fuzz. The host (TypeScript) does every effect.
 
 pub mod codec;
+pub mod tokenizer;
 pub mod queue;
+pub mod router;
 
 /// The crate's semantic version, reported by `/health` and the CLI.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

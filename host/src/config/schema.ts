@@ -196,6 +196,90 @@ export const pluginsSchema = z
   })
   .strict();
 
+/** Names usable as ids and namespace prefixes: they become part of tool names. */
+const providerId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'use 1-64 of [A-Za-z0-9_-]');
+
+export const restartSchema = z
+  .object({
+    /** Consecutive failed starts before the upstream is left down (a run longer than stable_after_ms resets the count). */
+    max_restarts: z.number().int().min(0).max(1000).default(10),
+    /** First wait before a restart, in ms; it doubles after each failure. */
+    initial_backoff_ms: z.number().int().min(10).max(600_000).default(500),
+    /** Ceiling of the wait between restarts, in ms. */
+    max_backoff_ms: z.number().int().min(10).max(3_600_000).default(30_000),
+    /** A run this long counts as healthy and resets the restart count. */
+    stable_after_ms: z.number().int().min(0).default(10_000),
+  })
+  .strict();
+
+export const upstreamSchema = z
+  .object({
+    /** Unique id; also the namespace prefix unless `prefix` is set. */
+    id: providerId,
+    /** stdio: the gateway spawns `command`; http: Streamable HTTP (legacy SSE as fallback); sse: legacy HTTP+SSE only. */
+    transport: z.enum(['stdio', 'http', 'sse']),
+    command: z.string().min(1).optional(),
+    args: z.array(z.string()).default([]),
+    /** Extra environment for the child (stdio); merged over a minimal safe environment. */
+    env: z.record(z.string(), z.string()).default({}),
+    cwd: z.string().min(1).optional(),
+    url: z.string().url().optional(),
+    /** Extra HTTP headers sent to the upstream (http, sse). */
+    headers: z.record(z.string(), z.string()).default({}),
+    /** Time limit of one request to this upstream, in ms. */
+    timeout_ms: z.number().int().min(1).max(3_600_000).default(30_000),
+    /** Time limit for connecting (spawn + initialize + first lists), in ms. */
+    connect_timeout_ms: z.number().int().min(1).max(3_600_000).default(30_000),
+    /** Only these tools/prompts (glob patterns with *); all when empty. */
+    include: z.array(z.string().min(1)).default([]),
+    /** Never these tools/prompts (glob patterns with *). */
+    exclude: z.array(z.string().min(1)).default([]),
+    /** Namespace prefix for its names; the id (or replica_group) by default. */
+    prefix: providerId.optional(),
+    /** Upstreams sharing a group are replicas: their same-named tools are one tool, routed by the core. */
+    replica_group: providerId.optional(),
+    /** Tools safe to retry on another replica, beyond those annotated idempotentHint. */
+    idempotent_tools: z.array(z.string().min(1)).default([]),
+    /** Added to its latency when ranking replicas (ms): how far away it is. */
+    locality_ms: z.number().min(0).max(1e6).default(0),
+    /** Relative price of one call, when ranking replicas. */
+    cost: z.number().min(0).max(1e6).default(0),
+    /** Relative energy of one call, counted in power-saver mode. */
+    energy: z.number().min(0).max(1e6).default(0),
+    restart: restartSchema.default(() => restartSchema.parse({})),
+  })
+  .strict()
+  .superRefine((u, ctx) => {
+    if (u.transport === 'stdio' && !u.command) ctx.addIssue({ code: 'custom', path: ['command'], message: 'a stdio upstream needs a command' });
+    if (u.transport !== 'stdio' && !u.url) ctx.addIssue({ code: 'custom', path: ['url'], message: `an ${u.transport} upstream needs a url` });
+  });
+
+export const routingSchema = z
+  .object({
+    /** Consecutive failures that open a provider's circuit. */
+    failure_threshold: z.number().int().min(1).max(1000).default(5),
+    /** First cool-down of an open circuit, in ms (doubles on each failed probe). */
+    open_ms: z.number().int().min(1).max(3_600_000).default(2_000),
+    /** Ceiling of that cool-down, in ms. */
+    max_open_ms: z.number().int().min(1).max(3_600_000).default(60_000),
+    /** Weight of a new latency sample in the EWMA, in (0, 1]. */
+    latency_alpha: z.number().gt(0).max(1).default(0.2),
+    /** Milliseconds of latency one unit of `cost` is worth. */
+    cost_weight_ms: z.number().min(0).max(1e6).default(10),
+    /** Most replicas one idempotent call tries before giving up. */
+    max_attempts: z.number().int().min(1).max(16).default(3),
+  })
+  .strict();
+
+export const aggregationSchema = z
+  .object({
+    /** Prefix names with the provider's namespace: always, only when names collide, or never (same names become replicas). */
+    prefix_mode: z.enum(['always', 'on-collision', 'never']).default('on-collision'),
+    /** Between prefix and name, e.g. "everything__echo". */
+    separator: z.string().regex(/^[A-Za-z0-9_.-]{1,4}$/, 'use 1-4 of [A-Za-z0-9_.-]').default('__'),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     gateway: gatewaySchema.default(() => gatewaySchema.parse({})),
@@ -204,12 +288,25 @@ export const configSchema = z
     security: securitySchema.default(() => securitySchema.parse({})),
     telemetry: telemetrySchema.default(() => telemetrySchema.parse({})),
     power: powerSchema.default(() => powerSchema.parse({})),
+    upstreams: z.array(upstreamSchema).default([]),
+    routing: routingSchema.default(() => routingSchema.parse({})),
+    aggregation: aggregationSchema.default(() => aggregationSchema.parse({})),
     plugins: pluginsSchema.default(() => pluginsSchema.parse({})),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.upstreams.forEach((u, i) => {
+      if (seen.has(u.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `upstream id "${u.id}" is used twice` });
+      seen.add(u.id);
+    });
+  });
 
 /** The validated configuration, with every default filled in. */
 export type EdgeConfig = z.infer<typeof configSchema>;
 export type PluginsConfig = z.infer<typeof pluginsSchema>;
 /** What a user may write: every section and key optional. */
 export type EdgeConfigInput = z.input<typeof configSchema>;
+export type UpstreamConfig = z.infer<typeof upstreamSchema>;
+export type RoutingConfig = z.infer<typeof routingSchema>;
+export type AggregationConfig = z.infer<typeof aggregationSchema>;

@@ -2,6 +2,8 @@
 // Rust core goes through here; nothing else imports ./generated.
 import { instantiate, type Root } from './generated/edge-core.js';
 import { wrapCodec, type Codec } from './codec.js';
+import { createRouterFactory, type CoreRouter, type RouterOptions } from './router.js';
+import { wrapTokenizer, type TokenizerFactory } from './tokenizer.js';
 
 /** Compiles one core wasm module of the component, given its file name. */
 export type CompileCoreModule = (fileName: string) => Promise<WebAssembly.Module>;
@@ -19,6 +21,10 @@ export interface EdgeCore {
   readonly features: readonly string[];
   /** Frames, checksums and (as they land) zstd/lz4 compression. */
   readonly codec: Codec;
+  /** Creates a router: replicas ranked by live statistics. */
+  readonly createRouter: (options?: RouterOptions) => CoreRouter;
+  /** Loads BPE vocabularies (tiktoken ranks, tokenizer.json) into exact tokenizers. */
+  readonly tokenizer: TokenizerFactory;
   /** The raw jco bindings, for the facades of other interfaces. */
   readonly exports: Root;
 }
@@ -39,6 +45,8 @@ export async function loadCore(options: LoadCoreOptions = {}): Promise<EdgeCore>
     version: exports.info.version(),
     features: exports.info.features(),
     codec: wrapCodec(exports.codec),
+    createRouter: createRouterFactory(exports.router),
+    tokenizer: wrapTokenizer(exports.tokenizer),
     exports,
   };
 }
@@ -56,3 +64,5 @@ export async function componentSize(): Promise<number | undefined> {
 
 export { CoreError } from './errors.js';
 export type { Codec, PackOptions, FrameInfo, Algorithm } from './codec.js';
+export type { CoreRouter, RouterOptions, ProviderWeights, ProviderRouteStats, Outcome, PowerMode } from './router.js';
+export type { Tokenizer, TokenizerFactory, SpecialToken, EncodeOptions, Truncation } from './tokenizer.js';

@@ -9,17 +9,21 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { validateConfig } from '../config/load.js';
 import type { EdgeConfig, EdgeConfigInput } from '../config/schema.js';
 import { componentSize, loadCore, type EdgeCore } from '../core/index.js';
-import { startOfflineQueue, type QueueHooks } from '../queue/index.js';
+import { queueMetrics, startOfflineQueue, type QueueHooks } from '../queue/index.js';
+import { gatewayMetrics } from '../telemetry/metrics.js';
 import { openDatabase, type Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { configuredPlugins } from '../plugins/index.js';
 import { LocalProvider } from '../providers/local/provider.js';
-import type { CatalogPart } from '../providers/provider.js';
 import { registerBuiltinTools } from '../tools/builtin.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { allowedHostValues, checkRequest, type GuardOptions } from './guard.js';
 import { answerError, McpHttpEndpoint, sendJson, type RestHandler } from './http.js';
-import { createMcpServer } from './mcp-server.js';
+import { ClientSession, createMcpServer } from './mcp-server.js';
+import { Aggregator, type ListPart } from './aggregator/aggregator.js';
+import { UpstreamProvider } from '../providers/upstream/upstream.js';
+import type { Provider } from '../providers/provider.js';
+import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { VERSION } from '../version.js';
 
 export interface GatewayOptions {
@@ -39,6 +43,7 @@ export interface HealthReport {
   uptime_seconds: number;
   core: { version: string; features: readonly string[]; component_bytes: number | null };
   sessions: number;
+  providers: { id: string; kind: string; state: string; detail?: string }[];
 }
 
 /** The default data directory: $MCP_EDGE_DATA_DIR, else the XDG data home. */
@@ -51,7 +56,8 @@ export class Gateway {
   /** In-process tools, resources and prompts: the npm API for plugins. */
   readonly plugins = new LocalProvider();
   readonly rest = new Map<string, RestHandler>();
-  private readonly servers = new Set<Server>();
+  readonly aggregator: Aggregator;
+  private readonly sessions = new Set<ClientSession>();
   private readonly startedAt = Date.now();
   private httpServer: HttpServer | undefined;
   private endpoint: McpHttpEndpoint | undefined;
@@ -66,7 +72,26 @@ export class Gateway {
     readonly dataDir: string,
     readonly log: Logger,
   ) {
-    this.plugins.onChange((part) => this.notifyListChanged(part));
+    const router = core.createRouter({
+      failureThreshold: config.routing.failure_threshold,
+      openMs: config.routing.open_ms,
+      maxOpenMs: Math.max(config.routing.max_open_ms, config.routing.open_ms),
+      latencyAlpha: config.routing.latency_alpha,
+      costWeightMs: config.routing.cost_weight_ms,
+    });
+    this.aggregator = new Aggregator({ router, routing: config.routing, aggregation: config.aggregation, log });
+    this.aggregator.onListChanged((part) => this.notifyListChanged(part));
+    this.aggregator.add(this.plugins);
+    for (const upstream of config.upstreams) {
+      this.aggregator.add(
+        new UpstreamProvider({
+          config: upstream,
+          log,
+          clientInfo: { name: 'mcp-edge', version: VERSION },
+          onNotification: (_id, n) => this.forwardNotification(n),
+        }),
+      );
+    }
     this.rest.set('GET /health', () => this.health());
   }
 
@@ -86,6 +111,7 @@ export class Gateway {
       db.close();
       throw err;
     }
+    await gateway.aggregator.start();
     if (options.http !== false) await gateway.listen();
     return gateway;
   }
@@ -109,21 +135,31 @@ export class Gateway {
       version: VERSION,
       uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
       core: { version: this.core.version, features: this.core.features, component_bytes: this.componentBytes },
-      sessions: this.servers.size,
+      sessions: this.sessions.size,
+      providers: this.aggregator.slots.map(({ provider }) => {
+        const h = provider.health();
+        return { id: provider.id, kind: provider.kind, state: h.state, ...(h.detail ? { detail: h.detail } : {}) };
+      }),
     };
+  }
+
+  /** Adds a provider (a local plugin set, a peer) beside those from the config, and starts it. */
+  async addProvider(provider: Provider): Promise<void> {
+    this.aggregator.add(provider);
+    await provider.start();
   }
 
   /** Creates an MCP server for one client; the gateway tracks it until it closes. */
   newMcpServer(): Server {
-    const server = createMcpServer({
+    const session = createMcpServer({
       identity: { name: 'mcp-edge', version: VERSION },
-      provider: this.plugins,
+      aggregator: this.aggregator,
       requestTimeoutMs: this.config.gateway.request_timeout_ms,
       ...(this.queue ? { queue: { taskStore: this.queue.taskStore, intercept: this.queue.intercept } } : {}),
     });
-    this.servers.add(server);
-    server.onclose = () => this.servers.delete(server);
-    return server;
+    this.sessions.add(session);
+    session.server.onclose = () => this.sessions.delete(session);
+    return session.server;
   }
 
   /** Serves one client over an already-open transport (stdio, for example). */
@@ -133,14 +169,18 @@ export class Gateway {
     return server;
   }
 
-  private notifyListChanged(part: CatalogPart | 'health'): void {
-    for (const server of this.servers) {
-      const sent =
-        part === 'tools' ? server.sendToolListChanged()
-        : part === 'prompts' ? server.sendPromptListChanged()
-        : part === 'resources' || part === 'resourceTemplates' ? server.sendResourceListChanged()
-        : undefined;
-      sent?.catch(() => undefined);
+  private notifyListChanged(part: ListPart): void {
+    for (const { server } of this.sessions) {
+      const sent = part === 'tools' ? server.sendToolListChanged() : part === 'prompts' ? server.sendPromptListChanged() : server.sendResourceListChanged();
+      sent.catch(() => undefined);
+    }
+  }
+
+  /** An upstream's log message goes to every client (each filters by its level); a resource update to its subscribers. */
+  private forwardNotification(notification: ServerNotification): void {
+    for (const session of this.sessions) {
+      if (notification.method === 'notifications/message') session.log(notification.params);
+      else if (notification.method === 'notifications/resources/updated') session.resourceUpdated(notification.params.uri);
     }
   }
 
@@ -180,23 +220,30 @@ export class Gateway {
     if (!verdict.ok) return sendJson(res, 403, { jsonrpc: '2.0', error: { code: -32000, message: verdict.reason }, id: null });
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/mcp' && this.endpoint) return this.endpoint.handle(req, res);
+    if (req.method === 'GET' && path === '/metrics') return this.sendMetrics(res);
     const handler = this.rest.get(`${req.method} ${path}`);
     if (handler) return sendJson(res, 200, await handler(req));
-    sendJson(res, 404, { error: `No route for ${req.method} ${path}. MCP is served at /mcp; health at GET /health.` });
+    sendJson(res, 404, { error: `No route for ${req.method} ${path}. MCP is served at /mcp; health at GET /health; metrics at GET /metrics.` });
+  }
+
+  private sendMetrics(res: ServerResponse): void {
+    const text = gatewayMetrics(this.health(), this.queue ? queueMetrics(this.queue.queue) : '');
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
   }
 
   /** Stops serving, closes every session and the database. */
   async close(): Promise<void> {
     await this.queue?.close();
     await this.endpoint?.closeAll();
-    await Promise.allSettled([...this.servers].map((s) => s.close()));
+    await Promise.allSettled([...this.sessions].map((s) => s.server.close()));
+    await this.aggregator.close();
     if (this.httpServer) {
       const server = this.httpServer;
       this.httpServer = undefined;
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     }
-    await this.plugins.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -1,21 +1,27 @@
-// One MCP server per client session, all serving the same provider (today the
-// local provider; the aggregator of providers once it lands). The low-level SDK
-// Server is used (not McpServer) because the lists are dynamic: they are
-// whatever the provider offers at the moment of the request.
+// One MCP server per client session, all serving the gateway's aggregator. The
+// low-level SDK Server is used (not McpServer) because every list is dynamic:
+// it is whatever the providers offer at the moment of the request.
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
+  CompleteRequestSchema,
   ErrorCode,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
+  LoggingLevelSchema,
   McpError,
   ReadResourceRequestSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+  type LoggingLevel,
+  type LoggingMessageNotification,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
-import type { Provider } from '../providers/provider.js';
+import type { Aggregator } from './aggregator/aggregator.js';
 import type { CallInterceptor } from '../queue/mcp.js';
 
 export interface ServerIdentity {
@@ -25,58 +31,134 @@ export interface ServerIdentity {
 
 export interface McpServerDeps {
   identity: ServerIdentity;
-  provider: Provider;
-  /** Time limit for one tool call, resource read or prompt, in ms. */
+  aggregator: Aggregator;
+  /** Time limit for one forwarded request, in ms. */
   requestTimeoutMs: number;
   /** The offline queue's hooks: deferred calls become MCP tasks kept in SQLite. */
   queue?: { taskStore: TaskStore; intercept: CallInterceptor };
 }
 
 const INSTRUCTIONS =
-  'mcp-edge is a gateway: the tools it lists come from its built-in plugins and the servers it fronts.';
+  'mcp-edge is a gateway: the tools it lists come from its built-in plugins and the servers it fronts. The resource mcp-edge://providers shows them and their health.';
 
-/** Providers throw protocol errors already; only the gateway's own time limit is named here. */
-function toProtocolError(err: unknown, timeout: AbortSignal, what: string, ms: number): unknown {
-  if (timeout.aborted && !(err instanceof McpError)) return new McpError(ErrorCode.RequestTimeout, `${what} did not finish within ${ms} ms.`);
-  return err;
+const SEVERITY = new Map(LoggingLevelSchema.options.map((level, i) => [level, i]));
+
+/** One client's session: its server, log level and resource subscriptions. */
+export class ClientSession {
+  level: LoggingLevel | undefined;
+  readonly subscriptions = new Set<string>();
+  constructor(readonly server: Server) {}
+
+  /** Sends an upstream's log message if it is at or above the level this client asked for. */
+  log(params: LoggingMessageNotification['params']): void {
+    if (this.level && (SEVERITY.get(params.level) ?? 0) < (SEVERITY.get(this.level) ?? 0)) return;
+    this.server.notification({ method: 'notifications/message', params }).catch(() => undefined);
+  }
+
+  resourceUpdated(uri: string): void {
+    if (this.subscriptions.has(uri)) this.server.sendResourceUpdated({ uri }).catch(() => undefined);
+  }
 }
 
-export function createMcpServer(deps: McpServerDeps): Server {
+type Extra = Parameters<Parameters<Server['setRequestHandler']>[1]>[1];
+
+/**
+ * The per-request context handed to providers: cancellation (the client's, or
+ * the gateway's time limit), the client's channel and its progress token. One
+ * controller and one timer per request: cheaper than AbortSignal.any over
+ * AbortSignal.timeout on the hot path.
+ */
+function contextOf(extra: Extra, meta: { progressToken?: string | number } | undefined, timeoutMs: number) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new TimeLimitError(timeoutMs)), timeoutMs);
+  const onAbort = () => controller.abort(extra.signal.reason);
+  if (extra.signal.aborted) onAbort();
+  else extra.signal.addEventListener('abort', onAbort, { once: true });
+  const progressToken = meta?.progressToken;
+  return {
+    signal: controller.signal,
+    client: extra,
+    ...(progressToken !== undefined ? { progressToken } : {}),
+    /** Releases the timer and the listener; call when the request ends. */
+    end: () => {
+      clearTimeout(timer);
+      extra.signal.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+/** The gateway's own time limit for a request ran out. */
+class TimeLimitError extends Error {
+  constructor(readonly ms: number) {
+    super(`the request did not finish within ${ms} ms (gateway.request_timeout_ms)`);
+  }
+}
+
+/** Runs a forwarded request with its context, and turns the gateway's time limit into a JSON-RPC timeout. */
+async function forward<T>(extra: Extra, meta: { progressToken?: string | number } | undefined, ms: number, what: string, run: (context: ReturnType<typeof contextOf>) => Promise<T>): Promise<T> {
+  const context = contextOf(extra, meta, ms);
+  try {
+    return await run(context);
+  } catch (err) {
+    if (context.signal.reason instanceof TimeLimitError && !extra.signal.aborted) {
+      throw new McpError(ErrorCode.RequestTimeout, `${what} did not finish within ${ms} ms (gateway.request_timeout_ms).`);
+    }
+    throw err;
+  } finally {
+    context.end();
+  }
+}
+
+export function createMcpServer(deps: McpServerDeps): ClientSession {
   const tasks = deps.queue ? { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } } : {};
   const server = new Server(deps.identity, {
-    capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, logging: {}, ...tasks },
+    capabilities: {
+      tools: { listChanged: true },
+      resources: { subscribe: true, listChanged: true },
+      prompts: { listChanged: true },
+      logging: {},
+      completions: {},
+      ...tasks,
+    },
     instructions: INSTRUCTIONS,
     ...(deps.queue ? { taskStore: deps.queue.taskStore } : {}),
   });
-  const provider = deps.provider;
+  const session = new ClientSession(server);
+  const agg = deps.aggregator;
   const ms = deps.requestTimeoutMs;
-  /** Runs one forwarded request with the client's cancellation and the gateway's time limit. */
-  const bounded = async <T>(what: string, extra: { signal: AbortSignal }, run: (signal: AbortSignal) => Promise<T>): Promise<T> => {
-    const timeout = AbortSignal.timeout(ms);
-    try {
-      return await run(AbortSignal.any([extra.signal, timeout]));
-    } catch (err) {
-      throw toProtocolError(err, timeout, what, ms);
-    }
-  };
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: provider.catalog().tools }));
-  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: provider.catalog().resources }));
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: provider.catalog().resourceTemplates }));
-  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: provider.catalog().prompts }));
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: agg.listTools() }));
   server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
-    bounded(`Tool "${request.params.name}"`, extra, (signal) => {
-      const progressToken = request.params._meta?.progressToken;
-      const run = () =>
-        provider.callTool(request.params.name, request.params.arguments, { signal, client: extra, ...(progressToken === undefined ? {} : { progressToken }) });
+    forward(extra, request.params._meta, ms, `Tool "${request.params.name}"`, (c) => {
+      const run = () => agg.callTool(request.params.name, request.params.arguments, c);
       // The offline queue may defer the call (a task) instead of running it now.
       return deps.queue ? deps.queue.intercept(request, run) : run();
     }),
   );
+  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: agg.listResources() }));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: agg.listResourceTemplates() }));
   server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
-    bounded(`Reading ${request.params.uri}`, extra, (signal) => provider.readResource(request.params.uri, { signal, client: extra })),
+    forward(extra, request.params._meta, ms, `Reading "${request.params.uri}"`, (c) => agg.readResource(request.params.uri, c)),
   );
+  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: agg.listPrompts() }));
   server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
-    bounded(`Prompt "${request.params.name}"`, extra, (signal) => provider.getPrompt(request.params.name, request.params.arguments, { signal, client: extra })),
+    forward(extra, request.params._meta, ms, `Prompt "${request.params.name}"`, (c) => agg.getPrompt(request.params.name, request.params.arguments, c)),
   );
-  return server;
+  server.setRequestHandler(CompleteRequestSchema, (request, extra) =>
+    forward(extra, request.params._meta, ms, 'Completion', (c) => agg.complete(request.params, c)),
+  );
+  server.setRequestHandler(SetLevelRequestSchema, async (request) => {
+    session.level = request.params.level;
+    await agg.setLoggingLevel(request.params.level);
+    return {};
+  });
+  server.setRequestHandler(SubscribeRequestSchema, async (request) => {
+    await agg.subscribe(request.params.uri, true);
+    session.subscriptions.add(request.params.uri);
+    return {};
+  });
+  server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {
+    session.subscriptions.delete(request.params.uri);
+    return {};
+  });
+  return session;
 }

@@ -14,7 +14,7 @@ import type {
   Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { LoggingLevel, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 
 export type ProviderKind = 'local' | 'upstream' | 'peer';
 
@@ -64,7 +64,31 @@ export interface Provider {
   complete?(params: CompleteRequest['params'], context: ProviderCallContext): Promise<CompleteResult>;
   /** Calls `listener` when a part of the catalog or the health changes; returns an unsubscribe function. */
   onChange(listener: (part: CatalogPart | 'health') => void): () => void;
+  /** Forwards a client's logging/setLevel (optional: providers without logging ignore it). */
+  setLoggingLevel?(level: LoggingLevel): Promise<void>;
+  /** Subscribes to updates of a resource it offers (optional). */
+  subscribe?(uri: string): Promise<void>;
+  unsubscribe?(uri: string): Promise<void>;
+  /** Tools whose calls are safe to retry on another replica, beyond annotations.idempotentHint. */
+  idempotentTools?(): ReadonlySet<string>;
+  /** Weights for ranking this provider among replicas (latency-equivalents). */
+  routingWeights?(): { localityMs: number; cost: number; energy: number };
+  /** Providers sharing a replica group offer one tool per name, routed by the core. */
+  readonly replicaGroup?: string;
+  /** Namespace prefix; the id by default; "" never prefixes. */
+  readonly prefix?: string;
   /** Starts the provider (spawn, connect); resolves when it is up or has failed and will retry. */
   start(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A call reached a provider that is not up; `detail` says why, in words a user can act on. */
+export class ProviderUnavailableError extends Error {
+  override readonly name = 'ProviderUnavailableError';
+  constructor(
+    readonly providerId: string,
+    detail: string,
+  ) {
+    super(`Provider "${providerId}" is unavailable: ${detail}`);
+  }
 }

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { EdgeCore } from '../core/index.js';
 import { CoreError } from '../core/index.js';
 import { defineTool, type ToolRegistry } from './registry.js';
+import { countTokensTool } from './count-tokens.js';
+import { Vocabularies } from '../tokenizer/vocabularies.js';
 
 const compressInput = z.object({
   text: z.string().max(1 << 24).describe('The text to pack (UTF-8).'),
@@ -54,4 +56,5 @@ function compressTool(core: EdgeCore) {
 /** Registers the built-in tools that are always on. */
 export function registerBuiltinTools(registry: ToolRegistry, core: EdgeCore): void {
   registry.register(compressTool(core));
+  registry.register(countTokensTool(new Vocabularies(core)));
 }

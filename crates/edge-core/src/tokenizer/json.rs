@@ -1,0 +1,252 @@
+//! A small JSON reader for `tokenizer.json` and js-tiktoken's rank files.
+//!
+//! Only what those files need: values into a tree, strings fully unescaped.
+//! serde_json would cost more in the component than this does, and the core
+//! must read these files itself so `cargo test` and every host agree.
+
+/// A parsed JSON value. Objects keep their order (merges and vocab do not care,
+/// but error messages read better).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    /// The member `key` of an object.
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_u32(&self) -> Option<u32> {
+        match *self {
+            Json::Number(n) if n >= 0.0 && n <= u32::MAX as f64 && n.fract() == 0.0 => Some(n as u32),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match *self {
+            Json::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Json::Null)
+    }
+}
+
+/// Deepest nesting accepted; tokenizer files nest a handful of levels.
+const MAX_DEPTH: usize = 64;
+
+/// Parses one JSON document. The error names the byte offset.
+pub fn parse(text: &[u8]) -> Result<Json, String> {
+    let mut p = Parser { b: text, i: 0 };
+    let v = p.value(0)?;
+    p.ws();
+    if p.i != p.b.len() {
+        return Err(p.err("trailing characters"));
+    }
+    Ok(v)
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn err(&self, what: &str) -> String {
+        format!("JSON: {what} at byte {}", self.i)
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.b.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, lit: &[u8]) -> bool {
+        let ok = self.b[self.i..].starts_with(lit);
+        if ok {
+            self.i += lit.len();
+        }
+        ok
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Json, String> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("nesting too deep"));
+        }
+        self.ws();
+        match self.b.get(self.i) {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string().map(Json::String),
+            Some(b't') if self.eat(b"true") => Ok(Json::Bool(true)),
+            Some(b'f') if self.eat(b"false") => Ok(Json::Bool(false)),
+            Some(b'n') if self.eat(b"null") => Ok(Json::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.err("unexpected character")),
+            None => Err(self.err("unexpected end")),
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Json, String> {
+        self.i += 1;
+        let mut members = Vec::new();
+        self.ws();
+        if self.eat(b"}") {
+            return Ok(Json::Object(members));
+        }
+        loop {
+            self.ws();
+            if self.b.get(self.i) != Some(&b'"') {
+                return Err(self.err("expected a key"));
+            }
+            let key = self.string()?;
+            self.ws();
+            if !self.eat(b":") {
+                return Err(self.err("expected ':'"));
+            }
+            members.push((key, self.value(depth + 1)?));
+            self.ws();
+            if self.eat(b"}") {
+                return Ok(Json::Object(members));
+            }
+            if !self.eat(b",") {
+                return Err(self.err("expected ',' or '}'"));
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Json, String> {
+        self.i += 1;
+        let mut items = Vec::new();
+        self.ws();
+        if self.eat(b"]") {
+            return Ok(Json::Array(items));
+        }
+        loop {
+            items.push(self.value(depth + 1)?);
+            self.ws();
+            if self.eat(b"]") {
+                return Ok(Json::Array(items));
+            }
+            if !self.eat(b",") {
+                return Err(self.err("expected ',' or ']'"));
+            }
+        }
+    }
+
+    fn number(&mut self) -> Result<Json, String> {
+        let start = self.i;
+        while matches!(self.b.get(self.i), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
+            self.i += 1;
+        }
+        let text = std::str::from_utf8(&self.b[start..self.i]).map_err(|_| self.err("bad number"))?;
+        text.parse::<f64>().map(Json::Number).map_err(|_| self.err("bad number"))
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        self.i += 1;
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            let run = self.b[self.i..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+            let Some(run) = run else { return Err(self.err("unterminated string")) };
+            out.extend_from_slice(&self.b[self.i..self.i + run]);
+            self.i += run;
+            match self.b[self.i] {
+                b'"' => {
+                    self.i += 1;
+                    return String::from_utf8(out).map_err(|_| self.err("string is not UTF-8"));
+                }
+                b'\\' => self.escape(&mut out)?,
+                _ => return Err(self.err("control character in string")),
+            }
+        }
+    }
+
+    fn escape(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+        let c = *self.b.get(self.i + 1).ok_or_else(|| self.err("unterminated escape"))?;
+        self.i += 2;
+        let simple = match c {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 8,
+            b'f' => 12,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => return self.unicode_escape(out),
+            _ => return Err(self.err("unknown escape")),
+        };
+        out.push(simple);
+        Ok(())
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let digits = self.b.get(self.i..self.i + 4).ok_or_else(|| self.err("short \\u escape"))?;
+        let text = std::str::from_utf8(digits).map_err(|_| self.err("bad \\u escape"))?;
+        let v = u32::from_str_radix(text, 16).map_err(|_| self.err("bad \\u escape"))?;
+        self.i += 4;
+        Ok(v)
+    }
+
+    /// `\uXXXX`, joining surrogate pairs; a lone surrogate becomes U+FFFD.
+    fn unicode_escape(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+        let hi = self.hex4()?;
+        let mut cp = hi;
+        if (0xd800..0xdc00).contains(&hi) && self.b[self.i..].starts_with(b"\\u") {
+            let save = self.i;
+            self.i += 2;
+            let lo = self.hex4()?;
+            if (0xdc00..0xe000).contains(&lo) {
+                cp = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+            } else {
+                self.i = save;
+            }
+        }
+        let c = char::from_u32(cp).unwrap_or('\u{fffd}');
+        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_nested_values_and_escapes() {
+        let v = parse(br#"{"a": [1, -2.5e1, true, null], "s": "x\u00e9\ud83e\udd16\n\"", "o": {}}"#).unwrap();
+        assert_eq!(v.get("a"), Some(&Json::Array(vec![Json::Number(1.0), Json::Number(-25.0), Json::Bool(true), Json::Null])));
+        assert_eq!(v.get("s").and_then(Json::as_str), Some("xé🤖\n\""));
+        assert_eq!(v.get("o"), Some(&Json::Object(vec![])));
+    }
+
+    #[test]
+    fn rejects_malformed_documents_with_an_offset() {
+        for bad in [&b"{"[..], b"[1,]", b"{\"a\" 1}", b"\"abc", b"[1] x", b"tru"] {
+            assert!(parse(bad).is_err(), "{:?}", std::str::from_utf8(bad));
+        }
+        let deep = "[".repeat(1000);
+        assert!(parse(deep.as_bytes()).unwrap_err().contains("deep"));
+    }
+}

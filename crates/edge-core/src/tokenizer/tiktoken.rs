@@ -1,0 +1,168 @@
+//! Loading tiktoken vocabularies: rank files and their split pattern.
+//!
+//! Two spellings of the same ranks are read. The `.tiktoken` file that
+//! tiktoken (Python, Rust) downloads has one `base64 rank` per line. The rank
+//! data inside the `tiktoken` and `js-tiktoken` npm packages (their
+//! `bpe_ranks` string) has lines `! first-rank base64 base64 ...`, one rank
+//! per token counting up from `first-rank`.
+
+use super::vocab::TokenMap;
+use super::model::{Initial, Normalizer, Tokenizer, decode_table_for};
+use super::pretokenize::Pattern;
+use super::TokenizerError;
+
+/// Builds a tokenizer from tiktoken ranks, a split pattern (its regex text, as
+/// tiktoken publishes it) and the special tokens (text, id).
+pub fn from_tiktoken(ranks: &[u8], pattern: &str, specials: &[(String, u32)]) -> Result<Tokenizer, TokenizerError> {
+    let pattern = Pattern::from_regex(pattern).ok_or_else(|| TokenizerError::UnsupportedModel(format!("split pattern {pattern:?}")))?;
+    let ids = parse_ranks(ranks)?;
+    let mut byte_ids = Box::new([0u32; 256]);
+    for b in 0..=255u8 {
+        byte_ids[b as usize] = ids.get(&[b]).ok_or_else(|| invalid(format!("byte {b:#04x} has no rank")))?;
+    }
+    let max_id = ids.max_id().into_iter().chain(specials.iter().map(|(_, id)| *id)).max().unwrap_or(0);
+    let mut decoded = decode_table_for(max_id)?;
+    for (bytes, id) in ids.iter() {
+        decoded[id as usize] = Some(bytes.into_boxed_slice());
+    }
+    for (text, id) in specials {
+        decoded[*id as usize] = Some(text.as_bytes().into());
+    }
+    Ok(Tokenizer {
+        ids,
+        decoded,
+        pairs: None,
+        initial: Initial::Bytes(byte_ids),
+        pattern: Some(pattern),
+        whole_piece_lookup: true,
+        normalizer: Normalizer::default(),
+        specials: specials.to_vec(),
+        strip_leading_space: false,
+    })
+}
+
+fn invalid(what: String) -> TokenizerError {
+    TokenizerError::InvalidVocabulary(what)
+}
+
+/// Reads either rank-file spelling into bytes -> rank.
+fn parse_ranks(text: &[u8]) -> Result<TokenMap, TokenizerError> {
+    let mut ids = TokenMap::with_capacity(text.len() / 10);
+    for (n, line) in text.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        let bad = |what: &str| invalid(format!("rank file line {}: {what}", n + 1));
+        let mut fields = line.split(|&b| b == b' ');
+        let first = fields.next().unwrap_or_default();
+        if first == b"!" {
+            let start = number(fields.next().unwrap_or_default()).ok_or_else(|| bad("bad first rank"))?;
+            for (k, token) in fields.enumerate() {
+                let rank = start.checked_add(k as u32).ok_or_else(|| bad("rank overflows"))?;
+                insert(&mut ids, token, rank).map_err(&bad)?;
+            }
+        } else {
+            let rank = fields.next().and_then(number).ok_or_else(|| bad("expected `base64 rank`"))?;
+            insert(&mut ids, first, rank).map_err(bad)?;
+        }
+    }
+    if ids.is_empty() {
+        return Err(invalid("rank file holds no tokens".into()));
+    }
+    Ok(ids)
+}
+
+fn insert(ids: &mut TokenMap, token: &[u8], rank: u32) -> Result<(), &'static str> {
+    let bytes = base64_decode(token).ok_or("bad base64")?;
+    if bytes.is_empty() {
+        return Err("empty token");
+    }
+    if ids.insert(&bytes, rank).is_some() {
+        return Err("token listed twice");
+    }
+    Ok(())
+}
+
+fn number(text: &[u8]) -> Option<u32> {
+    std::str::from_utf8(text).ok()?.parse().ok()
+}
+
+/// Standard base64 with optional `=` padding.
+pub(super) fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    let text = text.strip_suffix(b"==").or_else(|| text.strip_suffix(b"=")).unwrap_or(text);
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in text {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    if bits >= 6 {
+        return None;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips_known_values() {
+        assert_eq!(base64_decode(b"SGVsbG8="), Some(b"Hello".to_vec()));
+        assert_eq!(base64_decode(b"IQ=="), Some(b"!".to_vec()));
+        assert_eq!(base64_decode(b"YWJj"), Some(b"abc".to_vec()));
+        assert_eq!(base64_decode(b"a$=="), None);
+        assert_eq!(base64_decode(b"Q"), None);
+    }
+
+    #[test]
+    fn reads_both_rank_file_spellings() {
+        let plain = parse_ranks(b"YQ== 0\nYg== 1\nYWI= 2\n").unwrap();
+        let packed = parse_ranks(b"! 0 YQ== Yg==\n! 2 YWI=\n").unwrap();
+        assert_eq!(plain, packed);
+        assert_eq!(plain.get(b"ab"), Some(2));
+    }
+
+    #[test]
+    fn an_absurd_special_token_id_is_refused_not_allocated() {
+        let ranks: String = (0..=255u8).map(|b| format!("! {b} {}\n", encode_b64(&[b]))).collect();
+        let err = from_tiktoken(ranks.as_bytes(), r"\s+", &[]).err();
+        assert!(matches!(err, Some(TokenizerError::UnsupportedModel(_))), "pattern is checked first");
+        let cl = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+        assert!(from_tiktoken(ranks.as_bytes(), cl, &[("<x>".into(), 300)]).is_ok());
+        let err = from_tiktoken(ranks.as_bytes(), cl, &[("<x>".into(), u32::MAX)]).err();
+        assert!(matches!(err, Some(TokenizerError::InvalidVocabulary(m)) if m.contains("above the limit")));
+    }
+
+    fn encode_b64(bytes: &[u8]) -> String {
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | (b as u32) << (16 - 8 * i));
+            for i in 0..4 {
+                out.push(if i <= chunk.len() { A[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn malformed_rank_files_are_typed_errors() {
+        for bad in [&b"YQ==\n"[..], b"Y$== 1", b"! x YQ==", b"YQ== 0\nYQ== 1", b""] {
+            assert!(matches!(parse_ranks(bad), Err(TokenizerError::InvalidVocabulary(_))), "{bad:?}");
+        }
+    }
+}

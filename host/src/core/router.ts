@@ -1,0 +1,115 @@
+// Typed facade over the component's `router` interface: replicas ranked by the
+// core from live statistics. The per-call path crosses the boundary with
+// numbers only (tool and provider handles, times, latencies).
+import type { Root } from './generated/edge-core.js';
+import { callCore } from './errors.js';
+
+type RouterExports = Root['router'];
+type RawRouter = RouterExports['Router']['prototype'];
+
+export type Outcome = 'ok' | 'error' | 'timeout';
+export type CircuitState = 'closed' | 'open' | 'half-open';
+export type PowerMode = 'normal' | 'saver';
+
+export interface RouterOptions {
+  latencyAlpha?: number;
+  errorAlpha?: number;
+  priorLatencyMs?: number;
+  costWeightMs?: number;
+  saverWeightMs?: number;
+  failureThreshold?: number;
+  openMs?: number;
+  maxOpenMs?: number;
+}
+
+export interface ProviderWeights {
+  /** Added to the provider's latency (ms): how far away it is considered. */
+  localityMs: number;
+  /** Relative price of one call. */
+  cost: number;
+  /** Relative energy of one call; counts in power-saver mode. */
+  energy: number;
+}
+
+export interface ProviderRouteStats {
+  circuit: CircuitState;
+  available: boolean;
+  inFlight: number;
+  errorRate: number;
+  latencyMs?: number;
+  calls: number;
+  failures: number;
+}
+
+/** The core's routing table; handles are small integers the host maps to names. */
+export interface CoreRouter {
+  addProvider(weights: ProviderWeights): number;
+  setWeights(provider: number, weights: ProviderWeights): void;
+  setAvailable(provider: number, available: boolean): void;
+  setPowerMode(mode: PowerMode): void;
+  addTool(providers: readonly number[]): number;
+  setReplicas(tool: number, providers: readonly number[]): void;
+  removeTool(tool: number): void;
+  /** Replicas that may serve `tool` now, best first; empty when none can. */
+  select(tool: number, nowMs?: number): Uint32Array;
+  /** select, then recordStart on the first replica returned (one crossing per routed call). */
+  begin(tool: number, nowMs?: number): Uint32Array;
+  recordStart(tool: number, provider: number, nowMs?: number): void;
+  recordResult(tool: number, provider: number, latencyMs: number, outcome: Outcome, nowMs?: number): void;
+  stats(provider: number, nowMs?: number): ProviderRouteStats;
+}
+
+function describe(error: { tag: string; val?: unknown }): string {
+  switch (error.tag) {
+    case 'unknown-provider':
+      return `The router has no provider with handle ${String(error.val)}.`;
+    case 'unknown-tool':
+      return `The router has no tool with handle ${String(error.val)}.`;
+    case 'invalid-weights':
+      return 'Provider weights (locality_ms, cost, energy) must be finite and non-negative.';
+    case 'invalid-options':
+      return `Invalid router options: ${String(error.val)}.`;
+    default:
+      return `router error: ${error.tag}`;
+  }
+}
+
+const now = (t?: number): bigint => BigInt(Math.floor(t ?? Date.now()));
+
+function wrap(raw: RawRouter): CoreRouter {
+  return {
+    addProvider: (w) => callCore(() => raw.addProvider(w), describe),
+    setWeights: (p, w) => callCore(() => raw.setWeights(p, w), describe),
+    setAvailable: (p, a) => callCore(() => raw.setAvailable(p, a), describe),
+    setPowerMode: (mode) => raw.setPowerMode(mode),
+    addTool: (providers) => callCore(() => raw.addTool(Uint32Array.from(providers)), describe),
+    setReplicas: (t, providers) => callCore(() => raw.setReplicas(t, Uint32Array.from(providers)), describe),
+    removeTool: (t) => callCore(() => raw.removeTool(t), describe),
+    select: (t, nowMs) => callCore(() => raw.select(t, now(nowMs)), describe),
+    begin: (t, nowMs) => callCore(() => raw.begin(t, now(nowMs)), describe),
+    recordStart: (t, p, nowMs) => callCore(() => raw.recordStart(t, p, now(nowMs)), describe),
+    recordResult: (t, p, latency, outcome, nowMs) =>
+      callCore(() => raw.recordResult(t, p, latency, outcome, now(nowMs)), describe),
+    stats: (p, nowMs) => {
+      const s = callCore(() => raw.stats(p, now(nowMs)), describe);
+      return { ...s, calls: Number(s.calls), failures: Number(s.failures) };
+    },
+  };
+}
+
+/** Creates a router in the core; options out of range throw CoreError("invalid-options"). */
+export function createRouterFactory(exports: RouterExports): (options?: RouterOptions) => CoreRouter {
+  return (options = {}) => {
+    const { openMs, maxOpenMs, ...rest } = options;
+    const raw = callCore(
+      () =>
+        exports.Router.create({
+          ...rest,
+          ...(openMs !== undefined ? { openMs: BigInt(openMs) } : {}),
+          ...(maxOpenMs !== undefined ? { maxOpenMs: BigInt(maxOpenMs) } : {}),
+        }),
+      describe,
+    );
+    return wrap(raw);
+  };
+}

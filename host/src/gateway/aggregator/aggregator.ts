@@ -1,0 +1,262 @@
+// The aggregator: every provider's tools, resources, templates and prompts in
+// one deterministic view, namespaced and filtered; calls routed to a provider
+// (through the core's router for tools); list changes announced to listeners.
+import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import {
+  ErrorCode,
+  McpError,
+  type CallToolResult,
+  type CompleteRequest,
+  type CompleteResult,
+  type GetPromptResult,
+  type LoggingLevel,
+  type Prompt,
+  type ReadResourceResult,
+  type Resource,
+  type ResourceTemplate,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { AggregationConfig, RoutingConfig } from '../../config/schema.js';
+import type { CoreRouter } from '../../core/router.js';
+import type { CatalogPart, Provider, ProviderCallContext } from '../../providers/provider.js';
+import type { Logger } from '../../telemetry/log.js';
+import { mergeNames, sortBy, type Offered } from './naming.js';
+import { ToolCaller, type Replica, type ToolRoute } from './routing.js';
+import { PROVIDERS_RESOURCE, providersReport } from './health.js';
+
+export type ListPart = 'tools' | 'resources' | 'prompts';
+
+interface Slot {
+  provider: Provider;
+  /** Router handle; also the provider's index in configured order. */
+  handle: number;
+  namespace: string;
+}
+
+interface PromptRoute {
+  replicas: { slot: Slot; name: string }[];
+}
+
+export interface AggregatorOptions {
+  router: CoreRouter;
+  routing: RoutingConfig;
+  aggregation: AggregationConfig;
+  log: Logger;
+}
+
+export class Aggregator {
+  readonly slots: Slot[] = [];
+  private tools: Tool[] = [];
+  private toolRoutes = new Map<string, ToolRoute>();
+  private prompts: Prompt[] = [];
+  private promptRoutes = new Map<string, PromptRoute>();
+  private resources: Resource[] = [];
+  private resourceRoutes = new Map<string, Slot[]>();
+  private templates: ResourceTemplate[] = [];
+  private templateRoutes: { template: UriTemplate; slot: Slot }[] = [];
+  private readonly listeners = new Set<(part: ListPart) => void>();
+  private readonly pending = new Set<ListPart>();
+  private readonly caller: ToolCaller;
+
+  constructor(private readonly options: AggregatorOptions) {
+    this.caller = new ToolCaller(options.router, options.routing.max_attempts, options.log);
+    this.rebuildResources();
+  }
+
+  /** Adds a provider; order of adding is the order of replicas and of conflicts. */
+  add(provider: Provider): void {
+    if (this.slots.some((s) => s.provider.id === provider.id)) throw new Error(`provider id "${provider.id}" is used twice`);
+    const handle = this.options.router.addProvider(provider.routingWeights?.() ?? { localityMs: 0, cost: 0, energy: 0 });
+    const slot: Slot = { provider, handle, namespace: provider.prefix ?? provider.id };
+    this.slots.push(slot);
+    provider.onChange((part) => this.changed(slot, part));
+    this.options.router.setAvailable(handle, provider.health().state === 'up');
+    for (const part of ['tools', 'resources', 'prompts'] as const) this.schedule(part);
+  }
+
+  /** Starts every provider; one that fails to start keeps retrying on its own. */
+  async start(): Promise<void> {
+    await Promise.allSettled(this.slots.map((s) => s.provider.start()));
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.slots.map((s) => s.provider.close()));
+  }
+
+  /** Calls `listener` when a merged list changed (coalesced per tick). */
+  onListChanged(listener: (part: ListPart) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(slot: Slot, part: CatalogPart | 'health'): void {
+    if (part === 'health') {
+      this.options.router.setAvailable(slot.handle, slot.provider.health().state === 'up');
+      this.schedule('resources');
+      return;
+    }
+    this.schedule(part === 'resourceTemplates' ? 'resources' : part);
+  }
+
+  private schedule(part: ListPart): void {
+    if (this.pending.has(part)) return;
+    this.pending.add(part);
+    queueMicrotask(() => {
+      this.pending.delete(part);
+      if (part === 'tools') this.rebuildTools();
+      else if (part === 'prompts') this.rebuildPrompts();
+      else this.rebuildResources();
+      for (const listener of this.listeners) listener(part);
+    });
+  }
+
+  private offered<T extends { name: string }>(pick: (s: Slot) => T[]): Offered<T>[] {
+    return this.slots.flatMap((slot) =>
+      pick(slot).map((item) => ({ provider: slot.handle, namespace: slot.namespace, name: item.name, item })),
+    );
+  }
+
+  private conflict = (kind: string) => (name: string, dropped: Offered<unknown>) =>
+    this.options.log.warn(`${kind} "${name}" from provider ${this.slots[dropped.provider]?.provider.id} hides behind another of the same public name`);
+
+  private rebuildTools(): void {
+    const merged = mergeNames(this.offered((s) => s.provider.catalog().tools), this.options.aggregation, this.conflict('tool'));
+    const router = this.options.router;
+    const next = new Map<string, ToolRoute>();
+    for (const entry of merged) {
+      const handles = entry.replicas.map((r) => r.provider);
+      const old = this.toolRoutes.get(entry.name);
+      const handle = old ? old.handle : router.addTool(handles);
+      if (old) router.setReplicas(handle, handles);
+      const replicas = new Map<number, Replica>();
+      for (const r of entry.replicas) {
+        const provider = this.slots[r.provider]!.provider;
+        const hints = r.item.annotations;
+        const idempotent = Boolean(hints?.idempotentHint || hints?.readOnlyHint || provider.idempotentTools?.().has(r.name));
+        replicas.set(r.provider, { provider, handle: r.provider, name: r.name, idempotent });
+      }
+      next.set(entry.name, { name: entry.name, handle, replicas });
+    }
+    for (const [name, route] of this.toolRoutes) if (!next.has(name)) router.removeTool(route.handle);
+    this.toolRoutes = next;
+    this.tools = merged.map((m) => (m.name === m.replicas[0]!.item.name ? m.replicas[0]!.item : { ...m.replicas[0]!.item, name: m.name }));
+  }
+
+  private rebuildPrompts(): void {
+    const merged = mergeNames(this.offered((s) => s.provider.catalog().prompts), this.options.aggregation, this.conflict('prompt'));
+    this.promptRoutes = new Map(
+      merged.map((m) => [m.name, { replicas: m.replicas.map((r) => ({ slot: this.slots[r.provider]!, name: r.name })) }]),
+    );
+    this.prompts = merged.map((m) => (m.name === m.replicas[0]!.item.name ? m.replicas[0]!.item : { ...m.replicas[0]!.item, name: m.name }));
+  }
+
+  /** Resources keep their URIs (they are already global); the same URI from several providers is served by the first up. */
+  private rebuildResources(): void {
+    const routes = new Map<string, Slot[]>();
+    const listed = new Map<string, Resource>();
+    const templates: { template: UriTemplate; slot: Slot }[] = [];
+    const templateList: ResourceTemplate[] = [];
+    for (const slot of this.slots) {
+      const catalog = slot.provider.catalog();
+      for (const r of catalog.resources) {
+        routes.set(r.uri, [...(routes.get(r.uri) ?? []), slot]);
+        if (!listed.has(r.uri)) listed.set(r.uri, r);
+      }
+      for (const t of catalog.resourceTemplates) {
+        try {
+          templates.push({ template: new UriTemplate(t.uriTemplate), slot });
+          templateList.push(t);
+        } catch {
+          this.options.log.warn(`provider ${slot.provider.id}: resource template "${t.uriTemplate}" does not parse; left out`);
+        }
+      }
+    }
+    listed.set(PROVIDERS_RESOURCE.uri, PROVIDERS_RESOURCE);
+    this.resourceRoutes = routes;
+    this.resources = sortBy([...listed.values()], (r) => r.uri);
+    this.templateRoutes = templates;
+    this.templates = sortBy(templateList, (t) => t.uriTemplate);
+  }
+
+  listTools(): Tool[] {
+    return this.tools;
+  }
+
+  listPrompts(): Prompt[] {
+    return this.prompts;
+  }
+
+  listResources(): Resource[] {
+    return this.resources;
+  }
+
+  listResourceTemplates(): ResourceTemplate[] {
+    return this.templates;
+  }
+
+  callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
+    const route = this.toolRoutes.get(name);
+    if (route) return this.caller.call(route, args, context);
+    // Not listed: an unprefixed local provider may know why (a tool switched off says so).
+    const local = this.slots.find((s) => s.namespace === '' && s.provider.kind === 'local');
+    if (local) return local.provider.callTool(name, args, context);
+    throw new McpError(ErrorCode.InvalidParams, `Tool "${name}" is not offered by this gateway. Call tools/list to see the tools that are.`);
+  }
+
+  /** The providers that may serve `uri`, in order: exact listings first, then matching templates. */
+  private resourceSlots(uri: string): Slot[] {
+    const exact = this.resourceRoutes.get(uri) ?? [];
+    const templated = this.templateRoutes.filter((t) => t.template.match(uri) !== null).map((t) => t.slot);
+    return [...new Set([...exact, ...templated])];
+  }
+
+  async readResource(uri: string, context: ProviderCallContext): Promise<ReadResourceResult> {
+    if (uri === PROVIDERS_RESOURCE.uri) return providersReport(this.slots, this.options.router);
+    const slots = this.resourceSlots(uri);
+    if (slots.length === 0) throw new McpError(-32002, `Resource not found: no provider offers "${uri}". Call resources/list and resources/templates/list.`);
+    return firstAnswer(slots, (slot) => slot.provider.readResource(uri, context), `resource "${uri}"`);
+  }
+
+  async getPrompt(name: string, args: Record<string, string> | undefined, context: ProviderCallContext): Promise<GetPromptResult> {
+    const route = this.promptRoutes.get(name);
+    if (!route) throw new McpError(ErrorCode.InvalidParams, `Prompt "${name}" is not offered by this gateway. Call prompts/list to see the prompts that are.`);
+    return firstAnswer(route.replicas, (r) => r.slot.provider.getPrompt(r.name, args, context), `prompt "${name}"`);
+  }
+
+  async complete(params: CompleteRequest['params'], context: ProviderCallContext): Promise<CompleteResult> {
+    const empty: CompleteResult = { completion: { values: [], hasMore: false } };
+    const ref = params.ref;
+    if (ref.type === 'ref/prompt') {
+      const target = this.promptRoutes.get(ref.name)?.replicas[0];
+      if (!target?.slot.provider.complete) return empty;
+      return target.slot.provider.complete({ ...params, ref: { ...ref, name: target.name } }, context);
+    }
+    const slot = this.resourceSlots(ref.uri).find((s) => s.provider.complete);
+    return slot?.provider.complete ? slot.provider.complete(params, context) : empty;
+  }
+
+  /** Subscribes at the providers that may serve `uri`. */
+  async subscribe(uri: string, on: boolean): Promise<void> {
+    const slots = this.resourceSlots(uri);
+    if (slots.length === 0 && uri !== PROVIDERS_RESOURCE.uri) throw new McpError(-32002, `Resource not found: no provider offers "${uri}".`);
+    await Promise.allSettled(slots.map((s) => (on ? s.provider.subscribe?.(uri) : s.provider.unsubscribe?.(uri))));
+  }
+
+  async setLoggingLevel(level: LoggingLevel): Promise<void> {
+    await Promise.allSettled(this.slots.map((s) => s.provider.setLoggingLevel?.(level)));
+  }
+}
+
+/** Tries each in order until one answers; an answer that is an error is final. */
+async function firstAnswer<S, T>(items: S[], fn: (item: S) => Promise<T>, what: string): Promise<T> {
+  let last: unknown;
+  for (const item of items) {
+    try {
+      return await fn(item);
+    } catch (err) {
+      if (err instanceof McpError && err.code !== ErrorCode.ConnectionClosed && err.code !== ErrorCode.RequestTimeout) throw err;
+      last = err;
+    }
+  }
+  throw new McpError(ErrorCode.InternalError, `No provider could serve ${what}: ${(last as Error)?.message ?? String(last)}`);
+}

@@ -1,0 +1,47 @@
+// The gateway's own resource: its providers, their health and routing
+// statistics, as JSON at mcp-edge://providers.
+import type { ReadResourceResult, Resource } from '@modelcontextprotocol/sdk/types.js';
+import type { CoreRouter } from '../../core/router.js';
+import type { Provider } from '../../providers/provider.js';
+
+export const PROVIDERS_RESOURCE: Resource = {
+  uri: 'mcp-edge://providers',
+  name: 'providers',
+  title: 'Gateway providers',
+  description: 'Every provider behind this gateway (local plugins, upstream servers), its health and routing statistics.',
+  mimeType: 'application/json',
+};
+
+/** Which wire an upstream is connected over (stdio, http or sse), when the provider says. */
+function transportOf(provider: Provider): { transport?: string } {
+  const kind = (provider as { transportKind?: unknown }).transportKind;
+  return typeof kind === 'string' ? { transport: kind } : {};
+}
+
+export function providersReport(slots: readonly { provider: Provider; handle: number }[], router: CoreRouter): ReadResourceResult {
+  const providers = slots.map(({ provider, handle }) => {
+    const health = provider.health();
+    const catalog = provider.catalog();
+    const stats = router.stats(handle);
+    return {
+      id: provider.id,
+      kind: provider.kind,
+      ...transportOf(provider),
+      state: health.state,
+      ...(health.detail ? { detail: health.detail } : {}),
+      since: new Date(health.since).toISOString(),
+      tools: catalog.tools.length,
+      resources: catalog.resources.length,
+      prompts: catalog.prompts.length,
+      routing: {
+        circuit: stats.circuit,
+        in_flight: stats.inFlight,
+        calls: stats.calls,
+        failures: stats.failures,
+        error_rate: Number(stats.errorRate.toFixed(4)),
+        ...(stats.latencyMs !== undefined ? { latency_ms: Number(stats.latencyMs.toFixed(3)) } : {}),
+      },
+    };
+  });
+  return { contents: [{ uri: PROVIDERS_RESOURCE.uri, mimeType: 'application/json', text: JSON.stringify({ providers }, null, 2) }] };
+}

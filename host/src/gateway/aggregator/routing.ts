@@ -1,0 +1,100 @@
+// Routed tool calls: the core's router orders the replicas; an idempotent call
+// that fails or times out moves down that order, a non-idempotent one never
+// retries silently. Every attempt feeds the router's statistics.
+import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CoreRouter, Outcome } from '../../core/router.js';
+import { CoreError } from '../../core/errors.js';
+import { ProviderUnavailableError, type Provider, type ProviderCallContext } from '../../providers/provider.js';
+import type { Logger } from '../../telemetry/log.js';
+
+/** JSON-RPC error code for "no provider of this tool can serve now" (implementation-defined range). */
+export const PROVIDER_UNAVAILABLE = -32010;
+
+export interface Replica {
+  provider: Provider;
+  /** The provider's router handle. */
+  handle: number;
+  /** The name the provider knows the tool by. */
+  name: string;
+  idempotent: boolean;
+}
+
+export interface ToolRoute {
+  /** Public name. */
+  name: string;
+  /** The tool's router handle. */
+  handle: number;
+  /** Replicas by provider handle. */
+  replicas: Map<number, Replica>;
+}
+
+/** How an error counts for the provider's health; `answered` means the provider replied with an error. */
+export function outcomeOf(err: unknown): Outcome | 'answered' {
+  if (err instanceof ProviderUnavailableError) return 'error';
+  if (err instanceof McpError) {
+    if (err.code === ErrorCode.RequestTimeout) return 'timeout';
+    if (err.code === ErrorCode.ConnectionClosed) return 'error';
+    return 'answered';
+  }
+  return 'error';
+}
+
+function unavailable(route: ToolRoute, why: string): McpError {
+  return new McpError(PROVIDER_UNAVAILABLE, `Tool "${route.name}" is unavailable: ${why}. It comes back on its own when its provider recovers; the resource mcp-edge://providers shows their health.`);
+}
+
+export class ToolCaller {
+  constructor(
+    private readonly router: CoreRouter,
+    private readonly maxAttempts: number,
+    private readonly log: Logger,
+  ) {}
+
+  async call(route: ToolRoute, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
+    const order = this.router.begin(route.handle);
+    if (order.length === 0) throw unavailable(route, 'every provider of it is down or failing (circuit open)');
+    let lastError: unknown;
+    let attempts = 0;
+    for (const handle of order) {
+      const replica = route.replicas.get(handle);
+      if (!replica) {
+        // Cannot happen while the table and the routes are built together; if it does, balance begin()'s start.
+        if (handle === order[0]) this.settle(route, handle, performance.now(), 'ok');
+        continue;
+      }
+      attempts += 1;
+      const started = performance.now();
+      if (attempts > 1) this.router.recordStart(route.handle, handle);
+      try {
+        const result = await replica.provider.callTool(replica.name, args, context);
+        this.settle(route, handle, started, 'ok');
+        return result;
+      } catch (err) {
+        const outcome = context.signal.aborted ? 'answered' : outcomeOf(err);
+        this.settle(route, handle, started, outcome === 'answered' ? 'ok' : outcome);
+        if (outcome === 'answered') throw err;
+        lastError = err;
+        if (!replica.idempotent) throw this.notRetried(route, replica, err, order.length);
+        if (attempts >= this.maxAttempts) break;
+        this.log.warn(`tool ${route.name}: provider ${replica.provider.id} failed (${outcome}); failing over`, { error: (err as Error).message });
+      }
+    }
+    throw unavailable(route, `${attempts} provider(s) failed; the last said: ${(lastError as Error)?.message ?? String(lastError)}`);
+  }
+
+  /** Records the end of an attempt; the tool may have left the table meanwhile (its provider died), which is fine. */
+  private settle(route: ToolRoute, provider: number, started: number, outcome: Outcome): void {
+    try {
+      this.router.recordResult(route.handle, provider, performance.now() - started, outcome);
+    } catch (err) {
+      if (!(err instanceof CoreError && err.code === 'unknown-tool')) throw err;
+    }
+  }
+
+  private notRetried(route: ToolRoute, replica: Replica, err: unknown, replicas: number): McpError {
+    const message = (err as Error)?.message ?? String(err);
+    const retry = replicas > 1 ? ' It was not retried on another replica because it is not marked idempotent (annotations.idempotentHint or idempotent_tools).' : '';
+    const code = err instanceof McpError ? err.code : PROVIDER_UNAVAILABLE;
+    return new McpError(code, `Tool "${route.name}" failed on provider "${replica.provider.id}": ${message}.${retry}`);
+  }
+}

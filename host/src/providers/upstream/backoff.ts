@@ -1,0 +1,42 @@
+// Bounded restart backoff: the wait doubles per consecutive failure up to a
+// ceiling. A crash-looping child (stdio) is given up on after max_restarts
+// attempts; a remote server (http/sse) keeps being probed at the ceiling,
+// since probing it costs no process.
+import type { UpstreamConfig } from '../../config/schema.js';
+
+export class Backoff {
+  failures = 0;
+  private upSince: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly options: UpstreamConfig['restart'],
+    private readonly giveUp: boolean,
+  ) {}
+
+  /** The upstream connected. */
+  up(): void {
+    this.upSince = Date.now();
+  }
+
+  /** The wait before the next attempt, or undefined to stop trying. */
+  next(): number | undefined {
+    if (this.upSince !== undefined && Date.now() - this.upSince >= this.options.stable_after_ms) this.failures = 0;
+    this.upSince = undefined;
+    this.failures += 1;
+    if (this.giveUp && this.failures > this.options.max_restarts) return undefined;
+    const exponent = Math.min(this.failures - 1, 30);
+    return Math.min(this.options.initial_backoff_ms * 2 ** exponent, this.options.max_backoff_ms);
+  }
+
+  schedule(delay: number, run: () => void): void {
+    this.cancel();
+    this.timer = setTimeout(run, delay);
+    this.timer.unref();
+  }
+
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

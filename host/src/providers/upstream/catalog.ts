@@ -1,0 +1,71 @@
+// Reads an upstream's lists, following pagination cursors (bounded), and
+// applies the upstream's include/exclude filters.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { CatalogPart, ProviderCatalog } from '../provider.js';
+
+/** Most pages read from one list; a server paginating forever is cut off here. */
+const MAX_PAGES = 100;
+
+async function paged<T>(fetchPage: (cursor?: string) => Promise<{ items: T[]; nextCursor?: string | undefined }>): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const { items, nextCursor } = await fetchPage(cursor);
+    out.push(...items);
+    if (!nextCursor) break;
+    cursor = nextCursor;
+  }
+  return out;
+}
+
+/** A compiled include/exclude filter over names; `*` matches any run of characters. */
+export function nameFilter(include: readonly string[], exclude: readonly string[]): (name: string) => boolean {
+  const compile = (glob: string) => new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const inc = include.map(compile);
+  const exc = exclude.map(compile);
+  return (name) => (inc.length === 0 || inc.some((r) => r.test(name))) && !exc.some((r) => r.test(name));
+}
+
+/** Fetches one part of the catalog, or an empty list when the server lacks the capability. */
+export async function fetchPart(
+  client: Client,
+  part: CatalogPart,
+  keep: (name: string) => boolean,
+  timeout: number,
+): Promise<Tool[] | Resource[] | ResourceTemplate[] | Prompt[]> {
+  const caps = client.getServerCapabilities() ?? {};
+  const opts = { timeout };
+  switch (part) {
+    case 'tools':
+      if (!caps.tools) return [];
+      return (await paged(async (cursor) => {
+        const r = await client.listTools(cursor ? { cursor } : {}, opts);
+        return { items: r.tools, nextCursor: r.nextCursor };
+      })).filter((t) => keep(t.name));
+    case 'prompts':
+      if (!caps.prompts) return [];
+      return (await paged(async (cursor) => {
+        const r = await client.listPrompts(cursor ? { cursor } : {}, opts);
+        return { items: r.prompts, nextCursor: r.nextCursor };
+      })).filter((p) => keep(p.name));
+    case 'resources':
+      if (!caps.resources) return [];
+      return paged(async (cursor) => {
+        const r = await client.listResources(cursor ? { cursor } : {}, opts);
+        return { items: r.resources, nextCursor: r.nextCursor };
+      });
+    case 'resourceTemplates':
+      if (!caps.resources) return [];
+      return paged(async (cursor) => {
+        const r = await client.listResourceTemplates(cursor ? { cursor } : {}, opts);
+        return { items: r.resourceTemplates, nextCursor: r.nextCursor };
+      });
+  }
+}
+
+export const CATALOG_PARTS: readonly CatalogPart[] = ['tools', 'resources', 'resourceTemplates', 'prompts'];
+
+export function emptyCatalog(): ProviderCatalog {
+  return { tools: [], resources: [], resourceTemplates: [], prompts: [] };
+}

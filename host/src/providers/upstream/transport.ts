@@ -1,0 +1,79 @@
+// Opens the connection to one upstream: a spawned child over stdio, Streamable
+// HTTP, or the legacy HTTP+SSE transport (tried when Streamable HTTP is refused
+// in the way old servers refuse it).
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { UpstreamConfig } from '../../config/schema.js';
+import { isolatingFetch } from './fetch.js';
+
+export interface OpenedTransport {
+  transport: Transport;
+  /** Which wire protocol ended up connected: stdio, http or sse. */
+  kind: 'stdio' | 'http' | 'sse';
+  /** The child's pid, for stdio upstreams. */
+  pid?: number;
+}
+
+/** Lines of a child's stderr go here (bounded by the caller). */
+export type StderrSink = (line: string) => void;
+
+function stdioTransport(config: UpstreamConfig, onStderr: StderrSink): StdioClientTransport {
+  const transport = new StdioClientTransport({
+    command: config.command ?? '',
+    args: config.args,
+    // A minimal inherited environment (PATH, HOME...), never the gateway's secrets.
+    env: { ...getDefaultEnvironment(), ...config.env },
+    ...(config.cwd ? { cwd: config.cwd } : {}),
+    stderr: 'pipe',
+  });
+  let partial = '';
+  transport.stderr?.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    if (partial.length > 4096) partial = partial.slice(0, 4096);
+    for (const line of lines) if (line.trim()) onStderr(line.slice(0, 4096));
+  });
+  return transport;
+}
+
+function requestInit(config: UpstreamConfig): RequestInit {
+  return { headers: { ...config.headers } };
+}
+
+/** Whether a Streamable HTTP failure looks like a server that only speaks the legacy SSE transport. */
+function suggestsLegacySse(err: unknown): boolean {
+  if (err instanceof StreamableHTTPError) return err.code === 404 || err.code === 405 || err.code === 400;
+  const text = String((err as Error)?.message ?? err);
+  return /\b(404|405)\b/.test(text);
+}
+
+/**
+ * Connects `client` to the upstream. For `http`, a refusal typical of old
+ * servers (404/405 on POST) falls back to HTTP+SSE on the same URL.
+ */
+export async function connectUpstream(client: Client, config: UpstreamConfig, onStderr: StderrSink): Promise<OpenedTransport> {
+  const timeout = { timeout: config.connect_timeout_ms };
+  if (config.transport === 'stdio') {
+    const transport = stdioTransport(config, onStderr);
+    await client.connect(transport, timeout);
+    return { transport, kind: 'stdio', ...(transport.pid !== null ? { pid: transport.pid } : {}) };
+  }
+  const url = new URL(config.url ?? '');
+  if (config.transport === 'http') {
+    const transport = new StreamableHTTPClientTransport(url, { requestInit: requestInit(config), fetch: isolatingFetch });
+    try {
+      await client.connect(transport, timeout);
+      return { transport, kind: 'http' };
+    } catch (err) {
+      await transport.close().catch(() => undefined);
+      if (!suggestsLegacySse(err)) throw err;
+      onStderr(`Streamable HTTP refused (${(err as Error).message}); trying the legacy HTTP+SSE transport`);
+    }
+  }
+  const transport = new SSEClientTransport(url, { requestInit: requestInit(config), fetch: isolatingFetch });
+  await client.connect(transport, timeout);
+  return { transport, kind: 'sse' };
+}

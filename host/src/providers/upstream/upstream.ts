@@ -1,0 +1,398 @@
+// One upstream MCP server as a provider: connects (stdio child, Streamable
+// HTTP, legacy SSE), keeps its catalog fresh on list_changed, forwards calls
+// with the client's cancellation and progress, and sends the upstream's own
+// requests (sampling, elicitation, roots) to the client whose call is running.
+// A crash or a lost connection marks it down and reconnects with bounded backoff.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  CreateMessageRequestSchema,
+  CreateMessageResultSchema,
+  ElicitRequestSchema,
+  ElicitResultSchema,
+  ErrorCode,
+  ListRootsRequestSchema,
+  ListRootsResultSchema,
+  LoggingMessageNotificationSchema,
+  McpError,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+  ToolListChangedNotificationSchema,
+  type CallToolResult,
+  type CompleteRequest,
+  type CompleteResult,
+  type GetPromptResult,
+  type LoggingLevel,
+  type ProgressNotification,
+  type ReadResourceResult,
+  type ServerNotification,
+} from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import type { UpstreamConfig } from '../../config/schema.js';
+import type { Logger } from '../../telemetry/log.js';
+import {
+  ProviderUnavailableError,
+  type CatalogPart,
+  type Provider,
+  type ProviderCallContext,
+  type ProviderCatalog,
+  type ProviderHealth,
+} from '../provider.js';
+import { CATALOG_PARTS, emptyCatalog, fetchPart, nameFilter } from './catalog.js';
+import { connectUpstream, type OpenedTransport } from './transport.js';
+import { Backoff } from './backoff.js';
+
+export interface UpstreamOptions {
+  config: UpstreamConfig;
+  log: Logger;
+  /** Who the gateway says it is to upstreams. */
+  clientInfo: { name: string; version: string };
+  /** Notifications for every client: log messages and resource updates. */
+  onNotification?: (providerId: string, notification: ServerNotification) => void;
+}
+
+type Listener = (part: CatalogPart | 'health') => void;
+type Meta = { progressToken: string };
+
+interface Relay {
+  options: RequestOptions;
+  /** `_meta` to send with the request, when the client asked for progress. */
+  meta?: Meta;
+  flush: () => Promise<void>;
+  done: () => void;
+}
+
+/**
+ * The gateway's own server validates every tools/call result against
+ * CallToolResultSchema before it goes to the client; parsing it here as well
+ * would walk each result twice on the hot path.
+ */
+const UNCHECKED_RESULT = z.custom<CallToolResult>((value) => typeof value === 'object' && value !== null);
+
+/** The longest timer Node accepts; the gateway's own timer governs calls with progress. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class UpstreamProvider implements Provider {
+  readonly kind = 'upstream' as const;
+  readonly id: string;
+  readonly prefix?: string;
+  readonly replicaGroup?: string;
+  private client: Client | undefined;
+  private opened: OpenedTransport | undefined;
+  private current: ProviderCatalog = emptyCatalog();
+  private state: ProviderHealth = { state: 'starting', since: Date.now() };
+  private readonly listeners = new Set<Listener>();
+  /** Calls in flight, oldest first: the newest is asked the upstream's own requests. */
+  private readonly callers: ProviderCallContext[] = [];
+  private readonly keep: (name: string) => boolean;
+  private readonly idempotent: ReadonlySet<string>;
+  private readonly backoff: Backoff;
+  private closed = false;
+  /** Relays of in-flight calls that asked for progress, by the gateway's own token. */
+  private readonly progress = new Map<string, (params: ProgressNotification['params']) => void>();
+  private progressCounter = 0;
+  /** Parts whose list_changed arrived while connecting. */
+  private readonly staleParts = new Set<CatalogPart>();
+
+  constructor(private readonly options: UpstreamOptions) {
+    const c = options.config;
+    this.id = c.id;
+    if (c.prefix ?? c.replica_group) this.prefix = c.prefix ?? c.replica_group;
+    if (c.replica_group) this.replicaGroup = c.replica_group;
+    this.keep = nameFilter(c.include, c.exclude);
+    this.idempotent = new Set(c.idempotent_tools);
+    this.backoff = new Backoff(c.restart, c.transport === 'stdio');
+  }
+
+  get config(): UpstreamConfig {
+    return this.options.config;
+  }
+
+  /** The child's pid (stdio), while it runs. */
+  get pid(): number | undefined {
+    return this.opened?.pid;
+  }
+
+  /** Which transport is connected: stdio, http or sse. */
+  get transportKind(): string | undefined {
+    return this.opened?.kind;
+  }
+
+  health(): ProviderHealth {
+    return this.state;
+  }
+
+  catalog(): ProviderCatalog {
+    return this.current;
+  }
+
+  idempotentTools(): ReadonlySet<string> {
+    return this.idempotent;
+  }
+
+  routingWeights(): { localityMs: number; cost: number; energy: number } {
+    const c = this.options.config;
+    return { localityMs: c.locality_ms, cost: c.cost, energy: c.energy };
+  }
+
+  onChange(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(part: CatalogPart | 'health'): void {
+    for (const listener of this.listeners) listener(part);
+  }
+
+  private setState(state: ProviderHealth['state'], detail?: string): void {
+    this.state = { state, since: Date.now(), ...(detail ? { detail } : {}) };
+    this.emit('health');
+  }
+
+  async start(): Promise<void> {
+    this.closed = false;
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    const client = this.newClient();
+    this.client = client;
+    try {
+      this.opened = await connectUpstream(client, this.options.config, (line) =>
+        this.options.log.debug(`upstream ${this.id}: ${line}`),
+      );
+      if (this.client !== client) return;
+      this.interceptProgress(this.opened.transport);
+      client.onclose = () => this.lost(client, 'the connection closed (the process exited or the server went away)');
+      await this.refreshAll(client);
+      if (this.client !== client) return;
+      this.options.log.info(`upstream ${this.id} is up`, { transport: this.opened.kind, tools: this.current.tools.length });
+    } catch (err) {
+      await client.close().catch(() => undefined);
+      if (this.client === client) this.lost(client, `could not connect: ${(err as Error).message}`);
+    }
+  }
+
+  /** The connection is gone: drop the catalog, say so, and schedule a reconnect. */
+  private lost(client: Client, why: string): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    this.opened = undefined;
+    const hadCatalog = CATALOG_PARTS.filter((p) => this.current[p].length > 0);
+    this.current = emptyCatalog();
+    if (this.closed) return;
+    for (const part of hadCatalog) this.emit(part);
+    const delay = this.backoff.next();
+    if (delay === undefined) {
+      this.options.log.error(`upstream ${this.id} is down for good: ${why}`, { restarts: this.backoff.failures });
+      this.setState('down', `${why}; gave up after ${this.backoff.failures} attempts (restart.max_restarts)`);
+      return;
+    }
+    this.options.log.warn(`upstream ${this.id} is down: ${why}; retrying in ${delay} ms`);
+    this.setState('down', `${why}; retrying in ${delay} ms`);
+    this.backoff.schedule(delay, () => {
+      if (!this.closed) void this.connect();
+    });
+  }
+
+  private newClient(): Client {
+    const client = new Client(this.options.clientInfo, {
+      capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } },
+    });
+    client.setRequestHandler(CreateMessageRequestSchema, (req, extra) =>
+      this.askCaller('sampling/createMessage', (c) => c.sendRequest(req, CreateMessageResultSchema, { signal: extra.signal })),
+    );
+    client.setRequestHandler(ElicitRequestSchema, (req, extra) =>
+      this.askCaller('elicitation/create', (c) => c.sendRequest(req, ElicitResultSchema, { signal: extra.signal })),
+    );
+    client.setRequestHandler(ListRootsRequestSchema, (req, extra) =>
+      this.askCaller('roots/list', (c) => c.sendRequest(req, ListRootsResultSchema, { signal: extra.signal })),
+    );
+    const refresh = (...parts: CatalogPart[]) => () => void this.refresh(client, parts);
+    client.setNotificationHandler(ToolListChangedNotificationSchema, refresh('tools'));
+    client.setNotificationHandler(PromptListChangedNotificationSchema, refresh('prompts'));
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, refresh('resources', 'resourceTemplates'));
+    const forward = (n: ServerNotification) => this.options.onNotification?.(this.id, n);
+    client.setNotificationHandler(LoggingMessageNotificationSchema, forward);
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, forward);
+    return client;
+  }
+
+  /**
+   * Sends one of the upstream's own requests to the client whose call to this
+   * upstream started last (over a shared connection, the wire does not say
+   * which call a request belongs to; with one call in flight it is exact).
+   */
+  private async askCaller<T>(method: string, ask: (client: NonNullable<ProviderCallContext['client']>) => Promise<T>): Promise<T> {
+    for (let i = this.callers.length - 1; i >= 0; i--) {
+      const client = this.callers[i]?.client;
+      if (client) return ask(client);
+    }
+    throw new McpError(ErrorCode.InvalidRequest, `mcp-edge has no client call in progress to send ${method} to.`);
+  }
+
+  /**
+   * Reads every list into a fresh catalog, then publishes it with the state
+   * "up" before announcing the parts: a client must never see a tool whose
+   * provider the router still holds unavailable. A list_changed that arrived
+   * meanwhile is replayed afterwards.
+   */
+  private async refreshAll(client: Client): Promise<void> {
+    const next = emptyCatalog() as unknown as Record<CatalogPart, unknown[]>;
+    for (const part of CATALOG_PARTS) next[part] = await fetchPart(client, part, this.keep, this.options.config.connect_timeout_ms);
+    if (this.client !== client) return;
+    this.current = next as unknown as ProviderCatalog;
+    this.backoff.up();
+    this.setState('up');
+    for (const part of CATALOG_PARTS) this.emit(part);
+    const missed = [...this.staleParts];
+    this.staleParts.clear();
+    if (missed.length > 0) await this.refresh(client, missed);
+  }
+
+  private async refresh(client: Client, parts: CatalogPart[]): Promise<void> {
+    if (this.state.state !== 'up') {
+      for (const part of parts) this.staleParts.add(part);
+      return;
+    }
+    try {
+      for (const part of parts) {
+        const items = await fetchPart(client, part, this.keep, this.options.config.timeout_ms);
+        if (this.client !== client) return;
+        (this.current as unknown as Record<CatalogPart, unknown[]>)[part] = items;
+        this.emit(part);
+      }
+    } catch (err) {
+      this.options.log.warn(`upstream ${this.id}: refreshing ${parts.join(', ')} failed`, { error: (err as Error).message });
+    }
+  }
+
+  private requireClient(): Client {
+    if (this.client && this.state.state === 'up') return this.client;
+    throw new ProviderUnavailableError(this.id, this.state.detail ?? `it is ${this.state.state}`);
+  }
+
+  /**
+   * Request options carrying the client's cancellation and, when it asked for
+   * progress, a token of the gateway's own in `_meta` whose notifications are
+   * relayed to the client under the client's token. The relay is fed straight
+   * from the transport (see `interceptProgress`): the SDK dispatches progress a
+   * microtask late, after a response that arrived in the same chunk, and would
+   * drop the last step. The time limit restarts on each progress, as the SDK's
+   * resetTimeoutOnProgress would. `flush` waits until relayed progress is sent,
+   * so it reaches the client before the result.
+   */
+  private requestOptions(context: ProviderCallContext): Relay {
+    const timeoutMs = this.options.config.timeout_ms;
+    const { client, progressToken } = context;
+    if (progressToken === undefined || !client) {
+      return { options: { signal: context.signal, timeout: timeoutMs }, flush: async () => undefined, done: () => undefined };
+    }
+    const token = `mcp-edge-${this.id}-${++this.progressCounter}`;
+    const limit = new AbortController();
+    const expire = () => limit.abort(new McpError(ErrorCode.RequestTimeout, `Request timed out after ${timeoutMs} ms without progress`));
+    let timer = setTimeout(expire, timeoutMs);
+    let relayed: Promise<void> = Promise.resolve();
+    this.progress.set(token, (params) => {
+      clearTimeout(timer);
+      timer = setTimeout(expire, timeoutMs);
+      const { progressToken: _upstreamToken, ...rest } = params;
+      const sent = client.sendNotification({ method: 'notifications/progress', params: { ...rest, progressToken } });
+      relayed = relayed.then(() => sent).catch(() => undefined);
+    });
+    return {
+      options: { signal: AbortSignal.any([context.signal, limit.signal]), timeout: MAX_TIMER_MS },
+      meta: { progressToken: token },
+      flush: () => relayed,
+      done: () => {
+        clearTimeout(timer);
+        this.progress.delete(token);
+      },
+    };
+  }
+
+  /** Feeds progress notifications for the gateway's own tokens to their relays, in wire order. */
+  private interceptProgress(transport: Transport): void {
+    const inner = transport.onmessage;
+    transport.onmessage = (message, extra) => {
+      if ('method' in message && message.method === 'notifications/progress' && !('id' in message)) {
+        const params = message.params as ProgressNotification['params'];
+        const relay = this.progress.get(String(params?.progressToken));
+        if (relay) return relay(params);
+      }
+      inner?.(message, extra);
+    };
+  }
+
+  /** Runs `fn` as a tracked call; a transport failure on HTTP triggers a reconnect. */
+  private async tracked<T>(context: ProviderCallContext, fn: (client: Client, options: RequestOptions, meta?: Meta) => Promise<T>): Promise<T> {
+    const client = this.requireClient();
+    const { options, meta, flush, done } = this.requestOptions(context);
+    this.callers.push(context);
+    try {
+      const result = await fn(client, options, meta);
+      await flush();
+      return result;
+    } catch (err) {
+      if (this.options.config.transport !== 'stdio' && isTransportFailure(err)) {
+        void client.close().catch(() => undefined);
+        this.lost(client, `a request failed: ${(err as Error).message}`);
+      }
+      throw err;
+    } finally {
+      done();
+      this.callers.splice(this.callers.indexOf(context), 1);
+    }
+  }
+
+  callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
+    return this.tracked(context, (c, o, _meta) =>
+      c.request({ method: 'tools/call', params: { name, ...(args ? { arguments: args } : {}), ...(_meta ? { _meta } : {}) } }, UNCHECKED_RESULT, o),
+    );
+  }
+
+  readResource(uri: string, context: ProviderCallContext): Promise<ReadResourceResult> {
+    return this.tracked(context, (c, o) => c.readResource({ uri }, o));
+  }
+
+  getPrompt(name: string, args: Record<string, string> | undefined, context: ProviderCallContext): Promise<GetPromptResult> {
+    return this.tracked(context, (c, o) => c.getPrompt({ name, ...(args ? { arguments: args } : {}) }, o));
+  }
+
+  complete(params: CompleteRequest['params'], context: ProviderCallContext): Promise<CompleteResult> {
+    return this.tracked(context, (c, o) => c.complete(params, o));
+  }
+
+  async setLoggingLevel(level: LoggingLevel): Promise<void> {
+    const client = this.client;
+    if (client?.getServerCapabilities()?.logging) await client.setLoggingLevel(level, { timeout: this.options.config.timeout_ms });
+  }
+
+  async subscribe(uri: string): Promise<void> {
+    const client = this.requireClient();
+    if (client.getServerCapabilities()?.resources?.subscribe) await client.subscribeResource({ uri });
+  }
+
+  async unsubscribe(uri: string): Promise<void> {
+    const client = this.client;
+    if (client?.getServerCapabilities()?.resources?.subscribe) await client.unsubscribeResource({ uri });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.backoff.cancel();
+    const client = this.client;
+    this.client = undefined;
+    this.opened = undefined;
+    await client?.close().catch(() => undefined);
+    this.setState('disabled', 'closed by the gateway');
+  }
+}
+
+/** Whether an error means the connection failed (not that the upstream answered with an error). */
+export function isTransportFailure(err: unknown): boolean {
+  if (err instanceof McpError) return err.code === ErrorCode.ConnectionClosed;
+  return !(err instanceof ProviderUnavailableError);
+}

@@ -1,0 +1,104 @@
+// Transparency through the gateway, against server-everything over stdio and
+// over Streamable HTTP: the upstream's sampling and elicitation requests reach
+// the client that made the call, progress comes back under the client's own
+// token, logging (with the client's level) and resource updates are forwarded.
+import { spawn } from 'node:child_process';
+import { describe, expect, it, afterAll } from 'vitest';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+  type LoggingMessageNotification,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { UpstreamConfig } from '../host/src/config/schema.js';
+import { connectClient, eventually, EVERYTHING, freePort, NODE, startGateway, textOf } from './helpers/gateway.js';
+import { waitForOutput } from './helpers/processes.js';
+
+const children: ReturnType<typeof spawn>[] = [];
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+/** server-everything over HTTP on a free port (Streamable HTTP, or the legacy SSE transport); returns its URL. */
+async function everythingOverHttp(mode: 'streamableHttp' | 'sse'): Promise<string> {
+  const port = await freePort();
+  const child = spawn(NODE, [EVERYTHING, mode], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  await waitForOutput(child.stderr, /(listening|running) on port/i, 15_000);
+  return `http://127.0.0.1:${port}/${mode === 'sse' ? 'sse' : 'mcp'}`;
+}
+
+type Wire = 'stdio' | 'http' | 'sse';
+
+/** The upstream entry; "sse" is declared as http, so the gateway must fall back to the legacy transport. */
+async function upstreamFor(wire: Wire): Promise<UpstreamConfig> {
+  if (wire === 'stdio') return { id: 'ev', transport: 'stdio', command: NODE, args: [EVERYTHING, 'stdio'] } as UpstreamConfig;
+  const url = await everythingOverHttp(wire === 'http' ? 'streamableHttp' : 'sse');
+  return { id: 'ev', transport: 'http', url } as UpstreamConfig;
+}
+
+async function transportInReport(client: Client): Promise<string> {
+  const read = await client.readResource({ uri: 'mcp-edge://providers' });
+  const report = JSON.parse(String((read.contents[0] as { text: string }).text));
+  return report.providers.find((p: { id: string }) => p.id === 'ev').transport;
+}
+
+function clientWithHandlers(setup: { sampled: string[]; elicited: string[] }) {
+  return (client: Client) => {
+    client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+      const first = request.params.messages[0]?.content;
+      setup.sampled.push(first && 'text' in first ? String(first.text) : '');
+      return { role: 'assistant', model: 'test-model', content: { type: 'text', text: 'sampled by the test client' } };
+    });
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      setup.elicited.push(request.params.message);
+      return { action: 'accept', content: { name: 'Ada', check: true } };
+    });
+  };
+}
+
+describe.each(['stdio', 'http', 'sse'] as const)('forwarding through the gateway (upstream over %s)', (transport) => {
+  it('sends sampling and elicitation to the calling client and returns their answers', async () => {
+    const gateway = await startGateway({ upstreams: [await upstreamFor(transport)] });
+    const seen = { sampled: [] as string[], elicited: [] as string[] };
+    const client = await connectClient(gateway, { capabilities: { sampling: {}, elicitation: {} } }, clientWithHandlers(seen));
+    expect(await transportInReport(client)).toBe(transport);
+    const sampled = await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'tell me about the edge' } });
+    expect(textOf(sampled)).toContain('sampled by the test client');
+    expect(seen.sampled[0]).toContain('tell me about the edge');
+    const elicited = await client.callTool({ name: 'trigger-elicitation-request', arguments: {} });
+    expect(JSON.stringify(elicited)).toContain('Ada');
+    expect(seen.elicited).toHaveLength(1);
+  });
+
+  it('returns progress under the client token, and forwards logging and resource updates', async () => {
+    const gateway = await startGateway({ upstreams: [await upstreamFor(transport)] });
+    const logs: LoggingMessageNotification['params'][] = [];
+    const updates: string[] = [];
+    const client = await connectClient(gateway, {}, (c) => {
+      c.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params));
+      c.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
+    });
+    const progress: number[] = [];
+    const done = await client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.6, steps: 3 } }, undefined, {
+      onprogress: (p) => progress.push(p.progress),
+    });
+    expect(textOf(done)).toContain('Long running operation completed');
+    // Every step, the last included: it often shares a chunk with the result,
+    // which the SDK's own progress dispatch loses (the gateway relays from the wire).
+    expect(progress).toEqual([1, 2, 3]);
+
+    await client.setLoggingLevel('debug');
+    await client.callTool({ name: 'toggle-simulated-logging', arguments: {} });
+    const message = await eventually(() => logs[0], 10_000, 'a forwarded log message');
+    expect(String(message.data)).toMatch(/message/i);
+
+    const uri = (await client.listResources()).resources.map((r) => r.uri).find((u) => u.startsWith('demo://'));
+    expect(uri).toBeDefined();
+    await client.subscribeResource({ uri: uri! });
+    await client.callTool({ name: 'toggle-subscriber-updates', arguments: {} });
+    expect(await eventually(() => updates.find((u) => u === uri), 10_000, 'a forwarded resource update')).toBe(uri);
+  });
+});

@@ -1,0 +1,93 @@
+// Replicas routed by the core: failover for idempotent tools, no silent retry
+// for the others; list_changed from an upstream reaches clients; two clients
+// using the same JSON-RPC ids (and progress tokens) never see each other's answers.
+import { describe, expect, it } from 'vitest';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { UpstreamConfig } from '../host/src/config/schema.js';
+import { connectClient, eventually, EVERYTHING, NODE, REPLICA, startGateway, textOf } from './helpers/gateway.js';
+
+const replica = (id: string, mode?: 'hang'): UpstreamConfig =>
+  ({
+    id,
+    transport: 'stdio',
+    command: NODE,
+    args: [REPLICA],
+    env: { REPLICA_NAME: id, ...(mode ? { MODE: mode } : {}) },
+    replica_group: 'rep',
+    timeout_ms: 400,
+  }) as UpstreamConfig;
+
+describe('replicas and clients', () => {
+  it('fails an idempotent call over to the next replica, then routes around the bad one', async () => {
+    const gateway = await startGateway({ upstreams: [replica('r1', 'hang'), replica('r2')] });
+    const client = await connectClient(gateway);
+    const local = new Set(gateway.plugins.catalog().tools.map((t) => t.name));
+    const names = (await client.listTools()).tools.map((t) => t.name).filter((n) => !local.has(n));
+    expect(names).toEqual(['add_tool', 'cancelled', 'slow', 'whoami', 'write']);
+
+    const first = Date.now();
+    expect(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).toBe('r2');
+    expect(Date.now() - first).toBeGreaterThanOrEqual(400);
+    for (let i = 0; i < 5; i++) {
+      const t0 = Date.now();
+      expect(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).toBe('r2');
+      expect(Date.now() - t0).toBeLessThan(400);
+    }
+  });
+
+  it('never retries a non-idempotent call silently', async () => {
+    const gateway = await startGateway({ upstreams: [replica('r1', 'hang'), replica('r2')] });
+    const client = await connectClient(gateway);
+    await expect(client.callTool({ name: 'write', arguments: {} })).rejects.toThrow(/r1.*not retried on another replica/s);
+  });
+
+  it('propagates list_changed from an upstream to the clients', async () => {
+    const gateway = await startGateway({ upstreams: [{ ...replica('solo'), replica_group: undefined } as UpstreamConfig] });
+    let changes = 0;
+    const client = await connectClient(gateway, {}, (c) => c.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++));
+    expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('fresh');
+    await client.callTool({ name: 'add_tool', arguments: { tool: 'fresh' } });
+    await eventually(() => (changes > 0 ? true : undefined), 5_000, 'a tools/list_changed notification');
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('fresh');
+    expect(textOf(await client.callTool({ name: 'fresh', arguments: {} }))).toBe('fresh from solo');
+  });
+
+  it('passes a client cancellation on to the upstream', async () => {
+    const gateway = await startGateway({ upstreams: [{ ...replica('solo'), replica_group: undefined, timeout_ms: 30_000 } as UpstreamConfig] });
+    const client = await connectClient(gateway);
+    const abort = new AbortController();
+    const call = client.callTool({ name: 'slow', arguments: {} }, undefined, { signal: abort.signal });
+    await new Promise((r) => setTimeout(r, 300));
+    abort.abort('the user changed their mind');
+    await expect(call).rejects.toThrow(/changed their mind/);
+    expect(await eventually(async () => {
+      const text = textOf(await client.callTool({ name: 'cancelled', arguments: {} }));
+      return text === '1' ? text : undefined;
+    }, 5_000, 'the upstream to see the cancellation')).toBe('1');
+    const report = JSON.parse(String(((await client.readResource({ uri: 'mcp-edge://providers' })).contents[0] as { text: string }).text));
+    expect(report.providers.find((p: { id: string }) => p.id === 'solo').routing.in_flight).toBe(0);
+  });
+
+  it('keeps two clients with colliding request ids and progress tokens apart', async () => {
+    const gateway = await startGateway({ upstreams: [{ id: 'ev', transport: 'stdio', command: NODE, args: [EVERYTHING] } as UpstreamConfig] });
+    const a = await connectClient(gateway);
+    const b = await connectClient(gateway);
+    const progressA: number[] = [];
+    const progressB: number[] = [];
+    // Both clients number their requests from the same start, so ids and progress tokens collide.
+    const longA = a.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.6, steps: 3 } }, undefined, {
+      onprogress: (p) => progressA.push(p.total ?? -1),
+    });
+    const longB = b.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.4, steps: 2 } }, undefined, {
+      onprogress: (p) => progressB.push(p.total ?? -1),
+    });
+    const echoes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).callTool({ name: 'echo', arguments: { message: `${i % 2 ? 'a' : 'b'}-${i}` } })),
+    );
+    echoes.forEach((result, i) => expect(textOf(result)).toBe(`Echo: ${i % 2 ? 'a' : 'b'}-${i}`));
+    expect(textOf(await longA)).toContain('Steps: 3');
+    expect(textOf(await longB)).toContain('Steps: 2');
+    expect(progressA).toEqual([3, 3, 3]);
+    expect(progressB).toEqual([2, 2]);
+  });
+});

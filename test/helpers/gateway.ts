@@ -1,0 +1,71 @@
+// Starts gateways in-process with upstreams from npm, and clients against them.
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll } from 'vitest';
+import { createGateway, type Gateway } from '../../host/src/gateway/gateway.js';
+import type { EdgeConfigInput } from '../../host/src/config/schema.js';
+import { createLogger } from '../../host/src/telemetry/log.js';
+import { ROOT, tempDir } from './processes.js';
+
+const modules = join(ROOT, 'node_modules/@modelcontextprotocol');
+export const EVERYTHING = join(modules, 'server-everything/dist/index.js');
+export const FILESYSTEM = join(modules, 'server-filesystem/dist/index.js');
+export const MEMORY = join(modules, 'server-memory/dist/index.js');
+export const REPLICA = join(ROOT, 'test/fixtures/replica-server.mjs');
+export const NODE = process.execPath;
+
+const open: { close(): Promise<void> }[] = [];
+afterAll(async () => {
+  await Promise.allSettled(open.splice(0).map((o) => o.close()));
+});
+
+/** A gateway on 127.0.0.1 with a fresh data dir, closed after the test file. */
+export async function startGateway(config: EdgeConfigInput = {}): Promise<Gateway> {
+  const gateway = await createGateway({
+    config: { ...config, gateway: { bind_address: '127.0.0.1:0', data_dir: tempDir(), ...config.gateway } },
+    logger: createLogger(process.env.MCP_EDGE_TEST_LOG ? 'debug' : 'silent'),
+  });
+  open.push(gateway);
+  return gateway;
+}
+
+export type ClientCapabilities = ConstructorParameters<typeof Client>[1];
+
+/** An SDK client connected to the gateway over Streamable HTTP, closed after the test file. */
+export async function connectClient(gateway: Gateway, options: ClientCapabilities = {}, setup?: (c: Client) => void): Promise<Client> {
+  const client = new Client({ name: 'test-client', version: '1.0.0' }, options);
+  setup?.(client);
+  await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url)));
+  open.push(client);
+  return client;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `check` until it returns a value (not undefined), or throws after `ms`. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, ms = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function textOf(result: unknown): string {
+  const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
+  return content.map((c) => c.text ?? '').join('');
+}
