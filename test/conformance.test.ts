@@ -2,7 +2,7 @@
 // our targets, through test/conformance/run.mjs, plus the burn-down logic that
 // makes a stale expected-failures entry fail the run.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { compare, parseExpected, verdict, type Comparison } from './conformance/lib/results.mjs';
 
 const RUNNER = join(import.meta.dirname, 'conformance/run.mjs');
-const GATEWAY_FRONTS_UPSTREAMS = existsSync(join(import.meta.dirname, '../host/src/providers/upstream/upstream.ts'));
 // First use installs the pinned suite and its Node 22 with npm ci.
 const RUN_TIMEOUT_MS = 240_000;
 
@@ -64,8 +63,7 @@ describe('MCP conformance suite (active server scenarios)', () => {
     expect(code).toBe(0);
   });
 
-  // Runs once the upstream provider is on this branch; until then vitest lists it as skipped.
-  it.skipIf(!GATEWAY_FRONTS_UPSTREAMS)('passes through mcp-edge fronting the fixture over stdio, matching expected-failures.json', { timeout: RUN_TIMEOUT_MS }, async () => {
+  it('passes through mcp-edge fronting the fixture over stdio, matching expected-failures.json', { timeout: RUN_TIMEOUT_MS }, async () => {
     const { code, summary, stderr } = await runRunner(['--target', 'gateway']);
     expect(stderr).not.toMatch(/conformance: /);
     expect(summary?.unexpectedFailures).toEqual([]);
