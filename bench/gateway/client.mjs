@@ -1,0 +1,98 @@
+// A lean Streamable HTTP MCP client for load generation: plain node:http with
+// keep-alive, one session per client, responses taken as JSON or as SSE. The
+// SDK client costs more CPU per call, and on a 2-core box the load generator
+// must not be what the bench measures.
+import http from 'node:http';
+
+const PROTOCOL_VERSION = '2025-06-18';
+
+function post(agent, url, headers, payload) {
+  return new Promise((resolve, reject) => {
+    const body = Buffer.from(JSON.stringify(payload));
+    const req = http.request(url, {
+      method: 'POST',
+      agent,
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'content-length': body.length,
+        ...headers,
+      },
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The JSON-RPC response with `id`, from a JSON body or from the data lines of an SSE body. */
+export function responseFor(id, contentType, text) {
+  if (contentType?.includes('application/json')) {
+    const message = JSON.parse(text);
+    return Array.isArray(message) ? message.find((m) => m.id === id) : message;
+  }
+  for (const event of text.split(/\r?\n\r?\n/)) {
+    const data = event.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+    if (!data) continue;
+    const message = JSON.parse(data);
+    if (message.id === id) return message;
+  }
+  return undefined;
+}
+
+export class McpHttpClient {
+  constructor(url, agent) {
+    this.url = url;
+    this.agent = agent;
+    this.nextId = 1;
+    this.headers = {};
+  }
+
+  async request(method, params) {
+    const id = this.nextId++;
+    const res = await post(this.agent, this.url, this.headers, { jsonrpc: '2.0', id, method, params });
+    if (res.status !== 200) throw new Error(`${method}: HTTP ${res.status} ${res.text.slice(0, 200)}`);
+    const message = responseFor(id, res.headers['content-type'], res.text);
+    if (!message) throw new Error(`${method}: no response with id ${id} in ${res.text.slice(0, 200)}`);
+    if (message.error) throw new Error(`${method}: ${message.error.code} ${message.error.message}`);
+    return { result: message.result, headers: res.headers };
+  }
+
+  async initialize() {
+    const { result, headers } = await this.request('initialize', {
+      protocolVersion: PROTOCOL_VERSION,
+      capabilities: {},
+      clientInfo: { name: 'mcp-edge-bench', version: '0.1.0' },
+    });
+    const sessionId = headers['mcp-session-id'];
+    this.headers = {
+      'mcp-protocol-version': result.protocolVersion,
+      ...(typeof sessionId === 'string' ? { 'mcp-session-id': sessionId } : {}),
+    };
+    const res = await post(this.agent, this.url, this.headers, { jsonrpc: '2.0', method: 'notifications/initialized' });
+    if (res.status !== 202 && res.status !== 200) throw new Error(`initialized: HTTP ${res.status}`);
+    return result;
+  }
+
+  async callTool(name, args = {}) {
+    const { result } = await this.request('tools/call', { name, arguments: args });
+    return result;
+  }
+
+  /** Ends the session; a server without sessions may answer 405, which is fine. */
+  async close() {
+    if (!this.headers['mcp-session-id']) return;
+    await new Promise((resolve) => {
+      const req = http.request(this.url, { method: 'DELETE', agent: this.agent, headers: this.headers }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', resolve);
+      req.end();
+    });
+  }
+}

@@ -1,0 +1,83 @@
+// Closed-loop load: N clients, each with its own MCP session, each calling one
+// tool back to back. Latency is per call; throughput counts calls that started
+// and finished inside the measured window (after a warm-up).
+import http from 'node:http';
+import { McpHttpClient } from './client.mjs';
+
+const TOOL = 'test_simple_text';
+const EXPECTED_TEXT = 'This is a simple text response for testing.';
+const SETUP_BATCH = 10;
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, rank)];
+}
+
+/** Opens sessions a few at a time: some targets spawn a process per session. */
+async function openClients(url, count, agent) {
+  const clients = [];
+  for (let i = 0; i < count; i += SETUP_BATCH) {
+    const batch = Array.from({ length: Math.min(SETUP_BATCH, count - i) }, () => new McpHttpClient(url, agent));
+    await Promise.all(batch.map((c) => c.initialize()));
+    clients.push(...batch);
+  }
+  return clients;
+}
+
+function checkResult(result) {
+  const text = result?.content?.[0]?.text;
+  if (result?.isError || text !== EXPECTED_TEXT) throw new Error(`unexpected tool result ${JSON.stringify(result).slice(0, 200)}`);
+}
+
+async function clientLoop(client, clock, samples, errors) {
+  while (performance.now() < clock.end) {
+    const start = performance.now();
+    try {
+      checkResult(await client.callTool(TOOL));
+    } catch (error) {
+      errors.push(error.message);
+      if (errors.length > 100) throw new Error(`too many errors, first: ${errors[0]}`);
+      continue;
+    }
+    const end = performance.now();
+    if (start >= clock.measureFrom && end <= clock.end) samples.push(end - start);
+  }
+}
+
+/**
+ * Runs one row: `clients` concurrent sessions against `url` for warmupMs +
+ * measureMs. onWindowStart / onWindowEnd (optional) mark the measured window.
+ */
+export async function runLoad(url, { clients, warmupMs, measureMs, onWindowStart, onWindowEnd }) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients + 4 });
+  try {
+    const sessions = await openClients(url, clients, agent);
+    const now = performance.now();
+    const clock = { measureFrom: now + warmupMs, end: now + warmupMs + measureMs };
+    const samples = [];
+    const errors = [];
+    const timer = setTimeout(() => onWindowStart?.(), warmupMs);
+    await Promise.all(sessions.map((c) => clientLoop(c, clock, samples, errors)));
+    clearTimeout(timer);
+    // Loops stop at the window's end plus at most one call each.
+    onWindowEnd?.();
+    await Promise.all(sessions.map((c) => c.close()));
+    samples.sort((a, b) => a - b);
+    return {
+      clients,
+      calls: samples.length,
+      errors: errors.length,
+      callsPerSec: round(samples.length / (measureMs / 1000), 0),
+      p50Ms: round(percentile(samples, 50), 3),
+      p99Ms: round(percentile(samples, 99), 3),
+    };
+  } finally {
+    agent.destroy();
+  }
+}
+
+export function round(value, digits) {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}

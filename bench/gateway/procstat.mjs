@@ -1,0 +1,99 @@
+// Resident memory of a process and of its whole tree, from /proc (Linux only).
+import { readdirSync, readFileSync } from 'node:fs';
+
+function statusField(pid, field) {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
+    return line ? Number(line.split(/\s+/)[1]) : 0; // kB
+  } catch {
+    return 0; // the process is gone
+  }
+}
+
+function parentOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name is in parentheses and may hold spaces: split after it.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return -1;
+  }
+}
+
+/** pid and all its descendants that are alive now. */
+export function processTree(root) {
+  const children = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const ppid = parentOf(Number(name));
+    if (!children.has(ppid)) children.set(ppid, []);
+    children.get(ppid).push(Number(name));
+  }
+  const tree = [];
+  const stack = [root];
+  while (stack.length > 0 && tree.length < 10_000) {
+    const pid = stack.pop();
+    tree.push(pid);
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return tree;
+}
+
+/**
+ * Samples RSS of `pid` and of its tree every `everyMs` until stop(); the peaks
+ * are what the bench reports. VmHWM is the kernel's own high-water mark.
+ */
+export function sampleRss(pid, everyMs = 100) {
+  let peakKb = 0;
+  let peakTreeKb = 0;
+  let peakProcesses = 0;
+  const sample = () => {
+    peakKb = Math.max(peakKb, statusField(pid, 'VmRSS'));
+    const tree = processTree(pid);
+    peakProcesses = Math.max(peakProcesses, tree.length);
+    peakTreeKb = Math.max(peakTreeKb, tree.reduce((sum, p) => sum + statusField(p, 'VmRSS'), 0));
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      const mb = (kb) => Math.round(kb / 102.4) / 10;
+      return {
+        peakRssMb: mb(peakKb),
+        peakTreeRssMb: mb(peakTreeKb),
+        treeProcesses: peakProcesses,
+        hwmRssMb: mb(statusField(pid, 'VmHWM')),
+      };
+    },
+  };
+}
+
+/** Sends `signal` to every descendant of `pid` (some spawn their children detached). */
+export function signalDescendants(pid, signal) {
+  for (const p of processTree(pid).slice(1)) {
+    try {
+      process.kill(p, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** CPU time (user + system, ms) used so far by pid and its live descendants. */
+export function treeCpuMs(root) {
+  let total = 0;
+  for (const pid of processTree(root)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * TICK_MS; // utime, stime
+    } catch {
+      // gone between the listing and the read
+    }
+  }
+  return total;
+}
