@@ -63,11 +63,29 @@ async function buildComponent() {
 }
 
 /** Transpiles the component; returns file name -> bytes. */
+// jco's bindings ask `process.env.JCO_DEBUG` on every call into the core (a
+// native property lookup each time, 2-3x the cost of a small call). Reading it
+// once when the module loads keeps the same switch and drops the per-call cost.
+// Part of generation, so `--check` applies it too; a jco that changes this line
+// fails the build instead of silently skipping it.
+const DEBUG_PER_CALL = 'if (!globalThis?.process?.env?.JCO_DEBUG) { return; }';
+const DEBUG_ONCE = 'if (!JCO_DEBUG_AT_LOAD) { return; }';
+const DEBUG_FLAG = 'const JCO_DEBUG_AT_LOAD = Boolean(globalThis?.process?.env?.JCO_DEBUG);\n';
+
+function readDebugFlagOnce(name, bytes) {
+  if (!name.endsWith('.js')) return bytes;
+  const text = new TextDecoder().decode(bytes);
+  if (!text.includes(DEBUG_PER_CALL)) fail(`jco output changed: ${name} no longer has the JCO_DEBUG check build-core rewrites; update scripts/build-core.mjs.`);
+  return new TextEncoder().encode(DEBUG_FLAG + text.replaceAll(DEBUG_PER_CALL, DEBUG_ONCE));
+}
+
 export async function transpileComponent(component) {
   const { transpileBytes } = await import('@bytecodealliance/jco-transpile');
   const { files, imports } = await transpileBytes(component, TRANSPILE_OPTIONS);
   if (imports.length > 0) fail(`the component must import nothing, but it imports: ${imports.join(', ')}`);
-  return files;
+  const main = `${TRANSPILE_OPTIONS.name}.js`;
+  if (!files[main]) fail(`jco output has no ${main}`);
+  return { ...files, [main]: readDebugFlagOnce(main, files[main]) };
 }
 
 function writeGenerated(files, stamp) {
