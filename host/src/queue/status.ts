@@ -1,4 +1,5 @@
 // What the queue is doing, for GET /v1/queue/status, the queue_status tool and /metrics.
+import { writeMetric, type Sample } from '../telemetry/metrics.js';
 import type { OfflineQueue } from './queue.js';
 
 export interface DestinationStatus {
@@ -58,22 +59,18 @@ export function queueStatus(q: OfflineQueue): QueueStatus {
   };
 }
 
-const label = (v: string): string => v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
-
 /** The queue's metrics in the Prometheus text format. */
 export function queueMetrics(q: OfflineQueue): string {
   const s = queueStatus(q);
   const lines: string[] = [];
-  const gauge = (name: string, help: string, rows: [string | null, number][]) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
-    for (const [dest, v] of rows) lines.push(`${name}${dest === null ? '' : `{destination="${label(dest)}"}`} ${v}`);
-  };
-  gauge('mcp_edge_queue_depth', 'Calls waiting in the offline queue.', s.destinations.map((d) => [d.destination, d.depth]));
-  gauge('mcp_edge_queue_bytes', 'Stored payload bytes waiting.', s.destinations.map((d) => [d.destination, d.bytes]));
-  gauge('mcp_edge_queue_oldest_age_seconds', 'Age of the oldest waiting call.', s.destinations.map((d) => [d.destination, (d.oldest_age_ms ?? 0) / 1000]));
-  gauge('mcp_edge_queue_consecutive_failures', 'Failed delivery attempts in a row.', s.destinations.map((d) => [d.destination, d.failures]));
+  const perDestination = (value: (d: (typeof s.destinations)[number]) => number): Sample[] =>
+    s.destinations.map((d) => [{ destination: d.destination }, value(d)]);
+  writeMetric(lines, 'gauge', 'mcp_edge_queue_depth', 'Calls waiting in the offline queue.', perDestination((d) => d.depth));
+  writeMetric(lines, 'gauge', 'mcp_edge_queue_bytes', 'Stored payload bytes waiting.', perDestination((d) => d.bytes));
+  writeMetric(lines, 'gauge', 'mcp_edge_queue_oldest_age_seconds', 'Age of the oldest waiting call.', perDestination((d) => (d.oldest_age_ms ?? 0) / 1000));
+  writeMetric(lines, 'gauge', 'mcp_edge_queue_consecutive_failures', 'Failed delivery attempts in a row.', perDestination((d) => d.failures));
   for (const [name, v] of Object.entries(s.counters)) {
-    lines.push(`# TYPE mcp_edge_queue_${name}_total counter`, `mcp_edge_queue_${name}_total ${v}`);
+    writeMetric(lines, 'counter', `mcp_edge_queue_${name}_total`, `Queue ${name} since start.`, [[null, v]]);
   }
   return lines.join('\n') + '\n';
 }

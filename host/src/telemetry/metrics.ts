@@ -1,27 +1,36 @@
-// GET /metrics: the gateway's state in the Prometheus text format, gateway
-// gauges first, then the offline queue's (host/src/queue/status.ts).
+// The Prometheus text format, written in one place: GET /metrics is the
+// gateway's gauges followed by the offline queue's (host/src/queue/status.ts).
 import type { HealthReport } from '../gateway/gateway.js';
+
+/** One sample: its labels (none for a bare metric) and its value. */
+export type Sample = [labels: Record<string, string> | null, value: number];
 
 const escape = (v: string): string => v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
 
+function sampleLine(name: string, [labels, value]: Sample): string {
+  if (!labels) return `${name} ${value}`;
+  const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`);
+  return `${name}{${pairs.join(',')}} ${value}`;
+}
+
+/** Appends one metric (HELP, TYPE and its samples) to `lines`. */
+export function writeMetric(lines: string[], type: 'gauge' | 'counter', name: string, help: string, samples: Sample[]): void {
+  lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map((s) => sampleLine(name, s)));
+}
+
 /** Renders the health report as Prometheus gauges; `extra` is appended as is. */
 export function gatewayMetrics(health: HealthReport, extra = ''): string {
-  const lines = [
-    '# HELP mcp_edge_up 1 while the gateway serves.',
-    '# TYPE mcp_edge_up gauge',
-    'mcp_edge_up 1',
-    '# HELP mcp_edge_uptime_seconds Seconds since the gateway started.',
-    '# TYPE mcp_edge_uptime_seconds gauge',
-    `mcp_edge_uptime_seconds ${health.uptime_seconds}`,
-    '# HELP mcp_edge_sessions Open MCP client sessions.',
-    '# TYPE mcp_edge_sessions gauge',
-    `mcp_edge_sessions ${health.sessions}`,
-    '# HELP mcp_edge_provider_up 1 when a tool provider is up, 0 otherwise.',
-    '# TYPE mcp_edge_provider_up gauge',
-    ...health.providers.map((p) => `mcp_edge_provider_up{provider="${escape(p.id)}",kind="${escape(p.kind)}"} ${p.state === 'up' ? 1 : 0}`),
-    '# HELP mcp_edge_component_bytes Size of the edge-core WebAssembly component.',
-    '# TYPE mcp_edge_component_bytes gauge',
-    `mcp_edge_component_bytes ${health.core.component_bytes ?? 0}`,
-  ];
+  const lines: string[] = [];
+  writeMetric(lines, 'gauge', 'mcp_edge_up', '1 while the gateway serves.', [[null, 1]]);
+  writeMetric(lines, 'gauge', 'mcp_edge_uptime_seconds', 'Seconds since the gateway started.', [[null, health.uptime_seconds]]);
+  writeMetric(lines, 'gauge', 'mcp_edge_sessions', 'Open MCP client sessions.', [[null, health.sessions]]);
+  writeMetric(
+    lines,
+    'gauge',
+    'mcp_edge_provider_up',
+    '1 when a tool provider is up, 0 otherwise.',
+    health.providers.map((p) => [{ provider: p.id, kind: p.kind }, p.state === 'up' ? 1 : 0]),
+  );
+  writeMetric(lines, 'gauge', 'mcp_edge_component_bytes', 'Size of the edge-core WebAssembly component.', [[null, health.core.component_bytes ?? 0]]);
   return lines.join('\n') + '\n' + extra;
 }
