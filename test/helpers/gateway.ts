@@ -1,10 +1,12 @@
 // Starts gateways in-process with upstreams from npm, and clients against them.
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll } from 'vitest';
 import { createGateway, type Gateway } from '../../host/src/gateway/gateway.js';
+import { loadCore, type EdgeCore } from '../../host/src/core/index.js';
 import type { EdgeConfigInput } from '../../host/src/config/schema.js';
 import { createLogger } from '../../host/src/telemetry/log.js';
 import { ROOT, tempDir } from './processes.js';
@@ -21,13 +23,24 @@ afterAll(async () => {
   await Promise.allSettled(open.splice(0).map((o) => o.close()));
 });
 
-/** A gateway on 127.0.0.1 with a fresh data dir, closed after the test file. */
+/** One core per test file: compiling the component is the slow part of a start. */
+let core: Promise<EdgeCore> | undefined;
+
+/** A gateway on 127.0.0.1 with a fresh data dir; closed, and its data dir removed, after the test file. */
 export async function startGateway(config: EdgeConfigInput = {}): Promise<Gateway> {
+  const dataDir = tempDir();
+  core ??= loadCore();
   const gateway = await createGateway({
-    config: { ...config, gateway: { bind_address: '127.0.0.1:0', data_dir: tempDir(), ...config.gateway } },
+    config: { ...config, gateway: { bind_address: '127.0.0.1:0', data_dir: dataDir, ...config.gateway } },
+    core: await core,
     logger: createLogger(process.env.MCP_EDGE_TEST_LOG ? 'debug' : 'silent'),
   });
-  open.push(gateway);
+  open.push({
+    async close() {
+      await gateway.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  });
   return gateway;
 }
 
