@@ -22,10 +22,16 @@ const SIMD = '-C target-feature=+simd128';
 // zstd is C (zstd-sys): cc needs a wasm-capable clang, and simd128 for the C
 // code too. MCP_EDGE_SIMD=0 builds both without SIMD (bench/codec compares).
 const simdOn = process.env.MCP_EDGE_SIMD !== '0';
+// The wasm features rustc (LLVM 20+) turns on by default, which clang-19's
+// generic CPU lacks. bulk-memory matters most: without it every variable-size
+// memcpy/memmove/memset in zstd is a call into compiler-builtins' byte/word
+// loop instead of one memory.copy/memory.fill (zstd clears its hash tables and
+// moves literals with them on every call).
+const C_FEATURES = '-mbulk-memory -mnontrapping-fptoint -msign-ext -mmutable-globals';
 const C_ENV = {
   CC_wasm32_unknown_unknown: process.env.CC_wasm32_unknown_unknown ?? (existsSync('/usr/bin/clang-19') ? 'clang-19' : 'clang'),
   AR_wasm32_unknown_unknown: process.env.AR_wasm32_unknown_unknown ?? (existsSync('/usr/bin/llvm-ar-19') ? 'llvm-ar-19' : 'llvm-ar'),
-  CFLAGS_wasm32_unknown_unknown: simdOn ? '-msimd128' : '-mno-simd128',
+  CFLAGS_wasm32_unknown_unknown: `${simdOn ? '-msimd128' : '-mno-simd128'} ${C_FEATURES}`,
 };
 const RUST_SIMD = simdOn ? SIMD : '-C target-feature=-simd128';
 
