@@ -38,10 +38,10 @@ describe('mcp-edge serve', () => {
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name)).toContain('edge_compress');
     const out = await compressThroughCore(client);
-    expect(out).toMatchObject({ algorithm: 'stored', originalBytes: 250, frameBytes: 270 });
+    expect(out).toMatchObject({ algorithm: 'stored', originalBytes: 250, frameBytes: 262 });
     const frame = Buffer.from(out.frameBase64 as string, 'base64');
     expect(frame.subarray(0, 4).toString()).toBe('MEDG');
-    expect(frame.subarray(20).toString()).toBe('edge '.repeat(50));
+    expect(frame.subarray(12).toString()).toBe('edge '.repeat(50)); // v2 header: 12 bytes for 250
   });
 
   it('returns invalid arguments as a tool error the model can read', async () => {

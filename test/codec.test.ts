@@ -45,6 +45,9 @@ function expectBytes(actual: Uint8Array, expected: Uint8Array, label?: string): 
   expect(Buffer.compare(actual, expected), label).toBe(0);
 }
 
+/** The standard zstd/lz4 stream after a frame's header (v1 or v2). */
+const payload = (frame: Uint8Array) => frame.subarray(component.inspect(frame).headerLength);
+
 function codeOf(fn: () => unknown): string {
   try {
     fn();
@@ -77,8 +80,12 @@ describe('frame format is one format', () => {
     for (const algorithm of ['zstd', 'lz4'] as const) {
       const a = native.pack(data, { algorithm });
       const b = component.pack(data, { algorithm });
-      expect(a.subarray(0, 20)).toEqual(b.subarray(0, 20));
-      expect(native.inspect(a)).toEqual(component.inspect(b));
+      const h = native.inspect(a);
+      expect(h.version).toBe(2);
+      expect(a.subarray(0, h.headerLength)).toEqual(b.subarray(0, h.headerLength));
+      expect(h).toEqual(component.inspect(b));
+      // The component's own reader agrees with the TypeScript one.
+      expect(core.codec.inspect(a).headerLength).toBe(h.headerLength);
     }
   });
 });
@@ -92,8 +99,8 @@ describe.each(['zstd', 'lz4'] as const)('%s across engines and CLI tools', (algo
     expectBytes(native.unpack(fromComponent, { maxOutput: MAX }), data);
     expectBytes(component.unpack(fromNative, opts), data);
     // The payload after the header is a standard stream the tools read...
-    expectBytes(cli(algorithm, ['-d'], fromComponent.subarray(20)), data);
-    expectBytes(cli(algorithm, ['-d'], fromNative.subarray(20)), data);
+    expectBytes(cli(algorithm, ['-d'], payload(fromComponent)), data);
+    expectBytes(cli(algorithm, ['-d'], payload(fromNative)), data);
     // ...and what the tools write, both engines read.
     const fromCli = cli(algorithm, algorithm === 'zstd' ? ['-19'] : ['-9'], data);
     expectBytes(component.decodeRaw(algorithm, fromCli, opts), data);
@@ -105,13 +112,13 @@ describe.each(['zstd', 'lz4'] as const)('%s across engines and CLI tools', (algo
     for (const engine of [component, native]) {
       const frame = engine.pack(data, { algorithm });
       expect(codeOf(() => engine.unpack(frame, { maxOutput: 99_999 }))).toBe('too-large');
-      expect(codeOf(() => component.decodeRaw(algorithm, frame.subarray(20), { maxOutput: 99_999 }))).toBe('too-large');
+      expect(codeOf(() => component.decodeRaw(algorithm, payload(frame), { maxOutput: 99_999 }))).toBe('too-large');
     }
   });
 
   it('gives the same typed error on truncated and corrupted frames', () => {
     const frame = component.pack(corpus('traffic.jsonl'), { algorithm });
-    for (const cut of [0, 5, 19, 20, 21, 100, frame.length - 5, frame.length - 1]) {
+    for (const cut of [0, 5, 10, 11, 12, 13, 14, 19, 20, 21, 100, frame.length - 5, frame.length - 1]) {
       const c = codeOf(() => component.unpack(frame.subarray(0, cut), { maxOutput: MAX }));
       expect(c, `cut ${cut}`).not.toBe('no error');
       expect(codeOf(() => native.unpack(frame.subarray(0, cut), { maxOutput: MAX })), `cut ${cut}`).toBe(c);
@@ -138,7 +145,7 @@ describe('dictionaries', () => {
       expect(component.inspect(a).dictionaryId).toBe(dict.id);
       expectBytes(native.unpack(a, { maxOutput: MAX, dictionary: dict }), msg);
       expectBytes(component.unpack(b, { maxOutput: MAX, dictionary: dict }), msg);
-      expectBytes(cli('zstd', ['-d', '-D', dictPath], a.subarray(24)), msg);
+      expectBytes(cli('zstd', ['-d', '-D', dictPath], payload(a)), msg);
     }
   });
 
@@ -168,7 +175,13 @@ describe('dictionaries', () => {
     const raw = corpus('message.json.dict.zst');
     expectBytes(component.decodeRaw('zstd', raw, { maxOutput: MAX, dictionary: dict }), corpus('message.json'));
     expectBytes(native.decodeRaw('zstd', raw, { maxOutput: MAX, dictionary: dict }), corpus('message.json'));
-    expectBytes(native.unpack(corpus('message.json.dict.medg'), { maxOutput: MAX, dictionary: dict }), corpus('message.json'));
+    for (const name of ['message.json.dict.medg', 'message.json.dict.v2.medg']) {
+      for (const engine of [component, native]) expectBytes(engine.unpack(corpus(name), { maxOutput: MAX, dictionary: dict }), corpus('message.json'), name);
+    }
+    // Both engines write the golden dictionary frame byte for byte (no dictionary id inside the zstd frame).
+    for (const engine of [component, native]) {
+      expectBytes(engine.pack(corpus('message.json'), { algorithm: 'zstd', level: 3, dictionary: dict }), corpus('message.json.dict.v2.medg'));
+    }
   });
 });
 
@@ -176,14 +189,19 @@ describe('shared corpus', () => {
   it('golden frames and CLI streams decode on both engines', () => {
     const traffic = corpus('traffic.jsonl');
     for (const engine of [component, native]) {
-      expectBytes(engine.unpack(corpus('traffic.jsonl.zstd.medg'), { maxOutput: MAX }), traffic);
-      expectBytes(engine.unpack(corpus('traffic.jsonl.lz4.medg'), { maxOutput: MAX }), traffic);
+      // Version 1 frames (written before the compact header) and version 2 frames.
+      for (const name of ['traffic.jsonl.zstd.medg', 'traffic.jsonl.lz4.medg', 'traffic.jsonl.zstd.v2.medg', 'traffic.jsonl.lz4.v2.medg']) {
+        expectBytes(engine.unpack(corpus(name), { maxOutput: MAX }), traffic, name);
+      }
+      expect(engine.inspect(corpus('traffic.jsonl.zstd.medg')).version).toBe(1);
+      expect(engine.inspect(corpus('traffic.jsonl.zstd.v2.medg')).version).toBe(2);
       expectBytes(engine.decodeRaw('zstd', corpus('traffic-2frames.zst'), { maxOutput: MAX }), traffic);
       expectBytes(engine.decodeRaw('lz4', corpus('traffic.jsonl.lz4'), { maxOutput: MAX }), traffic);
       expectBytes(engine.decodeRaw('zstd', corpus('empty.zst'), { maxOutput: MAX }), new Uint8Array());
     }
     // The component writes the golden zstd frame byte for byte (the Rust tests pin the same).
-    expectBytes(component.pack(traffic, { algorithm: 'zstd', level: 3 }), corpus('traffic.jsonl.zstd.medg'));
+    expectBytes(component.pack(traffic, { algorithm: 'zstd', level: 3 }), corpus('traffic.jsonl.zstd.v2.medg'));
+    expectBytes(native.pack(traffic, { algorithm: 'zstd', level: 3 }), corpus('traffic.jsonl.zstd.v2.medg'));
   });
 
   it('decoder regressions give typed errors in the component, never a trap', () => {

@@ -39,7 +39,7 @@ describe('edge-core component', () => {
     const { codec } = await loadCore();
     const data = new TextEncoder().encode('hello from the edge');
     const frame = codec.pack(data, { algorithm: 'stored' });
-    expect(codec.inspect(frame)).toMatchObject({ algorithm: 'stored', originalLength: data.length, headerLength: 20 });
+    expect(codec.inspect(frame)).toMatchObject({ algorithm: 'stored', originalLength: data.length, headerLength: 11 });
     expect(codec.unpack(frame, 1024)).toEqual(data);
     expect(codec.checksum(data)).toBe(codec.inspect(frame).checksum);
   });

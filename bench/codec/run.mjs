@@ -129,7 +129,7 @@ for (const size of SIZES) {
 }
 const report = {
   bench: 'codec',
-  unit: 'MB/s of original bytes (1e6 B/s); ratio = original / compressed (frames include the 20-24 byte mcp-edge header)',
+  unit: 'MB/s of original bytes (1e6 B/s); ratio = original / compressed (frames include the mcp-edge header: 11-24 bytes, 12-16 on 1 KB messages)',
   machine: { node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, loadavg: loadavg().map((x) => +x.toFixed(2)) },
   sizes: Object.fromEntries(SIZES.map((s) => [s.name, { messages: s.inputs.length, bytes: s.inputs.reduce((n, x) => n + x.length, 0) }])),
   quick: QUICK,

@@ -42,7 +42,7 @@ fn loads_a_dictionary_from_zstd_train_and_decodes_with_it() {
     assert_eq!(codec.decode_raw(Algorithm::Zstd, &raw, MAX, Some(&dict)).unwrap(), message);
     assert!(codec.decode_raw(Algorithm::Zstd, &raw, MAX, None).is_err(), "needs the dictionary");
     let frame = codec.pack_with_dictionary(&message, Some(3), &mut dict).unwrap();
-    assert!(frame == corpus("message.json.dict.medg"), "dictionary frame bytes drifted");
+    assert!(frame == corpus("message.json.dict.v2.medg"), "dictionary frame bytes drifted");
 }
 
 #[test]
@@ -50,19 +50,25 @@ fn golden_frames_decode_and_encoding_is_stable() {
     let mut codec = Codec::new();
     let traffic = corpus("traffic.jsonl");
     let dict = Dictionary::from_bytes(corpus("cli.dict")).unwrap();
-    for name in ["traffic.jsonl.zstd.medg", "traffic.jsonl.lz4.medg"] {
-        assert_eq!(codec.unpack(&corpus(name), MAX, None).unwrap(), traffic, "{name}");
+    // Version 1 goldens (before the compact header) and version 2 goldens both read.
+    for (suffix, version) in [("medg", 1), ("v2.medg", 2)] {
+        for name in ["traffic.jsonl.zstd", "traffic.jsonl.lz4"] {
+            let frame = corpus(&format!("{name}.{suffix}"));
+            assert_eq!(inspect(&frame).unwrap().version, version, "{name}.{suffix}");
+            assert_eq!(codec.unpack(&frame, MAX, None).unwrap(), traffic, "{name}.{suffix}");
+        }
+        let stored = corpus(&format!("message.json.stored.{suffix}"));
+        assert_eq!(codec.unpack(&stored, MAX, None).unwrap(), corpus("message.json"));
+        let dict_frame = corpus(&format!("message.json.dict.{suffix}"));
+        assert_eq!(inspect(&dict_frame).unwrap().dictionary_id, Some(dict.id()));
+        assert_eq!(codec.unpack(&dict_frame, MAX, Some(&dict)).unwrap(), corpus("message.json"));
     }
-    assert_eq!(codec.unpack(&corpus("message.json.stored.medg"), MAX, None).unwrap(), corpus("message.json"));
-    let dict_frame = corpus("message.json.dict.medg");
-    assert_eq!(inspect(&dict_frame).unwrap().dictionary_id, Some(dict.id()));
-    assert_eq!(codec.unpack(&dict_frame, MAX, Some(&dict)).unwrap(), corpus("message.json"));
     // The native build and the wasm component write the same zstd bytes (the C
     // library is deterministic across platforms). lz4_flex's match finder
     // depends on the pointer width, so lz4 bytes differ between 64-bit native
     // and wasm32; both are valid frames, which the decodes above prove.
     let opts = edge_core::codec::PackOptions { algorithm: Algorithm::Zstd, level: Some(3) };
-    assert!(codec.pack(&traffic, opts).unwrap() == corpus("traffic.jsonl.zstd.medg"), "zstd frame bytes drifted");
+    assert!(codec.pack(&traffic, opts).unwrap() == corpus("traffic.jsonl.zstd.v2.medg"), "zstd frame bytes drifted");
 }
 
 /// The dictionary the `decoders` fuzz target uses (kept in step with

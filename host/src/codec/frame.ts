@@ -6,13 +6,20 @@ import { CoreError } from '../core/errors.js';
 export type Algorithm = 'stored' | 'zstd' | 'lz4';
 
 export const MAGIC = [0x4d, 0x45, 0x44, 0x47]; // "MEDG"
-export const FORMAT_VERSION = 1;
-export const HEADER_LEN = 20;
-const FLAG_DICTIONARY = 1;
+/** The version writers emit; readers accept 1 and 2. */
+export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION_1 = 1;
+export const HEADER_LEN_V1 = 20;
+/** The shortest header of any version (v2, length below 128). */
+export const MIN_HEADER_LEN = 11;
+const FLAG_DICTIONARY_V1 = 0x01;
+const FLAG_DICTIONARY_V2 = 0x10;
 const CODES: Record<Algorithm, number> = { stored: 0, zstd: 1, lz4: 2 };
 const ALGORITHMS: Algorithm[] = ['stored', 'zstd', 'lz4'];
 
 export interface Header {
+  /** The format version the frame was written in. */
+  version: number;
   algorithm: Algorithm;
   originalLength: number;
   checksum: number;
@@ -20,48 +27,113 @@ export interface Header {
   headerLength: number;
 }
 
-/** Length of the header for a frame with or without a dictionary id. */
-export function headerLength(dictionaryId?: number): number {
-  return HEADER_LEN + (dictionaryId === undefined ? 0 : 4);
+function leb128Length(value: number): number {
+  let n = 1;
+  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) n++;
+  return n;
 }
 
-/** Writes the header into the front of `out` (which must have room). */
-export function writeHeader(out: Uint8Array, h: Omit<Header, 'headerLength'>): number {
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+/** Length of a current-version header for `originalLength` bytes, with or without a dictionary id. */
+export function headerLength(originalLength: number, dictionaryId?: number): number {
+  return 6 + leb128Length(originalLength) + 4 + (dictionaryId === undefined ? 0 : 4);
+}
+
+/** Writes a current-version header into the front of `out` (which must have room); returns its length. */
+export function writeHeader(out: Uint8Array, h: Omit<Header, 'headerLength' | 'version'>): number {
   out.set(MAGIC, 0);
   out[4] = FORMAT_VERSION;
-  out[5] = CODES[h.algorithm];
-  out[6] = h.dictionaryId === undefined ? 0 : FLAG_DICTIONARY;
-  out[7] = 0;
-  view.setBigUint64(8, BigInt(h.originalLength), true);
-  view.setUint32(16, h.checksum, true);
-  if (h.dictionaryId !== undefined) view.setUint32(20, h.dictionaryId, true);
-  return headerLength(h.dictionaryId);
+  out[5] = CODES[h.algorithm] | (h.dictionaryId === undefined ? 0 : FLAG_DICTIONARY_V2);
+  let at = 6;
+  // LEB128 by division: lengths may exceed 2^32, where JS bit operators stop working.
+  let v = h.originalLength;
+  while (v >= 0x80) {
+    out[at++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  out[at++] = v;
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(at, h.checksum, true);
+  at += 4;
+  if (h.dictionaryId !== undefined) {
+    view.setUint32(at, h.dictionaryId, true);
+    at += 4;
+  }
+  return at;
 }
 
 function fail(code: string, message: string, detail?: unknown): never {
   throw new CoreError(code, message, detail);
 }
 
-/** Reads and validates a header; refuses frames declaring more than `maxOutput` bytes. */
+function truncated(): never {
+  return fail('truncated', 'The frame is truncated: it ends before its header does.');
+}
+
+/** Reads and validates a header (version 1 or 2); refuses frames declaring more than `maxOutput` bytes. */
 export function readHeader(frame: Uint8Array, maxOutput: number): Header {
-  if (frame.length < HEADER_LEN) fail('truncated', 'The frame is truncated: it ends before its header does.');
+  if (frame.length < MIN_HEADER_LEN) truncated();
   if (MAGIC.some((b, i) => frame[i] !== b)) fail('bad-magic', 'These bytes are not an mcp-edge frame (no MEDG magic).');
-  if (frame[4] !== FORMAT_VERSION) fail('unsupported-version', `Frame format version ${frame[4]} is not supported.`, frame[4]);
-  const algorithm = ALGORITHMS[frame[5]!];
-  if (algorithm === undefined) fail('unknown-algorithm', `Frame algorithm code ${frame[5]} is unknown.`, frame[5]);
-  const flags = frame[6]!;
-  if ((flags & ~FLAG_DICTIONARY) !== 0 || frame[7] !== 0) fail('corrupt', 'The frame is corrupt: reserved header bits are set.');
+  const version = frame[4]!;
+  if (version !== FORMAT_VERSION && version !== FORMAT_VERSION_1) fail('unsupported-version', `Frame format version ${version} is not supported.`, version);
+  const fields = version === FORMAT_VERSION ? readV2(frame) : readV1(frame);
+  if (fields.declared > BigInt(maxOutput)) fail('too-large', `The frame declares ${fields.declared} bytes, above the limit of ${maxOutput}.`, fields.declared);
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  const declared = view.getBigUint64(8, true);
-  if (declared > BigInt(maxOutput)) fail('too-large', `The frame declares ${declared} bytes, above the limit of ${maxOutput}.`, declared);
+  let at = fields.checksumAt + 4;
   let dictionaryId: number | undefined;
-  if (flags & FLAG_DICTIONARY) {
-    if (frame.length < HEADER_LEN + 4) fail('truncated', 'The frame is truncated: it ends before its dictionary id.');
-    dictionaryId = view.getUint32(20, true);
+  if (fields.hasDictionary) {
+    if (frame.length < at + 4) fail('truncated', 'The frame is truncated: it ends before its dictionary id.');
+    dictionaryId = view.getUint32(at, true);
+    at += 4;
   }
-  const checksum = view.getUint32(16, true);
-  return { algorithm, originalLength: Number(declared), checksum, dictionaryId, headerLength: headerLength(dictionaryId) };
+  const checksum = view.getUint32(fields.checksumAt, true);
+  return { version, algorithm: fields.algorithm, originalLength: Number(fields.declared), checksum, dictionaryId, headerLength: at };
+}
+
+interface Fields {
+  algorithm: Algorithm;
+  hasDictionary: boolean;
+  declared: bigint;
+  checksumAt: number;
+}
+
+function algorithmOf(code: number): Algorithm {
+  const algorithm = ALGORITHMS[code];
+  if (algorithm === undefined) fail('unknown-algorithm', `Frame algorithm code ${code} is unknown.`, code);
+  return algorithm;
+}
+
+function readV1(frame: Uint8Array): Fields {
+  if (frame.length < HEADER_LEN_V1) truncated();
+  const algorithm = algorithmOf(frame[5]!);
+  const flags = frame[6]!;
+  if ((flags & ~FLAG_DICTIONARY_V1) !== 0 || frame[7] !== 0) fail('corrupt', 'The frame is corrupt: reserved header bits are set.');
+  const declared = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getBigUint64(8, true);
+  return { algorithm, hasDictionary: (flags & FLAG_DICTIONARY_V1) !== 0, declared, checksumAt: 16 };
+}
+
+function readV2(frame: Uint8Array): Fields {
+  const algorithm = algorithmOf(frame[5]! & 0x0f);
+  const flags = frame[5]! & 0xf0;
+  if ((flags & ~FLAG_DICTIONARY_V2) !== 0) fail('corrupt', 'The frame is corrupt: reserved header bits are set.');
+  const { value, end } = readLeb128(frame, 6);
+  if (frame.length < end + 4) truncated();
+  return { algorithm, hasDictionary: flags !== 0, declared: value, checksumAt: end };
+}
+
+/** Unsigned LEB128, shortest form only, at most 64 bits (the same rules as the Rust reader). */
+function readLeb128(frame: Uint8Array, at: number): { value: bigint; end: number } {
+  let value = 0n;
+  for (let i = 0; i < 10; i++) {
+    if (frame.length < at + i + 1) truncated();
+    const byte = frame[at + i]!;
+    if (i === 9 && byte > 1) fail('corrupt', 'The frame is corrupt: original length does not fit 64 bits.');
+    value |= BigInt(byte & 0x7f) << BigInt(7 * i);
+    if ((byte & 0x80) === 0) {
+      if (byte === 0 && i > 0) fail('corrupt', 'The frame is corrupt: original length is not in its shortest form.');
+      return { value, end: at + i + 1 };
+    }
+  }
+  return fail('corrupt', 'The frame is corrupt: original length does not fit 64 bits.');
 }
 
 /** Checks decoded bytes against the header's length and checksum. */

@@ -40,7 +40,8 @@ export class NativeEngine {
   readonly name = 'native' as const;
   private readonly cctx: ZstdBinding.CCtx;
   private readonly dctx: ZstdBinding.DCtx;
-  private readonly cdicts = new WeakMap<CodecDictionary, Map<number, ZstdBinding.CDict>>();
+  /** One context per dictionary and level, the dictionary loaded once (sticky across compress2 calls). */
+  private readonly dictCctxs = new WeakMap<CodecDictionary, Map<number, ZstdBinding.CCtx>>();
   private readonly ddicts = new WeakMap<CodecDictionary, ZstdBinding.DDict>();
 
   constructor(
@@ -54,13 +55,13 @@ export class NativeEngine {
   pack(data: Uint8Array, algorithm: Algorithm, level = 3, dictionary?: CodecDictionary): Uint8Array {
     const dictionaryId = dictionary?.id;
     const header = { algorithm, originalLength: data.length, checksum: xxh32(data), dictionaryId };
-    const hlen = headerLength(dictionaryId);
+    const hlen = headerLength(data.length, dictionaryId);
     if (algorithm === 'zstd') {
       checkLevel(level);
       const out = Buffer.allocUnsafe(hlen + this.zstd.compressBound(data.length));
       writeHeader(out, header);
       const dst = out.subarray(hlen);
-      const n = dictionary ? this.cctx.compressUsingCDict(dst, data, this.cdict(dictionary, level)) : this.cctx.compress(dst, data, level);
+      const n = dictionary ? this.dictCctx(dictionary, level).compress2(dst, data) : this.cctx.compress(dst, data, level);
       return u8(out.subarray(0, hlen + n));
     }
     const payload = algorithm === 'lz4' ? this.lz4.compressFrameSync(Buffer.from(data.buffer, data.byteOffset, data.length)) : data;
@@ -123,12 +124,19 @@ export class NativeEngine {
     }
   }
 
-  private cdict(dictionary: CodecDictionary, level: number): ZstdBinding.CDict {
-    let byLevel = this.cdicts.get(dictionary);
-    if (!byLevel) this.cdicts.set(dictionary, (byLevel = new Map()));
-    let cdict = byLevel.get(level);
-    if (!cdict) byLevel.set(level, (cdict = new this.zstd.CDict(dictionary.bytes, level)));
-    return cdict;
+  /** Frames carry the dictionary id in their header, so the zstd frame leaves it out (as the component's do). */
+  private dictCctx(dictionary: CodecDictionary, level: number): ZstdBinding.CCtx {
+    let byLevel = this.dictCctxs.get(dictionary);
+    if (!byLevel) this.dictCctxs.set(dictionary, (byLevel = new Map()));
+    let cctx = byLevel.get(level);
+    if (!cctx) {
+      cctx = new this.zstd.CCtx();
+      cctx.setParameter(this.zstd.CParameter.compressionLevel, level);
+      cctx.setParameter(this.zstd.CParameter.dictIDFlag, 0);
+      cctx.loadDictionary(dictionary.bytes);
+      byLevel.set(level, cctx);
+    }
+    return cctx;
   }
 
   private ddict(dictionary: CodecDictionary): ZstdBinding.DDict {

@@ -122,7 +122,7 @@ impl Codec {
 }
 
 fn header_for(data: &[u8], algorithm: Algorithm, dictionary_id: Option<u32>) -> Header {
-    Header { algorithm, original_len: data.len() as u64, checksum: frame::checksum(data), dictionary_id }
+    Header::new(algorithm, data.len() as u64, frame::checksum(data), dictionary_id)
 }
 
 /// Packs `data` into a frame with a fresh [`Codec`].

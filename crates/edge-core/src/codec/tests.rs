@@ -15,6 +15,20 @@ fn mcp_message(i: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The standard stream after a frame's header, whatever the header's version.
+fn payload(frame: &[u8]) -> &[u8] {
+    &frame[inspect(frame).unwrap().encoded_len()..]
+}
+
+/// The same frame with a header that claims `len` original bytes.
+fn with_declared_len(frame: &[u8], len: u64) -> Vec<u8> {
+    let header = Header { original_len: len, ..inspect(frame).unwrap() };
+    let mut out = Vec::new();
+    frame::write_header(&header, &mut out);
+    out.extend_from_slice(payload(frame));
+    out
+}
+
 #[test]
 fn stored_pack_unpack_round_trip() {
     let frame = pack(b"edge", opts(Algorithm::Stored, None)).unwrap();
@@ -41,8 +55,7 @@ fn payload_after_header_is_a_standard_stream() {
     let mut codec = Codec::new();
     for algorithm in [Algorithm::Zstd, Algorithm::Lz4] {
         let frame = codec.pack(&data, opts(algorithm, Some(5))).unwrap();
-        let payload = &frame[frame::HEADER_LEN..];
-        assert_eq!(codec.decode_raw(algorithm, payload, MB, None).unwrap(), data);
+        assert_eq!(codec.decode_raw(algorithm, payload(&frame), MB, None).unwrap(), data);
     }
 }
 
@@ -60,8 +73,7 @@ fn unpack_refuses_more_than_max_output() {
         let frame = pack(&data, opts(algorithm, None)).unwrap();
         let err = unpack(&frame, 9_999).unwrap_err();
         assert_eq!(err, CodecError::Frame(FrameError::TooLarge { declared: 10_000, limit: 9_999 }));
-        let payload = &frame[frame::HEADER_LEN..];
-        let err = Codec::new().decode_raw(algorithm, payload, 9_999, None).unwrap_err();
+        let err = Codec::new().decode_raw(algorithm, payload(&frame), 9_999, None).unwrap_err();
         assert_eq!(err, CodecError::OutputLimit(9_999), "{algorithm:?}");
     }
 }
@@ -70,8 +82,7 @@ fn unpack_refuses_more_than_max_output() {
 #[test]
 fn header_understating_length_is_corrupt_not_overflow() {
     for algorithm in [Algorithm::Zstd, Algorithm::Lz4] {
-        let mut frame = pack(&[b'a'; 5000], opts(algorithm, None)).unwrap();
-        frame[8..16].copy_from_slice(&100u64.to_le_bytes());
+        let frame = with_declared_len(&pack(&[b'a'; 5000], opts(algorithm, None)).unwrap(), 100);
         assert!(matches!(unpack(&frame, MB), Err(CodecError::Decode(_))), "{algorithm:?}");
     }
 }
@@ -79,8 +90,7 @@ fn header_understating_length_is_corrupt_not_overflow() {
 #[test]
 fn header_overstating_length_is_corrupt() {
     for algorithm in [Algorithm::Zstd, Algorithm::Lz4] {
-        let mut frame = pack(&[b'a'; 5000], opts(algorithm, None)).unwrap();
-        frame[8..16].copy_from_slice(&6000u64.to_le_bytes());
+        let frame = with_declared_len(&pack(&[b'a'; 5000], opts(algorithm, None)).unwrap(), 6000);
         let err = unpack(&frame, MB).unwrap_err();
         assert!(matches!(err, CodecError::Decode(_) | CodecError::Frame(FrameError::Corrupt(_))), "{err:?}");
     }
@@ -102,7 +112,7 @@ fn flipped_bits_are_typed_errors() {
     let data = mcp_message(3).repeat(20);
     for algorithm in [Algorithm::Zstd, Algorithm::Lz4] {
         let frame = pack(&data, opts(algorithm, None)).unwrap();
-        for at in frame::HEADER_LEN..frame.len() {
+        for at in inspect(&frame).unwrap().encoded_len()..frame.len() {
             let mut bad = frame.clone();
             bad[at] ^= 0x5a;
             // Either an error, or (rarely) the same bytes, which the checksum proved.
@@ -128,8 +138,9 @@ fn dictionary_packs_smaller_and_round_trips() {
     assert!(with.len() < plain.len(), "{} vs {}", with.len(), plain.len());
     assert_eq!(inspect(&with).unwrap().dictionary_id, Some(dict.id()));
     assert_eq!(codec.unpack(&with, MB, Some(&dict)).unwrap(), msg);
-    let raw = &with[frame::HEADER_LEN + 4..];
-    assert_eq!(codec.decode_raw(Algorithm::Zstd, raw, MB, Some(&dict)).unwrap(), msg);
+    assert_eq!(codec.decode_raw(Algorithm::Zstd, payload(&with), MB, Some(&dict)).unwrap(), msg);
+    // The zstd frame leaves the id to the header: a frame header without a dictionary id field.
+    assert_eq!(zstd_safe::get_dict_id_from_frame(payload(&with)), None);
 }
 
 #[test]
@@ -170,5 +181,27 @@ fn decode_raw_rejects_garbage_and_empty() {
     for algorithm in [Algorithm::Zstd, Algorithm::Lz4] {
         assert!(matches!(codec.decode_raw(algorithm, b"", MB, None), Err(CodecError::Decode(_))));
         assert!(matches!(codec.decode_raw(algorithm, b"garbage bytes", MB, None), Err(CodecError::Decode(_))));
+    }
+}
+
+/// Frames written before the compact header (format version 1) still unpack,
+/// with and without a dictionary.
+#[test]
+fn version_1_frames_still_unpack() {
+    let data = mcp_message(4).repeat(10);
+    let mut codec = Codec::new();
+    let mut dict = trained();
+    for (frame, dictionary) in [
+        (codec.pack(&data, opts(Algorithm::Zstd, None)).unwrap(), None),
+        (codec.pack(&data, opts(Algorithm::Lz4, None)).unwrap(), None),
+        (codec.pack_with_dictionary(&data, None, &mut dict).unwrap(), Some(&dict)),
+    ] {
+        let header = Header { version: frame::FORMAT_VERSION_1, ..inspect(&frame).unwrap() };
+        let mut v1 = Vec::new();
+        frame::write_header(&header, &mut v1);
+        v1.extend_from_slice(payload(&frame));
+        assert_eq!(v1.len(), frame.len() + 8, "v1 headers are 8 bytes longer here");
+        assert_eq!(inspect(&v1).unwrap().version, frame::FORMAT_VERSION_1);
+        assert_eq!(codec.unpack(&v1, MB, dictionary).unwrap(), data);
     }
 }

@@ -62,16 +62,24 @@ impl ZstdContexts {
         let cctx = self.cctx()?;
         let mut cursor = Cursor::new(out);
         cursor.set_position(start);
-        let written = match cdict {
-            Some(cdict) => cctx.compress_using_cdict(&mut cursor, data, cdict),
-            None => {
-                cctx.reset(ResetDirective::SessionAndParameters).map_err(|c| CodecError::Compress(reason(c)))?;
-                cctx.set_parameter(CParameter::CompressionLevel(level))
-                    .map_err(|c| CodecError::Compress(reason(c)))?;
-                cctx.compress2(&mut cursor, data)
+        let fail = |c| CodecError::Compress(reason(c));
+        cctx.reset(ResetDirective::SessionAndParameters).map_err(fail)?;
+        match cdict {
+            // The frame header carries the dictionary id; the zstd frame need not
+            // repeat it (4 bytes of a ~230-byte dictionary frame). The prepared
+            // dictionary's own level applies.
+            Some(cdict) => {
+                cctx.ref_cdict(cdict).map_err(fail)?;
+                cctx.set_parameter(CParameter::DictIdFlag(false)).map_err(fail)?;
             }
-        };
-        written.map(|_| ()).map_err(|c| CodecError::Compress(reason(c)))
+            None => {
+                cctx.set_parameter(CParameter::CompressionLevel(level)).map_err(fail)?;
+            }
+        }
+        let written = cctx.compress2(&mut cursor, data).map(|_| ()).map_err(fail);
+        // Drop the reference now, so the context never points at a freed dictionary.
+        cctx.reset(ResetDirective::Parameters).map_err(fail)?;
+        written
     }
 
     /// Decodes a payload that must produce exactly `len` bytes (the frame
