@@ -7,6 +7,7 @@
 //   node scripts/build-core.mjs --check   fail if generated code is stale or edited
 import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { root, log, fail, run, hashTree, sha256 } from './lib.mjs';
 import { findToolchain, cargoBuild, TARGET } from './toolchain.mjs';
 
@@ -131,4 +132,5 @@ async function main() {
   log(`transpiled into host/src/core/generated (${Object.keys(files).length} files)`);
 }
 
-await main();
+// Imported by bench/codec/build-variant.mjs for transpileComponent: build only when run.
+if (import.meta.url === pathToFileURL(process.argv[1]).href) await main();
