@@ -29,6 +29,6 @@ describe('README', () => {
     });
     expect(out).toMatch(/^serving MCP at http:\/\/127\.0\.0\.1:\d+\/mcp$/m);
     expect(out).toMatch(/^core 0\.1\.0, features: simd128/m);
-    expect(out).toMatch(/^framed 5 bytes into 25$/m);
+    expect(out).toMatch(/^framed 5 bytes into 16$/m); // 11-byte v2 header + 5
   });
 });
