@@ -44,7 +44,10 @@ export interface EdgeCodec {
   inspect(frame: Uint8Array): Header;
   /** Decodes a bare zstd or lz4 stream (what `zstd`/`lz4` and the napi packages write). */
   decodeRaw(algorithm: Algorithm, data: Uint8Array, options: UnpackOptions): Uint8Array;
-  /** Trains a zstd dictionary of at most `maxSize` bytes from sample messages (deterministic). */
+  /**
+   * Trains a zstd dictionary of at most `maxSize` bytes from sample messages (deterministic).
+   * Synchronous and CPU-bound: FastCover with a parameter search, about 1.5-2 s per MB of samples.
+   */
   trainDictionary(samples: Uint8Array[], maxSize?: number): CodecDictionary;
   /** Loads a zstd dictionary from bytes (from `trainDictionary(...).bytes` or `zstd --train`). */
   loadDictionary(bytes: Uint8Array): CodecDictionary;
