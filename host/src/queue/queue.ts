@@ -3,6 +3,7 @@
 // times, batches); this class applies each decision in one SQLite transaction
 // and only then acknowledges, so an acknowledged call survives kill -9.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createCodec, type EdgeCodec } from '../codec/index.js';
 import type { Algorithm, EdgeCore } from '../core/index.js';
 import { QueueScheduler, type Decision, type Priority, type QueueLimits } from '../core/queue.js';
 import type { Db } from '../storage/database.js';
@@ -11,6 +12,7 @@ import { QueueError, storageError } from './errors.js';
 import { QueueStore, type TaskRow } from './store.js';
 import { Sync, type Deliverer, type SyncReport } from './sync.js';
 import { decodeJson, encodeJson, errorResult, type Payloads } from './payload.js';
+import { applyDecisions, columnsOf, packGroup, type Answer, type Pending } from './group.js';
 
 export const PRIORITIES: readonly Priority[] = ['low', 'normal', 'high', 'urgent'];
 const encoder = new TextEncoder();
@@ -42,8 +44,13 @@ export interface QueueOptions {
   tickMs?: number;
   /** Most calls committed in one group transaction. */
   groupMax?: number;
-  /** How payloads and results are packed; falls back to `stored` when the core lacks it. */
+  /** How payloads and results are packed; falls back to `stored` when the codec lacks it. */
   compression?: Algorithm;
+  /**
+   * Which codec engine packs: 'auto' (default) is the native one on Node
+   * (zstd-napi, lz4-napi) and the component elsewhere; both write the same frames.
+   */
+  codecEngine?: 'auto' | 'component' | 'native';
   now?: () => number;
   log?: Logger;
 }
@@ -65,13 +72,6 @@ export interface Enqueued {
   id: number;
   /** True when an earlier call with the same key answers for this one. */
   duplicate: boolean;
-}
-
-interface Pending {
-  call: DeferredCall;
-  payload: Uint8Array;
-  resolve: (e: Enqueued) => void;
-  reject: (err: Error) => void;
 }
 
 /** Counters for status and /metrics; they count since start. */
@@ -116,25 +116,33 @@ export class OfflineQueue {
   private flushScheduled = false;
   private closed = false;
   private readonly groupMax: number;
+  private readonly maxItemBytes: number;
 
   constructor(
     db: Db,
     private readonly core: EdgeCore,
     readonly options: QueueOptions,
+    codec: EdgeCodec,
   ) {
     this.store = new QueueStore(db);
     this.log = options.log ?? createLogger('warn');
     this.now = options.now ?? Date.now;
     this.keepResultsMs = options.keepResultsMs ?? 24 * 3600_000;
-    this.groupMax = options.groupMax ?? 2048;
-    this.algorithm = pickAlgorithm(core, options.compression ?? 'stored', this.log);
+    this.groupMax = options.groupMax ?? 4096;
+    this.maxItemBytes = options.maxItemBytes ?? 4 << 20;
+    this.algorithm = pickAlgorithm(codec, options.compression ?? 'stored', this.log);
     const algorithm = this.algorithm;
-    this.payloads = { pack: (b) => core.codec.pack(b, { algorithm }), unpack: (f, max) => core.codec.unpack(f, max) };
+    this.payloads = { pack: (b) => codec.pack(b, { algorithm }), unpack: (f, maxOutput) => codec.unpack(f, { maxOutput }) };
+    this.codecEngine = codec.engine;
   }
+
+  /** The codec engine that packs payloads ('native' on Node when zstd-napi loads). */
+  readonly codecEngine: EdgeCodec['engine'];
 
   /** Rebuilds the scheduler from SQLite and starts the sync loop. */
   static async open(db: Db, core: EdgeCore, options: QueueOptions): Promise<OfflineQueue> {
-    const q = new OfflineQueue(db, core, options);
+    const codec = await createCodec({ core, engine: options.codecEngine ?? 'auto' });
+    const q = new OfflineQueue(db, core, options, codec);
     q.rebuild();
     q.sync = new Sync(q, options.deliver, { batchItems: options.batchItems ?? 64, tickMs: options.tickMs ?? 1000, window: Math.max(1, options.window ?? 1) });
     q.sync.start();
@@ -154,7 +162,7 @@ export class OfflineQueue {
     const base = limitsOf(this.options.defaults, DEFAULT_LIMITS);
     this.scheduler = new QueueScheduler(this.core.exports, {
       defaultLimits: base,
-      maxItemBytes: this.options.maxItemBytes ?? 4 << 20,
+      maxItemBytes: this.maxItemBytes,
       backoff: this.options.backoff ?? { baseMs: 1000, maxMs: 300_000, jitterPercent: 50 },
       seed: this.persistentSeed(),
     });
@@ -250,29 +258,35 @@ export class OfflineQueue {
     const group = this.pending;
     this.pending = [];
     if (group.length === 0) return;
+    const answers = this.commitGroup(group);
+    for (let i = 0; i < group.length; i++) {
+      const a = answers[i]!;
+      if (a instanceof Error) group[i]!.reject(a);
+      else group[i]!.resolve(a);
+    }
+    this.sync.kick();
+  }
+
+  /** Decides and stores one group (see group.ts); a storage failure refuses all of it. */
+  private commitGroup(group: Pending[]): Answer[] {
     const now = this.now();
-    const answers: (Enqueued | Error | undefined)[] = [];
+    const answers: (Answer | undefined)[] = new Array(group.length);
     let admitted = false;
     try {
-      for (const p of group) answers.push(this.existing(p.call));
-      const fresh = group.map((_, i) => i).filter((i) => answers[i] === undefined);
-      const framed = this.scheduler.admitFramed(fresh.map((i) => this.request(group[i]!)), fresh.map((i) => group[i]!.payload), this.algorithm, now);
+      for (let i = 0; i < group.length; i++) answers[i] = this.existing(group[i]!.call);
+      const packed = packGroup(this, group, answers, this.maxItemBytes);
+      const out = this.scheduler.admitColumns(columnsOf(group, packed), now);
       admitted = true;
-      this.store.transaction(() => this.apply(group, fresh, framed, answers, now));
+      const exceptions = new Map(out.exceptions.map((e) => [e.index, e.decision]));
+      this.store.transaction(() => applyDecisions(this, group, packed, out.ids, out.expiresAtMs, exceptions, answers, now));
       this.scheduler.commit();
     } catch (err) {
       if (admitted) this.scheduler.rollback();
       const error = err instanceof QueueError ? err : storageError(err, 'queueing the call');
       this.log.error('offline queue: could not store calls', { calls: group.length, error: error.message });
-      for (const p of group) p.reject(error);
-      return;
+      return group.map(() => error);
     }
-    group.forEach((p, i) => {
-      const a = answers[i]!;
-      if (a instanceof Error) p.reject(a);
-      else p.resolve(a);
-    });
-    this.sync.kick();
+    return answers as Answer[];
   }
 
   /** An earlier call with the same client key, from SQLite. */
@@ -284,44 +298,18 @@ export class OfflineQueue {
     return { taskId: taskIdOf(row), id: row.id, duplicate: true };
   }
 
-  private request({ call, payload }: Pending) {
-    return { destination: call.destination, priority: call.priority ?? 'normal', bytes: payload.length, idempotencyKey: call.idempotencyKey, ttlMs: call.ttlMs };
-  }
-
-  private apply(group: Pending[], fresh: number[], framed: { decision: Decision; frame?: Uint8Array }[], answers: (Enqueued | Error | undefined)[], now: number): void {
-    const byKey = new Map<string, Enqueued>();
-    fresh.forEach((gi, k) => {
-      const d = framed[k]!.decision;
-      const payload = framed[k]!.frame;
-      const { call } = group[gi]!;
-      const keyId = call.idempotencyKey === undefined ? undefined : `${call.destination}\u0000${call.idempotencyKey}`;
-      if (d.kind === 'reject') {
-        this.counters.rejected += 1;
-        answers[gi] = rejection(d.reason, call.destination);
-      } else if (d.kind === 'duplicate') {
-        const first = keyId === undefined ? undefined : byKey.get(keyId);
-        answers[gi] = first ? { ...first, duplicate: true } : new QueueError('key-conflict', 'This idempotency key collides with a queued call; use another key.');
-        if (first) this.counters.duplicates += 1;
-      } else {
-        if (!payload) throw new Error('the core admitted a call without its frame');
-        for (const ev of d.evicted) this.evict(ev.id, ev.destination, now);
-        const secret = randomUUID().replaceAll('-', '').slice(0, 16);
-        const idemKey = call.idempotencyKey ?? randomUUID();
-        const expiresMs = d.expiresAtMs ?? null;
-        this.store.insert({ id: d.id, destination: call.destination, tool: call.tool, priority: PRIORITIES.indexOf(call.priority ?? 'normal'), idemKey, clientKey: call.idempotencyKey !== undefined, secret, payload, createdMs: now, expiresMs });
-        const e = { taskId: `${d.id}.${secret}`, id: d.id, duplicate: false };
-        if (keyId !== undefined) byKey.set(keyId, e);
-        this.counters.enqueued += 1;
-        answers[gi] = e;
-      }
-    });
-  }
-
-  private evict(id: number, destination: string, now: number): void {
+  /** Ends a call the core evicted to make room (inside the group's transaction). */
+  evict(id: number, destination: string, now: number): void {
     const msg = `evicted: destination "${destination}" was full (policy drop-oldest-lowest-priority)`;
     this.store.finish(id, 'failed', encodeJson(this.payloads, errorResult(msg)), msg, now, now + this.keepResultsMs);
     this.counters.evicted += 1;
     this.log.warn('offline queue: evicted a call to make room', { id, destination });
+  }
+
+  /** A refusal by the core, counted and in words. */
+  rejection(r: Extract<Decision, { kind: 'reject' }>['reason'], destination: string): QueueError {
+    this.counters.rejected += 1;
+    return rejectionError(r, destination);
   }
 
   /** The task row behind a task id, if the id is genuine. */
@@ -378,7 +366,7 @@ export class OfflineQueue {
   }
 }
 
-function rejection(r: Extract<Decision, { kind: 'reject' }>['reason'], destination: string): QueueError {
+function rejectionError(r: Extract<Decision, { kind: 'reject' }>['reason'], destination: string): QueueError {
   switch (r.code) {
     case 'full':
       return new QueueError('full', `The queue for "${destination}" is full (${r.items} calls, ${r.bytes} bytes); try again after it syncs, or raise its bounds.`);
@@ -393,11 +381,11 @@ function rejection(r: Extract<Decision, { kind: 'reject' }>['reason'], destinati
   }
 }
 
-/** The configured algorithm if this core can pack with it, else `stored` (said once in the log). */
-function pickAlgorithm(core: EdgeCore, wanted: Algorithm, log: Logger): Algorithm {
+/** The configured algorithm if the codec can pack with it, else `stored` (said once in the log). */
+function pickAlgorithm(codec: EdgeCodec, wanted: Algorithm, log: Logger): Algorithm {
   if (wanted === 'stored') return wanted;
   try {
-    core.codec.pack(new Uint8Array(16), { algorithm: wanted });
+    codec.pack(new Uint8Array(16), { algorithm: wanted });
     return wanted;
   } catch {
     log.info(`offline queue: the core has no ${wanted} yet; payloads are stored uncompressed`);

@@ -48,6 +48,16 @@ interface Outcome {
 }
 
 const PRUNE_EVERY_MS = 60_000;
+
+/**
+ * The key a call travels with: the sender's persistent id, then the client's
+ * key after ':', or, for a call without one, its task id after '/'. The
+ * sender id is a UUID (fixed length, neither character), so the two kinds
+ * never collide, whatever key a client picks.
+ */
+export function deliveryKey(senderId: string, row: { id: number; idem_key: string; secret: string }): string {
+  return row.idem_key === '' ? `${senderId}/${row.id}.${row.secret}` : `${senderId}:${row.idem_key}`;
+}
 const EXPIRE_PAGE = 10_000;
 
 export class Sync {
@@ -209,7 +219,7 @@ export class Sync {
       return { id, state: 'failed', result: errorResult(message), message, dropped: true };
     }
     try {
-      const call = { tool: row.tool, arguments: args, idempotencyKey: `${q.senderId}:${row.idem_key}` };
+      const call = { tool: row.tool, arguments: args, idempotencyKey: deliveryKey(q.senderId, row) };
       const result = await this.deliver(destination, call, this.abort.signal);
       // A tool error is still an answer: the call happened; its result says how.
       return { id, state: 'completed', result, message: null };
