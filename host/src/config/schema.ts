@@ -82,6 +82,13 @@ export const offlineSchema = z
     retry_jitter_percent: z.number().int().min(0).max(100).default(50),
     /** How long finished tasks and their results stay readable, in seconds. */
     keep_results_seconds: z.number().int().min(1).default(86_400),
+    /**
+     * How a queued call reaches the disk before it is acknowledged: "off-loop"
+     * fdatasyncs the WAL on the thread pool after COMMIT (the event loop keeps
+     * serving meanwhile); "in-commit" lets SQLite sync inside COMMIT. Both
+     * acknowledge only what is on disk.
+     */
+    disk_sync: z.enum(['off-loop', 'in-commit']).default('off-loop'),
     /** As a destination: how long to remember idempotency keys and first results, in seconds. */
     idempotency_window_seconds: z.number().int().min(1).default(86_400),
   })

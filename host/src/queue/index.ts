@@ -41,6 +41,7 @@ export async function startOfflineQueue(config: EdgeConfig, db: Db, core: EdgeCo
     batchItems: o.batch_size,
     window: o.delivery_window,
     keepResultsMs: o.keep_results_seconds * 1000,
+    syncMode: o.disk_sync,
     log,
   });
   const memory = new IdempotencyMemory(db, o.idempotency_window_seconds * 1000);

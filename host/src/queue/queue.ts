@@ -13,6 +13,7 @@ import { QueueStore, type TaskRow } from './store.js';
 import { Sync, type Deliverer, type SyncReport } from './sync.js';
 import { decodeJson, encodeJson, errorResult, type Payloads } from './payload.js';
 import { applyDecisions, columnsOf, packGroup, type Answer, type Pending } from './group.js';
+import { WalSync, type SyncMode } from './wal-sync.js';
 
 export const PRIORITIES: readonly Priority[] = ['low', 'normal', 'high', 'urgent'];
 const encoder = new TextEncoder();
@@ -44,6 +45,15 @@ export interface QueueOptions {
   tickMs?: number;
   /** Most calls committed in one group transaction. */
   groupMax?: number;
+  /**
+   * How a group reaches the disk before it is acknowledged: 'off-loop'
+   * (default) fdatasyncs the WAL on the thread pool after COMMIT, so the event
+   * loop keeps working meanwhile; 'in-commit' lets SQLite sync inside COMMIT
+   * (synchronous=FULL). Both acknowledge only what is on disk (wal-sync.ts).
+   */
+  syncMode?: SyncMode;
+  /** Test hook: the fdatasync used in 'off-loop' mode. */
+  syncFile?: (fd: number, cb: (err: Error | null) => void) => void;
   /** How payloads and results are packed; falls back to `stored` when the codec lacks it. */
   compression?: Algorithm;
   /**
@@ -117,6 +127,7 @@ export class OfflineQueue {
   private closed = false;
   private readonly groupMax: number;
   private readonly maxItemBytes: number;
+  readonly walSync: WalSync;
 
   constructor(
     db: Db,
@@ -130,6 +141,7 @@ export class OfflineQueue {
     this.keepResultsMs = options.keepResultsMs ?? 24 * 3600_000;
     this.groupMax = options.groupMax ?? 4096;
     this.maxItemBytes = options.maxItemBytes ?? 4 << 20;
+    this.walSync = new WalSync(db, options.syncMode ?? 'off-loop', options.syncFile);
     this.algorithm = pickAlgorithm(codec, options.compression ?? 'stored', this.log);
     const algorithm = this.algorithm;
     this.payloads = { pack: (b) => codec.pack(b, { algorithm }), unpack: (f, maxOutput) => codec.unpack(f, { maxOutput }) };
@@ -252,19 +264,24 @@ export class OfflineQueue {
     });
   }
 
-  /** Commits every pending call in one transaction, then acknowledges them. */
+  /** Commits every pending call in one transaction; acknowledges them once it is on disk. */
   flush(): void {
     this.flushScheduled = false;
     const group = this.pending;
     this.pending = [];
     if (group.length === 0) return;
     const answers = this.commitGroup(group);
-    for (let i = 0; i < group.length; i++) {
-      const a = answers[i]!;
-      if (a instanceof Error) group[i]!.reject(a);
-      else group[i]!.resolve(a);
-    }
     this.sync.kick();
+    if (answers.every((a) => a instanceof Error)) return settleGroup(group, answers);
+    this.walSync.durable().then(
+      () => settleGroup(group, answers),
+      (err: unknown) => {
+        // Committed but maybe not on disk: say so rather than acknowledge.
+        const error = storageError(err, 'syncing the queue to disk');
+        this.log.error('offline queue: could not sync a committed group to disk', { calls: group.length, error: error.message });
+        settleGroup(group, group.map(() => error));
+      },
+    );
   }
 
   /** Decides and stores one group (see group.ts); a storage failure refuses all of it. */
@@ -278,7 +295,7 @@ export class OfflineQueue {
       const out = this.scheduler.admitColumns(columnsOf(group, packed), now);
       admitted = true;
       const exceptions = new Map(out.exceptions.map((e) => [e.index, e.decision]));
-      this.store.transaction(() => applyDecisions(this, group, packed, out.ids, out.expiresAtMs, exceptions, answers, now));
+      this.walSync.commitUnsynced(() => this.store.transaction(() => applyDecisions(this, group, packed, out.ids, out.expiresAtMs, exceptions, answers, now)));
       this.scheduler.commit();
     } catch (err) {
       if (admitted) this.scheduler.rollback();
@@ -363,6 +380,15 @@ export class OfflineQueue {
     this.flush();
     this.closed = true;
     await this.sync.stop();
+    await this.walSync.close();
+  }
+}
+
+function settleGroup(group: Pending[], answers: Answer[]): void {
+  for (let i = 0; i < group.length; i++) {
+    const a = answers[i]!;
+    if (a instanceof Error) group[i]!.reject(a);
+    else group[i]!.resolve(a);
   }
 }
 

@@ -47,8 +47,9 @@ export interface TaskRow {
 export interface PayloadRow {
   id: number;
   tool: string;
-  /** The client's key; '' when the call had none (it is then sent under its task id). */
+  /** The client's key (client_key = 1); a random one in rows from before migration 0003; else ''. */
   idem_key: string;
+  client_key: number;
   secret: string;
   payload: Buffer | null;
 }
@@ -75,7 +76,7 @@ function statements(db: Db) {
     task: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms FROM deferred WHERE id = ?`),
     tasks: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms FROM deferred WHERE id > ? ORDER BY id LIMIT ?`),
     result: p(`SELECT result FROM deferred WHERE id = ?`),
-    payload: p(`SELECT id, tool, idem_key, secret, payload FROM deferred WHERE id = ?`),
+    payload: p(`SELECT id, tool, idem_key, client_key, secret, payload FROM deferred WHERE id = ?`),
     queued: p(`SELECT id, destination, priority, bytes, expires_ms, idem_key, client_key FROM deferred WHERE state = 'queued' ORDER BY id`),
     lanes: p(`SELECT destination, priority, COUNT(*) AS items, SUM(client_key) AS keyed FROM deferred WHERE state = 'queued' GROUP BY destination, priority`),
     maxId: p(`SELECT COALESCE(MAX(id), 0) FROM deferred`).pluck(),

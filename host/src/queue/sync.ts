@@ -55,8 +55,8 @@ const PRUNE_EVERY_MS = 60_000;
  * sender id is a UUID (fixed length, neither character), so the two kinds
  * never collide, whatever key a client picks.
  */
-export function deliveryKey(senderId: string, row: { id: number; idem_key: string; secret: string }): string {
-  return row.idem_key === '' ? `${senderId}/${row.id}.${row.secret}` : `${senderId}:${row.idem_key}`;
+export function deliveryKey(senderId: string, row: { id: number; idem_key: string; client_key: number; secret: string }): string {
+  return row.client_key === 0 && row.idem_key === '' ? `${senderId}/${row.id}.${row.secret}` : `${senderId}:${row.idem_key}`;
 }
 const EXPIRE_PAGE = 10_000;
 
