@@ -111,7 +111,7 @@ export function applyDecisions(q: OfflineQueue, group: Pending[], packed: Packed
     const secret = secrets.slice(16 * k, 16 * k + 16);
     const exp = Number(expires[k]);
     rows.push({ id, destination: call.destination, tool: call.tool, priority: PRIORITY_CODE[call.priority ?? 'normal'] ?? 1, idemKey: call.idempotencyKey ?? '', clientKey: call.idempotencyKey !== undefined, secret, payload: packed[k]!.frame, createdMs: now, expiresMs: exp === 0 ? null : exp });
-    const e: Enqueued = { taskId: `${id}.${secret}`, id, duplicate: false };
+    const e: Enqueued = { taskId: `${id}.${secret}`, id, duplicate: false, createdMs: now };
     if (keyId !== undefined) byKey.set(keyId, e);
     q.counters.enqueued += 1;
     answers[gi] = e;
@@ -122,5 +122,5 @@ export function applyDecisions(q: OfflineQueue, group: Pending[], packed: Packed
 function duplicateOf(q: OfflineQueue, first: Enqueued | undefined): Answer {
   if (!first) return new QueueError('key-conflict', 'This idempotency key collides with a queued call; use another key.');
   q.counters.duplicates += 1;
-  return { ...first, duplicate: true };
+  return { taskId: first.taskId, id: first.id, duplicate: true };
 }

@@ -102,6 +102,8 @@ async function defer(q: OfflineQueue, c: { destination: string; tool: string; ar
   const idempotencyKey = IdempotencyMemory.keyOf(c.meta);
   try {
     const e = await q.enqueue({ destination: c.destination, tool: c.tool, arguments: c.arguments, priority, idempotencyKey, ...(c.ttlMs ? { ttlMs: c.ttlMs } : {}) });
+    // A fresh call's task is known without reading it back; a duplicate's is the first call's row.
+    if (!e.duplicate && e.createdMs !== undefined) return freshRow(e.id, e.taskId, c.destination, c.tool, e.createdMs);
     const row = q.taskRow(e.taskId);
     if (!row) throw new Error('a queued task vanished');
     return row;
@@ -109,6 +111,11 @@ async function defer(q: OfflineQueue, c: { destination: string; tool: string; ar
     if (err instanceof QueueError) throw new McpError(ErrorCode.InternalError, `Could not queue the call (${err.code}): ${err.message}`, { code: err.code });
     throw err;
   }
+}
+
+function freshRow(id: number, taskId: string, destination: string, tool: string, createdMs: number): TaskRow {
+  const secret = taskId.slice(taskId.indexOf('.') + 1);
+  return { id, state: 'queued', destination, tool, secret, created_ms: createdMs, updated_ms: createdMs, expires_ms: null, attempts: 0, message: null, keep_until_ms: null };
 }
 
 /** Registers deferrable tools (direct when called plainly, queued when called as a task) and the queue tools. */

@@ -82,6 +82,8 @@ export interface Enqueued {
   id: number;
   /** True when an earlier call with the same key answers for this one. */
   duplicate: boolean;
+  /** When it was queued (fresh calls only; a duplicate's row has the first call's time). */
+  createdMs?: number;
 }
 
 /** Counters for status and /metrics; they count since start. */
