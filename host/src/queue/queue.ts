@@ -368,6 +368,13 @@ export class OfflineQueue {
     this.counters.cancelled += 1;
   }
 
+  /** A destination's link is back: make it due now and look for work (no waiting out the backoff). */
+  wakeDestination(destination: string): void {
+    if (this.closed) return;
+    this.scheduler.wake(destination, this.now());
+    this.sync.kick();
+  }
+
   /** Sends everything that is due now, ignoring backoff; resolves when done. */
   syncNow(): Promise<SyncReport> {
     return this.sync.now();
