@@ -1,0 +1,89 @@
+// The receiving side of exactly-once, against a real destination mcp-edge
+// process whose `record` tool writes a row per effect and answers 400 ms
+// later: two concurrent deliveries with one key (two client sessions) run the
+// effect once and both get the first result; a later repeat is answered from
+// SQLite. And a sender whose destination is that mcp-edge as an HTTP upstream
+// delivers through the upstream provider with its key, which the receiver
+// remembers.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CreateTaskResultSchema, GetTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IDEMPOTENCY_META_KEY } from '../host/src/index.js';
+import { connectClient, eventually, startGateway } from './helpers/gateway.js';
+import { ROOT, tempDir, waitForOutput } from './helpers/processes.js';
+
+const DESTINATION = join(ROOT, 'test/fixtures/queue/destination.mjs');
+const destDir = tempDir('mcp-edge-idem-');
+let dest: ChildProcess;
+let destUrl: string;
+const clients: Client[] = [];
+
+async function peer(): Promise<Client> {
+  const c = new Client({ name: 'peer', version: '1.0.0' });
+  await c.connect(new StreamableHTTPClientTransport(new URL(destUrl)));
+  clients.push(c);
+  return c;
+}
+
+/** Effects the destination recorded for `n`, read from its SQLite file. */
+function effectsOf(n: number): number {
+  const db = new Database(join(destDir, 'mcp-edge.db'), { readonly: true });
+  try {
+    return db.prepare('SELECT COUNT(*) FROM effects WHERE n = ?').pluck().get(n) as number;
+  } finally {
+    db.close();
+  }
+}
+
+beforeAll(async () => {
+  dest = spawn(process.execPath, [DESTINATION, destDir, '0', '400'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  destUrl = (await waitForOutput(dest.stdout, /READY (\S+)/))[1]!;
+});
+
+afterAll(async () => {
+  await Promise.allSettled(clients.map((c) => c.close()));
+  dest?.kill('SIGKILL');
+});
+
+describe('idempotency memory of a destination mcp-edge', () => {
+  it('runs the effect once for two concurrent deliveries of one key; the second waits for the first result', async () => {
+    const [a, b] = await Promise.all([peer(), peer()]);
+    const params = { name: 'record', arguments: { n: 1 }, _meta: { [IDEMPOTENCY_META_KEY]: 'sender-x:call-1' } };
+    const [ra, rb] = await Promise.all([a.callTool(params), b.callTool(params)]);
+    expect(ra.content).toEqual([{ type: 'text', text: 'recorded 1' }]);
+    expect(rb).toEqual(ra);
+    expect(effectsOf(1)).toBe(1);
+    // Later, with other arguments even: the first result, no second effect.
+    const rc = await a.callTool({ ...params, arguments: { n: 2 } });
+    expect(rc.content).toEqual([{ type: 'text', text: 'recorded 1' }]);
+    expect(effectsOf(2)).toBe(0);
+    // Without a key, every call is an effect.
+    await Promise.all([a.callTool({ name: 'record', arguments: { n: 3 } }), b.callTool({ name: 'record', arguments: { n: 3 } })]);
+    expect(effectsOf(3)).toBe(2);
+  });
+
+  it('a sender delivers through an HTTP upstream provider with a key the receiver remembers', async () => {
+    const sender = await startGateway({
+      upstreams: [{ id: 'edge2', transport: 'http', url: destUrl }],
+      offline: { destinations: { peer: { upstream: 'edge2' } }, deferrable_tools: { record: 'peer' }, retry_base_ms: 100 },
+    });
+    const client = await connectClient(sender);
+    await eventually(async () => ((await client.listTools()).tools.some((t) => t.name === 'record') ? true : undefined), 10_000, 'the upstream tools');
+    const { task } = await client.request({ method: 'tools/call', params: { name: 'record', arguments: { n: 10 }, task: { ttl: 60_000 } } }, CreateTaskResultSchema);
+    const done = await eventually(async () => {
+      const t = await client.request({ method: 'tasks/get', params: { taskId: task.taskId } }, GetTaskResultSchema);
+      return t.status === 'working' ? undefined : t;
+    }, 15_000, 'the delivery');
+    expect(done.status).toBe('completed');
+    expect(effectsOf(10)).toBe(1);
+    // A resend with the key the sender used (a lost acknowledgement) changes nothing.
+    const key = `${sender.queue!.queue.senderId}/${task.taskId}`;
+    const again = await (await peer()).callTool({ name: 'record', arguments: { n: 10 }, _meta: { [IDEMPOTENCY_META_KEY]: key } });
+    expect(again.content).toEqual([{ type: 'text', text: 'recorded 10' }]);
+    expect(effectsOf(10)).toBe(1);
+  });
+});
