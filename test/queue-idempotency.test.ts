@@ -30,8 +30,8 @@ async function peer(): Promise<Client> {
 }
 
 /** Effects the destination recorded for `n`, read from its SQLite file. */
-function effectsOf(n: number): number {
-  const db = new Database(join(destDir, 'mcp-edge.db'), { readonly: true });
+function effectsOf(n: number, dir = destDir): number {
+  const db = new Database(join(dir, 'mcp-edge.db'), { readonly: true });
   try {
     return db.prepare('SELECT COUNT(*) FROM effects WHERE n = ?').pluck().get(n) as number;
   } finally {
@@ -39,14 +39,47 @@ function effectsOf(n: number): number {
   }
 }
 
+const started: ChildProcess[] = [];
+async function startDestination(dir: string, replyDelayMs: number, inDoubt = 'rerun'): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [DESTINATION, dir, '0', String(replyDelayMs), inDoubt], { stdio: ['ignore', 'pipe', 'inherit'] });
+  started.push(child);
+  return { child, url: (await waitForOutput(child.stdout, /READY (\S+)/))[1]! };
+}
+
+async function clientOf(url: string): Promise<Client> {
+  const c = new Client({ name: 'peer', version: '1.0.0' });
+  await c.connect(new StreamableHTTPClientTransport(new URL(url)));
+  clients.push(c);
+  return c;
+}
+
+/**
+ * Kills a destination after the effect of a keyed call and before its result
+ * is recorded, restarts it on the same data, and resends the call.
+ */
+async function crashBetweenEffectAndRecord(inDoubt: string) {
+  const dir = tempDir('mcp-edge-doubt-');
+  const first = await startDestination(dir, 5_000, inDoubt);
+  const params = { name: 'record', arguments: { n: 20 }, _meta: { [IDEMPOTENCY_META_KEY]: 'sender-y:call-20' } };
+  // Its answer never comes (the process dies); the SDK client is closed after the file.
+  void (await clientOf(first.url)).callTool(params).catch(() => undefined);
+  await eventually(() => (effectsOf(20, dir) === 1 ? true : undefined), 10_000, 'the effect');
+  first.child.kill('SIGKILL');
+  const second = await startDestination(dir, 0, inDoubt);
+  const c = await clientOf(second.url);
+  const resend = await c.callTool(params);
+  const again = await c.callTool(params);
+  second.child.kill('SIGKILL');
+  return { resend, again, effects: effectsOf(20, dir) };
+}
+
 beforeAll(async () => {
-  dest = spawn(process.execPath, [DESTINATION, destDir, '0', '400'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  destUrl = (await waitForOutput(dest.stdout, /READY (\S+)/))[1]!;
+  ({ child: dest, url: destUrl } = await startDestination(destDir, 400));
 });
 
 afterAll(async () => {
   await Promise.allSettled(clients.map((c) => c.close()));
-  dest?.kill('SIGKILL');
+  for (const child of started) child.kill('SIGKILL');
 });
 
 describe('idempotency memory of a destination mcp-edge', () => {
@@ -85,5 +118,20 @@ describe('idempotency memory of a destination mcp-edge', () => {
     const again = await (await peer()).callTool({ name: 'record', arguments: { n: 10 }, _meta: { [IDEMPOTENCY_META_KEY]: key } });
     expect(again.content).toEqual([{ type: 'text', text: 'recorded 10' }]);
     expect(effectsOf(10)).toBe(1);
+  });
+
+  it('a crash between the effect and its record: "rerun" runs the resend again (at least once)', async () => {
+    const { resend, again, effects } = await crashBetweenEffectAndRecord('rerun');
+    expect(resend.content).toEqual([{ type: 'text', text: 'recorded 20' }]);
+    expect(again).toEqual(resend);
+    expect(effects).toBe(2);
+  });
+
+  it('a crash between the effect and its record: "refuse" answers outcome unknown and never reruns (at most once)', async () => {
+    const { resend, again, effects } = await crashBetweenEffectAndRecord('refuse');
+    expect(resend.isError).toBe(true);
+    expect(JSON.stringify(resend.content)).toMatch(/Outcome unknown/);
+    expect(again).toEqual(resend);
+    expect(effects).toBe(1);
   });
 });

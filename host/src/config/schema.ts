@@ -96,6 +96,13 @@ export const offlineSchema = z
      * acknowledge only what is on disk.
      */
     disk_sync: z.enum(['off-loop', 'in-commit']).default('off-loop'),
+    /**
+     * As a destination, when a resend finds its call started but never
+     * finished (this mcp-edge died in between): "rerun" runs it again (at
+     * least once); "refuse" answers "outcome unknown" and does not (at most
+     * once; costs one more fsync per keyed call). See host/src/queue/idempotency.ts.
+     */
+    idempotency_in_doubt: z.enum(['rerun', 'refuse']).default('rerun'),
     /** As a destination: how long to remember idempotency keys and first results, in seconds. */
     idempotency_window_seconds: z.number().int().min(1).default(86_400),
   })

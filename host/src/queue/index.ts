@@ -44,8 +44,8 @@ export async function startOfflineQueue(config: EdgeConfig, db: Db, core: EdgeCo
     syncMode: o.disk_sync,
     log,
   });
-  const memory = new IdempotencyMemory(db, o.idempotency_window_seconds * 1000);
-  rest.set('GET /v1/idempotency/status', () => ({ repeats_answered: memory.repeats, record_failures: memory.recordFailures, last_record_error: memory.lastRecordError, window_seconds: o.idempotency_window_seconds }));
+  const memory = new IdempotencyMemory(db, o.idempotency_window_seconds * 1000, Date.now, o.idempotency_in_doubt);
+  rest.set('GET /v1/idempotency/status', () => ({ repeats_answered: memory.repeats, in_doubt_answered: memory.inDoubt, in_doubt_policy: memory.inDoubtPolicy, record_failures: memory.recordFailures, last_record_error: memory.lastRecordError, window_seconds: o.idempotency_window_seconds }));
   // Tools deferred to a URL get a local entry; an upstream's tools are listed by the upstream itself.
   const viaUrl = Object.fromEntries(Object.entries(o.deferrable_tools).filter(([, d]) => Object.hasOwn(plan.urls, d)));
   registerQueueTools(tools, queue, viaUrl, deliver);
