@@ -15,6 +15,8 @@ import type { Db } from '../storage/database.js';
 export type SyncMode = 'off-loop' | 'in-commit';
 
 export class WalSync {
+  /** 'off-loop' only where the database really is in WAL mode; elsewhere SQLite's own sync. */
+  readonly mode: SyncMode;
   private fd: number | undefined;
   /** The sync running now, and the one that will start after it (shared by every commit meanwhile). */
   private running: Promise<void> | undefined;
@@ -24,9 +26,12 @@ export class WalSync {
 
   constructor(
     private readonly db: Db,
-    readonly mode: SyncMode,
+    wanted: SyncMode,
     private readonly syncFile: (fd: number, cb: (err: Error | null) => void) => void = fdatasync,
-  ) {}
+  ) {
+    // Without a WAL (a file system that refused it), NORMAL would sync less and there is no file to sync ourselves.
+    this.mode = wanted === 'off-loop' && String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal' ? 'off-loop' : 'in-commit';
+  }
 
   /** Runs `fn` (one write transaction) so that its commit leaves the WAL unsynced in off-loop mode. */
   commitUnsynced<T>(fn: () => T): T {
