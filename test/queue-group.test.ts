@@ -124,4 +124,14 @@ describe('group commit', () => {
     const again = await q.enqueue(call(4, { idempotencyKey: 'k-2' }));
     expect(again.duplicate).toBe(true);
   });
+
+  it('finds earlier calls of a whole group of client keys (looked up 32 at a time)', async () => {
+    const { q } = await makeQueue();
+    const keys = Array.from({ length: 40 }, (_, i) => `k-${i}`);
+    const first = await Promise.all(keys.map((k, i) => q.enqueue(call(i, { idempotencyKey: k }))));
+    const again = await Promise.all([...keys, 'k-new'].map((k, i) => q.enqueue(call(100 + i, { idempotencyKey: k }))));
+    expect(again.slice(0, 40).map((e) => [e.taskId, e.duplicate])).toEqual(first.map((e) => [e.taskId, true]));
+    expect(again[40]!.duplicate).toBe(false);
+    expect(q.scheduler.length + q.counters.delivered).toBe(41);
+  });
 });

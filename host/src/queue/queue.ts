@@ -292,7 +292,7 @@ export class OfflineQueue {
     const answers: (Answer | undefined)[] = new Array(group.length);
     let admitted = false;
     try {
-      for (let i = 0; i < group.length; i++) answers[i] = this.existing(group[i]!.call);
+      this.findExisting(group, answers);
       const packed = packGroup(this, group, answers, this.maxItemBytes);
       const out = this.scheduler.admitColumns(columnsOf(group, packed), now);
       admitted = true;
@@ -309,12 +309,23 @@ export class OfflineQueue {
   }
 
   /** An earlier call with the same client key, from SQLite. */
-  private existing(call: DeferredCall): Enqueued | undefined {
-    if (call.idempotencyKey === undefined) return undefined;
-    const row = this.store.findByKey(call.destination, call.idempotencyKey);
-    if (!row) return undefined;
-    this.counters.duplicates += 1;
-    return { taskId: taskIdOf(row), id: row.id, duplicate: true };
+  private findExisting(group: Pending[], answers: (Answer | undefined)[]): void {
+    const keyed = new Map<string, { key: string; at: number }[]>();
+    group.forEach(({ call }, at) => {
+      if (call.idempotencyKey === undefined) return;
+      const list = keyed.get(call.destination);
+      if (list) list.push({ key: call.idempotencyKey, at });
+      else keyed.set(call.destination, [{ key: call.idempotencyKey, at }]);
+    });
+    for (const [destination, calls] of keyed) {
+      const found = this.store.findByKeys(destination, calls.map((c) => c.key));
+      for (const { key, at } of calls) {
+        const row = found.get(key);
+        if (!row) continue;
+        this.counters.duplicates += 1;
+        answers[at] = { taskId: taskIdOf(row), id: row.id, duplicate: true };
+      }
+    }
   }
 
   /** Ends a call the core evicted to make room (inside the group's transaction). */

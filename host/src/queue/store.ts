@@ -57,6 +57,8 @@ export interface PayloadRow {
 /** Rows per multi-row INSERT: one statement step per chunk instead of per row. */
 const INSERT_CHUNK = 32;
 const ROW_PARAMS = 12;
+/** Client keys looked up per statement step. */
+const KEY_CHUNK = 32;
 
 function insertSql(rows: number): string {
   const row = `(?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
@@ -73,6 +75,7 @@ function statements(db: Db) {
     finish: p(`UPDATE deferred SET state = ?, payload = NULL, result = ?, message = ?, updated_ms = ?, keep_until_ms = ? WHERE id = ? AND state = 'queued'`),
     attempt: p(`UPDATE deferred SET attempts = attempts + 1, message = ?, updated_ms = ? WHERE id = ? AND state = 'queued'`),
     byKey: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms FROM deferred WHERE destination = ? AND idem_key = ? AND client_key = 1`),
+    byKeys: p(`SELECT id, secret, idem_key FROM deferred WHERE destination = ? AND client_key = 1 AND idem_key IN (${Array.from({ length: KEY_CHUNK }, () => '?').join(', ')})`),
     task: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms FROM deferred WHERE id = ?`),
     tasks: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms FROM deferred WHERE id > ? ORDER BY id LIMIT ?`),
     result: p(`SELECT result FROM deferred WHERE id = ?`),
@@ -144,6 +147,20 @@ export class QueueStore {
 
   findByKey(destination: string, key: string): TaskRow | undefined {
     return this.s.byKey.get(destination, key) as TaskRow | undefined;
+  }
+
+  /** The rows holding any of `keys` (client keys) for `destination`, by key. */
+  findByKeys(destination: string, keys: readonly string[]): Map<string, { id: number; secret: string }> {
+    const out = new Map<string, { id: number; secret: string }>();
+    let at = 0;
+    for (; at + KEY_CHUNK <= keys.length; at += KEY_CHUNK) {
+      for (const r of this.s.byKeys.all(destination, ...keys.slice(at, at + KEY_CHUNK)) as { id: number; secret: string; idem_key: string }[]) out.set(r.idem_key, r);
+    }
+    for (; at < keys.length; at++) {
+      const r = this.findByKey(destination, keys[at]!);
+      if (r) out.set(keys[at]!, r);
+    }
+    return out;
   }
 
   task(id: number): TaskRow | undefined {
