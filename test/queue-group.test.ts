@@ -69,6 +69,8 @@ describe('group commit', () => {
     held.shift()!.cb(null);
     expect((await second).id).toBe(2);
     expect(q.walSync.syncs).toBe(2);
+    // Only the group's own commit skips SQLite's sync; the connection is back to FULL (2) for everything else.
+    expect(db.pragma('synchronous', { simple: true })).toBe(2);
   });
 
   it('refuses a group whose sync failed, with a storage error, instead of acknowledging it', async () => {

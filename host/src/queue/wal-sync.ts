@@ -18,6 +18,9 @@ export class WalSync {
   /** 'off-loop' only where the database really is in WAL mode; elsewhere SQLite's own sync. */
   readonly mode: SyncMode;
   private fd: number | undefined;
+  /** The two pragma switches, compiled once (a group commit runs them every time). */
+  private readonly unsynced;
+  private readonly synced;
   /** The sync running now, and the one that will start after it (shared by every commit meanwhile). */
   private running: Promise<void> | undefined;
   private next: Promise<void> | undefined;
@@ -31,16 +34,18 @@ export class WalSync {
   ) {
     // Without a WAL (a file system that refused it), NORMAL would sync less and there is no file to sync ourselves.
     this.mode = wanted === 'off-loop' && String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal' ? 'off-loop' : 'in-commit';
+    this.unsynced = db.prepare('PRAGMA synchronous = NORMAL');
+    this.synced = db.prepare('PRAGMA synchronous = FULL');
   }
 
   /** Runs `fn` (one write transaction) so that its commit leaves the WAL unsynced in off-loop mode. */
   commitUnsynced<T>(fn: () => T): T {
     if (this.mode === 'in-commit') return fn();
-    this.db.pragma('synchronous = NORMAL');
+    this.unsynced.run();
     try {
       return fn();
     } finally {
-      this.db.pragma('synchronous = FULL');
+      this.synced.run();
     }
   }
 
