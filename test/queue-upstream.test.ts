@@ -101,4 +101,19 @@ describe('deferred calls to an upstream, delivered through its provider', () => 
     expect(late.every((x) => x.pid !== before)).toBe(true);
     expect(late.every((x) => x.key?.startsWith(gateway.queue!.queue.senderId))).toBe(true);
   });
+
+  it('remembers marked tools across a restart of the gateway, so calls defer while the upstream never came up', async () => {
+    const dataDir = tempDir('mcp-edge-upq-restart-');
+    const upstreamConfig = { id: 'up', transport: 'stdio' as const, command: NODE, args: [FIXTURE], env: { EFFECTS: effectsFile } };
+    const first = await startGateway({ gateway: { data_dir: dataDir }, upstreams: [upstreamConfig] });
+    await eventually(async () => ((await (await connectClient(first)).listTools()).tools.some((t) => t.name === 'note') ? true : undefined), 15_000, 'the marked tool');
+    await first.close();
+    // The same data, and an upstream that cannot start: it lists nothing.
+    const broken = { ...upstreamConfig, args: [join(ROOT, 'test/fixtures/queue/no-such-server.mjs')], restart: { initial_backoff_ms: 60_000, max_backoff_ms: 60_000 } };
+    const second = await startGateway({ gateway: { data_dir: dataDir }, upstreams: [broken] });
+    const c = await connectClient(second);
+    const { task } = await c.request({ method: 'tools/call', params: { name: 'note', arguments: { n: 50 }, task: { ttl: 60_000 } } }, CreateTaskResultSchema);
+    expect(task.status).toBe('working');
+    expect(second.queue!.queue.scheduler.length).toBe(1);
+  });
 });
