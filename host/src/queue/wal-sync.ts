@@ -82,7 +82,8 @@ export class WalSync {
   private walFd(): number {
     if (this.fd !== undefined && fstatSync(this.fd).nlink > 0) return this.fd;
     if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = openSync(`${this.db.name}-wal`, 'r');
+    // 'r+': some platforms (Windows) refuse to flush a handle opened read-only.
+    this.fd = openSync(`${this.db.name}-wal`, 'r+');
     return this.fd;
   }
 
