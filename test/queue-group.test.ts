@@ -136,4 +136,27 @@ describe('group commit', () => {
     expect(again[40]!.duplicate).toBe(false);
     expect(q.scheduler.length + q.counters.delivered).toBe(41);
   });
+
+  it('new calls to a destination waiting out its backoff start no sync rounds; waking it does', async () => {
+    let attempts = 0;
+    const linkDown = async (): Promise<CallToolResult> => {
+      attempts += 1;
+      throw new Error('connect ECONNREFUSED 127.0.0.1:9');
+    };
+    const { q } = await makeQueue({ deliver: linkDown, backoff: { baseMs: 60_000, maxMs: 60_000, jitterPercent: 0 } });
+    await q.enqueue(call(1));
+    await eventuallyTrue(() => attempts === 1);
+    const rounds = q.syncState.rounds;
+    for (const n of [2, 3, 4]) await q.enqueue(call(n));
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    expect(q.syncState.rounds).toBe(rounds);
+    expect(attempts).toBe(1);
+    q.wakeDestination('cloud');
+    await eventuallyTrue(() => attempts === 2);
+  });
 });
+
+async function eventuallyTrue(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(check()).toBe(true);
+}

@@ -273,7 +273,7 @@ export class OfflineQueue {
     this.pending = [];
     if (group.length === 0) return;
     const answers = this.commitGroup(group);
-    this.sync.kick();
+    this.sync.kickFor(new Set(group.map((p) => p.call.destination)));
     if (answers.every((a) => a instanceof Error)) return settleGroup(group, answers);
     this.walSync.durable().then(
       () => settleGroup(group, answers),
@@ -383,6 +383,7 @@ export class OfflineQueue {
   wakeDestination(destination: string): void {
     if (this.closed) return;
     this.scheduler.wake(destination, this.now());
+    this.sync.forgetWait(destination);
     this.sync.kick();
   }
 

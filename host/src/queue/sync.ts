@@ -68,6 +68,10 @@ export class Sync {
   private readonly active = new Set<Promise<SyncReport>>();
   private readonly abort = new AbortController();
   private kicked = false;
+  /** When each destination that failed may be tried again (the core's decision, as last settled). */
+  private readonly dueAt = new Map<string, number>();
+  /** Rounds run since start (status and tests). */
+  rounds = 0;
   private lastPruneMs = 0;
 
   constructor(
@@ -95,9 +99,28 @@ export class Sync {
     });
   }
 
+  /**
+   * New calls for these destinations: look for work, unless every one of
+   * them is waiting out a backoff (the timer's rounds still look regularly,
+   * so a stale wait time delays, never loses, a delivery).
+   */
+  kickFor(destinations: Iterable<string>): void {
+    const now = this.q.now();
+    for (const d of destinations) {
+      if ((this.dueAt.get(d) ?? 0) <= now) return this.kick();
+    }
+  }
+
+  /** The destination's backoff was lifted (sync now, link back). */
+  forgetWait(destination?: string): void {
+    if (destination === undefined) this.dueAt.clear();
+    else this.dueAt.delete(destination);
+  }
+
   /** "Sync now": every destination is due at once; resolves when all sends finish. */
   async now(maxRounds = 10_000): Promise<SyncReport> {
     await Promise.allSettled([...this.active]);
+    this.forgetWait();
     this.q.scheduler.wake(undefined, this.q.now());
     const total: SyncReport = { delivered: 0, failed: 0, unreachable: [] };
     // Round after round until nothing moves (all sent, or every link failed).
@@ -121,6 +144,7 @@ export class Sync {
   /** One pass: expire, prune now and then, deliver due batches. */
   round(): Promise<SyncReport> {
     if (this.abort.signal.aborted) return Promise.resolve({ delivered: 0, failed: 0, unreachable: [] });
+    this.rounds += 1;
     const p = this.roundInner().finally(() => this.active.delete(p));
     this.active.add(p);
     return p;
@@ -253,6 +277,8 @@ export class Sync {
     }
     q.counters.delivered += outcomes.filter((o) => o.state === 'completed').length;
     q.counters.failed += outcomes.filter((o) => o.state === 'failed').length;
+    if (failure) this.dueAt.set(batch.destination, d.nextAttemptMs);
+    else this.dueAt.delete(batch.destination);
     if (failure) {
       q.counters.attempts_failed += 1;
       this.note(batch.destination, now, `${failure.message} (attempt ${d.failures}; next try in ${d.nextAttemptMs - now} ms)`);
