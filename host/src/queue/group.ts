@@ -89,7 +89,7 @@ export function columnsOf(group: Pending[], packed: Packed[]): AdmitColumns {
  * first (it may evict a row of this very group).
  */
 export function applyDecisions(q: OfflineQueue, group: Pending[], packed: Packed[], ids: BigUint64Array, expires: BigUint64Array, exceptions: Map<number, Decision>, answers: (Answer | undefined)[], now: number): void {
-  const secrets = randomBytes(8 * packed.length).toString('hex');
+  const secrets = randomHex(16 * packed.length);
   const byKey = new Map<string, Enqueued>();
   let rows: NewRow[] = [];
   for (let k = 0; k < packed.length; k++) {
@@ -117,6 +117,15 @@ export function applyDecisions(q: OfflineQueue, group: Pending[], packed: Packed
     answers[gi] = e;
   }
   q.store.insertMany(rows);
+}
+
+/** Task secrets come from a pool of random hex, refilled 8 KB at a time: one RNG call per ~1000 calls, not per group. */
+let hexPool = '';
+function randomHex(chars: number): string {
+  if (hexPool.length < chars) hexPool = randomBytes(Math.max(8192, chars)).toString('hex');
+  const out = hexPool.slice(0, chars);
+  hexPool = hexPool.slice(chars);
+  return out;
 }
 
 function duplicateOf(q: OfflineQueue, first: Enqueued | undefined): Answer {
