@@ -102,3 +102,35 @@ describe.each(['stdio', 'http', 'sse'] as const)('forwarding through the gateway
     expect(await eventually(() => updates.find((u) => u === uri), 10_000, 'a forwarded resource update')).toBe(uri);
   });
 });
+
+describe('upstream requests with several clients in flight', () => {
+  it('refuses a sampling request it cannot attribute instead of showing it to the wrong client', async () => {
+    const gateway = await startGateway({ upstreams: [await upstreamFor('stdio')] });
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const seenByA: string[] = [];
+    const seenByB: string[] = [];
+    const a = await connectClient(gateway, { capabilities: { sampling: {} } }, (c) =>
+      c.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+        seenByA.push(JSON.stringify(request.params.messages));
+        await held;
+        return { role: 'assistant', model: 'm', content: { type: 'text', text: 'answer for A' } };
+      }),
+    );
+    const b = await connectClient(gateway, { capabilities: { sampling: {} } }, (c) =>
+      c.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+        seenByB.push(JSON.stringify(request.params.messages));
+        return { role: 'assistant', model: 'm', content: { type: 'text', text: 'answer for B' } };
+      }),
+    );
+    const callA = a.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'prompt of A' } });
+    await eventually(() => seenByA[0], 10_000, "A's sampling request");
+    const resultB = await b.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'prompt of B' } }).catch((err: Error) => err);
+    expect(String(resultB instanceof Error ? resultB.message : JSON.stringify(resultB))).toMatch(/cannot tell which client/);
+    release();
+    expect(textOf(await callA)).toContain('answer for A');
+    expect(seenByA).toHaveLength(1);
+    expect(seenByA[0]).toContain('prompt of A');
+    expect(seenByB).toEqual([]);
+  });
+});

@@ -1,11 +1,14 @@
 // The HTTP face of the gateway: MCP over Streamable HTTP at /mcp and the REST
-// endpoints, behind the Host/Origin guard.
+// endpoints, behind the Host/Origin guard. This file checks each request
+// (method, headers, session, body) and hands valid messages to the session's
+// transport (streamable/session-transport.ts).
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { BodyError, readJsonBody } from './body.js';
+import { isInitialize, MessageError, parseMessages } from './streamable/messages.js';
+import { HttpSessionTransport } from './streamable/session-transport.js';
 import type { Logger } from '../telemetry/log.js';
 
 /** A REST route: method + exact path -> handler returning a JSON body. */
@@ -21,18 +24,53 @@ export interface HttpDeps {
 }
 
 interface Session {
-  transport: StreamableHTTPServerTransport;
+  transport: HttpSessionTransport;
   server: Server;
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 
-export function sendRpcError(res: ServerResponse, status: number, code: number, message: string): void {
-  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null });
+export function sendRpcError(res: ServerResponse, status: number, code: number, message: string, headers?: Record<string, string>): void {
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
+}
+
+/** A request the endpoint refuses, with the HTTP status and JSON-RPC code to answer. */
+class Refusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly rpcCode: number,
+    message: string,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
+}
+
+const PROTOCOL_VERSIONS = new Set(SUPPORTED_PROTOCOL_VERSIONS);
+
+function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+}
+
+function checkPostHeaders(req: IncomingMessage): void {
+  const accept = req.headers.accept ?? '';
+  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+    throw new Refusal(406, -32000, 'Not Acceptable: the client must accept both application/json and text/event-stream.');
+  }
+  if (mediaType(req.headers['content-type']) !== 'application/json') {
+    throw new Refusal(415, -32000, 'Unsupported Media Type: Content-Type must be application/json.');
+  }
+}
+
+function checkProtocolVersion(req: IncomingMessage): void {
+  const version = req.headers['mcp-protocol-version'];
+  if (typeof version === 'string' && !PROTOCOL_VERSIONS.has(version)) {
+    throw new Refusal(400, -32000, `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}).`);
+  }
 }
 
 /** Routes /mcp requests to per-session transports. */
@@ -46,33 +84,68 @@ export class McpHttpEndpoint {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const sessionId = req.headers['mcp-session-id'];
-    const body = req.method === 'POST' ? await readJsonBody(req, this.deps.maxBodyBytes) : undefined;
-    if (typeof sessionId === 'string') {
-      const session = this.sessions.get(sessionId);
-      if (!session) return sendRpcError(res, 404, -32001, 'Session not found: it expired or the gateway restarted. Initialize a new session.');
-      return session.transport.handleRequest(req, res, body);
+    try {
+      if (req.method === 'POST') return await this.post(req, res);
+      if (req.method === 'GET') return this.get(req, res);
+      if (req.method === 'DELETE') return await this.delete(req, res);
+      throw new Refusal(405, -32000, `Method ${req.method} is not allowed on /mcp; use POST, GET or DELETE.`, { allow: 'GET, POST, DELETE' });
+    } catch (err) {
+      if (err instanceof Refusal) return sendRpcError(res, err.status, err.rpcCode, err.message, err.headers);
+      if (err instanceof MessageError) return sendRpcError(res, err.status, err.rpcCode, err.message);
+      throw err;
     }
-    if (req.method === 'POST' && isInitializeRequest(body)) return this.startSession(req, res, body);
-    sendRpcError(res, 400, -32600, 'Bad request: send an initialize request first, or the mcp-session-id header of an open session.');
   }
 
-  private async startSession(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
+  private async post(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    checkPostHeaders(req);
+    const messages = parseMessages(await readJsonBody(req, this.deps.maxBodyBytes));
+    if (messages.some(isInitialize)) {
+      if (messages.length > 1) throw new Refusal(400, -32600, 'Invalid Request: initialize must be sent alone, not in a batch.');
+      if (req.headers['mcp-session-id'] !== undefined) throw new Refusal(400, -32600, 'Invalid Request: this session is already initialized.');
+      return this.startSession(req, res, messages);
+    }
+    const session = this.sessionOf(req);
+    checkProtocolVersion(req);
+    session.transport.receive(req, res, messages);
+  }
+
+  private get(req: IncomingMessage, res: ServerResponse): void {
+    if (!(req.headers.accept ?? '').includes('text/event-stream')) {
+      throw new Refusal(406, -32000, 'Not Acceptable: the client must accept text/event-stream.');
+    }
+    const session = this.sessionOf(req);
+    checkProtocolVersion(req);
+    if (session.transport.hasStream) throw new Refusal(409, -32000, 'Conflict: this session already has its GET stream open.');
+    session.transport.openStream(res);
+  }
+
+  private async delete(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const session = this.sessionOf(req);
+    checkProtocolVersion(req);
+    await session.server.close();
+    res.writeHead(200).end();
+  }
+
+  private sessionOf(req: IncomingMessage): Session {
+    const id = req.headers['mcp-session-id'];
+    if (typeof id !== 'string') {
+      throw new Refusal(400, -32000, 'Bad Request: send an initialize request first, or the Mcp-Session-Id header of an open session.');
+    }
+    const session = this.sessions.get(id);
+    if (!session) throw new Refusal(404, -32001, 'Session not found: it expired or the gateway restarted. Initialize a new session.');
+    return session;
+  }
+
+  private async startSession(req: IncomingMessage, res: ServerResponse, messages: ReturnType<typeof parseMessages>): Promise<void> {
     if (this.sessions.size >= this.deps.maxSessions) {
-      return sendRpcError(res, 503, -32000, `Too many sessions (${this.deps.maxSessions}); close one or raise gateway.max_connections.`);
+      throw new Refusal(503, -32000, `Too many sessions (${this.deps.maxSessions}); close one or raise gateway.max_connections.`);
     }
     const server = this.deps.newMcpServer();
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => {
-        this.sessions.set(id, { transport, server });
-      },
-    });
-    transport.onclose = () => {
-      if (transport.sessionId) this.sessions.delete(transport.sessionId);
-    };
+    const transport = new HttpSessionTransport(randomUUID());
+    this.sessions.set(transport.sessionId, { transport, server });
+    transport.onclose = () => this.sessions.delete(transport.sessionId);
     await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+    transport.receive(req, res, messages);
   }
 
   async closeAll(): Promise<void> {

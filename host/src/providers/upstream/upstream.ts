@@ -43,6 +43,7 @@ import {
 import { CATALOG_PARTS, emptyCatalog, fetchPart, nameFilter } from './catalog.js';
 import { connectUpstream, type OpenedTransport } from './transport.js';
 import { Backoff } from './backoff.js';
+import { chooseCaller } from './caller.js';
 
 export interface UpstreamOptions {
   config: UpstreamConfig;
@@ -84,7 +85,7 @@ export class UpstreamProvider implements Provider {
   private current: ProviderCatalog = emptyCatalog();
   private state: ProviderHealth = { state: 'starting', since: Date.now() };
   private readonly listeners = new Set<Listener>();
-  /** Calls in flight, oldest first: the newest is asked the upstream's own requests. */
+  /** Calls in flight, oldest first: they decide who is asked the upstream's own requests. */
   private readonly callers: ProviderCallContext[] = [];
   private readonly keep: (name: string) => boolean;
   private readonly idempotent: ReadonlySet<string>;
@@ -220,17 +221,15 @@ export class UpstreamProvider implements Provider {
     return client;
   }
 
-  /**
-   * Sends one of the upstream's own requests to the client whose call to this
-   * upstream started last (over a shared connection, the wire does not say
-   * which call a request belongs to; with one call in flight it is exact).
-   */
+  /** Sends one of the upstream's own requests to the client it belongs to (see caller.ts). */
   private async askCaller<T>(method: string, ask: (client: NonNullable<ProviderCallContext['client']>) => Promise<T>): Promise<T> {
-    for (let i = this.callers.length - 1; i >= 0; i--) {
-      const client = this.callers[i]?.client;
-      if (client) return ask(client);
-    }
-    throw new McpError(ErrorCode.InvalidRequest, `mcp-edge has no client call in progress to send ${method} to.`);
+    const choice = chooseCaller(this.callers);
+    if (choice.kind === 'client') return ask(choice.client);
+    if (choice.kind === 'none') throw new McpError(ErrorCode.InvalidRequest, `mcp-edge has no client call in progress to send ${method} to.`);
+    throw new McpError(
+      ErrorCode.InvalidRequest,
+      `mcp-edge cannot tell which client ${method} from upstream "${this.id}" belongs to: ${choice.sessions} client sessions have calls in flight to it, and the shared connection does not say. It was refused rather than shown to the wrong client; retry when the other calls finish.`,
+    );
   }
 
   /**

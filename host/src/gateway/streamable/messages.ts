@@ -1,0 +1,64 @@
+// JSON-RPC 2.0 message shapes as the Streamable HTTP endpoint checks them.
+// Hand-written guards instead of the SDK's zod schema: every message on the
+// hot path passes through here, and a shape check is all the transport needs
+// (the MCP server validates each method's params afterwards).
+import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+
+/** Most messages one POST may carry in a batch. */
+export const MAX_BATCH = 100;
+
+export class MessageError extends Error {
+  override readonly name = 'MessageError';
+  constructor(
+    readonly status: 400,
+    readonly rpcCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isId = (v: unknown): v is RequestId => typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+
+/** Why `raw` is not a JSON-RPC 2.0 message, or undefined when it is one. */
+function problem(raw: unknown): string | undefined {
+  if (!isObject(raw)) return 'a message must be a JSON object';
+  if (raw.jsonrpc !== '2.0') return '"jsonrpc" must be "2.0"';
+  if ('method' in raw) {
+    if (typeof raw.method !== 'string') return '"method" must be a string';
+    if ('params' in raw && raw.params !== undefined && !isObject(raw.params)) return '"params" must be an object';
+    if ('id' in raw && !isId(raw.id)) return '"id" must be a string or a number';
+    return undefined;
+  }
+  if (!isId(raw.id)) return 'a response needs a string or number "id"';
+  if ('result' in raw) return isObject(raw.result) ? undefined : '"result" must be an object';
+  if (isObject(raw.error) && Number.isInteger(raw.error.code) && typeof raw.error.message === 'string') return undefined;
+  return 'a message needs "method", "result" or an "error" with an integer code and a message';
+}
+
+/** The messages of one POST body (one message or a batch), or a MessageError saying what is wrong. */
+export function parseMessages(body: unknown): JSONRPCMessage[] {
+  const list = Array.isArray(body) ? body : [body];
+  if (list.length === 0) throw new MessageError(400, -32600, 'Invalid Request: an empty batch.');
+  if (list.length > MAX_BATCH) throw new MessageError(400, -32600, `Invalid Request: a batch must not exceed ${MAX_BATCH} messages.`);
+  list.forEach((raw, i) => {
+    const why = problem(raw);
+    if (why) throw new MessageError(400, -32600, `Invalid Request: ${why}${list.length > 1 ? ` (batch item ${i})` : ''}.`);
+  });
+  return list as JSONRPCMessage[];
+}
+
+export function isRequest(m: JSONRPCMessage): m is Extract<JSONRPCMessage, { method: string; id: RequestId }> {
+  return 'method' in m && 'id' in m && m.id !== undefined;
+}
+
+export function isResponse(m: JSONRPCMessage): m is Extract<JSONRPCMessage, { id: RequestId }> & ({ result: unknown } | { error: unknown }) {
+  return !('method' in m) && ('result' in m || 'error' in m);
+}
+
+export function isInitialize(m: JSONRPCMessage): boolean {
+  return isRequest(m) && m.method === 'initialize';
+}

@@ -1,0 +1,195 @@
+// The gateway's own Streamable HTTP transport, on the wire: the answer format
+// it picks per POST (one JSON body, or an SSE stream when progress comes
+// first), batches, 202 for notifications, the GET stream, DELETE, and the
+// typed refusals for bad headers, bad messages and bad sessions.
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool, type Gateway } from '../host/src/index.js';
+import { startGateway } from './helpers/gateway.js';
+
+let gateway: Gateway;
+let port: number;
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+function send(method: string, headers: Record<string, string>, body?: unknown): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1', port, path: '/mcp', method,
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
+    req.end(body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
+  });
+}
+
+/** The JSON-RPC messages in an SSE body, in order. */
+function events(text: string): any[] {
+  return text.split('\n\n').filter((e) => e.includes('data: ')).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)));
+}
+
+const call = (id: number, name: string, args: object, meta?: object) =>
+  ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args, ...(meta ? { _meta: meta } : {}) } });
+
+async function openSession(): Promise<Record<string, string>> {
+  const init = await send('POST', {}, {
+    jsonrpc: '2.0', id: 0, method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'wire-test', version: '0' } },
+  });
+  expect(init.status).toBe(200);
+  const headers = { 'mcp-session-id': String(init.headers['mcp-session-id']), 'mcp-protocol-version': '2025-06-18' };
+  expect((await send('POST', headers, { jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
+  return headers;
+}
+
+beforeAll(async () => {
+  gateway = await startGateway({ aggregation: { prefix_mode: 'never' } });
+  gateway.plugins.registerTool(defineTool({
+    name: 'echo', description: 'Returns its text.', input: z.object({ text: z.string() }),
+    handler: ({ text }) => ({ content: [{ type: 'text', text }] }),
+  }));
+  gateway.plugins.registerTool(defineTool({
+    name: 'steps', description: 'Reports two progress steps, then answers.', input: z.object({}),
+    handler: async (_args, context) => {
+      await context.progress?.(1, 2, 'first');
+      await context.progress?.(2, 2, 'second');
+      return { content: [{ type: 'text', text: 'done' }] };
+    },
+  }));
+  port = Number(new URL(gateway.url).port);
+});
+
+afterAll(() => gateway.close());
+
+describe('answers', () => {
+  it('answers a plain call with one application/json body', async () => {
+    const session = await openSession();
+    const res = await send('POST', session, call(1, 'echo', { text: 'hi' }));
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json');
+    expect(res.headers['mcp-session-id']).toBe(session['mcp-session-id']);
+    expect(JSON.parse(res.text)).toMatchObject({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'hi' }] } });
+  });
+
+  it('switches to an SSE stream when progress comes before the result', async () => {
+    const session = await openSession();
+    const res = await send('POST', session, call(7, 'steps', {}, { progressToken: 'p7' }));
+    expect(res.headers['content-type']).toBe('text/event-stream');
+    const messages = events(res.text);
+    expect(messages.map((m) => m.method ?? `result ${m.id}`)).toEqual(['notifications/progress', 'notifications/progress', 'result 7']);
+    expect(messages[1].params).toMatchObject({ progressToken: 'p7', progress: 2, total: 2, message: 'second' });
+  });
+
+  it('answers a batch of two calls with both responses in one JSON array', async () => {
+    const session = await openSession();
+    const res = await send('POST', session, [call(1, 'echo', { text: 'a' }), call(2, 'echo', { text: 'b' })]);
+    const replies = JSON.parse(res.text) as any[];
+    expect(replies.map((r) => [r.id, r.result.content[0].text]).sort()).toEqual([[1, 'a'], [2, 'b']]);
+  });
+
+  it('accepts a POST of notifications only with 202 and no body', async () => {
+    const session = await openSession();
+    const res = await send('POST', session, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 99 } });
+    expect([res.status, res.text]).toEqual([202, '']);
+  });
+
+  it('keeps serving other calls when a client hangs up before its answer', async () => {
+    const session = await openSession();
+    await new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/mcp', method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...session } });
+      req.on('error', () => resolve());
+      req.end(JSON.stringify(call(5, 'steps', {}, { progressToken: 1 })), () => setTimeout(() => (req.destroy(), resolve()), 5));
+    });
+    const res = await send('POST', session, call(6, 'echo', { text: 'still here' }));
+    expect(JSON.parse(res.text).result.content[0].text).toBe('still here');
+  });
+});
+
+describe('sessions', () => {
+  it('allows one GET stream per session and refuses a second with 409', async () => {
+    const session = await openSession();
+    const first = await new Promise<{ status: number; close: () => void }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/mcp', method: 'GET', headers: { accept: 'text/event-stream', ...session } }, (res) => {
+        resolve({ status: res.statusCode ?? 0, close: () => req.destroy() });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect([first.status]).toEqual([200]);
+    const second = await send('GET', { accept: 'text/event-stream', ...session });
+    expect(second.status).toBe(409);
+    first.close();
+  });
+
+  it('ends a session on DELETE; the id is unknown afterwards', async () => {
+    const session = await openSession();
+    expect((await send('DELETE', session)).status).toBe(200);
+    const after = await send('POST', session, call(1, 'echo', { text: 'x' }));
+    expect(after.status).toBe(404);
+    expect(JSON.parse(after.text).error.code).toBe(-32001);
+  });
+
+  it('refuses a second initialize on an open session', async () => {
+    const session = await openSession();
+    const res = await send('POST', session, { jsonrpc: '2.0', id: 9, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '0' } } });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text).error.message).toMatch(/already initialized/);
+  });
+});
+
+describe('refusals', () => {
+  it('needs both JSON and SSE in Accept on POST (406)', async () => {
+    const session = await openSession();
+    const res = await send('POST', { ...session, accept: 'application/json' }, call(1, 'echo', { text: 'x' }));
+    expect(res.status).toBe(406);
+    expect(JSON.parse(res.text).error.message).toMatch(/text\/event-stream/);
+  });
+
+  it('needs a JSON Content-Type (415), parameters allowed', async () => {
+    const session = await openSession();
+    expect((await send('POST', { ...session, 'content-type': 'text/plain' }, call(1, 'echo', { text: 'x' }))).status).toBe(415);
+    expect((await send('POST', { ...session, 'content-type': 'application/json; charset=utf-8' }, call(1, 'echo', { text: 'x' }))).status).toBe(200);
+  });
+
+  it('names what is wrong with a message that is JSON but not JSON-RPC', async () => {
+    const session = await openSession();
+    const cases: [unknown, RegExp][] = [
+      [{ jsonrpc: '1.0', id: 1, method: 'ping' }, /"jsonrpc" must be "2.0"/],
+      [{ jsonrpc: '2.0', id: {}, method: 'ping' }, /"id" must be a string or a number/],
+      [{ jsonrpc: '2.0', id: 1, method: 'tools/list', params: [1] }, /"params" must be an object/],
+      [[], /empty batch/],
+      [[{ jsonrpc: '2.0', method: 'ping', id: 1 }, 42], /batch item 1/],
+    ];
+    for (const [body, why] of cases) {
+      const res = await send('POST', session, body);
+      expect(res.status).toBe(400);
+      const { error } = JSON.parse(res.text);
+      expect(error.code).toBe(-32600);
+      expect(error.message).toMatch(why);
+    }
+  });
+
+  it('refuses an unsupported MCP-Protocol-Version header with the supported list', async () => {
+    const session = await openSession();
+    const res = await send('POST', { ...session, 'mcp-protocol-version': '1999-01-01' }, call(1, 'echo', { text: 'x' }));
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text).error.message).toMatch(/1999-01-01.*2025-06-18/);
+  });
+
+  it('answers other methods with 405 and an Allow header', async () => {
+    const res = await send('PUT', {}, '{}');
+    expect(res.status).toBe(405);
+    expect(res.headers.allow).toBe('GET, POST, DELETE');
+  });
+});
