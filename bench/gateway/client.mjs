@@ -45,8 +45,10 @@ export function responseFor(id, contentType, text) {
 }
 
 export class McpHttpClient {
-  constructor(url, agent) {
+  /** `protocolVersion` to offer at initialize (2025-11-25 for task-augmented calls). */
+  constructor(url, agent, protocolVersion = PROTOCOL_VERSION) {
     this.url = url;
+    this.protocolVersion = protocolVersion;
     this.agent = agent;
     this.nextId = 1;
     this.headers = {};
@@ -64,7 +66,7 @@ export class McpHttpClient {
 
   async initialize() {
     const { result, headers } = await this.request('initialize', {
-      protocolVersion: PROTOCOL_VERSION,
+      protocolVersion: this.protocolVersion,
       capabilities: {},
       clientInfo: { name: 'mcp-edge-bench', version: '0.1.0' },
     });

@@ -1,7 +1,10 @@
 // Durable enqueue rate through the embedding API: 1 KB calls, each
-// acknowledged only after its group transaction committed with
-// synchronous=FULL (fsync'd). Baseline in the same run: bare better-sqlite3
-// inserting the same rows in transactions of the same size, no core, no queue.
+// acknowledged only after its group is on disk (the queue's default
+// disk_sync = off-loop: COMMIT, then fdatasync of the WAL on the thread pool,
+// then the acknowledgement; the same guarantee as synchronous=FULL, see
+// host/src/queue/wal-sync.ts). Baseline in the same run: bare better-sqlite3
+// inserting the same rows with synchronous=FULL in transactions of the same
+// size, no core, no queue.
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -2,14 +2,16 @@
 // task-augmented calls to a gateway process (its destination is down, so each
 // call is queued, fsync'd and answered with a task). Baseline in the same run:
 // the same clients calling the built-in edge_compress tool (no queue).
+// The load generator is the lean node:http client of bench/gateway (one MCP
+// session per client, keep-alive): the SDK client spent a whole core per
+// 1,000 calls/s, so on two cores it, not the gateway, set the figure.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import http from 'node:http';
+import { McpHttpClient } from '../gateway/client.mjs';
 
 const N = Number(process.env.N ?? 6000);
 const CLIENTS = Number(process.env.CLIENTS ?? 8);
@@ -31,10 +33,11 @@ export function startGateway(dir, destUrl, window = 1) {
 }
 
 async function run(url, call) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS * PER_CLIENT });
   const clients = await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
-      const c = new Client({ name: 'bench', version: '1' });
-      await c.connect(new StreamableHTTPClientTransport(new URL(url)));
+      const c = new McpHttpClient(url, agent, '2025-11-25');
+      await c.initialize();
       return c;
     }),
   );
@@ -49,6 +52,7 @@ async function run(url, call) {
   );
   const secs = (performance.now() - t0) / 1000;
   await Promise.all(clients.map((c) => c.close()));
+  agent.destroy();
   return N / secs;
 }
 
@@ -58,10 +62,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   process.on('exit', () => gw.child.kill('SIGKILL'));
   const url = await gw.url;
   const text = 'x'.repeat(900);
-  const plain = await run(url, (c) => c.request({ method: 'tools/call', params: { name: 'edge_compress', arguments: { text } } }, CallToolResultSchema));
+  const plain = await run(url, async (c) => {
+    const { result } = await c.request('tools/call', { name: 'edge_compress', arguments: { text } });
+    if (result.isError || !Array.isArray(result.content)) throw new Error(`edge_compress failed: ${JSON.stringify(result).slice(0, 200)}`);
+  });
   const deferred = await run(url, async (c, i) => {
-    const r = await c.request({ method: 'tools/call', params: { name: 'record', arguments: { n: i, text }, task: { ttl: 3_600_000 } } }, CreateTaskResultSchema);
-    if (r.task.status !== 'working') throw new Error(`unexpected task status ${r.task.status}`);
+    const { result } = await c.request('tools/call', { name: 'record', arguments: { n: i, text }, task: { ttl: 3_600_000 } });
+    if (result.task?.status !== 'working') throw new Error(`unexpected task status ${JSON.stringify(result).slice(0, 200)}`);
   });
   const status = await (await fetch(new URL('/v1/queue/status', url))).json();
   gw.child.kill('SIGTERM');

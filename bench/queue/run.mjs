@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 const quick = process.env.QUICK === '1';
 const benches = [
   ['enqueue.mjs', { N: quick ? '20000' : '200000' }],
+  ['intercept.mjs', { N: quick ? '2000' : '10000', C: '32' }],
   ['http.mjs', { N: quick ? '1000' : '10000', CLIENTS: '4', PER_CLIENT: '8' }],
   ['sync.mjs', { N: quick ? '300' : '3000' }],
   ['memory.mjs', { N: '1000000' }],

@@ -57,6 +57,21 @@ impl wit::GuestScheduler for Scheduler {
         out.into_iter().map(|f| wit::Framed { decision: f.decision.into(), frame: f.frame }).collect()
     }
 
+    fn admit_columns(&self, c: wit::AdmitColumns, now_ms: u64) -> wit::AdmittedColumns {
+        let columns = core::AdmitColumns {
+            destinations: c.destinations,
+            destination: c.destination,
+            priorities: c.priorities,
+            sizes: c.sizes,
+            ttl_ms: c.ttl_ms,
+            keys: c.keys,
+            key_lengths: c.key_lengths,
+        };
+        let out = self.0.borrow_mut().admit_columns(&columns, now_ms);
+        let exceptions = out.exceptions.into_iter().map(|(index, d)| wit::Exception { index, decision: d.into() }).collect();
+        wit::AdmittedColumns { ids: out.ids, expires_at_ms: out.expires_at_ms, exceptions }
+    }
+
     fn expire(&self, now_ms: u64, max: u32) -> Vec<wit::Removed> {
         self.0.borrow_mut().expire(now_ms, max as usize).into_iter().map(Into::into).collect()
     }

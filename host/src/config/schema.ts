@@ -41,11 +41,17 @@ export const modelsSchema = z
   })
   .strict();
 
-/** One place deferred calls go: an MCP server (an upstream, or a peer mcp-edge) over Streamable HTTP. */
+/**
+ * One place deferred calls go: an MCP server at a URL (Streamable HTTP; a
+ * peer mcp-edge, say), or a configured upstream (stdio or HTTP), whose
+ * provider then carries the calls. Exactly one of `url` and `upstream`.
+ */
 export const queueDestinationSchema = z
   .object({
     /** Its Streamable HTTP MCP endpoint, e.g. "http://10.0.0.2:8080/mcp". */
-    url: z.string().url(),
+    url: z.string().url().optional(),
+    /** The id of an entry in [[upstreams]]: calls go through that upstream's connection. */
+    upstream: z.string().min(1).optional(),
     /** Most calls waiting for it; offline.queue_size when absent. */
     max_items: z.number().int().min(1).optional(),
     /** Most payload bytes waiting for it. */
@@ -55,7 +61,8 @@ export const queueDestinationSchema = z
     /** A call not delivered within this many seconds expires (and is reported); 0: never. */
     ttl_seconds: z.number().int().min(0).default(86_400),
   })
-  .strict();
+  .strict()
+  .refine((d) => (d.url === undefined) !== (d.upstream === undefined), { message: 'a destination has exactly one of url and upstream' });
 
 export const offlineSchema = z
   .object({
@@ -82,6 +89,20 @@ export const offlineSchema = z
     retry_jitter_percent: z.number().int().min(0).max(100).default(50),
     /** How long finished tasks and their results stay readable, in seconds. */
     keep_results_seconds: z.number().int().min(1).default(86_400),
+    /**
+     * How a queued call reaches the disk before it is acknowledged: "off-loop"
+     * fdatasyncs the WAL on the thread pool after COMMIT (the event loop keeps
+     * serving meanwhile); "in-commit" lets SQLite sync inside COMMIT. Both
+     * acknowledge only what is on disk.
+     */
+    disk_sync: z.enum(['off-loop', 'in-commit']).default('off-loop'),
+    /**
+     * As a destination, when a resend finds its call started but never
+     * finished (this mcp-edge died in between): "rerun" runs it again (at
+     * least once); "refuse" answers "outcome unknown" and does not (at most
+     * once; costs one more fsync per keyed call). See host/src/queue/idempotency.ts.
+     */
+    idempotency_in_doubt: z.enum(['rerun', 'refuse']).default('rerun'),
     /** As a destination: how long to remember idempotency keys and first results, in seconds. */
     idempotency_window_seconds: z.number().int().min(1).default(86_400),
   })
@@ -300,6 +321,11 @@ export const configSchema = z
       if (seen.has(u.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `upstream id "${u.id}" is used twice` });
       seen.add(u.id);
     });
+    for (const [name, d] of Object.entries(c.offline.destinations)) {
+      if (d.upstream !== undefined && !seen.has(d.upstream)) {
+        ctx.addIssue({ code: 'custom', path: ['offline', 'destinations', name, 'upstream'], message: `no upstream has id "${d.upstream}"` });
+      }
+    }
   });
 
 /** The validated configuration, with every default filled in. */

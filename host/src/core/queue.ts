@@ -48,6 +48,32 @@ export type Decision =
   | { kind: 'duplicate' }
   | { kind: 'reject'; reason: RejectReason };
 
+/** A group of calls as columns (one entry per call in every per-call column). */
+export interface AdmitColumns {
+  destinations: string[];
+  /** Index into `destinations`. */
+  destination: Uint16Array;
+  /** 0 low .. 3 urgent. */
+  priorities: Uint8Array;
+  /** Stored (packed) sizes in bytes. */
+  sizes: Uint32Array;
+  /** Time to live in ms; 0: the destination's default. */
+  ttlMs: BigUint64Array;
+  /** Every call's key, concatenated. */
+  keys: string;
+  /** UTF-8 byte length of each call's key; 0: none. */
+  keyLengths: Uint32Array;
+}
+
+export interface AdmittedColumns {
+  /** Per call: its id when admitted, 0n otherwise. */
+  ids: BigUint64Array;
+  /** Per call: absolute expiry in ms; 0n: never or not admitted. */
+  expiresAtMs: BigUint64Array;
+  /** Calls that are not a plain admission, in order. */
+  exceptions: { index: number; decision: Decision }[];
+}
+
 export interface StoredItem {
   id: number;
   destination: string;
@@ -160,6 +186,17 @@ export class QueueScheduler {
   admitFramed(requests: AdmitRequest[], payloads: Uint8Array[], algorithm: 'stored' | 'zstd' | 'lz4', nowMs: number): { decision: Decision; frame?: Uint8Array }[] {
     const out = this.inner.admitFramed(requests.map(toRequest), payloads, { algorithm }, big(nowMs));
     return out.map((f) => ({ decision: fromDecision(f.decision), frame: f.frame }));
+  }
+
+  /**
+   * Decides a group of calls given as columns, in one crossing (see
+   * wit/queue.wit `admit-columns`). Per call: `ids[i]` is its id when
+   * admitted, else 0; calls that are not a plain admission come back in
+   * `exceptions` with their full decision.
+   */
+  admitColumns(c: AdmitColumns, nowMs: number): AdmittedColumns {
+    const out = this.inner.admitColumns(c, big(nowMs));
+    return { ids: out.ids, expiresAtMs: out.expiresAtMs, exceptions: out.exceptions.map((e) => ({ index: e.index, decision: fromDecision(e.decision) })) };
   }
 
   expire(nowMs: number, max: number): Removed[] {

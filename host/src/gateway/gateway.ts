@@ -106,7 +106,7 @@ export class Gateway {
     registerBuiltinTools(gateway.tools, core);
     try {
       for (const plugin of await configuredPlugins(config.plugins)) gateway.plugins.use(plugin);
-      gateway.queue = await startOfflineQueue(config, db, core, log, gateway.tools, gateway.rest);
+      gateway.queue = await startOfflineQueue(config, db, core, log, gateway.tools, gateway.rest, gateway.aggregator);
     } catch (err) {
       db.close();
       throw err;

@@ -39,6 +39,8 @@ export interface ProviderCallContext {
   client?: RequestHandlerExtra<ServerRequest, ServerNotification>;
   /** The client's progress token, if it asked for progress. */
   progressToken?: string | number;
+  /** Extra `_meta` for the request (the offline queue's idempotency key on a delivery). */
+  meta?: Record<string, unknown>;
 }
 
 /** The lists a provider offers, as it last reported them. */

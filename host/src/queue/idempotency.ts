@@ -3,17 +3,38 @@
 // answers a repeat (a resend after a lost acknowledgement) with that result,
 // so the tool's effect happens once. A repeat that arrives while the first is
 // still running waits for it.
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+//
+// The one window this cannot close alone: the receiver dies after the tool's
+// effect and before its result is recorded. What a resend then gets is a
+// choice (offline.idempotency_in_doubt):
+//   "rerun"  (default) the key is unknown, so the call runs again: at least
+//            once; exactly once only for tools that are idempotent themselves.
+//   "refuse" a durable "started" mark is written before the effect (one more
+//            fsync per keyed call); a resend that finds the mark without a
+//            result is answered with an error saying the outcome is unknown,
+//            and is not run again: at most once, and the doubt is reported,
+//            never hidden. (A crash after the mark but before the effect also
+//            lands here: that call is reported, not silently lost.)
+import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Db } from '../storage/database.js';
 
 /** The `_meta` key that carries a call's idempotency key. */
 export const IDEMPOTENCY_META_KEY = 'dev.mcp-edge/idempotency-key';
 const MAX_KEY_LENGTH = 512;
+/** What a "started" mark stores in place of a result. */
+const STARTED = '';
+
+export type InDoubtPolicy = 'rerun' | 'refuse';
+
+/** Errors that mean the tool never ran: unknown tool or bad arguments, or no provider could take it. */
+const NEVER_RAN = new Set<number>([ErrorCode.InvalidParams, ErrorCode.MethodNotFound, -32010]);
 
 export class IdempotencyMemory {
   private readonly running = new Map<string, Promise<CallToolResult>>();
   private readonly get;
   private readonly put;
+  private readonly mark;
+  private readonly unmark;
   private readonly prune;
   private lastPruneMs = 0;
   /** Repeats answered from memory instead of running the tool again. */
@@ -21,14 +42,21 @@ export class IdempotencyMemory {
   /** Keys whose first result could not be recorded (the window is then not guaranteed for them). */
   recordFailures = 0;
   lastRecordError: string | null = null;
+  /** Resends answered "outcome unknown" (policy refuse). */
+  inDoubt = 0;
 
   constructor(
     db: Db,
     private readonly windowMs: number,
     private readonly now: () => number = Date.now,
+    readonly inDoubtPolicy: InDoubtPolicy = 'rerun',
   ) {
     this.get = db.prepare('SELECT result FROM idempotency_results WHERE key = ? AND created_ms >= ?').pluck();
-    this.put = db.prepare('INSERT OR IGNORE INTO idempotency_results (key, result, created_ms) VALUES (?, ?, ?)');
+    // A result replaces a "started" mark, never another result.
+    this.put = db.prepare(`INSERT INTO idempotency_results (key, result, created_ms) VALUES (?, ?, ?)
+                           ON CONFLICT(key) DO UPDATE SET result = excluded.result WHERE result = ''`);
+    this.mark = db.prepare('INSERT OR REPLACE INTO idempotency_results (key, result, created_ms) VALUES (?, ?, ?)');
+    this.unmark = db.prepare(`DELETE FROM idempotency_results WHERE key = ? AND result = ''`);
     this.prune = db.prepare('DELETE FROM idempotency_results WHERE created_ms < ?');
   }
 
@@ -42,34 +70,67 @@ export class IdempotencyMemory {
   async run(key: string, fn: () => Promise<CallToolResult>): Promise<CallToolResult> {
     const now = this.now();
     this.maybePrune(now);
-    const stored = this.get.get(key, now - this.windowMs) as string | undefined;
-    if (stored !== undefined) {
-      this.repeats += 1;
-      return JSON.parse(stored) as CallToolResult;
-    }
     const inFlight = this.running.get(key);
     if (inFlight) {
       this.repeats += 1;
       return inFlight;
     }
-    const p = fn().then((result) => {
-      // Recorded before the answer leaves, so a resend after a lost answer finds it.
-      // If the record cannot be written (disk full), the effect still happened:
-      // answer anyway, so the sender does not resend because of us.
-      try {
-        this.put.run(key, JSON.stringify(result), this.now());
-      } catch (err) {
-        this.recordFailures += 1;
-        this.lastRecordError = (err as Error).message;
-      }
-      return result;
-    });
+    const stored = this.get.get(key, now - this.windowMs) as string | undefined;
+    if (stored === STARTED && this.inDoubtPolicy === 'refuse') return this.answerInDoubt(key);
+    if (stored !== undefined && stored !== STARTED) {
+      this.repeats += 1;
+      return JSON.parse(stored) as CallToolResult;
+    }
+    if (this.inDoubtPolicy === 'refuse') this.markStarted(key, now);
+    const p = fn().then(
+      (result) => {
+        // Recorded before the answer leaves, so a resend after a lost answer finds it.
+        // If the record cannot be written (disk full), the effect still happened:
+        // answer anyway, so the sender does not resend because of us.
+        try {
+          this.put.run(key, JSON.stringify(result), this.now());
+        } catch (err) {
+          this.recordFailures += 1;
+          this.lastRecordError = (err as Error).message;
+        }
+        return result;
+      },
+      (err: unknown) => {
+        // Refused before any effect (no such tool, bad arguments, provider down): a resend may run.
+        if (this.inDoubtPolicy === 'refuse' && err instanceof McpError && NEVER_RAN.has(err.code)) this.unmark.run(key);
+        throw err;
+      },
+    );
     this.running.set(key, p);
     try {
       return await p;
     } finally {
       this.running.delete(key);
     }
+  }
+
+  /** Durably notes that the effect for `key` may start; without it, the effect does not run. */
+  private markStarted(key: string, now: number): void {
+    try {
+      this.mark.run(key, STARTED, now);
+    } catch (err) {
+      throw new McpError(ErrorCode.InternalError, `mcp-edge could not record the idempotency key before running the call (${(err as Error).message}); it did not run it.`);
+    }
+  }
+
+  /** A mark without a result from an earlier run: the outcome is unknown, so the call is not run again. */
+  private answerInDoubt(key: string): CallToolResult {
+    this.inDoubt += 1;
+    const result: CallToolResult = {
+      isError: true,
+      content: [{ type: 'text', text: 'Outcome unknown: this mcp-edge stopped while running this call, before it recorded the result. Its effect may or may not have happened, so it is not run again (offline.idempotency_in_doubt = "refuse"). Check the target before repeating it under a new key.' }],
+    };
+    try {
+      this.put.run(key, JSON.stringify(result), this.now());
+    } catch {
+      // Unrecorded, the next resend is answered the same way from the mark.
+    }
+    return result;
   }
 
   private maybePrune(now: number): void {

@@ -7,6 +7,8 @@ import { ErrorCode, McpError, type CallToolRequest, type CallToolResult, type Re
 import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { QueueError } from './errors.js';
+import { DEFERRABLE_TOOL_META_KEY } from './annotation.js';
+import type { DeferralResolver } from './destinations.js';
 import { IdempotencyMemory } from './idempotency.js';
 import { PRIORITIES, type OfflineQueue } from './queue.js';
 import type { TaskRow } from './store.js';
@@ -15,8 +17,8 @@ import type { Deliverer } from './sync.js';
 
 /** Client-side `_meta` hints on a deferred call. */
 export const PRIORITY_META_KEY = 'dev.mcp-edge/priority';
-/** A client without task support marks a call deferrable with `_meta[DEFER_META_KEY] = true`. */
-export const DEFER_META_KEY = 'dev.mcp-edge/deferrable';
+/** A client without task support marks a call deferrable with `_meta[DEFER_META_KEY] = true` (the key an upstream puts on a deferrable tool). */
+export const DEFER_META_KEY = DEFERRABLE_TOOL_META_KEY;
 const RELATED_TASK_META_KEY = 'io.modelcontextprotocol/related-task';
 const POLL_INTERVAL_MS = 500;
 
@@ -73,16 +75,21 @@ export function queueTaskStore(q: OfflineQueue): TaskStore {
 export type CallInterceptor = (request: CallToolRequest, run: () => Promise<CallToolResult>) => Promise<CallToolResult | { task: Task }>;
 
 /**
- * Defers task-augmented calls to deferrable tools; runs calls that carry an
- * idempotency key (from a peer's queue) once per key.
+ * Defers task-augmented (or client-marked) calls to deferrable tools; runs
+ * calls that carry an idempotency key (from a peer's queue) once per key.
+ * `deferrable` says which tools defer and where: a resolver, or a plain map
+ * of tool name -> destination.
  */
-export function queueInterceptor(q: OfflineQueue, deferrable: Record<string, string>, memory: IdempotencyMemory): CallInterceptor {
+export function queueInterceptor(q: OfflineQueue, deferrable: DeferralResolver | Record<string, string>, memory: IdempotencyMemory): CallInterceptor {
+  const resolve: DeferralResolver =
+    typeof deferrable === 'function' ? deferrable : (name) => (Object.hasOwn(deferrable, name) ? { destination: deferrable[name]!, tool: name } : undefined);
   return async (request, run) => {
     const { name, arguments: args, task, _meta: meta } = request.params;
-    const destination = Object.hasOwn(deferrable, name) ? deferrable[name] : undefined;
-    if (destination && (task || meta?.[DEFER_META_KEY] === true)) {
+    const deferral = task || meta?.[DEFER_META_KEY] === true ? resolve(name) : undefined;
+    if (deferral) {
+      const { destination } = deferral;
       const ttlMs = task?.ttl;
-      const row = await defer(q, { destination, tool: name, arguments: args ?? {}, meta, ...(ttlMs ? { ttlMs } : {}) });
+      const row = await defer(q, { destination, tool: deferral.tool, arguments: args ?? {}, meta, ...(ttlMs ? { ttlMs } : {}) });
       if (task) return { task: toTask(row) };
       // No task support on the client: a plain result that names the task.
       const taskId = `${row.id}.${row.secret}`;
@@ -102,6 +109,8 @@ async function defer(q: OfflineQueue, c: { destination: string; tool: string; ar
   const idempotencyKey = IdempotencyMemory.keyOf(c.meta);
   try {
     const e = await q.enqueue({ destination: c.destination, tool: c.tool, arguments: c.arguments, priority, idempotencyKey, ...(c.ttlMs ? { ttlMs: c.ttlMs } : {}) });
+    // A fresh call's task is known without reading it back; a duplicate's is the first call's row.
+    if (!e.duplicate && e.createdMs !== undefined) return freshRow(e.id, e.taskId, c.destination, c.tool, e.createdMs);
     const row = q.taskRow(e.taskId);
     if (!row) throw new Error('a queued task vanished');
     return row;
@@ -109,6 +118,11 @@ async function defer(q: OfflineQueue, c: { destination: string; tool: string; ar
     if (err instanceof QueueError) throw new McpError(ErrorCode.InternalError, `Could not queue the call (${err.code}): ${err.message}`, { code: err.code });
     throw err;
   }
+}
+
+function freshRow(id: number, taskId: string, destination: string, tool: string, createdMs: number): TaskRow {
+  const secret = taskId.slice(taskId.indexOf('.') + 1);
+  return { id, state: 'queued', destination, tool, secret, created_ms: createdMs, updated_ms: createdMs, expires_ms: null, attempts: 0, message: null, keep_until_ms: null };
 }
 
 /** Registers deferrable tools (direct when called plainly, queued when called as a task) and the queue tools. */

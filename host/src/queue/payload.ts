@@ -1,5 +1,6 @@
-// Payloads and results are JSON inside core codec frames (`stored` today; the
-// codec's zstd when it lands), so a flipped bit is caught by the frame checksum.
+// Payloads and results are JSON inside codec frames (offline.compression, zstd
+// by default; packed by the codec facade), so a flipped bit is caught by the
+// frame checksum.
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 
 export interface Payloads {

@@ -47,23 +47,39 @@ export interface TaskRow {
 export interface PayloadRow {
   id: number;
   tool: string;
+  /** The client's key (client_key = 1); a random one in rows from before migration 0003; else ''. */
   idem_key: string;
+  client_key: number;
+  secret: string;
   payload: Buffer | null;
+}
+
+/** Rows per multi-row INSERT: one statement step per chunk instead of per row. */
+const INSERT_CHUNK = 32;
+const ROW_PARAMS = 12;
+/** Client keys looked up per statement step. */
+const KEY_CHUNK = 32;
+
+function insertSql(rows: number): string {
+  const row = `(?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  return `INSERT INTO deferred (id, state, destination, tool, priority, idem_key, client_key, secret, payload, bytes, created_ms, expires_ms, updated_ms)
+          VALUES ${Array.from({ length: rows }, () => row).join(', ')}`;
 }
 
 /** Every statement over `deferred`, compiled once. */
 function statements(db: Db) {
   const p = (sql: string) => db.prepare(sql);
   return {
-    insert: p(`INSERT INTO deferred (id, state, destination, tool, priority, idem_key, client_key, secret, payload, bytes, created_ms, expires_ms, updated_ms)
-               VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insert: p(insertSql(1)),
+    insertChunk: p(insertSql(INSERT_CHUNK)),
     finish: p(`UPDATE deferred SET state = ?, payload = NULL, result = ?, message = ?, updated_ms = ?, keep_until_ms = ? WHERE id = ? AND state = 'queued'`),
     attempt: p(`UPDATE deferred SET attempts = attempts + 1, message = ?, updated_ms = ? WHERE id = ? AND state = 'queued'`),
-    byKey: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms FROM deferred WHERE destination = ? AND idem_key = ?`),
+    byKey: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms FROM deferred WHERE destination = ? AND idem_key = ? AND client_key = 1`),
+    byKeys: p(`SELECT id, secret, idem_key FROM deferred WHERE destination = ? AND client_key = 1 AND idem_key IN (${Array.from({ length: KEY_CHUNK }, () => '?').join(', ')})`),
     task: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms FROM deferred WHERE id = ?`),
     tasks: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms FROM deferred WHERE id > ? ORDER BY id LIMIT ?`),
     result: p(`SELECT result FROM deferred WHERE id = ?`),
-    payload: p(`SELECT id, tool, idem_key, payload FROM deferred WHERE id = ?`),
+    payload: p(`SELECT id, tool, idem_key, client_key, secret, payload FROM deferred WHERE id = ?`),
     queued: p(`SELECT id, destination, priority, bytes, expires_ms, idem_key, client_key FROM deferred WHERE state = 'queued' ORDER BY id`),
     lanes: p(`SELECT destination, priority, COUNT(*) AS items, SUM(client_key) AS keyed FROM deferred WHERE state = 'queued' GROUP BY destination, priority`),
     maxId: p(`SELECT COALESCE(MAX(id), 0) FROM deferred`).pluck(),
@@ -72,6 +88,23 @@ function statements(db: Db) {
     getState: p(`SELECT value FROM gateway_state WHERE key = ?`).pluck(),
     setState: p(`INSERT INTO gateway_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
   };
+}
+
+/** Writes one row's parameters into `out` at `at` (the column order of insertSql). */
+function rowParams(r: NewRow, out: unknown[], at: number): unknown[] {
+  out[at] = r.id;
+  out[at + 1] = r.destination;
+  out[at + 2] = r.tool;
+  out[at + 3] = r.priority;
+  out[at + 4] = r.idemKey;
+  out[at + 5] = r.clientKey ? 1 : 0;
+  out[at + 6] = r.secret;
+  out[at + 7] = r.payload;
+  out[at + 8] = r.payload.length;
+  out[at + 9] = r.createdMs;
+  out[at + 10] = r.expiresMs;
+  out[at + 11] = r.createdMs;
+  return out;
 }
 
 /** Prepared statements over `deferred`. */
@@ -88,7 +121,18 @@ export class QueueStore {
   }
 
   insert(r: NewRow): void {
-    this.s.insert.run(r.id, r.destination, r.tool, r.priority, r.idemKey, r.clientKey ? 1 : 0, r.secret, r.payload, r.payload.length, r.createdMs, r.expiresMs, r.createdMs);
+    this.s.insert.run(rowParams(r, [], 0));
+  }
+
+  /** Inserts rows in order, INSERT_CHUNK per statement step (call inside a transaction). */
+  insertMany(rows: readonly NewRow[]): void {
+    let at = 0;
+    const params: unknown[] = new Array(INSERT_CHUNK * ROW_PARAMS);
+    for (; at + INSERT_CHUNK <= rows.length; at += INSERT_CHUNK) {
+      for (let k = 0; k < INSERT_CHUNK; k++) rowParams(rows[at + k]!, params, k * ROW_PARAMS);
+      this.s.insertChunk.run(params);
+    }
+    for (; at < rows.length; at++) this.insert(rows[at]!);
   }
 
   /** Ends a queued row: its payload goes, its outcome stays until `keepUntilMs`. */
@@ -103,6 +147,20 @@ export class QueueStore {
 
   findByKey(destination: string, key: string): TaskRow | undefined {
     return this.s.byKey.get(destination, key) as TaskRow | undefined;
+  }
+
+  /** The rows holding any of `keys` (client keys) for `destination`, by key. */
+  findByKeys(destination: string, keys: readonly string[]): Map<string, { id: number; secret: string }> {
+    const out = new Map<string, { id: number; secret: string }>();
+    let at = 0;
+    for (; at + KEY_CHUNK <= keys.length; at += KEY_CHUNK) {
+      for (const r of this.s.byKeys.all(destination, ...keys.slice(at, at + KEY_CHUNK)) as { id: number; secret: string; idem_key: string }[]) out.set(r.idem_key, r);
+    }
+    for (; at < keys.length; at++) {
+      const r = this.findByKey(destination, keys[at]!);
+      if (r) out.set(keys[at]!, r);
+    }
+    return out;
   }
 
   task(id: number): TaskRow | undefined {

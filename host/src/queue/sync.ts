@@ -48,6 +48,16 @@ interface Outcome {
 }
 
 const PRUNE_EVERY_MS = 60_000;
+
+/**
+ * The key a call travels with: the sender's persistent id, then the client's
+ * key after ':', or, for a call without one, its task id after '/'. The
+ * sender id is a UUID (fixed length, neither character), so the two kinds
+ * never collide, whatever key a client picks.
+ */
+export function deliveryKey(senderId: string, row: { id: number; idem_key: string; client_key: number; secret: string }): string {
+  return row.client_key === 0 && row.idem_key === '' ? `${senderId}/${row.id}.${row.secret}` : `${senderId}:${row.idem_key}`;
+}
 const EXPIRE_PAGE = 10_000;
 
 export class Sync {
@@ -58,6 +68,10 @@ export class Sync {
   private readonly active = new Set<Promise<SyncReport>>();
   private readonly abort = new AbortController();
   private kicked = false;
+  /** When each destination that failed may be tried again (the core's decision, as last settled). */
+  private readonly dueAt = new Map<string, number>();
+  /** Rounds run since start (status and tests). */
+  rounds = 0;
   private lastPruneMs = 0;
 
   constructor(
@@ -85,9 +99,28 @@ export class Sync {
     });
   }
 
+  /**
+   * New calls for these destinations: look for work, unless every one of
+   * them is waiting out a backoff (the timer's rounds still look regularly,
+   * so a stale wait time delays, never loses, a delivery).
+   */
+  kickFor(destinations: Iterable<string>): void {
+    const now = this.q.now();
+    for (const d of destinations) {
+      if ((this.dueAt.get(d) ?? 0) <= now) return this.kick();
+    }
+  }
+
+  /** The destination's backoff was lifted (sync now, link back). */
+  forgetWait(destination?: string): void {
+    if (destination === undefined) this.dueAt.clear();
+    else this.dueAt.delete(destination);
+  }
+
   /** "Sync now": every destination is due at once; resolves when all sends finish. */
   async now(maxRounds = 10_000): Promise<SyncReport> {
     await Promise.allSettled([...this.active]);
+    this.forgetWait();
     this.q.scheduler.wake(undefined, this.q.now());
     const total: SyncReport = { delivered: 0, failed: 0, unreachable: [] };
     // Round after round until nothing moves (all sent, or every link failed).
@@ -111,6 +144,7 @@ export class Sync {
   /** One pass: expire, prune now and then, deliver due batches. */
   round(): Promise<SyncReport> {
     if (this.abort.signal.aborted) return Promise.resolve({ delivered: 0, failed: 0, unreachable: [] });
+    this.rounds += 1;
     const p = this.roundInner().finally(() => this.active.delete(p));
     this.active.add(p);
     return p;
@@ -209,7 +243,7 @@ export class Sync {
       return { id, state: 'failed', result: errorResult(message), message, dropped: true };
     }
     try {
-      const call = { tool: row.tool, arguments: args, idempotencyKey: `${q.senderId}:${row.idem_key}` };
+      const call = { tool: row.tool, arguments: args, idempotencyKey: deliveryKey(q.senderId, row) };
       const result = await this.deliver(destination, call, this.abort.signal);
       // A tool error is still an answer: the call happened; its result says how.
       return { id, state: 'completed', result, message: null };
@@ -243,6 +277,8 @@ export class Sync {
     }
     q.counters.delivered += outcomes.filter((o) => o.state === 'completed').length;
     q.counters.failed += outcomes.filter((o) => o.state === 'failed').length;
+    if (failure) this.dueAt.set(batch.destination, d.nextAttemptMs);
+    else this.dueAt.delete(batch.destination);
     if (failure) {
       q.counters.attempts_failed += 1;
       this.note(batch.destination, now, `${failure.message} (attempt ${d.failures}; next try in ${d.nextAttemptMs - now} ms)`);

@@ -48,4 +48,12 @@ export const MIGRATIONS: readonly Migration[] = [
     );
     CREATE INDEX idempotency_created ON idempotency_results(created_ms);`,
   },
+  {
+    // Only client-given keys need the unique index (dedupe); calls without
+    // one store an empty key and are sent under their task id. A random key
+    // per call made every insert also land at a random place in this index.
+    id: '0003-queue-client-key-index',
+    sql: `DROP INDEX deferred_key;
+    CREATE UNIQUE INDEX deferred_client_key ON deferred(destination, idem_key) WHERE client_key = 1;`,
+  },
 ];

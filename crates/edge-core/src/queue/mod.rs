@@ -15,6 +15,7 @@
 //! the core.
 
 mod backoff;
+mod columns;
 mod framed;
 mod lane;
 mod scheduler;
@@ -22,6 +23,7 @@ mod scheduler;
 mod tests;
 
 pub use backoff::{Backoff, SplitMix64};
+pub use columns::{AdmitColumns, AdmitRef, AdmittedColumns};
 pub use framed::Framed;
 pub use scheduler::Scheduler;
 

@@ -105,26 +105,32 @@ impl Scheduler {
 
     /// Decides one call. See [`Decision`].
     pub fn admit(&mut self, req: &AdmitRequest, now_ms: u64) -> Decision {
+        let r = AdmitRef { destination: &req.destination, priority: req.priority, bytes: req.bytes, key: req.idempotency_key.as_deref(), ttl_ms: req.ttl_ms };
+        self.admit_ref(&r, now_ms)
+    }
+
+    /// Decides one call given by reference (no per-call allocation).
+    pub(super) fn admit_ref(&mut self, req: &AdmitRef<'_>, now_ms: u64) -> Decision {
         match self.try_admit(req, now_ms) {
             Ok(d) | Err(d) => d,
         }
     }
 
-    fn try_admit(&mut self, req: &AdmitRequest, now_ms: u64) -> Result<Decision, Decision> {
-        let lane = self.lane_for(&req.destination).map_err(Decision::Reject)?;
+    fn try_admit(&mut self, req: &AdmitRef<'_>, now_ms: u64) -> Result<Decision, Decision> {
+        let lane = self.lane_for(req.destination).map_err(Decision::Reject)?;
         let limits = self.lanes[lane].limits;
         let limit = limits.max_bytes.min(u64::from(self.config.max_item_bytes.min(MAX_ITEM_BYTES)));
         if req.bytes > limit {
             return Err(Decision::Reject(RejectReason::TooLarge { bytes: req.bytes, limit }));
         }
-        let key = req.idempotency_key.as_deref().map_or(0, |k| self.key_hash(&req.destination, k));
+        let key = req.key.map_or(0, |k| self.key_hash(req.destination, k));
         if key != 0 && self.keys.contains(&key) {
             return Err(Decision::Duplicate);
         }
         if self.next_id > MAX_ID {
             return Err(Decision::Reject(RejectReason::IdsExhausted));
         }
-        let evicted = self.make_room(lane, req)?;
+        let evicted = self.make_room(lane, req.priority, req.bytes)?;
         let id = self.next_id;
         self.next_id += 1;
         // A caller may shorten a call's life, never stretch it past the destination's bound.
@@ -139,17 +145,17 @@ impl Scheduler {
         Ok(Decision::Admit { id, expires_at_ms, evicted })
     }
 
-    /// Frees room for `req` per the lane's policy, or says why it cannot.
-    fn make_room(&mut self, lane: usize, req: &AdmitRequest) -> Result<Vec<Removed>, Decision> {
+    /// Frees room for a call per the lane's policy, or says why it cannot.
+    fn make_room(&mut self, lane: usize, priority: Priority, bytes: u64) -> Result<Vec<Removed>, Decision> {
         let l = &self.lanes[lane];
-        if l.fits(req.bytes) {
+        if l.fits(bytes) {
             return Ok(Vec::new());
         }
         let full = Decision::Reject(RejectReason::Full { items: l.items, bytes: l.bytes });
         if l.limits.overflow == OverflowPolicy::Reject || l.limits.max_items == 0 {
             return Err(full);
         }
-        let plan = l.eviction_plan(req.priority, req.bytes).ok_or(full)?;
+        let plan = l.eviction_plan(priority, bytes).ok_or(full)?;
         Ok(plan.into_iter().map(|slot| self.remove_at(lane, slot)).collect())
     }
 

@@ -57,6 +57,8 @@ export class Aggregator {
   private readonly listeners = new Set<(part: ListPart) => void>();
   private readonly pending = new Set<ListPart>();
   private readonly caller: ToolCaller;
+  /** Which tools the offline queue can hold (public name, listing, provider); none until it says. */
+  private deferrable: (name: string, tool: Tool, provider: Provider) => boolean = () => false;
 
   constructor(private readonly options: AggregatorOptions) {
     this.caller = new ToolCaller(options.router, options.routing.max_attempts, options.log);
@@ -81,6 +83,12 @@ export class Aggregator {
 
   async close(): Promise<void> {
     await Promise.allSettled(this.slots.map((s) => s.provider.close()));
+  }
+
+  /** Tells which tools the offline queue can hold; they are listed with task support from now on. */
+  setDeferrable(deferrable: (name: string, tool: Tool, provider: Provider) => boolean): void {
+    this.deferrable = deferrable;
+    this.schedule('tools');
   }
 
   /** Calls `listener` when a merged list changed (coalesced per tick). */
@@ -139,7 +147,19 @@ export class Aggregator {
     }
     for (const [name, route] of this.toolRoutes) if (!next.has(name)) router.removeTool(route.handle);
     this.toolRoutes = next;
-    this.tools = merged.map((m) => (m.name === m.replicas[0]!.item.name ? m.replicas[0]!.item : { ...m.replicas[0]!.item, name: m.name }));
+    this.tools = merged.map((m) => {
+      const first = m.replicas[0]!;
+      const tool = m.name === first.item.name ? first.item : { ...first.item, name: m.name };
+      return this.deferrable(m.name, first.item, this.slots[first.provider]!.provider) ? withTaskSupport(tool) : tool;
+    });
+  }
+
+  /** The provider (first replica) behind a public tool name, the name it knows the tool by, and its listing. */
+  toolTarget(name: string): { provider: Provider; name: string; tool: Tool } | undefined {
+    const replica = this.toolRoutes.get(name)?.replicas.values().next().value;
+    if (!replica) return undefined;
+    const tool = replica.provider.catalog().tools.find((t) => t.name === replica.name);
+    return tool ? { provider: replica.provider, name: replica.name, tool } : undefined;
   }
 
   private rebuildPrompts(): void {
@@ -245,6 +265,16 @@ export class Aggregator {
   async setLoggingLevel(level: LoggingLevel): Promise<void> {
     await Promise.allSettled(this.slots.map((s) => s.provider.setLoggingLevel?.(level)));
   }
+}
+
+/**
+ * A tool the offline queue can hold is listed with task support (whatever the
+ * upstream says of its own tasks: the gateway keeps the task, the upstream
+ * gets a plain call), so a standard client knows it may call it as a task.
+ */
+function withTaskSupport(tool: Tool): Tool {
+  if (tool.execution?.taskSupport === 'required' || tool.execution?.taskSupport === 'optional') return tool;
+  return { ...tool, execution: { ...tool.execution, taskSupport: 'optional' } };
 }
 
 /** Tries each in order until one answers; an answer that is an error is final. */

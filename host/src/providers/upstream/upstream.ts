@@ -347,9 +347,10 @@ export class UpstreamProvider implements Provider {
   }
 
   callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
-    return this.tracked(context, (c, o, _meta) =>
-      c.request({ method: 'tools/call', params: { name, ...(args ? { arguments: args } : {}), ...(_meta ? { _meta } : {}) } }, UNCHECKED_RESULT, o),
-    );
+    return this.tracked(context, (c, o, progressMeta) => {
+      const _meta = context.meta ? { ...context.meta, ...progressMeta } : progressMeta;
+      return c.request({ method: 'tools/call', params: { name, ...(args ? { arguments: args } : {}), ...(_meta ? { _meta } : {}) } }, UNCHECKED_RESULT, o);
+    });
   }
 
   readResource(uri: string, context: ProviderCallContext): Promise<ReadResourceResult> {

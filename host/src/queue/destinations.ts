@@ -1,0 +1,181 @@
+// Where deferred calls go and how they get there. A destination is either a
+// URL (Streamable HTTP, one client per destination: mcp-deliverer.ts) or a
+// configured upstream, whose provider carries the call over its own stdio or
+// HTTP connection, with the idempotency key in `_meta`. Every upstream is a
+// destination, named after it unless [offline.destinations] names one for it,
+// so that tools the upstream marks deferrable have somewhere to wait.
+import { ErrorCode, McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { EdgeConfig } from '../config/schema.js';
+import type { Aggregator } from '../gateway/aggregator/aggregator.js';
+import { ProviderUnavailableError, type Provider } from '../providers/provider.js';
+import { DEFERRABLE_TOOL_META_KEY } from './annotation.js';
+import { IDEMPOTENCY_META_KEY } from './idempotency.js';
+import type { DestinationOptions } from './queue.js';
+import { DestinationError, type Deliverer } from './sync.js';
+
+/** A deferred call's destination and the tool name to call there. */
+export interface Deferral {
+  destination: string;
+  tool: string;
+}
+
+export type DeferralResolver = (publicName: string) => Deferral | undefined;
+
+export interface DestinationPlan {
+  /** Bounds per destination name. */
+  bounds: Record<string, DestinationOptions>;
+  /** URL destinations: name -> URL. */
+  urls: Record<string, string>;
+  /** Upstream destinations: name -> upstream id. */
+  upstreamOf: Map<string, string>;
+  /** Upstream id -> the destination its calls wait in. */
+  destinationOf: Map<string, string>;
+}
+
+/** Configured destinations, plus one per upstream that none names. */
+export function planDestinations(config: EdgeConfig): DestinationPlan {
+  const o = config.offline;
+  const plan: DestinationPlan = { bounds: {}, urls: {}, upstreamOf: new Map(), destinationOf: new Map() };
+  for (const [name, d] of Object.entries(o.destinations)) {
+    plan.bounds[name] = { maxItems: d.max_items ?? o.queue_size, maxBytes: d.max_bytes, overflow: d.overflow, ttlMs: d.ttl_seconds * 1000 };
+    if (d.url !== undefined) plan.urls[name] = d.url;
+    if (d.upstream !== undefined) {
+      plan.upstreamOf.set(name, d.upstream);
+      if (!plan.destinationOf.has(d.upstream)) plan.destinationOf.set(d.upstream, name);
+    }
+  }
+  for (const u of config.upstreams) {
+    if (plan.destinationOf.has(u.id)) continue;
+    const name = Object.hasOwn(plan.bounds, u.id) ? `upstream:${u.id}` : u.id;
+    plan.bounds[name] = { maxItems: o.queue_size };
+    plan.upstreamOf.set(name, u.id);
+    plan.destinationOf.set(u.id, name);
+  }
+  return plan;
+}
+
+function providerById(aggregator: Aggregator, id: string): Provider | undefined {
+  return aggregator.slots.find((s) => s.provider.id === id)?.provider;
+}
+
+/**
+ * Which calls defer, and where: a tool named in [offline.deferrable_tools]
+ * goes to its destination; any other tool whose upstream marks it deferrable
+ * goes to that upstream's destination.
+ */
+export function deferralResolver(config: EdgeConfig, plan: DestinationPlan, aggregator: Aggregator, memory: MarkedTools): DeferralResolver {
+  const configured = config.offline.deferrable_tools;
+  const separator = config.aggregation.separator;
+  return (name) => {
+    const destination = Object.hasOwn(configured, name) ? configured[name] : undefined;
+    const target = aggregator.toolTarget(name);
+    if (destination !== undefined) {
+      const upstream = plan.upstreamOf.get(destination);
+      if (upstream === undefined) return { destination, tool: name };
+      if (target?.provider.id === upstream) return { destination, tool: target.name };
+      // Not listed now (the upstream is down): the name without its namespace prefix.
+      const provider = providerById(aggregator, upstream);
+      const prefix = `${provider?.prefix ?? upstream}${separator}`;
+      return { destination, tool: name.startsWith(prefix) ? name.slice(prefix.length) : name };
+    }
+    // Listed now: its own mark decides. Not listed (its upstream is down): what it said when it was.
+    if (!target) return memory.get(name);
+    return markedDeferral(plan, target.provider, target.tool._meta, target.name);
+  };
+}
+
+/** Which upstream tools the aggregator lists with task support: configured ones and marked ones. */
+export function listedAsDeferrable(config: EdgeConfig, plan: DestinationPlan): (name: string, tool: Tool, provider: Provider) => boolean {
+  const configured = config.offline.deferrable_tools;
+  return (name, tool, provider) => {
+    const destination = Object.hasOwn(configured, name) ? configured[name] : undefined;
+    if (destination !== undefined) return plan.upstreamOf.get(destination) === provider.id;
+    return markedDeferral(plan, provider, tool._meta, tool.name) !== undefined;
+  };
+}
+
+function markedDeferral(plan: DestinationPlan, provider: Provider, meta: Record<string, unknown> | undefined, tool: string): Deferral | undefined {
+  if (provider.kind === 'local' || meta?.[DEFERRABLE_TOOL_META_KEY] !== true) return undefined;
+  const destination = plan.destinationOf.get(provider.id);
+  return destination === undefined ? undefined : { destination, tool };
+}
+
+/**
+ * The tools upstreams marked deferrable, remembered in SQLite: an upstream
+ * that is down lists nothing, yet calls to its marked tools must still wait
+ * for it, also after a restart of the gateway. Updated whenever the merged
+ * tool list changes; a tool is forgotten only when its upstream is up and no
+ * longer marks it.
+ */
+export class MarkedTools {
+  private marked: Map<string, Deferral & { upstream: string }>;
+
+  constructor(
+    private readonly load: () => string | undefined,
+    private readonly save: (json: string) => void,
+  ) {
+    let saved: [string, Deferral & { upstream: string }][] = [];
+    try {
+      saved = JSON.parse(load() ?? '[]') as typeof saved;
+    } catch {
+      // An unreadable memory is an empty one; the next list change rewrites it.
+    }
+    this.marked = new Map(Array.isArray(saved) ? saved : []);
+  }
+
+  get(name: string): Deferral | undefined {
+    const m = this.marked.get(name);
+    return m && { destination: m.destination, tool: m.tool };
+  }
+
+  /** Re-reads the merged list; keeps marks of upstreams that are not up. */
+  refresh(plan: DestinationPlan, aggregator: Aggregator): void {
+    const next = new Map<string, Deferral & { upstream: string }>();
+    for (const [name, m] of this.marked) {
+      const provider = providerById(aggregator, m.upstream);
+      if (provider && provider.health().state !== 'up') next.set(name, m);
+    }
+    for (const tool of aggregator.listTools()) {
+      const target = aggregator.toolTarget(tool.name);
+      const d = target && markedDeferral(plan, target.provider, target.tool._meta, target.name);
+      if (d && target) next.set(tool.name, { ...d, upstream: target.provider.id });
+    }
+    const json = JSON.stringify([...next]);
+    if (json !== JSON.stringify([...this.marked])) this.save(json);
+    this.marked = next;
+  }
+}
+
+/** JSON-RPC errors that mean the link failed, not that the upstream said no. */
+const TRANSIENT = new Set<number>([ErrorCode.RequestTimeout, ErrorCode.ConnectionClosed]);
+
+/**
+ * Delivers to upstream destinations through their providers and to URL
+ * destinations through `viaUrl`. A provider that is down, or a connection
+ * that breaks, is a link failure (the call waits and is retried); an error
+ * answer from the upstream is final.
+ */
+export function providerDeliverer(plan: DestinationPlan, aggregator: Aggregator, viaUrl: Deliverer): Deliverer {
+  return async (destination, call, signal): Promise<CallToolResult> => {
+    const upstream = plan.upstreamOf.get(destination);
+    if (upstream === undefined) return viaUrl(destination, call, signal);
+    const provider = providerById(aggregator, upstream);
+    if (!provider) throw new Error(`upstream "${upstream}" is not running`);
+    try {
+      return await provider.callTool(call.tool, call.arguments, { signal, meta: { [IDEMPOTENCY_META_KEY]: call.idempotencyKey } });
+    } catch (err) {
+      if (err instanceof ProviderUnavailableError || !(err instanceof McpError) || TRANSIENT.has(err.code)) throw err;
+      throw new DestinationError(`${upstream} refused the call: ${err.message}`);
+    }
+  };
+}
+
+/** Sends the queue into action when an upstream destination comes back up. */
+export function wakeOnRecovery(plan: DestinationPlan, aggregator: Aggregator, wake: (destination: string) => void): void {
+  for (const [upstream, destination] of plan.destinationOf) {
+    const provider = providerById(aggregator, upstream);
+    provider?.onChange((part) => {
+      if (part === 'health' && provider.health().state === 'up') wake(destination);
+    });
+  }
+}
