@@ -62,23 +62,10 @@ impl ZstdContexts {
         let cctx = self.cctx()?;
         let mut cursor = Cursor::new(out);
         cursor.set_position(start);
-        let fail = |c| CodecError::Compress(reason(c));
-        cctx.reset(ResetDirective::SessionAndParameters).map_err(fail)?;
-        match cdict {
-            // The frame header carries the dictionary id; the zstd frame need not
-            // repeat it (4 bytes of a ~230-byte dictionary frame). The prepared
-            // dictionary's own level applies.
-            Some(cdict) => {
-                cctx.ref_cdict(cdict).map_err(fail)?;
-                cctx.set_parameter(CParameter::DictIdFlag(false)).map_err(fail)?;
-            }
-            None => {
-                cctx.set_parameter(CParameter::CompressionLevel(level)).map_err(fail)?;
-            }
-        }
-        let written = cctx.compress2(&mut cursor, data).map(|_| ()).map_err(fail);
+        configure(cctx, level, cdict)?;
+        let written = cctx.compress2(&mut cursor, data).map(|_| ()).map_err(compress_error);
         // Drop the reference now, so the context never points at a freed dictionary.
-        cctx.reset(ResetDirective::Parameters).map_err(fail)?;
+        cctx.reset(ResetDirective::Parameters).map_err(compress_error)?;
         written
     }
 
@@ -123,6 +110,27 @@ impl ZstdContexts {
         let _ = dctx.reset(ResetDirective::SessionAndParameters);
         result
     }
+}
+
+fn compress_error(code: usize) -> CodecError {
+    CodecError::Compress(reason(code))
+}
+
+/// Sets a fresh context up for one frame: at `level`, or with `cdict` (whose
+/// own level applies). The frame header carries the dictionary id, so the zstd
+/// frame does not repeat it (4 bytes of a ~230-byte dictionary frame).
+fn configure(cctx: &mut CCtx<'static>, level: i32, cdict: Option<&CDict<'static>>) -> Result<(), CodecError> {
+    cctx.reset(ResetDirective::SessionAndParameters).map_err(compress_error)?;
+    match cdict {
+        Some(cdict) => {
+            cctx.ref_cdict(cdict).map_err(compress_error)?;
+            cctx.set_parameter(CParameter::DictIdFlag(false)).map_err(compress_error)?;
+        }
+        None => {
+            cctx.set_parameter(CParameter::CompressionLevel(level)).map_err(compress_error)?;
+        }
+    }
+    Ok(())
 }
 
 /// The streaming loop behind [`ZstdContexts::decompress_bounded`]: grows the
