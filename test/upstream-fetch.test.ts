@@ -51,3 +51,16 @@ describe('isolatingFetch', () => {
     expect(getEventListeners(shared.signal, 'abort')).toHaveLength(0);
   });
 });
+
+describe('isolatingFetch under concurrency', () => {
+  it('keeps one listener on the shared signal however many requests are in flight', async () => {
+    const shared = new AbortController();
+    const streams = await Promise.all(Array.from({ length: 40 }, () => isolatingFetch(`${base}/stream`, { signal: shared.signal })));
+    const readers = streams.map((response) => response.body!.getReader());
+    for (const reader of readers) expect(new TextDecoder().decode((await reader.read()).value)).toContain('first');
+    expect(getEventListeners(shared.signal, 'abort')).toHaveLength(1);
+    shared.abort(new Error('transport closed'));
+    for (const reader of readers) await expect(reader.read()).rejects.toThrow();
+    expect(getEventListeners(shared.signal, 'abort')).toHaveLength(0);
+  });
+});

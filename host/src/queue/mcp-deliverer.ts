@@ -4,6 +4,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { isolatingFetch } from '../providers/upstream/fetch.js';
 import { VERSION } from '../version.js';
 import { IDEMPOTENCY_META_KEY } from './idempotency.js';
 import { DestinationError, type Deliverer, type DeliveryCall } from './sync.js';
@@ -24,7 +25,8 @@ export function mcpHttpDeliverer(urls: Record<string, string>, timeoutMs: number
     const url = urls[destination];
     if (!url) return Promise.reject(new DestinationError(`no URL configured for destination "${destination}"`));
     const client = new Client({ name: 'mcp-edge-queue', version: VERSION });
-    const p = client.connect(new StreamableHTTPClientTransport(new URL(url))).then(() => client);
+    // isolatingFetch: the transport's one connection-wide signal must not collect a listener per delivery.
+    const p = client.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: isolatingFetch })).then(() => client);
     clients.set(destination, p);
     p.catch(() => clients.delete(destination));
     return p;

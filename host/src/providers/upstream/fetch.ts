@@ -3,21 +3,54 @@
 // fetch; undici adds an abort listener to it per request and drops it only at
 // garbage collection, so under steady traffic the shared signal collects
 // thousands of listeners (MaxListenersExceededWarning, growing memory).
-// Here the shared signal gets one short-lived bridge per request instead,
-// removed when the request, or the event stream it returned, is done.
+// Here each request gets its own signal, and the shared one carries a single
+// listener however many requests are in flight (it fans out to them), removed
+// when the last of them, or the event stream it returned, is done.
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+
+interface Followers {
+  members: Set<AbortController>;
+  onAbort: () => void;
+}
+
+const followed = new WeakMap<AbortSignal, Followers>();
+
+/** A signal that aborts with `parent`, and the function that lets go of it. */
+function follow(parent: AbortSignal): { signal: AbortSignal; release: () => void } {
+  const own = new AbortController();
+  if (parent.aborted) {
+    own.abort(parent.reason);
+    return { signal: own.signal, release: () => undefined };
+  }
+  let followers = followed.get(parent);
+  if (!followers) {
+    const members = new Set<AbortController>();
+    const onAbort = () => {
+      followed.delete(parent);
+      for (const member of members) member.abort(parent.reason);
+      members.clear();
+    };
+    followers = { members, onAbort };
+    followed.set(parent, followers);
+    parent.addEventListener('abort', onAbort, { once: true });
+  }
+  const { members, onAbort } = followers;
+  members.add(own);
+  const release = () => {
+    if (!members.delete(own) || members.size > 0) return;
+    parent.removeEventListener('abort', onAbort);
+    followed.delete(parent);
+  };
+  return { signal: own.signal, release };
+}
 
 export const isolatingFetch: FetchLike = async (url, init) => {
   const parent = init?.signal;
   if (!parent) return fetch(url, init);
-  const own = new AbortController();
-  const bridge = () => own.abort(parent.reason);
-  if (parent.aborted) bridge();
-  else parent.addEventListener('abort', bridge, { once: true });
-  const release = () => parent.removeEventListener('abort', bridge);
+  const { signal, release } = follow(parent);
   let response: Response;
   try {
-    response = await fetch(url, { ...init, signal: own.signal });
+    response = await fetch(url, { ...init, signal });
   } catch (err) {
     release();
     throw err;
@@ -27,12 +60,12 @@ export const isolatingFetch: FetchLike = async (url, init) => {
     release();
     return response;
   }
-  // An event stream lives on after the headers: keep the bridge until it ends, so closing the transport still stops it.
+  // An event stream lives on after the headers: keep following until it ends, so closing the transport still stops it.
   const body = response.body!.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       flush: release,
     }),
   );
-  own.signal.addEventListener('abort', release, { once: true });
+  signal.addEventListener('abort', release, { once: true });
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 };
