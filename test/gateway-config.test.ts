@@ -7,7 +7,7 @@ import { mergeNames, type Offered } from '../host/src/gateway/aggregator/naming.
 describe('upstream config', () => {
   it('fills defaults for an upstream, routing and aggregation', () => {
     const config = parseConfig('[[upstreams]]\nid = "a"\ntransport = "stdio"\ncommand = "node"\n', 'mcp-edge.toml');
-    expect(config.upstreams[0]).toMatchObject({ id: 'a', args: [], env: {}, timeout_ms: 30_000, include: [], exclude: [], locality_ms: 0 });
+    expect(config.upstreams[0]).toMatchObject({ id: 'a', args: [], env: {}, timeout_ms: 30_000, include: [], exclude: [], locality_ms: 0, session_mode: 'shared' });
     expect(config.upstreams[0]?.restart).toMatchObject({ max_restarts: 10, initial_backoff_ms: 500 });
     expect(config.aggregation).toEqual({ prefix_mode: 'on-collision', separator: '__' });
     expect(config.routing.max_attempts).toBe(3);
@@ -20,6 +20,7 @@ describe('upstream config', () => {
     ['[[upstreams]]\nid = "a"\ntransport = "stdio"\ncommand = "x"\n[[upstreams]]\nid = "a"\ntransport = "stdio"\ncommand = "y"\n', /used twice/],
     ['[[upstreams]]\nid = "a"\ntransport = "ws"\ncommand = "x"\n', /upstreams\.0\.transport/],
     ['[[upstreams]]\nid = "a"\ntransport = "stdio"\ncommand = "x"\ncolour = 1\n', /unknown key colour/],
+    ['[[upstreams]]\nid = "a"\ntransport = "stdio"\ncommand = "x"\nsession_mode = "per-user"\n', /upstreams\.0\.session_mode/],
     ['[aggregation]\nprefix_mode = "sometimes"\n', /aggregation\.prefix_mode/],
     ['[routing]\nlatency_alpha = 0\n', /routing\.latency_alpha/],
   ])('refuses %j with an error naming the key', (text, message) => {

@@ -134,3 +134,39 @@ describe('upstream requests with several clients in flight', () => {
     expect(seenByB).toEqual([]);
   });
 });
+
+describe.each(['stdio', 'http'] as const)('session_mode "per-client" (upstream over %s)', (transport) => {
+  it('gives each client its own upstream session, so concurrent sampling reaches the right client', async () => {
+    const upstream = { ...(await upstreamFor(transport)), session_mode: 'per-client' } as UpstreamConfig;
+    const gateway = await startGateway({ upstreams: [upstream] });
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const seen = { a: [] as string[], b: [] as string[] };
+    const sampler = (who: 'a' | 'b') => (c: Client) =>
+      c.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+        seen[who].push(JSON.stringify(request.params.messages));
+        if (who === 'a') await held;
+        return { role: 'assistant', model: 'm', content: { type: 'text', text: `answer for ${who}` } };
+      });
+    const a = await connectClient(gateway, { capabilities: { sampling: {} } }, sampler('a'));
+    const b = await connectClient(gateway, { capabilities: { sampling: {} } }, sampler('b'));
+    const callA = a.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'prompt of A' } });
+    await eventually(() => seen.a[0], 10_000, "A's sampling request");
+    const resultB = await b.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'prompt of B' } });
+    expect(textOf(resultB)).toContain('answer for b');
+    release();
+    expect(textOf(await callA)).toContain('answer for a');
+    expect([seen.a.length, seen.b.length]).toEqual([1, 1]);
+    expect(seen.a[0]).toContain('prompt of A');
+    expect(seen.b[0]).toContain('prompt of B');
+
+    const sessions = async () => {
+      const read = await a.readResource({ uri: 'mcp-edge://providers' });
+      return JSON.parse(String((read.contents[0] as { text: string }).text)).providers.find((p: { id: string }) => p.id === 'ev').client_sessions;
+    };
+    expect(await sessions()).toBe(2);
+    // B ends its session (DELETE): the gateway closes B's upstream session.
+    await (b.transport as unknown as { terminateSession(): Promise<void> }).terminateSession();
+    await eventually(async () => ((await sessions()) === 1 ? true : undefined), 10_000, "B's upstream session to close");
+  });
+});

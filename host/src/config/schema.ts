@@ -268,6 +268,12 @@ export const upstreamSchema = z
     /** Relative energy of one call, counted in power-saver mode. */
     energy: z.number().min(0).max(1e6).default(0),
     restart: restartSchema.default(() => restartSchema.parse({})),
+    /**
+     * shared: one connection serves every client. per-client: each client
+     * session also gets its own connection (for stdio, its own process), so
+     * the upstream's sampling, elicitation and logging reach exactly that client.
+     */
+    session_mode: z.enum(['shared', 'per-client']).default('shared'),
   })
   .strict()
   .superRefine((u, ctx) => {

@@ -88,7 +88,7 @@ export class Gateway {
           config: upstream,
           log,
           clientInfo: { name: 'mcp-edge', version: VERSION },
-          onNotification: (_id, n) => this.forwardNotification(n),
+          onNotification: (_id, n, sessionId) => this.forwardNotification(n, sessionId),
         }),
       );
     }
@@ -176,9 +176,14 @@ export class Gateway {
     }
   }
 
-  /** An upstream's log message goes to every client (each filters by its level); a resource update to its subscribers. */
-  private forwardNotification(notification: ServerNotification): void {
+  /**
+   * An upstream's log message goes to every client (each filters by its
+   * level), or only to `sessionId` when it came on that client's own
+   * upstream connection; a resource update goes to its subscribers.
+   */
+  private forwardNotification(notification: ServerNotification, sessionId?: string): void {
     for (const session of this.sessions) {
+      if (sessionId !== undefined && session.server.transport?.sessionId !== sessionId) continue;
       if (notification.method === 'notifications/message') session.log(notification.params);
       else if (notification.method === 'notifications/resources/updated') session.resourceUpdated(notification.params.uri);
     }
@@ -192,6 +197,7 @@ export class Gateway {
       maxBodyBytes: this.config.gateway.max_body_bytes,
       maxSessions: this.config.gateway.max_connections,
       newMcpServer: () => this.newMcpServer(),
+      sessionClosed: (id) => this.aggregator.sessionClosed(id),
       rest: this.rest,
       log: this.log,
     });

@@ -19,6 +19,8 @@ export interface HttpDeps {
   /** Most concurrent MCP sessions; new ones are refused beyond it. */
   maxSessions: number;
   newMcpServer: () => Server;
+  /** A session ended (DELETE, or the gateway closing it). */
+  sessionClosed?: (sessionId: string) => void;
   rest: Map<string, RestHandler>;
   log: Logger;
 }
@@ -143,7 +145,10 @@ export class McpHttpEndpoint {
     const server = this.deps.newMcpServer();
     const transport = new HttpSessionTransport(randomUUID());
     this.sessions.set(transport.sessionId, { transport, server });
-    transport.onclose = () => this.sessions.delete(transport.sessionId);
+    transport.onclose = () => {
+      this.sessions.delete(transport.sessionId);
+      this.deps.sessionClosed?.(transport.sessionId);
+    };
     await server.connect(transport);
     transport.receive(req, res, messages);
   }

@@ -82,6 +82,8 @@ export interface Provider {
   /** Starts the provider (spawn, connect); resolves when it is up or has failed and will retry. */
   start(): Promise<void>;
   close(): Promise<void>;
+  /** A client session ended: release anything kept for it (per-client upstream connections). */
+  sessionClosed?(sessionId: string): void;
 }
 
 /** A call reached a provider that is not up; `detail` says why, in words a user can act on. */

@@ -85,6 +85,11 @@ export class Aggregator {
     await Promise.allSettled(this.slots.map((s) => s.provider.close()));
   }
 
+  /** A client session ended: providers let go of what they kept for it. */
+  sessionClosed(sessionId: string): void {
+    for (const slot of this.slots) slot.provider.sessionClosed?.(sessionId);
+  }
+
   /** Tells which tools the offline queue can hold; they are listed with task support from now on. */
   setDeferrable(deferrable: (name: string, tool: Tool, provider: Provider) => boolean): void {
     this.deferrable = deferrable;

@@ -18,6 +18,12 @@ function transportOf(provider: Provider): { transport?: string } {
   return typeof kind === 'string' ? { transport: kind } : {};
 }
 
+/** Open per-client upstream connections, for an upstream in session_mode "per-client". */
+function sessionsOf(provider: Provider): { client_sessions?: number } {
+  const n = (provider as { sessionLinks?: unknown }).sessionLinks;
+  return typeof n === 'number' ? { client_sessions: n } : {};
+}
+
 export function providersReport(slots: readonly { provider: Provider; handle: number }[], router: CoreRouter): ReadResourceResult {
   const providers = slots.map(({ provider, handle }) => {
     const health = provider.health();
@@ -27,6 +33,7 @@ export function providersReport(slots: readonly { provider: Provider; handle: nu
       id: provider.id,
       kind: provider.kind,
       ...transportOf(provider),
+      ...sessionsOf(provider),
       state: health.state,
       ...(health.detail ? { detail: health.detail } : {}),
       since: new Date(health.since).toISOString(),

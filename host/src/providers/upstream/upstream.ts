@@ -44,14 +44,15 @@ import { CATALOG_PARTS, emptyCatalog, fetchPart, nameFilter } from './catalog.js
 import { connectUpstream, type OpenedTransport } from './transport.js';
 import { Backoff } from './backoff.js';
 import { chooseCaller } from './caller.js';
+import { SessionLinks } from './session-links.js';
 
 export interface UpstreamOptions {
   config: UpstreamConfig;
   log: Logger;
   /** Who the gateway says it is to upstreams. */
   clientInfo: { name: string; version: string };
-  /** Notifications for every client: log messages and resource updates. */
-  onNotification?: (providerId: string, notification: ServerNotification) => void;
+  /** Log messages and resource updates: for every client, or for one session when they came on its own connection. */
+  onNotification?: (providerId: string, notification: ServerNotification, sessionId?: string) => void;
 }
 
 type Listener = (part: CatalogPart | 'health') => void;
@@ -91,6 +92,8 @@ export class UpstreamProvider implements Provider {
   private readonly idempotent: ReadonlySet<string>;
   private readonly backoff: Backoff;
   private closed = false;
+  /** Per-client connections (session_mode "per-client"), by gateway session id. */
+  private readonly links: SessionLinks | undefined;
   /** Relays of in-flight calls that asked for progress, by the gateway's own token. */
   private readonly progress = new Map<string, (params: ProgressNotification['params']) => void>();
   private progressCounter = 0;
@@ -105,6 +108,7 @@ export class UpstreamProvider implements Provider {
     this.keep = nameFilter(c.include, c.exclude);
     this.idempotent = new Set(c.idempotent_tools);
     this.backoff = new Backoff(c.restart, c.transport === 'stdio');
+    if (c.session_mode === 'per-client') this.links = new SessionLinks((id) => this.openLink(id), options.log);
   }
 
   get config(): UpstreamConfig {
@@ -198,37 +202,67 @@ export class UpstreamProvider implements Provider {
     });
   }
 
-  private newClient(): Client {
+  /** Opens one client session's own connection (session_mode "per-client"). */
+  private async openLink(sessionId: string): Promise<Client> {
+    const client = this.newClient(sessionId);
+    try {
+      const opened = await connectUpstream(client, this.options.config, (line) => this.options.log.debug(`upstream ${this.id} (a client's session): ${line}`));
+      this.interceptProgress(opened.transport);
+      return client;
+    } catch (err) {
+      await client.close().catch(() => undefined);
+      throw new ProviderUnavailableError(this.id, `could not open a session for this client: ${(err as Error).message}`);
+    }
+  }
+
+  /** Open per-client connections, when session_mode is "per-client". */
+  get sessionLinks(): number | undefined {
+    return this.links?.size;
+  }
+
+  sessionClosed(sessionId: string): void {
+    void this.links?.close(sessionId);
+  }
+
+  /** A client for the shared connection, or (sessionId given) for one client session's own connection. */
+  private newClient(sessionId?: string): Client {
     const client = new Client(this.options.clientInfo, {
       capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } },
     });
     client.setRequestHandler(CreateMessageRequestSchema, (req, extra) =>
-      this.askCaller('sampling/createMessage', (c) => c.sendRequest(req, CreateMessageResultSchema, { signal: extra.signal })),
+      this.askCaller('sampling/createMessage', (c) => c.sendRequest(req, CreateMessageResultSchema, { signal: extra.signal }), sessionId),
     );
     client.setRequestHandler(ElicitRequestSchema, (req, extra) =>
-      this.askCaller('elicitation/create', (c) => c.sendRequest(req, ElicitResultSchema, { signal: extra.signal })),
+      this.askCaller('elicitation/create', (c) => c.sendRequest(req, ElicitResultSchema, { signal: extra.signal }), sessionId),
     );
     client.setRequestHandler(ListRootsRequestSchema, (req, extra) =>
-      this.askCaller('roots/list', (c) => c.sendRequest(req, ListRootsResultSchema, { signal: extra.signal })),
+      this.askCaller('roots/list', (c) => c.sendRequest(req, ListRootsResultSchema, { signal: extra.signal }), sessionId),
     );
-    const refresh = (...parts: CatalogPart[]) => () => void this.refresh(client, parts);
-    client.setNotificationHandler(ToolListChangedNotificationSchema, refresh('tools'));
-    client.setNotificationHandler(PromptListChangedNotificationSchema, refresh('prompts'));
-    client.setNotificationHandler(ResourceListChangedNotificationSchema, refresh('resources', 'resourceTemplates'));
-    const forward = (n: ServerNotification) => this.options.onNotification?.(this.id, n);
+    // The lists come from the shared connection; a client's own connection only carries its calls.
+    if (sessionId === undefined) {
+      const refresh = (...parts: CatalogPart[]) => () => void this.refresh(client, parts);
+      client.setNotificationHandler(ToolListChangedNotificationSchema, refresh('tools'));
+      client.setNotificationHandler(PromptListChangedNotificationSchema, refresh('prompts'));
+      client.setNotificationHandler(ResourceListChangedNotificationSchema, refresh('resources', 'resourceTemplates'));
+    }
+    const forward = (n: ServerNotification) => this.options.onNotification?.(this.id, n, sessionId);
     client.setNotificationHandler(LoggingMessageNotificationSchema, forward);
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, forward);
     return client;
   }
 
-  /** Sends one of the upstream's own requests to the client it belongs to (see caller.ts). */
-  private async askCaller<T>(method: string, ask: (client: NonNullable<ProviderCallContext['client']>) => Promise<T>): Promise<T> {
-    const choice = chooseCaller(this.callers);
+  /**
+   * Sends one of the upstream's own requests to the client it belongs to: on
+   * a client's own connection, that client; on the shared one, see caller.ts.
+   */
+  private async askCaller<T>(method: string, ask: (client: NonNullable<ProviderCallContext['client']>) => Promise<T>, sessionId?: string): Promise<T> {
+    const callers = sessionId === undefined ? this.callers : this.callers.filter((c) => c.client?.sessionId === sessionId);
+    const choice = chooseCaller(callers);
     if (choice.kind === 'client') return ask(choice.client);
     if (choice.kind === 'none') throw new McpError(ErrorCode.InvalidRequest, `mcp-edge has no client call in progress to send ${method} to.`);
     throw new McpError(
       ErrorCode.InvalidRequest,
-      `mcp-edge cannot tell which client ${method} from upstream "${this.id}" belongs to: ${choice.sessions} client sessions have calls in flight to it, and the shared connection does not say. It was refused rather than shown to the wrong client; retry when the other calls finish.`,
+      `mcp-edge cannot tell which client ${method} from upstream "${this.id}" belongs to: ${choice.sessions} client sessions have calls in flight to it, and the shared connection does not say. It was refused rather than shown to the wrong client; retry when the other calls finish, or set session_mode = "per-client" on this upstream.`,
     );
   }
 
@@ -327,7 +361,9 @@ export class UpstreamProvider implements Provider {
 
   /** Runs `fn` as a tracked call; a transport failure on HTTP triggers a reconnect. */
   private async tracked<T>(context: ProviderCallContext, fn: (client: Client, options: RequestOptions, meta?: Meta) => Promise<T>): Promise<T> {
-    const client = this.requireClient();
+    const shared = this.requireClient();
+    const sessionId = this.links ? context.client?.sessionId : undefined;
+    const client = sessionId === undefined ? shared : await this.links!.get(sessionId);
     const { options, meta, flush, done } = this.requestOptions(context);
     this.callers.push(context);
     try {
@@ -335,7 +371,8 @@ export class UpstreamProvider implements Provider {
       await flush();
       return result;
     } catch (err) {
-      if (this.options.config.transport !== 'stdio' && isTransportFailure(err)) {
+      if (sessionId !== undefined && isTransportFailure(err)) this.links!.drop(sessionId);
+      else if (this.options.config.transport !== 'stdio' && isTransportFailure(err)) {
         void client.close().catch(() => undefined);
         this.lost(client, `a request failed: ${(err as Error).message}`);
       }
@@ -383,6 +420,7 @@ export class UpstreamProvider implements Provider {
   async close(): Promise<void> {
     this.closed = true;
     this.backoff.cancel();
+    await this.links?.closeAll();
     const client = this.client;
     this.client = undefined;
     this.opened = undefined;
