@@ -17,10 +17,10 @@ interface Reply {
   text: string;
 }
 
-function send(method: string, headers: Record<string, string>, body?: unknown): Promise<Reply> {
+function send(method: string, headers: Record<string, string>, body?: unknown, toPort = port): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request({
-      host: '127.0.0.1', port, path: '/mcp', method,
+      host: '127.0.0.1', port: toPort, path: '/mcp', method,
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
     }, (res) => {
       let text = '';
@@ -191,5 +191,22 @@ describe('refusals', () => {
     const res = await send('PUT', {}, '{}');
     expect(res.status).toBe(405);
     expect(res.headers.allow).toBe('GET, POST, DELETE');
+  });
+});
+
+describe('idle sessions', () => {
+  it('closes a session idle past gateway.session_idle_seconds, and keeps one that is in use', async () => {
+    const idle = await startGateway({ gateway: { session_idle_seconds: 1 } });
+    const idlePort = Number(new URL(idle.url).port);
+    const at = (method: string, headers: Record<string, string>, body?: unknown) => send(method, headers, body, idlePort);
+    const init = await at('POST', {}, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'idle', version: '0' } } });
+    const session = { 'mcp-session-id': String(init.headers['mcp-session-id']), 'mcp-protocol-version': '2025-06-18' };
+    expect((await at('POST', session, { jsonrpc: '2.0', id: 1, method: 'ping' })).status).toBe(200);
+    // Still open while in use: a request within the limit keeps it.
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await at('POST', session, { jsonrpc: '2.0', id: 2, method: 'ping' })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1_800));
+    const after = await at('POST', session, { jsonrpc: '2.0', id: 3, method: 'ping' });
+    expect(after.status).toBe(404);
   });
 });

@@ -18,6 +18,12 @@ export const gatewaySchema = z
     max_connections: z.number().int().min(1).max(100_000).default(100),
     /** Per-request time limit for tool calls, in ms. */
     request_timeout_ms: z.number().int().min(1).max(3_600_000).default(30_000),
+    /**
+     * An MCP session with no request for this long, no call in flight and no
+     * open GET stream is closed (with what it holds: per-client upstream
+     * sessions). 0 keeps sessions until the client ends them.
+     */
+    session_idle_seconds: z.number().int().min(0).max(30 * 86_400).default(1800),
     /** Largest accepted HTTP request body, in bytes. */
     max_body_bytes: z.number().int().min(1024).max(1 << 30).default(4 * 1024 * 1024),
     /** Where the gateway keeps its SQLite database and state. */

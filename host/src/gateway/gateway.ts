@@ -196,6 +196,7 @@ export class Gateway {
     this.endpoint = new McpHttpEndpoint({
       maxBodyBytes: this.config.gateway.max_body_bytes,
       maxSessions: this.config.gateway.max_connections,
+      sessionIdleMs: this.config.gateway.session_idle_seconds * 1000,
       newMcpServer: () => this.newMcpServer(),
       sessionClosed: (id) => this.aggregator.sessionClosed(id),
       rest: this.rest,

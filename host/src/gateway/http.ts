@@ -18,6 +18,8 @@ export interface HttpDeps {
   maxBodyBytes: number;
   /** Most concurrent MCP sessions; new ones are refused beyond it. */
   maxSessions: number;
+  /** Idle sessions are closed after this many ms; 0: never. */
+  sessionIdleMs: number;
   newMcpServer: () => Server;
   /** A session ended (DELETE, or the gateway closing it). */
   sessionClosed?: (sessionId: string) => void;
@@ -78,8 +80,24 @@ function checkProtocolVersion(req: IncomingMessage): void {
 /** Routes /mcp requests to per-session transports. */
 export class McpHttpEndpoint {
   private readonly sessions = new Map<string, Session>();
+  private readonly sweeper: NodeJS.Timeout | undefined;
 
-  constructor(private readonly deps: HttpDeps) {}
+  constructor(private readonly deps: HttpDeps) {
+    if (deps.sessionIdleMs > 0) {
+      const every = Math.min(60_000, Math.max(250, deps.sessionIdleMs / 4));
+      this.sweeper = setInterval(() => this.closeIdle(), every).unref();
+    }
+  }
+
+  /** Closes sessions idle longer than gateway.session_idle_seconds: clients that left without a DELETE. */
+  private closeIdle(): void {
+    const before = Date.now() - this.deps.sessionIdleMs;
+    for (const [id, { transport, server }] of this.sessions) {
+      if (!transport.idle || transport.lastSeen > before) continue;
+      this.deps.log.debug('closing an idle MCP session', { session: id });
+      void server.close();
+    }
+  }
 
   get sessionCount(): number {
     return this.sessions.size;
@@ -154,6 +172,7 @@ export class McpHttpEndpoint {
   }
 
   async closeAll(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
     await Promise.allSettled(sessions.map((s) => s.server.close()));

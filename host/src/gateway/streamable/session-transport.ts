@@ -28,13 +28,22 @@ export class HttpSessionTransport implements Transport {
 
   async start(): Promise<void> {}
 
+  /** When the client last sent anything (ms since epoch). */
+  lastSeen = Date.now();
+
   /** Whether the client has the GET stream open. */
   get hasStream(): boolean {
     return this.standalone !== undefined;
   }
 
+  /** Idle: no GET stream and no POST waiting for answers. */
+  get idle(): boolean {
+    return this.standalone === undefined && this.exchanges.size === 0;
+  }
+
   /** Hands a POST's (already validated) messages to the server and answers the POST. */
   receive(req: IncomingMessage, res: ServerResponse, messages: JSONRPCMessage[]): void {
+    this.lastSeen = Date.now();
     const extra: MessageExtraInfo = { requestInfo: { headers: req.headers } };
     const ids = messages.filter(isRequest).map((m) => m.id);
     if (ids.length === 0) {
@@ -51,8 +60,10 @@ export class HttpSessionTransport implements Transport {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', ...this.header });
     res.flushHeaders();
     this.standalone = res;
+    this.lastSeen = Date.now();
     res.once('close', () => {
       if (this.standalone === res) this.standalone = undefined;
+      this.lastSeen = Date.now();
     });
   }
 
@@ -68,7 +79,10 @@ export class HttpSessionTransport implements Transport {
     const exchange = this.exchanges.get(id);
     // A message about a request already answered (a late progress) has no stream left.
     if (!exchange) return;
-    if (exchange.deliver(message)) for (const done of exchange.requestIds) this.exchanges.delete(done);
+    if (!exchange.deliver(message)) return;
+    for (const done of exchange.requestIds) this.exchanges.delete(done);
+    // Idle time counts from the last answer, not from the request.
+    this.lastSeen = Date.now();
   }
 
   async close(): Promise<void> {
