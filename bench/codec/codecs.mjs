@@ -10,18 +10,23 @@ import { gzipSync, gunzipSync, brotliCompressSync, brotliDecompressSync, constan
 
 const require = createRequire(import.meta.url);
 const root = new URL('../../', import.meta.url).pathname;
-const LIMIT = 1n << 32n;
+const LIMIT = 2 ** 32;
 
-async function loadComponent(dir) {
-  if (!existsSync(join(dir, 'edge-core.js'))) return undefined;
-  const { instantiate } = await import(join(dir, 'edge-core.js'));
-  return instantiate(async (f) => WebAssembly.compile(await readFile(join(dir, f))), {});
+/**
+ * The component's core modules from `dir`, behind the npm API's facade
+ * (host/dist): what a user of `loadCore` calls. `direct: false` routes every
+ * codec call through jco's bindings (no direct lane, host/src/core/direct.ts).
+ */
+async function loadComponent(dir, direct = true) {
+  if (!existsSync(join(dir, 'edge-core.core.wasm'))) return undefined;
+  const { loadCore } = await import(join(root, 'host/dist/index.js'));
+  return loadCore({ compile: async (f) => WebAssembly.compile(await readFile(join(dir, f))), direct });
 }
 
-function componentCodecs(core, suffix) {
+function componentCodecs(core, suffix, kinds = [['zstd', 3, 'zstd-3'], ['lz4', undefined, 'lz4']]) {
   const { codec } = core;
   const out = [];
-  for (const [algorithm, level, label] of [['zstd', 3, 'zstd-3'], ['lz4', undefined, 'lz4']]) {
+  for (const [algorithm, level, label] of kinds) {
     out.push({
       name: `component-${label}${suffix}`, family: algorithm, browser: false, ours: true,
       compress: (d) => codec.pack(d, { algorithm, level }),
@@ -33,7 +38,7 @@ function componentCodecs(core, suffix) {
 
 /** Codecs with a zstd dictionary trained on `samples` (for the small-message sizes). */
 export function dictionaryCodecs(core, samples) {
-  const dict = core.codec.Dictionary.train(samples, 16 * 1024);
+  const dict = core.codec.trainDictionary(samples, 16 * 1024);
   const bytes = dict.toBytes();
   const { Compressor, Decompressor } = require('zstd-napi');
   const cmp = new Compressor();
@@ -96,12 +101,15 @@ async function browserCodecs() {
 
 /** All codecs, plus the loaded SIMD component (dictionary codecs need it). */
 export async function loadCodecs() {
-  const simd = await loadComponent(join(root, 'host/src/core/generated'));
+  const shipped = join(root, 'host/src/core/generated');
+  const simd = await loadComponent(shipped);
   if (!simd) throw new Error('No built component: run `node scripts/build-core.mjs` first.');
+  const jcoLane = await loadComponent(shipped, false);
   const nosimd = await loadComponent(join(root, 'target/bench/nosimd'));
   const codecs = [
     ...nativeCodecs(),
     ...componentCodecs(simd, ''),
+    ...componentCodecs(jcoLane, '-jco-lane', [['zstd', 3, 'zstd-3']]),
     ...(nosimd ? componentCodecs(nosimd, '-nosimd') : []),
     ...(await edgeEngineCodecs()),
     ...(await browserCodecs()),

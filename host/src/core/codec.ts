@@ -1,6 +1,7 @@
 // Typed facade over the component's `codec` interface: frames, zstd/lz4,
 // trained dictionaries and bare-stream decoding. The two-engine API that the
 // rest of the host uses lives in host/src/codec/.
+import type { DirectCodec } from './direct.js';
 import type { Root } from './generated/edge-core.js';
 import { callCore } from './errors.js';
 
@@ -82,10 +83,12 @@ function wrapDictionary(raw: RawDictionary): CoreDictionary {
   };
 }
 
-export function wrapCodec(codec: CodecExports): Codec {
+/** The codec facade; `direct` (see direct.ts) takes the success path of pack and unpack when given. */
+export function wrapCodec(codec: CodecExports, direct?: DirectCodec): Codec {
   return {
-    pack: (data, options) => callCore(() => codec.pack(data, options), describe),
-    unpack: (frame, maxOutput) => callCore(() => codec.unpack(frame, BigInt(maxOutput)), describe),
+    pack: (data, options) =>
+      direct?.pack(data, options.algorithm, options.level) ?? callCore(() => codec.pack(data, options), describe),
+    unpack: (frame, maxOutput) => direct?.unpack(frame, maxOutput) ?? callCore(() => codec.unpack(frame, BigInt(maxOutput)), describe),
     inspect: (frame) => {
       const info = callCore(() => codec.inspect(frame), describe);
       return { ...info, originalLength: Number(info.originalLength) };

@@ -2,6 +2,7 @@
 // Rust core goes through here; nothing else imports ./generated.
 import { instantiate, type Root } from './generated/edge-core.js';
 import { wrapCodec, type Codec } from './codec.js';
+import { coreInstanceRecorder, DirectCodec } from './direct.js';
 import { createRouterFactory, type CoreRouter, type RouterOptions } from './router.js';
 import { wrapTokenizer, type TokenizerFactory } from './tokenizer.js';
 
@@ -11,6 +12,8 @@ export type CompileCoreModule = (fileName: string) => Promise<WebAssembly.Module
 export interface LoadCoreOptions {
   /** How to fetch and compile the component's core module; Node's file loader by default. */
   compile?: CompileCoreModule;
+  /** false: every codec call through jco's bindings (no direct lane, see direct.ts); for tests and benches. */
+  direct?: boolean;
 }
 
 /** A loaded, instantiated edge-core component. */
@@ -21,6 +24,8 @@ export interface EdgeCore {
   readonly features: readonly string[];
   /** Frames, checksums and (as they land) zstd/lz4 compression. */
   readonly codec: Codec;
+  /** How codec pack/unpack reach the core: the direct lane (direct.ts), or jco's bindings only. */
+  readonly codecLane: 'direct' | 'jco';
   /** Creates a router: replicas ranked by live statistics. */
   readonly createRouter: (options?: RouterOptions) => CoreRouter;
   /** Loads BPE vocabularies (tiktoken ranks, tokenizer.json) into exact tokenizers. */
@@ -40,11 +45,14 @@ export const compileFromDisk: CompileCoreModule = async (fileName) => {
 /** Instantiates the component. The component imports nothing, so no shim is needed. */
 export async function loadCore(options: LoadCoreOptions = {}): Promise<EdgeCore> {
   const compile = options.compile ?? compileFromDisk;
-  const exports = await instantiate(compile, {});
+  const recorder = coreInstanceRecorder();
+  const exports = await instantiate(compile, {}, recorder.instantiateCore);
+  const direct = options.direct === false ? undefined : DirectCodec.over(recorder.exports());
   return {
     version: exports.info.version(),
     features: exports.info.features(),
-    codec: wrapCodec(exports.codec),
+    codec: wrapCodec(exports.codec, direct),
+    codecLane: direct ? 'direct' : 'jco',
     createRouter: createRouterFactory(exports.router),
     tokenizer: wrapTokenizer(exports.tokenizer),
     exports,

@@ -1,0 +1,86 @@
+// The codec's direct lane (host/src/core/direct.ts) against jco's bindings:
+// the same bytes for every algorithm and level on the shared corpus, the same
+// typed errors (an error always goes through jco), and no memory kept per call.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CoreError, loadCore, type EdgeCore } from '../host/src/core/index.js';
+import { ROOT } from './helpers/processes.js';
+
+const corpus = (name: string) => new Uint8Array(readFileSync(join(ROOT, 'test/corpus/codec', name)));
+let direct: EdgeCore;
+let jco: EdgeCore;
+
+beforeAll(async () => {
+  [direct, jco] = await Promise.all([loadCore(), loadCore({ direct: false })]);
+});
+
+/** The error a call throws, as [code, message], or 'ok'. */
+function outcome(fn: () => unknown): unknown {
+  try {
+    fn();
+    return 'ok';
+  } catch (err) {
+    expect(err).toBeInstanceOf(CoreError);
+    return [(err as CoreError).code, (err as Error).message];
+  }
+}
+
+describe('codec direct lane', () => {
+  it('is on by default and can be turned off', () => {
+    expect([direct.codecLane, jco.codecLane]).toEqual(['direct', 'jco']);
+  });
+
+  const inputs = { empty: new Uint8Array(), message: corpus('message.json'), traffic: corpus('traffic.jsonl') };
+  const options = [
+    { algorithm: 'stored' as const },
+    { algorithm: 'lz4' as const },
+    { algorithm: 'zstd' as const },
+    { algorithm: 'zstd' as const, level: -7 },
+    { algorithm: 'zstd' as const, level: 19 },
+  ];
+  for (const [name, data] of Object.entries(inputs)) {
+    it.each(options)(`packs and unpacks ${name} byte for byte like jco (%o)`, (o) => {
+      const frame = direct.codec.pack(data, o);
+      expect(Buffer.from(frame).equals(Buffer.from(jco.codec.pack(data, o)))).toBe(true);
+      const back = direct.codec.unpack(frame, 64 << 20);
+      expect(Buffer.from(back).equals(Buffer.from(data))).toBe(true);
+      expect(Buffer.from(back).equals(Buffer.from(jco.codec.unpack(frame, 64 << 20)))).toBe(true);
+    });
+  }
+
+  it('gives the same typed errors as jco', () => {
+    const frame = direct.codec.pack(inputs.message, { algorithm: 'zstd' });
+    const corrupt = frame.slice();
+    corrupt[corrupt.length - 5] ^= 0xff;
+    const cases: [string, (core: EdgeCore) => unknown][] = [
+      ['bad level', (c) => c.codec.pack(inputs.message, { algorithm: 'zstd', level: 99 })],
+      ['corrupt payload', (c) => c.codec.unpack(corrupt, 1 << 20)],
+      ['truncated', (c) => c.codec.unpack(frame.subarray(0, 7), 1 << 20)],
+      ['not a frame', (c) => c.codec.unpack(new TextEncoder().encode('{"jsonrpc":"2.0"}'), 1 << 20)],
+      ['limit below the size', (c) => c.codec.unpack(frame, 10)],
+    ];
+    for (const [what, call] of cases) {
+      const viaDirect = outcome(() => call(direct));
+      expect(viaDirect, what).not.toBe('ok');
+      expect(viaDirect, what).toEqual(outcome(() => call(jco)));
+    }
+  });
+
+  it('leaves what jco must convert (a level of 2.5, a limit of -1) to jco, with the same result', () => {
+    const viaDirect = direct.codec.pack(inputs.message, { algorithm: 'zstd', level: 2.5 });
+    expect(Buffer.from(viaDirect).equals(Buffer.from(jco.codec.pack(inputs.message, { algorithm: 'zstd', level: 2.5 })))).toBe(true);
+    expect(outcome(() => direct.codec.unpack(viaDirect, -1))).toEqual(outcome(() => jco.codec.unpack(viaDirect, -1)));
+  });
+
+  it('keeps no memory per call: 20,000 unpacks of 64 KB (1.3 GB out) fit in the core', () => {
+    const big = corpus('traffic.jsonl').subarray(0, 65536);
+    const frame = direct.codec.pack(big, { algorithm: 'zstd' });
+    const rssBefore = process.memoryUsage().rss;
+    for (let i = 0; i < 20_000; i++) expect(direct.codec.unpack(frame, 65536).length).toBe(65536);
+    // Outputs left unfreed in the core would hold 1.3 GB of wasm memory.
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(300 << 20);
+    // A healthy core still answers after all of that.
+    expect(Buffer.from(direct.codec.unpack(frame, 65536)).equals(Buffer.from(big))).toBe(true);
+  });
+});
