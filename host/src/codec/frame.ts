@@ -136,10 +136,25 @@ function readLeb128(frame: Uint8Array, at: number): { value: bigint; end: number
   return fail('corrupt', 'The frame is corrupt: original length does not fit 64 bits.');
 }
 
-/** Checks decoded bytes against the header's length and checksum. */
-export function verify(header: Header, decoded: Uint8Array): void {
+/**
+ * Completes a current-version frame whose payload follows its header: writes
+ * the payload's checksum into the header (version 2's checksum covers the
+ * payload as stored, see frame.rs).
+ */
+export function seal(frame: Uint8Array, headerLength: number, hasDictionary: boolean): void {
+  const at = headerLength - 4 - (hasDictionary ? 4 : 0);
+  new DataView(frame.buffer, frame.byteOffset, frame.byteLength).setUint32(at, xxh32(frame.subarray(headerLength)), true);
+}
+
+/** Before decoding: a version-2 payload must match the header's checksum. */
+export function checkPayload(header: Header, payload: Uint8Array): void {
+  if (header.version !== FORMAT_VERSION_1 && xxh32(payload) !== header.checksum) fail('corrupt', 'The frame is corrupt: checksum mismatch.');
+}
+
+/** After decoding: the header's length and, for version 1, the checksum of the original bytes. */
+export function checkDecoded(header: Header, decoded: Uint8Array): void {
   if (decoded.length !== header.originalLength) fail('corrupt', 'The frame is corrupt: decoded length differs from the header.');
-  if (xxh32(decoded) !== header.checksum) fail('corrupt', 'The frame is corrupt: checksum mismatch.');
+  if (header.version === FORMAT_VERSION_1 && xxh32(decoded) !== header.checksum) fail('corrupt', 'The frame is corrupt: checksum mismatch.');
 }
 
 const P1 = 0x9e3779b1;

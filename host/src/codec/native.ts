@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import type * as ZstdBinding from 'zstd-napi/binding.js';
 import { CoreError } from '../core/errors.js';
-import { type Algorithm, type Header, headerLength, readHeader, verify, writeHeader, xxh32 } from './frame.js';
+import { type Algorithm, checkDecoded, checkPayload, type Header, headerLength, readHeader, seal, writeHeader } from './frame.js';
 import { type CodecDictionary, checkLevel, dictionaryFor } from './shared.js';
 
 type Lz4 = typeof import('lz4-napi');
@@ -54,7 +54,8 @@ export class NativeEngine {
 
   pack(data: Uint8Array, algorithm: Algorithm, level = 3, dictionary?: CodecDictionary): Uint8Array {
     const dictionaryId = dictionary?.id;
-    const header = { algorithm, originalLength: data.length, checksum: xxh32(data), dictionaryId };
+    // The checksum (of the payload) is sealed in once the payload is written.
+    const header = { algorithm, originalLength: data.length, checksum: 0, dictionaryId };
     const hlen = headerLength(data.length, dictionaryId);
     if (algorithm === 'zstd') {
       checkLevel(level);
@@ -62,13 +63,17 @@ export class NativeEngine {
       writeHeader(out, header);
       const dst = out.subarray(hlen);
       const n = dictionary ? this.dictCctx(dictionary, level).compress2(dst, data) : this.cctx.compress(dst, data, level);
-      return u8(out.subarray(0, hlen + n));
+      const frame = u8(out.subarray(0, hlen + n));
+      seal(frame, hlen, dictionaryId !== undefined);
+      return frame;
     }
     const payload = algorithm === 'lz4' ? this.lz4.compressFrameSync(Buffer.from(data.buffer, data.byteOffset, data.length)) : data;
     const out = Buffer.allocUnsafe(hlen + payload.length);
     writeHeader(out, header);
     out.set(payload, hlen);
-    return u8(out);
+    const frame = u8(out);
+    seal(frame, hlen, dictionaryId !== undefined);
+    return frame;
   }
 
   /** Unpacks a frame, or returns undefined when only the component can bound it. */
@@ -76,8 +81,9 @@ export class NativeEngine {
     const header = readHeader(frame, maxOutput);
     const dict = dictionaryFor(header, dictionary);
     const payload = frame.subarray(header.headerLength);
+    checkPayload(header, payload);
     const decoded = this.decode(header, payload, maxOutput, dict);
-    if (decoded) verify(header, decoded);
+    if (decoded) checkDecoded(header, decoded);
     return decoded;
   }
 

@@ -5,7 +5,8 @@
 //! [`Codec::decode_raw`] reads what those tools write.
 //!
 //! Unpacking always takes a ceiling on the output size and checks the
-//! header's length and xxh32 checksum against what was decoded.
+//! header's xxh32 checksum (of the payload, before decoding; version 1: of the
+//! original, after) and length.
 
 pub mod dictionary;
 mod error;
@@ -41,18 +42,20 @@ impl Codec {
 
     /// Packs `data` into a frame with the chosen algorithm.
     pub fn pack(&mut self, data: &[u8], options: PackOptions) -> Result<Vec<u8>, CodecError> {
-        // Validate before hashing: a bad level should cost nothing.
+        // Validate before compressing: a bad level should cost nothing.
         let zstd_level = match options.algorithm {
             Algorithm::Stored => return Ok(frame::store(data)),
             Algorithm::Zstd => Some(zstd::check_level(options.level.unwrap_or(zstd::DEFAULT_LEVEL))?),
             Algorithm::Lz4 => None,
         };
         let mut out = Vec::new();
-        frame::write_header(&header_for(data, options.algorithm, None), &mut out);
+        let checksum_at = frame::write_header(&header_for(data, options.algorithm, None), &mut out);
+        let payload_at = out.len();
         match zstd_level {
             Some(level) => self.zstd.compress_into(data, level, None, &mut out)?,
             None => lz4::compress_into(data, &mut out)?,
         }
+        frame::seal(&mut out, checksum_at, payload_at);
         Ok(out)
     }
 
@@ -66,9 +69,11 @@ impl Codec {
         let level = zstd::check_level(level.unwrap_or(zstd::DEFAULT_LEVEL))?;
         let header = header_for(data, Algorithm::Zstd, Some(dictionary.id()));
         let mut out = Vec::new();
-        frame::write_header(&header, &mut out);
+        let checksum_at = frame::write_header(&header, &mut out);
+        let payload_at = out.len();
         let cdict = dictionary.cdict(level)?;
         self.zstd.compress_into(data, level, Some(cdict), &mut out)?;
+        frame::seal(&mut out, checksum_at, payload_at);
         Ok(out)
     }
 
@@ -81,6 +86,7 @@ impl Codec {
         dictionary: Option<&Dictionary>,
     ) -> Result<Vec<u8>, CodecError> {
         let (header, payload) = frame::read_header(bytes, max_output)?;
+        frame::check_payload(&header, payload)?;
         let ddict = match (header.dictionary_id, dictionary) {
             (None, _) => None,
             (Some(_), _) if header.algorithm != Algorithm::Zstd => {
@@ -97,7 +103,7 @@ impl Codec {
             Algorithm::Zstd => self.zstd.decompress_exact(payload, header.original_len, ddict)?,
             Algorithm::Lz4 => lz4::decompress_exact(payload, header.original_len)?,
         };
-        frame::verify(&header, &decoded)?;
+        frame::check_decoded(&header, &decoded)?;
         Ok(decoded)
     }
 
@@ -121,8 +127,9 @@ impl Codec {
     }
 }
 
+/// A header whose checksum is filled in by [`frame::seal`] once the payload is written.
 fn header_for(data: &[u8], algorithm: Algorithm, dictionary_id: Option<u32>) -> Header {
-    Header::new(algorithm, data.len() as u64, frame::checksum(data), dictionary_id)
+    Header::new(algorithm, data.len() as u64, 0, dictionary_id)
 }
 
 /// Packs `data` into a frame with a fresh [`Codec`].

@@ -196,12 +196,31 @@ fn version_1_frames_still_unpack() {
         (codec.pack(&data, opts(Algorithm::Lz4, None)).unwrap(), None),
         (codec.pack_with_dictionary(&data, None, &mut dict).unwrap(), Some(&dict)),
     ] {
-        let header = Header { version: frame::FORMAT_VERSION_1, ..inspect(&frame).unwrap() };
+        // Version 1's checksum covers the original bytes.
+        let header = Header { version: frame::FORMAT_VERSION_1, checksum: frame::checksum(&data), ..inspect(&frame).unwrap() };
         let mut v1 = Vec::new();
         frame::write_header(&header, &mut v1);
         v1.extend_from_slice(payload(&frame));
         assert_eq!(v1.len(), frame.len() + 8, "v1 headers are 8 bytes longer here");
         assert_eq!(inspect(&v1).unwrap().version, frame::FORMAT_VERSION_1);
         assert_eq!(codec.unpack(&v1, MB, dictionary).unwrap(), data);
+    }
+}
+
+#[test]
+fn a_changed_payload_byte_is_caught_by_the_checksum_before_decoding() {
+    let data = mcp_message(7).repeat(20);
+    let mut codec = Codec::new();
+    for algorithm in [Algorithm::Zstd, Algorithm::Lz4, Algorithm::Stored] {
+        let mut frame = codec.pack(&data, opts(algorithm, None)).unwrap();
+        let header = inspect(&frame).unwrap();
+        assert_eq!(header.checksum, frame::checksum(payload(&frame)), "{algorithm:?}: v2 checksum covers the payload");
+        let last = frame.len() - 1;
+        frame[last] ^= 0x01;
+        assert_eq!(
+            codec.unpack(&frame, MB, None),
+            Err(CodecError::Frame(FrameError::Corrupt("checksum mismatch"))),
+            "{algorithm:?}"
+        );
     }
 }
