@@ -59,6 +59,8 @@ describe('codec direct lane', () => {
       ['truncated', (c) => c.codec.unpack(frame.subarray(0, 7), 1 << 20)],
       ['not a frame', (c) => c.codec.unpack(new TextEncoder().encode('{"jsonrpc":"2.0"}'), 1 << 20)],
       ['limit below the size', (c) => c.codec.unpack(frame, 10)],
+      ['negative limit', (c) => c.codec.unpack(frame, -1)],
+      ['fractional limit', (c) => c.codec.unpack(frame, 1.5)],
     ];
     for (const [what, call] of cases) {
       const viaDirect = outcome(() => call(direct));
@@ -67,10 +69,14 @@ describe('codec direct lane', () => {
     }
   });
 
-  it('leaves what jco must convert (a level of 2.5, a limit of -1) to jco, with the same result', () => {
+  it('leaves a level jco must convert (2.5) to jco, with the same frame', () => {
     const viaDirect = direct.codec.pack(inputs.message, { algorithm: 'zstd', level: 2.5 });
     expect(Buffer.from(viaDirect).equals(Buffer.from(jco.codec.pack(inputs.message, { algorithm: 'zstd', level: 2.5 })))).toBe(true);
-    expect(outcome(() => direct.codec.unpack(viaDirect, -1))).toEqual(outcome(() => jco.codec.unpack(viaDirect, -1)));
+  });
+
+  it('refuses a limit that is not a whole number of bytes, naming it', () => {
+    const frame = direct.codec.pack(inputs.message, { algorithm: 'zstd' });
+    expect(outcome(() => direct.codec.unpack(frame, -1))).toEqual(['invalid-limit', 'maxOutput must be a whole number of bytes, 0 or more (got -1).']);
   });
 
   it('keeps no memory per call: 20,000 unpacks of 64 KB (1.3 GB out) fit in the core', () => {

@@ -3,7 +3,7 @@
 // rest of the host uses lives in host/src/codec/.
 import type { DirectCodec } from './direct.js';
 import type { Root } from './generated/edge-core.js';
-import { callCore } from './errors.js';
+import { callCore, CoreError } from './errors.js';
 
 type CodecExports = Root['codec'];
 type RawDictionary = CodecExports['Dictionary']['prototype'];
@@ -69,6 +69,14 @@ const MESSAGES: Record<string, (val: unknown) => string> = {
   'compress-failed': (v) => `Compression failed (a bug, please report it): ${String(v)}.`,
 };
 
+/** An output ceiling as the core takes it; anything but a whole number of bytes, 0 or more, is refused here. */
+function limit(maxOutput: number): bigint {
+  if (!Number.isSafeInteger(maxOutput) || maxOutput < 0) {
+    throw new CoreError('invalid-limit', `maxOutput must be a whole number of bytes, 0 or more (got ${maxOutput}).`);
+  }
+  return BigInt(maxOutput);
+}
+
 export function describe(error: { tag: string; val?: unknown }): string {
   return MESSAGES[error.tag]?.(error.val) ?? `codec error: ${error.tag}`;
 }
@@ -78,8 +86,8 @@ function wrapDictionary(raw: RawDictionary): CoreDictionary {
     id: raw.id(),
     toBytes: () => raw.toBytes(),
     pack: (data, level) => callCore(() => raw.pack(data, level), describe),
-    unpack: (frame, maxOutput) => callCore(() => raw.unpack(frame, BigInt(maxOutput)), describe),
-    decodeRaw: (data, maxOutput) => callCore(() => raw.decodeRaw(data, BigInt(maxOutput)), describe),
+    unpack: (frame, maxOutput) => callCore(() => raw.unpack(frame, limit(maxOutput)), describe),
+    decodeRaw: (data, maxOutput) => callCore(() => raw.decodeRaw(data, limit(maxOutput)), describe),
   };
 }
 
@@ -88,12 +96,12 @@ export function wrapCodec(codec: CodecExports, direct?: DirectCodec): Codec {
   return {
     pack: (data, options) =>
       direct?.pack(data, options.algorithm, options.level) ?? callCore(() => codec.pack(data, options), describe),
-    unpack: (frame, maxOutput) => direct?.unpack(frame, maxOutput) ?? callCore(() => codec.unpack(frame, BigInt(maxOutput)), describe),
+    unpack: (frame, maxOutput) => direct?.unpack(frame, maxOutput) ?? callCore(() => codec.unpack(frame, limit(maxOutput)), describe),
     inspect: (frame) => {
       const info = callCore(() => codec.inspect(frame), describe);
       return { ...info, originalLength: Number(info.originalLength) };
     },
-    decodeRaw: (algorithm, data, maxOutput) => callCore(() => codec.decodeRaw(algorithm, data, BigInt(maxOutput)), describe),
+    decodeRaw: (algorithm, data, maxOutput) => callCore(() => codec.decodeRaw(algorithm, data, limit(maxOutput)), describe),
     trainDictionary: (samples, maxSize) => wrapDictionary(callCore(() => codec.Dictionary.train(samples, maxSize), describe)),
     loadDictionary: (bytes) => wrapDictionary(callCore(() => codec.Dictionary.load(bytes), describe)),
     checksum: (data) => codec.checksum(data),
