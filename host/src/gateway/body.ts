@@ -1,17 +1,7 @@
 // Reads and parses a JSON request body with a size limit, so a huge or endless
 // body costs at most `limit` bytes of memory before it is refused.
 import type { IncomingMessage } from 'node:http';
-
-export class BodyError extends Error {
-  override readonly name = 'BodyError';
-  constructor(
-    readonly status: 400 | 413 | 415,
-    readonly rpcCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { HttpRefusal } from './refusal.js';
 
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? NaN);
@@ -20,7 +10,7 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new BodyError(400, -32700, `Parse error: the body is not valid JSON (${(err as Error).message}).`);
+    throw new HttpRefusal(400, -32700, `Parse error: the body is not valid JSON (${(err as Error).message}).`);
   }
 }
 
@@ -40,10 +30,10 @@ function readText(req: IncomingMessage, limit: number): Promise<string> {
     req.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
     req.once('error', reject);
     // After 'end' this is a no-op; before it, the client hung up mid-body.
-    req.once('close', () => reject(new BodyError(400, -32700, 'The client closed the connection before the body ended.')));
+    req.once('close', () => reject(new HttpRefusal(400, -32700, 'The client closed the connection before the body ended.')));
   });
 }
 
-function tooLarge(limit: number): BodyError {
-  return new BodyError(413, -32600, `Request body exceeds ${limit} bytes (gateway.max_body_bytes).`);
+function tooLarge(limit: number): HttpRefusal {
+  return new HttpRefusal(413, -32600, `Request body exceeds ${limit} bytes (gateway.max_body_bytes).`);
 }

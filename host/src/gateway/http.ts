@@ -6,8 +6,9 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { BodyError, readJsonBody } from './body.js';
-import { isInitialize, MessageError, parseMessages } from './streamable/messages.js';
+import { readJsonBody } from './body.js';
+import { HttpRefusal } from './refusal.js';
+import { isInitialize, parseMessages } from './streamable/messages.js';
 import { HttpSessionTransport } from './streamable/session-transport.js';
 import type { Logger } from '../telemetry/log.js';
 
@@ -42,18 +43,6 @@ export function sendRpcError(res: ServerResponse, status: number, code: number, 
   sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
 }
 
-/** A request the endpoint refuses, with the HTTP status and JSON-RPC code to answer. */
-class Refusal extends Error {
-  constructor(
-    readonly status: number,
-    readonly rpcCode: number,
-    message: string,
-    readonly headers?: Record<string, string>,
-  ) {
-    super(message);
-  }
-}
-
 const PROTOCOL_VERSIONS = new Set(SUPPORTED_PROTOCOL_VERSIONS);
 
 function mediaType(header: string | undefined): string {
@@ -63,17 +52,17 @@ function mediaType(header: string | undefined): string {
 function checkPostHeaders(req: IncomingMessage): void {
   const accept = req.headers.accept ?? '';
   if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
-    throw new Refusal(406, -32000, 'Not Acceptable: the client must accept both application/json and text/event-stream.');
+    throw new HttpRefusal(406, -32000, 'Not Acceptable: the client must accept both application/json and text/event-stream.');
   }
   if (mediaType(req.headers['content-type']) !== 'application/json') {
-    throw new Refusal(415, -32000, 'Unsupported Media Type: Content-Type must be application/json.');
+    throw new HttpRefusal(415, -32000, 'Unsupported Media Type: Content-Type must be application/json.');
   }
 }
 
 function checkProtocolVersion(req: IncomingMessage): void {
   const version = req.headers['mcp-protocol-version'];
   if (typeof version === 'string' && !PROTOCOL_VERSIONS.has(version)) {
-    throw new Refusal(400, -32000, `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}).`);
+    throw new HttpRefusal(400, -32000, `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}).`);
   }
 }
 
@@ -103,25 +92,20 @@ export class McpHttpEndpoint {
     return this.sessions.size;
   }
 
+  /** Serves one /mcp request; a refusal (HttpRefusal) is answered by answerError. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    try {
-      if (req.method === 'POST') return await this.post(req, res);
-      if (req.method === 'GET') return this.get(req, res);
-      if (req.method === 'DELETE') return await this.delete(req, res);
-      throw new Refusal(405, -32000, `Method ${req.method} is not allowed on /mcp; use POST, GET or DELETE.`, { allow: 'GET, POST, DELETE' });
-    } catch (err) {
-      if (err instanceof Refusal) return sendRpcError(res, err.status, err.rpcCode, err.message, err.headers);
-      if (err instanceof MessageError) return sendRpcError(res, err.status, err.rpcCode, err.message);
-      throw err;
-    }
+    if (req.method === 'POST') return this.post(req, res);
+    if (req.method === 'GET') return this.get(req, res);
+    if (req.method === 'DELETE') return this.delete(req, res);
+    throw new HttpRefusal(405, -32000, `Method ${req.method} is not allowed on /mcp; use POST, GET or DELETE.`, { allow: 'GET, POST, DELETE' });
   }
 
   private async post(req: IncomingMessage, res: ServerResponse): Promise<void> {
     checkPostHeaders(req);
     const messages = parseMessages(await readJsonBody(req, this.deps.maxBodyBytes));
     if (messages.some(isInitialize)) {
-      if (messages.length > 1) throw new Refusal(400, -32600, 'Invalid Request: initialize must be sent alone, not in a batch.');
-      if (req.headers['mcp-session-id'] !== undefined) throw new Refusal(400, -32600, 'Invalid Request: this session is already initialized.');
+      if (messages.length > 1) throw new HttpRefusal(400, -32600, 'Invalid Request: initialize must be sent alone, not in a batch.');
+      if (req.headers['mcp-session-id'] !== undefined) throw new HttpRefusal(400, -32600, 'Invalid Request: this session is already initialized.');
       return this.startSession(req, res, messages);
     }
     const session = this.sessionOf(req);
@@ -131,11 +115,11 @@ export class McpHttpEndpoint {
 
   private get(req: IncomingMessage, res: ServerResponse): void {
     if (!(req.headers.accept ?? '').includes('text/event-stream')) {
-      throw new Refusal(406, -32000, 'Not Acceptable: the client must accept text/event-stream.');
+      throw new HttpRefusal(406, -32000, 'Not Acceptable: the client must accept text/event-stream.');
     }
     const session = this.sessionOf(req);
     checkProtocolVersion(req);
-    if (session.transport.hasStream) throw new Refusal(409, -32000, 'Conflict: this session already has its GET stream open.');
+    if (session.transport.hasStream) throw new HttpRefusal(409, -32000, 'Conflict: this session already has its GET stream open.');
     session.transport.openStream(res);
   }
 
@@ -149,16 +133,16 @@ export class McpHttpEndpoint {
   private sessionOf(req: IncomingMessage): Session {
     const id = req.headers['mcp-session-id'];
     if (typeof id !== 'string') {
-      throw new Refusal(400, -32000, 'Bad Request: send an initialize request first, or the Mcp-Session-Id header of an open session.');
+      throw new HttpRefusal(400, -32000, 'Bad Request: send an initialize request first, or the Mcp-Session-Id header of an open session.');
     }
     const session = this.sessions.get(id);
-    if (!session) throw new Refusal(404, -32001, 'Session not found: it expired or the gateway restarted. Initialize a new session.');
+    if (!session) throw new HttpRefusal(404, -32001, 'Session not found: it expired or the gateway restarted. Initialize a new session.');
     return session;
   }
 
   private async startSession(req: IncomingMessage, res: ServerResponse, messages: ReturnType<typeof parseMessages>): Promise<void> {
     if (this.sessions.size >= this.deps.maxSessions) {
-      throw new Refusal(503, -32000, `Too many sessions (${this.deps.maxSessions}); close one or raise gateway.max_connections.`);
+      throw new HttpRefusal(503, -32000, `Too many sessions (${this.deps.maxSessions}); close one or raise gateway.max_connections.`);
     }
     const server = this.deps.newMcpServer();
     const transport = new HttpSessionTransport(randomUUID());
@@ -181,7 +165,7 @@ export class McpHttpEndpoint {
 
 /** Turns a failure inside request handling into a clear HTTP answer. */
 export function answerError(res: ServerResponse, err: unknown, log: Logger): void {
-  if (err instanceof BodyError) return sendRpcError(res, err.status, err.rpcCode, err.message);
+  if (err instanceof HttpRefusal) return sendRpcError(res, err.status, err.rpcCode, err.message, err.headers);
   log.error('request failed', { error: (err as Error).stack ?? String(err) });
   if (!res.headersSent) sendRpcError(res, 500, -32603, 'Internal error in the gateway; see its log.');
   else res.end();

@@ -3,20 +3,10 @@
 // hot path passes through here, and a shape check is all the transport needs
 // (the MCP server validates each method's params afterwards).
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { HttpRefusal } from '../refusal.js';
 
 /** Most messages one POST may carry in a batch. */
 export const MAX_BATCH = 100;
-
-export class MessageError extends Error {
-  override readonly name = 'MessageError';
-  constructor(
-    readonly status: 400,
-    readonly rpcCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 type Json = Record<string, unknown>;
 
@@ -39,14 +29,14 @@ function problem(raw: unknown): string | undefined {
   return 'a message needs "method", "result" or an "error" with an integer code and a message';
 }
 
-/** The messages of one POST body (one message or a batch), or a MessageError saying what is wrong. */
+/** The messages of one POST body (one message or a batch), or an HttpRefusal saying what is wrong. */
 export function parseMessages(body: unknown): JSONRPCMessage[] {
   const list = Array.isArray(body) ? body : [body];
-  if (list.length === 0) throw new MessageError(400, -32600, 'Invalid Request: an empty batch.');
-  if (list.length > MAX_BATCH) throw new MessageError(400, -32600, `Invalid Request: a batch must not exceed ${MAX_BATCH} messages.`);
+  if (list.length === 0) throw new HttpRefusal(400, -32600, 'Invalid Request: an empty batch.');
+  if (list.length > MAX_BATCH) throw new HttpRefusal(400, -32600, `Invalid Request: a batch must not exceed ${MAX_BATCH} messages.`);
   list.forEach((raw, i) => {
     const why = problem(raw);
-    if (why) throw new MessageError(400, -32600, `Invalid Request: ${why}${list.length > 1 ? ` (batch item ${i})` : ''}.`);
+    if (why) throw new HttpRefusal(400, -32600, `Invalid Request: ${why}${list.length > 1 ? ` (batch item ${i})` : ''}.`);
   });
   return list as JSONRPCMessage[];
 }
