@@ -96,7 +96,10 @@ export function wrapCodec(codec: CodecExports, direct?: DirectCodec): Codec {
   return {
     pack: (data, options) =>
       direct?.pack(data, options.algorithm, options.level) ?? callCore(() => codec.pack(data, options), describe),
-    unpack: (frame, maxOutput) => direct?.unpack(frame, maxOutput) ?? callCore(() => codec.unpack(frame, limit(maxOutput)), describe),
+    unpack: (frame, maxOutput) => {
+      const max = limit(maxOutput);
+      return direct?.unpack(frame, max) ?? callCore(() => codec.unpack(frame, max), describe);
+    },
     inspect: (frame) => {
       const info = callCore(() => codec.inspect(frame), describe);
       return { ...info, originalLength: Number(info.originalLength) };

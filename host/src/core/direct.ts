@@ -63,11 +63,10 @@ export class DirectCodec {
   }
 
   /** The unpacked bytes, or undefined when the core refused (ask jco for the typed error). */
-  unpack(frame: Uint8Array, maxOutput: number): Uint8Array | undefined {
-    // Anything jco would have to check or convert goes through jco.
-    if (!Number.isSafeInteger(maxOutput) || maxOutput < 0) return undefined;
+  /** `maxOutput` comes checked from the facade (codec.ts `limit`). */
+  unpack(frame: Uint8Array, maxOutput: bigint): Uint8Array | undefined {
     const ptr = this.lower(frame);
-    return this.lift(this.unpackFn(ptr, frame.length, BigInt(maxOutput)), this.unpackPost);
+    return this.lift(this.unpackFn(ptr, frame.length, maxOutput), this.unpackPost);
   }
 
   /** The packed frame, or undefined when the core refused (ask jco for the typed error). */
