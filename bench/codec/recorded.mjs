@@ -1,0 +1,32 @@
+// The recorded MCP traffic in test/corpus/mcp-recorded (see its MANIFEST.md):
+// real messages from the reference servers, split by session into train and
+// test. The bench and the vitest test read it through here, so both take the
+// same lines as train and the same as test.
+import { readFileSync } from 'node:fs';
+
+const dir = new URL('../../test/corpus/mcp-recorded/', import.meta.url).pathname;
+
+/** The sidecar: per session its server, seed, split and line range (`start`, `count`). */
+export function recordedSessions() {
+  return JSON.parse(readFileSync(dir + 'sessions.json', 'utf8'));
+}
+
+/** Every line of traffic.jsonl as the bytes that crossed the pipe (without the newline). */
+export function recordedLines() {
+  const bytes = readFileSync(dir + 'traffic.jsonl');
+  const lines = [];
+  let start = 0;
+  for (let end = bytes.indexOf(0x0a); end !== -1; end = bytes.indexOf(0x0a, start)) {
+    lines.push(new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+/** `{ train, test }`: the messages of the train sessions and of the held-out test sessions. */
+export function recordedSplit() {
+  const lines = recordedLines();
+  const out = { train: [], test: [] };
+  for (const s of recordedSessions().sessions) out[s.split].push(...lines.slice(s.start, s.start + s.count));
+  return out;
+}

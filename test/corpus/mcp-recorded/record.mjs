@@ -1,0 +1,84 @@
+// A stdio transport for the MCP SDK client that spawns the server itself and
+// keeps every JSON-RPC line that crosses the pipe, in both directions, as the
+// exact text written (client -> server) or read (server -> client). The SDK's
+// own StdioClientTransport hides its child process, so it cannot be teed.
+import { spawn } from 'node:child_process';
+
+const NEWLINE = 0x0a;
+const CLOSE_GRACE_MS = 2000;
+
+/**
+ * One spawned server. `log` receives `{ dir: 'c' | 's', line }` in the order
+ * this process saw the lines: 'c' = written by the client, 's' = read from
+ * the server. Only stdout is protocol; stderr is kept (tail only) for errors.
+ */
+export class RecordingStdioTransport {
+  constructor({ command, args, env, cwd }, log) {
+    this.spec = { command, args, env, cwd };
+    this.log = log;
+    this.pending = Buffer.alloc(0);
+    this.stderrTail = '';
+  }
+
+  async start() {
+    const { command, args, env, cwd } = this.spec;
+    this.child = spawn(command, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.stdout.on('data', (chunk) => this.readChunk(chunk));
+    this.child.stderr.on('data', (chunk) => {
+      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
+    });
+    this.child.once('exit', () => this.onclose?.());
+    this.child.on('error', (err) => this.onerror?.(err));
+    await new Promise((resolve, reject) => {
+      this.child.once('spawn', resolve);
+      this.child.once('error', reject);
+    });
+  }
+
+  /** Splits stdout on bytes, not characters: a chunk may end inside a UTF-8 sequence. */
+  readChunk(chunk) {
+    this.pending = Buffer.concat([this.pending, chunk]);
+    let end;
+    while ((end = this.pending.indexOf(NEWLINE)) !== -1) {
+      const line = this.pending.subarray(0, end).toString('utf8');
+      this.pending = this.pending.subarray(end + 1);
+      this.receive(line);
+    }
+  }
+
+  receive(line) {
+    let message;
+    try {
+      message = JSON.parse(line);
+    } catch {
+      // A server that prints non-protocol text on stdout would poison the corpus: stop loudly.
+      this.onerror?.(new Error(`non-JSON line on stdout: ${line.slice(0, 200)}`));
+      return;
+    }
+    this.log.push({ dir: 's', line });
+    this.onmessage?.(message);
+  }
+
+  async send(message) {
+    const line = JSON.stringify(message);
+    this.log.push({ dir: 'c', line });
+    await new Promise((resolve, reject) => {
+      this.child.stdin.write(line + '\n', (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** Ends stdin (servers exit on EOF), then escalates to SIGTERM and SIGKILL. */
+  async close() {
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.stdin.end();
+    for (const signal of [null, 'SIGTERM', 'SIGKILL']) {
+      if (signal) this.child.kill(signal);
+      let timer;
+      const late = new Promise((resolve) => { timer = setTimeout(resolve, CLOSE_GRACE_MS, 'timeout'); });
+      const outcome = await Promise.race([this.exited, late]);
+      clearTimeout(timer);
+      if (outcome !== 'timeout') return;
+    }
+  }
+}
