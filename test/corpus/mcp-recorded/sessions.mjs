@@ -18,15 +18,17 @@ async function call(client, stats, name, args, extra = {}) {
   }
 }
 
-/** The listings a client makes after initialize, for what the server advertises. */
-export async function discover(client) {
-  const caps = client.getServerCapabilities() ?? {};
+/**
+ * The listings a client makes after initialize. Like many clients it lists
+ * prompts and resources without checking the capabilities, so servers that
+ * have none answer with JSON-RPC errors (method not found): real error traffic.
+ */
+export async function discover(client, stats) {
   await client.listTools(undefined, opts);
-  if (caps.prompts) await client.listPrompts(undefined, opts);
-  if (caps.resources) {
-    await client.listResources(undefined, opts);
-    await client.listResourceTemplates(undefined, opts);
+  for (const list of [() => client.listPrompts(undefined, opts), () => client.listResources(undefined, opts)]) {
+    await list().catch((err) => stats.errors.push(String(err?.message ?? err).slice(0, 100)));
   }
+  if (client.getServerCapabilities()?.resources) await client.listResourceTemplates(undefined, opts);
 }
 
 // ---- filesystem -------------------------------------------------------------
@@ -76,13 +78,15 @@ function filesystemStep(next, root, files) {
     return ['move_file', { source: abs(file), destination: abs(destination) }];
   }
   // Failures an agent runs into: a missing file, a path outside the allowed root.
-  if (roll < 0.98) return ['read_text_file', { path: abs(`${dir}/missing-${int(next, 1, 99)}.txt`) }];
-  return ['list_directory', { path: '/etc' }];
+  if (roll < 0.97) return ['read_text_file', { path: abs(`${dir}/missing-${int(next, 1, 99)}.txt`) }];
+  if (roll < 0.985) return ['list_directory', { path: '/etc' }];
+  // A misspelt tool: a JSON-RPC error response, not a tool result.
+  return [pick(next, ['read_files', 'list_dir', 'stat_file']), { path: abs(file) }];
 }
 
 export async function filesystemSession(client, next, { root, files, calls }) {
   const stats = { calls: 0, errors: [] };
-  await discover(client);
+  await discover(client, stats);
   await call(client, stats, 'list_allowed_directories', {});
   for (let i = 0; i < calls; i++) {
     const [name, args] = filesystemStep(next, root, files);
@@ -129,6 +133,7 @@ function memoryStep(next, known) {
   if (roll < 0.87) return ['open_nodes', { names: some(int(next, 1, 3)) }];
   if (roll < 0.90) return ['read_graph', {}];
   if (roll < 0.95) return ['delete_observations', { deletions: [{ entityName: some(1)[0], observations: [observation(next)] }] }];
+  if (roll < 0.965) return [pick(next, ['find_nodes', 'open_node']), { query: pick(next, known) }];
   if (roll < 0.98) return ['delete_relations', { relations: [{ from: some(1)[0], to: some(1)[0], relationType: pick(next, RELATIONS) }] }];
   const gone = some(1)[0];
   known.splice(known.indexOf(gone), 1);
@@ -137,7 +142,7 @@ function memoryStep(next, known) {
 
 export async function memorySession(client, next, { calls }) {
   const stats = { calls: 0, errors: [] };
-  await discover(client);
+  await discover(client, stats);
   const known = [];
   for (let i = 0; i < calls; i++) {
     const [name, args] = memoryStep(next, known);
@@ -174,7 +179,9 @@ function everythingStep(next, stats) {
   if (roll < 0.84) return ['complete', pick(next, ['department', 'name']), pick(next, ['', 'E', 'M', 'S', 'A'])];
   if (roll < 0.88) return ['subscribe', `demo://resource/dynamic/text/${int(next, 1, 10)}`];
   if (roll < 0.92) return ['level', pick(next, ['debug', 'info', 'warning', 'error'])];
-  if (roll < 0.96) return ['static'];
+  if (roll < 0.94) return ['static'];
+  // Requests the server refuses with a JSON-RPC error: an unknown resource or prompt.
+  if (roll < 0.965) return next() < 0.5 ? ['read', `demo://resource/static/document/missing-${int(next, 1, 9)}.md`] : ['prompt', 'summary-prompt', {}];
   return ['ping'];
 }
 
@@ -204,7 +211,7 @@ async function everythingCall(client, next, stats, step, docs) {
 
 export async function everythingSession(client, next, { calls }) {
   const stats = { calls: 0, errors: [], progress: 0 };
-  await discover(client);
+  await discover(client, stats);
   const { resources } = await client.listResources(undefined, opts);
   const docs = resources.map((r) => r.uri).filter((u) => u.includes('/static/'));
   for (let i = 0; i < calls; i++) await everythingCall(client, next, stats, everythingStep(next, stats), docs);
