@@ -3,7 +3,8 @@
 // parts come from different sessions, and a dictionary trained on train packs
 // the held-out test traffic losslessly and smaller than plain zstd.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadCore, type CoreDictionary, type EdgeCore } from '../host/src/core/index.js';
+import type { CoreDictionary } from '../host/src/core/codec.js';
+import { loadCore, type EdgeCore } from '../host/src/core/index.js';
 // @ts-expect-error plain ESM module without types
 import { recordedLines, recordedSessions, recordedSplit } from '../bench/codec/recorded.mjs';
 

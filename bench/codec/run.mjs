@@ -11,13 +11,28 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fixedSize, messages, traffic } from './mcp-corpus.mjs';
 import { dictionaryCodecs, loadCodecs } from './codecs.mjs';
+import { recordedSplit } from './recorded.mjs';
 
 const root = new URL('../../', import.meta.url).pathname;
 const QUICK = process.argv.includes('--quick');
 const TRIAL_MS = QUICK ? 30 : 60;
 const ROUNDS = QUICK ? 2 : 7;
+const recorded = recordedSplit();
+// Recorded traffic (test/corpus/mcp-recorded): the held-out sessions' messages
+// of 256 B - 4 KB (mean ~1 KB, hence the name). The issue calls 0.5-4 KB the
+// queue's common case; the band reaches down to 256 B because short tool
+// results and requests with arguments are frequent too and are where a
+// dictionary helps most. Smaller lines (pings, acks, notifications) and the
+// 9-13 KB tools/list results stay out. The dictionary is trained on the train
+// sessions' messages of the same band, as the synthetic 1KB row trains on its
+// own size class and as zstd advises (samples like the inputs); a gateway would
+// use a dictionary on small messages only. bench/codec/README.md also gives the
+// gain with a dictionary trained on every train message (lower: the large ones
+// crowd the samples).
+const inBand = (m) => m.length >= 256 && m.length <= 4096;
 const SIZES = [
   { name: '1KB', inputs: messages(1, 256, 1024), dictSamples: messages(11, 1000, 1024) },
+  { name: '1KB-recorded', inputs: recorded.test.filter(inBand), dictSamples: recorded.train.filter(inBand) },
   { name: '4KB', inputs: messages(2, 128, 4096), dictSamples: messages(12, 500, 4096) },
   { name: '64KB', inputs: fixedSize(3, 16, 65536) },
   { name: 'corpus-20MB', inputs: [traffic(2026, QUICK ? 4 << 20 : 20 << 20)] },
@@ -92,6 +107,7 @@ function goals(rows, hasNoSimd) {
     }
   }
   const dict1k = ratioTo(find(rows, 'component-zstd-3-dict', '1KB')?.ratio, ours('1KB').ratio);
+  const dictRecorded = ratioTo(find(rows, 'component-zstd-3-dict', '1KB-recorded')?.ratio, ours('1KB-recorded').ratio);
   const simd = hasNoSimd ? Object.fromEntries(SIZES.map(({ name }) => [name, {
     zstd_compress: ratioTo(ours(name).compress_mbps, find(rows, 'component-zstd-3-nosimd', name).compress_mbps),
     zstd_decompress: ratioTo(ours(name).decompress_mbps, find(rows, 'component-zstd-3-nosimd', name).decompress_mbps),
@@ -103,6 +119,7 @@ function goals(rows, hasNoSimd) {
     zstd3_64KB_decompress_vs_napi: { value: ratioTo(ours('64KB').decompress_mbps, base64.decompress_mbps), goal: 0.6 },
     faster_than_every_browser_alternative: { value: losses.length === 0, losses },
     dictionary_1KB_ratio_gain: { value: dict1k, goal: 2, napi: ratioTo(find(rows, 'zstd-napi-3-dict', '1KB')?.ratio, find(rows, 'zstd-napi-3', '1KB').ratio) },
+    dictionary_1KB_recorded_ratio_gain: { value: dictRecorded, goal: 2, napi: ratioTo(find(rows, 'zstd-napi-3-dict', '1KB-recorded')?.ratio, find(rows, 'zstd-napi-3', '1KB-recorded').ratio) },
     simd_speedup: simd,
   };
 }
@@ -131,7 +148,10 @@ const report = {
   bench: 'codec',
   unit: 'MB/s of original bytes (1e6 B/s); ratio = original / compressed (frames include the mcp-edge header: 11-24 bytes, 12-16 on 1 KB messages)',
   machine: { node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, loadavg: loadavg().map((x) => +x.toFixed(2)) },
-  sizes: Object.fromEntries(SIZES.map((s) => [s.name, { messages: s.inputs.length, bytes: s.inputs.reduce((n, x) => n + x.length, 0) }])),
+  sizes: Object.fromEntries(SIZES.map((s) => {
+    const bytes = s.inputs.reduce((n, x) => n + x.length, 0);
+    return [s.name, { messages: s.inputs.length, bytes, mean_bytes: Math.round(bytes / s.inputs.length) }];
+  })),
   quick: QUICK,
   method: `best of ${ROUNDS} interleaved trials of >= ${TRIAL_MS} ms per codec and direction (2 for the 20 MB corpus)`,
   results: rows,
