@@ -88,6 +88,7 @@ async function recordSession({ server, seed }, tmp) {
     const stats = await Promise.race([session, limit]);
     // Late server messages (a progress notification, a log line) still belong to the session.
     await new Promise((resolve) => setTimeout(resolve, 200));
+    if (transport.strayLines.length) throw new Error(`non-JSON lines on stdout: ${transport.strayLines.join(' | ')}`);
     return { log, stats };
   } catch (err) {
     throw new Error(`${err.message}\nserver stderr:\n${transport.stderrTail}`);
