@@ -46,7 +46,7 @@ export interface EdgeCodec {
   decodeRaw(algorithm: Algorithm, data: Uint8Array, options: UnpackOptions): Uint8Array;
   /**
    * Trains a zstd dictionary of at most `maxSize` bytes from sample messages (deterministic).
-   * Synchronous and CPU-bound: FastCover with a parameter search, about 1.5-2 s per MB of samples.
+   * Synchronous and CPU-bound: zstd's COVER trainer with a parameter search, about 3 s per MB of samples.
    */
   trainDictionary(samples: Uint8Array[], maxSize?: number): CodecDictionary;
   /** Loads a zstd dictionary from bytes (from `trainDictionary(...).bytes` or `zstd --train`). */
