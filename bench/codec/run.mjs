@@ -5,10 +5,12 @@
 // also bench/results/codec.json). MB/s counts original bytes, 1 MB = 1e6 B.
 //
 //   node bench/codec/build-variant.mjs   # once, for the no-SIMD comparison
-//   node bench/codec/run.mjs [--quick]
+//   node bench/codec/run.mjs [--quick] [--size NAME]   (NAME: one row, e.g. corpus-20MB)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { fixedSize, messages, traffic } from './mcp-corpus.mjs';
 import { dictionaryCodecs, loadCodecs } from './codecs.mjs';
 import { recordedSplit } from './recorded.mjs';
@@ -17,6 +19,15 @@ const root = new URL('../../', import.meta.url).pathname;
 const QUICK = process.argv.includes('--quick');
 const TRIAL_MS = QUICK ? 30 : 60;
 const ROUNDS = QUICK ? 2 : 7;
+// The 20 MB corpus takes seconds per pass for the slow codecs, so it gets
+// fewer rounds; but its passes allocate 20 MB outputs, and two rounds left
+// its figures swinging by 30% between runs, so not as few as 2.
+const BIG_ROUNDS = QUICK ? 2 : 4;
+const ONLY = process.argv.includes('--size') ? process.argv[process.argv.indexOf('--size') + 1] : undefined;
+// A full GC before every trial: otherwise a trial pays for the garbage (20 MB
+// outputs, native buffers) that the codec timed before it left behind.
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc');
 const recorded = recordedSplit();
 // Recorded traffic (test/corpus/mcp-recorded): the held-out sessions' messages
 // of 256 B - 4 KB (mean ~1 KB, hence the name). The issue calls 0.5-4 KB the
@@ -45,6 +56,7 @@ const SIZES = [
  * is the figure least disturbed by other work.
  */
 function trial(fn, inputs) {
+  collect();
   let passes = 0;
   const start = performance.now();
   let elapsed;
@@ -76,8 +88,7 @@ function measureSize(codecs, size) {
       rows.push({ codec: codec.name, family: codec.family, browser: codec.browser, size: size.name, error: String(err?.message ?? err).slice(0, 120) });
     }
   }
-  // The 20 MB corpus takes seconds per pass for the slow codecs: fewer rounds.
-  const rounds = total > 8 << 20 ? 2 : ROUNDS;
+  const rounds = total > 8 << 20 ? BIG_ROUNDS : ROUNDS;
   for (let round = 0; round < rounds; round++) {
     for (const e of entries) {
       if (!e.codec.decompressOnly) e.c = Math.min(e.c, trial((x) => e.codec.compress(x), size.inputs));
@@ -140,7 +151,9 @@ function table(rows) {
 
 const { codecs, core, hasNoSimd } = await loadCodecs();
 const rows = [];
-for (const size of SIZES) {
+const sizes = ONLY ? SIZES.filter((s) => s.name === ONLY) : SIZES;
+if (sizes.length === 0) throw new Error(`--size ${ONLY}: no such row; rows are ${SIZES.map((s) => s.name).join(', ')}`);
+for (const size of sizes) {
   const extra = size.dictSamples ? dictionaryCodecs(core, size.dictSamples) : [];
   rows.push(...measureSize([...codecs, ...extra], size));
 }
@@ -148,20 +161,23 @@ const report = {
   bench: 'codec',
   unit: 'MB/s of original bytes (1e6 B/s); ratio = original / compressed (frames include the mcp-edge header: 11-24 bytes, 12-16 on 1 KB messages)',
   machine: { node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, loadavg: loadavg().map((x) => +x.toFixed(2)) },
-  sizes: Object.fromEntries(SIZES.map((s) => {
+  sizes: Object.fromEntries(sizes.map((s) => {
     const bytes = s.inputs.reduce((n, x) => n + x.length, 0);
     return [s.name, { messages: s.inputs.length, bytes, mean_bytes: Math.round(bytes / s.inputs.length) }];
   })),
   quick: QUICK,
-  method: `best of ${ROUNDS} interleaved trials of >= ${TRIAL_MS} ms per codec and direction (2 for the 20 MB corpus)`,
+  method: `best of ${ROUNDS} interleaved trials of >= ${TRIAL_MS} ms per codec and direction (${BIG_ROUNDS} for the 20 MB corpus), a full GC before each trial`,
   results: rows,
   vs_zstd_napi: rows.map((r) => {
     const b = find(rows, 'zstd-napi-3', r.size);
     return { codec: r.codec, size: r.size, compress: ratioTo(r.compress_mbps, b.compress_mbps), decompress: ratioTo(r.decompress_mbps, b.decompress_mbps), ratio: ratioTo(r.ratio, b.ratio) };
   }),
-  goals: goals(rows, hasNoSimd),
+  // The goals span every row: a one-row run has none, and does not replace the saved results.
+  goals: ONLY ? `not computed: --size ${ONLY} ran one row` : goals(rows, hasNoSimd),
 };
 console.error(table(rows));
-mkdirSync(join(root, 'bench/results'), { recursive: true });
-writeFileSync(join(root, 'bench/results/codec.json'), JSON.stringify(report, null, 2) + '\n');
+if (!ONLY) {
+  mkdirSync(join(root, 'bench/results'), { recursive: true });
+  writeFileSync(join(root, 'bench/results/codec.json'), JSON.stringify(report, null, 2) + '\n');
+}
 console.log(JSON.stringify(report, null, 2));
