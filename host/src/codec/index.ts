@@ -36,6 +36,11 @@ export interface UnpackOptions {
   dictionary?: CodecDictionary;
 }
 
+/**
+ * Returned bytes are the caller's, but may be a view into a larger buffer
+ * (pooled small outputs on both engines, Node Buffers on the native one):
+ * mind `byteOffset`, and `.slice()` an output before transferring its buffer.
+ */
 export interface EdgeCodec {
   /** The engine that packs; unpacking falls back to the component where native cannot bound. */
   readonly engine: EngineName;

@@ -35,6 +35,11 @@ export interface CoreDictionary {
   decodeRaw(data: Uint8Array, maxOutput: number): Uint8Array;
 }
 
+/**
+ * Returned bytes are the caller's, but an output of up to 16 KiB may be a view
+ * into a buffer shared with other small outputs (see core/output-pool.ts):
+ * mind `byteOffset`, and `.slice()` one before transferring its buffer.
+ */
 export interface Codec {
   /** Packs bytes into a self-describing mcp-edge frame. */
   pack(data: Uint8Array, options: PackOptions): Uint8Array;

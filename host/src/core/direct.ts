@@ -14,6 +14,8 @@
 //   tag at +0 (0 = ok) and, 8-aligned because codec-error holds a u64, the
 //   list's pointer at +8 and length at +12; `cabi_post_*` frees it after.
 
+import { OutputPool } from './output-pool.js';
+
 const UNPACK = 'mcp-edge:core/codec@0.1.0#unpack';
 const PACK = 'mcp-edge:core/codec@0.1.0#pack';
 const ALGORITHM_CODES = { stored: 0, zstd: 1, lz4: 2 } as const;
@@ -47,8 +49,11 @@ export class DirectCodec {
   private readonly unpackPost: (ret: number) => void;
   private readonly packFn: CoreFn;
   private readonly packPost: (ret: number) => void;
+  private readonly outputs = new OutputPool();
+  private view: DataView;
 
   private constructor(private readonly core: CoreExports) {
+    this.view = new DataView(core.memory.buffer);
     this.unpackFn = core[UNPACK] as CoreFn;
     this.unpackPost = core[`cabi_post_${UNPACK}`] as (ret: number) => void;
     this.packFn = core[PACK] as CoreFn;
@@ -85,13 +90,15 @@ export class DirectCodec {
     return ptr;
   }
 
-  /** Reads an ok list<u8> out of the return area (a copy), then lets the core free it. */
+  /** Reads an ok list<u8> out of the return area (a copy, see output-pool.ts), then lets the core free it. */
   private lift(ret: number, post: (ret: number) => void): Uint8Array | undefined {
-    const view = new DataView(this.core.memory.buffer);
+    const buffer = this.core.memory.buffer;
+    // The view is kept between calls; memory.grow replaces the buffer, and then the view.
+    if (this.view.buffer !== buffer) this.view = new DataView(buffer);
     let out: Uint8Array | undefined;
-    if (view.getUint8(ret) === 0) {
-      const ptr = view.getUint32(ret + 8, true);
-      out = new Uint8Array(this.core.memory.buffer.slice(ptr, ptr + view.getUint32(ret + 12, true)));
+    if (this.view.getUint8(ret) === 0) {
+      const ptr = this.view.getUint32(ret + 8, true);
+      out = this.outputs.copy(new Uint8Array(buffer, ptr, this.view.getUint32(ret + 12, true)));
     }
     post(ret);
     return out;
