@@ -89,4 +89,52 @@ describe('codec direct lane', () => {
     // A healthy core still answers after all of that.
     expect(Buffer.from(direct.codec.unpack(frame, 65536)).equals(Buffer.from(big))).toBe(true);
   });
+
+  describe('on a dictionary', () => {
+    const samples = Array.from({ length: 200 }, (_, i) =>
+      new TextEncoder().encode(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: `tool_${i % 7}`, arguments: { path: `/srv/${i}` } } })),
+    );
+    const other = samples.map((m) => new TextEncoder().encode(new TextDecoder().decode(m).toUpperCase()));
+
+    it('takes the direct lane, and jco where the lane is off', () => {
+      expect(direct.codec.trainDictionary(samples, 4096).lane).toBe('direct');
+      expect(jco.codec.trainDictionary(samples, 4096).lane).toBe('jco');
+    });
+
+    it('packs and unpacks byte for byte like jco, each dictionary with its own state', () => {
+      const bytesA = direct.codec.trainDictionary(samples, 4096).toBytes();
+      const bytesB = direct.codec.trainDictionary(other, 4096).toBytes();
+      const [a, b] = [direct.codec.loadDictionary(bytesA), direct.codec.loadDictionary(bytesB)];
+      const [ja, jb] = [jco.codec.loadDictionary(bytesA), jco.codec.loadDictionary(bytesB)];
+      expect(a.id).not.toBe(b.id);
+      for (const level of [undefined, 1, 19]) {
+        const message = samples[3]!;
+        const viaA = a.pack(message, level);
+        const viaB = b.pack(message, level);
+        // Two dictionaries give two different frames: the lane did not mix up their reps.
+        expect(Buffer.from(viaA).equals(Buffer.from(viaB))).toBe(false);
+        expect(Buffer.from(viaA).equals(Buffer.from(ja.pack(message, level)))).toBe(true);
+        expect(Buffer.from(viaB).equals(Buffer.from(jb.pack(message, level)))).toBe(true);
+        expect(Buffer.from(a.unpack(viaA, 1 << 20)).equals(Buffer.from(message))).toBe(true);
+        expect(Buffer.from(b.unpack(viaB, 1 << 20)).equals(Buffer.from(message))).toBe(true);
+      }
+    });
+
+    it('gives the same typed errors as jco', () => {
+      const bytesA = direct.codec.trainDictionary(samples, 4096).toBytes();
+      const bytesB = direct.codec.trainDictionary(other, 4096).toBytes();
+      const frame = direct.codec.loadDictionary(bytesA).pack(samples[0]!, 3);
+      const cases: [string, (core: EdgeCore) => unknown][] = [
+        ['wrong dictionary', (c) => c.codec.loadDictionary(bytesB).unpack(frame, 1 << 20)],
+        ['limit below the size', (c) => c.codec.loadDictionary(bytesA).unpack(frame, 3)],
+        ['bad level', (c) => c.codec.loadDictionary(bytesA).pack(samples[0]!, 99)],
+        ['cut frame', (c) => c.codec.loadDictionary(bytesA).unpack(frame.subarray(0, frame.length - 2), 1 << 20)],
+      ];
+      for (const [what, call] of cases) {
+        const viaDirect = outcome(() => call(direct));
+        expect(viaDirect, what).not.toBe('ok');
+        expect(viaDirect, what).toEqual(outcome(() => call(jco)));
+      }
+    });
+  });
 });

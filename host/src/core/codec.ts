@@ -28,6 +28,8 @@ export interface FrameInfo {
 export interface CoreDictionary {
   /** The id frames packed with it carry. */
   readonly id: number;
+  /** How pack and unpack reach the core: the direct lane (direct.ts) or jco's bindings. */
+  readonly lane: 'direct' | 'jco';
   /** Its bytes (a standard zstd dictionary). */
   toBytes(): Uint8Array;
   pack(data: Uint8Array, level?: number): Uint8Array;
@@ -86,12 +88,17 @@ export function describe(error: { tag: string; val?: unknown }): string {
   return MESSAGES[error.tag]?.(error.val) ?? `codec error: ${error.tag}`;
 }
 
-function wrapDictionary(raw: RawDictionary): CoreDictionary {
+function wrapDictionary(raw: RawDictionary, direct?: DirectCodec): CoreDictionary {
+  const lane = direct?.dictionary(() => raw.id());
   return {
     id: raw.id(),
+    lane: lane ? 'direct' : 'jco',
     toBytes: () => raw.toBytes(),
-    pack: (data, level) => callCore(() => raw.pack(data, level), describe),
-    unpack: (frame, maxOutput) => callCore(() => raw.unpack(frame, limit(maxOutput)), describe),
+    pack: (data, level) => lane?.pack(data, level) ?? callCore(() => raw.pack(data, level), describe),
+    unpack: (frame, maxOutput) => {
+      const max = limit(maxOutput);
+      return lane?.unpack(frame, max) ?? callCore(() => raw.unpack(frame, max), describe);
+    },
     decodeRaw: (data, maxOutput) => callCore(() => raw.decodeRaw(data, limit(maxOutput)), describe),
   };
 }
@@ -110,8 +117,8 @@ export function wrapCodec(codec: CodecExports, direct?: DirectCodec): Codec {
       return { ...info, originalLength: Number(info.originalLength) };
     },
     decodeRaw: (algorithm, data, maxOutput) => callCore(() => codec.decodeRaw(algorithm, data, limit(maxOutput)), describe),
-    trainDictionary: (samples, maxSize) => wrapDictionary(callCore(() => codec.Dictionary.train(samples, maxSize), describe)),
-    loadDictionary: (bytes) => wrapDictionary(callCore(() => codec.Dictionary.load(bytes), describe)),
+    trainDictionary: (samples, maxSize) => wrapDictionary(callCore(() => codec.Dictionary.train(samples, maxSize), describe), direct),
+    loadDictionary: (bytes) => wrapDictionary(callCore(() => codec.Dictionary.load(bytes), describe), direct),
     checksum: (data) => codec.checksum(data),
   };
 }

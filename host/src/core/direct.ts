@@ -1,5 +1,5 @@
-// A direct lane into the core module for the codec's two hottest calls,
-// `pack` and `unpack`. jco's generated bindings wrap every synchronous call
+// A direct lane into the core module for the codec's hottest calls: `pack`
+// and `unpack`, free and on a dictionary. jco's generated bindings wrap every synchronous call
 // in component-model task bookkeeping (a task object, ids, a completion
 // promise): about 1.5 us per call, a fifth of unpacking a 1 KB message. Here
 // the same exports are called with the canonical ABI by hand, on the success
@@ -12,15 +12,28 @@
 //   allocated with `cabi_realloc`;
 // - `result<list<u8>, codec-error>` comes back through a return area: a u8
 //   tag at +0 (0 = ok) and, 8-aligned because codec-error holds a u64, the
-//   list's pointer at +8 and length at +12; `cabi_post_*` frees it after.
+//   list's pointer at +8 and length at +12; `cabi_post_*` frees it after;
+// - a method of a resource the component exports takes the resource's rep
+//   (the component's own pointer to it) as its first argument. jco keeps the
+//   rep in a private handle table, so the recorder below gives jco a copy of
+//   the exports whose `[method]dictionary.id` notes the rep it is called with.
 
 import { OutputPool } from './output-pool.js';
 
-const UNPACK = 'mcp-edge:core/codec@0.1.0#unpack';
-const PACK = 'mcp-edge:core/codec@0.1.0#pack';
+const CODEC = 'mcp-edge:core/codec@0.1.0#';
+const UNPACK = `${CODEC}unpack`;
+const PACK = `${CODEC}pack`;
+const DICT_UNPACK = `${CODEC}[method]dictionary.unpack`;
+const DICT_PACK = `${CODEC}[method]dictionary.pack`;
+const DICT_ID = `${CODEC}[method]dictionary.id`;
 const ALGORITHM_CODES = { stored: 0, zstd: 1, lz4: 2 } as const;
 
 type CoreFn = (...args: (number | bigint)[]) => number;
+/** A core export and the post-return function that frees what it returned. */
+interface Call {
+  fn: CoreFn;
+  post: (ret: number) => void;
+}
 
 interface CoreExports {
   memory: WebAssembly.Memory;
@@ -28,59 +41,110 @@ interface CoreExports {
   [name: string]: unknown;
 }
 
+/** What jco's instantiation left for the direct lane: the codec's core exports and a rep probe. */
+export interface CoreRecord {
+  exports: CoreExports;
+  /** The rep behind a dictionary: calls `readId` (jco's `id()`), which passes through the probe. */
+  repOf: (readId: () => unknown) => number | undefined;
+}
+
 /** Records the core instance that exports the codec while jco instantiates the component. */
 export function coreInstanceRecorder(): {
   instantiateCore: (module: WebAssembly.Module, imports: WebAssembly.Imports) => Promise<WebAssembly.Instance>;
-  exports: () => CoreExports | undefined;
+  record: () => CoreRecord | undefined;
 } {
   let found: CoreExports | undefined;
+  let lastRep: number | undefined;
+  const repOf = (readId: () => unknown) => {
+    lastRep = undefined;
+    readId();
+    return lastRep;
+  };
   return {
     instantiateCore: async (module, imports) => {
       const instance = await WebAssembly.instantiate(module, imports);
-      if (UNPACK in instance.exports && PACK in instance.exports) found = instance.exports as unknown as CoreExports;
-      return instance;
+      if (!(UNPACK in instance.exports && PACK in instance.exports)) return instance;
+      found = instance.exports as unknown as CoreExports;
+      const id = found[DICT_ID];
+      if (typeof id !== 'function') return instance;
+      const probe = (rep: number) => {
+        lastRep = rep;
+        return (id as CoreFn)(rep);
+      };
+      // jco reads only `exports` from what this returns.
+      return { exports: { ...instance.exports, [DICT_ID]: probe } } as unknown as WebAssembly.Instance;
     },
-    exports: () => found,
+    record: () => (found ? { exports: found, repOf } : undefined),
   };
 }
 
+/** Direct pack and unpack on one dictionary; undefined means "ask jco" (see DirectCodec). */
+export interface DirectDictionary {
+  pack(data: Uint8Array, level: number | undefined | null): Uint8Array | undefined;
+  unpack(frame: Uint8Array, maxOutput: bigint): Uint8Array | undefined;
+}
+
+/** A level the canonical ABI can carry as an option<s32>; anything else goes to jco for its error. */
+const carriesLevel = (level: number | undefined | null) => level == null || (Number.isInteger(level) && Math.abs(level) < 2 ** 31);
+
 export class DirectCodec {
-  private readonly unpackFn: CoreFn;
-  private readonly unpackPost: (ret: number) => void;
-  private readonly packFn: CoreFn;
-  private readonly packPost: (ret: number) => void;
   private readonly outputs = new OutputPool();
   private view: DataView;
+  private readonly unpackCall: Call;
+  private readonly packCall: Call;
+  private readonly dictUnpackCall: Call;
+  private readonly dictPackCall: Call;
 
-  private constructor(private readonly core: CoreExports) {
+  private constructor(
+    private readonly core: CoreExports,
+    private readonly repOf: CoreRecord['repOf'],
+  ) {
     this.view = new DataView(core.memory.buffer);
-    this.unpackFn = core[UNPACK] as CoreFn;
-    this.unpackPost = core[`cabi_post_${UNPACK}`] as (ret: number) => void;
-    this.packFn = core[PACK] as CoreFn;
-    this.packPost = core[`cabi_post_${PACK}`] as (ret: number) => void;
+    const call = (name: string) => ({ fn: core[name] as CoreFn, post: core[`cabi_post_${name}`] as Call['post'] });
+    this.unpackCall = call(UNPACK);
+    this.packCall = call(PACK);
+    this.dictUnpackCall = call(DICT_UNPACK);
+    this.dictPackCall = call(DICT_PACK);
   }
 
-  /** A direct lane over `core`, or undefined when its exports are not the shape this file knows. */
-  static over(core: CoreExports | undefined): DirectCodec | undefined {
+  /** A direct lane over the recorded core, or undefined when its exports are not the shape this file knows. */
+  static over(record: CoreRecord | undefined): DirectCodec | undefined {
+    const core = record?.exports;
     if (!core || !(core.memory instanceof WebAssembly.Memory) || typeof core.cabi_realloc !== 'function') return undefined;
-    const needed = [UNPACK, PACK, `cabi_post_${UNPACK}`, `cabi_post_${PACK}`];
-    return needed.every((name) => typeof core[name] === 'function') ? new DirectCodec(core) : undefined;
+    const needed = [UNPACK, PACK, DICT_UNPACK, DICT_PACK].flatMap((name) => [name, `cabi_post_${name}`]);
+    return needed.every((name) => typeof core[name] === 'function') ? new DirectCodec(core, record.repOf) : undefined;
   }
 
   /** The unpacked bytes, or undefined when the core refused (ask jco for the typed error). */
   /** `maxOutput` comes checked from the facade (codec.ts `limit`). */
   unpack(frame: Uint8Array, maxOutput: bigint): Uint8Array | undefined {
     const ptr = this.lower(frame);
-    return this.lift(this.unpackFn(ptr, frame.length, maxOutput), this.unpackPost);
+    return this.lift(this.unpackCall, this.unpackCall.fn(ptr, frame.length, maxOutput));
   }
 
   /** The packed frame, or undefined when the core refused (ask jco for the typed error). */
   pack(data: Uint8Array, algorithm: string, level: number | undefined | null): Uint8Array | undefined {
     const code = ALGORITHM_CODES[algorithm as keyof typeof ALGORITHM_CODES];
-    if (code === undefined || (level != null && !(Number.isInteger(level) && Math.abs(level) < 2 ** 31))) return undefined;
+    if (code === undefined || !carriesLevel(level)) return undefined;
     const ptr = this.lower(data);
-    const hasLevel = level == null ? 0 : 1;
-    return this.lift(this.packFn(ptr, data.length, code, hasLevel, level ?? 0), this.packPost);
+    return this.lift(this.packCall, this.packCall.fn(ptr, data.length, code, level == null ? 0 : 1, level ?? 0));
+  }
+
+  /** The lane for one dictionary, found through jco's `id()`; undefined when its rep cannot be seen. */
+  dictionary(readId: () => unknown): DirectDictionary | undefined {
+    const rep = this.repOf(readId);
+    if (rep === undefined) return undefined;
+    return {
+      pack: (data, level) => {
+        if (!carriesLevel(level)) return undefined;
+        const ptr = this.lower(data);
+        return this.lift(this.dictPackCall, this.dictPackCall.fn(rep, ptr, data.length, level == null ? 0 : 1, level ?? 0));
+      },
+      unpack: (frame, maxOutput) => {
+        const ptr = this.lower(frame);
+        return this.lift(this.dictUnpackCall, this.dictUnpackCall.fn(rep, ptr, frame.length, maxOutput));
+      },
+    };
   }
 
   /** Copies `bytes` into memory the core takes ownership of. */
@@ -91,7 +155,7 @@ export class DirectCodec {
   }
 
   /** Reads an ok list<u8> out of the return area (a copy, see output-pool.ts), then lets the core free it. */
-  private lift(ret: number, post: (ret: number) => void): Uint8Array | undefined {
+  private lift(call: Call, ret: number): Uint8Array | undefined {
     const buffer = this.core.memory.buffer;
     // The view is kept between calls; memory.grow replaces the buffer, and then the view.
     if (this.view.buffer !== buffer) this.view = new DataView(buffer);
@@ -100,7 +164,7 @@ export class DirectCodec {
       const ptr = this.view.getUint32(ret + 8, true);
       out = this.outputs.copy(new Uint8Array(buffer, ptr, this.view.getUint32(ret + 12, true)));
     }
-    post(ret);
+    call.post(ret);
     return out;
   }
 }

@@ -47,7 +47,7 @@ export async function loadCore(options: LoadCoreOptions = {}): Promise<EdgeCore>
   const compile = options.compile ?? compileFromDisk;
   const recorder = coreInstanceRecorder();
   const exports = await instantiate(compile, {}, recorder.instantiateCore);
-  const direct = options.direct === false ? undefined : DirectCodec.over(recorder.exports());
+  const direct = options.direct === false ? undefined : DirectCodec.over(recorder.record());
   return {
     version: exports.info.version(),
     features: exports.info.features(),
