@@ -4,7 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CoreError, loadCore, type EdgeCore } from '../host/src/core/index.js';
+import { CoreError, compileFromDisk, loadCore, type EdgeCore } from '../host/src/core/index.js';
+import { coreInstanceRecorder, DirectCodec } from '../host/src/core/direct.js';
+import { instantiate } from '../host/src/core/generated/edge-core.js';
 import { ROOT } from './helpers/processes.js';
 
 const corpus = (name: string) => new Uint8Array(readFileSync(join(ROOT, 'test/corpus/codec', name)));
@@ -118,6 +120,18 @@ describe('codec direct lane', () => {
         expect(Buffer.from(a.unpack(viaA, 1 << 20)).equals(Buffer.from(message))).toBe(true);
         expect(Buffer.from(b.unpack(viaB, 1 << 20)).equals(Buffer.from(message))).toBe(true);
       }
+    });
+
+    it('stays on jco when the rep it saw does not answer to the dictionary id', async () => {
+      const recorder = coreInstanceRecorder();
+      const root = await instantiate(compileFromDisk, {}, recorder.instantiateCore);
+      const lane = DirectCodec.over(recorder.record());
+      const raw = root.codec.Dictionary.train(samples, 4096);
+      expect(lane?.dictionary(() => raw.id())).toBeDefined();
+      // Same rep, but claimed for another id: what a changed jco could look like.
+      expect(lane?.dictionary(() => raw.id() + 1)).toBeUndefined();
+      // An id read that never reaches the core leaves no rep at all.
+      expect(lane?.dictionary(() => 7)).toBeUndefined();
     });
 
     it('gives the same typed errors as jco', () => {

@@ -131,9 +131,12 @@ export class DirectCodec {
   }
 
   /** The lane for one dictionary, found through jco's `id()`; undefined when its rep cannot be seen. */
-  dictionary(readId: () => unknown): DirectDictionary | undefined {
-    const rep = this.repOf(readId);
-    if (rep === undefined) return undefined;
+  dictionary(readId: () => number): DirectDictionary | undefined {
+    let id: number | undefined;
+    const rep = this.repOf(() => (id = readId()));
+    // The rep must answer to the dictionary's own id; if a jco update ever passed
+    // something else, the dictionary stays on jco instead of the lane guessing.
+    if (rep === undefined || (this.core[DICT_ID] as CoreFn)(rep) >>> 0 !== id) return undefined;
     return {
       pack: (data, level) => {
         if (!carriesLevel(level)) return undefined;
