@@ -13,9 +13,10 @@ const DEBIAN_CARGO = '/usr/bin/cargo';
 const DEBIAN_STD_SRC = '/usr/lib/rustlib/src/rust/library';
 const WASM_LD = '/usr/lib/llvm-19/bin/wasm-ld';
 
-/** Debian packages the build needs: the wasm Rust, its std source, a wasm linker,
- * and clang for the C code (zstd) compiled into the core. */
-export const DEBIAN_PACKAGES = ['rustc-web', 'cargo-web', 'rust-web-src', 'lld-19', 'clang-19', 'zstd', 'lz4'];
+/** Debian packages the build and tests need: the wasm Rust, its std source, a
+ * wasm linker, clang for the C code (zstd) compiled into the core; the zstd and
+ * lz4 tools and Chromium, which the tests run against the core. */
+export const DEBIAN_PACKAGES = ['rustc-web', 'cargo-web', 'rust-web-src', 'lld-19', 'clang-19', 'zstd', 'lz4', 'chromium'];
 
 const TARGET = 'wasm32-unknown-unknown';
 const SIMD = '-C target-feature=+simd128';
