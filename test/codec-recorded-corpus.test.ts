@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { CoreDictionary } from '../host/src/core/codec.js';
 import { loadCore, type EdgeCore } from '../host/src/core/index.js';
 // @ts-expect-error plain ESM module without types
-import { recordedLines, recordedSessions, recordedSplit } from '../bench/codec/recorded.mjs';
+import { inBand, recordedLines, recordedSessions, recordedSplit } from '../bench/codec/recorded.mjs';
 
 interface Session {
   server: string;
@@ -22,8 +22,6 @@ const { sessions }: { sessions: Session[] } = recordedSessions();
 const { train, test }: { train: Uint8Array[]; test: Uint8Array[] } = recordedSplit();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const parsed = lines.map((line) => JSON.parse(decoder.decode(line)) as Record<string, unknown>);
-// The bench's 1KB-recorded band (bench/codec/run.mjs): held-out messages of 256 B - 4 KB.
-const inBand = (m: Uint8Array) => m.length >= 256 && m.length <= 4096;
 let core: EdgeCore;
 
 beforeAll(async () => {

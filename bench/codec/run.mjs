@@ -13,7 +13,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { fixedSize, messages, traffic } from './mcp-corpus.mjs';
 import { dictionaryCodecs, loadCodecs } from './codecs.mjs';
-import { recordedSplit } from './recorded.mjs';
+import { inBand, recordedSplit } from './recorded.mjs';
 
 const root = new URL('../../', import.meta.url).pathname;
 const QUICK = process.argv.includes('--quick');
@@ -30,17 +30,12 @@ setFlagsFromString('--expose-gc');
 const collect = runInNewContext('gc');
 const recorded = recordedSplit();
 // Recorded traffic (test/corpus/mcp-recorded): the held-out sessions' messages
-// of 256 B - 4 KB (mean ~1 KB, hence the name). The issue calls 0.5-4 KB the
-// queue's common case; the band reaches down to 256 B because short tool
-// results and requests with arguments are frequent too and are where a
-// dictionary helps most. Smaller lines (pings, acks, notifications) and the
-// 9-13 KB tools/list results stay out. The dictionary is trained on the train
+// in the band `inBand` describes. The dictionary is trained on the train
 // sessions' messages of the same band, as the synthetic 1KB row trains on its
 // own size class and as zstd advises (samples like the inputs); a gateway would
 // use a dictionary on small messages only. bench/codec/README.md also gives the
 // gain with a dictionary trained on every train message (lower: the large ones
 // crowd the samples).
-const inBand = (m) => m.length >= 256 && m.length <= 4096;
 const SIZES = [
   { name: '1KB', inputs: messages(1, 256, 1024), dictSamples: messages(11, 1000, 1024) },
   { name: '1KB-recorded', inputs: recorded.test.filter(inBand), dictSamples: recorded.train.filter(inBand) },
