@@ -1,11 +1,11 @@
 // A direct lane into the core module for the codec's hottest calls: `pack`
-// and `unpack`, free and on a dictionary. jco's generated bindings wrap every synchronous call
-// in component-model task bookkeeping (a task object, ids, a completion
-// promise): about 1.5 us per call, a fifth of unpacking a 1 KB message. Here
-// the same exports are called with the canonical ABI by hand, on the success
-// path only: when the core answers with an error, the caller repeats the call
-// through jco, which lifts the error into its typed form. Test
-// `test/codec-direct.test.ts` holds both lanes to the same bytes.
+// and `unpack`, free and on a dictionary. jco's generated bindings wrap every
+// synchronous call in component-model task bookkeeping (a task object, ids, a
+// completion promise): about 1.5 us per call, a fifth of unpacking a 1 KB
+// message. Here the same exports are called with the canonical ABI by hand,
+// on the success path only: when the core answers with an error, the caller
+// repeats the call through jco, which lifts the error into its typed form.
+// Test `test/codec-direct.test.ts` holds both lanes to the same bytes.
 //
 // What the hand-written half relies on (wit/codec.wit, canonical ABI):
 // - a list<u8> argument is (pointer, length) in memory the callee owns,
