@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { root, log, fail, run, hashTree, sha256 } from './lib.mjs';
+import { root, log, fail, run, hashTree, sha256, timed } from './lib.mjs';
 import { findToolchain, cargoBuild, TARGET } from './toolchain.mjs';
 
 /** Everything whose change means the component must be rebuilt. */
@@ -49,12 +49,11 @@ async function optimize(coreModule) {
 
 async function buildComponent() {
   const route = findToolchain();
-  log(`building the core with ${route.name}`);
   const build = cargoBuild(route, TARGET_DIR);
-  run(build.cmd, build.args, { env: build.env });
+  timed(`cargo build of the core for wasm32 with ${route.name} (a few minutes the first time)`, () => run(build.cmd, build.args, { env: build.env }));
   const corePath = join(TARGET_DIR, TARGET, 'release/edge_core_component.wasm');
   const core = readFileSync(corePath);
-  const optimized = await optimize(core);
+  const optimized = await timed('wasm-opt -O3', () => optimize(core));
   const { componentNew } = await import('@bytecodealliance/jco-transpile/wasm-tools');
   const component = await componentNew(optimized);
   mkdirSync(join(root, 'target/component'), { recursive: true });

@@ -12,6 +12,21 @@ export function log(message) {
   process.stderr.write(`[mcp-edge] ${message}\n`);
 }
 
+/**
+ * Runs a long step with a line before and after it, the second with how long
+ * it took, so a first run that spends minutes in apt, npm or cargo says where.
+ */
+export function timed(label, fn) {
+  log(`${label} ...`);
+  const started = performance.now();
+  const done = (value) => {
+    log(`${label}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    return value;
+  };
+  const result = fn();
+  return result instanceof Promise ? result.then(done) : done(result);
+}
+
 export function fail(message) {
   process.stderr.write(`\n[mcp-edge] ${message}\n\n`);
   process.exit(1);

@@ -6,7 +6,7 @@
 // 2. Debian's rustc-web: no prebuilt wasm std, so std is built from the shipped
 //    source with -Zbuild-std (RUSTC_BOOTSTRAP=1), linked with lld-19's wasm-ld.
 import { existsSync } from 'node:fs';
-import { probe, run, log, fail } from './lib.mjs';
+import { probe, run, log, fail, timed } from './lib.mjs';
 
 const DEBIAN_RUST = '/usr/bin/rustc';
 const DEBIAN_CARGO = '/usr/bin/cargo';
@@ -29,17 +29,26 @@ const simdOn = process.env.MCP_EDGE_SIMD !== '0';
 // loop instead of one memory.copy/memory.fill (zstd clears its hash tables and
 // moves literals with them on every call).
 const C_FEATURES = '-mbulk-memory -mnontrapping-fptoint -msign-ext -mmutable-globals';
-const C_ENV = {
-  CC_wasm32_unknown_unknown: process.env.CC_wasm32_unknown_unknown ?? (existsSync('/usr/bin/clang-19') ? 'clang-19' : 'clang'),
-  AR_wasm32_unknown_unknown: process.env.AR_wasm32_unknown_unknown ?? (existsSync('/usr/bin/llvm-ar-19') ? 'llvm-ar-19' : 'llvm-ar'),
-  CFLAGS_wasm32_unknown_unknown: `${simdOn ? '-msimd128' : '-mno-simd128'} ${C_FEATURES}`,
-};
 const RUST_SIMD = simdOn ? SIMD : '-C target-feature=-simd128';
+
+/**
+ * The C compiler and archiver for wasm32. Looked up when a route is chosen,
+ * after the Debian packages are installed: deciding when this module loaded
+ * picked a `clang` that a fresh machine does not have yet.
+ */
+function cEnv() {
+  const versioned = (tool) => (existsSync(`/usr/bin/${tool}-19`) ? `${tool}-19` : tool);
+  return {
+    CC_wasm32_unknown_unknown: process.env.CC_wasm32_unknown_unknown ?? versioned('clang'),
+    AR_wasm32_unknown_unknown: process.env.AR_wasm32_unknown_unknown ?? versioned('llvm-ar'),
+    CFLAGS_wasm32_unknown_unknown: `${simdOn ? '-msimd128' : '-mno-simd128'} ${C_FEATURES}`,
+  };
+}
 
 function rustupRoute() {
   const installed = probe('rustup', ['target', 'list', '--installed']);
   if (!installed || !installed.split('\n').includes(TARGET)) return null;
-  return { name: 'rustup', cargo: 'cargo', args: [], env: { RUSTFLAGS: RUST_SIMD, ...C_ENV } };
+  return { name: 'rustup', cargo: 'cargo', args: [], env: { RUSTFLAGS: RUST_SIMD, ...cEnv() } };
 }
 
 function debianRoute() {
@@ -49,7 +58,7 @@ function debianRoute() {
     name: 'debian rustc-web + build-std',
     cargo: DEBIAN_CARGO,
     args: ['-Zbuild-std=std,panic_abort'],
-    env: { RUSTC: DEBIAN_RUST, RUSTC_BOOTSTRAP: '1', RUSTFLAGS: `${RUST_SIMD} -C linker=${WASM_LD}`, ...C_ENV },
+    env: { RUSTC: DEBIAN_RUST, RUSTC_BOOTSTRAP: '1', RUSTFLAGS: `${RUST_SIMD} -C linker=${WASM_LD}`, ...cEnv() },
   };
 }
 
@@ -61,9 +70,11 @@ function missingDebianPackages() {
 }
 
 function installDebianPackages(packages) {
-  log(`installing Debian packages: ${packages.join(' ')}`);
-  run('apt-get', ['update', '-qq']);
-  run('apt-get', ['install', '-y', '-qq', ...packages], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  log(`Debian packages missing: ${packages.join(' ')}`);
+  timed('apt-get update', () => run('apt-get', ['update', '-qq']));
+  timed(`apt-get install (${packages.length} packages and their dependencies)`, () =>
+    run('apt-get', ['install', '-y', '-qq', ...packages], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }),
+  );
 }
 
 function canInstallDebian() {
