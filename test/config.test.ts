@@ -2,16 +2,28 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig, validateConfig } from '../host/src/config/load.js';
 
+/** The ConfigError `run` throws. */
+function refusal(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
 describe('config', () => {
   it('fills every default from an empty file', () => {
     const config = parseConfig('', 'mcp-edge.toml');
     expect(config.gateway.bind_address).toBe('127.0.0.1:8080');
     expect(config.offline.compression).toBe('zstd');
-    expect(config.telemetry.compression).toBe('lz4');
-    expect(config.power.low_power_mode).toBe(false);
+    // Sections nothing implements yet hold no defaults that would pretend otherwise.
+    expect([config.models, config.security, config.telemetry, config.power]).toEqual([{}, {}, {}, {}]);
+    expect(config.tokenizers).toEqual({});
   });
 
-  it('reads the seed-004 sections', () => {
+  it('refuses every key of the seed-004 sections that nothing implements yet, naming each', () => {
     const text = `
 [gateway]
 bind_address = "0.0.0.0:9090"
@@ -33,10 +45,50 @@ endpoints = ["https://metrics.example.com/v1/edge"]
 low_power_mode = true
 cpu_throttle_percent = 50
 `;
-    const config = parseConfig(text, 'mcp-edge.toml', { MCP_API_KEY: 'sk-test' });
-    expect(config.models.cloud_api_key).toBe('sk-test');
+    const err = refusal(() => parseConfig(text, 'mcp-edge.toml', { MCP_API_KEY: 'sk-test' }));
+    expect(err.message).toMatch(/^mcp-edge\.toml sets what mcp-edge does not support yet:/);
+    const keys = err.issues.map((issue) => issue.split(':')[0]);
+    expect(keys).toEqual([
+      'models.local_model',
+      'models.cloud_endpoint',
+      'models.cloud_api_key',
+      'security.use_tpm',
+      'telemetry.enabled',
+      'telemetry.endpoints',
+      'power.low_power_mode',
+      'power.cpu_throttle_percent',
+    ]);
+    expect(err.issues[0]).toBe('models.local_model: not supported yet (local and cloud models arrive with the hybrid inference work); remove it from mcp-edge.toml');
+    expect(err.message).not.toContain('sk-test');
+  });
+
+  it('accepts the same sections with the refused keys left out', () => {
+    const config = parseConfig('[gateway]\nmax_connections = 50\n[models]\n[security]\n[telemetry]\n[power]\n[offline]\nqueue_size = 500\n', 'f.toml');
     expect(config.gateway.max_connections).toBe(50);
-    expect(config.power.cpu_throttle_percent).toBe(50);
+    expect(config.offline.queue_size).toBe(500);
+  });
+
+  it('checks a refused key like any other before refusing it', () => {
+    expect(() => parseConfig('[power]\ncpu_throttle_percent = 300\n', 'f.toml')).toThrowError(/f\.toml is invalid:\n {2}- power\.cpu_throttle_percent: /);
+  });
+
+  it('refuses an energy weight on an upstream: nothing sets power-saver mode', () => {
+    const err = refusal(() => validateConfig({ upstreams: [{ id: 'a', transport: 'stdio', command: 'x' }, { id: 'b', transport: 'stdio', command: 'y', energy: 2 }] }));
+    expect(err.issues).toEqual([expect.stringMatching(/^upstreams\.1\.energy: not supported yet \(energy weights count only in power-saver mode/)]);
+  });
+
+  it('refuses the keys of the other transport on an upstream', () => {
+    expect(() => validateConfig({ upstreams: [{ id: 'a', transport: 'stdio', command: 'x', url: 'http://127.0.0.1:1/mcp' }] })).toThrowError(
+      /upstreams\.0\.url: url does not apply to a stdio upstream/,
+    );
+    expect(() => validateConfig({ upstreams: [{ id: 'a', transport: 'http', url: 'http://127.0.0.1:1/mcp', args: ['-v'], env: { A: '1' } }] })).toThrowError(
+      /upstreams\.0\.args: args does not apply to a http upstream[\s\S]*upstreams\.0\.env: /,
+    );
+  });
+
+  it('validates its own output again unchanged (the CLI validates, then the gateway does)', () => {
+    const once = parseConfig('[[upstreams]]\nid = "a"\ntransport = "stdio"\ncommand = "x"\n[tokenizers]\nllama = "t.json"\n', 'f.toml');
+    expect(validateConfig(once)).toEqual(once);
   });
 
   it('uses ${NAME:-default} when the variable is unset', () => {
@@ -71,7 +123,16 @@ cpu_throttle_percent = 50
     expect(() => parseConfig('[gateway]\nbind_address = \n', 'f.toml')).toThrowError(/f\.toml is not valid TOML at line 2/);
   });
 
-  it('requires tls_cert and tls_key together', () => {
-    expect(() => validateConfig({ security: { tls_cert: '/etc/c.pem' } })).toThrowError(/security\.tls_key: tls_cert and tls_key must be set together/);
+  it('refuses TLS settings instead of serving plain HTTP without a word', () => {
+    const err = refusal(() => validateConfig({ security: { tls_cert: '/etc/c.pem', tls_key: '/etc/k.pem' } }));
+    expect(err.issues).toEqual([
+      expect.stringMatching(/^security\.tls_cert: not supported yet \(the gateway serves plain HTTP only/),
+      expect.stringMatching(/^security\.tls_key: not supported yet/),
+    ]);
+  });
+
+  it('names tokenizers that shadow a built-in encoding or are not names', () => {
+    expect(() => validateConfig({ tokenizers: { cl100k_base: '/x.json' } })).toThrowError(/tokenizers\.cl100k_base: this name is a built-in tiktoken encoding/);
+    expect(() => validateConfig({ tokenizers: { 'a b': '/x.json' } })).toThrowError(/tokenizers\.a b: use 1-64 of/);
   });
 });

@@ -30,7 +30,7 @@ describe('upstream config', () => {
 });
 
 const offer = (provider: number, namespace: string, name: string): Offered<string> => ({ provider, namespace, name, item: `${namespace}:${name}` });
-const agg = (prefix_mode: 'always' | 'on-collision' | 'never') => ({ prefix_mode, separator: '__' });
+const agg = (prefixMode: 'always' | 'on-collision' | 'never') => ({ prefixMode, separator: '__' });
 
 describe('namespacing', () => {
   const offered = [offer(0, '', 'local'), offer(1, 'a', 'echo'), offer(1, 'a', 'sum'), offer(2, 'b', 'echo'), offer(3, 'b', 'echo')];

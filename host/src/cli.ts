@@ -5,6 +5,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { ConfigError, loadConfigFile } from './config/load.js';
 import type { EdgeConfig } from './config/schema.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
+import { routesHelp } from './gateway/routes.js';
 import { StorageError } from './storage/database.js';
 import { createLogger, type LogLevel } from './telemetry/log.js';
 import { VERSION } from './version.js';
@@ -25,7 +26,8 @@ Options:
                           (default: $MCP_EDGE_DATA_DIR, else ~/.local/share/mcp-edge)
       --log-level <level> debug | info | warn | error | silent (default info)
 
-Endpoints when serving: POST/GET/DELETE /mcp, GET /health.
+Endpoints when serving (mcp-edge serve):
+${routesHelp()}
 `;
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -58,7 +60,8 @@ function parse(argv: string[]): { command: string; options: CliOptions } {
 
 class UsageError extends Error {}
 
-async function resolveConfig(options: CliOptions): Promise<EdgeConfig> {
+/** The config file, with the command line's overrides (validated again when the gateway starts). */
+async function loadCliConfig(options: CliOptions): Promise<EdgeConfig> {
   const explicit = options.config ?? process.env.MCP_EDGE_CONFIG;
   const path = explicit ?? 'mcp-edge.toml';
   const config = await loadConfigFile(path, { required: explicit !== undefined });
@@ -82,13 +85,13 @@ function stopOnSignals(gateway: Gateway): void {
 }
 
 async function serve(options: CliOptions): Promise<void> {
-  const config = await resolveConfig(options);
+  const config = await loadCliConfig(options);
   const gateway = await createGateway({ config, logger: createLogger(logLevel(options)) });
   stopOnSignals(gateway);
 }
 
 async function stdio(options: CliOptions): Promise<void> {
-  const config = await resolveConfig(options);
+  const config = await loadCliConfig(options);
   const gateway = await createGateway({ config, http: false, logger: createLogger(logLevel(options)) });
   const transport = new StdioServerTransport();
   transport.onclose = () => {

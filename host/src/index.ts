@@ -6,7 +6,9 @@
 //   gateway.plugins.registerTool(defineTool({ ... }));   // see docs/plugins.md
 //   await gateway.close();
 
-export { createGateway, Gateway, defaultDataDir } from './gateway/gateway.js';
+export { createGateway, Gateway } from './gateway/gateway.js';
+export { defaultDataDir } from './config/resolve.js';
+export type { GatewaySettings } from './config/resolve.js';
 export type { GatewayOptions, HealthReport } from './gateway/gateway.js';
 export { loadCore, CoreError } from './core/index.js';
 export type { EdgeCore, Codec, PackOptions, FrameInfo, Algorithm } from './core/index.js';
@@ -35,6 +37,6 @@ export type { TiktokenEncoding } from './tokenizer/vocabularies.js';
 export type { Tokenizer, TokenizerFactory, SpecialToken, EncodeOptions, Truncation } from './core/index.js';
 export { OfflineQueue, QueueError, DestinationError, IdempotencyMemory, IDEMPOTENCY_META_KEY, queueStatus, queueMetrics } from './queue/index.js';
 export type { Deliverer } from './queue/index.js';
-export { openDatabase } from './storage/database.js';
+export { openDatabase, openDatabaseFile } from './storage/database.js';
 export { createCodec, CodecDictionary } from './codec/index.js';
 export type { EdgeCodec, CreateCodecOptions, EngineName } from './codec/index.js';

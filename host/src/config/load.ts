@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { configSchema, type EdgeConfig, type EdgeConfigInput } from './schema.js';
+import { unsupportedKeys } from './unsupported.js';
 
 /** The configuration is unusable; `message` says where and what to do. */
 export class ConfigError extends Error {
@@ -46,15 +47,25 @@ function formatIssue(issue: z.core.$ZodIssue): string {
     const keys = issue.keys.join(', ');
     return `${key === '(top level)' ? '' : key + ': '}unknown key${issue.keys.length > 1 ? 's' : ''} ${keys}`;
   }
+  // A record's key (a name the user chose) failed its own check: say which check.
+  if (issue.code === 'invalid_key') return `${key}: ${issue.issues.map((i) => i.message).join('; ')}`;
   return `${key}: ${issue.message}`;
 }
 
-/** Validates an already-parsed config object (from TOML or the embedding API). */
+/**
+ * Validates an already-parsed config object (from TOML or the embedding API).
+ * A value that is valid but sets a key nothing implements yet is refused too
+ * (config/unsupported.ts), naming every such key.
+ */
 export function validateConfig(input: EdgeConfigInput | unknown, source = 'config'): EdgeConfig {
   const result = configSchema.safeParse(input ?? {});
-  if (result.success) return result.data;
-  const issues = result.error.issues.map(formatIssue);
-  throw new ConfigError(`${source} is invalid:\n  - ${issues.join('\n  - ')}`, issues);
+  if (!result.success) {
+    const issues = result.error.issues.map(formatIssue);
+    throw new ConfigError(`${source} is invalid:\n  - ${issues.join('\n  - ')}`, issues);
+  }
+  const refused = unsupportedKeys(result.data).map(({ key, reason }) => `${key}: not supported yet (${reason}); remove it from ${source}`);
+  if (refused.length > 0) throw new ConfigError(`${source} sets what mcp-edge does not support yet:\n  - ${refused.join('\n  - ')}`, refused);
+  return result.data;
 }
 
 /** Parses TOML text into a validated config. */

@@ -2,6 +2,7 @@
 // in the embedding API alike, so one page of docs serves both. Every section is
 // optional; the defaults are a safe gateway on 127.0.0.1:8080.
 import { z } from 'zod';
+import { TIKTOKEN_ENCODINGS } from '../tokenizer/vocabularies.js';
 
 const hostPort = z
   .string()
@@ -35,15 +36,20 @@ export const gatewaySchema = z
   })
   .strict();
 
+// Sections and keys that nothing implements yet stay in the schema, typed and
+// without defaults, so that a value is checked like any other and then refused
+// by name (config/unsupported.ts says why and what to do): nothing a user
+// writes is silently ignored. Each gets its defaults back when it is built.
+
 export const modelsSchema = z
   .object({
     local_model: z.string().optional(),
     model_path: z.string().optional(),
-    max_memory_mb: z.number().int().min(1).default(512),
-    max_tokens: z.number().int().min(1).default(1024),
+    max_memory_mb: z.number().int().min(1).optional(),
+    max_tokens: z.number().int().min(1).optional(),
     cloud_endpoint: z.string().url().optional(),
     cloud_api_key: z.string().optional(),
-    fallback_threshold_ms: z.number().int().min(0).default(2000),
+    fallback_threshold_ms: z.number().int().min(0).optional(),
   })
   .strict();
 
@@ -74,7 +80,10 @@ export const offlineSchema = z
   .object({
     /** Most calls waiting in the offline queue, per destination. */
     queue_size: z.number().int().min(1).default(1000),
-    /** Where the queue's SQLite file lives; inside data_dir by default. */
+    /**
+     * The SQLite file that holds the offline queue (its calls, their task
+     * results, the idempotency memory); <data_dir>/mcp-edge.db by default.
+     */
     persistence_path: z.string().min(1).optional(),
     /** Longest wait between retries of an unreachable destination (the backoff's cap). */
     sync_interval_seconds: z.number().int().min(1).default(300),
@@ -120,33 +129,29 @@ export const offlineSchema = z
 
 export const securitySchema = z
   .object({
-    use_tpm: z.boolean().default(false),
-    tpm_device: z.string().default('/dev/tpm0'),
-    attestation_required: z.boolean().default(false),
+    use_tpm: z.boolean().optional(),
+    tpm_device: z.string().optional(),
+    attestation_required: z.boolean().optional(),
     tls_cert: z.string().optional(),
     tls_key: z.string().optional(),
   })
-  .strict()
-  .refine((s) => Boolean(s.tls_cert) === Boolean(s.tls_key), {
-    message: 'tls_cert and tls_key must be set together',
-    path: ['tls_key'],
-  });
+  .strict();
 
 export const telemetrySchema = z
   .object({
-    enabled: z.boolean().default(false),
-    export_interval_seconds: z.number().int().min(1).default(60),
-    compression: compression.default('lz4'),
-    endpoints: z.array(z.string().url()).default([]),
+    enabled: z.boolean().optional(),
+    export_interval_seconds: z.number().int().min(1).optional(),
+    compression: compression.optional(),
+    endpoints: z.array(z.string().url()).optional(),
   })
   .strict();
 
 export const powerSchema = z
   .object({
-    low_power_mode: z.boolean().default(false),
-    cpu_throttle_percent: z.number().int().min(1).max(100).default(100),
-    gpu_enabled: z.boolean().default(false),
-    sleep_on_idle_ms: z.number().int().min(0).default(0),
+    low_power_mode: z.boolean().optional(),
+    cpu_throttle_percent: z.number().int().min(1).max(100).optional(),
+    gpu_enabled: z.boolean().optional(),
+    sleep_on_idle_ms: z.number().int().min(0).optional(),
   })
   .strict();
 
@@ -271,8 +276,8 @@ export const upstreamSchema = z
     locality_ms: z.number().min(0).max(1e6).default(0),
     /** Relative price of one call, when ranking replicas. */
     cost: z.number().min(0).max(1e6).default(0),
-    /** Relative energy of one call, counted in power-saver mode. */
-    energy: z.number().min(0).max(1e6).default(0),
+    /** Relative energy of one call, for power-saver mode (not supported yet: refused). */
+    energy: z.number().min(0).max(1e6).optional(),
     restart: restartSchema.default(() => restartSchema.parse({})),
     /**
      * shared: one connection serves every client. per-client: each client
@@ -285,6 +290,11 @@ export const upstreamSchema = z
   .superRefine((u, ctx) => {
     if (u.transport === 'stdio' && !u.command) ctx.addIssue({ code: 'custom', path: ['command'], message: 'a stdio upstream needs a command' });
     if (u.transport !== 'stdio' && !u.url) ctx.addIssue({ code: 'custom', path: ['url'], message: `an ${u.transport} upstream needs a url` });
+    // Keys of the other transport would be silently ignored: refuse them instead.
+    const foreign = u.transport === 'stdio' ? { url: u.url, headers: Object.keys(u.headers).length > 0 } : { command: u.command, args: u.args.length > 0, env: Object.keys(u.env).length > 0, cwd: u.cwd };
+    for (const [key, set] of Object.entries(foreign)) {
+      if (set) ctx.addIssue({ code: 'custom', path: [key], message: `${key} does not apply to a ${u.transport} upstream; remove it, or change transport` });
+    }
   });
 
 export const routingSchema = z
@@ -313,6 +323,19 @@ export const aggregationSchema = z
   })
   .strict();
 
+/**
+ * Hugging Face tokenizer.json vocabularies for count_tokens, by the name it
+ * takes: { llama2 = "/opt/models/llama2/tokenizer.json" }. Each file is loaded
+ * (and so checked) when the gateway starts.
+ */
+export const tokenizersSchema = z.record(
+  z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1-64 of [A-Za-z0-9_.-]')
+    .refine((name) => !(TIKTOKEN_ENCODINGS as readonly string[]).includes(name), { message: 'this name is a built-in tiktoken encoding; choose another' }),
+  z.string().min(1),
+);
+
 export const configSchema = z
   .object({
     gateway: gatewaySchema.default(() => gatewaySchema.parse({})),
@@ -325,6 +348,7 @@ export const configSchema = z
     routing: routingSchema.default(() => routingSchema.parse({})),
     aggregation: aggregationSchema.default(() => aggregationSchema.parse({})),
     plugins: pluginsSchema.default(() => pluginsSchema.parse({})),
+    tokenizers: tokenizersSchema.default({}),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -348,3 +372,4 @@ export type EdgeConfigInput = z.input<typeof configSchema>;
 export type UpstreamConfig = z.infer<typeof upstreamSchema>;
 export type RoutingConfig = z.infer<typeof routingSchema>;
 export type AggregationConfig = z.infer<typeof aggregationSchema>;
+export type QueueDestinationConfig = z.infer<typeof queueDestinationSchema>;

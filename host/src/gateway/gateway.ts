@@ -2,29 +2,35 @@
 // `createGateway` is the one way to start it, from the CLI and the npm API alike.
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { validateConfig } from '../config/load.js';
+import { ConfigError, validateConfig } from '../config/load.js';
+import { resolveSettings, type GatewaySettings } from '../config/resolve.js';
 import type { EdgeConfig, EdgeConfigInput } from '../config/schema.js';
-import { componentSize, loadCore, type EdgeCore } from '../core/index.js';
-import { queueMetrics, startOfflineQueue, type QueueHooks } from '../queue/index.js';
+import { componentSize, CoreError, loadCore, type EdgeCore, type EncodeOptions } from '../core/index.js';
+import { queueMetrics, queueStatus, startOfflineQueue, type QueueHooks } from '../queue/index.js';
 import { gatewayMetrics } from '../telemetry/metrics.js';
-import { openDatabase, type Db } from '../storage/database.js';
+import { openDatabaseFile, type Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { configuredPlugins } from '../plugins/index.js';
 import { LocalProvider } from '../providers/local/provider.js';
 import { registerBuiltinTools } from '../tools/builtin.js';
 import type { ToolRegistry } from '../tools/registry.js';
+import type { TokenizerChoice } from '../tokenizer/api.js';
+import { Vocabularies } from '../tokenizer/vocabularies.js';
 import { allowedHostValues, checkRequest, type GuardOptions } from './guard.js';
-import { answerError, McpHttpEndpoint, sendJson, type RestHandler } from './http.js';
+import { answerError, McpHttpEndpoint, sendJson } from './http.js';
+import { HttpRefusal } from './refusal.js';
+import { assessHealth, httpStatusOf, type HealthReport } from './health.js';
+import { MCP_PATH, routeKey, RouteTable } from './routes.js';
 import { ClientSession, createMcpServer } from './mcp-server.js';
 import { Aggregator, type ListPart } from './aggregator/aggregator.js';
 import { UpstreamProvider } from '../providers/upstream/upstream.js';
 import type { Provider } from '../providers/provider.js';
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { VERSION } from '../version.js';
+
+export type { HealthReport } from './health.js';
 
 export interface GatewayOptions {
   /** Configuration, as in mcp-edge.toml; validated. Defaults everywhere. */
@@ -37,26 +43,33 @@ export interface GatewayOptions {
   core?: EdgeCore;
 }
 
-export interface HealthReport {
-  status: 'ok';
-  version: string;
-  uptime_seconds: number;
-  core: { version: string; features: readonly string[]; component_bytes: number | null };
-  sessions: number;
-  providers: { id: string; kind: string; state: string; detail?: string }[];
-}
-
-/** The default data directory: $MCP_EDGE_DATA_DIR, else the XDG data home. */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.MCP_EDGE_DATA_DIR) return resolve(env.MCP_EDGE_DATA_DIR);
-  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'mcp-edge');
+/**
+ * Loads every configured tokenizer.json now, so that a missing or unreadable
+ * file stops the start with its key instead of failing a later count_tokens.
+ */
+async function loadConfiguredTokenizers(vocabularies: Vocabularies, files: Readonly<Record<string, string>>): Promise<void> {
+  const failures = await Promise.all(
+    Object.entries(files).map(async ([name, path]) => {
+      try {
+        await vocabularies.get(name);
+        return undefined;
+      } catch (err) {
+        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : err instanceof CoreError ? err.message : (err as Error).message;
+        return `tokenizers.${name}: cannot load ${path}: ${why}. Point it at a Hugging Face tokenizer.json (a BPE model).`;
+      }
+    }),
+  );
+  const issues = failures.filter((f): f is string => f !== undefined);
+  if (issues.length > 0) throw new ConfigError(`gateway config is invalid:\n  - ${issues.join('\n  - ')}`, issues);
 }
 
 export class Gateway {
   /** In-process tools, resources and prompts: the npm API for plugins. */
   readonly plugins = new LocalProvider();
-  readonly rest = new Map<string, RestHandler>();
   readonly aggregator: Aggregator;
+  /** The vocabularies count_tokens knows: the tiktoken encodings and the configured tokenizer.json files. */
+  readonly vocabularies: Vocabularies;
+  private readonly routes = new RouteTable((res, body) => sendJson(res, 200, body));
   private readonly sessions = new Set<ClientSession>();
   private readonly startedAt = Date.now();
   private httpServer: HttpServer | undefined;
@@ -66,47 +79,45 @@ export class Gateway {
   queue: QueueHooks | undefined;
 
   private constructor(
-    readonly config: EdgeConfig,
+    /** The configuration, resolved into the options each part takes (config/resolve.ts). */
+    readonly settings: GatewaySettings,
     readonly core: EdgeCore,
     readonly db: Db,
-    readonly dataDir: string,
     readonly log: Logger,
   ) {
-    const router = core.createRouter({
-      failureThreshold: config.routing.failure_threshold,
-      openMs: config.routing.open_ms,
-      maxOpenMs: Math.max(config.routing.max_open_ms, config.routing.open_ms),
-      latencyAlpha: config.routing.latency_alpha,
-      costWeightMs: config.routing.cost_weight_ms,
-    });
-    this.aggregator = new Aggregator({ router, routing: config.routing, aggregation: config.aggregation, log });
+    this.aggregator = new Aggregator({ router: core.createRouter(settings.router), settings: settings.aggregator, log });
     this.aggregator.onListChanged((part) => this.notifyListChanged(part));
     this.aggregator.add(this.plugins);
-    for (const upstream of config.upstreams) {
+    for (const upstream of settings.upstreams) {
       this.aggregator.add(
         new UpstreamProvider({
-          config: upstream,
+          settings: upstream,
           log,
           clientInfo: { name: 'mcp-edge', version: VERSION },
           onNotification: (_id, n, sessionId) => this.forwardNotification(n, sessionId),
         }),
       );
     }
-    this.rest.set('GET /health', () => this.health());
+    this.vocabularies = new Vocabularies(core, settings.tokenizers);
+    this.routes.handle('GET /health', (_req, res) => {
+      const report = this.health();
+      sendJson(res, httpStatusOf(report.status), report);
+    });
+    this.routes.handle('GET /metrics', (_req, res) => this.sendMetrics(res));
   }
 
   static async start(options: GatewayOptions = {}): Promise<Gateway> {
-    const config = validateConfig(options.config ?? {}, 'gateway config');
+    const settings = resolveSettings(validateConfig(options.config ?? {}, 'gateway config'));
     const log = options.logger ?? createLogger();
     const core = options.core ?? (await loadCore());
-    const dataDir = config.gateway.data_dir ? resolve(config.gateway.data_dir) : defaultDataDir();
-    const db = openDatabase(dataDir);
-    const gateway = new Gateway(config, core, db, dataDir, log);
+    const db = openDatabaseFile(settings.databaseFile);
+    const gateway = new Gateway(settings, core, db, log);
     gateway.componentBytes = (await componentSize()) ?? null;
-    registerBuiltinTools(gateway.tools, core);
     try {
-      for (const plugin of await configuredPlugins(config.plugins)) gateway.plugins.use(plugin);
-      gateway.queue = await startOfflineQueue(config, db, core, log, gateway.tools, gateway.rest, gateway.aggregator);
+      await loadConfiguredTokenizers(gateway.vocabularies, settings.tokenizers);
+      registerBuiltinTools(gateway.tools, core, gateway.vocabularies);
+      for (const plugin of await configuredPlugins(settings.plugins)) gateway.plugins.use(plugin);
+      gateway.queue = await startOfflineQueue(settings.queue, db, core, log, gateway.tools, gateway.routes, gateway.aggregator);
     } catch (err) {
       db.close();
       throw err;
@@ -114,6 +125,11 @@ export class Gateway {
     await gateway.aggregator.start();
     if (options.http !== false) await gateway.listen();
     return gateway;
+  }
+
+  /** Where the gateway keeps its state. */
+  get dataDir(): string {
+    return this.settings.dataDir;
   }
 
   /** The local provider's tools (the gateway's own and the plugins'). */
@@ -126,21 +142,46 @@ export class Gateway {
     const address = this.httpServer?.address() as AddressInfo | null | undefined;
     if (!address) throw new Error('the gateway is not serving HTTP');
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return `http://${host}:${address.port}/mcp`;
+    return `http://${host}:${address.port}${MCP_PATH}`;
+  }
+
+  /** The HTTP routes this gateway serves, as "METHOD /path" (the table in gateway/routes.ts). */
+  servedRoutes(): string[] {
+    return this.routes.served();
+  }
+
+  /** The exact token count of `text` for a tiktoken encoding or a configured tokenizer.json ([tokenizers]). */
+  async countTokens(text: string, options: TokenizerChoice & EncodeOptions = {}): Promise<number> {
+    const tokenizer = await this.vocabularies.get(options.tokenizer ?? 'cl100k_base');
+    return tokenizer.count(text, options);
   }
 
   health(): HealthReport {
+    const providers = this.aggregator.slots.map(({ provider }) => {
+      const h = provider.health();
+      return { id: provider.id, kind: provider.kind, state: h.state, ...(h.detail ? { detail: h.detail } : {}) };
+    });
+    const databaseProblem = this.databaseProblem();
+    // A queue on an unreadable database cannot report; the database reason says enough then.
+    const destinations = this.queue && databaseProblem === undefined ? queueStatus(this.queue.queue).destinations : [];
     return {
-      status: 'ok',
+      ...assessHealth({ providers, destinations, databaseProblem }),
       version: VERSION,
       uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
       core: { version: this.core.version, features: this.core.features, component_bytes: this.componentBytes },
       sessions: this.sessions.size,
-      providers: this.aggregator.slots.map(({ provider }) => {
-        const h = provider.health();
-        return { id: provider.id, kind: provider.kind, state: h.state, ...(h.detail ? { detail: h.detail } : {}) };
-      }),
+      providers,
     };
+  }
+
+  /** Why the database cannot be read, or undefined when it can. */
+  private databaseProblem(): string | undefined {
+    try {
+      this.db.prepare('SELECT count(*) FROM schema_migrations').get();
+      return undefined;
+    } catch (err) {
+      return `${this.settings.databaseFile} cannot be read: ${(err as Error).message}`;
+    }
   }
 
   /** Adds a provider (a local plugin set, a peer) beside those from the config, and starts it. */
@@ -154,7 +195,7 @@ export class Gateway {
     const session = createMcpServer({
       identity: { name: 'mcp-edge', version: VERSION },
       aggregator: this.aggregator,
-      requestTimeoutMs: this.config.gateway.request_timeout_ms,
+      requestTimeoutMs: this.settings.requestTimeoutMs,
       ...(this.queue ? { queue: { taskStore: this.queue.taskStore, intercept: this.queue.intercept } } : {}),
     });
     this.sessions.add(session);
@@ -190,47 +231,44 @@ export class Gateway {
   }
 
   private async listen(): Promise<void> {
-    const bind = this.config.gateway.bind_address;
-    const host = bind.slice(0, bind.lastIndexOf(':')).replace(/^\[|\]$/g, '');
-    const port = Number(bind.slice(bind.lastIndexOf(':') + 1));
-    this.endpoint = new McpHttpEndpoint({
-      maxBodyBytes: this.config.gateway.max_body_bytes,
-      maxSessions: this.config.gateway.max_connections,
-      sessionIdleMs: this.config.gateway.session_idle_seconds * 1000,
+    const http = this.settings.http;
+    const endpoint = new McpHttpEndpoint({
+      maxBodyBytes: http.maxBodyBytes,
+      maxSessions: http.maxConnections,
+      sessionIdleMs: http.sessionIdleMs,
       newMcpServer: () => this.newMcpServer(),
       sessionClosed: (id) => this.aggregator.sessionClosed(id),
-      rest: this.rest,
       log: this.log,
     });
+    this.endpoint = endpoint;
+    for (const method of ['POST', 'GET', 'DELETE']) this.routes.handle(routeKey(method, MCP_PATH), (req, res) => endpoint.handle(req, res));
     const server = createServer();
-    server.maxConnections = this.config.gateway.max_connections;
+    server.maxConnections = http.maxConnections;
     await new Promise<void>((resolveListen, reject) => {
       server.once('error', reject);
-      server.listen(port, host, () => resolveListen());
+      server.listen(http.port, http.host, () => resolveListen());
     });
     this.httpServer = server;
     const guard: GuardOptions = {
-      bindAddress: bind,
+      bindAddress: http.bindAddress,
       port: (server.address() as AddressInfo).port,
-      allowedHosts: this.config.gateway.allowed_hosts,
-      allowedOrigins: this.config.gateway.allowed_origins,
+      allowedHosts: http.allowedHosts,
+      allowedOrigins: http.allowedOrigins,
     };
     const hosts = allowedHostValues(guard);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.route(req, res, hosts, guard).catch((err: unknown) => answerError(res, err, this.log));
     });
-    this.log.info(`mcp-edge ${VERSION} listening`, { url: this.url, data_dir: this.dataDir });
+    this.log.info(`mcp-edge ${VERSION} listening`, { url: this.url, data_dir: this.settings.dataDir });
   }
 
   private async route(req: IncomingMessage, res: ServerResponse, hosts: Set<string>, guard: GuardOptions): Promise<void> {
     const verdict = checkRequest(req, hosts, guard);
     if (!verdict.ok) return sendJson(res, 403, { jsonrpc: '2.0', error: { code: -32000, message: verdict.reason }, id: null });
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/mcp' && this.endpoint) return this.endpoint.handle(req, res);
-    if (req.method === 'GET' && path === '/metrics') return this.sendMetrics(res);
-    const handler = this.rest.get(`${req.method} ${path}`);
-    if (handler) return sendJson(res, 200, await handler(req));
-    sendJson(res, 404, { error: `No route for ${req.method} ${path}. MCP is served at /mcp; health at GET /health; metrics at GET /metrics.` });
+    const match = this.routes.find(req.method ?? 'GET', (req.url ?? '/').split('?')[0] ?? '/');
+    if ('handler' in match) return match.handler(req, res);
+    if (match.status === 405) throw new HttpRefusal(405, -32000, match.message, { allow: match.allow });
+    sendJson(res, 404, { error: match.message });
   }
 
   private sendMetrics(res: ServerResponse): void {

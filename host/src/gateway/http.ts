@@ -12,9 +12,6 @@ import { isInitialize, parseMessages } from './streamable/messages.js';
 import { HttpSessionTransport } from './streamable/session-transport.js';
 import type { Logger } from '../telemetry/log.js';
 
-/** A REST route: method + exact path -> handler returning a JSON body. */
-export type RestHandler = (req: IncomingMessage) => Promise<unknown> | unknown;
-
 export interface HttpDeps {
   maxBodyBytes: number;
   /** Most concurrent MCP sessions; new ones are refused beyond it. */
@@ -24,7 +21,6 @@ export interface HttpDeps {
   newMcpServer: () => Server;
   /** A session ended (DELETE, or the gateway closing it). */
   sessionClosed?: (sessionId: string) => void;
-  rest: Map<string, RestHandler>;
   log: Logger;
 }
 

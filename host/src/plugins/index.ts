@@ -1,17 +1,17 @@
 // The built-in plugins, each built only when its section of mcp-edge.toml says
 // `enabled = true`. Nothing here runs, opens or lists anything otherwise.
-import type { PluginsConfig } from '../config/schema.js';
+import type { PluginSettings } from '../config/resolve.js';
 import type { Plugin } from '../providers/local/provider.js';
 import { filesPlugin } from './files.js';
 import { shellPlugin } from './shell.js';
 import { sqlitePlugin } from './sqlite.js';
 
-/** The built-in plugins the configuration enables, ready for `gateway.plugins.use`. */
-export async function configuredPlugins(config: PluginsConfig): Promise<Plugin[]> {
+/** The built-in plugins the configuration enables (config/resolve.ts), ready for `gateway.plugins.use`. */
+export async function configuredPlugins(enabled: PluginSettings): Promise<Plugin[]> {
   const plugins: Plugin[] = [];
-  if (config.files.enabled) plugins.push(await filesPlugin(config.files));
-  if (config.sqlite.enabled) plugins.push(await sqlitePlugin(config.sqlite));
-  if (config.shell.enabled) plugins.push(await shellPlugin(config.shell));
+  if (enabled.files) plugins.push(await filesPlugin(enabled.files));
+  if (enabled.sqlite) plugins.push(await sqlitePlugin(enabled.sqlite));
+  if (enabled.shell) plugins.push(await shellPlugin(enabled.shell));
   return plugins;
 }
 

@@ -5,7 +5,7 @@
 // destination, named after it unless [offline.destinations] names one for it,
 // so that tools the upstream marks deferrable have somewhere to wait.
 import { ErrorCode, McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { EdgeConfig } from '../config/schema.js';
+import type { QueueSettings } from '../config/resolve.js';
 import type { Aggregator } from '../gateway/aggregator/aggregator.js';
 import { ProviderUnavailableError, type Provider } from '../providers/provider.js';
 import { DEFERRABLE_TOOL_META_KEY } from './annotation.js';
@@ -32,24 +32,16 @@ export interface DestinationPlan {
   destinationOf: Map<string, string>;
 }
 
-/** Configured destinations, plus one per upstream that none names. */
-export function planDestinations(config: EdgeConfig): DestinationPlan {
-  const o = config.offline;
+/** The destinations as the router of deferred calls needs them (config/resolve.ts lists them). */
+export function planDestinations(settings: QueueSettings): DestinationPlan {
   const plan: DestinationPlan = { bounds: {}, urls: {}, upstreamOf: new Map(), destinationOf: new Map() };
-  for (const [name, d] of Object.entries(o.destinations)) {
-    plan.bounds[name] = { maxItems: d.max_items ?? o.queue_size, maxBytes: d.max_bytes, overflow: d.overflow, ttlMs: d.ttl_seconds * 1000 };
-    if (d.url !== undefined) plan.urls[name] = d.url;
-    if (d.upstream !== undefined) {
-      plan.upstreamOf.set(name, d.upstream);
-      if (!plan.destinationOf.has(d.upstream)) plan.destinationOf.set(d.upstream, name);
+  for (const [name, { target, ...bounds }] of Object.entries(settings.destinations)) {
+    plan.bounds[name] = bounds;
+    if ('url' in target) plan.urls[name] = target.url;
+    else {
+      plan.upstreamOf.set(name, target.upstream);
+      if (!plan.destinationOf.has(target.upstream)) plan.destinationOf.set(target.upstream, name);
     }
-  }
-  for (const u of config.upstreams) {
-    if (plan.destinationOf.has(u.id)) continue;
-    const name = Object.hasOwn(plan.bounds, u.id) ? `upstream:${u.id}` : u.id;
-    plan.bounds[name] = { maxItems: o.queue_size };
-    plan.upstreamOf.set(name, u.id);
-    plan.destinationOf.set(u.id, name);
   }
   return plan;
 }
@@ -63,9 +55,9 @@ function providerById(aggregator: Aggregator, id: string): Provider | undefined 
  * goes to its destination; any other tool whose upstream marks it deferrable
  * goes to that upstream's destination.
  */
-export function deferralResolver(config: EdgeConfig, plan: DestinationPlan, aggregator: Aggregator, memory: MarkedTools): DeferralResolver {
-  const configured = config.offline.deferrable_tools;
-  const separator = config.aggregation.separator;
+export function deferralResolver(settings: QueueSettings, plan: DestinationPlan, aggregator: Aggregator, memory: MarkedTools): DeferralResolver {
+  const configured = settings.deferrableTools;
+  const separator = settings.separator;
   return (name) => {
     const destination = Object.hasOwn(configured, name) ? configured[name] : undefined;
     const target = aggregator.toolTarget(name);
@@ -85,8 +77,8 @@ export function deferralResolver(config: EdgeConfig, plan: DestinationPlan, aggr
 }
 
 /** Which upstream tools the aggregator lists with task support: configured ones and marked ones. */
-export function listedAsDeferrable(config: EdgeConfig, plan: DestinationPlan): (name: string, tool: Tool, provider: Provider) => boolean {
-  const configured = config.offline.deferrable_tools;
+export function listedAsDeferrable(settings: QueueSettings, plan: DestinationPlan): (name: string, tool: Tool, provider: Provider) => boolean {
+  const configured = settings.deferrableTools;
   return (name, tool, provider) => {
     const destination = Object.hasOwn(configured, name) ? configured[name] : undefined;
     if (destination !== undefined) return plan.upstreamOf.get(destination) === provider.id;

@@ -3,7 +3,7 @@
 // everything that must survive a restart (the offline queue first of all).
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { MIGRATIONS } from './migrations.js';
 
 export type Db = Database.Database;
@@ -17,12 +17,17 @@ export class StorageError extends Error {
 
 /** Opens (creating when needed) the database in `dataDir` and applies pending migrations. */
 export function openDatabase(dataDir: string): Db {
+  return openDatabaseFile(join(dataDir, DATABASE_FILE));
+}
+
+/** Opens (creating it and its folder when needed) the database file at `path` and applies pending migrations. */
+export function openDatabaseFile(path: string): Db {
+  const folder = dirname(path);
   try {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(folder, { recursive: true });
   } catch (err) {
-    throw new StorageError(`cannot create data directory ${dataDir}: ${(err as Error).message}. Set gateway.data_dir to a writable folder.`);
+    throw new StorageError(`cannot create folder ${folder} for the database: ${(err as Error).message}. Set gateway.data_dir (or offline.persistence_path) to a writable place.`);
   }
-  const path = join(dataDir, DATABASE_FILE);
   let db: Db;
   try {
     db = new Database(path);

@@ -4,7 +4,7 @@ import type { EdgeCore } from '../core/index.js';
 import { CoreError } from '../core/index.js';
 import { defineTool, type ToolRegistry } from './registry.js';
 import { countTokensTool } from './count-tokens.js';
-import { Vocabularies } from '../tokenizer/vocabularies.js';
+import type { Vocabularies } from '../tokenizer/vocabularies.js';
 
 const compressInput = z.object({
   text: z.string().max(1 << 24).describe('The text to pack (UTF-8).'),
@@ -54,7 +54,7 @@ function compressTool(core: EdgeCore) {
 }
 
 /** Registers the built-in tools that are always on. */
-export function registerBuiltinTools(registry: ToolRegistry, core: EdgeCore): void {
+export function registerBuiltinTools(registry: ToolRegistry, core: EdgeCore, vocabularies: Vocabularies): void {
   registry.register(compressTool(core));
-  registry.register(countTokensTool(new Vocabularies(core)));
+  registry.register(countTokensTool(vocabularies));
 }

@@ -16,7 +16,7 @@ import {
   type ResourceTemplate,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { AggregationConfig, RoutingConfig } from '../../config/schema.js';
+import type { AggregatorSettings } from '../../config/resolve.js';
 import type { CoreRouter } from '../../core/router.js';
 import type { CatalogPart, Provider, ProviderCallContext } from '../../providers/provider.js';
 import type { Logger } from '../../telemetry/log.js';
@@ -39,8 +39,7 @@ interface PromptRoute {
 
 export interface AggregatorOptions {
   router: CoreRouter;
-  routing: RoutingConfig;
-  aggregation: AggregationConfig;
+  settings: AggregatorSettings;
   log: Logger;
 }
 
@@ -61,7 +60,7 @@ export class Aggregator {
   private deferrable: (name: string, tool: Tool, provider: Provider) => boolean = () => false;
 
   constructor(private readonly options: AggregatorOptions) {
-    this.caller = new ToolCaller(options.router, options.routing.max_attempts, options.log);
+    this.caller = new ToolCaller(options.router, options.settings.maxAttempts, options.log);
     this.rebuildResources();
   }
 
@@ -133,7 +132,7 @@ export class Aggregator {
     this.options.log.warn(`${kind} "${name}" from provider ${this.slots[dropped.provider]?.provider.id} hides behind another of the same public name`);
 
   private rebuildTools(): void {
-    const merged = mergeNames(this.offered((s) => s.provider.catalog().tools), this.options.aggregation, this.conflict('tool'));
+    const merged = mergeNames(this.offered((s) => s.provider.catalog().tools), this.options.settings.naming, this.conflict('tool'));
     const router = this.options.router;
     const next = new Map<string, ToolRoute>();
     for (const entry of merged) {
@@ -168,7 +167,7 @@ export class Aggregator {
   }
 
   private rebuildPrompts(): void {
-    const merged = mergeNames(this.offered((s) => s.provider.catalog().prompts), this.options.aggregation, this.conflict('prompt'));
+    const merged = mergeNames(this.offered((s) => s.provider.catalog().prompts), this.options.settings.naming, this.conflict('prompt'));
     this.promptRoutes = new Map(
       merged.map((m) => [m.name, { replicas: m.replicas.map((r) => ({ slot: this.slots[r.provider]!, name: r.name })) }]),
     );

@@ -1,7 +1,7 @@
 // Namespacing: how the names of tools and prompts from several providers become
 // one list. Items with the same name in one namespace (a replica group, or
 // every provider under prefix mode "never") merge into one routed entry.
-import type { AggregationConfig } from '../../config/schema.js';
+import type { NamingOptions } from '../../config/resolve.js';
 
 /** One item as a provider offers it. */
 export interface Offered<T> {
@@ -34,12 +34,12 @@ function publicName(namespace: string, name: string, prefixed: boolean, separato
  */
 export function mergeNames<T>(
   offered: readonly Offered<T>[],
-  config: AggregationConfig,
+  naming: NamingOptions,
   onConflict: (name: string, dropped: Offered<T>) => void = () => undefined,
 ): Merged<T>[] {
   const groups = new Map<string, Offered<T>[]>();
   for (const o of offered) {
-    const key = config.prefix_mode === 'never' ? o.name : `${o.namespace}\u0000${o.name}`;
+    const key = naming.prefixMode === 'never' ? o.name : `${o.namespace}\u0000${o.name}`;
     const list = groups.get(key);
     if (list) list.push(o);
     else groups.set(key, [o]);
@@ -55,9 +55,9 @@ export function mergeNames<T>(
     replicas.sort((a, b) => a.provider - b.provider);
     const first = replicas[0]!;
     const prefixed =
-      config.prefix_mode === 'always' ||
-      (config.prefix_mode === 'on-collision' && (namespacesPerName.get(first.name)?.size ?? 0) > 1);
-    const name = publicName(first.namespace, first.name, prefixed, config.separator);
+      naming.prefixMode === 'always' ||
+      (naming.prefixMode === 'on-collision' && (namespacesPerName.get(first.name)?.size ?? 0) > 1);
+    const name = publicName(first.namespace, first.name, prefixed, naming.separator);
     const taken = byName.get(name);
     if (taken) {
       const keepNew = first.provider < taken.replicas[0]!.provider;

@@ -2,17 +2,14 @@
 // ceiling. A crash-looping child (stdio) is given up on after max_restarts
 // attempts; a remote server (http/sse) keeps being probed at the ceiling,
 // since probing it costs no process.
-import type { UpstreamConfig } from '../../config/schema.js';
+import type { RestartPolicy } from '../../config/resolve.js';
 
 export class Backoff {
   failures = 0;
   private upSince: number | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly options: UpstreamConfig['restart'],
-    private readonly giveUp: boolean,
-  ) {}
+  constructor(private readonly policy: RestartPolicy) {}
 
   /** The upstream connected. */
   up(): void {
@@ -21,12 +18,12 @@ export class Backoff {
 
   /** The wait before the next attempt, or undefined to stop trying. */
   next(): number | undefined {
-    if (this.upSince !== undefined && Date.now() - this.upSince >= this.options.stable_after_ms) this.failures = 0;
+    if (this.upSince !== undefined && Date.now() - this.upSince >= this.policy.stableAfterMs) this.failures = 0;
     this.upSince = undefined;
     this.failures += 1;
-    if (this.giveUp && this.failures > this.options.max_restarts) return undefined;
+    if (this.policy.giveUp && this.failures > this.policy.maxRestarts) return undefined;
     const exponent = Math.min(this.failures - 1, 30);
-    return Math.min(this.options.initial_backoff_ms * 2 ** exponent, this.options.max_backoff_ms);
+    return Math.min(this.policy.initialBackoffMs * 2 ** exponent, this.policy.maxBackoffMs);
   }
 
   schedule(delay: number, run: () => void): void {

@@ -6,7 +6,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { UpstreamConfig } from '../../config/schema.js';
+import type { UpstreamConnection, UpstreamSettings } from '../../config/resolve.js';
 import { isolatingFetch } from './fetch.js';
 
 export interface OpenedTransport {
@@ -20,13 +20,16 @@ export interface OpenedTransport {
 /** Lines of a child's stderr go here (bounded by the caller). */
 export type StderrSink = (line: string) => void;
 
-function stdioTransport(config: UpstreamConfig, onStderr: StderrSink): StdioClientTransport {
+type StdioConnection = Extract<UpstreamConnection, { transport: 'stdio' }>;
+type RemoteConnection = Exclude<UpstreamConnection, StdioConnection>;
+
+function stdioTransport(connection: StdioConnection, onStderr: StderrSink): StdioClientTransport {
   const transport = new StdioClientTransport({
-    command: config.command ?? '',
-    args: config.args,
+    command: connection.command,
+    args: [...connection.args],
     // A minimal inherited environment (PATH, HOME...), never the gateway's secrets.
-    env: { ...getDefaultEnvironment(), ...config.env },
-    ...(config.cwd ? { cwd: config.cwd } : {}),
+    env: { ...getDefaultEnvironment(), ...connection.env },
+    ...(connection.cwd ? { cwd: connection.cwd } : {}),
     stderr: 'pipe',
   });
   let partial = '';
@@ -39,8 +42,8 @@ function stdioTransport(config: UpstreamConfig, onStderr: StderrSink): StdioClie
   return transport;
 }
 
-function requestInit(config: UpstreamConfig): RequestInit {
-  return { headers: { ...config.headers } };
+function requestInit(connection: RemoteConnection): RequestInit {
+  return { headers: { ...connection.headers } };
 }
 
 /** Whether a Streamable HTTP failure looks like a server that only speaks the legacy SSE transport. */
@@ -54,16 +57,17 @@ function suggestsLegacySse(err: unknown): boolean {
  * Connects `client` to the upstream. For `http`, a refusal typical of old
  * servers (404/405 on POST) falls back to HTTP+SSE on the same URL.
  */
-export async function connectUpstream(client: Client, config: UpstreamConfig, onStderr: StderrSink): Promise<OpenedTransport> {
-  const timeout = { timeout: config.connect_timeout_ms };
-  if (config.transport === 'stdio') {
-    const transport = stdioTransport(config, onStderr);
+export async function connectUpstream(client: Client, settings: UpstreamSettings, onStderr: StderrSink): Promise<OpenedTransport> {
+  const timeout = { timeout: settings.connectTimeoutMs };
+  const connection = settings.connection;
+  if (connection.transport === 'stdio') {
+    const transport = stdioTransport(connection, onStderr);
     await client.connect(transport, timeout);
     return { transport, kind: 'stdio', ...(transport.pid !== null ? { pid: transport.pid } : {}) };
   }
-  const url = new URL(config.url ?? '');
-  if (config.transport === 'http') {
-    const transport = new StreamableHTTPClientTransport(url, { requestInit: requestInit(config), fetch: isolatingFetch });
+  const url = new URL(connection.url);
+  if (connection.transport === 'http') {
+    const transport = new StreamableHTTPClientTransport(url, { requestInit: requestInit(connection), fetch: isolatingFetch });
     try {
       await client.connect(transport, timeout);
       return { transport, kind: 'http' };
@@ -73,7 +77,7 @@ export async function connectUpstream(client: Client, config: UpstreamConfig, on
       onStderr(`Streamable HTTP refused (${(err as Error).message}); trying the legacy HTTP+SSE transport`);
     }
   }
-  const transport = new SSEClientTransport(url, { requestInit: requestInit(config), fetch: isolatingFetch });
+  const transport = new SSEClientTransport(url, { requestInit: requestInit(connection), fetch: isolatingFetch });
   await client.connect(transport, timeout);
   return { transport, kind: 'sse' };
 }

@@ -30,7 +30,7 @@ import {
   type ServerNotification,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import type { UpstreamConfig } from '../../config/schema.js';
+import type { UpstreamSettings } from '../../config/resolve.js';
 import type { Logger } from '../../telemetry/log.js';
 import {
   ProviderUnavailableError,
@@ -47,7 +47,7 @@ import { chooseCaller } from './caller.js';
 import { SessionLinks } from './session-links.js';
 
 export interface UpstreamOptions {
-  config: UpstreamConfig;
+  settings: UpstreamSettings;
   log: Logger;
   /** Who the gateway says it is to upstreams. */
   clientInfo: { name: string; version: string };
@@ -101,18 +101,18 @@ export class UpstreamProvider implements Provider {
   private readonly staleParts = new Set<CatalogPart>();
 
   constructor(private readonly options: UpstreamOptions) {
-    const c = options.config;
-    this.id = c.id;
-    if (c.prefix ?? c.replica_group) this.prefix = c.prefix ?? c.replica_group;
-    if (c.replica_group) this.replicaGroup = c.replica_group;
-    this.keep = nameFilter(c.include, c.exclude);
-    this.idempotent = new Set(c.idempotent_tools);
-    this.backoff = new Backoff(c.restart, c.transport === 'stdio');
-    if (c.session_mode === 'per-client') this.links = new SessionLinks((id) => this.openLink(id), options.log);
+    const s = options.settings;
+    this.id = s.id;
+    if (s.prefix) this.prefix = s.prefix;
+    if (s.replicaGroup) this.replicaGroup = s.replicaGroup;
+    this.keep = nameFilter(s.include, s.exclude);
+    this.idempotent = new Set(s.idempotentTools);
+    this.backoff = new Backoff(s.restart);
+    if (s.sessionMode === 'per-client') this.links = new SessionLinks((id) => this.openLink(id), options.log);
   }
 
-  get config(): UpstreamConfig {
-    return this.options.config;
+  get settings(): UpstreamSettings {
+    return this.options.settings;
   }
 
   /** The child's pid (stdio), while it runs. */
@@ -138,8 +138,7 @@ export class UpstreamProvider implements Provider {
   }
 
   routingWeights(): { localityMs: number; cost: number; energy: number } {
-    const c = this.options.config;
-    return { localityMs: c.locality_ms, cost: c.cost, energy: c.energy };
+    return this.options.settings.weights;
   }
 
   onChange(listener: Listener): () => void {
@@ -165,7 +164,7 @@ export class UpstreamProvider implements Provider {
     const client = this.newClient();
     this.client = client;
     try {
-      this.opened = await connectUpstream(client, this.options.config, (line) =>
+      this.opened = await connectUpstream(client, this.options.settings, (line) =>
         this.options.log.debug(`upstream ${this.id}: ${line}`),
       );
       if (this.client !== client) return;
@@ -206,7 +205,7 @@ export class UpstreamProvider implements Provider {
   private async openLink(sessionId: string): Promise<Client> {
     const client = this.newClient(sessionId);
     try {
-      const opened = await connectUpstream(client, this.options.config, (line) => this.options.log.debug(`upstream ${this.id} (a client's session): ${line}`));
+      const opened = await connectUpstream(client, this.options.settings, (line) => this.options.log.debug(`upstream ${this.id} (a client's session): ${line}`));
       this.interceptProgress(opened.transport);
       return client;
     } catch (err) {
@@ -274,7 +273,7 @@ export class UpstreamProvider implements Provider {
    */
   private async refreshAll(client: Client): Promise<void> {
     const next = emptyCatalog() as unknown as Record<CatalogPart, unknown[]>;
-    for (const part of CATALOG_PARTS) next[part] = await fetchPart(client, part, this.keep, this.options.config.connect_timeout_ms);
+    for (const part of CATALOG_PARTS) next[part] = await fetchPart(client, part, this.keep, this.options.settings.connectTimeoutMs);
     if (this.client !== client) return;
     this.current = next as unknown as ProviderCatalog;
     this.backoff.up();
@@ -292,7 +291,7 @@ export class UpstreamProvider implements Provider {
     }
     try {
       for (const part of parts) {
-        const items = await fetchPart(client, part, this.keep, this.options.config.timeout_ms);
+        const items = await fetchPart(client, part, this.keep, this.options.settings.timeoutMs);
         if (this.client !== client) return;
         (this.current as unknown as Record<CatalogPart, unknown[]>)[part] = items;
         this.emit(part);
@@ -318,7 +317,7 @@ export class UpstreamProvider implements Provider {
    * so it reaches the client before the result.
    */
   private requestOptions(context: ProviderCallContext): Relay {
-    const timeoutMs = this.options.config.timeout_ms;
+    const timeoutMs = this.options.settings.timeoutMs;
     const { client, progressToken } = context;
     if (progressToken === undefined || !client) {
       return { options: { signal: context.signal, timeout: timeoutMs }, flush: async () => undefined, done: () => undefined };
@@ -372,7 +371,7 @@ export class UpstreamProvider implements Provider {
       return result;
     } catch (err) {
       if (sessionId !== undefined && isTransportFailure(err)) this.links!.drop(sessionId);
-      else if (this.options.config.transport !== 'stdio' && isTransportFailure(err)) {
+      else if (this.options.settings.connection.transport !== 'stdio' && isTransportFailure(err)) {
         void client.close().catch(() => undefined);
         this.lost(client, `a request failed: ${(err as Error).message}`);
       }
@@ -404,7 +403,7 @@ export class UpstreamProvider implements Provider {
 
   async setLoggingLevel(level: LoggingLevel): Promise<void> {
     const client = this.client;
-    if (client?.getServerCapabilities()?.logging) await client.setLoggingLevel(level, { timeout: this.options.config.timeout_ms });
+    if (client?.getServerCapabilities()?.logging) await client.setLoggingLevel(level, { timeout: this.options.settings.timeoutMs });
   }
 
   async subscribe(uri: string): Promise<void> {

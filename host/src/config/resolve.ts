@@ -1,0 +1,242 @@
+// The one place mcp-edge.toml's snake_case keys become the typed options each
+// part of the gateway takes: HTTP, router, aggregator, upstreams, the offline
+// queue, plugins, tokenizers and storage. Nothing outside config/ reads the
+// raw config; test/config-walk.test.ts proves every schema key is read here
+// or refused (config/unsupported.ts).
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { ProviderWeights, RouterOptions } from '../core/router.js';
+import { DATABASE_FILE } from '../storage/database.js';
+import type { EdgeConfig, PluginsConfig, UpstreamConfig } from './schema.js';
+
+export interface HttpSettings {
+  /** "host:port" as configured; the Host/Origin guard compares headers with it. */
+  bindAddress: string;
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+  /** Most open TCP connections, and most MCP sessions. */
+  maxConnections: number;
+  /** Idle sessions close after this long; 0: never. */
+  sessionIdleMs: number;
+  allowedHosts: readonly string[];
+  allowedOrigins: readonly string[];
+}
+
+export interface NamingOptions {
+  prefixMode: 'always' | 'on-collision' | 'never';
+  separator: string;
+}
+
+export interface AggregatorSettings {
+  /** Most replicas one idempotent call tries. */
+  maxAttempts: number;
+  naming: NamingOptions;
+}
+
+/** How the gateway reaches an upstream: a child it spawns, or a URL. */
+export type UpstreamConnection =
+  | { transport: 'stdio'; command: string; args: readonly string[]; env: Readonly<Record<string, string>>; cwd?: string }
+  | { transport: 'http' | 'sse'; url: string; headers: Readonly<Record<string, string>> };
+
+export interface RestartPolicy {
+  maxRestarts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  stableAfterMs: number;
+  /** Stop after maxRestarts failures (a stdio child); a remote server is probed for as long as it stays away. */
+  giveUp: boolean;
+}
+
+export interface UpstreamSettings {
+  id: string;
+  connection: UpstreamConnection;
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  include: readonly string[];
+  exclude: readonly string[];
+  /** Namespace prefix: `prefix`, else `replica_group`; the id when neither is set. */
+  prefix?: string;
+  replicaGroup?: string;
+  idempotentTools: readonly string[];
+  weights: ProviderWeights;
+  restart: RestartPolicy;
+  sessionMode: 'shared' | 'per-client';
+}
+
+export interface DestinationSettings {
+  /** Where its calls go: an MCP endpoint, or the connection of a configured upstream. */
+  target: { url: string } | { upstream: string };
+  maxItems: number;
+  maxBytes?: number;
+  overflow?: 'reject' | 'drop-oldest-lowest-priority';
+  /** A call not delivered within this long expires; 0: never. Absent: the queue's own default. */
+  ttlMs?: number;
+}
+
+export interface QueueSettings {
+  /** Every destination by name: the configured ones, then one per upstream that none of them names. */
+  destinations: Readonly<Record<string, DestinationSettings>>;
+  /** Public tool name -> the destination its deferred calls wait for. */
+  deferrableTools: Readonly<Record<string, string>>;
+  /** Most calls waiting for a destination the config no longer lists (its calls are still in SQLite). */
+  defaultMaxItems: number;
+  maxItemBytes: number;
+  backoff: { baseMs: number; maxMs: number; jitterPercent: number };
+  compression: 'stored' | 'zstd' | 'lz4';
+  batchItems: number;
+  /** Calls in flight per destination. */
+  window: number;
+  keepResultsMs: number;
+  diskSync: 'off-loop' | 'in-commit';
+  idempotency: { windowMs: number; inDoubt: 'rerun' | 'refuse' };
+  /** Time limit of one delivery to a URL destination. */
+  deliveryTimeoutMs: number;
+  /** The aggregator's separator, to take a namespace prefix off a public tool name. */
+  separator: string;
+}
+
+/**
+ * The enabled built-in plugins. Each gets its validated section whole: it is
+ * the one reader of that section, whose keys are the plugin's documented
+ * limits, so a camelCase copy would add a translation and nothing else.
+ */
+export interface PluginSettings {
+  files?: PluginsConfig['files'];
+  sqlite?: PluginsConfig['sqlite'];
+  shell?: PluginsConfig['shell'];
+}
+
+export interface GatewaySettings {
+  dataDir: string;
+  /** The SQLite file of the offline queue. */
+  databaseFile: string;
+  http: HttpSettings;
+  /** Time limit of one forwarded request, in ms. */
+  requestTimeoutMs: number;
+  router: RouterOptions;
+  aggregator: AggregatorSettings;
+  upstreams: UpstreamSettings[];
+  queue: QueueSettings;
+  plugins: PluginSettings;
+  /** tokenizer.json files by the name count_tokens takes (absolute paths). */
+  tokenizers: Readonly<Record<string, string>>;
+}
+
+/** The default data directory: $MCP_EDGE_DATA_DIR, else the XDG data home. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.MCP_EDGE_DATA_DIR) return resolve(env.MCP_EDGE_DATA_DIR);
+  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'mcp-edge');
+}
+
+function resolveHttp(g: EdgeConfig['gateway']): HttpSettings {
+  const bind = g.bind_address;
+  return {
+    bindAddress: bind,
+    host: bind.slice(0, bind.lastIndexOf(':')).replace(/^\[|\]$/g, ''),
+    port: Number(bind.slice(bind.lastIndexOf(':') + 1)),
+    maxBodyBytes: g.max_body_bytes,
+    maxConnections: g.max_connections,
+    sessionIdleMs: g.session_idle_seconds * 1000,
+    allowedHosts: g.allowed_hosts,
+    allowedOrigins: g.allowed_origins,
+  };
+}
+
+function resolveRouter(r: EdgeConfig['routing']): RouterOptions {
+  return {
+    failureThreshold: r.failure_threshold,
+    openMs: r.open_ms,
+    maxOpenMs: Math.max(r.max_open_ms, r.open_ms),
+    latencyAlpha: r.latency_alpha,
+    costWeightMs: r.cost_weight_ms,
+  };
+}
+
+function resolveConnection(u: UpstreamConfig): UpstreamConnection {
+  // The schema requires command for stdio and url otherwise, and refuses the other transport's keys.
+  if (u.transport === 'stdio') return { transport: 'stdio', command: u.command ?? '', args: u.args, env: u.env, ...(u.cwd ? { cwd: u.cwd } : {}) };
+  return { transport: u.transport, url: u.url ?? '', headers: u.headers };
+}
+
+function resolveUpstream(u: UpstreamConfig): UpstreamSettings {
+  const prefix = u.prefix ?? u.replica_group;
+  const r = u.restart;
+  return {
+    id: u.id,
+    connection: resolveConnection(u),
+    timeoutMs: u.timeout_ms,
+    connectTimeoutMs: u.connect_timeout_ms,
+    include: u.include,
+    exclude: u.exclude,
+    ...(prefix ? { prefix } : {}),
+    ...(u.replica_group ? { replicaGroup: u.replica_group } : {}),
+    idempotentTools: u.idempotent_tools,
+    // energy is refused until power-saver mode exists (config/unsupported.ts).
+    weights: { localityMs: u.locality_ms, cost: u.cost, energy: 0 },
+    restart: { maxRestarts: r.max_restarts, initialBackoffMs: r.initial_backoff_ms, maxBackoffMs: r.max_backoff_ms, stableAfterMs: r.stable_after_ms, giveUp: u.transport === 'stdio' },
+    sessionMode: u.session_mode,
+  };
+}
+
+/** Configured destinations, then one per upstream that none names (so its marked tools have somewhere to wait). */
+function resolveDestinations(config: EdgeConfig): Record<string, DestinationSettings> {
+  const o = config.offline;
+  const out: Record<string, DestinationSettings> = {};
+  const named = new Set<string>();
+  for (const [name, d] of Object.entries(o.destinations)) {
+    const target = d.url !== undefined ? { url: d.url } : { upstream: d.upstream ?? '' };
+    if (d.upstream !== undefined) named.add(d.upstream);
+    out[name] = { target, maxItems: d.max_items ?? o.queue_size, maxBytes: d.max_bytes, overflow: d.overflow, ttlMs: d.ttl_seconds * 1000 };
+  }
+  for (const u of config.upstreams) {
+    if (named.has(u.id)) continue;
+    out[Object.hasOwn(out, u.id) ? `upstream:${u.id}` : u.id] = { target: { upstream: u.id }, maxItems: o.queue_size };
+  }
+  return out;
+}
+
+function resolveQueue(config: EdgeConfig): QueueSettings {
+  const o = config.offline;
+  return {
+    destinations: resolveDestinations(config),
+    deferrableTools: o.deferrable_tools,
+    defaultMaxItems: o.queue_size,
+    maxItemBytes: o.max_item_bytes,
+    backoff: { baseMs: o.retry_base_ms, maxMs: o.sync_interval_seconds * 1000, jitterPercent: o.retry_jitter_percent },
+    compression: o.compression === 'none' ? 'stored' : o.compression,
+    batchItems: o.batch_size,
+    window: o.delivery_window,
+    keepResultsMs: o.keep_results_seconds * 1000,
+    diskSync: o.disk_sync,
+    idempotency: { windowMs: o.idempotency_window_seconds * 1000, inDoubt: o.idempotency_in_doubt },
+    deliveryTimeoutMs: config.gateway.request_timeout_ms,
+    separator: config.aggregation.separator,
+  };
+}
+
+function resolvePlugins(p: EdgeConfig['plugins']): PluginSettings {
+  return {
+    ...(p.files.enabled ? { files: p.files } : {}),
+    ...(p.sqlite.enabled ? { sqlite: p.sqlite } : {}),
+    ...(p.shell.enabled ? { shell: p.shell } : {}),
+  };
+}
+
+/** Turns a validated config into the options every part of the gateway takes. Relative paths resolve against the working directory. */
+export function resolveSettings(config: EdgeConfig, env: NodeJS.ProcessEnv = process.env): GatewaySettings {
+  const dataDir = config.gateway.data_dir ? resolve(config.gateway.data_dir) : defaultDataDir(env);
+  const persistence = config.offline.persistence_path;
+  return {
+    dataDir,
+    databaseFile: persistence ? resolve(persistence) : join(dataDir, DATABASE_FILE),
+    http: resolveHttp(config.gateway),
+    requestTimeoutMs: config.gateway.request_timeout_ms,
+    router: resolveRouter(config.routing),
+    aggregator: { maxAttempts: config.routing.max_attempts, naming: { prefixMode: config.aggregation.prefix_mode, separator: config.aggregation.separator } },
+    upstreams: config.upstreams.map(resolveUpstream),
+    queue: resolveQueue(config),
+    plugins: resolvePlugins(config.plugins),
+    tokenizers: Object.fromEntries(Object.entries(config.tokenizers).map(([name, path]) => [name, resolve(path)])),
+  };
+}

@@ -1,0 +1,59 @@
+// Keys the schema knows but nothing implements yet. Setting one stops the
+// gateway with the key, the reason and what to do, instead of a gateway that
+// quietly does less than its config says. When a feature lands, its entries
+// leave this table and its keys get their defaults back in schema.ts.
+import type { EdgeConfig } from './schema.js';
+
+const MODELS = 'local and cloud models arrive with the hybrid inference work';
+const TPM = 'TPM attestation is not implemented yet';
+const TLS = 'the gateway serves plain HTTP only; put a TLS-terminating proxy in front of it, or keep it on 127.0.0.1';
+const TELEMETRY = 'telemetry export is not implemented yet; GET /metrics serves Prometheus text';
+const POWER = 'low power mode is not implemented yet';
+
+/**
+ * Path of each refused key -> why. `*` stands for every entry of an array.
+ * Keys are refused only when set: a key left out is simply absent.
+ */
+export const NOT_SUPPORTED_YET: Readonly<Record<string, string>> = {
+  'models.local_model': MODELS,
+  'models.model_path': MODELS,
+  'models.max_memory_mb': MODELS,
+  'models.max_tokens': MODELS,
+  'models.cloud_endpoint': MODELS,
+  'models.cloud_api_key': MODELS,
+  'models.fallback_threshold_ms': MODELS,
+  'security.use_tpm': TPM,
+  'security.tpm_device': TPM,
+  'security.attestation_required': TPM,
+  'security.tls_cert': TLS,
+  'security.tls_key': TLS,
+  'telemetry.enabled': TELEMETRY,
+  'telemetry.export_interval_seconds': TELEMETRY,
+  'telemetry.compression': TELEMETRY,
+  'telemetry.endpoints': TELEMETRY,
+  'power.low_power_mode': POWER,
+  'power.cpu_throttle_percent': POWER,
+  'power.gpu_enabled': POWER,
+  'power.sleep_on_idle_ms': POWER,
+  'upstreams.*.energy': 'energy weights count only in power-saver mode, which arrives with low power mode',
+};
+
+export interface RefusedKey {
+  /** Where it is set, e.g. "models.local_model" or "upstreams.2.energy". */
+  key: string;
+  reason: string;
+}
+
+/** The values at `path` in `value` (a `*` segment walks every array entry), with their concrete paths. */
+function valuesAt(value: unknown, path: readonly string[], at: string[] = []): { key: string; value: unknown }[] {
+  if (path.length === 0) return value === undefined ? [] : [{ key: at.join('.'), value }];
+  if (value === null || typeof value !== 'object') return [];
+  const [head, ...rest] = path as [string, ...string[]];
+  if (head === '*') return Array.isArray(value) ? value.flatMap((v, i) => valuesAt(v, rest, [...at, String(i)])) : [];
+  return Object.hasOwn(value, head) ? valuesAt((value as Record<string, unknown>)[head], rest, [...at, head]) : [];
+}
+
+/** Every key of `config` that is set and not supported yet. */
+export function unsupportedKeys(config: EdgeConfig): RefusedKey[] {
+  return Object.entries(NOT_SUPPORTED_YET).flatMap(([path, reason]) => valuesAt(config, path.split('.')).map(({ key }) => ({ key, reason })));
+}

@@ -1,0 +1,84 @@
+// Every HTTP route the gateway serves, in one table. The server dispatches only
+// through it (a handler for a route not listed here is refused when it is
+// registered) and `mcp-edge help` prints it, so the two cannot drift apart.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+
+export interface RouteSpec {
+  method: HttpMethod;
+  path: string;
+  /** One line for `mcp-edge help`. */
+  summary: string;
+}
+
+/** The path of the MCP endpoint. */
+export const MCP_PATH = '/mcp';
+
+export const ROUTES: readonly RouteSpec[] = [
+  { method: 'POST', path: MCP_PATH, summary: 'MCP over Streamable HTTP: JSON-RPC requests, notifications, responses' },
+  { method: 'GET', path: MCP_PATH, summary: "MCP: a session's stream of server messages (SSE)" },
+  { method: 'DELETE', path: MCP_PATH, summary: 'MCP: end a session' },
+  { method: 'GET', path: '/health', summary: 'status ok or degraded (200), down (503), with the reasons' },
+  { method: 'GET', path: '/metrics', summary: 'metrics in the Prometheus text format' },
+  { method: 'GET', path: '/v1/queue/status', summary: 'the offline queue: depth, destinations, failures' },
+  { method: 'POST', path: '/v1/queue/sync', summary: 'deliver the waiting calls now' },
+  { method: 'GET', path: '/v1/queue/metrics', summary: "the offline queue's metrics (Prometheus text in JSON)" },
+  { method: 'GET', path: '/v1/idempotency/status', summary: 'repeated calls answered from memory (as a destination)' },
+];
+
+/** "METHOD /path", the key of a route. */
+export const routeKey = (method: string, path: string): string => `${method} ${path}`;
+
+/** The table as `mcp-edge help` shows it. */
+export function routesHelp(indent = '  '): string {
+  const width = Math.max(...ROUTES.map((r) => r.path.length));
+  return ROUTES.map((r) => `${indent}${r.method.padEnd(6)} ${r.path.padEnd(width)}  ${r.summary}`).join('\n');
+}
+
+/** A route's handler: it writes the whole answer. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+/** A JSON route's handler: its return value is the 200 answer's body. */
+export type RestHandler = (req: IncomingMessage) => Promise<unknown> | unknown;
+
+/** Where parts of the gateway (the offline queue) register their JSON routes. */
+export interface RouteRegistry {
+  set(route: string, handler: RestHandler): void;
+}
+
+/** What a request finds in the table. */
+export type RouteMatch = { handler: RouteHandler } | { status: 405; allow: string; message: string } | { status: 404; message: string };
+
+const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'DELETE'];
+const KNOWN = new Set(ROUTES.map((r) => routeKey(r.method, r.path)));
+
+/** The gateway's handlers, one per route of ROUTES. */
+export class RouteTable implements RouteRegistry {
+  private readonly handlers = new Map<string, RouteHandler>();
+
+  constructor(private readonly json: (res: ServerResponse, body: unknown) => void) {}
+
+  /** Registers the handler of a listed route. */
+  handle(route: string, handler: RouteHandler): void {
+    if (!KNOWN.has(route)) throw new Error(`route "${route}" is not in the gateway's route table (gateway/routes.ts): add it there, so that mcp-edge help lists it`);
+    this.handlers.set(route, handler);
+  }
+
+  /** Registers a JSON route. */
+  set(route: string, handler: RestHandler): void {
+    this.handle(route, async (req, res) => this.json(res, await handler(req)));
+  }
+
+  /** The routes that have a handler, in table order. */
+  served(): string[] {
+    return ROUTES.map((r) => routeKey(r.method, r.path)).filter((key) => this.handlers.has(key));
+  }
+
+  find(method: string, path: string): RouteMatch {
+    const handler = this.handlers.get(routeKey(method, path));
+    if (handler) return { handler };
+    const methods = METHODS.filter((m) => this.handlers.has(routeKey(m, path)));
+    if (methods.length > 0) return { status: 405, allow: methods.join(', '), message: `Method ${method} is not allowed on ${path}; use ${methods.join(' or ')}.` };
+    return { status: 404, message: `No route for ${method} ${path}. MCP is served at ${MCP_PATH}; mcp-edge help lists every route.` };
+  }
+}
