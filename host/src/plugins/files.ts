@@ -7,14 +7,15 @@ import { open, readdir, readlink, stat, type FileHandle } from 'node:fs/promises
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import type { PluginsConfig } from '../config/schema.js';
+import type { PluginSettings } from '../config/resolve.js';
 import { definePlugin, type Plugin } from '../providers/local/provider.js';
 import { ResourceNotFoundError } from '../providers/local/resources.js';
 import { defineTool } from '../tools/registry.js';
 import { Refusal, refusing, Roots, structured } from './common.js';
 import { globToRegExp, searchFiles } from './file-search.js';
 
-type FilesConfig = PluginsConfig['files'];
+/** The plugin's section of mcp-edge.toml, validated (config/resolve.ts passes it whole). */
+type FilesConfig = NonNullable<PluginSettings['files']>;
 
 const searchInput = z.object({
   name: z.string().min(1).max(512).optional().describe('Glob for file names ("*.md") or, with a "/", for paths below the folder ("src/**/*.ts").'),

@@ -10,13 +10,14 @@ import { access, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import type { PluginsConfig } from '../config/schema.js';
+import type { PluginSettings } from '../config/resolve.js';
 import { definePlugin, type Plugin } from '../providers/local/provider.js';
 import { defineTool } from '../tools/registry.js';
 import { PluginConfigError, Refusal, refusalResult, refusing, Roots, structured } from './common.js';
 import { globToRegExp } from './file-search.js';
 
-type ShellConfig = PluginsConfig['shell'];
+/** The plugin's section of mcp-edge.toml, validated (config/resolve.ts passes it whole). */
+type ShellConfig = NonNullable<PluginSettings['shell']>;
 
 const MAX_STDIN_BYTES = 1 << 20;
 

@@ -6,13 +6,14 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import type { PluginsConfig } from '../config/schema.js';
+import type { PluginSettings } from '../config/resolve.js';
 import { definePlugin, type Plugin } from '../providers/local/provider.js';
 import { defineTool } from '../tools/registry.js';
 import { PluginConfigError, refusing, structured } from './common.js';
 import { SqliteWorker } from './sqlite-worker.js';
 
-type SqliteConfig = PluginsConfig['sqlite'];
+/** The plugin's section of mcp-edge.toml, validated (config/resolve.ts passes it whole). */
+type SqliteConfig = NonNullable<PluginSettings['sqlite']>;
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
