@@ -43,32 +43,29 @@ export interface GatewayOptions {
   core?: EdgeCore;
 }
 
+/** Why a configured tokenizer.json cannot be loaded, in words that say what to do. */
+function tokenizerProblem(name: string, path: string, err: unknown): string {
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') return `tokenizers.${name}: ${path} does not exist; point it at a Hugging Face tokenizer.json file.`;
+  if (err instanceof CoreError) return `tokenizers.${name}: ${path} is not a tokenizer.json mcp-edge can load: ${err.message}`;
+  return `tokenizers.${name}: cannot read ${path}: ${(err as Error).message}`;
+}
+
 /**
- * Loads every configured tokenizer.json now, so that a missing or unreadable
- * file stops the start with its key instead of failing a later count_tokens.
+ * Loads every configured tokenizer.json now, so that a missing or wrong file
+ * stops the start with its key instead of failing a later count_tokens.
  */
-async function loadConfiguredTokenizers(vocabularies: Vocabularies, files: Readonly<Record<string, string>>): Promise<void> {
-  const failures = await Promise.all(
-    Object.entries(files).map(async ([name, path]) => {
-      try {
-        await vocabularies.get(name);
-        return undefined;
-      } catch (err) {
-        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : err instanceof CoreError ? err.message : (err as Error).message;
-        return `tokenizers.${name}: cannot load ${path}: ${why}. Point it at a Hugging Face tokenizer.json (a BPE model).`;
-      }
-    }),
-  );
-  const issues = failures.filter((f): f is string => f !== undefined);
+async function loadConfiguredTokenizers(core: EdgeCore, files: Readonly<Record<string, string>>): Promise<Vocabularies> {
+  const vocabularies = new Vocabularies(core, files);
+  const loads = Object.entries(files).map(([name, path]) => vocabularies.get(name).then(() => undefined, (err: unknown) => tokenizerProblem(name, path, err)));
+  const issues = (await Promise.all(loads)).filter((f): f is string => f !== undefined);
   if (issues.length > 0) throw new ConfigError(`gateway config is invalid:\n  - ${issues.join('\n  - ')}`, issues);
+  return vocabularies;
 }
 
 export class Gateway {
   /** In-process tools, resources and prompts: the npm API for plugins. */
   readonly plugins = new LocalProvider();
   readonly aggregator: Aggregator;
-  /** The vocabularies count_tokens knows: the tiktoken encodings and the configured tokenizer.json files. */
-  readonly vocabularies: Vocabularies;
   private readonly routes = new RouteTable((res, body) => sendJson(res, 200, body));
   private readonly sessions = new Set<ClientSession>();
   private readonly startedAt = Date.now();
@@ -83,6 +80,8 @@ export class Gateway {
     readonly settings: GatewaySettings,
     readonly core: EdgeCore,
     readonly db: Db,
+    /** The vocabularies count_tokens knows: the tiktoken encodings and the configured tokenizer.json files. */
+    readonly vocabularies: Vocabularies,
     readonly log: Logger,
   ) {
     this.aggregator = new Aggregator({ router: core.createRouter(settings.router), settings: settings.aggregator, log });
@@ -98,7 +97,6 @@ export class Gateway {
         }),
       );
     }
-    this.vocabularies = new Vocabularies(core, settings.tokenizers);
     this.routes.handle('GET /health', (_req, res) => {
       const report = this.health();
       sendJson(res, httpStatusOf(report.status), report);
@@ -110,11 +108,11 @@ export class Gateway {
     const settings = resolveSettings(validateConfig(options.config ?? {}, 'gateway config'));
     const log = options.logger ?? createLogger();
     const core = options.core ?? (await loadCore());
+    const vocabularies = await loadConfiguredTokenizers(core, settings.tokenizers);
     const db = openDatabaseFile(settings.databaseFile);
-    const gateway = new Gateway(settings, core, db, log);
+    const gateway = new Gateway(settings, core, db, vocabularies, log);
     gateway.componentBytes = (await componentSize()) ?? null;
     try {
-      await loadConfiguredTokenizers(gateway.vocabularies, settings.tokenizers);
       registerBuiltinTools(gateway.tools, core, gateway.vocabularies);
       for (const plugin of await configuredPlugins(settings.plugins)) gateway.plugins.use(plugin);
       gateway.queue = await startOfflineQueue(settings.queue, db, core, log, gateway.tools, gateway.routes, gateway.aggregator);
