@@ -326,7 +326,8 @@ export const aggregationSchema = z
 /**
  * Hugging Face tokenizer.json vocabularies for count_tokens, by the name it
  * takes: { llama2 = "/opt/models/llama2/tokenizer.json" }. Each file is loaded
- * (and so checked) when the gateway starts.
+ * (and so checked) when the gateway starts. A relative path is read from the
+ * working directory, as data_dir is.
  */
 export const tokenizersSchema = z.record(
   z

@@ -4,10 +4,10 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import type { AddressInfo } from 'node:net';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ConfigError, validateConfig } from '../config/load.js';
+import { validateConfig } from '../config/load.js';
 import { resolveSettings, type GatewaySettings } from '../config/resolve.js';
 import type { EdgeConfig, EdgeConfigInput } from '../config/schema.js';
-import { componentSize, CoreError, loadCore, type EdgeCore, type EncodeOptions } from '../core/index.js';
+import { componentSize, loadCore, type EdgeCore, type EncodeOptions } from '../core/index.js';
 import { queueMetrics, queueStatus, startOfflineQueue, type QueueHooks } from '../queue/index.js';
 import { gatewayMetrics } from '../telemetry/metrics.js';
 import { openDatabaseFile, type Db } from '../storage/database.js';
@@ -17,7 +17,8 @@ import { LocalProvider } from '../providers/local/provider.js';
 import { registerBuiltinTools } from '../tools/builtin.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import type { TokenizerChoice } from '../tokenizer/api.js';
-import { Vocabularies } from '../tokenizer/vocabularies.js';
+import type { Vocabularies } from '../tokenizer/vocabularies.js';
+import { loadConfiguredTokenizers } from '../tokenizer/configured.js';
 import { allowedHostValues, checkRequest, type GuardOptions } from './guard.js';
 import { answerError, McpHttpEndpoint, sendJson } from './http.js';
 import { HttpRefusal } from './refusal.js';
@@ -41,25 +42,6 @@ export interface GatewayOptions {
   logger?: Logger;
   /** A core already loaded (tests and embedders that load it once). */
   core?: EdgeCore;
-}
-
-/** Why a configured tokenizer.json cannot be loaded, in words that say what to do. */
-function tokenizerProblem(name: string, path: string, err: unknown): string {
-  if ((err as NodeJS.ErrnoException).code === 'ENOENT') return `tokenizers.${name}: ${path} does not exist; point it at a Hugging Face tokenizer.json file.`;
-  if (err instanceof CoreError) return `tokenizers.${name}: ${path} is not a tokenizer.json mcp-edge can load: ${err.message}`;
-  return `tokenizers.${name}: cannot read ${path}: ${(err as Error).message}`;
-}
-
-/**
- * Loads every configured tokenizer.json now, so that a missing or wrong file
- * stops the start with its key instead of failing a later count_tokens.
- */
-async function loadConfiguredTokenizers(core: EdgeCore, files: Readonly<Record<string, string>>): Promise<Vocabularies> {
-  const vocabularies = new Vocabularies(core, files);
-  const loads = Object.entries(files).map(([name, path]) => vocabularies.get(name).then(() => undefined, (err: unknown) => tokenizerProblem(name, path, err)));
-  const issues = (await Promise.all(loads)).filter((f): f is string => f !== undefined);
-  if (issues.length > 0) throw new ConfigError(`gateway config is invalid:\n  - ${issues.join('\n  - ')}`, issues);
-  return vocabularies;
 }
 
 export class Gateway {
