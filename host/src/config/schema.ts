@@ -373,4 +373,3 @@ export type EdgeConfigInput = z.input<typeof configSchema>;
 export type UpstreamConfig = z.infer<typeof upstreamSchema>;
 export type RoutingConfig = z.infer<typeof routingSchema>;
 export type AggregationConfig = z.infer<typeof aggregationSchema>;
-export type QueueDestinationConfig = z.infer<typeof queueDestinationSchema>;
