@@ -234,7 +234,7 @@ export class Gateway {
   }
 
   private sendMetrics(res: ServerResponse): void {
-    const text = gatewayMetrics(this.health(), this.queue ? queueMetrics(this.queue.queue) : '');
+    const text = gatewayMetrics(this.health(), this.queue ? queueMetrics(this.queue.queue.status()) : '');
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }

@@ -17,17 +17,25 @@ import {
   SetLevelRequestSchema,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
+  type CallToolRequest,
+  type CallToolResult,
   type LoggingLevel,
   type LoggingMessageNotification,
+  type Task,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import type { Aggregator } from './aggregator/aggregator.js';
-import type { CallInterceptor } from '../queue/mcp.js';
 
 export interface ServerIdentity {
   name: string;
   version: string;
 }
+
+/**
+ * Takes a tools/call before it runs: it may run it now (`run`) or answer
+ * with a task instead (the offline queue's deferral, queue/mcp.ts).
+ */
+export type CallInterceptor = (request: CallToolRequest, run: () => Promise<CallToolResult>) => Promise<CallToolResult | { task: Task }>;
 
 export interface McpServerDeps {
   identity: ServerIdentity;

@@ -11,7 +11,7 @@ import { ProviderUnavailableError, type Provider } from '../providers/provider.j
 import { DEFERRABLE_TOOL_META_KEY } from './annotation.js';
 import { IDEMPOTENCY_META_KEY } from './idempotency.js';
 import type { DestinationOptions } from './queue.js';
-import { DestinationError, type Deliverer } from './sync.js';
+import { DestinationError, type Deliverer } from './delivery.js';
 
 /** A deferred call's destination and the tool name to call there. */
 export interface Deferral {

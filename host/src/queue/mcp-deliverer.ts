@@ -7,7 +7,7 @@ import { CallToolResultSchema, ErrorCode, McpError, type CallToolResult } from '
 import { isolatingFetch } from '../providers/upstream/fetch.js';
 import { VERSION } from '../version.js';
 import { IDEMPOTENCY_META_KEY } from './idempotency.js';
-import { DestinationError, type Deliverer, type DeliveryCall } from './sync.js';
+import { DestinationError, type Deliverer, type DeliveryCall } from './delivery.js';
 
 /** JSON-RPC errors that mean "the link failed", not "the destination said no". */
 const TRANSIENT = new Set<number>([ErrorCode.RequestTimeout, ErrorCode.ConnectionClosed]);
