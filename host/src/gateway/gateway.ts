@@ -19,6 +19,8 @@ import { registerBuiltinTools } from '../tools/builtin.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { allowedHostValues, checkRequest, type GuardOptions } from './guard.js';
 import { answerError, McpHttpEndpoint, sendJson, type RestHandler } from './http.js';
+import { HttpRefusal } from './refusal.js';
+import { HTTP_REFUSED } from '../protocol/jsonrpc.js';
 import { ClientSession, createMcpServer } from './mcp-server.js';
 import { Aggregator, type ListPart } from './aggregator/aggregator.js';
 import { UpstreamProvider } from '../providers/upstream/upstream.js';
@@ -224,7 +226,7 @@ export class Gateway {
 
   private async route(req: IncomingMessage, res: ServerResponse, hosts: Set<string>, guard: GuardOptions): Promise<void> {
     const verdict = checkRequest(req, hosts, guard);
-    if (!verdict.ok) return sendJson(res, 403, { jsonrpc: '2.0', error: { code: -32000, message: verdict.reason }, id: null });
+    if (!verdict.ok) throw new HttpRefusal(403, HTTP_REFUSED, verdict.reason);
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/mcp' && this.endpoint) return this.endpoint.handle(req, res);
     if (req.method === 'GET' && path === '/metrics') return this.sendMetrics(res);

@@ -5,7 +5,6 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
   CompleteRequestSchema,
-  ErrorCode,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
@@ -24,6 +23,7 @@ import {
   type Task,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
+import { REQUEST_TIMEOUT } from '../protocol/jsonrpc.js';
 import type { Aggregator } from './aggregator/aggregator.js';
 
 export interface ServerIdentity {
@@ -109,7 +109,7 @@ async function forward<T>(extra: Extra, meta: { progressToken?: string | number 
     return await run(context);
   } catch (err) {
     if (context.signal.reason instanceof TimeLimitError && !extra.signal.aborted) {
-      throw new McpError(ErrorCode.RequestTimeout, `${what} did not finish within ${ms} ms (gateway.request_timeout_ms).`);
+      throw new McpError(REQUEST_TIMEOUT, `${what} did not finish within ${ms} ms (gateway.request_timeout_ms).`);
     }
     throw err;
   } finally {

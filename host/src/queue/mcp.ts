@@ -3,9 +3,11 @@
 // tasks/list), so a standard client follows queued work with nothing
 // non-standard. Also the queue_status / queue_sync tools and REST routes.
 import { z } from 'zod';
-import { ErrorCode, McpError, type Result, type Task } from '@modelcontextprotocol/sdk/types.js';
+import { McpError, type Result, type Task } from '@modelcontextprotocol/sdk/types.js';
 import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import type { CallInterceptor } from '../gateway/mcp-server.js';
+import { toMcpError } from '../protocol/errors.js';
+import { INVALID_PARAMS, INVALID_REQUEST } from '../protocol/jsonrpc.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { QueueError } from './errors.js';
 import { DEFERRABLE_TOOL_META_KEY } from './annotation.js';
@@ -39,34 +41,34 @@ export function toTask(row: TaskRow): Task {
   };
 }
 
-const notFound = (taskId: string) => new McpError(ErrorCode.InvalidParams, `Task not found: ${taskId}`);
+const notFound = (taskId: string) => new McpError(INVALID_PARAMS, `Task not found: ${taskId}`);
 
 /** The SDK's TaskStore over the queue's SQLite rows. Tasks are created only by deferring a call. */
 export function queueTaskStore(q: OfflineQueue): TaskStore {
   return {
-    createTask: () => Promise.reject(new McpError(ErrorCode.InvalidRequest, 'Only deferrable tools run as tasks on this gateway.')),
+    createTask: () => Promise.reject(new McpError(INVALID_REQUEST, 'Only deferrable tools run as tasks on this gateway.')),
     getTask: async (taskId) => {
       const row = q.taskRow(taskId);
       return row ? toTask(row) : null;
     },
-    storeTaskResult: () => Promise.reject(new McpError(ErrorCode.InvalidRequest, 'Task results come from delivery.')),
+    storeTaskResult: () => Promise.reject(new McpError(INVALID_REQUEST, 'Task results come from delivery.')),
     getTaskResult: async (taskId) => {
       const result = q.taskResult(taskId);
       if (result === undefined) throw notFound(taskId);
       return result as Result;
     },
     updateTaskStatus: async (taskId, status) => {
-      if (status !== 'cancelled') throw new McpError(ErrorCode.InvalidRequest, 'Only cancellation can change a deferred task.');
+      if (status !== 'cancelled') throw new McpError(INVALID_REQUEST, 'Only cancellation can change a deferred task.');
       try {
         q.cancel(taskId);
       } catch (err) {
-        if (err instanceof QueueError) throw new McpError(ErrorCode.InvalidParams, err.message);
+        if (err instanceof QueueError) throw toMcpError(err);
         throw err;
       }
     },
     listTasks: async (cursor) => {
       const after = cursor === undefined ? 0 : Number(cursor);
-      if (!Number.isSafeInteger(after) || after < 0) throw new McpError(ErrorCode.InvalidParams, 'Bad cursor.');
+      if (!Number.isSafeInteger(after) || after < 0) throw new McpError(INVALID_PARAMS, 'Bad cursor.');
       const rows = q.tasksAfter(after, 100);
       const last = rows.at(-1);
       return { tasks: rows.map(toTask), ...(rows.length === 100 && last ? { nextCursor: String(last.id) } : {}) };
@@ -115,7 +117,7 @@ async function defer(q: OfflineQueue, c: { destination: string; tool: string; ar
     if (!row) throw new Error('a queued task vanished');
     return row;
   } catch (err) {
-    if (err instanceof QueueError) throw new McpError(ErrorCode.InternalError, `Could not queue the call (${err.code}): ${err.message}`, { code: err.code });
+    if (err instanceof QueueError) throw toMcpError(new QueueError(err.code, `Could not queue the call (${err.code}): ${err.message}`));
     throw err;
   }
 }
