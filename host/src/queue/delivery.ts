@@ -1,8 +1,8 @@
-// The delivery loop: expires what outlived its TTL, asks the core for due batches,
-// delivers them in order (one batch per destination at a time, destinations in
-// parallel) with each call's idempotency key, and records each outcome in one
-// transaction. A link failure leaves the rest queued; the core decides when to
-// try again (exponential backoff with seeded jitter).
+// The delivery loop: expires what outlived its TTL, asks the core for due
+// batches, delivers them in order (one batch per destination at a time,
+// destinations in parallel) with each call's idempotency key, and records
+// each outcome in one transaction. A link failure leaves the rest queued; the
+// core decides when to try again (exponential backoff with seeded jitter).
 import { setMaxListeners } from 'node:events';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Batch } from '../core/queue.js';
@@ -49,6 +49,14 @@ export interface DeliveryRecord {
   readonly destinations: ReadonlyMap<string, Readonly<DestinationRecord>>;
 }
 
+/** The record as the loop writes it. */
+interface RecordState {
+  rounds: number;
+  lastDeliveryMs: number | null;
+  lastError: string | null;
+  destinations: Map<string, DestinationRecord>;
+}
+
 export interface DeliveryOptions {
   /** Calls per batch and destination. */
   batchItems: number;
@@ -81,7 +89,7 @@ export function deliveryKey(senderId: string, row: { id: number; idem_key: strin
 const EXPIRE_PAGE = 10_000;
 
 export class Delivery {
-  private readonly state = { rounds: 0, lastDeliveryMs: null as number | null, lastError: null as string | null, destinations: new Map<string, DestinationRecord>() };
+  private readonly state: RecordState = { rounds: 0, lastDeliveryMs: null, lastError: null, destinations: new Map() };
   private timer: NodeJS.Timeout | undefined;
   private readonly active = new Set<Promise<DeliveryReport>>();
   private readonly abort = new AbortController();
@@ -101,6 +109,7 @@ export class Delivery {
     setMaxListeners(Math.max(10, opts.window * 4), this.abort.signal);
   }
 
+  /** What the loop has done since start (read-only). */
   get record(): DeliveryRecord {
     return this.state;
   }
