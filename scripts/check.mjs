@@ -1,8 +1,9 @@
 // Quick project checks: generated bindings current, component size within its
-// snapshot, strict type-check. `npm test` runs these too.
+// snapshot, no import cycle in host/src, strict type-check. `npm test` runs these too.
 import { join } from 'node:path';
 import { root, run } from './lib.mjs';
 
 run(process.execPath, [join(root, 'scripts/build-core.mjs'), '--check']);
 run(process.execPath, [join(root, 'bench/size/report.mjs')]);
+run(process.execPath, [join(root, 'scripts/check-imports.mjs')]);
 run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit']);

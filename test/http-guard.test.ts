@@ -1,7 +1,7 @@
 // DNS-rebinding protection and bad HTTP input, against an in-process gateway.
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGateway, type Gateway } from '../host/src/index.js';
+import { createGateway, QueueError, type Gateway } from '../host/src/index.js';
 import { tempDir } from './helpers/processes.js';
 
 let gateway: Gateway;
@@ -66,6 +66,12 @@ describe('Host and Origin validation', () => {
     expect(res.json.error.message).toMatch(/Origin "https:\/\/evil.example" is not allowed/);
   });
 
+  it('answers a refused Host as a JSON-RPC error: HTTP_REFUSED (-32000), id null', async () => {
+    const res = await raw('/health', { host: `evil.example:${port}` });
+    expect(res.status).toBe(403);
+    expect(res.json).toEqual({ jsonrpc: '2.0', error: { code: -32000, message: expect.stringMatching(/not allowed/) }, id: null });
+  });
+
   it('accepts a configured Origin', async () => {
     const res = await raw('/mcp', { host: `127.0.0.1:${port}`, origin: 'https://app.example' }, INIT);
     expect(res.status).toBe(200);
@@ -107,6 +113,24 @@ describe('bad HTTP input', () => {
   it('answers an unknown session id with 404', async () => {
     const res = await raw('/mcp', { host: `127.0.0.1:${port}`, 'mcp-session-id': 'nope' }, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }));
     expect(res.status).toBe(404);
+  });
+
+  it('answers a REST handler that failed unexpectedly with a 500 that keeps its details in the log', async () => {
+    gateway.rest.set('GET /test/broken', () => {
+      throw new TypeError('secret internals');
+    });
+    const res = await raw('/test/broken', { host: `127.0.0.1:${port}` });
+    expect(res.status).toBe(500);
+    expect(res.json).toEqual({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error in the gateway; see its log.' }, id: null });
+  });
+
+  it('answers a REST handler refused by the queue with its message and local code', async () => {
+    gateway.rest.set('POST /test/queue-closed', () => {
+      throw new QueueError('closed', 'The offline queue is closed.');
+    });
+    const res = await raw('/test/queue-closed', { host: `127.0.0.1:${port}` }, '{}');
+    expect(res.status).toBe(500);
+    expect(res.json.error).toEqual({ code: -32603, message: 'The offline queue is closed.', data: { code: 'closed' } });
   });
 
   it('answers an unknown path with a hint', async () => {

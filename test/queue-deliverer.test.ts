@@ -25,7 +25,7 @@ describe('mcpHttpDeliverer', () => {
     }));
     const deliverer = mcpHttpDeliverer({ peer: destination.url }, 10_000);
     const link = new AbortController();
-    // One listener per delivery in flight sits on the caller's signal; the sync loop raises its limit to its window the same way.
+    // One listener per delivery in flight sits on the caller's signal; the delivery loop raises its limit to its window the same way.
     setMaxListeners(64, link.signal);
     try {
       let next = 0;

@@ -52,7 +52,7 @@ const settled = async (p: Promise<unknown>) => {
 describe('group commit', () => {
   it('acknowledges only after the WAL file itself was fdatasynced', async () => {
     const held: { fd: number; cb: (err: Error | null) => void }[] = [];
-    const { q, db } = await makeQueue({ syncFile: (fd, cb) => held.push({ fd, cb }) });
+    const { q, db } = await makeQueue({ fdatasync: (fd, cb) => held.push({ fd, cb }) });
     const first = q.enqueue(call(1));
     expect(await settled(first)).toBe(false);
     // Committed (visible in SQLite) but not acknowledged until the sync returns.
@@ -68,13 +68,13 @@ describe('group commit', () => {
     for (let i = 0; i < 5 && held.length === 0; i++) await new Promise((r) => setImmediate(r));
     held.shift()!.cb(null);
     expect((await second).id).toBe(2);
-    expect(q.walSync.syncs).toBe(2);
+    expect(q.diskFlush.flushes).toBe(2);
     // Only the group's own commit skips SQLite's sync; the connection is back to FULL (2) for everything else.
     expect(db.pragma('synchronous', { simple: true })).toBe(2);
   });
 
   it('refuses a group whose sync failed, with a storage error, instead of acknowledging it', async () => {
-    const { q } = await makeQueue({ syncFile: (_fd, cb) => cb(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })) });
+    const { q } = await makeQueue({ fdatasync: (_fd, cb) => cb(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })) });
     const err = await q.enqueue(call(1)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QueueError);
     expect((err as Error).message).toMatch(/EIO/);
@@ -82,7 +82,7 @@ describe('group commit', () => {
 
   it('in-commit mode lets SQLite sync inside COMMIT and never calls fdatasync', async () => {
     let calls = 0;
-    const { q } = await makeQueue({ syncMode: 'in-commit', syncFile: (_fd, cb) => (calls++, cb(null)) });
+    const { q } = await makeQueue({ diskFlush: 'in-commit', fdatasync: (_fd, cb) => (calls++, cb(null)) });
     const ids = await Promise.all([1, 2, 3].map((n) => q.enqueue(call(n))));
     expect(ids.map((e) => e.id)).toEqual([1, 2, 3]);
     expect(calls).toBe(0);
@@ -98,7 +98,7 @@ describe('group commit', () => {
     expect(states.map((s) => s.state)).toEqual(['failed', 'failed', 'failed', 'queued', 'queued']);
     expect(all.map((e) => e.id)).toEqual([1, 2, 3, 4, 5]);
     expect(q.counters.evicted).toBe(3);
-    expect(q.scheduler.length).toBe(2);
+    expect(q.depth).toBe(2);
   });
 
   it('payloads packed by the native engine are read by the component engine, and back', async () => {
@@ -111,7 +111,7 @@ describe('group commit', () => {
     const component = await makeQueue({ compression: 'zstd', codecEngine: 'component' }, dir);
     expect(component.q.codecEngine).toBe('component');
     await component.q.enqueue(call(3));
-    await component.q.syncNow();
+    await component.q.deliverNow();
     expect(delivered.map((d) => d.n)).toEqual([1, 2, 3]);
   });
 
@@ -121,7 +121,7 @@ describe('group commit', () => {
     await q.enqueue(call(2, { idempotencyKey: 'k-2' }));
     // An empty client key is still a key (never confused with "no key").
     await q.enqueue(call(3, { idempotencyKey: '' }));
-    await q.syncNow();
+    await q.deliverNow();
     expect(delivered.map((d) => d.key)).toEqual([`${q.senderId}/${plain.taskId}`, `${q.senderId}:k-2`, `${q.senderId}:`]);
     const again = await q.enqueue(call(4, { idempotencyKey: 'k-2' }));
     expect(again.duplicate).toBe(true);
@@ -134,10 +134,10 @@ describe('group commit', () => {
     const again = await Promise.all([...keys, 'k-new'].map((k, i) => q.enqueue(call(100 + i, { idempotencyKey: k }))));
     expect(again.slice(0, 40).map((e) => [e.taskId, e.duplicate])).toEqual(first.map((e) => [e.taskId, true]));
     expect(again[40]!.duplicate).toBe(false);
-    expect(q.scheduler.length + q.counters.delivered).toBe(41);
+    expect(q.depth + q.counters.delivered).toBe(41);
   });
 
-  it('new calls to a destination waiting out its backoff start no sync rounds; waking it does', async () => {
+  it('new calls to a destination waiting out its backoff start no delivery rounds; waking it does', async () => {
     let attempts = 0;
     const linkDown = async (): Promise<CallToolResult> => {
       attempts += 1;
@@ -146,10 +146,10 @@ describe('group commit', () => {
     const { q } = await makeQueue({ deliver: linkDown, backoff: { baseMs: 60_000, maxMs: 60_000, jitterPercent: 0 } });
     await q.enqueue(call(1));
     await eventuallyTrue(() => attempts === 1);
-    const rounds = q.syncState.rounds;
+    const rounds = q.deliveryRecord.rounds;
     for (const n of [2, 3, 4]) await q.enqueue(call(n));
     for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
-    expect(q.syncState.rounds).toBe(rounds);
+    expect(q.deliveryRecord.rounds).toBe(rounds);
     expect(attempts).toBe(1);
     q.wakeDestination('cloud');
     await eventuallyTrue(() => attempts === 2);

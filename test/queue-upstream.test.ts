@@ -114,6 +114,6 @@ describe('deferred calls to an upstream, delivered through its provider', () => 
     const c = await connectClient(second);
     const { task } = await c.request({ method: 'tools/call', params: { name: 'note', arguments: { n: 50 }, task: { ttl: 60_000 } } }, CreateTaskResultSchema);
     expect(task.status).toBe('working');
-    expect(second.queue!.queue.scheduler.length).toBe(1);
+    expect(second.queue!.queue.depth).toBe(1);
   });
 });

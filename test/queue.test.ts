@@ -61,11 +61,11 @@ describe('offline queue policies', () => {
     expect(q.taskRow(c.taskId)?.expires_ms).toBe(clock.t + 60_000);
     // Never early; at most a second late (the core keeps expiry in whole seconds).
     clock.t += 4_999;
-    await q.syncNow();
+    await q.deliverNow();
     expect(q.counters.expired).toBe(0);
     clock.t += 1;
     dest.up = true;
-    await q.syncNow();
+    await q.deliverNow();
     expect(q.counters.expired).toBe(1);
     expect(q.taskRow(a.taskId)).toMatchObject({ state: 'failed', message: expect.stringContaining('expired') });
     expect(q.taskRow(b.taskId)?.state).toBe('completed');
@@ -80,7 +80,7 @@ describe('offline queue policies', () => {
     expect(core.codec.inspect(frame).algorithm).toBe(q.algorithm);
     expect(q.algorithm).toBe('zstd');
     dest.up = true;
-    await q.syncNow();
+    await q.deliverNow();
     expect(dest.calls.map((c) => c.n)).toEqual([1]);
   });
 
@@ -92,7 +92,7 @@ describe('offline queue policies', () => {
     expect(err).toBeInstanceOf(QueueError);
     expect((err as QueueError).code).toBe('full');
     expect((err as Error).message).toMatch(/full \(2 calls/);
-    expect(q.scheduler.length).toBe(2);
+    expect(q.depth).toBe(2);
   });
 
   it('drops the oldest of the lowest priority under drop-oldest-lowest-priority, and reports it', async () => {
@@ -106,7 +106,7 @@ describe('offline queue policies', () => {
     // A low call cannot push out normal or high work.
     expect(((await q.enqueue(call(4, { priority: 'low' })).catch((e: unknown) => e)) as QueueError).code).toBe('full');
     dest.up = true;
-    await q.syncNow();
+    await q.deliverNow();
     expect(dest.calls.map((c) => c.n)).toEqual([2, 3]);
   });
 
@@ -117,10 +117,10 @@ describe('offline queue policies', () => {
     expect(b!.taskId).toBe(a!.taskId);
     expect([a!.duplicate, b!.duplicate]).toEqual([false, true]);
     dest.up = true;
-    await q.syncNow();
+    await q.deliverNow();
     const c = await q.enqueue(call(1, { idempotencyKey: 'k' }));
     expect(c).toMatchObject({ taskId: a!.taskId, duplicate: true });
-    await q.syncNow();
+    await q.deliverNow();
     expect(dest.calls).toHaveLength(1);
     expect(dest.calls[0]!.key).toMatch(/:k$/);
   });
@@ -134,7 +134,7 @@ describe('offline queue policies', () => {
     expect(q.taskRow(a.taskId)?.state).toBe('cancelled');
     expect(() => q.cancel(a.taskId)).toThrow(QueueError);
     dest.up = true;
-    await q.syncNow();
+    await q.deliverNow();
     expect(dest.calls.map((c) => c.n)).toEqual([2]);
   });
 
@@ -151,7 +151,7 @@ describe('offline queue policies', () => {
     expect(again.q.counters.corrupt).toBe(1);
     expect(again.q.store.task(ids[1]!)).toMatchObject({ state: 'failed', message: expect.stringContaining('corrupt row') });
     dest.up = true;
-    await again.q.syncNow();
+    await again.q.deliverNow();
     expect(again.q.counters.corrupt).toBe(2);
     expect(again.q.store.task(ids[2]!)).toMatchObject({ state: 'failed', message: expect.stringContaining('corrupt payload') });
     expect(dest.calls.map((c) => c.n)).toEqual([1, 4]);
@@ -165,20 +165,20 @@ describe('offline queue policies', () => {
     const err = (await q.enqueue(call(2)).catch((e: unknown) => e)) as QueueError;
     expect(err.code).toBe('storage-read-only');
     expect(err.message).toMatch(/read-only.*intact/);
-    expect(q.scheduler.length).toBe(1);
+    expect(q.depth).toBe(1);
     // Syncing while read-only: the call goes out, its outcome cannot be
     // recorded, so it stays queued (not lost) and goes again later with the
     // same idempotency key, which the destination uses to answer once.
     dest.up = true;
-    await q.syncNow();
-    expect(q.syncState.lastError).toMatch(/readonly|read-only/i);
-    expect(q.scheduler.length).toBe(1);
+    await q.deliverNow();
+    expect(q.deliveryRecord.lastError).toMatch(/readonly|read-only/i);
+    expect(q.depth).toBe(1);
     db.pragma('query_only = OFF');
     await q.enqueue(call(3));
-    await q.syncNow();
+    await q.deliverNow();
     expect(dest.calls.map((c) => c.n)).toEqual([1, 1, 3]);
     expect(dest.calls[1]!.key).toBe(dest.calls[0]!.key);
-    expect(q.scheduler.length).toBe(0);
+    expect(q.depth).toBe(0);
   });
 
   it('a full disk gives callers a clear error; accepted calls survive intact', async () => {
@@ -193,11 +193,11 @@ describe('offline queue policies', () => {
     }
     expect(error?.code).toBe('storage-full');
     expect(error?.message).toMatch(/disk .* full/);
-    expect(q.scheduler.length).toBe(accepted.length);
+    expect(q.depth).toBe(accepted.length);
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.pragma('max_page_count = 1073741823');
     dest.up = true;
-    await q.syncNow();
+    await q.deliverNow();
     expect(dest.calls.map((c) => c.n)).toEqual(accepted);
   });
 });

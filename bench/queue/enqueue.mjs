@@ -2,7 +2,7 @@
 // acknowledged only after its group is on disk (the queue's default
 // disk_sync = off-loop: COMMIT, then fdatasync of the WAL on the thread pool,
 // then the acknowledgement; the same guarantee as synchronous=FULL, see
-// host/src/queue/wal-sync.ts). Baseline in the same run: bare better-sqlite3
+// host/src/queue/disk-flush.ts). Baseline in the same run: bare better-sqlite3
 // inserting the same rows with synchronous=FULL in transactions of the same
 // size, no core, no queue.
 import Database from 'better-sqlite3';
@@ -41,7 +41,7 @@ async function queueRate(withKeys) {
     await Promise.all(group);
   }
   const secs = (performance.now() - t0) / 1000;
-  const depth = q.scheduler.length;
+  const depth = q.depth;
   await q.close();
   db.close();
   rmSync(dir, { recursive: true, force: true });

@@ -19,7 +19,7 @@ const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const text = 'x'.repeat(900);
 const core = await loadCore();
 
-async function measure(syncMode, calls = N) {
+async function measure(diskFlush, calls = N) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-intercept-'));
   const db = openDatabase(dir);
   const q = await OfflineQueue.open(db, core, {
@@ -30,7 +30,7 @@ async function measure(syncMode, calls = N) {
     backoff: { baseMs: 3_600_000, maxMs: 3_600_000, jitterPercent: 0 },
     tickMs: 3_600_000,
     compression: 'zstd',
-    syncMode,
+    diskFlush,
     log: silent,
   });
   const intercept = queueInterceptor(q, { record: 'dest' }, new IdempotencyMemory(db, 60_000));
@@ -49,7 +49,7 @@ async function measure(syncMode, calls = N) {
   );
   const secs = (performance.now() - t0) / 1000;
   const busyMs = performance.eventLoopUtilization(elu0).active;
-  const syncs = q.walSync.syncs;
+  const syncs = q.diskFlush.flushes;
   await q.close();
   db.close();
   rmSync(dir, { recursive: true, force: true });

@@ -68,7 +68,7 @@ async function measure(dir) {
   const k1 = residentKinds();
   const after = m1.rss;
   const parts = { heap_mb: (m1.heapTotal - m0.heapTotal) / 2 ** 20, external_mb: (m1.external - m0.external) / 2 ** 20, array_buffers_mb: (m1.arrayBuffers - m0.arrayBuffers) / 2 ** 20, rss_anon_mb: (k1.anon - k0.anon) / 2 ** 20, rss_file_mb: (k1.file - k0.file) / 2 ** 20, rss_shmem_mb: (k1.shmem - k0.shmem) / 2 ** 20 };
-  process.stdout.write(JSON.stringify({ depth: q.scheduler.length, rss_growth_bytes: after - before, open_ms: Math.round(openMs), parts }));
+  process.stdout.write(JSON.stringify({ depth: q.depth, rss_growth_bytes: after - before, open_ms: Math.round(openMs), parts }));
   await q.close();
   db.close();
 }

@@ -53,10 +53,10 @@ async function drain(window, core) {
     log: silent,
   });
   await Promise.all(Array.from({ length: N }, (_, n) => q.enqueue({ destination: 'dest', tool: 'record', arguments: { n } })));
-  await q.syncNow(); // link down: one failed attempt
+  await q.deliverNow(); // link down: one failed attempt
   const dest = await startDestination(join(dir, 'dest'), port);
   const t0 = performance.now();
-  const report = await q.syncNow();
+  const report = await q.deliverNow();
   const secs = (performance.now() - t0) / 1000;
   if (report.delivered !== N) throw new Error(`delivered ${report.delivered} of ${N}`);
   await q.close();

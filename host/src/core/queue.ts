@@ -5,6 +5,9 @@ import type * as Q from './generated/interfaces/mcp-edge-core-queue.js';
 import { callCore } from './errors.js';
 
 export type Priority = Q.Priority;
+
+/** The core's priorities, lowest first: a priority's index is its code in admit columns and in stored rows. */
+export const PRIORITIES: readonly Priority[] = ['low', 'normal', 'high', 'urgent'];
 export type OverflowPolicy = Q.OverflowPolicy;
 
 export interface QueueLimits {

@@ -1,6 +1,7 @@
 // Reads and parses a JSON request body with a size limit, so a huge or endless
 // body costs at most `limit` bytes of memory before it is refused.
 import type { IncomingMessage } from 'node:http';
+import { INVALID_REQUEST, PARSE_ERROR } from '../protocol/jsonrpc.js';
 import { HttpRefusal } from './refusal.js';
 
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
@@ -10,7 +11,7 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new HttpRefusal(400, -32700, `Parse error: the body is not valid JSON (${(err as Error).message}).`);
+    throw new HttpRefusal(400, PARSE_ERROR, `Parse error: the body is not valid JSON (${(err as Error).message}).`);
   }
 }
 
@@ -30,10 +31,10 @@ function readText(req: IncomingMessage, limit: number): Promise<string> {
     req.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
     req.once('error', reject);
     // After 'end' this is a no-op; before it, the client hung up mid-body.
-    req.once('close', () => reject(new HttpRefusal(400, -32700, 'The client closed the connection before the body ended.')));
+    req.once('close', () => reject(new HttpRefusal(400, PARSE_ERROR, 'The client closed the connection before the body ended.')));
   });
 }
 
 function tooLarge(limit: number): HttpRefusal {
-  return new HttpRefusal(413, -32600, `Request body exceeds ${limit} bytes (gateway.max_body_bytes).`);
+  return new HttpRefusal(413, INVALID_REQUEST, `Request body exceeds ${limit} bytes (gateway.max_body_bytes).`);
 }

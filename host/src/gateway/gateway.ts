@@ -8,7 +8,7 @@ import { validateConfig } from '../config/load.js';
 import { resolveSettings, type GatewaySettings } from '../config/resolve.js';
 import type { EdgeConfig, EdgeConfigInput } from '../config/schema.js';
 import { componentSize, loadCore, type EdgeCore, type EncodeOptions } from '../core/index.js';
-import { queueMetrics, queueStatus, startOfflineQueue, type QueueHooks } from '../queue/index.js';
+import { queueMetrics, startOfflineQueue, type QueueHooks } from '../queue/index.js';
 import { gatewayMetrics } from '../telemetry/metrics.js';
 import { openDatabaseFile, type Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
@@ -24,6 +24,7 @@ import { answerError, McpHttpEndpoint, sendJson } from './http.js';
 import { HttpRefusal } from './refusal.js';
 import { assessHealth, httpStatusOf, type HealthReport } from './health.js';
 import { MCP_PATH, routeKey, RouteTable } from './routes.js';
+import { HTTP_REFUSED } from '../protocol/jsonrpc.js';
 import { ClientSession, createMcpServer } from './mcp-server.js';
 import { Aggregator, type ListPart } from './aggregator/aggregator.js';
 import { UpstreamProvider } from '../providers/upstream/upstream.js';
@@ -143,7 +144,7 @@ export class Gateway {
     });
     const databaseProblem = this.databaseProblem();
     // A queue on an unreadable database cannot report; the database reason says enough then.
-    const destinations = this.queue && databaseProblem === undefined ? queueStatus(this.queue.queue).destinations : [];
+    const destinations = this.queue && databaseProblem === undefined ? this.queue.queue.status().destinations : [];
     return {
       ...assessHealth({ providers, destinations, databaseProblem }),
       version: VERSION,
@@ -244,15 +245,15 @@ export class Gateway {
 
   private async route(req: IncomingMessage, res: ServerResponse, hosts: Set<string>, guard: GuardOptions): Promise<void> {
     const verdict = checkRequest(req, hosts, guard);
-    if (!verdict.ok) return sendJson(res, 403, { jsonrpc: '2.0', error: { code: -32000, message: verdict.reason }, id: null });
+    if (!verdict.ok) throw new HttpRefusal(403, HTTP_REFUSED, verdict.reason);
     const match = this.routes.find(req.method ?? 'GET', (req.url ?? '/').split('?')[0] ?? '/');
     if ('handler' in match) return match.handler(req, res);
-    if (match.status === 405) throw new HttpRefusal(405, -32000, match.message, { allow: match.allow });
+    if (match.status === 405) throw new HttpRefusal(405, HTTP_REFUSED, match.message, { allow: match.allow });
     sendJson(res, 404, { error: match.message });
   }
 
   private sendMetrics(res: ServerResponse): void {
-    const text = gatewayMetrics(this.health(), this.queue ? queueMetrics(this.queue.queue) : '');
+    const text = gatewayMetrics(this.health(), this.queue ? queueMetrics(this.queue.queue.status()) : '');
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }

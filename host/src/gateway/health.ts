@@ -24,7 +24,7 @@ export interface HealthReport {
   providers: ProviderHealthLine[];
 }
 
-/** A queue destination as the assessment needs it (from queueStatus). */
+/** A queue destination as the assessment needs it (from OfflineQueue.status()). */
 export interface DestinationHealth {
   destination: string;
   depth: number;

@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { jsonRpcErrorOf } from '../protocol/errors.js';
+import { HTTP_REFUSED, INVALID_REQUEST, SESSION_NOT_FOUND } from '../protocol/jsonrpc.js';
 import { readJsonBody } from './body.js';
 import { HttpRefusal } from './refusal.js';
 import { isInitialize, parseMessages } from './streamable/messages.js';
@@ -35,10 +37,6 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-export function sendRpcError(res: ServerResponse, status: number, code: number, message: string, headers?: Record<string, string>): void {
-  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
-}
-
 const PROTOCOL_VERSIONS = new Set(SUPPORTED_PROTOCOL_VERSIONS);
 
 function mediaType(header: string | undefined): string {
@@ -48,17 +46,17 @@ function mediaType(header: string | undefined): string {
 function checkPostHeaders(req: IncomingMessage): void {
   const accept = req.headers.accept ?? '';
   if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
-    throw new HttpRefusal(406, -32000, 'Not Acceptable: the client must accept both application/json and text/event-stream.');
+    throw new HttpRefusal(406, HTTP_REFUSED, 'Not Acceptable: the client must accept both application/json and text/event-stream.');
   }
   if (mediaType(req.headers['content-type']) !== 'application/json') {
-    throw new HttpRefusal(415, -32000, 'Unsupported Media Type: Content-Type must be application/json.');
+    throw new HttpRefusal(415, HTTP_REFUSED, 'Unsupported Media Type: Content-Type must be application/json.');
   }
 }
 
 function checkProtocolVersion(req: IncomingMessage): void {
   const version = req.headers['mcp-protocol-version'];
   if (typeof version === 'string' && !PROTOCOL_VERSIONS.has(version)) {
-    throw new HttpRefusal(400, -32000, `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}).`);
+    throw new HttpRefusal(400, HTTP_REFUSED, `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}).`);
   }
 }
 
@@ -93,15 +91,15 @@ export class McpHttpEndpoint {
     if (req.method === 'POST') return this.post(req, res);
     if (req.method === 'GET') return this.get(req, res);
     if (req.method === 'DELETE') return this.delete(req, res);
-    throw new HttpRefusal(405, -32000, `Method ${req.method} is not allowed on /mcp; use POST, GET or DELETE.`, { allow: 'GET, POST, DELETE' });
+    throw new HttpRefusal(405, HTTP_REFUSED, `Method ${req.method} is not allowed on /mcp; use POST, GET or DELETE.`, { allow: 'GET, POST, DELETE' });
   }
 
   private async post(req: IncomingMessage, res: ServerResponse): Promise<void> {
     checkPostHeaders(req);
     const messages = parseMessages(await readJsonBody(req, this.deps.maxBodyBytes));
     if (messages.some(isInitialize)) {
-      if (messages.length > 1) throw new HttpRefusal(400, -32600, 'Invalid Request: initialize must be sent alone, not in a batch.');
-      if (req.headers['mcp-session-id'] !== undefined) throw new HttpRefusal(400, -32600, 'Invalid Request: this session is already initialized.');
+      if (messages.length > 1) throw new HttpRefusal(400, INVALID_REQUEST, 'Invalid Request: initialize must be sent alone, not in a batch.');
+      if (req.headers['mcp-session-id'] !== undefined) throw new HttpRefusal(400, INVALID_REQUEST, 'Invalid Request: this session is already initialized.');
       return this.startSession(req, res, messages);
     }
     const session = this.sessionOf(req);
@@ -111,11 +109,11 @@ export class McpHttpEndpoint {
 
   private get(req: IncomingMessage, res: ServerResponse): void {
     if (!(req.headers.accept ?? '').includes('text/event-stream')) {
-      throw new HttpRefusal(406, -32000, 'Not Acceptable: the client must accept text/event-stream.');
+      throw new HttpRefusal(406, HTTP_REFUSED, 'Not Acceptable: the client must accept text/event-stream.');
     }
     const session = this.sessionOf(req);
     checkProtocolVersion(req);
-    if (session.transport.hasStream) throw new HttpRefusal(409, -32000, 'Conflict: this session already has its GET stream open.');
+    if (session.transport.hasStream) throw new HttpRefusal(409, HTTP_REFUSED, 'Conflict: this session already has its GET stream open.');
     session.transport.openStream(res);
   }
 
@@ -129,16 +127,16 @@ export class McpHttpEndpoint {
   private sessionOf(req: IncomingMessage): Session {
     const id = req.headers['mcp-session-id'];
     if (typeof id !== 'string') {
-      throw new HttpRefusal(400, -32000, 'Bad Request: send an initialize request first, or the Mcp-Session-Id header of an open session.');
+      throw new HttpRefusal(400, HTTP_REFUSED, 'Bad Request: send an initialize request first, or the Mcp-Session-Id header of an open session.');
     }
     const session = this.sessions.get(id);
-    if (!session) throw new HttpRefusal(404, -32001, 'Session not found: it expired or the gateway restarted. Initialize a new session.');
+    if (!session) throw new HttpRefusal(404, SESSION_NOT_FOUND, 'Session not found: it expired or the gateway restarted. Initialize a new session.');
     return session;
   }
 
   private async startSession(req: IncomingMessage, res: ServerResponse, messages: ReturnType<typeof parseMessages>): Promise<void> {
     if (this.sessions.size >= this.deps.maxSessions) {
-      throw new HttpRefusal(503, -32000, `Too many sessions (${this.deps.maxSessions}); close one or raise gateway.max_connections.`);
+      throw new HttpRefusal(503, HTTP_REFUSED, `Too many sessions (${this.deps.maxSessions}); close one or raise gateway.max_connections.`);
     }
     const server = this.deps.newMcpServer();
     const transport = new HttpSessionTransport(randomUUID());
@@ -159,10 +157,14 @@ export class McpHttpEndpoint {
   }
 }
 
-/** Turns a failure inside request handling into a clear HTTP answer. */
+/**
+ * Turns a failure inside request handling into a clear HTTP answer: a
+ * refusal with its status and headers, anything else as a 500 (and logged);
+ * the JSON-RPC error is jsonRpcErrorOf's.
+ */
 export function answerError(res: ServerResponse, err: unknown, log: Logger): void {
-  if (err instanceof HttpRefusal) return sendRpcError(res, err.status, err.rpcCode, err.message, err.headers);
-  log.error('request failed', { error: (err as Error).stack ?? String(err) });
-  if (!res.headersSent) sendRpcError(res, 500, -32603, 'Internal error in the gateway; see its log.');
-  else res.end();
+  const refusal = err instanceof HttpRefusal ? err : undefined;
+  if (!refusal) log.error('request failed', { error: (err as Error)?.stack ?? String(err) });
+  if (res.headersSent) return void res.end();
+  sendJson(res, refusal?.status ?? 500, { jsonrpc: '2.0', error: jsonRpcErrorOf(err), id: null }, refusal?.headers);
 }

@@ -5,7 +5,6 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
   CompleteRequestSchema,
-  ErrorCode,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
@@ -17,17 +16,26 @@ import {
   SetLevelRequestSchema,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
+  type CallToolRequest,
+  type CallToolResult,
   type LoggingLevel,
   type LoggingMessageNotification,
+  type Task,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
+import { REQUEST_TIMEOUT } from '../protocol/jsonrpc.js';
 import type { Aggregator } from './aggregator/aggregator.js';
-import type { CallInterceptor } from '../queue/mcp.js';
 
 export interface ServerIdentity {
   name: string;
   version: string;
 }
+
+/**
+ * Takes a tools/call before it runs: it may run it now (`run`) or answer
+ * with a task instead (the offline queue's deferral, queue/mcp.ts).
+ */
+export type CallInterceptor = (request: CallToolRequest, run: () => Promise<CallToolResult>) => Promise<CallToolResult | { task: Task }>;
 
 export interface McpServerDeps {
   identity: ServerIdentity;
@@ -101,7 +109,7 @@ async function forward<T>(extra: Extra, meta: { progressToken?: string | number 
     return await run(context);
   } catch (err) {
     if (context.signal.reason instanceof TimeLimitError && !extra.signal.aborted) {
-      throw new McpError(ErrorCode.RequestTimeout, `${what} did not finish within ${ms} ms (gateway.request_timeout_ms).`);
+      throw new McpError(REQUEST_TIMEOUT, `${what} did not finish within ${ms} ms (gateway.request_timeout_ms).`);
     }
     throw err;
   } finally {

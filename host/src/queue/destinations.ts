@@ -4,14 +4,15 @@
 // HTTP connection, with the idempotency key in `_meta`. Every upstream is a
 // destination, named after it unless [offline.destinations] names one for it,
 // so that tools the upstream marks deferrable have somewhere to wait.
-import { ErrorCode, McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { QueueSettings } from '../config/resolve.js';
 import type { Aggregator } from '../gateway/aggregator/aggregator.js';
+import { isLinkFailure } from '../protocol/jsonrpc.js';
 import { ProviderUnavailableError, type Provider } from '../providers/provider.js';
 import { DEFERRABLE_TOOL_META_KEY } from './annotation.js';
 import { IDEMPOTENCY_META_KEY } from './idempotency.js';
 import type { DestinationOptions } from './queue.js';
-import { DestinationError, type Deliverer } from './sync.js';
+import { DestinationError, type Deliverer } from './delivery.js';
 
 /** A deferred call's destination and the tool name to call there. */
 export interface Deferral {
@@ -138,9 +139,6 @@ export class MarkedTools {
   }
 }
 
-/** JSON-RPC errors that mean the link failed, not that the upstream said no. */
-const TRANSIENT = new Set<number>([ErrorCode.RequestTimeout, ErrorCode.ConnectionClosed]);
-
 /**
  * Delivers to upstream destinations through their providers and to URL
  * destinations through `viaUrl`. A provider that is down, or a connection
@@ -156,7 +154,7 @@ export function providerDeliverer(plan: DestinationPlan, aggregator: Aggregator,
     try {
       return await provider.callTool(call.tool, call.arguments, { signal, meta: { [IDEMPOTENCY_META_KEY]: call.idempotencyKey } });
     } catch (err) {
-      if (err instanceof ProviderUnavailableError || !(err instanceof McpError) || TRANSIENT.has(err.code)) throw err;
+      if (err instanceof ProviderUnavailableError || !(err instanceof McpError) || isLinkFailure(err.code)) throw err;
       throw new DestinationError(`${upstream} refused the call: ${err.message}`);
     }
   };

@@ -1,5 +1,6 @@
 // Local errors of the offline queue: stable string codes, messages that say
-// what to do next. The MCP layer maps them to JSON-RPC errors or tool errors.
+// what to do next. protocol/errors.ts maps them to JSON-RPC errors (the MCP
+// layer answers some as tool errors instead).
 
 export type QueueErrorCode =
   | 'full'

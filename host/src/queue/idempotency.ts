@@ -15,7 +15,8 @@
 //            and is not run again: at most once, and the doubt is reported,
 //            never hidden. (A crash after the mark but before the effect also
 //            lands here: that call is reported, not silently lost.)
-import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, PROVIDER_UNAVAILABLE } from '../protocol/jsonrpc.js';
 import type { Db } from '../storage/database.js';
 
 /** The `_meta` key that carries a call's idempotency key. */
@@ -27,7 +28,7 @@ const STARTED = '';
 export type InDoubtPolicy = 'rerun' | 'refuse';
 
 /** Errors that mean the tool never ran: unknown tool or bad arguments, or no provider could take it. */
-const NEVER_RAN = new Set<number>([ErrorCode.InvalidParams, ErrorCode.MethodNotFound, -32010]);
+const NEVER_RAN = new Set<number>([INVALID_PARAMS, METHOD_NOT_FOUND, PROVIDER_UNAVAILABLE]);
 
 export class IdempotencyMemory {
   private readonly running = new Map<string, Promise<CallToolResult>>();
@@ -114,7 +115,7 @@ export class IdempotencyMemory {
     try {
       this.mark.run(key, STARTED, now);
     } catch (err) {
-      throw new McpError(ErrorCode.InternalError, `mcp-edge could not record the idempotency key before running the call (${(err as Error).message}); it did not run it.`);
+      throw new McpError(INTERNAL_ERROR, `mcp-edge could not record the idempotency key before running the call (${(err as Error).message}); it did not run it.`);
     }
   }
 

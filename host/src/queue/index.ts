@@ -4,20 +4,21 @@ import type { QueueSettings } from '../config/resolve.js';
 import type { EdgeCore } from '../core/index.js';
 import type { Aggregator } from '../gateway/aggregator/aggregator.js';
 import type { RouteRegistry } from '../gateway/routes.js';
+import type { CallInterceptor } from '../gateway/mcp-server.js';
 import type { Db } from '../storage/database.js';
 import type { Logger } from '../telemetry/log.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { IdempotencyMemory } from './idempotency.js';
-import { queueInterceptor, queueRoutes, queueTaskStore, registerQueueTools, type CallInterceptor } from './mcp.js';
+import { queueInterceptor, queueRoutes, queueTaskStore, registerQueueTools } from './mcp.js';
 import { mcpHttpDeliverer } from './mcp-deliverer.js';
 import { OfflineQueue } from './queue.js';
 import { deferralResolver, listedAsDeferrable, MarkedTools, planDestinations, providerDeliverer, wakeOnRecovery } from './destinations.js';
 
 export { OfflineQueue } from './queue.js';
 export { QueueError } from './errors.js';
-export { queueStatus, queueMetrics } from './status.js';
+export { queueMetrics, type QueueStatus } from './status.js';
 export { IdempotencyMemory, IDEMPOTENCY_META_KEY } from './idempotency.js';
-export { DestinationError, type Deliverer } from './sync.js';
+export { DestinationError, type Deliverer } from './delivery.js';
 
 export interface QueueHooks {
   queue: OfflineQueue;
@@ -41,7 +42,7 @@ export async function startOfflineQueue(settings: QueueSettings, db: Db, core: E
     batchItems: s.batchItems,
     window: s.window,
     keepResultsMs: s.keepResultsMs,
-    syncMode: s.diskSync,
+    diskFlush: s.diskSync,
     log,
   });
   const memory = new IdempotencyMemory(db, s.idempotency.windowMs, Date.now, s.idempotency.inDoubt);

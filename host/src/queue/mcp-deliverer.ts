@@ -3,14 +3,12 @@
 // One client per destination, reconnected after a link failure.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CallToolResultSchema, ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { isLinkFailure } from '../protocol/jsonrpc.js';
 import { isolatingFetch } from '../providers/upstream/fetch.js';
 import { VERSION } from '../version.js';
 import { IDEMPOTENCY_META_KEY } from './idempotency.js';
-import { DestinationError, type Deliverer, type DeliveryCall } from './sync.js';
-
-/** JSON-RPC errors that mean "the link failed", not "the destination said no". */
-const TRANSIENT = new Set<number>([ErrorCode.RequestTimeout, ErrorCode.ConnectionClosed]);
+import { DestinationError, type Deliverer, type DeliveryCall } from './delivery.js';
 
 export interface McpDeliverer {
   deliver: Deliverer;
@@ -47,7 +45,7 @@ export function mcpHttpDeliverer(urls: Record<string, string>, timeoutMs: number
       const params = { name: call.tool, arguments: call.arguments, _meta: { [IDEMPOTENCY_META_KEY]: call.idempotencyKey } };
       return (await client.request({ method: 'tools/call', params }, CallToolResultSchema, { signal: perCall.signal, timeout: timeoutMs })) as CallToolResult;
     } catch (err) {
-      if (err instanceof McpError && !TRANSIENT.has(err.code)) throw new DestinationError(`${destination} refused the call: ${err.message}`);
+      if (err instanceof McpError && !isLinkFailure(err.code)) throw new DestinationError(`${destination} refused the call: ${err.message}`);
       drop(destination);
       throw err;
     } finally {

@@ -3,17 +3,21 @@
 // tasks/list), so a standard client follows queued work with nothing
 // non-standard. Also the queue_status / queue_sync tools and REST routes.
 import { z } from 'zod';
-import { ErrorCode, McpError, type CallToolRequest, type CallToolResult, type Result, type Task } from '@modelcontextprotocol/sdk/types.js';
+import { McpError, type Result, type Task } from '@modelcontextprotocol/sdk/types.js';
 import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
+import type { CallInterceptor } from '../gateway/mcp-server.js';
+import { toMcpError } from '../protocol/errors.js';
+import { INVALID_PARAMS, INVALID_REQUEST } from '../protocol/jsonrpc.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { QueueError } from './errors.js';
 import { DEFERRABLE_TOOL_META_KEY } from './annotation.js';
 import type { DeferralResolver } from './destinations.js';
 import { IdempotencyMemory } from './idempotency.js';
-import { PRIORITIES, type OfflineQueue } from './queue.js';
+import { PRIORITIES } from '../core/queue.js';
+import type { Deliverer } from './delivery.js';
+import type { OfflineQueue } from './queue.js';
+import { queueMetrics } from './status.js';
 import type { TaskRow } from './store.js';
-import { queueMetrics, queueStatus } from './status.js';
-import type { Deliverer } from './sync.js';
 
 /** Client-side `_meta` hints on a deferred call. */
 export const PRIORITY_META_KEY = 'dev.mcp-edge/priority';
@@ -37,42 +41,40 @@ export function toTask(row: TaskRow): Task {
   };
 }
 
-const notFound = (taskId: string) => new McpError(ErrorCode.InvalidParams, `Task not found: ${taskId}`);
+const notFound = (taskId: string) => new McpError(INVALID_PARAMS, `Task not found: ${taskId}`);
 
 /** The SDK's TaskStore over the queue's SQLite rows. Tasks are created only by deferring a call. */
 export function queueTaskStore(q: OfflineQueue): TaskStore {
   return {
-    createTask: () => Promise.reject(new McpError(ErrorCode.InvalidRequest, 'Only deferrable tools run as tasks on this gateway.')),
+    createTask: () => Promise.reject(new McpError(INVALID_REQUEST, 'Only deferrable tools run as tasks on this gateway.')),
     getTask: async (taskId) => {
       const row = q.taskRow(taskId);
       return row ? toTask(row) : null;
     },
-    storeTaskResult: () => Promise.reject(new McpError(ErrorCode.InvalidRequest, 'Task results come from delivery.')),
+    storeTaskResult: () => Promise.reject(new McpError(INVALID_REQUEST, 'Task results come from delivery.')),
     getTaskResult: async (taskId) => {
       const result = q.taskResult(taskId);
       if (result === undefined) throw notFound(taskId);
       return result as Result;
     },
     updateTaskStatus: async (taskId, status) => {
-      if (status !== 'cancelled') throw new McpError(ErrorCode.InvalidRequest, 'Only cancellation can change a deferred task.');
+      if (status !== 'cancelled') throw new McpError(INVALID_REQUEST, 'Only cancellation can change a deferred task.');
       try {
         q.cancel(taskId);
       } catch (err) {
-        if (err instanceof QueueError) throw new McpError(ErrorCode.InvalidParams, err.message);
+        if (err instanceof QueueError) throw toMcpError(err);
         throw err;
       }
     },
     listTasks: async (cursor) => {
       const after = cursor === undefined ? 0 : Number(cursor);
-      if (!Number.isSafeInteger(after) || after < 0) throw new McpError(ErrorCode.InvalidParams, 'Bad cursor.');
-      const rows = q.store.tasksAfter(after, 100);
+      if (!Number.isSafeInteger(after) || after < 0) throw new McpError(INVALID_PARAMS, 'Bad cursor.');
+      const rows = q.tasksAfter(after, 100);
       const last = rows.at(-1);
       return { tasks: rows.map(toTask), ...(rows.length === 100 && last ? { nextCursor: String(last.id) } : {}) };
     },
   };
 }
-
-export type CallInterceptor = (request: CallToolRequest, run: () => Promise<CallToolResult>) => Promise<CallToolResult | { task: Task }>;
 
 /**
  * Defers task-augmented (or client-marked) calls to deferrable tools; runs
@@ -115,7 +117,7 @@ async function defer(q: OfflineQueue, c: { destination: string; tool: string; ar
     if (!row) throw new Error('a queued task vanished');
     return row;
   } catch (err) {
-    if (err instanceof QueueError) throw new McpError(ErrorCode.InternalError, `Could not queue the call (${err.code}): ${err.message}`, { code: err.code });
+    if (err instanceof QueueError) throw toMcpError(new QueueError(err.code, `Could not queue the call (${err.code}): ${err.message}`));
     throw err;
   }
 }
@@ -148,7 +150,7 @@ export function registerQueueTools(registry: ToolRegistry, q: OfflineQueue, defe
     input: z.object({}),
     annotations: { readOnlyHint: true, openWorldHint: false },
     handler: () => {
-      const s = queueStatus(q);
+      const s = q.status();
       return { content: [{ type: 'text', text: JSON.stringify(s) }], structuredContent: s as unknown as Record<string, unknown> };
     },
   });
@@ -158,7 +160,7 @@ export function registerQueueTools(registry: ToolRegistry, q: OfflineQueue, defe
     input: z.object({}),
     annotations: { readOnlyHint: false, openWorldHint: true },
     handler: async () => {
-      const r = await q.syncNow();
+      const r = await q.deliverNow();
       return { content: [{ type: 'text', text: JSON.stringify(r) }], structuredContent: r as unknown as Record<string, unknown> };
     },
   });
@@ -167,8 +169,8 @@ export function registerQueueTools(registry: ToolRegistry, q: OfflineQueue, defe
 /** REST: GET /v1/queue/status, POST /v1/queue/sync, GET /v1/queue/metrics (Prometheus text as a string field). */
 export function queueRoutes(q: OfflineQueue): Map<string, () => unknown> {
   return new Map<string, () => unknown>([
-    ['GET /v1/queue/status', () => queueStatus(q)],
-    ['POST /v1/queue/sync', async () => ({ ...(await q.syncNow()), status: queueStatus(q) })],
-    ['GET /v1/queue/metrics', () => ({ prometheus: queueMetrics(q) })],
+    ['GET /v1/queue/status', () => q.status()],
+    ['POST /v1/queue/sync', async () => ({ ...(await q.deliverNow()), status: q.status() })],
+    ['GET /v1/queue/metrics', () => ({ prometheus: queueMetrics(q.status()) })],
   ]);
 }

@@ -1,6 +1,9 @@
-// What the queue is doing, for GET /v1/queue/status, the queue_status tool and /metrics.
+// What the queue is doing, for GET /v1/queue/status, the queue_status tool and
+// /metrics. The field names are published (REST, tool results): "sync" in
+// them is the user's word for delivery, as in POST /v1/queue/sync.
 import { writeMetric, type Sample } from '../telemetry/metrics.js';
-import type { OfflineQueue } from './queue.js';
+import type { DeliveryRecord } from './delivery.js';
+import type { QueueCounters, QueueParts } from './parts.js';
 
 export interface DestinationStatus {
   destination: string;
@@ -24,14 +27,14 @@ export interface QueueStatus {
   last_sync_ms: number | null;
   last_error: string | null;
   destinations: DestinationStatus[];
-  counters: OfflineQueue['counters'];
+  counters: QueueCounters;
 }
 
-export function queueStatus(q: OfflineQueue): QueueStatus {
-  const now = q.now();
-  const destinations = q.scheduler.status().map((l): DestinationStatus => {
-    const created = l.oldestId === undefined ? undefined : q.store.createdMs(l.oldestId);
-    const sync = q.syncState.destinations.get(l.destination);
+export function queueStatus(parts: QueueParts, delivery: DeliveryRecord): QueueStatus {
+  const now = parts.now();
+  const destinations = parts.scheduler.status().map((l): DestinationStatus => {
+    const created = l.oldestId === undefined ? undefined : parts.store.createdMs(l.oldestId);
+    const record = delivery.destinations.get(l.destination);
     return {
       destination: l.destination,
       depth: l.items,
@@ -43,8 +46,8 @@ export function queueStatus(q: OfflineQueue): QueueStatus {
       max_items: l.limits.maxItems,
       max_bytes: l.limits.maxBytes,
       overflow: l.limits.overflow,
-      last_sync_ms: sync?.lastSyncMs ?? null,
-      last_error: sync?.lastError ?? null,
+      last_sync_ms: record?.lastDeliveryMs ?? null,
+      last_error: record?.lastError ?? null,
     };
   });
   const ages = destinations.map((d) => d.oldest_age_ms).filter((a): a is number => a !== null);
@@ -52,16 +55,15 @@ export function queueStatus(q: OfflineQueue): QueueStatus {
     depth: destinations.reduce((n, d) => n + d.depth, 0),
     bytes: destinations.reduce((n, d) => n + d.bytes, 0),
     oldest_age_ms: ages.length > 0 ? Math.max(...ages) : null,
-    last_sync_ms: q.syncState.lastSyncMs,
-    last_error: q.syncState.lastError,
+    last_sync_ms: delivery.lastDeliveryMs,
+    last_error: delivery.lastError,
     destinations,
-    counters: { ...q.counters },
+    counters: { ...parts.counters },
   };
 }
 
-/** The queue's metrics in the Prometheus text format. */
-export function queueMetrics(q: OfflineQueue): string {
-  const s = queueStatus(q);
+/** The queue's status (OfflineQueue.status()) in the Prometheus text format. */
+export function queueMetrics(s: QueueStatus): string {
   const lines: string[] = [];
   const perDestination = (value: (d: (typeof s.destinations)[number]) => number): Sample[] =>
     s.destinations.map((d) => [{ destination: d.destination }, value(d)]);

@@ -1,6 +1,16 @@
 // The Prometheus text format, written in one place: GET /metrics is the
 // gateway's gauges followed by the offline queue's (host/src/queue/status.ts).
-import type { HealthReport } from '../gateway/gateway.js';
+// A leaf: it imports nothing, and each writer declares the data it prints
+// (the health report fits GatewayGauges as it is), so the gateway and the
+// queue can both use it without it knowing either.
+
+/** What the gateway's gauges print: the fields of its health report that they read. */
+export interface GatewayGauges {
+  uptime_seconds: number;
+  sessions: number;
+  core: { component_bytes: number | null };
+  providers: readonly { id: string; kind: string; state: string }[];
+}
 
 /** One sample: its labels (none for a bare metric) and its value. */
 export type Sample = [labels: Record<string, string> | null, value: number];
@@ -18,8 +28,8 @@ export function writeMetric(lines: string[], type: 'gauge' | 'counter', name: st
   lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map((s) => sampleLine(name, s)));
 }
 
-/** Renders the health report as Prometheus gauges; `extra` is appended as is. */
-export function gatewayMetrics(health: HealthReport, extra = ''): string {
+/** Renders the gateway's gauges; `extra` is appended as is. */
+export function gatewayMetrics(health: GatewayGauges, extra = ''): string {
   const lines: string[] = [];
   writeMetric(lines, 'gauge', 'mcp_edge_up', '1 while the gateway serves.', [[null, 1]]);
   writeMetric(lines, 'gauge', 'mcp_edge_uptime_seconds', 'Seconds since the gateway started.', [[null, health.uptime_seconds]]);

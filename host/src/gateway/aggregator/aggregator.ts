@@ -3,7 +3,6 @@
 // (through the core's router for tools); list changes announced to listeners.
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import {
-  ErrorCode,
   McpError,
   type CallToolResult,
   type CompleteRequest,
@@ -18,6 +17,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { AggregatorSettings } from '../../config/resolve.js';
 import type { CoreRouter } from '../../core/router.js';
+import { INTERNAL_ERROR, INVALID_PARAMS, isLinkFailure, RESOURCE_NOT_FOUND } from '../../protocol/jsonrpc.js';
 import type { CatalogPart, Provider, ProviderCallContext } from '../../providers/provider.js';
 import type { Logger } from '../../telemetry/log.js';
 import { mergeNames, sortBy, type Offered } from './naming.js';
@@ -224,7 +224,7 @@ export class Aggregator {
     // Not listed: an unprefixed local provider may know why (a tool switched off says so).
     const local = this.slots.find((s) => s.namespace === '' && s.provider.kind === 'local');
     if (local) return local.provider.callTool(name, args, context);
-    throw new McpError(ErrorCode.InvalidParams, `Tool "${name}" is not offered by this gateway. Call tools/list to see the tools that are.`);
+    throw new McpError(INVALID_PARAMS, `Tool "${name}" is not offered by this gateway. Call tools/list to see the tools that are.`);
   }
 
   /** The providers that may serve `uri`, in order: exact listings first, then matching templates. */
@@ -237,13 +237,13 @@ export class Aggregator {
   async readResource(uri: string, context: ProviderCallContext): Promise<ReadResourceResult> {
     if (uri === PROVIDERS_RESOURCE.uri) return providersReport(this.slots, this.options.router);
     const slots = this.resourceSlots(uri);
-    if (slots.length === 0) throw new McpError(-32002, `Resource not found: no provider offers "${uri}". Call resources/list and resources/templates/list.`);
+    if (slots.length === 0) throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: no provider offers "${uri}". Call resources/list and resources/templates/list.`);
     return firstAnswer(slots, (slot) => slot.provider.readResource(uri, context), `resource "${uri}"`);
   }
 
   async getPrompt(name: string, args: Record<string, string> | undefined, context: ProviderCallContext): Promise<GetPromptResult> {
     const route = this.promptRoutes.get(name);
-    if (!route) throw new McpError(ErrorCode.InvalidParams, `Prompt "${name}" is not offered by this gateway. Call prompts/list to see the prompts that are.`);
+    if (!route) throw new McpError(INVALID_PARAMS, `Prompt "${name}" is not offered by this gateway. Call prompts/list to see the prompts that are.`);
     return firstAnswer(route.replicas, (r) => r.slot.provider.getPrompt(r.name, args, context), `prompt "${name}"`);
   }
 
@@ -262,7 +262,7 @@ export class Aggregator {
   /** Subscribes at the providers that may serve `uri`. */
   async subscribe(uri: string, on: boolean): Promise<void> {
     const slots = this.resourceSlots(uri);
-    if (slots.length === 0 && uri !== PROVIDERS_RESOURCE.uri) throw new McpError(-32002, `Resource not found: no provider offers "${uri}".`);
+    if (slots.length === 0 && uri !== PROVIDERS_RESOURCE.uri) throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: no provider offers "${uri}".`);
     await Promise.allSettled(slots.map((s) => (on ? s.provider.subscribe?.(uri) : s.provider.unsubscribe?.(uri))));
   }
 
@@ -288,9 +288,9 @@ async function firstAnswer<S, T>(items: S[], fn: (item: S) => Promise<T>, what: 
     try {
       return await fn(item);
     } catch (err) {
-      if (err instanceof McpError && err.code !== ErrorCode.ConnectionClosed && err.code !== ErrorCode.RequestTimeout) throw err;
+      if (err instanceof McpError && !isLinkFailure(err.code)) throw err;
       last = err;
     }
   }
-  throw new McpError(ErrorCode.InternalError, `No provider could serve ${what}: ${(last as Error)?.message ?? String(last)}`);
+  throw new McpError(INTERNAL_ERROR, `No provider could serve ${what}: ${(last as Error)?.message ?? String(last)}`);
 }

@@ -1,14 +1,12 @@
 // Routed tool calls: the core's router orders the replicas; an idempotent call
 // that fails or times out moves down that order, a non-idempotent one never
 // retries silently. Every attempt feeds the router's statistics.
-import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { CoreRouter, Outcome } from '../../core/router.js';
 import { CoreError } from '../../core/errors.js';
+import { CONNECTION_CLOSED, PROVIDER_UNAVAILABLE, REQUEST_TIMEOUT } from '../../protocol/jsonrpc.js';
 import { ProviderUnavailableError, type Provider, type ProviderCallContext } from '../../providers/provider.js';
 import type { Logger } from '../../telemetry/log.js';
-
-/** JSON-RPC error code for "no provider of this tool can serve now" (implementation-defined range). */
-export const PROVIDER_UNAVAILABLE = -32010;
 
 export interface Replica {
   provider: Provider;
@@ -32,8 +30,8 @@ export interface ToolRoute {
 export function outcomeOf(err: unknown): Outcome | 'answered' {
   if (err instanceof ProviderUnavailableError) return 'error';
   if (err instanceof McpError) {
-    if (err.code === ErrorCode.RequestTimeout) return 'timeout';
-    if (err.code === ErrorCode.ConnectionClosed) return 'error';
+    if (err.code === REQUEST_TIMEOUT) return 'timeout';
+    if (err.code === CONNECTION_CLOSED) return 'error';
     return 'answered';
   }
   return 'error';

@@ -3,6 +3,7 @@
 // hot path passes through here, and a shape check is all the transport needs
 // (the MCP server validates each method's params afterwards).
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { INVALID_REQUEST } from '../../protocol/jsonrpc.js';
 import { HttpRefusal } from '../refusal.js';
 
 /** Most messages one POST may carry in a batch. */
@@ -32,11 +33,11 @@ function problem(raw: unknown): string | undefined {
 /** The messages of one POST body (one message or a batch), or an HttpRefusal saying what is wrong. */
 export function parseMessages(body: unknown): JSONRPCMessage[] {
   const list = Array.isArray(body) ? body : [body];
-  if (list.length === 0) throw new HttpRefusal(400, -32600, 'Invalid Request: an empty batch.');
-  if (list.length > MAX_BATCH) throw new HttpRefusal(400, -32600, `Invalid Request: a batch must not exceed ${MAX_BATCH} messages.`);
+  if (list.length === 0) throw new HttpRefusal(400, INVALID_REQUEST, 'Invalid Request: an empty batch.');
+  if (list.length > MAX_BATCH) throw new HttpRefusal(400, INVALID_REQUEST, `Invalid Request: a batch must not exceed ${MAX_BATCH} messages.`);
   list.forEach((raw, i) => {
     const why = problem(raw);
-    if (why) throw new HttpRefusal(400, -32600, `Invalid Request: ${why}${list.length > 1 ? ` (batch item ${i})` : ''}.`);
+    if (why) throw new HttpRefusal(400, INVALID_REQUEST, `Invalid Request: ${why}${list.length > 1 ? ` (batch item ${i})` : ''}.`);
   });
   return list as JSONRPCMessage[];
 }

@@ -3,7 +3,8 @@
 // and switch any of them, or a whole plugin, on and off at run time; each switch
 // that changes what clients see fires onChange, which the gateway turns into
 // list_changed notifications.
-import { ErrorCode, McpError, type CallToolResult, type GetPromptResult, type ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, GetPromptResult, ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
+import { toMcpError } from '../../protocol/errors.js';
 import type { CatalogPart, Provider, ProviderCallContext, ProviderCatalog, ProviderHealth } from '../provider.js';
 import { ToolRegistry, UnknownToolError, type ToolContext, type ToolDefinition } from '../../tools/registry.js';
 import type { ObjectSchema } from '../../tools/schema.js';
@@ -58,15 +59,16 @@ function progressReporter(context: ProviderCallContext): NonNullable<ToolContext
 }
 
 /**
- * At the Provider seam errors become protocol errors, as every provider's are:
- * unknown or disabled names are invalid params, a missing resource is -32002.
+ * At the Provider seam a name the registries do not offer (a tool, prompt or
+ * resource, unknown or switched off) becomes a protocol error, as every
+ * provider's answers are: the provider answered, it did not fail. Any other
+ * error passes as it is (a failure of the provider, for the router to count).
  */
 async function asProtocol<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    if (err instanceof UnknownToolError || err instanceof PromptError) throw new McpError(ErrorCode.InvalidParams, err.message);
-    if (err instanceof ResourceNotFoundError) throw new McpError(ResourceNotFoundError.code, err.message, { uri: err.uri });
+    if (err instanceof UnknownToolError || err instanceof PromptError || err instanceof ResourceNotFoundError) throw toMcpError(err);
     throw err;
   }
 }

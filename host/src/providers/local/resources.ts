@@ -26,11 +26,9 @@ export interface ResourceTemplateDefinition {
   read: (uri: URL, variables: Variables, context: ToolContext) => Promise<ReadResourceResult> | ReadResourceResult;
 }
 
-/** No live resource has this URI (MCP's "resource not found", -32002). */
+/** No live resource has this URI (MCP's "resource not found": RESOURCE_NOT_FOUND in protocol/jsonrpc.ts). */
 export class ResourceNotFoundError extends Error {
   override readonly name = 'ResourceNotFoundError';
-  /** The JSON-RPC error code the spec gives this case. */
-  static readonly code = -32002;
   constructor(
     readonly uri: string,
     reason = 'no resource or template of this gateway matches it. Call resources/list and resources/templates/list.',

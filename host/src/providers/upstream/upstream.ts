@@ -11,7 +11,6 @@ import {
   CreateMessageResultSchema,
   ElicitRequestSchema,
   ElicitResultSchema,
-  ErrorCode,
   ListRootsRequestSchema,
   ListRootsResultSchema,
   LoggingMessageNotificationSchema,
@@ -31,6 +30,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { UpstreamSettings } from '../../config/resolve.js';
+import { CONNECTION_CLOSED, INVALID_REQUEST, REQUEST_TIMEOUT } from '../../protocol/jsonrpc.js';
 import type { Logger } from '../../telemetry/log.js';
 import {
   ProviderUnavailableError,
@@ -258,9 +258,9 @@ export class UpstreamProvider implements Provider {
     const callers = sessionId === undefined ? this.callers : this.callers.filter((c) => c.client?.sessionId === sessionId);
     const choice = chooseCaller(callers);
     if (choice.kind === 'client') return ask(choice.client);
-    if (choice.kind === 'none') throw new McpError(ErrorCode.InvalidRequest, `mcp-edge has no client call in progress to send ${method} to.`);
+    if (choice.kind === 'none') throw new McpError(INVALID_REQUEST, `mcp-edge has no client call in progress to send ${method} to.`);
     throw new McpError(
-      ErrorCode.InvalidRequest,
+      INVALID_REQUEST,
       `mcp-edge cannot tell which client ${method} from upstream "${this.id}" belongs to: ${choice.sessions} client sessions have calls in flight to it, and the shared connection does not say. It was refused rather than shown to the wrong client; retry when the other calls finish, or set session_mode = "per-client" on this upstream.`,
     );
   }
@@ -324,7 +324,7 @@ export class UpstreamProvider implements Provider {
     }
     const token = `mcp-edge-${this.id}-${++this.progressCounter}`;
     const limit = new AbortController();
-    const expire = () => limit.abort(new McpError(ErrorCode.RequestTimeout, `Request timed out after ${timeoutMs} ms without progress`));
+    const expire = () => limit.abort(new McpError(REQUEST_TIMEOUT, `Request timed out after ${timeoutMs} ms without progress`));
     let timer = setTimeout(expire, timeoutMs);
     let relayed: Promise<void> = Promise.resolve();
     this.progress.set(token, (params) => {
@@ -430,6 +430,6 @@ export class UpstreamProvider implements Provider {
 
 /** Whether an error means the connection failed (not that the upstream answered with an error). */
 export function isTransportFailure(err: unknown): boolean {
-  if (err instanceof McpError) return err.code === ErrorCode.ConnectionClosed;
+  if (err instanceof McpError) return err.code === CONNECTION_CLOSED;
   return !(err instanceof ProviderUnavailableError);
 }

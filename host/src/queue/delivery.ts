@@ -1,13 +1,13 @@
-// The sync loop: expires what outlived its TTL, asks the core for due batches,
-// delivers them in order (one batch per destination at a time, destinations in
-// parallel) with each call's idempotency key, and records each outcome in one
-// transaction. A link failure leaves the rest queued; the core decides when to
-// try again (exponential backoff with seeded jitter).
+// The delivery loop: expires what outlived its TTL, asks the core for due
+// batches, delivers them in order (one batch per destination at a time,
+// destinations in parallel) with each call's idempotency key, and records
+// each outcome in one transaction. A link failure leaves the rest queued; the
+// core decides when to try again (exponential backoff with seeded jitter).
 import { setMaxListeners } from 'node:events';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Batch } from '../core/queue.js';
-import { decodeJson, encodeJson, errorResult } from './payload.js';
-import type { OfflineQueue } from './queue.js';
+import { endTask, type QueueParts } from './parts.js';
+import { decodeJson, errorResult } from './payload.js';
 import type { RowState } from './store.js';
 
 export interface DeliveryCall {
@@ -25,17 +25,45 @@ export class DestinationError extends Error {
   override readonly name = 'DestinationError';
 }
 
-export interface SyncReport {
+export interface DeliveryReport {
   delivered: number;
   failed: number;
   /** Destinations whose link failed in this round. */
   unreachable: string[];
 }
 
-export interface DestinationSync {
-  lastSyncMs: number | null;
+/** How delivery to one destination went last. */
+export interface DestinationRecord {
+  /** When a batch last went out without a link failure. */
+  lastDeliveryMs: number | null;
   lastError: string | null;
   lastErrorMs: number | null;
+}
+
+/** What the delivery loop has done since start, for status (and tests). */
+export interface DeliveryRecord {
+  /** Rounds run. */
+  readonly rounds: number;
+  readonly lastDeliveryMs: number | null;
+  readonly lastError: string | null;
+  readonly destinations: ReadonlyMap<string, Readonly<DestinationRecord>>;
+}
+
+/** The record as the loop writes it. */
+interface RecordState {
+  rounds: number;
+  lastDeliveryMs: number | null;
+  lastError: string | null;
+  destinations: Map<string, DestinationRecord>;
+}
+
+export interface DeliveryOptions {
+  /** Calls per batch and destination. */
+  batchItems: number;
+  /** How often the loop looks for due work, ms. */
+  tickMs: number;
+  /** Calls in flight per destination; 1 keeps strict order. */
+  window: number;
 }
 
 interface Outcome {
@@ -60,27 +88,30 @@ export function deliveryKey(senderId: string, row: { id: number; idem_key: strin
 }
 const EXPIRE_PAGE = 10_000;
 
-export class Sync {
-  readonly destinations = new Map<string, DestinationSync>();
-  lastSyncMs: number | null = null;
-  lastError: string | null = null;
+export class Delivery {
+  private readonly state: RecordState = { rounds: 0, lastDeliveryMs: null, lastError: null, destinations: new Map() };
   private timer: NodeJS.Timeout | undefined;
-  private readonly active = new Set<Promise<SyncReport>>();
+  private readonly active = new Set<Promise<DeliveryReport>>();
   private readonly abort = new AbortController();
   private kicked = false;
   /** When each destination that failed may be tried again (the core's decision, as last settled). */
   private readonly dueAt = new Map<string, number>();
-  /** Rounds run since start (status and tests). */
-  rounds = 0;
   private lastPruneMs = 0;
 
   constructor(
-    private readonly q: OfflineQueue,
+    private readonly parts: QueueParts,
+    /** This gateway's persistent id; namespaces the idempotency keys it sends. */
+    private readonly senderId: string,
     private readonly deliver: Deliverer,
-    private readonly opts: { batchItems: number; tickMs: number; window: number },
+    private readonly opts: DeliveryOptions,
   ) {
     // Each call in flight links one listener to this signal (removed when it ends).
     setMaxListeners(Math.max(10, opts.window * 4), this.abort.signal);
+  }
+
+  /** What the loop has done since start (read-only). */
+  get record(): DeliveryRecord {
+    return this.state;
   }
 
   start(): void {
@@ -105,24 +136,24 @@ export class Sync {
    * so a stale wait time delays, never loses, a delivery).
    */
   kickFor(destinations: Iterable<string>): void {
-    const now = this.q.now();
+    const now = this.parts.now();
     for (const d of destinations) {
       if ((this.dueAt.get(d) ?? 0) <= now) return this.kick();
     }
   }
 
-  /** The destination's backoff was lifted (sync now, link back). */
+  /** The destination's backoff was lifted (deliver now, link back). */
   forgetWait(destination?: string): void {
     if (destination === undefined) this.dueAt.clear();
     else this.dueAt.delete(destination);
   }
 
-  /** "Sync now": every destination is due at once; resolves when all sends finish. */
-  async now(maxRounds = 10_000): Promise<SyncReport> {
+  /** Every destination is due at once (the queue_sync tool); resolves when all sends finish. */
+  async deliverNow(maxRounds = 10_000): Promise<DeliveryReport> {
     await Promise.allSettled([...this.active]);
     this.forgetWait();
-    this.q.scheduler.wake(undefined, this.q.now());
-    const total: SyncReport = { delivered: 0, failed: 0, unreachable: [] };
+    this.parts.scheduler.wake(undefined, this.parts.now());
+    const total: DeliveryReport = { delivered: 0, failed: 0, unreachable: [] };
     // Round after round until nothing moves (all sent, or every link failed).
     for (let i = 0; i < maxRounds; i++) {
       const r = await this.round();
@@ -142,57 +173,57 @@ export class Sync {
   }
 
   /** One pass: expire, prune now and then, deliver due batches. */
-  round(): Promise<SyncReport> {
+  round(): Promise<DeliveryReport> {
     if (this.abort.signal.aborted) return Promise.resolve({ delivered: 0, failed: 0, unreachable: [] });
-    this.rounds += 1;
+    this.state.rounds += 1;
     const p = this.roundInner().finally(() => this.active.delete(p));
     this.active.add(p);
     return p;
   }
 
-  private async roundInner(): Promise<SyncReport> {
+  private async roundInner(): Promise<DeliveryReport> {
     try {
       return await this.roundSteps();
     } catch (err) {
       // A broken database must not take the process down: say so and retry next tick.
-      this.lastError = `sync round failed: ${(err as Error).message}`;
-      this.q.log.error('offline queue: sync round failed', { error: (err as Error).message });
+      this.state.lastError = `delivery round failed: ${(err as Error).message}`;
+      this.parts.log.error('offline queue: delivery round failed', { error: (err as Error).message });
       return { delivered: 0, failed: 0, unreachable: [] };
     }
   }
 
-  private async roundSteps(): Promise<SyncReport> {
-    const now = this.q.now();
+  private async roundSteps(): Promise<DeliveryReport> {
+    const now = this.parts.now();
     this.expire(now);
     if (now - this.lastPruneMs >= PRUNE_EVERY_MS) {
       this.lastPruneMs = now;
-      this.q.store.prune(now);
+      this.parts.store.prune(now);
     }
-    const batches = this.q.scheduler.nextBatches(now, this.opts.batchItems, 8 << 20);
+    const batches = this.parts.scheduler.nextBatches(now, this.opts.batchItems, 8 << 20);
     const reports = await Promise.all(batches.map((b) => this.deliverBatch(b)));
     return reports.reduce((a, r) => ({ delivered: a.delivered + r.delivered, failed: a.failed + r.failed, unreachable: [...a.unreachable, ...r.unreachable] }), { delivered: 0, failed: 0, unreachable: [] });
   }
 
   /** Removes expired calls, marks their tasks failed and says so (never silently). */
   private expire(now: number): void {
-    const q = this.q;
-    const gone = q.scheduler.expire(now, EXPIRE_PAGE);
+    const { store, scheduler, counters, log } = this.parts;
+    const gone = scheduler.expire(now, EXPIRE_PAGE);
     if (gone.length === 0) return;
     try {
-      q.store.transaction(() => {
+      store.transaction(() => {
         for (const g of gone) {
           const msg = `expired: not delivered to "${g.destination}" within its time to live`;
-          q.store.finish(g.id, 'failed', encodeJson(q.payloads, errorResult(msg)), msg, now, now + q.keepResultsMs);
+          endTask(this.parts, g.id, 'failed', errorResult(msg), msg, now);
         }
       });
-      q.scheduler.commit();
+      scheduler.commit();
     } catch (err) {
-      q.scheduler.rollback();
-      this.lastError = `expiring calls failed: ${(err as Error).message}`;
+      scheduler.rollback();
+      this.state.lastError = `expiring calls failed: ${(err as Error).message}`;
       return;
     }
-    q.counters.expired += gone.length;
-    q.log.warn('offline queue: calls expired before delivery', { count: gone.length, ids: gone.slice(0, 20).map((g) => g.id) });
+    counters.expired += gone.length;
+    log.warn('offline queue: calls expired before delivery', { count: gone.length, ids: gone.slice(0, 20).map((g) => g.id) });
   }
 
   /**
@@ -200,7 +231,7 @@ export class Sync {
    * order and the first link failure stops the batch; a wider window keeps
    * that many calls in flight (faster on slow links, order not guaranteed).
    */
-  private async deliverBatch(batch: Batch): Promise<SyncReport> {
+  private async deliverBatch(batch: Batch): Promise<DeliveryReport> {
     const steps: (Outcome | undefined)[] = new Array(batch.ids.length);
     let failure: Error | undefined;
     let next = 0;
@@ -225,25 +256,25 @@ export class Sync {
 
   /** Sends one stored call; an Error return means the link failed. */
   private async deliverOne(destination: string, id: number): Promise<Outcome | Error> {
-    const q = this.q;
+    const { store, payloads, counters, log } = this.parts;
     let row;
     try {
-      row = q.store.payload(id);
+      row = store.payload(id);
     } catch (err) {
       return new Error(`reading the queued call failed: ${(err as Error).message}`);
     }
     let args: Record<string, unknown>;
     try {
       if (!row?.payload) throw new Error('the row has no payload');
-      args = (decodeJson(q.payloads, row.payload) as { arguments: Record<string, unknown> }).arguments;
+      args = (decodeJson(payloads, row.payload) as { arguments: Record<string, unknown> }).arguments;
     } catch (err) {
       const message = `corrupt payload: ${(err as Error).message}`;
-      q.counters.corrupt += 1;
-      q.log.error('offline queue: skipped a call with a corrupt payload', { id, destination, error: (err as Error).message });
+      counters.corrupt += 1;
+      log.error('offline queue: skipped a call with a corrupt payload', { id, destination, error: (err as Error).message });
       return { id, state: 'failed', result: errorResult(message), message, dropped: true };
     }
     try {
-      const call = { tool: row.tool, arguments: args, idempotencyKey: deliveryKey(q.senderId, row) };
+      const call = { tool: row.tool, arguments: args, idempotencyKey: deliveryKey(this.senderId, row) };
       const result = await this.deliver(destination, call, this.abort.signal);
       // A tool error is still an answer: the call happened; its result says how.
       return { id, state: 'completed', result, message: null };
@@ -255,32 +286,32 @@ export class Sync {
 
   /** Records a batch's outcome in one transaction, then lets the core decide the next attempt. */
   private settle(batch: Batch, delivered: number[], dropped: number[], outcomes: Outcome[], failure: Error | undefined): void {
-    const q = this.q;
-    const now = q.now();
-    const d = q.scheduler.settle(batch.destination, { delivered, dropped, failed: failure !== undefined }, now);
+    const { store, scheduler, counters } = this.parts;
+    const now = this.parts.now();
+    const d = scheduler.settle(batch.destination, { delivered, dropped, failed: failure !== undefined }, now);
     const done = new Set(outcomes.map((o) => o.id));
     const next = batch.ids.find((id) => !done.has(id));
     try {
-      q.store.transaction(() => {
-        for (const o of outcomes) q.store.finish(o.id, o.state, encodeJson(q.payloads, o.result), o.message, now, now + q.keepResultsMs);
-        if (failure && next !== undefined) q.store.noteAttempt(next, `delivery failed: ${failure.message}`, now);
+      store.transaction(() => {
+        for (const o of outcomes) endTask(this.parts, o.id, o.state, o.result, o.message, now);
+        if (failure && next !== undefined) store.noteAttempt(next, `delivery failed: ${failure.message}`, now);
       });
-      q.scheduler.commit();
+      scheduler.commit();
     } catch (err) {
       // Nothing recorded: all of it stays queued and goes again; the
       // destination's idempotency memory absorbs the repeats.
-      q.scheduler.rollback();
-      q.scheduler.settle(batch.destination, { delivered: [], dropped: [], failed: true }, now);
-      q.scheduler.commit();
+      scheduler.rollback();
+      scheduler.settle(batch.destination, { delivered: [], dropped: [], failed: true }, now);
+      scheduler.commit();
       this.note(batch.destination, now, `recording delivery failed: ${(err as Error).message}`);
       return;
     }
-    q.counters.delivered += outcomes.filter((o) => o.state === 'completed').length;
-    q.counters.failed += outcomes.filter((o) => o.state === 'failed').length;
+    counters.delivered += outcomes.filter((o) => o.state === 'completed').length;
+    counters.failed += outcomes.filter((o) => o.state === 'failed').length;
     if (failure) this.dueAt.set(batch.destination, d.nextAttemptMs);
     else this.dueAt.delete(batch.destination);
     if (failure) {
-      q.counters.attempts_failed += 1;
+      counters.attempts_failed += 1;
       this.note(batch.destination, now, `${failure.message} (attempt ${d.failures}; next try in ${d.nextAttemptMs - now} ms)`);
     } else {
       this.note(batch.destination, now, null);
@@ -288,15 +319,15 @@ export class Sync {
   }
 
   private note(destination: string, now: number, error: string | null): void {
-    const s = this.destinations.get(destination) ?? { lastSyncMs: null, lastError: null, lastErrorMs: null };
+    const s = this.state.destinations.get(destination) ?? { lastDeliveryMs: null, lastError: null, lastErrorMs: null };
     if (error === null) {
-      s.lastSyncMs = now;
-      this.lastSyncMs = now;
+      s.lastDeliveryMs = now;
+      this.state.lastDeliveryMs = now;
     } else {
       s.lastError = error;
       s.lastErrorMs = now;
-      this.lastError = `${destination}: ${error}`;
+      this.state.lastError = `${destination}: ${error}`;
     }
-    this.destinations.set(destination, s);
+    this.state.destinations.set(destination, s);
   }
 }
