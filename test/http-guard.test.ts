@@ -1,7 +1,9 @@
 // DNS-rebinding protection and bad HTTP input, against an in-process gateway.
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, QueueError, type Gateway } from '../host/src/index.js';
+import { answerError } from '../host/src/gateway/http.js';
 import { tempDir } from './helpers/processes.js';
 
 let gateway: Gateway;
@@ -23,6 +25,23 @@ beforeAll(async () => {
 });
 
 afterAll(() => gateway.close());
+
+/**
+ * What the gateway's answerError writes for `err` thrown by a route handler:
+ * every route's failure goes through it (the route table admits no test-only
+ * routes, so it runs here behind a plain node:http server).
+ */
+async function answeredBy(err: unknown, logged: string[]): Promise<{ status: number; json: any }> {
+  const log = { debug() {}, info() {}, warn() {}, error: (message: string, fields?: object) => void logged.push(`${message} ${JSON.stringify(fields)}`) };
+  const server = createServer((_req, res) => answerError(res, err, log));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    return { status: res.status, json: await res.json() };
+  } finally {
+    server.close();
+  }
+}
 
 /** A raw HTTP request, so Host can be set to anything (fetch forbids that). */
 function raw(path: string, headers: Record<string, string>, body?: string, method = body ? 'POST' : 'GET') {
@@ -116,19 +135,15 @@ describe('bad HTTP input', () => {
   });
 
   it('answers a REST handler that failed unexpectedly with a 500 that keeps its details in the log', async () => {
-    gateway.rest.set('GET /test/broken', () => {
-      throw new TypeError('secret internals');
-    });
-    const res = await raw('/test/broken', { host: `127.0.0.1:${port}` });
+    const logged: string[] = [];
+    const res = await answeredBy(new TypeError('secret internals'), logged);
     expect(res.status).toBe(500);
     expect(res.json).toEqual({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error in the gateway; see its log.' }, id: null });
+    expect(logged.join('\n')).toMatch(/secret internals/);
   });
 
   it('answers a REST handler refused by the queue with its message and local code', async () => {
-    gateway.rest.set('POST /test/queue-closed', () => {
-      throw new QueueError('closed', 'The offline queue is closed.');
-    });
-    const res = await raw('/test/queue-closed', { host: `127.0.0.1:${port}` }, '{}');
+    const res = await answeredBy(new QueueError('closed', 'The offline queue is closed.'), []);
     expect(res.status).toBe(500);
     expect(res.json.error).toEqual({ code: -32603, message: 'The offline queue is closed.', data: { code: 'closed' } });
   });
