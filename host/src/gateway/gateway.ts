@@ -10,7 +10,7 @@ import { validateConfig } from '../config/load.js';
 import type { EdgeConfig, EdgeConfigInput } from '../config/schema.js';
 import { componentSize, loadCore, type EdgeCore } from '../core/index.js';
 import { queueMetrics, startOfflineQueue, type QueueHooks } from '../queue/index.js';
-import { gatewayMetrics } from '../telemetry/metrics.js';
+import { eventStoreMetrics, gatewayMetrics } from '../telemetry/metrics.js';
 import { openDatabase, type Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { configuredPlugins } from '../plugins/index.js';
@@ -197,6 +197,10 @@ export class Gateway {
       maxBodyBytes: this.config.gateway.max_body_bytes,
       maxSessions: this.config.gateway.max_connections,
       sessionIdleMs: this.config.gateway.session_idle_seconds * 1000,
+      streams: {
+        limits: { maxEvents: this.config.gateway.event_store_max_events, maxBytes: this.config.gateway.event_store_max_bytes },
+        streamAfterMs: this.config.gateway.stream_after_ms,
+      },
       newMcpServer: () => this.newMcpServer(),
       sessionClosed: (id) => this.aggregator.sessionClosed(id),
       rest: this.rest,
@@ -234,7 +238,8 @@ export class Gateway {
   }
 
   private sendMetrics(res: ServerResponse): void {
-    const text = gatewayMetrics(this.health(), this.queue ? queueMetrics(this.queue.queue) : '');
+    const stores = this.endpoint ? eventStoreMetrics(this.endpoint.eventStoreTotals()) : '';
+    const text = gatewayMetrics(this.health(), stores + (this.queue ? queueMetrics(this.queue.queue) : ''));
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }
