@@ -153,6 +153,7 @@ class ResumedCall {
 
   /** A new stream that continues after the last event id, a failure, or undefined when the transport closed meanwhile. */
   private async reopen(ended: string): Promise<ReadableStream<Uint8Array> | Failure | undefined> {
+    if (this.init.signal?.aborted) return undefined; // the transport closed: nobody waits for the answer
     const what = `upstream "${this.options.upstream}" ${ended} before answering ${[...new Set(this.pending.values())].join(', ')}`;
     if (this.lastEventId === undefined) {
       return {
