@@ -8,6 +8,7 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { UpstreamConfig } from '../../config/schema.js';
 import { isolatingFetch } from './fetch.js';
+import { resumingFetch } from './resume.js';
 
 export interface OpenedTransport {
   transport: Transport;
@@ -63,7 +64,9 @@ export async function connectUpstream(client: Client, config: UpstreamConfig, on
   }
   const url = new URL(config.url ?? '');
   if (config.transport === 'http') {
-    const transport = new StreamableHTTPClientTransport(url, { requestInit: requestInit(config), fetch: isolatingFetch });
+    // Answer streams that end early are resumed in the fetch (resume.ts), not by the SDK.
+    const fetch = resumingFetch(isolatingFetch, { upstream: config.id, timeoutMs: config.timeout_ms, note: onStderr });
+    const transport = new StreamableHTTPClientTransport(url, { requestInit: requestInit(config), fetch });
     try {
       await client.connect(transport, timeout);
       return { transport, kind: 'http' };
