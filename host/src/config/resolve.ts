@@ -9,6 +9,14 @@ import type { ProviderWeights, RouterOptions } from '../core/router.js';
 import { DATABASE_FILE } from '../storage/database.js';
 import type { EdgeConfig, PluginsConfig, UpstreamConfig } from './schema.js';
 
+/** Resumable SSE answers (gateway/streamable/): what the session transports take. */
+export interface StreamSettings {
+  /** Bounds of each session's event store. */
+  limits: { maxEvents: number; maxBytes: number };
+  /** A call still running this long switches its answer to a resumable stream (2025-11-25 clients). */
+  streamAfterMs: number;
+}
+
 export interface HttpSettings {
   /** "host:port" as configured; the Host/Origin guard compares headers with it. */
   bindAddress: string;
@@ -21,6 +29,8 @@ export interface HttpSettings {
   sessionIdleMs: number;
   allowedHosts: readonly string[];
   allowedOrigins: readonly string[];
+  /** Resumable SSE answers: the per-session event store's bounds, and when a silent call switches to a stream. */
+  streams: StreamSettings;
 }
 
 export interface NamingOptions {
@@ -140,6 +150,10 @@ function resolveHttp(g: EdgeConfig['gateway']): HttpSettings {
     sessionIdleMs: g.session_idle_seconds * 1000,
     allowedHosts: g.allowed_hosts,
     allowedOrigins: g.allowed_origins,
+    streams: {
+      limits: { maxEvents: g.event_store_max_events, maxBytes: g.event_store_max_bytes },
+      streamAfterMs: g.stream_after_ms,
+    },
   };
 }
 

@@ -27,6 +27,20 @@ export const gatewaySchema = z
     session_idle_seconds: z.number().int().min(0).max(30 * 86_400).default(1800),
     /** Largest accepted HTTP request body, in bytes. */
     max_body_bytes: z.number().int().min(1024).max(1 << 30).default(4 * 1024 * 1024),
+    /**
+     * Events of SSE answers each session keeps, so a client whose connection
+     * dropped can resume with Last-Event-ID; past it the oldest go first.
+     */
+    event_store_max_events: z.number().int().min(1).max(100_000).default(256),
+    /** Bytes of SSE text each session keeps for resumes (with max_connections, the most the stores can hold). */
+    event_store_max_bytes: z.number().int().min(1024).max(1 << 30).default(1024 * 1024),
+    /**
+     * A call from a client of protocol 2025-11-25 or later still unanswered
+     * after this many ms is answered as an SSE stream that starts with a
+     * priming event, so the client can resume it if its link drops. 0: only
+     * when progress or another message comes first.
+     */
+    stream_after_ms: z.number().int().min(0).max(3_600_000).default(1000),
     /** Where the gateway keeps its SQLite database and state. */
     data_dir: z.string().min(1).optional(),
     /** Extra Host header values to accept, beyond the bind address and localhost. */

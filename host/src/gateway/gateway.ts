@@ -9,7 +9,7 @@ import { resolveSettings, type GatewaySettings } from '../config/resolve.js';
 import type { EdgeConfig, EdgeConfigInput } from '../config/schema.js';
 import { componentSize, loadCore, type EdgeCore, type EncodeOptions } from '../core/index.js';
 import { queueMetrics, startOfflineQueue, type QueueHooks } from '../queue/index.js';
-import { gatewayMetrics } from '../telemetry/metrics.js';
+import { eventStoreMetrics, gatewayMetrics } from '../telemetry/metrics.js';
 import { openDatabaseFile, type Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { configuredPlugins } from '../plugins/index.js';
@@ -217,6 +217,7 @@ export class Gateway {
       maxBodyBytes: http.maxBodyBytes,
       maxSessions: http.maxConnections,
       sessionIdleMs: http.sessionIdleMs,
+      streams: http.streams,
       newMcpServer: () => this.newMcpServer(),
       sessionClosed: (id) => this.aggregator.sessionClosed(id),
       log: this.log,
@@ -253,7 +254,8 @@ export class Gateway {
   }
 
   private sendMetrics(res: ServerResponse): void {
-    const text = gatewayMetrics(this.health(), this.queue ? queueMetrics(this.queue.queue.status()) : '');
+    const stores = this.endpoint ? eventStoreMetrics(this.endpoint.eventStoreTotals()) : '';
+    const text = gatewayMetrics(this.health(), stores + (this.queue ? queueMetrics(this.queue.queue.status()) : ''));
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }

@@ -11,7 +11,7 @@ import { HTTP_REFUSED, INVALID_REQUEST, SESSION_NOT_FOUND } from '../protocol/js
 import { readJsonBody } from './body.js';
 import { HttpRefusal } from './refusal.js';
 import { isInitialize, parseMessages } from './streamable/messages.js';
-import { HttpSessionTransport } from './streamable/session-transport.js';
+import { HttpSessionTransport, type SessionStreamOptions } from './streamable/session-transport.js';
 import type { Logger } from '../telemetry/log.js';
 
 export interface HttpDeps {
@@ -20,6 +20,8 @@ export interface HttpDeps {
   maxSessions: number;
   /** Idle sessions are closed after this many ms; 0: never. */
   sessionIdleMs: number;
+  /** Each session's event store bounds, and when a long call becomes a resumable stream. */
+  streams: SessionStreamOptions;
   newMcpServer: () => Server;
   /** A session ended (DELETE, or the gateway closing it). */
   sessionClosed?: (sessionId: string) => void;
@@ -86,6 +88,17 @@ export class McpHttpEndpoint {
     return this.sessions.size;
   }
 
+  /** What the sessions' event stores hold now, all together. */
+  eventStoreTotals(): { events: number; bytes: number } {
+    let events = 0;
+    let bytes = 0;
+    for (const { transport } of this.sessions.values()) {
+      events += transport.store.eventCount;
+      bytes += transport.store.byteCount;
+    }
+    return { events, bytes };
+  }
+
   /** Serves one /mcp request; a refusal (HttpRefusal) is answered by answerError. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method === 'POST') return this.post(req, res);
@@ -113,6 +126,8 @@ export class McpHttpEndpoint {
     }
     const session = this.sessionOf(req);
     checkProtocolVersion(req);
+    const lastEventId = req.headers['last-event-id'];
+    if (typeof lastEventId === 'string' && lastEventId !== '') return session.transport.resume(res, lastEventId);
     if (session.transport.hasStream) throw new HttpRefusal(409, HTTP_REFUSED, 'Conflict: this session already has its GET stream open.');
     session.transport.openStream(res);
   }
@@ -139,7 +154,7 @@ export class McpHttpEndpoint {
       throw new HttpRefusal(503, HTTP_REFUSED, `Too many sessions (${this.deps.maxSessions}); close one or raise gateway.max_connections.`);
     }
     const server = this.deps.newMcpServer();
-    const transport = new HttpSessionTransport(randomUUID());
+    const transport = new HttpSessionTransport(randomUUID(), this.deps.streams);
     this.sessions.set(transport.sessionId, { transport, server });
     transport.onclose = () => {
       this.sessions.delete(transport.sessionId);

@@ -44,3 +44,11 @@ export function gatewayMetrics(health: GatewayGauges, extra = ''): string {
   writeMetric(lines, 'gauge', 'mcp_edge_component_bytes', 'Size of the edge-core WebAssembly component.', [[null, health.core.component_bytes ?? 0]]);
   return lines.join('\n') + '\n' + extra;
 }
+
+/** The sessions' event stores (SSE events kept for resumes), all together. */
+export function eventStoreMetrics(totals: { events: number; bytes: number }): string {
+  const lines: string[] = [];
+  writeMetric(lines, 'gauge', 'mcp_edge_event_store_events', 'SSE events kept for resumes, all sessions together.', [[null, totals.events]]);
+  writeMetric(lines, 'gauge', 'mcp_edge_event_store_bytes', 'Bytes of SSE events kept for resumes, all sessions together.', [[null, totals.bytes]]);
+  return lines.join('\n') + '\n';
+}

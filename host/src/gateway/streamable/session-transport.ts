@@ -7,8 +7,30 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
-import { Exchange, sseEvent } from './exchange.js';
-import { isRequest, isResponse } from './messages.js';
+import { SessionEventStore, type EventStoreLimits, type SseStream } from './event-store.js';
+import { Exchange, SSE_HEADERS } from './exchange.js';
+import { isInitialize, isRequest, isResponse } from './messages.js';
+
+export interface SessionStreamOptions {
+  /** Bounds of the session's event store. */
+  limits: EventStoreLimits;
+  /** gateway.stream_after_ms: see exchange.ts. */
+  streamAfterMs: number;
+}
+
+/** The first protocol version whose clients take priming events (empty data). */
+const PRIMING_SINCE = '2025-11-25';
+/** The version a request without MCP-Protocol-Version speaks, per the spec. */
+const ASSUMED_VERSION = '2025-03-26';
+
+/** The protocol version of a POST: its header, else what its initialize asks for, else the spec's assumption. */
+function protocolVersionOf(req: IncomingMessage, messages: JSONRPCMessage[]): string {
+  const header = req.headers['mcp-protocol-version'];
+  if (typeof header === 'string') return header;
+  const init = messages.find(isInitialize) as { params?: { protocolVersion?: unknown } } | undefined;
+  const asked = init?.params?.protocolVersion;
+  return typeof asked === 'string' ? asked : ASSUMED_VERSION;
+}
 
 export class HttpSessionTransport implements Transport {
   onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
@@ -17,13 +39,19 @@ export class HttpSessionTransport implements Transport {
 
   /** Open exchanges by the id of each request they wait to answer. */
   private readonly exchanges = new Map<RequestId, Exchange>();
-  /** The GET stream for messages not related to a request, when the client opened one. */
-  private standalone: ServerResponse | undefined;
+  /** The events of this session's streams, for clients that resume one. */
+  readonly store: SessionEventStore;
+  /** The GET stream for messages not related to a request, once the client opened one. */
+  private standalone: SseStream | undefined;
   private readonly header: Record<string, string>;
   private closed = false;
 
-  constructor(readonly sessionId: string) {
+  constructor(
+    readonly sessionId: string,
+    private readonly options: SessionStreamOptions,
+  ) {
     this.header = { 'mcp-session-id': sessionId };
+    this.store = new SessionEventStore(options.limits);
   }
 
   async start(): Promise<void> {}
@@ -31,14 +59,14 @@ export class HttpSessionTransport implements Transport {
   /** When the client last sent anything (ms since epoch). */
   lastSeen = Date.now();
 
-  /** Whether the client has the GET stream open. */
+  /** Whether a connection carries the GET stream now. */
   get hasStream(): boolean {
-    return this.standalone !== undefined;
+    return this.standalone?.attached ?? false;
   }
 
   /** Idle: no GET stream and no POST waiting for answers. */
   get idle(): boolean {
-    return this.standalone === undefined && this.exchanges.size === 0;
+    return !this.hasStream && this.exchanges.size === 0;
   }
 
   /** Hands a POST's (already validated) messages to the server and answers the POST. */
@@ -49,20 +77,40 @@ export class HttpSessionTransport implements Transport {
     if (ids.length === 0) {
       res.writeHead(202, this.header).end();
     } else {
-      const exchange = new Exchange(res, ids, this.header);
+      const exchange = new Exchange(res, ids, {
+        sessionHeader: this.header,
+        store: this.store,
+        prime: protocolVersionOf(req, messages) >= PRIMING_SINCE,
+        streamAfterMs: this.options.streamAfterMs,
+      });
       for (const id of ids) this.exchanges.set(id, exchange);
     }
     for (const message of messages) this.onmessage?.(message, extra);
   }
 
-  /** Opens the GET stream that carries server-initiated notifications and requests. */
+  /** Opens (or reopens) the GET stream that carries server-initiated notifications and requests. */
   openStream(res: ServerResponse): void {
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', ...this.header });
+    this.standalone ??= this.store.open();
+    this.carry(this.standalone, res, []);
+  }
+
+  /** Resumes the stream `lastEventId` belongs to: the events after it, then the rest as it comes. Throws an HttpRefusal when it cannot. */
+  resume(res: ServerResponse, lastEventId: string): void {
+    const { stream, frames } = this.store.replay(lastEventId);
+    this.carry(stream, res, frames);
+  }
+
+  private carry(stream: SseStream, res: ServerResponse, frames: string[]): void {
+    res.writeHead(200, { ...SSE_HEADERS, ...this.header });
     res.flushHeaders();
-    this.standalone = res;
+    for (const frame of frames) res.write(frame);
     this.lastSeen = Date.now();
+    if (stream.ended) {
+      res.end();
+      return;
+    }
+    stream.attach(res);
     res.once('close', () => {
-      if (this.standalone === res) this.standalone = undefined;
       this.lastSeen = Date.now();
     });
   }
@@ -71,9 +119,9 @@ export class HttpSessionTransport implements Transport {
     if (this.closed) return;
     const id = isResponse(message) ? message.id : options?.relatedRequestId;
     if (id === undefined) {
-      // Without a GET stream there is nowhere to send it: the spec lets the
-      // server drop it (there is no event store to replay from).
-      this.standalone?.write(sseEvent(message));
+      // Kept for a resume once the client has opened the GET stream; before
+      // that there is nowhere to send it, and the spec lets the server drop it.
+      this.standalone?.send(message);
       return;
     }
     const exchange = this.exchanges.get(id);

@@ -8,6 +8,7 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { UpstreamConnection, UpstreamSettings } from '../../config/resolve.js';
 import { isolatingFetch } from './fetch.js';
+import { resumingFetch } from './resume.js';
 
 export interface OpenedTransport {
   transport: Transport;
@@ -67,7 +68,9 @@ export async function connectUpstream(client: Client, settings: UpstreamSettings
   }
   const url = new URL(connection.url);
   if (connection.transport === 'http') {
-    const transport = new StreamableHTTPClientTransport(url, { requestInit: requestInit(connection), fetch: isolatingFetch });
+    // Answer streams that end early are resumed in the fetch (resume.ts), not by the SDK.
+    const fetch = resumingFetch(isolatingFetch, { upstream: settings.id, timeoutMs: settings.timeoutMs, note: onStderr });
+    const transport = new StreamableHTTPClientTransport(url, { requestInit: requestInit(connection), fetch });
     try {
       await client.connect(transport, timeout);
       return { transport, kind: 'http' };

@@ -1,0 +1,101 @@
+// An incremental Server-Sent Events parser: chunks may split a line anywhere.
+// It follows the WHATWG event-stream rules that matter to a resuming client:
+// `data`, `event`, `id` and `retry` fields, comments, CR / LF / CRLF line
+// ends, and an id that counts only once its event is complete (a stream cut
+// in the middle of an event must be resumed from the event before it).
+
+export interface SseEvent {
+  /** The event type; "message" when the stream named none. */
+  event: string;
+  /** The data lines joined with LF; "" for an event such as a priming event. */
+  data: string;
+}
+
+export interface SseSink {
+  event(event: SseEvent): void;
+  /** The id of the event just completed, when it (or an earlier one) set one. */
+  id(id: string): void;
+  /** A `retry` field: the reconnection delay the server asks for, in ms. */
+  retry(ms: number): void;
+}
+
+/** Largest event (its data plus any unfinished line), in characters: a stream that never ends a line is refused. */
+export const MAX_EVENT_CHARS = 64 * 1024 * 1024;
+
+export class SseParser {
+  private partial = '';
+  private afterCr = false;
+  private data: string[] = [];
+  private dataChars = 0;
+  private type = '';
+  private pendingId: string | undefined;
+
+  constructor(private readonly sink: SseSink) {}
+
+  /** Parses the next chunk of text; throws when one event grows past MAX_EVENT_CHARS. */
+  push(chunk: string): void {
+    // A CR that ended the previous chunk may be the first half of a CRLF.
+    const text = this.partial + (this.afterCr && chunk.startsWith('\n') ? chunk.slice(1) : chunk);
+    this.afterCr = false;
+    let from = 0;
+    for (;;) {
+      const end = lineEnd(text, from);
+      if (end < 0) break;
+      this.line(text.slice(from, end));
+      from = end + 1;
+      if (text.charCodeAt(end) !== CR) continue;
+      if (from === text.length) this.afterCr = true;
+      else if (text.charCodeAt(from) === LF) from += 1;
+    }
+    this.partial = text.slice(from);
+    if (this.partial.length + this.dataChars > MAX_EVENT_CHARS) {
+      throw new Error(`an SSE event exceeds ${MAX_EVENT_CHARS} characters`);
+    }
+  }
+
+  private line(line: string): void {
+    if (line === '') return this.dispatch();
+    if (line.charCodeAt(0) === COLON) return;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (value.charCodeAt(0) === SPACE) value = value.slice(1);
+    if (field === 'data') {
+      this.data.push(value);
+      this.dataChars += value.length + 1;
+    } else if (field === 'event') this.type = value;
+    else if (field === 'id' && !value.includes('\0')) this.pendingId = value;
+    else if (field === 'retry' && /^\d+$/.test(value)) this.sink.retry(Number(value));
+  }
+
+  private dispatch(): void {
+    if (this.pendingId !== undefined) this.sink.id(this.pendingId);
+    this.pendingId = undefined;
+    if (this.data.length > 0) this.sink.event({ event: this.type || 'message', data: this.data.join('\n') });
+    this.data = [];
+    this.dataChars = 0;
+    this.type = '';
+  }
+}
+
+const CR = 13;
+const LF = 10;
+const COLON = 58;
+const SPACE = 32;
+
+/** Index of the next CR or LF at or after `from`, or -1. */
+function lineEnd(text: string, from: number): number {
+  const lf = text.indexOf('\n', from);
+  const cr = text.indexOf('\r', from);
+  if (cr < 0) return lf;
+  if (lf < 0) return cr;
+  return Math.min(cr, lf);
+}
+
+/** One event written back as SSE text, without id or retry. */
+export function sseFrame(event: SseEvent): string {
+  return `event: ${event.event}\n${event.data
+    .split('\n')
+    .map((line) => `data: ${line}\n`)
+    .join('')}\n`;
+}
