@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamConfig } from '../host/src/config/schema.js';
-import { connectClient, eventually, EVERYTHING, NODE, REPLICA, startGateway, textOf } from './helpers/gateway.js';
+import { connectClient, eventually, EVERYTHING, NODE, REPLICA, routingOf, startGateway, textOf } from './helpers/gateway.js';
 
 const replica = (id: string, mode?: 'hang'): UpstreamConfig =>
   ({
@@ -23,16 +23,16 @@ describe('replicas and clients', () => {
     const client = await connectClient(gateway);
     const local = new Set(gateway.plugins.catalog().tools.map((t) => t.name));
     const names = (await client.listTools()).tools.map((t) => t.name).filter((n) => !local.has(n));
-    expect(names).toEqual(['add_tool', 'cancelled', 'slow', 'whoami', 'write']);
+    expect(names).toEqual(['add_tool', 'cancelled', 'slow', 'waiting', 'whoami', 'write']);
 
-    const first = Date.now();
     expect(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).toBe('r2');
-    expect(Date.now() - first).toBeGreaterThanOrEqual(400);
-    for (let i = 0; i < 5; i++) {
-      const t0 = Date.now();
-      expect(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).toBe('r2');
-      expect(Date.now() - t0).toBeLessThan(400);
-    }
+    // r1 came first (configured order breaks the tie), timed out, and the call failed over to r2.
+    expect(await routingOf(client, 'r1')).toMatchObject({ calls: 1, failures: 1, in_flight: 0 });
+    expect(await routingOf(client, 'r2')).toMatchObject({ calls: 1, failures: 0 });
+    for (let i = 0; i < 5; i++) expect(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).toBe('r2');
+    // Then the router ranks r1 last: no call waited on it again.
+    expect(await routingOf(client, 'r1')).toMatchObject({ calls: 1, failures: 1, in_flight: 0 });
+    expect(await routingOf(client, 'r2')).toMatchObject({ calls: 6, failures: 0, in_flight: 0 });
   });
 
   it('never retries a non-idempotent call silently', async () => {
@@ -57,15 +57,16 @@ describe('replicas and clients', () => {
     const client = await connectClient(gateway);
     const abort = new AbortController();
     const call = client.callTool({ name: 'slow', arguments: {} }, undefined, { signal: abort.signal });
-    await new Promise((r) => setTimeout(r, 300));
+    // Cancel once the upstream runs the call, so the cancellation has a request there to stop.
+    await eventually(async () => (textOf(await client.callTool({ name: 'waiting', arguments: {} })) === '1' ? true : undefined), 10_000, 'the upstream to start the call');
     abort.abort('the user changed their mind');
     await expect(call).rejects.toThrow(/changed their mind/);
     expect(await eventually(async () => {
       const text = textOf(await client.callTool({ name: 'cancelled', arguments: {} }));
       return text === '1' ? text : undefined;
     }, 5_000, 'the upstream to see the cancellation')).toBe('1');
-    const report = JSON.parse(String(((await client.readResource({ uri: 'mcp-edge://providers' })).contents[0] as { text: string }).text));
-    expect(report.providers.find((p: { id: string }) => p.id === 'solo').routing.in_flight).toBe(0);
+    expect(textOf(await client.callTool({ name: 'waiting', arguments: {} }))).toBe('0');
+    expect((await routingOf(client, 'solo')).in_flight).toBe(0);
   });
 
   it('keeps two clients with colliding request ids and progress tokens apart', async () => {

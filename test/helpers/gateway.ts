@@ -78,6 +78,27 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
   }
 }
 
+/** A provider's routing statistics, as the gateway reports them in mcp-edge://providers. */
+export interface ProviderRouting {
+  circuit: 'closed' | 'open' | 'half-open';
+  in_flight: number;
+  /** Attempts that reached the provider and ended; a call the router refuses is not one. */
+  calls: number;
+  failures: number;
+  error_rate: number;
+  latency_ms?: number;
+}
+
+/** The router's statistics for provider `id`, read through the gateway's own resource. */
+export async function routingOf(client: Client, id: string): Promise<ProviderRouting> {
+  const [content] = (await client.readResource({ uri: 'mcp-edge://providers' })).contents;
+  if (!content || !('text' in content)) throw new Error('mcp-edge://providers answered without text');
+  const report = JSON.parse(content.text) as { providers: { id: string; routing: ProviderRouting }[] };
+  const provider = report.providers.find((p) => p.id === id);
+  if (!provider) throw new Error(`mcp-edge://providers lists no provider "${id}"`);
+  return provider.routing;
+}
+
 export function textOf(result: unknown): string {
   const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
   return content.map((c) => c.text ?? '').join('');
