@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCodec, type EdgeCodec, xxh32 } from '../host/src/codec/index.js';
 import { CoreError, loadCore, type EdgeCore } from '../host/src/core/index.js';
 import { ROOT } from './helpers/processes.js';
-// @ts-expect-error plain ESM module without types
 import { messages, rng } from '../bench/codec/mcp-corpus.mjs';
 
 const CORPUS = join(ROOT, 'test/corpus/codec');

@@ -3,19 +3,17 @@
 // using the same JSON-RPC ids (and progress tokens) never see each other's answers.
 import { describe, expect, it } from 'vitest';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import type { UpstreamConfig } from '../host/src/config/schema.js';
-import { connectClient, eventually, EVERYTHING, NODE, REPLICA, routingOf, startGateway, textOf } from './helpers/gateway.js';
+import { connectClient, eventually, EVERYTHING, NODE, REPLICA, routingOf, startGateway, textOf, type UpstreamInput } from './helpers/gateway.js';
 
-const replica = (id: string, mode?: 'hang'): UpstreamConfig =>
-  ({
-    id,
-    transport: 'stdio',
-    command: NODE,
-    args: [REPLICA],
-    env: { REPLICA_NAME: id, ...(mode ? { MODE: mode } : {}) },
-    replica_group: 'rep',
-    timeout_ms: 400,
-  }) as UpstreamConfig;
+const replica = (id: string, mode?: 'hang'): UpstreamInput => ({
+  id,
+  transport: 'stdio',
+  command: NODE,
+  args: [REPLICA],
+  env: { REPLICA_NAME: id, ...(mode ? { MODE: mode } : {}) },
+  replica_group: 'rep',
+  timeout_ms: 400,
+});
 
 describe('replicas and clients', () => {
   it('fails an idempotent call over to the next replica, then routes around the bad one', async () => {
@@ -42,7 +40,7 @@ describe('replicas and clients', () => {
   });
 
   it('propagates list_changed from an upstream to the clients', async () => {
-    const gateway = await startGateway({ upstreams: [{ ...replica('solo'), replica_group: undefined } as UpstreamConfig] });
+    const gateway = await startGateway({ upstreams: [{ ...replica('solo'), replica_group: undefined }] });
     let changes = 0;
     const client = await connectClient(gateway, {}, (c) => c.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++));
     expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('fresh');
@@ -53,7 +51,7 @@ describe('replicas and clients', () => {
   });
 
   it('passes a client cancellation on to the upstream', async () => {
-    const gateway = await startGateway({ upstreams: [{ ...replica('solo'), replica_group: undefined, timeout_ms: 30_000 } as UpstreamConfig] });
+    const gateway = await startGateway({ upstreams: [{ ...replica('solo'), replica_group: undefined, timeout_ms: 30_000 }] });
     const client = await connectClient(gateway);
     const abort = new AbortController();
     const call = client.callTool({ name: 'slow', arguments: {} }, undefined, { signal: abort.signal });
@@ -70,7 +68,7 @@ describe('replicas and clients', () => {
   });
 
   it('keeps two clients with colliding request ids and progress tokens apart', async () => {
-    const gateway = await startGateway({ upstreams: [{ id: 'ev', transport: 'stdio', command: NODE, args: [EVERYTHING] } as UpstreamConfig] });
+    const gateway = await startGateway({ upstreams: [{ id: 'ev', transport: 'stdio', command: NODE, args: [EVERYTHING] }] });
     const a = await connectClient(gateway);
     const b = await connectClient(gateway);
     const progressA: number[] = [];

@@ -46,6 +46,9 @@ export async function startGateway(config: EdgeConfigInput = {}): Promise<Gatewa
 
 export type ClientCapabilities = ConstructorParameters<typeof Client>[1];
 
+/** One `[[upstreams]]` entry as a config file or createGateway takes it (defaults not yet filled in). */
+export type UpstreamInput = NonNullable<EdgeConfigInput['upstreams']>[number];
+
 /** An SDK client connected to the gateway over Streamable HTTP, closed after the test file. */
 export async function connectClient(gateway: Gateway, options: ClientCapabilities = {}, setup?: (c: Client) => void): Promise<Client> {
   const client = new Client({ name: 'test-client', version: '1.0.0' }, options);
