@@ -12,8 +12,11 @@ export const CLI = join(ROOT, 'host/bin/mcp-edge.js');
 const started = new Set<ChildProcess>();
 /** Each spawned child's end: its exit code (or signal) once it exited and its stdio closed. */
 const ended = new WeakMap<ChildProcess, Promise<number | NodeJS.Signals>>();
+/** Folders of gated entries, removed after the test file. */
+const gateDirs: string[] = [];
 afterAll(() => {
   for (const child of started) child.kill('SIGKILL');
+  for (const dir of gateDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 export function tempDir(prefix = 'mcp-edge-test-'): string {
@@ -83,7 +86,9 @@ export function waitForExit(child: ChildProcess, ms = 15_000): Promise<number | 
  * for as long as it needs, instead of racing the restart backoff.
  */
 export function gatedEntry(target: string): { path: string; open: () => void; close: () => void } {
-  const path = join(tempDir('mcp-edge-gate-'), 'entry.mjs');
+  const dir = tempDir('mcp-edge-gate-');
+  gateDirs.push(dir);
+  const path = join(dir, 'entry.mjs');
   const open = () => writeFileSync(path, `await import(${JSON.stringify(pathToFileURL(target).href)});\n`);
   open();
   return { path, open, close: () => rmSync(path, { force: true }) };
