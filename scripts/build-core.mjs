@@ -17,6 +17,7 @@ const GENERATED = join(root, 'host/src/core/generated');
 const STAMP = join(GENERATED, 'STAMP.json');
 const TARGET_DIR = join(root, 'target/wasm');
 export const COMPONENT_PATH = join(root, 'target/component/edge-core.wasm');
+/** @satisfies {NonNullable<Parameters<typeof import('@bytecodealliance/jco-transpile').transpileBytes>[1]>} */
 const TRANSPILE_OPTIONS = {
   name: 'edge-core',
   instantiation: 'async',
@@ -29,6 +30,7 @@ function readStamp() {
   return existsSync(STAMP) ? JSON.parse(readFileSync(STAMP, 'utf8')) : null;
 }
 
+/** @param {Uint8Array} coreModule */
 async function optimize(coreModule) {
   const { default: binaryen } = await import('binaryen');
   const module = binaryen.readBinary(coreModule);
@@ -72,6 +74,10 @@ const DEBUG_PER_CALL = 'if (!globalThis?.process?.env?.JCO_DEBUG) { return; }';
 const DEBUG_ONCE = 'if (!JCO_DEBUG_AT_LOAD) { return; }';
 const DEBUG_FLAG = 'const JCO_DEBUG_AT_LOAD = Boolean(globalThis?.process?.env?.JCO_DEBUG);\n';
 
+/**
+ * @param {string} name
+ * @param {Uint8Array} bytes
+ */
 function readDebugFlagOnce(name, bytes) {
   if (!name.endsWith('.js')) return bytes;
   const text = new TextDecoder().decode(bytes);
@@ -79,6 +85,10 @@ function readDebugFlagOnce(name, bytes) {
   return new TextEncoder().encode(DEBUG_FLAG + text.replaceAll(DEBUG_PER_CALL, DEBUG_ONCE));
 }
 
+/**
+ * @param {Uint8Array} component
+ * @returns {Promise<Record<string, Uint8Array>>}
+ */
 export async function transpileComponent(component) {
   const { transpileBytes } = await import('@bytecodealliance/jco-transpile');
   const { files, imports } = await transpileBytes(component, TRANSPILE_OPTIONS);
@@ -88,6 +98,10 @@ export async function transpileComponent(component) {
   return { ...files, [main]: readDebugFlagOnce(main, files[main]) };
 }
 
+/**
+ * @param {Record<string, Uint8Array>} files
+ * @param {{ inputsHash: string; componentSha256: string; componentBytes: number }} stamp
+ */
 function writeGenerated(files, stamp) {
   for (const name of readdirSync(GENERATED)) {
     if (name !== 'README.md') rmSync(join(GENERATED, name), { recursive: true });
@@ -100,6 +114,7 @@ function writeGenerated(files, stamp) {
 }
 
 /** Proves host/src/core/generated matches the current sources and was not hand-edited. */
+/** @param {string} inputsHash */
 async function check(inputsHash) {
   const stamp = readStamp();
   if (!stamp) fail('host/src/core/generated is empty: run `node scripts/build-core.mjs`.');
@@ -132,4 +147,4 @@ async function main() {
 }
 
 // Imported by bench/codec/build-variant.mjs for transpileComponent: build only when run.
-if (import.meta.url === pathToFileURL(process.argv[1]).href) await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** @param {string} message */
 export function log(message) {
   process.stderr.write(`[mcp-edge] ${message}\n`);
 }
@@ -15,40 +16,65 @@ export function log(message) {
 /**
  * Runs a long step with a line before and after it, the second with how long
  * it took, so a first run that spends minutes in apt, npm or cargo says where.
+ * @template T
+ * @param {string} label
+ * @param {() => T} fn
+ * @returns {T}
  */
 export function timed(label, fn) {
   log(`${label} ...`);
   const started = performance.now();
+  /** @param {unknown} value */
   const done = (value) => {
     log(`${label}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return value;
   };
   const result = fn();
-  return result instanceof Promise ? result.then(done) : done(result);
+  return /** @type {T} */ (result instanceof Promise ? result.then(done) : done(result));
 }
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 export function fail(message) {
   process.stderr.write(`\n[mcp-edge] ${message}\n\n`);
   process.exit(1);
 }
 
-/** Runs a command, inheriting stdio; exits the script when it fails. */
+/**
+ * Runs a command, inheriting stdio; exits the script when it fails.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {import('node:child_process').SpawnSyncOptions} [options]
+ */
 export function run(cmd, args, options = {}) {
   const result = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...options });
   if (result.error) fail(`could not run ${cmd}: ${result.error.message}`);
   if (result.status !== 0) fail(`${cmd} ${args.join(' ')} exited with ${result.status}`);
 }
 
-/** Runs a command quietly; returns its stdout, or null when it fails or is missing. */
+/**
+ * Runs a command quietly; returns its stdout, or null when it fails or is missing.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {import('node:child_process').SpawnSyncOptions} [options]
+ * @returns {string | null}
+ */
 export function probe(cmd, args, options = {}) {
-  const result = spawnSync(cmd, args, { encoding: 'utf8', cwd: root, ...options });
+  const result = spawnSync(cmd, args, { cwd: root, ...options, encoding: 'utf8' });
   return result.status === 0 ? result.stdout : null;
 }
 
-/** Every file under `dir` (recursively), skipping build output folders. */
+/**
+ * Every file under `dir` (recursively), skipping build output folders.
+ * @param {string} dir
+ * @returns {string[]}
+ */
 export function listFiles(dir) {
   if (!existsSync(dir)) return [];
   if (statSync(dir).isFile()) return [dir];
+  /** @type {string[]} */
   const out = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.name === 'target' || entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
@@ -59,7 +85,11 @@ export function listFiles(dir) {
   return out.sort();
 }
 
-/** A sha256 over the relative paths and contents of `paths` (files or folders). */
+/**
+ * A sha256 over the relative paths and contents of `paths` (files or folders).
+ * @param {string[]} paths
+ * @param {(file: string) => boolean} [keep]
+ */
 export function hashTree(paths, keep = () => true) {
   const hash = createHash('sha256');
   for (const file of paths.flatMap((p) => listFiles(join(root, p))).filter(keep)) {
@@ -71,6 +101,7 @@ export function hashTree(paths, keep = () => true) {
   return hash.digest('hex');
 }
 
+/** @param {import('node:crypto').BinaryLike} bytes */
 export function sha256(bytes) {
   return createHash('sha256').update(bytes).digest('hex');
 }

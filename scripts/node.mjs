@@ -32,9 +32,11 @@ export const PROJECT_NODE_DIR = join(root, '.node');
 export const PROJECT_NODE = join(PROJECT_NODE_DIR, 'bin', 'node');
 const VERSION_FILE = join(PROJECT_NODE_DIR, 'VERSION');
 
+/** @param {string} version */
 export function isRecentEnough(version) {
-  const [major, minor] = version.replace(/^v/, '').split('.').map(Number);
-  return major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1]);
+  const [major = 0, minor = 0] = version.replace(/^v/, '').split('.').map(Number);
+  const [minMajor = 0, minMinor = 0] = MIN_NODE;
+  return major > minMajor || (major === minMajor && minor >= minMinor);
 }
 
 function projectNodeIsCurrent() {
@@ -43,7 +45,7 @@ function projectNodeIsCurrent() {
 
 /** Downloads the pinned package through npm (verified against its integrity) and unpacks it into .node/. */
 function installProjectNode() {
-  const pkg = PINNED_NODE.packages[process.arch];
+  const pkg = process.arch === 'x64' || process.arch === 'arm64' ? PINNED_NODE.packages[process.arch] : undefined;
   if (process.platform !== 'linux' || !pkg) {
     fail(
       `mcp-edge needs Node.js ${MIN_NODE.join('.')} or newer; this is ${process.versions.node}.\n` +
@@ -84,6 +86,7 @@ export function chooseNode() {
   return { path: PROJECT_NODE, version: PINNED_NODE.version, brought: true };
 }
 
+/** @param {ReturnType<typeof chooseNode>} node */
 export function explainChoice(node) {
   if (!node.brought) return;
   log(

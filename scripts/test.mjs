@@ -32,13 +32,15 @@ function cargoTests() {
   }
 }
 
-/** Project checks count as one test each: generated code current, size within budget, no import cycle, types. */
+/** Project checks count as one test each: generated code current, size within budget, no import cycle, types of host, tests and benches. */
 function checks() {
   const list = [
     ['generated bindings are current', process.execPath, ['scripts/build-core.mjs', '--check']],
     ['component within its size snapshot', process.execPath, ['bench/size/report.mjs']],
     ['host/src has no import cycle', process.execPath, ['scripts/check-imports.mjs']],
     ['TypeScript type-checks (strict)', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit']],
+    ['test/ type-checks (strict, JavaScript through JSDoc)', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'test/tsconfig.json']],
+    ['bench/ type-checks (strict, JavaScript through JSDoc)', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'bench/tsconfig.json']],
   ];
   for (const [name, cmd, args] of list) {
     log(`check: ${name}`);

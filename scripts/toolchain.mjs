@@ -32,12 +32,17 @@ const C_FEATURES = '-mbulk-memory -mnontrapping-fptoint -msign-ext -mmutable-glo
 const RUST_SIMD = simdOn ? SIMD : '-C target-feature=-simd128';
 
 /**
+ * How to run cargo for wasm32: the cargo binary, extra arguments, extra environment.
+ * @typedef {{ name: string; cargo: string; args: string[]; env: Record<string, string> }} Route
+ */
+
+/**
  * The C compiler and archiver for wasm32. Looked up when a route is chosen,
  * after the Debian packages are installed: deciding when this module loaded
  * picked a `clang` that a fresh machine does not have yet.
  */
 function cEnv() {
-  const versioned = (tool) => (existsSync(`/usr/bin/${tool}-19`) ? `${tool}-19` : tool);
+  const versioned = (/** @type {string} */ tool) => (existsSync(`/usr/bin/${tool}-19`) ? `${tool}-19` : tool);
   return {
     CC_wasm32_unknown_unknown: process.env.CC_wasm32_unknown_unknown ?? versioned('clang'),
     AR_wasm32_unknown_unknown: process.env.AR_wasm32_unknown_unknown ?? versioned('llvm-ar'),
@@ -45,12 +50,14 @@ function cEnv() {
   };
 }
 
+/** @returns {Route | null} */
 function rustupRoute() {
   const installed = probe('rustup', ['target', 'list', '--installed']);
   if (!installed || !installed.split('\n').includes(TARGET)) return null;
   return { name: 'rustup', cargo: 'cargo', args: [], env: { RUSTFLAGS: RUST_SIMD, ...cEnv() } };
 }
 
+/** @returns {Route | null} */
 function debianRoute() {
   const present = [DEBIAN_RUST, DEBIAN_CARGO, DEBIAN_STD_SRC, WASM_LD].every((p) => existsSync(p));
   if (!present) return null;
@@ -69,6 +76,7 @@ function missingDebianPackages() {
   });
 }
 
+/** @param {string[]} packages */
 function installDebianPackages(packages) {
   log(`Debian packages missing: ${packages.join(' ')}`);
   timed('apt-get update', () => run('apt-get', ['update', '-qq']));
@@ -81,7 +89,10 @@ function canInstallDebian() {
   return existsSync('/etc/debian_version') && process.getuid?.() === 0 && probe('apt-get', ['--version']) !== null;
 }
 
-/** Makes sure the Debian packages are there (when we may install them), then picks a route. */
+/**
+ * Makes sure the Debian packages are there (when we may install them), then picks a route.
+ * @returns {Route}
+ */
 export function findToolchain() {
   if (existsSync('/etc/debian_version')) {
     const missing = missingDebianPackages();
@@ -98,7 +109,11 @@ export function findToolchain() {
   );
 }
 
-/** The cargo invocation that builds the component crate's core module. */
+/**
+ * The cargo invocation that builds the component crate's core module.
+ * @param {Route} route
+ * @param {string} targetDir
+ */
 export function cargoBuild(route, targetDir) {
   const args = ['build', '--release', '--target', TARGET, '-p', 'edge-core-component', '--target-dir', targetDir, ...route.args];
   return { cmd: route.cargo, args, env: { ...process.env, ...route.env } };

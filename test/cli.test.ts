@@ -93,8 +93,10 @@ describe('mcp-edge stdio', () => {
     child.stdin!.write(JSON.stringify(initialize) + '\n');
     await waitForOutput(child.stdout, /"id":1/);
     child.stdin!.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) + '\n');
+    const listed = waitForOutput(child.stdout, /"id":2/);
     child.stdin!.write(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) + '\n');
-    await new Promise((r) => setTimeout(r, 500));
+    await listed;
+    // Closing stdin ends the process; everything it wrote to stdout until then is read (waitForExit waits for the pipes).
     child.stdin!.end();
     expect(await waitForExit(child)).toBe(0);
     const lines = stdout.text().split('\n').filter((l) => l.length > 0);

@@ -54,7 +54,7 @@ describe('codec direct lane', () => {
   it('gives the same typed errors as jco', () => {
     const frame = direct.codec.pack(inputs.message, { algorithm: 'zstd' });
     const corrupt = frame.slice();
-    corrupt[corrupt.length - 5] ^= 0xff;
+    corrupt[corrupt.length - 5]! ^= 0xff;
     const cases: [string, (core: EdgeCore) => unknown][] = [
       ['bad level', (c) => c.codec.pack(inputs.message, { algorithm: 'zstd', level: 99 })],
       ['corrupt payload', (c) => c.codec.unpack(corrupt, 1 << 20)],

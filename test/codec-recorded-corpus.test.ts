@@ -5,21 +5,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CoreDictionary } from '../host/src/core/codec.js';
 import { loadCore, type EdgeCore } from '../host/src/core/index.js';
-// @ts-expect-error plain ESM module without types
-import { inBand, recordedLines, recordedSessions, recordedSplit } from '../bench/codec/recorded.mjs';
+import { inBand, recordedLines, recordedSessions, recordedSplit, type RecordedSession } from '../bench/codec/recorded.mjs';
 
-interface Session {
-  server: string;
-  seed: number;
-  split: 'train' | 'test';
-  start: number;
-  count: number;
-  directions: string;
-}
-
-const lines: Uint8Array[] = recordedLines();
-const { sessions }: { sessions: Session[] } = recordedSessions();
-const { train, test }: { train: Uint8Array[]; test: Uint8Array[] } = recordedSplit();
+const lines = recordedLines();
+const { sessions } = recordedSessions();
+const { train, test } = recordedSplit();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const parsed = lines.map((line) => JSON.parse(decoder.decode(line)) as Record<string, unknown>);
 let core: EdgeCore;
@@ -75,7 +65,7 @@ describe('recorded corpus', () => {
   });
 
   it('train and test come from different sessions, each with every server', () => {
-    const key = (s: Session) => `${s.server}/${s.seed}`;
+    const key = (s: RecordedSession) => `${s.server}/${s.seed}`;
     const trainKeys = new Set(sessions.filter((s) => s.split === 'train').map(key));
     const testSessions = sessions.filter((s) => s.split === 'test');
     expect(testSessions.length).toBeGreaterThan(0);

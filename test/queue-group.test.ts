@@ -156,7 +156,8 @@ describe('group commit', () => {
   });
 });
 
+/** Polls `check` every 10 ms until it holds, for up to 10 s. */
 async function eventuallyTrue(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  for (const deadline = Date.now() + 10_000; !check() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
   expect(check()).toBe(true);
 }

@@ -59,7 +59,8 @@ async function clientOf(url: string): Promise<Client> {
  */
 async function crashBetweenEffectAndRecord(inDoubt: string) {
   const dir = tempDir('mcp-edge-doubt-');
-  const first = await startDestination(dir, 5_000, inDoubt);
+  // It would answer after an hour: the kill lands between the effect and its record for certain.
+  const first = await startDestination(dir, 3_600_000, inDoubt);
   const params = { name: 'record', arguments: { n: 20 }, _meta: { [IDEMPOTENCY_META_KEY]: 'sender-y:call-20' } };
   // Its answer never comes (the process dies); the SDK client is closed after the file.
   void (await clientOf(first.url)).callTool(params).catch(() => undefined);

@@ -92,17 +92,20 @@ describe('deferred calls as MCP tasks', () => {
 
     const first = await rest('POST', '/v1/queue/sync');
     expect(first.unreachable).toEqual(['dest']);
+    const beforeLastFailure = Date.now();
     const second = await rest('POST', '/v1/queue/sync');
     expect(second.unreachable).toEqual(['dest']);
     const status = await rest('GET', '/v1/queue/status');
+    const afterStatus = Date.now();
     expect(status.depth).toBe(4);
     const lane = status.destinations[0];
     // Enqueueing already kicked one attempt; each sync added one more failure.
     expect(lane).toMatchObject({ destination: 'dest', depth: 4 });
     expect(lane.failures).toBeGreaterThanOrEqual(2);
-    // The n-th failure waits base * 2^(n-1) (no jitter configured).
+    // The n-th failure waits base * 2^(n-1) (no jitter configured), counted from the failure,
+    // which came after beforeLastFailure; the status was read before afterStatus.
     const wait = 2_000 * 2 ** (lane.failures - 1);
-    expect(lane.next_attempt_in_ms).toBeGreaterThan(wait - 1_000);
+    expect(lane.next_attempt_in_ms).toBeGreaterThanOrEqual(wait - (afterStatus - beforeLastFailure));
     expect(lane.next_attempt_in_ms).toBeLessThanOrEqual(wait);
     expect(lane.last_error).toMatch(new RegExp(`attempt ${lane.failures}; next try in ${wait} ms`));
     expect(lane.oldest_age_ms).toBeGreaterThanOrEqual(0);

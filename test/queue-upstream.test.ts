@@ -12,9 +12,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../host/src/index.js';
 import type { UpstreamProvider } from '../host/src/providers/upstream/upstream.js';
 import { connectClient, eventually, NODE, startGateway } from './helpers/gateway.js';
-import { ROOT, tempDir } from './helpers/processes.js';
+import { gatedEntry, ROOT, tempDir } from './helpers/processes.js';
 
 const FIXTURE = join(ROOT, 'test/fixtures/queue/deferrable-upstream.mjs');
+/** The upstream's program, behind a gate the test closes to keep it down. */
+const entry = gatedEntry(FIXTURE);
 const effectsFile = join(tempDir('mcp-edge-upq-'), 'effects.jsonl');
 let gateway: Gateway;
 let client: Client;
@@ -42,7 +44,7 @@ const completed = (taskId: string) =>
 beforeAll(async () => {
   writeFileSync(effectsFile, '');
   gateway = await startGateway({
-    upstreams: [{ id: 'up', transport: 'stdio', command: NODE, args: [FIXTURE], env: { EFFECTS: effectsFile }, restart: { initial_backoff_ms: 1_000, max_backoff_ms: 1_000 } }],
+    upstreams: [{ id: 'up', transport: 'stdio', command: NODE, args: [entry.path], env: { EFFECTS: effectsFile }, restart: { initial_backoff_ms: 200, max_backoff_ms: 500, max_restarts: 1000 } }],
     offline: { destinations: { tools: { upstream: 'up' } }, deferrable_tools: { plain_note: 'tools' }, retry_base_ms: 200, sync_interval_seconds: 1 },
   });
   await eventually(() => (upstream().health().state === 'up' ? true : undefined), 15_000, 'the upstream to start');
@@ -85,6 +87,8 @@ describe('deferred calls to an upstream, delivered through its provider', () => 
 
   it('holds calls while the upstream is down and delivers each once after it restarted', async () => {
     const before = upstream().pid!;
+    // Its restarts fail until the gate opens again: it stays down while the calls come in.
+    entry.close();
     process.kill(before, 'SIGKILL');
     await eventually(() => (upstream().health().state === 'down' ? true : undefined), 10_000, 'the upstream to be down');
     // Not listed while down: the gateway remembers the upstream marked it deferrable.
@@ -92,8 +96,10 @@ describe('deferred calls to an upstream, delivered through its provider', () => 
     const a = await asTask('note', 4);
     const b = await asTask('plain_note', 5);
     expect([a.task.status, b.task.status]).toEqual(['working', 'working']);
-    // Both were queued while the upstream was down (it restarts after a second).
+    // Both were queued while the upstream was down, and nothing reached it.
     expect(upstream().health().state).toBe('down');
+    expect(effects().filter((x) => x.n >= 4)).toEqual([]);
+    entry.open();
     expect((await completed(a.task.taskId)).status).toBe('completed');
     expect((await completed(b.task.taskId)).status).toBe('completed');
     const late = effects().filter((x) => x.n >= 4);

@@ -6,10 +6,13 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, type Gateway } from '../host/src/index.js';
-import { startGateway } from './helpers/gateway.js';
+import { eventually, startGateway } from './helpers/gateway.js';
 
 let gateway: Gateway;
 let port: number;
+/** The tool `held` answers once this is called. */
+let releaseHeld: () => void;
+const held = new Promise<void>((resolve) => (releaseHeld = resolve));
 
 interface Reply {
   status: number;
@@ -67,6 +70,14 @@ beforeAll(async () => {
       return { content: [{ type: 'text', text: 'done' }] };
     },
   }));
+  gateway.plugins.registerTool(defineTool({
+    name: 'held', description: 'Reports progress, then answers when the test releases it.', input: z.object({}),
+    handler: async (_args, context) => {
+      await context.progress?.(1, 2, 'started');
+      await held;
+      return { content: [{ type: 'text', text: 'released' }] };
+    },
+  }));
   port = Number(new URL(gateway.url).port);
 });
 
@@ -106,11 +117,18 @@ describe('answers', () => {
 
   it('keeps serving other calls when a client hangs up before its answer', async () => {
     const session = await openSession();
-    await new Promise<void>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, path: '/mcp', method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...session } });
-      req.on('error', () => resolve());
-      req.end(JSON.stringify(call(5, 'steps', {}, { progressToken: 1 })), () => setTimeout(() => (req.destroy(), resolve()), 5));
+    // Hang up once the answer has started (its first progress event), before the result exists.
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/mcp', method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...session } }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+      req.end(JSON.stringify(call(5, 'held', {}, { progressToken: 1 })));
     });
+    releaseHeld();
     const res = await send('POST', session, call(6, 'echo', { text: 'still here' }));
     expect(JSON.parse(res.text).result.content[0].text).toBe('still here');
   });
@@ -195,18 +213,44 @@ describe('refusals', () => {
 });
 
 describe('idle sessions', () => {
-  it('closes a session idle past gateway.session_idle_seconds, and keeps one that is in use', async () => {
+  it('closes a session idle past gateway.session_idle_seconds, never one in use, and counts idle time from the last use', async () => {
     const idle = await startGateway({ gateway: { session_idle_seconds: 1 } });
     const idlePort = Number(new URL(idle.url).port);
     const at = (method: string, headers: Record<string, string>, body?: unknown) => send(method, headers, body, idlePort);
-    const init = await at('POST', {}, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'idle', version: '0' } } });
-    const session = { 'mcp-session-id': String(init.headers['mcp-session-id']), 'mcp-protocol-version': '2025-06-18' };
-    expect((await at('POST', session, { jsonrpc: '2.0', id: 1, method: 'ping' })).status).toBe(200);
-    // Still open while in use: a request within the limit keeps it.
-    await new Promise((r) => setTimeout(r, 600));
-    expect((await at('POST', session, { jsonrpc: '2.0', id: 2, method: 'ping' })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1_800));
-    const after = await at('POST', session, { jsonrpc: '2.0', id: 3, method: 'ping' });
-    expect(after.status).toBe(404);
+    const open = async () => {
+      const init = await at('POST', {}, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'idle', version: '0' } } });
+      return { 'mcp-session-id': String(init.headers['mcp-session-id']), 'mcp-protocol-version': '2025-06-18' };
+    };
+    // In use: a session whose GET stream is open, for the whole test.
+    const busy = await open();
+    const busyStream = await openStream(idlePort, busy);
+    // Idle after a use: a GET stream held past the limit, then closed.
+    const quiet = await open();
+    expect((await at('POST', quiet, { jsonrpc: '2.0', id: 1, method: 'ping' })).status).toBe(200);
+    const quietStream = await openStream(idlePort, quiet);
+    // Held past the limit, so a clock started at the ping or the session's start would close it at once.
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(idle.health().sessions).toBe(2);
+    const lastUse = Date.now();
+    quietStream.close();
+    // Watched through the gateway's session count: reading it is no activity of the session.
+    await eventually(() => (idle.health().sessions === 1 ? true : undefined), 10_000, 'the idle session to close');
+    // Idle time counted from the end of the use, not from the session's start or its last request.
+    expect(Date.now() - lastUse).toBeGreaterThanOrEqual(1_000);
+    expect((await at('POST', quiet, { jsonrpc: '2.0', id: 2, method: 'ping' })).status).toBe(404);
+    expect((await at('POST', busy, { jsonrpc: '2.0', id: 2, method: 'ping' })).status).toBe(200);
+    busyStream.close();
   });
 });
+
+/** Opens a session's GET stream; resolves once the gateway answered it. */
+function openStream(toPort: number, session: Record<string, string>): Promise<{ close: () => void }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: toPort, path: '/mcp', method: 'GET', headers: { accept: 'text/event-stream', ...session } }, (res) => {
+      if (res.statusCode === 200) resolve({ close: () => req.destroy() });
+      else reject(new Error(`GET stream answered ${res.statusCode}`));
+    });
+    req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+    req.end();
+  });
+}

@@ -5,8 +5,7 @@ import { spawn } from 'node:child_process';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { UpstreamConfig } from '../host/src/config/schema.js';
-import { connectClient, EVERYTHING, freePort, NODE, startGateway, textOf } from './helpers/gateway.js';
+import { connectClient, EVERYTHING, freePort, NODE, startGateway, textOf, type UpstreamInput } from './helpers/gateway.js';
 import { waitForOutput } from './helpers/processes.js';
 
 const children: ReturnType<typeof spawn>[] = [];
@@ -44,10 +43,10 @@ async function recordingProxy(target: number): Promise<{ port: number; seen: { m
 describe.each([['streamableHttp', '/mcp'], ['sse', '/sse']] as const)('upstream headers over %s', (mode, path) => {
   it('sends the configured headers on every request to the upstream', async () => {
     const proxy = await recordingProxy(await everything(mode));
-    const upstream = {
+    const upstream: UpstreamInput = {
       id: 'ev', transport: 'http', url: `http://127.0.0.1:${proxy.port}${path}`,
       headers: { authorization: 'Bearer edge-test-token', 'x-edge-tenant': 'pi-42' },
-    } as UpstreamConfig;
+    };
     const gateway = await startGateway({ upstreams: [upstream] });
     const client = await connectClient(gateway);
     expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'through the proxy' } }))).toContain('through the proxy');

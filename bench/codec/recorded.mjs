@@ -6,7 +6,16 @@ import { readFileSync } from 'node:fs';
 
 const dir = new URL('../../test/corpus/mcp-recorded/', import.meta.url).pathname;
 
-/** The sidecar: per session its server, seed, split and line range (`start`, `count`). */
+/**
+ * One recorded session: its lines are traffic.jsonl's [start, start + count),
+ * and `directions` has one letter per line (c: client to server, s: server to client).
+ * @typedef {{ server: string; seed: number; split: 'train' | 'test'; start: number; count: number; directions: string }} RecordedSession
+ */
+
+/**
+ * The sidecar: per session its server, seed, split and line range (`start`, `count`).
+ * @returns {{ lines: number; sessions: RecordedSession[] }}
+ */
 export function recordedSessions() {
   return JSON.parse(readFileSync(dir + 'sessions.json', 'utf8'));
 }
@@ -14,6 +23,7 @@ export function recordedSessions() {
 /** Every line of traffic.jsonl as the bytes that crossed the pipe (without the newline). */
 export function recordedLines() {
   const bytes = readFileSync(dir + 'traffic.jsonl');
+  /** @type {Uint8Array[]} */
   const lines = [];
   let start = 0;
   for (let end = bytes.indexOf(0x0a); end !== -1; end = bytes.indexOf(0x0a, start)) {
@@ -31,11 +41,12 @@ export function recordedLines() {
  * where a dictionary helps most. Smaller lines (pings, acks, notifications)
  * and the 9-13 KB tools/list results stay out.
  */
-export const inBand = (message) => message.length >= 256 && message.length <= 4096;
+export const inBand = (/** @type {Uint8Array} */ message) => message.length >= 256 && message.length <= 4096;
 
 /** `{ train, test }`: the messages of the train sessions and of the held-out test sessions. */
 export function recordedSplit() {
   const lines = recordedLines();
+  /** @type {Record<RecordedSession['split'], Uint8Array[]>} */
   const out = { train: [], test: [] };
   for (const s of recordedSessions().sessions) out[s.split].push(...lines.slice(s.start, s.start + s.count));
   return out;

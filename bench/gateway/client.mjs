@@ -6,6 +6,19 @@ import http from 'node:http';
 
 const PROTOCOL_VERSION = '2025-06-18';
 
+/** @typedef {{ status: number | undefined; headers: import('node:http').IncomingHttpHeaders; text: string }} Reply */
+/**
+ * A JSON-RPC response as the bench reads it.
+ * @typedef {{ id?: number | string; result?: unknown; error?: { code: number; message: string } }} RpcResponse
+ */
+
+/**
+ * @param {http.Agent} agent
+ * @param {string} url
+ * @param {Record<string, string>} headers
+ * @param {unknown} payload
+ * @returns {Promise<Reply>}
+ */
 function post(agent, url, headers, payload) {
   return new Promise((resolve, reject) => {
     const body = Buffer.from(JSON.stringify(payload));
@@ -19,6 +32,7 @@ function post(agent, url, headers, payload) {
         ...headers,
       },
     }, (res) => {
+      /** @type {Buffer[]} */
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
@@ -29,11 +43,17 @@ function post(agent, url, headers, payload) {
   });
 }
 
-/** The JSON-RPC response with `id`, from a JSON body or from the data lines of an SSE body. */
+/**
+ * The JSON-RPC response with `id`, from a JSON body or from the data lines of an SSE body.
+ * @param {number} id
+ * @param {string | undefined} contentType
+ * @param {string} text
+ * @returns {RpcResponse | undefined}
+ */
 export function responseFor(id, contentType, text) {
   if (contentType?.includes('application/json')) {
     const message = JSON.parse(text);
-    return Array.isArray(message) ? message.find((m) => m.id === id) : message;
+    return Array.isArray(message) ? message.find((/** @type {RpcResponse} */ m) => m.id === id) : message;
   }
   for (const event of text.split(/\r?\n\r?\n/)) {
     const data = event.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
@@ -45,15 +65,24 @@ export function responseFor(id, contentType, text) {
 }
 
 export class McpHttpClient {
-  /** `protocolVersion` to offer at initialize (2025-11-25 for task-augmented calls). */
+  /**
+   * `protocolVersion` to offer at initialize (2025-11-25 for task-augmented calls).
+   * @param {string} url
+   * @param {http.Agent} agent
+   */
   constructor(url, agent, protocolVersion = PROTOCOL_VERSION) {
     this.url = url;
     this.protocolVersion = protocolVersion;
     this.agent = agent;
     this.nextId = 1;
+    /** @type {Record<string, string>} */
     this.headers = {};
   }
 
+  /**
+   * @param {string} method
+   * @param {unknown} params
+   */
   async request(method, params) {
     const id = this.nextId++;
     const res = await post(this.agent, this.url, this.headers, { jsonrpc: '2.0', id, method, params });
@@ -65,11 +94,13 @@ export class McpHttpClient {
   }
 
   async initialize() {
-    const { result, headers } = await this.request('initialize', {
+    const answer = await this.request('initialize', {
       protocolVersion: this.protocolVersion,
       capabilities: {},
       clientInfo: { name: 'mcp-edge-bench', version: '0.1.0' },
     });
+    const result = /** @type {import('@modelcontextprotocol/sdk/types.js').InitializeResult} */ (answer.result);
+    const { headers } = answer;
     const sessionId = headers['mcp-session-id'];
     this.headers = {
       'mcp-protocol-version': result.protocolVersion,
@@ -80,21 +111,25 @@ export class McpHttpClient {
     return result;
   }
 
+  /**
+   * @param {string} name
+   * @param {Record<string, unknown>} [args]
+   */
   async callTool(name, args = {}) {
     const { result } = await this.request('tools/call', { name, arguments: args });
-    return result;
+    return /** @type {import('@modelcontextprotocol/sdk/types.js').CallToolResult} */ (result);
   }
 
   /** Ends the session; a server without sessions may answer 405, which is fine. */
   async close() {
     if (!this.headers['mcp-session-id']) return;
-    await new Promise((resolve) => {
+    await /** @type {Promise<void>} */ (new Promise((resolve) => {
       const req = http.request(this.url, { method: 'DELETE', agent: this.agent, headers: this.headers }, (res) => {
         res.resume();
         res.on('end', resolve);
       });
-      req.on('error', resolve);
+      req.on('error', () => resolve());
       req.end();
-    });
+    }));
   }
 }

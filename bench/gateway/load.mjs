@@ -8,14 +8,24 @@ const TOOL = 'test_simple_text';
 const EXPECTED_TEXT = 'This is a simple text response for testing.';
 const SETUP_BATCH = 10;
 
+/**
+ * @param {number[]} sorted
+ * @param {number} p  0..100
+ */
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   const rank = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, rank)];
+  return sorted[Math.max(0, rank)] ?? NaN;
 }
 
-/** Opens sessions a few at a time: some targets spawn a process per session. */
+/**
+ * Opens sessions a few at a time: some targets spawn a process per session.
+ * @param {string} url
+ * @param {number} count
+ * @param {http.Agent} agent
+ */
 async function openClients(url, count, agent) {
+  /** @type {McpHttpClient[]} */
   const clients = [];
   for (let i = 0; i < count; i += SETUP_BATCH) {
     const batch = Array.from({ length: Math.min(SETUP_BATCH, count - i) }, () => new McpHttpClient(url, agent));
@@ -25,18 +35,26 @@ async function openClients(url, count, agent) {
   return clients;
 }
 
+/** @param {import('@modelcontextprotocol/sdk/types.js').CallToolResult} result */
 function checkResult(result) {
-  const text = result?.content?.[0]?.text;
+  const first = result?.content?.[0];
+  const text = first?.type === 'text' ? first.text : undefined;
   if (result?.isError || text !== EXPECTED_TEXT) throw new Error(`unexpected tool result ${JSON.stringify(result).slice(0, 200)}`);
 }
 
+/**
+ * @param {McpHttpClient} client
+ * @param {{ measureFrom: number; end: number }} clock  performance.now() times
+ * @param {number[]} samples  latencies (ms) of calls inside the window
+ * @param {string[]} errors
+ */
 async function clientLoop(client, clock, samples, errors) {
   while (performance.now() < clock.end) {
     const start = performance.now();
     try {
       checkResult(await client.callTool(TOOL));
     } catch (error) {
-      errors.push(error.message);
+      errors.push(error instanceof Error ? error.message : String(error));
       if (errors.length > 100) throw new Error(`too many errors, first: ${errors[0]}`);
       continue;
     }
@@ -48,6 +66,8 @@ async function clientLoop(client, clock, samples, errors) {
 /**
  * Runs one row: `clients` concurrent sessions against `url` for warmupMs +
  * measureMs. onWindowStart / onWindowEnd (optional) mark the measured window.
+ * @param {string} url
+ * @param {{ clients: number; warmupMs: number; measureMs: number; onWindowStart?: () => void; onWindowEnd?: () => void }} options
  */
 export async function runLoad(url, { clients, warmupMs, measureMs, onWindowStart, onWindowEnd }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients + 4 });
@@ -55,7 +75,9 @@ export async function runLoad(url, { clients, warmupMs, measureMs, onWindowStart
     const sessions = await openClients(url, clients, agent);
     const now = performance.now();
     const clock = { measureFrom: now + warmupMs, end: now + warmupMs + measureMs };
+    /** @type {number[]} */
     const samples = [];
+    /** @type {string[]} */
     const errors = [];
     const timer = setTimeout(() => onWindowStart?.(), warmupMs);
     await Promise.all(sessions.map((c) => clientLoop(c, clock, samples, errors)));
@@ -77,6 +99,10 @@ export async function runLoad(url, { clients, warmupMs, measureMs, onWindowStart
   }
 }
 
+/**
+ * @param {number} value
+ * @param {number} digits
+ */
 export function round(value, digits) {
   const f = 10 ** digits;
   return Math.round(value * f) / f;

@@ -1,6 +1,10 @@
 // Resident memory of a process and of its whole tree, from /proc (Linux only).
 import { readdirSync, readFileSync } from 'node:fs';
 
+/**
+ * @param {number} pid
+ * @param {string} field
+ */
 function statusField(pid, field) {
   try {
     const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
@@ -10,6 +14,7 @@ function statusField(pid, field) {
   }
 }
 
+/** @param {number} pid */
 function parentOf(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -20,19 +25,24 @@ function parentOf(pid) {
   }
 }
 
-/** pid and all its descendants that are alive now. */
+/**
+ * pid and all its descendants that are alive now.
+ * @param {number} root
+ * @returns {number[]}
+ */
 export function processTree(root) {
+  /** @type {Map<number, number[]>} */
   const children = new Map();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const ppid = parentOf(Number(name));
-    if (!children.has(ppid)) children.set(ppid, []);
-    children.get(ppid).push(Number(name));
+    const siblings = children.get(ppid) ?? [];
+    siblings.push(Number(name));
+    children.set(ppid, siblings);
   }
   const tree = [];
   const stack = [root];
-  while (stack.length > 0 && tree.length < 10_000) {
-    const pid = stack.pop();
+  for (let pid = stack.pop(); pid !== undefined && tree.length < 10_000; pid = stack.pop()) {
     tree.push(pid);
     stack.push(...(children.get(pid) ?? []));
   }
@@ -42,6 +52,7 @@ export function processTree(root) {
 /**
  * Samples RSS of `pid` and of its tree every `everyMs` until stop(); the peaks
  * are what the bench reports. VmHWM is the kernel's own high-water mark.
+ * @param {number} pid
  */
 export function sampleRss(pid, everyMs = 100) {
   let peakKb = 0;
@@ -59,7 +70,7 @@ export function sampleRss(pid, everyMs = 100) {
     stop() {
       clearInterval(timer);
       sample();
-      const mb = (kb) => Math.round(kb / 102.4) / 10;
+      const mb = (/** @type {number} */ kb) => Math.round(kb / 102.4) / 10;
       return {
         peakRssMb: mb(peakKb),
         peakTreeRssMb: mb(peakTreeKb),
@@ -70,7 +81,11 @@ export function sampleRss(pid, everyMs = 100) {
   };
 }
 
-/** Sends `signal` to every descendant of `pid` (some spawn their children detached). */
+/**
+ * Sends `signal` to every descendant of `pid` (some spawn their children detached).
+ * @param {number} pid
+ * @param {NodeJS.Signals} signal
+ */
 export function signalDescendants(pid, signal) {
   for (const p of processTree(pid).slice(1)) {
     try {
@@ -83,7 +98,10 @@ export function signalDescendants(pid, signal) {
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
-/** CPU time (user + system, ms) used so far by pid and its live descendants. */
+/**
+ * CPU time (user + system, ms) used so far by pid and its live descendants.
+ * @param {number} root
+ */
 export function treeCpuMs(root) {
   let total = 0;
   for (const pid of processTree(root)) {

@@ -9,15 +9,20 @@ import { processTree } from './procstat.mjs';
 
 const require = createRequire(import.meta.url);
 
+/** @typedef {{ name: string; url: string; pid: number | undefined; stop: () => Promise<void> }} BenchTarget */
+
 export async function freePort() {
   const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
+  await /** @type {Promise<void>} */ (new Promise((resolve) => server.listen(0, '127.0.0.1', resolve)));
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
 
-/** Polls until something accepts TCP on 127.0.0.1:port, or throws after timeoutMs. */
+/**
+ * Polls until something accepts TCP on 127.0.0.1:port, or throws after timeoutMs.
+ * @param {number} port
+ */
 async function waitForPort(port, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -31,14 +36,18 @@ async function waitForPort(port, timeoutMs = 15_000) {
   throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
 }
 
+/** @returns {Promise<BenchTarget>} */
 export async function startDirect() {
   const fixture = await startFixtureHttp();
   return { name: 'direct', ...fixture };
 }
 
-/** Killing a process group misses children spawned detached: stop those by pid. */
+/**
+ * Killing a process group misses children spawned detached: stop those by pid.
+ * @param {import('../../test/conformance/lib/processes.mjs').Started} proc
+ */
 async function stopTree(proc) {
-  const descendants = processTree(proc.child.pid).slice(1);
+  const descendants = proc.child.pid === undefined ? [] : processTree(proc.child.pid).slice(1);
   await proc.stop();
   for (const pid of descendants) {
     try {
@@ -49,6 +58,7 @@ async function stopTree(proc) {
   }
 }
 
+/** @returns {Promise<BenchTarget>} */
 export async function startSupergateway() {
   const port = await freePort();
   const bin = require.resolve('supergateway/dist/index.js');
@@ -66,6 +76,8 @@ export async function startSupergateway() {
 /**
  * mcp-edge: an already running gateway given by URL (and pid, for its RSS), or
  * else `mcp-edge serve` started here fronting the fixture over stdio.
+ * @param {{ url?: string; pid?: number }} running
+ * @returns {Promise<BenchTarget>}
  */
 export async function startGateway({ url, pid }) {
   if (url) return { name: 'mcp-edge', url, pid, stop: async () => {} };

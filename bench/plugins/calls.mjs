@@ -14,17 +14,30 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { z } from 'zod';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+/** @type {typeof import('../../host/src/index.js')} */
 const { createGateway, createLogger, defineTool } = await import(join(root, 'host/dist/index.js'));
 const N = Number(process.env.RUNS ?? 300);
 const N_SHELL = Math.max(10, Math.floor(N / 6));
 
+/**
+ * @typedef {{ runs: number; median_us: number; p90_us: number; per_second: number }} Stats
+ */
+
+/**
+ * @param {number[]} samples  ms per call
+ * @returns {Stats}
+ */
 function stats(samples) {
   const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  const at = (/** @type {number} */ q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
   const total = samples.reduce((a, b) => a + b, 0);
   return { runs: samples.length, median_us: Math.round(at(0.5) * 1000), p90_us: Math.round(at(0.9) * 1000), per_second: Math.round((samples.length * 1000) / total) };
 }
 
+/**
+ * @param {number} runs
+ * @param {() => Promise<unknown>} fn
+ */
 async function timed(runs, fn) {
   for (let i = 0; i < Math.min(20, runs); i++) await fn(); // warm-up, outside the samples
   const samples = [];
@@ -36,6 +49,11 @@ async function timed(runs, fn) {
   return stats(samples);
 }
 
+/**
+ * @param {string} name
+ * @param {Stats} measured
+ * @param {Stats} baseline
+ */
 function compare(name, measured, baseline) {
   return { name, measured, baseline, ratio_median: +(measured.median_us / Math.max(1, baseline.median_us)).toFixed(2) };
 }

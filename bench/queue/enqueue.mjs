@@ -13,11 +13,14 @@ import { loadCore, openDatabase, OfflineQueue } from '../../host/dist/index.js';
 
 const N = Number(process.env.N ?? 100_000);
 const WINDOW = Number(process.env.WINDOW ?? 4096);
-/** stored | zstd | lz4: how the core packs payloads. */
-const COMPRESSION = process.env.COMPRESSION ?? 'stored';
+const compression = process.env.COMPRESSION ?? 'stored';
+if (compression !== 'stored' && compression !== 'zstd' && compression !== 'lz4') throw new Error('COMPRESSION is stored, zstd or lz4');
+/** How the core packs payloads. */
+const COMPRESSION = compression;
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
-const args = (i) => ({ i, data: 'x'.repeat(1000) });
+const args = (/** @type {number} */ i) => ({ i, data: 'x'.repeat(1000) });
 
+/** @param {boolean} withKeys */
 async function queueRate(withKeys) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-queue-'));
   const db = openDatabase(dir);

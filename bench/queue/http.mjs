@@ -18,20 +18,30 @@ const CLIENTS = Number(process.env.CLIENTS ?? 8);
 const PER_CLIENT = Number(process.env.PER_CLIENT ?? 16);
 const here = fileURLToPath(new URL('.', import.meta.url));
 
+/**
+ * @param {string} dir
+ * @param {string} destUrl
+ */
 export function startGateway(dir, destUrl, window = 1) {
   const child = spawn(process.execPath, [join(here, 'gateway.mjs'), dir, destUrl, String(window)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  /** @type {Promise<string>} */
   const url = new Promise((resolve, reject) => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (c) => {
       out += c;
-      const m = out.match(/READY (\S+)/);
-      if (m) resolve(m[1]);
+      const ready = out.match(/READY (\S+)/)?.[1];
+      if (ready) resolve(ready);
     });
     child.once('exit', () => reject(new Error('gateway exited')));
   });
   return { child, url };
 }
 
+/**
+ * Calls per second of `call`, N calls over CLIENTS sessions with PER_CLIENT in flight each.
+ * @param {string} url
+ * @param {(client: McpHttpClient, n: number) => Promise<void>} call
+ */
 async function run(url, call) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS * PER_CLIENT });
   const clients = await Promise.all(
@@ -63,12 +73,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const url = await gw.url;
   const text = 'x'.repeat(900);
   const plain = await run(url, async (c) => {
-    const { result } = await c.request('tools/call', { name: 'edge_compress', arguments: { text } });
+    const result = await c.callTool('edge_compress', { text });
     if (result.isError || !Array.isArray(result.content)) throw new Error(`edge_compress failed: ${JSON.stringify(result).slice(0, 200)}`);
   });
   const deferred = await run(url, async (c, i) => {
     const { result } = await c.request('tools/call', { name: 'record', arguments: { n: i, text }, task: { ttl: 3_600_000 } });
-    if (result.task?.status !== 'working') throw new Error(`unexpected task status ${JSON.stringify(result).slice(0, 200)}`);
+    const { task } = /** @type {import('@modelcontextprotocol/sdk/types.js').CreateTaskResult} */ (result);
+    if (task?.status !== 'working') throw new Error(`unexpected task status ${JSON.stringify(result).slice(0, 200)}`);
   });
   const status = await (await fetch(new URL('/v1/queue/status', url))).json();
   gw.child.kill('SIGTERM');

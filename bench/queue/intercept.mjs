@@ -19,6 +19,7 @@ const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const text = 'x'.repeat(900);
 const core = await loadCore();
 
+/** @param {'in-commit' | 'off-loop'} diskFlush */
 async function measure(diskFlush, calls = N) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-intercept-'));
   const db = openDatabase(dir);
@@ -43,7 +44,8 @@ async function measure(diskFlush, calls = N) {
       while (next < calls) {
         const n = next++;
         const r = await intercept({ method: 'tools/call', params: { name: 'record', arguments: { n, text }, task: { ttl: 3_600_000 } } }, run);
-        if (r.task?.status !== 'working') throw new Error('expected a working task');
+        const task = 'task' in r ? /** @type {{ status?: string }} */ (r.task) : undefined;
+        if (task?.status !== 'working') throw new Error('expected a working task');
       }
     }),
   );

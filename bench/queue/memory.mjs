@@ -13,6 +13,16 @@ import { fileURLToPath } from 'node:url';
 const N = Number(process.env.N ?? 1_000_000);
 const self = fileURLToPath(import.meta.url);
 
+/** A full collection; the child processes run with --expose-gc. */
+function collect() {
+  if (!global.gc) throw new Error('run with node --expose-gc');
+  global.gc();
+}
+
+/**
+ * @param {string} dir
+ * @param {number} n
+ */
 async function fill(dir, n) {
   const { loadCore, openDatabase } = await import('../../host/dist/index.js');
   const core = await loadCore();
@@ -33,18 +43,19 @@ async function fill(dir, n) {
 function residentKinds() {
   try {
     const status = readFileSync('/proc/self/status', 'utf8');
-    const kb = (k) => Number(status.match(new RegExp(`${k}:\\s+(\\d+) kB`))?.[1] ?? 0) * 1024;
+    const kb = (/** @type {string} */ k) => Number(status.match(new RegExp(`${k}:\\s+(\\d+) kB`))?.[1] ?? 0) * 1024;
     return { anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem') };
   } catch {
     return { anon: 0, file: 0, shmem: 0 };
   }
 }
 
+/** @param {string} dir */
 async function measure(dir) {
   const { loadCore, openDatabase, OfflineQueue } = await import('../../host/dist/index.js');
   const core = await loadCore();
   const db = openDatabase(dir);
-  global.gc();
+  collect();
   const m0 = process.memoryUsage();
   const k0 = residentKinds();
   const before = m0.rss;
@@ -61,7 +72,7 @@ async function measure(dir) {
   const openMs = performance.now() - t0;
   // Let concurrent sweeping finish and the allocator hand pages back before reading RSS.
   for (let i = 0; i < 3; i++) {
-    global.gc();
+    collect();
     await new Promise((r) => setTimeout(r, 300));
   }
   const m1 = process.memoryUsage();
@@ -73,25 +84,35 @@ async function measure(dir) {
   db.close();
 }
 
-/** The core alone, filled through admit-many (the enqueue path's doubling included), no SQLite. */
+/**
+ * The core alone, filled through admit-many (the enqueue path's doubling included), no SQLite.
+ * @param {number} n
+ */
 async function admitPath(n) {
   const { loadCore } = await import('../../host/dist/index.js');
   const { QueueScheduler } = await import('../../host/dist/core/queue.js');
   const core = await loadCore();
   const s = new QueueScheduler(core.exports, { seed: 7n, defaultLimits: { maxItems: 1e9, maxBytes: 2 ** 50, overflow: 'reject' } });
-  global.gc();
+  collect();
   const before = process.memoryUsage();
+  /** @type {import('../../host/dist/core/queue.js').AdmitRequest[]} */
   const group = Array.from({ length: 4096 }, () => ({ destination: 'cloud', priority: 'normal', bytes: 100, idempotencyKey: '' }));
   for (let i = 0; i < n; i += group.length) {
     group.forEach((r, k) => (r.idempotencyKey = `key-${i + k}`));
     s.admitMany(group.slice(0, Math.min(group.length, n - i)), Date.now());
     s.commit();
   }
-  global.gc();
+  collect();
   const after = process.memoryUsage();
   process.stdout.write(JSON.stringify({ depth: s.length, external_bytes: after.external - before.external, rss_bytes: after.rss - before.rss }));
 }
 
+/**
+ * Runs this script as a child in `mode`; returns what it printed, parsed.
+ * @param {'fill' | 'measure' | 'admit'} mode
+ * @param {string} dir
+ * @param {number} [n]
+ */
 function child(mode, dir, n) {
   const r = spawnSync(process.execPath, ['--expose-gc', self, mode, dir, String(n)], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`${mode} failed: ${r.stderr}`);
@@ -99,8 +120,8 @@ function child(mode, dir, n) {
 }
 
 const [mode, dirArg, nArg] = process.argv.slice(2);
-if (mode === 'fill') await fill(dirArg, Number(nArg));
-else if (mode === 'measure') await measure(dirArg);
+if (mode === 'fill') await fill(dirArg ?? '', Number(nArg));
+else if (mode === 'measure') await measure(dirArg ?? '');
 else if (mode === 'admit') await admitPath(Number(nArg));
 else {
   const full = mkdtempSync(join(tmpdir(), 'bench-mem-'));

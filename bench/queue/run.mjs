@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const quick = process.env.QUICK === '1';
+/** @type {[string, Record<string, string>][]} */
 const benches = [
   ['enqueue.mjs', { N: quick ? '20000' : '200000' }],
   ['intercept.mjs', { N: quick ? '2000' : '10000', C: '32' }],

@@ -21,14 +21,20 @@ const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const children = new Set();
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
+/** @returns {Promise<number>} */
 const freePort = () =>
   new Promise((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
       s.close(() => resolve(port));
     });
   });
 
+/**
+ * @param {string} dir
+ * @param {number} port
+ * @returns {Promise<import('node:child_process').ChildProcess>}
+ */
 function startDestination(dir, port) {
   const child = spawn(process.execPath, [DESTINATION, dir, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.add(child);
@@ -37,6 +43,10 @@ function startDestination(dir, port) {
   });
 }
 
+/**
+ * @param {number} window
+ * @param {import('../../host/dist/index.js').EdgeCore} core
+ */
 async function drain(window, core) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/mcp`;
@@ -86,6 +96,7 @@ async function baseline() {
 
 const core = await loadCore();
 const base = await baseline();
+/** @type {Record<string, string | number>} */
 const out = { bench: 'queue-sync', calls: N, baseline_sequential_calls_per_second: Math.round(base) };
 for (const w of WINDOWS) {
   const rate = await drain(w, core);

@@ -17,6 +17,7 @@ const HARD_LIMIT = 3 * 1024 * 1024;
 /** Growth beyond this fraction over the snapshot fails the check until the snapshot is updated on purpose. */
 const TOLERANCE = 0.1;
 
+/** @param {Buffer} bytes */
 function measure(bytes) {
   return {
     raw: bytes.length,

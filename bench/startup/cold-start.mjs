@@ -17,6 +17,11 @@ const BARE_SERVER = `
   s.listen(0, '127.0.0.1', () => console.error('listening {"url":"http://127.0.0.1:' + s.address().port + '/mcp"'));
 `;
 
+/**
+ * @param {string} base
+ * @param {number} started  performance.now() at spawn
+ * @returns {Promise<number>}
+ */
 async function pollHealth(base, started) {
   while (performance.now() - started < DEADLINE_MS) {
     try {
@@ -30,7 +35,11 @@ async function pollHealth(base, started) {
   throw new Error('no /health within the deadline');
 }
 
-/** One start: spawn, learn the port from the log line, poll /health. */
+/**
+ * One start: spawn, learn the port from the log line, poll /health.
+ * @param {string[]} args
+ * @returns {Promise<number>}  ms from spawn to /health answering
+ */
 function once(args) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -39,10 +48,10 @@ function once(args) {
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk) => {
       seen += chunk;
-      const match = seen.match(/listening \{"url":"([^"]+)"/);
-      if (!match) return;
+      const url = seen.match(/listening \{"url":"([^"]+)"/)?.[1];
+      if (!url) return;
       child.stderr.removeAllListeners('data');
-      pollHealth(match[1], started)
+      pollHealth(url, started)
         .then(resolve, reject)
         .finally(() => child.kill('SIGKILL'));
     });
@@ -50,12 +59,14 @@ function once(args) {
   });
 }
 
+/** @param {number[]} samples  at least one */
 function stats(samples) {
   const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  return { median_ms: +at(0.5).toFixed(1), p90_ms: +at(0.9).toFixed(1), min_ms: +sorted[0].toFixed(1) };
+  const at = (/** @type {number} */ q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  return { median_ms: +at(0.5).toFixed(1), p90_ms: +at(0.9).toFixed(1), min_ms: +at(0).toFixed(1) };
 }
 
+/** @param {string[]} args */
 async function series(args) {
   const samples = [];
   for (let i = 0; i < RUNS; i++) samples.push(await once(args));

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 
 const TARGET_BYTES = 1 << 20;
 
-/** Paragraphs of running text (no code, tables or headings), about 1 MB. */
+/**
+ * Paragraphs of running text (no code, tables or headings), about 1 MB.
+ * @param {string} root
+ */
 export function proseMessages(root) {
   const modules = join(root, 'node_modules');
   const dirs = readdirSync(modules).sort().flatMap((d) =>
@@ -29,6 +32,10 @@ export function proseMessages(root) {
   return out;
 }
 
+/**
+ * xorshift32: a tiny seeded PRNG of floats in [0, 1).
+ * @param {number} seed
+ */
 function rng(seed) {
   let x = seed >>> 0;
   return () => {
@@ -37,11 +44,14 @@ function rng(seed) {
   };
 }
 
-/** MCP JSON-RPC messages, about 1 MB; `words` supplies realistic strings. */
+/**
+ * MCP JSON-RPC messages, about 1 MB; `words` supplies realistic strings.
+ * @param {string[]} words
+ */
 export function mcpMessages(words) {
   const r = rng(42);
-  const pick = (xs) => xs[Math.floor(r() * xs.length)];
-  const phrase = (n) => Array.from({ length: n }, () => pick(words)).join(' ');
+  const pick = (/** @type {string[]} */ xs) => xs[Math.floor(r() * xs.length)] ?? '';
+  const phrase = (/** @type {number} */ n) => Array.from({ length: n }, () => pick(words)).join(' ');
   const out = [];
   let bytes = 0;
   for (let id = 1; bytes < TARGET_BYTES; id++) {

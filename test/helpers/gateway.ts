@@ -46,6 +46,9 @@ export async function startGateway(config: EdgeConfigInput = {}): Promise<Gatewa
 
 export type ClientCapabilities = ConstructorParameters<typeof Client>[1];
 
+/** One `[[upstreams]]` entry as a config file or createGateway takes it (defaults not yet filled in). */
+export type UpstreamInput = NonNullable<EdgeConfigInput['upstreams']>[number];
+
 /** An SDK client connected to the gateway over Streamable HTTP, closed after the test file. */
 export async function connectClient(gateway: Gateway, options: ClientCapabilities = {}, setup?: (c: Client) => void): Promise<Client> {
   const client = new Client({ name: 'test-client', version: '1.0.0' }, options);
@@ -76,6 +79,27 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A provider's routing statistics, as the gateway reports them in mcp-edge://providers. */
+export interface ProviderRouting {
+  circuit: 'closed' | 'open' | 'half-open';
+  in_flight: number;
+  /** Attempts that reached the provider and ended; a call the router refuses is not one. */
+  calls: number;
+  failures: number;
+  error_rate: number;
+  latency_ms?: number;
+}
+
+/** The router's statistics for provider `id`, read through the gateway's own resource. */
+export async function routingOf(client: Client, id: string): Promise<ProviderRouting> {
+  const [content] = (await client.readResource({ uri: 'mcp-edge://providers' })).contents;
+  if (!content || !('text' in content)) throw new Error('mcp-edge://providers answered without text');
+  const report = JSON.parse(content.text) as { providers: { id: string; routing: ProviderRouting }[] };
+  const provider = report.providers.find((p) => p.id === id);
+  if (!provider) throw new Error(`mcp-edge://providers lists no provider "${id}"`);
+  return provider.routing;
 }
 
 export function textOf(result: unknown): string {

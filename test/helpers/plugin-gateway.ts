@@ -3,7 +3,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Gateway } from '../../host/src/index.js';
 
-export { connectClient, startGateway } from './gateway.js';
+export { connectClient, eventually, startGateway } from './gateway.js';
 
 /** Tools every gateway offers before any plugin is enabled (core built-ins and the offline queue's). */
 export const ALWAYS_ON_TOOLS: readonly string[] = ['count_tokens', 'edge_compress', 'queue_status', 'queue_sync'];
@@ -26,14 +26,14 @@ export async function call(client: Client, name: string, args: Record<string, un
 /**
  * Resolves once notifications reach the client. They travel on the client's GET
  * stream, which it opens just after initialize without waiting; a notification
- * sent before that is lost. Probes with a throwaway tool, at most 50 times.
+ * sent before that is lost. Probes with a throwaway tool every 50 ms, for up to 10 s.
  */
 export async function notificationsFlowing(gateway: Gateway, client: Client): Promise<void> {
   let seen = false;
   client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
     seen = true;
   });
-  for (let attempt = 0; attempt < 50 && !seen; attempt++) {
+  for (const deadline = Date.now() + 10_000; !seen && Date.now() < deadline; ) {
     gateway.plugins.registerTool({ name: 'probe', description: 'probe', input: { type: 'object' }, handler: () => ({ content: [] }) });
     gateway.plugins.tools.unregister('probe');
     await new Promise((r) => setTimeout(r, 50));

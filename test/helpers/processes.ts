@@ -1,17 +1,22 @@
 // Real child processes for tests, each killed when its test file ends.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(ROOT, 'host/bin/mcp-edge.js');
 
 const started = new Set<ChildProcess>();
+/** Each spawned child's end: its exit code (or signal) once it exited and its stdio closed. */
+const ended = new WeakMap<ChildProcess, Promise<number | NodeJS.Signals>>();
+/** Folders of gated entries, removed after the test file. */
+const gateDirs: string[] = [];
 afterAll(() => {
   for (const child of started) child.kill('SIGKILL');
+  for (const dir of gateDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 export function tempDir(prefix = 'mcp-edge-test-'): string {
@@ -27,6 +32,8 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProc
   });
   started.add(child);
   child.once('exit', () => started.delete(child));
+  // 'close', not 'exit': after 'exit' the last output may still be in the pipes.
+  ended.set(child, new Promise((resolve) => child.once('close', (code, signal) => resolve(code ?? signal ?? -1))));
   return child;
 }
 
@@ -57,16 +64,34 @@ export function waitForOutput(stream: NodeJS.ReadableStream | null, pattern: Reg
   });
 }
 
-/** Resolves with the exit code (or signal) of a child, or rejects after `ms`. */
+/**
+ * Resolves with the exit code (or signal) of a child from spawnCli once it
+ * exited and all its output was read, or rejects after `ms`.
+ */
 export function waitForExit(child: ChildProcess, ms = 15_000): Promise<number | NodeJS.Signals> {
+  const end = ended.get(child);
+  if (!end) throw new Error('waitForExit takes a child started by spawnCli');
   return new Promise((resolve, reject) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
     const timer = setTimeout(() => reject(new Error('timed out waiting for the process to exit')), ms);
-    child.once('exit', (code, signal) => {
+    void end.then((code) => {
       clearTimeout(timer);
-      resolve(code ?? signal ?? -1);
+      resolve(code);
     });
   });
+}
+
+/**
+ * An entry script for a stdio upstream that runs `target` while open and
+ * fails at once while closed: a test holds an upstream down across restarts
+ * for as long as it needs, instead of racing the restart backoff.
+ */
+export function gatedEntry(target: string): { path: string; open: () => void; close: () => void } {
+  const dir = tempDir('mcp-edge-gate-');
+  gateDirs.push(dir);
+  const path = join(dir, 'entry.mjs');
+  const open = () => writeFileSync(path, `await import(${JSON.stringify(pathToFileURL(target).href)});\n`);
+  open();
+  return { path, open, close: () => rmSync(path, { force: true }) };
 }
 
 /** Starts `mcp-edge serve` on a free port with a temp data dir; resolves with its MCP URL. */

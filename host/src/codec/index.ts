@@ -1,8 +1,11 @@
 // One codec API, two engines. The component (the Rust core as wasm) runs
 // everywhere; on Node, zstd-napi + lz4-napi are the native fast path. Both
-// write and read the same frames (header: host/src/codec/frame.ts, spec in
-// crates/edge-core/src/codec/frame.rs), so a payload queued by one engine is
-// read by the other. Inputs the native path cannot bound go to the component.
+// write one frame format (header: host/src/codec/frame.ts, spec in
+// crates/edge-core/src/codec/frame.rs) and read each other's frames, so a
+// payload queued by one engine is read by the other. zstd and stored frames
+// are the same bytes from either engine; lz4 frames are not (different LZ4
+// frame settings, see native.ts). Inputs the native path cannot bound go to
+// the component.
 import { CoreError, type EdgeCore, loadCore } from '../core/index.js';
 import type { CoreDictionary } from '../core/codec.js';
 import { type Algorithm, type Header, readHeader } from './frame.js';

@@ -1,7 +1,11 @@
 // The Node fast path: zstd-napi (the reference C zstd) and lz4-napi (lz4_flex),
-// writing the same frames as the component. Where a native call cannot be
-// bounded by the caller's maxOutput, a method returns undefined and the
-// facade hands the input to the component, whose decoders are always bounded.
+// writing the component's frame format. zstd frames are the component's bytes
+// exactly; lz4 frames are not: lz4-napi's encoder writes independent blocks
+// sized to the input and no content size, where the component writes linked
+// 64 KB blocks with the content size, so payload and checksum differ (each
+// engine reads the other's). Where a native call cannot be bounded by the
+// caller's maxOutput, a method returns undefined and the facade hands the
+// input to the component, whose decoders are always bounded.
 import { createRequire } from 'node:module';
 import type * as ZstdBinding from 'zstd-napi/binding.js';
 import { CoreError } from '../core/errors.js';

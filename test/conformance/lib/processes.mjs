@@ -2,9 +2,31 @@
 // and always stop them (the whole process group, so grandchildren go too).
 import { spawn } from 'node:child_process';
 
+/** @typedef {import('node:child_process').ChildProcess} ChildProcess */
+/**
+ * @typedef {object} StartOptions
+ * @property {RegExp} [ready]  a stdout or stderr line matching it means the process is ready
+ * @property {number} [timeoutMs]
+ * @property {NodeJS.ProcessEnv} [env]
+ * @property {string} [cwd]
+ * @property {string} [name]  what error messages call the process
+ */
+/**
+ * @typedef {object} Started
+ * @property {ChildProcess} child
+ * @property {string} name
+ * @property {() => string} output  the last 200 chunks of its stdout and stderr
+ * @property {() => Promise<void>} stop
+ * @property {RegExpExecArray | null} match  what `ready` matched (null without `ready`)
+ */
+
+/** @type {Set<ChildProcess>} */
 const live = new Set();
 
-/** Kills every child started here; safe to call more than once. */
+/**
+ * Kills every child started here; safe to call more than once.
+ * @param {NodeJS.Signals} [signal]
+ */
 export function stopAll(signal = 'SIGTERM') {
   for (const child of live) killGroup(child, signal);
 }
@@ -17,8 +39,12 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 }
 process.once('exit', () => stopAll('SIGKILL'));
 
+/**
+ * @param {ChildProcess} child
+ * @param {NodeJS.Signals} signal
+ */
 function killGroup(child, signal) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   try {
     process.kill(-child.pid, signal);
   } catch {
@@ -30,13 +56,18 @@ function killGroup(child, signal) {
  * Spawns `command args` in its own process group and resolves once a stdout or
  * stderr line matches `ready` (the match is returned), or rejects after
  * `timeoutMs` or when the process exits first.
+ * @param {string} command
+ * @param {string[]} args
+ * @param {StartOptions} [options]
+ * @returns {Promise<Started>}
  */
 export function startProcess(command, args, { ready, timeoutMs = 15_000, env, cwd, name = command } = {}) {
   const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   child.once('exit', () => live.delete(child));
+  /** @type {string[]} */
   const output = [];
-  const collect = (chunk) => {
+  const collect = (/** @type {Buffer} */ chunk) => {
     output.push(chunk.toString('utf8'));
     if (output.length > 200) output.shift();
   };
@@ -52,13 +83,14 @@ export function startProcess(command, args, { ready, timeoutMs = 15_000, env, cw
       cleanup();
       resolve({ ...handle, match });
     };
-    const onExit = (code) => fail(new Error(`${name} exited (${code}) before it was ready:\n${handle.output()}`));
+    const onExit = (/** @type {number | null} */ code) => fail(new Error(`${name} exited (${code}) before it was ready:\n${handle.output()}`));
     function cleanup() {
       clearTimeout(timer);
       child.stdout.off('data', onData);
       child.stderr.off('data', onData);
       child.off('exit', onExit);
     }
+    /** @param {Error} error */
     function fail(error) {
       cleanup();
       killGroup(child, 'SIGKILL');
@@ -70,7 +102,11 @@ export function startProcess(command, args, { ready, timeoutMs = 15_000, env, cw
   });
 }
 
-/** SIGTERM, then SIGKILL after a grace period; resolves when the process is gone. */
+/**
+ * SIGTERM, then SIGKILL after a grace period; resolves when the process is gone.
+ * @param {ChildProcess} child
+ * @returns {Promise<void>}
+ */
 export function stopProcess(child, graceMs = 2_000) {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -83,8 +119,14 @@ export function stopProcess(child, graceMs = 2_000) {
   });
 }
 
-/** Runs a command to completion with a hard timeout; resolves { code, stdout, stderr, timedOut }. */
-export function runToEnd(command, args, { timeoutMs, env, cwd } = {}) {
+/**
+ * Runs a command to completion with a hard timeout; resolves { code, stdout, stderr, timedOut }.
+ * @param {string} command
+ * @param {string[]} args
+ * @param {{ timeoutMs: number; env?: NodeJS.ProcessEnv; cwd?: string }} options
+ * @returns {Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }>}
+ */
+export function runToEnd(command, args, { timeoutMs, env, cwd }) {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);

@@ -9,13 +9,28 @@ import { startProcess } from './processes.mjs';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const FIXTURE_MAIN = join(ROOT, 'test/fixtures/conformance-server/main.mjs');
 
-/** The fixture over Streamable HTTP on a free 127.0.0.1 port. */
+/** @typedef {{ url: string; pid: number | undefined; stop: () => Promise<void> }} Target */
+
+/**
+ * The URL a process printed when ready: the first group of its ready pattern.
+ * @param {import('./processes.mjs').Started} proc
+ */
+function readyUrl(proc) {
+  const url = proc.match?.[1];
+  if (!url) throw new Error(`${proc.name} said it was ready without a URL`);
+  return url;
+}
+
+/**
+ * The fixture over Streamable HTTP on a free 127.0.0.1 port.
+ * @returns {Promise<Target>}
+ */
 export async function startFixtureHttp() {
   const proc = await startProcess(process.execPath, [FIXTURE_MAIN, '--http', '--port', '0'], {
     ready: /listening (http:\/\/127\.0\.0\.1:\d+\/mcp)/,
     name: 'conformance fixture',
   });
-  return { url: proc.match[1], stop: proc.stop, pid: proc.child.pid };
+  return { url: readyUrl(proc), stop: proc.stop, pid: proc.child.pid };
 }
 
 /**
@@ -24,7 +39,7 @@ export async function startFixtureHttp() {
  * expects.
  */
 export function fixtureUpstreamToml({ id = 'conformance' } = {}) {
-  const quote = (s) => JSON.stringify(s); // a JSON string is a valid TOML basic string
+  const quote = (/** @type {string} */ s) => JSON.stringify(s); // a JSON string is a valid TOML basic string
   return [
     '[aggregation]',
     'prefix_mode = "never"',
@@ -38,11 +53,18 @@ export function fixtureUpstreamToml({ id = 'conformance' } = {}) {
   ].join('\n');
 }
 
-/** mcp-edge serve fronting the fixture (spawned by the gateway over stdio). */
+/**
+ * mcp-edge serve fronting the fixture (spawned by the gateway over stdio).
+ * @param {{ logLevel?: string }} [options]
+ */
 export async function startGatewayOverFixture(options) {
   return startEdgeGateway(fixtureUpstreamToml(), options);
 }
 
+/**
+ * @param {string} name  fixture or gateway
+ * @returns {Promise<Target>}
+ */
 export async function startTarget(name) {
   if (name === 'fixture') return startFixtureHttp();
   if (name === 'gateway') return startGatewayOverFixture();
@@ -54,11 +76,14 @@ export const CLI = join(ROOT, 'host/bin/mcp-edge.js');
 /**
  * `mcp-edge serve` on a free 127.0.0.1 port with the given mcp-edge.toml text,
  * its data in a fresh temporary folder. Resolves once it logs its URL.
+ * @param {string} configToml
+ * @param {{ logLevel?: string }} [options]
  */
 export async function startEdgeGateway(configToml, { logLevel = 'info' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-edge-gateway-'));
   const configFile = join(dir, 'mcp-edge.toml');
   writeFileSync(configFile, configToml);
+  /** @type {import('./processes.mjs').Started} */
   let proc;
   try {
     proc = await startProcess(process.execPath, [
@@ -72,5 +97,5 @@ export async function startEdgeGateway(configToml, { logLevel = 'info' } = {}) {
     await proc.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { url: proc.match[1], pid: proc.child.pid, stop, output: proc.output };
+  return { url: readyUrl(proc), pid: proc.child.pid, stop, output: proc.output };
 }

@@ -8,14 +8,26 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { messages, traffic, rng } from '../../../bench/codec/mcp-corpus.mjs';
+import { message as mcpMessage, messages, traffic, rng } from '../../../bench/codec/mcp-corpus.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
+/**
+ * @param {string} name
+ * @param {Uint8Array} bytes
+ */
 const out = (name, bytes) => writeFileSync(join(here, name), bytes);
+/**
+ * Runs a reference tool with `input` on stdin; returns its stdout.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {Uint8Array} [input]
+ */
 const tool = (cmd, args, input) => execFileSync(cmd, args, { input, maxBuffer: 1 << 28 });
 
+/** The component through jco's bindings, as the generated code instantiates it. */
 async function loadComponent() {
   const dir = new URL('../../../host/src/core/generated/', import.meta.url);
+  /** @type {typeof import('../../../host/src/core/generated/edge-core.js')} */
   const { instantiate } = await import(new URL('edge-core.js', dir).href);
   const { readFile } = await import('node:fs/promises');
   return instantiate(async (f) => WebAssembly.compile(await readFile(new URL(f, dir))), {});
@@ -43,7 +55,7 @@ const samplesDir = mkdtempSync(join(tmpdir(), 'codec-samples-'));
 messages(11, 400, 1024).forEach((m, i) => writeFileSync(join(samplesDir, `s${String(i).padStart(4, '0')}.json`), m));
 tool('zstd', ['--train', '-q', '--maxdict=8192', '-r', samplesDir, '-o', join(here, 'cli.dict')]);
 rmSync(samplesDir, { recursive: true });
-const [message] = messages(12, 1, 1024);
+const message = mcpMessage(rng(12), 1, 1024); // what messages(12, 1, 1024) holds
 out('message.json', message);
 out('message.json.dict.zst', tool('zstd', ['-3', '-q', '-c', '-D', join(here, 'cli.dict')], message));
 

@@ -14,15 +14,40 @@ const TOPICS = ['release plan', 'incident review', 'design notes', 'meeting minu
 // 2026-01-01T00:00:00Z: every timestamp in the tree is this plus a seeded offset.
 const EPOCH_S = 1767225600;
 
-export const pick = (next, list) => list[Math.floor(next() * list.length)];
+/** @typedef {import('../../../bench/codec/mcp-corpus.mjs').Random} Random */
+/** @typedef {Record<string, string>} Files  file text by path relative to the tree's root */
+
+/**
+ * One element of a non-empty `list`, chosen by `next`.
+ * @template T
+ * @param {Random} next
+ * @param {readonly T[]} list
+ * @returns {T}
+ */
+export const pick = (next, list) => /** @type {T} */ (list[Math.floor(next() * list.length)]);
+/**
+ * An integer in [lo, hi].
+ * @param {Random} next
+ * @param {number} lo
+ * @param {number} hi
+ */
 export const int = (next, lo, hi) => lo + Math.floor(next() * (hi - lo + 1));
+/**
+ * @param {Random} next
+ * @param {number} n
+ */
 export const words = (next, n) => Array.from({ length: n }, () => pick(next, WORDS)).join(' ');
+/** @param {Random} next */
 const sentence = (next) => {
   const s = words(next, int(next, 5, 14));
-  return s[0].toUpperCase() + s.slice(1) + '.';
+  return s.charAt(0).toUpperCase() + s.slice(1) + '.';
 };
-const iso = (seconds) => new Date(seconds * 1000).toISOString();
+const iso = (/** @type {number} */ seconds) => new Date(seconds * 1000).toISOString();
 
+/**
+ * @param {Random} next
+ * @param {string} service
+ */
 function configJson(next, service) {
   const config = {
     service,
@@ -35,6 +60,11 @@ function configJson(next, service) {
   return JSON.stringify(config, null, next() < 0.5 ? 2 : 4) + '\n';
 }
 
+/**
+ * @param {Random} next
+ * @param {string} service
+ * @param {number} start  seconds since the epoch
+ */
 function logFile(next, service, start) {
   const lines = [];
   let t = start;
@@ -45,8 +75,12 @@ function logFile(next, service, start) {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * @param {Random} next
+ * @param {string} topic
+ */
 function markdown(next, topic) {
-  const parts = [`# ${topic[0].toUpperCase()}${topic.slice(1)}: ${words(next, 2)}`, ''];
+  const parts = [`# ${topic.charAt(0).toUpperCase()}${topic.slice(1)}: ${words(next, 2)}`, ''];
   for (let s = int(next, 1, 4); s > 0; s--) {
     parts.push(`## ${words(next, int(next, 1, 3))}`, '');
     parts.push(Array.from({ length: int(next, 1, 4) }, () => sentence(next)).join(' '), '');
@@ -56,6 +90,7 @@ function markdown(next, topic) {
   return parts.join('\n');
 }
 
+/** @param {Random} next */
 function csv(next) {
   const rows = ['ts,device,metric,value'];
   for (let i = int(next, 5, 40); i > 0; i--) {
@@ -64,16 +99,25 @@ function csv(next) {
   return rows.join('\n') + '\n';
 }
 
+/**
+ * @param {Random} next
+ * @param {string} name
+ */
 function source(next, name) {
   const fns = Array.from({ length: int(next, 1, 4) }, () => {
-    const fn = `${pick(next, WORDS)}${pick(next, WORDS)[0].toUpperCase()}${pick(next, WORDS).slice(1)}`;
+    const fn = `${pick(next, WORDS)}${pick(next, WORDS).charAt(0).toUpperCase()}${pick(next, WORDS).slice(1)}`;
     return `/** ${sentence(next)} */\nexport function ${fn}(input) {\n  return input.${pick(next, WORDS)} ?? ${int(next, 0, 100)};\n}\n`;
   });
   return `// ${name}: ${sentence(next)}\n\n${fns.join('\n')}`;
 }
 
-/** The files of one seeded tree, as { relativePath: text }. */
+/**
+ * The files of one seeded tree, as { relativePath: text }.
+ * @param {Random} next
+ * @returns {Files}
+ */
 export function treeFiles(next) {
+  /** @type {Files} */
   const files = {};
   const services = SERVICES.filter(() => next() < 0.6);
   if (services.length === 0) services.push(pick(next, SERVICES));
@@ -96,7 +140,11 @@ export function treeFiles(next) {
   return files;
 }
 
-/** Writes the tree under `root` with seeded modification times; returns its files. */
+/**
+ * Writes the tree under `root` with seeded modification times; returns its files.
+ * @param {string} root
+ * @param {Random} next
+ */
 export function writeTree(root, next) {
   const files = treeFiles(next);
   for (const [path, text] of Object.entries(files)) {

