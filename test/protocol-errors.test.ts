@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, CoreError, PromptError, QueueError, ResourceNotFoundError, UnknownToolError } from '../host/src/index.js';
-import { HttpRefusal } from '../host/src/gateway/refusal.js';
+import { HttpRefusal } from '../host/src/protocol/http-refusal.js';
 import { INTERNAL_ERROR_MESSAGE, jsonRpcErrorOf, toMcpError } from '../host/src/protocol/errors.js';
 import * as rpc from '../host/src/protocol/jsonrpc.js';
 

@@ -2,7 +2,7 @@
 // body costs at most `limit` bytes of memory before it is refused.
 import type { IncomingMessage } from 'node:http';
 import { INVALID_REQUEST, PARSE_ERROR } from '../protocol/jsonrpc.js';
-import { HttpRefusal } from './refusal.js';
+import { HttpRefusal } from '../protocol/http-refusal.js';
 
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? NaN);

@@ -21,9 +21,11 @@ import type { Vocabularies } from '../tokenizer/vocabularies.js';
 import { loadConfiguredTokenizers } from '../tokenizer/configured.js';
 import { allowedHostValues, checkRequest, type GuardOptions } from './guard.js';
 import { answerError, McpHttpEndpoint, sendJson } from './http.js';
-import { HttpRefusal } from './refusal.js';
+import { HttpRefusal } from '../protocol/http-refusal.js';
 import { assessHealth, httpStatusOf, type HealthReport } from './health.js';
-import { MCP_PATH, routeKey, RouteTable } from './routes.js';
+import { MCP_PATH, requirePrincipal, routeKey, RouteTable } from './routes.js';
+import { openAccess, type Authenticator } from '../security/authenticate.js';
+import { STDIO_PRINCIPAL, type Principal } from '../security/principal.js';
 import { HTTP_REFUSED } from '../protocol/jsonrpc.js';
 import { ClientSession, createMcpServer } from './mcp-server.js';
 import { Aggregator, type ListPart } from './aggregator/aggregator.js';
@@ -51,6 +53,8 @@ export class Gateway {
   readonly aggregator: Aggregator;
   private readonly routes = new RouteTable((res, body) => sendJson(res, 200, body));
   private readonly sessions = new Set<ClientSession>();
+  /** Who may call: every HTTP request but a public route's is authenticated by it first. */
+  private readonly authenticator: Authenticator = openAccess;
   private readonly startedAt = Date.now();
   private httpServer: HttpServer | undefined;
   private endpoint: McpHttpEndpoint | undefined;
@@ -171,10 +175,11 @@ export class Gateway {
     await provider.start();
   }
 
-  /** Creates an MCP server for one client; the gateway tracks it until it closes. */
-  newMcpServer(): Server {
+  /** Creates an MCP server for one client (`principal`); the gateway tracks it until it closes. */
+  newMcpServer(principal: Principal): Server {
     const session = createMcpServer({
       identity: { name: 'mcp-edge', version: VERSION },
+      principal,
       aggregator: this.aggregator,
       requestTimeoutMs: this.settings.requestTimeoutMs,
       ...(this.queue ? { queue: { taskStore: this.queue.taskStore, intercept: this.queue.intercept } } : {}),
@@ -184,9 +189,9 @@ export class Gateway {
     return session.server;
   }
 
-  /** Serves one client over an already-open transport (stdio, for example). */
-  async connect(transport: Transport): Promise<Server> {
-    const server = this.newMcpServer();
+  /** Serves one client over an already-open transport (stdio, for example), as `principal`. */
+  async connect(transport: Transport, principal: Principal = STDIO_PRINCIPAL): Promise<Server> {
+    const server = this.newMcpServer(principal);
     await server.connect(transport);
     return server;
   }
@@ -218,12 +223,12 @@ export class Gateway {
       maxSessions: http.maxConnections,
       sessionIdleMs: http.sessionIdleMs,
       streams: http.streams,
-      newMcpServer: () => this.newMcpServer(),
+      newMcpServer: (principal) => this.newMcpServer(principal),
       sessionClosed: (id) => this.aggregator.sessionClosed(id),
       log: this.log,
     });
     this.endpoint = endpoint;
-    for (const method of ['POST', 'GET', 'DELETE']) this.routes.handle(routeKey(method, MCP_PATH), (req, res) => endpoint.handle(req, res));
+    for (const method of ['POST', 'GET', 'DELETE']) this.routes.handle(routeKey(method, MCP_PATH), (req, res, principal) => endpoint.handle(req, res, requirePrincipal(principal)));
     const server = createServer();
     server.maxConnections = http.maxConnections;
     await new Promise<void>((resolveListen, reject) => {
@@ -248,7 +253,7 @@ export class Gateway {
     const verdict = checkRequest(req, hosts, guard);
     if (!verdict.ok) throw new HttpRefusal(403, HTTP_REFUSED, verdict.reason);
     const match = this.routes.find(req.method ?? 'GET', (req.url ?? '/').split('?')[0] ?? '/');
-    if ('handler' in match) return match.handler(req, res);
+    if ('handler' in match) return match.handler(req, res, match.public ? undefined : await this.authenticator.authenticate(req));
     if (match.status === 405) throw new HttpRefusal(405, HTTP_REFUSED, match.message, { allow: match.allow });
     sendJson(res, 404, { error: match.message });
   }

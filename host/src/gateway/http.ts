@@ -9,10 +9,11 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { jsonRpcErrorOf } from '../protocol/errors.js';
 import { HTTP_REFUSED, INVALID_REQUEST, SESSION_NOT_FOUND } from '../protocol/jsonrpc.js';
 import { readJsonBody } from './body.js';
-import { HttpRefusal } from './refusal.js';
+import { HttpRefusal } from '../protocol/http-refusal.js';
 import { isInitialize, parseMessages } from './streamable/messages.js';
 import { HttpSessionTransport, type SessionStreamOptions } from './streamable/session-transport.js';
 import type { Logger } from '../telemetry/log.js';
+import type { Principal } from '../security/principal.js';
 
 export interface HttpDeps {
   maxBodyBytes: number;
@@ -22,7 +23,8 @@ export interface HttpDeps {
   sessionIdleMs: number;
   /** Each session's event store bounds, and when a long call becomes a resumable stream. */
   streams: SessionStreamOptions;
-  newMcpServer: () => Server;
+  /** A new MCP server for a session opened by `principal`. */
+  newMcpServer: (principal: Principal) => Server;
   /** A session ended (DELETE, or the gateway closing it). */
   sessionClosed?: (sessionId: string) => void;
   log: Logger;
@@ -31,6 +33,8 @@ export interface HttpDeps {
 interface Session {
   transport: HttpSessionTransport;
   server: Server;
+  /** Who opened it: only the same principal may use it. */
+  principalId: string;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -100,31 +104,31 @@ export class McpHttpEndpoint {
   }
 
   /** Serves one /mcp request; a refusal (HttpRefusal) is answered by answerError. */
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method === 'POST') return this.post(req, res);
-    if (req.method === 'GET') return this.get(req, res);
-    if (req.method === 'DELETE') return this.delete(req, res);
+  async handle(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
+    if (req.method === 'POST') return this.post(req, res, principal);
+    if (req.method === 'GET') return this.get(req, res, principal);
+    if (req.method === 'DELETE') return this.delete(req, res, principal);
     throw new HttpRefusal(405, HTTP_REFUSED, `Method ${req.method} is not allowed on /mcp; use POST, GET or DELETE.`, { allow: 'GET, POST, DELETE' });
   }
 
-  private async post(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async post(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
     checkPostHeaders(req);
     const messages = parseMessages(await readJsonBody(req, this.deps.maxBodyBytes));
     if (messages.some(isInitialize)) {
       if (messages.length > 1) throw new HttpRefusal(400, INVALID_REQUEST, 'Invalid Request: initialize must be sent alone, not in a batch.');
       if (req.headers['mcp-session-id'] !== undefined) throw new HttpRefusal(400, INVALID_REQUEST, 'Invalid Request: this session is already initialized.');
-      return this.startSession(req, res, messages);
+      return this.startSession(req, res, messages, principal);
     }
-    const session = this.sessionOf(req);
+    const session = this.sessionOf(req, principal);
     checkProtocolVersion(req);
     session.transport.receive(req, res, messages);
   }
 
-  private get(req: IncomingMessage, res: ServerResponse): void {
+  private get(req: IncomingMessage, res: ServerResponse, principal: Principal): void {
     if (!(req.headers.accept ?? '').includes('text/event-stream')) {
       throw new HttpRefusal(406, HTTP_REFUSED, 'Not Acceptable: the client must accept text/event-stream.');
     }
-    const session = this.sessionOf(req);
+    const session = this.sessionOf(req, principal);
     checkProtocolVersion(req);
     const lastEventId = req.headers['last-event-id'];
     if (typeof lastEventId === 'string' && lastEventId !== '') return session.transport.resume(res, lastEventId);
@@ -132,30 +136,35 @@ export class McpHttpEndpoint {
     session.transport.openStream(res);
   }
 
-  private async delete(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const session = this.sessionOf(req);
+  private async delete(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
+    const session = this.sessionOf(req, principal);
     checkProtocolVersion(req);
     await session.server.close();
     res.writeHead(200).end();
   }
 
-  private sessionOf(req: IncomingMessage): Session {
+  /**
+   * The open session a request names. Another principal's session is answered
+   * exactly like an unknown one: a session id alone grants nothing, and the
+   * answer does not tell whether the id exists.
+   */
+  private sessionOf(req: IncomingMessage, principal: Principal): Session {
     const id = req.headers['mcp-session-id'];
     if (typeof id !== 'string') {
       throw new HttpRefusal(400, HTTP_REFUSED, 'Bad Request: send an initialize request first, or the Mcp-Session-Id header of an open session.');
     }
     const session = this.sessions.get(id);
-    if (!session) throw new HttpRefusal(404, SESSION_NOT_FOUND, 'Session not found: it expired or the gateway restarted. Initialize a new session.');
+    if (!session || session.principalId !== principal.id) throw new HttpRefusal(404, SESSION_NOT_FOUND, 'Session not found: it expired or the gateway restarted. Initialize a new session.');
     return session;
   }
 
-  private async startSession(req: IncomingMessage, res: ServerResponse, messages: ReturnType<typeof parseMessages>): Promise<void> {
+  private async startSession(req: IncomingMessage, res: ServerResponse, messages: ReturnType<typeof parseMessages>, principal: Principal): Promise<void> {
     if (this.sessions.size >= this.deps.maxSessions) {
       throw new HttpRefusal(503, HTTP_REFUSED, `Too many sessions (${this.deps.maxSessions}); close one or raise gateway.max_connections.`);
     }
-    const server = this.deps.newMcpServer();
+    const server = this.deps.newMcpServer(principal);
     const transport = new HttpSessionTransport(randomUUID(), this.deps.streams);
-    this.sessions.set(transport.sessionId, { transport, server });
+    this.sessions.set(transport.sessionId, { transport, server, principalId: principal.id });
     transport.onclose = () => {
       this.sessions.delete(transport.sessionId);
       this.deps.sessionClosed?.(transport.sessionId);

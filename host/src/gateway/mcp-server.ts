@@ -25,6 +25,7 @@ import {
 import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import { REQUEST_TIMEOUT } from '../protocol/jsonrpc.js';
 import type { Aggregator } from './aggregator/aggregator.js';
+import type { Principal } from '../security/principal.js';
 
 export interface ServerIdentity {
   name: string;
@@ -39,6 +40,8 @@ export type CallInterceptor = (request: CallToolRequest, run: () => Promise<Call
 
 export interface McpServerDeps {
   identity: ServerIdentity;
+  /** Who this session serves: every request of the session comes from it. */
+  principal: Principal;
   aggregator: Aggregator;
   /** Time limit for one forwarded request, in ms. */
   requestTimeoutMs: number;
@@ -55,7 +58,10 @@ const SEVERITY = new Map(LoggingLevelSchema.options.map((level, i) => [level, i]
 export class ClientSession {
   level: LoggingLevel | undefined;
   readonly subscriptions = new Set<string>();
-  constructor(readonly server: Server) {}
+  constructor(
+    readonly server: Server,
+    readonly principal: Principal,
+  ) {}
 
   /** Sends an upstream's log message if it is at or above the level this client asked for. */
   log(params: LoggingMessageNotification['params']): void {
@@ -131,7 +137,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
     instructions: INSTRUCTIONS,
     ...(deps.queue ? { taskStore: deps.queue.taskStore } : {}),
   });
-  const session = new ClientSession(server);
+  const session = new ClientSession(server, deps.principal);
   const agg = deps.aggregator;
   const ms = deps.requestTimeoutMs;
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: agg.listTools() }));

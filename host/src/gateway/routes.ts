@@ -2,6 +2,7 @@
 // through it (a handler for a route not listed here is refused when it is
 // registered) and `mcp-edge help` prints it, so the two cannot drift apart.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from '../security/principal.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 
@@ -10,6 +11,8 @@ export interface RouteSpec {
   path: string;
   /** One line for `mcp-edge help`. */
   summary: string;
+  /** public: answered without credentials (it says nothing sensitive); else the caller is authenticated first. */
+  access?: 'public';
 }
 
 /** The path of the MCP endpoint. */
@@ -19,7 +22,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: MCP_PATH, summary: 'MCP over Streamable HTTP: JSON-RPC requests, notifications, responses' },
   { method: 'GET', path: MCP_PATH, summary: "MCP: a session's stream of server messages (SSE)" },
   { method: 'DELETE', path: MCP_PATH, summary: 'MCP: end a session' },
-  { method: 'GET', path: '/health', summary: 'status ok or degraded (200), down (503), with the reasons' },
+  { method: 'GET', path: '/health', summary: 'status ok or degraded (200), down (503), with the reasons', access: 'public' },
   { method: 'GET', path: '/metrics', summary: 'metrics in the Prometheus text format' },
   { method: 'GET', path: '/v1/queue/status', summary: 'the offline queue: depth, destinations, failures' },
   { method: 'POST', path: '/v1/queue/sync', summary: 'deliver the waiting calls now' },
@@ -36,10 +39,19 @@ export function routesHelp(indent = '  '): string {
   return ROUTES.map((r) => `${indent}${r.method.padEnd(6)} ${r.path.padEnd(width)}  ${r.summary}`).join('\n');
 }
 
-/** A route's handler: it writes the whole answer. */
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+/**
+ * A route's handler: it writes the whole answer. `principal` is who is
+ * calling; undefined only on a public route, which authenticates no one.
+ */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, principal: Principal | undefined) => Promise<void> | void;
+/** The principal of a route that is not public (a programming error otherwise, not a client's). */
+export function requirePrincipal(principal: Principal | undefined): Principal {
+  if (!principal) throw new Error('this route needs an authenticated principal but is marked public in gateway/routes.ts');
+  return principal;
+}
+
 /** A JSON route's handler: its return value is the 200 answer's body. */
-export type RestHandler = (req: IncomingMessage) => Promise<unknown> | unknown;
+export type RestHandler = (req: IncomingMessage, principal: Principal | undefined) => Promise<unknown> | unknown;
 
 /** Where parts of the gateway (the offline queue) register their JSON routes. */
 export interface RouteRegistry {
@@ -47,10 +59,11 @@ export interface RouteRegistry {
 }
 
 /** What a request finds in the table. */
-export type RouteMatch = { handler: RouteHandler } | { status: 405; allow: string; message: string } | { status: 404; message: string };
+export type RouteMatch = { handler: RouteHandler; public: boolean } | { status: 405; allow: string; message: string } | { status: 404; message: string };
 
 const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'DELETE'];
 const KNOWN = new Set(ROUTES.map((r) => routeKey(r.method, r.path)));
+const PUBLIC = new Set(ROUTES.filter((r) => r.access === 'public').map((r) => routeKey(r.method, r.path)));
 
 /** The gateway's handlers, one per route of ROUTES. */
 export class RouteTable implements RouteRegistry {
@@ -66,7 +79,7 @@ export class RouteTable implements RouteRegistry {
 
   /** Registers a JSON route. */
   set(route: string, handler: RestHandler): void {
-    this.handle(route, async (req, res) => this.json(res, await handler(req)));
+    this.handle(route, async (req, res, principal) => this.json(res, await handler(req, principal)));
   }
 
   /** The routes that have a handler, in table order. */
@@ -75,8 +88,9 @@ export class RouteTable implements RouteRegistry {
   }
 
   find(method: string, path: string): RouteMatch {
-    const handler = this.handlers.get(routeKey(method, path));
-    if (handler) return { handler };
+    const key = routeKey(method, path);
+    const handler = this.handlers.get(key);
+    if (handler) return { handler, public: PUBLIC.has(key) };
     const methods = METHODS.filter((m) => this.handlers.has(routeKey(m, path)));
     if (methods.length > 0) return { status: 405, allow: methods.join(', '), message: `Method ${method} is not allowed on ${path}; use ${methods.join(' or ')}.` };
     return { status: 404, message: `No route for ${method} ${path}. MCP is served at ${MCP_PATH}; mcp-edge help lists every route.` };

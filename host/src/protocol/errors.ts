@@ -11,7 +11,7 @@
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { ConfigError } from '../config/load.js';
 import { CoreError } from '../core/errors.js';
-import { HttpRefusal } from '../gateway/refusal.js';
+import { HttpRefusal } from './http-refusal.js';
 import { PromptError } from '../providers/local/prompts.js';
 import { ResourceNotFoundError } from '../providers/local/resources.js';
 import { QueueError, type QueueErrorCode } from '../queue/errors.js';

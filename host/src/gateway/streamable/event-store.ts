@@ -14,7 +14,7 @@
 import type { ServerResponse } from 'node:http';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { HTTP_REFUSED } from '../../protocol/jsonrpc.js';
-import { HttpRefusal } from '../refusal.js';
+import { HttpRefusal } from '../../protocol/http-refusal.js';
 
 export interface EventStoreLimits {
   /** Most events kept per session (gateway.event_store_max_events). */

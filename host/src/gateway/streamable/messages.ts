@@ -4,7 +4,7 @@
 // (the MCP server validates each method's params afterwards).
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { INVALID_REQUEST } from '../../protocol/jsonrpc.js';
-import { HttpRefusal } from '../refusal.js';
+import { HttpRefusal } from '../../protocol/http-refusal.js';
 
 /** Most messages one POST may carry in a batch. */
 export const MAX_BATCH = 100;
