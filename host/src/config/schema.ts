@@ -229,6 +229,14 @@ export const shellPluginSchema = z
     timeout_ms: z.number().int().min(1).max(3_600_000).default(10_000),
     /** Most bytes kept of stdout and of stderr each; the command is killed beyond it. */
     max_output_bytes: z.number().int().min(1).max(64 << 20).default(64 << 10),
+    /**
+     * "pid-namespace": each command runs as process 1 of its own PID namespace
+     * (util-linux unshare, unprivileged user namespaces): it cannot see the
+     * gateway's processes or environment, and nothing it starts outlives the
+     * call or the gateway. "none": commands run directly (see docs/plugins.md
+     * for what they can then reach).
+     */
+    isolation: z.enum(['pid-namespace', 'none']).default('pid-namespace'),
   })
   .strict()
   .refine((v) => !v.enabled || v.commands.length > 0, needed('commands', 'command'))

@@ -101,7 +101,7 @@ export class Gateway {
     gateway.componentBytes = (await componentSize()) ?? null;
     try {
       registerBuiltinTools(gateway.tools, core, gateway.vocabularies);
-      for (const plugin of await configuredPlugins(settings.plugins)) gateway.plugins.use(plugin);
+      for (const plugin of await configuredPlugins(settings.plugins, log)) gateway.plugins.use(plugin);
       gateway.queue = await startOfflineQueue(settings.queue, db, core, log, gateway.tools, gateway.routes, gateway.aggregator);
     } catch (err) {
       db.close();
