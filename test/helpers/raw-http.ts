@@ -85,3 +85,41 @@ export function closedByPeer(socket: Socket): Promise<void> {
     socket.resume();
   });
 }
+
+/** The head of a request as raw bytes: "METHOD path HTTP/1.1", Host (the loopback one) and `headers`. */
+export function requestHead(port: number, method: string, path: string, headers: Record<string, string> = {}): string {
+  const lines = [`${method} ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  return lines.join('\r\n') + '\r\n\r\n';
+}
+
+/** Headers of a POST to /mcp whose body comes in chunks, as slowly as the test likes. */
+export const CHUNKED_MCP_POST = {
+  'Content-Type': 'application/json',
+  Accept: 'application/json, text/event-stream',
+  'Transfer-Encoding': 'chunked',
+};
+
+/** Everything the peer sends on `socket` until it closes it. */
+export function answerOf(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.once('close', () => resolve(text));
+  });
+}
+
+/** Opens a session's GET stream (SSE) and holds it; resolves once the gateway answered 200. */
+export function openStream(port: number, sessionId: string): Promise<{ close: () => void; closed: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const headers = { host: `127.0.0.1:${port}`, accept: 'text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' };
+    const req = request({ host: '127.0.0.1', port, path: '/mcp', method: 'GET', headers, agent: false }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`GET stream answered ${res.statusCode}`));
+      res.resume();
+      const closed = new Promise<void>((done) => res.once('close', () => done()));
+      resolve({ close: () => req.destroy(), closed });
+    });
+    req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+    req.end();
+  });
+}
