@@ -39,6 +39,8 @@ export interface HttpSettings {
   maxBodyBytes: number;
   /** Most open TCP connections (an idle or slow one gives way to a newcomer: gateway/connections.ts). */
   maxConnections: number;
+  /** Most of them from one non-loopback remote address. */
+  maxConnectionsPerAddress: number;
   /** A request's headers must arrive within this long. */
   headerTimeoutMs: number;
   /** A request's headers and body must arrive within this long. */
@@ -164,6 +166,7 @@ function resolveHttp(g: EdgeConfig['gateway']): HttpSettings {
     port: Number(bind.slice(bind.lastIndexOf(':') + 1)),
     maxBodyBytes: g.max_body_bytes,
     maxConnections: g.max_connections,
+    maxConnectionsPerAddress: g.max_connections_per_address,
     headerTimeoutMs: g.header_timeout_ms,
     bodyTimeoutMs: g.body_timeout_ms,
     sessions: {

@@ -22,6 +22,12 @@ export const gatewaySchema = z
      * idlest session.
      */
     max_connections: z.number().int().min(1).max(100_000).default(100),
+    /**
+     * Most of those connections from one remote address (loopback is not
+     * counted); past it, that address's own idlest connection gives way.
+     * Raise it when a proxy on another machine fronts the gateway.
+     */
+    max_connections_per_address: z.number().int().min(1).max(100_000).default(50),
     /** A request's headers must arrive within this many ms of the connection (or the previous request). */
     header_timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
     /** A request's headers and body must arrive within this many ms; a body trickling in longer is answered 408. */

@@ -238,7 +238,7 @@ export class Gateway {
     });
     // Past it, Node answers 431 and closes the connection.
     server.maxHeadersCount = MAX_HEADER_LINES;
-    const connections = new ConnectionGuard(http.maxConnections, (req) => endpoint.isUnusedStream(req));
+    const connections = new ConnectionGuard(http.maxConnections, http.maxConnectionsPerAddress, (req) => endpoint.isUnusedStream(req));
     this.connections = connections;
     server.on('connection', (socket: Socket) => connections.admit(socket));
     await new Promise<void>((resolveListen, reject) => {
