@@ -14,7 +14,7 @@
 //    authorizer and limits vs the same connection without them (in process,
 //    so the authorizer's cost is not hidden by IPC).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -206,4 +206,7 @@ const attack = await underAttack();
 const guards = [await shellIsolation(), await sqliteGuard()];
 rmSync(dir, { recursive: true, force: true });
 const machine = { cpus: cpus().length, loadAvg1mAtStart: +(loadAtStart[0] ?? 0).toFixed(2), loadAvg1mAtEnd: +(loadavg()[0] ?? 0).toFixed(2) };
-console.log(JSON.stringify({ bench: 'security/hardening', node: process.version, machine, under_attack: attack, guards }, null, 2));
+const report = JSON.stringify({ bench: 'security/hardening', node: process.version, machine, under_attack: attack, guards }, null, 2);
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+writeFileSync(join(root, 'bench/results/hardening.json'), report + '\n');
+console.log(report);
