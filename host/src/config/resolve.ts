@@ -17,16 +17,35 @@ export interface StreamSettings {
   streamAfterMs: number;
 }
 
+/** How many MCP sessions, whose, and how long unused or idle ones stay (gateway/session-limits.ts). */
+export interface SessionSettings {
+  /** Most sessions in all (max_connections). */
+  maxSessions: number;
+  /** Most sessions of one authenticated principal. */
+  perPrincipal: number;
+  /** Most sessions from one non-loopback remote address. */
+  perAddress: number;
+  /** A session with no request since initialize closes after this long; 0: never. */
+  unusedMs: number;
+  /** A session with no call and no GET stream closes after this long; 0: never. */
+  idleMs: number;
+}
+
 export interface HttpSettings {
   /** "host:port" as configured; the Host/Origin guard compares headers with it. */
   bindAddress: string;
   host: string;
   port: number;
   maxBodyBytes: number;
-  /** Most open TCP connections, and most MCP sessions. */
+  /** Most open TCP connections (an idle or slow one gives way to a newcomer: gateway/connections.ts). */
   maxConnections: number;
-  /** Idle sessions close after this long; 0: never. */
-  sessionIdleMs: number;
+  /** Most of them from one non-loopback remote address. */
+  maxConnectionsPerAddress: number;
+  /** A request's headers must arrive within this long. */
+  headerTimeoutMs: number;
+  /** A request's headers and body must arrive within this long. */
+  bodyTimeoutMs: number;
+  sessions: SessionSettings;
   allowedHosts: readonly string[];
   allowedOrigins: readonly string[];
   /** Resumable SSE answers: the per-session event store's bounds, and when a silent call switches to a stream. */
@@ -147,7 +166,16 @@ function resolveHttp(g: EdgeConfig['gateway']): HttpSettings {
     port: Number(bind.slice(bind.lastIndexOf(':') + 1)),
     maxBodyBytes: g.max_body_bytes,
     maxConnections: g.max_connections,
-    sessionIdleMs: g.session_idle_seconds * 1000,
+    maxConnectionsPerAddress: g.max_connections_per_address,
+    headerTimeoutMs: g.header_timeout_ms,
+    bodyTimeoutMs: g.body_timeout_ms,
+    sessions: {
+      maxSessions: g.max_connections,
+      perPrincipal: g.max_sessions_per_principal,
+      perAddress: g.max_sessions_per_address,
+      unusedMs: g.session_unused_seconds * 1000,
+      idleMs: g.session_idle_seconds * 1000,
+    },
     allowedHosts: g.allowed_hosts,
     allowedOrigins: g.allowed_origins,
     streams: {

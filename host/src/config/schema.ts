@@ -15,8 +15,29 @@ export const gatewaySchema = z
   .object({
     /** Address to listen on. Loopback by default: exposing the gateway is a choice. */
     bind_address: hostPort.default('127.0.0.1:8080'),
-    /** Most concurrent HTTP connections. */
+    /**
+     * Most concurrent HTTP connections, and most MCP sessions. When full, a
+     * newcomer takes the place of a connection that sent nothing yet, is
+     * still trickling its body in, or idles between requests, and of the
+     * idlest session.
+     */
     max_connections: z.number().int().min(1).max(100_000).default(100),
+    /**
+     * Most of those connections from one remote address (loopback is not
+     * counted); past it, that address's own idlest connection gives way.
+     * Raise it when a proxy on another machine fronts the gateway.
+     */
+    max_connections_per_address: z.number().int().min(1).max(100_000).default(50),
+    /** A request's headers must arrive within this many ms of the connection (or the previous request). */
+    header_timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
+    /** A request's headers and body must arrive within this many ms; a body trickling in longer is answered 408. */
+    body_timeout_ms: z.number().int().min(100).max(3_600_000).default(30_000),
+    /** Most MCP sessions one authenticated principal may hold (not counted: the loopback principal of a gateway without auth). */
+    max_sessions_per_principal: z.number().int().min(1).max(100_000).default(25),
+    /** Most MCP sessions from one remote address (not counted: loopback addresses). */
+    max_sessions_per_address: z.number().int().min(1).max(100_000).default(25),
+    /** An MCP session that sent no request after initialize is closed after this many seconds (0: never). */
+    session_unused_seconds: z.number().int().min(0).max(86_400).default(60),
     /** Per-request time limit for tool calls, in ms. */
     request_timeout_ms: z.number().int().min(1).max(3_600_000).default(30_000),
     /**
@@ -229,6 +250,14 @@ export const shellPluginSchema = z
     timeout_ms: z.number().int().min(1).max(3_600_000).default(10_000),
     /** Most bytes kept of stdout and of stderr each; the command is killed beyond it. */
     max_output_bytes: z.number().int().min(1).max(64 << 20).default(64 << 10),
+    /**
+     * "pid-namespace": each command runs as process 1 of its own PID namespace
+     * (util-linux unshare, unprivileged user namespaces): it cannot see the
+     * gateway's processes or environment, and nothing it starts outlives the
+     * call or the gateway. "none": commands run directly (see docs/plugins.md
+     * for what they can then reach).
+     */
+    isolation: z.enum(['pid-namespace', 'none']).default('pid-namespace'),
   })
   .strict()
   .refine((v) => !v.enabled || v.commands.length > 0, needed('commands', 'command'))
@@ -367,6 +396,9 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.gateway.header_timeout_ms > c.gateway.body_timeout_ms) {
+      ctx.addIssue({ code: 'custom', path: ['gateway', 'header_timeout_ms'], message: 'must not exceed gateway.body_timeout_ms (the body limit counts the headers too)' });
+    }
     const seen = new Set<string>();
     c.upstreams.forEach((u, i) => {
       if (seen.has(u.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `upstream id "${u.id}" is used twice` });

@@ -1,5 +1,8 @@
 // Reads and parses a JSON request body with a size limit, so a huge or endless
-// body costs at most `limit` bytes of memory before it is refused.
+// body costs at most `limit` bytes of memory before it is refused. The refusal
+// closes the connection: the rest of the body is never read (keeping the
+// connection would mean reading all of it, 200 MiB or more, to find the next
+// request).
 import type { IncomingMessage } from 'node:http';
 import { INVALID_REQUEST, PARSE_ERROR } from '../protocol/jsonrpc.js';
 import { HttpRefusal } from '../protocol/http-refusal.js';
@@ -24,7 +27,7 @@ function readText(req: IncomingMessage, limit: number): Promise<string> {
       size += chunk.length;
       if (size <= limit) return void chunks.push(chunk);
       req.off('data', onData);
-      req.resume();
+      req.pause();
       reject(tooLarge(limit));
     };
     req.on('data', onData);
@@ -36,5 +39,5 @@ function readText(req: IncomingMessage, limit: number): Promise<string> {
 }
 
 function tooLarge(limit: number): HttpRefusal {
-  return new HttpRefusal(413, INVALID_REQUEST, `Request body exceeds ${limit} bytes (gateway.max_body_bytes).`);
+  return new HttpRefusal(413, INVALID_REQUEST, `Request body exceeds ${limit} bytes (gateway.max_body_bytes).`, { connection: 'close' });
 }

@@ -1,7 +1,7 @@
 // The gateway: config + core + storage + tools, served over HTTP and/or stdio.
 // `createGateway` is the one way to start it, from the CLI and the npm API alike.
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { validateConfig } from '../config/load.js';
@@ -9,7 +9,7 @@ import { resolveSettings, type GatewaySettings } from '../config/resolve.js';
 import type { EdgeConfig, EdgeConfigInput } from '../config/schema.js';
 import { componentSize, loadCore, type EdgeCore, type EncodeOptions } from '../core/index.js';
 import { queueMetrics, startOfflineQueue, type QueueHooks } from '../queue/index.js';
-import { eventStoreMetrics, gatewayMetrics } from '../telemetry/metrics.js';
+import { connectionMetrics, eventStoreMetrics, gatewayMetrics } from '../telemetry/metrics.js';
 import { openDatabaseFile, type Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { configuredPlugins } from '../plugins/index.js';
@@ -21,6 +21,7 @@ import type { Vocabularies } from '../tokenizer/vocabularies.js';
 import { loadConfiguredTokenizers } from '../tokenizer/configured.js';
 import { allowedHostValues, checkRequest, type GuardOptions } from './guard.js';
 import { answerError, McpHttpEndpoint, sendJson } from './http.js';
+import { ConnectionGuard, MAX_HEADER_BYTES, MAX_HEADER_LINES, TIMEOUT_CHECK_MS } from './connections.js';
 import { HttpRefusal } from '../protocol/http-refusal.js';
 import { assessHealth, httpStatusOf, type HealthReport } from './health.js';
 import { MCP_PATH, requirePrincipal, routeKey, RouteTable } from './routes.js';
@@ -58,6 +59,7 @@ export class Gateway {
   private readonly startedAt = Date.now();
   private httpServer: HttpServer | undefined;
   private endpoint: McpHttpEndpoint | undefined;
+  private connections: ConnectionGuard | undefined;
   private componentBytes: number | null = null;
   /** The offline queue (deferred calls as MCP tasks); see host/src/queue/. */
   queue: QueueHooks | undefined;
@@ -101,7 +103,7 @@ export class Gateway {
     gateway.componentBytes = (await componentSize()) ?? null;
     try {
       registerBuiltinTools(gateway.tools, core, gateway.vocabularies);
-      for (const plugin of await configuredPlugins(settings.plugins)) gateway.plugins.use(plugin);
+      for (const plugin of await configuredPlugins(settings.plugins, log)) gateway.plugins.use(plugin);
       gateway.queue = await startOfflineQueue(settings.queue, db, core, log, gateway.tools, gateway.routes, gateway.aggregator);
     } catch (err) {
       db.close();
@@ -220,8 +222,7 @@ export class Gateway {
     const http = this.settings.http;
     const endpoint = new McpHttpEndpoint({
       maxBodyBytes: http.maxBodyBytes,
-      maxSessions: http.maxConnections,
-      sessionIdleMs: http.sessionIdleMs,
+      limits: http.sessions,
       streams: http.streams,
       newMcpServer: (principal) => this.newMcpServer(principal),
       sessionClosed: (id) => this.aggregator.sessionClosed(id),
@@ -229,8 +230,17 @@ export class Gateway {
     });
     this.endpoint = endpoint;
     for (const method of ['POST', 'GET', 'DELETE']) this.routes.handle(routeKey(method, MCP_PATH), (req, res, principal) => endpoint.handle(req, res, requirePrincipal(principal)));
-    const server = createServer();
-    server.maxConnections = http.maxConnections;
+    const server = createServer({
+      headersTimeout: http.headerTimeoutMs,
+      requestTimeout: http.bodyTimeoutMs,
+      connectionsCheckingInterval: TIMEOUT_CHECK_MS,
+      maxHeaderSize: MAX_HEADER_BYTES,
+    });
+    // Past it, Node answers 431 and closes the connection.
+    server.maxHeadersCount = MAX_HEADER_LINES;
+    const connections = new ConnectionGuard(http.maxConnections, http.maxConnectionsPerAddress, (req) => endpoint.isUnusedStream(req));
+    this.connections = connections;
+    server.on('connection', (socket: Socket) => connections.admit(socket));
     await new Promise<void>((resolveListen, reject) => {
       server.once('error', reject);
       server.listen(http.port, http.host, () => resolveListen());
@@ -244,6 +254,7 @@ export class Gateway {
     };
     const hosts = allowedHostValues(guard);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      connections.busy(req, res);
       this.route(req, res, hosts, guard).catch((err: unknown) => answerError(res, err, this.log));
     });
     this.log.info(`mcp-edge ${VERSION} listening`, { url: this.url, data_dir: this.settings.dataDir });
@@ -260,7 +271,8 @@ export class Gateway {
 
   private sendMetrics(res: ServerResponse): void {
     const stores = this.endpoint ? eventStoreMetrics(this.endpoint.eventStoreTotals()) : '';
-    const text = gatewayMetrics(this.health(), stores + (this.queue ? queueMetrics(this.queue.queue.status()) : ''));
+    const connections = this.connections && this.endpoint ? connectionMetrics(this.connections.counts(), this.endpoint.evictedCount) : '';
+    const text = gatewayMetrics(this.health(), connections + stores + (this.queue ? queueMetrics(this.queue.queue.status()) : ''));
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }

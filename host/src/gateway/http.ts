@@ -10,17 +10,16 @@ import { jsonRpcErrorOf } from '../protocol/errors.js';
 import { HTTP_REFUSED, INVALID_REQUEST, SESSION_NOT_FOUND } from '../protocol/jsonrpc.js';
 import { readJsonBody } from './body.js';
 import { HttpRefusal } from '../protocol/http-refusal.js';
-import { isInitialize, parseMessages } from './streamable/messages.js';
+import { isInitialize, isRequest, parseMessages } from './streamable/messages.js';
+import { closesAt, countedAs, idlest, quotaRefusal, type SessionLimits, type SessionUse } from './session-limits.js';
 import { HttpSessionTransport, type SessionStreamOptions } from './streamable/session-transport.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Principal } from '../security/principal.js';
 
 export interface HttpDeps {
   maxBodyBytes: number;
-  /** Most concurrent MCP sessions; new ones are refused beyond it. */
-  maxSessions: number;
-  /** Idle sessions are closed after this many ms; 0: never. */
-  sessionIdleMs: number;
+  /** How many sessions, whose, and how long unused or idle ones stay (session-limits.ts). */
+  limits: SessionLimits;
   /** Each session's event store bounds, and when a long call becomes a resumable stream. */
   streams: SessionStreamOptions;
   /** A new MCP server for a session opened by `principal`. */
@@ -30,7 +29,7 @@ export interface HttpDeps {
   log: Logger;
 }
 
-interface Session {
+interface Session extends SessionUse {
   transport: HttpSessionTransport;
   server: Server;
   /** Who opened it: only the same principal may use it. */
@@ -70,22 +69,42 @@ function checkProtocolVersion(req: IncomingMessage): void {
 export class McpHttpEndpoint {
   private readonly sessions = new Map<string, Session>();
   private readonly sweeper: NodeJS.Timeout | undefined;
+  /** Sessions closed to make room for a newcomer. */
+  private evicted = 0;
 
   constructor(private readonly deps: HttpDeps) {
-    if (deps.sessionIdleMs > 0) {
-      const every = Math.min(60_000, Math.max(250, deps.sessionIdleMs / 4));
-      this.sweeper = setInterval(() => this.closeIdle(), every).unref();
+    const limits = [deps.limits.idleMs, deps.limits.unusedMs].filter((ms) => ms > 0);
+    if (limits.length > 0) {
+      const every = Math.min(60_000, Math.max(250, Math.min(...limits) / 4));
+      this.sweeper = setInterval(() => this.closeDue(), every).unref();
     }
   }
 
-  /** Closes sessions idle longer than gateway.session_idle_seconds: clients that left without a DELETE. */
-  private closeIdle(): void {
-    const before = Date.now() - this.deps.sessionIdleMs;
-    for (const [id, { transport, server }] of this.sessions) {
-      if (!transport.idle || transport.lastSeen > before) continue;
-      this.deps.log.debug('closing an idle MCP session', { session: id });
-      void server.close();
+  /**
+   * Closes sessions past gateway.session_unused_seconds without a request, or
+   * idle past gateway.session_idle_seconds: clients that left without a DELETE.
+   */
+  private closeDue(): void {
+    const now = Date.now();
+    for (const [id, session] of this.sessions) {
+      const due = closesAt(session, this.deps.limits);
+      if (due === undefined || due > now) continue;
+      this.deps.log.debug(session.requested ? 'closing an idle MCP session' : 'closing an MCP session that sent no request', { session: id });
+      void session.server.close();
     }
+  }
+
+  /** Whether `req` is the GET stream of a session that never sent a request: a connection that may give way to a newcomer. */
+  isUnusedStream(req: IncomingMessage): boolean {
+    const id = req.headers['mcp-session-id'];
+    if (req.method !== 'GET' || typeof id !== 'string') return false;
+    const session = this.sessions.get(id);
+    return session !== undefined && !session.requested;
+  }
+
+  /** Sessions closed to make room for a newcomer, since the start. */
+  get evictedCount(): number {
+    return this.evicted;
   }
 
   get sessionCount(): number {
@@ -121,6 +140,7 @@ export class McpHttpEndpoint {
     }
     const session = this.sessionOf(req, principal);
     checkProtocolVersion(req);
+    if (messages.some(isRequest)) session.requested = true;
     session.transport.receive(req, res, messages);
   }
 
@@ -159,18 +179,31 @@ export class McpHttpEndpoint {
   }
 
   private async startSession(req: IncomingMessage, res: ServerResponse, messages: ReturnType<typeof parseMessages>, principal: Principal): Promise<void> {
-    if (this.sessions.size >= this.deps.maxSessions) {
-      throw new HttpRefusal(503, HTTP_REFUSED, `Too many sessions (${this.deps.maxSessions}); close one or raise gateway.max_connections.`);
-    }
+    const counted = countedAs(principal, req.socket.remoteAddress);
+    const refusal = quotaRefusal(this.sessions.values(), counted, this.deps.limits);
+    if (refusal) throw refusal;
+    if (this.sessions.size >= this.deps.limits.maxSessions) await this.makeRoom();
     const server = this.deps.newMcpServer(principal);
     const transport = new HttpSessionTransport(randomUUID(), this.deps.streams);
-    this.sessions.set(transport.sessionId, { transport, server, principalId: principal.id });
+    this.sessions.set(transport.sessionId, { transport, server, principalId: principal.id, ...counted, openedAt: Date.now(), requested: false });
     transport.onclose = () => {
       this.sessions.delete(transport.sessionId);
       this.deps.sessionClosed?.(transport.sessionId);
     };
     await server.connect(transport);
     transport.receive(req, res, messages);
+  }
+
+  /** Closes the idlest session for a newcomer; refuses the newcomer when every session is in use. */
+  private async makeRoom(): Promise<void> {
+    const victim = idlest(this.sessions.values());
+    if (!victim) {
+      const max = this.deps.limits.maxSessions;
+      throw new HttpRefusal(503, HTTP_REFUSED, `Too many sessions (${max}), all in use; try again later, or raise gateway.max_connections.`, { 'retry-after': '5' });
+    }
+    this.evicted++;
+    this.deps.log.debug('closing the idlest MCP session to make room', { session: victim.transport.sessionId, requested: victim.requested });
+    await victim.server.close();
   }
 
   async closeAll(): Promise<void> {

@@ -23,7 +23,9 @@ import {
   type Task,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
-import { REQUEST_TIMEOUT } from '../protocol/jsonrpc.js';
+import { z } from 'zod';
+import { issuesInWords } from '../protocol/issues.js';
+import { INVALID_PARAMS, REQUEST_TIMEOUT } from '../protocol/jsonrpc.js';
 import type { Aggregator } from './aggregator/aggregator.js';
 import type { Principal } from '../security/principal.js';
 
@@ -73,6 +75,36 @@ export class ClientSession {
     if (this.subscriptions.has(uri)) this.server.sendResourceUpdated({ uri }).catch(() => undefined);
   }
 }
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** What a value is, in words, for an error message ("null", "an array", "a string"). */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+/**
+ * The params of tools/call, checked before the SDK's own check, which answers
+ * `arguments: null` or `[]` with a raw schema dump as an internal error. Each
+ * mistake gets INVALID_PARAMS and a sentence saying what to send.
+ */
+function checkCallParams(params: unknown): CallToolRequest['params'] {
+  if (!isPlainObject(params)) throw new McpError(INVALID_PARAMS, `tools/call needs params: an object with the tool's "name" and its "arguments"; got ${kindOf(params)}.`);
+  if (typeof params.name !== 'string' || params.name === '') throw new McpError(INVALID_PARAMS, `tools/call needs "name", the tool to call, as a non-empty string; got ${kindOf(params.name)}.`);
+  const args = params.arguments;
+  if (args !== undefined && !isPlainObject(args)) {
+    throw new McpError(INVALID_PARAMS, `tools/call "${params.name}": "arguments" must be an object of argument names to values, or left out; got ${kindOf(args)}.`);
+  }
+  const parsed = CallToolRequestSchema.shape.params.safeParse(params);
+  if (!parsed.success) throw new McpError(INVALID_PARAMS, `tools/call "${params.name}": ${issuesInWords(parsed.error)}`);
+  return parsed.data;
+}
+
+/** tools/call with its params checked by checkCallParams (a thrown McpError reaches the client as it is). */
+const CheckedCallToolRequestSchema = CallToolRequestSchema.extend({ params: z.unknown().transform(checkCallParams) });
 
 type Extra = Parameters<Parameters<Server['setRequestHandler']>[1]>[1];
 
@@ -141,7 +173,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   const agg = deps.aggregator;
   const ms = deps.requestTimeoutMs;
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: agg.listTools() }));
-  server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+  server.setRequestHandler(CheckedCallToolRequestSchema, (request, extra) =>
     forward(extra, request.params._meta, ms, `Tool "${request.params.name}"`, (c) => {
       const run = () => agg.callTool(request.params.name, request.params.arguments, c);
       // The offline queue may defer the call (a task) instead of running it now.

@@ -4,6 +4,8 @@
 // appears later in the working directory or on PATH cannot stand in for one.
 // Each run gets a filtered environment, a confined working directory, a time
 // limit and an output cap; beyond either, its whole process group is killed.
+// By default each run is also its own PID namespace, so it neither sees the
+// gateway's processes nor leaves any of its own behind (shell-sandbox.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
@@ -11,10 +13,12 @@ import { delimiter, isAbsolute, join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { PluginSettings } from '../config/resolve.js';
+import type { Logger } from '../telemetry/log.js';
 import { definePlugin, type Plugin } from '../providers/local/provider.js';
 import { defineTool } from '../tools/registry.js';
 import { PluginConfigError, Refusal, refusalResult, refusing, Roots, structured } from './common.js';
 import { globToRegExp } from './file-search.js';
+import { killOutputHolders, openSandbox, outputsOf, type Sandbox } from './shell-sandbox.js';
 
 /** The plugin's section of mcp-edge.toml, validated (config/resolve.ts passes it whole). */
 type ShellConfig = NonNullable<PluginSettings['shell']>;
@@ -129,34 +133,57 @@ function killGroup(child: ChildProcess): void {
   }
 }
 
-function runProcess(request: RunRequest, env: NodeJS.ProcessEnv, maxOutput: number, signal: AbortSignal, live: Set<ChildProcess>): Promise<RunOutcome> {
+/**
+ * How long the output pipes may stay open after the program exited or was
+ * killed before the call stops waiting for them: only a process that could
+ * not be killed holds them that long.
+ */
+const PIPE_GRACE_MS = 1000;
+
+function runProcess(request: RunRequest, sandbox: Sandbox, env: NodeJS.ProcessEnv, maxOutput: number, signal: AbortSignal, live: Set<ChildProcess>): Promise<RunOutcome> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(request.path, request.args, { cwd: request.cwd, env, shell: false, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const { file, args } = sandbox.command(request.path, request.args);
+    const child = spawn(file, args, { cwd: request.cwd, env, shell: false, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     live.add(child);
-    child.once('exit', () => live.delete(child));
+    // Without a namespace, what is left of the run is found by the output it holds (shell-sandbox.ts).
+    const outputs = sandbox.isolation === 'none' ? outputsOf(child.pid) : undefined;
+    let backstop: NodeJS.Timeout | undefined;
+    /** Kills what is left of the run, and stops waiting for its pipes if something holds them anyway. */
+    const sweep = () => {
+      killGroup(child);
+      if (outputs) void killOutputHolders(outputs);
+      backstop ??= setTimeout(() => (child.stdout.destroy(), child.stderr.destroy()), PIPE_GRACE_MS);
+    };
+    child.once('exit', () => {
+      live.delete(child);
+      if (sandbox.isolation === 'none') sweep();
+    });
     let stopped: RunOutcome['stopped'];
     const stop = (why: NonNullable<RunOutcome['stopped']>) => {
       stopped ??= why;
-      killGroup(child);
+      sweep();
     };
     const stdout = capped(maxOutput, () => stop('output_too_large'));
     const stderr = capped(maxOutput, () => stop('output_too_large'));
     const timer = setTimeout(() => stop('timeout'), request.timeoutMs);
     const onAbort = () => stop('cancelled');
     signal.addEventListener('abort', onAbort, { once: true });
+    const settle = () => {
+      clearTimeout(timer);
+      clearTimeout(backstop);
+      signal.removeEventListener('abort', onAbort);
+    };
     child.stdout.on('data', (c: Buffer) => stdout.push(c));
     child.stderr.on('data', (c: Buffer) => stderr.push(c));
     child.stdin.on('error', () => undefined); // the program may exit without reading its input
     child.stdin.end(request.stdin ?? '');
     child.once('error', (err) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      settle();
       reject(new Refusal('failed', `cannot start ${request.path}: ${err.message}`));
     });
     child.once('close', (exitCode, exitSignal) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      settle();
       const outcome = { exitCode, signal: exitSignal, stdout: stdout.text(), stderr: stderr.text(), durationMs: Date.now() - started };
       resolve(stopped ? { ...outcome, stopped } : outcome);
     });
@@ -175,7 +202,7 @@ function stoppedResult(command: string, outcome: RunOutcome, config: ShellConfig
   return result;
 }
 
-function runTool(commands: Map<string, Allowed>, roots: Roots, config: ShellConfig, env: NodeJS.ProcessEnv, live: Set<ChildProcess>) {
+function runTool(commands: Map<string, Allowed>, roots: Roots, config: ShellConfig, sandbox: Sandbox, env: NodeJS.ProcessEnv, live: Set<ChildProcess>) {
   const names = [...commands.keys()].sort() as [string, ...string[]];
   return defineTool({
     name: 'shell_run',
@@ -208,7 +235,7 @@ function runTool(commands: Map<string, Allowed>, roots: Roots, config: ShellConf
         if (!(await stat(cwd)).isDirectory()) throw new Refusal('not_a_file', `${args.cwd} is not a folder.`);
         const timeoutMs = Math.min(args.timeout_ms ?? config.timeout_ms, config.timeout_ms);
         const request = { path: allowed.path, args: args.args, cwd, timeoutMs, ...(args.stdin === undefined ? {} : { stdin: args.stdin }) };
-        const outcome = await runProcess(request, env, config.max_output_bytes, signal, live);
+        const outcome = await runProcess(request, sandbox, env, config.max_output_bytes, signal, live);
         if (outcome.stopped) return stoppedResult(args.command, outcome, config, timeoutMs);
         const { exitCode, signal: exitSignal, stdout, stderr, durationMs } = outcome;
         return structured({ command: args.command, exit_code: exitCode, signal: exitSignal, stdout, stderr, duration_ms: durationMs });
@@ -216,16 +243,30 @@ function runTool(commands: Map<string, Allowed>, roots: Roots, config: ShellConf
   });
 }
 
+/** What commands can still reach, said once at start: the operator decides whether that is acceptable. */
+function warnOfReach(config: ShellConfig, log: Logger | undefined): void {
+  if (config.isolation === 'none') {
+    log?.warn('plugins.shell: isolation is "none": commands can read this gateway\'s environment through /proc, and a command that detaches and closes its output outlives the call and the gateway', {
+      gateway_pid: process.pid,
+    });
+  }
+  if (process.getuid?.() === 0) {
+    log?.warn('plugins.shell: the gateway runs as root, so its commands do too; run it as a user of its own (see docs/plugins.md)');
+  }
+}
+
 /** Builds the plugin; every command must be found and every folder must exist. */
-export async function shellPlugin(config: ShellConfig): Promise<Plugin> {
+export async function shellPlugin(config: ShellConfig, log?: Logger): Promise<Plugin> {
   const searchPath = config.path ?? process.env.PATH ?? '/usr/bin:/bin';
   const commands = await resolveCommands(config.commands, searchPath);
   const roots = await Roots.open(config.roots, 'plugins.shell.roots');
+  const sandbox = await openSandbox(config.isolation);
+  warnOfReach(config, log);
   const live = new Set<ChildProcess>();
   return definePlugin({
     name: 'shell',
     description: 'Run allowlisted programs without a shell.',
-    tools: [runTool(commands, roots, config, childEnv(config, searchPath), live)],
+    tools: [runTool(commands, roots, config, sandbox, childEnv(config, searchPath), live)],
     // Programs still running when the gateway closes die with it, children included.
     close: () => live.forEach(killGroup),
   });

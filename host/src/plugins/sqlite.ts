@@ -1,8 +1,9 @@
-// The sqlite plugin: db_query over configured database files. Read-only unless
-// the operator says otherwise, twice over: the files are opened read-only with
-// query_only on, and a statement that would write is refused before it runs
-// (better-sqlite3's `readonly`, which is sqlite3_stmt_readonly). Queries run in
-// a child process with a time limit and a row limit (see sqlite-worker.ts).
+// The sqlite plugin: db_query over configured database files, read-only unless
+// the operator says otherwise. SQLite itself decides what a statement may do
+// (an authorizer, a limit of 0 attached databases, a read-only open: see
+// sqlite-child.ts), so no spelling of the SQL gets around it; node:sqlite is
+// the binding that exposes those. Queries run in a child process with a time
+// limit and a row limit (see sqlite-worker.ts).
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -38,6 +39,26 @@ async function checkDatabases(databases: Record<string, string>): Promise<Record
   return resolved;
 }
 
+/**
+ * The guard needs node:sqlite's setAuthorizer and per-connection limits
+ * (Node.js 24 releases have both; 22 does not). Without them the plugin
+ * refuses to start rather than run queries unguarded.
+ */
+async function checkSqliteGuard(): Promise<void> {
+  const sqlite = await import('node:sqlite').catch(() => undefined);
+  let guarded = false;
+  if (sqlite && typeof sqlite.DatabaseSync.prototype.setAuthorizer === 'function') {
+    const db = new sqlite.DatabaseSync(':memory:', { limits: { attach: 0 } });
+    guarded = db.limits?.attach === 0;
+    db.close();
+  }
+  if (!guarded) {
+    throw new PluginConfigError(
+      `plugins.sqlite needs node:sqlite with setAuthorizer and connection limits, which this Node.js (${process.version}) lacks. Run mcp-edge on Node.js 24 (the one setup brings into .node/ will do), or disable the plugin.`,
+    );
+  }
+}
+
 type Scalar = z.infer<typeof scalar>;
 
 /** SQLite has no booleans: bind them as 1 and 0, as SQLite itself stores them. */
@@ -47,7 +68,9 @@ function bindable(params: Scalar[] | Record<string, Scalar>): unknown[] | Record
 }
 
 function queryTool(names: [string, ...string[]], config: SqliteConfig, worker: SqliteWorker) {
-  const mode = config.read_only ? 'Read-only: statements that write are refused.' : 'Reads and writes are allowed.';
+  const mode = config.read_only
+    ? 'Read-only: statements that write are refused.'
+    : 'Reads and writes are allowed, on this database only (no ATTACH, VACUUM, transactions or temporary objects).';
   return defineTool({
     name: 'db_query',
     title: 'Query a SQLite database',
@@ -57,7 +80,10 @@ function queryTool(names: [string, ...string[]], config: SqliteConfig, worker: S
     input: z.object({
       database: z.enum(names).describe('Which configured database.'),
       sql: z.string().min(1).max(100_000).describe('One SQL statement; "?" or ":name" placeholders for params.'),
-      params: z.union([z.array(scalar), z.record(z.string(), scalar)]).default([]).describe('Positional (array) or named (object) values.'),
+      params: z
+        .union([z.array(scalar), z.record(z.string(), scalar)])
+        .default([])
+        .describe('Positional (array, exactly one per "?") or named (object; a name left out is NULL) values.'),
       max_rows: z.number().int().min(1).optional().describe('Fewer rows than the configured limit.'),
     }),
     output: queryOutput,
@@ -74,6 +100,7 @@ function queryTool(names: [string, ...string[]], config: SqliteConfig, worker: S
 
 /** Builds the plugin; every configured database file must exist. */
 export async function sqlitePlugin(config: SqliteConfig): Promise<Plugin> {
+  await checkSqliteGuard();
   const databases = await checkDatabases(config.databases);
   const names = Object.keys(databases).sort() as [string, ...string[]];
   const worker = new SqliteWorker({ databases, readOnly: config.read_only }, config.timeout_ms);

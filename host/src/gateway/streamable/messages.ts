@@ -1,8 +1,20 @@
 // JSON-RPC 2.0 message shapes as the Streamable HTTP endpoint checks them.
-// Hand-written guards instead of the SDK's zod schema: every message on the
-// hot path passes through here, and a shape check is all the transport needs
-// (the MCP server validates each method's params afterwards).
-import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+// Hand-written guards first, for messages that say what is wrong; then the
+// SDK's own classification, because a message it cannot classify is dropped
+// by its Protocol without an answer, and a POST waiting for that answer would
+// hang for as long as the client keeps it open (an extra top-level member,
+// a `_meta` that is not an object). Both together cost under a microsecond.
+import {
+  isJSONRPCErrorResponse,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  isJSONRPCResultResponse,
+  JSONRPCNotificationSchema,
+  JSONRPCRequestSchema,
+  type JSONRPCMessage,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
+import { issuesInWords } from '../../protocol/issues.js';
 import { INVALID_REQUEST } from '../../protocol/jsonrpc.js';
 import { HttpRefusal } from '../../protocol/http-refusal.js';
 
@@ -30,13 +42,25 @@ function problem(raw: unknown): string | undefined {
   return 'a message needs "method", "result" or an "error" with an integer code and a message';
 }
 
+/** Why the SDK would not take `raw` (already past `problem`) as the message it looks like, or undefined when it would. */
+function sdkProblem(raw: Json): string | undefined {
+  if ('method' in raw) {
+    const isCall = 'id' in raw;
+    if (isCall ? isJSONRPCRequest(raw) : isJSONRPCNotification(raw)) return undefined;
+    const parsed = (isCall ? JSONRPCRequestSchema : JSONRPCNotificationSchema).safeParse(raw);
+    return parsed.success ? 'the message is not a request or a notification' : issuesInWords(parsed.error);
+  }
+  if (isJSONRPCResultResponse(raw) || isJSONRPCErrorResponse(raw)) return undefined;
+  return 'a response has only "jsonrpc", "id" and one of "result" or "error"';
+}
+
 /** The messages of one POST body (one message or a batch), or an HttpRefusal saying what is wrong. */
 export function parseMessages(body: unknown): JSONRPCMessage[] {
   const list = Array.isArray(body) ? body : [body];
   if (list.length === 0) throw new HttpRefusal(400, INVALID_REQUEST, 'Invalid Request: an empty batch.');
   if (list.length > MAX_BATCH) throw new HttpRefusal(400, INVALID_REQUEST, `Invalid Request: a batch must not exceed ${MAX_BATCH} messages.`);
   list.forEach((raw, i) => {
-    const why = problem(raw);
+    const why = problem(raw) ?? sdkProblem(raw as Json);
     if (why) throw new HttpRefusal(400, INVALID_REQUEST, `Invalid Request: ${why}${list.length > 1 ? ` (batch item ${i})` : ''}.`);
   });
   return list as JSONRPCMessage[];

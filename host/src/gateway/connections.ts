@@ -1,0 +1,122 @@
+// The gateway's TCP connections, held to gateway.max_connections without
+// letting idle or slow ones lock everyone else out. Node's own maxConnections
+// refuses the newcomer when the server is full; here a newcomer takes the
+// place of the connection that is doing the least: one that has not sent a
+// request yet (1,000 silent connections once held every slot for a minute),
+// then one whose request body is still trickling in (slowloris), then one
+// idle between keep-alive requests, oldest first. A connection busy with a
+// request is taken only when it is disposable (the GET stream of an MCP
+// session that never sent a request: a client holding streams open to fill
+// the gateway); when all are busy otherwise, the newcomer is refused.
+// One remote address may hold gateway.max_connections_per_address of them; a
+// newcomer from an address at its cap takes the place of that address's own
+// least busy connection, so a flood from one host churns among itself and
+// leaves the other slots alone. Loopback is not counted: every local program,
+// or a proxy on the same machine, shares it. The header and body time limits
+// (Node's headersTimeout and requestTimeout, gateway.header_timeout_ms and
+// body_timeout_ms) end slow connections even when nobody needs their place.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { isLoopback } from './session-limits.js';
+
+/** Most header lines one request may carry; more is answered 431. */
+export const MAX_HEADER_LINES = 100;
+/** Most bytes of one request's headers (Node answers 431 past it). */
+export const MAX_HEADER_BYTES = 16 * 1024;
+/** How often Node checks the header and body time limits, in ms. */
+export const TIMEOUT_CHECK_MS = 1000;
+
+interface Tracked {
+  /** The request it carries now, from its headers until its answer ends. */
+  request?: IncomingMessage;
+  /** Requests it has carried: 0 for a connection that has not sent one yet. */
+  requests: number;
+  /** The remote address it counts against; undefined for loopback. */
+  address: string | undefined;
+}
+
+export interface ConnectionCounts {
+  open: number;
+  /** Connections closed to make room for a newcomer. */
+  evicted: number;
+  /** Newcomers refused because every connection was busy. */
+  refused: number;
+}
+
+export class ConnectionGuard {
+  /** In the order they connected: the first evictable one is the oldest. */
+  private readonly live = new Map<Socket, Tracked>();
+  private readonly perAddress = new Map<string, number>();
+  private evicted = 0;
+  private refused = 0;
+
+  constructor(
+    private readonly maxConnections: number,
+    private readonly maxPerAddress: number,
+    /** Whether a request in progress may be cut off to make room (see above). */
+    private readonly disposable: (req: IncomingMessage) => boolean = () => false,
+  ) {}
+
+  /**
+   * A new connection (the server's 'connection' event): admitted, after making
+   * room when its address or the gateway is full. `remoteAddress` is the
+   * socket's own unless given.
+   */
+  admit(socket: Socket, remoteAddress = socket.remoteAddress): void {
+    const address = remoteAddress === undefined || isLoopback(remoteAddress) ? undefined : remoteAddress.replace(/^::ffff:/, '');
+    const addressFull = address !== undefined && (this.perAddress.get(address) ?? 0) >= this.maxPerAddress;
+    if ((addressFull && !this.evictOne(address)) || (this.live.size >= this.maxConnections && !this.evictOne())) {
+      this.refused++;
+      socket.destroy();
+      return;
+    }
+    this.live.set(socket, { requests: 0, address });
+    if (address !== undefined) this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
+    socket.once('close', () => this.forget(socket));
+  }
+
+  private forget(socket: Socket): void {
+    const tracked = this.live.get(socket);
+    if (!tracked) return;
+    this.live.delete(socket);
+    const address = tracked.address;
+    if (address === undefined) return;
+    const left = (this.perAddress.get(address) ?? 1) - 1;
+    if (left > 0) this.perAddress.set(address, left);
+    else this.perAddress.delete(address);
+  }
+
+  /** A request arrived on its connection (the server's 'request' event); the connection is busy until the answer ends. */
+  busy(req: IncomingMessage, res: ServerResponse): void {
+    const tracked = this.live.get(req.socket);
+    if (!tracked) return;
+    tracked.request = req;
+    tracked.requests++;
+    res.once('close', () => {
+      if (tracked.request === req) delete tracked.request;
+    });
+  }
+
+  counts(): ConnectionCounts {
+    return { open: this.live.size, evicted: this.evicted, refused: this.refused };
+  }
+
+  /** Closes the connection doing the least (of `address` when given); false when every one is busy with a request. */
+  private evictOne(address?: string): boolean {
+    const victim =
+      this.oldest(address, (t) => t.requests === 0) ?? // never sent a request (or is still sending its headers)
+      this.oldest(address, (t) => t.request?.complete === false) ?? // its request body is still arriving
+      this.oldest(address, (t) => t.request === undefined) ?? // idle between keep-alive requests
+      this.oldest(address, (t) => t.request !== undefined && this.disposable(t.request));
+    if (!victim) return false;
+    this.evicted++;
+    this.forget(victim);
+    victim.destroy();
+    return true;
+  }
+
+  private oldest(address: string | undefined, matches: (t: Tracked) => boolean): Socket | undefined {
+    for (const [socket, tracked] of this.live) if ((address === undefined || tracked.address === address) && matches(tracked)) return socket;
+    return undefined;
+  }
+}
