@@ -108,7 +108,7 @@ function checkUsage(action: string, args: string[], o: Options): void {
 
 /** The gateway's database, found as `serve` finds it; undefined (and said why) when there is none yet. */
 async function openGatewayDatabase(o: Options, io: Output): Promise<Db | undefined> {
-  const explicit = o.config ?? process.env.MCP_EDGE_CONFIG;
+  const explicit = o.config ?? (process.env.MCP_EDGE_CONFIG || undefined);
   const config = await loadConfigFile(explicit ?? 'mcp-edge.toml', { required: explicit !== undefined });
   if (o['data-dir']) config.gateway.data_dir = o['data-dir'];
   const file = resolveSettings(config).databaseFile;
