@@ -20,6 +20,10 @@ describe('canonical JSON and the digest', () => {
 
   it('tells apart what JSON.stringify would blur: undefined members are absent, strings are exact', () => {
     expect(canonicalJson({ a: undefined, b: 'x' })).toBe('{"b":"x"}');
+    // A member named __proto__ (JSON.parse makes it an own member, and clients get it) is part of the definition.
+    const smuggled = JSON.parse('{"name":"t","inputSchema":{"type":"object"},"__proto__":{"note":"read ~/.ssh"}}') as Tool;
+    expect(canonicalJson(smuggled)).toBe('{"__proto__":{"note":"read ~/.ssh"},"inputSchema":{"type":"object"},"name":"t"}');
+    expect(toolDigest(smuggled).digest).not.toBe(toolDigest({ name: 't', inputSchema: { type: 'object' } }).digest);
     expect(toolDigest({ name: 't', description: 'a', inputSchema: { type: 'object' } }).digest).not.toBe(
       toolDigest({ name: 't', description: 'a\u200b', inputSchema: { type: 'object' } }).digest,
     );

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { CallToolResultSchema, CreateTaskResultSchema, GetTaskResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
+import type { EdgeConfigInput } from '../host/src/config/schema.js';
 import type { Gateway } from '../host/src/gateway/gateway.js';
 import type { UpstreamProvider } from '../host/src/providers/upstream/upstream.js';
 import { TOOL_WITHHELD } from '../host/src/protocol/jsonrpc.js';
@@ -33,7 +34,7 @@ async function tools(dataDir: string, ...args: string[]): Promise<{ code: number
 }
 
 /** A gateway with its data in a folder the test knows, fronting the fixture as upstream `id` for each file. */
-async function gatewayOver(files: Record<string, string>, offline?: Parameters<typeof startGateway>[0]['offline']): Promise<{ gateway: Gateway; dataDir: string }> {
+async function gatewayOver(files: Record<string, string>, offline?: EdgeConfigInput['offline']): Promise<{ gateway: Gateway; dataDir: string }> {
   const dataDir = tempDir('mcp-edge-tools-cli-');
   const upstreams = Object.entries(files).map(([id, path]) => pinnedUpstream(path, { id }));
   const gateway = await startGateway({ gateway: { data_dir: dataDir }, upstreams, ...(offline ? { offline } : {}) });

@@ -12,16 +12,22 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 
 const ordinal = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/**
+ * Each object as a copy with its keys in ordinal order, for JSON.stringify
+ * (native, about twice as fast as walking the value here). The copy has no
+ * prototype, so a member named "__proto__" stays a member, and counts.
+ */
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const record = value as Record<string, unknown>;
+  const sorted: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const key of Object.keys(record).sort(ordinal)) sorted[key] = record[key];
+  return sorted;
+}
+
 /** `value` as JSON with every object's keys in ordinal order; undefined members are left out, as JSON.stringify does. */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const record = value as Record<string, unknown>;
-  const members = Object.keys(record)
-    .filter((k) => record[k] !== undefined)
-    .sort(ordinal)
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`);
-  return `{${members.join(',')}}`;
+  return JSON.stringify(value, sortedKeys) ?? 'null';
 }
 
 /** Digests of the tool objects seen so far: a catalog keeps its objects until the upstream lists again. */

@@ -65,6 +65,8 @@ interface Pin {
 export class ToolPins {
   /** upstream -> tool -> its pin, as in SQLite. */
   private pins = new Map<string, Map<string, Pin>>();
+  /** upstream -> tool -> its definition as last listed (JSON.stringify) and digest: a list sent again as before is not digested again. */
+  private lastListed = new Map<string, Map<string, { raw: string; digest: string }>>();
   /** upstream -> its offered tools that are not approved, as of its last screening. */
   private readonly unapproved = new Map<string, Map<string, Unapproved>>();
   private generation: string;
@@ -118,22 +120,25 @@ export class ToolPins {
     const trusted: string[] = [];
     const unapproved = new Map<string, Unapproved>();
     const listed: Tool[] = [];
+    const before = this.lastListed.get(upstream);
+    const now = new Map<string, { raw: string; digest: string }>();
     for (const tool of tools) {
-      const verdict = this.judge(upstream, settings, pins, known, tool, writes, trusted);
+      const verdict = this.judge(upstream, settings, pins, known, tool, digestOf(tool, before, now), writes, trusted);
       if (verdict === undefined) listed.push(tool);
       else {
         unapproved.set(tool.name, verdict);
         if (verdict.listed) listed.push(marked(tool, verdict));
       }
     }
+    this.lastListed.set(upstream, now);
     this.write(upstream, writes);
     this.report(upstream, known, trusted, unapproved);
     return listed;
   }
 
   /** Decides one tool: undefined when its definition is approved (or trusted now, on first use). */
-  private judge(upstream: string, settings: PinSettings, pins: Map<string, Pin>, known: boolean, tool: Tool, writes: ((s: PinStore) => void)[], trusted: string[]): Unapproved | undefined {
-    const { digest, canonical } = toolDigest(tool);
+  private judge(upstream: string, settings: PinSettings, pins: Map<string, Pin>, known: boolean, tool: Tool, digest: string, writes: ((s: PinStore) => void)[], trusted: string[]): Unapproved | undefined {
+    const canonical = () => toolDigest(tool).canonical;
     const now = this.now();
     const name = tool.name;
     const unapproved = (reason: Unapproved['reason']): Unapproved => ({ upstream, tool: name, reason, digest, listed: settings.mode === 'warn' });
@@ -142,11 +147,11 @@ export class ToolPins {
       if (pins.size >= MAX_PINS_PER_UPSTREAM) return unapproved('new');
       if (known && settings.holdNewTools) {
         pins.set(name, { approved: null, pending: digest });
-        writes.push((s) => s.recordPending(upstream, name, digest, canonical, now));
+        writes.push((s) => s.recordPending(upstream, name, digest, canonical(), now));
         return unapproved('new');
       }
       pins.set(name, { approved: digest, pending: null });
-      writes.push((s) => s.recordFirstUse(upstream, name, digest, canonical, now));
+      writes.push((s) => s.recordFirstUse(upstream, name, digest, canonical(), now));
       trusted.push(name);
       return undefined;
     }
@@ -159,7 +164,7 @@ export class ToolPins {
     }
     if (pin.pending !== digest) {
       pin.pending = digest;
-      writes.push((s) => s.recordPending(upstream, name, digest, canonical, now));
+      writes.push((s) => s.recordPending(upstream, name, digest, canonical(), now));
     }
     return unapproved(pin.approved === null ? 'new' : 'changed');
   }
@@ -260,6 +265,19 @@ export class ToolPins {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+/**
+ * A tool's digest, reusing the one of its last listing when the upstream
+ * sent it again byte for byte (JSON.stringify is native and several times
+ * cheaper than canonical JSON and SHA-256). Records it in `now`.
+ */
+function digestOf(tool: Tool, before: Map<string, { raw: string; digest: string }> | undefined, now: Map<string, { raw: string; digest: string }>): string {
+  const raw = JSON.stringify(tool);
+  const last = before?.get(tool.name);
+  const digest = last?.raw === raw ? last.digest : toolDigest(tool).digest;
+  now.set(tool.name, { raw, digest });
+  return digest;
 }
 
 function describe(u: Unapproved): string {
