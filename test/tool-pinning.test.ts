@@ -203,6 +203,27 @@ describe('tool pinning (pinning = "pin", the default)', () => {
   });
 });
 
+describe('tool pinning in a replica group', () => {
+  it('withholds only the replica whose definition changed: the tool stays listed, and every call goes to the unchanged one', async () => {
+    const honest = toolsFile([ECHO, SUM]);
+    const pulled = toolsFile([ECHO, SUM]);
+    const replica = (id: string, path: string) => pinnedUpstream(path, { id, replica_group: 'calc', env: { TOOLS_FILE: path, REPLICA_NAME: id } });
+    const gateway = await startGateway({ upstreams: [replica('a', pulled.path), replica('b', honest.path)] });
+    const { client, toolsWhen } = await connectWatching(gateway);
+    await toolsWhen(has('sum'), 'sum to be listed');
+    pulled.write([ECHO, POISONED_SUM]);
+    // The replicas share the name reload: ask replica a itself to announce its change.
+    const a = gateway.aggregator.slots.find((s) => s.provider.id === 'a')!.provider;
+    await a.callTool('reload', {}, { signal: new AbortController().signal });
+    await eventually(() => (gateway.pins.withheld('a').length > 0 ? true : undefined), 10_000, 'replica a to be withheld');
+    const sum = (await client.listTools()).tools.find((t) => t.name === 'sum');
+    expect(sum?.description).toBe(SUM.description);
+    const answers = new Set<string>();
+    for (let i = 0; i < 6; i++) answers.add(textOf(await client.callTool({ name: 'sum', arguments: { a: 1, b: 2 } })));
+    expect([...answers]).toEqual(['sum called by b']);
+  });
+});
+
 describe('tool pinning modes and options', () => {
   it('warn: lists a changed definition, marked in _meta, callable, and reports it', async () => {
     const file = toolsFile([ECHO, SUM]);
