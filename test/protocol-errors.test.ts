@@ -33,7 +33,7 @@ describe('JSON-RPC error codes', () => {
     expect(rpc.INTERNAL_ERROR).toBe(ErrorCode.InternalError);
     expect(rpc.CONNECTION_CLOSED).toBe(ErrorCode.ConnectionClosed);
     expect(rpc.REQUEST_TIMEOUT).toBe(ErrorCode.RequestTimeout);
-    expect([rpc.RESOURCE_NOT_FOUND, rpc.HTTP_REFUSED, rpc.SESSION_NOT_FOUND, rpc.PROVIDER_UNAVAILABLE]).toEqual([-32002, -32000, -32001, -32010]);
+    expect([rpc.RESOURCE_NOT_FOUND, rpc.HTTP_REFUSED, rpc.SESSION_NOT_FOUND, rpc.PROVIDER_UNAVAILABLE, rpc.TOOL_WITHHELD]).toEqual([-32002, -32000, -32001, -32010, -32011]);
   });
 
   it('appear as numbers or SDK names nowhere in host/src but protocol/jsonrpc.ts', () => {
@@ -51,7 +51,7 @@ describe('JSON-RPC error codes', () => {
 
   it('tell a link failure (retry, fail over, queue) from an answer (final)', () => {
     expect([rpc.CONNECTION_CLOSED, rpc.REQUEST_TIMEOUT].every(rpc.isLinkFailure)).toBe(true);
-    expect([rpc.INVALID_PARAMS, rpc.INTERNAL_ERROR, rpc.RESOURCE_NOT_FOUND, rpc.PROVIDER_UNAVAILABLE].some(rpc.isLinkFailure)).toBe(false);
+    expect([rpc.INVALID_PARAMS, rpc.INTERNAL_ERROR, rpc.RESOURCE_NOT_FOUND, rpc.PROVIDER_UNAVAILABLE, rpc.TOOL_WITHHELD].some(rpc.isLinkFailure)).toBe(false);
   });
 });
 

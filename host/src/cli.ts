@@ -6,6 +6,7 @@ import { ConfigError, loadConfigFile } from './config/load.js';
 import type { EdgeConfig } from './config/schema.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import { routesHelp } from './gateway/routes.js';
+import { toolsCommand } from './commands/tools.js';
 import { StorageError } from './storage/database.js';
 import { createLogger, type LogLevel } from './telemetry/log.js';
 import { VERSION } from './version.js';
@@ -15,6 +16,8 @@ const HELP = `mcp-edge ${VERSION}: a Model Context Protocol gateway for the edge
 Usage:
   mcp-edge serve [options]   serve MCP over Streamable HTTP at http://<bind>/mcp
   mcp-edge stdio [options]   serve MCP over stdin/stdout (for Claude Desktop)
+  mcp-edge tools ...         review and approve changed upstream tool definitions
+                             (tool pinning; "mcp-edge tools help" for more)
   mcp-edge version           print the version
   mcp-edge help              print this help
 
@@ -116,6 +119,11 @@ function explain(err: unknown): { message: string; code: number } {
 
 export async function main(argv: string[]): Promise<void> {
   try {
+    // Subcommands with their own arguments parse them themselves.
+    if (argv[0] === 'tools') {
+      process.exitCode = await toolsCommand(argv.slice(1));
+      return;
+    }
     const { command, options } = parse(argv);
     switch (command) {
       case 'serve':

@@ -8,7 +8,7 @@ import { afterAll } from 'vitest';
 import { createGateway, type Gateway } from '../../host/src/gateway/gateway.js';
 import { loadCore, type EdgeCore } from '../../host/src/core/index.js';
 import type { EdgeConfigInput } from '../../host/src/config/schema.js';
-import { createLogger } from '../../host/src/telemetry/log.js';
+import { createLogger, type Logger } from '../../host/src/telemetry/log.js';
 import { ROOT, tempDir } from './processes.js';
 
 const modules = join(ROOT, 'node_modules/@modelcontextprotocol');
@@ -26,14 +26,14 @@ afterAll(async () => {
 /** One core per test file: compiling the component is the slow part of a start. */
 let core: Promise<EdgeCore> | undefined;
 
-/** A gateway on 127.0.0.1 with a fresh data dir; closed, and its data dir removed, after the test file. */
-export async function startGateway(config: EdgeConfigInput = {}): Promise<Gateway> {
+/** A gateway on 127.0.0.1 with a fresh data dir; closed, and its data dir removed, after the test file. Silent unless given a logger. */
+export async function startGateway(config: EdgeConfigInput = {}, logger?: Logger): Promise<Gateway> {
   const dataDir = tempDir();
   core ??= loadCore();
   const gateway = await createGateway({
     config: { ...config, gateway: { bind_address: '127.0.0.1:0', data_dir: dataDir, ...config.gateway } },
     core: await core,
-    logger: createLogger(process.env.MCP_EDGE_TEST_LOG ? 'debug' : 'silent'),
+    logger: logger ?? createLogger(process.env.MCP_EDGE_TEST_LOG ? 'debug' : 'silent'),
   });
   open.push({
     async close() {

@@ -6,6 +6,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ProviderWeights, RouterOptions } from '../core/router.js';
+import type { PinSettings } from '../security/pinning/pins.js';
 import { DATABASE_FILE } from '../storage/database.js';
 import type { EdgeConfig, PluginsConfig, UpstreamConfig } from './schema.js';
 
@@ -91,6 +92,8 @@ export interface UpstreamSettings {
   weights: ProviderWeights;
   restart: RestartPolicy;
   sessionMode: 'shared' | 'per-client';
+  /** Tool pinning: what a changed tool definition does (security/pinning/). */
+  pinning: PinSettings;
 }
 
 export interface DestinationSettings {
@@ -218,6 +221,7 @@ function resolveUpstream(u: UpstreamConfig): UpstreamSettings {
     weights: { localityMs: u.locality_ms, cost: u.cost, energy: 0 },
     restart: { maxRestarts: r.max_restarts, initialBackoffMs: r.initial_backoff_ms, maxBackoffMs: r.max_backoff_ms, stableAfterMs: r.stable_after_ms, giveUp: u.transport === 'stdio' },
     sessionMode: u.session_mode,
+    pinning: { mode: u.pinning, holdNewTools: u.hold_new_tools },
   };
 }
 

@@ -328,9 +328,19 @@ export const upstreamSchema = z
      * the upstream's sampling, elicitation and logging reach exactly that client.
      */
     session_mode: z.enum(['shared', 'per-client']).default('shared'),
+    /**
+     * Tool pinning (docs/security.md): the digest of each tool's definition
+     * is recorded on first use or approval. pin: a changed definition is
+     * withheld (not listed, calls refused) until approved with `mcp-edge
+     * tools approve`. warn: it is listed and reported. off: nothing is checked.
+     */
+    pinning: z.enum(['pin', 'warn', 'off']).default('pin'),
+    /** Tools that appear after the upstream's first pinned catalog wait for approval too, instead of being trusted on first use. */
+    hold_new_tools: z.boolean().default(false),
   })
   .strict()
   .superRefine((u, ctx) => {
+    if (u.hold_new_tools && u.pinning === 'off') ctx.addIssue({ code: 'custom', path: ['hold_new_tools'], message: 'hold_new_tools needs pinning = "pin" or "warn"; with pinning off no tool is held' });
     if (u.transport === 'stdio' && !u.command) ctx.addIssue({ code: 'custom', path: ['command'], message: 'a stdio upstream needs a command' });
     if (u.transport !== 'stdio' && !u.url) ctx.addIssue({ code: 'custom', path: ['url'], message: `an ${u.transport} upstream needs a url` });
     // Keys of the other transport would be silently ignored: refuse them instead.

@@ -9,7 +9,7 @@ import { resolveSettings, type GatewaySettings } from '../config/resolve.js';
 import type { EdgeConfig, EdgeConfigInput } from '../config/schema.js';
 import { componentSize, loadCore, type EdgeCore, type EncodeOptions } from '../core/index.js';
 import { queueMetrics, startOfflineQueue, type QueueHooks } from '../queue/index.js';
-import { connectionMetrics, eventStoreMetrics, gatewayMetrics } from '../telemetry/metrics.js';
+import { connectionMetrics, eventStoreMetrics, gatewayMetrics, pinningMetrics } from '../telemetry/metrics.js';
 import { openDatabaseFile, type Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { configuredPlugins } from '../plugins/index.js';
@@ -27,6 +27,8 @@ import { assessHealth, httpStatusOf, type HealthReport } from './health.js';
 import { MCP_PATH, requirePrincipal, routeKey, RouteTable } from './routes.js';
 import { openAccess, type Authenticator } from '../security/authenticate.js';
 import { STDIO_PRINCIPAL, type Principal } from '../security/principal.js';
+import { ToolPins, type PinSummary } from '../security/pinning/pins.js';
+import { PinStore } from '../security/pinning/store.js';
 import { HTTP_REFUSED } from '../protocol/jsonrpc.js';
 import { ClientSession, createMcpServer } from './mcp-server.js';
 import { Aggregator, type ListPart } from './aggregator/aggregator.js';
@@ -52,6 +54,8 @@ export class Gateway {
   /** In-process tools, resources and prompts: the npm API for plugins. */
   readonly plugins = new LocalProvider();
   readonly aggregator: Aggregator;
+  /** Tool pinning: upstream tool definitions checked against their approved digests (security/pinning/). */
+  readonly pins: ToolPins;
   private readonly routes = new RouteTable((res, body) => sendJson(res, 200, body));
   private readonly sessions = new Set<ClientSession>();
   /** Who may call: every HTTP request but a public route's is authenticated by it first. */
@@ -73,7 +77,8 @@ export class Gateway {
     readonly vocabularies: Vocabularies,
     readonly log: Logger,
   ) {
-    this.aggregator = new Aggregator({ router: core.createRouter(settings.router), settings: settings.aggregator, log });
+    this.pins = new ToolPins(new PinStore(db), new Map(settings.upstreams.map((u) => [u.id, u.pinning])), log);
+    this.aggregator = new Aggregator({ router: core.createRouter(settings.router), settings: settings.aggregator, log, pins: this.pins });
     this.aggregator.onListChanged((part) => this.notifyListChanged(part));
     this.aggregator.add(this.plugins);
     for (const upstream of settings.upstreams) {
@@ -110,6 +115,7 @@ export class Gateway {
       throw err;
     }
     await gateway.aggregator.start();
+    gateway.pins.watch();
     if (options.http !== false) await gateway.listen();
     return gateway;
   }
@@ -151,14 +157,23 @@ export class Gateway {
     const databaseProblem = this.databaseProblem();
     // A queue on an unreadable database cannot report; the database reason says enough then.
     const destinations = this.queue && databaseProblem === undefined ? this.queue.queue.status().destinations : [];
+    const pinning = this.pinSummaries();
     return {
-      ...assessHealth({ providers, destinations, databaseProblem }),
+      ...assessHealth({ providers, destinations, databaseProblem, pinning }),
       version: VERSION,
       uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
       core: { version: this.core.version, features: this.core.features, component_bytes: this.componentBytes },
       sessions: this.sessions.size,
       providers,
     };
+  }
+
+  /** Tool pinning of each upstream that has it on. */
+  private pinSummaries(): (PinSummary & { upstream: string })[] {
+    return this.settings.upstreams.flatMap((u) => {
+      const summary = this.pins.summary(u.id);
+      return summary && summary.mode !== 'off' ? [{ upstream: u.id, ...summary }] : [];
+    });
   }
 
   /** Why the database cannot be read, or undefined when it can. */
@@ -272,7 +287,7 @@ export class Gateway {
   private sendMetrics(res: ServerResponse): void {
     const stores = this.endpoint ? eventStoreMetrics(this.endpoint.eventStoreTotals()) : '';
     const connections = this.connections && this.endpoint ? connectionMetrics(this.connections.counts(), this.endpoint.evictedCount) : '';
-    const text = gatewayMetrics(this.health(), connections + stores + (this.queue ? queueMetrics(this.queue.queue.status()) : ''));
+    const text = gatewayMetrics(this.health(), connections + stores + pinningMetrics(this.pinSummaries()) + (this.queue ? queueMetrics(this.queue.queue.status()) : ''));
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }
@@ -283,6 +298,7 @@ export class Gateway {
     await this.endpoint?.closeAll();
     await Promise.allSettled([...this.sessions].map((s) => s.server.close()));
     await this.aggregator.close();
+    this.pins.close();
     if (this.httpServer) {
       const server = this.httpServer;
       this.httpServer = undefined;

@@ -37,6 +37,8 @@ export interface HealthInputs {
   destinations: readonly DestinationHealth[];
   /** Why the database cannot be used; undefined when it can. */
   databaseProblem: string | undefined;
+  /** Tool pinning per upstream (with it on): offered tools whose definitions are not approved. */
+  pinning?: readonly { upstream: string; withheld: readonly string[]; listedUnapproved: readonly string[] }[];
 }
 
 /** The HTTP status of a report: 503 only when the gateway is down. */
@@ -56,6 +58,12 @@ export function assessHealth(inputs: HealthInputs): { status: HealthStatus; reas
     if (d.failures > 0 && d.depth > 0) {
       degraded.push(`queue destination "${d.destination}": ${d.failures} delivery attempt(s) failed in a row, ${d.depth} call(s) waiting${d.last_error ? `; last error: ${d.last_error}` : ''}`);
     }
+  }
+  // Counts only: /health answers without credentials, and tool names are the operator's business.
+  for (const p of inputs.pinning ?? []) {
+    const review = `review with "mcp-edge tools diff ${p.upstream}"`;
+    if (p.withheld.length > 0) degraded.push(`upstream "${p.upstream}": ${p.withheld.length} tool(s) withheld, their definitions changed or new and not approved; ${review}`);
+    if (p.listedUnapproved.length > 0) degraded.push(`upstream "${p.upstream}": ${p.listedUnapproved.length} tool(s) listed with definitions that are not approved (pinning = "warn"); ${review}`);
   }
   const status: HealthStatus = down.length > 0 ? 'down' : degraded.length > 0 ? 'degraded' : 'ok';
   return { status, reasons: [...down, ...degraded] };

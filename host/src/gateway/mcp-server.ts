@@ -175,6 +175,9 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: agg.listTools() }));
   server.setRequestHandler(CheckedCallToolRequestSchema, (request, extra) =>
     forward(extra, request.params._meta, ms, `Tool "${request.params.name}"`, (c) => {
+      // A withheld tool (tool pinning) is refused before the queue could take the call for later.
+      const withheld = agg.withheldRefusal(request.params.name);
+      if (withheld) throw withheld;
       const run = () => agg.callTool(request.params.name, request.params.arguments, c);
       // The offline queue may defer the call (a task) instead of running it now.
       return deps.queue ? deps.queue.intercept(request, run) : run();

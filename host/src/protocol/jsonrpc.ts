@@ -38,6 +38,8 @@ export const SESSION_NOT_FOUND = -32001;
 
 /** No provider of the tool can serve it now: all down, circuit open, or one failed without answering. */
 export const PROVIDER_UNAVAILABLE = -32010;
+/** Tool pinning: the tool's upstream changed its definition (or offers it new) and no operator approved it yet. */
+export const TOOL_WITHHELD = -32011;
 
 /** The `error` member of a JSON-RPC response. */
 export interface JsonRpcError {

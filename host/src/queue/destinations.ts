@@ -9,6 +9,7 @@ import type { QueueSettings } from '../config/resolve.js';
 import type { Aggregator } from '../gateway/aggregator/aggregator.js';
 import { isLinkFailure } from '../protocol/jsonrpc.js';
 import { ProviderUnavailableError, type Provider } from '../providers/provider.js';
+import { withheldError } from '../security/pinning/pins.js';
 import { DEFERRABLE_TOOL_META_KEY } from './annotation.js';
 import { IDEMPOTENCY_META_KEY } from './idempotency.js';
 import type { DestinationOptions } from './queue.js';
@@ -151,6 +152,9 @@ export function providerDeliverer(plan: DestinationPlan, aggregator: Aggregator,
     if (upstream === undefined) return viaUrl(destination, call, signal);
     const provider = providerById(aggregator, upstream);
     if (!provider) throw new Error(`upstream "${upstream}" is not running`);
+    // Its definition changed since the call was queued (tool pinning): the call waits for an approval, as for a link.
+    const unapproved = aggregator.unapprovedCall(upstream, call.tool);
+    if (unapproved) throw new ProviderUnavailableError(upstream, withheldError(call.tool, unapproved).message);
     try {
       return await provider.callTool(call.tool, call.arguments, { signal, meta: { [IDEMPOTENCY_META_KEY]: call.idempotencyKey } });
     } catch (err) {

@@ -56,4 +56,25 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `DROP INDEX deferred_key;
     CREATE UNIQUE INDEX deferred_client_key ON deferred(destination, idem_key) WHERE client_key = 1;`,
   },
+  {
+    // Tool pinning (host/src/security/pinning/): per upstream tool, the
+    // definition last approved (on first use or by an operator) and the one
+    // offered since then that differs from it, waiting for approval. The
+    // definitions are canonical JSON, kept so that `mcp-edge tools diff`
+    // can show what changed. gateway_state 'tool_pins.generation' counts
+    // approvals, so a running gateway sees one without a restart.
+    id: '0004-tool-pins',
+    sql: `CREATE TABLE tool_pins (
+      upstream TEXT NOT NULL,
+      tool TEXT NOT NULL,
+      approved_digest TEXT,
+      approved_definition TEXT,
+      approved_ms INTEGER,
+      approved_by TEXT,
+      pending_digest TEXT,
+      pending_definition TEXT,
+      pending_ms INTEGER,
+      PRIMARY KEY (upstream, tool)
+    ) WITHOUT ROWID`,
+  },
 ];

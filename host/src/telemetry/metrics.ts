@@ -62,3 +62,21 @@ export function connectionMetrics(connections: { open: number; evicted: number; 
   writeMetric(lines, 'counter', 'mcp_edge_sessions_evicted_total', 'Idle MCP sessions closed to make room for a newcomer.', [[null, sessionsEvicted]]);
   return lines.join('\n') + '\n';
 }
+
+/** Tool pinning per upstream: pinned tools, and offered tools not approved (withheld, or listed in warn mode). */
+export function pinningMetrics(upstreams: readonly { upstream: string; pinned: number; withheld: readonly string[]; listedUnapproved: readonly string[] }[]): string {
+  if (upstreams.length === 0) return '';
+  const lines: string[] = [];
+  writeMetric(lines, 'gauge', 'mcp_edge_tools_pinned', 'Tools of an upstream with an approved definition (tool pinning).', upstreams.map((u) => [{ provider: u.upstream }, u.pinned]));
+  writeMetric(
+    lines,
+    'gauge',
+    'mcp_edge_tools_unapproved',
+    'Tools an upstream offers now whose definitions are not approved: withheld from clients, or listed anyway (pinning = "warn").',
+    upstreams.flatMap((u): Sample[] => [
+      [{ provider: u.upstream, action: 'withheld' }, u.withheld.length],
+      [{ provider: u.upstream, action: 'listed' }, u.listedUnapproved.length],
+    ]),
+  );
+  return lines.join('\n') + '\n';
+}

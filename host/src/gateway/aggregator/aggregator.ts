@@ -20,6 +20,7 @@ import type { CoreRouter } from '../../core/router.js';
 import { INTERNAL_ERROR, INVALID_PARAMS, isLinkFailure, RESOURCE_NOT_FOUND } from '../../protocol/jsonrpc.js';
 import type { CatalogPart, Provider, ProviderCallContext } from '../../providers/provider.js';
 import type { Logger } from '../../telemetry/log.js';
+import { withheldError, type ToolPins, type Unapproved } from '../../security/pinning/pins.js';
 import { mergeNames, sortBy, type Offered } from './naming.js';
 import { ToolCaller, type Replica, type ToolRoute } from './routing.js';
 import { PROVIDERS_RESOURCE, providersReport } from './health.js';
@@ -41,6 +42,8 @@ export interface AggregatorOptions {
   router: CoreRouter;
   settings: AggregatorSettings;
   log: Logger;
+  /** Tool pinning: screens each provider's tools before they are listed or routed (none: every tool as offered). */
+  pins?: ToolPins;
 }
 
 export class Aggregator {
@@ -61,6 +64,7 @@ export class Aggregator {
 
   constructor(private readonly options: AggregatorOptions) {
     this.caller = new ToolCaller(options.router, options.settings.maxAttempts, options.log);
+    options.pins?.onChange(() => this.schedule('tools'));
     this.rebuildResources();
   }
 
@@ -131,8 +135,14 @@ export class Aggregator {
   private conflict = (kind: string) => (name: string, dropped: Offered<unknown>) =>
     this.options.log.warn(`${kind} "${name}" from provider ${this.slots[dropped.provider]?.provider.id} hides behind another of the same public name`);
 
+  /** A provider's tools that may be listed and routed: all of them, or those tool pinning lets through. */
+  private screenedTools(slot: Slot): Tool[] {
+    const tools = slot.provider.catalog().tools;
+    return this.options.pins ? this.options.pins.screen(slot.provider.id, tools) : tools;
+  }
+
   private rebuildTools(): void {
-    const merged = mergeNames(this.offered((s) => s.provider.catalog().tools), this.options.settings.naming, this.conflict('tool'));
+    const merged = mergeNames(this.offered((s) => this.screenedTools(s)), this.options.settings.naming, this.conflict('tool'));
     const router = this.options.router;
     const next = new Map<string, ToolRoute>();
     for (const entry of merged) {
@@ -218,9 +228,37 @@ export class Aggregator {
     return this.templates;
   }
 
+  /**
+   * The refusal for a call to `name` when no listed tool has that name and a
+   * withheld one (tool pinning) would answer to it, bare or prefixed.
+   */
+  withheldRefusal(name: string): McpError | undefined {
+    const pins = this.options.pins;
+    if (!pins || this.toolRoutes.has(name)) return undefined;
+    const separator = this.options.settings.naming.separator;
+    for (const slot of this.slots) {
+      const match = pins.withheld(slot.provider.id).find((u) => name === u.tool || (slot.namespace !== '' && name === `${slot.namespace}${separator}${u.tool}`));
+      if (match) return withheldError(name, match);
+    }
+    return undefined;
+  }
+
+  /**
+   * Why a call to `tool` of `providerId` that bypasses the listing (an
+   * offline queue delivery) must wait: its definition as offered now is not
+   * approved. Undefined when it may go.
+   */
+  unapprovedCall(providerId: string, tool: string): Unapproved | undefined {
+    const provider = this.slots.find((s) => s.provider.id === providerId)?.provider;
+    const verdict = provider && this.options.pins?.check(providerId, provider.catalog().tools.find((t) => t.name === tool));
+    return verdict && !verdict.listed ? verdict : undefined;
+  }
+
   callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
     const route = this.toolRoutes.get(name);
     if (route) return this.caller.call(route, args, context);
+    const withheld = this.withheldRefusal(name);
+    if (withheld) return Promise.reject(withheld);
     // Not listed: an unprefixed local provider may know why (a tool switched off says so).
     const local = this.slots.find((s) => s.namespace === '' && s.provider.kind === 'local');
     if (local) return local.provider.callTool(name, args, context);
@@ -235,7 +273,7 @@ export class Aggregator {
   }
 
   async readResource(uri: string, context: ProviderCallContext): Promise<ReadResourceResult> {
-    if (uri === PROVIDERS_RESOURCE.uri) return providersReport(this.slots, this.options.router);
+    if (uri === PROVIDERS_RESOURCE.uri) return providersReport(this.slots, this.options.router, (id) => this.options.pins?.summary(id));
     const slots = this.resourceSlots(uri);
     if (slots.length === 0) throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: no provider offers "${uri}". Call resources/list and resources/templates/list.`);
     return firstAnswer(slots, (slot) => slot.provider.readResource(uri, context), `resource "${uri}"`);

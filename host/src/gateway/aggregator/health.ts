@@ -3,6 +3,7 @@
 import type { ReadResourceResult, Resource } from '@modelcontextprotocol/sdk/types.js';
 import type { CoreRouter } from '../../core/router.js';
 import type { Provider } from '../../providers/provider.js';
+import type { PinSummary } from '../../security/pinning/pins.js';
 
 export const PROVIDERS_RESOURCE: Resource = {
   uri: 'mcp-edge://providers',
@@ -24,7 +25,17 @@ function sessionsOf(provider: Provider): { client_sessions?: number } {
   return typeof n === 'number' ? { client_sessions: n } : {};
 }
 
-export function providersReport(slots: readonly { provider: Provider; handle: number }[], router: CoreRouter): ReadResourceResult {
+/** An upstream's tool pinning: its mode, how many tools are pinned, which are not approved (names as it offers them). */
+function pinningOf(summary: PinSummary | undefined): { pinning?: Record<string, unknown> } {
+  if (!summary) return {};
+  return { pinning: { mode: summary.mode, pinned: summary.pinned, withheld: summary.withheld, listed_unapproved: summary.listedUnapproved } };
+}
+
+export function providersReport(
+  slots: readonly { provider: Provider; handle: number }[],
+  router: CoreRouter,
+  pins: (providerId: string) => PinSummary | undefined = () => undefined,
+): ReadResourceResult {
   const providers = slots.map(({ provider, handle }) => {
     const health = provider.health();
     const catalog = provider.catalog();
@@ -40,6 +51,7 @@ export function providersReport(slots: readonly { provider: Provider; handle: nu
       tools: catalog.tools.length,
       resources: catalog.resources.length,
       prompts: catalog.prompts.length,
+      ...pinningOf(pins(provider.id)),
       routing: {
         circuit: stats.circuit,
         in_flight: stats.inFlight,
