@@ -149,11 +149,18 @@ function runProcess(request: RunRequest, sandbox: Sandbox, env: NodeJS.ProcessEn
     // Without a namespace, what is left of the run is found by the output it holds (shell-sandbox.ts).
     const outputs = sandbox.isolation === 'none' ? outputsOf(child.pid) : undefined;
     let backstop: NodeJS.Timeout | undefined;
+    let settled = false;
     /** Kills what is left of the run, and stops waiting for its pipes if something holds them anyway. */
+    const armBackstop = () => {
+      if (settled) return;
+      backstop ??= setTimeout(() => (child.stdout.destroy(), child.stderr.destroy()), PIPE_GRACE_MS);
+    };
     const sweep = () => {
       killGroup(child);
-      if (outputs) void killOutputHolders(outputs);
-      backstop ??= setTimeout(() => (child.stdout.destroy(), child.stderr.destroy()), PIPE_GRACE_MS);
+      // The grace starts once the scan of /proc is over: on a busy machine the scan
+      // itself can outlast it, and the call would end with a holder not yet killed.
+      if (outputs) void killOutputHolders(outputs).finally(armBackstop);
+      else armBackstop();
     };
     child.once('exit', () => {
       live.delete(child);
@@ -170,6 +177,7 @@ function runProcess(request: RunRequest, sandbox: Sandbox, env: NodeJS.ProcessEn
     const onAbort = () => stop('cancelled');
     signal.addEventListener('abort', onAbort, { once: true });
     const settle = () => {
+      settled = true;
       clearTimeout(timer);
       clearTimeout(backstop);
       signal.removeEventListener('abort', onAbort);
