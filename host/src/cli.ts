@@ -13,7 +13,7 @@ import { VERSION } from './version.js';
 const HELP = `mcp-edge ${VERSION}: a Model Context Protocol gateway for the edge
 
 Usage:
-  mcp-edge serve [options]   serve MCP over Streamable HTTP at http://<bind>/mcp
+  mcp-edge serve [options]   serve MCP over Streamable HTTP at http(s)://<bind>/mcp
   mcp-edge stdio [options]   serve MCP over stdin/stdout (for Claude Desktop)
   mcp-edge version           print the version
   mcp-edge help              print this help
@@ -21,10 +21,14 @@ Usage:
 Options:
   -c, --config <file>     mcp-edge.toml to read (default: $MCP_EDGE_CONFIG, else
                           ./mcp-edge.toml when present, else built-in defaults)
-  -b, --bind <host:port>  listen address (default 127.0.0.1:8080)
+  -b, --bind <host:port>  listen address (default 127.0.0.1:8080); HTTPS when
+                          security.tls_cert and tls_key are set
   -d, --data-dir <dir>    where the SQLite database lives
                           (default: $MCP_EDGE_DATA_DIR, else ~/.local/share/mcp-edge)
       --log-level <level> debug | info | warn | error | silent (default info)
+
+Signals: SIGHUP re-reads the TLS files (they are also re-read when they change);
+SIGINT and SIGTERM stop the gateway.
 
 Endpoints when serving (mcp-edge serve):
 ${routesHelp()}
@@ -82,6 +86,8 @@ function stopOnSignals(gateway: Gateway): void {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // SIGHUP re-reads the TLS files (certificates renewed); the gateway logs what changed or why it could not.
+  process.on('SIGHUP', () => void gateway.reloadTls());
 }
 
 async function serve(options: CliOptions): Promise<void> {

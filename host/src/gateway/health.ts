@@ -4,6 +4,8 @@
 // cannot do its job: its database cannot be read, or it fronts upstreams and
 // not one of them is up. Down answers 503, so a load balancer can tell.
 
+import type { TlsListenerStatus } from '../security/tls-listener.js';
+
 export type HealthStatus = 'ok' | 'degraded' | 'down';
 
 export interface ProviderHealthLine {
@@ -22,6 +24,8 @@ export interface HealthReport {
   core: { version: string; features: readonly string[]; component_bytes: number | null };
   sessions: number;
   providers: ProviderHealthLine[];
+  /** The HTTPS listener (its certificate, client certificates, reloads); absent on plain HTTP. */
+  tls?: TlsListenerStatus;
 }
 
 /** A queue destination as the assessment needs it (from OfflineQueue.status()). */
@@ -37,6 +41,8 @@ export interface HealthInputs {
   destinations: readonly DestinationHealth[];
   /** Why the database cannot be used; undefined when it can. */
   databaseProblem: string | undefined;
+  /** What is wrong with the HTTPS listener: an expired certificate, a failed reload. */
+  tlsProblems?: readonly string[];
 }
 
 /** The HTTP status of a report: 503 only when the gateway is down. */
@@ -57,6 +63,7 @@ export function assessHealth(inputs: HealthInputs): { status: HealthStatus; reas
       degraded.push(`queue destination "${d.destination}": ${d.failures} delivery attempt(s) failed in a row, ${d.depth} call(s) waiting${d.last_error ? `; last error: ${d.last_error}` : ''}`);
     }
   }
+  degraded.push(...(inputs.tlsProblems ?? []));
   const status: HealthStatus = down.length > 0 ? 'down' : degraded.length > 0 ? 'degraded' : 'ok';
   return { status, reasons: [...down, ...degraded] };
 }

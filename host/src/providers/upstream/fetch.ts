@@ -44,13 +44,14 @@ function follow(parent: AbortSignal): { signal: AbortSignal; release: () => void
   return { signal: own.signal, release };
 }
 
-export const isolatingFetch: FetchLike = async (url, init) => {
+/** `base` (the global fetch, or one with its own TLS settings) with a signal of its own per request. */
+export const isolating = (base: FetchLike): FetchLike => async (url, init) => {
   const parent = init?.signal;
-  if (!parent) return fetch(url, init);
+  if (!parent) return base(url, init);
   const { signal, release } = follow(parent);
   let response: Response;
   try {
-    response = await fetch(url, { ...init, signal });
+    response = await base(url, { ...init, signal });
   } catch (err) {
     release();
     throw err;
@@ -69,3 +70,6 @@ export const isolatingFetch: FetchLike = async (url, init) => {
   signal.addEventListener('abort', release, { once: true });
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 };
+
+/** The global fetch, isolated. */
+export const isolatingFetch: FetchLike = isolating(fetch);
