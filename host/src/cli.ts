@@ -86,19 +86,46 @@ function stopOnSignals(gateway: Gateway): void {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  // SIGHUP re-reads the TLS files (certificates renewed); the gateway logs what changed or why it could not.
-  process.on('SIGHUP', () => void gateway.reloadTls());
+}
+
+/**
+ * SIGHUP re-reads the TLS files (certificates renewed) and logs what each
+ * set of files did. The handler is installed before the gateway starts:
+ * SIGHUP's default is to end the process, and a renewal hook may send it
+ * at any time; one that comes while starting is answered once it runs.
+ */
+function reloadTlsOnHangup(): (gateway: Gateway) => void {
+  let running: Gateway | undefined;
+  let pending = false;
+  const reload = (gateway: Gateway) => {
+    gateway.reloadTls().then((report) => {
+      const outcomes = Object.fromEntries(Object.entries(report).map(([files, r]) => [files, r.outcome]));
+      gateway.log.info('SIGHUP: TLS files re-read', outcomes);
+    }, (err: unknown) => gateway.log.error('SIGHUP: re-reading the TLS files failed', { error: String(err) }));
+  };
+  process.on('SIGHUP', () => {
+    if (running) reload(running);
+    else pending = true;
+  });
+  return (gateway) => {
+    running = gateway;
+    if (pending) reload(gateway);
+  };
 }
 
 async function serve(options: CliOptions): Promise<void> {
   const config = await loadCliConfig(options);
+  const started = reloadTlsOnHangup();
   const gateway = await createGateway({ config, logger: createLogger(logLevel(options)) });
+  started(gateway);
   stopOnSignals(gateway);
 }
 
 async function stdio(options: CliOptions): Promise<void> {
   const config = await loadCliConfig(options);
+  const started = reloadTlsOnHangup();
   const gateway = await createGateway({ config, http: false, logger: createLogger(logLevel(options)) });
+  started(gateway);
   const transport = new StdioServerTransport();
   transport.onclose = () => {
     gateway.close().finally(() => process.exit(0));

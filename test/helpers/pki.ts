@@ -38,6 +38,7 @@ const openssl = (args: string[]): string => execFileSync('openssl', args, { enco
 function caConfig(dir: string, name: string): string {
   const file = join(dir, `${name}.cnf`);
   writeFileSync(join(dir, `${name}.index`), '');
+  writeFileSync(join(dir, `${name}.serial`), '1000\n');
   writeFileSync(
     file,
     [
@@ -46,6 +47,7 @@ function caConfig(dir: string, name: string): string {
       '[test_ca]',
       `database = ${join(dir, `${name}.index`)}`,
       `new_certs_dir = ${join(dir, 'issued')}`,
+      `serial = ${join(dir, `${name}.serial`)}`,
       'default_md = sha256',
       'policy = anything',
       'unique_subject = no',
@@ -84,7 +86,7 @@ export class TestCa {
     writeFileSync(ext, ['[leaf]', 'basicConstraints = CA:FALSE', 'keyUsage = critical,digitalSignature', `extendedKeyUsage = ${eku}`, ...(options.san ? [`subjectAltName = ${options.san.join(',')}`] : [])].join('\n'));
     openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-noenc', '-keyout', key, '-out', csr, '-subj', `/O=mcp-edge tests/CN=${options.cn}`]);
     const validity = options.notBefore || options.notAfter ? ['-startdate', options.notBefore ?? '20200101000000Z', '-enddate', options.notAfter ?? '20991231000000Z'] : ['-days', '30'];
-    openssl(['ca', '-config', this.config, '-batch', '-notext', '-rand_serial', '-in', csr, '-out', cert, '-cert', this.cert, '-keyfile', this.key, '-extfile', ext, '-extensions', 'leaf', ...validity]);
+    openssl(['ca', '-config', this.config, '-batch', '-notext', '-in', csr, '-out', cert, '-cert', this.cert, '-keyfile', this.key, '-extfile', ext, '-extensions', 'leaf', ...validity]);
     return { cert, key };
   }
 }

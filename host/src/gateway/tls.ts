@@ -47,7 +47,8 @@ export class GatewayTls {
 
   /** `base`, preceded by client-certificate authentication when the listener asks for client certificates. */
   authenticator(base: Authenticator): Authenticator {
-    return (this.listener?.clientCertificates ?? 'off') === 'off' ? base : clientCertificateAuthenticator(base);
+    const mode = this.listener?.clientCertificates ?? 'off';
+    return mode === 'off' ? base : clientCertificateAuthenticator(base, { required: mode === 'required' });
   }
 
   /** The fetch of an upstream with its own TLS settings; undefined: the global fetch. */

@@ -50,14 +50,17 @@ function certificatePrincipal(socket: TLSSocket): Principal | undefined {
 
 /**
  * Authenticates by client certificate when the connection has one, else
- * asks `next`. A certificate that expires while its connection stays open
- * stops authenticating there.
+ * asks `next`; with `required`, a request without one is refused (the
+ * listener already drops such connections: this holds even if it did not).
+ * A certificate that expires while its connection stays open stops
+ * authenticating there.
  */
-export function clientCertificateAuthenticator(next: Authenticator): Authenticator {
+export function clientCertificateAuthenticator(next: Authenticator, options: { required: boolean }): Authenticator {
   return {
     authenticate(req: IncomingMessage) {
       const socket = req.socket;
       const principal = socket instanceof TLSSocket ? certificatePrincipal(socket) : undefined;
+      if (!principal && options.required) refuse('Forbidden: this gateway requires a client certificate issued by the CA in its security.tls_client_ca.');
       if (!principal) return next.authenticate(req);
       if (principal.expiresAt !== undefined && principal.expiresAt < Date.now()) {
         refuse(`Forbidden: the client certificate "${principal.name}" expired at ${new Date(principal.expiresAt).toISOString()}; reconnect with a renewed one.`);

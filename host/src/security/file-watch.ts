@@ -4,8 +4,16 @@
 // rename over it), and a watch on the old file would see nothing after the
 // first swap. Any change in a folder counts; the reader then compares the
 // bytes, so an unrelated file changing costs one read of a few KB.
-import { watch, type FSWatcher } from 'node:fs';
+import { realpathSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
+
+function realTarget(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
 
 export interface FileWatch {
   close(): void;
@@ -28,7 +36,9 @@ export function watchFiles(paths: readonly string[], onChange: () => void, onErr
     timer.unref();
   };
   const watchers: FSWatcher[] = [];
-  for (const folder of new Set(paths.map((p) => dirname(p)))) {
+  // A symlinked file is watched where the link is and where it points (its target may be rewritten in place).
+  const folders = new Set(paths.flatMap((p) => [dirname(p), dirname(realTarget(p))]));
+  for (const folder of folders) {
     try {
       const watcher = watch(folder, { persistent: false }, changed);
       watcher.on('error', (err) => onError(`${folder} is no longer watched (${err.message}); send SIGHUP to reload TLS files`));

@@ -96,8 +96,8 @@ export class TlsListener {
       this.handshakeFailures++;
       log.debug('TLS handshake failed', { address: socket.remoteAddress, error: err.code ?? err.message });
     });
-    // Renegotiation (TLS 1.2) lets a client make the server redo expensive handshakes at will; nothing needs it.
-    server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
+    // Before the HTTP server sees the connection: nothing is read from it until this is done.
+    server.prependListener('secureConnection', (socket: TLSSocket) => this.admit(socket));
     const files = [settings.certFile, settings.keyFile, ...(settings.clientCertificates ? [settings.clientCertificates.caFile] : [])];
     this.watch = watchFiles(files, () => void this.reload(), (message) => log.warn(message));
   }
@@ -115,13 +115,31 @@ export class TlsListener {
     const server = createServer({
       ...contextOptions(settings, material),
       requestCert: client !== undefined,
-      // "optional": the handshake lets a client without a (valid) certificate in; authentication decides (security/client-cert.ts).
-      rejectUnauthorized: client?.mode === 'required',
+      // Checked in admit() rather than by Node, which drops the connection without saying why;
+      // "optional" lets a client without a certificate in, and authentication decides (security/client-cert.ts).
+      rejectUnauthorized: false,
       handshakeTimeout: settings.handshakeTimeoutMs,
     });
     const listener = new TlsListener(settings, material, server, log);
     await listener.warnAbout(material);
     return listener;
+  }
+
+  /**
+   * A connection that finished its handshake: renegotiation is turned off
+   * (in TLS 1.2 it lets a client make the server redo expensive handshakes
+   * at will, and nothing needs it), and when client certificates are
+   * required, one without a verified certificate is dropped, with the reason
+   * logged for the operator ("CERT_HAS_EXPIRED", "no client certificate").
+   */
+  private admit(socket: TLSSocket): void {
+    socket.disableRenegotiation();
+    if (this.clientCertificates !== 'required' || socket.authorized) return;
+    this.handshakeFailures++;
+    const presented = socket.getPeerX509Certificate();
+    const reason = presented ? String(socket.authorizationError) : 'no client certificate';
+    this.log.info('TLS client refused: its certificate was not verified', { address: socket.remoteAddress, reason, ...(presented ? { subject: subjectLine(presented) } : {}) });
+    socket.destroy();
   }
 
   /** Whether connections are asked for client certificates, and must present a verified one to finish their handshake. */

@@ -58,14 +58,16 @@ function certificatesIn(pem: Buffer, file: PemFile): X509Certificate[] {
   });
 }
 
+/** PKCS#8 "ENCRYPTED PRIVATE KEY", or a traditional PEM key with a Proc-Type ENCRYPTED header. */
+const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: *4,ENCRYPTED/;
+
 function privateKeyIn(pem: Buffer, file: PemFile): KeyObject {
+  if (ENCRYPTED_PEM.test(pem.toString('latin1'))) {
+    throw new TlsFileError(`${file.key}: the private key in ${file.path} is encrypted; mcp-edge needs it unencrypted (openssl pkey -in KEY -out KEY.plain), readable only by the gateway's user.`);
+  }
   try {
     return createPrivateKey(pem);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MISSING_PASSPHRASE') {
-      throw new TlsFileError(`${file.key}: the private key in ${file.path} is encrypted; mcp-edge needs it unencrypted (openssl pkey -in KEY -out KEY.plain), readable only by the gateway's user.`);
-    }
     throw new TlsFileError(`${file.key}: ${file.path} holds no PEM private key mcp-edge can read: ${(err as Error).message}`);
   }
 }
