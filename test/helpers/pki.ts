@@ -19,7 +19,7 @@ export interface IssueOptions {
   /** Subject common name. */
   cn: string;
   /** subjectAltName entries, e.g. ["DNS:localhost", "IP:127.0.0.1"] (server certificates). */
-  san?: string[];
+  san?: readonly string[];
   /** What it is for: a server, a client, or both. */
   usage?: 'server' | 'client' | 'both';
   /** Validity as openssl ca takes it, "YYYYMMDDHHMMSSZ"; default: from now for 30 days. */
