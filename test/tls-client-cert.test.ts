@@ -4,7 +4,7 @@
 // is (the principal cert:<sha256>, its session its own), and what dropping
 // a CA from the bundle does to clients already connected.
 import { createHash, X509Certificate } from 'node:crypto';
-import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
@@ -178,6 +178,36 @@ describe('the principal of a client certificate', () => {
     expect((seen.pop() as Principal).id).toBe('local:loopback');
     await httpsRequest(url, tlsOptions({ ca: serverCa.cert, client: strangerCa.issue({ cn: 'eve', usage: 'client' }, 'eve') }));
     expect(seen.pop()).toBe('refused 403');
+  });
+});
+
+describe('a revocation list (tls_client_crl)', () => {
+  it('refuses a revoked client certificate, from the reload of the list on, and keeps serving the others', async () => {
+    const revokable = clientCa.issue({ cn: 'dave', usage: 'client' });
+    const crl = clientCa.crl(pki.path('client-ca.crl.pem'));
+    const log: string[] = [];
+    const g = await createGateway({
+      config: { gateway: { bind_address: '127.0.0.1:0', data_dir: pki.path('crl-data') }, security: { tls_cert: server.cert, tls_key: server.key, tls_client_ca: clientCa.cert, tls_client_crl: crl } },
+      logger: createLogger('info', (line) => log.push(line)),
+    });
+    try {
+      const health = healthOf(g);
+      expect((await httpsRequest(health, tlsOptions({ ca: serverCa.cert, client: revokable }))).status).toBe(200);
+      clientCa.revoke(revokable);
+      clientCa.crl(`${crl}.next`);
+      renameSync(`${crl}.next`, crl);
+      await eventually(() => (g.health().tls?.reloads === 1 ? true : undefined), 10_000, 'the revocation list to be reloaded');
+      await refusal(httpsRequest(health, tlsOptions({ ca: serverCa.cert, client: revokable })));
+      expect(await eventually(() => log.find((line) => line.includes('TLS client refused')), 5_000, 'the refusal to be logged')).toMatch(/"reason":"CERT_REVOKED","subject":"CN=dave, O=mcp-edge tests"/);
+      expect((await httpsRequest(health, tlsOptions({ ca: serverCa.cert, client: alice }))).status).toBe(200);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('is refused at start when it is not a revocation list', async () => {
+    const err = await startGateway({ security: { tls_cert: server.cert, tls_key: server.key, tls_client_ca: clientCa.cert, tls_client_crl: clientCa.cert } }).then(() => undefined, (e: Error) => e);
+    expect(err?.message).toMatch(/security.tls_client_crl: .*client-ca.ca.crt holds no PEM revocation list/);
   });
 });
 

@@ -166,6 +166,7 @@ describe('TLS configuration that cannot work is refused', () => {
     expect(problems({ tls_client_ca: '/ca.pem' })).toMatch(/security.tls_client_ca: tls_client_ca applies to the HTTPS listener: set tls_cert and tls_key too/);
     expect(problems({ tls_min_version: '1.3' })).toMatch(/security.tls_min_version: .*set tls_cert and tls_key/);
     expect(problems({ tls_cert: '/c.pem', tls_key: '/k.pem', tls_client_auth: 'optional' })).toMatch(/security.tls_client_auth: tls_client_auth needs tls_client_ca/);
+    expect(problems({ tls_cert: '/c.pem', tls_key: '/k.pem', tls_client_crl: '/crl.pem' })).toMatch(/security.tls_client_crl: tls_client_crl needs tls_client_ca/);
     expect(problems({ tls_cert: '/c.pem', tls_key: '/k.pem', tls_min_version: '1.1' })).toMatch(/security.tls_min_version/);
     expect(problems({ tls_cert: '/c.pem', tls_key: '/k.pem', tls_client_ca: '/ca.pem' })).toBe('');
   });

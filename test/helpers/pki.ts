@@ -39,6 +39,7 @@ function caConfig(dir: string, name: string): string {
   const file = join(dir, `${name}.cnf`);
   writeFileSync(join(dir, `${name}.index`), '');
   writeFileSync(join(dir, `${name}.serial`), '1000\n');
+  writeFileSync(join(dir, `${name}.crlnumber`), '01\n');
   writeFileSync(
     file,
     [
@@ -48,6 +49,8 @@ function caConfig(dir: string, name: string): string {
       `database = ${join(dir, `${name}.index`)}`,
       `new_certs_dir = ${join(dir, 'issued')}`,
       `serial = ${join(dir, `${name}.serial`)}`,
+      `crlnumber = ${join(dir, `${name}.crlnumber`)}`,
+      'default_crl_days = 7',
       'default_md = sha256',
       'policy = anything',
       'unique_subject = no',
@@ -88,6 +91,17 @@ export class TestCa {
     const validity = options.notBefore || options.notAfter ? ['-startdate', options.notBefore ?? '20200101000000Z', '-enddate', options.notAfter ?? '20991231000000Z'] : ['-days', '30'];
     openssl(['ca', '-config', this.config, '-batch', '-notext', '-in', csr, '-out', cert, '-cert', this.cert, '-keyfile', this.key, '-extfile', ext, '-extensions', 'leaf', ...validity]);
     return { cert, key };
+  }
+
+  /** Marks `issued` revoked in this CA's database (see crl()). */
+  revoke(issued: Issued): void {
+    openssl(['ca', '-config', this.config, '-revoke', issued.cert, '-cert', this.cert, '-keyfile', this.key]);
+  }
+
+  /** Writes this CA's revocation list (every certificate revoked so far) to `file`, PEM. */
+  crl(file: string): string {
+    openssl(['ca', '-config', this.config, '-gencrl', '-out', file, '-cert', this.cert, '-keyfile', this.key]);
+    return file;
   }
 }
 

@@ -22,7 +22,7 @@ export interface ListenerTlsSettings {
   certFile: string;
   keyFile: string;
   /** Client certificates (mTLS): the CA bundle that verifies them, and whether a connection must present one. */
-  clientCertificates?: { caFile: string; mode: 'required' | 'optional' };
+  clientCertificates?: { caFile: string; mode: 'required' | 'optional'; crlFile?: string };
   minVersion: 'TLSv1.2' | 'TLSv1.3';
   handshakeTimeoutMs: number;
 }
@@ -160,6 +160,10 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
 
 const TLS_VERSIONS = { '1.2': 'TLSv1.2', '1.3': 'TLSv1.3' } as const;
 
+function clientCertificates(caFile: string, mode: 'required' | 'optional', crlFile: string | undefined): NonNullable<ListenerTlsSettings['clientCertificates']> {
+  return { caFile: resolve(caFile), mode, ...(crlFile !== undefined ? { crlFile: resolve(crlFile) } : {}) };
+}
+
 function resolveListenerTls(s: EdgeConfig['security']): ListenerTlsSettings | undefined {
   // The schema requires tls_key with tls_cert, and tls_cert for every other listener key.
   if (s.tls_cert === undefined || s.tls_key === undefined) return undefined;
@@ -167,7 +171,7 @@ function resolveListenerTls(s: EdgeConfig['security']): ListenerTlsSettings | un
   return {
     certFile: resolve(s.tls_cert),
     keyFile: resolve(s.tls_key),
-    ...(caFile !== undefined ? { clientCertificates: { caFile: resolve(caFile), mode: s.tls_client_auth ?? 'required' } } : {}),
+    ...(caFile !== undefined ? { clientCertificates: clientCertificates(caFile, s.tls_client_auth ?? 'required', s.tls_client_crl) } : {}),
     minVersion: TLS_VERSIONS[s.tls_min_version ?? '1.2'],
     handshakeTimeoutMs: s.tls_handshake_timeout_ms ?? 10_000,
   };

@@ -195,6 +195,8 @@ export const securitySchema = z
     tls_key: z.string().min(1).optional(),
     /** PEM CA bundle: client certificates it issued are accepted (mTLS). */
     tls_client_ca: z.string().min(1).optional(),
+    /** PEM certificate revocation list(s) of the client CA: a revoked client certificate is refused like an unknown one. */
+    tls_client_crl: z.string().min(1).optional(),
     /**
      * With tls_client_ca. "required" (default): a connection without a valid
      * client certificate fails its handshake. "optional": a client without one
@@ -212,11 +214,13 @@ export const securitySchema = z
       ctx.addIssue({ code: 'custom', path: [s.tls_cert === undefined ? 'tls_cert' : 'tls_key'], message: 'tls_cert and tls_key go together: set both to serve HTTPS' });
     }
     if (s.tls_cert === undefined) {
-      for (const key of ['tls_client_ca', 'tls_client_auth', 'tls_min_version', 'tls_handshake_timeout_ms'] as const) {
+      for (const key of ['tls_client_ca', 'tls_client_crl', 'tls_client_auth', 'tls_min_version', 'tls_handshake_timeout_ms'] as const) {
         if (s[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} applies to the HTTPS listener: set tls_cert and tls_key too` });
       }
-    } else if (s.tls_client_auth !== undefined && s.tls_client_ca === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['tls_client_auth'], message: 'tls_client_auth needs tls_client_ca, the CA bundle that verifies client certificates' });
+    } else {
+      for (const key of ['tls_client_auth', 'tls_client_crl'] as const) {
+        if (s[key] !== undefined && s.tls_client_ca === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} needs tls_client_ca, the CA bundle that verifies client certificates` });
+      }
     }
   });
 

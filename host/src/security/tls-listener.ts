@@ -13,7 +13,7 @@ import { ConfigError } from '../config/load.js';
 import type { ListenerTlsSettings } from '../config/resolve.js';
 import type { Logger } from '../telemetry/log.js';
 import { watchFiles, type FileWatch } from './file-watch.js';
-import { fingerprintHex, notAfterMs, readCaBundle, readCertificateWithKey, subjectLine, TlsFileError, type CaBundle, type CertificateWithKey } from './tls-material.js';
+import { fingerprintHex, notAfterMs, readCaBundle, readCertificateWithKey, readCrl, subjectLine, TlsFileError, type CaBundle, type CertificateWithKey } from './tls-material.js';
 
 /**
  * TLS 1.3's suites, then TLS 1.2's with ECDHE (forward secrecy) and AEAD
@@ -51,17 +51,21 @@ export type ReloadOutcome = { outcome: 'reloaded' | 'unchanged' } | { outcome: '
 interface Material {
   served: CertificateWithKey;
   clientCa?: CaBundle;
+  clientCrl?: Buffer;
 }
 
 async function readMaterial(settings: ListenerTlsSettings): Promise<Material> {
   const served = await readCertificateWithKey({ path: settings.certFile, key: 'security.tls_cert' }, { path: settings.keyFile, key: 'security.tls_key' });
-  const ca = settings.clientCertificates;
-  return ca ? { served, clientCa: await readCaBundle({ path: ca.caFile, key: 'security.tls_client_ca' }) } : { served };
+  const client = settings.clientCertificates;
+  if (!client) return { served };
+  const clientCa = await readCaBundle({ path: client.caFile, key: 'security.tls_client_ca' });
+  return { served, clientCa, ...(client.crlFile ? { clientCrl: await readCrl({ path: client.crlFile, key: 'security.tls_client_crl' }) } : {}) };
 }
 
+const same = (a: Buffer | undefined, b: Buffer | undefined): boolean => (a === undefined ? b === undefined : b !== undefined && a.equals(b));
+
 function sameMaterial(a: Material, b: Material): boolean {
-  const sameCa = a.clientCa === undefined ? b.clientCa === undefined : b.clientCa !== undefined && a.clientCa.pem.equals(b.clientCa.pem);
-  return sameCa && a.served.certPem.equals(b.served.certPem) && a.served.keyPem.equals(b.served.keyPem);
+  return same(a.clientCa?.pem, b.clientCa?.pem) && same(a.clientCrl, b.clientCrl) && a.served.certPem.equals(b.served.certPem) && a.served.keyPem.equals(b.served.keyPem);
 }
 
 /** The parts of the server's options that a reload replaces (setSecureContext takes the same). */
@@ -70,6 +74,8 @@ function contextOptions(settings: ListenerTlsSettings, material: Material): Serv
     cert: material.served.certPem,
     key: material.served.keyPem,
     ...(material.clientCa ? { ca: material.clientCa.pem } : {}),
+    // With a CRL, OpenSSL checks every client certificate against it (Node sets the CRL check flags).
+    ...(material.clientCrl ? { crl: material.clientCrl } : {}),
     minVersion: settings.minVersion,
     ciphers: CIPHERS,
     honorCipherOrder: true,
@@ -98,7 +104,8 @@ export class TlsListener {
     });
     // Before the HTTP server sees the connection: nothing is read from it until this is done.
     server.prependListener('secureConnection', (socket: TLSSocket) => this.admit(socket));
-    const files = [settings.certFile, settings.keyFile, ...(settings.clientCertificates ? [settings.clientCertificates.caFile] : [])];
+    const client = settings.clientCertificates;
+    const files = [settings.certFile, settings.keyFile, ...(client ? [client.caFile] : []), ...(client?.crlFile ? [client.crlFile] : [])];
     this.watch = watchFiles(files, () => void this.reload(), (message) => log.warn(message));
   }
 

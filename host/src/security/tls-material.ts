@@ -5,6 +5,7 @@
 // material stays in use). OpenSSL's own errors say far less.
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
 
 /** A PEM file as the config names it: its path and the key that set it ("security.tls_cert"). */
 export interface PemFile {
@@ -87,6 +88,18 @@ export async function readCertificateWithKey(cert: PemFile, key: PemFile): Promi
 export async function readCaBundle(file: PemFile): Promise<CaBundle> {
   const pem = await readPem(file);
   return { pem, certificates: certificatesIn(pem, file) };
+}
+
+/** Reads a certificate revocation list (PEM, one or more), checked by OpenSSL itself. */
+export async function readCrl(file: PemFile): Promise<Buffer> {
+  const pem = await readPem(file);
+  if (!pem.toString('latin1').includes('-----BEGIN X509 CRL-----')) throw new TlsFileError(`${file.key}: ${file.path} holds no PEM revocation list ("-----BEGIN X509 CRL-----").`);
+  try {
+    createSecureContext({ crl: pem });
+  } catch (err) {
+    throw new TlsFileError(`${file.key}: the revocation list in ${file.path} cannot be used: ${(err as Error).message}`);
+  }
+  return pem;
 }
 
 /** A certificate's subject as one line, "CN=gw-a, O=Shop" (Node writes one attribute per line). */
