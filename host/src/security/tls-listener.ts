@@ -89,7 +89,8 @@ export class TlsListener {
   private handshakeFailures = 0;
   private loadedAt = new Date();
   private readonly watch: FileWatch;
-  private reloading: Promise<ReloadOutcome> | undefined;
+  /** The last reload asked for; the next one starts after it. */
+  private lastReload: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly settings: ListenerTlsSettings,
@@ -162,8 +163,10 @@ export class TlsListener {
    * before are no longer accepted.
    */
   reload(): Promise<ReloadOutcome> {
-    this.reloading ??= this.readAndSwap().finally(() => (this.reloading = undefined));
-    return this.reloading;
+    // One at a time, each reading the files anew: a change that lands while a reload reads must not be missed.
+    const next = this.lastReload.then(() => this.readAndSwap());
+    this.lastReload = next;
+    return next;
   }
 
   private async readAndSwap(): Promise<ReloadOutcome> {

@@ -50,7 +50,8 @@ function agentFor(material: Material): Agent {
 export class OutgoingTls {
   private agent: Agent;
   private readonly watch: FileWatch;
-  private reloading: Promise<ReloadOutcome> | undefined;
+  /** The last reload asked for; the next one starts after it. */
+  private lastReload: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly settings: OutgoingTlsSettings,
@@ -81,8 +82,10 @@ export class OutgoingTls {
 
   /** Re-reads the files; new connections use them when they changed and are sound, open ones finish on the old. */
   reload(): Promise<ReloadOutcome> {
-    this.reloading ??= this.readAndSwap().finally(() => (this.reloading = undefined));
-    return this.reloading;
+    // One at a time, each reading the files anew: a change that lands while a reload reads must not be missed.
+    const next = this.lastReload.then(() => this.readAndSwap());
+    this.lastReload = next;
+    return next;
   }
 
   private async readAndSwap(): Promise<ReloadOutcome> {
