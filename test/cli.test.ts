@@ -123,14 +123,14 @@ describe('mcp-edge with a bad config', () => {
     const { existsSync, writeFileSync } = await import('node:fs');
     const dir = tempDir();
     const path = `${dir}/mcp-edge.toml`;
-    writeFileSync(path, '[models]\nlocal_model = "phi-3-mini-q4"\n[security]\ntls_cert = "/etc/c.pem"\ntls_key = "/etc/k.pem"\n[offline]\nqueue_size = 10\n');
+    writeFileSync(path, '[models]\nlocal_model = "phi-3-mini-q4"\n[security]\nuse_tpm = true\ntpm_device = "/dev/tpmrm0"\n[offline]\nqueue_size = 10\n');
     const child = spawnCli(['serve', '--config', path, '--data-dir', `${dir}/data`]);
     const stderr = collect(child.stderr);
     expect(await waitForExit(child)).toBe(2);
     expect(stderr.text()).toContain(`${path} sets what mcp-edge does not support yet:`);
     expect(stderr.text()).toContain(`models.local_model: not supported yet (local and cloud models arrive with the hybrid inference work); remove it from ${path}`);
-    expect(stderr.text()).toMatch(/security\.tls_cert: not supported yet \(the gateway serves plain HTTP only/);
-    expect(stderr.text()).toMatch(/security\.tls_key: not supported yet/);
+    expect(stderr.text()).toMatch(/security\.use_tpm: not supported yet \(TPM attestation is not implemented yet/);
+    expect(stderr.text()).toMatch(/security\.tpm_device: not supported yet/);
     expect(stderr.text()).not.toMatch(/queue_size/);
     expect(existsSync(`${dir}/data`)).toBe(false);
   });

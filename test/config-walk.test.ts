@@ -37,7 +37,7 @@ describe('every key of the config schema', () => {
 
   it('is refused only by the refusal: without it, the unsupported keys are reported', () => {
     const unaccounted = unaccountedKeys(configSchema, { ...gateway, refused: () => [] });
-    expect(unaccounted).toEqual(expect.arrayContaining(['models.local_model', 'security.tls_cert', 'telemetry.endpoints', 'power.low_power_mode', 'upstreams[].energy']));
+    expect(unaccounted).toEqual(expect.arrayContaining(['models.local_model', 'security.use_tpm', 'telemetry.endpoints', 'power.low_power_mode', 'upstreams[].energy']));
     expect(unaccounted).not.toContain('offline.persistence_path');
   });
 

@@ -123,11 +123,11 @@ cpu_throttle_percent = 50
     expect(() => parseConfig('[gateway]\nbind_address = \n', 'f.toml')).toThrowError(/f\.toml is not valid TOML at line 2/);
   });
 
-  it('refuses TLS settings instead of serving plain HTTP without a word', () => {
-    const err = refusal(() => validateConfig({ security: { tls_cert: '/etc/c.pem', tls_key: '/etc/k.pem' } }));
+  it('refuses TPM settings instead of starting without attestation without a word', () => {
+    const err = refusal(() => validateConfig({ security: { use_tpm: true, tpm_device: '/dev/tpmrm0' } }));
     expect(err.issues).toEqual([
-      expect.stringMatching(/^security\.tls_cert: not supported yet \(the gateway serves plain HTTP only/),
-      expect.stringMatching(/^security\.tls_key: not supported yet/),
+      expect.stringMatching(/^security\.use_tpm: not supported yet \(TPM attestation is not implemented yet/),
+      expect.stringMatching(/^security\.tpm_device: not supported yet/),
     ]);
   });
 

@@ -1,8 +1,13 @@
-// A lean Streamable HTTP MCP client for load generation: plain node:http with
+// A lean Streamable HTTP MCP client for load generation: plain node:http (or
+// node:https for an https URL, with the agent's TLS settings) with
 // keep-alive, one session per client, responses taken as JSON or as SSE. The
 // SDK client costs more CPU per call, and on a 2-core box the load generator
 // must not be what the bench measures.
 import http from 'node:http';
+import https from 'node:https';
+
+/** node:https for an https URL, else node:http. @param {string} url */
+const transportFor = (url) => (url.startsWith('https:') ? https : http);
 
 const PROTOCOL_VERSION = '2025-06-18';
 
@@ -22,7 +27,7 @@ const PROTOCOL_VERSION = '2025-06-18';
 function post(agent, url, headers, payload) {
   return new Promise((resolve, reject) => {
     const body = Buffer.from(JSON.stringify(payload));
-    const req = http.request(url, {
+    const req = transportFor(url).request(url, {
       method: 'POST',
       agent,
       headers: {
@@ -124,7 +129,7 @@ export class McpHttpClient {
   async close() {
     if (!this.headers['mcp-session-id']) return;
     await /** @type {Promise<void>} */ (new Promise((resolve) => {
-      const req = http.request(this.url, { method: 'DELETE', agent: this.agent, headers: this.headers }, (res) => {
+      const req = transportFor(this.url).request(this.url, { method: 'DELETE', agent: this.agent, headers: this.headers }, (res) => {
         res.resume();
         res.on('end', resolve);
       });

@@ -2,6 +2,7 @@
 // tool back to back. Latency is per call; throughput counts calls that started
 // and finished inside the measured window (after a warm-up).
 import http from 'node:http';
+import https from 'node:https';
 import { McpHttpClient } from './client.mjs';
 
 const TOOL = 'test_simple_text';
@@ -66,11 +67,13 @@ async function clientLoop(client, clock, samples, errors) {
 /**
  * Runs one row: `clients` concurrent sessions against `url` for warmupMs +
  * measureMs. onWindowStart / onWindowEnd (optional) mark the measured window.
+ * An https URL gets an https.Agent with `tls` (CA, client certificate).
  * @param {string} url
- * @param {{ clients: number; warmupMs: number; measureMs: number; onWindowStart?: () => void; onWindowEnd?: () => void }} options
+ * @param {{ clients: number; warmupMs: number; measureMs: number; onWindowStart?: () => void; onWindowEnd?: () => void; tls?: import('node:tls').ConnectionOptions }} options
  */
-export async function runLoad(url, { clients, warmupMs, measureMs, onWindowStart, onWindowEnd }) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: clients + 4 });
+export async function runLoad(url, { clients, warmupMs, measureMs, onWindowStart, onWindowEnd, tls }) {
+  const pool = { keepAlive: true, maxSockets: clients + 4 };
+  const agent = url.startsWith('https:') ? new https.Agent({ ...pool, ...tls }) : new http.Agent(pool);
   try {
     const sessions = await openClients(url, clients, agent);
     const now = performance.now();

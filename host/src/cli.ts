@@ -14,7 +14,7 @@ import { VERSION } from './version.js';
 const HELP = `mcp-edge ${VERSION}: a Model Context Protocol gateway for the edge
 
 Usage:
-  mcp-edge serve [options]   serve MCP over Streamable HTTP at http://<bind>/mcp
+  mcp-edge serve [options]   serve MCP over Streamable HTTP at http(s)://<bind>/mcp
   mcp-edge stdio [options]   serve MCP over stdin/stdout (for Claude Desktop)
   mcp-edge tools ...         review and approve changed upstream tool definitions
                              (tool pinning; "mcp-edge tools help" for more)
@@ -24,10 +24,14 @@ Usage:
 Options:
   -c, --config <file>     mcp-edge.toml to read (default: $MCP_EDGE_CONFIG, else
                           ./mcp-edge.toml when present, else built-in defaults)
-  -b, --bind <host:port>  listen address (default 127.0.0.1:8080)
+  -b, --bind <host:port>  listen address (default 127.0.0.1:8080); HTTPS when
+                          security.tls_cert and tls_key are set
   -d, --data-dir <dir>    where the SQLite database lives
                           (default: $MCP_EDGE_DATA_DIR, else ~/.local/share/mcp-edge)
       --log-level <level> debug | info | warn | error | silent (default info)
+
+Signals: SIGHUP re-reads the TLS files (they are also re-read when they change);
+SIGINT and SIGTERM stop the gateway.
 
 Endpoints when serving (mcp-edge serve):
 ${routesHelp()}
@@ -87,15 +91,44 @@ function stopOnSignals(gateway: Gateway): void {
   process.once('SIGTERM', stop);
 }
 
+/**
+ * SIGHUP re-reads the TLS files (certificates renewed) and logs what each
+ * set of files did. The handler is installed before the gateway starts:
+ * SIGHUP's default is to end the process, and a renewal hook may send it
+ * at any time; one that comes while starting is answered once it runs.
+ */
+function reloadTlsOnHangup(): (gateway: Gateway) => void {
+  let running: Gateway | undefined;
+  let pending = false;
+  const reload = (gateway: Gateway) => {
+    gateway.reloadTls().then((report) => {
+      const outcomes = Object.fromEntries(Object.entries(report).map(([files, r]) => [files, r.outcome]));
+      gateway.log.info('SIGHUP: TLS files re-read', outcomes);
+    }, (err: unknown) => gateway.log.error('SIGHUP: re-reading the TLS files failed', { error: String(err) }));
+  };
+  process.on('SIGHUP', () => {
+    if (running) reload(running);
+    else pending = true;
+  });
+  return (gateway) => {
+    running = gateway;
+    if (pending) reload(gateway);
+  };
+}
+
 async function serve(options: CliOptions): Promise<void> {
   const config = await loadCliConfig(options);
+  const started = reloadTlsOnHangup();
   const gateway = await createGateway({ config, logger: createLogger(logLevel(options)) });
+  started(gateway);
   stopOnSignals(gateway);
 }
 
 async function stdio(options: CliOptions): Promise<void> {
   const config = await loadCliConfig(options);
+  const started = reloadTlsOnHangup();
   const gateway = await createGateway({ config, http: false, logger: createLogger(logLevel(options)) });
+  started(gateway);
   const transport = new StdioServerTransport();
   transport.onclose = () => {
     gateway.close().finally(() => process.exit(0));

@@ -32,6 +32,23 @@ export interface SessionSettings {
   idleMs: number;
 }
 
+/** The HTTPS listener (security.tls_*): PEM files as absolute paths, and the handshake's rules. */
+export interface ListenerTlsSettings {
+  certFile: string;
+  keyFile: string;
+  /** Client certificates (mTLS): the CA bundle that verifies them, and whether a connection must present one. */
+  clientCertificates?: { caFile: string; mode: 'required' | 'optional'; crlFile?: string };
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  handshakeTimeoutMs: number;
+}
+
+/** An outgoing https connection's own TLS files (absolute paths); absent ones mean Node's defaults (the system's roots, no client certificate). */
+export interface OutgoingTlsSettings {
+  caFile?: string;
+  /** The client certificate and its key: both or neither. */
+  client?: { certFile: string; keyFile: string };
+}
+
 export interface HttpSettings {
   /** "host:port" as configured; the Host/Origin guard compares headers with it. */
   bindAddress: string;
@@ -51,6 +68,8 @@ export interface HttpSettings {
   allowedOrigins: readonly string[];
   /** Resumable SSE answers: the per-session event store's bounds, and when a silent call switches to a stream. */
   streams: StreamSettings;
+  /** Serve HTTPS instead of HTTP; absent: plain HTTP. */
+  tls?: ListenerTlsSettings;
 }
 
 export interface NamingOptions {
@@ -67,7 +86,7 @@ export interface AggregatorSettings {
 /** How the gateway reaches an upstream: a child it spawns, or a URL. */
 export type UpstreamConnection =
   | { transport: 'stdio'; command: string; args: readonly string[]; env: Readonly<Record<string, string>>; cwd?: string }
-  | { transport: 'http' | 'sse'; url: string; headers: Readonly<Record<string, string>> };
+  | { transport: 'http' | 'sse'; url: string; headers: Readonly<Record<string, string>>; tls?: OutgoingTlsSettings };
 
 export interface RestartPolicy {
   maxRestarts: number;
@@ -98,7 +117,7 @@ export interface UpstreamSettings {
 
 export interface DestinationSettings {
   /** Where its calls go: an MCP endpoint, or the connection of a configured upstream. */
-  target: { url: string } | { upstream: string };
+  target: { url: string; tls?: OutgoingTlsSettings } | { upstream: string };
   maxItems: number;
   maxBytes?: number;
   overflow?: 'reject' | 'drop-oldest-lowest-priority';
@@ -161,8 +180,41 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'mcp-edge');
 }
 
-function resolveHttp(g: EdgeConfig['gateway']): HttpSettings {
+const TLS_VERSIONS = { '1.2': 'TLSv1.2', '1.3': 'TLSv1.3' } as const;
+
+function clientCertificates(caFile: string, mode: 'required' | 'optional', crlFile: string | undefined): NonNullable<ListenerTlsSettings['clientCertificates']> {
+  return { caFile: resolve(caFile), mode, ...(crlFile !== undefined ? { crlFile: resolve(crlFile) } : {}) };
+}
+
+function resolveListenerTls(s: EdgeConfig['security']): ListenerTlsSettings | undefined {
+  // The schema requires tls_key with tls_cert, and tls_cert for every other listener key.
+  if (s.tls_cert === undefined || s.tls_key === undefined) return undefined;
+  const caFile = s.tls_client_ca;
+  return {
+    certFile: resolve(s.tls_cert),
+    keyFile: resolve(s.tls_key),
+    ...(caFile !== undefined ? { clientCertificates: clientCertificates(caFile, s.tls_client_auth ?? 'required', s.tls_client_crl) } : {}),
+    minVersion: TLS_VERSIONS[s.tls_min_version ?? '1.2'],
+    handshakeTimeoutMs: s.tls_handshake_timeout_ms ?? 10_000,
+  };
+}
+
+/** The TLS keys of an upstream or destination; undefined when none is set. */
+function resolveOutgoingTls(t: { tls_ca?: string | undefined; tls_cert?: string | undefined; tls_key?: string | undefined }): OutgoingTlsSettings | undefined {
+  const ca = t.tls_ca;
+  const cert = t.tls_cert;
+  const key = t.tls_key;
+  if (ca === undefined && cert === undefined) return undefined;
+  return {
+    ...(ca !== undefined ? { caFile: resolve(ca) } : {}),
+    // The schema requires tls_key with tls_cert.
+    ...(cert !== undefined && key !== undefined ? { client: { certFile: resolve(cert), keyFile: resolve(key) } } : {}),
+  };
+}
+
+function resolveHttp(g: EdgeConfig['gateway'], security: EdgeConfig['security']): HttpSettings {
   const bind = g.bind_address;
+  const tls = resolveListenerTls(security);
   return {
     bindAddress: bind,
     host: bind.slice(0, bind.lastIndexOf(':')).replace(/^\[|\]$/g, ''),
@@ -185,6 +237,7 @@ function resolveHttp(g: EdgeConfig['gateway']): HttpSettings {
       limits: { maxEvents: g.event_store_max_events, maxBytes: g.event_store_max_bytes },
       streamAfterMs: g.stream_after_ms,
     },
+    ...(tls ? { tls } : {}),
   };
 }
 
@@ -201,7 +254,8 @@ function resolveRouter(r: EdgeConfig['routing']): RouterOptions {
 function resolveConnection(u: UpstreamConfig): UpstreamConnection {
   // The schema requires command for stdio and url otherwise, and refuses the other transport's keys.
   if (u.transport === 'stdio') return { transport: 'stdio', command: u.command ?? '', args: u.args, env: u.env, ...(u.cwd ? { cwd: u.cwd } : {}) };
-  return { transport: u.transport, url: u.url ?? '', headers: u.headers };
+  const tls = resolveOutgoingTls(u);
+  return { transport: u.transport, url: u.url ?? '', headers: u.headers, ...(tls ? { tls } : {}) };
 }
 
 function resolveUpstream(u: UpstreamConfig): UpstreamSettings {
@@ -231,7 +285,8 @@ function resolveDestinations(config: EdgeConfig): Record<string, DestinationSett
   const out: Record<string, DestinationSettings> = {};
   const named = new Set<string>();
   for (const [name, d] of Object.entries(o.destinations)) {
-    const target = d.url !== undefined ? { url: d.url } : { upstream: d.upstream ?? '' };
+    const tls = resolveOutgoingTls(d);
+    const target = d.url !== undefined ? { url: d.url, ...(tls ? { tls } : {}) } : { upstream: d.upstream ?? '' };
     if (d.upstream !== undefined) named.add(d.upstream);
     out[name] = { target, maxItems: d.max_items ?? o.queue_size, maxBytes: d.max_bytes, overflow: d.overflow, ttlMs: d.ttl_seconds * 1000 };
   }
@@ -276,7 +331,7 @@ export function resolveSettings(config: EdgeConfig, env: NodeJS.ProcessEnv = pro
   return {
     dataDir,
     databaseFile: persistence ? resolve(persistence) : join(dataDir, DATABASE_FILE),
-    http: resolveHttp(config.gateway),
+    http: resolveHttp(config.gateway, config.security),
     requestTimeoutMs: config.gateway.request_timeout_ms,
     router: resolveRouter(config.routing),
     aggregator: { maxAttempts: config.routing.max_attempts, naming: { prefixMode: config.aggregation.prefix_mode, separator: config.aggregation.separator } },

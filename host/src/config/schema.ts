@@ -89,6 +89,34 @@ export const modelsSchema = z
   .strict();
 
 /**
+ * TLS keys of an outgoing connection (an https:// upstream or queue
+ * destination): the CA bundle that verifies the server, and the client
+ * certificate this gateway presents to it. Paths to PEM files, re-read when
+ * they change.
+ */
+const outgoingTlsKeys = {
+  /** PEM CA bundle that verifies the server's certificate, instead of the system's roots. */
+  tls_ca: z.string().min(1).optional(),
+  /** PEM certificate (chain) this gateway presents as its client certificate; with tls_key. */
+  tls_cert: z.string().min(1).optional(),
+  /** PEM private key of tls_cert (unencrypted; readable only by the gateway's user). */
+  tls_key: z.string().min(1).optional(),
+};
+
+type OutgoingTlsInput = { tls_ca?: string | undefined; tls_cert?: string | undefined; tls_key?: string | undefined; url?: string | undefined };
+
+/** Refuses outgoing TLS keys that would be ignored: a certificate without its key, or any of them on a URL that is not https. */
+function checkOutgoingTls(v: OutgoingTlsInput, ctx: z.RefinementCtx): void {
+  if ((v.tls_cert === undefined) !== (v.tls_key === undefined)) {
+    ctx.addIssue({ code: 'custom', path: [v.tls_cert === undefined ? 'tls_cert' : 'tls_key'], message: 'tls_cert and tls_key go together: the client certificate and its private key' });
+  }
+  const set = (['tls_ca', 'tls_cert', 'tls_key'] as const).filter((k) => v[k] !== undefined);
+  if (set.length > 0 && v.url !== undefined && !v.url.toLowerCase().startsWith('https:')) {
+    for (const key of set) ctx.addIssue({ code: 'custom', path: [key], message: `${key} applies only to an https:// url; use https, or remove it` });
+  }
+}
+
+/**
  * One place deferred calls go: an MCP server at a URL (Streamable HTTP; a
  * peer mcp-edge, say), or a configured upstream (stdio or HTTP), whose
  * provider then carries the calls. Exactly one of `url` and `upstream`.
@@ -107,9 +135,18 @@ export const queueDestinationSchema = z
     overflow: z.enum(['reject', 'drop-oldest-lowest-priority']).default('reject'),
     /** A call not delivered within this many seconds expires (and is reported); 0: never. */
     ttl_seconds: z.number().int().min(0).default(86_400),
+    ...outgoingTlsKeys,
   })
   .strict()
-  .refine((d) => (d.url === undefined) !== (d.upstream === undefined), { message: 'a destination has exactly one of url and upstream' });
+  .refine((d) => (d.url === undefined) !== (d.upstream === undefined), { message: 'a destination has exactly one of url and upstream' })
+  .superRefine((d, ctx) => {
+    if (d.upstream !== undefined) {
+      for (const key of ['tls_ca', 'tls_cert', 'tls_key'] as const) {
+        if (d[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} does not apply to an upstream destination (its calls use the upstream's connection); set it on the upstream` });
+      }
+    }
+    checkOutgoingTls(d, ctx);
+  });
 
 export const offlineSchema = z
   .object({
@@ -162,15 +199,51 @@ export const offlineSchema = z
     path: ['deferrable_tools'],
   });
 
+/**
+ * The HTTPS listener. With tls_cert and tls_key the gateway serves HTTPS
+ * only (TLS 1.2 or newer) on gateway.bind_address; the files are re-read
+ * when they change and on SIGHUP. With tls_client_ca it asks for client
+ * certificates (mTLS): a verified one is the principal "cert:<sha256>".
+ */
 export const securitySchema = z
   .object({
     use_tpm: z.boolean().optional(),
     tpm_device: z.string().optional(),
     attestation_required: z.boolean().optional(),
-    tls_cert: z.string().optional(),
-    tls_key: z.string().optional(),
+    /** PEM certificate chain the gateway serves HTTPS with: its own certificate first, then intermediates. */
+    tls_cert: z.string().min(1).optional(),
+    /** PEM private key of tls_cert (unencrypted; readable only by the gateway's user). */
+    tls_key: z.string().min(1).optional(),
+    /** PEM CA bundle: client certificates it issued are accepted (mTLS). */
+    tls_client_ca: z.string().min(1).optional(),
+    /** PEM certificate revocation list(s) of the client CA: a revoked client certificate is refused like an unknown one. */
+    tls_client_crl: z.string().min(1).optional(),
+    /**
+     * With tls_client_ca. "required" (default): a connection without a valid
+     * client certificate fails its handshake. "optional": a client without one
+     * goes on to the other authentication; one with an invalid one is refused.
+     */
+    tls_client_auth: z.enum(['required', 'optional']).optional(),
+    /** Oldest TLS version accepted: "1.2" (default) or "1.3". TLS 1.3 is preferred whenever the client has it. */
+    tls_min_version: z.enum(['1.2', '1.3']).optional(),
+    /** A connection whose TLS handshake has not finished after this many ms is closed (default 10000). */
+    tls_handshake_timeout_ms: z.number().int().min(100).max(120_000).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if ((s.tls_cert === undefined) !== (s.tls_key === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [s.tls_cert === undefined ? 'tls_cert' : 'tls_key'], message: 'tls_cert and tls_key go together: set both to serve HTTPS' });
+    }
+    if (s.tls_cert === undefined) {
+      for (const key of ['tls_client_ca', 'tls_client_crl', 'tls_client_auth', 'tls_min_version', 'tls_handshake_timeout_ms'] as const) {
+        if (s[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} applies to the HTTPS listener: set tls_cert and tls_key too` });
+      }
+    } else {
+      for (const key of ['tls_client_auth', 'tls_client_crl'] as const) {
+        if (s[key] !== undefined && s.tls_client_ca === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} needs tls_client_ca, the CA bundle that verifies client certificates` });
+      }
+    }
+  });
 
 export const telemetrySchema = z
   .object({
@@ -301,6 +374,7 @@ export const upstreamSchema = z
     url: z.string().url().optional(),
     /** Extra HTTP headers sent to the upstream (http, sse). */
     headers: z.record(z.string(), z.string()).default({}),
+    ...outgoingTlsKeys,
     /** Time limit of one request to this upstream, in ms. */
     timeout_ms: z.number().int().min(1).max(3_600_000).default(30_000),
     /** Time limit for connecting (spawn + initialize + first lists), in ms. */
@@ -344,10 +418,11 @@ export const upstreamSchema = z
     if (u.transport === 'stdio' && !u.command) ctx.addIssue({ code: 'custom', path: ['command'], message: 'a stdio upstream needs a command' });
     if (u.transport !== 'stdio' && !u.url) ctx.addIssue({ code: 'custom', path: ['url'], message: `an ${u.transport} upstream needs a url` });
     // Keys of the other transport would be silently ignored: refuse them instead.
-    const foreign = u.transport === 'stdio' ? { url: u.url, headers: Object.keys(u.headers).length > 0 } : { command: u.command, args: u.args.length > 0, env: Object.keys(u.env).length > 0, cwd: u.cwd };
+    const foreign = u.transport === 'stdio' ? { url: u.url, headers: Object.keys(u.headers).length > 0, tls_ca: u.tls_ca, tls_cert: u.tls_cert, tls_key: u.tls_key } : { command: u.command, args: u.args.length > 0, env: Object.keys(u.env).length > 0, cwd: u.cwd };
     for (const [key, set] of Object.entries(foreign)) {
       if (set) ctx.addIssue({ code: 'custom', path: [key], message: `${key} does not apply to a ${u.transport} upstream; remove it, or change transport` });
     }
+    if (u.transport !== 'stdio') checkOutgoingTls(u, ctx);
   });
 
 export const routingSchema = z

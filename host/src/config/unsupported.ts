@@ -6,7 +6,6 @@ import type { EdgeConfig } from './schema.js';
 
 const MODELS = 'local and cloud models arrive with the hybrid inference work';
 const TPM = 'TPM attestation is not implemented yet';
-const TLS = 'the gateway serves plain HTTP only; put a TLS-terminating proxy in front of it, or keep it on 127.0.0.1';
 const TELEMETRY = 'telemetry export is not implemented yet; GET /metrics serves Prometheus text';
 const POWER = 'low power mode is not implemented yet';
 
@@ -25,8 +24,6 @@ export const NOT_SUPPORTED_YET: Readonly<Record<string, string>> = {
   'security.use_tpm': TPM,
   'security.tpm_device': TPM,
   'security.attestation_required': TPM,
-  'security.tls_cert': TLS,
-  'security.tls_key': TLS,
   'telemetry.enabled': TELEMETRY,
   'telemetry.export_interval_seconds': TELEMETRY,
   'telemetry.compression': TELEMETRY,

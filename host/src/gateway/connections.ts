@@ -15,8 +15,9 @@
 // or a proxy on the same machine, shares it. The header and body time limits
 // (Node's headersTimeout and requestTimeout, gateway.header_timeout_ms and
 // body_timeout_ms) end slow connections even when nobody needs their place.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { HttpSettings } from '../config/resolve.js';
 import { isLoopback } from './session-limits.js';
 
 /** Most header lines one request may carry; more is answered 431. */
@@ -25,6 +26,16 @@ export const MAX_HEADER_LINES = 100;
 export const MAX_HEADER_BYTES = 16 * 1024;
 /** How often Node checks the header and body time limits, in ms. */
 export const TIMEOUT_CHECK_MS = 1000;
+
+/** The limits Node enforces itself, the same for the HTTP and the HTTPS server. */
+export function httpServerOptions(http: Pick<HttpSettings, 'headerTimeoutMs' | 'bodyTimeoutMs'>): ServerOptions {
+  return {
+    headersTimeout: http.headerTimeoutMs,
+    requestTimeout: http.bodyTimeoutMs,
+    connectionsCheckingInterval: TIMEOUT_CHECK_MS,
+    maxHeaderSize: MAX_HEADER_BYTES,
+  };
+}
 
 interface Tracked {
   /** The request it carries now, from its headers until its answer ends. */

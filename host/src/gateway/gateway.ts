@@ -9,7 +9,7 @@ import { resolveSettings, type GatewaySettings } from '../config/resolve.js';
 import type { EdgeConfig, EdgeConfigInput } from '../config/schema.js';
 import { componentSize, loadCore, type EdgeCore, type EncodeOptions } from '../core/index.js';
 import { queueMetrics, startOfflineQueue, type QueueHooks } from '../queue/index.js';
-import { connectionMetrics, eventStoreMetrics, gatewayMetrics, pinningMetrics } from '../telemetry/metrics.js';
+import { connectionMetrics, eventStoreMetrics, gatewayMetrics, pinningMetrics, tlsMetrics } from '../telemetry/metrics.js';
 import { openDatabaseFile, type Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { configuredPlugins } from '../plugins/index.js';
@@ -21,7 +21,7 @@ import type { Vocabularies } from '../tokenizer/vocabularies.js';
 import { loadConfiguredTokenizers } from '../tokenizer/configured.js';
 import { allowedHostValues, checkRequest, type GuardOptions } from './guard.js';
 import { answerError, McpHttpEndpoint, sendJson } from './http.js';
-import { ConnectionGuard, MAX_HEADER_BYTES, MAX_HEADER_LINES, TIMEOUT_CHECK_MS } from './connections.js';
+import { ConnectionGuard, httpServerOptions, MAX_HEADER_LINES } from './connections.js';
 import { HttpRefusal } from '../protocol/http-refusal.js';
 import { assessHealth, httpStatusOf, type HealthReport } from './health.js';
 import { MCP_PATH, requirePrincipal, routeKey, RouteTable } from './routes.js';
@@ -31,6 +31,7 @@ import { ToolPins, type PinSummary } from '../security/pinning/pins.js';
 import { PinStore } from '../security/pinning/store.js';
 import { HTTP_REFUSED } from '../protocol/jsonrpc.js';
 import { ClientSession, createMcpServer } from './mcp-server.js';
+import { GatewayTls, type TlsReloadReport } from './tls.js';
 import { Aggregator, type ListPart } from './aggregator/aggregator.js';
 import { UpstreamProvider } from '../providers/upstream/upstream.js';
 import type { Provider } from '../providers/provider.js';
@@ -59,7 +60,7 @@ export class Gateway {
   private readonly routes = new RouteTable((res, body) => sendJson(res, 200, body));
   private readonly sessions = new Set<ClientSession>();
   /** Who may call: every HTTP request but a public route's is authenticated by it first. */
-  private readonly authenticator: Authenticator = openAccess;
+  private readonly authenticator: Authenticator;
   private readonly startedAt = Date.now();
   private httpServer: HttpServer | undefined;
   private endpoint: McpHttpEndpoint | undefined;
@@ -76,18 +77,23 @@ export class Gateway {
     /** The vocabularies count_tokens knows: the tiktoken encodings and the configured tokenizer.json files. */
     readonly vocabularies: Vocabularies,
     readonly log: Logger,
+    /** The HTTPS listener and the outgoing connections' own TLS settings (gateway/tls.ts). */
+    readonly tls: GatewayTls,
   ) {
+    this.authenticator = tls.authenticator(openAccess);
     this.pins = new ToolPins(new PinStore(db), new Map(settings.upstreams.map((u) => [u.id, u.pinning])), log);
     this.aggregator = new Aggregator({ router: core.createRouter(settings.router), settings: settings.aggregator, log, pins: this.pins });
     this.aggregator.onListChanged((part) => this.notifyListChanged(part));
     this.aggregator.add(this.plugins);
     for (const upstream of settings.upstreams) {
+      const tlsFetch = tls.upstreamFetch(upstream.id);
       this.aggregator.add(
         new UpstreamProvider({
           settings: upstream,
           log,
           clientInfo: { name: 'mcp-edge', version: VERSION },
           onNotification: (_id, n, sessionId) => this.forwardNotification(n, sessionId),
+          ...(tlsFetch ? { tlsFetch } : {}),
         }),
       );
     }
@@ -103,15 +109,24 @@ export class Gateway {
     const log = options.logger ?? createLogger();
     const core = options.core ?? (await loadCore());
     const vocabularies = await loadConfiguredTokenizers(core, settings.tokenizers);
-    const db = openDatabaseFile(settings.databaseFile);
-    const gateway = new Gateway(settings, core, db, vocabularies, log);
+    const tls = await GatewayTls.open(settings, log, options.http !== false);
+    let db: Db;
+    try {
+      db = openDatabaseFile(settings.databaseFile);
+    } catch (err) {
+      await tls.close();
+      throw err;
+    }
+    const gateway = new Gateway(settings, core, db, vocabularies, log, tls);
     gateway.componentBytes = (await componentSize()) ?? null;
     try {
       registerBuiltinTools(gateway.tools, core, gateway.vocabularies);
       for (const plugin of await configuredPlugins(settings.plugins, log)) gateway.plugins.use(plugin);
-      gateway.queue = await startOfflineQueue(settings.queue, db, core, log, gateway.tools, gateway.routes, gateway.aggregator);
+      const destinationFetches = tls.destinationFetches(Object.keys(settings.queue.destinations));
+      gateway.queue = await startOfflineQueue(settings.queue, db, core, log, gateway.tools, gateway.routes, gateway.aggregator, destinationFetches);
     } catch (err) {
       db.close();
+      await tls.close();
       throw err;
     }
     await gateway.aggregator.start();
@@ -130,12 +145,21 @@ export class Gateway {
     return this.plugins.tools;
   }
 
-  /** The Streamable HTTP endpoint, e.g. http://127.0.0.1:8080/mcp. */
+  /** The Streamable HTTP endpoint, e.g. http://127.0.0.1:8080/mcp (https:// when it serves TLS). */
   get url(): string {
     const address = this.httpServer?.address() as AddressInfo | null | undefined;
     if (!address) throw new Error('the gateway is not serving HTTP');
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return `http://${host}:${address.port}${MCP_PATH}`;
+    return `${this.tls.scheme}://${host}:${address.port}${MCP_PATH}`;
+  }
+
+  /**
+   * Re-reads every TLS file (the listener's certificate, key and client CA,
+   * and each upstream's and destination's): what SIGHUP does. Files that
+   * are unusable leave the previous ones in use; the report says why.
+   */
+  reloadTls(): Promise<TlsReloadReport> {
+    return this.tls.reload();
   }
 
   /** The HTTP routes this gateway serves, as "METHOD /path" (the table in gateway/routes.ts). */
@@ -158,13 +182,15 @@ export class Gateway {
     // A queue on an unreadable database cannot report; the database reason says enough then.
     const destinations = this.queue && databaseProblem === undefined ? this.queue.queue.status().destinations : [];
     const pinning = this.pinSummaries();
+    const tls = this.tls.status();
     return {
-      ...assessHealth({ providers, destinations, databaseProblem, pinning }),
+      ...assessHealth({ providers, destinations, databaseProblem, pinning, tlsProblems: this.tls.problems() }),
       version: VERSION,
       uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
       core: { version: this.core.version, features: this.core.features, component_bytes: this.componentBytes },
       sessions: this.sessions.size,
       providers,
+      ...(tls ? { tls } : {}),
     };
   }
 
@@ -245,17 +271,16 @@ export class Gateway {
     });
     this.endpoint = endpoint;
     for (const method of ['POST', 'GET', 'DELETE']) this.routes.handle(routeKey(method, MCP_PATH), (req, res, principal) => endpoint.handle(req, res, requirePrincipal(principal)));
-    const server = createServer({
-      headersTimeout: http.headerTimeoutMs,
-      requestTimeout: http.bodyTimeoutMs,
-      connectionsCheckingInterval: TIMEOUT_CHECK_MS,
-      maxHeaderSize: MAX_HEADER_BYTES,
-    });
+    // The HTTPS server was built with the same options (gateway/tls.ts).
+    const server = this.tls.listener?.server ?? createServer(httpServerOptions(http));
     // Past it, Node answers 431 and closes the connection.
     server.maxHeadersCount = MAX_HEADER_LINES;
     const connections = new ConnectionGuard(http.maxConnections, http.maxConnectionsPerAddress, (req) => endpoint.isUnusedStream(req));
     this.connections = connections;
-    server.on('connection', (socket: Socket) => connections.admit(socket));
+    // Over HTTPS a connection counts from the end of its handshake (the socket requests arrive on);
+    // a handshake that stalls is ended by security.tls_handshake_timeout_ms.
+    if (this.tls.listener) server.on('secureConnection', (socket: Socket) => connections.admit(socket));
+    else server.on('connection', (socket: Socket) => connections.admit(socket));
     await new Promise<void>((resolveListen, reject) => {
       server.once('error', reject);
       server.listen(http.port, http.host, () => resolveListen());
@@ -272,7 +297,8 @@ export class Gateway {
       connections.busy(req, res);
       this.route(req, res, hosts, guard).catch((err: unknown) => answerError(res, err, this.log));
     });
-    this.log.info(`mcp-edge ${VERSION} listening`, { url: this.url, data_dir: this.settings.dataDir });
+    const tls = this.tls.listener ? { client_certificates: this.tls.listener.clientCertificates } : {};
+    this.log.info(`mcp-edge ${VERSION} listening`, { url: this.url, ...tls, data_dir: this.settings.dataDir });
   }
 
   private async route(req: IncomingMessage, res: ServerResponse, hosts: Set<string>, guard: GuardOptions): Promise<void> {
@@ -287,7 +313,9 @@ export class Gateway {
   private sendMetrics(res: ServerResponse): void {
     const stores = this.endpoint ? eventStoreMetrics(this.endpoint.eventStoreTotals()) : '';
     const connections = this.connections && this.endpoint ? connectionMetrics(this.connections.counts(), this.endpoint.evictedCount) : '';
-    const text = gatewayMetrics(this.health(), connections + stores + pinningMetrics(this.pinSummaries()) + (this.queue ? queueMetrics(this.queue.queue.status()) : ''));
+    const health = this.health();
+    const tls = health.tls ? tlsMetrics(health.tls) : '';
+    const text = gatewayMetrics(health, connections + tls + stores + pinningMetrics(this.pinSummaries()) + (this.queue ? queueMetrics(this.queue.queue.status()) : ''));
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }
@@ -305,6 +333,7 @@ export class Gateway {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     }
+    await this.tls.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -4,6 +4,8 @@
 // cannot do its job: its database cannot be read, or it fronts upstreams and
 // not one of them is up. Down answers 503, so a load balancer can tell.
 
+import type { TlsListenerStatus } from '../security/tls-listener.js';
+
 export type HealthStatus = 'ok' | 'degraded' | 'down';
 
 export interface ProviderHealthLine {
@@ -22,6 +24,8 @@ export interface HealthReport {
   core: { version: string; features: readonly string[]; component_bytes: number | null };
   sessions: number;
   providers: ProviderHealthLine[];
+  /** The HTTPS listener (its certificate, client certificates, reloads); absent on plain HTTP. */
+  tls?: TlsListenerStatus;
 }
 
 /** A queue destination as the assessment needs it (from OfflineQueue.status()). */
@@ -39,6 +43,8 @@ export interface HealthInputs {
   databaseProblem: string | undefined;
   /** Tool pinning per upstream (with it on): offered tools whose definitions are not approved. */
   pinning?: readonly { upstream: string; withheld: readonly string[]; listedUnapproved: readonly string[] }[];
+  /** What is wrong with the HTTPS listener: an expired certificate, a failed reload. */
+  tlsProblems?: readonly string[];
 }
 
 /** The HTTP status of a report: 503 only when the gateway is down. */
@@ -65,6 +71,7 @@ export function assessHealth(inputs: HealthInputs): { status: HealthStatus; reas
     if (p.withheld.length > 0) degraded.push(`upstream "${p.upstream}": ${p.withheld.length} tool(s) withheld, their definitions changed or new and not approved; ${review}`);
     if (p.listedUnapproved.length > 0) degraded.push(`upstream "${p.upstream}": ${p.listedUnapproved.length} tool(s) listed with definitions that are not approved (pinning = "warn"); ${review}`);
   }
+  degraded.push(...(inputs.tlsProblems ?? []));
   const status: HealthStatus = down.length > 0 ? 'down' : degraded.length > 0 ? 'degraded' : 'ok';
   return { status, reasons: [...down, ...degraded] };
 }

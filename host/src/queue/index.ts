@@ -1,5 +1,6 @@
 // Wires the offline queue into a gateway, from its resolved settings (config/resolve.ts).
 import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { QueueSettings } from '../config/resolve.js';
 import type { EdgeCore } from '../core/index.js';
 import type { Aggregator } from '../gateway/aggregator/aggregator.js';
@@ -27,10 +28,11 @@ export interface QueueHooks {
   close(): Promise<void>;
 }
 
-export async function startOfflineQueue(settings: QueueSettings, db: Db, core: EdgeCore, log: Logger, tools: ToolRegistry, rest: RouteRegistry, aggregator: Aggregator): Promise<QueueHooks> {
+/** `fetchOf`: the fetch of each URL destination with TLS settings of its own (by destination name). */
+export async function startOfflineQueue(settings: QueueSettings, db: Db, core: EdgeCore, log: Logger, tools: ToolRegistry, rest: RouteRegistry, aggregator: Aggregator, fetchOf: Readonly<Record<string, FetchLike>> = {}): Promise<QueueHooks> {
   const s = settings;
   const plan = planDestinations(s);
-  const deliverer = mcpHttpDeliverer(plan.urls, s.deliveryTimeoutMs);
+  const deliverer = mcpHttpDeliverer(plan.urls, s.deliveryTimeoutMs, fetchOf);
   const deliver = providerDeliverer(plan, aggregator, deliverer.deliver);
   const queue = await OfflineQueue.open(db, core, {
     destinations: plan.bounds,

@@ -5,7 +5,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { isLinkFailure } from '../protocol/jsonrpc.js';
-import { isolatingFetch } from '../providers/upstream/fetch.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { isolating, isolatingFetch } from '../providers/upstream/fetch.js';
 import { VERSION } from '../version.js';
 import { IDEMPOTENCY_META_KEY } from './idempotency.js';
 import { DestinationError, type Deliverer, type DeliveryCall } from './delivery.js';
@@ -15,7 +16,12 @@ export interface McpDeliverer {
   close(): Promise<void>;
 }
 
-export function mcpHttpDeliverer(urls: Record<string, string>, timeoutMs: number): McpDeliverer {
+/**
+ * `fetchOf` holds the fetch of each destination that has TLS settings of its
+ * own (tls_ca, tls_cert: security/tls-outgoing.ts); the others use the
+ * global fetch.
+ */
+export function mcpHttpDeliverer(urls: Record<string, string>, timeoutMs: number, fetchOf: Readonly<Record<string, FetchLike>> = {}): McpDeliverer {
   const clients = new Map<string, Promise<Client>>();
   const connect = (destination: string): Promise<Client> => {
     const existing = clients.get(destination);
@@ -24,7 +30,9 @@ export function mcpHttpDeliverer(urls: Record<string, string>, timeoutMs: number
     if (!url) return Promise.reject(new DestinationError(`no URL configured for destination "${destination}"`));
     const client = new Client({ name: 'mcp-edge-queue', version: VERSION });
     // isolatingFetch: the transport's one connection-wide signal must not collect a listener per delivery.
-    const p = client.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: isolatingFetch })).then(() => client);
+    const tlsFetch = fetchOf[destination];
+    const fetch = tlsFetch ? isolating(tlsFetch) : isolatingFetch;
+    const p = client.connect(new StreamableHTTPClientTransport(new URL(url), { fetch })).then(() => client);
     clients.set(destination, p);
     p.catch(() => clients.delete(destination));
     return p;

@@ -80,3 +80,23 @@ export function pinningMetrics(upstreams: readonly { upstream: string; pinned: n
   );
   return lines.join('\n') + '\n';
 }
+
+/** What the TLS metrics print: the listener's status as /health reports it. */
+export interface TlsGauges {
+  certificate: { not_after: string };
+  reloads: number;
+  reload_failures: number;
+  handshake_failures: number;
+}
+
+/** The HTTPS listener: when its certificate expires (alert on it), reloads, failed handshakes. */
+export function tlsMetrics(tls: TlsGauges): string {
+  const lines: string[] = [];
+  writeMetric(lines, 'gauge', 'mcp_edge_tls_certificate_expiry_timestamp_seconds', 'When the served TLS certificate expires, in seconds since epoch.', [[null, Math.floor(Date.parse(tls.certificate.not_after) / 1000)]]);
+  writeMetric(lines, 'counter', 'mcp_edge_tls_reloads_total', 'Reloads of the TLS files that changed what is served (ok), or were refused (failed).', [
+    [{ outcome: 'ok' }, tls.reloads],
+    [{ outcome: 'failed' }, tls.reload_failures],
+  ]);
+  writeMetric(lines, 'counter', 'mcp_edge_tls_handshake_failures_total', 'Connections that failed their TLS handshake (no or a refused client certificate, an old protocol, not TLS).', [[null, tls.handshake_failures]]);
+  return lines.join('\n') + '\n';
+}

@@ -88,7 +88,7 @@ export async function startEdgeGateway(configToml, { logLevel = 'info' } = {}) {
   try {
     proc = await startProcess(process.execPath, [
       CLI, 'serve', '--config', configFile, '--bind', '127.0.0.1:0', '--data-dir', join(dir, 'data'), '--log-level', logLevel,
-    ], { ready: /listening \{"url":"(http:\/\/127\.0\.0\.1:\d+\/mcp)"/, name: 'mcp-edge serve', timeoutMs: 30_000 });
+    ], { ready: /listening \{"url":"(https?:\/\/127\.0\.0\.1:\d+\/mcp)"/, name: 'mcp-edge serve', timeoutMs: 30_000 });
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;

@@ -44,16 +44,30 @@ function follow(parent: AbortSignal): { signal: AbortSignal; release: () => void
   return { signal: own.signal, release };
 }
 
-export const isolatingFetch: FetchLike = async (url, init) => {
+/**
+ * fetch rejects with "fetch failed" and keeps the reason in `cause`: a
+ * certificate it could not verify, a name that does not match, a refused
+ * connection. The reason goes into the message, which the upstream's
+ * /health detail and the queue's last_error show.
+ */
+export function explainFetchFailure(err: unknown): unknown {
+  if (!(err instanceof TypeError) || err.message !== 'fetch failed' || !(err.cause instanceof Error)) return err;
+  const cause = err.cause as NodeJS.ErrnoException;
+  const code = cause.code && !cause.message.includes(cause.code) ? ` (${cause.code})` : '';
+  return new TypeError(`fetch failed: ${cause.message}${code}`, { cause });
+}
+
+/** `base` (the global fetch, or one with its own TLS settings) with a signal of its own per request. */
+export const isolating = (base: FetchLike): FetchLike => async (url, init) => {
   const parent = init?.signal;
-  if (!parent) return fetch(url, init);
+  if (!parent) return base(url, init).catch((err: unknown) => Promise.reject(explainFetchFailure(err)));
   const { signal, release } = follow(parent);
   let response: Response;
   try {
-    response = await fetch(url, { ...init, signal });
+    response = await base(url, { ...init, signal });
   } catch (err) {
     release();
-    throw err;
+    throw explainFetchFailure(err);
   }
   const streaming = response.body && response.headers.get('content-type')?.includes('text/event-stream');
   if (!streaming) {
@@ -69,3 +83,6 @@ export const isolatingFetch: FetchLike = async (url, init) => {
   signal.addEventListener('abort', release, { once: true });
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 };
+
+/** The global fetch, isolated. */
+export const isolatingFetch: FetchLike = isolating(fetch);

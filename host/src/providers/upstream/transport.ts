@@ -5,9 +5,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { UpstreamConnection, UpstreamSettings } from '../../config/resolve.js';
-import { isolatingFetch } from './fetch.js';
+import { isolating, isolatingFetch } from './fetch.js';
 import { resumingFetch } from './resume.js';
 
 export interface OpenedTransport {
@@ -57,8 +57,10 @@ function suggestsLegacySse(err: unknown): boolean {
 /**
  * Connects `client` to the upstream. For `http`, a refusal typical of old
  * servers (404/405 on POST) falls back to HTTP+SSE on the same URL.
+ * `tlsFetch` is the fetch of the upstream's own TLS settings (tls_ca,
+ * tls_cert); the global fetch when it has none.
  */
-export async function connectUpstream(client: Client, settings: UpstreamSettings, onStderr: StderrSink): Promise<OpenedTransport> {
+export async function connectUpstream(client: Client, settings: UpstreamSettings, onStderr: StderrSink, tlsFetch?: FetchLike): Promise<OpenedTransport> {
   const timeout = { timeout: settings.connectTimeoutMs };
   const connection = settings.connection;
   if (connection.transport === 'stdio') {
@@ -67,9 +69,10 @@ export async function connectUpstream(client: Client, settings: UpstreamSettings
     return { transport, kind: 'stdio', ...(transport.pid !== null ? { pid: transport.pid } : {}) };
   }
   const url = new URL(connection.url);
+  const isolated = tlsFetch ? isolating(tlsFetch) : isolatingFetch;
   if (connection.transport === 'http') {
     // Answer streams that end early are resumed in the fetch (resume.ts), not by the SDK.
-    const fetch = resumingFetch(isolatingFetch, { upstream: settings.id, timeoutMs: settings.timeoutMs, note: onStderr });
+    const fetch = resumingFetch(isolated, { upstream: settings.id, timeoutMs: settings.timeoutMs, note: onStderr });
     const transport = new StreamableHTTPClientTransport(url, { requestInit: requestInit(connection), fetch });
     try {
       await client.connect(transport, timeout);
@@ -80,7 +83,7 @@ export async function connectUpstream(client: Client, settings: UpstreamSettings
       onStderr(`Streamable HTTP refused (${(err as Error).message}); trying the legacy HTTP+SSE transport`);
     }
   }
-  const transport = new SSEClientTransport(url, { requestInit: requestInit(connection), fetch: isolatingFetch });
+  const transport = new SSEClientTransport(url, { requestInit: requestInit(connection), fetch: isolated });
   await client.connect(transport, timeout);
   return { transport, kind: 'sse' };
 }

@@ -5,7 +5,7 @@
 // A crash or a lost connection marks it down and reconnects with bounded backoff.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   CreateMessageRequestSchema,
   CreateMessageResultSchema,
@@ -53,6 +53,8 @@ export interface UpstreamOptions {
   clientInfo: { name: string; version: string };
   /** Log messages and resource updates: for every client, or for one session when they came on its own connection. */
   onNotification?: (providerId: string, notification: ServerNotification, sessionId?: string) => void;
+  /** The fetch of its own TLS settings (tls_ca, tls_cert: security/tls-outgoing.ts); the global fetch when absent. */
+  tlsFetch?: FetchLike;
 }
 
 type Listener = (part: CatalogPart | 'health') => void;
@@ -164,9 +166,7 @@ export class UpstreamProvider implements Provider {
     const client = this.newClient();
     this.client = client;
     try {
-      this.opened = await connectUpstream(client, this.options.settings, (line) =>
-        this.options.log.debug(`upstream ${this.id}: ${line}`),
-      );
+      this.opened = await connectUpstream(client, this.options.settings, (line) => this.options.log.debug(`upstream ${this.id}: ${line}`), this.options.tlsFetch);
       if (this.client !== client) return;
       this.interceptProgress(this.opened.transport);
       client.onclose = () => this.lost(client, 'the connection closed (the process exited or the server went away)');
@@ -205,7 +205,7 @@ export class UpstreamProvider implements Provider {
   private async openLink(sessionId: string): Promise<Client> {
     const client = this.newClient(sessionId);
     try {
-      const opened = await connectUpstream(client, this.options.settings, (line) => this.options.log.debug(`upstream ${this.id} (a client's session): ${line}`));
+      const opened = await connectUpstream(client, this.options.settings, (line) => this.options.log.debug(`upstream ${this.id} (a client's session): ${line}`), this.options.tlsFetch);
       this.interceptProgress(opened.transport);
       return client;
     } catch (err) {

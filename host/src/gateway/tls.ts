@@ -1,0 +1,95 @@
+// The gateway's TLS, in one place: the HTTPS listener (when security.tls_cert
+// is set) and the TLS settings of each outgoing https connection that has
+// its own (an upstream's or a queue destination's tls_ca / tls_cert). All
+// their files are read and checked when the gateway starts, so a wrong path
+// stops it naming the key; reload() re-reads them all (SIGHUP), as each
+// watcher does for its own files when they change.
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { GatewaySettings } from '../config/resolve.js';
+import type { Authenticator } from '../security/authenticate.js';
+import { clientCertificateAuthenticator } from '../security/client-cert.js';
+import { TlsListener, type ReloadOutcome, type TlsListenerStatus } from '../security/tls-listener.js';
+import { OutgoingTls } from '../security/tls-outgoing.js';
+import { httpServerOptions } from './connections.js';
+import type { Logger } from '../telemetry/log.js';
+
+/** What reload() did, per set of files: "listener", `upstream "id"`, `destination "name"`. */
+export type TlsReloadReport = Record<string, ReloadOutcome>;
+
+export class GatewayTls {
+  private constructor(
+    /** The HTTPS listener; absent when the gateway serves plain HTTP (or no HTTP). */
+    readonly listener: TlsListener | undefined,
+    private readonly outgoing: ReadonlyMap<string, OutgoingTls>,
+  ) {}
+
+  /** Reads every TLS file the settings name; `serveHttp` false (stdio) skips the listener's. */
+  static async open(settings: GatewaySettings, log: Logger, serveHttp: boolean): Promise<GatewayTls> {
+    const outgoing = new Map<string, OutgoingTls>();
+    const add = async (owner: string, tls: Parameters<typeof OutgoingTls.create>[0] | undefined) => {
+      if (tls) outgoing.set(owner, await OutgoingTls.create(tls, owner, log));
+    };
+    try {
+      for (const u of settings.upstreams) await add(upstreamOwner(u.id), u.connection.transport === 'stdio' ? undefined : u.connection.tls);
+      for (const [name, d] of Object.entries(settings.queue.destinations)) await add(destinationOwner(name), 'url' in d.target ? d.target.tls : undefined);
+      const tls = settings.http.tls;
+      const listener = serveHttp && tls ? await TlsListener.create(tls, httpServerOptions(settings.http), log) : undefined;
+      return new GatewayTls(listener, outgoing);
+    } catch (err) {
+      await Promise.allSettled([...outgoing.values()].map((o) => o.close()));
+      throw err;
+    }
+  }
+
+  /** The scheme clients reach the gateway with. */
+  get scheme(): 'https' | 'http' {
+    return this.listener ? 'https' : 'http';
+  }
+
+  /** `base`, preceded by client-certificate authentication when the listener asks for client certificates. */
+  authenticator(base: Authenticator): Authenticator {
+    const mode = this.listener?.clientCertificates ?? 'off';
+    return mode === 'off' ? base : clientCertificateAuthenticator(base, { required: mode === 'required' });
+  }
+
+  /** The fetch of an upstream with its own TLS settings; undefined: the global fetch. */
+  upstreamFetch(id: string): FetchLike | undefined {
+    return this.outgoing.get(upstreamOwner(id))?.fetch;
+  }
+
+  /** The fetch of each URL destination with its own TLS settings, by destination name. */
+  destinationFetches(destinations: readonly string[]): Record<string, FetchLike> {
+    const out: Record<string, FetchLike> = {};
+    for (const name of destinations) {
+      const tls = this.outgoing.get(destinationOwner(name));
+      if (tls) out[name] = tls.fetch;
+    }
+    return out;
+  }
+
+  /** Re-reads every TLS file now (what SIGHUP does); each set keeps its previous files when the new ones are unusable. */
+  async reload(): Promise<TlsReloadReport> {
+    const report: TlsReloadReport = {};
+    if (this.listener) report.listener = await this.listener.reload();
+    for (const [owner, tls] of this.outgoing) report[owner] = await tls.reload();
+    return report;
+  }
+
+  /** The listener's state for /health and /metrics; undefined without one. */
+  status(): TlsListenerStatus | undefined {
+    return this.listener?.status();
+  }
+
+  /** /health reasons: an expired certificate, a failed reload. */
+  problems(): string[] {
+    return this.listener?.problems() ?? [];
+  }
+
+  async close(): Promise<void> {
+    this.listener?.close();
+    await Promise.allSettled([...this.outgoing.values()].map((o) => o.close()));
+  }
+}
+
+const upstreamOwner = (id: string): string => `upstream "${id}"`;
+const destinationOwner = (name: string): string => `destination "${name}"`;
