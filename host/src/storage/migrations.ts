@@ -56,4 +56,19 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `DROP INDEX deferred_key;
     CREATE UNIQUE INDEX deferred_client_key ON deferred(destination, idem_key) WHERE client_key = 1;`,
   },
+  {
+    // API keys (host/src/security/api-keys.ts): a salted SHA-256 of each
+    // secret, never the secret; names unique forever (revoked keys stay).
+    id: '0004-api-keys',
+    sql: `CREATE TABLE api_keys (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL UNIQUE,
+      salt BLOB NOT NULL,
+      hash BLOB NOT NULL,
+      scopes TEXT NOT NULL,
+      created_ms INTEGER NOT NULL,
+      expires_ms INTEGER,
+      revoked_ms INTEGER
+    )`,
+  },
 ];

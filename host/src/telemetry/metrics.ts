@@ -52,3 +52,10 @@ export function eventStoreMetrics(totals: { events: number; bytes: number }): st
   writeMetric(lines, 'gauge', 'mcp_edge_event_store_bytes', 'Bytes of SSE events kept for resumes, all sessions together.', [[null, totals.bytes]]);
   return lines.join('\n') + '\n';
 }
+
+/** Requests counted by how authentication ended: ok, or why it refused (missing, invalid, expired, revoked, forbidden, ...). */
+export function authMetrics(outcomes: Readonly<Record<string, number>>): string {
+  const lines: string[] = [];
+  writeMetric(lines, 'counter', 'mcp_edge_auth_total', 'Requests by authentication outcome: ok, or why the credential was refused.', Object.entries(outcomes).map(([outcome, n]) => [{ outcome }, n]));
+  return lines.join('\n') + '\n';
+}
