@@ -23,9 +23,9 @@ export class AuthRefusal extends HttpRefusal {
   }
 }
 
-/** A value fit for a quoted-string in the header: no quotes, backslashes or control characters. */
+/** A value fit for a quoted-string in the header (RFC 6750 leaves out " and \\): double quotes become single ones, backslashes and control characters spaces. */
 function quoted(value: string): string {
-  return `"${value.replace(/["\\\x00-\x1f\x7f]/g, ' ')}"`;
+  return `"${value.replace(/"/g, "'").replace(/[\\\x00-\x1f\x7f]/g, ' ')}"`;
 }
 
 const HOW_TO_SEND = 'Send "Authorization: Bearer <API key or access token>".';
