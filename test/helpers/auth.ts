@@ -39,7 +39,7 @@ export async function mint(key: SigningKey, claims: JWTPayload = {}): Promise<st
 }
 
 /** A JWKS endpoint on 127.0.0.1: serves `keys` as they are at each fetch, and counts the fetches. */
-export async function jwksServer(keys: SigningKey[]): Promise<{ url: string; keys: SigningKey[]; fetches: () => number; close: () => Promise<void> }> {
+export async function jwksServer(keys: SigningKey[], port = 0): Promise<{ url: string; keys: SigningKey[]; fetches: () => number; close: () => Promise<void> }> {
   let fetches = 0;
   const state = { keys };
   const server = createServer((_req, res) => {
@@ -47,7 +47,7 @@ export async function jwksServer(keys: SigningKey[]): Promise<{ url: string; key
     res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(JSON.stringify({ keys: state.keys.map((k) => k.jwk) }));
   });
   servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`,
     get keys() {
@@ -84,7 +84,8 @@ export function rawRequest(url: string, options: { method?: string; headers?: Re
   });
 }
 
-const INITIALIZE = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'auth-test', version: '1.0.0' } } });
+/** An initialize request body: answered 200 once the caller is authenticated. */
+export const INITIALIZE = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'auth-test', version: '1.0.0' } } });
 const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
 /** POSTs an MCP message to `url` with `authorization` (none when undefined). */

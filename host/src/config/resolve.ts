@@ -270,7 +270,8 @@ function resolvePlugins(p: EdgeConfig['plugins']): PluginSettings {
 
 function resolveJwt(j: NonNullable<EdgeConfig['auth']['jwt']>, audience: string): JwtSettings {
   // The schema requires exactly one of jwks_url and jwks_file.
-  const keys: JwksSource = j.jwks_url !== undefined ? { url: j.jwks_url } : { file: resolve(j.jwks_file ?? '') };
+  const { jwks_url: url, jwks_file: file } = j;
+  const keys: JwksSource = url !== undefined ? { url } : { file: resolve(file ?? '') };
   return {
     issuer: j.issuer,
     audience,

@@ -162,13 +162,16 @@ export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS5
 /** An OAuth scope token (RFC 6749 section 3.3): printable ASCII but space, double quote and backslash. */
 const scope = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'a scope is 1-128 printable ASCII characters, without spaces, quotes or backslashes');
 
+/** `v` as a URL, or undefined (refinements run even after .url() failed). */
+const urlOf = (v: string): URL | undefined => (URL.canParse(v) ? new URL(v) : undefined);
+
 /** An http(s) URL to fetch keys from: https, or plain http only on a loopback address (a test IdP on this machine). */
 const jwksUrl = z
   .string()
   .url()
   .refine((v) => {
-    const url = new URL(v);
-    return url.protocol === 'https:' || (url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname));
+    const url = urlOf(v);
+    return url?.protocol === 'https:' || (url?.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname));
   }, 'the JWKS must be fetched over https (plain http only from 127.0.0.1 or localhost)');
 
 export const jwtSchema = z
@@ -197,7 +200,7 @@ export const jwtSchema = z
 const resourceUri = z
   .string()
   .url()
-  .refine((v) => /^https?:$/.test(new URL(v).protocol) && !v.includes('#'), 'the resource is the absolute http(s) URL clients use for /mcp, without a fragment');
+  .refine((v) => /^https?:$/.test(urlOf(v)?.protocol ?? '') && !v.includes('#'), 'the resource is the absolute http(s) URL clients use for /mcp, without a fragment');
 
 export const authSchema = z
   .object({

@@ -40,6 +40,7 @@ function rejection(err: unknown, settings: JwtSettings): TokenRejected {
   if (err instanceof errors.JWTExpired) return new TokenRejected(true, 'the access token has expired; get a new one from the authorization server');
   if (err instanceof errors.JWTClaimValidationFailed) {
     const claim = err.claim;
+    if (claim === 'aud' && err.reason === 'missing') return new TokenRejected(false, `the access token has no audience (aud); request one for ${settings.audience} (the "resource" parameter, RFC 8707)`);
     if (claim === 'aud') return new TokenRejected(false, `the access token is for another resource; request one for ${settings.audience} (the "resource" parameter, RFC 8707)`);
     if (claim === 'iss') return new TokenRejected(false, `the access token was not issued by ${settings.issuer}`);
     if (claim === 'nbf') return new TokenRejected(false, 'the access token is not valid yet (nbf is in the future)');
