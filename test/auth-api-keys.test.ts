@@ -8,10 +8,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore } from '../host/src/security/api-keys.js';
+import { openDatabaseFile } from '../host/src/storage/database.js';
 import type { Gateway } from '../host/src/gateway/gateway.js';
 import { eventually, startGateway } from './helpers/gateway.js';
 import { challengeOf, INITIALIZE, openSession, postMcp, rawRequest, TOOLS_LIST } from './helpers/auth.js';
-import { spawnCli, waitForExit, collect } from './helpers/processes.js';
+import { collect, spawnCli, tempDir, waitForExit } from './helpers/processes.js';
 
 const clients: Client[] = [];
 afterAll(async () => {
@@ -220,5 +221,39 @@ describe('API keys: what a key opens', () => {
     }
     expect((await keysCli(gateway, ['create', 'has space'])).code).toBe(2);
     expect((await keysCli(gateway, ['revoke', 'nobody'])).err).toMatch(/no key is named "nobody"/);
+  });
+});
+
+describe('ApiKeyStore over two connections to one database file (the gateway and the CLI)', () => {
+  function twoStores() {
+    const file = join(tempDir(), 'keys.db');
+    const gatewayDb = openDatabaseFile(file);
+    const cliDb = openDatabaseFile(file);
+    afterAll(() => {
+      gatewayDb.close();
+      cliDb.close();
+    });
+    return { gateway: new ApiKeyStore(gatewayDb), cli: new ApiKeyStore(cliDb) };
+  }
+
+  it("sees another connection's revocation once a millisecond has passed since it last read the key", () => {
+    const { gateway, cli } = twoStores();
+    const { key } = cli.create({ name: 'k', scopes: ['s'] });
+    const t0 = Date.now() + 10;
+    expect(gateway.verify(key, t0)).toMatchObject({ ok: true, key: { name: 'k', scopes: ['s'] } });
+    cli.revoke('k', t0);
+    expect(gateway.verify(key, t0 + 1)).toMatchObject({ ok: false, problem: 'revoked' });
+  });
+
+  it('finds a key created after the store first read, and refuses a changed secret once the real one was seen', () => {
+    const { gateway, cli } = twoStores();
+    const { key } = cli.create({ name: 'later', scopes: [] });
+    const other = cli.create({ name: 'other', scopes: [] }).key;
+    expect(gateway.verify(key).ok).toBe(true);
+    const swapped = key.slice(0, 18) + other.slice(18);
+    expect(gateway.verify(swapped)).toEqual({ ok: false, problem: 'unknown' });
+    expect(gateway.verify(key).ok).toBe(true);
+    const next = cli.create({ name: 'newest', scopes: [] }).key;
+    expect(gateway.verify(next).ok).toBe(true);
   });
 });

@@ -12,9 +12,18 @@
 // constant time; an unknown id is hashed against a dummy row all the same, so
 // the time taken does not tell which ids exist.
 //
-// Every request reads the key's row (a primary-key lookup, a few
-// microseconds), so a revocation or expiry, written by `mcp-edge keys` from
-// another process, counts from the next request on.
+// Hashing on every request would still cost several microseconds on a busy
+// gateway, so once a key's secret has matched its digest the gateway keeps
+// that secret in memory (never on disk) and compares later presentations
+// with it, in constant time, instead of hashing again.
+//
+// A key's salt, digest, name, scopes and expiry never change, so the store
+// keeps them in memory once a key has been presented. What can change, its
+// revocation, is read from the database again whenever a millisecond has
+// passed since the last read of that key: a read costs several microseconds
+// on a busy gateway, and a burst of calls within one millisecond shares one.
+// `mcp-edge keys revoke` takes far longer than that to commit and return, so
+// a request sent after it returns is refused.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../storage/database.js';
 
@@ -91,13 +100,32 @@ export const isApiKey = (token: string): boolean => token.startsWith(API_KEY_PRE
 /** Compared against when the id is unknown, so that case costs what a wrong secret costs. */
 const DUMMY = { salt: randomBytes(16), hash: randomBytes(32) };
 
+/** What never changes about a key: enough to check a presented secret without the database. */
+interface KnownKey {
+  salt: Buffer;
+  hash: Buffer;
+  record: ApiKeyRecord;
+  /** The secret, once a presented one matched the digest. */
+  verified?: Buffer;
+  /** Its revocation time (null: not revoked; undefined: the row is gone) as last read, and when it was read. */
+  revokedAt?: number | null;
+  readAt: number;
+}
+
+/** Least time between two reads of one key's revocation. */
+const REVOCATION_READ_MS = 1;
+
 export class ApiKeyStore {
   private readonly byId;
   private readonly byName;
+  private readonly revokedAt;
+  /** Keys presented before, by id (only ids that exist: as many entries as keys at most). */
+  private readonly known = new Map<string, KnownKey>();
 
   constructor(private readonly db: Db) {
     this.byId = db.prepare<[string], KeyRow>('SELECT * FROM api_keys WHERE id = ?');
     this.byName = db.prepare<[string], KeyRow>('SELECT * FROM api_keys WHERE name = ?');
+    this.revokedAt = db.prepare<[string], number | null>('SELECT revoked_ms FROM api_keys WHERE id = ?').pluck();
   }
 
   /** Creates a key; the returned `key` is the only copy of its secret. */
@@ -129,21 +157,53 @@ export class ApiKeyStore {
   revoke(name: string, now = Date.now()): ApiKeyRecord {
     this.db.prepare('UPDATE api_keys SET revoked_ms = ? WHERE name = ? AND revoked_ms IS NULL').run(now, name);
     const key = this.get(name);
+    if (key) this.known.delete(key.id);
     if (!key) throw new ApiKeyError('not-found', `no key is named "${name}"; "mcp-edge keys list" shows them.`);
     return key;
   }
 
-  /** Checks a presented key: its secret, then whether it is revoked or expired. */
+  /** Checks a presented key: its secret, then whether it is revoked (read again each millisecond) or expired. */
   verify(token: string, now = Date.now()): KeyVerdict {
     const shape = KEY_SHAPE.exec(token);
     if (!shape) return { ok: false, problem: 'malformed' };
-    const row = this.byId.get(shape[1]!);
-    const expected = row ?? DUMMY;
-    const matches = timingSafeEqual(digest(expected.salt, shape[2]!), expected.hash);
-    if (!row || !matches) return { ok: false, problem: 'unknown' };
-    const key = recordOf(row);
+    const id = shape[1]!;
+    const known = this.knownKey(id);
+    const matches = this.secretMatches(known, shape[2]!);
+    if (!known || !matches) return { ok: false, problem: 'unknown' };
+    const revokedAt = this.revocationOf(id, known, now);
+    if (revokedAt === undefined) return { ok: false, problem: 'unknown' };
+    const key = revokedAt === null ? known.record : { ...known.record, revokedAt };
     const status = statusOf(key, now);
     return status === 'active' ? { ok: true, key } : { ok: false, problem: status, key };
+  }
+
+  /** Constant-time: against the secret seen before, else against the digest (an unknown id against a dummy). */
+  private secretMatches(known: KnownKey | undefined, secret: string): boolean {
+    const presented = Buffer.from(secret);
+    if (known?.verified) return timingSafeEqual(presented, known.verified);
+    const expected = known ?? DUMMY;
+    const matches = timingSafeEqual(digest(expected.salt, secret), expected.hash);
+    if (known && matches) known.verified = presented;
+    return matches;
+  }
+
+  private revocationOf(id: string, known: KnownKey, now: number): number | null | undefined {
+    if (now - known.readAt >= REVOCATION_READ_MS || now < known.readAt) {
+      known.revokedAt = this.revokedAt.get(id);
+      known.readAt = now;
+    }
+    return known.revokedAt;
+  }
+
+  private knownKey(id: string): KnownKey | undefined {
+    const cached = this.known.get(id);
+    if (cached) return cached;
+    const row = this.byId.get(id);
+    if (!row) return undefined;
+    const { revokedAt: _revokedAt, ...record } = recordOf(row);
+    const key: KnownKey = { salt: row.salt, hash: row.hash, record, revokedAt: row.revoked_ms, readAt: Date.now() };
+    this.known.set(id, key);
+    return key;
   }
 
   /** The status of the key named `name` now (an open session's credential, checked again). */

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AuthSettings } from '../config/resolve.js';
 import type { Db } from '../storage/database.js';
 import type { Logger } from '../telemetry/log.js';
-import { ApiKeyStore, isApiKey, type KeyVerdict } from './api-keys.js';
+import { ApiKeyStore, isApiKey, type ApiKeyRecord, type KeyVerdict } from './api-keys.js';
 import { openAccess, type Authenticator, type CredentialState } from './authenticate.js';
 import { AuthRefusal, bearerToken, Challenges, type AuthOutcome } from './challenge.js';
 import { KeysUnavailable, SigningKeys } from './jwks.js';
@@ -17,7 +17,7 @@ import { resourceMetadataUrl } from './resource-metadata.js';
 
 const OUTCOMES: readonly AuthOutcome[] = ['ok', 'missing', 'malformed', 'invalid', 'expired', 'revoked', 'forbidden', 'unavailable'];
 
-function keyPrincipal(key: { name: string; scopes: string[]; expiresAt?: number }): Principal {
+function newKeyPrincipal(key: ApiKeyRecord): Principal {
   return Object.freeze({ id: `key:${key.name}`, kind: 'api-key', name: key.name, scopes: new Set(key.scopes), ...(key.expiresAt !== undefined ? { expiresAt: key.expiresAt } : {}) });
 }
 
@@ -26,6 +26,8 @@ export class CredentialAuthenticator implements Authenticator {
   readonly outcomes: Record<AuthOutcome, number> = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<AuthOutcome, number>;
   private readonly challenges: Challenges;
   private readonly toleranceMs: number;
+  /** One principal per key record (the store hands out the same record while the key is unchanged): no allocation per request. */
+  private readonly keyPrincipals = new WeakMap<ApiKeyRecord, Principal>();
 
   private constructor(
     private readonly settings: AuthSettings,
@@ -73,10 +75,16 @@ export class CredentialAuthenticator implements Authenticator {
 
   private keyPrincipal(token: string): Principal {
     if (!this.keys) throw this.challenges.invalid('invalid', 'API keys are not enabled on this gateway (auth.api_keys)');
-    return keyPrincipal(this.verdictKey(this.keys.verify(token)));
+    const key = this.verdictKey(this.keys.verify(token));
+    let principal = this.keyPrincipals.get(key);
+    if (!principal) {
+      principal = newKeyPrincipal(key);
+      this.keyPrincipals.set(key, principal);
+    }
+    return principal;
   }
 
-  private verdictKey(verdict: KeyVerdict): { name: string; scopes: string[]; expiresAt?: number } {
+  private verdictKey(verdict: KeyVerdict): ApiKeyRecord {
     if (verdict.ok) return verdict.key;
     const name = verdict.key?.name;
     switch (verdict.problem) {
