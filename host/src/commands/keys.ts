@@ -10,10 +10,12 @@ import { openDatabaseFile } from '../storage/database.js';
 import { CONFIG_OPTIONS, loadCliConfig, UsageError, type ConfigOptions } from './common.js';
 
 export const KEYS_HELP = `  mcp-edge keys create <name> [--scope <scope>]... [--expires <30d|12h|2027-01-31>]
-                             create an API key; it is printed once, on stdout
-  mcp-edge keys list [--json]  every key: name, status, scopes, dates
-  mcp-edge keys revoke <name>  refuse the key from the next request on
-                             (its open sessions close within a second)`;
+                             create an API key (printed once, on stdout)
+  mcp-edge keys list [--json]
+                             every API key: name, status, scopes, dates
+  mcp-edge keys revoke <name>
+                             refuse it from the next request on (its open
+                             sessions close within a second)`;
 
 export interface Output {
   out: (text: string) => void;
