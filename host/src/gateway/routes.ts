@@ -14,6 +14,8 @@ export interface RouteSpec {
   summary: string;
   /** public: answered without credentials (it says nothing sensitive); else the caller is authenticated first. */
   access?: 'public';
+  /** Served only when this part of the config is set (its handler is registered then); always otherwise. */
+  servedWith?: string;
 }
 
 /** The path of the MCP endpoint. */
@@ -25,8 +27,8 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'DELETE', path: MCP_PATH, summary: 'MCP: end a session' },
   { method: 'GET', path: '/health', summary: 'status ok or degraded (200), down (503), with the reasons', access: 'public' },
   { method: 'GET', path: '/metrics', summary: 'metrics in the Prometheus text format (public with auth.public_metrics)' },
-  { method: 'GET', path: RESOURCE_METADATA_PATH, summary: 'OAuth protected resource metadata (RFC 9728), with [auth.jwt]', access: 'public' },
-  { method: 'GET', path: `${RESOURCE_METADATA_PATH}${MCP_PATH}`, summary: '... the same, at the path RFC 9728 derives from /mcp', access: 'public' },
+  { method: 'GET', path: RESOURCE_METADATA_PATH, summary: 'OAuth protected resource metadata (RFC 9728), with [auth.jwt]', access: 'public', servedWith: '[auth.jwt]' },
+  { method: 'GET', path: `${RESOURCE_METADATA_PATH}${MCP_PATH}`, summary: '... the same, at the path RFC 9728 derives from /mcp', access: 'public', servedWith: '[auth.jwt]' },
   { method: 'GET', path: '/v1/queue/status', summary: 'the offline queue: depth, destinations, failures' },
   { method: 'POST', path: '/v1/queue/sync', summary: 'deliver the waiting calls now' },
   { method: 'GET', path: '/v1/queue/metrics', summary: "the offline queue's metrics (Prometheus text in JSON)" },
