@@ -121,10 +121,9 @@ describe('JWT access tokens: refusals', () => {
   it('refuses a token whose signature was tampered with, and one signed by a key the issuer never published', async () => {
     const { key, gateway } = await setup();
     const good = await mint(key);
-    const [h, p] = good.split('.');
+    const [h] = good.split('.');
     const tampered = `${h}.${b64({ iss: ISSUER, aud: RESOURCE, sub: 'admin', exp: Math.floor(Date.now() / 1000) + 300, scope: 'mcp:tools' })}.${good.split('.')[2]}`;
     await expectRefused(gateway.url, tampered, /signature does not verify/);
-    expect(p).toBeDefined();
     const stranger = await signingKey('k1');
     await expectRefused(gateway.url, await mint(stranger), /signature does not verify/);
   });
