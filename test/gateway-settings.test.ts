@@ -19,13 +19,31 @@ function helpRoutes(): string[] {
   return [...section.matchAll(/^ {2}(GET|POST|DELETE) +(\/\S*)/gm)].map((m) => `${m[1]} ${m[2]}`);
 }
 
+/** The routes served only when a part of the config is set (the OAuth metadata with [auth.jwt]). */
+const CONDITIONAL = new Set(ROUTES.filter((r) => r.servedWith !== undefined).map((r) => `${r.method} ${r.path}`));
+
 describe('the route table', () => {
   it('is what the gateway serves and what mcp-edge help lists, route for route', async () => {
     const gateway = await startGateway();
     const listed = helpRoutes();
-    expect(listed).toEqual(gateway.servedRoutes());
+    expect([...CONDITIONAL]).toEqual(['GET /.well-known/oauth-protected-resource', 'GET /.well-known/oauth-protected-resource/mcp']);
+    const served = listed.filter((route) => !CONDITIONAL.has(route));
+    expect(served).toEqual(gateway.servedRoutes());
     expect(listed).toEqual(expect.arrayContaining(['POST /mcp', 'GET /mcp', 'DELETE /mcp', 'GET /health', 'GET /metrics', 'GET /v1/queue/status', 'POST /v1/queue/sync']));
     // Each listed route is dispatched to its handler: no 404 or 405 from the table.
+    for (const route of served) {
+      const [method, path] = route.split(' ') as [string, string];
+      const res = await fetch(new URL(path, gateway.url), { method });
+      expect([404, 405], route).not.toContain(res.status);
+    }
+    // Without [auth.jwt] there is no OAuth metadata: an OAuth client learns it from the 404.
+    for (const route of CONDITIONAL) expect((await fetch(new URL(route.split(' ')[1]!, gateway.url))).status, route).toBe(404);
+  });
+
+  it('is served whole, the conditional routes included, when their config is set', async () => {
+    const gateway = await startGateway({ auth: { resource: 'https://pi.test/mcp', jwt: { issuer: 'https://idp.test', jwks_url: `http://127.0.0.1:${await freePort()}/jwks` } } });
+    const listed = helpRoutes();
+    expect(listed).toEqual(gateway.servedRoutes());
     for (const route of listed) {
       const [method, path] = route.split(' ') as [string, string];
       const res = await fetch(new URL(path, gateway.url), { method });

@@ -83,8 +83,8 @@ describe('session caps', () => {
     const answers = [];
     for (let i = 0; i < 6; i++) answers.push((await initialize('local')).status);
     expect(answers).toEqual([200, 200, 200, 200, 200, 200]);
-    expect(countedAs(PRINCIPALS.local!, '127.0.0.1')).toEqual({ principal: undefined, address: undefined });
-    expect(countedAs(apiKey('dave', '::ffff:203.0.113.5'), undefined)).toEqual({ principal: 'key:dave', address: '203.0.113.5' });
+    expect(countedAs(PRINCIPALS.local!, '127.0.0.1')).toEqual({ quotaPrincipal: undefined, address: undefined });
+    expect(countedAs(apiKey('dave', '::ffff:203.0.113.5'), undefined)).toEqual({ quotaPrincipal: 'key:dave', address: '203.0.113.5' });
     expect(['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1'].every(isLoopback)).toBe(true);
     expect(['10.0.0.1', '::ffff:10.0.0.1', '128.0.0.1', 'fe80::1'].some(isLoopback)).toBe(false);
   });

@@ -260,3 +260,25 @@ function resume(g: Gateway, client: Issued, session: Buffer): Promise<{ reused: 
     socket.on('close', () => resolve({ reused, status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0) }));
   });
 }
+
+describe('a reachable bind address with client certificates', () => {
+  const at = (mode: 'required' | 'optional') => ({
+    gateway: { bind_address: '0.0.0.0:0', data_dir: pki.path(`exposed-${mode}`) },
+    security: { tls_cert: server.cert, tls_key: server.key, tls_client_ca: clientCa.cert, tls_client_auth: mode },
+  });
+
+  it('is served when every connection must present one (they authenticate callers)', async () => {
+    const g = await createGateway({ config: at('required'), logger: createLogger('error') });
+    try {
+      const health = `https://127.0.0.1:${new URL(g.url).port}/health`;
+      expect((await httpsRequest(health, tlsOptions({ ca: serverCa.cert, client: alice }))).status).toBe(200);
+      await refusal(httpsRequest(health, tlsOptions({ ca: serverCa.cert })));
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('is refused when they are optional and nothing else authenticates', async () => {
+    await expect(createGateway({ config: at('optional'), logger: createLogger('error') })).rejects.toThrow(/can be reached from other machines, and no authentication is configured/);
+  });
+});

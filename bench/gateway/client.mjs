@@ -71,17 +71,20 @@ export function responseFor(id, contentType, text) {
 
 export class McpHttpClient {
   /**
-   * `protocolVersion` to offer at initialize (2025-11-25 for task-augmented calls).
+   * `protocolVersion` to offer at initialize (2025-11-25 for task-augmented calls);
+   * `extraHeaders` go with every request (a credential: Authorization).
    * @param {string} url
    * @param {http.Agent} agent
+   * @param {Record<string, string>} [extraHeaders]
    */
-  constructor(url, agent, protocolVersion = PROTOCOL_VERSION) {
+  constructor(url, agent, protocolVersion = PROTOCOL_VERSION, extraHeaders = {}) {
     this.url = url;
     this.protocolVersion = protocolVersion;
     this.agent = agent;
     this.nextId = 1;
+    this.extraHeaders = extraHeaders;
     /** @type {Record<string, string>} */
-    this.headers = {};
+    this.headers = { ...extraHeaders };
   }
 
   /**
@@ -108,6 +111,7 @@ export class McpHttpClient {
     const { headers } = answer;
     const sessionId = headers['mcp-session-id'];
     this.headers = {
+      ...this.extraHeaders,
       'mcp-protocol-version': result.protocolVersion,
       ...(typeof sessionId === 'string' ? { 'mcp-session-id': sessionId } : {}),
     };

@@ -2,8 +2,10 @@
 // on stdin/stdout for Claude Desktop and prints nothing else there.
 import { parseArgs } from 'node:util';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { ConfigError, loadConfigFile } from './config/load.js';
-import type { EdgeConfig } from './config/schema.js';
+import { ConfigError } from './config/load.js';
+import { loadCliConfig, UsageError } from './commands/common.js';
+import { KEYS_HELP, keysCommand } from './commands/keys.js';
+import { ApiKeyError } from './security/api-keys.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import { routesHelp } from './gateway/routes.js';
 import { toolsCommand } from './commands/tools.js';
@@ -18,6 +20,7 @@ Usage:
   mcp-edge stdio [options]   serve MCP over stdin/stdout (for Claude Desktop)
   mcp-edge tools ...         review and approve changed upstream tool definitions
                              (tool pinning; "mcp-edge tools help" for more)
+${KEYS_HELP}
   mcp-edge version           print the version
   mcp-edge help              print this help
 
@@ -65,17 +68,6 @@ function parse(argv: string[]): { command: string; options: CliOptions } {
   return { command: positionals[0] ?? 'help', options: values };
 }
 
-class UsageError extends Error {}
-
-/** The config file, with the command line's overrides (validated again when the gateway starts). */
-async function loadCliConfig(options: CliOptions): Promise<EdgeConfig> {
-  const explicit = options.config ?? process.env.MCP_EDGE_CONFIG;
-  const path = explicit ?? 'mcp-edge.toml';
-  const config = await loadConfigFile(path, { required: explicit !== undefined });
-  if (options.bind) config.gateway.bind_address = options.bind;
-  if (options['data-dir']) config.gateway.data_dir = options['data-dir'];
-  return config;
-}
 
 function logLevel(options: CliOptions): LogLevel {
   const level = options['log-level'] ?? 'info';
@@ -142,7 +134,7 @@ async function stdio(options: CliOptions): Promise<void> {
 function explain(err: unknown): { message: string; code: number } {
   if (err instanceof UsageError) return { message: `${err.message}\nRun "mcp-edge help" for usage.`, code: 2 };
   if (err instanceof ConfigError) return { message: err.message, code: 2 };
-  if (err instanceof StorageError) return { message: err.message, code: 1 };
+  if (err instanceof StorageError || err instanceof ApiKeyError) return { message: err.message, code: 1 };
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') return { message: 'The listen address is already in use. Stop the other process, or pass --bind 127.0.0.1:<another port>.', code: 1 };
   if (code === 'EACCES') return { message: 'Permission denied while starting (a port below 1024 or an unwritable folder?).', code: 1 };
@@ -157,6 +149,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = await toolsCommand(argv.slice(1));
       return;
     }
+    if (argv[0] === 'keys') return await keysCommand(argv.slice(1));
     const { command, options } = parse(argv);
     switch (command) {
       case 'serve':

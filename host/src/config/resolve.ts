@@ -1,6 +1,6 @@
 // The one place mcp-edge.toml's snake_case keys become the typed options each
 // part of the gateway takes: HTTP, router, aggregator, upstreams, the offline
-// queue, plugins, tokenizers and storage. Nothing outside config/ reads the
+// queue, plugins, tokenizers, storage and authentication. Nothing outside config/ reads the
 // raw config; test/config-walk.test.ts proves every schema key is read here
 // or refused (config/unsupported.ts).
 import { homedir } from 'node:os';
@@ -158,6 +158,36 @@ export interface PluginSettings {
   shell?: PluginsConfig['shell'];
 }
 
+/** Where a JWT's signing keys come from: a JWKS URL, or a JWKS file (absolute path). */
+export type JwksSource = { url: string } | { file: string };
+
+/** JWT bearer tokens from an OAuth 2.1 authorization server ([auth.jwt]). */
+export interface JwtSettings {
+  issuer: string;
+  /** The `aud` every token must name: auth.resource. */
+  audience: string;
+  keys: JwksSource;
+  algorithms: readonly string[];
+  clockToleranceSeconds: number;
+  /** Fetched keys older than this are refreshed in the background. */
+  keysMaxAgeMs: number;
+  /** Least time between two fetches of the keys. */
+  keysCooldownMs: number;
+  /** Listed in the protected resource metadata. */
+  authorizationServers: readonly string[];
+}
+
+/** Who may call ([auth]). Neither apiKeys nor jwt: nobody is asked (loopback, or allowUnauthenticated). */
+export interface AuthSettings {
+  /** The gateway's public MCP URL (auth.resource). */
+  resource?: string;
+  apiKeys: boolean;
+  jwt?: JwtSettings;
+  requiredScopes: readonly string[];
+  publicMetrics: boolean;
+  allowUnauthenticated: boolean;
+}
+
 export interface GatewaySettings {
   dataDir: string;
   /** The SQLite file of the offline queue. */
@@ -172,6 +202,7 @@ export interface GatewaySettings {
   plugins: PluginSettings;
   /** tokenizer.json files by the name count_tokens takes (absolute paths). */
   tokenizers: Readonly<Record<string, string>>;
+  auth: AuthSettings;
 }
 
 /** The default data directory: $MCP_EDGE_DATA_DIR, else the XDG data home. */
@@ -324,6 +355,36 @@ function resolvePlugins(p: EdgeConfig['plugins']): PluginSettings {
   };
 }
 
+function resolveJwt(j: NonNullable<EdgeConfig['auth']['jwt']>, audience: string): JwtSettings {
+  // The schema requires exactly one of jwks_url and jwks_file.
+  const { jwks_url: url, jwks_file: file } = j;
+  const keys: JwksSource = url !== undefined ? { url } : { file: resolve(file ?? '') };
+  return {
+    issuer: j.issuer,
+    audience,
+    keys,
+    algorithms: j.algorithms,
+    clockToleranceSeconds: j.clock_tolerance_seconds,
+    keysMaxAgeMs: j.jwks_max_age_seconds * 1000,
+    keysCooldownMs: j.jwks_cooldown_seconds * 1000,
+    authorizationServers: j.authorization_servers ?? [j.issuer],
+  };
+}
+
+function resolveAuth(a: EdgeConfig['auth']): AuthSettings {
+  const resource = a.resource;
+  // The schema requires auth.resource whenever auth.jwt is set.
+  const jwt = a.jwt ? resolveJwt(a.jwt, resource ?? '') : undefined;
+  return {
+    ...(resource !== undefined ? { resource } : {}),
+    apiKeys: a.api_keys,
+    ...(jwt ? { jwt } : {}),
+    requiredScopes: a.required_scopes,
+    publicMetrics: a.public_metrics,
+    allowUnauthenticated: a.allow_unauthenticated,
+  };
+}
+
 /** Turns a validated config into the options every part of the gateway takes. Relative paths resolve against the working directory. */
 export function resolveSettings(config: EdgeConfig, env: NodeJS.ProcessEnv = process.env): GatewaySettings {
   const dataDir = config.gateway.data_dir ? resolve(config.gateway.data_dir) : defaultDataDir(env);
@@ -339,5 +400,6 @@ export function resolveSettings(config: EdgeConfig, env: NodeJS.ProcessEnv = pro
     queue: resolveQueue(config),
     plugins: resolvePlugins(config.plugins),
     tokenizers: Object.fromEntries(Object.entries(config.tokenizers).map(([name, path]) => [name, resolve(path)])),
+    auth: resolveAuth(config.auth),
   };
 }

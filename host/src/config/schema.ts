@@ -245,6 +245,86 @@ export const securitySchema = z
     }
   });
 
+// Authentication ([auth]). With none of api_keys and jwt set, callers are not
+// asked who they are: allowed on a loopback bind address only (or with
+// allow_unauthenticated). Both may be on: a bearer token that starts with
+// "mcpe_" is an API key, any other is a JWT.
+
+/** Signature algorithms a JWKS (public keys) can verify; HS* (shared secrets) are never accepted. */
+export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+/** An OAuth scope token (RFC 6749 section 3.3): printable ASCII but space, double quote and backslash. */
+const scope = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'a scope is 1-128 printable ASCII characters, without spaces, quotes or backslashes');
+
+/** `v` as a URL, or undefined (refinements run even after .url() failed). */
+const urlOf = (v: string): URL | undefined => (URL.canParse(v) ? new URL(v) : undefined);
+
+/** An http(s) URL to fetch keys from: https, or plain http only on a loopback address (a test IdP on this machine). */
+const jwksUrl = z
+  .string()
+  .url()
+  .refine((v) => {
+    const url = urlOf(v);
+    return url?.protocol === 'https:' || (url?.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname));
+  }, 'the JWKS must be fetched over https (plain http only from 127.0.0.1 or localhost)');
+
+export const jwtSchema = z
+  .object({
+    /** The authorization server's issuer identifier: tokens must carry exactly this `iss`. */
+    issuer: z.string().url(),
+    /** Where the issuer publishes its signing keys (a JWKS). Exactly one of jwks_url and jwks_file. */
+    jwks_url: jwksUrl.optional(),
+    /** A JWKS file instead of a URL: read at start, and again when a token names a key it lacks. */
+    jwks_file: z.string().min(1).optional(),
+    /** Accepted signature algorithms (`alg`); anything else is refused. */
+    algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).default(['RS256', 'ES256']),
+    /** Leeway for exp and nbf against clock skew between the gateway and the issuer, in seconds. */
+    clock_tolerance_seconds: z.number().int().min(0).max(300).default(30),
+    /** Fetched keys are refreshed (in the background) once they are this old, in seconds. */
+    jwks_max_age_seconds: z.number().int().min(1).max(7 * 86_400).default(600),
+    /** Least time between two fetches: a token naming an unknown key fetches again only after it (rotation without a fetch storm). */
+    jwks_cooldown_seconds: z.number().int().min(0).max(3600).default(30),
+    /** Authorization servers listed in the protected resource metadata; the issuer when absent. */
+    authorization_servers: z.array(z.string().url()).min(1).optional(),
+  })
+  .strict()
+  .refine((j) => (j.jwks_url === undefined) !== (j.jwks_file === undefined), { message: 'set exactly one of jwks_url and jwks_file' });
+
+/** The gateway's public URL of /mcp: absolute http(s), no fragment (RFC 8707 resource indicator). */
+const resourceUri = z
+  .string()
+  .url()
+  .refine((v) => /^https?:$/.test(urlOf(v)?.protocol ?? '') && !v.includes('#'), 'the resource is the absolute http(s) URL clients use for /mcp, without a fragment');
+
+export const authSchema = z
+  .object({
+    /**
+     * The gateway's public MCP URL, e.g. "https://pi.local:8443/mcp": the
+     * audience every JWT must name (RFC 8707) and the resource of the
+     * protected resource metadata. Required with [auth.jwt].
+     */
+    resource: resourceUri.optional(),
+    /** Accept API keys (`mcp-edge keys create`; stored hashed in the gateway's database). */
+    api_keys: z.boolean().default(false),
+    /** Accept JWT access tokens from an OAuth 2.1 authorization server. */
+    jwt: jwtSchema.optional(),
+    /** Scopes every credential must hold for any non-public route; 403 insufficient_scope otherwise. */
+    required_scopes: z.array(scope).default([]),
+    /** Serve GET /metrics without credentials (a scraper on a trusted network). */
+    public_metrics: z.boolean().default(false),
+    /** Serve a non-loopback bind address with no authentication at all; refused unless set, and warned at every start. */
+    allow_unauthenticated: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.jwt && a.resource === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['resource'], message: 'set auth.resource (the public URL of /mcp, e.g. "https://pi.local:8443/mcp"): JWTs must be issued for it' });
+    }
+    if (a.allow_unauthenticated && (a.api_keys || a.jwt)) {
+      ctx.addIssue({ code: 'custom', path: ['allow_unauthenticated'], message: 'authentication is configured, so nothing is served unauthenticated; remove allow_unauthenticated' });
+    }
+  });
+
 export const telemetrySchema = z
   .object({
     enabled: z.boolean().optional(),
@@ -471,6 +551,7 @@ export const configSchema = z
     models: modelsSchema.default(() => modelsSchema.parse({})),
     offline: offlineSchema.default(() => offlineSchema.parse({})),
     security: securitySchema.default(() => securitySchema.parse({})),
+    auth: authSchema.default(() => authSchema.parse({})),
     telemetry: telemetrySchema.default(() => telemetrySchema.parse({})),
     power: powerSchema.default(() => powerSchema.parse({})),
     upstreams: z.array(upstreamSchema).default([]),
@@ -504,3 +585,4 @@ export type EdgeConfigInput = z.input<typeof configSchema>;
 export type UpstreamConfig = z.infer<typeof upstreamSchema>;
 export type RoutingConfig = z.infer<typeof routingSchema>;
 export type AggregationConfig = z.infer<typeof aggregationSchema>;
+export type AuthConfig = z.infer<typeof authSchema>;

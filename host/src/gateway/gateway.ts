@@ -9,7 +9,7 @@ import { resolveSettings, type GatewaySettings } from '../config/resolve.js';
 import type { EdgeConfig, EdgeConfigInput } from '../config/schema.js';
 import { componentSize, loadCore, type EdgeCore, type EncodeOptions } from '../core/index.js';
 import { queueMetrics, startOfflineQueue, type QueueHooks } from '../queue/index.js';
-import { connectionMetrics, eventStoreMetrics, gatewayMetrics, pinningMetrics, tlsMetrics } from '../telemetry/metrics.js';
+import { authMetrics, connectionMetrics, eventStoreMetrics, gatewayMetrics, pinningMetrics, tlsMetrics } from '../telemetry/metrics.js';
 import { openDatabaseFile, type Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { configuredPlugins } from '../plugins/index.js';
@@ -25,7 +25,10 @@ import { ConnectionGuard, httpServerOptions, MAX_HEADER_LINES } from './connecti
 import { HttpRefusal } from '../protocol/http-refusal.js';
 import { assessHealth, httpStatusOf, type HealthReport } from './health.js';
 import { MCP_PATH, requirePrincipal, routeKey, RouteTable } from './routes.js';
-import { openAccess, type Authenticator } from '../security/authenticate.js';
+import type { Authenticator } from '../security/authenticate.js';
+import { createAuthenticator, type CredentialAuthenticator } from '../security/credentials.js';
+import { checkExposure } from '../security/exposure.js';
+import { protectedResourceMetadata, RESOURCE_METADATA_PATH } from '../security/resource-metadata.js';
 import { STDIO_PRINCIPAL, type Principal } from '../security/principal.js';
 import { ToolPins, type PinSummary } from '../security/pinning/pins.js';
 import { PinStore } from '../security/pinning/store.js';
@@ -61,6 +64,8 @@ export class Gateway {
   private readonly sessions = new Set<ClientSession>();
   /** Who may call: every HTTP request but a public route's is authenticated by it first. */
   private readonly authenticator: Authenticator;
+  /** The configured credentials ([auth]); undefined when nobody is asked (open access). */
+  private readonly credentials: CredentialAuthenticator | undefined;
   private readonly startedAt = Date.now();
   private httpServer: HttpServer | undefined;
   private endpoint: McpHttpEndpoint | undefined;
@@ -79,8 +84,11 @@ export class Gateway {
     readonly log: Logger,
     /** The HTTPS listener and the outgoing connections' own TLS settings (gateway/tls.ts). */
     readonly tls: GatewayTls,
+    auth: { authenticator: Authenticator; credentials?: CredentialAuthenticator },
   ) {
-    this.authenticator = tls.authenticator(openAccess);
+    // A client certificate, when the listener asks for one, is checked before the configured credentials.
+    this.authenticator = tls.authenticator(auth.authenticator);
+    this.credentials = auth.credentials;
     this.pins = new ToolPins(new PinStore(db), new Map(settings.upstreams.map((u) => [u.id, u.pinning])), log);
     this.aggregator = new Aggregator({ router: core.createRouter(settings.router), settings: settings.aggregator, log, pins: this.pins });
     this.aggregator.onListChanged((part) => this.notifyListChanged(part));
@@ -97,27 +105,42 @@ export class Gateway {
         }),
       );
     }
-    this.routes.handle('GET /health', (_req, res) => {
+    this.routes.handle('GET /health', (_req, res, principal) => {
       const report = this.health();
-      sendJson(res, httpStatusOf(report.status), report);
+      // Anyone may ask whether it is up; what it runs and what failed is for callers who authenticated.
+      sendJson(res, httpStatusOf(report.status), this.credentials && !principal ? { status: report.status } : report);
     });
     this.routes.handle('GET /metrics', (_req, res) => this.sendMetrics(res));
+    if (settings.auth.publicMetrics) this.routes.makePublic('GET /metrics');
+    const metadata = protectedResourceMetadata(settings.auth);
+    if (metadata) {
+      for (const path of [RESOURCE_METADATA_PATH, RESOURCE_METADATA_PATH + MCP_PATH]) this.routes.handle(routeKey('GET', path), (_req, res) => sendJson(res, 200, metadata));
+    }
   }
 
   static async start(options: GatewayOptions = {}): Promise<Gateway> {
     const settings = resolveSettings(validateConfig(options.config ?? {}, 'gateway config'));
     const log = options.logger ?? createLogger();
+    if (options.http !== false) checkExposure(settings.http.bindAddress, settings.http.host, settings.auth, settings.http.tls?.clientCertificates?.mode ?? 'off', log);
     const core = options.core ?? (await loadCore());
     const vocabularies = await loadConfiguredTokenizers(core, settings.tokenizers);
     const tls = await GatewayTls.open(settings, log, options.http !== false);
     let db: Db;
+    let auth: Awaited<ReturnType<typeof createAuthenticator>>;
     try {
       db = openDatabaseFile(settings.databaseFile);
     } catch (err) {
       await tls.close();
       throw err;
     }
-    const gateway = new Gateway(settings, core, db, vocabularies, log, tls);
+    try {
+      auth = await createAuthenticator(settings.auth, db, log);
+    } catch (err) {
+      db.close();
+      await tls.close();
+      throw err;
+    }
+    const gateway = new Gateway(settings, core, db, vocabularies, log, tls, auth);
     gateway.componentBytes = (await componentSize()) ?? null;
     try {
       registerBuiltinTools(gateway.tools, core, gateway.vocabularies);
@@ -266,6 +289,7 @@ export class Gateway {
       limits: http.sessions,
       streams: http.streams,
       newMcpServer: (principal) => this.newMcpServer(principal),
+      ...(this.authenticator.credentialState ? { credentialState: this.authenticator.credentialState.bind(this.authenticator) } : {}),
       sessionClosed: (id) => this.aggregator.sessionClosed(id),
       log: this.log,
     });
@@ -305,9 +329,20 @@ export class Gateway {
     const verdict = checkRequest(req, hosts, guard);
     if (!verdict.ok) throw new HttpRefusal(403, HTTP_REFUSED, verdict.reason);
     const match = this.routes.find(req.method ?? 'GET', (req.url ?? '/').split('?')[0] ?? '/');
-    if ('handler' in match) return match.handler(req, res, match.public ? undefined : await this.authenticator.authenticate(req));
+    if ('handler' in match) return match.handler(req, res, match.public ? await this.optionalPrincipal(req) : await this.authenticator.authenticate(req));
     if (match.status === 405) throw new HttpRefusal(405, HTTP_REFUSED, match.message, { allow: match.allow });
     sendJson(res, 404, { error: match.message });
+  }
+
+  /** On a public route: the caller, when credentials are configured and it sent valid ones; never a refusal. */
+  private async optionalPrincipal(req: IncomingMessage): Promise<Principal | undefined> {
+    if (!this.credentials || req.headers.authorization === undefined) return undefined;
+    try {
+      return await this.credentials.authenticate(req);
+    } catch (err) {
+      if (err instanceof HttpRefusal) return undefined;
+      throw err;
+    }
   }
 
   private sendMetrics(res: ServerResponse): void {
@@ -315,7 +350,8 @@ export class Gateway {
     const connections = this.connections && this.endpoint ? connectionMetrics(this.connections.counts(), this.endpoint.evictedCount) : '';
     const health = this.health();
     const tls = health.tls ? tlsMetrics(health.tls) : '';
-    const text = gatewayMetrics(health, connections + tls + stores + pinningMetrics(this.pinSummaries()) + (this.queue ? queueMetrics(this.queue.queue.status()) : ''));
+    const auth = this.credentials ? authMetrics(this.credentials.outcomes) : '';
+    const text = gatewayMetrics(health, connections + tls + auth + stores + pinningMetrics(this.pinSummaries()) + (this.queue ? queueMetrics(this.queue.queue.status()) : ''));
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }

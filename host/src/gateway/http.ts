@@ -15,6 +15,7 @@ import { closesAt, countedAs, idlest, quotaRefusal, type SessionLimits, type Ses
 import { HttpSessionTransport, type SessionStreamOptions } from './streamable/session-transport.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Principal } from '../security/principal.js';
+import type { CredentialState } from '../security/authenticate.js';
 
 export interface HttpDeps {
   maxBodyBytes: number;
@@ -24,6 +25,8 @@ export interface HttpDeps {
   streams: SessionStreamOptions;
   /** A new MCP server for a session opened by `principal`. */
   newMcpServer: (principal: Principal) => Server;
+  /** Checks again the credential a session was last used with (security/authenticate.ts); absent with open access. */
+  credentialState?: (principal: Principal, now: number) => CredentialState;
   /** A session ended (DELETE, or the gateway closing it). */
   sessionClosed?: (sessionId: string) => void;
   log: Logger;
@@ -34,7 +37,12 @@ interface Session extends SessionUse {
   server: Server;
   /** Who opened it: only the same principal may use it. */
   principalId: string;
+  /** That principal as its latest request authenticated it (a refreshed token moves its expiry). */
+  principal: Principal;
 }
+
+/** How often open sessions' credentials are checked again: a revoked key's sessions close within this. */
+const CREDENTIAL_CHECK_MS = 1000;
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -71,12 +79,32 @@ export class McpHttpEndpoint {
   private readonly sweeper: NodeJS.Timeout | undefined;
   /** Sessions closed to make room for a newcomer. */
   private evicted = 0;
+  private readonly credentialChecker: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: HttpDeps) {
     const limits = [deps.limits.idleMs, deps.limits.unusedMs].filter((ms) => ms > 0);
     if (limits.length > 0) {
       const every = Math.min(60_000, Math.max(250, Math.min(...limits) / 4));
       this.sweeper = setInterval(() => this.closeDue(), every).unref();
+    }
+    const check = deps.credentialState;
+    if (check) this.credentialChecker = setInterval(() => this.recheckCredentials(check), CREDENTIAL_CHECK_MS).unref();
+  }
+
+  /**
+   * Each request is authenticated, but an open GET stream sends on with no
+   * request: a session whose key was revoked (or expired) is closed; one
+   * whose token expired loses its GET stream, which the client reopens with
+   * a fresh token (or cannot).
+   */
+  private recheckCredentials(check: NonNullable<HttpDeps['credentialState']>): void {
+    const now = Date.now();
+    for (const [id, session] of this.sessions) {
+      const state = check(session.principal, now);
+      if (state === 'valid') continue;
+      this.deps.log.debug(state === 'ended' ? "closing a session: its principal's credential was revoked or expired" : "ending a session's stream: its credential expired", { session: id, principal: session.principalId });
+      if (state === 'ended') void session.server.close();
+      else session.transport.dropStream();
     }
   }
 
@@ -175,6 +203,7 @@ export class McpHttpEndpoint {
     }
     const session = this.sessions.get(id);
     if (!session || session.principalId !== principal.id) throw new HttpRefusal(404, SESSION_NOT_FOUND, 'Session not found: it expired or the gateway restarted. Initialize a new session.');
+    session.principal = principal;
     return session;
   }
 
@@ -185,7 +214,7 @@ export class McpHttpEndpoint {
     if (this.sessions.size >= this.deps.limits.maxSessions) await this.makeRoom();
     const server = this.deps.newMcpServer(principal);
     const transport = new HttpSessionTransport(randomUUID(), this.deps.streams);
-    this.sessions.set(transport.sessionId, { transport, server, principalId: principal.id, ...counted, openedAt: Date.now(), requested: false });
+    this.sessions.set(transport.sessionId, { transport, server, principalId: principal.id, principal, ...counted, openedAt: Date.now(), requested: false });
     transport.onclose = () => {
       this.sessions.delete(transport.sessionId);
       this.deps.sessionClosed?.(transport.sessionId);
@@ -208,6 +237,7 @@ export class McpHttpEndpoint {
 
   async closeAll(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.credentialChecker) clearInterval(this.credentialChecker);
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
     await Promise.allSettled(sessions.map((s) => s.server.close()));

@@ -3,6 +3,7 @@
 // registered) and `mcp-edge help` prints it, so the two cannot drift apart.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../security/principal.js';
+import { RESOURCE_METADATA_PATH } from '../security/resource-metadata.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 
@@ -13,6 +14,8 @@ export interface RouteSpec {
   summary: string;
   /** public: answered without credentials (it says nothing sensitive); else the caller is authenticated first. */
   access?: 'public';
+  /** Served only when this part of the config is set (its handler is registered then); always otherwise. */
+  servedWith?: string;
 }
 
 /** The path of the MCP endpoint. */
@@ -23,7 +26,9 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: MCP_PATH, summary: "MCP: a session's stream of server messages (SSE)" },
   { method: 'DELETE', path: MCP_PATH, summary: 'MCP: end a session' },
   { method: 'GET', path: '/health', summary: 'status ok or degraded (200), down (503), with the reasons', access: 'public' },
-  { method: 'GET', path: '/metrics', summary: 'metrics in the Prometheus text format' },
+  { method: 'GET', path: '/metrics', summary: 'metrics in the Prometheus text format (public with auth.public_metrics)' },
+  { method: 'GET', path: RESOURCE_METADATA_PATH, summary: 'OAuth protected resource metadata (RFC 9728), with [auth.jwt]', access: 'public', servedWith: '[auth.jwt]' },
+  { method: 'GET', path: `${RESOURCE_METADATA_PATH}${MCP_PATH}`, summary: '... the same, at the path RFC 9728 derives from /mcp', access: 'public', servedWith: '[auth.jwt]' },
   { method: 'GET', path: '/v1/queue/status', summary: 'the offline queue: depth, destinations, failures' },
   { method: 'POST', path: '/v1/queue/sync', summary: 'deliver the waiting calls now' },
   { method: 'GET', path: '/v1/queue/metrics', summary: "the offline queue's metrics (Prometheus text in JSON)" },
@@ -41,7 +46,8 @@ export function routesHelp(indent = '  '): string {
 
 /**
  * A route's handler: it writes the whole answer. `principal` is who is
- * calling; undefined only on a public route, which authenticates no one.
+ * calling; on a public route, which refuses no one, it is undefined unless
+ * the caller sent valid credentials anyway.
  */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, principal: Principal | undefined) => Promise<void> | void;
 /** The principal of a route that is not public (a programming error otherwise, not a client's). */
@@ -63,11 +69,11 @@ export type RouteMatch = { handler: RouteHandler; public: boolean } | { status: 
 
 const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'DELETE'];
 const KNOWN = new Set(ROUTES.map((r) => routeKey(r.method, r.path)));
-const PUBLIC = new Set(ROUTES.filter((r) => r.access === 'public').map((r) => routeKey(r.method, r.path)));
 
 /** The gateway's handlers, one per route of ROUTES. */
 export class RouteTable implements RouteRegistry {
   private readonly handlers = new Map<string, RouteHandler>();
+  private readonly publicRoutes = new Set(ROUTES.filter((r) => r.access === 'public').map((r) => routeKey(r.method, r.path)));
 
   constructor(private readonly json: (res: ServerResponse, body: unknown) => void) {}
 
@@ -82,6 +88,12 @@ export class RouteTable implements RouteRegistry {
     this.handle(route, async (req, res, principal) => this.json(res, await handler(req, principal)));
   }
 
+  /** Serves a listed route without credentials too (GET /metrics with auth.public_metrics). */
+  makePublic(route: string): void {
+    if (!KNOWN.has(route)) throw new Error(`route "${route}" is not in the gateway's route table (gateway/routes.ts)`);
+    this.publicRoutes.add(route);
+  }
+
   /** The routes that have a handler, in table order. */
   served(): string[] {
     return ROUTES.map((r) => routeKey(r.method, r.path)).filter((key) => this.handlers.has(key));
@@ -90,7 +102,7 @@ export class RouteTable implements RouteRegistry {
   find(method: string, path: string): RouteMatch {
     const key = routeKey(method, path);
     const handler = this.handlers.get(key);
-    if (handler) return { handler, public: PUBLIC.has(key) };
+    if (handler) return { handler, public: this.publicRoutes.has(key) };
     const methods = METHODS.filter((m) => this.handlers.has(routeKey(m, path)));
     if (methods.length > 0) return { status: 405, allow: methods.join(', '), message: `Method ${method} is not allowed on ${path}; use ${methods.join(' or ')}.` };
     return { status: 404, message: `No route for ${method} ${path}. MCP is served at ${MCP_PATH}; mcp-edge help lists every route.` };

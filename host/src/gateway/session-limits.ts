@@ -22,8 +22,8 @@ export type { SessionLimits };
 
 /** What the limits look at in a session. */
 export interface SessionUse {
-  /** The principal it counts against; undefined when not counted (the shared loopback principal). */
-  principal: string | undefined;
+  /** The principal id it counts against; undefined when not counted (the shared loopback principal). */
+  quotaPrincipal: string | undefined;
   /** The remote address it counts against; undefined when not counted (loopback). */
   address: string | undefined;
   openedAt: number;
@@ -39,10 +39,10 @@ export function isLoopback(address: string): boolean {
 }
 
 /** What a new session of `principal`, from `socketAddress`, counts against. */
-export function countedAs(principal: Principal, socketAddress: string | undefined): { principal: string | undefined; address: string | undefined } {
+export function countedAs(principal: Principal, socketAddress: string | undefined): { quotaPrincipal: string | undefined; address: string | undefined } {
   const address = principal.address ?? socketAddress;
   return {
-    principal: principal.kind === 'local' ? undefined : principal.id,
+    quotaPrincipal: principal.kind === 'local' ? undefined : principal.id,
     address: address === undefined || isLoopback(address) ? undefined : address.replace(/^::ffff:/, ''),
   };
 }
@@ -62,10 +62,10 @@ function retryAfter(sessions: SessionUse[], limits: SessionLimits, now: number):
 }
 
 /** The refusal of a new session that would pass its principal's or its address's cap, or undefined. */
-export function quotaRefusal(sessions: Iterable<SessionUse>, newcomer: Pick<SessionUse, 'principal' | 'address'>, limits: SessionLimits, now = Date.now()): HttpRefusal | undefined {
+export function quotaRefusal(sessions: Iterable<SessionUse>, newcomer: Pick<SessionUse, 'quotaPrincipal' | 'address'>, limits: SessionLimits, now = Date.now()): HttpRefusal | undefined {
   const all = [...sessions];
   const checks = [
-    { key: newcomer.principal, of: (s: SessionUse) => s.principal, cap: limits.perPrincipal, who: 'this principal', setting: 'gateway.max_sessions_per_principal' },
+    { key: newcomer.quotaPrincipal, of: (s: SessionUse) => s.quotaPrincipal, cap: limits.perPrincipal, who: 'this principal', setting: 'gateway.max_sessions_per_principal' },
     { key: newcomer.address, of: (s: SessionUse) => s.address, cap: limits.perAddress, who: `address ${newcomer.address}`, setting: 'gateway.max_sessions_per_address' },
   ];
   for (const { key, of, cap, who, setting } of checks) {

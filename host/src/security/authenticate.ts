@@ -7,9 +7,19 @@
 import type { IncomingMessage } from 'node:http';
 import { loopbackPrincipal, type Principal } from './principal.js';
 
+/**
+ * Whether the credential an open session was last used with still holds:
+ * `lapsed` when it expired but the principal may come back with a new one
+ * (a refreshed JWT), `ended` when the principal can never authenticate
+ * again (a revoked or expired API key).
+ */
+export type CredentialState = 'valid' | 'lapsed' | 'ended';
+
 export interface Authenticator {
   /** The principal making `req`; throws an HttpRefusal saying why when there is none. */
   authenticate(req: IncomingMessage): Promise<Principal> | Principal;
+  /** Checks again the credential `principal` authenticated with; absent when credentials never change (open access). */
+  credentialState?(principal: Principal, now: number): CredentialState;
 }
 
 /**

@@ -77,4 +77,19 @@ export const MIGRATIONS: readonly Migration[] = [
       PRIMARY KEY (upstream, tool)
     ) WITHOUT ROWID`,
   },
+  {
+    // API keys (host/src/security/api-keys.ts): a salted SHA-256 of each
+    // secret, never the secret; names unique forever (revoked keys stay).
+    id: '0005-api-keys',
+    sql: `CREATE TABLE api_keys (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL UNIQUE,
+      salt BLOB NOT NULL,
+      hash BLOB NOT NULL,
+      scopes TEXT NOT NULL,
+      created_ms INTEGER NOT NULL,
+      expires_ms INTEGER,
+      revoked_ms INTEGER
+    )`,
+  },
 ];

@@ -100,3 +100,10 @@ export function tlsMetrics(tls: TlsGauges): string {
   writeMetric(lines, 'counter', 'mcp_edge_tls_handshake_failures_total', 'Connections that failed their TLS handshake (no or a refused client certificate, an old protocol, not TLS).', [[null, tls.handshake_failures]]);
   return lines.join('\n') + '\n';
 }
+
+/** Requests counted by how authentication ended: ok, or why it refused (missing, invalid, expired, revoked, forbidden, ...). */
+export function authMetrics(outcomes: Readonly<Record<string, number>>): string {
+  const lines: string[] = [];
+  writeMetric(lines, 'counter', 'mcp_edge_auth_total', 'Requests by authentication outcome: ok, or why the credential was refused.', Object.entries(outcomes).map(([outcome, n]) => [{ outcome }, n]));
+  return lines.join('\n') + '\n';
+}

@@ -75,6 +75,13 @@ export class SseStream {
     });
   }
 
+  /** Ends the connection that carries the stream, not the stream: its events are kept for a resume. */
+  detach(): void {
+    const sink = this.sink;
+    this.sink = undefined;
+    sink?.end();
+  }
+
   /** The priming event: an id to resume from before any message, and how long to wait before resuming. */
   prime(): void {
     this.sink?.write(`id: ${this.key}:0\nretry: ${RETRY_MS}\ndata: \n\n`);

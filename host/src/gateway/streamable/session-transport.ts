@@ -10,6 +10,7 @@ import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextp
 import { SessionEventStore, type EventStoreLimits, type SseStream } from './event-store.js';
 import { Exchange, SSE_HEADERS } from './exchange.js';
 import { isInitialize, isRequest, isResponse } from './messages.js';
+import { withoutCredentials } from '../../security/challenge.js';
 
 export interface SessionStreamOptions {
   /** Bounds of the session's event store. */
@@ -72,7 +73,8 @@ export class HttpSessionTransport implements Transport {
   /** Hands a POST's (already validated) messages to the server and answers the POST. */
   receive(req: IncomingMessage, res: ServerResponse, messages: JSONRPCMessage[]): void {
     this.lastSeen = Date.now();
-    const extra: MessageExtraInfo = { requestInfo: { headers: req.headers } };
+    // The client's credentials stop here: nothing behind the transport (providers, plugins, upstreams) ever sees them.
+    const extra: MessageExtraInfo = { requestInfo: { headers: withoutCredentials(req.headers) } };
     const ids = messages.filter(isRequest).map((m) => m.id);
     if (ids.length === 0) {
       res.writeHead(202, this.header).end();
@@ -98,6 +100,11 @@ export class HttpSessionTransport implements Transport {
   resume(res: ServerResponse, lastEventId: string): void {
     const { stream, frames } = this.store.replay(lastEventId);
     this.carry(stream, res, frames);
+  }
+
+  /** Ends the connection that carries the GET stream, keeping the stream: the client may resume it (its credential expired). */
+  dropStream(): void {
+    this.standalone?.detach();
   }
 
   private carry(stream: SseStream, res: ServerResponse, frames: string[]): void {
