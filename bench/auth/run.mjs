@@ -77,6 +77,8 @@ async function mint(n = 0) {
 /** @type {Record<string, { auth?: Record<string, unknown> }>} */
 const TARGETS = {
   off: {},
+  // The same gateway as "off", a second process: what "added" reads when nothing was added (the noise floor).
+  'off-again': {},
   'api-key': { auth: { api_keys: true } },
   jwt: { auth: { resource: RESOURCE, jwt: { issuer: ISSUER, jwks_url: jwksUrl } } },
 };
@@ -276,11 +278,15 @@ async function main() {
   const apiKey = await createKey(/** @type {{ dir: string }} */ (targets.find((t) => t.name === 'api-key')).dir);
   const tokens = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => mint(i)));
   /** @type {Record<string, (i: number) => string | undefined>} */
-  const credentials = { off: () => undefined, 'api-key': () => apiKey, jwt: (i) => tokens[i] };
+  const credentials = { off: () => undefined, 'off-again': () => undefined, 'api-key': () => apiKey, jwt: (i) => tokens[i] };
   /** @type {Record<string, { p50Ms: number; p99Ms: number; calls: number }[]>} */
   const rounds = Object.fromEntries(targets.map((t) => [t.name, []]));
   for (let r = 0; r < ROUNDS; r++) {
-    for (const target of targets) rounds[target.name]?.push(await runRound(target.url, credentials[target.name] ?? (() => undefined)));
+    // Each round starts with the next target, so no target always runs right after another.
+    for (let t = 0; t < targets.length; t++) {
+      const target = /** @type {(typeof targets)[number]} */ (targets[(r + t) % targets.length]);
+      rounds[target.name]?.push(await runRound(target.url, credentials[target.name] ?? (() => undefined)));
+    }
   }
   const summary = Object.fromEntries(
     Object.entries(rounds).map(([name, rs]) => [name, { p50Ms: round(median(rs.map((x) => x.p50Ms)), 4), p99Ms: round(median(rs.map((x) => x.p99Ms)), 4), callsPerSec: round(median(rs.map((x) => x.calls)) / (MEASURE_MS / 1000), 0), roundsP50Ms: rs.map((x) => round(x.p50Ms, 4)) }]),
@@ -299,7 +305,7 @@ async function main() {
     machine: { cpus: os.cpus().length, node: process.version, loadAvg1mAtStart: loadAtStart, loadAvg1mAtEnd: round(os.loadavg()[0] ?? NaN, 2) },
     settings: { clients: CLIENTS, rounds: ROUNDS, warmupMs: WARMUP_MS, measureMs: MEASURE_MS },
     endToEnd: summary,
-    addedVsOff: { 'api-key': added('api-key'), jwt: added('jwt') },
+    addedVsOff: { 'off-again': added('off-again'), 'api-key': added('api-key'), jwt: added('jwt') },
     inFlow: flow,
     hotLoop: micro,
     goals: {

@@ -30,11 +30,17 @@ function readText(req: IncomingMessage, limit: number): Promise<string> {
       req.pause();
       reject(tooLarge(limit));
     };
+    let ended = false;
     req.on('data', onData);
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    req.once('end', () => {
+      ended = true;
+      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    });
     req.once('error', reject);
-    // After 'end' this is a no-op; before it, the client hung up mid-body.
-    req.once('close', () => reject(new HttpRefusal(400, PARSE_ERROR, 'The client closed the connection before the body ended.')));
+    // Every request closes; only before 'end' did the client hang up mid-body (and only then is a refusal, with its stack, worth building).
+    req.once('close', () => {
+      if (!ended) reject(new HttpRefusal(400, PARSE_ERROR, 'The client closed the connection before the body ended.'));
+    });
   });
 }
 

@@ -107,18 +107,26 @@ interface KnownKey {
   record: ApiKeyRecord;
   /** The secret, once a presented one matched the digest. */
   verified?: Buffer;
-  /** Its revocation time (null: not revoked; undefined: the row is gone) as last read, and when it was read. */
+  /** Its revocation time (null: not revoked; undefined: the row is gone) as last read, and the database version it was read at. */
   revokedAt?: number | null;
-  readAt: number;
+  readAtVersion: number;
 }
 
-/** Least time between two reads of one key's revocation. */
-const REVOCATION_READ_MS = 1;
+/** Least time between two looks at whether another process changed the database (a revocation by the CLI). */
+export const CHANGE_CHECK_MS = 10;
 
 export class ApiKeyStore {
   private readonly byId;
   private readonly byName;
   private readonly revokedAt;
+  private readonly dataVersion;
+  /**
+   * SQLite's data_version as last read, and when: it changes when another
+   * connection (mcp-edge keys revoke) commits, so a key's row is read again
+   * only then, and this check costs one pragma every 10 ms at most: a revocation counts within 10 ms.
+   */
+  private version = 0;
+  private versionReadAt = -Infinity;
   /** Keys presented before, by id (only ids that exist: as many entries as keys at most). */
   private readonly known = new Map<string, KnownKey>();
 
@@ -126,6 +134,7 @@ export class ApiKeyStore {
     this.byId = db.prepare<[string], KeyRow>('SELECT * FROM api_keys WHERE id = ?');
     this.byName = db.prepare<[string], KeyRow>('SELECT * FROM api_keys WHERE name = ?');
     this.revokedAt = db.prepare<[string], number | null>('SELECT revoked_ms FROM api_keys WHERE id = ?').pluck();
+    this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
   }
 
   /** Creates a key; the returned `key` is the only copy of its secret. */
@@ -162,7 +171,7 @@ export class ApiKeyStore {
     return key;
   }
 
-  /** Checks a presented key: its secret, then whether it is revoked (read again each millisecond) or expired. */
+  /** Checks a presented key: its secret, then whether it is revoked (looked up again when another process changed the database, checked every 10 ms) or expired. */
   verify(token: string, now = Date.now()): KeyVerdict {
     const shape = KEY_SHAPE.exec(token);
     if (!shape) return { ok: false, problem: 'malformed' };
@@ -188,11 +197,20 @@ export class ApiKeyStore {
   }
 
   private revocationOf(id: string, known: KnownKey, now: number): number | null | undefined {
-    if (now - known.readAt >= REVOCATION_READ_MS || now < known.readAt) {
+    const version = this.currentVersion(now);
+    if (known.readAtVersion !== version) {
       known.revokedAt = this.revokedAt.get(id);
-      known.readAt = now;
+      known.readAtVersion = version;
     }
     return known.revokedAt;
+  }
+
+  private currentVersion(now: number): number {
+    if (now - this.versionReadAt >= CHANGE_CHECK_MS || now < this.versionReadAt) {
+      this.version = this.dataVersion.get()!;
+      this.versionReadAt = now;
+    }
+    return this.version;
   }
 
   private knownKey(id: string): KnownKey | undefined {
@@ -201,7 +219,7 @@ export class ApiKeyStore {
     const row = this.byId.get(id);
     if (!row) return undefined;
     const { revokedAt: _revokedAt, ...record } = recordOf(row);
-    const key: KnownKey = { salt: row.salt, hash: row.hash, record, revokedAt: row.revoked_ms, readAt: Date.now() };
+    const key: KnownKey = { salt: row.salt, hash: row.hash, record, revokedAt: row.revoked_ms, readAtVersion: this.currentVersion(Date.now()) };
     this.known.set(id, key);
     return key;
   }
