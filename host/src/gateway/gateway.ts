@@ -125,30 +125,19 @@ export class Gateway {
     const core = options.core ?? (await loadCore());
     const vocabularies = await loadConfiguredTokenizers(core, settings.tokenizers);
     const tls = await GatewayTls.open(settings, log, options.http !== false);
-    let db: Db;
-    let auth: Awaited<ReturnType<typeof createAuthenticator>>;
+    let db: Db | undefined;
+    let gateway: Gateway;
     try {
       db = openDatabaseFile(settings.databaseFile);
-    } catch (err) {
-      await tls.close();
-      throw err;
-    }
-    try {
-      auth = await createAuthenticator(settings.auth, db, log);
-    } catch (err) {
-      db.close();
-      await tls.close();
-      throw err;
-    }
-    const gateway = new Gateway(settings, core, db, vocabularies, log, tls, auth);
-    gateway.componentBytes = (await componentSize()) ?? null;
-    try {
+      const auth = await createAuthenticator(settings.auth, db, log);
+      gateway = new Gateway(settings, core, db, vocabularies, log, tls, auth);
+      gateway.componentBytes = (await componentSize()) ?? null;
       registerBuiltinTools(gateway.tools, core, gateway.vocabularies);
       for (const plugin of await configuredPlugins(settings.plugins, log)) gateway.plugins.use(plugin);
       const destinationFetches = tls.destinationFetches(Object.keys(settings.queue.destinations));
       gateway.queue = await startOfflineQueue(settings.queue, db, core, log, gateway.tools, gateway.routes, gateway.aggregator, destinationFetches);
     } catch (err) {
-      db.close();
+      db?.close();
       await tls.close();
       throw err;
     }
