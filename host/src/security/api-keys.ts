@@ -176,7 +176,7 @@ export class ApiKeyStore {
     const shape = KEY_SHAPE.exec(token);
     if (!shape) return { ok: false, problem: 'malformed' };
     const id = shape[1]!;
-    const known = this.knownKey(id);
+    const known = this.knownKey(id, now);
     const matches = this.secretMatches(known, shape[2]!);
     if (!known || !matches) return { ok: false, problem: 'unknown' };
     const revokedAt = this.revocationOf(id, known, now);
@@ -213,13 +213,13 @@ export class ApiKeyStore {
     return this.version;
   }
 
-  private knownKey(id: string): KnownKey | undefined {
+  private knownKey(id: string, now: number): KnownKey | undefined {
     const cached = this.known.get(id);
     if (cached) return cached;
     const row = this.byId.get(id);
     if (!row) return undefined;
     const { revokedAt: _revokedAt, ...record } = recordOf(row);
-    const key: KnownKey = { salt: row.salt, hash: row.hash, record, revokedAt: row.revoked_ms, readAtVersion: this.currentVersion(Date.now()) };
+    const key: KnownKey = { salt: row.salt, hash: row.hash, record, revokedAt: row.revoked_ms, readAtVersion: this.currentVersion(now) };
     this.known.set(id, key);
     return key;
   }
