@@ -12,7 +12,8 @@
 // 4. else an allow rule that matches allows (every name it goes by must match);
 // 5. else the default: allowed for local principals (loopback, stdio);
 //    `authorization.default` for authenticated ones, but admin operations are
-//    denied to them unless a rule allows them by name.
+//    denied to them unless a rule allows them by name, and the MCP endpoint
+//    (/mcp) is allowed (what it serves is judged by steps 3-5).
 import { McpError, type Prompt, type Resource, type ResourceTemplate, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { AuthorizationRule, AuthorizationSettings } from '../config/policy-settings.js';
 import { HttpRefusal } from '../protocol/http-refusal.js';
@@ -42,6 +43,7 @@ type Part = 'tools' | 'resources' | 'prompts' | 'routes' | 'admin';
 /** Which admin operation a tool (by its qualified name) or a route is. */
 const ADMIN_TOOLS: ReadonlyMap<string, string> = new Map([['queue_sync', 'queue_sync']]);
 const ADMIN_ROUTES: ReadonlyMap<string, string> = new Map([['POST /v1/queue/sync', 'queue_sync']]);
+const MCP_ROUTES: ReadonlySet<string> = new Set(['POST /mcp', 'GET /mcp', 'DELETE /mcp']);
 
 interface CompiledRule {
   /** 1-based, as the operator counts [[authorization.rules]]. */
@@ -91,10 +93,9 @@ class View {
 
   /** Deny if a deny rule matches any of `denyNames`; allow if allow rules match every one of `allowNames`; else the fallback. */
   verdict(part: Part, denyNames: readonly string[], allowNames: readonly string[]): Verdict {
-    for (const rule of this.rules) {
-      if (rule.effect !== 'deny') continue;
-      const set = rule.names[part];
-      for (const name of denyNames) if (set.matchesFolded(name)) return `denied by [[authorization.rules]] #${rule.number}`;
+    for (const name of denyNames) {
+      const denied = this.denial(part, name);
+      if (denied) return denied;
     }
     let allowed = allowNames.length > 0;
     for (const name of allowNames) {
@@ -155,7 +156,15 @@ class View {
     return this.verdict('resources', names, names);
   }
 
+  /** The first deny rule of `part` that matches `name`, as a verdict. */
+  private denial(part: Part, name: string): Verdict {
+    for (const rule of this.rules) if (rule.effect === 'deny' && rule.names[part].matchesFolded(name)) return `denied by [[authorization.rules]] #${rule.number}`;
+    return undefined;
+  }
+
+  /** The MCP endpoint is open unless a rule denies it: what it serves is judged by the tool, resource and prompt rules. */
   routeVerdict(route: string): Verdict {
+    if (MCP_ROUTES.has(route)) return this.denial('routes', route);
     const verdict = this.verdict('routes', [route], [route]);
     const operation = ADMIN_ROUTES.get(route);
     return verdict ?? (operation ? this.verdict('admin', [operation], [operation]) : undefined);
