@@ -15,7 +15,11 @@ import type { Gateway } from '../host/src/gateway/gateway.js';
 import { POLICY_DENIED } from '../host/src/protocol/jsonrpc.js';
 import { ApiKeyStore } from '../host/src/security/api-keys.js';
 import { connectClient, EVERYTHING, NODE, REPLICA, startGateway, textOf, type UpstreamInput } from './helpers/gateway.js';
-import { rawRequest } from './helpers/auth.js';
+import { ISSUER, jwksServer, mint, RESOURCE, rawRequest, signingKey } from './helpers/auth.js';
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { LOCAL_SERVER, TestPki } from './helpers/pki.js';
+import { connectTlsClient } from './helpers/tls.js';
 
 const clients: Client[] = [];
 afterAll(async () => {
@@ -259,5 +263,52 @@ describe('authorization: what stays open', () => {
     expect(b).toContain('write');
     // kind:api-key's deny covers ops too: deny wins over its scope's allow.
     expect(ops).not.toContain('add_tool');
+  });
+});
+
+describe('authorization: token subjects, token scopes and client certificates', () => {
+  it('matches a JWT principal by its id (issuer|subject) and by the scopes of its token', async () => {
+    const signing = await signingKey('k1');
+    const jwks = await jwksServer([signing]);
+    const gateway = await startGateway({
+      upstreams: [replica('r')],
+      aggregation: { prefix_mode: 'always' },
+      auth: { resource: RESOURCE, jwt: { issuer: ISSUER, jwks_url: jwks.url } },
+      authorization: {
+        default: 'deny',
+        rules: [
+          { principals: ['scope:mcp:tools'], effect: 'allow', tools: ['r__*'] },
+          { principals: [`jwt:${ISSUER}|agent-7`], effect: 'deny', tools: ['r__write'] },
+        ],
+      },
+    });
+    const withToken = async (token: string) => toolNames(await clientWith(gateway, token));
+    const seven = await withToken(await mint(signing));
+    const eight = await withToken(await mint(signing, { sub: 'agent-8' }));
+    const unscoped = await withToken(await mint(signing, { sub: 'agent-9', scope: 'other' }));
+    expect(seven).toContain('r__whoami');
+    expect(seven).not.toContain('r__write');
+    expect(eight).toContain('r__write');
+    expect(unscoped).toEqual([]);
+  });
+
+  it('matches a client certificate principal by its fingerprint (cert:<sha256>)', async () => {
+    const pki = new TestPki();
+    const serverCa = pki.ca('server-ca');
+    const clientCa = pki.ca('client-ca');
+    const server = serverCa.issue({ cn: 'gateway.test', ...LOCAL_SERVER });
+    const alice = clientCa.issue({ cn: 'alice', usage: 'client' });
+    const bob = clientCa.issue({ cn: 'bob', usage: 'client' });
+    const fingerprint = createHash('sha256').update(new X509Certificate(readFileSync(alice.cert)).raw).digest('hex');
+    const gateway = await startGateway({
+      upstreams: [replica('r')],
+      security: { tls_cert: server.cert, tls_key: server.key, tls_client_ca: clientCa.cert },
+      authorization: { default: 'deny', rules: [{ principals: [`cert:${fingerprint}`], effect: 'allow', tools: ['r__*'] }] },
+    });
+    const { client: asAlice } = await connectTlsClient(gateway.url, { ca: serverCa.cert, client: alice });
+    const { client: asBob } = await connectTlsClient(gateway.url, { ca: serverCa.cert, client: bob });
+    expect(await toolNames(asAlice)).toContain('whoami');
+    expect(await toolNames(asBob)).toEqual([]);
+    expect((await refusal(asBob.callTool({ name: 'whoami', arguments: {} }))).code).toBe(POLICY_DENIED);
   });
 });

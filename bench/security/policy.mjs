@@ -167,7 +167,8 @@ async function runRound(target) {
 /** The policy's and the limiter's per-call work alone, warm, in ns per call (median of batches). */
 function hotLoop() {
   const settings = resolveSettings(parseConfig('[auth]\napi_keys = true\n' + POLICY_TOML, 'bench', {}));
-  const tools = ['count_tokens', 'edge_compress', 'queue_status', 'queue_sync'].map((name) => ({ name, inputSchema: { type: 'object' } }));
+  /** @type {import('@modelcontextprotocol/sdk/types.js').Tool[]} */
+  const tools = ['count_tokens', 'edge_compress', 'queue_status', 'queue_sync'].map((name) => ({ name, inputSchema: { type: /** @type {const} */ ('object') } }));
   const catalog = { listTools: () => tools, listPrompts: () => [], qualifiedToolNames: (/** @type {string} */ n) => (tools.some((t) => t.name === n) ? [n] : undefined), qualifiedPromptNames: () => undefined };
   const policy = new Policy(/** @type {NonNullable<typeof settings.authorization>} */ (settings.authorization), { catalog });
   const limiter = new RateLimiter(/** @type {NonNullable<typeof settings.rateLimits>} */ (settings.rateLimits));

@@ -48,7 +48,7 @@ export class PerPrincipal<T> {
 
   get(principal: Principal): T {
     const hit = this.entries.get(principal.id);
-    if (hit && hit.scopes === principal.scopes && hit.kind === principal.kind) return hit.value;
+    if (hit && hit.kind === principal.kind && (hit.scopes === principal.scopes || (hit.scopes.size === 0 && principal.scopes.size === 0))) return hit.value;
     const value = this.compute(principal);
     if (this.entries.size >= this.max) this.entries.clear();
     this.entries.set(principal.id, { kind: principal.kind, scopes: principal.scopes, value });
