@@ -43,6 +43,8 @@ type Part = 'tools' | 'resources' | 'prompts' | 'routes' | 'admin';
 /** Which admin operation a tool (by its qualified name) or a route is. */
 const ADMIN_TOOLS: ReadonlyMap<string, string> = new Map([['queue_sync', 'queue_sync']]);
 const ADMIN_ROUTES: ReadonlyMap<string, string> = new Map([['POST /v1/queue/sync', 'queue_sync']]);
+/** Most distinct sets of applicable rules remembered at once. */
+const MAX_VIEWS = 1024;
 const MCP_ROUTES: ReadonlySet<string> = new Set(['POST /mcp', 'GET /mcp', 'DELETE /mcp']);
 
 interface CompiledRule {
@@ -216,7 +218,9 @@ export class Policy {
       const fallback = local || this.settings.defaultEffect === 'allow' ? undefined : 'no rule allows it and authorization.default is "deny"';
       const adminFallback = local ? undefined : 'admin operations need a rule that allows them by name';
       view = new View(applicable, fallback, adminFallback, this.options.catalog);
-      // As many Views as distinct sets of applicable rules: bounded by the config, not by callers.
+      // One View per distinct set of applicable rules. Tokens with made-up scope combinations could ask
+      // for many sets: past MAX_VIEWS the remembered ones are dropped (principals then build them again).
+      if (this.views.size >= MAX_VIEWS) this.views.clear();
       this.views.set(key, view);
     }
     return view;
