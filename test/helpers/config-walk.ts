@@ -62,7 +62,7 @@ function recordPaths(schema: Schema, prefix = '', out = new Set<string>()): Set<
 type Choices = Map<string, number>;
 
 const CANDIDATES: Record<string, unknown[]> = {
-  string: ['x', 'http://127.0.0.1:1/mcp', '127.0.0.1:1', 'a', '/tmp/x'],
+  string: ['x', 'http://127.0.0.1:1/mcp', '127.0.0.1:1', 'a', '/tmp/x', '*'],
   number: [1, 1024, 0.5, 0, 100],
 };
 

@@ -9,6 +9,7 @@ import type { ProviderWeights, RouterOptions } from '../core/router.js';
 import type { PinSettings } from '../security/pinning/pins.js';
 import { DATABASE_FILE } from '../storage/database.js';
 import type { EdgeConfig, PluginsConfig, UpstreamConfig } from './schema.js';
+import { resolveAuthorization, resolveRateLimits, type AuthorizationSettings, type RateLimitSettings } from './policy-settings.js';
 
 /** Resumable SSE answers (gateway/streamable/): what the session transports take. */
 export interface StreamSettings {
@@ -203,6 +204,10 @@ export interface GatewaySettings {
   /** tokenizer.json files by the name count_tokens takes (absolute paths). */
   tokenizers: Readonly<Record<string, string>>;
   auth: AuthSettings;
+  /** [authorization]: absent, every principal may use everything (security/policy.ts). */
+  authorization?: AuthorizationSettings;
+  /** [rate_limits]: absent, no call is limited (security/rate-limit.ts). */
+  rateLimits?: RateLimitSettings;
 }
 
 /** The default data directory: $MCP_EDGE_DATA_DIR, else the XDG data home. */
@@ -385,6 +390,11 @@ function resolveAuth(a: EdgeConfig['auth']): AuthSettings {
   };
 }
 
+/** `{ [key]: value }`, or nothing when value is undefined (exactOptionalPropertyTypes). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [k in K]?: V } {
+  return value === undefined ? {} : ({ [key]: value } as { [k in K]: V });
+}
+
 /** Turns a validated config into the options every part of the gateway takes. Relative paths resolve against the working directory. */
 export function resolveSettings(config: EdgeConfig, env: NodeJS.ProcessEnv = process.env): GatewaySettings {
   const dataDir = config.gateway.data_dir ? resolve(config.gateway.data_dir) : defaultDataDir(env);
@@ -401,5 +411,7 @@ export function resolveSettings(config: EdgeConfig, env: NodeJS.ProcessEnv = pro
     plugins: resolvePlugins(config.plugins),
     tokenizers: Object.fromEntries(Object.entries(config.tokenizers).map(([name, path]) => [name, resolve(path)])),
     auth: resolveAuth(config.auth),
+    ...optional('authorization', resolveAuthorization(config.authorization)),
+    ...optional('rateLimits', resolveRateLimits(config.rate_limits)),
   };
 }

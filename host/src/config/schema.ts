@@ -3,6 +3,7 @@
 // optional; the defaults are a safe gateway on 127.0.0.1:8080.
 import { z } from 'zod';
 import { TIKTOKEN_ENCODINGS } from '../tokenizer/vocabularies.js';
+import { authorizationSchema, rateLimitsSchema } from './policy-schema.js';
 
 const hostPort = z
   .string()
@@ -552,6 +553,10 @@ export const configSchema = z
     offline: offlineSchema.default(() => offlineSchema.parse({})),
     security: securitySchema.default(() => securitySchema.parse({})),
     auth: authSchema.default(() => authSchema.parse({})),
+    /** Who may use what (security/policy.ts); without it, every authenticated principal may use everything. */
+    authorization: authorizationSchema.optional(),
+    /** Token buckets per principal and per tool (security/rate-limit.ts); none without it. */
+    rate_limits: rateLimitsSchema.optional(),
     telemetry: telemetrySchema.default(() => telemetrySchema.parse({})),
     power: powerSchema.default(() => powerSchema.parse({})),
     upstreams: z.array(upstreamSchema).default([]),

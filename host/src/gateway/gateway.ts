@@ -33,6 +33,9 @@ import { STDIO_PRINCIPAL, type Principal } from '../security/principal.js';
 import { ToolPins, type PinSummary } from '../security/pinning/pins.js';
 import { PinStore } from '../security/pinning/store.js';
 import { HTTP_REFUSED } from '../protocol/jsonrpc.js';
+import { Policy, type Denial } from '../security/policy.js';
+import { policyMetrics } from '../security/policy-metrics.js';
+import { RateLimiter } from '../security/rate-limit.js';
 import { ClientSession, createMcpServer } from './mcp-server.js';
 import { GatewayTls, type TlsReloadReport } from './tls.js';
 import { Aggregator, type ListPart } from './aggregator/aggregator.js';
@@ -66,6 +69,10 @@ export class Gateway {
   private readonly authenticator: Authenticator;
   /** The configured credentials ([auth]); undefined when nobody is asked (open access). */
   private readonly credentials: CredentialAuthenticator | undefined;
+  /** [authorization]: who may use what; undefined when the config has none (everything allowed). */
+  readonly policy: Policy | undefined;
+  /** [rate_limits]: token buckets per principal and tool; undefined when the config has none. */
+  readonly limiter: RateLimiter | undefined;
   private readonly startedAt = Date.now();
   private httpServer: HttpServer | undefined;
   private endpoint: McpHttpEndpoint | undefined;
@@ -89,8 +96,11 @@ export class Gateway {
     // A client certificate, when the listener asks for one, is checked before the configured credentials.
     this.authenticator = tls.authenticator(auth.authenticator);
     this.credentials = auth.credentials;
+    const onDenied = (denial: Denial) => this.denied(denial);
     this.pins = new ToolPins(new PinStore(db), new Map(settings.upstreams.map((u) => [u.id, u.pinning])), log);
     this.aggregator = new Aggregator({ router: core.createRouter(settings.router), settings: settings.aggregator, log, pins: this.pins });
+    this.policy = settings.authorization ? new Policy(settings.authorization, { catalog: this.aggregator, onDenied }) : undefined;
+    this.limiter = settings.rateLimits ? new RateLimiter(settings.rateLimits, onDenied) : undefined;
     this.aggregator.onListChanged((part) => this.notifyListChanged(part));
     this.aggregator.add(this.plugins);
     for (const upstream of settings.upstreams) {
@@ -230,14 +240,20 @@ export class Gateway {
     await provider.start();
   }
 
-  /** Creates an MCP server for one client (`principal`); the gateway tracks it until it closes. */
-  newMcpServer(principal: Principal): Server {
+  /**
+   * Creates an MCP server for one client (`principal`); the gateway tracks it
+   * until it closes. `perRequestLimits`: its calls are rate limited one by
+   * one (stdio); over HTTP each POST is admitted whole before it reaches here.
+   */
+  newMcpServer(principal: Principal, perRequestLimits = false): Server {
     const session = createMcpServer({
       identity: { name: 'mcp-edge', version: VERSION },
       principal,
       aggregator: this.aggregator,
       requestTimeoutMs: this.settings.requestTimeoutMs,
       ...(this.queue ? { queue: { taskStore: this.queue.taskStore, intercept: this.queue.intercept } } : {}),
+      ...(this.policy ? { policy: this.policy } : {}),
+      ...(this.limiter && perRequestLimits ? { limiter: this.limiter } : {}),
     });
     this.sessions.add(session);
     session.server.onclose = () => this.sessions.delete(session);
@@ -246,9 +262,14 @@ export class Gateway {
 
   /** Serves one client over an already-open transport (stdio, for example), as `principal`. */
   async connect(transport: Transport, principal: Principal = STDIO_PRINCIPAL): Promise<Server> {
-    const server = this.newMcpServer(principal);
+    const server = this.newMcpServer(principal, true);
     await server.connect(transport);
     return server;
+  }
+
+  /** Every refusal of [authorization] and [rate_limits] passes here: the audit log's hook. */
+  private denied(denial: Denial): void {
+    this.log.debug('denied', { principal: denial.principal.id, kind: denial.kind, name: denial.name, reason: denial.reason });
   }
 
   private notifyListChanged(part: ListPart): void {
@@ -278,6 +299,7 @@ export class Gateway {
       limits: http.sessions,
       streams: http.streams,
       newMcpServer: (principal) => this.newMcpServer(principal),
+      ...(this.limiter ? { admit: this.limiter.checkMessages.bind(this.limiter) } : {}),
       ...(this.authenticator.credentialState ? { credentialState: this.authenticator.credentialState.bind(this.authenticator) } : {}),
       sessionClosed: (id) => this.aggregator.sessionClosed(id),
       log: this.log,
@@ -318,7 +340,12 @@ export class Gateway {
     const verdict = checkRequest(req, hosts, guard);
     if (!verdict.ok) throw new HttpRefusal(403, HTTP_REFUSED, verdict.reason);
     const match = this.routes.find(req.method ?? 'GET', (req.url ?? '/').split('?')[0] ?? '/');
-    if ('handler' in match) return match.handler(req, res, match.public ? await this.optionalPrincipal(req) : await this.authenticator.authenticate(req));
+    if ('handler' in match) {
+      if (match.public) return match.handler(req, res, await this.optionalPrincipal(req));
+      const principal = await this.authenticator.authenticate(req);
+      this.policy?.checkRoute(principal, match.route);
+      return match.handler(req, res, principal);
+    }
     if (match.status === 405) throw new HttpRefusal(405, HTTP_REFUSED, match.message, { allow: match.allow });
     sendJson(res, 404, { error: match.message });
   }
@@ -340,7 +367,7 @@ export class Gateway {
     const health = this.health();
     const tls = health.tls ? tlsMetrics(health.tls) : '';
     const auth = this.credentials ? authMetrics(this.credentials.outcomes) : '';
-    const text = gatewayMetrics(health, connections + tls + auth + stores + pinningMetrics(this.pinSummaries()) + (this.queue ? queueMetrics(this.queue.queue.status()) : ''));
+    const text = gatewayMetrics(health, connections + tls + auth + policyMetrics(this.policy, this.limiter) + stores + pinningMetrics(this.pinSummaries()) + (this.queue ? queueMetrics(this.queue.queue.status()) : ''));
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }

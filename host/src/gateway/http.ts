@@ -27,6 +27,8 @@ export interface HttpDeps {
   newMcpServer: (principal: Principal) => Server;
   /** Checks again the credential a session was last used with (security/authenticate.ts); absent with open access. */
   credentialState?: (principal: Principal, now: number) => CredentialState;
+  /** Admits a POST's messages whole or throws (429 from the rate limits, security/rate-limit.ts); absent, all are admitted. */
+  admit?: (principal: Principal, messages: readonly unknown[]) => void;
   /** A session ended (DELETE, or the gateway closing it). */
   sessionClosed?: (sessionId: string) => void;
   log: Logger;
@@ -168,6 +170,7 @@ export class McpHttpEndpoint {
     }
     const session = this.sessionOf(req, principal);
     checkProtocolVersion(req);
+    this.deps.admit?.(principal, messages);
     if (messages.some(isRequest)) session.requested = true;
     session.transport.receive(req, res, messages);
   }

@@ -28,6 +28,8 @@ import { issuesInWords } from '../protocol/issues.js';
 import { INVALID_PARAMS, REQUEST_TIMEOUT } from '../protocol/jsonrpc.js';
 import type { Aggregator } from './aggregator/aggregator.js';
 import type { Principal } from '../security/principal.js';
+import type { Policy } from '../security/policy.js';
+import type { RateLimiter } from '../security/rate-limit.js';
 
 export interface ServerIdentity {
   name: string;
@@ -49,6 +51,10 @@ export interface McpServerDeps {
   requestTimeoutMs: number;
   /** The offline queue's hooks: deferred calls become MCP tasks kept in SQLite. */
   queue?: { taskStore: TaskStore; intercept: CallInterceptor };
+  /** Authorization ([authorization]): what this principal may list and use; absent, everything. */
+  policy?: Policy;
+  /** Rate limits checked per request: stdio sessions (over HTTP a POST is admitted whole, gateway/http.ts). */
+  limiter?: RateLimiter;
 }
 
 const INSTRUCTIONS =
@@ -172,9 +178,13 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   const session = new ClientSession(server, deps.principal);
   const agg = deps.aggregator;
   const ms = deps.requestTimeoutMs;
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: agg.listTools() }));
+  const { policy, limiter, principal } = deps;
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: policy ? policy.listTools(principal) : agg.listTools() }));
   server.setRequestHandler(CheckedCallToolRequestSchema, (request, extra) =>
     forward(extra, request.params._meta, ms, `Tool "${request.params.name}"`, (c) => {
+      limiter?.checkCall(principal, request.params.name);
+      // Before the queue could take the call for later: a denied tool is never deferred.
+      policy?.checkTool(principal, request.params.name);
       // A withheld tool (tool pinning) is refused before the queue could take the call for later.
       const withheld = agg.withheldRefusal(request.params.name);
       if (withheld) throw withheld;
@@ -183,17 +193,32 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
       return deps.queue ? deps.queue.intercept(request, run) : run();
     }),
   );
-  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: agg.listResources() }));
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: agg.listResourceTemplates() }));
+  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: policy ? policy.listResources(principal, agg.listResources()) : agg.listResources() }));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
+    resourceTemplates: policy ? policy.listResourceTemplates(principal, agg.listResourceTemplates()) : agg.listResourceTemplates(),
+  }));
   server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
-    forward(extra, request.params._meta, ms, `Reading "${request.params.uri}"`, (c) => agg.readResource(request.params.uri, c)),
+    forward(extra, request.params._meta, ms, `Reading "${request.params.uri}"`, (c) => {
+      limiter?.checkCall(principal, undefined);
+      policy?.checkResource(principal, request.params.uri);
+      return agg.readResource(request.params.uri, c);
+    }),
   );
-  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: agg.listPrompts() }));
+  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: policy ? policy.listPrompts(principal) : agg.listPrompts() }));
   server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
-    forward(extra, request.params._meta, ms, `Prompt "${request.params.name}"`, (c) => agg.getPrompt(request.params.name, request.params.arguments, c)),
+    forward(extra, request.params._meta, ms, `Prompt "${request.params.name}"`, (c) => {
+      limiter?.checkCall(principal, undefined);
+      policy?.checkPrompt(principal, request.params.name);
+      return agg.getPrompt(request.params.name, request.params.arguments, c);
+    }),
   );
   server.setRequestHandler(CompleteRequestSchema, (request, extra) =>
-    forward(extra, request.params._meta, ms, 'Completion', (c) => agg.complete(request.params, c)),
+    forward(extra, request.params._meta, ms, 'Completion', (c) => {
+      const ref = request.params.ref;
+      if (ref.type === 'ref/prompt') policy?.checkPrompt(principal, ref.name);
+      else policy?.checkResource(principal, ref.uri);
+      return agg.complete(request.params, c);
+    }),
   );
   server.setRequestHandler(SetLevelRequestSchema, async (request) => {
     session.level = request.params.level;
@@ -201,6 +226,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
     return {};
   });
   server.setRequestHandler(SubscribeRequestSchema, async (request) => {
+    policy?.checkResource(principal, request.params.uri);
     await agg.subscribe(request.params.uri, true);
     session.subscriptions.add(request.params.uri);
     return {};

@@ -40,6 +40,10 @@ export const SESSION_NOT_FOUND = -32001;
 export const PROVIDER_UNAVAILABLE = -32010;
 /** Tool pinning: the tool's upstream changed its definition (or offers it new) and no operator approved it yet. */
 export const TOOL_WITHHELD = -32011;
+/** Authorization ([authorization]): the caller's principal may not use this tool, resource, prompt, route or admin operation. */
+export const POLICY_DENIED = -32012;
+/** Rate limits ([rate_limits]): the caller's bucket is empty; `data.retry_after_seconds` says when to try again (HTTP: 429 with Retry-After). */
+export const RATE_LIMITED = -32013;
 
 /** The `error` member of a JSON-RPC response. */
 export interface JsonRpcError {

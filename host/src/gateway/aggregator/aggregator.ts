@@ -52,6 +52,9 @@ export class Aggregator {
   private toolRoutes = new Map<string, ToolRoute>();
   private prompts: Prompt[] = [];
   private promptRoutes = new Map<string, PromptRoute>();
+  /** Public tool/prompt name -> "<namespace><separator><name>" of each replica (bare for local providers): what authorization rules match. */
+  private qualifiedTools = new Map<string, readonly string[]>();
+  private qualifiedPrompts = new Map<string, readonly string[]>();
   private resources: Resource[] = [];
   private resourceRoutes = new Map<string, Slot[]>();
   private templates: ResourceTemplate[] = [];
@@ -161,11 +164,26 @@ export class Aggregator {
     }
     for (const [name, route] of this.toolRoutes) if (!next.has(name)) router.removeTool(route.handle);
     this.toolRoutes = next;
+    this.qualifiedTools = this.qualifiedNames(merged);
     this.tools = merged.map((m) => {
       const first = m.replicas[0]!;
       const tool = m.name === first.item.name ? first.item : { ...first.item, name: m.name };
       return this.deferrable(m.name, first.item, this.slots[first.provider]!.provider) ? withTaskSupport(tool) : tool;
     });
+  }
+
+  private qualifiedNames(merged: readonly { name: string; replicas: readonly Offered<unknown>[] }[]): Map<string, readonly string[]> {
+    const separator = this.options.settings.naming.separator;
+    return new Map(merged.map((m) => [m.name, [...new Set(m.replicas.map((r) => (r.namespace === '' ? r.name : `${r.namespace}${separator}${r.name}`)))]]));
+  }
+
+  /** The qualified names behind a listed tool (security/policy.ts); undefined when no tool is listed as `name`. */
+  qualifiedToolNames(name: string): readonly string[] | undefined {
+    return this.qualifiedTools.get(name);
+  }
+
+  qualifiedPromptNames(name: string): readonly string[] | undefined {
+    return this.qualifiedPrompts.get(name);
   }
 
   /** The provider (first replica) behind a public tool name, the name it knows the tool by, and its listing. */
@@ -181,6 +199,7 @@ export class Aggregator {
     this.promptRoutes = new Map(
       merged.map((m) => [m.name, { replicas: m.replicas.map((r) => ({ slot: this.slots[r.provider]!, name: r.name })) }]),
     );
+    this.qualifiedPrompts = this.qualifiedNames(merged);
     this.prompts = merged.map((m) => (m.name === m.replicas[0]!.item.name ? m.replicas[0]!.item : { ...m.replicas[0]!.item, name: m.name }));
   }
 
