@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ProviderWeights, RouterOptions } from '../core/router.js';
 import type { PinSettings } from '../security/pinning/pins.js';
+import type { AuditSettings } from '../security/audit/log.js';
 import { DATABASE_FILE } from '../storage/database.js';
 import type { EdgeConfig, PluginsConfig, UpstreamConfig } from './schema.js';
 
@@ -203,6 +204,7 @@ export interface GatewaySettings {
   /** tokenizer.json files by the name count_tokens takes (absolute paths). */
   tokenizers: Readonly<Record<string, string>>;
   auth: AuthSettings;
+  audit: AuditSettings;
 }
 
 /** The default data directory: $MCP_EDGE_DATA_DIR, else the XDG data home. */
@@ -385,6 +387,19 @@ function resolveAuth(a: EdgeConfig['auth']): AuthSettings {
   };
 }
 
+function resolveAudit(a: EdgeConfig['audit']): AuditSettings {
+  return {
+    enabled: a.enabled,
+    recordArguments: a.record_arguments,
+    ...(a.retention_days > 0 ? { retentionDays: a.retention_days } : {}),
+    ...(a.max_rows !== undefined ? { maxRows: a.max_rows } : {}),
+    flushIntervalMs: a.flush_interval_ms,
+    batchMax: a.batch_max,
+    maxPending: a.max_pending,
+    onOverflow: a.on_overflow,
+  };
+}
+
 /** Turns a validated config into the options every part of the gateway takes. Relative paths resolve against the working directory. */
 export function resolveSettings(config: EdgeConfig, env: NodeJS.ProcessEnv = process.env): GatewaySettings {
   const dataDir = config.gateway.data_dir ? resolve(config.gateway.data_dir) : defaultDataDir(env);
@@ -401,5 +416,6 @@ export function resolveSettings(config: EdgeConfig, env: NodeJS.ProcessEnv = pro
     plugins: resolvePlugins(config.plugins),
     tokenizers: Object.fromEntries(Object.entries(config.tokenizers).map(([name, path]) => [name, resolve(path)])),
     auth: resolveAuth(config.auth),
+    audit: resolveAudit(config.audit),
   };
 }

@@ -28,6 +28,8 @@ import { issuesInWords } from '../protocol/issues.js';
 import { INVALID_PARAMS, REQUEST_TIMEOUT } from '../protocol/jsonrpc.js';
 import type { Aggregator } from './aggregator/aggregator.js';
 import type { Principal } from '../security/principal.js';
+import { audited } from '../security/audit/calls.js';
+import { NO_AUDIT, type AuditRecorder } from '../security/audit/log.js';
 
 export interface ServerIdentity {
   name: string;
@@ -49,6 +51,8 @@ export interface McpServerDeps {
   requestTimeoutMs: number;
   /** The offline queue's hooks: deferred calls become MCP tasks kept in SQLite. */
   queue?: { taskStore: TaskStore; intercept: CallInterceptor };
+  /** The audit log: every tools/call, resources/read and prompts/get is recorded as it ends. */
+  audit?: AuditRecorder;
 }
 
 const INSTRUCTIONS =
@@ -173,24 +177,32 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   const agg = deps.aggregator;
   const ms = deps.requestTimeoutMs;
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: agg.listTools() }));
+  const audit = deps.audit ?? NO_AUDIT;
+  const principal = deps.principal;
   server.setRequestHandler(CheckedCallToolRequestSchema, (request, extra) =>
-    forward(extra, request.params._meta, ms, `Tool "${request.params.name}"`, (c) => {
-      // A withheld tool (tool pinning) is refused before the queue could take the call for later.
-      const withheld = agg.withheldRefusal(request.params.name);
-      if (withheld) throw withheld;
-      const run = () => agg.callTool(request.params.name, request.params.arguments, c);
-      // The offline queue may defer the call (a task) instead of running it now.
-      return deps.queue ? deps.queue.intercept(request, run) : run();
-    }),
+    audited(audit, { operation: 'tools/call', principal, session: extra.sessionId, target: request.params.name, arguments: request.params.arguments }, () =>
+      forward(extra, request.params._meta, ms, `Tool "${request.params.name}"`, (c) => {
+        // A withheld tool (tool pinning) is refused before the queue could take the call for later.
+        const withheld = agg.withheldRefusal(request.params.name);
+        if (withheld) throw withheld;
+        const run = () => agg.callTool(request.params.name, request.params.arguments, c);
+        // The offline queue may defer the call (a task) instead of running it now.
+        return deps.queue ? deps.queue.intercept(request, run) : run();
+      }),
+    ),
   );
   server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: agg.listResources() }));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: agg.listResourceTemplates() }));
   server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
-    forward(extra, request.params._meta, ms, `Reading "${request.params.uri}"`, (c) => agg.readResource(request.params.uri, c)),
+    audited(audit, { operation: 'resources/read', principal, session: extra.sessionId, target: request.params.uri, arguments: undefined }, () =>
+      forward(extra, request.params._meta, ms, `Reading "${request.params.uri}"`, (c) => agg.readResource(request.params.uri, c)),
+    ),
   );
   server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: agg.listPrompts() }));
   server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
-    forward(extra, request.params._meta, ms, `Prompt "${request.params.name}"`, (c) => agg.getPrompt(request.params.name, request.params.arguments, c)),
+    audited(audit, { operation: 'prompts/get', principal, session: extra.sessionId, target: request.params.name, arguments: request.params.arguments }, () =>
+      forward(extra, request.params._meta, ms, `Prompt "${request.params.name}"`, (c) => agg.getPrompt(request.params.name, request.params.arguments, c)),
+    ),
   );
   server.setRequestHandler(CompleteRequestSchema, (request, extra) =>
     forward(extra, request.params._meta, ms, 'Completion', (c) => agg.complete(request.params, c)),
