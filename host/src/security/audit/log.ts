@@ -70,6 +70,7 @@ export class AuditLog implements AuditRecorder {
   readonly store: AuditStore;
   private pending: AuditEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private failing = false;
   private closed = false;
   /** Events dropped since the last gap row: how many and when. */
@@ -106,7 +107,9 @@ export class AuditLog implements AuditRecorder {
     if (event.at === undefined) event.at = Date.now();
     this.counters.recorded += 1;
     this.pending.push(event);
-    if (this.timer === undefined && !this.failing) this.schedule(this.pending.length >= this.settings.batchMax ? 0 : this.settings.flushIntervalMs);
+    if (this.failing) return true; // the retry timer is set
+    if (this.pending.length >= this.settings.batchMax) this.writeSoon();
+    else if (this.timer === undefined && this.immediate === undefined) this.schedule(this.settings.flushIntervalMs);
     return true;
   }
 
@@ -129,6 +132,8 @@ export class AuditLog implements AuditRecorder {
     this.closed = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    this.immediate = undefined;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     try {
       await this.flush();
@@ -143,11 +148,22 @@ export class AuditLog implements AuditRecorder {
     this.timer.unref();
   }
 
+  /** A full batch waits: write it right after the requests being read now, not at the end of the interval. */
+  private writeSoon(): void {
+    if (this.immediate !== undefined) return;
+    this.immediate = setImmediate(() => this.tick());
+    this.immediate.unref();
+  }
+
   private tick(): void {
+    clearTimeout(this.timer);
     this.timer = undefined;
+    this.immediate = undefined;
     const written = this.writeBatch();
     if (written) this.disk.onDisk().catch((err: unknown) => this.log.error('audit log: a written batch could not be flushed to disk', { error: String(err) }));
-    if (this.pending.length > 0 || this.gap) this.schedule(written ? 0 : RETRY_MS);
+    if (!written) this.schedule(RETRY_MS);
+    else if (this.pending.length >= this.settings.batchMax) this.writeSoon();
+    else if (this.pending.length > 0 || this.gap) this.schedule(this.settings.flushIntervalMs);
   }
 
   private overflow(): boolean {
