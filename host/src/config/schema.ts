@@ -337,7 +337,7 @@ export const auditSchema = z
     /** Keep at most this many rows, pruning the oldest (absent: no limit by count). */
     max_rows: z.number().int().min(1).optional(),
     /** The longest a record waits before its batch is written and flushed to disk, ms. */
-    flush_interval_ms: z.number().int().min(1).max(10_000).default(5),
+    flush_interval_ms: z.number().int().min(1).max(60_000).default(5),
     /** Most records written in one transaction. */
     batch_max: z.number().int().min(1).max(100_000).default(2000),
     /** Most records waiting in memory for the writer; past it, on_overflow decides. */
