@@ -75,6 +75,53 @@ describe('audit log: refusals and denials', () => {
     expect(denied[0]).toMatchObject({ operation: 'session', principal_id: 'key:mallory', principal_kind: 'api-key', session, code: 404, address: '127.0.0.1' });
   });
 
+  it('records a client certificate the listener could not verify (mTLS, optional) as a refused authentication', async () => {
+    const { TestPki, LOCAL_SERVER } = await import('./helpers/pki.js');
+    const { httpsRequest, tlsOptions, MCP_POST_HEADERS, INITIALIZE: TLS_INITIALIZE } = await import('./helpers/tls.js');
+    const pki = new TestPki();
+    const serverCa = pki.ca('server-ca');
+    const clientCa = pki.ca('client-ca');
+    const server = serverCa.issue({ cn: 'gateway.test', ...LOCAL_SERVER });
+    const mallory = pki.ca('stranger-ca').issue({ cn: 'mallory', usage: 'client' }, 'mallory');
+    const gateway = await startGateway({ security: { tls_cert: server.cert, tls_key: server.key, tls_client_ca: clientCa.cert, tls_client_auth: 'optional' } });
+    const answer = await httpsRequest(gateway.url, tlsOptions({ ca: serverCa.cert, client: mallory }), { method: 'POST', headers: MCP_POST_HEADERS, body: TLS_INITIALIZE });
+    expect(answer.status).toBe(403);
+    const [row] = await rows(gateway);
+    expect(row).toMatchObject({ operation: 'authenticate', outcome: 'refused', code: 403, principal_id: null, address: '127.0.0.1' });
+    expect(row!.detail).toMatch(/the client certificate "CN=mallory.*" was not accepted/);
+  });
+
+  it('records what a policy denial hook reports (denialEvent), and leaves out of the call records the codes it records itself', async () => {
+    const { denialEvent } = await import('../host/src/security/audit/gateway-hooks.js');
+    const { RECORDED_ELSEWHERE } = await import('../host/src/security/audit/calls.js');
+    const gateway = await startGateway();
+    const POLICY_CODE = -32099;
+    gateway.plugins.registerTool({
+      name: 'guarded',
+      description: 'Refused by a policy.',
+      input: (await import('zod')).z.object({}),
+      handler: () => {
+        gateway.audit.record(denialEvent({ principal: { id: 'key:eve', kind: 'api-key', address: '10.0.0.9' }, kind: 'tool', name: 'guarded', reason: 'no rule allows it' }));
+        throw new McpError(POLICY_CODE, 'Forbidden');
+      },
+    });
+    const client = await connectClient(gateway);
+    RECORDED_ELSEWHERE.add(POLICY_CODE);
+    try {
+      await expect(client.callTool({ name: 'guarded', arguments: {} })).rejects.toThrow(/Forbidden/);
+    } finally {
+      RECORDED_ELSEWHERE.delete(POLICY_CODE);
+    }
+    await expect(client.callTool({ name: 'guarded', arguments: {} })).rejects.toThrow(/Forbidden/);
+    const all = (await rows(gateway)).map((r) => [r.operation, r.outcome, r.principal_id, r.target, r.code, r.detail]);
+    expect(all).toEqual([
+      ['authorize', 'denied', 'key:eve', 'guarded', null, 'tool: no rule allows it'],
+      ['authorize', 'denied', 'key:eve', 'guarded', null, 'tool: no rule allows it'],
+      // Once the code is no longer recorded elsewhere, the call's own record is there too.
+      ['tools/call', 'error', 'local:loopback', 'guarded', POLICY_CODE, expect.stringContaining('Forbidden')],
+    ]);
+  });
+
   it('records a call to a withheld (pinned, changed) tool as denied with its code', async () => {
     const { toolsFile, pinnedUpstream, connectWatching } = await import('./helpers/pinning.js');
     const sum = { name: 'sum', description: 'Adds two numbers.', inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } } } };
@@ -138,6 +185,18 @@ describe('audit log: what a call leaves', () => {
     expect(sync.status).toBe(200);
     const [row] = (await rows(gateway)).filter((r) => r.operation === 'POST /v1/queue/sync');
     expect(row).toMatchObject({ outcome: 'ok', principal_id: 'key:ops', principal_kind: 'api-key', address: '127.0.0.1' });
+  });
+
+  it('records plugin switching through the npm API (gateway.plugins.enable/disable)', async () => {
+    const gateway = await startGateway();
+    gateway.plugins.disable('count_tokens');
+    gateway.plugins.enable('count_tokens');
+    expect(() => gateway.plugins.disable('nothing_by_that_name')).toThrow();
+    const all = (await rows(gateway)).map((r) => [r.operation, r.target, r.principal_id]);
+    expect(all).toEqual([
+      ['plugins disable', 'count_tokens', 'local:process'],
+      ['plugins enable', 'count_tokens', 'local:process'],
+    ]);
   });
 
   it('writes nothing with audit.enabled = false', async () => {

@@ -43,7 +43,7 @@ import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { VERSION } from '../version.js';
 import { AuditLog, NO_AUDIT, type AuditRecorder } from '../security/audit/log.js';
 import type { AuditEvent } from '../security/audit/event.js';
-import { auditMetrics, routeEvent } from '../security/audit/gateway-hooks.js';
+import { auditMetrics, pluginSwitchEvent, routeEvent } from '../security/audit/gateway-hooks.js';
 
 export type { HealthReport } from './health.js';
 
@@ -99,6 +99,7 @@ export class Gateway {
     this.credentials = auth.credentials;
     this.auditLog = settings.audit.enabled ? new AuditLog(db, settings.audit, log) : undefined;
     this.audit = this.auditLog ?? NO_AUDIT;
+    this.plugins.onSwitch((name, enabled) => this.audit.record(pluginSwitchEvent(name, enabled)));
     this.pins = new ToolPins(new PinStore(db), new Map(settings.upstreams.map((u) => [u.id, u.pinning])), log);
     this.aggregator = new Aggregator({ router: core.createRouter(settings.router), settings: settings.aggregator, log, pins: this.pins });
     this.aggregator.onListChanged((part) => this.notifyListChanged(part));
@@ -344,7 +345,7 @@ export class Gateway {
     const match = this.routes.find(req.method ?? 'GET', (req.url ?? '/').split('?')[0] ?? '/');
     if ('handler' in match) {
       if (match.public) return match.handler(req, res, await this.optionalPrincipal(req));
-      const event = routeEvent(req, match.key);
+      const event = routeEvent(req, match.route);
       const principal = await this.authenticated(req, event);
       // /mcp's operations are recorded one by one (security/audit/calls.ts); other routes are admin actions.
       if (!event) return match.handler(req, res, principal);

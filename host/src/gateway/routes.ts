@@ -65,7 +65,7 @@ export interface RouteRegistry {
 }
 
 /** What a request finds in the table. */
-export type RouteMatch = { handler: RouteHandler; public: boolean; key: string } | { status: 405; allow: string; message: string } | { status: 404; message: string };
+export type RouteMatch = { handler: RouteHandler; public: boolean; route: string } | { status: 405; allow: string; message: string } | { status: 404; message: string };
 
 const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'DELETE'];
 const KNOWN = new Set(ROUTES.map((r) => routeKey(r.method, r.path)));
@@ -102,7 +102,7 @@ export class RouteTable implements RouteRegistry {
   find(method: string, path: string): RouteMatch {
     const key = routeKey(method, path);
     const handler = this.handlers.get(key);
-    if (handler) return { handler, public: this.publicRoutes.has(key), key };
+    if (handler) return { handler, public: this.publicRoutes.has(key), route: key };
     const methods = METHODS.filter((m) => this.handlers.has(routeKey(m, path)));
     if (methods.length > 0) return { status: 405, allow: methods.join(', '), message: `Method ${method} is not allowed on ${path}; use ${methods.join(' or ')}.` };
     return { status: 404, message: `No route for ${method} ${path}. MCP is served at ${MCP_PATH}; mcp-edge help lists every route.` };

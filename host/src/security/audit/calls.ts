@@ -14,6 +14,13 @@ import type { AuditRecorder } from './log.js';
  */
 export const DENIAL_CODES = new Set<number>([TOOL_WITHHELD]);
 
+/**
+ * JSON-RPC codes of refusals recorded where they are decided (a denial hook
+ * that records them itself, with the reason): left out here, so that each
+ * refusal is one row.
+ */
+export const RECORDED_ELSEWHERE = new Set<number>();
+
 /** The code of a tool result with isError: true (the tool ran and said it failed). */
 export const TOOL_ERROR_CODE = -1;
 
@@ -56,7 +63,8 @@ export async function audited<T>(audit: AuditRecorder, op: AuditedOperation, run
     return result;
   } catch (err) {
     base.latencyMs = performance.now() - start;
-    audit.record(Object.assign(base, failure(err)));
+    const failed = failure(err);
+    if (!RECORDED_ELSEWHERE.has(failed.code)) audit.record(Object.assign(base, failed));
     throw err;
   }
 }

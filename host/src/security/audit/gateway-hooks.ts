@@ -16,6 +16,38 @@ export function routeEvent(req: IncomingMessage, key: string): AuditEvent | unde
   return { operation: key, outcome: 'ok', at: Date.now(), ...(query ? { target: query } : {}) };
 }
 
+/** The program that embeds the gateway (the npm API), which switches plugins. */
+const EMBEDDER = Object.freeze({ id: 'local:process', kind: 'local' });
+
+/** A plugin, tool, prompt or resource switched on or off (gateway.plugins.enable/disable). */
+export function pluginSwitchEvent(name: string, enabled: boolean): AuditEvent {
+  return { operation: enabled ? 'plugins enable' : 'plugins disable', outcome: 'ok', principal: EMBEDDER, target: name };
+}
+
+/** A refusal by a policy (authorization rules, rate limits), as its denial hook reports it. */
+export interface PolicyDenial {
+  principal: { readonly id: string; readonly kind: string; readonly address?: string };
+  /** What was refused: "tool", "resource", "prompt", "route", "admin", "rate", ... */
+  kind: string;
+  /** The tool, resource URI, prompt, route or admin operation. */
+  name: string;
+  /** Why, for the operator. */
+  reason: string;
+}
+
+/** The audit event of a policy's denial: operation "authorize" (or "rate-limit"), outcome denied. */
+export function denialEvent(denial: PolicyDenial): AuditEvent {
+  const { principal } = denial;
+  return {
+    operation: denial.kind === 'rate' ? 'rate-limit' : 'authorize',
+    outcome: 'denied',
+    principal,
+    ...(principal.address !== undefined ? { address: principal.address } : {}),
+    ...(denial.name !== '' ? { target: denial.name } : {}),
+    detail: `${denial.kind}: ${denial.reason}`,
+  };
+}
+
 /** The audit writer's counters and backlog, in the Prometheus text format. */
 export function auditMetrics(audit: AuditLog): string {
   const c = audit.counters;
