@@ -46,6 +46,7 @@ const turn = () => new Promise((r) => setImmediate(r));
 /** The writer alone: records/s to a durable chain, and ns per record() call. */
 async function writer() {
   const db = openDatabaseFile(join(scratch, 'writer.db'));
+  /** @type {import('../../host/src/security/audit/log.js').AuditSettings} */
   const settings = { enabled: true, recordArguments: false, flushIntervalMs: 5, batchMax: 2000, maxPending: 100_000, onOverflow: 'drop' };
   const log = new AuditLog(db, settings, createLogger('error'));
   const principal = { id: 'key:line-3-agent', kind: 'api-key', address: '10.0.4.17' };
@@ -133,26 +134,40 @@ async function runRound(/** @type {string} */ url) {
   return { calls: samples.length, answered, p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99) };
 }
 
+/** @typedef {{ p50Ms: number; p99Ms: number; callsPerSec: number }} Summary */
+
+/** @template T @param {T | undefined} value @param {string} what @returns {T} */
+function present(value, what) {
+  if (value === undefined) throw new Error(`missing ${what}`);
+  return value;
+}
+
 async function calls() {
-  const targets = [await startTarget('off', false), await startTarget('off-again', false), await startTarget('on', true)];
-  /** @type {Record<string, Awaited<ReturnType<typeof runRound>>[]>} */
-  const rounds = Object.fromEntries(targets.map((t) => [t.name, []]));
+  const off = await startTarget('off', false);
+  const offAgain = await startTarget('off-again', false);
+  const on = await startTarget('on', true);
+  const targets = [off, offAgain, on];
+  /** @type {Map<string, Awaited<ReturnType<typeof runRound>>[]>} */
+  const rounds = new Map(targets.map((t) => [t.name, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (let t = 0; t < targets.length; t++) {
-      const target = targets[(r + t) % targets.length];
-      rounds[target.name].push(await runRound(target.url));
+      const target = present(targets[(r + t) % targets.length], 'target');
+      present(rounds.get(target.name), 'rounds').push(await runRound(target.url));
     }
   }
-  const summary = Object.fromEntries(
-    Object.entries(rounds).map(([name, rs]) => [name, { p50Ms: round(median(rs.map((x) => x.p50Ms)), 4), p99Ms: round(median(rs.map((x) => x.p99Ms)), 4), callsPerSec: round(median(rs.map((x) => x.calls)) / (MEASURE_MS / 1000), 0) }]),
-  );
-  const added = (/** @type {string} */ name) => ({
-    p50Ms: round(summary[name].p50Ms - summary.off.p50Ms, 4),
-    p99Ms: round(summary[name].p99Ms - summary.off.p99Ms, 4),
-    ratioCallsPerSec: round(summary[name].callsPerSec / summary.off.callsPerSec, 3),
+  /** @type {(name: string) => Summary} */
+  const summaryOf = (name) => {
+    const rs = present(rounds.get(name), name);
+    return { p50Ms: round(median(rs.map((x) => x.p50Ms)), 4), p99Ms: round(median(rs.map((x) => x.p99Ms)), 4), callsPerSec: round(median(rs.map((x) => x.calls)) / (MEASURE_MS / 1000), 0) };
+  };
+  const summary = { off: summaryOf('off'), 'off-again': summaryOf('off-again'), on: summaryOf('on') };
+  /** @type {(s: Summary) => { p50Ms: number; p99Ms: number; ratioCallsPerSec: number }} */
+  const added = (s) => ({
+    p50Ms: round(s.p50Ms - summary.off.p50Ms, 4),
+    p99Ms: round(s.p99Ms - summary.off.p99Ms, 4),
+    ratioCallsPerSec: round(s.callsPerSec / summary.off.callsPerSec, 3),
   });
   // Every call the "on" gateway answered is a row once it stops (SIGTERM flushes), and the chain verifies.
-  const on = targets[2];
   const exited = new Promise((r) => on.child.once('exit', r));
   on.child.kill('SIGTERM');
   await exited;
@@ -163,8 +178,8 @@ async function calls() {
     const child = spawn(process.execPath, [CLI, 'audit', 'verify', '--data-dir', on.dir], { stdio: ['ignore', 'ignore', 'ignore'] });
     child.once('close', (code) => resolve(code === 0));
   });
-  const answeredOn = rounds.on.reduce((n, r) => n + r.answered, 0);
-  return { summary, addedVsOff: { 'off-again': added('off-again'), on: added('on') }, auditedRows: rows, callsAnsweredByOn: answeredOn, everyCallAudited: rows === answeredOn, chainVerifies: verify };
+  const answeredOn = present(rounds.get('on'), 'on').reduce((n, r) => n + r.answered, 0);
+  return { summary, addedVsOff: { 'off-again': added(summary['off-again']), on: added(summary.on) }, auditedRows: rows, callsAnsweredByOn: answeredOn, everyCallAudited: rows === answeredOn, chainVerifies: verify };
 }
 
 async function main() {
