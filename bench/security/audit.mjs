@@ -14,15 +14,20 @@
 //   batch). The targets take turns round after round; each target's figures
 //   are the medians of its rounds. Afterwards the "on" target's database must
 //   hold one row per call it answered, and its chain must verify.
+// - in flow: a gateway in this process, audit on vs off, loaded by another
+//   process (bench/auth/load-child.mjs): this process's CPU time per call,
+//   the writer's share included. Less noisy than end-to-end latency on a
+//   shared machine.
 //
-//   node bench/security/audit.mjs   (env: WRITER_EVENTS=200000 ROUNDS=5 CLIENTS=10 WARMUP_MS=1000 MEASURE_MS=3000)
+//   node bench/security/audit.mjs   (env: WRITER_EVENTS=200000 ROUNDS=5 CLIENTS=10 WARMUP_MS=1000 MEASURE_MS=3000 FLOW_CALLS=20000)
 // Prints one JSON document on stdout. Needs the built host (npm run build).
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createGateway } from '../../host/dist/index.js';
 import { AuditLog } from '../../host/dist/security/audit/log.js';
 import { openDatabaseFile, DATABASE_FILE } from '../../host/dist/storage/database.js';
 import { createLogger } from '../../host/dist/telemetry/log.js';
@@ -36,6 +41,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const CLIENTS = Number(process.env.CLIENTS ?? 10);
 const WARMUP_MS = Number(process.env.WARMUP_MS ?? 1000);
 const MEASURE_MS = Number(process.env.MEASURE_MS ?? 3000);
+const FLOW_CALLS = Number(process.env.FLOW_CALLS ?? 20000);
 
 const scratch = mkdtempSync(join(os.tmpdir(), 'mcp-edge-bench-audit-'));
 /** @type {import('node:child_process').ChildProcess[]} */
@@ -182,17 +188,63 @@ async function calls() {
   return { summary, addedVsOff: { 'off-again': added(summary['off-again']), on: added(summary.on) }, auditedRows: rows, callsAnsweredByOn: answeredOn, everyCallAudited: rows === answeredOn, chainVerifies: verify };
 }
 
+/**
+ * One in-flow row: a gateway in this process (audit on or off), loaded by
+ * bench/auth/load-child.mjs in another process: this process's CPU time per
+ * tools/call while it serves FLOW_CALLS calls (for "on": record() on the call
+ * path and the batches, hashing and commits after it, all on this thread).
+ * @param {string} name
+ * @param {boolean} on
+ */
+async function flowRow(name, on) {
+  const gateway = await createGateway({ config: { gateway: { bind_address: '127.0.0.1:0', data_dir: join(scratch, `flow-${name}`) }, audit: { enabled: on } }, logger: createLogger('error') });
+  const child = fork(join(root, 'bench/auth/load-child.mjs'), [gateway.url, '', String(FLOW_CALLS), String(CLIENTS)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  let out = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (c) => (out += c));
+  /** @type {NodeJS.CpuUsage | undefined} */
+  let cpuAtStart;
+  child.once('message', () => {
+    cpuAtStart = process.cpuUsage();
+  });
+  await new Promise((r) => child.once('close', r));
+  // The records of the last calls are written too: part of what audit costs.
+  await gateway.auditLog?.flush();
+  const cpu = process.cpuUsage(cpuAtStart);
+  const written = gateway.auditLog?.counters.written ?? 0;
+  await gateway.close();
+  return { cpuUsPerCall: round((cpu.user + cpu.system) / FLOW_CALLS, 1), wallUsPerCall: round((Number(out.trim()) * 1000) / FLOW_CALLS, 1), recordsWritten: written };
+}
+
+/** off, on, off, on, off, on: the lowest CPU per call of each (the run least disturbed by the shared machine). */
+async function inFlow() {
+  /** @type {Awaited<ReturnType<typeof flowRow>>[]} */
+  const offRuns = [];
+  /** @type {Awaited<ReturnType<typeof flowRow>>[]} */
+  const onRuns = [];
+  for (let pass = 0; pass < 3; pass++) {
+    offRuns.push(await flowRow(`off-${pass}`, false));
+    onRuns.push(await flowRow(`on-${pass}`, true));
+  }
+  const best = (/** @type {Awaited<ReturnType<typeof flowRow>>[]} */ runs) => present([...runs].sort((a, b) => a.cpuUsPerCall - b.cpuUsPerCall)[0], 'run');
+  const off = best(offRuns);
+  const on = best(onRuns);
+  return { off, on, addedCpuUsPerCall: round(on.cpuUsPerCall - off.cpuUsPerCall, 1), runs: { off: offRuns.map((r) => r.cpuUsPerCall), on: onRuns.map((r) => r.cpuUsPerCall) } };
+}
+
 async function main() {
   const loadAtStart = round(os.loadavg()[0] ?? NaN, 2);
   const started = performance.now();
   const w = await writer();
   const c = await calls();
+  const flow = await inFlow();
   const report = {
     bench: 'security/audit',
     machine: { cpus: os.cpus().length, node: process.version, loadAvg1mAtStart: loadAtStart, loadAvg1mAtEnd: round(os.loadavg()[0] ?? NaN, 2) },
     settings: { writerEvents: WRITER_EVENTS, clients: CLIENTS, rounds: ROUNDS, warmupMs: WARMUP_MS, measureMs: MEASURE_MS },
     writer: w,
     calls: c,
+    inFlow: flow,
     goals: {
       writerAtLeast20kPerSec: w.recordsPerSec >= 20_000,
       note: "the issue's goal for authentication + authorization + audit together is p50 <= 0.05 ms and p99 <= 0.2 ms added at 10 clients; audit's share on the call path is record() (recordNsPerCall); end-to-end differences on a shared 2-core machine are compared with the off-again noise floor",

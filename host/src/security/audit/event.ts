@@ -2,7 +2,7 @@
 // tools/call, a resource read, a prompt get, a refused authentication, a
 // denial, an admin action), and the row it becomes in SQLite. The gateway and
 // the CLI build events; only the writer (log.ts) turns them into rows.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from '../pinning/digest.js';
 
 /**
@@ -67,7 +67,7 @@ const DETAIL_MAX = 500;
 
 /** SHA-256 (hex) of the arguments' canonical JSON: equal arguments have equal digests, whatever their key order. */
 export function argumentsDigest(canonical: string): string {
-  return createHash('sha256').update(canonical).digest('hex');
+  return hash('sha256', canonical, 'hex');
 }
 
 /** The row an event becomes at `seq` (its hash not yet computed). */
@@ -113,5 +113,6 @@ export function chainHash(previous: string, row: AuditContent): string {
     row.detail,
     row.latency_us,
   ]);
-  return createHash('sha256').update(previous).update('\n').update(content).digest('hex');
+  // crypto.hash: one call, no Hash object (a few µs per record less than createHash at 100k records/s).
+  return hash('sha256', `${previous}\n${content}`, 'hex');
 }
