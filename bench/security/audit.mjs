@@ -53,7 +53,7 @@ const turn = () => new Promise((r) => setImmediate(r));
 async function writer() {
   const db = openDatabaseFile(join(scratch, 'writer.db'));
   /** @type {import('../../host/src/security/audit/log.js').AuditSettings} */
-  const settings = { enabled: true, recordArguments: false, flushIntervalMs: 5, batchMax: 2000, maxPending: 100_000, onOverflow: 'drop' };
+  const settings = { enabled: true, recordArguments: false, flushIntervalMs: 5, batchMax: 500, maxPending: 100_000, onOverflow: 'drop' };
   const log = new AuditLog(db, settings, createLogger('error'));
   const principal = { id: 'key:line-3-agent', kind: 'api-key', address: '10.0.4.17' };
   const session = '3f6c1d8e-4b0a-4e1b-9a53-2f0f9d1c7e44';

@@ -338,8 +338,8 @@ export const auditSchema = z
     max_rows: z.number().int().min(1).optional(),
     /** The longest a record waits before its batch is written and flushed to disk, ms. */
     flush_interval_ms: z.number().int().min(1).max(60_000).default(5),
-    /** Most records written in one transaction. */
-    batch_max: z.number().int().min(1).max(100_000).default(2000),
+    /** Most records written in one transaction (at a few µs each, 500 keep a catching-up batch to a few ms of the event loop). */
+    batch_max: z.number().int().min(1).max(100_000).default(500),
     /** Most records waiting in memory for the writer; past it, on_overflow decides. */
     max_pending: z.number().int().min(1).max(10_000_000).default(100_000),
     /** When the writer cannot keep up: "drop" records (counted, and a gap row in the chain) or "refuse" the calls. */

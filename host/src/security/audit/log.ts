@@ -36,8 +36,6 @@ export interface AuditSettings {
   onOverflow: 'drop' | 'refuse';
 }
 
-export const DEFAULT_AUDIT: AuditSettings = { enabled: true, recordArguments: false, retentionDays: 90, flushIntervalMs: 5, batchMax: 2000, maxPending: 100_000, onOverflow: 'drop' };
-
 /** The writer's counters, for /metrics. */
 export interface AuditCounters {
   recorded: number;
