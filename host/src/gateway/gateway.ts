@@ -349,7 +349,7 @@ export class Gateway {
       const principal = await this.authenticated(req, event);
       // /mcp's operations are recorded one by one (security/audit/calls.ts); other routes are admin actions.
       if (!event) return match.handler(req, res, principal);
-      return this.auditedRoute(event, principal, () => match.handler(req, res, principal));
+      return this.auditedRoute(event, principal, res, () => match.handler(req, res, principal));
     }
     if (match.status === 405) throw new HttpRefusal(405, HTTP_REFUSED, match.message, { allow: match.allow });
     sendJson(res, 404, { error: match.message });
@@ -367,14 +367,15 @@ export class Gateway {
     }
   }
 
-  /** Runs an admin route's handler and records its outcome. */
-  private async auditedRoute(event: AuditEvent, principal: Principal, run: () => Promise<void> | void): Promise<void> {
+  /** Runs an admin route's handler and records its outcome (an answer of 400 or more it wrote itself is an error). */
+  private async auditedRoute(event: AuditEvent, principal: Principal, res: ServerResponse, run: () => Promise<void> | void): Promise<void> {
     const start = performance.now();
     event.principal = principal;
     if (principal.address) event.address = principal.address;
     try {
       await run();
-      this.audit.record({ ...event, outcome: 'ok', latencyMs: performance.now() - start });
+      const failed = res.statusCode >= 400;
+      this.audit.record({ ...event, outcome: failed ? 'error' : 'ok', ...(failed ? { code: res.statusCode } : {}), latencyMs: performance.now() - start });
     } catch (err) {
       const status = err instanceof HttpRefusal ? err.status : 500;
       this.audit.record({ ...event, outcome: status === 403 || status === 429 ? 'denied' : 'error', code: status, detail: (err as Error).message, latencyMs: performance.now() - start });
