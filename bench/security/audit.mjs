@@ -4,9 +4,10 @@
 // - writer: the audit writer alone (host/src/security/audit/log.ts) on a
 //   real SQLite file: WRITER_EVENTS realistic events (principal, session,
 //   tool, arguments to digest) recorded as fast as a producer can, 250 per
-//   event-loop turn (the default settings: 5 ms, batch_max 500); audited records/s is the count over the time until the
-//   last one is committed and fdatasync'd. Also the cost of record() alone
-//   (what a call pays), in ns per record.
+//   event-loop turn, with the default settings (5 ms, batch_max 500);
+//   audited records/s is the count over the time until the last one is
+//   committed and fdatasync'd. Also the cost of record() alone (what a call
+//   pays), in ns per record.
 // - calls: tools/call (count_tokens, served by the gateway itself) at
 //   CLIENTS concurrent clients against three `mcp-edge serve` processes:
 //   audit off, audit off again (the noise floor: what "added" reads when
