@@ -312,3 +312,31 @@ describe('authorization: token subjects, token scopes and client certificates', 
     expect((await refusal(asBob.callTool({ name: 'whoami', arguments: {} }))).code).toBe(POLICY_DENIED);
   });
 });
+
+describe('authorization and rate limits in the audit log', () => {
+  const rows = async (gateway: Gateway): Promise<{ operation: string; outcome: string; principal_id: string | null; target: string | null; detail: string | null }[]> => {
+    await gateway.auditLog!.flush();
+    return gateway.db.prepare("SELECT operation, outcome, principal_id, target, detail FROM audit_log WHERE operation IN ('tools/call', 'authorize', 'rate-limit') ORDER BY seq").all() as never;
+  };
+
+  it('records each refusal once, with its reason, beside the calls that ran', async () => {
+    const { gateway, key } = await policyGateway([{ principals: ['*'], effect: 'allow', tools: ['count_tokens'] }], {
+      config: { rate_limits: { rules: [{ principals: ['key:b'], tools: ['count_tokens'], rate: 0.001, burst: 1 }] } },
+    });
+    const a = await clientWith(gateway, key.a!);
+    const b = await clientWith(gateway, key.b!);
+    await a.callTool({ name: 'count_tokens', arguments: { text: 'hello' } });
+    expect((await refusal(a.callTool({ name: 'edge_compress', arguments: { text: 'x' } }))).code).toBe(POLICY_DENIED);
+    await b.callTool({ name: 'count_tokens', arguments: { text: 'hello' } });
+    await expect(b.callTool({ name: 'count_tokens', arguments: { text: 'again' } })).rejects.toThrow();
+    const recorded = await rows(gateway);
+    expect(recorded.map((r) => [r.operation, r.outcome, r.principal_id, r.target])).toEqual([
+      ['tools/call', 'ok', 'key:a', 'count_tokens'],
+      ['authorize', 'denied', 'key:a', 'edge_compress'],
+      ['tools/call', 'ok', 'key:b', 'count_tokens'],
+      ['rate-limit', 'denied', 'key:b', 'count_tokens'],
+    ]);
+    expect(recorded[1]!.detail).toMatch(/^tool: /);
+    expect(recorded[3]!.detail).toMatch(/^rate: /);
+  });
+});

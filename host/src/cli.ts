@@ -5,6 +5,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { ConfigError } from './config/load.js';
 import { loadCliConfig, UsageError } from './commands/common.js';
 import { KEYS_HELP, keysCommand } from './commands/keys.js';
+import { AUDIT_HELP, auditCommand } from './commands/audit.js';
 import { ApiKeyError } from './security/api-keys.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import { routesHelp } from './gateway/routes.js';
@@ -21,6 +22,7 @@ Usage:
   mcp-edge tools ...         review and approve changed upstream tool definitions
                              (tool pinning; "mcp-edge tools help" for more)
 ${KEYS_HELP}
+${AUDIT_HELP}
   mcp-edge version           print the version
   mcp-edge help              print this help
 
@@ -150,6 +152,10 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     if (argv[0] === 'keys') return await keysCommand(argv.slice(1));
+    if (argv[0] === 'audit') {
+      process.exitCode = await auditCommand(argv.slice(1));
+      return;
+    }
     const { command, options } = parse(argv);
     switch (command) {
       case 'serve':

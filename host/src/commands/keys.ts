@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { resolveSettings } from '../config/resolve.js';
 import { ApiKeyError, ApiKeyStore, statusOf, type ApiKeyRecord } from '../security/api-keys.js';
 import { openDatabaseFile } from '../storage/database.js';
+import { recordAdminAction } from '../security/audit/admin.js';
 import { CONFIG_OPTIONS, loadCliConfig, UsageError, type ConfigOptions } from './common.js';
 
 export const KEYS_HELP = `  mcp-edge keys create <name> [--scope <scope>]... [--expires <30d|12h|2027-01-31>]
@@ -76,6 +77,7 @@ export async function keysCommand(argv: string[], io: Output = stdio): Promise<v
         if (!name) throw new UsageError('name the key: mcp-edge keys create <name>');
         const expiresAt = values.expires !== undefined ? parseExpiry(values.expires, now) : undefined;
         const { key, record } = store.create({ name, scopes: values.scope ?? [], ...(expiresAt !== undefined ? { expiresAt } : {}) }, now);
+        recordAdminAction(db, { operation: 'keys create', outcome: 'ok', target: record.name, detail: `scopes: ${record.scopes.join(' ') || 'none'}; expires: ${iso(record.expiresAt)}` });
         io.out(`${key}\n`);
         io.err(`Created API key "${record.name}" (scopes: ${record.scopes.join(' ') || 'none'}; expires: ${iso(record.expiresAt)}). This is the only time it is shown: store it now.\n`);
         if (!config.auth.api_keys) io.err('Note: auth.api_keys is not enabled in the config, so the gateway does not accept API keys yet. Set it under [auth].\n');
@@ -89,6 +91,7 @@ export async function keysCommand(argv: string[], io: Output = stdio): Promise<v
         if (!name) throw new UsageError('name the key: mcp-edge keys revoke <name>');
         const before = store.get(name);
         const key = store.revoke(name, now);
+        recordAdminAction(db, { operation: 'keys revoke', outcome: 'ok', target: name, ...(before?.revokedAt !== undefined ? { detail: 'already revoked' } : {}) });
         io.err(before?.revokedAt !== undefined ? `API key "${name}" was already revoked on ${iso(key.revokedAt)}.\n` : `Revoked API key "${name}": refused from the next request on.\n`);
         return;
       }

@@ -14,6 +14,7 @@ import { shortDigest } from '../security/pinning/digest.js';
 import { APPROVAL_POLL_MS } from '../security/pinning/pins.js';
 import { PinApprovalError, PinStore, type PinRow } from '../security/pinning/store.js';
 import { approveCommand, oneLine } from '../security/pinning/words.js';
+import { recordAdminAction } from '../security/audit/admin.js';
 import { openDatabaseFile, type Db } from '../storage/database.js';
 
 export const TOOLS_HELP = `Usage:
@@ -81,7 +82,7 @@ export async function toolsCommand(argv: string[], io: Output = STANDARD): Promi
       const store = new PinStore(db);
       if (action === 'list') return list(store, rest[0], parsed.values.json === true, io);
       if (action === 'diff') return diff(store, rest[0], rest[1], io);
-      return approve(store, rest[0]!, rest[1], parsed.values, io);
+      return approve(db, store, rest[0]!, rest[1], parsed.values, io);
     } finally {
       db.close();
     }
@@ -186,10 +187,11 @@ function diffBlock(r: PinRow): string {
   return `${lines.join('\n')}\n`;
 }
 
-function approve(store: PinStore, upstream: string, tool: string | undefined, o: Options, io: Output): number {
+function approve(db: Db, store: PinStore, upstream: string, tool: string | undefined, o: Options, io: Output): number {
   const later = `A running gateway offers ${tool === undefined ? 'them' : 'it'} within ${APPROVAL_POLL_MS / 1000} s and tells its clients the tool list changed.\n`;
   if (tool === undefined) {
     const approved = store.approveAll(upstream, Date.now());
+    for (const r of approved) recordAdminAction(db, { operation: 'tools approve', outcome: 'ok', target: `${upstream}/${r.tool}`, detail: `digest ${r.pendingDigest ?? ''}` });
     if (approved.length === 0) {
       io.out(`No definition of upstream "${upstream}" waits for approval.\n`);
       return 0;
@@ -200,10 +202,12 @@ function approve(store: PinStore, upstream: string, tool: string | undefined, o:
   }
   try {
     const row = store.approve(upstream, tool, Date.now(), o.digest);
+    recordAdminAction(db, { operation: 'tools approve', outcome: 'ok', target: `${upstream}/${tool}`, detail: `digest ${row.approvedDigest ?? ''}` });
     io.out(`approved ${upstream} / ${oneLine(row.tool)} (${shortDigest(row.approvedDigest ?? '')})\n${later}`);
     return 0;
   } catch (err) {
     if (!(err instanceof PinApprovalError)) throw err;
+    recordAdminAction(db, { operation: 'tools approve', outcome: 'error', target: `${upstream}/${tool}`, detail: err.message });
     io.err(`mcp-edge tools: ${err.message}\n`);
     return 1;
   }

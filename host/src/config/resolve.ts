@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ProviderWeights, RouterOptions } from '../core/router.js';
 import type { PinSettings } from '../security/pinning/pins.js';
+import type { AuditSettings } from '../security/audit/log.js';
 import { DATABASE_FILE } from '../storage/database.js';
 import type { EdgeConfig, PluginsConfig, UpstreamConfig } from './schema.js';
 import { resolveAuthorization, resolveRateLimits, type AuthorizationSettings, type RateLimitSettings } from './policy-settings.js';
@@ -208,6 +209,7 @@ export interface GatewaySettings {
   authorization?: AuthorizationSettings;
   /** [rate_limits]: absent, no call is limited (security/rate-limit.ts). */
   rateLimits?: RateLimitSettings;
+  audit: AuditSettings;
 }
 
 /** The default data directory: $MCP_EDGE_DATA_DIR, else the XDG data home. */
@@ -395,6 +397,19 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [k in K]
   return value === undefined ? {} : ({ [key]: value } as { [k in K]: V });
 }
 
+function resolveAudit(a: EdgeConfig['audit']): AuditSettings {
+  return {
+    enabled: a.enabled,
+    recordArguments: a.record_arguments,
+    ...(a.retention_days > 0 ? { retentionDays: a.retention_days } : {}),
+    ...(a.max_rows !== undefined ? { maxRows: a.max_rows } : {}),
+    flushIntervalMs: a.flush_interval_ms,
+    batchMax: a.batch_max,
+    maxPending: a.max_pending,
+    onOverflow: a.on_overflow,
+  };
+}
+
 /** Turns a validated config into the options every part of the gateway takes. Relative paths resolve against the working directory. */
 export function resolveSettings(config: EdgeConfig, env: NodeJS.ProcessEnv = process.env): GatewaySettings {
   const dataDir = config.gateway.data_dir ? resolve(config.gateway.data_dir) : defaultDataDir(env);
@@ -413,5 +428,6 @@ export function resolveSettings(config: EdgeConfig, env: NodeJS.ProcessEnv = pro
     auth: resolveAuth(config.auth),
     ...optional('authorization', resolveAuthorization(config.authorization)),
     ...optional('rateLimits', resolveRateLimits(config.rate_limits)),
+    audit: resolveAudit(config.audit),
   };
 }

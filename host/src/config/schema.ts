@@ -326,6 +326,28 @@ export const authSchema = z
     }
   });
 
+// The audit log ([audit], docs/security.md "Audit log").
+export const auditSchema = z
+  .object({
+    /** Record every tools/call, resource read, prompt get, refusal, denial and admin action. */
+    enabled: z.boolean().default(true),
+    /** Store each call's arguments (canonical JSON) beside their SHA-256; off: the digest only. */
+    record_arguments: z.boolean().default(false),
+    /** Prune rows older than this many days (0 keeps them whatever their age). */
+    retention_days: z.number().int().min(0).default(90),
+    /** Keep at most this many rows, pruning the oldest (absent: no limit by count). */
+    max_rows: z.number().int().min(1).optional(),
+    /** The longest a record waits before its batch is written and flushed to disk, ms. */
+    flush_interval_ms: z.number().int().min(1).max(60_000).default(5),
+    /** Most records written in one transaction (at a few µs each, 500 keep a catching-up batch to a few ms of the event loop). */
+    batch_max: z.number().int().min(1).max(100_000).default(500),
+    /** Most records waiting in memory for the writer; past it, on_overflow decides. */
+    max_pending: z.number().int().min(1).max(10_000_000).default(100_000),
+    /** When the writer cannot keep up: "drop" records (counted, and a gap row in the chain) or "refuse" the calls. */
+    on_overflow: z.enum(['drop', 'refuse']).default('drop'),
+  })
+  .strict();
+
 export const telemetrySchema = z
   .object({
     enabled: z.boolean().optional(),
@@ -557,6 +579,7 @@ export const configSchema = z
     authorization: authorizationSchema.optional(),
     /** Token buckets per principal and per tool (security/rate-limit.ts); none without it. */
     rate_limits: rateLimitsSchema.optional(),
+    audit: auditSchema.default(() => auditSchema.parse({})),
     telemetry: telemetrySchema.default(() => telemetrySchema.parse({})),
     power: powerSchema.default(() => powerSchema.parse({})),
     upstreams: z.array(upstreamSchema).default([]),

@@ -2,6 +2,7 @@
 // `createGateway` is the one way to start it, from the CLI and the npm API alike.
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { validateConfig } from '../config/load.js';
@@ -43,6 +44,9 @@ import { UpstreamProvider } from '../providers/upstream/upstream.js';
 import type { Provider } from '../providers/provider.js';
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { VERSION } from '../version.js';
+import { AuditLog, NO_AUDIT, type AuditRecorder } from '../security/audit/log.js';
+import type { AuditEvent } from '../security/audit/event.js';
+import { auditMetrics, denialEvent, pluginSwitchEvent, routeEvent } from '../security/audit/gateway-hooks.js';
 
 export type { HealthReport } from './health.js';
 
@@ -80,6 +84,10 @@ export class Gateway {
   private componentBytes: number | null = null;
   /** The offline queue (deferred calls as MCP tasks); see host/src/queue/. */
   queue: QueueHooks | undefined;
+  /** The audit log ([audit]); undefined when audit.enabled = false. */
+  readonly auditLog: AuditLog | undefined;
+  /** Where audited events go: the audit log, or nowhere when it is off. */
+  readonly audit: AuditRecorder;
 
   private constructor(
     /** The configuration, resolved into the options each part takes (config/resolve.ts). */
@@ -97,6 +105,9 @@ export class Gateway {
     this.authenticator = tls.authenticator(auth.authenticator);
     this.credentials = auth.credentials;
     const onDenied = (denial: Denial) => this.denied(denial);
+    this.auditLog = settings.audit.enabled ? new AuditLog(db, settings.audit, log) : undefined;
+    this.audit = this.auditLog ?? NO_AUDIT;
+    this.plugins.onSwitch((name, enabled) => this.audit.record(pluginSwitchEvent(name, enabled)));
     this.pins = new ToolPins(new PinStore(db), new Map(settings.upstreams.map((u) => [u.id, u.pinning])), log);
     this.aggregator = new Aggregator({ router: core.createRouter(settings.router), settings: settings.aggregator, log, pins: this.pins });
     this.policy = settings.authorization ? new Policy(settings.authorization, { catalog: this.aggregator, onDenied }) : undefined;
@@ -251,6 +262,7 @@ export class Gateway {
       principal,
       aggregator: this.aggregator,
       requestTimeoutMs: this.settings.requestTimeoutMs,
+      audit: this.audit,
       ...(this.queue ? { queue: { taskStore: this.queue.taskStore, intercept: this.queue.intercept } } : {}),
       ...(this.policy ? { policy: this.policy } : {}),
       ...(this.limiter && perRequestLimits ? { limiter: this.limiter } : {}),
@@ -270,6 +282,7 @@ export class Gateway {
   /** Every refusal of [authorization] and [rate_limits] passes here: the audit log's hook. */
   private denied(denial: Denial): void {
     this.log.debug('denied', { principal: denial.principal.id, kind: denial.kind, name: denial.name, reason: denial.reason });
+    this.audit.record(denialEvent(denial));
   }
 
   private notifyListChanged(part: ListPart): void {
@@ -302,6 +315,8 @@ export class Gateway {
       ...(this.limiter ? { admit: this.limiter.checkMessages.bind(this.limiter) } : {}),
       ...(this.authenticator.credentialState ? { credentialState: this.authenticator.credentialState.bind(this.authenticator) } : {}),
       sessionClosed: (id) => this.aggregator.sessionClosed(id),
+      foreignSession: (principal, session) =>
+        this.audit.record({ operation: 'session', outcome: 'denied', principal, ...(principal.address ? { address: principal.address } : {}), session, code: 404, detail: "the request named a session opened by another principal" }),
       log: this.log,
     });
     this.endpoint = endpoint;
@@ -342,12 +357,43 @@ export class Gateway {
     const match = this.routes.find(req.method ?? 'GET', (req.url ?? '/').split('?')[0] ?? '/');
     if ('handler' in match) {
       if (match.public) return match.handler(req, res, await this.optionalPrincipal(req));
-      const principal = await this.authenticator.authenticate(req);
+      const event = routeEvent(req, match.route);
+      const principal = await this.authenticated(req, event);
       this.policy?.checkRoute(principal, match.route);
-      return match.handler(req, res, principal);
+      // /mcp's operations are recorded one by one (security/audit/calls.ts); other routes are admin actions.
+      if (!event) return match.handler(req, res, principal);
+      return this.auditedRoute(event, principal, res, () => match.handler(req, res, principal));
     }
     if (match.status === 405) throw new HttpRefusal(405, HTTP_REFUSED, match.message, { allow: match.allow });
     sendJson(res, 404, { error: match.message });
+  }
+
+  /** The caller of a non-public route; a refused authentication is recorded in the audit log, then thrown. */
+  private async authenticated(req: IncomingMessage, event: AuditEvent | undefined): Promise<Principal> {
+    try {
+      return await this.authenticator.authenticate(req);
+    } catch (err) {
+      if (err instanceof HttpRefusal) {
+        this.audit.record({ ...(event ?? { operation: 'authenticate', target: routeKey(req.method ?? 'GET', MCP_PATH) }), outcome: 'refused', code: err.status, detail: err.message, ...(req.socket.remoteAddress ? { address: req.socket.remoteAddress } : {}) });
+      }
+      throw err;
+    }
+  }
+
+  /** Runs an admin route's handler and records its outcome (an answer of 400 or more it wrote itself is an error). */
+  private async auditedRoute(event: AuditEvent, principal: Principal, res: ServerResponse, run: () => Promise<void> | void): Promise<void> {
+    const start = performance.now();
+    event.principal = principal;
+    if (principal.address) event.address = principal.address;
+    try {
+      await run();
+      const failed = res.statusCode >= 400;
+      this.audit.record({ ...event, outcome: failed ? 'error' : 'ok', ...(failed ? { code: res.statusCode } : {}), latencyMs: performance.now() - start });
+    } catch (err) {
+      const status = err instanceof HttpRefusal ? err.status : 500;
+      this.audit.record({ ...event, outcome: status === 403 || status === 429 ? 'denied' : 'error', code: status, detail: (err as Error).message, latencyMs: performance.now() - start });
+      throw err;
+    }
   }
 
   /** On a public route: the caller, when credentials are configured and it sent valid ones; never a refusal. */
@@ -366,7 +412,7 @@ export class Gateway {
     const connections = this.connections && this.endpoint ? connectionMetrics(this.connections.counts(), this.endpoint.evictedCount) : '';
     const health = this.health();
     const tls = health.tls ? tlsMetrics(health.tls) : '';
-    const auth = this.credentials ? authMetrics(this.credentials.outcomes) : '';
+    const auth = (this.credentials ? authMetrics(this.credentials.outcomes) : '') + (this.auditLog ? auditMetrics(this.auditLog) : '');
     const text = gatewayMetrics(health, connections + tls + auth + policyMetrics(this.policy, this.limiter) + stores + pinningMetrics(this.pinSummaries()) + (this.queue ? queueMetrics(this.queue.queue.status()) : ''));
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
     res.end(text);
@@ -377,6 +423,8 @@ export class Gateway {
     await this.queue?.close();
     await this.endpoint?.closeAll();
     await Promise.allSettled([...this.sessions].map((s) => s.server.close()));
+    // Every call has ended: what they recorded is written before the database closes.
+    await this.auditLog?.close().catch((err: unknown) => this.log.error('audit log: flushing at shutdown failed', { error: String(err) }));
     await this.aggregator.close();
     this.pins.close();
     if (this.httpServer) {

@@ -31,6 +31,8 @@ export interface HttpDeps {
   admit?: (principal: Principal, messages: readonly unknown[]) => void;
   /** A session ended (DELETE, or the gateway closing it). */
   sessionClosed?: (sessionId: string) => void;
+  /** A request named another principal's session (refused as unknown): the audit log's denial. */
+  foreignSession?: (principal: Principal, sessionId: string) => void;
   log: Logger;
 }
 
@@ -205,6 +207,7 @@ export class McpHttpEndpoint {
       throw new HttpRefusal(400, HTTP_REFUSED, 'Bad Request: send an initialize request first, or the Mcp-Session-Id header of an open session.');
     }
     const session = this.sessions.get(id);
+    if (session && session.principalId !== principal.id) this.deps.foreignSession?.(principal, id);
     if (!session || session.principalId !== principal.id) throw new HttpRefusal(404, SESSION_NOT_FOUND, 'Session not found: it expired or the gateway restarted. Initialize a new session.');
     session.principal = principal;
     return session;

@@ -30,6 +30,8 @@ import type { Aggregator } from './aggregator/aggregator.js';
 import type { Principal } from '../security/principal.js';
 import type { Policy } from '../security/policy.js';
 import type { RateLimiter } from '../security/rate-limit.js';
+import { audited } from '../security/audit/calls.js';
+import { NO_AUDIT, type AuditRecorder } from '../security/audit/log.js';
 
 export interface ServerIdentity {
   name: string;
@@ -55,6 +57,8 @@ export interface McpServerDeps {
   policy?: Policy;
   /** Rate limits checked per request: stdio sessions (over HTTP a POST is admitted whole, gateway/http.ts). */
   limiter?: RateLimiter;
+  /** The audit log: every tools/call, resources/read and prompts/get is recorded as it ends. */
+  audit?: AuditRecorder;
 }
 
 const INSTRUCTIONS =
@@ -179,38 +183,45 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   const agg = deps.aggregator;
   const ms = deps.requestTimeoutMs;
   const { policy, limiter, principal } = deps;
+  const audit = deps.audit ?? NO_AUDIT;
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: policy ? policy.listTools(principal) : agg.listTools() }));
   server.setRequestHandler(CheckedCallToolRequestSchema, (request, extra) =>
-    forward(extra, request.params._meta, ms, `Tool "${request.params.name}"`, (c) => {
-      limiter?.checkCall(principal, request.params.name);
-      // Before the queue could take the call for later: a denied tool is never deferred.
-      policy?.checkTool(principal, request.params.name);
-      // A withheld tool (tool pinning) is refused before the queue could take the call for later.
-      const withheld = agg.withheldRefusal(request.params.name);
-      if (withheld) throw withheld;
-      const run = () => agg.callTool(request.params.name, request.params.arguments, c);
-      // The offline queue may defer the call (a task) instead of running it now.
-      return deps.queue ? deps.queue.intercept(request, run) : run();
-    }),
+    audited(audit, { operation: 'tools/call', principal, session: extra.sessionId, target: request.params.name, arguments: request.params.arguments }, () =>
+      forward(extra, request.params._meta, ms, `Tool "${request.params.name}"`, (c) => {
+        limiter?.checkCall(principal, request.params.name);
+        // Before the queue could take the call for later: a denied tool is never deferred.
+        policy?.checkTool(principal, request.params.name);
+        // A withheld tool (tool pinning) is refused before the queue could take the call for later.
+        const withheld = agg.withheldRefusal(request.params.name);
+        if (withheld) throw withheld;
+        const run = () => agg.callTool(request.params.name, request.params.arguments, c);
+        // The offline queue may defer the call (a task) instead of running it now.
+        return deps.queue ? deps.queue.intercept(request, run) : run();
+      }),
+    ),
   );
   server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: policy ? policy.listResources(principal, agg.listResources()) : agg.listResources() }));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
     resourceTemplates: policy ? policy.listResourceTemplates(principal, agg.listResourceTemplates()) : agg.listResourceTemplates(),
   }));
   server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
-    forward(extra, request.params._meta, ms, `Reading "${request.params.uri}"`, (c) => {
-      limiter?.checkCall(principal, undefined);
-      policy?.checkResource(principal, request.params.uri);
-      return agg.readResource(request.params.uri, c);
-    }),
+    audited(audit, { operation: 'resources/read', principal, session: extra.sessionId, target: request.params.uri, arguments: undefined }, () =>
+      forward(extra, request.params._meta, ms, `Reading "${request.params.uri}"`, (c) => {
+        limiter?.checkCall(principal, undefined);
+        policy?.checkResource(principal, request.params.uri);
+        return agg.readResource(request.params.uri, c);
+      }),
+    ),
   );
   server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: policy ? policy.listPrompts(principal) : agg.listPrompts() }));
   server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
-    forward(extra, request.params._meta, ms, `Prompt "${request.params.name}"`, (c) => {
-      limiter?.checkCall(principal, undefined);
-      policy?.checkPrompt(principal, request.params.name);
-      return agg.getPrompt(request.params.name, request.params.arguments, c);
-    }),
+    audited(audit, { operation: 'prompts/get', principal, session: extra.sessionId, target: request.params.name, arguments: request.params.arguments }, () =>
+      forward(extra, request.params._meta, ms, `Prompt "${request.params.name}"`, (c) => {
+        limiter?.checkCall(principal, undefined);
+        policy?.checkPrompt(principal, request.params.name);
+        return agg.getPrompt(request.params.name, request.params.arguments, c);
+      }),
+    ),
   );
   server.setRequestHandler(CompleteRequestSchema, (request, extra) =>
     forward(extra, request.params._meta, ms, 'Completion', (c) => {

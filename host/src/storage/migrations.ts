@@ -92,4 +92,48 @@ export const MIGRATIONS: readonly Migration[] = [
       revoked_ms INTEGER
     )`,
   },
+  {
+    // The audit log (host/src/security/audit/): one row per audited event,
+    // append-only. Each row's hash is SHA-256 over the previous row's hash and
+    // the row's canonical content, so a changed, removed or reordered row
+    // breaks the chain (`mcp-edge audit verify`). Retention prunes the oldest
+    // rows only after moving audit_anchor to the last row it prunes: the
+    // triggers refuse every UPDATE of a row, and every DELETE of a row the
+    // anchor does not cover; the anchor only moves forward and is never deleted.
+    id: '0006-audit',
+    sql: `CREATE TABLE audit_log (
+      seq INTEGER PRIMARY KEY,
+      at_ms INTEGER NOT NULL,
+      operation TEXT NOT NULL,
+      principal_id TEXT,
+      principal_kind TEXT,
+      address TEXT,
+      session TEXT,
+      target TEXT,
+      args_digest TEXT,
+      arguments TEXT,
+      outcome TEXT NOT NULL,
+      code INTEGER,
+      detail TEXT,
+      latency_us INTEGER,
+      hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_at ON audit_log(at_ms);
+    CREATE TABLE audit_anchor (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      seq INTEGER NOT NULL,
+      hash TEXT NOT NULL,
+      pruned_ms INTEGER NOT NULL
+    );
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+      BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: rows cannot be changed'); END;
+    CREATE TRIGGER audit_log_prune_only BEFORE DELETE ON audit_log
+      WHEN OLD.seq > COALESCE((SELECT seq FROM audit_anchor WHERE id = 1), 0)
+      BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: only rows covered by the retention anchor can be deleted'); END;
+    CREATE TRIGGER audit_anchor_forward BEFORE UPDATE ON audit_anchor
+      WHEN NEW.seq <= OLD.seq OR NEW.id != OLD.id
+      BEGIN SELECT RAISE(ABORT, 'the audit anchor only moves forward'); END;
+    CREATE TRIGGER audit_anchor_kept BEFORE DELETE ON audit_anchor
+      BEGIN SELECT RAISE(ABORT, 'the audit anchor cannot be deleted'); END;`,
+  },
 ];

@@ -83,6 +83,7 @@ export class LocalProvider implements Provider {
   readonly prompts = new PromptRegistry();
   private readonly plugins = new Map<string, { plugin: Plugin; enabled: boolean }>();
   private readonly listeners = new Set<(part: CatalogPart | 'health') => void>();
+  private readonly switchListeners = new Set<(name: string, enabled: boolean) => void>();
   private readonly since = Date.now();
 
   constructor() {
@@ -148,6 +149,11 @@ export class LocalProvider implements Provider {
     this.toggle(name, false);
   }
 
+  /** Tells `listener` of every enable() and disable() that switched something (the audit log records them). */
+  onSwitch(listener: (name: string, enabled: boolean) => void): void {
+    this.switchListeners.add(listener);
+  }
+
   status(): LocalStatus {
     const plugins = [...this.plugins.values()].map(({ plugin, enabled }) => ({
       name: plugin.name,
@@ -178,6 +184,7 @@ export class LocalProvider implements Provider {
       const definition = this.resources.fixed.lookup(resource.key)!.value;
       if (resource.key === name || definition.name === name) matched = this.resources.fixed.setEnabled(resource.key, enabled) || matched;
     }
+    if (matched) for (const listener of this.switchListeners) listener(name, enabled);
     if (!matched) {
       throw new UnknownCapabilityError(
         `Nothing named "${name}" to ${enabled ? 'enable' : 'disable'}: it is not a plugin, tool, prompt, resource or resource template here. See status() for the names.`,
