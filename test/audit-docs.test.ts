@@ -1,24 +1,17 @@
 // docs/security.md "Audit log", run as written: the [audit] block is loaded
 // and served, a call is made, and each documented `mcp-edge audit` line runs
 // on the real CLI against the gateway's data dir.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../host/src/config/load.js';
 import type { AuditRow } from '../host/src/security/audit/event.js';
 import { connectClient, startGateway } from './helpers/gateway.js';
-import { collect, ROOT, spawnCli, tempDir, waitForExit } from './helpers/processes.js';
+import { collect, spawnCli, tempDir, waitForExit } from './helpers/processes.js';
+import { docPage } from './helpers/docs.js';
 
-const page = readFileSync(join(ROOT, 'docs/security.md'), 'utf8');
+const { example } = docPage('docs/security.md');
 
-/** The fenced block of `language` that follows `<!-- example: NAME ... -->`. */
-function example(name: string, language: string): string {
-  const marker = page.indexOf(`<!-- example: ${name} `);
-  expect(marker, `docs/security.md has no example "${name}"`).toBeGreaterThan(-1);
-  const block = page.slice(marker).match(new RegExp('```' + language + '\\n([\\s\\S]*?)```'));
-  expect(block).not.toBeNull();
-  return block![1]!;
-}
 
 describe('docs/security.md: Audit log', () => {
   it('serves the [audit] block as written, and each documented command works on what it recorded', async () => {

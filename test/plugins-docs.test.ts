@@ -1,25 +1,18 @@
 // docs/plugins.md's examples are run against the built package, and its
 // configuration block is validated, so the page cannot drift from the code.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../host/src/index.js';
 import { ROOT, tempDir } from './helpers/processes.js';
 import { ALWAYS_ON_TOOLS } from './helpers/plugin-gateway.js';
+import { docPage } from './helpers/docs.js';
 
-const page = readFileSync(join(ROOT, 'docs/plugins.md'), 'utf8');
+const { example } = docPage('docs/plugins.md');
 const scratch = tempDir('mcp-edge-docs-');
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-/** The fenced block of `language` that follows `<!-- example: NAME ... -->`. */
-function example(name: string, language: string): string {
-  const marker = page.indexOf(`<!-- example: ${name} `);
-  expect(marker, `docs/plugins.md has no example "${name}"`).toBeGreaterThan(-1);
-  const block = page.slice(marker).match(new RegExp('```' + language + '\\n([\\s\\S]*?)```'));
-  expect(block).not.toBeNull();
-  return block![1]!;
-}
 
 /** Runs a JS example as a module inside the repository, where `mcp-edge` is this package. */
 function run(name: string): string {

@@ -1,8 +1,6 @@
 // docs/security.md's Authorization and Rate limits examples, served as written
 // (only the port and the data dir point at this machine), with keys from the
 // gateway's own store: what the page says each rule does, it does.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -12,19 +10,15 @@ import { POLICY_DENIED } from '../host/src/protocol/jsonrpc.js';
 import { ApiKeyStore } from '../host/src/security/api-keys.js';
 import { startGateway } from './helpers/gateway.js';
 import { openSession, postMcp, rawRequest } from './helpers/auth.js';
-import { ROOT } from './helpers/processes.js';
+import { docPage } from './helpers/docs.js';
 
-const page = readFileSync(join(ROOT, 'docs/security.md'), 'utf8');
+const { example: docExample } = docPage('docs/security.md');
 const clients: Client[] = [];
 afterAll(async () => {
   await Promise.allSettled(clients.map((c) => c.close()));
 });
 
-function example(name: string): string {
-  const marker = page.indexOf(`<!-- example: ${name} `);
-  expect(marker, `docs/security.md has no example "${name}"`).toBeGreaterThan(-1);
-  return page.slice(marker).match(/```toml\n([\s\S]*?)```/)![1]!;
-}
+const example = (name: string): string => docExample(name, 'toml');
 
 describe('docs/security.md: authorization and rate limits', () => {
   it('does what the page says of its examples', async () => {

@@ -7,7 +7,7 @@
 // its curl checks), with B's address 10.0.0.2:8443 replaced by 127.0.0.1 and a
 // free port, and /etc/mcp-edge/tls by the folder the certificates are in.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -18,22 +18,15 @@ import { connectClient, eventually, freePort, startGateway } from './helpers/gat
 import { challengeOf, jwksServer, postMcp, rawRequest, signingKey, TOOLS_LIST } from './helpers/auth.js';
 import { collect, ROOT, spawnCli, tempDir, waitForExit } from './helpers/processes.js';
 import { SignJWT } from 'jose';
+import { docPage } from './helpers/docs.js';
 
 const run = promisify(execFile);
-const page = readFileSync(join(ROOT, 'docs/security.md'), 'utf8');
+const { text: page, example } = docPage('docs/security.md');
 const clients: Client[] = [];
 afterAll(async () => {
   await Promise.allSettled(clients.map((c) => c.close()));
 });
 
-/** The fenced block of `language` that follows `<!-- example: NAME ... -->`. */
-function example(name: string, language: string): string {
-  const marker = page.indexOf(`<!-- example: ${name} `);
-  expect(marker, `docs/security.md has no example "${name}"`).toBeGreaterThan(-1);
-  const block = page.slice(marker).match(new RegExp('```' + language + '\\n([\\s\\S]*?)```'));
-  expect(block).not.toBeNull();
-  return block![1]!;
-}
 
 /** Runs one documented `mcp-edge ...` line on the real CLI, against `config` and `dataDir`. */
 async function cli(line: string, config: string, dataDir: string): Promise<{ code: number | NodeJS.Signals; out: string; err: string }> {
