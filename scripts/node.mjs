@@ -8,8 +8,7 @@
 // Plain Node with no dependencies: this runs under the old Node, before npm install.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { root, fail, log, timed } from './lib.mjs';
 
 /** The oldest Node that mcp-edge runs on; package.json "engines" says the same. */
@@ -43,18 +42,18 @@ function projectNodeIsCurrent() {
   return existsSync(PROJECT_NODE) && existsSync(VERSION_FILE) && readFileSync(VERSION_FILE, 'utf8').trim() === PINNED_NODE.version;
 }
 
-/** Downloads the pinned package through npm (verified against its integrity) and unpacks it into .node/. */
-function installProjectNode() {
-  const pkg = process.arch === 'x64' || process.arch === 'arm64' ? PINNED_NODE.packages[process.arch] : undefined;
-  if (process.platform !== 'linux' || !pkg) {
-    fail(
-      `mcp-edge needs Node.js ${MIN_NODE.join('.')} or newer; this is ${process.versions.node}.\n` +
-        `It can bring its own Node only on Linux x64 or arm64 (this is ${process.platform} ${process.arch}).\n` +
-        'Install Node 22 LTS or newer from https://nodejs.org and run the command again.',
-    );
-  }
+/**
+ * Downloads the pinned Node for Linux `arch` through npm (verified against its
+ * integrity) and unpacks it into `destination`, replacing what was there.
+ * @param {'x64' | 'arm64'} arch
+ * @param {string} destination
+ */
+export function unpackPinnedNode(arch, destination) {
+  const pkg = PINNED_NODE.packages[arch];
   const spec = `${pkg.name}@${PINNED_NODE.version}`;
-  const work = mkdtempSync(join(tmpdir(), 'mcp-edge-node-'));
+  // Beside the destination, so the final rename stays on one file system.
+  mkdirSync(dirname(destination), { recursive: true });
+  const work = mkdtempSync(join(dirname(destination), '.node-download-'));
   try {
     timed(`downloading Node ${PINNED_NODE.version} (${spec}) from the npm registry`, () => {
       const packed = spawnSync('npm', ['pack', spec, '--json', '--pack-destination', work], { cwd: work, encoding: 'utf8' });
@@ -67,13 +66,26 @@ function installProjectNode() {
       mkdirSync(unpacked);
       const tar = spawnSync('tar', ['xzf', join(work, info.filename), '-C', unpacked, '--strip-components=1'], { stdio: 'inherit' });
       if (tar.status !== 0) fail(`could not unpack ${info.filename}`);
-      rmSync(PROJECT_NODE_DIR, { recursive: true, force: true });
-      renameSync(unpacked, PROJECT_NODE_DIR);
-      writeFileSync(VERSION_FILE, `${PINNED_NODE.version}\n`);
+      rmSync(destination, { recursive: true, force: true });
+      renameSync(unpacked, destination);
+      writeFileSync(join(destination, 'VERSION'), `${PINNED_NODE.version}\n`);
     });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Brings the pinned Node into .node/ when the machine's is too old. */
+function installProjectNode() {
+  const arch = process.arch === 'x64' || process.arch === 'arm64' ? process.arch : undefined;
+  if (process.platform !== 'linux' || !arch) {
+    fail(
+      `mcp-edge needs Node.js ${MIN_NODE.join('.')} or newer; this is ${process.versions.node}.\n` +
+        `It can bring its own Node only on Linux x64 or arm64 (this is ${process.platform} ${process.arch}).\n` +
+        'Install Node 22 LTS or newer from https://nodejs.org and run the command again.',
+    );
+  }
+  unpackPinnedNode(arch, PROJECT_NODE_DIR);
 }
 
 /**

@@ -5,6 +5,8 @@
 //   node scripts/run.mjs serve [mcp-edge options]   npm start
 //   node scripts/run.mjs test                       npm test
 //   node scripts/run.mjs check | bench | build      npm run check | bench | build
+//   node scripts/run.mjs platform linux-arm64       npm run build:linux-arm64 (see build-platform.mjs)
+//   node scripts/run.mjs browser | release          npm run build:browser | release (platforms/README.md)
 //
 // Plain Node with no dependencies, so the machine's old Node can start it.
 import { spawn } from 'node:child_process';
@@ -20,6 +22,9 @@ const COMMANDS = {
   test: ['scripts/test.mjs'],
   check: ['scripts/check.mjs'],
   bench: ['bench/run.mjs'],
+  platform: ['scripts/build-platform.mjs'],
+  browser: ['scripts/build-browser.mjs'],
+  release: ['scripts/release.mjs'],
   build: null,
 };
 

@@ -15,8 +15,18 @@ const WASM_LD = '/usr/lib/llvm-19/bin/wasm-ld';
 
 /** Debian packages the build and tests need: the wasm Rust, its std source, a
  * wasm linker, clang for the C code (zstd) compiled into the core; the zstd and
- * lz4 tools and Chromium, which the tests run against the core. */
-export const DEBIAN_PACKAGES = ['rustc-web', 'cargo-web', 'rust-web-src', 'lld-19', 'clang-19', 'zstd', 'lz4', 'chromium'];
+ * lz4 tools and Chromium, which the tests run against the core; the arm64 C++
+ * cross compiler (better-sqlite3 for the arm64 executable, and the arm64
+ * libraries qemu-aarch64 runs it with) and qemu-user (scripts/build-platform.mjs,
+ * test/platform-linux-arm64.test.ts); the TPM software stack (ESAPI, its TCTIs,
+ * marshalling, return-code words) the host loads through koffi, and swtpm, the
+ * software TPM the tests run against (tpm2-tools cross-checks its quotes). */
+export const DEBIAN_PACKAGES = [
+  'rustc-web', 'cargo-web', 'rust-web-src', 'lld-19', 'clang-19', 'zstd', 'lz4', 'chromium',
+  'g++-aarch64-linux-gnu', 'qemu-user',
+  'libtss2-esys-3.0.2-0', 'libtss2-tctildr0', 'libtss2-tcti-device0', 'libtss2-tcti-swtpm0', 'libtss2-mu0', 'libtss2-rc0',
+  'swtpm', 'swtpm-tools', 'tpm2-tools',
+];
 
 const TARGET = 'wasm32-unknown-unknown';
 const SIMD = '-C target-feature=+simd128';

@@ -15,7 +15,7 @@ import { AuditLog } from '../host/src/security/audit/log.js';
 import { AuditStore } from '../host/src/security/audit/store.js';
 import { DATABASE_FILE, openDatabaseFile, type Db } from '../host/src/storage/database.js';
 import { createLogger } from '../host/src/telemetry/log.js';
-import { freePort } from './helpers/gateway.js';
+import { eventually, freePort } from './helpers/gateway.js';
 import { collect, spawnCli, tempDir, waitForExit, waitForOutput } from './helpers/processes.js';
 
 /** Runs `mcp-edge audit ...` on `dir`; its exit code and output. */
@@ -190,14 +190,25 @@ describe('audit log: a gateway stopping', () => {
     await client.close();
   }
 
-  const callRows = (dir: string): number => {
+  /** A counter of the gateway's audit writer from GET /metrics (mcp_edge_audit_<name>_total). */
+  async function auditCounter(url: string, name: 'records' | 'written'): Promise<number> {
+    const text = await (await fetch(url.replace(/\/mcp$/, '/metrics'))).text();
+    const value = new RegExp(`^mcp_edge_audit_${name}_total (\\d+)$`, 'm').exec(text)?.[1];
+    if (value === undefined) throw new Error(`no mcp_edge_audit_${name}_total in /metrics`);
+    return Number(value);
+  }
+
+  /** Rows of the audit log in `dir`: all of them, or those of one operation. */
+  const countRows = (dir: string, operation?: string): number => {
     const db = openDatabaseFile(join(dir, DATABASE_FILE));
     try {
-      return db.prepare("SELECT count(*) FROM audit_log WHERE operation = 'tools/call'").pluck().get() as number;
+      const count = db.prepare(`SELECT count(*) FROM audit_log${operation ? ' WHERE operation = ?' : ''}`).pluck();
+      return (operation ? count.get(operation) : count.get()) as number;
     } finally {
       db.close();
     }
   };
+  const callRows = (dir: string): number => countRows(dir, 'tools/call');
 
   it('SIGTERM: the records still pending (a batch window of a minute) are written before it exits', async () => {
     const { dir, url, child } = await serve('flush_interval_ms = 60000');
@@ -211,8 +222,17 @@ describe('audit log: a gateway stopping', () => {
   it('SIGKILL: full batches are on disk, at most one unfinished batch (fewer than batch_max records) is lost, and the chain verifies', async () => {
     const { dir, url, child } = await serve('flush_interval_ms = 60000\nbatch_max = 10');
     await calls(url, 25);
+    // A call returns before its record is written (the audit stays off the call path), so the kill
+    // waits for the writer to report every full batch committed; a busy machine only delays that.
+    const recorded = await auditCounter(url, 'records');
+    const full = recorded - (recorded % 10);
+    const committed = await eventually(async () => {
+      const n = await auditCounter(url, 'written');
+      return n >= full ? n : undefined;
+    }, 30_000, `the audit writer to commit ${full} records`);
     child.kill('SIGKILL');
     await waitForExit(child);
+    expect(countRows(dir)).toBeGreaterThanOrEqual(committed);
     const written = callRows(dir);
     expect(written).toBeGreaterThanOrEqual(25 - 9);
     expect(written).toBeLessThanOrEqual(25);

@@ -17,7 +17,7 @@ describe('docs/security.md: Audit log', () => {
   it('serves the [audit] block as written, and each documented command works on what it recorded', async () => {
     const toml = example('audit-config', 'toml');
     const config = parseConfig(toml, 'docs/security.md', {});
-    expect(config.audit).toMatchObject({ enabled: true, record_arguments: false, retention_days: 90, max_rows: 5_000_000, flush_interval_ms: 5, on_overflow: 'drop' });
+    expect(config.audit).toMatchObject({ enabled: true, record_arguments: false, retention_days: 90, max_rows: 5_000_000, flush_interval_ms: 50, on_overflow: 'drop' });
     const dataDir = tempDir();
     const configFile = join(dataDir, 'mcp-edge.toml');
     writeFileSync(configFile, toml);

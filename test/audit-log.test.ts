@@ -220,6 +220,25 @@ describe('audit log: append-only', () => {
   });
 });
 
+describe('audit log: what crosses to the writer thread', () => {
+  it('keeps every field of every record, in its own column, whatever fields each record has', async () => {
+    const db = openDatabaseFile(join(tempDir(), 'audit.db'));
+    const audit = new AuditLog(db, { enabled: true, recordArguments: true, flushIntervalMs: 60_000, batchMax: 1000, maxPending: 100, onOverflow: 'drop' }, createLogger('silent'));
+    const principal = { id: 'key:ops', kind: 'api-key' as const, name: 'ops', scopes: new Set(['a']), address: '10.0.0.7' };
+    audit.record({ operation: 'tools/call', outcome: 'error', principal, address: '10.0.0.7', session: 's-1', target: 'count_tokens', arguments: { b: 2, a: [1, 'x'] }, code: -32603, detail: 'it broke', latencyMs: 1.5, at: 1_700_000_000_123 });
+    audit.record({ operation: 'authenticate', outcome: 'refused', code: 401, at: 1_700_000_000_124 });
+    await audit.close();
+    const rows = db.prepare('SELECT at_ms, operation, principal_id, principal_kind, address, session, target, args_digest, arguments, outcome, code, detail, latency_us FROM audit_log ORDER BY seq').all();
+    const canonical = '{"a":[1,"x"],"b":2}';
+    expect(rows).toEqual([
+      { at_ms: 1_700_000_000_123, operation: 'tools/call', principal_id: 'key:ops', principal_kind: 'api-key', address: '10.0.0.7', session: 's-1', target: 'count_tokens', args_digest: createHash('sha256').update(canonical).digest('hex'), arguments: canonical, outcome: 'error', code: -32603, detail: 'it broke', latency_us: 1500 },
+      { at_ms: 1_700_000_000_124, operation: 'authenticate', principal_id: null, principal_kind: null, address: null, session: null, target: null, args_digest: null, arguments: null, outcome: 'refused', code: 401, detail: null, latency_us: null },
+    ]);
+    expect(audit.store.verify().ok).toBe(true);
+    db.close();
+  });
+});
+
 describe('audit log: the writer under pressure', () => {
   const settings = (over: Partial<AuditSettings>): AuditSettings => ({ enabled: true, recordArguments: false, flushIntervalMs: 60_000, batchMax: 1000, maxPending: 3, onOverflow: 'drop', ...over });
   const event = (n: number) => ({ operation: 'tools/call', outcome: 'ok' as const, target: `t${n}` });
@@ -274,6 +293,47 @@ describe('audit log: the writer under pressure', () => {
     await audit.close();
     expect(db.prepare('SELECT count(*) FROM audit_log').pluck().get()).toBe(2);
     expect(lines.some((l) => l.includes('writing again'))).toBe(true);
+    db.close();
+  });
+
+  it('the gateway starts the writer thread before it serves, writes the rows on its own connection, and stops it when it closes', async () => {
+    const gateway = await startGateway();
+    const thread = gateway.auditLog!.writerThread;
+    expect(thread).toBeDefined();
+    const exited = new Promise<number>((resolve) => thread!.once('exit', resolve));
+    // total_changes() counts the rows this connection (the gateway's, on the thread that serves the calls) has written.
+    const changesOnGatewayConnection = () => gateway.db.prepare('SELECT total_changes()').pluck().get() as number;
+    const before = changesOnGatewayConnection();
+    await (await connectClient(gateway)).callTool({ name: 'count_tokens', arguments: { text: 'x' } });
+    expect(await rows(gateway)).toHaveLength(1);
+    expect(changesOnGatewayConnection()).toBe(before);
+    await gateway.close();
+    expect(await exited).toBe(0);
+    expect(gateway.auditLog!.counters.written).toBe(1);
+  });
+
+  it('a writer thread that dies: the records it held are counted as dropped and a gap row says so; the next batch starts a new writer', async () => {
+    const db = openDatabaseFile(join(tempDir(), 'audit.db'));
+    const lines: string[] = [];
+    const audit = new AuditLog(db, settings({ maxPending: 100 }), createLogger('info', (l) => lines.push(l)));
+    for (const n of [1, 2, 3]) audit.record(event(n));
+    const flushed = audit.flush(); // posts the three records, starting the writer thread
+    const first = audit.writerThread!;
+    await first.terminate(); // stopped before it could have opened the database
+    await flushed;
+    expect(audit.counters.dropped).toBe(3);
+    expect(audit.backlog).toBe(0);
+    expect(lines.filter((l) => l.includes('ERROR') && l.includes('the writer thread stopped'))).toHaveLength(1);
+    audit.record(event(4));
+    await audit.close();
+    expect(audit.writerThread).toBeUndefined();
+    const written = db.prepare('SELECT operation, outcome, code, target FROM audit_log ORDER BY seq').all();
+    expect(written).toEqual([
+      { operation: 'audit/gap', outcome: 'gap', code: 3, target: null },
+      { operation: 'tools/call', outcome: 'ok', code: null, target: 't4' },
+    ]);
+    expect(audit.counters.written).toBe(1);
+    expect(audit.store.verify().ok).toBe(true);
     db.close();
   });
 });

@@ -144,7 +144,7 @@ describe('API keys: refusals', () => {
     const { key } = keys.create({ name: 'ops', scopes: [] });
     const base = new URL(gateway.url).origin;
     const host = new URL(gateway.url).host;
-    for (const [method, path] of [['GET', '/metrics'], ['GET', '/v1/queue/status'], ['POST', '/v1/queue/sync'], ['GET', '/v1/queue/metrics'], ['GET', '/v1/idempotency/status']] as const) {
+    for (const [method, path] of [['GET', '/metrics'], ['GET', '/v1/queue/status'], ['POST', '/v1/queue/sync'], ['GET', '/v1/queue/metrics'], ['GET', '/v1/idempotency/status'], ['GET', '/v1/power']] as const) {
       const refused = await rawRequest(base + path, { method, headers: { host } });
       const served = await rawRequest(base + path, { method, headers: { host, authorization: `Bearer ${key}` } });
       expect([method, path, refused.status, served.status]).toEqual([method, path, 401, 200]);

@@ -123,14 +123,14 @@ describe('mcp-edge with a bad config', () => {
     const { existsSync, writeFileSync } = await import('node:fs');
     const dir = tempDir();
     const path = `${dir}/mcp-edge.toml`;
-    writeFileSync(path, '[models]\nlocal_model = "phi-3-mini-q4"\n[security]\nuse_tpm = true\ntpm_device = "/dev/tpmrm0"\n[offline]\nqueue_size = 10\n');
+    writeFileSync(path, '[models]\nlocal_model = "phi-3-mini-q4"\n[power]\nlow_power_mode = true\ncpu_throttle_percent = 50\ngpu_enabled = true\n[offline]\nqueue_size = 10\n');
     const child = spawnCli(['serve', '--config', path, '--data-dir', `${dir}/data`]);
     const stderr = collect(child.stderr);
     expect(await waitForExit(child)).toBe(2);
     expect(stderr.text()).toContain(`${path} sets what mcp-edge does not support yet:`);
-    expect(stderr.text()).toContain(`models.local_model: not supported yet (local and cloud models arrive with the hybrid inference work); remove it from ${path}`);
-    expect(stderr.text()).toMatch(/security\.use_tpm: not supported yet \(TPM attestation is not implemented yet/);
-    expect(stderr.text()).toMatch(/security\.tpm_device: not supported yet/);
+    expect(stderr.text()).toMatch(/power\.cpu_throttle_percent: not supported yet \(cpu_throttle_percent has no honest meaning yet/);
+    expect(stderr.text()).toMatch(/power\.gpu_enabled: not supported yet/);
+    expect(stderr.text()).not.toMatch(/models\.local_model|power\.low_power_mode:/); // [models] and low power mode are implemented
     expect(stderr.text()).not.toMatch(/queue_size/);
     expect(existsSync(`${dir}/data`)).toBe(false);
   });

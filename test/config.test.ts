@@ -19,11 +19,13 @@ describe('config', () => {
     expect(config.gateway.bind_address).toBe('127.0.0.1:8080');
     expect(config.offline.compression).toBe('zstd');
     // Sections nothing implements yet hold no defaults that would pretend otherwise.
-    expect([config.models, config.security, config.telemetry, config.power]).toEqual([{}, {}, {}, {}]);
+    expect([config.models, config.security, config.telemetry]).toEqual([{}, {}, {}]);
+    // [power] is implemented: normal mode, never asleep; throttle and GPU are absent (refused when set).
+    expect(config.power).toEqual({ low_power_mode: false, sleep_on_idle_ms: 0 });
     expect(config.tokenizers).toEqual({});
   });
 
-  it('refuses every key of the seed-004 sections that nothing implements yet, naming each', () => {
+  it('refuses every key of the seed-004 sections that nothing implements yet, naming each ([telemetry] is implemented now)', () => {
     const text = `
 [gateway]
 bind_address = "0.0.0.0:9090"
@@ -38,6 +40,7 @@ queue_size = 500
 compression = "lz4"
 [security]
 use_tpm = true
+attestation_required = true
 [telemetry]
 enabled = true
 endpoints = ["https://metrics.example.com/v1/edge"]
@@ -48,17 +51,11 @@ cpu_throttle_percent = 50
     const err = refusal(() => parseConfig(text, 'mcp-edge.toml', { MCP_API_KEY: 'sk-test' }));
     expect(err.message).toMatch(/^mcp-edge\.toml sets what mcp-edge does not support yet:/);
     const keys = err.issues.map((issue) => issue.split(':')[0]);
+    // [models], [telemetry], [power] low_power_mode and TPM attestation are implemented: their keys are accepted.
     expect(keys).toEqual([
-      'models.local_model',
-      'models.cloud_endpoint',
-      'models.cloud_api_key',
-      'security.use_tpm',
-      'telemetry.enabled',
-      'telemetry.endpoints',
-      'power.low_power_mode',
       'power.cpu_throttle_percent',
     ]);
-    expect(err.issues[0]).toBe('models.local_model: not supported yet (local and cloud models arrive with the hybrid inference work); remove it from mcp-edge.toml');
+    expect(err.issues[0]).toMatch(/^power\.cpu_throttle_percent: not supported yet \(cpu_throttle_percent has no honest meaning yet: .*\); remove it from mcp-edge\.toml$/);
     expect(err.message).not.toContain('sk-test');
   });
 
@@ -72,9 +69,18 @@ cpu_throttle_percent = 50
     expect(() => parseConfig('[power]\ncpu_throttle_percent = 300\n', 'f.toml')).toThrowError(/f\.toml is invalid:\n {2}- power\.cpu_throttle_percent: /);
   });
 
-  it('refuses an energy weight on an upstream: nothing sets power-saver mode', () => {
-    const err = refusal(() => validateConfig({ upstreams: [{ id: 'a', transport: 'stdio', command: 'x' }, { id: 'b', transport: 'stdio', command: 'y', energy: 2 }] }));
-    expect(err.issues).toEqual([expect.stringMatching(/^upstreams\.1\.energy: not supported yet \(energy weights count only in power-saver mode/)]);
+  it('takes an energy weight on an upstream (it counts in low power mode), 0 by default', () => {
+    const config = validateConfig({ upstreams: [{ id: 'a', transport: 'stdio', command: 'x' }, { id: 'b', transport: 'stdio', command: 'y', energy: 2 }] });
+    expect(config.upstreams.map((u) => u.energy)).toEqual([0, 2]);
+  });
+
+  it('refuses gpu_enabled with the reason: the local model runs on the CPU', () => {
+    const err = refusal(() => validateConfig({ power: { gpu_enabled: true } }));
+    expect(err.issues).toEqual([expect.stringMatching(/^power\.gpu_enabled: not supported yet \(the local model runs on the CPU: GPU offload is not wired/)]);
+  });
+
+  it('refuses power.auto without a threshold', () => {
+    expect(() => validateConfig({ power: { auto: { sysfs_root: '/tmp' } } })).toThrowError(/power\.auto: set battery_below_percent or temperature_above_c/);
   });
 
   it('refuses the keys of the other transport on an upstream', () => {
@@ -123,12 +129,14 @@ cpu_throttle_percent = 50
     expect(() => parseConfig('[gateway]\nbind_address = \n', 'f.toml')).toThrowError(/f\.toml is not valid TOML at line 2/);
   });
 
-  it('refuses TPM settings instead of starting without attestation without a word', () => {
+  it('accepts the TPM keys, and names a tpm_device that is not a TCTI it knows', () => {
+    expect(validateConfig({ security: { use_tpm: true, tpm_device: 'swtpm:host=127.0.0.1,port=2321', tpm_pcrs: [0, 7] } }).security.tpm_pcrs).toEqual([0, 7]);
     const err = refusal(() => validateConfig({ security: { use_tpm: true, tpm_device: '/dev/tpmrm0' } }));
-    expect(err.issues).toEqual([
-      expect.stringMatching(/^security\.use_tpm: not supported yet \(TPM attestation is not implemented yet/),
-      expect.stringMatching(/^security\.tpm_device: not supported yet/),
-    ]);
+    expect(err.issues).toEqual([expect.stringMatching(/^security\.tpm_device: security\.tpm_device "\/dev\/tpmrm0" starts with .*use "device:\/dev\/tpmrm0"/)]);
+    expect(() => validateConfig({ security: { tpm_pcrs: [23] } })).toThrowError(/security\.tpm_pcrs\.0/);
+    expect(validateConfig({ security: { attestation_required: true, attestation_policy: { code: ['AB'.repeat(32)], pcrs: { '7': 'cd'.repeat(32) } } } }).security.attestation_policy?.code).toEqual(['AB'.repeat(32)]);
+    expect(() => validateConfig({ security: { attestation_policy: { code: ['abc'] } } })).toThrowError(/security\.attestation_policy\.code\.0/);
+    expect(() => validateConfig({ security: { attestation_policy: { pcrs: { '24': 'cd'.repeat(32) } } } })).toThrowError(/security\.attestation_policy\.pcrs/);
   });
 
   it('names tokenizers that shadow a built-in encoding or are not names', () => {

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, createGateway } from '../host/src/index.js';
 import { ROUTES, RouteTable } from '../host/src/gateway/routes.js';
 import { connectClient, freePort, startGateway } from './helpers/gateway.js';
+import { startSwtpm } from './helpers/swtpm.js';
 import { CLI, tempDir } from './helpers/processes.js';
 import { silentLogger } from './helpers/queue.js';
 
@@ -26,7 +27,16 @@ describe('the route table', () => {
   it('is what the gateway serves and what mcp-edge help lists, route for route', async () => {
     const gateway = await startGateway();
     const listed = helpRoutes();
-    expect([...CONDITIONAL]).toEqual(['GET /.well-known/oauth-protected-resource', 'GET /.well-known/oauth-protected-resource/mcp']);
+    expect([...CONDITIONAL]).toEqual([
+      'GET /.well-known/oauth-protected-resource',
+      'GET /.well-known/oauth-protected-resource/mcp',
+      'GET /ui',
+      'GET /ui/app.js',
+      'GET /ui/app.css',
+      'GET /v1/attestation/identity',
+      'POST /v1/attestation/quote',
+      'POST /v1/attestation/activate',
+    ]);
     const served = listed.filter((route) => !CONDITIONAL.has(route));
     expect(served).toEqual(gateway.servedRoutes());
     expect(listed).toEqual(expect.arrayContaining(['POST /mcp', 'GET /mcp', 'DELETE /mcp', 'GET /health', 'GET /metrics', 'GET /v1/queue/status', 'POST /v1/queue/sync']));
@@ -36,12 +46,17 @@ describe('the route table', () => {
       const res = await fetch(new URL(path, gateway.url), { method });
       expect([404, 405], route).not.toContain(res.status);
     }
-    // Without [auth.jwt] there is no OAuth metadata: an OAuth client learns it from the 404.
+    // Without [auth.jwt] there is no OAuth metadata: an OAuth client learns it from the 404; without ui.enabled, no dashboard.
     for (const route of CONDITIONAL) expect((await fetch(new URL(route.split(' ')[1]!, gateway.url))).status, route).toBe(404);
   });
 
-  it('is served whole, the conditional routes included, when their config is set', async () => {
-    const gateway = await startGateway({ auth: { resource: 'https://pi.test/mcp', jwt: { issuer: 'https://idp.test', jwks_url: `http://127.0.0.1:${await freePort()}/jwks` } } });
+  it('is served whole, the conditional routes included, when their config is set', { timeout: 60_000 }, async () => {
+    const swtpm = await startSwtpm();
+    const gateway = await startGateway({
+      ui: { enabled: true },
+      auth: { resource: 'https://pi.test/mcp', jwt: { issuer: 'https://idp.test', jwks_url: `http://127.0.0.1:${await freePort()}/jwks` } },
+      security: { use_tpm: true, tpm_device: swtpm.tcti },
+    });
     const listed = helpRoutes();
     expect(listed).toEqual(gateway.servedRoutes());
     for (const route of listed) {
@@ -71,9 +86,9 @@ describe('the route table', () => {
 describe('createGateway with keys not supported yet', () => {
   it('throws the ConfigError the CLI prints, naming each key, and opens nothing', async () => {
     const dataDir = join(tempDir(), 'data');
-    const start = createGateway({ config: { gateway: { bind_address: '127.0.0.1:0', data_dir: dataDir }, power: { low_power_mode: true }, telemetry: { enabled: false } }, logger: silentLogger });
+    const start = createGateway({ config: { gateway: { bind_address: '127.0.0.1:0', data_dir: dataDir }, power: { gpu_enabled: true, cpu_throttle_percent: 50 }, telemetry: { enabled: false } }, logger: silentLogger });
     await expect(start).rejects.toThrow(ConfigError);
-    await expect(start).rejects.toThrow(/^gateway config sets what mcp-edge does not support yet:\n {2}- telemetry\.enabled: not supported yet .*\n {2}- power\.low_power_mode: not supported yet \(low power mode is not implemented yet\); remove it from gateway config$/);
+    await expect(start).rejects.toThrow(/^gateway config sets what mcp-edge does not support yet:\n {2}- power\.cpu_throttle_percent: not supported yet .*\n {2}- power\.gpu_enabled: not supported yet \(the local model runs on the CPU.*\); remove it from gateway config$/);
     expect(existsSync(dataDir)).toBe(false);
   });
 });

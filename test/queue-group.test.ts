@@ -29,6 +29,7 @@ async function makeQueue(extra: Partial<QueueOptions> = {}, dir = tempDir('mcp-e
     log: silentLogger,
     ...extra,
   });
+  await q.ready;
   open.push({ q, db });
   return { q, db, dir };
 }

@@ -36,6 +36,7 @@ async function makeQueue(dest: Destination, limits: DestinationOptions = {}, dir
     ...(clock ? { now: () => clock.t } : {}),
     ...(compression ? { compression } : {}),
   });
+  await q.ready;
   open.push({ q, db });
   return { q, db, dir };
 }

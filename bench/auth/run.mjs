@@ -1,23 +1,35 @@
-// What authentication adds to a tools/call, against the same gateway with
-// auth off, measured in the same run:
+// What authentication, and the whole security layer, add to a tools/call,
+// against the same gateway with all of it off, measured in the same run:
 //
-// - end to end: three `mcp-edge serve` processes (auth off, API keys, JWT
-//   with the JWKS served by this process), 10 clients each, each its own MCP
-//   session, calling count_tokens back to back. The targets take turns,
-//   round after round, so drift on a shared machine hits all three alike;
-//   each target's figures are the medians of its rounds.
-// - in flow: a gateway in this process (auth off, API keys, JWT), loaded by
-//   a separate process: the time its authenticator takes per request, timed
-//   around each call while the gateway serves, and the gateway's CPU time
-//   per tools/call (this process holds only the gateway and the JWKS).
+// - end to end: `mcp-edge serve` processes, 10 clients each, each its own
+//   MCP session, calling count_tokens back to back: "off" (auth,
+//   authorization, rate limits and audit all off), "off-again" (the same, a
+//   second process: the noise floor), "api-key" and "jwt" (authentication
+//   alone; the JWKS served by this process and cached by the gateway), and
+//   "all-key" and "all-jwt" (everything on at once: the authentication, the
+//   [authorization] rules and [rate_limits] of bench/security/policy-toml.mjs,
+//   and [audit]). The targets take turns, round after round, each round
+//   starting with the next one, so drift on a shared machine hits all alike;
+//   each target's figures are the medians of its rounds, with the gateway's
+//   CPU per answered call from /proc/PID/stat (main thread and all threads).
+// - in flow: a gateway in this process (off, API keys, JWT, and both with
+//   everything on), loaded by a separate process: the time its
+//   authenticator takes per request, timed around each call while the
+//   gateway serves, and the gateway's CPU time per tools/call on its main
+//   thread and in all threads (this process holds only the gateway and the
+//   JWKS; the audit writer is a thread of it).
 // - hot loop: the authenticator alone, called back to back on one request
 //   (open access as the baseline; an API key; a JWT seen before; a JWT never
-//   seen, which costs a signature check). Warm caches: a lower bound.
+//   seen, which costs a signature check). Warm caches: a lower bound. And
+//   the whole per-call security work: authentication, the rate limiter and
+//   the policy check, and the audit record around the call (audited(), the
+//   gateway's own wrapper, into a running audit log whose writer thread
+//   writes every record), against open access and the bare call.
 //
 // Prints one JSON document and writes it to bench/results/auth.json. Needs
 // the built host (npm run build). Options: --rounds N, --clients N,
 // --warmup-ms N, --measure-ms N.
-import { fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -25,8 +37,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { parse as parseToml } from 'smol-toml';
 import { McpHttpClient } from '../gateway/client.mjs';
 import { round } from '../gateway/load.mjs';
+import { processCpuMs, threadCpuMs } from '../gateway/procstat.mjs';
+import { POLICY_TOML } from '../security/policy-toml.mjs';
+import { createKey, spawnServe } from './serve.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(root, 'host/bin/mcp-edge.js');
@@ -45,6 +61,18 @@ const { ApiKeyStore } = await import(join(root, 'host/dist/security/api-keys.js'
 const { createLogger } = await import(join(root, 'host/dist/telemetry/log.js'));
 /** @type {typeof import('../../host/src/index.js')} */
 const { createGateway } = await import(join(root, 'host/dist/index.js'));
+/** @type {typeof import('../../host/src/security/policy.js')} */
+const { Policy } = await import(join(root, 'host/dist/security/policy.js'));
+/** @type {typeof import('../../host/src/security/rate-limit.js')} */
+const { RateLimiter } = await import(join(root, 'host/dist/security/rate-limit.js'));
+/** @type {typeof import('../../host/src/security/audit/log.js')} */
+const { AuditLog } = await import(join(root, 'host/dist/security/audit/log.js'));
+/** @type {typeof import('../../host/src/security/audit/calls.js')} */
+const { audited } = await import(join(root, 'host/dist/security/audit/calls.js'));
+/** @type {typeof import('../../host/src/config/load.js')} */
+const { parseConfig } = await import(join(root, 'host/dist/config/load.js'));
+/** @type {typeof import('../../host/src/config/resolve.js')} */
+const { resolveSettings } = await import(join(root, 'host/dist/config/resolve.js'));
 
 const { values: args } = parseArgs({
   options: { rounds: { type: 'string' }, clients: { type: 'string' }, 'warmup-ms': { type: 'string' }, 'measure-ms': { type: 'string' }, 'flow-calls': { type: 'string' } },
@@ -74,51 +102,48 @@ async function mint(n = 0) {
     .sign(privateKey);
 }
 
-/** @type {Record<string, { auth?: Record<string, unknown> }>} */
+const KEYS_AUTH = { api_keys: true };
+const JWT_AUTH = { resource: RESOURCE, jwt: { issuer: ISSUER, jwks_url: jwksUrl } };
+
+/**
+ * Each target: its [auth] section, and whether everything else is on too
+ * ([authorization], [rate_limits], [audit]); audit is off otherwise.
+ * @type {Record<string, { auth?: Record<string, unknown>; everything?: boolean }>}
+ */
 const TARGETS = {
   off: {},
   // The same gateway as "off", a second process: what "added" reads when nothing was added (the noise floor).
   'off-again': {},
-  'api-key': { auth: { api_keys: true } },
-  jwt: { auth: { resource: RESOURCE, jwt: { issuer: ISSUER, jwks_url: jwksUrl } } },
+  'api-key': { auth: KEYS_AUTH },
+  jwt: { auth: JWT_AUTH },
+  'all-key': { auth: KEYS_AUTH, everything: true },
+  'all-jwt': { auth: JWT_AUTH, everything: true },
 };
 
+/** The config sections a target turns on besides [auth]: TOML for `serve`, an object for createGateway. */
+const EVERYTHING_TOML = `${POLICY_TOML}\n[audit]\nenabled = true\n`;
+const EVERYTHING = /** @type {Record<string, unknown>} */ (parseToml(EVERYTHING_TOML));
+const AUDIT_OFF = { audit: { enabled: false } };
+
 /**
- * Starts `mcp-edge serve` with `auth` (TOML written from it); resolves with its URL.
+ * Starts `mcp-edge serve` with `auth` (TOML written from it), and everything else on or off; resolves with its URL.
  * @param {string} name
  * @param {Record<string, unknown> | undefined} auth
+ * @param {boolean} everything
  */
-async function startTarget(name, auth) {
+async function startTarget(name, auth, everything) {
   const dir = join(scratch, name);
   mkdirSync(dir);
   const config = join(dir, 'mcp-edge.toml');
   const lines = [];
   if (auth?.api_keys) lines.push('[auth]', 'api_keys = true');
   if (auth?.jwt) lines.push('[auth]', `resource = "${RESOURCE}"`, '[auth.jwt]', `issuer = "${ISSUER}"`, `jwks_url = "${jwksUrl}"`);
+  lines.push(everything ? EVERYTHING_TOML : '[audit]\nenabled = false');
   writeFileSync(config, lines.join('\n') + '\n');
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--bind', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const { child, url: listening } = spawnServe({ cli: CLI, config, dataDir: dir, label: name });
   children.push(child);
-  const url = await new Promise((resolve, reject) => {
-    let seen = '';
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk) => {
-      seen += chunk;
-      const match = seen.match(/listening \{"url":"([^"]+)"/);
-      if (match) resolve(match[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${seen}`)));
-  });
-  return { name, url: /** @type {string} */ (url), dir };
-}
-
-/** An API key made by the real CLI in `dir`. */
-async function createKey(/** @type {string} */ dir) {
-  const child = spawn(process.execPath, [CLI, 'keys', 'create', 'bench', '--data-dir', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
-  let out = '';
-  child.stdout?.setEncoding('utf8');
-  child.stdout?.on('data', (c) => (out += c));
-  await new Promise((r) => child.once('close', r));
-  return out.trim();
+  const url = await listening;
+  return { name, url, dir, pid: /** @type {number} */ (child.pid) };
 }
 
 /** @param {number[]} sorted @param {number} p */
@@ -141,12 +166,14 @@ async function runRound(url, credentialOf) {
   const end = measureFrom + MEASURE_MS;
   /** @type {number[]} */
   const samples = [];
+  let answered = 0;
   await Promise.all(
     clients.map(async (client) => {
       while (performance.now() < end) {
         const t0 = performance.now();
         const result = await client.callTool('count_tokens', { text: 'hi' });
         const t1 = performance.now();
+        answered += 1;
         if (/** @type {{ tokens?: number }} */ (result.structuredContent)?.tokens !== 1) throw new Error(`unexpected result ${JSON.stringify(result).slice(0, 200)}`);
         if (t0 >= measureFrom && t1 <= end) samples.push(t1 - t0);
       }
@@ -155,7 +182,7 @@ async function runRound(url, credentialOf) {
   await Promise.all(clients.map((c) => c.close()));
   agent.destroy();
   samples.sort((a, b) => a - b);
-  return { calls: samples.length, p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99) };
+  return { calls: samples.length, answered, p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99) };
 }
 
 /** @param {number[]} values */
@@ -179,14 +206,15 @@ async function perCallMicros(fn, calls = 20_000, batches = 7) {
 }
 
 /**
- * One in-flow row: a gateway in this process with `auth`, loaded by
+ * One in-flow row: a gateway in this process with the config `sections`
+ * ([auth], and [authorization], [rate_limits], [audit] when on), loaded by
  * load-child.mjs; its authenticator timed around every request.
  * @param {string} name
- * @param {Record<string, unknown>} auth
+ * @param {Record<string, unknown>} sections
  * @param {(gateway: import('../../host/src/gateway/gateway.js').Gateway) => Promise<string>} credentialFor
  */
-async function flowRow(name, auth, credentialFor) {
-  const gateway = await createGateway({ config: { gateway: { bind_address: '127.0.0.1:0', data_dir: join(scratch, `flow-${name}`) }, auth }, logger: createLogger('error') });
+async function flowRow(name, sections, credentialFor) {
+  const gateway = await createGateway({ config: { gateway: { bind_address: '127.0.0.1:0', data_dir: join(scratch, `flow-${name}`) }, ...sections }, logger: createLogger('error') });
   const credential = await credentialFor(gateway);
   const authenticator = gateway['authenticator'];
   const authenticate = authenticator.authenticate.bind(authenticator);
@@ -204,42 +232,54 @@ async function flowRow(name, auth, credentialFor) {
   child.stdout?.on('data', (c) => (out += c));
   /** @type {NodeJS.CpuUsage | undefined} */
   let cpuAtStart;
+  /** @type {NodeJS.CpuUsage | undefined} */
+  let mainAtStart;
   child.once('message', () => {
     cpuAtStart = process.cpuUsage();
+    mainAtStart = process.threadCpuUsage();
     nanos.length = 0;
   });
   await new Promise((r) => child.once('close', r));
+  // The records of the last calls are written too (audit on): part of what it costs.
+  await gateway.auditLog?.flush();
   const cpu = process.cpuUsage(cpuAtStart);
+  const main = process.threadCpuUsage(mainAtStart);
+  const written = gateway.auditLog?.counters.written ?? 0;
   await gateway.close();
   nanos.sort((a, b) => a - b);
   return {
     authP50Us: round((percentile(nanos, 50) ?? NaN) / 1000, 2),
     authP99Us: round((percentile(nanos, 99) ?? NaN) / 1000, 2),
+    // All threads (the audit writer's included), and the main thread that serves the calls.
     gatewayCpuUsPerCall: round((cpu.user + cpu.system) / FLOW_CALLS, 1),
+    mainThreadCpuUsPerCall: round((main.user + main.system) / FLOW_CALLS, 1),
     wallUsPerCall: round((Number(out.trim()) * 1000) / FLOW_CALLS, 1),
+    auditRecordsWritten: written,
   };
 }
 
-/** The in-flow rows, each target twice in turn (off, keys, jwt, off, keys, jwt); the lower CPU of each pair. */
+/** The in-flow rows, each target twice in turn (off, keys, jwt, all-key, all-jwt, then again); of each pair, the run with the lower main-thread CPU. */
 async function inFlow() {
+  const keyFor = async (/** @type {import('../../host/src/gateway/gateway.js').Gateway} */ g) => new ApiKeyStore(g.db).create({ name: 'flow', scopes: [] }).key;
   /** @type {Record<string, [Record<string, unknown>, (g: import('../../host/src/gateway/gateway.js').Gateway) => Promise<string>]>} */
   const rows = {
-    off: [{}, async () => ''],
-    'api-key': [{ api_keys: true }, async (g) => new ApiKeyStore(g.db).create({ name: 'flow', scopes: [] }).key],
-    jwt: [{ resource: RESOURCE, jwt: { issuer: ISSUER, jwks_url: jwksUrl } }, async () => mint(99)],
+    off: [AUDIT_OFF, async () => ''],
+    'api-key': [{ auth: KEYS_AUTH, ...AUDIT_OFF }, keyFor],
+    jwt: [{ auth: JWT_AUTH, ...AUDIT_OFF }, async () => mint(99)],
+    'all-key': [{ auth: KEYS_AUTH, ...EVERYTHING }, keyFor],
+    'all-jwt': [{ auth: JWT_AUTH, ...EVERYTHING }, async () => mint(99)],
   };
   /** @type {Record<string, Awaited<ReturnType<typeof flowRow>>[]>} */
-  const runs = { off: [], 'api-key': [], jwt: [] };
+  const runs = Object.fromEntries(Object.keys(rows).map((name) => [name, []]));
   for (let pass = 0; pass < 2; pass++) {
-    for (const [name, [auth, credentialFor]] of Object.entries(rows)) runs[name]?.push(await flowRow(`${name}-${pass}`, auth, credentialFor));
+    for (const [name, [sections, credentialFor]] of Object.entries(rows)) runs[name]?.push(await flowRow(`${name}-${pass}`, sections, credentialFor));
   }
   /** @type {Record<string, Awaited<ReturnType<typeof flowRow>> | undefined>} */
-  const best = Object.fromEntries(Object.entries(runs).map(([name, rs]) => [name, [...rs].sort((a, b) => a.gatewayCpuUsPerCall - b.gatewayCpuUsPerCall)[0]]));
+  const best = Object.fromEntries(Object.entries(runs).map(([name, rs]) => [name, [...rs].sort((a, b) => a.mainThreadCpuUsPerCall - b.mainThreadCpuUsPerCall)[0]]));
   const off = best.off;
-  return {
-    rows: best,
-    addedGatewayCpuUsPerCall: { 'api-key': round((best['api-key']?.gatewayCpuUsPerCall ?? NaN) - (off?.gatewayCpuUsPerCall ?? NaN), 1), jwt: round((best.jwt?.gatewayCpuUsPerCall ?? NaN) - (off?.gatewayCpuUsPerCall ?? NaN), 1) },
-  };
+  /** @param {'gatewayCpuUsPerCall' | 'mainThreadCpuUsPerCall'} field */
+  const addedOf = (field) => Object.fromEntries(Object.keys(rows).filter((n) => n !== 'off').map((name) => [name, round((best[name]?.[field] ?? NaN) - (off?.[field] ?? NaN), 1)]));
+  return { rows: best, addedGatewayCpuUsPerCall: addedOf('gatewayCpuUsPerCall'), addedMainThreadCpuUsPerCall: addedOf('mainThreadCpuUsPerCall') };
 }
 
 /** The authenticator alone, in this process, on a request-shaped object. */
@@ -266,36 +306,149 @@ async function inProcess() {
     jwtCachedUs: await perCallMicros(() => jwtAuth.authenticate(cachedToken)),
     jwtFirstSeenUs: uncached,
   };
+  const security = await securityPerCall(db, { plain, keyed, cachedToken }, keysAuth, jwtAuth);
   db.close();
-  return { ...result, apiKeyAddedUs: round(result.apiKeyUs - result.openAccessUs, 2), jwtCachedAddedUs: round(result.jwtCachedUs - result.openAccessUs, 2) };
+  return { ...result, apiKeyAddedUs: round(result.apiKeyUs - result.openAccessUs, 2), jwtCachedAddedUs: round(result.jwtCachedUs - result.openAccessUs, 2), securityPerCall: security };
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+/**
+ * µs per call of `fn` (wall and this thread's CPU), the median of batches;
+ * the event loop gets a turn every `slice` calls, as between the requests a
+ * gateway reads, so that the audit log posts its batches to its writer.
+ * @param {() => Promise<unknown>} fn
+ */
+async function loopMicros(fn, calls = 70_000, batches = 7, slice = 100) {
+  for (let i = 0; i < 5000; i++) {
+    await fn();
+    if (i % slice === 0) await turn();
+  }
+  const perBatch = Math.floor(calls / batches);
+  /** @type {number[]} */
+  const wall = [];
+  /** @type {number[]} */
+  const cpu = [];
+  for (let b = 0; b < batches; b++) {
+    const c0 = process.threadCpuUsage();
+    const t0 = performance.now();
+    for (let i = 1; i <= perBatch; i++) {
+      await fn();
+      if (i % slice === 0) await turn();
+    }
+    wall.push(((performance.now() - t0) * 1000) / perBatch);
+    const c = process.threadCpuUsage(c0);
+    cpu.push((c.user + c.system) / perBatch);
+  }
+  return { wallUs: round(median(wall), 2), mainThreadCpuUs: round(median(cpu), 2) };
+}
+
+/**
+ * The security layer's whole per-call work, warm: authenticate the request,
+ * the rate limiter and the policy on the tools/call, and the call wrapped in
+ * audited() (the gateway's own wrapper: the record it builds and queues, and
+ * the batches posted to the writer thread, which writes every one of them);
+ * against open access and the bare call. Every record is checked written.
+ * @param {import('../../host/src/storage/database.js').Db} db
+ * @param {Record<'plain' | 'keyed' | 'cachedToken', import('node:http').IncomingMessage>} requests
+ * @param {{ authenticate(req: import('node:http').IncomingMessage): unknown }} keysAuth
+ * @param {{ authenticate(req: import('node:http').IncomingMessage): unknown }} jwtAuth
+ */
+async function securityPerCall(db, requests, keysAuth, jwtAuth) {
+  const settings = resolveSettings(parseConfig(`[auth]\napi_keys = true\n${EVERYTHING_TOML}`, 'bench', {}));
+  /** @type {import('@modelcontextprotocol/sdk/types.js').Tool[]} */
+  const tools = ['count_tokens', 'edge_compress', 'queue_status', 'queue_sync'].map((name) => ({ name, inputSchema: { type: /** @type {const} */ ('object') } }));
+  const catalog = { listTools: () => tools, listPrompts: () => [], qualifiedToolNames: (/** @type {string} */ n) => (tools.some((t) => t.name === n) ? [n] : undefined), qualifiedPromptNames: () => undefined };
+  const policy = new Policy(/** @type {NonNullable<typeof settings.authorization>} */ (settings.authorization), { catalog });
+  const limiter = new RateLimiter(/** @type {NonNullable<typeof settings.rateLimits>} */ (settings.rateLimits));
+  // max_pending holds every record of the loop: it calls faster than any gateway would, and a dropped record would cost less than a written one.
+  const audit = new AuditLog(db, { ...settings.audit, maxPending: 1_000_000 }, createLogger('error'));
+  await audit.start();
+  const session = '3f6c1d8e-4b0a-4e1b-9a53-2f0f9d1c7e44';
+  const result = { content: [{ type: 'text', text: '1' }], structuredContent: { tokens: 1 } };
+  const call = () => Promise.resolve(result);
+  // Each request is parsed afresh: a new message per call, in the baseline too.
+  const messageOf = () => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'count_tokens', arguments: { text: 'hi' } } });
+  /** @param {{ authenticate(req: import('node:http').IncomingMessage): unknown }} auth @param {import('node:http').IncomingMessage} req */
+  const secured = (auth, req) => async () => {
+    const principal = /** @type {import('../../host/src/security/principal.js').Principal} */ (await auth.authenticate(req));
+    const message = messageOf();
+    limiter.checkMessages(principal, [message]);
+    policy.checkTool(principal, message.params.name);
+    return audited(audit, { operation: 'tools/call', principal, session, target: message.params.name, arguments: message.params.arguments }, call);
+  };
+  const bare = async () => {
+    await openAccess.authenticate(requests.plain);
+    return messageOf().params.name === 'count_tokens' && call();
+  };
+  const baseline = await loopMicros(bare);
+  const apiKey = await loopMicros(secured(keysAuth, requests.keyed));
+  const jwt = await loopMicros(secured(jwtAuth, requests.cachedToken));
+  await audit.flush();
+  const { recorded, written, dropped } = audit.counters;
+  await audit.close();
+  return {
+    baseline,
+    apiKey,
+    jwt,
+    addedWallUs: { apiKey: round(apiKey.wallUs - baseline.wallUs, 2), jwt: round(jwt.wallUs - baseline.wallUs, 2) },
+    addedMainThreadCpuUs: { apiKey: round(apiKey.mainThreadCpuUs - baseline.mainThreadCpuUs, 2), jwt: round(jwt.mainThreadCpuUs - baseline.mainThreadCpuUs, 2) },
+    audit: { recorded, written, dropped, everyRecordWritten: written === recorded && dropped === 0 },
+  };
 }
 
 async function main() {
   const loadAtStart = round(os.loadavg()[0] ?? NaN, 2);
   const started = performance.now();
+  /** @type {Awaited<ReturnType<typeof startTarget>>[]} */
   const targets = [];
-  for (const [name, { auth }] of Object.entries(TARGETS)) targets.push(await startTarget(name, auth));
-  const apiKey = await createKey(/** @type {{ dir: string }} */ (targets.find((t) => t.name === 'api-key')).dir);
+  for (const [name, { auth, everything }] of Object.entries(TARGETS)) targets.push(await startTarget(name, auth, everything === true));
+  const dirOf = (/** @type {string} */ name) => /** @type {{ dir: string }} */ (targets.find((t) => t.name === name)).dir;
+  const apiKey = await createKey(CLI, dirOf('api-key'), 'bench');
+  const allKey = await createKey(CLI, dirOf('all-key'), 'bench');
   const tokens = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => mint(i)));
   /** @type {Record<string, (i: number) => string | undefined>} */
-  const credentials = { off: () => undefined, 'off-again': () => undefined, 'api-key': () => apiKey, jwt: (i) => tokens[i] };
-  /** @type {Record<string, { p50Ms: number; p99Ms: number; calls: number }[]>} */
+  const credentials = { off: () => undefined, 'off-again': () => undefined, 'api-key': () => apiKey, jwt: (i) => tokens[i], 'all-key': () => allKey, 'all-jwt': (i) => tokens[i] };
+  /** @type {Record<string, { p50Ms: number; p99Ms: number; calls: number; mainThreadCpuUsPerCall: number; processCpuUsPerCall: number }[]>} */
   const rounds = Object.fromEntries(targets.map((t) => [t.name, []]));
   for (let r = 0; r < ROUNDS; r++) {
     // Each round starts with the next target, so no target always runs right after another.
     for (let t = 0; t < targets.length; t++) {
       const target = /** @type {(typeof targets)[number]} */ (targets[(r + t) % targets.length]);
-      rounds[target.name]?.push(await runRound(target.url, credentials[target.name] ?? (() => undefined)));
+      const main0 = threadCpuMs(target.pid);
+      const all0 = processCpuMs(target.pid);
+      const result = await runRound(target.url, credentials[target.name] ?? (() => undefined));
+      // The gateway's CPU per answered call: /proc/PID/task/PID/stat (the main thread) and /proc/PID/stat (all threads), 10 ms ticks over thousands of calls.
+      const perCall = (/** @type {number} */ ms) => round((ms * 1000) / Math.max(1, result.answered), 1);
+      rounds[target.name]?.push({ ...result, mainThreadCpuUsPerCall: perCall(threadCpuMs(target.pid) - main0), processCpuUsPerCall: perCall(processCpuMs(target.pid) - all0) });
     }
   }
   const summary = Object.fromEntries(
-    Object.entries(rounds).map(([name, rs]) => [name, { p50Ms: round(median(rs.map((x) => x.p50Ms)), 4), p99Ms: round(median(rs.map((x) => x.p99Ms)), 4), callsPerSec: round(median(rs.map((x) => x.calls)) / (MEASURE_MS / 1000), 0), roundsP50Ms: rs.map((x) => round(x.p50Ms, 4)) }]),
+    Object.entries(rounds).map(([name, rs]) => [
+      name,
+      {
+        p50Ms: round(median(rs.map((x) => x.p50Ms)), 4),
+        p99Ms: round(median(rs.map((x) => x.p99Ms)), 4),
+        callsPerSec: round(median(rs.map((x) => x.calls)) / (MEASURE_MS / 1000), 0),
+        mainThreadCpuUsPerCall: median(rs.map((x) => x.mainThreadCpuUsPerCall)),
+        processCpuUsPerCall: median(rs.map((x) => x.processCpuUsPerCall)),
+        roundsP50Ms: rs.map((x) => round(x.p50Ms, 4)),
+      },
+    ]),
   );
   const off = summary.off;
   const added = (/** @type {string} */ name) => {
     const s = summary[name];
     if (!s || !off) return undefined;
-    return { p50Ms: round(s.p50Ms - off.p50Ms, 4), p99Ms: round(s.p99Ms - off.p99Ms, 4), ratioP50: round(s.p50Ms / off.p50Ms, 3), ratioP99: round(s.p99Ms / off.p99Ms, 3), ratioCallsPerSec: round(s.callsPerSec / off.callsPerSec, 3) };
+    return {
+      p50Ms: round(s.p50Ms - off.p50Ms, 4),
+      p99Ms: round(s.p99Ms - off.p99Ms, 4),
+      ratioP50: round(s.p50Ms / off.p50Ms, 3),
+      ratioP99: round(s.p99Ms / off.p99Ms, 3),
+      ratioCallsPerSec: round(s.callsPerSec / off.callsPerSec, 3),
+      mainThreadCpuUsPerCall: round(s.mainThreadCpuUsPerCall - off.mainThreadCpuUsPerCall, 1),
+      processCpuUsPerCall: round(s.processCpuUsPerCall - off.processCpuUsPerCall, 1),
+    };
   };
   const flow = await inFlow();
   const micro = await inProcess();
@@ -305,11 +458,17 @@ async function main() {
     machine: { cpus: os.cpus().length, node: process.version, loadAvg1mAtStart: loadAtStart, loadAvg1mAtEnd: round(os.loadavg()[0] ?? NaN, 2) },
     settings: { clients: CLIENTS, rounds: ROUNDS, warmupMs: WARMUP_MS, measureMs: MEASURE_MS },
     endToEnd: summary,
-    addedVsOff: { 'off-again': added('off-again'), 'api-key': added('api-key'), jwt: added('jwt') },
+    addedVsOff: Object.fromEntries(Object.keys(TARGETS).filter((n) => n !== 'off').map((name) => [name, added(name)])),
     inFlow: flow,
     hotLoop: micro,
     goals: {
-      note: 'the issue asks added p50 <= 0.05 ms and p99 <= 0.2 ms at 10 clients (authentication + authorization + audit); on a shared 2-core machine the end-to-end differences are within the noise, the in-flow timings are the cost of authentication itself',
+      note: 'the issue asks added p50 <= 0.05 ms and p99 <= 0.2 ms at 10 clients (authentication + authorization + audit): the all-key and all-jwt targets against off; compare with off-again, the noise floor of the same comparison; the in-flow timings are the cost of authentication itself, the hot loop the whole per-call security work',
+      allKeyAddedP50AtMost0_05ms: (added('all-key')?.p50Ms ?? Infinity) <= 0.05,
+      allJwtAddedP50AtMost0_05ms: (added('all-jwt')?.p50Ms ?? Infinity) <= 0.05,
+      allKeyAddedP99AtMost0_2ms: (added('all-key')?.p99Ms ?? Infinity) <= 0.2,
+      allJwtAddedP99AtMost0_2ms: (added('all-jwt')?.p99Ms ?? Infinity) <= 0.2,
+      hotLoopAllKeyAtMost50us: micro.securityPerCall.addedWallUs.apiKey <= 50,
+      hotLoopAllJwtAtMost50us: micro.securityPerCall.addedWallUs.jwt <= 50,
       apiKeyInFlowP50AtMost50us: (flow.rows['api-key']?.authP50Us ?? Infinity) <= 50,
       jwtInFlowP50AtMost50us: (flow.rows.jwt?.authP50Us ?? Infinity) <= 50,
       apiKeyInFlowP99AtMost200us: (flow.rows['api-key']?.authP99Us ?? Infinity) <= 200,

@@ -24,12 +24,13 @@ function percentile(sorted, p) {
  * @param {string} url
  * @param {number} count
  * @param {http.Agent} agent
+ * @param {Record<string, string>} headers  sent with every request (a peer's credential)
  */
-async function openClients(url, count, agent) {
+async function openClients(url, count, agent, headers) {
   /** @type {McpHttpClient[]} */
   const clients = [];
   for (let i = 0; i < count; i += SETUP_BATCH) {
-    const batch = Array.from({ length: Math.min(SETUP_BATCH, count - i) }, () => new McpHttpClient(url, agent));
+    const batch = Array.from({ length: Math.min(SETUP_BATCH, count - i) }, () => new McpHttpClient(url, agent, undefined, headers));
     await Promise.all(batch.map((c) => c.initialize()));
     clients.push(...batch);
   }
@@ -45,15 +46,16 @@ function checkResult(result) {
 
 /**
  * @param {McpHttpClient} client
+ * @param {string} tool
  * @param {{ measureFrom: number; end: number }} clock  performance.now() times
  * @param {number[]} samples  latencies (ms) of calls inside the window
  * @param {string[]} errors
  */
-async function clientLoop(client, clock, samples, errors) {
+async function clientLoop(client, tool, clock, samples, errors) {
   while (performance.now() < clock.end) {
     const start = performance.now();
     try {
-      checkResult(await client.callTool(TOOL));
+      checkResult(await client.callTool(tool));
     } catch (error) {
       errors.push(error instanceof Error ? error.message : String(error));
       if (errors.length > 100) throw new Error(`too many errors, first: ${errors[0]}`);
@@ -68,14 +70,16 @@ async function clientLoop(client, clock, samples, errors) {
  * Runs one row: `clients` concurrent sessions against `url` for warmupMs +
  * measureMs. onWindowStart / onWindowEnd (optional) mark the measured window.
  * An https URL gets an https.Agent with `tls` (CA, client certificate).
+ * `tool` is the fixture's test_simple_text under the name the target gives it;
+ * `headers` go with every request (a credential the target asks for).
  * @param {string} url
- * @param {{ clients: number; warmupMs: number; measureMs: number; onWindowStart?: () => void; onWindowEnd?: () => void; tls?: import('node:tls').ConnectionOptions }} options
+ * @param {{ clients: number; warmupMs: number; measureMs: number; onWindowStart?: () => void; onWindowEnd?: () => void; tls?: import('node:tls').ConnectionOptions; tool?: string; headers?: Record<string, string> }} options
  */
-export async function runLoad(url, { clients, warmupMs, measureMs, onWindowStart, onWindowEnd, tls }) {
+export async function runLoad(url, { clients, warmupMs, measureMs, onWindowStart, onWindowEnd, tls, tool = TOOL, headers = {} }) {
   const pool = { keepAlive: true, maxSockets: clients + 4 };
   const agent = url.startsWith('https:') ? new https.Agent({ ...pool, ...tls }) : new http.Agent(pool);
   try {
-    const sessions = await openClients(url, clients, agent);
+    const sessions = await openClients(url, clients, agent, headers);
     const now = performance.now();
     const clock = { measureFrom: now + warmupMs, end: now + warmupMs + measureMs };
     /** @type {number[]} */
@@ -83,7 +87,7 @@ export async function runLoad(url, { clients, warmupMs, measureMs, onWindowStart
     /** @type {string[]} */
     const errors = [];
     const timer = setTimeout(() => onWindowStart?.(), warmupMs);
-    await Promise.all(sessions.map((c) => clientLoop(c, clock, samples, errors)));
+    await Promise.all(sessions.map((c) => clientLoop(c, tool, clock, samples, errors)));
     clearTimeout(timer);
     // Loops stop at the window's end plus at most one call each.
     onWindowEnd?.();

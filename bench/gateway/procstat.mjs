@@ -115,3 +115,36 @@ export function treeCpuMs(root) {
   }
   return total;
 }
+
+/**
+ * CPU time (user + system, ms; 10 ms ticks) of one thread of `pid`: its main
+ * thread by default (whose id is the pid), what serves the requests in Node.
+ * @param {number} pid
+ * @param {number} [tid]
+ */
+export function threadCpuMs(pid, tid = pid) {
+  return statCpuMs(`/proc/${pid}/task/${tid}/stat`);
+}
+
+/**
+ * CPU time (user + system, ms) of the whole process `pid`, all its threads.
+ * @param {number} pid
+ */
+export function processCpuMs(pid) {
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/** @param {string} file */
+function statCpuMs(file) {
+  const stat = readFileSync(file, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+
+/**
+ * Resident memory of `pid` now, MB.
+ * @param {number} pid
+ */
+export function rssMb(pid) {
+  return Math.round(statusField(pid, 'VmRSS') / 102.4) / 10;
+}

@@ -1,15 +1,28 @@
-// The three ways the bench reaches the same upstream fixture: directly over
-// Streamable HTTP, through mcp-edge, and through supergateway (npm) fronting
-// the fixture's stdio mode. Each start resolves { name, url, pid, stop }.
+// The ways the bench reaches the same upstream fixture: directly over
+// Streamable HTTP; through mcp-edge fronting that same fixture process over
+// Streamable HTTP (the headline) or a fixture child over stdio; through the
+// peers: supergateway and mcp-proxy (npm, each fronting the fixture's stdio
+// mode, the only upstream they take) and IBM's ContextForge (contextforge.mjs,
+// fronting the fixture over Streamable HTTP). Each start resolves
+// { name, url, pid, stop }.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { createConnection, createServer } from 'node:net';
 import { startProcess } from '../../test/conformance/lib/processes.mjs';
-import { FIXTURE_MAIN, startFixtureHttp, startGatewayOverFixture } from '../../test/conformance/lib/targets.mjs';
+import { FIXTURE_MAIN, fixtureUpstreamToml, startEdgeGateway, startFixtureHttp } from '../../test/conformance/lib/targets.mjs';
 import { processTree } from './procstat.mjs';
 
 const require = createRequire(import.meta.url);
 
-/** @typedef {{ name: string; url: string; pid: number | undefined; stop: () => Promise<void> }} BenchTarget */
+/** Where bench/gateway/install-peers.sh puts the peers (never installed at test time). */
+export const PEERS = process.env.MCP_EDGE_BENCH_PEERS ?? join(homedir(), '.cache/mcp-edge-bench');
+
+/**
+ * `tool`: the fixture's test_simple_text under the target's name for it; `headers`: the credential it asks for.
+ * @typedef {{ name: string; url: string; pid: number | undefined; stop: () => Promise<void>; tool?: string; headers?: Record<string, string> }} BenchTarget
+ */
 
 export async function freePort() {
   const server = createServer();
@@ -74,13 +87,38 @@ export async function startSupergateway() {
 }
 
 /**
- * mcp-edge: an already running gateway given by URL (and pid, for its RSS), or
- * else `mcp-edge serve` started here fronting the fixture over stdio.
- * @param {{ url?: string; pid?: number }} running
+ * mcp-proxy (npm) fronting the fixture over stdio, as its README shows
+ * (`mcp-proxy --port P -- command args`); Streamable HTTP on /mcp, a session
+ * (and a fixture child) per client. Installed by bench/gateway/install-peers.sh.
  * @returns {Promise<BenchTarget>}
  */
-export async function startGateway({ url, pid }) {
+export async function startMcpProxy() {
+  const bin = join(PEERS, 'npm/node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs');
+  if (!existsSync(bin)) throw new Error(`mcp-proxy is not installed (${bin}); run bench/gateway/install-peers.sh`);
+  const port = await freePort();
+  const proc = await startProcess(process.execPath, [
+    bin, '--port', String(port), '--server', 'stream', '--', process.execPath, FIXTURE_MAIN, '--stdio',
+  ], { name: 'mcp-proxy' });
+  await waitForPort(port);
+  return { name: 'mcp-proxy', url: `http://127.0.0.1:${port}/mcp`, pid: proc.child.pid, stop: () => stopTree(proc) };
+}
+
+/** mcp-edge.toml for the gateway fronting a running fixture over Streamable HTTP (`transport = "http"`). */
+function httpUpstreamToml(/** @type {string} */ fixtureUrl) {
+  return ['[aggregation]', 'prefix_mode = "never"', '', '[[upstreams]]', 'id = "conformance"', 'transport = "http"', `url = ${JSON.stringify(fixtureUrl)}`, ''].join('\n');
+}
+
+/**
+ * mcp-edge: an already running gateway given by URL (and pid, for its CPU and
+ * RSS), or else `mcp-edge serve` started here fronting the running fixture at
+ * `fixtureUrl` over Streamable HTTP (name "mcp-edge", the headline), or a
+ * fixture child over stdio (name "mcp-edge-stdio").
+ * @param {{ url?: string; pid?: number }} running
+ * @param {{ fixtureUrl?: string }} upstream
+ * @returns {Promise<BenchTarget>}
+ */
+export async function startGateway({ url, pid }, { fixtureUrl }) {
   if (url) return { name: 'mcp-edge', url, pid, stop: async () => {} };
-  const gateway = await startGatewayOverFixture();
-  return { name: 'mcp-edge', ...gateway };
+  const gateway = await startEdgeGateway(fixtureUrl ? httpUpstreamToml(fixtureUrl) : fixtureUpstreamToml());
+  return { name: fixtureUrl ? 'mcp-edge' : 'mcp-edge-stdio', ...gateway };
 }

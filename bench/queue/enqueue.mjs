@@ -35,6 +35,7 @@ async function queueRate(withKeys) {
     compression: COMPRESSION,
     log: silent,
   });
+  await q.ready;
   const t0 = performance.now();
   for (let i = 0; i < N; i += WINDOW) {
     const group = [];

@@ -34,6 +34,7 @@ async function measure(diskFlush, calls = N) {
     diskFlush,
     log: silent,
   });
+  await q.ready;
   const intercept = queueInterceptor(q, { record: 'dest' }, new IdempotencyMemory(db, 60_000));
   const run = () => Promise.reject(new Error('a deferred call must not run now'));
   let next = 0;

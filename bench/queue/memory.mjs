@@ -69,6 +69,7 @@ async function measure(dir) {
     tickMs: 3_600_000,
     log: { debug() {}, info() {}, warn() {}, error() {} },
   });
+  await q.ready;
   const openMs = performance.now() - t0;
   // Let concurrent sweeping finish and the allocator hand pages back before reading RSS.
   for (let i = 0; i < 3; i++) {

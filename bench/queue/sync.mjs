@@ -36,7 +36,7 @@ const freePort = () =>
  * @returns {Promise<import('node:child_process').ChildProcess>}
  */
 function startDestination(dir, port) {
-  const child = spawn(process.execPath, [DESTINATION, dir, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [DESTINATION, dir, String(port), '0', 'rerun', process.env.EFFECTS ?? 'memory'], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.add(child);
   return new Promise((resolve) => {
     child.stdout.setEncoding('utf8').on('data', (c) => c.includes('READY') && resolve(child));
@@ -56,12 +56,14 @@ async function drain(window, core) {
   const q = await OfflineQueue.open(db, core, {
     destinations: { dest: { maxItems: 10_000_000, maxBytes: 2 ** 40, ttlMs: 0 } },
     deliver: deliverer.deliver,
+    ...(process.env.BATCH === '1' ? { deliverMany: deliverer.deliverMany } : {}),
     backoff: { baseMs: 3_600_000, maxMs: 3_600_000, jitterPercent: 0 },
     batchItems: 256,
     window,
     tickMs: 3_600_000,
     log: silent,
   });
+  await q.ready;
   await Promise.all(Array.from({ length: N }, (_, n) => q.enqueue({ destination: 'dest', tool: 'record', arguments: { n } })));
   await q.deliverNow(); // link down: one failed attempt
   const dest = await startDestination(join(dir, 'dest'), port);

@@ -7,7 +7,8 @@
 //   event-loop turn, with the default settings (5 ms, batch_max 500);
 //   audited records/s is the count over the time until the last one is
 //   committed and fdatasync'd. Also the cost of record() alone (what a call
-//   pays), in ns per record.
+//   pays), in ns per record, and the CPU per record on the producer's thread
+//   (record() and posting the batches) and in all threads.
 // - calls: tools/call (count_tokens, served by the gateway itself) at
 //   CLIENTS concurrent clients against three `mcp-edge serve` processes:
 //   audit off, audit off again (the noise floor: what "added" reads when
@@ -16,9 +17,11 @@
 //   are the medians of its rounds. Afterwards the "on" target's database must
 //   hold one row per call it answered, and its chain must verify.
 // - in flow: a gateway in this process, audit on vs off, loaded by another
-//   process (bench/auth/load-child.mjs): this process's CPU time per call,
-//   the writer's share included. Less noisy than end-to-end latency on a
-//   shared machine.
+//   process (bench/auth/load-child.mjs): this process's CPU time per call on
+//   its main thread (the one that serves the calls; the writer runs in a
+//   worker thread) and in all threads (the writer's share included). Less
+//   noisy than end-to-end latency on a shared machine. The calls rows give
+//   the same two figures for the `serve` processes, from /proc/PID/stat.
 //
 //   node bench/security/audit.mjs   (env: WRITER_EVENTS=200000 ROUNDS=5 CLIENTS=10 WARMUP_MS=1000 MEASURE_MS=3000 FLOW_CALLS=20000)
 // Prints one JSON document on stdout. Needs the built host (npm run build).
@@ -34,6 +37,7 @@ import { openDatabaseFile, DATABASE_FILE } from '../../host/dist/storage/databas
 import { createLogger } from '../../host/dist/telemetry/log.js';
 import { McpHttpClient } from '../gateway/client.mjs';
 import { round } from '../gateway/load.mjs';
+import { processCpuMs, rssMb, threadCpuMs } from '../gateway/procstat.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(root, 'host/bin/mcp-edge.js');
@@ -56,11 +60,15 @@ const PER_TURN = 250;
 async function writer() {
   const db = openDatabaseFile(join(scratch, 'writer.db'));
   /** @type {import('../../host/src/security/audit/log.js').AuditSettings} */
-  const settings = { enabled: true, recordArguments: false, flushIntervalMs: 5, batchMax: 500, maxPending: 100_000, onOverflow: 'drop' };
+  // max_pending holds them all: the producer is not slowed by the writer (another thread), so it runs ahead; what is measured is how fast the writer gets them to disk.
+  const settings = { enabled: true, recordArguments: false, flushIntervalMs: 5, batchMax: 500, maxPending: WRITER_EVENTS, onOverflow: 'drop' };
   const log = new AuditLog(db, settings, createLogger('error'));
+  await log.start();
   const principal = { id: 'key:line-3-agent', kind: 'api-key', address: '10.0.4.17' };
   const session = '3f6c1d8e-4b0a-4e1b-9a53-2f0f9d1c7e44';
   let recordNs = 0n;
+  const mainAtStart = process.threadCpuUsage();
+  const allAtStart = process.cpuUsage();
   const started = performance.now();
   for (let i = 0; i < WRITER_EVENTS; ) {
     const t0 = process.hrtime.bigint();
@@ -72,6 +80,8 @@ async function writer() {
   }
   await log.flush();
   const seconds = (performance.now() - started) / 1000;
+  const main = process.threadCpuUsage(mainAtStart);
+  const all = process.cpuUsage(allAtStart);
   const { counters } = log;
   await log.close();
   const rows = db.prepare('SELECT count(*) FROM audit_log').pluck().get();
@@ -86,6 +96,9 @@ async function writer() {
     seconds: round(seconds, 3),
     recordsPerSec: round(WRITER_EVENTS / seconds, 0),
     recordNsPerCall: round(Number(recordNs) / WRITER_EVENTS, 0),
+    // The producer's thread (record() and posting the batches; the producer loop itself included) and every thread (the writer's hashing, SQLite, fdatasync).
+    mainThreadCpuUsPerRecord: round((main.user + main.system) / WRITER_EVENTS, 2),
+    allThreadsCpuUsPerRecord: round((all.user + all.system) / WRITER_EVENTS, 2),
   };
 }
 
@@ -107,7 +120,7 @@ async function startTarget(/** @type {string} */ name, /** @type {boolean} */ on
     });
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${seen}`)));
   });
-  return { name, url: /** @type {string} */ (url), dir, child };
+  return { name, url: /** @type {string} */ (url), dir, child, pid: /** @type {number} */ (child.pid) };
 }
 
 /** @param {number[]} sorted @param {number} p */
@@ -143,7 +156,7 @@ async function runRound(/** @type {string} */ url) {
   return { calls: samples.length, answered, p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99) };
 }
 
-/** @typedef {{ p50Ms: number; p99Ms: number; callsPerSec: number }} Summary */
+/** @typedef {{ p50Ms: number; p99Ms: number; callsPerSec: number; mainThreadCpuUsPerCall: number; processCpuUsPerCall: number }} Summary */
 
 /** @template T @param {T | undefined} value @param {string} what @returns {T} */
 function present(value, what) {
@@ -156,26 +169,41 @@ async function calls() {
   const offAgain = await startTarget('off-again', false);
   const on = await startTarget('on', true);
   const targets = [off, offAgain, on];
-  /** @type {Map<string, Awaited<ReturnType<typeof runRound>>[]>} */
+  /** @type {Map<string, (Awaited<ReturnType<typeof runRound>> & { mainThreadCpuUsPerCall: number; processCpuUsPerCall: number })[]>} */
   const rounds = new Map(targets.map((t) => [t.name, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (let t = 0; t < targets.length; t++) {
       const target = present(targets[(r + t) % targets.length], 'target');
-      present(rounds.get(target.name), 'rounds').push(await runRound(target.url));
+      const main0 = threadCpuMs(target.pid);
+      const all0 = processCpuMs(target.pid);
+      const result = await runRound(target.url);
+      // The gateway's CPU per answered call, from /proc/PID/task/PID/stat (the main thread) and /proc/PID/stat (all threads): 10 ms ticks over thousands of calls.
+      const perCall = (/** @type {number} */ ms) => round((ms * 1000) / Math.max(1, result.answered), 1);
+      present(rounds.get(target.name), 'rounds').push({ ...result, mainThreadCpuUsPerCall: perCall(threadCpuMs(target.pid) - main0), processCpuUsPerCall: perCall(processCpuMs(target.pid) - all0) });
     }
   }
   /** @type {(name: string) => Summary} */
   const summaryOf = (name) => {
     const rs = present(rounds.get(name), name);
-    return { p50Ms: round(median(rs.map((x) => x.p50Ms)), 4), p99Ms: round(median(rs.map((x) => x.p99Ms)), 4), callsPerSec: round(median(rs.map((x) => x.calls)) / (MEASURE_MS / 1000), 0) };
+    return {
+      p50Ms: round(median(rs.map((x) => x.p50Ms)), 4),
+      p99Ms: round(median(rs.map((x) => x.p99Ms)), 4),
+      callsPerSec: round(median(rs.map((x) => x.calls)) / (MEASURE_MS / 1000), 0),
+      mainThreadCpuUsPerCall: median(rs.map((x) => x.mainThreadCpuUsPerCall)),
+      processCpuUsPerCall: median(rs.map((x) => x.processCpuUsPerCall)),
+    };
   };
   const summary = { off: summaryOf('off'), 'off-again': summaryOf('off-again'), on: summaryOf('on') };
-  /** @type {(s: Summary) => { p50Ms: number; p99Ms: number; ratioCallsPerSec: number }} */
+  /** @type {(s: Summary) => { p50Ms: number; p99Ms: number; ratioCallsPerSec: number; mainThreadCpuUsPerCall: number; processCpuUsPerCall: number }} */
   const added = (s) => ({
     p50Ms: round(s.p50Ms - summary.off.p50Ms, 4),
     p99Ms: round(s.p99Ms - summary.off.p99Ms, 4),
     ratioCallsPerSec: round(s.callsPerSec / summary.off.callsPerSec, 3),
+    mainThreadCpuUsPerCall: round(s.mainThreadCpuUsPerCall - summary.off.mainThreadCpuUsPerCall, 1),
+    processCpuUsPerCall: round(s.processCpuUsPerCall - summary.off.processCpuUsPerCall, 1),
   });
+  // Resident memory after the rounds: the writer thread's share is in "on".
+  const rss = Object.fromEntries(targets.map((t) => [t.name, rssMb(t.pid)]));
   // Every call the "on" gateway answered is a row once it stops (SIGTERM flushes), and the chain verifies.
   const exited = new Promise((r) => on.child.once('exit', r));
   on.child.kill('SIGTERM');
@@ -188,14 +216,15 @@ async function calls() {
     child.once('close', (code) => resolve(code === 0));
   });
   const answeredOn = present(rounds.get('on'), 'on').reduce((n, r) => n + r.answered, 0);
-  return { summary, addedVsOff: { 'off-again': added(summary['off-again']), on: added(summary.on) }, auditedRows: rows, callsAnsweredByOn: answeredOn, everyCallAudited: rows === answeredOn, chainVerifies: verify };
+  return { summary, rssMbAfterRounds: rss, addedVsOff: { 'off-again': added(summary['off-again']), on: added(summary.on) }, auditedRows: rows, callsAnsweredByOn: answeredOn, everyCallAudited: rows === answeredOn, chainVerifies: verify };
 }
 
 /**
  * One in-flow row: a gateway in this process (audit on or off), loaded by
  * bench/auth/load-child.mjs in another process: this process's CPU time per
- * tools/call while it serves FLOW_CALLS calls (for "on": record() on the call
- * path and the batches, hashing and commits after it, all on this thread).
+ * tools/call while it serves FLOW_CALLS calls, on the main thread (for "on":
+ * record() on the call path and posting the batches) and in all threads (the
+ * writer thread's hashing and commits too).
  * @param {string} name
  * @param {boolean} on
  */
@@ -207,19 +236,32 @@ async function flowRow(name, on) {
   child.stdout?.on('data', (c) => (out += c));
   /** @type {NodeJS.CpuUsage | undefined} */
   let cpuAtStart;
+  /** @type {NodeJS.CpuUsage | undefined} */
+  let mainAtStart;
+  let procMainAtStart = 0;
   child.once('message', () => {
     cpuAtStart = process.cpuUsage();
+    mainAtStart = process.threadCpuUsage();
+    procMainAtStart = threadCpuMs(process.pid);
   });
   await new Promise((r) => child.once('close', r));
   // The records of the last calls are written too: part of what audit costs.
   await gateway.auditLog?.flush();
   const cpu = process.cpuUsage(cpuAtStart);
+  const main = process.threadCpuUsage(mainAtStart);
+  const procMainMs = threadCpuMs(process.pid) - procMainAtStart;
   const written = gateway.auditLog?.counters.written ?? 0;
   await gateway.close();
-  return { cpuUsPerCall: round((cpu.user + cpu.system) / FLOW_CALLS, 1), wallUsPerCall: round((Number(out.trim()) * 1000) / FLOW_CALLS, 1), recordsWritten: written };
+  return {
+    // Every thread (process.cpuUsage): the writer's thread included.
+    cpuUsPerCall: round((cpu.user + cpu.system) / FLOW_CALLS, 1),
+    // The thread that serves the calls: process.threadCpuUsage(), and the same from /proc/PID/task/PID/stat (10 ms ticks).
+    mainThreadCpuUsPerCall: round((main.user + main.system) / FLOW_CALLS, 1),
+    mainThreadProcStatUsPerCall: round((procMainMs * 1000) / FLOW_CALLS, 1),
+    wallUsPerCall: round((Number(out.trim()) * 1000) / FLOW_CALLS, 1), recordsWritten: written };
 }
 
-/** off, on, off, on, off, on: the lowest CPU per call of each (the run least disturbed by the shared machine). */
+/** off, on, off, on, off, on: of each, the run with the lowest main-thread CPU per call (the least disturbed by the shared machine); [main thread, all threads] µs per call of every run. */
 async function inFlow() {
   /** @type {Awaited<ReturnType<typeof flowRow>>[]} */
   const offRuns = [];
@@ -229,10 +271,16 @@ async function inFlow() {
     offRuns.push(await flowRow(`off-${pass}`, false));
     onRuns.push(await flowRow(`on-${pass}`, true));
   }
-  const best = (/** @type {Awaited<ReturnType<typeof flowRow>>[]} */ runs) => present([...runs].sort((a, b) => a.cpuUsPerCall - b.cpuUsPerCall)[0], 'run');
+  const best = (/** @type {Awaited<ReturnType<typeof flowRow>>[]} */ runs) => present([...runs].sort((a, b) => a.mainThreadCpuUsPerCall - b.mainThreadCpuUsPerCall)[0], 'run');
   const off = best(offRuns);
   const on = best(onRuns);
-  return { off, on, addedCpuUsPerCall: round(on.cpuUsPerCall - off.cpuUsPerCall, 1), runs: { off: offRuns.map((r) => r.cpuUsPerCall), on: onRuns.map((r) => r.cpuUsPerCall) } };
+  return {
+    off,
+    on,
+    addedMainThreadCpuUsPerCall: round(on.mainThreadCpuUsPerCall - off.mainThreadCpuUsPerCall, 1),
+    addedCpuUsPerCall: round(on.cpuUsPerCall - off.cpuUsPerCall, 1),
+    runs: { off: offRuns.map((r) => [r.mainThreadCpuUsPerCall, r.cpuUsPerCall]), on: onRuns.map((r) => [r.mainThreadCpuUsPerCall, r.cpuUsPerCall]) },
+  };
 }
 
 async function main() {

@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { McpHttpClient } from '../gateway/client.mjs';
 import { round } from '../gateway/load.mjs';
+import { POLICY_TOML } from './policy-toml.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(root, 'host/bin/mcp-edge.js');
@@ -41,59 +42,6 @@ const CLIENTS = Number(args.clients ?? 10);
 const WARMUP_MS = Number(args['warmup-ms'] ?? 1000);
 const MEASURE_MS = Number(args['measure-ms'] ?? 3000);
 
-// A realistic policy: what docs/security.md shows, and a few more rules that do not match the caller.
-const POLICY_TOML = `
-[authorization]
-default = "deny"
-[[authorization.rules]]
-principals = ["kind:api-key", "kind:jwt"]
-effect = "allow"
-tools = ["count_tokens", "edge_compress", "plc__*"]
-resources = ["mcp-edge://*"]
-[[authorization.rules]]
-principals = ["*"]
-effect = "deny"
-tools = ["plc__write_*", "shell_*", "db_*"]
-[[authorization.rules]]
-principals = ["scope:ops"]
-effect = "allow"
-tools = ["queue_*"]
-routes = ["GET /metrics", "GET /v1/queue/*", "POST /v1/queue/sync"]
-admin = ["queue_sync"]
-[[authorization.rules]]
-principals = ["key:ci-*"]
-effect = "deny"
-tools = ["edge_compress"]
-[[authorization.rules]]
-principals = ["jwt:https://idp.example|*"]
-effect = "allow"
-prompts = ["*"]
-[[authorization.rules]]
-principals = ["cert:*"]
-effect = "allow"
-tools = ["*"]
-[[authorization.rules]]
-principals = ["kind:api-key"]
-effect = "deny"
-resources = ["file:///etc/*"]
-[[authorization.rules]]
-principals = ["local:stdio"]
-effect = "deny"
-tools = ["count_tokens"]
-
-[rate_limits]
-default = { rate = 1000000, burst = 1000000 }
-[[rate_limits.rules]]
-principals = ["kind:api-key"]
-tools = ["count_*"]
-rate = 1000000
-burst = 1000000
-[[rate_limits.rules]]
-principals = ["key:ci-*"]
-tools = ["edge_compress"]
-rate = 1
-burst = 1
-`;
 
 const scratch = mkdtempSync(join(os.tmpdir(), 'mcp-edge-bench-policy-'));
 /** @type {import('node:child_process').ChildProcess[]} */

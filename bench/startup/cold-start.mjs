@@ -2,6 +2,7 @@
 // Baseline in the same run: a bare node:http server that answers /health, so the
 // ratio shows what the gateway (core load, SQLite, SDK) adds to Node's own start.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -76,11 +77,20 @@ async function series(args) {
 const cli = join(root, 'host/bin/mcp-edge.js');
 const baseline = await series(['-e', BARE_SERVER]);
 const gateway = await series([cli, 'serve', '--bind', '127.0.0.1:0', '--data-dir', mkdtempSync(join(tmpdir(), 'cold-')), '--log-level', 'info']);
+// An upstream that accepts connections and never answers: the gateway must answer /health without waiting for it.
+const hole = createServer(() => undefined);
+await new Promise((r) => hole.listen(0, '127.0.0.1', () => r(undefined)));
+const holeDir = mkdtempSync(join(tmpdir(), 'cold-hole-'));
+const holeConfig = join(holeDir, 'mcp-edge.toml');
+writeFileSync(holeConfig, `[[upstreams]]\nid = "hole"\ntransport = "http"\nurl = "http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (hole.address()).port}/mcp"\n`);
+const withHole = await series([cli, 'serve', '--config', holeConfig, '--bind', '127.0.0.1:0', '--data-dir', holeDir, '--log-level', 'info']);
+hole.close();
 const report = {
   bench: 'cold-start-to-health',
   runs: RUNS,
   baseline_bare_node_http: baseline,
   mcp_edge_serve: gateway,
+  mcp_edge_serve_with_unreachable_upstream: withHole,
   ratio_median_vs_baseline: +(gateway.median_ms / baseline.median_ms).toFixed(2),
 };
 mkdirSync(join(root, 'bench/results'), { recursive: true });

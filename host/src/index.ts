@@ -27,7 +27,7 @@ export type { PromptDefinition } from './providers/local/prompts.js';
 export { filesPlugin, sqlitePlugin, shellPlugin, PluginConfigError, Refusal } from './plugins/index.js';
 export type { RefusalCode } from './plugins/index.js';
 export { createLogger } from './telemetry/log.js';
-export type { Logger, LogLevel } from './telemetry/log.js';
+export type { Logger, LogLevel, LogFormat, LogFormatChoice, LogControl } from './telemetry/log.js';
 export { StorageError } from './storage/database.js';
 export { VERSION } from './version.js';
 export { countTokens, getTokenizer } from './tokenizer/api.js';

@@ -62,8 +62,8 @@ function recordPaths(schema: Schema, prefix = '', out = new Set<string>()): Set<
 type Choices = Map<string, number>;
 
 const CANDIDATES: Record<string, unknown[]> = {
-  string: ['x', 'http://127.0.0.1:1/mcp', '127.0.0.1:1', 'a', '/tmp/x', '*'],
-  number: [1, 1024, 0.5, 0, 100],
+  string: ['x', 'http://127.0.0.1:1/mcp', '127.0.0.1:1', 'a', '/tmp/x', '*', '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo', 'ab'.repeat(32) /* a SHA-256 digest in hex */, '7' /* a PCR number */],
+  number: [1, 1024, 0.5, 0, 100, 1_048_576],
 };
 
 /** A leaf value the schema accepts (its checks included): the first candidate that passes. */

@@ -35,6 +35,8 @@ export async function startGateway(config: EdgeConfigInput = {}, logger?: Logger
     core: await core,
     logger: logger ?? createLogger(process.env.MCP_EDGE_TEST_LOG ? 'debug' : 'silent'),
   });
+  // Upstreams connect in the background; these tests start from every upstream's first attempt done.
+  await gateway.ready();
   open.push({
     async close() {
       await gateway.close();

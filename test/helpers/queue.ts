@@ -1,4 +1,5 @@
 // Helpers for the offline-queue tests.
+import { createLogger } from '../../host/src/telemetry/log.js';
 
 /** SplitMix64 (as in the core), so a test's random choices replay from its seed. */
 export class SplitMix {
@@ -19,4 +20,4 @@ export class SplitMix {
   }
 }
 
-export const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };
+export const silentLogger = createLogger('silent');

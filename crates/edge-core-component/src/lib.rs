@@ -15,6 +15,7 @@ mod info;
 mod tokenizer;
 mod queue;
 mod router;
+mod model_router;
 
 struct Component;
 

@@ -9,6 +9,7 @@ pub mod codec;
 pub mod tokenizer;
 pub mod queue;
 pub mod router;
+pub mod model_router;
 
 /// The crate's semantic version, reported by `/health` and the CLI.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

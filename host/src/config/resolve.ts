@@ -3,13 +3,19 @@
 // queue, plugins, tokenizers, storage and authentication. Nothing outside config/ reads the
 // raw config; test/config-walk.test.ts proves every schema key is read here
 // or refused (config/unsupported.ts).
+import { resolveOps, type OpsSettings } from '../ops/settings.js';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ProviderWeights, RouterOptions } from '../core/router.js';
+import type { PowerSettings } from '../power/power.js';
 import type { PinSettings } from '../security/pinning/pins.js';
+import { cachedModelPath } from '../models/cache.js';
+import type { ModelSettings } from '../models/service.js';
+import { resolvePeerAttestation, resolveTpm, type PeerAttestationConfig, type TpmSettings } from '../security/tpm/settings.js';
 import type { AuditSettings } from '../security/audit/log.js';
 import { DATABASE_FILE } from '../storage/database.js';
 import type { EdgeConfig, PluginsConfig, UpstreamConfig } from './schema.js';
+import { resolveMesh, type MeshSettings } from './mesh-settings.js';
 import { resolveAuthorization, resolveRateLimits, type AuthorizationSettings, type RateLimitSettings } from './policy-settings.js';
 
 /** Resumable SSE answers (gateway/streamable/): what the session transports take. */
@@ -125,6 +131,12 @@ export interface DestinationSettings {
   overflow?: 'reject' | 'drop-oldest-lowest-priority';
   /** A call not delivered within this long expires; 0: never. Absent: the queue's own default. */
   ttlMs?: number;
+  /** Most calls in flight to it; absent: the queue's delivery_window. */
+  window?: number;
+  /** Strict order, one call at a time. */
+  ordered?: boolean;
+  /** JSON-RPC batches where the destination takes them (default true). */
+  batch?: boolean;
 }
 
 export interface QueueSettings {
@@ -198,6 +210,8 @@ export interface GatewaySettings {
   /** Time limit of one forwarded request, in ms. */
   requestTimeoutMs: number;
   router: RouterOptions;
+  /** [power]: low power mode, sleep on idle, automatic low power (power/power.ts). */
+  power: PowerSettings;
   aggregator: AggregatorSettings;
   upstreams: UpstreamSettings[];
   queue: QueueSettings;
@@ -205,11 +219,21 @@ export interface GatewaySettings {
   /** tokenizer.json files by the name count_tokens takes (absolute paths). */
   tokenizers: Readonly<Record<string, string>>;
   auth: AuthSettings;
+  /** Local and cloud models ([models]). */
+  models: ModelSettings;
   /** [authorization]: absent, every principal may use everything (security/policy.ts). */
   authorization?: AuthorizationSettings;
   /** [rate_limits]: absent, no call is limited (security/rate-limit.ts). */
   rateLimits?: RateLimitSettings;
+  /** [mesh]: absent while the mesh is off (host/src/mesh/). */
+  mesh?: MeshSettings;
+  /** security.use_tpm and its keys (security/tpm/). */
+  tpm: TpmSettings;
+  /** security.attestation_required: peers checked before they get calls; undefined when off. */
+  peerAttestation?: PeerAttestationConfig;
   audit: AuditSettings;
+  /** [analytics] and [ui] (ops/settings.ts). */
+  ops: OpsSettings;
 }
 
 /** The default data directory: $MCP_EDGE_DATA_DIR, else the XDG data home. */
@@ -309,8 +333,7 @@ function resolveUpstream(u: UpstreamConfig): UpstreamSettings {
     ...(prefix ? { prefix } : {}),
     ...(u.replica_group ? { replicaGroup: u.replica_group } : {}),
     idempotentTools: u.idempotent_tools,
-    // energy is refused until power-saver mode exists (config/unsupported.ts).
-    weights: { localityMs: u.locality_ms, cost: u.cost, energy: 0 },
+    weights: { localityMs: u.locality_ms, cost: u.cost, energy: u.energy },
     restart: { maxRestarts: r.max_restarts, initialBackoffMs: r.initial_backoff_ms, maxBackoffMs: r.max_backoff_ms, stableAfterMs: r.stable_after_ms, giveUp: u.transport === 'stdio' },
     sessionMode: u.session_mode,
     pinning: { mode: u.pinning, holdNewTools: u.hold_new_tools },
@@ -326,7 +349,7 @@ function resolveDestinations(config: EdgeConfig): Record<string, DestinationSett
     const tls = resolveOutgoingTls(d);
     const target = d.url !== undefined ? { url: d.url, ...(tls ? { tls } : {}) } : { upstream: d.upstream ?? '' };
     if (d.upstream !== undefined) named.add(d.upstream);
-    out[name] = { target, maxItems: d.max_items ?? o.queue_size, maxBytes: d.max_bytes, overflow: d.overflow, ttlMs: d.ttl_seconds * 1000 };
+    out[name] = { target, maxItems: d.max_items ?? o.queue_size, maxBytes: d.max_bytes, overflow: d.overflow, ttlMs: d.ttl_seconds * 1000, ordered: d.ordered, batch: d.batch, ...(d.delivery_window !== undefined ? { window: d.delivery_window } : {}) };
   }
   for (const u of config.upstreams) {
     if (named.has(u.id)) continue;
@@ -426,8 +449,56 @@ export function resolveSettings(config: EdgeConfig, env: NodeJS.ProcessEnv = pro
     plugins: resolvePlugins(config.plugins),
     tokenizers: Object.fromEntries(Object.entries(config.tokenizers).map(([name, path]) => [name, resolve(path)])),
     auth: resolveAuth(config.auth),
+    models: resolveModels(config.models, env),
     ...optional('authorization', resolveAuthorization(config.authorization)),
     ...optional('rateLimits', resolveRateLimits(config.rate_limits)),
+    ...optional('mesh', resolveMesh(config.mesh, dataDir)),
+    power: resolvePower(config.power),
+    tpm: resolveTpm(config.security),
+    ...optional('peerAttestation', resolvePeerAttestation(config.security)),
     audit: resolveAudit(config.audit),
+    ops: resolveOps(config),
+  };
+}
+
+function resolvePower(p: EdgeConfig['power']): PowerSettings {
+  const a = p.auto;
+  const auto = a
+    ? {
+        ...(a.battery_below_percent !== undefined ? { batteryBelowPercent: a.battery_below_percent } : {}),
+        ...(a.temperature_above_c !== undefined ? { temperatureAboveC: a.temperature_above_c } : {}),
+        hysteresis: a.hysteresis,
+        pollMs: a.poll_seconds * 1000,
+        sysfsRoot: resolve(a.sysfs_root),
+      }
+    : undefined;
+  return { lowPowerMode: p.low_power_mode, sleepOnIdleMs: p.sleep_on_idle_ms, ...(auto ? { auto } : {}) };
+}
+
+/** Answers are at most this many tokens unless [models] max_tokens says otherwise. */
+const DEFAULT_MAX_TOKENS = 256;
+
+/** [models] cloud_*: the OpenAI-compatible endpoint and how to talk to it. */
+function resolveCloud(endpoint: string, m: EdgeConfig['models']): NonNullable<ModelSettings['cloud']> {
+  return {
+    endpoint,
+    ...(m.cloud_api_key !== undefined ? { apiKey: m.cloud_api_key } : {}),
+    ...(m.cloud_model !== undefined ? { model: m.cloud_model } : {}),
+    ...(m.cloud_timeout_ms !== undefined ? { timeoutMs: m.cloud_timeout_ms } : {}),
+  };
+}
+
+/** [models]: model_path wins over local_model (a name in the model cache). */
+function resolveModels(m: EdgeConfig['models'], env: NodeJS.ProcessEnv): ModelSettings {
+  const cached = m.local_model !== undefined ? cachedModelPath(m.local_model, env) : undefined;
+  const modelPath = m.model_path !== undefined ? resolve(m.model_path) : cached;
+  return {
+    ...(modelPath !== undefined ? { modelPath } : {}),
+    ...(m.max_memory_mb !== undefined ? { maxMemoryMb: m.max_memory_mb } : {}),
+    maxTokens: m.max_tokens ?? DEFAULT_MAX_TOKENS,
+    ...(m.cloud_endpoint !== undefined ? { cloud: resolveCloud(m.cloud_endpoint, m) } : {}),
+    ...(m.fallback_threshold_ms !== undefined ? { fallbackThresholdMs: m.fallback_threshold_ms } : {}),
+    ...(m.context_size !== undefined ? { contextSize: m.context_size } : {}),
+    ...(m.threads !== undefined ? { threads: m.threads } : {}),
   };
 }

@@ -1,7 +1,10 @@
 // The mcp-edge.toml schema. Keys are the file's own snake_case names, in TOML and
 // in the embedding API alike, so one page of docs serves both. Every section is
 // optional; the defaults are a safe gateway on 127.0.0.1:8080.
+import { parseTcti } from '../security/tpm/tcti.js';
 import { z } from 'zod';
+import { meshSchema } from './mesh-schema.js';
+import { analyticsSchema, logSchema, uiSchema } from '../ops/schema.js';
 import { TIKTOKEN_ENCODINGS } from '../tokenizer/vocabularies.js';
 import { authorizationSchema, rateLimitsSchema } from './policy-schema.js';
 
@@ -85,7 +88,15 @@ export const modelsSchema = z
     max_tokens: z.number().int().min(1).optional(),
     cloud_endpoint: z.string().url().optional(),
     cloud_api_key: z.string().optional(),
+    /** The model name sent to the cloud endpoint ("default" when absent). */
+    cloud_model: z.string().min(1).optional(),
+    /** Longest wait for the cloud's response headers, and between two chunks of its stream. */
+    cloud_timeout_ms: z.number().int().min(1).optional(),
     fallback_threshold_ms: z.number().int().min(0).optional(),
+    /** Tokens (prompt + answer) the local context holds; at most what the model was trained on. */
+    context_size: z.number().int().min(64).optional(),
+    /** CPU threads the local model uses; all cores when absent. */
+    threads: z.number().int().min(1).optional(),
   })
   .strict();
 
@@ -136,6 +147,12 @@ export const queueDestinationSchema = z
     overflow: z.enum(['reject', 'drop-oldest-lowest-priority']).default('reject'),
     /** A call not delivered within this many seconds expires (and is reported); 0: never. */
     ttl_seconds: z.number().int().min(0).default(86_400),
+    /** Most calls in flight to it while delivering (an adaptive window's ceiling); offline.delivery_window when absent. */
+    delivery_window: z.number().int().min(1).max(256).optional(),
+    /** Strict order: one call at a time, the next only when the previous is settled, whatever the window. */
+    ordered: z.boolean().default(false),
+    /** Several calls per POST as a JSON-RPC batch where the destination takes them (MCP 2025-03-26); false: one call per request. */
+    batch: z.boolean().default(true),
     ...outgoingTlsKeys,
   })
   .strict()
@@ -208,9 +225,40 @@ export const offlineSchema = z
  */
 export const securitySchema = z
   .object({
+    /** Open the TPM at start, measure the gateway into PCR 23 and serve quotes (/v1/attestation/*). See docs/tpm.md. */
     use_tpm: z.boolean().optional(),
-    tpm_device: z.string().optional(),
+    /** The TPM: "device:/dev/tpmrm0" (default) or "swtpm:host=127.0.0.1,port=2321". */
+    tpm_device: z
+      .string()
+      .optional()
+      .superRefine((value, ctx) => {
+        if (value === undefined) return;
+        try {
+          parseTcti(value);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      }),
+    /** The PCRs a quote covers besides the gateway's own (23); default 0-7. */
+    tpm_pcrs: z.array(z.number().int().min(0).max(22)).min(1).max(23).optional(),
+    /**
+     * Queue destinations at a URL (other mcp-edge gateways with use_tpm) get calls only after
+     * their TPM quote verifies, again every attestation_interval_seconds. See docs/tpm.md.
+     */
     attestation_required: z.boolean().optional(),
+    /** How long a peer's verified quote admits it, in seconds (default 300). */
+    attestation_interval_seconds: z.number().int().min(1).max(86_400).optional(),
+    /** What a peer must have measured: trusted code and config digests (hex), and PCR values by number. Unset parts are not checked. */
+    attestation_policy: z
+      .object({
+        code: z.array(z.string().regex(/^[0-9a-fA-F]{64}$/)).optional(),
+        config: z.array(z.string().regex(/^[0-9a-fA-F]{64}$/)).optional(),
+        pcrs: z.record(z.string().regex(/^(1?[0-9]|2[0-3])$/), z.string().regex(/^[0-9a-fA-F]{64}$/)).optional(),
+      })
+      .strict()
+      .optional(),
+    /** PEM CA bundle a peer's EK certificate must be signed by (the TPM manufacturers' CAs). Unset: the certificate is only matched to the EK. */
+    attestation_ek_ca: z.string().min(1).optional(),
     /** PEM certificate chain the gateway serves HTTPS with: its own certificate first, then intermediates. */
     tls_cert: z.string().min(1).optional(),
     /** PEM private key of tls_cert (unencrypted; readable only by the gateway's user). */
@@ -337,8 +385,13 @@ export const auditSchema = z
     retention_days: z.number().int().min(0).default(90),
     /** Keep at most this many rows, pruning the oldest (absent: no limit by count). */
     max_rows: z.number().int().min(1).optional(),
-    /** The longest a record waits before its batch is written and flushed to disk, ms. */
-    flush_interval_ms: z.number().int().min(1).max(60_000).default(5),
+    /**
+     * The longest a record waits before its batch is written and flushed to disk, ms. Each batch
+     * costs a fixed ~0.3-0.5 ms of CPU (a wake of the writer thread, a transaction, a WAL flush, a
+     * reply): at 5 ms that was ~30 µs per call at 3,000 calls/s on 2 cores; 50 ms makes it ~3 µs,
+     * for a kill -9 losing up to 50 ms of records instead of 5 (bench/auth/README.md).
+     */
+    flush_interval_ms: z.number().int().min(1).max(60_000).default(50),
     /** Most records written in one transaction (at a few µs each, 500 keep a catching-up batch to a few ms of the event loop). */
     batch_max: z.number().int().min(1).max(100_000).default(500),
     /** Most records waiting in memory for the writer; past it, on_overflow decides. */
@@ -348,21 +401,52 @@ export const auditSchema = z
   })
   .strict();
 
+// OpenTelemetry export ([telemetry], docs/operations.md "Traces and metrics").
 export const telemetrySchema = z
   .object({
+    /** Export traces and metrics over OTLP/HTTP to `endpoints`. */
     enabled: z.boolean().optional(),
-    export_interval_seconds: z.number().int().min(1).optional(),
+    /** How often spans and metrics are sent, and a waiting backlog retried. */
+    export_interval_seconds: z.number().int().min(1).max(3600).optional(),
+    /** How batches waiting in the outage buffer are stored (lz4 by default). */
     compression: compression.optional(),
-    endpoints: z.array(z.string().url()).optional(),
+    /** OTLP/HTTP collector base URLs, e.g. "http://collector:4318" (/v1/traces and /v1/metrics are appended). */
+    endpoints: z.array(z.string().url().refine((u) => /^https?:\/\//.test(u), 'an OTLP/HTTP endpoint is an http:// or https:// URL')).optional(),
+    /** Most bytes of compressed batches kept while the collectors are unreachable; the oldest go first. */
+    buffer_max_bytes: z.number().int().min(65_536).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.enabled && !t.endpoints?.length) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'list at least one OTLP/HTTP collector URL (e.g. "http://127.0.0.1:4318") when telemetry.enabled = true' });
+  });
+
+/** power.auto: low power by itself on battery or heat (Linux sysfs); see docs/power.md. */
+export const powerAutoSchema = z
+  .object({
+    /** Low power while a discharging battery is below this percent. */
+    battery_below_percent: z.number().min(1).max(100).optional(),
+    /** Low power while a thermal zone is above this temperature (C). */
+    temperature_above_c: z.number().min(0).max(150).optional(),
+    /** Back to normal only this far past the threshold (percent points, degrees C). */
+    hysteresis: z.number().min(0).max(50).default(5),
+    /** How often the sensors are read. */
+    poll_seconds: z.number().int().min(1).max(3600).default(30),
+    /** Where sysfs is (tests use a fake tree). */
+    sysfs_root: z.string().min(1).default('/sys'),
+  })
+  .strict()
+  .refine((a) => a.battery_below_percent !== undefined || a.temperature_above_c !== undefined, {
+    message: 'set battery_below_percent or temperature_above_c (or both) in power.auto, or remove power.auto',
+  });
 
 export const powerSchema = z
   .object({
-    low_power_mode: z.boolean().optional(),
+    low_power_mode: z.boolean().default(false),
     cpu_throttle_percent: z.number().int().min(1).max(100).optional(),
     gpu_enabled: z.boolean().optional(),
-    sleep_on_idle_ms: z.number().int().min(0).optional(),
+    /** After this long without calls the gateway sleeps (0: never). */
+    sleep_on_idle_ms: z.number().int().min(0).default(0),
+    auto: powerAutoSchema.optional(),
   })
   .strict();
 
@@ -496,8 +580,8 @@ export const upstreamSchema = z
     locality_ms: z.number().min(0).max(1e6).default(0),
     /** Relative price of one call, when ranking replicas. */
     cost: z.number().min(0).max(1e6).default(0),
-    /** Relative energy of one call, for power-saver mode (not supported yet: refused). */
-    energy: z.number().min(0).max(1e6).optional(),
+    /** Relative energy of one call; counts in low power mode (the router's saver mode). */
+    energy: z.number().min(0).max(1e6).default(0),
     restart: restartSchema.default(() => restartSchema.parse({})),
     /**
      * shared: one connection serves every client. per-client: each client
@@ -580,13 +664,19 @@ export const configSchema = z
     /** Token buckets per principal and per tool (security/rate-limit.ts); none without it. */
     rate_limits: rateLimitsSchema.optional(),
     audit: auditSchema.default(() => auditSchema.parse({})),
+    analytics: analyticsSchema.default(() => analyticsSchema.parse({})),
+    ui: uiSchema.default(() => uiSchema.parse({})),
     telemetry: telemetrySchema.default(() => telemetrySchema.parse({})),
+    /** Logs: level and format (telemetry/log.ts). */
+    log: logSchema.default(() => logSchema.parse({})),
     power: powerSchema.default(() => powerSchema.parse({})),
     upstreams: z.array(upstreamSchema).default([]),
     routing: routingSchema.default(() => routingSchema.parse({})),
     aggregation: aggregationSchema.default(() => aggregationSchema.parse({})),
     plugins: pluginsSchema.default(() => pluginsSchema.parse({})),
     tokenizers: tokenizersSchema.default({}),
+    /** Peer gateways over libp2p (host/src/mesh/); off unless enabled. */
+    mesh: meshSchema.default(() => meshSchema.parse({})),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -4,35 +4,16 @@
 // leave this table and its keys get their defaults back in schema.ts.
 import type { EdgeConfig } from './schema.js';
 
-const MODELS = 'local and cloud models arrive with the hybrid inference work';
-const TPM = 'TPM attestation is not implemented yet';
-const TELEMETRY = 'telemetry export is not implemented yet; GET /metrics serves Prometheus text';
-const POWER = 'low power mode is not implemented yet';
+const THROTTLE = 'cpu_throttle_percent has no honest meaning yet: the gateway has no background CPU work to duty-cycle beyond what low_power_mode slows down; use power.low_power_mode';
+const GPU = 'the local model runs on the CPU: GPU offload is not wired to [models] yet';
 
 /**
  * Path of each refused key -> why. `*` stands for every entry of an array.
  * Keys are refused only when set: a key left out is simply absent.
  */
 export const NOT_SUPPORTED_YET: Readonly<Record<string, string>> = {
-  'models.local_model': MODELS,
-  'models.model_path': MODELS,
-  'models.max_memory_mb': MODELS,
-  'models.max_tokens': MODELS,
-  'models.cloud_endpoint': MODELS,
-  'models.cloud_api_key': MODELS,
-  'models.fallback_threshold_ms': MODELS,
-  'security.use_tpm': TPM,
-  'security.tpm_device': TPM,
-  'security.attestation_required': TPM,
-  'telemetry.enabled': TELEMETRY,
-  'telemetry.export_interval_seconds': TELEMETRY,
-  'telemetry.compression': TELEMETRY,
-  'telemetry.endpoints': TELEMETRY,
-  'power.low_power_mode': POWER,
-  'power.cpu_throttle_percent': POWER,
-  'power.gpu_enabled': POWER,
-  'power.sleep_on_idle_ms': POWER,
-  'upstreams.*.energy': 'energy weights count only in power-saver mode, which arrives with low power mode',
+  'power.cpu_throttle_percent': THROTTLE,
+  'power.gpu_enabled': GPU,
 };
 
 export interface RefusedKey {

@@ -3,6 +3,7 @@
 import { instantiate, type Root } from './generated/edge-core.js';
 import { wrapCodec, type Codec } from './codec.js';
 import { coreInstanceRecorder, DirectCodec } from './direct.js';
+import { createModelRouter, type DecideModel } from './model-router.js';
 import { createRouterFactory, type CoreRouter, type RouterOptions } from './router.js';
 import { wrapTokenizer, type TokenizerFactory } from './tokenizer.js';
 
@@ -28,6 +29,8 @@ export interface EdgeCore {
   readonly codecLane: 'direct' | 'jco';
   /** Creates a router: replicas ranked by live statistics. */
   readonly createRouter: (options?: RouterOptions) => CoreRouter;
+  /** Which engine serves a completion's next attempt (local model or cloud), and why. */
+  readonly decideModel: DecideModel;
   /** Loads BPE vocabularies (tiktoken ranks, tokenizer.json) into exact tokenizers. */
   readonly tokenizer: TokenizerFactory;
   /** The raw jco bindings, for the facades of other interfaces. */
@@ -54,6 +57,7 @@ export async function loadCore(options: LoadCoreOptions = {}): Promise<EdgeCore>
     codec: wrapCodec(exports.codec, direct),
     codecLane: direct ? 'direct' : 'jco',
     createRouter: createRouterFactory(exports.router),
+    decideModel: createModelRouter(exports.modelRouter),
     tokenizer: wrapTokenizer(exports.tokenizer),
     exports,
   };
@@ -73,4 +77,5 @@ export async function componentSize(): Promise<number | undefined> {
 export { CoreError } from './errors.js';
 export type { Codec, PackOptions, FrameInfo, Algorithm } from './codec.js';
 export type { CoreRouter, RouterOptions, ProviderWeights, ProviderRouteStats, Outcome, PowerMode } from './router.js';
+export type { DecideModel, ModelDecision, ModelDecisionInput, ModelRefusal, EngineKind, AttemptFailure, DecisionReason } from './model-router.js';
 export type { Tokenizer, TokenizerFactory, SpecialToken, EncodeOptions, Truncation } from './tokenizer.js';

@@ -4,7 +4,7 @@
 // connection would mean reading all of it, 200 MiB or more, to find the next
 // request).
 import type { IncomingMessage } from 'node:http';
-import { INVALID_REQUEST, PARSE_ERROR } from '../protocol/jsonrpc.js';
+import { HTTP_REFUSED, INVALID_REQUEST, PARSE_ERROR } from '../protocol/jsonrpc.js';
 import { HttpRefusal } from '../protocol/http-refusal.js';
 
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
@@ -16,6 +16,19 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   } catch (err) {
     throw new HttpRefusal(400, PARSE_ERROR, `Parse error: the body is not valid JSON (${(err as Error).message}).`);
   }
+}
+
+/**
+ * An operator's small JSON body `{"<field>": "<choice>"}` (POST /v1/power, /v1/log): the
+ * value of `field` when it is one of `choices`, else a 400 naming them, with `hint`.
+ */
+export async function readChoice<T extends string>(req: IncomingMessage, field: string, choices: readonly T[], hint: string): Promise<T> {
+  const body = await readJsonBody(req, 4096);
+  const value = (body as Record<string, unknown> | null)?.[field];
+  if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
+    throw new HttpRefusal(400, HTTP_REFUSED, `Set "${field}" to one of ${choices.map((c) => `"${c}"`).join(', ')} (${hint}).`);
+  }
+  return value as T;
 }
 
 /** The body as UTF-8, refused past `limit` bytes. Plain listeners: an async iterator costs more per request. */

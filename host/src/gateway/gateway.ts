@@ -16,6 +16,7 @@ import { createLogger, type Logger } from '../telemetry/log.js';
 import { configuredPlugins } from '../plugins/index.js';
 import { LocalProvider } from '../providers/local/provider.js';
 import { registerBuiltinTools } from '../tools/builtin.js';
+import { CoreWorkers } from '../offload/pool.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import type { TokenizerChoice } from '../tokenizer/api.js';
 import type { Vocabularies } from '../tokenizer/vocabularies.js';
@@ -44,6 +45,19 @@ import { UpstreamProvider } from '../providers/upstream/upstream.js';
 import type { Provider } from '../providers/provider.js';
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { VERSION } from '../version.js';
+import type { Mesh } from '../mesh/mesh.js';
+import { meshResources } from '../mesh/resources.js';
+import type { PowerControl } from '../power/power.js';
+import { gatewayPower, powerRoutes } from '../power/gateway-power.js';
+import { powerMetrics } from '../power/power.js';
+import { chatCompletionsHandler, createModelService, mcpCompletionsHandler, type ModelService } from '../models/index.js';
+import type { TpmService } from '../security/tpm/service.js';
+import { attestingFetches } from '../security/tpm/peer-attestation.js';
+import { startAnalytics, type Analytics } from '../analytics/index.js';
+import { Telemetry } from '../telemetry/telemetry.js';
+import { httpLogContext, runInRequest, currentLogContext } from '../telemetry/log-context.js';
+import { logRoutes, LogSwitch } from '../telemetry/log-switch.js';
+import { serveDashboard } from '../ui/dashboard.js';
 import { AuditLog, NO_AUDIT, type AuditRecorder } from '../security/audit/log.js';
 import type { AuditEvent } from '../security/audit/event.js';
 import { auditMetrics, denialEvent, pluginSwitchEvent, routeEvent } from '../security/audit/gateway-hooks.js';
@@ -82,8 +96,22 @@ export class Gateway {
   private endpoint: McpHttpEndpoint | undefined;
   private connections: ConnectionGuard | undefined;
   private componentBytes: number | null = null;
+  /** Worker threads for the heavy core work of big requests (offload/pool.ts); none run until one is needed. */
+  readonly workers: CoreWorkers;
+  /** Power management ([power]: low power mode, sleep on idle; power/power.ts). */
+  readonly power: PowerControl;
+  /** Local and cloud models ([models]): generate(), and the completions routes; see host/src/models/. */
+  readonly models: ModelService;
   /** The offline queue (deferred calls as MCP tasks); see host/src/queue/. */
   queue: QueueHooks | undefined;
+  /** Peer gateways over libp2p ([mesh]); undefined while the mesh is off. */
+  mesh: Mesh | undefined;
+  /** The TPM (security.use_tpm): quotes, identity, credential activation; see host/src/security/tpm/. */
+  tpm: TpmService | undefined;
+  /** Usage analytics ([analytics]); undefined when analytics.enabled = false. */
+  analytics: Analytics | undefined;
+  /** OpenTelemetry traces and metrics ([telemetry]); undefined unless telemetry.enabled. */
+  telemetry: Telemetry | undefined;
   /** The audit log ([audit]); undefined when audit.enabled = false. */
   readonly auditLog: AuditLog | undefined;
   /** Where audited events go: the audit log, or nowhere when it is off. */
@@ -100,29 +128,33 @@ export class Gateway {
     /** The HTTPS listener and the outgoing connections' own TLS settings (gateway/tls.ts). */
     readonly tls: GatewayTls,
     auth: { authenticator: Authenticator; credentials?: CredentialAuthenticator },
+    /** The log level and format while running ([log] already applied; POST /v1/log, SIGHUP; telemetry/log-switch.ts). */
+    readonly logs: LogSwitch,
   ) {
     // A client certificate, when the listener asks for one, is checked before the configured credentials.
     this.authenticator = tls.authenticator(auth.authenticator);
     this.credentials = auth.credentials;
     const onDenied = (denial: Denial) => this.denied(denial);
+    this.workers = new CoreWorkers({ files: settings.tokenizers });
     this.auditLog = settings.audit.enabled ? new AuditLog(db, settings.audit, log) : undefined;
     this.audit = this.auditLog ?? NO_AUDIT;
     this.plugins.onSwitch((name, enabled) => this.audit.record(pluginSwitchEvent(name, enabled)));
     this.pins = new ToolPins(new PinStore(db), new Map(settings.upstreams.map((u) => [u.id, u.pinning])), log);
-    this.aggregator = new Aggregator({ router: core.createRouter(settings.router), settings: settings.aggregator, log, pins: this.pins });
+    const router = core.createRouter(settings.router);
+    this.aggregator = new Aggregator({ router, settings: settings.aggregator, log, pins: this.pins });
     this.policy = settings.authorization ? new Policy(settings.authorization, { catalog: this.aggregator, onDenied }) : undefined;
     this.limiter = settings.rateLimits ? new RateLimiter(settings.rateLimits, onDenied) : undefined;
     this.aggregator.onListChanged((part) => this.notifyListChanged(part));
     this.aggregator.add(this.plugins);
     for (const upstream of settings.upstreams) {
-      const tlsFetch = tls.upstreamFetch(upstream.id);
+      const upstreamTls = tls.upstreamTls(upstream.id);
       this.aggregator.add(
         new UpstreamProvider({
           settings: upstream,
           log,
           clientInfo: { name: 'mcp-edge', version: VERSION },
           onNotification: (_id, n, sessionId) => this.forwardNotification(n, sessionId),
-          ...(tlsFetch ? { tlsFetch } : {}),
+          ...(upstreamTls ? { tls: upstreamTls } : {}),
         }),
       );
     }
@@ -132,7 +164,15 @@ export class Gateway {
       sendJson(res, httpStatusOf(report.status), this.credentials && !principal ? { status: report.status } : report);
     });
     this.routes.handle('GET /metrics', (_req, res) => this.sendMetrics(res));
+    this.models = createModelService(settings.models, log, core.decideModel);
+    this.routes.handle('POST /v1/chat/completions', chatCompletionsHandler(this.models, settings.http.maxBodyBytes));
+    this.routes.handle('POST /v1/mcp/completions', mcpCompletionsHandler(this.models, settings.http.maxBodyBytes));
+    this.routes.set('GET /v1/tools', () => ({ tools: this.aggregator.toolRouting() }));
+    if (settings.ops.ui.enabled) serveDashboard(this.routes);
     if (settings.auth.publicMetrics) this.routes.makePublic('GET /metrics');
+    this.power = gatewayPower(settings.power, { router, aggregator: this.aggregator, pins: this.pins, queue: () => this.queue, log });
+    powerRoutes(this.power, this.routes);
+    logRoutes(this.logs, this.routes);
     const metadata = protectedResourceMetadata(settings.auth);
     if (metadata) {
       for (const path of [RESOURCE_METADATA_PATH, RESOURCE_METADATA_PATH + MCP_PATH]) this.routes.handle(routeKey('GET', path), (_req, res) => sendJson(res, 200, metadata));
@@ -140,32 +180,81 @@ export class Gateway {
   }
 
   static async start(options: GatewayOptions = {}): Promise<Gateway> {
-    const settings = resolveSettings(validateConfig(options.config ?? {}, 'gateway config'));
+    const config = validateConfig(options.config ?? {}, 'gateway config');
+    const settings = resolveSettings(config);
     const log = options.logger ?? createLogger();
+    // [log] first: every line from here on is in the configured format.
+    const logs = new LogSwitch(log);
+    logs.configure(settings.ops.log);
     if (options.http !== false) checkExposure(settings.http.bindAddress, settings.http.host, settings.auth, settings.http.tls?.clientCertificates?.mode ?? 'off', log);
     const core = options.core ?? (await loadCore());
     const vocabularies = await loadConfiguredTokenizers(core, settings.tokenizers);
     const tls = await GatewayTls.open(settings, log, options.http !== false);
     let db: Db | undefined;
+    let tpm: TpmService | undefined;
     let gateway: Gateway;
+    let auditLog: AuditLog | undefined;
+    let telemetry: Telemetry | undefined;
     try {
       db = openDatabaseFile(settings.databaseFile);
       const auth = await createAuthenticator(settings.auth, db, log);
-      gateway = new Gateway(settings, core, db, vocabularies, log, tls, auth);
+      gateway = new Gateway(settings, core, db, vocabularies, log, tls, auth, logs);
+      auditLog = gateway.auditLog;
+      // The audit writer's thread starts while the other parts do; awaited below (caught here so that it is not unhandled meanwhile).
+      const auditWriter = auditLog?.start();
+      auditWriter?.catch(() => undefined);
       gateway.componentBytes = (await componentSize()) ?? null;
-      registerBuiltinTools(gateway.tools, core, gateway.vocabularies);
+      registerBuiltinTools(gateway.tools, core, gateway.vocabularies, gateway.workers);
       for (const plugin of await configuredPlugins(settings.plugins, log)) gateway.plugins.use(plugin);
-      const destinationFetches = tls.destinationFetches(Object.keys(settings.queue.destinations));
+      const destinationFetches = attestingFetches(settings.peerAttestation, settings.queue.destinations, tls.destinationFetches(Object.keys(settings.queue.destinations)), gateway.audit, log);
+      if (settings.tpm.enabled) {
+        // Loaded only when enabled: the TPM bindings load libtss2 through koffi.
+        const { TpmService } = await import('../security/tpm/service.js');
+        const { tpmQuoteTool } = await import('../security/tpm/tool.js');
+        tpm = await TpmService.start(settings.tpm, config, log);
+        tpm.registerRoutes(gateway.routes);
+        gateway.tools.register(tpmQuoteTool(tpm));
+        gateway.tpm = tpm;
+      }
+      const countTokens = async (text: string) => (await gateway.vocabularies.get('cl100k_base')).count(text);
+      if (settings.ops.telemetry.enabled) gateway.telemetry = telemetry = new Telemetry(settings.ops.telemetry, db, core.codec, log, { sessions: () => gateway.sessions.size });
+      gateway.analytics = startAnalytics(settings.ops.analytics, db, log, countTokens, gateway.routes, gateway.plugins);
       gateway.queue = await startOfflineQueue(settings.queue, db, core, log, gateway.tools, gateway.routes, gateway.aggregator, destinationFetches);
+      await auditWriter;
     } catch (err) {
+      await tpm?.close();
+      await telemetry?.close();
+      await auditLog?.close();
       db?.close();
       await tls.close();
       throw err;
     }
-    await gateway.aggregator.start();
+    // Upstreams connect in the background: the gateway answers at once, /health says which are still
+    // connecting, their tools are listed (list_changed) as they arrive, and a call to one waits (aggregator/connecting.ts).
+    gateway.aggregator.start();
     gateway.pins.watch();
+    if (settings.mesh) {
+      try {
+        // Loaded only when enabled: libp2p is most of a cold start otherwise.
+        const { Mesh } = await import('../mesh/mesh.js');
+        gateway.mesh = await Mesh.start(settings.mesh, gateway.aggregator, log);
+        const { resource, template } = meshResources(gateway.mesh);
+        gateway.plugins.registerResource(resource);
+        gateway.plugins.registerResourceTemplate(template);
+      } catch (err) {
+        await gateway.close();
+        throw err;
+      }
+    }
+    // The loops and upstreams exist now: low power (from the config or the sensors) paces them, and the idle count starts.
+    gateway.power.configure(settings.power);
     if (options.http !== false) await gateway.listen();
     return gateway;
+  }
+
+  /** Resolves when every upstream's first connection attempt ended (up or failed): what a stdio client waits for. */
+  ready(): Promise<void> {
+    return this.aggregator.ready();
   }
 
   /** Where the gateway keeps its state. */
@@ -195,6 +284,24 @@ export class Gateway {
     return this.tls.reload();
   }
 
+  /**
+   * Applies a new config's [power] section (SIGHUP): the mode, sleep on idle
+   * and power.auto. An operator's mode (POST /v1/power) is cleared. The rest
+   * of the config is not reloaded (restart for it).
+   */
+  reloadPower(config: EdgeConfigInput | EdgeConfig): void {
+    this.power.configure(resolveSettings(validateConfig(config, 'gateway config')).power);
+  }
+
+  /**
+   * Applies a new config's [log] section (SIGHUP): its level and format, or
+   * what the logger started with where it sets none. An operator's level
+   * (POST /v1/log) is cleared.
+   */
+  reloadLog(config: EdgeConfigInput | EdgeConfig): void {
+    this.logs.configure(resolveSettings(validateConfig(config, 'gateway config')).ops.log);
+  }
+
   /** The HTTP routes this gateway serves, as "METHOD /path" (the table in gateway/routes.ts). */
   servedRoutes(): string[] {
     return this.routes.served();
@@ -217,13 +324,15 @@ export class Gateway {
     const pinning = this.pinSummaries();
     const tls = this.tls.status();
     return {
-      ...assessHealth({ providers, destinations, databaseProblem, pinning, tlsProblems: this.tls.problems() }),
+      ...assessHealth({ providers, destinations, databaseProblem, pinning, tlsProblems: this.tls.problems(), tpmProblems: this.tpm?.problems() ?? [] }),
       version: VERSION,
       uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
       core: { version: this.core.version, features: this.core.features, component_bytes: this.componentBytes },
       sessions: this.sessions.size,
       providers,
       ...(tls ? { tls } : {}),
+      power: this.power.status(),
+      tpm: this.tpm?.status() ?? { enabled: false },
     };
   }
 
@@ -263,7 +372,10 @@ export class Gateway {
       aggregator: this.aggregator,
       requestTimeoutMs: this.settings.requestTimeoutMs,
       audit: this.audit,
-      ...(this.queue ? { queue: { taskStore: this.queue.taskStore, intercept: this.queue.intercept } } : {}),
+      log: this.log,
+      ...(this.queue ? { queue: this.queue.forPrincipal(principal) } : {}),
+      ...(this.analytics ? { usage: this.analytics.usage } : {}),
+      ...(this.telemetry ? { telemetry: this.telemetry } : {}),
       ...(this.policy ? { policy: this.policy } : {}),
       ...(this.limiter && perRequestLimits ? { limiter: this.limiter } : {}),
     });
@@ -276,6 +388,12 @@ export class Gateway {
   async connect(transport: Transport, principal: Principal = STDIO_PRINCIPAL): Promise<Server> {
     const server = this.newMcpServer(principal, true);
     await server.connect(transport);
+    // Every message from the client is activity: it wakes a sleeping gateway (power.sleep_on_idle_ms).
+    const inner = transport.onmessage;
+    transport.onmessage = (message, extra) => {
+      this.power.touch();
+      inner?.(message, extra);
+    };
     return server;
   }
 
@@ -320,7 +438,10 @@ export class Gateway {
       log: this.log,
     });
     this.endpoint = endpoint;
-    for (const method of ['POST', 'GET', 'DELETE']) this.routes.handle(routeKey(method, MCP_PATH), (req, res, principal) => endpoint.handle(req, res, requirePrincipal(principal)));
+    for (const method of ['POST', 'GET', 'DELETE']) this.routes.handle(routeKey(method, MCP_PATH), (req, res, principal) => {
+      this.power.touch();
+      return endpoint.handle(req, res, requirePrincipal(principal));
+    });
     // The HTTPS server was built with the same options (gateway/tls.ts).
     const server = this.tls.listener?.server ?? createServer(httpServerOptions(http));
     // Past it, Node answers 431 and closes the connection.
@@ -345,7 +466,10 @@ export class Gateway {
     const hosts = allowedHostValues(guard);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       connections.busy(req, res);
-      this.route(req, res, hosts, guard).catch((err: unknown) => answerError(res, err, this.log));
+      // Every line written while serving it names the request; the client gets the id back to quote.
+      const logContext = httpLogContext(req.headers);
+      res.setHeader('x-request-id', logContext.request_id);
+      runInRequest(logContext, () => this.route(req, res, hosts, guard).catch((err: unknown) => answerError(res, err, this.log)));
     });
     const tls = this.tls.listener ? { client_certificates: this.tls.listener.clientCertificates } : {};
     this.log.info(`mcp-edge ${VERSION} listening`, { url: this.url, ...tls, data_dir: this.settings.dataDir });
@@ -359,6 +483,8 @@ export class Gateway {
       if (match.public) return match.handler(req, res, await this.optionalPrincipal(req));
       const event = routeEvent(req, match.route);
       const principal = await this.authenticated(req, event);
+      const logContext = currentLogContext();
+      if (logContext) logContext.principal = principal.id;
       this.policy?.checkRoute(principal, match.route);
       // /mcp's operations are recorded one by one (security/audit/calls.ts); other routes are admin actions.
       if (!event) return match.handler(req, res, principal);
@@ -413,19 +539,25 @@ export class Gateway {
     const health = this.health();
     const tls = health.tls ? tlsMetrics(health.tls) : '';
     const auth = (this.credentials ? authMetrics(this.credentials.outcomes) : '') + (this.auditLog ? auditMetrics(this.auditLog) : '');
-    const text = gatewayMetrics(health, connections + tls + auth + policyMetrics(this.policy, this.limiter) + stores + pinningMetrics(this.pinSummaries()) + (this.queue ? queueMetrics(this.queue.queue.status()) : ''));
+    const text = gatewayMetrics(health, connections + tls + auth + policyMetrics(this.policy, this.limiter) + stores + pinningMetrics(this.pinSummaries()) + powerMetrics(this.power.status()) + (this.queue ? queueMetrics(this.queue.queue.status()) : '') + (this.mesh?.metrics() ?? '') + this.models.metrics() + (this.telemetry?.metricsText() ?? ''));
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }
 
   /** Stops serving, closes every session and the database. */
   async close(): Promise<void> {
+    await this.mesh?.close();
+    this.power.close();
     await this.queue?.close();
+    await this.analytics?.usage.close();
+    await this.telemetry?.close();
     await this.endpoint?.closeAll();
     await Promise.allSettled([...this.sessions].map((s) => s.server.close()));
     // Every call has ended: what they recorded is written before the database closes.
     await this.auditLog?.close().catch((err: unknown) => this.log.error('audit log: flushing at shutdown failed', { error: String(err) }));
     await this.aggregator.close();
+    await this.workers.close();
+    await this.models.close();
     this.pins.close();
     if (this.httpServer) {
       const server = this.httpServer;
@@ -434,6 +566,7 @@ export class Gateway {
       await new Promise<void>((r) => server.close(() => r()));
     }
     await this.tls.close();
+    await this.tpm?.close();
     if (this.db.open) this.db.close();
   }
 }

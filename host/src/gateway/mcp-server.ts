@@ -25,6 +25,7 @@ import {
 import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import { z } from 'zod';
 import { issuesInWords } from '../protocol/issues.js';
+import { handleToolCalls, isPlainCallParams } from './call-checks.js';
 import { INVALID_PARAMS, REQUEST_TIMEOUT } from '../protocol/jsonrpc.js';
 import type { Aggregator } from './aggregator/aggregator.js';
 import type { Principal } from '../security/principal.js';
@@ -32,6 +33,12 @@ import type { Policy } from '../security/policy.js';
 import type { RateLimiter } from '../security/rate-limit.js';
 import { audited } from '../security/audit/calls.js';
 import { NO_AUDIT, type AuditRecorder } from '../security/audit/log.js';
+import { observedCall } from '../analytics/observe.js';
+import type { CallRouting } from '../providers/provider.js';
+import type { Telemetry, TracedRequest } from '../telemetry/telemetry.js';
+import type { UsageRecorder } from '../analytics/usage.js';
+import type { Logger } from '../telemetry/log.js';
+import { runInCall } from '../telemetry/log-context.js';
 
 export interface ServerIdentity {
   name: string;
@@ -59,6 +66,12 @@ export interface McpServerDeps {
   limiter?: RateLimiter;
   /** The audit log: every tools/call, resources/read and prompts/get is recorded as it ends. */
   audit?: AuditRecorder;
+  /** Usage analytics ([analytics]): every tools/call counted per tool, provider, principal and hour. */
+  usage?: UsageRecorder;
+  /** OpenTelemetry ([telemetry]): a span per tools/call, resources/read and prompts/get. */
+  telemetry?: Telemetry;
+  /** The gateway's log: a line per tools/call at debug. */
+  log?: Logger;
 }
 
 const INSTRUCTIONS =
@@ -108,6 +121,8 @@ function checkCallParams(params: unknown): CallToolRequest['params'] {
   if (args !== undefined && !isPlainObject(args)) {
     throw new McpError(INVALID_PARAMS, `tools/call "${params.name}": "arguments" must be an object of argument names to values, or left out; got ${kindOf(args)}.`);
   }
+  // The plain kind (name, arguments, a progress token) is what the schema passes unchanged (call-checks.ts).
+  if (isPlainCallParams(params)) return params as CallToolRequest['params'];
   const parsed = CallToolRequestSchema.shape.params.safeParse(params);
   if (!parsed.success) throw new McpError(INVALID_PARAMS, `tools/call "${params.name}": ${issuesInWords(parsed.error)}`);
   return parsed.data;
@@ -156,12 +171,27 @@ async function forward<T>(extra: Extra, meta: { progressToken?: string | number 
   try {
     return await run(context);
   } catch (err) {
-    if (context.signal.reason instanceof TimeLimitError && !extra.signal.aborted) {
+    // A timeout that already says why (a tool whose upstream is still connecting) reaches the client as it is.
+    const explained = err instanceof McpError && err.code === REQUEST_TIMEOUT;
+    if (context.signal.reason instanceof TimeLimitError && !extra.signal.aborted && !explained) {
       throw new McpError(REQUEST_TIMEOUT, `${what} did not finish within ${ms} ms (gateway.request_timeout_ms).`);
     }
     throw err;
   } finally {
     context.end();
+  }
+}
+
+/** Runs a tools/call and writes its line at debug: how long it took and how it ended. */
+async function loggedCall<T>(log: Logger, run: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  let outcome = 'error';
+  try {
+    const result = await run();
+    outcome = (result as { isError?: unknown }).isError === true ? 'tool_error' : (result as { task?: unknown }).task !== undefined ? 'deferred' : 'ok';
+    return result;
+  } finally {
+    log.debug('tools/call', { outcome, duration_ms: Math.round((performance.now() - start) * 1000) / 1000 });
   }
 }
 
@@ -184,44 +214,67 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   const ms = deps.requestTimeoutMs;
   const { policy, limiter, principal } = deps;
   const audit = deps.audit ?? NO_AUDIT;
+  const usage = deps.usage;
+  const telemetry = deps.telemetry;
+  const log = deps.log;
+  const traced = (method: TracedRequest['method'], target: string, meta: Record<string, unknown> | undefined, extra: Extra): TracedRequest => ({
+    method,
+    target,
+    principal: principal.id,
+    session: extra.sessionId,
+    meta,
+    headers: extra.requestInfo?.headers,
+  });
+  /** Runs `run` in a span when tracing is on. */
+  const inSpan = <T>(request: TracedRequest, run: () => Promise<T>): Promise<T> => (telemetry ? telemetry.request(request, undefined, run) : run());
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: policy ? policy.listTools(principal) : agg.listTools() }));
-  server.setRequestHandler(CheckedCallToolRequestSchema, (request, extra) =>
-    audited(audit, { operation: 'tools/call', principal, session: extra.sessionId, target: request.params.name, arguments: request.params.arguments }, () =>
-      forward(extra, request.params._meta, ms, `Tool "${request.params.name}"`, (c) => {
-        limiter?.checkCall(principal, request.params.name);
-        // Before the queue could take the call for later: a denied tool is never deferred.
-        policy?.checkTool(principal, request.params.name);
-        // A withheld tool (tool pinning) is refused before the queue could take the call for later.
-        const withheld = agg.withheldRefusal(request.params.name);
-        if (withheld) throw withheld;
-        const run = () => agg.callTool(request.params.name, request.params.arguments, c);
-        // The offline queue may defer the call (a task) instead of running it now.
-        return deps.queue ? deps.queue.intercept(request, run) : run();
-      }),
-    ),
-  );
+  handleToolCalls(server, CheckedCallToolRequestSchema, (request, extra) => {
+    // `routed` (analytics, tracing) learns which provider the router chose.
+    const routed: CallRouting | undefined = usage || telemetry ? {} : undefined;
+    const call = () =>
+      audited(audit, { operation: 'tools/call', principal, session: extra.sessionId, target: request.params.name, arguments: request.params.arguments }, () =>
+        forward(extra, request.params._meta, ms, `Tool "${request.params.name}"`, (c) => {
+          limiter?.checkCall(principal, request.params.name);
+          // Before the queue could take the call for later: a denied tool is never deferred.
+          policy?.checkTool(principal, request.params.name);
+          // A withheld tool (tool pinning) is refused before the queue could take the call for later.
+          const withheld = agg.withheldRefusal(request.params.name);
+          if (withheld) throw withheld;
+          const run = () => agg.callTool(request.params.name, request.params.arguments, routed ? { ...c, routed } : c);
+          // The offline queue may defer the call (a task) instead of running it now.
+          return deps.queue ? deps.queue.intercept(request, run) : run();
+        }),
+      );
+    const observed = () => (usage ? observedCall(usage, principal.id, request.params.name, request.params.arguments, routed!, call) : call());
+    // The call's own line, at debug only, is written inside its span (the line carries the span's ids).
+    const logged = log?.enabled?.('debug') === true ? () => loggedCall(log, observed) : observed;
+    const meta = request.params._meta;
+    const spanned = () => (telemetry ? telemetry.request(traced('tools/call', request.params.name, meta, extra), routed, logged) : logged());
+    // Every line written during the call names its session and tool.
+    return runInCall({ session: extra.sessionId, tool: request.params.name, traceparent: meta?.traceparent, principal: principal.id }, spanned);
+  });
   server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: policy ? policy.listResources(principal, agg.listResources()) : agg.listResources() }));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
     resourceTemplates: policy ? policy.listResourceTemplates(principal, agg.listResourceTemplates()) : agg.listResourceTemplates(),
   }));
   server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
-    audited(audit, { operation: 'resources/read', principal, session: extra.sessionId, target: request.params.uri, arguments: undefined }, () =>
+    inSpan(traced('resources/read', request.params.uri, request.params._meta, extra), () => audited(audit, { operation: 'resources/read', principal, session: extra.sessionId, target: request.params.uri, arguments: undefined }, () =>
       forward(extra, request.params._meta, ms, `Reading "${request.params.uri}"`, (c) => {
         limiter?.checkCall(principal, undefined);
         policy?.checkResource(principal, request.params.uri);
         return agg.readResource(request.params.uri, c);
       }),
-    ),
+    )),
   );
   server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: policy ? policy.listPrompts(principal) : agg.listPrompts() }));
   server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
-    audited(audit, { operation: 'prompts/get', principal, session: extra.sessionId, target: request.params.name, arguments: request.params.arguments }, () =>
+    inSpan(traced('prompts/get', request.params.name, request.params._meta, extra), () => audited(audit, { operation: 'prompts/get', principal, session: extra.sessionId, target: request.params.name, arguments: request.params.arguments }, () =>
       forward(extra, request.params._meta, ms, `Prompt "${request.params.name}"`, (c) => {
         limiter?.checkCall(principal, undefined);
         policy?.checkPrompt(principal, request.params.name);
         return agg.getPrompt(request.params.name, request.params.arguments, c);
       }),
-    ),
+    )),
   );
   server.setRequestHandler(CompleteRequestSchema, (request, extra) =>
     forward(extra, request.params._meta, ms, 'Completion', (c) => {

@@ -14,6 +14,8 @@ export interface RouteSpec {
   summary: string;
   /** public: answered without credentials (it says nothing sensitive); else the caller is authenticated first. */
   access?: 'public';
+  /** admin: an operator's action (changes how the gateway runs); authorization for admin routes comes with [policy]. */
+  admin?: true;
   /** Served only when this part of the config is set (its handler is registered then); always otherwise. */
   servedWith?: string;
 }
@@ -32,7 +34,22 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/v1/queue/status', summary: 'the offline queue: depth, destinations, failures' },
   { method: 'POST', path: '/v1/queue/sync', summary: 'deliver the waiting calls now' },
   { method: 'GET', path: '/v1/queue/metrics', summary: "the offline queue's metrics (Prometheus text in JSON)" },
+  { method: 'GET', path: '/v1/power', summary: 'power: mode, why, since when, asleep or not' },
+  { method: 'POST', path: '/v1/power', summary: 'set the power mode: {"mode": "low" | "normal" | "auto"} (admin)', admin: true },
+  { method: 'GET', path: '/v1/log', summary: 'logs: level, format, who set them and when' },
+  { method: 'POST', path: '/v1/log', summary: 'set the log level: {"level": "debug" | "info" | "warn" | "error" | "silent"} (admin)', admin: true },
+  { method: 'GET', path: '/v1/analytics', summary: 'usage per tool, provider, principal and hour (?from, to, tool, provider, principal); off with analytics.enabled = false' },
+  { method: 'GET', path: '/v1/analytics/recent', summary: 'the last 100 tool calls, newest first; off with analytics.enabled = false' },
+  { method: 'GET', path: '/v1/tools', summary: 'every tool offered and the providers its calls are routed to' },
+  { method: 'GET', path: '/ui', summary: 'the dashboard (with ui.enabled; its data comes from the API, asked with your credentials)', access: 'public', servedWith: '[ui]' },
+  { method: 'GET', path: '/ui/app.js', summary: "... the dashboard's script", access: 'public', servedWith: '[ui]' },
+  { method: 'GET', path: '/ui/app.css', summary: "... the dashboard's style sheet", access: 'public', servedWith: '[ui]' },
   { method: 'GET', path: '/v1/idempotency/status', summary: 'repeated calls answered from memory (as a destination)' },
+  { method: 'POST', path: '/v1/chat/completions', summary: 'OpenAI-compatible chat completions (SSE with stream: true): local model first, cloud fallback' },
+  { method: 'POST', path: '/v1/mcp/completions', summary: 'completions in the JSON of docs/inference.md, same engines and fallback' },
+  { method: 'GET', path: '/v1/attestation/identity', summary: "the TPM's attestation key and EK certificate", servedWith: 'security.use_tpm' },
+  { method: 'POST', path: '/v1/attestation/quote', summary: 'a TPM quote of the PCRs for {"nonce": hex}, with the event log', servedWith: 'security.use_tpm' },
+  { method: 'POST', path: '/v1/attestation/activate', summary: 'answer a credential challenge {"blob","secret"} (binds the AK to the EK)', servedWith: 'security.use_tpm' },
 ];
 
 /** "METHOD /path", the key of a route. */

@@ -9,7 +9,8 @@ import type { GatewaySettings } from '../config/resolve.js';
 import type { Authenticator } from '../security/authenticate.js';
 import { clientCertificateAuthenticator } from '../security/client-cert.js';
 import { TlsListener, type ReloadOutcome, type TlsListenerStatus } from '../security/tls-listener.js';
-import { OutgoingTls } from '../security/tls-outgoing.js';
+import type { OutgoingTls } from '../security/tls-outgoing.js';
+import type { UpstreamTls } from '../providers/upstream/transport.js';
 import { httpServerOptions } from './connections.js';
 import type { Logger } from '../telemetry/log.js';
 
@@ -27,7 +28,8 @@ export class GatewayTls {
   static async open(settings: GatewaySettings, log: Logger, serveHttp: boolean): Promise<GatewayTls> {
     const outgoing = new Map<string, OutgoingTls>();
     const add = async (owner: string, tls: Parameters<typeof OutgoingTls.create>[0] | undefined) => {
-      if (tls) outgoing.set(owner, await OutgoingTls.create(tls, owner, log));
+      // Loaded only when some connection has TLS settings of its own: it brings undici (~30 MB, ~70 ms to load).
+      if (tls) outgoing.set(owner, await (await import('../security/tls-outgoing.js')).OutgoingTls.create(tls, owner, log));
     };
     try {
       for (const u of settings.upstreams) await add(upstreamOwner(u.id), u.connection.transport === 'stdio' ? undefined : u.connection.tls);
@@ -52,9 +54,10 @@ export class GatewayTls {
     return mode === 'off' ? base : clientCertificateAuthenticator(base, { required: mode === 'required' });
   }
 
-  /** The fetch of an upstream with its own TLS settings; undefined: the global fetch. */
-  upstreamFetch(id: string): FetchLike | undefined {
-    return this.outgoing.get(upstreamOwner(id))?.fetch;
+  /** The fetch and dispatcher of an upstream with its own TLS settings; undefined: the system's. */
+  upstreamTls(id: string): UpstreamTls | undefined {
+    const outgoing = this.outgoing.get(upstreamOwner(id));
+    return outgoing ? { fetch: outgoing.fetch, dispatcher: outgoing.dispatcher } : undefined;
   }
 
   /** The fetch of each URL destination with its own TLS settings, by destination name. */

@@ -33,9 +33,23 @@ const NAMESPACE_FLAGS = ['--user', '--map-current-user', '--pid', '--fork', '--k
 /** How a program is started under the chosen isolation. */
 export interface Sandbox {
   readonly isolation: Isolation;
-  /** The program and arguments to spawn for `path args`. */
-  command(path: string, args: readonly string[]): { file: string; args: string[] };
+  /**
+   * The program and arguments to spawn for `path args`. With `gated`, the
+   * spawned process waits for a line on its fd 3 before it becomes the
+   * program (see GATE), and the caller must spawn it with a pipe there.
+   */
+  command(path: string, args: readonly string[]): { file: string; args: string[]; gated: boolean };
 }
+
+/**
+ * isolation "none" finds what is left of a run by the output it holds, so it
+ * must read the child's stdout and stderr from /proc before the program can
+ * exit: a short script is often gone before spawn() even returns, and its
+ * detached child would then go unseen. The system shell waits for a line on
+ * fd 3 (written once the outputs are read), closes it, and execs the program
+ * under the same pid with the same descriptors.
+ */
+const GATE = 'read -r _ <&3 || exit 126; exec 3<&-; exec "$0" "$@"';
 
 async function systemProgram(name: string): Promise<string | undefined> {
   for (const dir of SYSTEM_DIRS) {
@@ -62,12 +76,16 @@ function probe(file: string, args: string[]): Promise<string | undefined> {
 
 /** The sandbox for `isolation`; for "pid-namespace" it proves at start that namespaces work here. */
 export async function openSandbox(isolation: Isolation): Promise<Sandbox> {
-  if (isolation === 'none') return { isolation, command: (path, args) => ({ file: path, args: [...args] }) };
+  if (isolation === 'none') {
+    const sh = await systemProgram('sh');
+    if (!sh) throw new PluginConfigError(`plugins.shell: isolation "none" needs sh in ${SYSTEM_DIRS.join(', ')}.`);
+    return { isolation, command: (path, args) => ({ file: sh, args: ['-c', GATE, path, ...args], gated: true }) };
+  }
   const [setpriv, unshare] = await Promise.all([systemProgram('setpriv'), systemProgram('unshare')]);
   if (!setpriv || !unshare) {
     throw new PluginConfigError(`plugins.shell: isolation "pid-namespace" needs setpriv and unshare (util-linux) in ${SYSTEM_DIRS.join(', ')}; install util-linux. ${NAMESPACE_HELP}`);
   }
-  const command = (path: string, args: readonly string[]) => ({ file: setpriv, args: ['--pdeathsig', 'KILL', '--', unshare, ...NAMESPACE_FLAGS, '--', path, ...args] });
+  const command = (path: string, args: readonly string[]) => ({ file: setpriv, args: ['--pdeathsig', 'KILL', '--', unshare, ...NAMESPACE_FLAGS, '--', path, ...args], gated: false });
   const { file, args } = command(setpriv, ['--version']);
   const failure = await probe(file, args);
   if (failure !== undefined) throw new PluginConfigError(`plugins.shell: this machine refused a PID namespace for commands (${failure}). ${NAMESPACE_HELP}`);
@@ -77,8 +95,8 @@ export async function openSandbox(isolation: Isolation): Promise<Sandbox> {
 /**
  * What a child's stdout and stderr are, as /proc names them ("socket:[1234]":
  * Node's stdio pipes are socket pairs, whose two ends differ, so they are read
- * from the child's side). Call it right after spawn: spawn returns once the
- * program runs, and a program that already exited has no descriptors left.
+ * from the child's side). Call it while the child cannot have exited: a
+ * process that is gone has no descriptors left (Sandbox.command's gate).
  */
 export function outputsOf(pid: number | undefined): Set<string> {
   const names = new Set<string>();
@@ -93,24 +111,38 @@ export function outputsOf(pid: number | undefined): Set<string> {
   return names;
 }
 
-/** Kills every other process that holds one of `outputs` open; returns how many. Only processes this user may inspect are seen. */
+/**
+ * Kills every other process that holds one of `outputs` open; returns how many.
+ * Only processes this user may inspect are seen. A holder can fork while /proc
+ * is being read (its child then holds the output too, under a pid the listing
+ * missed), so the scan repeats until one finds nobody, a few times at most.
+ */
 export async function killOutputHolders(outputs: ReadonlySet<string>): Promise<number> {
-  if (outputs.size === 0) return 0;
+  const signaled = new Set<number>();
+  for (let round = 0; round < 4; round++) {
+    const before = signaled.size;
+    await killHoldersOnce(outputs, signaled);
+    if (signaled.size === before) break;
+  }
+  return signaled.size;
+}
+
+/** One pass over /proc; a pid already signaled (killed, maybe not yet gone) is not counted again. */
+async function killHoldersOnce(outputs: ReadonlySet<string>, signaled: Set<number>): Promise<void> {
+  if (outputs.size === 0) return;
   const entries = await readdir('/proc').catch(() => [] as string[]);
-  let killed = 0;
   for (const entry of entries) {
     const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    if (!Number.isInteger(pid) || pid === process.pid || signaled.has(pid)) continue;
     if (await holdsAny(pid, outputs)) {
       try {
         process.kill(pid, 'SIGKILL');
-        killed++;
+        signaled.add(pid);
       } catch {
         // gone already, or not ours
       }
     }
   }
-  return killed;
 }
 
 async function holdsAny(pid: number, outputs: ReadonlySet<string>): Promise<boolean> {

@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
+import type { Writable } from 'node:stream';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { PluginSettings } from '../config/resolve.js';
@@ -124,6 +125,14 @@ interface RunOutcome {
   stopped?: 'timeout' | 'output_too_large' | 'cancelled';
 }
 
+/** Lets a gated child (Sandbox.command) become its program. */
+function openGate(child: ChildProcess): void {
+  const gate = child.stdio[3] as Writable | null;
+  if (!gate) return;
+  gate.on('error', () => undefined); // the child may be killed before it reads
+  gate.end('go\n');
+}
+
 /** Kills a child's whole process group (it leads one: spawned detached). */
 function killGroup(child: ChildProcess): void {
   try {
@@ -143,11 +152,13 @@ const PIPE_GRACE_MS = 1000;
 function runProcess(request: RunRequest, sandbox: Sandbox, env: NodeJS.ProcessEnv, maxOutput: number, signal: AbortSignal, live: Set<ChildProcess>): Promise<RunOutcome> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const { file, args } = sandbox.command(request.path, request.args);
-    const child = spawn(file, args, { cwd: request.cwd, env, shell: false, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const { file, args, gated } = sandbox.command(request.path, request.args);
+    const child = spawn(file, args, { cwd: request.cwd, env, shell: false, detached: true, stdio: gated ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'] });
     live.add(child);
-    // Without a namespace, what is left of the run is found by the output it holds (shell-sandbox.ts).
+    // Without a namespace, what is left of the run is found by the output it holds (shell-sandbox.ts);
+    // the gated child waits on fd 3 until its outputs are known, then becomes the program.
     const outputs = sandbox.isolation === 'none' ? outputsOf(child.pid) : undefined;
+    if (gated) openGate(child);
     let backstop: NodeJS.Timeout | undefined;
     let settled = false;
     /** Kills what is left of the run, and stops waiting for its pipes if something holds them anyway. */

@@ -38,6 +38,7 @@ const QUEUE_ERROR_CODES: Record<QueueErrorCode, number> = {
   'storage-read-only': INTERNAL_ERROR,
   storage: INTERNAL_ERROR,
   closed: INTERNAL_ERROR,
+  loading: INTERNAL_ERROR,
 };
 
 /** The JSON-RPC error a client gets for `err`. */

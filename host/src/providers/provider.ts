@@ -41,6 +41,16 @@ export interface ProviderCallContext {
   progressToken?: string | number;
   /** Extra `_meta` for the request (the offline queue's idempotency key on a delivery). */
   meta?: Record<string, unknown>;
+  /** Where the router's caller notes the provider it used (analytics, tracing). */
+  routed?: CallRouting;
+}
+
+/** Filled in by the router's caller (gateway/aggregator/routing.ts) as it tries providers. */
+export interface CallRouting {
+  /** The provider tried last. */
+  provider?: string;
+  /** Wraps each try of a provider (a tracing span); absent, the try runs as it is. */
+  attempt?: <T>(providerId: string, run: () => Promise<T>) => Promise<T>;
 }
 
 /** The lists a provider offers, as it last reported them. */

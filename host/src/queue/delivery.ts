@@ -6,6 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Batch } from '../core/queue.js';
+import { FlowWindow, type DeliveryPacing, type FlowSettings } from './flow.js';
 import { endTask, type QueueParts } from './parts.js';
 import { decodeJson, errorResult } from './payload.js';
 import type { RowState } from './store.js';
@@ -19,6 +20,18 @@ export interface DeliveryCall {
 
 /** Sends one call. Throw DestinationError for an answer that is final; anything else is a link failure. */
 export type Deliverer = (destination: string, call: DeliveryCall, signal: AbortSignal) => Promise<CallToolResult>;
+
+/**
+ * Sends several calls to one destination in one exchange (a JSON-RPC batch):
+ * one answer per call, in order (a result, a DestinationError, or an Error
+ * when that call's link failed), or null when the destination takes no
+ * batches (nothing was run; the loop then sends one by one). Throws when the
+ * whole exchange failed (a link failure for every call in it).
+ */
+export type BatchDeliverer = (destination: string, calls: readonly DeliveryCall[], signal: AbortSignal) => Promise<(CallToolResult | Error)[] | null>;
+
+/** Calls per JSON-RPC batch: big enough that one POST carries many, small enough that a window splits into several. */
+const CHUNK_CALLS = 32;
 
 /** The destination answered with an error: the call is done (failed); retrying cannot help. */
 export class DestinationError extends Error {
@@ -38,6 +51,10 @@ export interface DestinationRecord {
   lastDeliveryMs: number | null;
   lastError: string | null;
   lastErrorMs: number | null;
+  /** Calls it may have in flight now (the adaptive window, 1 when ordered). */
+  window: number;
+  /** Times its window was halved (link failure, or a slow destination). */
+  windowShrinks: number;
 }
 
 /** What the delivery loop has done since start, for status (and tests). */
@@ -62,8 +79,12 @@ export interface DeliveryOptions {
   batchItems: number;
   /** How often the loop looks for due work, ms. */
   tickMs: number;
-  /** Calls in flight per destination; 1 keeps strict order. */
-  window: number;
+  /** How many calls in flight, and whether in strict order, per destination (flow.ts). */
+  flowOf: (destination: string) => FlowSettings;
+  /** Most calls in flight over all destinations (sizes the abort signal's listener limit). */
+  maxInFlight: number;
+  /** Sends several calls in one exchange, where the destination takes batches. */
+  deliverMany?: BatchDeliverer;
 }
 
 interface Outcome {
@@ -97,6 +118,12 @@ export class Delivery {
   /** When each destination that failed may be tried again (the core's decision, as last settled). */
   private readonly dueAt = new Map<string, number>();
   private lastPruneMs = 0;
+  private readonly windows = new Map<string, FlowWindow>();
+  /** Destinations that refused a batch: their calls go one by one. */
+  private readonly unbatched = new Set<string>();
+  private pacing: DeliveryPacing;
+  /** A kick waiting out the pacing's pause (set while `kicked` is, unless the kick runs at the next turn). */
+  private paced: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly parts: QueueParts,
@@ -106,7 +133,18 @@ export class Delivery {
     private readonly opts: DeliveryOptions,
   ) {
     // Each call in flight links one listener to this signal (removed when it ends).
-    setMaxListeners(Math.max(10, opts.window * 4), this.abort.signal);
+    setMaxListeners(Math.max(10, opts.maxInFlight * 4), this.abort.signal);
+    this.pacing = { tickMs: opts.tickMs, pauseMs: 0, maxWindow: 0 };
+  }
+
+  /** The configured period of the loop, ms (full speed's tickMs). */
+  get tickMs(): number {
+    return this.opts.tickMs;
+  }
+
+  /** The pacing in force (setPacing). */
+  get currentPacing(): Readonly<DeliveryPacing> {
+    return this.pacing;
   }
 
   /** What the loop has done since start (read-only). */
@@ -115,19 +153,76 @@ export class Delivery {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.round(), this.opts.tickMs);
-    this.timer.unref();
+    this.startTimer();
     this.kick();
   }
 
-  /** Looks for due work soon (after an enqueue, say); coalesces bursts. */
+  private startTimer(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.pacing.tickMs === 0 || this.abort.signal.aborted) return;
+    this.timer = setInterval(() => void this.round(), this.pacing.tickMs);
+    this.timer.unref();
+  }
+
+  /**
+   * Looks for due work soon (after an enqueue, say); coalesces bursts. Under
+   * pacing (the power mode) "soon" is after the pause, so new calls gather
+   * and go together.
+   */
   kick(): void {
-    if (this.kicked || this.abort.signal.aborted) return;
+    this.schedule(this.pacing.pauseMs);
+  }
+
+  /**
+   * A round in `delayMs` (0: at the next turn), unless one is already due no
+   * later. A sooner request replaces a later pending one.
+   */
+  private schedule(delayMs: number): void {
+    if (this.abort.signal.aborted) return;
+    if (this.kicked && (delayMs > 0 || this.paced === undefined)) return;
+    clearTimeout(this.paced);
     this.kicked = true;
-    setImmediate(() => {
+    const go = () => {
       this.kicked = false;
+      this.paced = undefined;
       void this.round();
-    });
+    };
+    if (delayMs > 0) this.paced = setTimeout(go, delayMs);
+    else {
+      this.paced = undefined;
+      setImmediate(go);
+    }
+  }
+
+  /**
+   * The one pacing knob (flow.ts; the power mode sets it): how often the loop
+   * looks by itself, the pause before new calls go, the cap on every window.
+   * A kick already waiting takes the new pause.
+   */
+  setPacing(pacing: DeliveryPacing): void {
+    const next = { tickMs: Math.max(0, pacing.tickMs), pauseMs: Math.max(0, pacing.pauseMs), maxWindow: Math.max(0, pacing.maxWindow) };
+    const restart = next.tickMs !== this.pacing.tickMs;
+    this.pacing = next;
+    if (restart) this.startTimer();
+    if (this.paced !== undefined) {
+      clearTimeout(this.paced);
+      this.paced = undefined;
+      this.kicked = false;
+      this.kick();
+    }
+  }
+
+  /** Calls `destination` may have in flight now (its window under the pacing's cap). */
+  windowNow(destination: string): number {
+    return this.windowOf(destination).size(this.pacing);
+  }
+
+  /** A destination's adaptive window (made on first use). */
+  private windowOf(destination: string): FlowWindow {
+    let w = this.windows.get(destination);
+    if (!w) this.windows.set(destination, (w = new FlowWindow(this.opts.flowOf(destination))));
+    return w;
   }
 
   /**
@@ -168,6 +263,7 @@ export class Delivery {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.paced);
     this.abort.abort();
     await Promise.allSettled([...this.active]);
   }
@@ -227,35 +323,86 @@ export class Delivery {
   }
 
   /**
-   * Sends a batch. With a window of 1 (the default) calls go strictly in
-   * order and the first link failure stops the batch; a wider window keeps
-   * that many calls in flight (faster on slow links, order not guaranteed).
+   * Sends a batch. With a window of 1 (an ordered destination, or one whose
+   * window shrank to 1) calls go strictly in order and the first link
+   * failure stops the batch; a wider window keeps that many calls in flight
+   * (faster, order not guaranteed: a call after a failed one may land first,
+   * and the failed one goes again later under the same idempotency key).
+   * Where the destination takes JSON-RPC batches (deliverMany), the calls in
+   * flight travel in chunks of up to CHUNK_CALLS per POST.
    */
   private async deliverBatch(batch: Batch): Promise<DeliveryReport> {
+    const flow = this.windowOf(batch.destination);
+    const window = Math.min(flow.size(this.pacing), batch.ids.length);
+    const chunk = this.opts.deliverMany && flow.batched && !this.unbatched.has(batch.destination) ? Math.min(CHUNK_CALLS, window) : 1;
     const steps: (Outcome | undefined)[] = new Array(batch.ids.length);
     let failure: Error | undefined;
     let next = 0;
+    let answeredMs = 0;
+    let answered = 0;
     const worker = async () => {
       while (next < batch.ids.length && !failure) {
-        const i = next++;
-        const step = this.abort.signal.aborted ? new Error('the queue is closing') : await this.deliverOne(batch.destination, batch.ids[i]!);
-        if (step instanceof Error) failure ??= step;
-        else steps[i] = step;
+        const from = next;
+        next = Math.min(batch.ids.length, next + chunk);
+        const t0 = performance.now();
+        const answers = this.abort.signal.aborted ? [new Error('the queue is closing')] : await this.deliverChunk(batch.destination, batch.ids.slice(from, next));
+        const perCall = (performance.now() - t0) / answers.length;
+        answers.forEach((a, i) => {
+          if (a instanceof Error) failure ??= a;
+          else {
+            steps[from + i] = a;
+            answeredMs += perCall;
+            answered += 1;
+          }
+        });
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.opts.window, batch.ids.length) }, worker));
+    await Promise.all(Array.from({ length: Math.max(1, Math.ceil(window / chunk)) }, worker));
+    flow.update(failure !== undefined, answered > 0 ? answeredMs / answered : undefined);
     const outcomes = steps.filter((o): o is Outcome => o !== undefined);
     const delivered = outcomes.filter((o) => !o.dropped).map((o) => o.id);
     const dropped = outcomes.filter((o) => o.dropped).map((o) => o.id);
     this.settle(batch, delivered, dropped, outcomes, failure);
-    // The link works: go straight on with whatever is still waiting.
-    if (!failure) this.kick();
+    // The link works: go straight on with whatever is still waiting, even
+    // under a pause (once awake, a backlog is sent through, then all is quiet).
+    if (!failure) this.schedule(0);
     const failed = outcomes.filter((o) => o.state === 'failed').length;
     return { delivered: outcomes.length - failed, failed, unreachable: failure ? [batch.destination] : [] };
   }
 
-  /** Sends one stored call; an Error return means the link failed. */
-  private async deliverOne(destination: string, id: number): Promise<Outcome | Error> {
+  /** Sends stored calls (one, or a JSON-RPC batch); per call an outcome, or an Error when its link failed. */
+  private async deliverChunk(destination: string, ids: number[]): Promise<(Outcome | Error)[]> {
+    const prepared = ids.map((id) => this.prepare(destination, id));
+    const calls = prepared.filter((p): p is DeliveryCall & { id: number } => !(p instanceof Error) && !('state' in p));
+    let answers: (CallToolResult | Error)[] | null = null;
+    if (calls.length > 1 && this.opts.deliverMany) {
+      try {
+        answers = await this.opts.deliverMany(destination, calls, this.abort.signal);
+        if (answers === null) this.unbatched.add(destination);
+      } catch (err) {
+        answers = calls.map(() => (err instanceof Error ? err : new Error(String(err))));
+      }
+    }
+    if (answers === null) {
+      answers = [];
+      for (const c of calls) {
+        const a = await this.sendOne(destination, c);
+        answers.push(a);
+        if (a instanceof Error && !(a instanceof DestinationError)) break;
+      }
+    }
+    const byId = new Map(calls.map((c, i) => [c.id, answers[i] ?? new Error('not sent after an earlier link failure')]));
+    return prepared.map((p) => {
+      if (p instanceof Error || 'state' in p) return p;
+      const a = byId.get(p.id)!;
+      if (a instanceof DestinationError) return { id: p.id, state: 'failed', result: errorResult(a.message), message: a.message };
+      // A tool error is still an answer: the call happened; its result says how.
+      return a instanceof Error ? a : { id: p.id, state: 'completed', result: a, message: null };
+    });
+  }
+
+  /** One call as the destination gets it, an outcome for a corrupt payload, or an Error if the row cannot be read. */
+  private prepare(destination: string, id: number): (DeliveryCall & { id: number }) | Outcome | Error {
     const { store, payloads, counters, log } = this.parts;
     let row;
     try {
@@ -263,23 +410,23 @@ export class Delivery {
     } catch (err) {
       return new Error(`reading the queued call failed: ${(err as Error).message}`);
     }
-    let args: Record<string, unknown>;
     try {
       if (!row?.payload) throw new Error('the row has no payload');
-      args = (decodeJson(payloads, row.payload) as { arguments: Record<string, unknown> }).arguments;
+      const args = (decodeJson(payloads, row.payload) as { arguments: Record<string, unknown> }).arguments;
+      return { id, tool: row.tool, arguments: args, idempotencyKey: deliveryKey(this.senderId, row) };
     } catch (err) {
       const message = `corrupt payload: ${(err as Error).message}`;
       counters.corrupt += 1;
       log.error('offline queue: skipped a call with a corrupt payload', { id, destination, error: (err as Error).message });
       return { id, state: 'failed', result: errorResult(message), message, dropped: true };
     }
+  }
+
+  /** Sends one call; its result, a DestinationError (a final answer), or an Error (the link failed). */
+  private async sendOne(destination: string, call: DeliveryCall & { id: number }): Promise<CallToolResult | Error> {
     try {
-      const call = { tool: row.tool, arguments: args, idempotencyKey: deliveryKey(this.senderId, row) };
-      const result = await this.deliver(destination, call, this.abort.signal);
-      // A tool error is still an answer: the call happened; its result says how.
-      return { id, state: 'completed', result, message: null };
+      return await this.deliver(destination, { tool: call.tool, arguments: call.arguments, idempotencyKey: call.idempotencyKey }, this.abort.signal);
     } catch (err) {
-      if (err instanceof DestinationError) return { id, state: 'failed', result: errorResult(err.message), message: err.message };
       return err instanceof Error ? err : new Error(String(err));
     }
   }
@@ -319,7 +466,10 @@ export class Delivery {
   }
 
   private note(destination: string, now: number, error: string | null): void {
-    const s = this.state.destinations.get(destination) ?? { lastDeliveryMs: null, lastError: null, lastErrorMs: null };
+    const s = this.state.destinations.get(destination) ?? { lastDeliveryMs: null, lastError: null, lastErrorMs: null, window: 1, windowShrinks: 0 };
+    const flow = this.windowOf(destination);
+    s.window = flow.size(this.pacing);
+    s.windowShrinks = flow.shrinks;
     if (error === null) {
       s.lastDeliveryMs = now;
       this.state.lastDeliveryMs = now;

@@ -14,7 +14,8 @@ export type QueueErrorCode =
   | 'storage'
   | 'not-found'
   | 'in-flight'
-  | 'closed';
+  | 'closed'
+  | 'loading';
 
 export class QueueError extends Error {
   override readonly name = 'QueueError';

@@ -22,6 +22,8 @@ export interface DeferredCall {
   /** Equal keys to one destination are one call (dedupe, and once-only effect). */
   idempotencyKey?: string;
   ttlMs?: number;
+  /** The authenticated principal that queued it (tasks are shown only to it); absent: a local caller. */
+  owner?: string;
 }
 
 export interface Enqueued {
@@ -200,7 +202,7 @@ export class GroupCommit {
       if (id === 0) throw new Error('the core admitted a call without an id');
       const secret = secrets.slice(16 * k, 16 * k + 16);
       const exp = Number(expires[k]);
-      rows.push({ id, destination: call.destination, tool: call.tool, priority: priorityCode(call.priority), idemKey: call.idempotencyKey ?? '', clientKey: call.idempotencyKey !== undefined, secret, payload: packed[k]!.frame, createdMs: now, expiresMs: exp === 0 ? null : exp });
+      rows.push({ id, destination: call.destination, tool: call.tool, priority: priorityCode(call.priority), idemKey: call.idempotencyKey ?? '', clientKey: call.idempotencyKey !== undefined, secret, payload: packed[k]!.frame, createdMs: now, expiresMs: exp === 0 ? null : exp, owner: call.owner ?? null });
       const e: Enqueued = { taskId: `${id}.${secret}`, id, duplicate: false, createdMs: now };
       if (keyId !== undefined) byKey.set(keyId, e);
       counters.enqueued += 1;

@@ -18,6 +18,7 @@
 import { McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, PROVIDER_UNAVAILABLE } from '../protocol/jsonrpc.js';
 import type { Db } from '../storage/database.js';
+import type { DiskFlush } from './disk-flush.js';
 
 /** The `_meta` key that carries a call's idempotency key. */
 export const IDEMPOTENCY_META_KEY = 'dev.mcp-edge/idempotency-key';
@@ -45,13 +46,25 @@ export class IdempotencyMemory {
   lastRecordError: string | null = null;
   /** Resends answered "outcome unknown" (policy refuse). */
   inDoubt = 0;
+  /** First results waiting to be written together (group record; see recordLater). */
+  private pending: { key: string; result: string; done: () => void }[] = [];
+  private readonly db: Db;
 
   constructor(
     db: Db,
     private readonly windowMs: number,
     private readonly now: () => number = Date.now,
     readonly inDoubtPolicy: InDoubtPolicy = 'rerun',
+    /**
+     * When given, first results are recorded as a group: every result of one
+     * tick in one transaction, flushed off the event loop (disk-flush.ts),
+     * each answer leaving only once its record is on disk. Without it each
+     * record is its own transaction, one fsync per call, which caps a
+     * destination at the disk's fsync rate however many calls arrive at once.
+     */
+    private readonly flush?: DiskFlush,
   ) {
+    this.db = db;
     this.get = db.prepare('SELECT result FROM idempotency_results WHERE key = ? AND created_ms >= ?').pluck();
     // A result replaces a "started" mark, never another result.
     this.put = db.prepare(`INSERT INTO idempotency_results (key, result, created_ms) VALUES (?, ?, ?)
@@ -84,16 +97,12 @@ export class IdempotencyMemory {
     }
     if (this.inDoubtPolicy === 'refuse') this.markStarted(key, now);
     const p = fn().then(
-      (result) => {
+      async (result) => {
         // Recorded before the answer leaves, so a resend after a lost answer finds it.
         // If the record cannot be written (disk full), the effect still happened:
         // answer anyway, so the sender does not resend because of us.
-        try {
-          this.put.run(key, JSON.stringify(result), this.now());
-        } catch (err) {
-          this.recordFailures += 1;
-          this.lastRecordError = (err as Error).message;
-        }
+        if (this.flush) await this.recordLater(key, JSON.stringify(result));
+        else this.record([{ key, result: JSON.stringify(result) }]);
         return result;
       },
       (err: unknown) => {
@@ -108,6 +117,43 @@ export class IdempotencyMemory {
     } finally {
       this.running.delete(key);
     }
+  }
+
+  /** Writes first results in one transaction; a failure is counted and reported, never thrown. */
+  private record(rows: readonly { key: string; result: string }[]): boolean {
+    try {
+      const now = this.now();
+      this.db.transaction(() => {
+        for (const r of rows) this.put.run(r.key, r.result, now);
+      })();
+      return true;
+    } catch (err) {
+      this.recordFailures += rows.length;
+      this.lastRecordError = (err as Error).message;
+      return false;
+    }
+  }
+
+  /** Joins this tick's group of records; resolves once the group is on disk (or failed, and counted). */
+  private recordLater(key: string, result: string): Promise<void> {
+    return new Promise<void>((done) => {
+      if (this.pending.push({ key, result, done }) === 1) setImmediate(() => void this.writeGroup());
+    });
+  }
+
+  private async writeGroup(): Promise<void> {
+    const group = this.pending;
+    this.pending = [];
+    const flush = this.flush!;
+    if (flush.commitUnflushed(() => this.record(group))) {
+      try {
+        await flush.onDisk();
+      } catch (err) {
+        this.recordFailures += group.length;
+        this.lastRecordError = `flushing the records failed: ${(err as Error).message}`;
+      }
+    }
+    for (const g of group) g.done();
   }
 
   /** Durably notes that the effect for `key` may start; without it, the effect does not run. */

@@ -7,10 +7,12 @@ import type { Aggregator } from '../gateway/aggregator/aggregator.js';
 import type { RouteRegistry } from '../gateway/routes.js';
 import type { CallInterceptor } from '../gateway/mcp-server.js';
 import type { Db } from '../storage/database.js';
+import type { Principal } from '../security/principal.js';
 import type { Logger } from '../telemetry/log.js';
 import type { ToolRegistry } from '../tools/registry.js';
+import { DiskFlush } from './disk-flush.js';
 import { IdempotencyMemory } from './idempotency.js';
-import { queueInterceptor, queueRoutes, queueTaskStore, registerQueueTools } from './mcp.js';
+import { queueInterceptor, queueRoutes, queueTaskStore, registerQueueTools, taskOwnerOf } from './mcp.js';
 import { mcpHttpDeliverer } from './mcp-deliverer.js';
 import { OfflineQueue } from './queue.js';
 import { deferralResolver, listedAsDeferrable, MarkedTools, planDestinations, providerDeliverer, wakeOnRecovery } from './destinations.js';
@@ -23,8 +25,8 @@ export { DestinationError, type Deliverer } from './delivery.js';
 
 export interface QueueHooks {
   queue: OfflineQueue;
-  taskStore: TaskStore;
-  intercept: CallInterceptor;
+  /** The task store and call interceptor of one client session: `principal` sees and owns only its own tasks (mcp.ts taskOwnerOf). */
+  forPrincipal(principal: Principal): { taskStore: TaskStore; intercept: CallInterceptor };
   close(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export async function startOfflineQueue(settings: QueueSettings, db: Db, core: E
     destinations: plan.bounds,
     defaults: { maxItems: s.defaultMaxItems },
     deliver,
+    deliverMany: deliverer.deliverMany,
     maxItemBytes: s.maxItemBytes,
     backoff: s.backoff,
     compression: s.compression,
@@ -47,7 +50,9 @@ export async function startOfflineQueue(settings: QueueSettings, db: Db, core: E
     diskFlush: s.diskSync,
     log,
   });
-  const memory = new IdempotencyMemory(db, s.idempotency.windowMs, Date.now, s.idempotency.inDoubt);
+  // Its records are written as a group and flushed off the loop, as the queue's own enqueues are.
+  const recordFlush = new DiskFlush(db, s.diskSync);
+  const memory = new IdempotencyMemory(db, s.idempotency.windowMs, Date.now, s.idempotency.inDoubt, recordFlush);
   rest.set('GET /v1/idempotency/status', () => ({ repeats_answered: memory.repeats, in_doubt_answered: memory.inDoubt, in_doubt_policy: memory.inDoubtPolicy, record_failures: memory.recordFailures, last_record_error: memory.lastRecordError, window_seconds: s.idempotency.windowMs / 1000 }));
   // Tools deferred to a URL get a local entry; an upstream's tools are listed by the upstream itself.
   const viaUrl = Object.fromEntries(Object.entries(s.deferrableTools).filter(([, d]) => Object.hasOwn(plan.urls, d)));
@@ -59,13 +64,17 @@ export async function startOfflineQueue(settings: QueueSettings, db: Db, core: E
   wakeOnRecovery(plan, aggregator, (destination) => queue.wakeDestination(destination));
   aggregator.setDeferrable(listedAsDeferrable(s, plan));
   for (const [route, handler] of queueRoutes(queue)) rest.set(route, handler);
+  const resolver = deferralResolver(s, plan, aggregator, marked);
   return {
     queue,
-    taskStore: queueTaskStore(queue),
-    intercept: queueInterceptor(queue, deferralResolver(s, plan, aggregator, marked), memory),
+    forPrincipal: (principal) => {
+      const owner = taskOwnerOf(principal);
+      return { taskStore: queueTaskStore(queue, owner), intercept: queueInterceptor(queue, resolver, memory, owner) };
+    },
     close: async () => {
       await queue.close();
       await deliverer.close();
+      await recordFlush.close();
     },
   };
 }

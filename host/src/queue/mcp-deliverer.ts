@@ -9,10 +9,13 @@ import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isolating, isolatingFetch } from '../providers/upstream/fetch.js';
 import { VERSION } from '../version.js';
 import { IDEMPOTENCY_META_KEY } from './idempotency.js';
-import { DestinationError, type Deliverer, type DeliveryCall } from './delivery.js';
+import { BatchClient, BatchRefused } from './batch-client.js';
+import { DestinationError, type BatchDeliverer, type Deliverer, type DeliveryCall } from './delivery.js';
 
 export interface McpDeliverer {
   deliver: Deliverer;
+  /** JSON-RPC batches to URL destinations (null for a destination that refused one: send singly). */
+  deliverMany: BatchDeliverer;
   close(): Promise<void>;
 }
 
@@ -60,10 +63,28 @@ export function mcpHttpDeliverer(urls: Record<string, string>, timeoutMs: number
       signal.removeEventListener('abort', abort);
     }
   };
+  const batchers = new Map<string, BatchClient | null>();
+  const deliverMany: BatchDeliverer = async (destination, calls, signal) => {
+    let batcher = batchers.get(destination);
+    const url = urls[destination];
+    if (batcher === null || url === undefined) return null;
+    if (!batcher) batchers.set(destination, (batcher = new BatchClient(url, fetchOf[destination] ?? fetch, timeoutMs)));
+    try {
+      return await batcher.send(calls, signal);
+    } catch (err) {
+      if (!(err instanceof BatchRefused)) throw err;
+      // Nothing ran; from now on this destination gets one call per request.
+      batchers.set(destination, null);
+      void batcher.close();
+      return null;
+    }
+  };
   const close = async () => {
     const all = [...clients.values()];
     clients.clear();
-    await Promise.allSettled(all.map(async (p) => (await p).close()));
+    const batching = [...batchers.values()];
+    batchers.clear();
+    await Promise.allSettled([...all.map(async (p) => (await p).close()), ...batching.map((b) => b?.close())]);
   };
-  return { deliver, close };
+  return { deliver, deliverMany, close };
 }

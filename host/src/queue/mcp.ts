@@ -18,6 +18,7 @@ import type { Deliverer } from './delivery.js';
 import type { OfflineQueue } from './queue.js';
 import { queueMetrics } from './status.js';
 import type { TaskRow } from './store.js';
+import type { Principal } from '../security/principal.js';
 
 /** Client-side `_meta` hints on a deferred call. */
 export const PRIORITY_META_KEY = 'dev.mcp-edge/priority';
@@ -43,24 +44,38 @@ export function toTask(row: TaskRow): Task {
 
 const notFound = (taskId: string) => new McpError(INVALID_PARAMS, `Task not found: ${taskId}`);
 
-/** The SDK's TaskStore over the queue's SQLite rows. Tasks are created only by deferring a call. */
-export function queueTaskStore(q: OfflineQueue): TaskStore {
+/**
+ * Whose tasks a caller sees: an authenticated principal (API key, JWT,
+ * client certificate) its own only; a local one (stdio, loopback on a
+ * gateway without auth) every task, as before tasks had owners.
+ */
+export function taskOwnerOf(principal: Principal): string | undefined {
+  return principal.kind === 'local' ? undefined : principal.id;
+}
+
+/**
+ * The SDK's TaskStore over the queue's SQLite rows, as `owner` sees them
+ * (taskOwnerOf; another principal's task is "not found"). Tasks are created
+ * only by deferring a call.
+ */
+export function queueTaskStore(q: OfflineQueue, owner?: string): TaskStore {
   return {
     createTask: () => Promise.reject(new McpError(INVALID_REQUEST, 'Only deferrable tools run as tasks on this gateway.')),
     getTask: async (taskId) => {
-      const row = q.taskRow(taskId);
+      const row = q.taskRow(taskId, owner);
       return row ? toTask(row) : null;
     },
     storeTaskResult: () => Promise.reject(new McpError(INVALID_REQUEST, 'Task results come from delivery.')),
     getTaskResult: async (taskId) => {
-      const result = q.taskResult(taskId);
+      const result = q.taskResult(taskId, owner);
       if (result === undefined) throw notFound(taskId);
       return result as Result;
     },
     updateTaskStatus: async (taskId, status) => {
       if (status !== 'cancelled') throw new McpError(INVALID_REQUEST, 'Only cancellation can change a deferred task.');
+      await q.ready;
       try {
-        q.cancel(taskId);
+        q.cancel(taskId, owner);
       } catch (err) {
         if (err instanceof QueueError) throw toMcpError(err);
         throw err;
@@ -69,7 +84,7 @@ export function queueTaskStore(q: OfflineQueue): TaskStore {
     listTasks: async (cursor) => {
       const after = cursor === undefined ? 0 : Number(cursor);
       if (!Number.isSafeInteger(after) || after < 0) throw new McpError(INVALID_PARAMS, 'Bad cursor.');
-      const rows = q.tasksAfter(after, 100);
+      const rows = q.tasksAfter(after, 100, owner);
       const last = rows.at(-1);
       return { tasks: rows.map(toTask), ...(rows.length === 100 && last ? { nextCursor: String(last.id) } : {}) };
     },
@@ -80,9 +95,10 @@ export function queueTaskStore(q: OfflineQueue): TaskStore {
  * Defers task-augmented (or client-marked) calls to deferrable tools; runs
  * calls that carry an idempotency key (from a peer's queue) once per key.
  * `deferrable` says which tools defer and where: a resolver, or a plain map
- * of tool name -> destination.
+ * of tool name -> destination. `owner` (taskOwnerOf) is recorded on the
+ * calls it queues.
  */
-export function queueInterceptor(q: OfflineQueue, deferrable: DeferralResolver | Record<string, string>, memory: IdempotencyMemory): CallInterceptor {
+export function queueInterceptor(q: OfflineQueue, deferrable: DeferralResolver | Record<string, string>, memory: IdempotencyMemory, owner?: string): CallInterceptor {
   const resolve: DeferralResolver =
     typeof deferrable === 'function' ? deferrable : (name) => (Object.hasOwn(deferrable, name) ? { destination: deferrable[name]!, tool: name } : undefined);
   return async (request, run) => {
@@ -91,7 +107,7 @@ export function queueInterceptor(q: OfflineQueue, deferrable: DeferralResolver |
     if (deferral) {
       const { destination } = deferral;
       const ttlMs = task?.ttl;
-      const row = await defer(q, { destination, tool: deferral.tool, arguments: args ?? {}, meta, ...(ttlMs ? { ttlMs } : {}) });
+      const row = await defer(q, { destination, tool: deferral.tool, arguments: args ?? {}, meta, ...(ttlMs ? { ttlMs } : {}), ...(owner !== undefined ? { owner } : {}) });
       if (task) return { task: toTask(row) };
       // No task support on the client: a plain result that names the task.
       const taskId = `${row.id}.${row.secret}`;
@@ -106,14 +122,16 @@ export function queueInterceptor(q: OfflineQueue, deferrable: DeferralResolver |
   };
 }
 
-async function defer(q: OfflineQueue, c: { destination: string; tool: string; arguments: Record<string, unknown>; meta: Record<string, unknown> | undefined; ttlMs?: number }): Promise<TaskRow> {
+async function defer(q: OfflineQueue, c: { destination: string; tool: string; arguments: Record<string, unknown>; meta: Record<string, unknown> | undefined; ttlMs?: number; owner?: string }): Promise<TaskRow> {
   const priority = PRIORITIES.find((p) => p === c.meta?.[PRIORITY_META_KEY]) ?? 'normal';
-  const idempotencyKey = IdempotencyMemory.keyOf(c.meta);
+  const clientKey = IdempotencyMemory.keyOf(c.meta);
+  // Keys are per owner: another principal's equal key is another call, never a way to its task.
+  const idempotencyKey = clientKey !== undefined && c.owner !== undefined ? JSON.stringify([c.owner, clientKey]) : clientKey;
   try {
-    const e = await q.enqueue({ destination: c.destination, tool: c.tool, arguments: c.arguments, priority, idempotencyKey, ...(c.ttlMs ? { ttlMs: c.ttlMs } : {}) });
+    const e = await q.enqueue({ destination: c.destination, tool: c.tool, arguments: c.arguments, priority, idempotencyKey, ...(c.ttlMs ? { ttlMs: c.ttlMs } : {}), ...(c.owner !== undefined ? { owner: c.owner } : {}) });
     // A fresh call's task is known without reading it back; a duplicate's is the first call's row.
-    if (!e.duplicate && e.createdMs !== undefined) return freshRow(e.id, e.taskId, c.destination, c.tool, e.createdMs);
-    const row = q.taskRow(e.taskId);
+    if (!e.duplicate && e.createdMs !== undefined) return freshRow(e.id, e.taskId, c.destination, c.tool, e.createdMs, c.owner);
+    const row = q.taskRow(e.taskId, c.owner);
     if (!row) throw new Error('a queued task vanished');
     return row;
   } catch (err) {
@@ -122,9 +140,9 @@ async function defer(q: OfflineQueue, c: { destination: string; tool: string; ar
   }
 }
 
-function freshRow(id: number, taskId: string, destination: string, tool: string, createdMs: number): TaskRow {
+function freshRow(id: number, taskId: string, destination: string, tool: string, createdMs: number, owner: string | undefined): TaskRow {
   const secret = taskId.slice(taskId.indexOf('.') + 1);
-  return { id, state: 'queued', destination, tool, secret, created_ms: createdMs, updated_ms: createdMs, expires_ms: null, attempts: 0, message: null, keep_until_ms: null };
+  return { id, state: 'queued', destination, tool, secret, created_ms: createdMs, updated_ms: createdMs, expires_ms: null, attempts: 0, message: null, keep_until_ms: null, owner: owner ?? null };
 }
 
 /** Registers deferrable tools (direct when called plainly, queued when called as a task) and the queue tools. */

@@ -12,7 +12,8 @@ import type { Algorithm, EdgeCore } from '../core/index.js';
 import { QueueScheduler, type QueueLimits } from '../core/queue.js';
 import type { Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
-import { Delivery, type Deliverer, type DeliveryRecord, type DeliveryReport } from './delivery.js';
+import { Delivery, type BatchDeliverer, type Deliverer, type DeliveryRecord, type DeliveryReport } from './delivery.js';
+import type { DeliveryPacing, FlowSettings } from './flow.js';
 import { DiskFlush, type DiskFlushMode, type Fdatasync } from './disk-flush.js';
 import { QueueError, storageError } from './errors.js';
 import { GroupCommit, type DeferredCall, type Enqueued } from './group.js';
@@ -31,7 +32,15 @@ export interface DestinationOptions {
   overflow?: 'reject' | 'drop-oldest-lowest-priority';
   /** Default time to live of a call, ms; 0: forever. */
   ttlMs?: number;
+  /** Most calls in flight to it (the adaptive window's ceiling); default: the queue's `window`. */
+  window?: number;
+  /** Strict order: one call at a time, whatever the window (flow.ts). */
+  ordered?: boolean;
+  /** Several calls per exchange (a JSON-RPC batch) where the destination takes them; default true. */
+  batch?: boolean;
 }
+
+type Limits = Required<Omit<DestinationOptions, 'window' | 'ordered' | 'batch'>>;
 
 export interface QueueOptions {
   /** Known destinations and their bounds; calls to others are refused. */
@@ -40,13 +49,15 @@ export interface QueueOptions {
   defaults?: DestinationOptions;
   /** How a call reaches its destination. */
   deliver: Deliverer;
+  /** How several calls reach a destination in one exchange, where it takes JSON-RPC batches. */
+  deliverMany?: BatchDeliverer;
   maxItemBytes?: number;
   backoff?: { baseMs: number; maxMs: number; jitterPercent: number };
   /** Calls per delivery batch and per destination. */
   batchItems?: number;
   /** How long a finished task (and its result) stays readable, ms. */
   keepResultsMs?: number;
-  /** Calls in flight per destination; 1 keeps strict order. */
+  /** Calls in flight per destination unless it sets its own; 1 keeps strict order. */
   window?: number;
   /** How often the delivery loop looks for due work, ms. */
   tickMs?: number;
@@ -72,16 +83,25 @@ export interface QueueOptions {
   log?: Logger;
 }
 
-const DEFAULT_LIMITS: Required<DestinationOptions> = { maxItems: 100_000, maxBytes: 256 << 20, overflow: 'reject', ttlMs: 24 * 3600_000 };
+const DEFAULT_LIMITS: Limits = { maxItems: 100_000, maxBytes: 256 << 20, overflow: 'reject', ttlMs: 24 * 3600_000 };
 const DEFAULT_BACKOFF = { baseMs: 1000, maxMs: 300_000, jitterPercent: 50 };
 
-function limitsOf(o: DestinationOptions | undefined, base: Required<DestinationOptions>): QueueLimits {
+function limitsOf(o: DestinationOptions | undefined, base: Limits): QueueLimits {
   const m = { ...base, ...o };
   return { maxItems: m.maxItems, maxBytes: m.maxBytes, overflow: m.overflow, ...(m.ttlMs > 0 ? { defaultTtlMs: m.ttlMs } : {}) };
 }
 
 export class OfflineQueue {
   private closed = false;
+  private loaded = false;
+  private loadError: QueueError | undefined;
+  /**
+   * Resolves once the queued rows are loaded from SQLite (rebuild.ts; in the
+   * background, so start-up does not wait for a deep backlog). Enqueues and
+   * deliveries wait for it; it never rejects (a failed load is reported by
+   * enqueue and status).
+   */
+  readonly ready: Promise<void>;
 
   private constructor(
     private readonly parts: QueueParts,
@@ -96,7 +116,24 @@ export class OfflineQueue {
     readonly algorithm: Algorithm,
     /** The codec engine that packs payloads ('native' on Node when zstd-napi loads). */
     readonly codecEngine: EdgeCodec['engine'],
-  ) {}
+  ) {
+    this.ready = this.load();
+  }
+
+  /** Rebuilds the core's state from SQLite in steps, then starts the delivery loop. */
+  private async load(): Promise<void> {
+    const t0 = performance.now();
+    try {
+      if (!(await loadQueuedRows(this.parts, () => this.closed))) return;
+    } catch (err) {
+      this.loadError = storageError(err, 'loading the queued calls');
+      this.parts.log.error('offline queue: loading the queued calls failed; the queue takes no calls until restart', { error: (err as Error).message });
+      return;
+    }
+    this.loaded = true;
+    this.parts.log.debug('offline queue: loaded', { depth: this.depth, ms: Math.round(performance.now() - t0) });
+    this.delivery.start();
+  }
 
   /** Rebuilds the core's state from SQLite and starts the delivery loop. */
   static async open(db: Db, core: EdgeCore, options: QueueOptions): Promise<OfflineQueue> {
@@ -124,11 +161,9 @@ export class OfflineQueue {
       now: options.now ?? Date.now,
       keepResultsMs: options.keepResultsMs ?? 24 * 3600_000,
     };
-    loadQueuedRows(parts);
-    const delivery = new Delivery(parts, senderId, options.deliver, { batchItems: options.batchItems ?? 64, tickMs: options.tickMs ?? 1000, window: Math.max(1, options.window ?? 1) });
+    const delivery = new Delivery(parts, senderId, options.deliver, { batchItems: options.batchItems ?? 64, tickMs: options.tickMs ?? 1000, ...flowsOf(options), ...(options.deliverMany ? { deliverMany: options.deliverMany } : {}) });
     const diskFlush = new DiskFlush(db, options.diskFlush ?? 'off-loop', options.fdatasync);
     const group = new GroupCommit(parts, diskFlush, { groupMax: options.groupMax ?? 4096, maxItemBytes }, (destinations) => delivery.kickFor(destinations));
-    delivery.start();
     return new OfflineQueue(parts, group, delivery, diskFlush, options.destinations, senderId, algorithm, codec.engine);
   }
 
@@ -154,12 +189,18 @@ export class OfflineQueue {
 
   /** Depth, age and last delivery per destination, and the counters. */
   status(): QueueStatus {
-    return queueStatus(this.parts, this.delivery.record);
+    const s = queueStatus(this.parts, this.delivery.record, (d) => this.delivery.windowNow(d));
+    if (this.loaded) return s;
+    // Still loading: the depth counts only what is loaded so far.
+    return { ...s, loading: this.loadError ? `failed: ${this.loadError.message}` : true };
   }
 
   /** Defers one call. Resolves once the call is durably in SQLite (on disk, group commit). */
   enqueue(call: DeferredCall): Promise<Enqueued> {
     if (this.closed) return Promise.reject(new QueueError('closed', 'The offline queue is closed.'));
+    if (this.loadError) return Promise.reject(this.loadError);
+    // Until the backlog is loaded the core cannot check limits and keys: wait for it.
+    if (!this.loaded) return this.ready.then(() => this.enqueue(call));
     if (!Object.hasOwn(this.destinations, call.destination)) {
       return Promise.reject(new QueueError('unknown-destination', `No queue destination "${call.destination}". Configure it under [offline.destinations].`));
     }
@@ -174,31 +215,37 @@ export class OfflineQueue {
     return this.group.add(call, payload);
   }
 
-  /** The task row behind a task id, if the id is genuine. */
-  taskRow(taskId: string): TaskRow | undefined {
+  /**
+   * The task row behind a task id, if the id is genuine and, with `owner`
+   * (an authenticated principal's id), that principal queued it. Without
+   * `owner` (a local caller) every task is visible, as before owners.
+   */
+  taskRow(taskId: string, owner?: string): TaskRow | undefined {
     const dot = taskId.indexOf('.');
     const id = Number(taskId.slice(0, dot));
     if (dot < 1 || !Number.isSafeInteger(id)) return undefined;
     const row = this.parts.store.task(id);
-    return row && row.secret === taskId.slice(dot + 1) ? row : undefined;
+    if (!row || row.secret !== taskId.slice(dot + 1)) return undefined;
+    return owner === undefined || row.owner === owner ? row : undefined;
   }
 
-  /** Task rows with ids above `afterId`, oldest first (tasks/list pages). */
-  tasksAfter(afterId: number, limit: number): TaskRow[] {
-    return this.parts.store.tasksAfter(afterId, limit);
+  /** Task rows with ids above `afterId`, oldest first (tasks/list pages); with `owner`, only its own. */
+  tasksAfter(afterId: number, limit: number, owner?: string): TaskRow[] {
+    return this.parts.store.tasksAfter(afterId, limit, owner);
   }
 
-  /** The stored outcome of a finished task. */
-  taskResult(taskId: string): CallToolResult | undefined {
-    const row = this.taskRow(taskId);
+  /** The stored outcome of a finished task (of `owner`'s, when given). */
+  taskResult(taskId: string, owner?: string): CallToolResult | undefined {
+    const row = this.taskRow(taskId, owner);
     const blob = row && this.parts.store.result(row.id);
     return blob ? (decodeJson(this.parts.payloads, blob) as CallToolResult) : undefined;
   }
 
-  /** Cancels a queued call; a call being sent cannot be cancelled. */
-  cancel(taskId: string): void {
+  /** Cancels a queued call (of `owner`'s, when given); a call being sent cannot be cancelled. */
+  cancel(taskId: string, owner?: string): void {
     const { scheduler, store } = this.parts;
-    const row = this.taskRow(taskId);
+    if (!this.loaded) throw new QueueError('loading', 'The offline queue is still loading its queued calls; try again in a moment (or await queue.ready).');
+    const row = this.taskRow(taskId, owner);
     if (!row || row.state !== 'queued') throw new QueueError('not-found', `Task ${taskId} is not queued (unknown, or already finished).`);
     try {
       scheduler.cancel(row.id);
@@ -225,18 +272,53 @@ export class OfflineQueue {
     this.delivery.kick();
   }
 
+
   /** Sends everything that is due now, ignoring backoff (the queue_sync tool); resolves when done. */
-  deliverNow(): Promise<DeliveryReport> {
+  async deliverNow(): Promise<DeliveryReport> {
+    await this.ready;
     return this.delivery.deliverNow();
+  }
+
+  /**
+   * How eagerly the delivery loop sends (the one pacing knob, flow.ts; the
+   * power mode sets it): how often it looks by itself, the pause before new
+   * calls go, a cap on every destination's window. fullSpeed(queue.tickMs)
+   * is the default.
+   */
+  setDeliveryPacing(pacing: DeliveryPacing): void {
+    this.delivery.setPacing(pacing);
+  }
+
+  /** The pacing in force. */
+  get deliveryPacing(): Readonly<DeliveryPacing> {
+    return this.delivery.currentPacing;
+  }
+
+  /** The delivery loop's own period (options.tickMs): full speed's tickMs. */
+  get tickMs(): number {
+    return this.delivery.tickMs;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.group.flush();
     this.closed = true;
+    await this.ready;
     await this.delivery.stop();
     await this.diskFlush.close();
   }
+}
+
+/** Each destination's window and order (its own, else the queue's window, unordered). */
+function flowsOf(options: QueueOptions): { flowOf: (destination: string) => FlowSettings; maxInFlight: number } {
+  const fallback = Math.max(1, options.window ?? 1);
+  const flowOf = (destination: string): FlowSettings => {
+    const o = Object.hasOwn(options.destinations, destination) ? options.destinations[destination] : undefined;
+    return { window: Math.max(1, o?.window ?? fallback), ordered: o?.ordered ?? false, batch: o?.batch ?? true };
+  };
+  const names = Object.keys(options.destinations);
+  const maxInFlight = names.reduce((n, d) => n + flowOf(d).window, fallback);
+  return { flowOf, maxInFlight };
 }
 
 function payloadsOf(codec: EdgeCodec, algorithm: Algorithm): Payloads {

@@ -18,6 +18,8 @@ export interface DestinationStatus {
   overflow: string;
   last_sync_ms: number | null;
   last_error: string | null;
+  /** Calls it may have in flight now: its adaptive window under the power mode's cap; 1 when ordered (flow.ts). */
+  window: number;
 }
 
 export interface QueueStatus {
@@ -28,9 +30,11 @@ export interface QueueStatus {
   last_error: string | null;
   destinations: DestinationStatus[];
   counters: QueueCounters;
+  /** Present while the queued calls are still loading at start (the depth counts what is loaded), or "failed: ..." if the load failed. */
+  loading?: true | string;
 }
 
-export function queueStatus(parts: QueueParts, delivery: DeliveryRecord): QueueStatus {
+export function queueStatus(parts: QueueParts, delivery: DeliveryRecord, windowOf: (destination: string) => number): QueueStatus {
   const now = parts.now();
   const destinations = parts.scheduler.status().map((l): DestinationStatus => {
     const created = l.oldestId === undefined ? undefined : parts.store.createdMs(l.oldestId);
@@ -48,6 +52,7 @@ export function queueStatus(parts: QueueParts, delivery: DeliveryRecord): QueueS
       overflow: l.limits.overflow,
       last_sync_ms: record?.lastDeliveryMs ?? null,
       last_error: record?.lastError ?? null,
+      window: windowOf(l.destination),
     };
   });
   const ages = destinations.map((d) => d.oldest_age_ms).filter((a): a is number => a !== null);

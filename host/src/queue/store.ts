@@ -16,6 +16,8 @@ export interface NewRow {
   payload: Uint8Array;
   createdMs: number;
   expiresMs: number | null;
+  /** The principal that queued it (migration 0007); null: a local caller, visible to every local caller. */
+  owner: string | null;
 }
 
 /** What the scheduler needs of a queued row at start. */
@@ -42,6 +44,7 @@ export interface TaskRow {
   attempts: number;
   message: string | null;
   keep_until_ms: number | null;
+  owner: string | null;
 }
 
 export interface PayloadRow {
@@ -56,13 +59,13 @@ export interface PayloadRow {
 
 /** Rows per multi-row INSERT: one statement step per chunk instead of per row. */
 const INSERT_CHUNK = 32;
-const ROW_PARAMS = 12;
+const ROW_PARAMS = 13;
 /** Client keys looked up per statement step. */
 const KEY_CHUNK = 32;
 
 function insertSql(rows: number): string {
-  const row = `(?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-  return `INSERT INTO deferred (id, state, destination, tool, priority, idem_key, client_key, secret, payload, bytes, created_ms, expires_ms, updated_ms)
+  const row = `(?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  return `INSERT INTO deferred (id, state, destination, tool, priority, idem_key, client_key, secret, payload, bytes, created_ms, expires_ms, updated_ms, owner)
           VALUES ${Array.from({ length: rows }, () => row).join(', ')}`;
 }
 
@@ -74,14 +77,17 @@ function statements(db: Db) {
     insertChunk: p(insertSql(INSERT_CHUNK)),
     finish: p(`UPDATE deferred SET state = ?, payload = NULL, result = ?, message = ?, updated_ms = ?, keep_until_ms = ? WHERE id = ? AND state = 'queued'`),
     attempt: p(`UPDATE deferred SET attempts = attempts + 1, message = ?, updated_ms = ? WHERE id = ? AND state = 'queued'`),
-    byKey: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms FROM deferred WHERE destination = ? AND idem_key = ? AND client_key = 1`),
+    byKey: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms, owner FROM deferred WHERE destination = ? AND idem_key = ? AND client_key = 1`),
     byKeys: p(`SELECT id, secret, idem_key FROM deferred WHERE destination = ? AND client_key = 1 AND idem_key IN (${Array.from({ length: KEY_CHUNK }, () => '?').join(', ')})`),
-    task: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms FROM deferred WHERE id = ?`),
-    tasks: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms FROM deferred WHERE id > ? ORDER BY id LIMIT ?`),
+    task: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms, owner FROM deferred WHERE id = ?`),
+    tasks: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms, owner FROM deferred WHERE id > ? ORDER BY id LIMIT ?`),
+    ownTasks: p(`SELECT id, state, destination, tool, secret, created_ms, updated_ms, expires_ms, attempts, message, keep_until_ms, owner FROM deferred WHERE owner = ? AND id > ? ORDER BY id LIMIT ?`),
     result: p(`SELECT result FROM deferred WHERE id = ?`),
     payload: p(`SELECT id, tool, idem_key, client_key, secret, payload FROM deferred WHERE id = ?`),
-    queued: p(`SELECT id, destination, priority, bytes, expires_ms, idem_key, client_key FROM deferred WHERE state = 'queued' ORDER BY id`),
-    lanes: p(`SELECT destination, priority, COUNT(*) AS items, SUM(client_key) AS keyed FROM deferred WHERE state = 'queued' GROUP BY destination, priority`),
+    queued: p(`SELECT id, destination, priority, bytes, expires_ms, idem_key, client_key FROM deferred WHERE state = 'queued' AND id > ? ORDER BY id LIMIT ?`),
+    lanes: p(`SELECT destination, priority, COUNT(*) AS items, SUM(client_key) AS keyed, MAX(id) AS last FROM
+                (SELECT id, destination, priority, client_key FROM deferred WHERE state = 'queued' AND id > ? ORDER BY id LIMIT ?)
+              GROUP BY destination, priority`),
     maxId: p(`SELECT COALESCE(MAX(id), 0) FROM deferred`).pluck(),
     created: p(`SELECT created_ms FROM deferred WHERE id = ?`).pluck(),
     prune: p(`DELETE FROM deferred WHERE keep_until_ms IS NOT NULL AND keep_until_ms < ?`),
@@ -104,6 +110,7 @@ function rowParams(r: NewRow, out: unknown[], at: number): unknown[] {
   out[at + 9] = r.createdMs;
   out[at + 10] = r.expiresMs;
   out[at + 11] = r.createdMs;
+  out[at + 12] = r.owner;
   return out;
 }
 
@@ -167,8 +174,9 @@ export class QueueStore {
     return this.s.task.get(id) as TaskRow | undefined;
   }
 
-  tasksAfter(id: number, limit: number): TaskRow[] {
-    return this.s.tasks.all(id, limit) as TaskRow[];
+  /** Task rows above `id`, oldest first; with `owner`, only that principal's (the index deferred_owner). */
+  tasksAfter(id: number, limit: number, owner?: string): TaskRow[] {
+    return (owner === undefined ? this.s.tasks.all(id, limit) : this.s.ownTasks.all(owner, id, limit)) as TaskRow[];
   }
 
   result(id: number): Buffer | null {
@@ -180,13 +188,19 @@ export class QueueStore {
   }
 
   /** Every queued row, oldest first, without payloads. */
-  queued(): IterableIterator<QueuedRow> {
-    return this.s.queued.iterate() as IterableIterator<QueuedRow>;
+  /** Up to `limit` queued rows with ids above `afterId`, ids ascending (one step of the rebuild). */
+  queuedAfter(afterId: number, limit: number): QueuedRow[] {
+    return this.s.queued.all(afterId, limit) as QueuedRow[];
   }
 
-  /** How many queued rows each destination and priority has (to size the rebuild). */
-  queuedLanes(): { destination: string; priority: number; items: number; keyed: number }[] {
-    return this.s.lanes.all() as { destination: string; priority: number; items: number; keyed: number }[];
+  /**
+   * How many of the next `limit` queued rows above `afterId` each destination
+   * and priority has (to size the rebuild, a step at a time); `rows` counted
+   * in all, `lastId` the highest of them.
+   */
+  queuedLanesAfter(afterId: number, limit: number): { lanes: { destination: string; priority: number; items: number; keyed: number }[]; rows: number; lastId: number } {
+    const lanes = this.s.lanes.all(afterId, limit) as { destination: string; priority: number; items: number; keyed: number; last: number }[];
+    return { lanes, rows: lanes.reduce((n, l) => n + l.items, 0), lastId: lanes.reduce((m, l) => Math.max(m, l.last), afterId) };
   }
 
   maxId(): number {

@@ -77,6 +77,11 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 /** The bearer credential of a request; throws the refusal that fits when there is none or it is malformed. */
 export function bearerToken(headers: IncomingHttpHeaders, challenges: Challenges): string {
   const header = headers.authorization;
+  // What clients send: "Bearer <token>", nothing around it; the general path below decides everything else the same way.
+  if (header?.startsWith('Bearer ')) {
+    const token = header.slice(7);
+    if (B64TOKEN.test(token)) return token;
+  }
   if (header === undefined || header.trim() === '') throw challenges.missing('this gateway needs credentials.');
   const [scheme = '', ...rest] = header.trim().split(/ +/);
   if (scheme.toLowerCase() !== 'bearer') throw challenges.missing(`the Authorization header uses the ${scheme.slice(0, 20)} scheme; this gateway takes Bearer.`);

@@ -10,15 +10,25 @@ import type { Logger } from '../telemetry/log.js';
 import { ApiKeyStore, isApiKey, type ApiKeyRecord, type KeyVerdict } from './api-keys.js';
 import { openAccess, type Authenticator, type CredentialState } from './authenticate.js';
 import { AuthRefusal, bearerToken, Challenges, type AuthOutcome } from './challenge.js';
-import { KeysUnavailable, SigningKeys } from './jwks.js';
-import { JwtVerifier, TokenRejected } from './jwt.js';
+import type { SigningKeys } from './jwks.js';
+import type { JwtVerifier } from './jwt.js';
 import type { Principal } from './principal.js';
 import { resourceMetadataUrl } from './resource-metadata.js';
+
+/** Most addresses remembered per principal (accept). */
+const MAX_ADDRESSES = 256;
 
 const OUTCOMES: readonly AuthOutcome[] = ['ok', 'missing', 'malformed', 'invalid', 'expired', 'revoked', 'forbidden', 'unavailable'];
 
 function newKeyPrincipal(key: ApiKeyRecord): Principal {
   return Object.freeze({ id: `key:${key.name}`, kind: 'api-key', name: key.name, scopes: new Set(key.scopes), ...(key.expiresAt !== undefined ? { expiresAt: key.expiresAt } : {}) });
+}
+
+/** JWT verification, when [auth.jwt] is on; `failure` tells its two refusals from other errors. */
+interface JwtParts {
+  verifier: JwtVerifier;
+  keys: SigningKeys;
+  failure: (err: unknown) => { rejected?: { expired: boolean; message: string }; unavailable?: { message: string } } | undefined;
 }
 
 export class CredentialAuthenticator implements Authenticator {
@@ -28,11 +38,13 @@ export class CredentialAuthenticator implements Authenticator {
   private readonly toleranceMs: number;
   /** One principal per key record (the store hands out the same record while the key is unchanged): no allocation per request. */
   private readonly keyPrincipals = new WeakMap<ApiKeyRecord, Principal>();
+  /** Each principal with the address it called from, made once per address: every request of a session would otherwise copy it. */
+  private readonly addressed = new WeakMap<Principal, Map<string, Principal>>();
 
   private constructor(
     private readonly settings: AuthSettings,
     private readonly keys: ApiKeyStore | undefined,
-    private readonly jwt: { verifier: JwtVerifier; keys: SigningKeys } | undefined,
+    private readonly jwt: JwtParts | undefined,
     private readonly log: Logger,
   ) {
     this.challenges = new Challenges(settings.jwt && settings.resource ? resourceMetadataUrl(settings.resource) : undefined);
@@ -42,12 +54,18 @@ export class CredentialAuthenticator implements Authenticator {
   /** The authenticator `settings` ask for; loads the issuer's keys first when JWTs are on. */
   static async create(settings: AuthSettings, db: Db, log: Logger): Promise<CredentialAuthenticator> {
     const keys = settings.apiKeys ? new ApiKeyStore(db) : undefined;
-    let jwt: { verifier: JwtVerifier; keys: SigningKeys } | undefined;
+    let jwt: JwtParts | undefined;
     if (settings.jwt) {
       const j = settings.jwt;
+      // Loaded only when JWTs are on: they bring jose (~15 MB, ~30 ms to load).
+      const [{ SigningKeys, KeysUnavailable }, { JwtVerifier, TokenRejected }] = await Promise.all([import('./jwks.js'), import('./jwt.js')]);
       const signing = new SigningKeys({ source: j.keys, maxAgeMs: j.keysMaxAgeMs, cooldownMs: j.keysCooldownMs, log });
       await signing.start();
-      jwt = { verifier: new JwtVerifier(j, signing), keys: signing };
+      jwt = {
+        verifier: new JwtVerifier(j, signing),
+        keys: signing,
+        failure: (err) => (err instanceof TokenRejected ? { rejected: err } : err instanceof KeysUnavailable ? { unavailable: err } : undefined),
+      };
     }
     if (keys && keys.list().every((k) => k.revokedAt !== undefined)) log.warn('auth.api_keys is on but no key is active: create one with "mcp-edge keys create <name>"');
     return new CredentialAuthenticator(settings, keys, jwt, log);
@@ -104,8 +122,9 @@ export class CredentialAuthenticator implements Authenticator {
     try {
       return this.accept(await jwt.verifier.verify(token), address);
     } catch (err) {
-      if (err instanceof TokenRejected) throw this.counted(this.challenges.invalid(err.expired ? 'expired' : 'invalid', err.message), address);
-      if (err instanceof KeysUnavailable) throw this.counted(this.challenges.unavailable(err.message, jwt.keys.retryAfterSeconds), address);
+      const failure = jwt.failure(err);
+      if (failure?.rejected) throw this.counted(this.challenges.invalid(failure.rejected.expired ? 'expired' : 'invalid', failure.rejected.message), address);
+      if (failure?.unavailable) throw this.counted(this.challenges.unavailable(failure.unavailable.message, jwt.keys.retryAfterSeconds), address);
       throw this.counted(err, address);
     }
   }
@@ -115,7 +134,23 @@ export class CredentialAuthenticator implements Authenticator {
     const missing = this.settings.requiredScopes.filter((s) => !principal.scopes.has(s));
     if (missing.length > 0) throw this.challenges.insufficientScope(this.settings.requiredScopes);
     this.outcomes.ok += 1;
-    return address ? { ...principal, address } : principal;
+    return address ? this.withAddress(principal, address) : principal;
+  }
+
+  private withAddress(principal: Principal, address: string): Principal {
+    let byAddress = this.addressed.get(principal);
+    if (!byAddress) {
+      byAddress = new Map();
+      this.addressed.set(principal, byAddress);
+    }
+    let addressed = byAddress.get(address);
+    if (!addressed) {
+      // Bounded: a principal calling from ever new addresses starts the map over.
+      if (byAddress.size >= MAX_ADDRESSES) byAddress.clear();
+      addressed = Object.freeze({ ...principal, address });
+      byAddress.set(address, addressed);
+    }
+    return addressed;
   }
 
   /** Counts and logs a refusal (each passes here once: the async path's rejections never reach authenticate's catch). */

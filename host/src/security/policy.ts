@@ -83,6 +83,8 @@ class View {
   private prompts: Prompt[] | undefined;
   private readonly toolVerdicts = new Map<string, Verdict>();
   private readonly promptVerdicts = new Map<string, Verdict>();
+  /** Route verdicts: every request asks one, and routes are the gateway's own (a fixed few), so all are remembered. */
+  private readonly routeVerdicts = new Map<string, Verdict>();
   private listedTools: Tool[] = [];
   private listedPrompts: Prompt[] = [];
 
@@ -166,6 +168,13 @@ class View {
 
   /** The MCP endpoint is open unless a rule denies it: what it serves is judged by the tool, resource and prompt rules. */
   routeVerdict(route: string): Verdict {
+    if (this.routeVerdicts.has(route)) return this.routeVerdicts.get(route);
+    const verdict = this.judgeRoute(route);
+    this.routeVerdicts.set(route, verdict);
+    return verdict;
+  }
+
+  private judgeRoute(route: string): Verdict {
     if (MCP_ROUTES.has(route)) return this.denial('routes', route);
     const verdict = this.verdict('routes', [route], [route]);
     const operation = ADMIN_ROUTES.get(route);

@@ -93,9 +93,13 @@ interface ToolLimit {
 interface Plan {
   calls: Limit | undefined;
   tools: readonly ToolLimit[];
+  /** The tool limit found per tool name (null: none), so that a call matches no globs once warm. */
+  toolLimits: Map<string, Limit | null>;
 }
 
-const NO_LIMITS: Plan = { calls: undefined, tools: [] };
+const NO_LIMITS: Plan = { calls: undefined, tools: [], toolLimits: new Map() };
+/** Most tool names a plan remembers: names come from clients, and invented ones must not grow it. */
+const MAX_TOOL_NAMES = 1024;
 
 /** What one POST asks of the limits: its calls, and the tool of each tools/call. */
 export interface CallDemand {
@@ -129,13 +133,24 @@ export class RateLimiter {
     const mine = this.rules.filter((r) => r.who.matches(principal));
     const calls = mine.find((r) => !r.tools)?.limit ?? this.defaultLimit;
     const tools = mine.flatMap((r) => (r.tools ? [{ tools: r.tools, limit: r.limit }] : []));
-    return calls || tools.length > 0 ? { calls, tools } : NO_LIMITS;
+    return calls || tools.length > 0 ? { calls, tools, toolLimits: new Map() } : NO_LIMITS;
   }
 
   /** The limit that counts calls of `tool`: the first matching rule with `tools`. */
   private toolLimit(plan: Plan, tool: string): Limit | undefined {
-    for (const t of plan.tools) if (t.tools.matchesFolded(tool)) return t.limit;
-    return undefined;
+    if (plan.tools.length === 0) return undefined;
+    const known = plan.toolLimits.get(tool);
+    if (known !== undefined) return known ?? undefined;
+    let found: Limit | null = null;
+    for (const t of plan.tools) {
+      if (t.tools.matchesFolded(tool)) {
+        found = t.limit;
+        break;
+      }
+    }
+    if (plan.toolLimits.size >= MAX_TOOL_NAMES) plan.toolLimits.clear();
+    plan.toolLimits.set(tool, found);
+    return found ?? undefined;
   }
 
   /** Ms to wait before one call (of `tool` when it is a tools/call) can go; 0 when it went and took its tokens. */

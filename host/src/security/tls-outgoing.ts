@@ -6,7 +6,7 @@
 // The files are re-read when they change and on reload(), as the listener's
 // are: short-lived client certificates renew without a restart.
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { ConfigError } from '../config/load.js';
 import type { OutgoingTlsSettings } from '../config/resolve.js';
 import type { Logger } from '../telemetry/log.js';
@@ -79,6 +79,9 @@ export class OutgoingTls {
     const withAgent = { ...init, dispatcher: this.agent } as Parameters<typeof undiciFetch>[1];
     return undiciFetch(url, withAgent) as unknown as Promise<Response>;
   };
+
+  /** The dispatcher of the current files, for requests made without fetch (the lean upstream client). */
+  readonly dispatcher = (): Dispatcher => this.agent;
 
   /** Re-reads the files; new connections use them when they changed and are sound, open ones finish on the old. */
   reload(): Promise<ReloadOutcome> {

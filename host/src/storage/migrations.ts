@@ -136,4 +136,52 @@ export const MIGRATIONS: readonly Migration[] = [
     CREATE TRIGGER audit_anchor_kept BEFORE DELETE ON audit_anchor
       BEGIN SELECT RAISE(ABORT, 'the audit anchor cannot be deleted'); END;`,
   },
+  {
+    // Who queued each deferred call (host/src/queue/mcp.ts): the
+    // authenticated principal's id, so tasks/list, get, result and cancel
+    // show a principal only its own tasks. NULL for calls queued by a local
+    // principal (stdio, loopback without auth) and for rows from before.
+    id: '0007-task-owner',
+    sql: `ALTER TABLE deferred ADD COLUMN owner TEXT;
+    CREATE INDEX deferred_owner ON deferred(owner, id) WHERE owner IS NOT NULL;`,
+  },
+  {
+    // Usage analytics (host/src/analytics/): per hour, tool, provider and
+    // principal, the calls and what they cost. latency is a fixed log-scale
+    // histogram (analytics/histogram.ts: 100 little-endian uint32 counts),
+    // so hours and principals merge by adding counts and the percentiles of
+    // a merge need no samples. provider is '' when no provider was reached.
+    id: '0008-analytics',
+    sql: `CREATE TABLE usage_hourly (
+      hour_ms INTEGER NOT NULL,
+      tool TEXT NOT NULL,
+      provider TEXT NOT NULL,
+      principal TEXT NOT NULL,
+      calls INTEGER NOT NULL,
+      errors INTEGER NOT NULL,
+      bytes INTEGER NOT NULL,
+      tokens INTEGER NOT NULL,
+      token_calls INTEGER NOT NULL,
+      latency_sum_ms REAL NOT NULL,
+      latency BLOB NOT NULL,
+      PRIMARY KEY (hour_ms, tool, provider, principal)
+    ) WITHOUT ROWID;
+    CREATE INDEX usage_hourly_principal ON usage_hourly(principal, hour_ms);`,
+  },
+  {
+    // The telemetry export's outage buffer (host/src/telemetry/buffer.ts):
+    // OTLP batches a collector did not take, oldest first (by id), each an
+    // mcp-edge frame (lz4 by default) of the OTLP/JSON request body.
+    // stored_bytes is the frame's size: what telemetry.buffer_max_bytes bounds.
+    id: '0009-telemetry-buffer',
+    sql: `CREATE TABLE telemetry_buffer (
+      id INTEGER PRIMARY KEY,
+      target TEXT NOT NULL,
+      created_ms INTEGER NOT NULL,
+      original_bytes INTEGER NOT NULL,
+      stored_bytes INTEGER NOT NULL,
+      payload BLOB NOT NULL
+    );
+    CREATE INDEX telemetry_buffer_target ON telemetry_buffer(target, id);`,
+  },
 ];

@@ -56,6 +56,11 @@ export class Vocabularies {
     return [...TIKTOKEN_ENCODINGS, ...Object.keys(this.files)];
   }
 
+  /** The names loaded (or loading) so far: each is loaded on its first use, none at start. */
+  loadedNames(): string[] {
+    return [...this.loaded.keys()];
+  }
+
   /** The tokenizer called `name`; rejects an unknown name with the list of known ones. */
   get(name: string): Promise<Tokenizer> {
     let pending = this.loaded.get(name);

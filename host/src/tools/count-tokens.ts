@@ -2,7 +2,9 @@
 // the cloud models (tiktoken encodings) and the tokenizer.json files configured
 // in [tokenizers].
 import { z } from 'zod';
-import { CoreError } from '../core/index.js';
+import type { EdgeCore } from '../core/index.js';
+import { runJob, type CountJob, type TextCount } from '../offload/jobs.js';
+import { OFFLOAD_THRESHOLD, type CoreWorkers } from '../offload/pool.js';
 import type { Vocabularies } from '../tokenizer/vocabularies.js';
 import { defineTool } from './registry.js';
 
@@ -30,7 +32,13 @@ const output = z.object({
   fits: z.boolean().optional(),
 });
 
-export function countTokensTool(vocabularies: Vocabularies) {
+/** Counts on the event loop, or (a big text, workers given) in a core worker so other requests go on meanwhile. */
+async function countText(job: CountJob, core: EdgeCore, vocabularies: Vocabularies, workers: CoreWorkers | undefined, signal: AbortSignal): Promise<TextCount> {
+  if (workers && job.text.length >= OFFLOAD_THRESHOLD) return workers.run(job, signal);
+  return (await runJob(job, core, vocabularies)) as TextCount;
+}
+
+export function countTokensTool(core: EdgeCore, vocabularies: Vocabularies, workers?: CoreWorkers) {
   return defineTool({
     name: 'count_tokens',
     title: 'Count tokens',
@@ -40,26 +48,22 @@ export function countTokensTool(vocabularies: Vocabularies) {
     input: inputOf(vocabularies),
     output,
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-    handler: async ({ text, tokenizer, allow_special, max_tokens }) => {
-      let tok;
-      try {
-        tok = await vocabularies.get(tokenizer);
-      } catch (err) {
-        return { isError: true, content: [{ type: 'text', text: (err as Error).message }] };
+    handler: async ({ text, tokenizer, allow_special, max_tokens }, { signal }) => {
+      if (!vocabularies.names().includes(tokenizer)) {
+        return { isError: true, content: [{ type: 'text', text: `unknown tokenizer "${tokenizer}"; known: ${vocabularies.names().join(', ')}` }] };
       }
       try {
-        const tokens = tok.count(text, { allowSpecial: allow_special });
+        const counted = await countText({ op: 'count', tokenizer, text, allowSpecial: allow_special }, core, vocabularies, workers, signal);
         const result = {
           tokenizer,
-          tokens,
-          characters: [...text].length,
-          bytes: Buffer.byteLength(text),
-          ...(max_tokens === undefined ? {} : { fits: tokens <= max_tokens }),
+          ...counted,
+          ...(max_tokens === undefined ? {} : { fits: counted.tokens <= max_tokens }),
         };
         return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
       } catch (err) {
-        if (err instanceof CoreError) return { isError: true, content: [{ type: 'text', text: err.message }] };
-        throw err;
+        // A vocabulary that does not load, a text the core refuses, a worker that died: the caller reads why.
+        if (signal.aborted) throw err;
+        return { isError: true, content: [{ type: 'text', text: (err as Error).message }] };
       }
     },
   });

@@ -2,7 +2,8 @@
 // handler arguments) or a plain JSON Schema object (plugins written from a spec,
 // or ported from another MCP server). Both become one compiled form: the JSON
 // Schema that tools/list advertises, and a validator for values.
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type { Ajv2020, ValidateFunction } from 'ajv/dist/2020.js';
 import { z } from 'zod';
 
 /** A JSON Schema describing an object (the MCP spec requires type "object" at the top). */
@@ -29,8 +30,17 @@ export interface CompiledSchema {
 }
 
 // One Ajv for the process: compiled validators are cached by schema identity.
-// strict: false because plugin authors write draft-07 keywords too.
-const ajv = new Ajv2020({ strict: false, allErrors: true, useDefaults: true, coerceTypes: false });
+// strict: false because plugin authors write draft-07 keywords too. Made on the
+// first JSON Schema (the built-in tools are zod): its draft-2020 vocabularies
+// cost a start about 10 ms. Ajv is CommonJS, so it loads synchronously here.
+let ajv: Ajv2020 | undefined;
+function sharedAjv(): Ajv2020 {
+  if (!ajv) {
+    const { Ajv2020: Ajv } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+    ajv = new Ajv({ strict: false, allErrors: true, useDefaults: true, coerceTypes: false });
+  }
+  return ajv;
+}
 
 function isZodObject(schema: ObjectSchema): schema is z.ZodObject {
   return schema instanceof z.ZodType;
@@ -58,7 +68,7 @@ function compileJson(schema: JsonObjectSchema, what: string): CompiledSchema {
   }
   let check: ValidateFunction;
   try {
-    check = ajv.compile(schema);
+    check = sharedAjv().compile(schema);
   } catch (err) {
     throw new Error(`${what}: the JSON Schema does not compile: ${(err as Error).message}`);
   }

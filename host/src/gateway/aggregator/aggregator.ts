@@ -24,6 +24,7 @@ import { withheldError, type ToolPins, type Unapproved } from '../../security/pi
 import { mergeNames, sortBy, type Offered } from './naming.js';
 import { ToolCaller, type Replica, type ToolRoute } from './routing.js';
 import { PROVIDERS_RESOURCE, providersReport } from './health.js';
+import { Arrivals } from './connecting.js';
 
 export type ListPart = 'tools' | 'resources' | 'prompts';
 
@@ -61,6 +62,10 @@ export class Aggregator {
   private templateRoutes: { template: UriTemplate; slot: Slot }[] = [];
   private readonly listeners = new Set<(part: ListPart) => void>();
   private readonly pending = new Set<ListPart>();
+  /** Calls waiting for a connecting provider (see connecting.ts); woken on every health change and tool rebuild. */
+  private readonly arrivals = new Arrivals();
+  /** Every provider's first start attempt, from start(). */
+  private started: Promise<void> = Promise.resolve();
   private readonly caller: ToolCaller;
   /** Which tools the offline queue can hold (public name, listing, provider); none until it says. */
   private deferrable: (name: string, tool: Tool, provider: Provider) => boolean = () => false;
@@ -82,9 +87,28 @@ export class Aggregator {
     for (const part of ['tools', 'resources', 'prompts'] as const) this.schedule(part);
   }
 
-  /** Starts every provider; one that fails to start keeps retrying on its own. */
-  async start(): Promise<void> {
-    await Promise.allSettled(this.slots.map((s) => s.provider.start()));
+  /**
+   * Starts every provider in the background: the gateway serves meanwhile,
+   * and each provider's tools are listed (list_changed) as it comes up. One
+   * that fails to start keeps retrying on its own.
+   */
+  start(): void {
+    this.started = Promise.allSettled(this.slots.map((s) => s.provider.start())).then(() => undefined);
+  }
+
+  /** Resolves when every provider's first start attempt ended, up or failed. */
+  ready(): Promise<void> {
+    return this.started;
+  }
+
+  /** Tool calls waiting for a provider still on its first connection attempt. */
+  waitingCalls(): number {
+    return this.arrivals.waiting;
+  }
+
+  /** Providers still on their first connection attempt. */
+  connecting(): Provider[] {
+    return this.slots.filter((s) => s.provider.health().state === 'starting').map((s) => s.provider);
   }
 
   async close(): Promise<void> {
@@ -112,6 +136,8 @@ export class Aggregator {
     if (part === 'health') {
       this.options.router.setAvailable(slot.handle, slot.provider.health().state === 'up');
       this.schedule('resources');
+      // After the microtasks that merge the lists its coming up announced, so a waiting call finds its tool.
+      setImmediate(() => this.arrivals.wake());
       return;
     }
     this.schedule(part === 'resourceTemplates' ? 'resources' : part);
@@ -122,8 +148,10 @@ export class Aggregator {
     this.pending.add(part);
     queueMicrotask(() => {
       this.pending.delete(part);
-      if (part === 'tools') this.rebuildTools();
-      else if (part === 'prompts') this.rebuildPrompts();
+      if (part === 'tools') {
+        this.rebuildTools();
+        this.arrivals.wake();
+      } else if (part === 'prompts') this.rebuildPrompts();
       else this.rebuildResources();
       for (const listener of this.listeners) listener(part);
     });
@@ -145,7 +173,7 @@ export class Aggregator {
   }
 
   private rebuildTools(): void {
-    const merged = mergeNames(this.offered((s) => this.screenedTools(s)), this.options.settings.naming, this.conflict('tool'));
+    const merged = mergeNames(this.ownFirst(this.offered((s) => this.screenedTools(s))), this.options.settings.naming, this.conflict('tool'));
     const router = this.options.router;
     const next = new Map<string, ToolRoute>();
     for (const entry of merged) {
@@ -170,6 +198,17 @@ export class Aggregator {
       const tool = m.name === first.item.name ? first.item : { ...first.item, name: m.name };
       return this.deferrable(m.name, first.item, this.slots[first.provider]!.provider) ? withTaskSupport(tool) : tool;
     });
+  }
+
+  /**
+   * A mesh peer's tool never renames this gateway's own: a name this gateway
+   * serves itself hides the peers' tools of that name (the mesh fills in what
+   * this gateway lacks), so joining a mesh leaves the local list as it was.
+   */
+  private ownFirst<T>(offered: Offered<T>[]): Offered<T>[] {
+    const isPeer = (o: Offered<T>) => this.slots[o.provider]!.provider.kind === 'peer';
+    const own = new Set(offered.filter((o) => !isPeer(o)).map((o) => o.name));
+    return offered.filter((o) => !isPeer(o) || !own.has(o.name));
   }
 
   private qualifiedNames(merged: readonly { name: string; replicas: readonly Offered<unknown>[] }[]): Map<string, readonly string[]> {
@@ -273,8 +312,13 @@ export class Aggregator {
     return verdict && !verdict.listed ? verdict : undefined;
   }
 
-  callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
-    const route = this.toolRoutes.get(name);
+  /** Each listed tool and the providers its calls may go to (GET /v1/tools, the dashboard). */
+  toolRouting(): { tool: string; providers: string[] }[] {
+    return [...this.toolRoutes.values()].map((route) => ({ tool: route.name, providers: [...route.replicas.values()].map((r) => r.provider.id) }));
+  }
+
+  async callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
+    const route = this.toolRoutes.get(name) ?? (await this.arrivals.routeOf(name, context.signal, () => this.toolRoutes.get(name), () => this.connecting()));
     if (route) return this.caller.call(route, args, context);
     const withheld = this.withheldRefusal(name);
     if (withheld) return Promise.reject(withheld);

@@ -9,7 +9,7 @@ export const PROVIDERS_RESOURCE: Resource = {
   uri: 'mcp-edge://providers',
   name: 'providers',
   title: 'Gateway providers',
-  description: 'Every provider behind this gateway (local plugins, upstream servers), its health and routing statistics.',
+  description: 'Every provider behind this gateway (local plugins, upstream servers, mesh peers), its health and routing statistics.',
   mimeType: 'application/json',
 };
 

@@ -63,8 +63,10 @@ export class ToolCaller {
       attempts += 1;
       const started = performance.now();
       if (attempts > 1) this.router.recordStart(route.handle, handle);
+      if (context.routed) context.routed.provider = replica.provider.id;
       try {
-        const result = await replica.provider.callTool(replica.name, args, context);
+        const call = () => replica.provider.callTool(replica.name, args, context);
+        const result = await (context.routed?.attempt ? context.routed.attempt(replica.provider.id, call) : call());
         this.settle(route, handle, started, 'ok');
         return result;
       } catch (err) {

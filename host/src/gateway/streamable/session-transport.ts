@@ -4,7 +4,7 @@
 // @hono/node-server); on a 2-core edge box that conversion cost more than the
 // rest of the gateway's hot path. This transport keeps the SDK's Transport
 // contract, so the SDK's Server runs on it unchanged.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { SessionEventStore, type EventStoreLimits, type SseStream } from './event-store.js';
@@ -74,7 +74,15 @@ export class HttpSessionTransport implements Transport {
   receive(req: IncomingMessage, res: ServerResponse, messages: JSONRPCMessage[]): void {
     this.lastSeen = Date.now();
     // The client's credentials stop here: nothing behind the transport (providers, plugins, upstreams) ever sees them.
-    const extra: MessageExtraInfo = { requestInfo: { headers: withoutCredentials(req.headers) } };
+    // Copied without them only when something reads the headers (few handlers do), once per request.
+    let headers: IncomingHttpHeaders | undefined;
+    const extra: MessageExtraInfo = {
+      requestInfo: {
+        get headers() {
+          return (headers ??= withoutCredentials(req.headers));
+        },
+      },
+    };
     const ids = messages.filter(isRequest).map((m) => m.id);
     if (ids.length === 0) {
       res.writeHead(202, this.header).end();

@@ -57,6 +57,15 @@ export function explainFetchFailure(err: unknown): unknown {
   return new TypeError(`fetch failed: ${cause.message}${code}`, { cause });
 }
 
+/**
+ * undici's request API (lean-http.ts) throws the reason itself; it is told
+ * the way fetch failures are, so /health reads the same whichever made the request.
+ */
+export function explainRequestFailure(err: unknown): unknown {
+  if (!(err instanceof Error) || typeof (err as NodeJS.ErrnoException).code !== 'string') return err;
+  return explainFetchFailure(new TypeError('fetch failed', { cause: err }));
+}
+
 /** `base` (the global fetch, or one with its own TLS settings) with a signal of its own per request. */
 export const isolating = (base: FetchLike): FetchLike => async (url, init) => {
   const parent = init?.signal;

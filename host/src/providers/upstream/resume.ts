@@ -61,12 +61,18 @@ export function resumingFetch(inner: FetchLike, options: ResumeOptions): FetchLi
   };
 }
 
-class ResumedCall {
+/**
+ * One POST's answer stream and its resumes. The SDK path reads it as SSE text
+ * (`frames`); the lean transport (lean-http.ts) reads the first stream itself,
+ * feeds its text here (`feed`), and asks for the rest (`resume`) only when the
+ * stream ends before every request is answered.
+ */
+export class ResumedCall {
   private lastEventId: string | undefined;
   private retryMs: number | undefined;
   /** When the last event with content came: the time limit counts from it. */
   private lastActivity = Date.now();
-  private readonly out: string[] = [];
+  private readonly out: SseEvent[] = [];
   private readonly parser = new SseParser({
     event: (event) => this.onEvent(event),
     id: (id) => (this.lastEventId = id === '' ? undefined : id),
@@ -80,31 +86,62 @@ class ResumedCall {
     /** Requests of the POST not answered yet: id -> method. */
     private readonly pending: Map<RequestId, string>,
     private readonly options: ResumeOptions,
+    /** Whether the reader parses each message and says which answered (`answer`), so the text is parsed once. */
+    private readonly readerSettles = false,
   ) {}
+
+  /** A response to one of the POST's requests has come (when the reader settles). */
+  answer(id: RequestId): void {
+    this.pending.delete(id);
+  }
+
+  /** Whether every request of the POST has its answer. */
+  get answered(): boolean {
+    return this.pending.size === 0;
+  }
 
   /** The SSE text the SDK reads: the upstream's events, across resumes, without ids. */
   async *frames(first: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-    let body: ReadableStream<Uint8Array> | undefined = first;
     try {
-      while (body) {
-        const ended: string | Failure = yield* this.relay(body);
+      const ended: string | Failure = yield* textOf(this.relay(first));
+      if (this.pending.size === 0) return;
+      yield* textOf(typeof ended === 'string' ? this.resume(ended) : this.failed(ended));
+    } catch (err) {
+      yield* textOf(this.failed({ code: INTERNAL_ERROR, message: `mcp-edge could not read the answer of upstream "${this.options.upstream}": ${(err as Error).message}` }));
+    }
+  }
+
+  /** Parses the next text of the first stream: the events it completes, or the failure that ends the call. */
+  feed(text: string): SseEvent[] {
+    try {
+      this.parser.push(text);
+    } catch (err) {
+      return this.fail({ code: INTERNAL_ERROR, message: `upstream "${this.options.upstream}" sent an answer mcp-edge cannot read: ${(err as Error).message}` });
+    }
+    return this.out.splice(0);
+  }
+
+  /** After the stream ended (`ended` says how) before every answer: the events of the resumed streams, then an error for each request still unanswered. */
+  async *resume(ended: string): AsyncGenerator<SseEvent[]> {
+    try {
+      let next: ReadableStream<Uint8Array> | Failure | undefined = await this.reopen(ended);
+      while (next instanceof ReadableStream) {
+        const how: string | Failure = yield* this.relay(next);
         if (this.pending.size === 0) return;
-        const next: ReadableStream<Uint8Array> | Failure | undefined = typeof ended === 'string' ? await this.reopen(ended) : ended;
-        if (next === undefined) return;
-        if (next instanceof ReadableStream) {
-          body = next;
-          continue;
-        }
-        yield this.fail(next);
-        return;
+        next = typeof how === 'string' ? await this.reopen(how) : how;
       }
+      if (next !== undefined) yield this.fail(next);
     } catch (err) {
       yield this.fail({ code: INTERNAL_ERROR, message: `mcp-edge could not read the answer of upstream "${this.options.upstream}": ${(err as Error).message}` });
     }
   }
 
+  private async *failed(failure: Failure): AsyncGenerator<SseEvent[]> {
+    yield this.fail(failure);
+  }
+
   /** Passes one stream's events on; says how it ended ("closed the stream"...), or a failure it cannot be resumed from. */
-  private async *relay(body: ReadableStream<Uint8Array>): AsyncGenerator<string, string | Failure> {
+  private async *relay(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent[], string | Failure> {
     const reader = body.getReader();
     const decoder = new TextDecoder();
     try {
@@ -121,7 +158,7 @@ class ResumedCall {
         } catch (err) {
           return { code: INTERNAL_ERROR, message: `upstream "${this.options.upstream}" sent an answer mcp-edge cannot read: ${(err as Error).message}` };
         }
-        if (this.out.length > 0) yield this.out.splice(0).join('');
+        if (this.out.length > 0) yield this.out.splice(0);
         if (this.pending.size === 0) return 'answered';
       }
     } finally {
@@ -133,8 +170,8 @@ class ResumedCall {
   private onEvent(event: SseEvent): void {
     if (event.data === '') return; // a priming event: an id for resuming, nothing for the SDK
     this.lastActivity = Date.now();
-    if (event.event === 'message') this.settle(event.data);
-    this.out.push(sseFrame(event));
+    if (event.event === 'message' && !this.readerSettles) this.settle(event.data);
+    this.out.push(event);
   }
 
   /** Notes the responses among a message's data. */
@@ -206,16 +243,14 @@ class ResumedCall {
     return { fatal: !transient, why: status };
   }
 
-  /** An error response for every request still unanswered; the SDK fails each call with it. */
-  private fail(failure: Failure): string {
+  /** An error response for every request still unanswered; each call fails with it. */
+  private fail(failure: Failure): SseEvent[] {
     this.options.note?.(failure.message);
     const ids = [...this.pending.keys()];
     this.pending.clear();
     // The upstream may still be working on them: say they are given up (a dropped stream alone is no cancellation).
     if (failure.code !== CONNECTION_CLOSED) void this.cancel(ids, failure.message);
-    return ids
-      .map((id) => sseFrame({ event: 'message', data: JSON.stringify({ jsonrpc: '2.0', id, error: { code: failure.code, message: failure.message } }) }))
-      .join('');
+    return ids.map((id) => ({ event: 'message', data: JSON.stringify({ jsonrpc: '2.0', id, error: { code: failure.code, message: failure.message } }) }));
   }
 
   /** Sends notifications/cancelled for `ids`, best effort. */
@@ -230,6 +265,20 @@ class ResumedCall {
     } catch {
       // The upstream is gone or the transport closed: nothing left to cancel.
     }
+  }
+}
+
+/** Batches of events written back as SSE text, without ids. */
+async function* textOf<R>(batches: AsyncGenerator<SseEvent[], R>): AsyncGenerator<string, R> {
+  try {
+    for (;;) {
+      const next = await batches.next();
+      if (next.done) return next.value;
+      if (next.value.length > 0) yield next.value.map(sseFrame).join('');
+    }
+  } finally {
+    // A reader that lets go early ends the inner generator too, which frees its stream.
+    await batches.return(undefined as R);
   }
 }
 
@@ -266,7 +315,13 @@ function requestsIn(body: RequestInit['body']): Map<RequestId, string> {
   } catch {
     return found;
   }
-  for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
+  return requestsOf(parsed);
+}
+
+/** The requests among messages about to be sent: id -> method. */
+export function requestsOf(messages: unknown): Map<RequestId, string> {
+  const found = new Map<RequestId, string>();
+  for (const message of Array.isArray(messages) ? messages : [messages]) {
     if (isObject(message) && typeof message.method === 'string' && isId(message.id)) found.set(message.id, message.method);
   }
   return found;

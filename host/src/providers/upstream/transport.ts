@@ -4,11 +4,19 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { UpstreamConnection, UpstreamSettings } from '../../config/resolve.js';
+import type { Dispatcher } from 'undici';
 import { isolating, isolatingFetch } from './fetch.js';
-import { resumingFetch } from './resume.js';
+
+/** An upstream's own TLS settings (security/tls-outgoing.ts): for fetch, and for the lean client's requests. */
+export interface UpstreamTls {
+  fetch: FetchLike;
+  /** The dispatcher to use now (it changes when the files are reloaded). */
+  dispatcher: () => Dispatcher;
+}
+import { tracingFetch } from '../../telemetry/propagation.js';
 
 export interface OpenedTransport {
   transport: Transport;
@@ -57,10 +65,10 @@ function suggestsLegacySse(err: unknown): boolean {
 /**
  * Connects `client` to the upstream. For `http`, a refusal typical of old
  * servers (404/405 on POST) falls back to HTTP+SSE on the same URL.
- * `tlsFetch` is the fetch of the upstream's own TLS settings (tls_ca,
- * tls_cert); the global fetch when it has none.
+ * `tls` holds the fetch and the dispatcher of the upstream's own TLS settings
+ * (tls_ca, tls_cert); the global fetch and a keep-alive agent of its own when it has none.
  */
-export async function connectUpstream(client: Client, settings: UpstreamSettings, onStderr: StderrSink, tlsFetch?: FetchLike): Promise<OpenedTransport> {
+export async function connectUpstream(client: Client, settings: UpstreamSettings, onStderr: StderrSink, tls?: UpstreamTls): Promise<OpenedTransport> {
   const timeout = { timeout: settings.connectTimeoutMs };
   const connection = settings.connection;
   if (connection.transport === 'stdio') {
@@ -69,11 +77,16 @@ export async function connectUpstream(client: Client, settings: UpstreamSettings
     return { transport, kind: 'stdio', ...(transport.pid !== null ? { pid: transport.pid } : {}) };
   }
   const url = new URL(connection.url);
-  const isolated = tlsFetch ? isolating(tlsFetch) : isolatingFetch;
+  // The active span's trace context goes to the upstream (telemetry/propagation.ts).
+  const isolated = tracingFetch(tls ? isolating(tls.fetch) : isolatingFetch);
   if (connection.transport === 'http') {
-    // Answer streams that end early are resumed in the fetch (resume.ts), not by the SDK.
-    const fetch = resumingFetch(isolated, { upstream: settings.id, timeoutMs: settings.timeoutMs, note: onStderr });
-    const transport = new StreamableHTTPClientTransport(url, { requestInit: requestInit(connection), fetch });
+    // The gateway's own client transport (lean-http.ts); answer streams that end early are resumed by resume.ts.
+    // Loaded with its undici on the first HTTP upstream: a gateway without one never pays for them.
+    const { LeanHttpTransport } = await import('./lean-http.js');
+    const transport = new LeanHttpTransport(url, {
+      headers: connection.headers, upstream: settings.id, timeoutMs: settings.timeoutMs, note: onStderr,
+      ...(tls ? { dispatcher: tls.dispatcher } : {}),
+    });
     try {
       await client.connect(transport, timeout);
       return { transport, kind: 'http' };

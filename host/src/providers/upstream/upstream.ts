@@ -5,7 +5,7 @@
 // A crash or a lost connection marks it down and reconnects with bounded backoff.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   CreateMessageRequestSchema,
   CreateMessageResultSchema,
@@ -41,7 +41,7 @@ import {
   type ProviderHealth,
 } from '../provider.js';
 import { CATALOG_PARTS, emptyCatalog, fetchPart, nameFilter } from './catalog.js';
-import { connectUpstream, type OpenedTransport } from './transport.js';
+import { connectUpstream, type OpenedTransport, type UpstreamTls } from './transport.js';
 import { Backoff } from './backoff.js';
 import { chooseCaller } from './caller.js';
 import { SessionLinks } from './session-links.js';
@@ -53,8 +53,8 @@ export interface UpstreamOptions {
   clientInfo: { name: string; version: string };
   /** Log messages and resource updates: for every client, or for one session when they came on its own connection. */
   onNotification?: (providerId: string, notification: ServerNotification, sessionId?: string) => void;
-  /** The fetch of its own TLS settings (tls_ca, tls_cert: security/tls-outgoing.ts); the global fetch when absent. */
-  tlsFetch?: FetchLike;
+  /** Its own TLS settings (tls_ca, tls_cert: security/tls-outgoing.ts); the system's when absent. */
+  tls?: UpstreamTls;
 }
 
 type Listener = (part: CatalogPart | 'health') => void;
@@ -86,7 +86,7 @@ export class UpstreamProvider implements Provider {
   private client: Client | undefined;
   private opened: OpenedTransport | undefined;
   private current: ProviderCatalog = emptyCatalog();
-  private state: ProviderHealth = { state: 'starting', since: Date.now() };
+  private state: ProviderHealth = { state: 'starting', since: Date.now(), detail: 'connecting (first attempt)' };
   private readonly listeners = new Set<Listener>();
   /** Calls in flight, oldest first: they decide who is asked the upstream's own requests. */
   private readonly callers: ProviderCallContext[] = [];
@@ -101,6 +101,9 @@ export class UpstreamProvider implements Provider {
   private progressCounter = 0;
   /** Parts whose list_changed arrived while connecting. */
   private readonly staleParts = new Set<CatalogPart>();
+  /** Put to sleep (power.sleep_on_idle_ms): the child is stopped, the catalog kept; the next call restarts it. */
+  private asleep = false;
+  private waking: Promise<void> | undefined;
 
   constructor(private readonly options: UpstreamOptions) {
     const s = options.settings;
@@ -166,7 +169,7 @@ export class UpstreamProvider implements Provider {
     const client = this.newClient();
     this.client = client;
     try {
-      this.opened = await connectUpstream(client, this.options.settings, (line) => this.options.log.debug(`upstream ${this.id}: ${line}`), this.options.tlsFetch);
+      this.opened = await connectUpstream(client, this.options.settings, (line) => this.options.log.debug(`upstream ${this.id}: ${line}`), this.options.tls);
       if (this.client !== client) return;
       this.interceptProgress(this.opened.transport);
       client.onclose = () => this.lost(client, 'the connection closed (the process exited or the server went away)');
@@ -201,11 +204,44 @@ export class UpstreamProvider implements Provider {
     });
   }
 
+  /** Whether the child is stopped for sleep (it restarts on the next call). */
+  get sleeping(): boolean {
+    return this.asleep;
+  }
+
+  /**
+   * Stops an idle stdio child and keeps the catalog, so clients still see
+   * its tools; the next call restarts it (see `awake`). Only a shared stdio
+   * connection that is up with no call in flight sleeps; true when it did.
+   */
+  async sleep(): Promise<boolean> {
+    const client = this.client;
+    if (this.asleep || !client || this.closed || this.state.state !== 'up' || this.callers.length > 0) return false;
+    if (this.options.settings.connection.transport !== 'stdio' || this.links) return false;
+    this.asleep = true;
+    // Detached first: its close is not a loss (lost() ignores a client that is not current).
+    this.client = undefined;
+    this.opened = undefined;
+    await client.close().catch(() => undefined);
+    this.options.log.debug(`upstream ${this.id} is asleep (its process stopped until the next call)`);
+    return true;
+  }
+
+  /** Restarts a sleeping child (once, however many calls wait for it). */
+  private awake(): Promise<void> {
+    if (!this.asleep) return Promise.resolve();
+    this.waking ??= this.connect().finally(() => {
+      this.asleep = false;
+      this.waking = undefined;
+    });
+    return this.waking;
+  }
+
   /** Opens one client session's own connection (session_mode "per-client"). */
   private async openLink(sessionId: string): Promise<Client> {
     const client = this.newClient(sessionId);
     try {
-      const opened = await connectUpstream(client, this.options.settings, (line) => this.options.log.debug(`upstream ${this.id} (a client's session): ${line}`), this.options.tlsFetch);
+      const opened = await connectUpstream(client, this.options.settings, (line) => this.options.log.debug(`upstream ${this.id} (a client's session): ${line}`), this.options.tls);
       this.interceptProgress(opened.transport);
       return client;
     } catch (err) {
@@ -275,10 +311,12 @@ export class UpstreamProvider implements Provider {
     const next = emptyCatalog() as unknown as Record<CatalogPart, unknown[]>;
     for (const part of CATALOG_PARTS) next[part] = await fetchPart(client, part, this.keep, this.options.settings.connectTimeoutMs);
     if (this.client !== client) return;
+    const before = this.current as unknown as Record<CatalogPart, unknown[]>;
     this.current = next as unknown as ProviderCatalog;
     this.backoff.up();
     this.setState('up');
-    for (const part of CATALOG_PARTS) this.emit(part);
+    // After a wake from sleep the catalog was kept: a part that came back the same is not announced again.
+    for (const part of CATALOG_PARTS) if (before[part].length !== next[part].length || JSON.stringify(before[part]) !== JSON.stringify(next[part])) this.emit(part);
     const missed = [...this.staleParts];
     this.staleParts.clear();
     if (missed.length > 0) await this.refresh(client, missed);
@@ -360,6 +398,7 @@ export class UpstreamProvider implements Provider {
 
   /** Runs `fn` as a tracked call; a transport failure on HTTP triggers a reconnect. */
   private async tracked<T>(context: ProviderCallContext, fn: (client: Client, options: RequestOptions, meta?: Meta) => Promise<T>): Promise<T> {
+    await this.awake();
     const shared = this.requireClient();
     const sessionId = this.links ? context.client?.sessionId : undefined;
     const client = sessionId === undefined ? shared : await this.links!.get(sessionId);
@@ -407,6 +446,7 @@ export class UpstreamProvider implements Provider {
   }
 
   async subscribe(uri: string): Promise<void> {
+    await this.awake();
     const client = this.requireClient();
     if (client.getServerCapabilities()?.resources?.subscribe) await client.subscribeResource({ uri });
   }

@@ -7,6 +7,7 @@ import { INTERNAL_ERROR, POLICY_DENIED, RATE_LIMITED, TOOL_WITHHELD } from '../.
 import type { Principal } from '../principal.js';
 import type { AuditEvent, AuditOutcome } from './event.js';
 import type { AuditRecorder } from './log.js';
+import { wirePrincipal } from './wire.js';
 
 /**
  * JSON-RPC codes that mean "not allowed" rather than "failed": recorded with
@@ -43,7 +44,7 @@ const isErrorResult = (result: unknown): boolean => typeof result === 'object' &
 /** Runs `run` and records how it ended; the result or the error goes on unchanged. */
 export async function audited<T>(audit: AuditRecorder, op: AuditedOperation, run: () => Promise<T>): Promise<T> {
   const start = performance.now();
-  const base: AuditEvent = { operation: op.operation, outcome: 'ok', principal: op.principal, target: op.target, at: Date.now() };
+  const base: AuditEvent = { operation: op.operation, outcome: 'ok', principal: wirePrincipal(op.principal), target: op.target, at: Date.now() };
   if (op.principal.address !== undefined) base.address = op.principal.address;
   if (op.session !== undefined) base.session = op.session;
   if (op.arguments !== undefined) base.arguments = op.arguments;

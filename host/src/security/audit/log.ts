@@ -1,23 +1,28 @@
-// The gateway's audit writer. record() is all a call pays: it pushes the
-// event on an in-memory list (no hashing, no JSON, no I/O). Every
-// flushIntervalMs, or as soon as batchMax events wait, the list is written to
-// the chain in one transaction (a group commit, as the offline queue does in
-// queue/group.ts), and the WAL is then flushed to disk off the event loop
-// (queue/disk-flush.ts): a batch is durable once that flush returns.
+// The gateway's audit log. record() is all a call pays: it pushes the event
+// on an in-memory list (no hashing, no JSON, no I/O). Every flushIntervalMs,
+// or as soon as batchMax events wait, the list is posted as one batch to the
+// chain writer, a worker thread with its own database connection
+// (writer.ts): the canonical JSON, digests, chain hashes, the write
+// transaction (a group commit, as the offline queue does in queue/group.ts),
+// the fdatasync and retention all run there, not on the thread that serves
+// the calls. A batch is durable once the worker says it is written.
 //
-// Bounded: at most maxPending events wait. When the writer falls behind
-// (a slow disk) or cannot write at all (a full disk: the batch stays
-// pending and is retried every second), new events are either dropped and
-// counted, with a "gap" row recorded in the chain once writing resumes
-// (on_overflow = "drop", the default: the gateway keeps serving), or the
-// calls themselves are refused before they run (on_overflow = "refuse": no
-// audited operation happens unaudited). Both log an error line and count in
-// /metrics. close() writes whatever is pending.
+// Bounded: at most maxPending events wait, here or in the worker. When the
+// writer falls behind (a slow disk) or cannot write at all (a full disk, a
+// lock: the worker keeps the batch and retries every second), new events are
+// either dropped and counted, with a "gap" row recorded in the chain once
+// writing resumes (on_overflow = "drop", the default: the gateway keeps
+// serving), or the calls themselves are refused before they run
+// (on_overflow = "refuse": no audited operation happens unaudited). Both log
+// an error line and count in /metrics. close() writes whatever is pending.
+import { Worker } from 'node:worker_threads';
 import type { Db } from '../../storage/database.js';
 import type { Logger } from '../../telemetry/log.js';
-import { DiskFlush } from '../../queue/disk-flush.js';
 import type { AuditEvent } from './event.js';
 import { AuditStore } from './store.js';
+import { canonicalJson } from '../pinning/digest.js';
+import { pruneDue } from './writer.js';
+import { ARGUMENTS_AT, packEvents, PACKED_LENGTH, type FromWriter, type Gap, type ToWriter, type WriterOptions } from './wire.js';
 
 export interface AuditSettings {
   enabled: boolean;
@@ -58,41 +63,81 @@ export interface AuditRecorder {
 /** Recording turned off (audit.enabled = false): nothing is kept. */
 export const NO_AUDIT: AuditRecorder = { record: () => false, admits: () => true };
 
-const RETRY_MS = 1000;
-const PRUNE_EVERY_MS = 60_000;
-const PRUNE_LIMIT = 10_000;
-const DAY_MS = 86_400_000;
+/** How long after a writer thread stopped the next one starts. */
+const RESTART_MS = 1000;
+
+/** The compiled worker script: next to this file in dist/, and dist/'s when this runs from the TypeScript sources (tests). */
+function writerScript(): URL {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../../../dist/security/audit/writer-worker.js', here) : new URL('./writer-worker.js', here);
+}
 
 export class AuditLog implements AuditRecorder {
   readonly counters: AuditCounters = { recorded: 0, written: 0, dropped: 0, refused: 0, batches: 0, writeErrors: 0, pruned: 0 };
+  /** The chain on the gateway's own connection (verify, export); the worker appends on its own. */
   readonly store: AuditStore;
+  /** Recorded, not yet posted to the worker. */
   private pending: AuditEvent[] = [];
+  /** Posted to the worker, not yet written. */
+  private inWorker = 0;
+  private worker: Worker | undefined;
+  private readonly replies = new Map<number, (unwritten: number) => void>();
+  private nextReply = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private failing = false;
   private closed = false;
-  /** Events dropped since the last gap row: how many and when. */
-  private gap: { count: number; firstMs: number; lastMs: number } | undefined;
-  private readonly disk: DiskFlush;
-  private readonly pruneTimer: NodeJS.Timeout | undefined;
+  /** Events dropped since the last gap row was posted. */
+  private gap: Gap | undefined;
+  /** Dropping now: logged once, until the writer has caught up below max_pending. */
+  private dropping = false;
+  /** When a writer thread may start again after one stopped. */
+  private restartAt = 0;
+  private readonly options: WriterOptions;
+  private started: Promise<void> | undefined;
+  /** start() waiting for the worker's "ready". */
+  private readiness: { resolve: () => void; reject: (err: Error) => void } | undefined;
 
   constructor(
     db: Db,
     readonly settings: AuditSettings,
     private readonly log: Logger,
   ) {
+    if (db.memory) throw new Error('the audit log needs a database file (its writer opens its own connection to it), not an in-memory database');
     this.store = new AuditStore(db);
-    this.disk = new DiskFlush(db, 'off-loop');
-    if (settings.retentionDays !== undefined || settings.maxRows !== undefined) {
-      // At start, everything due; then one bounded slice a minute, so that no prune stalls the calls for long.
-      this.prune(true);
-      this.pruneTimer = setInterval(() => this.prune(false), PRUNE_EVERY_MS).unref();
-    }
+    this.options = { file: db.name, recordArguments: settings.recordArguments, ...(settings.retentionDays !== undefined ? { retentionDays: settings.retentionDays } : {}), ...(settings.maxRows !== undefined ? { maxRows: settings.maxRows } : {}) };
+    // At start, everything due, before any call is served; the worker prunes a bounded slice a minute after that.
+    if (settings.retentionDays !== undefined || settings.maxRows !== undefined) this.pruneAtStart();
   }
 
-  /** Events waiting to be written. */
+  /**
+   * Starts the writer thread and resolves once its connection is open. The
+   * gateway waits for this before it serves, so that a full batch is written
+   * as soon as it is posted (SIGKILL then loses at most the batch being
+   * filled); without it, the first batch starts the thread.
+   */
+  start(): Promise<void> {
+    return (this.started ??= new Promise<void>((resolve, reject) => {
+      const worker = this.writer();
+      worker.ref();
+      this.readiness = {
+        resolve: () => {
+          if (this.replies.size === 0) worker.unref();
+          resolve();
+        },
+        reject,
+      };
+    }));
+  }
+
+  /** The writer thread, once started (monitoring; tests stop it to see its loss handled). */
+  get writerThread(): Worker | undefined {
+    return this.worker;
+  }
+
+  /** Events waiting to be written (here and in the worker). */
   get backlog(): number {
-    return this.pending.length;
+    return this.pending.length + this.inWorker;
   }
 
   record(event: AuditEvent): boolean {
@@ -101,129 +146,197 @@ export class AuditLog implements AuditRecorder {
       this.counters.dropped += 1;
       return false;
     }
-    if (this.pending.length >= this.settings.maxPending) return this.overflow();
+    if (this.backlog >= this.settings.maxPending) return this.overflow();
     if (event.at === undefined) event.at = Date.now();
     this.counters.recorded += 1;
     this.pending.push(event);
-    if (this.failing) return true; // the retry timer is set
-    if (this.pending.length >= this.settings.batchMax) this.writeSoon();
-    else if (this.timer === undefined && this.immediate === undefined) this.schedule(this.settings.flushIntervalMs);
+    if (this.pending.length >= this.settings.batchMax) this.postSoon();
+    else if (this.timer === undefined && this.immediate === undefined) this.schedule();
     return true;
   }
 
   admits(): boolean {
-    if (this.settings.onOverflow === 'drop' || this.pending.length < this.settings.maxPending) return true;
+    if (this.settings.onOverflow === 'drop' || this.backlog < this.settings.maxPending) return true;
     this.counters.refused += 1;
     return false;
   }
 
-  /** Writes every pending event now (batch by batch), and resolves once they are on disk. */
+  /** Posts every pending event, and resolves once the worker has written them and they are on disk (or its first write failed). */
   async flush(): Promise<void> {
-    while (this.pending.length > 0 || this.gap) {
-      if (!this.writeBatch()) break;
-    }
-    await this.disk.onDisk();
+    this.postAll();
+    if (this.worker) await this.ask('flush');
   }
 
-  /** Writes what is pending, stops the timers and releases the WAL descriptor. The database stays open (the gateway closes it). */
+  /** Writes what is pending and stops the worker. The gateway's database stays open (the gateway closes it). */
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.immediate !== undefined) clearImmediate(this.immediate);
-    this.immediate = undefined;
-    if (this.pruneTimer) clearInterval(this.pruneTimer);
-    try {
-      await this.flush();
-    } finally {
-      await this.disk.close();
-    }
-    if (this.pending.length > 0) this.log.error('audit log: records not written at shutdown', { records: this.pending.length });
+    this.clearTimers();
+    this.postAll();
+    if (!this.worker) return;
+    const worker = this.worker;
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    const unwritten = await this.ask('close');
+    await exited;
+    if (unwritten !== 0) this.log.error('audit log: records not written at shutdown', { records: unwritten < 0 ? this.inWorker : unwritten });
   }
 
-  private schedule(ms: number): void {
+  private schedule(ms = this.settings.flushIntervalMs): void {
     this.timer = setTimeout(() => this.tick(), ms);
     this.timer.unref();
   }
 
-  /** A full batch waits: write it right after the requests being read now, not at the end of the interval. */
-  private writeSoon(): void {
+  /** A full batch waits: post it right after the requests being read now, not at the end of the interval. */
+  private postSoon(): void {
     if (this.immediate !== undefined) return;
     this.immediate = setImmediate(() => this.tick());
     this.immediate.unref();
   }
 
-  private tick(): void {
+  private clearTimers(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
     this.immediate = undefined;
-    const written = this.writeBatch();
-    if (written) this.disk.onDisk().catch((err: unknown) => this.log.error('audit log: a written batch could not be flushed to disk', { error: String(err) }));
-    if (!written) this.schedule(RETRY_MS);
-    else if (this.pending.length >= this.settings.batchMax) this.writeSoon();
-    else if (this.pending.length > 0 || this.gap) this.schedule(this.settings.flushIntervalMs);
+  }
+
+  private tick(): void {
+    this.clearTimers();
+    const wait = this.restartAt - Date.now();
+    if (this.worker === undefined && wait > 0) this.schedule(wait);
+    else this.postAll();
+  }
+
+  /** Posts the pending events to the worker, batchMax at a time, the gap (if any) before the first. */
+  private postAll(): void {
+    while (this.pending.length > 0 || this.gap) {
+      const batch = this.pending.length > this.settings.batchMax ? this.pending.splice(0, this.settings.batchMax) : this.pending;
+      if (batch === this.pending) this.pending = [];
+      this.post(batch);
+    }
+  }
+
+  private post(batch: AuditEvent[]): void {
+    const records = packEvents(batch);
+    const message: ToWriter = { type: 'batch', records, ...(this.gap ? { gap: this.gap } : {}) };
+    try {
+      this.writer().postMessage(message);
+    } catch {
+      // Arguments that cannot be cloned (a function or a class instance from an embedding program): their canonical JSON is what is digested anyway.
+      for (let k = ARGUMENTS_AT; k < records.length; k += PACKED_LENGTH) if (records[k] !== undefined) records[k] = JSON.parse(canonicalJson(records[k])) as unknown;
+      this.writer().postMessage(message);
+    }
+    this.gap = undefined;
+    this.inWorker += batch.length;
+  }
+
+  /** The worker, started on the first batch (a gateway that records nothing never starts one). */
+  private writer(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(writerScript(), { workerData: this.options });
+    worker.unref(); // the gateway's own handles keep the process alive; close() waits for the worker
+    worker.on('message', (message: FromWriter) => this.onMessage(message));
+    worker.on('error', (err) => this.log.error('audit log: the writer thread failed', { error: err.message }));
+    worker.on('exit', (code) => this.lost(worker, code));
+    this.worker = worker;
+    return worker;
+  }
+
+  /** Sends a flush or close request and waits for its reply (keeping the process alive meanwhile). */
+  private ask(type: 'flush' | 'close'): Promise<number> {
+    const worker = this.writer();
+    const id = ++this.nextReply;
+    worker.ref();
+    return new Promise<number>((resolve) => {
+      this.replies.set(id, (unwritten) => {
+        this.replies.delete(id);
+        // Once closing, the worker stays referenced until it exits (close() waits for that).
+        if (this.replies.size === 0 && !this.closed) worker.unref();
+        resolve(unwritten);
+      });
+      worker.postMessage({ type, id } satisfies ToWriter);
+    });
+  }
+
+  private onMessage(message: FromWriter): void {
+    switch (message.type) {
+      case 'ready':
+        this.readiness?.resolve();
+        this.readiness = undefined;
+        break;
+      case 'written':
+        this.inWorker -= message.records;
+        this.counters.written += message.records;
+        this.counters.batches += message.batches;
+        if (this.dropping && this.backlog < this.settings.maxPending) this.dropping = false;
+        if (this.failing && !message.failing) this.log.info('audit log: writing again', { pending: this.backlog });
+        this.failing = message.failing;
+        break;
+      case 'failed':
+        this.counters.writeErrors += 1;
+        if (!this.failing) this.log.error('audit log: cannot write to the database; records wait in memory (up to audit.max_pending) and writing is retried every second', { error: message.error, pending: this.backlog });
+        this.failing = true;
+        break;
+      case 'pruned':
+        this.counters.pruned += message.rows;
+        break;
+      case 'log':
+        this.log[message.level](message.message, message.fields);
+        break;
+      case 'reply':
+        this.replies.get(message.id)?.(message.unwritten);
+        break;
+    }
+  }
+
+  /** The worker stopped. Unexpectedly: what it held is lost, counted and recorded as a gap; the next batch starts a new one. */
+  private lost(worker: Worker, code: number): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    this.readiness?.reject(new Error(`the audit log's writer thread could not start (exit code ${code}; the error is logged above)`));
+    this.readiness = undefined;
+    for (const answer of [...this.replies.values()]) answer(this.inWorker);
+    if (this.closed) return;
+    this.log.error('audit log: the writer thread stopped; the records it held are lost and recorded as a gap, and a new writer starts', { exit_code: code, records: this.inWorker });
+    if (this.inWorker > 0) {
+      this.counters.dropped += this.inWorker;
+      this.addToGap(this.inWorker, Date.now());
+      this.inWorker = 0;
+    }
+    // A second after, not at once: a writer that cannot start is not restarted in a tight loop (flush and close do not wait).
+    this.restartAt = Date.now() + RESTART_MS;
+    this.clearTimers();
+    this.schedule(RESTART_MS);
   }
 
   private overflow(): boolean {
     this.counters.dropped += 1;
     const now = Date.now();
-    if (!this.gap) {
-      this.gap = { count: 0, firstMs: now, lastMs: now };
+    if (!this.dropping) {
+      this.dropping = true;
       this.log.error('audit log: the writer is behind (or the disk refuses writes); dropping audit records until it catches up, and recording the gap in the chain', {
-        pending: this.pending.length,
+        pending: this.backlog,
         max_pending: this.settings.maxPending,
         on_overflow: this.settings.onOverflow,
       });
     }
-    this.gap.count += 1;
-    this.gap.lastMs = now;
+    this.addToGap(1, now);
+    // The gap row goes with the next batch; make sure there is one even if no record follows.
+    if (this.timer === undefined && this.immediate === undefined) this.schedule();
     return false;
   }
 
-  /** Commits one batch (a gap row first, when records were dropped); false when the database refused it. */
-  private writeBatch(): boolean {
-    const batch = this.pending.length > this.settings.batchMax ? this.pending.slice(0, this.settings.batchMax) : this.pending;
-    const gap = this.gap;
-    const events = gap ? [gapEvent(gap), ...batch] : batch;
-    if (events.length === 0) return true;
-    try {
-      this.disk.commitUnflushed(() => this.store.db.transaction(() => this.store.appendInTransaction(events, this.settings.recordArguments)).immediate());
-    } catch (err) {
-      this.counters.writeErrors += 1;
-      if (!this.failing) this.log.error('audit log: cannot write to the database; records wait in memory (up to audit.max_pending) and writing is retried every second', { error: (err as Error).message, pending: this.pending.length });
-      this.failing = true;
-      return false;
-    }
-    if (this.failing) this.log.info('audit log: writing again', { pending: this.pending.length });
-    this.failing = false;
-    if (gap) this.gap = undefined;
-    this.pending = batch === this.pending ? [] : this.pending.slice(batch.length);
-    this.counters.written += batch.length;
-    this.counters.batches += 1;
-    return true;
+  private addToGap(count: number, now: number): void {
+    this.gap ??= { count: 0, firstMs: now, lastMs: now };
+    this.gap.count += count;
+    this.gap.lastMs = now;
   }
 
-  private prune(untilDone: boolean): void {
-    const { retentionDays, maxRows } = this.settings;
-    const now = Date.now();
+  private pruneAtStart(): void {
     try {
-      let removed: number;
-      do {
-        removed = this.store.prune({ ...(retentionDays !== undefined ? { olderThanMs: now - retentionDays * DAY_MS } : {}), ...(maxRows !== undefined ? { maxRows } : {}), limit: PRUNE_LIMIT }, now);
-        this.counters.pruned += removed;
-      } while (untilDone && removed === PRUNE_LIMIT);
+      this.counters.pruned += pruneDue(this.store, this.settings, true);
     } catch (err) {
       this.log.error('audit log: pruning old rows failed', { error: (err as Error).message });
     }
   }
-}
-
-function gapEvent(gap: { count: number; firstMs: number; lastMs: number }): AuditEvent {
-  return {
-    operation: 'audit/gap',
-    outcome: 'gap',
-    code: gap.count,
-    detail: `${gap.count} audit records were dropped between ${new Date(gap.firstMs).toISOString()} and ${new Date(gap.lastMs).toISOString()} (the writer was behind or the disk refused writes)`,
-    at: gap.lastMs,
-  };
 }

@@ -1,0 +1,227 @@
+#!/usr/bin/env node
+// bench/inference: the gateway's local model against node-llama-cpp driven
+// directly, in the same process and run, on the same GGUF (the test model,
+// SmolLM2-135M-Instruct Q4_1), with the same threads and context.
+//
+//   local      time to first token and generation tokens/s. "direct" is
+//              node-llama-cpp's LlamaChat on its own context (history cleared
+//              before each answer, as the gateway does); "gateway" is an
+//              in-process gateway answering POST /v1/chat/completions with
+//              stream: true over HTTP on 127.0.0.1, timed by the client; "api"
+//              is the same gateway through gateway.models.generate (no HTTP).
+//              The three take turns round after round; medians per target.
+//   decision   one routing decision for a 4 KB prompt: the exact prompt token
+//              count in the local model + the Rust core's decision.
+//   fallback   the local model misses fallback_threshold_ms: the client's
+//              first token (from a scripted cloud on 127.0.0.1 with a fixed
+//              time to first token) against threshold + the cloud's own TTFT.
+//
+//   node bench/inference/inference.mjs   (options: --rounds N --max-tokens N --threads N)
+// Prints one JSON document and writes it to bench/results/inference.json. Needs the built host (npm run build) and the test
+// model (node scripts/models.mjs fetches it).
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { getLlama, LlamaChat, LlamaLogLevel } from 'node-llama-cpp';
+import { ensureTestModel } from '../../scripts/models.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+/** @type {typeof import('../../host/src/gateway/gateway.js')} */
+const { createGateway } = await import(join(root, 'host/dist/gateway/gateway.js'));
+/** @type {typeof import('../../host/src/telemetry/log.js')} */
+const { createLogger } = await import(join(root, 'host/dist/telemetry/log.js'));
+
+const { values: args } = parseArgs({ options: { rounds: { type: 'string' }, 'max-tokens': { type: 'string' }, threads: { type: 'string' } } });
+const ROUNDS = Number(args.rounds ?? 7);
+const MAX_TOKENS = Number(args['max-tokens'] ?? 64);
+const THREADS = Number(args.threads ?? 1);
+const CONTEXT = 2048;
+const QUESTION = 'Write three sentences about the city of Paris.';
+const CLOUD_TTFT_MS = 40;
+const THRESHOLD_MS = 20;
+
+const modelPath = ensureTestModel();
+const median = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const round = (/** @type {number} */ x, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+// --- direct: node-llama-cpp on its own ---
+const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false });
+const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+const context = await model.createContext({ contextSize: CONTEXT, sequences: 1, threads: THREADS });
+const chat = new LlamaChat({ contextSequence: context.getSequence() });
+
+/** One direct answer: time to first token and generation tokens/s. */
+async function direct() {
+  const started = performance.now();
+  await chat.sequence.clearHistory();
+  /** @type {number | undefined} */
+  let first;
+  let tokens = 0;
+  await chat.generateResponse([{ type: 'user', text: QUESTION }, { type: 'model', response: [] }], {
+    maxTokens: MAX_TOKENS,
+    temperature: 0,
+    onToken: (t) => {
+      first ??= performance.now();
+      tokens += t.length;
+    },
+  });
+  const end = performance.now();
+  return { ttftMs: (first ?? end) - started, tokensPerSecond: ((tokens - 1) * 1000) / (end - (first ?? end)), tokens };
+}
+
+// --- gateway: the same model behind POST /v1/chat/completions ---
+const quiet = createLogger('silent');
+const plainDir = join(os.tmpdir(), `bench-inference-${process.pid}`);
+const hybridDir = join(os.tmpdir(), `bench-inference-h-${process.pid}`);
+const gateway = await createGateway({ config: { gateway: { bind_address: '127.0.0.1:0', data_dir: plainDir }, models: { model_path: modelPath, threads: THREADS, context_size: CONTEXT, max_tokens: MAX_TOKENS } }, logger: quiet });
+const base = gateway.url.replace(/\/mcp$/, '');
+
+/**
+ * Streams one completion from `url`; the client's time to first text and the chunks' rate after it.
+ * @param {string} url
+ * @param {string} prompt
+ */
+async function viaHttp(url, prompt) {
+  const started = performance.now();
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [{ role: 'user', content: prompt }], max_tokens: MAX_TOKENS, temperature: 0, stream: true }) });
+  if (!res.body) throw new Error(`no body from ${url}`);
+  const decoder = new TextDecoder();
+  /** @type {number | undefined} */
+  let first;
+  let buffered = '';
+  /** @type {any} */
+  let last;
+  const reader = res.body.getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    buffered += decoder.decode(r.value, { stream: true });
+    let end;
+    while ((end = buffered.indexOf('\n\n')) >= 0) {
+      const data = buffered.slice(6, end);
+      buffered = buffered.slice(end + 2);
+      if (data === '[DONE]') continue;
+      const json = JSON.parse(data);
+      if (json.choices?.[0]?.delta?.content) first ??= performance.now();
+      last = json;
+    }
+  }
+  const end = performance.now();
+  const tokens = last?.usage?.completion_tokens ?? 0;
+  return { ttftMs: (first ?? end) - started, tokensPerSecond: ((tokens - 1) * 1000) / (end - (first ?? end)), tokens, served: last?.mcp_edge };
+}
+
+/** The same gateway through the npm API (gateway.models.generate): the engine path without HTTP and SSE. */
+async function viaApi() {
+  const started = performance.now();
+  /** @type {number | undefined} */
+  let first;
+  const answer = await gateway.models.generate({ messages: [{ role: 'user', content: QUESTION }], maxTokens: MAX_TOKENS, temperature: 0, onText: () => (first ??= performance.now()) });
+  const end = performance.now();
+  const tokens = answer.usage.completionTokens;
+  return { ttftMs: (first ?? end) - started, tokensPerSecond: ((tokens - 1) * 1000) / (end - (first ?? end)), tokens };
+}
+
+// Warm both (model load, first-run caches), then take turns.
+await direct();
+await viaHttp(`${base}/v1/chat/completions`, QUESTION);
+/** @type {Record<'direct' | 'api' | 'http', Awaited<ReturnType<typeof direct>>[]>} */
+const samples = { direct: [], api: [], http: [] };
+/** @type {('direct' | 'api' | 'http')[]} */
+const targets = ['direct', 'api', 'http'];
+for (let r = 0; r < ROUNDS; r += 1) {
+  // Each round starts with the next target, so none always runs first.
+  for (let i = 0; i < targets.length; i += 1) {
+    const target = targets[(r + i) % targets.length] ?? 'direct';
+    const sample = target === 'direct' ? await direct() : target === 'api' ? await viaApi() : await viaHttp(`${base}/v1/chat/completions`, QUESTION);
+    samples[target].push(sample);
+  }
+}
+const summary = (/** @type {Awaited<ReturnType<typeof direct>>[]} */ s) => ({ ttft_ms: round(median(s.map((x) => x.ttftMs))), tokens_per_second: round(median(s.map((x) => x.tokensPerSecond))), tokens: median(s.map((x) => x.tokens)) });
+const local = { direct: summary(samples.direct), gateway_api: summary(samples.api), gateway_http: summary(samples.http) };
+
+// --- decision: exact token count of a 4 KB prompt + the core's decision ---
+const prompt4k = 'The gateway routes each request to the local model or the cloud. '.repeat(62).slice(0, 4096);
+const engine = /** @type {NonNullable<typeof gateway.models.local>} */ (gateway.models.local);
+const messages = [{ role: /** @type {const} */ ('user'), content: prompt4k }];
+const promptTokens = await engine.countTokens(messages);
+const input = { local: { available: true, promptTokens, contextLength: CONTEXT, tokensPerSecond: local.gateway_http.tokens_per_second, queueDepth: 0 }, cloudConfigured: true, linkUp: true, maxTokens: MAX_TOKENS, fallbackThresholdMs: 500, power: /** @type {const} */ ('normal'), tried: [] };
+/** @type {number[]} */
+const countMs = [];
+/** @type {number[]} */
+const decideMs = [];
+for (let i = 0; i < 300; i += 1) {
+  const t0 = performance.now();
+  const n = await engine.countTokens([...messages]); // a new array: the engine remembers a request's count by its array
+  const t1 = performance.now();
+  gateway.core.decideModel({ ...input, local: { ...input.local, promptTokens: n } });
+  const t2 = performance.now();
+  countMs.push(t1 - t0);
+  decideMs.push(t2 - t1);
+}
+const decision = { prompt_bytes: Buffer.byteLength(prompt4k), prompt_tokens: promptTokens, count_ms: round(median(countMs), 4), core_decide_ms: round(median(decideMs), 4), total_ms: round(median(countMs.map((c, i) => c + (decideMs[i] ?? 0))), 4) };
+
+// --- fallback: local misses the threshold, the scripted cloud answers ---
+const cloud = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const piece of ['Paris', ' is', ' the', ' capital', '.']) res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] })}\n\n`);
+      res.end(`data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\ndata: [DONE]\n\n`);
+    }, CLOUD_TTFT_MS);
+  });
+});
+await new Promise((resolve) => cloud.listen(0, '127.0.0.1', () => resolve(undefined)));
+const cloudUrl = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (cloud.address()).port}/v1`;
+const hybrid = await createGateway({ config: { gateway: { bind_address: '127.0.0.1:0', data_dir: hybridDir }, models: { model_path: modelPath, threads: THREADS, context_size: CONTEXT, max_tokens: MAX_TOKENS, cloud_endpoint: cloudUrl, fallback_threshold_ms: THRESHOLD_MS } }, logger: quiet });
+const hybridBase = hybrid.url.replace(/\/mcp$/, '');
+await viaHttp(`${hybridBase}/v1/chat/completions`, 'Hello'); // loads the model
+/** @type {number[]} */
+const cloudDirect = [];
+/** @type {number[]} */
+const viaFallback = [];
+/** @type {string[]} */
+const reasons = [];
+for (let r = 0; r < ROUNDS; r += 1) {
+  cloudDirect.push((await viaHttp(`${cloudUrl}/chat/completions`, prompt4k)).ttftMs);
+  const f = await viaHttp(`${hybridBase}/v1/chat/completions`, prompt4k);
+  viaFallback.push(f.ttftMs);
+  reasons.push(`${f.served?.engine}:${f.served?.reason}`);
+}
+const fallback = {
+  threshold_ms: THRESHOLD_MS,
+  cloud_ttft_ms: round(median(cloudDirect)),
+  first_token_ms: round(median(viaFallback)),
+  overhead_ms: round(median(viaFallback) - THRESHOLD_MS - median(cloudDirect)),
+  served: [...new Set(reasons)],
+};
+
+await Promise.all([gateway.close(), hybrid.close()]);
+cloud.close();
+for (const dir of [plainDir, hybridDir]) rmSync(dir, { recursive: true, force: true });
+chat.dispose();
+await context.dispose();
+await model.dispose();
+
+const text = JSON.stringify({
+  bench: 'inference',
+  model: 'SmolLM2-135M-Instruct.Q4_1 (GGUF, node-llama-cpp CPU)',
+  threads: THREADS,
+  context: CONTEXT,
+  max_tokens: MAX_TOKENS,
+  rounds: ROUNDS,
+  load_average: os.loadavg().map((l) => round(l)),
+  cpus: os.cpus().length,
+  local,
+  ratio_to_direct: {
+    api: { tokens_per_second: round(local.gateway_api.tokens_per_second / local.direct.tokens_per_second, 3), ttft: round(local.gateway_api.ttft_ms / local.direct.ttft_ms, 3) },
+    http: { tokens_per_second: round(local.gateway_http.tokens_per_second / local.direct.tokens_per_second, 3), ttft: round(local.gateway_http.ttft_ms / local.direct.ttft_ms, 3) },
+  },
+  decision,
+  fallback,
+}, null, 2);
+console.log(text);
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+writeFileSync(join(root, 'bench/results/inference.json'), text + '\n');

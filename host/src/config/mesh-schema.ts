@@ -1,0 +1,49 @@
+// [mesh]: gateways that find each other's tools and call them over libp2p
+// (host/src/mesh/). Off by default; when on, the mesh is private unless the
+// config says otherwise: a pre-shared network key, or `open = true` explicitly.
+import { z } from 'zod';
+
+/** A libp2p multiaddr as text; parsed and checked when the mesh starts. */
+const multiaddrText = z.string().regex(/^\/[A-Za-z0-9]/, 'a multiaddr starts with "/", e.g. "/ip4/0.0.0.0/tcp/4001"');
+
+const peerIdText = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,64}$/, 'a peer id is the base58 text `mcp-edge` logs as mesh peer_id, e.g. "12D3KooW..."');
+
+export const meshSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Where this node listens for peers. */
+    listen: z.array(multiaddrText).default(['/ip4/0.0.0.0/tcp/4001']),
+    /** Peers to dial at start (multiaddrs ending in /p2p/<peer id>). */
+    bootstrap: z.array(multiaddrText).default([]),
+    /** Find peers on the LAN by multicast DNS. */
+    mdns: z.boolean().default(false),
+    /** Path of the swarm key shared by every node of the mesh (libp2p pnet format); a node without it cannot connect. */
+    network_key_file: z.string().min(1).optional(),
+    /** Accept any node: an open mesh must be chosen explicitly. */
+    open: z.boolean().default(false),
+    /** When set, only these peers may connect (in addition to the network key). */
+    allowed_peers: z.array(peerIdText).optional(),
+    /** Public names of this gateway's tools that other nodes may call; none by default. */
+    share: z.array(z.string().min(1)).default([]),
+    /** How often this node announces what it shares, in ms; a peer not heard for three intervals is dropped. */
+    announce_interval_ms: z.number().int().min(100).max(3_600_000).default(10_000),
+    /** A call to a peer that has not answered after this long fails with a timeout, in ms. */
+    call_timeout_ms: z.number().int().min(1).max(3_600_000).default(60_000),
+    /** Added to a peer's latency when the router ranks replicas (locality), in ms. */
+    locality_ms: z.number().min(0).max(1e6).default(5),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.enabled && m.network_key_file === undefined && !m.open) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['network_key_file'],
+        message: 'a mesh is private by default: set mesh.network_key_file to the swarm key every node shares (`mcp-edge mesh keygen` writes one), or set mesh.open = true to accept any node',
+      });
+    }
+    if (m.network_key_file !== undefined && m.open) {
+      ctx.addIssue({ code: 'custom', path: ['open'], message: 'mesh.open = true and mesh.network_key_file contradict each other: keep one' });
+    }
+  });
+
+export type MeshConfig = z.infer<typeof meshSchema>;

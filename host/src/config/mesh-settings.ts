@@ -1,0 +1,39 @@
+// [mesh] resolved into what host/src/mesh/ starts with. Paths are absolute;
+// multiaddrs stay text (the mesh parses them when it starts).
+import { join, resolve } from 'node:path';
+import type { MeshConfig } from './mesh-schema.js';
+
+export interface MeshSettings {
+  listen: readonly string[];
+  bootstrap: readonly string[];
+  mdns: boolean;
+  /** The swarm key's path; undefined for an open mesh. */
+  networkKeyFile: string | undefined;
+  allowedPeers: readonly string[] | undefined;
+  share: readonly string[];
+  announceIntervalMs: number;
+  callTimeoutMs: number;
+  localityMs: number;
+  /** This node's private key (created on first start). */
+  identityFile: string;
+}
+
+/** Where a node keeps its peer identity. */
+export const meshIdentityFile = (dataDir: string): string => join(dataDir, 'mesh', 'identity.key');
+
+/** The mesh's settings; undefined when the mesh is off. */
+export function resolveMesh(mesh: MeshConfig, dataDir: string): MeshSettings | undefined {
+  if (!mesh.enabled) return undefined;
+  return {
+    listen: mesh.listen,
+    bootstrap: mesh.bootstrap,
+    mdns: mesh.mdns,
+    networkKeyFile: mesh.open ? undefined : resolve(mesh.network_key_file!),
+    allowedPeers: mesh.allowed_peers,
+    share: mesh.share,
+    announceIntervalMs: mesh.announce_interval_ms,
+    callTimeoutMs: mesh.call_timeout_ms,
+    localityMs: mesh.locality_ms,
+    identityFile: meshIdentityFile(dataDir),
+  };
+}

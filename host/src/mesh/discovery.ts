@@ -1,0 +1,244 @@
+// Who shares which tools. Each node announces its shared tools (definitions,
+// their digests, whether a retry is safe) by gossip on one topic, every
+// interval and whenever the list changes, and as DHT provider records keyed by
+// tool name. The directory keeps what each peer last said; a peer that goes
+// silent for three intervals, or whose connection closes, leaves it. Gossip
+// can miss a peer (its topic subscription not yet seen, a loaded node), so a
+// node also asks each peer directly when it connects and whenever it has not
+// heard from a connected peer for two intervals.
+import { createHash } from 'node:crypto';
+import type { PeerId } from '@libp2p/interface';
+import { CID } from 'multiformats/cid';
+import * as raw from 'multiformats/codecs/raw';
+import { create as createDigest } from 'multiformats/hashes/digest';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import type { Logger } from '../telemetry/log.js';
+import { toolDigest } from '../security/pinning/digest.js';
+import type { MeshNode } from './node.js';
+
+export const TOOLS_TOPIC = '/mcp-edge/tools/1';
+/** Asked directly, a node answers with the announcement it gossips (then closes the stream). */
+export const TOOLS_PROTOCOL = '/mcp-edge/tools/1.0.0';
+/** The largest announcement a node reads from a peer. */
+const MAX_ANNOUNCEMENT_BYTES = 4 * 1024 * 1024;
+
+/** One shared tool as announced. */
+export interface SharedTool {
+  definition: Tool;
+  /** SHA-256 of the definition's canonical JSON (as tool pinning computes it). */
+  digest: string;
+  /** Safe to retry on another replica. */
+  idempotent: boolean;
+}
+
+const announcementSchema = z.object({
+  v: z.literal(1),
+  tools: z
+    .array(
+      z.object({
+        definition: z.object({ name: z.string().min(1).max(256), inputSchema: z.object({ type: z.literal('object') }).passthrough() }).passthrough(),
+        digest: z.string().regex(/^[0-9a-f]{64}$/),
+        idempotent: z.boolean(),
+      }),
+    )
+    .max(1000),
+});
+
+export interface PeerEntry {
+  tools: SharedTool[];
+  heardAt: number;
+}
+
+/** The DHT key of "who provides tool `name`". */
+export function toolKey(name: string): CID {
+  const sha = createHash('sha256').update(`mcp-edge/tool/${name}`).digest();
+  return CID.createV1(raw.code, createDigest(0x12, sha));
+}
+
+export function sharedTool(definition: Tool, idempotent: boolean): SharedTool {
+  return { definition, digest: toolDigest(definition).digest, idempotent };
+}
+
+export class Discovery {
+  private readonly peers = new Map<string, PeerEntry>();
+  private readonly listeners = new Set<(peer: string) => void>();
+  private shared: SharedTool[] = [];
+  private provided = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly node: MeshNode,
+    private readonly intervalMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.node.handle(TOOLS_PROTOCOL, (stream) => {
+      stream.send(this.announcement());
+      void stream.close().catch((err: Error) => stream.abort(err));
+    });
+    this.node.addEventListener('peer:identify', (event) => {
+      if (event.detail.protocols.includes(TOOLS_PROTOCOL)) void this.ask(event.detail.peerId);
+    });
+    const pubsub = this.node.services.pubsub;
+    pubsub.subscribe(TOOLS_TOPIC);
+    pubsub.addEventListener('message', (event) => {
+      const msg = event.detail;
+      if (msg.topic !== TOOLS_TOPIC || msg.type !== 'signed') return;
+      this.heard(msg.from, msg.data);
+    });
+    // A peer that just joined the topic hears our tools now, not an interval later.
+    pubsub.addEventListener('subscription-change', (event) => {
+      if (event.detail.subscriptions.some((s) => s.topic === TOOLS_TOPIC && s.subscribe)) void this.announce();
+    });
+    this.node.addEventListener('peer:disconnect', (event) => this.forget(event.detail.toString(), 'its connection closed'));
+    this.timer = setInterval(() => {
+      this.expire();
+      this.askSilent();
+      void this.announce();
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Calls `listener` with a peer id whenever what that peer shares changed (or it left). */
+  onChange(listener: (peer: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** What `peer` shares now; undefined when it is not (or no longer) known. */
+  entry(peer: string): PeerEntry | undefined {
+    return this.peers.get(peer);
+  }
+
+  /** Every peer heard from (some share no tools), with its tools. */
+  entries(): [string, PeerEntry][] {
+    return [...this.peers];
+  }
+
+  /** Sets what this node shares and announces it at once. */
+  share(tools: SharedTool[]): void {
+    const changed = JSON.stringify(tools.map((t) => [t.definition.name, t.digest, t.idempotent])) !== JSON.stringify(this.shared.map((t) => [t.definition.name, t.digest, t.idempotent]));
+    this.shared = tools;
+    if (changed) {
+      this.provided = new Set([...this.provided].filter((name) => tools.some((t) => t.definition.name === name)));
+      void this.announce();
+    }
+  }
+
+  private announcement(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify({ v: 1, tools: this.shared }));
+  }
+
+  /** Asks `peer` for its announcement over a stream of its own. */
+  private async ask(peer: PeerId): Promise<void> {
+    try {
+      const stream = await this.node.dialProtocol(peer, TOOLS_PROTOCOL, { signal: AbortSignal.timeout(this.intervalMs) });
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for await (const chunk of stream) {
+        size += chunk.byteLength;
+        if (size > MAX_ANNOUNCEMENT_BYTES) {
+          stream.abort(new Error('announcement too large'));
+          throw new Error(`its announcement is larger than ${MAX_ANNOUNCEMENT_BYTES} bytes`);
+        }
+        chunks.push(chunk.subarray());
+      }
+      // An answer that arrives after the peer left would bring it back until it expired.
+      if (this.node.getConnections(peer).length > 0) this.heard(peer, Buffer.concat(chunks));
+    } catch (err) {
+      this.log.debug(`mesh: asking peer ${peer.toString()} for its tools failed`, { error: (err as Error).message });
+    }
+  }
+
+  /** Asks the connected peers not heard from for two intervals (their gossip may not reach this node). */
+  private askSilent(): void {
+    const limit = Date.now() - 2 * this.intervalMs;
+    for (const peer of this.node.getPeers()) {
+      const entry = this.peers.get(peer.toString());
+      if (!entry || entry.heardAt < limit) void this.ask(peer);
+    }
+  }
+
+  private async announce(): Promise<void> {
+    const data = this.announcement();
+    try {
+      await this.node.services.pubsub.publish(TOOLS_TOPIC, data);
+    } catch (err) {
+      this.log.debug('mesh: announcing shared tools failed', { error: (err as Error).message });
+    }
+    await this.provide();
+  }
+
+  /** Puts provider records for shared tools not yet provided (needs DHT peers; retried every interval). */
+  private async provide(): Promise<void> {
+    for (const tool of this.shared) {
+      const name = tool.definition.name;
+      if (this.provided.has(name) || this.node.getConnections().length === 0) continue;
+      try {
+        await this.node.contentRouting.provide(toolKey(name), { signal: AbortSignal.timeout(this.intervalMs) });
+        this.provided.add(name);
+      } catch (err) {
+        this.log.debug(`mesh: provider record for "${name}" not stored yet`, { error: (err as Error).message });
+      }
+    }
+  }
+
+  private heard(from: PeerId, data: Uint8Array): void {
+    let parsed: z.infer<typeof announcementSchema>;
+    try {
+      parsed = announcementSchema.parse(JSON.parse(new TextDecoder().decode(data)));
+    } catch (err) {
+      this.log.warn(`mesh: ignored a malformed announcement from peer ${from.toString()}`, { error: (err as Error).message });
+      return;
+    }
+    const peer = from.toString();
+    const tools = parsed.tools.map((t) => ({ definition: t.definition as Tool, digest: t.digest, idempotent: t.idempotent }));
+    const before = this.peers.get(peer);
+    this.peers.set(peer, { tools, heardAt: Date.now() });
+    const same = before && JSON.stringify(before.tools.map((t) => t.digest)) === JSON.stringify(tools.map((t) => t.digest));
+    if (!same) {
+      this.log.info(`mesh: peer ${peer} shares ${tools.length} tool(s)`, { tools: tools.map((t) => t.definition.name) });
+      this.emit(peer);
+    }
+  }
+
+  private forget(peer: string, why: string): void {
+    if (!this.peers.delete(peer)) return;
+    this.log.info(`mesh: peer ${peer} left the directory: ${why}`);
+    this.emit(peer);
+  }
+
+  private expire(): void {
+    const limit = Date.now() - 3 * this.intervalMs;
+    for (const [peer, entry] of this.peers) if (entry.heardAt < limit) this.forget(peer, `not heard for ${3 * this.intervalMs} ms`);
+  }
+
+  private emit(peer: string): void {
+    for (const listener of this.listeners) listener(peer);
+  }
+
+  /**
+   * Who provides `name`: the peers whose announcement lists it, and the
+   * providers the DHT knows (which may not have announced to us yet).
+   */
+  async lookup(name: string, timeoutMs: number): Promise<string[]> {
+    const found = new Set(this.entries().filter(([, e]) => e.tools.some((t) => t.definition.name === name)).map(([peer]) => peer));
+    const self = this.node.peerId.toString();
+    if (this.node.getConnections().length > 0) {
+      try {
+        for await (const provider of this.node.contentRouting.findProviders(toolKey(name), { signal: AbortSignal.timeout(timeoutMs) })) {
+          if (provider.id.toString() !== self) found.add(provider.id.toString());
+        }
+      } catch (err) {
+        if ((err as Error).name !== 'TimeoutError' && (err as Error).name !== 'AbortError') throw err;
+      }
+    }
+    return [...found].sort();
+  }
+}

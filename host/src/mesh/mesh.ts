@@ -1,0 +1,130 @@
+// The mesh: this gateway's libp2p node, what it shares, and a provider for
+// each peer that shares tools with it. `Mesh.start` is the one way in; the
+// gateway starts it after its own providers, so shared tools are listed.
+import type { Aggregator } from '../gateway/aggregator/aggregator.js';
+import type { MeshSettings } from '../config/mesh-settings.js';
+import type { Logger } from '../telemetry/log.js';
+import { Discovery, type SharedTool } from './discovery.js';
+import { MeshError } from './errors.js';
+import { MeshStats, meshMetrics } from './metrics.js';
+import { loadIdentity, loadNetworkKey } from './identity.js';
+import { multiaddr } from '@multiformats/multiaddr';
+import { bootstrapAddrs, createMeshNode, type MeshNode } from './node.js';
+import { PeerProvider } from './peer-provider.js';
+import { serveSharedTools, sharedTools } from './serve.js';
+
+/** libp2p's listen failure without its stack traces and advice about options mcp-edge does not expose. */
+function listenFailure(err: Error): string {
+  const failed = [...err.message.matchAll(/^\s*(\/\S+): Error: (.*)$/gm)].map((m) => `${m[1]}: ${m[2]}`);
+  return failed.length > 0 ? failed.join('; ') : (err.message.split('\n')[0] ?? String(err));
+}
+
+export class Mesh {
+  /** Peer id -> its provider; kept when a peer leaves (down, no tools) so it comes back in place. */
+  readonly peers = new Map<string, PeerProvider>();
+
+  private sharedNow: SharedTool[] = [];
+  private rejoin: NodeJS.Timeout | undefined;
+  readonly stats = new MeshStats();
+
+  private constructor(
+    readonly node: MeshNode,
+    readonly discovery: Discovery,
+    private readonly settings: MeshSettings,
+    private readonly aggregator: Aggregator,
+  ) {}
+
+  get peerId(): string {
+    return this.node.peerId.toString();
+  }
+
+  /** The addresses peers can dial, each ending in /p2p/<peer id>. */
+  addresses(): string[] {
+    return this.node.getMultiaddrs().map((a) => a.toString());
+  }
+
+  /** What this node shares now. */
+  shared(): readonly SharedTool[] {
+    return this.sharedNow;
+  }
+
+  /** Who provides tool `name` (peer ids): announcements and DHT provider records. */
+  async lookup(name: string, timeoutMs = 2_000): Promise<string[]> {
+    const started = performance.now();
+    try {
+      return await this.discovery.lookup(name, timeoutMs);
+    } finally {
+      this.stats.lookup(started);
+    }
+  }
+
+  /** The mesh's lines of GET /metrics. */
+  metrics(): string {
+    const peers = [...this.peers.values()].map((p) => ({ state: p.health().state, tools: p.catalog().tools.length }));
+    return meshMetrics({ connections: this.node.getConnections().length, peers, shared: this.sharedNow.length }, this.stats);
+  }
+
+  private peerChanged(peer: string): void {
+    const known = this.peers.get(peer);
+    if (known) return known.refresh();
+    if (!this.discovery.entry(peer)) return;
+    const provider = new PeerProvider({ node: this.node, discovery: this.discovery, peer, callTimeoutMs: this.settings.callTimeoutMs, localityMs: this.settings.localityMs, stats: this.stats });
+    this.peers.set(peer, provider);
+    this.aggregator.add(provider);
+  }
+
+  /**
+   * A node with no connection at all dials its bootstrap peers again, every
+   * announce interval: a first dial that failed (the peer was not up yet, a
+   * loaded machine) or a bootstrap node that restarted is not the end.
+   */
+  private keepJoined(log: Logger): void {
+    const bootstrap = bootstrapAddrs(this.settings).map((a) => multiaddr(a));
+    if (bootstrap.length === 0) return;
+    this.rejoin = setInterval(() => {
+      if (this.node.getConnections().length > 0) return;
+      for (const addr of bootstrap) {
+        this.node.dial(addr, { signal: AbortSignal.timeout(this.settings.announceIntervalMs) }).catch((err: Error) => log.debug(`mesh: bootstrap peer ${addr.toString()} not reached`, { error: err.message }));
+      }
+    }, this.settings.announceIntervalMs);
+    this.rejoin.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.rejoin);
+    this.discovery.stop();
+    await Promise.allSettled([...this.peers.values()].map((p) => p.close()));
+    await this.node.stop();
+  }
+
+  static async start(settings: MeshSettings, aggregator: Aggregator, log: Logger): Promise<Mesh> {
+    const privateKey = await loadIdentity(settings.identityFile);
+    const networkKey = settings.networkKeyFile ? loadNetworkKey(settings.networkKeyFile) : undefined;
+    if (!networkKey) log.warn('mesh: open mesh (mesh.open = true): any node that reaches this one may join and call the shared tools');
+    const node = await createMeshNode(settings, privateKey, networkKey);
+    const discovery = new Discovery(node, settings.announceIntervalMs, log);
+    const mesh = new Mesh(node, discovery, settings, aggregator);
+    const share = new Set(settings.share);
+    mesh.sharedNow = sharedTools(aggregator, share);
+    await serveSharedTools(node, aggregator, () => mesh.sharedNow.map((t) => t.definition), log);
+    discovery.onChange((peer) => mesh.peerChanged(peer));
+    aggregator.onListChanged((part) => {
+      if (part !== 'tools') return;
+      mesh.sharedNow = sharedTools(aggregator, share);
+      discovery.share(mesh.sharedNow);
+    });
+    try {
+      await node.start();
+    } catch (err) {
+      await Promise.resolve(node.stop()).catch(() => undefined);
+      throw new MeshError(`the mesh cannot start: ${listenFailure(err as Error)}; check mesh.listen (another process on the port?)`);
+    }
+    await discovery.start();
+    mesh.keepJoined(log);
+    discovery.share(mesh.sharedNow);
+    const missing = settings.share.filter((name) => !mesh.sharedNow.some((t) => t.definition.name === name));
+    if (missing.length > 0) log.warn('mesh: mesh.share names tools this gateway does not list (yet); they are shared once listed', { missing });
+    log.info('mesh listening', { peer_id: mesh.peerId, addresses: mesh.addresses(), shares: mesh.sharedNow.map((t) => t.definition.name) });
+    return mesh;
+  }
+}

@@ -1,0 +1,78 @@
+// The libp2p node under the mesh: TCP, Noise, Yamux, identify, ping, the
+// Kademlia DHT (provider records of shared tools), gossipsub (announcements),
+// bootstrap peers and optional mDNS. A private mesh guards every connection
+// with the pre-shared network key; an allowlist refuses other peer ids.
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify, type Identify } from '@libp2p/identify';
+import { ping, type Ping } from '@libp2p/ping';
+import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht';
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub';
+import { bootstrap } from '@libp2p/bootstrap';
+import { mdns } from '@libp2p/mdns';
+import { preSharedKey } from '@libp2p/pnet';
+import type { PeerDiscovery, PeerId, PrivateKey, ComponentLogger } from '@libp2p/interface';
+import { multiaddr } from '@multiformats/multiaddr';
+import type { MeshSettings } from '../config/mesh-settings.js';
+import { MeshError } from './errors.js';
+
+export type MeshServices = { identify: Identify; ping: Ping; dht: KadDHT; pubsub: GossipSub };
+export type MeshNode = Libp2p<MeshServices>;
+
+/** The DHT protocol of mcp-edge meshes: kept apart from the public IPFS DHT. */
+const DHT_PROTOCOL = '/mcp-edge/kad/1.0.0';
+
+function checkedAddrs(list: readonly string[], key: string): string[] {
+  return list.map((text) => {
+    try {
+      return multiaddr(text).toString();
+    } catch (err) {
+      throw new MeshError(`mesh.${key}: "${text}" is not a multiaddr (${(err as Error).message})`);
+    }
+  });
+}
+
+/** Bootstrap multiaddrs, checked. */
+export function bootstrapAddrs(settings: MeshSettings): string[] {
+  return checkedAddrs(settings.bootstrap, 'bootstrap');
+}
+
+export async function createMeshNode(settings: MeshSettings, privateKey: PrivateKey, networkKey: Uint8Array | undefined): Promise<MeshNode> {
+  const listen = checkedAddrs(settings.listen, 'listen');
+  const bootstrapList = checkedAddrs(settings.bootstrap, 'bootstrap');
+  const allowed = settings.allowedPeers ? new Set(settings.allowedPeers) : undefined;
+  const refused = (peer: PeerId): boolean => allowed !== undefined && !allowed.has(peer.toString());
+  const discovery: ((components: { logger: ComponentLogger }) => PeerDiscovery)[] = [];
+  if (bootstrapList.length > 0) discovery.push(bootstrap({ list: bootstrapList }) as never);
+  if (settings.mdns) discovery.push(mdns() as never);
+  return createLibp2p({
+    start: false,
+    privateKey,
+    addresses: { listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    // The nonce exchange gets more than pnet's 1 s default: a loaded Pi (or CI runner) misses that.
+    ...(networkKey ? { connectionProtector: preSharedKey({ psk: networkKey, timeout: 10_000 }) } : {}),
+    connectionGater: {
+      // Loopback and LAN addresses are where a mesh of edge nodes lives.
+      denyDialMultiaddr: () => false,
+      denyDialPeer: (peer) => refused(peer),
+      denyInboundEncryptedConnection: (peer) => refused(peer),
+      denyOutboundEncryptedConnection: (peer) => refused(peer),
+    },
+    peerDiscovery: discovery,
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({ protocol: DHT_PROTOCOL, clientMode: false, peerInfoMapper: passthroughMapper, allowQueryWithZeroPeers: true }),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        // Edge nodes often share one address (several per host, NAT): no penalty for that.
+        scoreParams: { IPColocationFactorWeight: 0 },
+      }),
+    },
+  });
+}

@@ -1,0 +1,62 @@
+// MCP JSON-RPC over one libp2p stream: newline-delimited JSON messages, as on
+// stdio, so the SDK's Client and Server run over the mesh unchanged and calls
+// keep their semantics (progress, cancellation, errors, timeouts).
+import type { Stream } from '@libp2p/interface';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+
+/** The mesh's MCP protocol id: one stream carries one MCP session. */
+export const MCP_PROTOCOL = '/mcp-edge/mcp/1.0.0';
+
+export class StreamTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  private readonly buffer = new ReadBuffer();
+  private closed = false;
+
+  constructor(private readonly stream: Stream) {}
+
+  async start(): Promise<void> {
+    this.stream.addEventListener('message', (event) => {
+      this.buffer.append(Buffer.from(event.data.subarray()));
+      this.drainMessages();
+    });
+    this.stream.addEventListener('remoteCloseWrite', () => this.ended());
+    this.stream.addEventListener('close', () => this.ended());
+  }
+
+  private drainMessages(): void {
+    for (;;) {
+      let message: JSONRPCMessage | null;
+      try {
+        message = this.buffer.readMessage();
+      } catch (err) {
+        this.onerror?.(err as Error);
+        continue;
+      }
+      if (message === null) return;
+      this.onmessage?.(message);
+    }
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    if (this.closed || this.stream.writeStatus !== 'writable') throw new Error('the mesh stream to the peer is closed');
+    if (!this.stream.send(new TextEncoder().encode(serializeMessage(message)))) await this.stream.onDrain();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.stream.close().catch((err: Error) => this.stream.abort(err));
+    this.ended();
+  }
+
+  private ended(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.buffer.clear();
+    if (this.stream.status === 'open') this.stream.abort(new Error('the MCP session over this stream ended'));
+    this.onclose?.();
+  }
+}

@@ -1,0 +1,172 @@
+// The HTTP faces of the models: POST /v1/chat/completions (OpenAI-compatible,
+// SSE with stream: true, so existing clients and SDKs work unchanged) and
+// POST /v1/mcp/completions (the seed's endpoint; its JSON is in docs/inference.md).
+// Every answer says which engine served it and why: the mcp_edge member of the
+// JSON (of the last SSE chunk) and the x-mcp-edge-engine / -reason headers.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { readJsonBody } from '../gateway/body.js';
+import { HttpRefusal } from '../protocol/http-refusal.js';
+import { ModelError, type ChatMessage } from './engine.js';
+import type { CompletionAnswer, CompletionRequest, ModelService } from './service.js';
+
+const textPart = z.object({ type: z.literal('text'), text: z.string() });
+const message = z.object({
+  role: z.enum(['system', 'developer', 'user', 'assistant']),
+  // A string, or the SDKs' array of text parts.
+  content: z.union([z.string(), z.array(textPart)]),
+});
+const common = {
+  max_tokens: z.number().int().min(1).optional(),
+  max_completion_tokens: z.number().int().min(1).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  seed: z.number().int().optional(),
+  stream: z.boolean().optional(),
+};
+// OpenAI's other fields (model, top_p, user, ...) are accepted and ignored: the router picks the model.
+const chatBody = z.object({ messages: z.array(message).min(1), ...common }).passthrough();
+const mcpBody = z.object({ prompt: z.string().min(1).optional(), system: z.string().optional(), messages: z.array(message).min(1).optional(), ...common }).strict();
+
+type Body = z.infer<typeof chatBody>;
+
+export function chatCompletionsHandler(models: ModelService, maxBodyBytes: number) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const body = await readBody(req, res, maxBodyBytes, chatBody);
+    if (!body) return;
+    const id = `chatcmpl-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const request = toRequest(body, body.messages.map(toMessage), res);
+    if (!body.stream) return answer(res, models, request, (a) => ({ id, object: 'chat.completion', created, model: a.model, choices: [{ index: 0, message: { role: 'assistant', content: a.text }, finish_reason: a.finishReason }], usage: usageOf(a), mcp_edge: served(a) }));
+    let first = true;
+    const stream = new SseWriter(res);
+    request.onText = (text, by) => {
+      stream.open(by.engine);
+      stream.data({ id, object: 'chat.completion.chunk', created, model: by.model, choices: [{ index: 0, delta: first ? { role: 'assistant', content: text } : { content: text }, finish_reason: null }] });
+      first = false;
+    };
+    await streamAnswer(stream, models, request, (a) => ({ id, object: 'chat.completion.chunk', created, model: a.model, choices: [{ index: 0, delta: {}, finish_reason: a.finishReason }], usage: usageOf(a), mcp_edge: served(a) }));
+  };
+}
+
+export function mcpCompletionsHandler(models: ModelService, maxBodyBytes: number) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const body = await readBody(req, res, maxBodyBytes, mcpBody);
+    if (!body) return;
+    if ((body.prompt === undefined) === (body.messages === undefined)) return sendError(res, 400, 'bad_request', 'send either "prompt" (a string) or "messages" (a chat), not both and not neither');
+    const messages: ChatMessage[] = body.messages ? body.messages.map(toMessage) : [...(body.system ? [{ role: 'system' as const, content: body.system }] : []), { role: 'user', content: body.prompt! }];
+    const request = toRequest(body, messages, res);
+    const result = (a: CompletionAnswer) => ({ text: a.text, finish_reason: a.finishReason, usage: usageOf(a), ...served(a) });
+    if (!body.stream) return answer(res, models, request, result);
+    const stream = new SseWriter(res);
+    request.onText = (text, by) => {
+      stream.open(by.engine);
+      stream.data({ text, engine: by.engine, model: by.model }, 'text');
+    };
+    await streamAnswer(stream, models, request, result, 'done');
+  };
+}
+
+/** The body checked against `schema`; undefined when an error answer was sent. */
+async function readBody<T extends z.ZodType>(req: IncomingMessage, res: ServerResponse, limit: number, schema: T): Promise<z.infer<T> | undefined> {
+  let raw: unknown;
+  try {
+    raw = await readJsonBody(req, limit);
+  } catch (err) {
+    if (!(err instanceof HttpRefusal)) throw err;
+    sendError(res, err.status, 'bad_request', err.message, err.headers);
+    return undefined;
+  }
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+  sendError(res, 400, 'bad_request', `the request body is not valid: ${issues}`);
+  return undefined;
+}
+
+function toMessage(m: z.infer<typeof message>): ChatMessage {
+  const content = typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join('');
+  return { role: m.role === 'developer' ? 'system' : m.role, content };
+}
+
+/** The service request of a body; cancelled when the client goes away before the answer ends. */
+function toRequest(body: Pick<Body, 'max_tokens' | 'max_completion_tokens' | 'temperature' | 'seed'>, messages: ChatMessage[], res: ServerResponse): CompletionRequest {
+  const gone = new AbortController();
+  res.once('close', () => { if (!res.writableFinished) gone.abort(); });
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens;
+  return { messages, signal: gone.signal, ...(maxTokens !== undefined ? { maxTokens } : {}), ...(body.temperature !== undefined ? { temperature: body.temperature } : {}), ...(body.seed !== undefined ? { seed: body.seed } : {}) };
+}
+
+async function answer(res: ServerResponse, models: ModelService, request: CompletionRequest, shape: (a: CompletionAnswer) => unknown): Promise<void> {
+  let result: CompletionAnswer;
+  try {
+    result = await models.generate(request);
+  } catch (err) {
+    return sendModelError(res, err);
+  }
+  const text = JSON.stringify(shape(result));
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...servedHeaders(result) });
+  res.end(text);
+}
+
+async function streamAnswer(stream: SseWriter, models: ModelService, request: CompletionRequest, last: (a: CompletionAnswer) => unknown, lastEvent?: string): Promise<void> {
+  let result: CompletionAnswer;
+  try {
+    result = await models.generate(request);
+  } catch (err) {
+    if (!stream.opened) return sendModelError(stream.res, err);
+    // The answer had started: the error ends the stream, without [DONE].
+    stream.data({ error: errorBody(err) }, lastEvent ? 'error' : undefined);
+    return void stream.res.end();
+  }
+  stream.open(result.engine);
+  stream.data(last(result), lastEvent);
+  if (!lastEvent) stream.res.write('data: [DONE]\n\n');
+  stream.res.end();
+}
+
+/** An SSE answer whose headers go out with its first event (they name the first engine). */
+class SseWriter {
+  opened = false;
+  constructor(readonly res: ServerResponse) {}
+  open(engine: string): void {
+    if (this.opened) return;
+    this.opened = true;
+    this.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-mcp-edge-engine': engine });
+  }
+  data(value: unknown, event?: string): void {
+    this.res.write(`${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(value)}\n\n`);
+  }
+}
+
+function served(a: CompletionAnswer) {
+  return { engine: a.engine, model: a.model, reason: a.reason, fallbacks: a.fallbacks, timings: { first_token_ms: round(a.timings.firstTokenMs), total_ms: round(a.timings.totalMs) } };
+}
+
+function servedHeaders(a: CompletionAnswer): Record<string, string> {
+  return { 'x-mcp-edge-engine': a.engine, 'x-mcp-edge-reason': a.reason };
+}
+
+function usageOf(a: CompletionAnswer) {
+  return { prompt_tokens: a.usage.promptTokens, completion_tokens: a.usage.completionTokens, total_tokens: a.usage.promptTokens + a.usage.completionTokens };
+}
+
+function round(ms: number | null): number | null {
+  return ms === null ? null : Math.round(ms * 10) / 10;
+}
+
+function errorBody(err: unknown) {
+  const code = err instanceof ModelError ? err.code : 'internal_error';
+  return { message: (err as Error).message, type: code === 'bad_request' ? 'invalid_request_error' : 'model_unavailable', code };
+}
+
+function sendModelError(res: ServerResponse, err: unknown): void {
+  if (!(err instanceof ModelError)) throw err;
+  sendError(res, err.code === 'bad_request' ? 400 : 503, err.code, err.message);
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify({ error: { message, type: code === 'bad_request' ? 'invalid_request_error' : 'model_unavailable', code } });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}

@@ -1,0 +1,125 @@
+// One HTTP request of the lean upstream client (lean-http.ts) on an undici
+// dispatcher, with its body handed over as it arrives. undici's request()
+// wraps every body in a Readable stream and its reading in promises; a tools/call
+// answer is a few hundred bytes read once, so here the chunks go straight to
+// whoever reads them: collected as text, fed to a parser, or dropped.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Dispatcher } from 'undici';
+
+export interface LeanResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: LeanBody;
+}
+
+interface BodyReader {
+  data(chunk: Buffer): void;
+  end(): void;
+  error(error: Error): void;
+}
+
+/** A response body; read it one way only: text(), read() or dump(). */
+export class LeanBody {
+  private chunks: Buffer[] = [];
+  private ended = false;
+  private failure: Error | undefined;
+  private reader: BodyReader | undefined;
+
+  /** @internal the dispatcher's side */
+  push(chunk: Buffer): void {
+    if (this.reader) this.reader.data(chunk);
+    else this.chunks.push(chunk);
+  }
+
+  /** @internal */
+  end(): void {
+    this.ended = true;
+    this.reader?.end();
+  }
+
+  /** @internal */
+  fail(error: Error): void {
+    this.failure = error;
+    this.reader?.error(error);
+  }
+
+  /** Gives the chunks that came and those to come to `reader`, then the end or the failure. */
+  read(reader: BodyReader): void {
+    this.reader = reader;
+    const held = this.chunks;
+    this.chunks = [];
+    for (const chunk of held) reader.data(chunk);
+    if (this.failure) reader.error(this.failure);
+    else if (this.ended) reader.end();
+  }
+
+  /** The whole body as UTF-8 text (at most `limit` bytes of it). */
+  text(limit = Infinity): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const parts: Buffer[] = [];
+      let size = 0;
+      this.read({
+        data: (chunk) => {
+          if (size < limit) parts.push(chunk);
+          size += chunk.length;
+        },
+        end: () => resolve((parts.length === 1 ? parts[0]! : Buffer.concat(parts)).subarray(0, limit).toString('utf8')),
+        error: reject,
+      });
+    });
+  }
+
+  /** Lets the body go (read to its end, so the connection is reused). */
+  dump(): void {
+    this.read({ data: () => undefined, end: () => undefined, error: () => undefined });
+  }
+}
+
+export interface LeanRequest {
+  origin: string;
+  path: string;
+  method: 'POST' | 'GET' | 'DELETE';
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/**
+ * Sends `request` on `dispatcher`; resolves with the status and headers when
+ * they arrive (the body follows on LeanBody), rejects when no answer came.
+ * `inFlight` holds the request's controller until it ends: closing the
+ * transport aborts what is in it.
+ */
+export function leanRequest(dispatcher: Dispatcher, request: LeanRequest, inFlight: Set<Dispatcher.DispatchController>): Promise<LeanResponse> {
+  return new Promise((resolve, reject) => {
+    const body = new LeanBody();
+    let answered = false;
+    let controller: Dispatcher.DispatchController | undefined;
+    const done = () => {
+      if (controller) inFlight.delete(controller);
+    };
+    dispatcher.dispatch(request, {
+      onRequestStart(c) {
+        controller = c;
+        inFlight.add(c);
+      },
+      onResponseStart(_c, status, headers) {
+        // 1xx answers are followed by the real one.
+        if (status < 200 || answered) return;
+        answered = true;
+        resolve({ status, headers, body });
+      },
+      onResponseData(_c, chunk) {
+        body.push(chunk);
+      },
+      onResponseEnd() {
+        done();
+        body.end();
+      },
+      onResponseError(_c, error) {
+        done();
+        if (answered) body.fail(error);
+        else reject(error);
+      },
+    });
+  });
+}

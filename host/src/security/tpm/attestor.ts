@@ -1,0 +1,94 @@
+// The node side of attestation: measures the gateway into its PCR at start,
+// then answers quotes (over the configured PCRs and the measurement PCR, with
+// the verifier's nonce), identity requests and credential-activation
+// challenges. The AK's ESYS_TR (a persistent key: no TPM slot) stays open;
+// every transient object and session is flushed after its command.
+import { TpmError } from './errors.js';
+import type { Tpm } from './esys.js';
+import { activateCredential, exportIdentity, loadAk, release, type LoadedKey, type TpmIdentity } from './identity.js';
+import { MEASUREMENT_PCR, measurementEvents, type MeasurementEvent } from './measure.js';
+import { objectName } from './wire.js';
+
+/** What a quote answer carries: everything a verifier needs besides the AK it registered. */
+export interface AttestationEvidence {
+  /** Name of the AK that signed, hex (the verifier looks up its registered key by it). */
+  akName: string;
+  /** TPMS_ATTEST, base64: what the TPM signed. */
+  attest: string;
+  /** TPMT_SIGNATURE, base64. */
+  signature: string;
+  /** The quoted PCRs' SHA-256 values, hex, by PCR number. */
+  pcrs: Record<string, string>;
+  /** What the gateway extended into MEASUREMENT_PCR since it reset it. */
+  eventLog: MeasurementEvent[];
+}
+
+/** Nonces are 16 to 64 bytes: enough to be unguessable, within TPM2B_DATA. */
+export const NONCE_BYTES = { min: 16, max: 64 } as const;
+
+export class Attestor {
+  private constructor(
+    private readonly tpm: Tpm,
+    private readonly ak: LoadedKey,
+    /** The configured PCRs plus MEASUREMENT_PCR, ascending. */
+    readonly pcrs: readonly number[],
+    readonly eventLog: readonly MeasurementEvent[],
+  ) {}
+
+  /** Loads (or creates) the AK, resets MEASUREMENT_PCR and extends it with the code and config digests. */
+  static async start(tpm: Tpm, options: { pcrs: readonly number[]; code: Buffer; config: Buffer }): Promise<Attestor> {
+    const ak = await loadAk(tpm);
+    try {
+      const events = measurementEvents(options.code, options.config);
+      await tpm.resetPcr(MEASUREMENT_PCR);
+      for (const e of events) await tpm.extendPcr(e.pcr, Buffer.from(e.digest, 'hex'));
+      const pcrs = [...new Set([...options.pcrs, MEASUREMENT_PCR])].sort((a, b) => a - b);
+      return new Attestor(tpm, ak, pcrs, events);
+    } catch (err) {
+      await release(tpm, ak).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  get akName(): string {
+    return objectName(this.ak.tpmtPublic).toString('hex');
+  }
+
+  /** A quote with `nonce` as qualifying data, and the PCR values and event log it covers. */
+  async quote(nonce: Buffer): Promise<AttestationEvidence> {
+    if (nonce.length < NONCE_BYTES.min || nonce.length > NONCE_BYTES.max) {
+      throw new RangeError(`a nonce is ${NONCE_BYTES.min} to ${NONCE_BYTES.max} bytes; this one has ${nonce.length}`);
+    }
+    // PCRs read after the quote could have moved in between; the verifier's digest check catches that.
+    const { attest, signature } = await this.tpm.quote(this.ak.tr, nonce, this.pcrs);
+    const values = await this.tpm.readPcrs(this.pcrs);
+    return {
+      akName: this.akName,
+      attest: attest.toString('base64'),
+      signature: signature.toString('base64'),
+      pcrs: Object.fromEntries([...values].map(([pcr, v]) => [String(pcr), v.toString('hex')])),
+      eventLog: [...this.eventLog],
+    };
+  }
+
+  identity(): Promise<TpmIdentity> {
+    return exportIdentity(this.tpm, this.ak);
+  }
+
+  /** Answers a verifier's credential challenge (MakeCredential output) with the secret inside. */
+  activate(blob: Buffer, encryptedSecret: Buffer): Promise<Buffer> {
+    return activateCredential(this.tpm, this.ak, blob, encryptedSecret);
+  }
+
+  /** Transient objects and sessions the TPM holds (0 unless something leaked). */
+  openHandles(): Promise<number> {
+    return this.tpm.openHandles();
+  }
+
+  async close(): Promise<void> {
+    await release(this.tpm, this.ak).catch((err: unknown) => {
+      if (!(err instanceof TpmError)) throw err;
+    });
+    await this.tpm.close();
+  }
+}

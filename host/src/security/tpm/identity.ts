@@ -1,0 +1,110 @@
+// The node's TPM identity: the endorsement key (EK) the manufacturer
+// certified, and the attestation key (AK) the gateway creates once under the
+// endorsement hierarchy and persists. Neither private key ever leaves the TPM.
+import { X509Certificate } from 'node:crypto';
+import { TpmError } from './errors.js';
+import { TR, type Tpm } from './esys.js';
+import { AK_ATTRIBUTES, AK_HANDLE, akTemplate, EK_CERT_INDEX, EK_HANDLE, ekTemplate, emptySensitive } from './templates.js';
+import { objectName, readPublicArea, unwrap2b } from './wire.js';
+
+/**
+ * A key the TPM holds: its ESYS_TR and TPMT_PUBLIC; `transient` ones are flushed after use.
+ * ESAPI hands out one ESYS_TR per handle and context: load a persistent key once and pass it on.
+ */
+export interface LoadedKey {
+  tr: number;
+  tpmtPublic: Buffer;
+  transient: boolean;
+}
+
+/** What `mcp-edge tpm identity` prints and a verifier registers. */
+export interface TpmIdentity {
+  /** TPMT_PUBLIC of the AK, hex. */
+  akPublic: string;
+  /** TPM name of the AK (0x000b + SHA-256 of akPublic), hex. */
+  akName: string;
+  akPem: string;
+  /** TPMT_PUBLIC of the EK, hex: what a verifier encrypts a credential to. */
+  ekPublic: string;
+  ekPem: string;
+  /** The EK certificate from NV (PEM), or null when the TPM has none. */
+  ekCertificate: string | null;
+}
+
+/** The EK: the persisted one when there is one, otherwise created (deterministically) from the TCG template. */
+export async function loadEk(tpm: Tpm): Promise<LoadedKey> {
+  const persisted = await tpm.fromTpmPublic(EK_HANDLE);
+  if (persisted !== undefined) return { tr: persisted, tpmtPublic: unwrap2b(await tpm.readPublic(persisted)), transient: false };
+  const { tr, publicArea } = await tpm.createPrimary(TR.RH_ENDORSEMENT, ekTemplate(), emptySensitive());
+  return { tr, tpmtPublic: unwrap2b(publicArea), transient: true };
+}
+
+/** The AK at AK_HANDLE, created and persisted on first use. A foreign key there is refused, not replaced. */
+export async function loadAk(tpm: Tpm): Promise<LoadedKey> {
+  const persisted = await tpm.fromTpmPublic(AK_HANDLE);
+  if (persisted !== undefined) {
+    const tpmtPublic = unwrap2b(await tpm.readPublic(persisted));
+    if (readPublicArea(tpmtPublic).attributes !== AK_ATTRIBUTES) {
+      await tpm.closeTr(persisted);
+      throw new TpmError(
+        'tpm_state_unexpected',
+        `persistent handle 0x${AK_HANDLE.toString(16)} holds a key that is not an attestation key; free it (tpm2_evictcontrol -c 0x${AK_HANDLE.toString(16)}) or use another TPM`,
+      );
+    }
+    return { tr: persisted, tpmtPublic, transient: false };
+  }
+  const created = await tpm.createPrimary(TR.RH_ENDORSEMENT, akTemplate(), emptySensitive());
+  try {
+    const tr = await tpm.persist(created.tr, AK_HANDLE);
+    return { tr, tpmtPublic: unwrap2b(created.publicArea), transient: false };
+  } finally {
+    await tpm.flush(created.tr);
+  }
+}
+
+/** Releases what loadEk/loadAk returned: flushes a transient key, forgets a persistent one's ESYS_TR. */
+export async function release(tpm: Tpm, key: LoadedKey): Promise<void> {
+  if (key.transient) await tpm.flush(key.tr);
+  else await tpm.closeTr(key.tr);
+}
+
+function toPem(der: Buffer): string {
+  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
+}
+
+/** The RSA EK certificate from NV, as PEM; null when there is none. */
+export async function readEkCertificate(tpm: Tpm): Promise<string | null> {
+  const der = await tpm.readNv(EK_CERT_INDEX);
+  if (!der || der.length === 0) return null;
+  const pem = toPem(der);
+  new X509Certificate(pem); // an index that does not hold a certificate is an error here, not at the verifier
+  return pem;
+}
+
+/** The identity of the node whose AK is `ak` (from loadAk). */
+export async function exportIdentity(tpm: Tpm, ak: LoadedKey): Promise<TpmIdentity> {
+  const ek = await loadEk(tpm);
+  try {
+    const pem = (t: Buffer): string => readPublicArea(t).key.export({ type: 'spki', format: 'pem' }).toString();
+    return {
+      akPublic: ak.tpmtPublic.toString('hex'),
+      akName: objectName(ak.tpmtPublic).toString('hex'),
+      akPem: pem(ak.tpmtPublic),
+      ekPublic: ek.tpmtPublic.toString('hex'),
+      ekPem: pem(ek.tpmtPublic),
+      ekCertificate: await readEkCertificate(tpm),
+    };
+  } finally {
+    await release(tpm, ek);
+  }
+}
+
+/** Prover side of credential activation: the secret a verifier wrapped for (this EK, the AK `ak`). */
+export async function activateCredential(tpm: Tpm, ak: LoadedKey, blob: Buffer, encryptedSecret: Buffer): Promise<Buffer> {
+  const ek = await loadEk(tpm);
+  try {
+    return await tpm.activateCredential(ak.tr, ek.tr, blob, encryptedSecret);
+  } finally {
+    await release(tpm, ek);
+  }
+}

@@ -1,0 +1,11 @@
+// Runs inside the folder the single-file executable unpacked (see main.cjs):
+// the mcp-edge CLI with the executable's arguments. In a SEA, process.argv is
+// [executable, executable, ...arguments].
+'use strict';
+import('./host/dist/cli.js').then(
+  ({ main }) => main(process.argv.slice(2)),
+  (error) => {
+    process.stderr.write(`mcp-edge: cannot load the gateway: ${error.stack ?? error}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,87 @@
+// The hot-path checks of tools/call (host/src/gateway/call-checks.ts): what the
+// plain walk accepts, the SDK's schemas accept unchanged; what it does not
+// goes through those schemas, with their errors.
+import { describe, expect, it } from 'vitest';
+import { CallToolRequestSchema, CallToolResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { checkedCallResult, isPlainCallParams, isPlainTextResult } from '../host/src/gateway/call-checks.js';
+
+const results: unknown[] = [
+  { content: [{ type: 'text', text: 'hello' }] },
+  { content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }], isError: true },
+  { content: [], structuredContent: { n: 1 } },
+  { content: [{ type: 'text', text: 'x', annotations: { priority: 1 } }] },
+  { content: [{ type: 'image', data: 'AAAA', mimeType: 'image/png' }] },
+  { content: [{ type: 'text', text: 'x' }], _meta: { k: 1 } },
+  { content: [{ type: 'text', text: 'x' }], extra: 'kept or stripped by the schema' },
+  { content: [{ type: 'text', text: 5 }] },
+  { content: 'not a list' },
+  { content: [{ type: 'text', text: 'x' }], isError: 'yes' },
+  { content: [{ type: 'text', text: 'x' }], structuredContent: [1, 2] },
+  { isError: false },
+  null,
+  [],
+];
+
+describe('tools/call result check', () => {
+  it('accepts as plain only results the SDK schema passes unchanged', () => {
+    let plain = 0;
+    for (const result of results) {
+      if (!isPlainTextResult(result)) continue;
+      plain += 1;
+      const parsed = CallToolResultSchema.safeParse(result);
+      expect(parsed.success, JSON.stringify(result)).toBe(true);
+      expect(parsed.data).toStrictEqual(result);
+    }
+    expect(plain).toBe(3);
+  });
+
+  it('sends a plain result as it is, and any other result as the SDK schema makes it', () => {
+    const params = { name: 'tool' };
+    const plain = { content: [{ type: 'text' as const, text: 'hi' }] };
+    expect(checkedCallResult(params, plain)).toBe(plain);
+    const image = { content: [{ type: 'image', data: 'AAAA', mimeType: 'image/png' }] };
+    expect(checkedCallResult(params, image)).toStrictEqual(CallToolResultSchema.parse(image));
+  });
+
+  it('refuses a malformed result with INVALID_PARAMS and the schema\'s words', () => {
+    for (const bad of [{ content: 'not a list' }, { content: [{ type: 'text', text: 5 }] }, null]) {
+      let error: unknown;
+      try {
+        checkedCallResult({ name: 'tool' }, bad);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(McpError);
+      expect((error as McpError).code).toBe(-32602);
+      expect((error as McpError).message).toMatch(/Invalid tools\/call result: /);
+    }
+  });
+
+  it('checks the result of a call that asked for a task as a task', () => {
+    expect(() => checkedCallResult({ name: 'tool', task: { ttl: 1000 } }, { content: [] })).toThrow(/Invalid task creation result/);
+  });
+});
+
+describe('tools/call params check', () => {
+  const cases: Array<Record<string, unknown>> = [
+    { name: 't' },
+    { name: 't', arguments: { a: 1 } },
+    { name: 't', arguments: {}, _meta: { progressToken: 'p1' } },
+    { name: 't', _meta: { progressToken: 7 } },
+    { name: 't', _meta: { progressToken: 1.5 } },
+    { name: 't', _meta: { other: true } },
+    { name: 't', _meta: 'no' },
+    { name: 't', task: { ttl: 10 } },
+    { name: 't', extra: 1 },
+  ];
+
+  it('takes as plain only params the SDK schema passes unchanged', () => {
+    const plain = cases.filter(isPlainCallParams);
+    expect(plain).toHaveLength(4);
+    for (const params of plain) {
+      const parsed = CallToolRequestSchema.shape.params.safeParse(params);
+      expect(parsed.success).toBe(true);
+      expect(parsed.data).toStrictEqual(params);
+    }
+  });
+});

@@ -1,0 +1,164 @@
+// The gateway with security.use_tpm against Debian's swtpm: /health, the
+// attestation routes behind the REST authentication, a verifier registering
+// the node over them, a TPM that goes away, and `mcp-edge tpm identity`.
+import { writeFileSync } from 'node:fs';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../host/src/gateway/gateway.js';
+import { ApiKeyStore } from '../host/src/security/api-keys.js';
+import type { AttestationEvidence } from '../host/src/security/tpm/attestor.js';
+import type { TpmIdentity } from '../host/src/security/tpm/identity.js';
+import { AttestationRefused, Verifier } from '../host/src/security/tpm/verifier.js';
+import { rawRequest, type RawAnswer } from './helpers/auth.js';
+import { startGateway } from './helpers/gateway.js';
+import { collect, spawnCli, tempDir, waitForExit } from './helpers/processes.js';
+import { startSwtpm, type SoftwareTpm } from './helpers/swtpm.js';
+
+const base = (gateway: Gateway): string => gateway.url.replace(/\/mcp$/, '');
+
+function call(gateway: Gateway, method: string, path: string, key: string | undefined, body?: unknown): Promise<RawAnswer> {
+  const headers: Record<string, string> = { host: new URL(gateway.url).host, 'content-type': 'application/json' };
+  if (key) headers.authorization = `Bearer ${key}`;
+  return rawRequest(`${base(gateway)}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+}
+
+async function keyFor(gateway: Gateway): Promise<string> {
+  return new ApiKeyStore(gateway.db).create({ name: 'verifier', scopes: [] }, Date.now()).key;
+}
+
+/** A verifier that talks to the node only over its REST routes. */
+async function registerOverRest(verifier: Verifier, gateway: Gateway, key: string) {
+  const identity = (await call(gateway, 'GET', '/v1/attestation/identity', key)).json() as TpmIdentity;
+  return verifier.register(identity, async (blob, secret) => {
+    const answer = await call(gateway, 'POST', '/v1/attestation/activate', key, { blob: blob.toString('base64'), secret: secret.toString('base64') });
+    if (answer.status !== 200) throw new Error(answer.json().error.message);
+    return Buffer.from(answer.json().credential, 'base64');
+  });
+}
+
+describe('a gateway without a TPM', () => {
+  it('says so in /health and serves no attestation route', async () => {
+    const gateway = await startGateway();
+    const health = (await call(gateway, 'GET', '/health', undefined)).json();
+    expect(health.tpm).toEqual({ enabled: false });
+    expect((await call(gateway, 'POST', '/v1/attestation/quote', undefined, { nonce: 'aa'.repeat(16) })).status).toBe(404);
+  });
+});
+
+describe('a gateway with security.use_tpm', () => {
+  let swtpm: SoftwareTpm;
+  let gateway: Gateway;
+  let key: string;
+  const config = (extra: Record<string, unknown> = {}) => ({ auth: { api_keys: true }, security: { use_tpm: true, tpm_device: swtpm.tcti, tpm_pcrs: [0, 7] }, ...extra });
+
+  beforeAll(async () => {
+    swtpm = await startSwtpm();
+    gateway = await startGateway(config());
+    key = await keyFor(gateway);
+  }, 60_000);
+  afterAll(async () => {
+    await gateway?.close();
+    await swtpm?.stop();
+  });
+
+  it('reports the TPM, its AK and its measurement in /health', async () => {
+    const health = (await call(gateway, 'GET', '/health', key)).json();
+    expect(health.status).toBe('ok');
+    expect(health.tpm).toMatchObject({ enabled: true, device: swtpm.tcti, pcrs: [0, 7, 23], measurement_pcr: 23 });
+    expect(health.tpm.ak_name).toMatch(/^000b[0-9a-f]{64}$/);
+    expect(health.tpm.code_digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(gateway.servedRoutes()).toEqual(expect.arrayContaining(['POST /v1/attestation/quote', 'GET /v1/attestation/identity', 'POST /v1/attestation/activate']));
+  });
+
+  it('answers the attestation routes only to authenticated callers, and refuses a bad nonce', async () => {
+    expect((await call(gateway, 'POST', '/v1/attestation/quote', undefined, { nonce: 'aa'.repeat(16) })).status).toBe(401);
+    expect((await call(gateway, 'GET', '/v1/attestation/identity', undefined)).status).toBe(401);
+    const short = await call(gateway, 'POST', '/v1/attestation/quote', key, { nonce: 'aa' });
+    expect(short.status).toBe(400);
+    expect(short.json().error.message).toMatch(/"nonce" must be 16 to 64 bytes in hex/);
+    const garbage = await call(gateway, 'POST', '/v1/attestation/activate', key, { blob: 'AAAA', secret: 'AAAA' });
+    expect(garbage.status).toBe(400);
+    expect(garbage.json().error.message).toMatch(/cannot activate the credential/);
+  });
+
+  it('is registered and verified by a verifier over REST; a changed config then fails its reference policy', async () => {
+    const health = (await call(gateway, 'GET', '/health', key)).json();
+    const policy = { code: [health.tpm.code_digest], config: [health.tpm.config_digest] };
+    const verifier = new Verifier({ pcrs: [0, 7], policy });
+    const ak = await registerOverRest(verifier, gateway, key);
+    const nonce = verifier.issueNonce();
+    const answer = await call(gateway, 'POST', '/v1/attestation/quote', key, { nonce: nonce.toString('hex') });
+    expect(answer.status).toBe(200);
+    expect(verifier.verify(ak, nonce, answer.json() as AttestationEvidence).extraData).toEqual(nonce);
+
+    // The same node restarted with another config: same TPM, same AK, another measurement.
+    await gateway.close();
+    gateway = await startGateway(config({ gateway: { request_timeout_ms: 12_345 } }));
+    key = await keyFor(gateway);
+    const changed = (await call(gateway, 'GET', '/health', key)).json();
+    expect(changed.tpm.ak_name).toBe(health.tpm.ak_name);
+    expect(changed.tpm.code_digest).toBe(health.tpm.code_digest);
+    expect(changed.tpm.config_digest).not.toBe(health.tpm.config_digest);
+    const nonce2 = verifier.issueNonce();
+    const evidence = (await call(gateway, 'POST', '/v1/attestation/quote', key, { nonce: nonce2.toString('hex') })).json() as AttestationEvidence;
+    const refused = (() => {
+      try {
+        verifier.verify(ak, nonce2, evidence);
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(refused).toBeInstanceOf(AttestationRefused);
+    expect((refused as AttestationRefused).reason).toBe('policy_mismatch');
+    expect(await gateway.tpm!.openHandles()).toBe(0);
+  });
+
+  it('serves the quote as the MCP tool tpm_quote too', async () => {
+    const client = new Client({ name: 'tpm-verifier', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+    const verifier = new Verifier({ pcrs: [0, 7], policy: {} });
+    const ak = await registerOverRest(verifier, gateway, key);
+    const nonce = verifier.issueNonce();
+    const result = await client.callTool({ name: 'tpm_quote', arguments: { nonce: nonce.toString('hex') } });
+    expect(result.isError).toBeFalsy();
+    expect(verifier.verify(ak, nonce, result.structuredContent as unknown as AttestationEvidence).extraData).toEqual(nonce);
+    const bad = await client.callTool({ name: 'tpm_quote', arguments: { nonce: 'zz' } });
+    expect(bad.isError).toBe(true);
+    await client.close();
+  });
+
+  it('prints the same identity from the command line', async () => {
+    const dir = tempDir();
+    writeFileSync(`${dir}/mcp-edge.toml`, `[security]\ntpm_device = "${swtpm.tcti}"\n`);
+    const child = spawnCli(['tpm', 'identity', '--config', `${dir}/mcp-edge.toml`]);
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    expect(await waitForExit(child), stderr.text()).toBe(0);
+    const identity = JSON.parse(stdout.text()) as TpmIdentity;
+    const tpm = gateway.health().tpm;
+    expect(tpm.enabled && tpm.ak_name).toBe(identity.akName);
+    expect(identity.ekCertificate).toContain('BEGIN CERTIFICATE');
+  });
+
+  it('answers 503 with the TSS words when the TPM goes away, says so in /health, and keeps serving', async () => {
+    await swtpm.stop();
+    const answer = await call(gateway, 'POST', '/v1/attestation/quote', key, { nonce: 'ab'.repeat(16) });
+    expect(answer.status).toBe(503);
+    expect(answer.json().error.message).toMatch(/The TPM did not answer: .*unreachable \(tcti:/);
+    const health = (await call(gateway, 'GET', '/health', key)).json();
+    expect(health.status).toBe('degraded');
+    expect(health.reasons).toEqual([expect.stringMatching(/^TPM \(swtpm:host=127\.0\.0\.1,port=\d+\): .*unreachable/)]);
+    expect(health.tpm.last_error).toMatch(/unreachable/);
+    await swtpm.restart();
+    const again = await call(gateway, 'POST', '/v1/attestation/quote', key, { nonce: 'ab'.repeat(16) });
+    expect(again.status, again.body).toBe(200);
+    expect((await call(gateway, 'GET', '/health', key)).json().status).toBe('ok');
+  });
+
+  it('does not start when the TPM cannot be reached, and says which', async () => {
+    const err = await startGateway({ security: { use_tpm: true, tpm_device: 'swtpm:host=127.0.0.1,port=1' } }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/swtpm:host=127\.0\.0\.1,port=1/);
+    expect((err as { code: string }).code).toBe('tpm_unreachable');
+  });
+});
