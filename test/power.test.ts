@@ -134,10 +134,14 @@ describe('low power mode', () => {
 describe('sleep on idle', () => {
   it('stops the stdio children after sleep_on_idle_ms without calls; the next call wakes them and succeeds', async () => {
     const gateway = await startGateway({ power: { sleep_on_idle_ms: 300 }, upstreams: [replica('one'), replica('two')] });
-    const client = await connectClient(gateway);
     const upstreams = gateway.aggregator.slots.map((s) => s.provider).filter((p): p is UpstreamProvider => p instanceof UpstreamProvider);
-    await eventually(() => (upstreams.every((u) => u.pid !== undefined && u.health().state === 'up') ? true : undefined));
+    // The idle count starts over when every first start ended, so no timer can fire between ready() and this check
+    // (a CI run under load once saw the gateway sleep while the second child was still starting).
+    await gateway.ready();
+    expect(upstreams.map((u) => u.health().state)).toEqual(['up', 'up']);
     const pids = upstreams.map((u) => u.pid!);
+    expect(pids.every((pid) => typeof pid === 'number')).toBe(true);
+    const client = await connectClient(gateway);
     const whoami = (await client.listTools()).tools.map((t) => t.name).filter((n) => n.endsWith('whoami'));
     expect(whoami).toHaveLength(2);
     const [oneWhoami, twoWhoami] = whoami.sort() as [string, string];

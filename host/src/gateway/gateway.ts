@@ -248,6 +248,8 @@ export class Gateway {
     }
     // The loops and upstreams exist now: low power (from the config or the sensors) paces them, and the idle count starts.
     gateway.power.configure(settings.power);
+    // The idle count starts over once every upstream's first start ended: a child just started is not stopped at once.
+    void gateway.aggregator.ready().then(() => gateway.power.touch());
     if (options.http !== false) await gateway.listen();
     return gateway;
   }
