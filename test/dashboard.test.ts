@@ -2,8 +2,9 @@
 // against a gateway with API keys: a visitor without a key sees the sign-in
 // form and no data; with a key the page shows the providers, the tools and
 // their routes, the calls this test made (recent calls and the charts), and
-// its sync button reaches POST /v1/queue/sync. The page runs under a strict
-// CSP without a single violation. HTTP-level checks first.
+// its sync button reaches POST /v1/queue/sync, and the power mode. The page
+// runs under a strict CSP without a single violation. HTTP-level checks
+// first. A second gateway pair shows the mesh section: a peer and its tools.
 import { existsSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -11,7 +12,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore } from '../host/src/security/api-keys.js';
 import { CONTENT_SECURITY_POLICY } from '../host/src/ui/dashboard.js';
-import { startGateway } from './helpers/gateway.js';
+import { eventually, NODE, REPLICA, startGateway } from './helpers/gateway.js';
 import { rawRequest } from './helpers/auth.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -43,7 +44,7 @@ describe('the dashboard', async () => {
   });
 
   it('answers its data routes only with credentials', async () => {
-    for (const path of ['/v1/tools', '/v1/analytics', '/v1/analytics/recent', '/v1/queue/status']) {
+    for (const path of ['/v1/tools', '/v1/analytics', '/v1/analytics/recent', '/v1/queue/status', '/v1/mesh']) {
       expect((await rawRequest(`${base}${path}`)).status, path).toBe(401);
       expect((await rawRequest(`${base}${path}`, { headers: { authorization: `Bearer ${key}` } })).status, path).toBe(200);
     }
@@ -82,6 +83,10 @@ describe('the dashboard', async () => {
     expect(await page.locator('#recent tbody').textContent()).toContain('key:operator');
     expect(await page.locator('#chart-tools rect[data-label="count_tokens"]').getAttribute('data-value')).toBe('3');
     expect(await page.locator('#tool-stats tbody tr', { hasText: 'count_tokens' }).locator('td').nth(1).textContent()).toBe('3');
+    // Power: the mode the gateway reports; no mesh section with the mesh off.
+    expect(await page.locator('#power dd[data-key="mode"]').textContent()).toBe(gateway.power.status().mode);
+    expect(await page.locator('#power dd[data-key="asleep"]').textContent()).toBe('no');
+    expect(await page.locator('#mesh').isHidden()).toBe(true);
 
     const audited = () => gateway.db.prepare("SELECT count(*) FROM audit_log WHERE operation = 'POST /v1/queue/sync' AND principal_id = 'key:operator'").pluck().get() as number;
     const before = audited();
@@ -92,5 +97,38 @@ describe('the dashboard', async () => {
     expect(violations).toEqual([]);
     // A loose bound on a shared machine: the note in docs/operations.md has the measured figure.
     expect(loadedMs).toBeLessThan(10_000);
+  });
+});
+
+describe('the dashboard with the mesh on', async () => {
+  const peer = await startGateway({
+    upstreams: [{ id: 'up', transport: 'stdio', command: NODE, args: [REPLICA], env: { REPLICA_NAME: 'peer' } }],
+    mesh: { enabled: true, open: true, listen: ['/ip4/127.0.0.1/tcp/0'], announce_interval_ms: 300, share: ['whoami'] },
+  });
+  const gateway = await startGateway({ ui: { enabled: true }, mesh: { enabled: true, open: true, listen: ['/ip4/127.0.0.1/tcp/0'], announce_interval_ms: 300, bootstrap: peer.mesh!.addresses() } });
+  const base = gateway.url.replace(/\/mcp$/, '');
+
+  it('GET /v1/mesh says the mesh is off on a gateway without it', async () => {
+    const plain = await startGateway();
+    const res = await rawRequest(plain.url.replace(/\/mcp$/, '/v1/mesh'));
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ enabled: false });
+  });
+
+  it('in Chromium: shows this node, the peer, its state and the tool it shares', async () => {
+    await eventually(async () => {
+      const mesh = JSON.parse((await rawRequest(`${base}/v1/mesh`)).body) as { peers: { peer_id: string; state: string; tools: unknown[] }[] };
+      return mesh.peers.some((p) => p.peer_id === peer.mesh!.peerId && p.state === 'up' && p.tools.length === 1) ? true : undefined;
+    }, 15_000, 'the peer and its shared tool on the gateway');
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const page = await browser.newPage();
+    // A loopback gateway without [auth]: no sign-in.
+    await page.goto(`${base}/ui`);
+    await page.locator('#mesh').waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await page.locator('#mesh-node dd[data-key="peer id"]').textContent()).toBe(gateway.mesh!.peerId);
+    const row = page.locator('#mesh-peers tbody tr', { hasText: peer.mesh!.peerId });
+    expect(await row.count()).toBe(1);
+    expect(await row.locator('td').nth(1).textContent()).toBe('up');
+    expect(await row.locator('td').nth(2).textContent()).toBe('whoami');
   });
 });

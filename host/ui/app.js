@@ -81,16 +81,9 @@ function renderHealth(health) {
   fillTable('#providers', (health.providers ?? []).map((p) => [p.id, p.kind, [p.state, p.state], p.detail ?? '']));
 }
 
-function renderQueue(queue) {
-  const items = [
-    ['waiting', queue.depth],
-    ['bytes', queue.bytes],
-    ['oldest', queue.oldest_age_ms === null ? '-' : `${Math.round(queue.oldest_age_ms / 1000)} s`],
-    ['last sync', queue.last_sync_ms === null ? 'never' : new Date(queue.last_sync_ms).toLocaleTimeString()],
-    ['last error', queue.last_error ?? '-'],
-    ['destinations', queue.destinations.map((d) => `${d.destination} (${d.depth} waiting, ${d.failures} failures)`).join(', ') || '-'],
-  ];
-  $('#queue').replaceChildren(
+/** Fills a <dl> with [term, value] pairs; each value says its term in data-key. */
+function fillList(selector, items) {
+  $(selector).replaceChildren(
     ...items.flatMap(([k, v]) => {
       const dt = document.createElement('dt');
       dt.textContent = k;
@@ -100,6 +93,41 @@ function renderQueue(queue) {
       return [dt, dd];
     }),
   );
+}
+
+function renderPower(power) {
+  if (!power) return;
+  fillList('#power', [
+    ['mode', power.mode],
+    ['why', power.why],
+    ['since', new Date(power.since).toLocaleTimeString()],
+    ['asleep', power.asleep ? 'yes' : 'no'],
+    ['sleeps', power.sleeps],
+    ['sleep on idle', power.sleep_on_idle_ms ? `${power.sleep_on_idle_ms} ms` : 'off'],
+  ]);
+}
+
+function renderMesh(mesh) {
+  $('#mesh').hidden = !mesh.enabled;
+  if (!mesh.enabled) return;
+  fillList('#mesh-node', [
+    ['peer id', mesh.peer_id],
+    ['connections', mesh.connections],
+    ['shares', mesh.shares.map((t) => t.name).join(', ') || '-'],
+  ]);
+  fillTable('#mesh-peers', mesh.peers.map((p) => [p.peer_id, [p.state, p.state], p.tools.map((t) => t.name).join(', '), p.heard ? new Date(p.heard).toLocaleTimeString() : '-']));
+}
+
+function renderQueue(queue) {
+  const items = [
+    ['waiting', queue.depth],
+    ['bytes', queue.bytes],
+    ['oldest', queue.oldest_age_ms === null ? '-' : `${Math.round(queue.oldest_age_ms / 1000)} s`],
+    ['last sync', queue.last_sync_ms === null ? 'never' : new Date(queue.last_sync_ms).toLocaleTimeString()],
+    ['last error', queue.last_error ?? '-'],
+    ['destinations', queue.destinations.map((d) => `${d.destination} (${d.depth} waiting, ${d.failures} failures)`).join(', ') || '-'],
+  ];
+  fillList('#queue', items);
 }
 
 function renderAnalytics(report) {
@@ -125,10 +153,19 @@ async function refresh() {
   try {
     // Analytics may be off (analytics.enabled = false): their sections stay empty then.
     const optional = (path) => api(path).catch((err) => (err instanceof Refused ? Promise.reject(err) : null));
-    const [health, tools, queue, analytics, recent] = await Promise.all([api('/health'), api('/v1/tools'), api('/v1/queue/status'), optional('/v1/analytics'), optional('/v1/analytics/recent')]);
+    const [health, tools, queue, mesh, analytics, recent] = await Promise.all([
+      api('/health'),
+      api('/v1/tools'),
+      api('/v1/queue/status'),
+      api('/v1/mesh'),
+      optional('/v1/analytics'),
+      optional('/v1/analytics/recent'),
+    ]);
     $('#signin').hidden = true;
     $('#dashboard').hidden = false;
     renderHealth(health);
+    renderPower(health.power);
+    renderMesh(mesh);
     fillTable('#tools', tools.tools.map((t) => [t.tool, t.providers.join(', ')]));
     renderQueue(queue);
     if (analytics) renderAnalytics(analytics);

@@ -46,7 +46,7 @@ import type { Provider } from '../providers/provider.js';
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { VERSION } from '../version.js';
 import type { Mesh } from '../mesh/mesh.js';
-import { meshResources } from '../mesh/resources.js';
+import { meshReport, meshResources } from '../mesh/resources.js';
 import type { PowerControl } from '../power/power.js';
 import { gatewayPower, powerRoutes } from '../power/gateway-power.js';
 import { powerMetrics } from '../power/power.js';
@@ -168,6 +168,7 @@ export class Gateway {
     this.routes.handle('POST /v1/chat/completions', chatCompletionsHandler(this.models, settings.http.maxBodyBytes));
     this.routes.handle('POST /v1/mcp/completions', mcpCompletionsHandler(this.models, settings.http.maxBodyBytes));
     this.routes.set('GET /v1/tools', () => ({ tools: this.aggregator.toolRouting() }));
+    this.routes.set('GET /v1/mesh', () => (this.mesh ? { enabled: true, ...meshReport(this.mesh) } : { enabled: false }));
     if (settings.ops.ui.enabled) serveDashboard(this.routes);
     if (settings.auth.publicMetrics) this.routes.makePublic('GET /metrics');
     this.power = gatewayPower(settings.power, { router, aggregator: this.aggregator, pins: this.pins, queue: () => this.queue, log });

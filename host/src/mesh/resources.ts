@@ -8,8 +8,23 @@ import type { Mesh } from './mesh.js';
 
 const json = (uri: string, value: unknown): ReadResourceResult => ({ contents: [{ uri, mimeType: 'application/json', text: JSON.stringify(value, null, 2) }] });
 
+interface SharedTool {
+  name: string;
+  digest: string;
+  idempotent: boolean;
+}
+
+/** This node, its peers and their shared tools (the mcp-edge://mesh resource, GET /v1/mesh, the dashboard). */
+export interface MeshReport {
+  peer_id: string;
+  addresses: string[];
+  connections: number;
+  shares: SharedTool[];
+  peers: { peer_id: string; provider: string; state: string; heard?: string; tools: SharedTool[] }[];
+}
+
 /** This node, its peers and their shared tools, as JSON. */
-export function meshReport(mesh: Mesh): unknown {
+export function meshReport(mesh: Mesh): MeshReport {
   return {
     peer_id: mesh.peerId,
     addresses: mesh.addresses(),
