@@ -100,6 +100,17 @@ describe('telemetry export over OTLP/HTTP', async () => {
     expect(sent).toBe(`00-${traceId}-${attempt.spanId}-01`);
   });
 
+  it('gives a tool the gateway serves itself a server span naming the provider, and no client span', async () => {
+    const traceId = newTraceId();
+    await client.callTool({ name: 'count_tokens', arguments: { text: 'hi' }, _meta: { traceparent: traceparent(traceId) } });
+    const server = await eventually(() => spansIn(file).find((s) => s.span.traceId === traceId)?.span, 15_000, 'the span of the local call');
+    expect(server.name).toBe('tools/call count_tokens');
+    expect(attr(server, 'mcp_edge.provider')).toBe('local');
+    // The upstream call above had its client span by now; this one's trace holds the server span alone.
+    await telemetry.flush();
+    expect(spansIn(file).filter((s) => s.span.traceId === traceId).map((s) => s.span.name)).toEqual(['tools/call count_tokens']);
+  });
+
   it('takes the trace context from the HTTP traceparent header when _meta has none', async () => {
     const traceId = newTraceId();
     const headerClient = new Client({ name: 'header-client', version: '1.0.0' });

@@ -10,7 +10,9 @@
 //   node bench/auth/profile.mjs all-key [--calls N] [--out DIR] [--no-prof]
 //
 // Targets: off, api-key, all-key, and all-key without one part (no-audit,
-// no-policy: neither [authorization] nor [rate_limits]), and audit alone.
+// no-policy: neither [authorization] nor [rate_limits]), audit alone; and
+// for bench/ops/overhead.mjs's parts: bare (off without [analytics], which
+// is on by default) and telemetry (off plus [telemetry]).
 // Also prints the gateway's CPU per call from /proc (main thread and all
 // threads, from the sessions' start to the last answer); --no-prof runs
 // without the profiler, for those figures alone.
@@ -38,6 +40,10 @@ const TARGETS = {
   'no-audit': `${KEYS}${POLICY_TOML}\n[audit]\nenabled = false\n`,
   'no-policy': `${KEYS}${AUDIT}`,
   audit: AUDIT,
+  // "off" keeps [analytics] on (its default): bare turns it off too; telemetry adds [telemetry], exporting
+  // every second to a collector that is not there (so the outage buffer takes every batch).
+  bare: '[audit]\nenabled = false\n[analytics]\nenabled = false\n',
+  telemetry: '[audit]\nenabled = false\n[telemetry]\nenabled = true\nendpoints = ["http://127.0.0.1:9"]\nexport_interval_seconds = 1\n',
 };
 const target = positionals[0] ?? 'all-key';
 const toml = TARGETS[target];

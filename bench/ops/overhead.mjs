@@ -7,14 +7,23 @@
 //   (the noise floor), and on (analytics, plus telemetry exporting every
 //   second to an OTLP receiver process, test/fixtures/otlp-receiver.mjs). The
 //   targets take turns round after round; figures are medians of the rounds.
+//   The clients call at RATE calls/s in all (each its share, on a fixed
+//   schedule), below what any target can serve, so a call's latency is its
+//   own work and not a queue: clients calling back to back (RATE=0) keep the
+//   gateway saturated, and there p50 is CLIENTS / throughput, ten times any
+//   per-call cost at 10 clients (RATE=0 still reports the throughput ratio).
+//   Besides latency, each round reads the target process's CPU time (user +
+//   system, /proc/<pid>/stat) over the measured window: CPU µs per call is
+//   what the work added costs, resolved far below the end-to-end noise of a
+//   shared 2-core machine (the off-again target shows that noise).
 // - buffer: a gateway in this process with telemetry on and its collector
 //   down: BUFFER_CALLS calls, then the compressed bytes per call in the
 //   SQLite buffer (and what 24 h at 50 calls/s would take); then the
 //   receiver starts and the backlog drains: calls' worth of telemetry sent
 //   per second, against the 50 calls/s that produced it.
 //
-//   node bench/ops/overhead.mjs   (env: ROUNDS=5 CLIENTS=10 WARMUP_MS=1000 MEASURE_MS=3000 BUFFER_CALLS=5000
-//                                  PARTS=calls,buffer COMPRESSION=lz4 EXPORT_SECONDS=10: the buffer part's telemetry settings)
+//   node bench/ops/overhead.mjs   (env: ROUNDS=5 CLIENTS=10 RATE=1000 WARMUP_MS=1000 MEASURE_MS=3000 BUFFER_CALLS=5000
+//                                  PARTS=calls,buffer ON=analytics,telemetry COMPRESSION=lz4 EXPORT_SECONDS=10: the buffer part's telemetry settings)
 // Prints one JSON document on stdout. Needs the built host (npm run build).
 import { fork, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +35,7 @@ import { createGateway } from '../../host/dist/index.js';
 import { createLogger } from '../../host/dist/telemetry/log.js';
 import http from 'node:http';
 import { McpHttpClient } from '../gateway/client.mjs';
+import { processCpuMs } from '../gateway/procstat.mjs';
 import { round } from '../gateway/load.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -36,8 +46,11 @@ const CLIENTS = Number(process.env.CLIENTS ?? 10);
 const WARMUP_MS = Number(process.env.WARMUP_MS ?? 1000);
 const MEASURE_MS = Number(process.env.MEASURE_MS ?? 3000);
 const BUFFER_CALLS = Number(process.env.BUFFER_CALLS ?? 5000);
+const RATE = Number(process.env.RATE ?? 1000);
 const DAY_AT_50_PER_SEC = 24 * 3600 * 50;
 const PARTS = (process.env.PARTS ?? 'calls,buffer').split(',');
+/** What the "on" target turns on: analytics, telemetry, or both (the default; the goal is about both). */
+const ON = (process.env.ON ?? 'analytics,telemetry').split(',');
 const COMPRESSION = /** @type {'lz4' | 'zstd' | 'none'} */ (process.env.COMPRESSION ?? 'lz4');
 const EXPORT_SECONDS = Number(process.env.EXPORT_SECONDS ?? 10);
 
@@ -84,15 +97,15 @@ async function startTarget(/** @type {string} */ name, /** @type {string} */ tom
   mkdirSync(dir);
   const config = join(dir, 'mcp-edge.toml');
   writeFileSync(config, toml);
-  const { match } = await startChild([CLI, 'serve', '--config', config, '--bind', '127.0.0.1:0', '--data-dir', dir], /listening \{"url":"([^"]+)"/, 'stderr');
-  return { name, url: /** @type {string} */ (match[1]) };
+  const { child, match } = await startChild([CLI, 'serve', '--config', config, '--bind', '127.0.0.1:0', '--data-dir', dir], /listening \{"url":"([^"]+)"/, 'stderr');
+  return { name, url: /** @type {string} */ (match[1]), pid: /** @type {number} */ (child.pid) };
 }
 
 /** @param {number[]} sorted @param {number} p */
 const percentile = (sorted, p) => sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 
 /** One round: CLIENTS sessions calling count_tokens (served by the gateway itself) for WARMUP_MS + MEASURE_MS. */
-async function runRound(/** @type {string} */ url) {
+async function runRound(/** @type {string} */ url, /** @type {number} */ pid) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS + 2 });
   const clients = Array.from({ length: CLIENTS }, () => new McpHttpClient(url, agent));
   await Promise.all(clients.map((c) => c.initialize()));
@@ -100,21 +113,34 @@ async function runRound(/** @type {string} */ url) {
   const end = measureFrom + MEASURE_MS;
   /** @type {number[]} */
   const samples = [];
+  let done = 0;
+  let cpuAtStart = NaN;
+  const mark = setTimeout(() => (cpuAtStart = processCpuMs(pid)), WARMUP_MS);
+  /** Ms between two calls of one client (0: back to back). */
+  const every = RATE > 0 ? (1000 * CLIENTS) / RATE : 0;
   await Promise.all(
-    clients.map(async (client) => {
+    clients.map(async (client, i) => {
+      // Clients start spread over one period, so that their calls are too.
+      let next = performance.now() + (every * i) / CLIENTS;
       while (performance.now() < end) {
+        const wait = next - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        next = Math.max(next + every, performance.now() - every);
         const t0 = performance.now();
         const result = await client.callTool('count_tokens', { text: 'hi' });
         const t1 = performance.now();
         if (result.structuredContent?.tokens !== 1) throw new Error(`unexpected result ${JSON.stringify(result).slice(0, 200)}`);
         if (t0 >= measureFrom && t1 <= end) samples.push(t1 - t0);
+        if (t1 >= measureFrom && t1 <= end) done += 1;
       }
     }),
   );
+  clearTimeout(mark);
+  const cpuUsPerCall = ((processCpuMs(pid) - cpuAtStart) * 1000) / done;
   await Promise.all(clients.map((c) => c.close()));
   agent.destroy();
   samples.sort((a, b) => a - b);
-  return { p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99), callsPerSec: round(samples.length / (MEASURE_MS / 1000), 0) };
+  return { p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99), callsPerSec: round(samples.length / (MEASURE_MS / 1000), 0), cpuUsPerCall };
 }
 
 /** @param {number[]} values */
@@ -125,25 +151,33 @@ async function calls() {
   await startReceiver(receiverPort);
   const off = await startTarget('off', '[analytics]\nenabled = false\n');
   const offAgain = await startTarget('off-again', '[analytics]\nenabled = false\n');
-  const on = await startTarget('on', `[analytics]\nenabled = true\n[telemetry]\nenabled = true\nendpoints = ["http://127.0.0.1:${receiverPort}"]\nexport_interval_seconds = 1\n`);
+  const analytics = `[analytics]\nenabled = ${ON.includes('analytics')}\n`;
+  const telemetry = ON.includes('telemetry') ? `[telemetry]\nenabled = true\nendpoints = ["http://127.0.0.1:${receiverPort}"]\nexport_interval_seconds = 1\n` : '';
+  const on = await startTarget('on', analytics + telemetry);
   const targets = [off, offAgain, on];
-  /** @type {Map<string, { p50Ms: number; p99Ms: number; callsPerSec: number }[]>} */
+  /** @type {Map<string, { p50Ms: number; p99Ms: number; callsPerSec: number; cpuUsPerCall: number }[]>} */
   const rounds = new Map(targets.map((t) => [t.name, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (let t = 0; t < targets.length; t++) {
       const target = targets[(r + t) % targets.length];
       if (!target) continue;
-      rounds.get(target.name)?.push(await runRound(target.url));
+      rounds.get(target.name)?.push(await runRound(target.url, target.pid));
     }
   }
   const summaryOf = (/** @type {string} */ name) => {
     const rs = rounds.get(name) ?? [];
-    return { p50Ms: round(median(rs.map((x) => x.p50Ms)), 4), p99Ms: round(median(rs.map((x) => x.p99Ms)), 4), callsPerSec: median(rs.map((x) => x.callsPerSec)) };
+    return {
+      p50Ms: round(median(rs.map((x) => x.p50Ms)), 4),
+      p99Ms: round(median(rs.map((x) => x.p99Ms)), 4),
+      callsPerSec: median(rs.map((x) => x.callsPerSec)),
+      cpuUsPerCall: round(median(rs.map((x) => x.cpuUsPerCall)), 1),
+    };
   };
   const summary = { off: summaryOf('off'), 'off-again': summaryOf('off-again'), on: summaryOf('on') };
-  const added = (/** @type {{ p50Ms: number; p99Ms: number; callsPerSec: number }} */ s) => ({
+  const added = (/** @type {{ p50Ms: number; p99Ms: number; callsPerSec: number; cpuUsPerCall: number }} */ s) => ({
     p50Ms: round(s.p50Ms - summary.off.p50Ms, 4),
     p99Ms: round(s.p99Ms - summary.off.p99Ms, 4),
+    cpuUsPerCall: round(s.cpuUsPerCall - summary.off.cpuUsPerCall, 1),
     ratioCallsPerSec: round(s.callsPerSec / summary.off.callsPerSec, 3),
   });
   return { summary, addedVsOff: { 'off-again': added(summary['off-again']), on: added(summary.on) } };
@@ -209,11 +243,12 @@ async function main() {
   const report = {
     bench: 'ops/overhead',
     machine: { cpus: os.cpus().length, node: process.version, loadAvg1mAtStart: loadAtStart, loadAvg1mAtEnd: round(os.loadavg()[0] ?? NaN, 2) },
-    settings: { clients: CLIENTS, rounds: ROUNDS, warmupMs: WARMUP_MS, measureMs: MEASURE_MS, bufferCalls: BUFFER_CALLS },
+    settings: { clients: CLIENTS, rate: RATE, rounds: ROUNDS, warmupMs: WARMUP_MS, measureMs: MEASURE_MS, bufferCalls: BUFFER_CALLS, on: ON },
     calls: c,
     buffer: b,
     goals: {
       addedP50AtMost0_05ms: c ? c.addedVsOff.on.p50Ms <= 0.05 : null,
+      addedCpuPerCallAtMost50us: c ? c.addedVsOff.on.cpuUsPerCall <= 50 : null,
       dayAt50PerSecFitsDefaultBound: b ? b.dayAt50PerSecBytes <= b.defaultBoundBytes : null,
       backlogDrainsAt10xProduction: b ? b.ratioToProduction50PerSec >= 10 : null,
     },

@@ -50,7 +50,7 @@ export interface CallRouting {
   /** The provider tried last. */
   provider?: string;
   /** Wraps each try of a provider (a tracing span); absent, the try runs as it is. */
-  attempt?: <T>(providerId: string, run: () => Promise<T>) => Promise<T>;
+  attempt?: <T>(provider: { id: string; kind: ProviderKind }, run: () => Promise<T>) => Promise<T>;
 }
 
 /** The lists a provider offers, as it last reported them. */

@@ -93,8 +93,8 @@ export class Telemetry {
 
   /**
    * Runs one MCP request inside its span (a child of the client's trace when
-   * it sent one); `routing`, when given, learns to wrap each provider try in
-   * a child span and tells the span which provider served.
+   * it sent one); `routing`, when given, learns to wrap each try of an
+   * upstream or a peer in a child span and tells the span which provider served.
    */
   async request<T>(req: TracedRequest, routing: CallRouting | undefined, run: () => Promise<T>): Promise<T> {
     const parent = incomingContext(req.meta, req.headers);
@@ -102,7 +102,10 @@ export class Telemetry {
     if (req.method === 'tools/call') attributes['gen_ai.tool.name'] = req.target;
     if (req.session !== undefined) attributes['mcp.session.id'] = req.session;
     const span = this.tracer.startSpan(`${req.method} ${req.target}`, { kind: SpanKind.SERVER, attributes }, parent);
-    if (routing) routing.attempt = (providerId, attempt) => this.attempt(providerId, req, attempt);
+    // A client span stands for a call out of this process (an upstream, a peer); a tool the gateway
+    // serves itself has none: the server span already names the provider, and a second span per
+    // call would double what tracing costs the calls that never leave the process.
+    if (routing) routing.attempt = (provider, attempt) => (provider.kind === 'local' ? attempt() : this.attempt(provider.id, req, attempt));
     const start = performance.now();
     let outcome = 'ok';
     try {

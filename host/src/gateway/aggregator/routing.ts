@@ -66,7 +66,7 @@ export class ToolCaller {
       if (context.routed) context.routed.provider = replica.provider.id;
       try {
         const call = () => replica.provider.callTool(replica.name, args, context);
-        const result = await (context.routed?.attempt ? context.routed.attempt(replica.provider.id, call) : call());
+        const result = await (context.routed?.attempt ? context.routed.attempt(replica.provider, call) : call());
         this.settle(route, handle, started, 'ok');
         return result;
       } catch (err) {
