@@ -2,7 +2,8 @@
 // against the same gateway with all of it off, measured in the same run:
 //
 // - end to end: `mcp-edge serve` processes, 10 clients each, each its own
-//   MCP session, calling count_tokens back to back: "off" (auth,
+//   MCP session, calling count_tokens at --rate calls/s in all (1000; 0:
+//   back to back, which saturates the gateway): "off" (auth,
 //   authorization, rate limits and audit all off), "off-again" (the same, a
 //   second process: the noise floor), "api-key" and "jwt" (authentication
 //   alone; the JWKS served by this process and cached by the gateway), and
@@ -11,7 +12,7 @@
 //   and [audit]). The targets take turns, round after round, each round
 //   starting with the next one, so drift on a shared machine hits all alike;
 //   each target's figures are the medians of its rounds, with the gateway's
-//   CPU per answered call from /proc/PID/stat (main thread and all threads).
+//   CPU per call in the measured window from /proc/PID/stat (main thread and all threads).
 // - in flow: a gateway in this process (off, API keys, JWT, and both with
 //   everything on), loaded by a separate process: the time its
 //   authenticator takes per request, timed around each call while the
@@ -27,7 +28,7 @@
 //   writes every record), against open access and the bare call.
 //
 // Prints one JSON document and writes it to bench/results/auth.json. Needs
-// the built host (npm run build). Options: --rounds N, --clients N,
+// the built host (npm run build). Options: --rounds N, --clients N, --rate N,
 // --warmup-ms N, --measure-ms N.
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,8 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { parse as parseToml } from 'smol-toml';
-import { McpHttpClient } from '../gateway/client.mjs';
-import { round } from '../gateway/load.mjs';
+import { round, runLoad } from '../gateway/load.mjs';
 import { processCpuMs, threadCpuMs } from '../gateway/procstat.mjs';
 import { POLICY_TOML } from '../security/policy-toml.mjs';
 import { createKey, spawnServe } from './serve.mjs';
@@ -75,10 +75,13 @@ const { parseConfig } = await import(join(root, 'host/dist/config/load.js'));
 const { resolveSettings } = await import(join(root, 'host/dist/config/resolve.js'));
 
 const { values: args } = parseArgs({
-  options: { rounds: { type: 'string' }, clients: { type: 'string' }, 'warmup-ms': { type: 'string' }, 'measure-ms': { type: 'string' }, 'flow-calls': { type: 'string' } },
+  options: { rounds: { type: 'string' }, clients: { type: 'string' }, rate: { type: 'string' }, 'warmup-ms': { type: 'string' }, 'measure-ms': { type: 'string' }, 'flow-calls': { type: 'string' } },
 });
 const ROUNDS = Number(args.rounds ?? 5);
 const CLIENTS = Number(args.clients ?? 10);
+// Calls/s in all, below what any target serves, so that p50 is a call's own work (0: back to back, saturated,
+// where p50 is CLIENTS / throughput and "added" reads ten times any per-call cost; see bench/gateway/load.mjs).
+const RATE = Number(args.rate ?? 1000);
 const WARMUP_MS = Number(args['warmup-ms'] ?? 1000);
 const MEASURE_MS = Number(args['measure-ms'] ?? 3000);
 const FLOW_CALLS = Number(args['flow-calls'] ?? 20000);
@@ -149,40 +152,42 @@ async function startTarget(name, auth, everything) {
 /** @param {number[]} sorted @param {number} p */
 const percentile = (sorted, p) => sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 
+/** count_tokens of "hi", which the gateway serves itself: one token. */
+const COUNT_TOKENS = {
+  tool: 'count_tokens',
+  args: { text: 'hi' },
+  check: (/** @type {import('@modelcontextprotocol/sdk/types.js').CallToolResult} */ result) => {
+    if (/** @type {{ tokens?: number }} */ (result.structuredContent)?.tokens !== 1) throw new Error(`unexpected result ${JSON.stringify(result).slice(0, 200)}`);
+  },
+};
+
 /**
- * One round of one target: CLIENTS sessions calling count_tokens for WARMUP_MS + MEASURE_MS.
- * @param {string} url
+ * One round of one target: CLIENTS sessions calling count_tokens for WARMUP_MS + MEASURE_MS (at RATE
+ * calls/s in all, or back to back with RATE 0), with the gateway's CPU over the measured window.
+ * @param {{ url: string; pid: number }} target
  * @param {(i: number) => string | undefined} credentialOf
  */
-async function runRound(url, credentialOf) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS + 2 });
-  const clients = Array.from({ length: CLIENTS }, (_, i) => {
-    const credential = credentialOf(i);
-    return new McpHttpClient(url, agent, undefined, credential ? { authorization: `Bearer ${credential}` } : {});
+async function runRound(target, credentialOf) {
+  const cpu = { main: NaN, all: NaN };
+  const row = await runLoad(target.url, {
+    clients: CLIENTS,
+    rate: RATE,
+    warmupMs: WARMUP_MS,
+    measureMs: MEASURE_MS,
+    call: COUNT_TOKENS,
+    headersOf: (i) => {
+      const credential = credentialOf(i);
+      /** @type {Record<string, string>} */
+      const headers = credential ? { authorization: `Bearer ${credential}` } : {};
+      return headers;
+    },
+    onWindowStart: () => Object.assign(cpu, { main: threadCpuMs(target.pid), all: processCpuMs(target.pid) }),
+    onWindowEnd: () => Object.assign(cpu, { main: threadCpuMs(target.pid) - cpu.main, all: processCpuMs(target.pid) - cpu.all }),
   });
-  await Promise.all(clients.map((c) => c.initialize()));
-  const start = performance.now();
-  const measureFrom = start + WARMUP_MS;
-  const end = measureFrom + MEASURE_MS;
-  /** @type {number[]} */
-  const samples = [];
-  let answered = 0;
-  await Promise.all(
-    clients.map(async (client) => {
-      while (performance.now() < end) {
-        const t0 = performance.now();
-        const result = await client.callTool('count_tokens', { text: 'hi' });
-        const t1 = performance.now();
-        answered += 1;
-        if (/** @type {{ tokens?: number }} */ (result.structuredContent)?.tokens !== 1) throw new Error(`unexpected result ${JSON.stringify(result).slice(0, 200)}`);
-        if (t0 >= measureFrom && t1 <= end) samples.push(t1 - t0);
-      }
-    }),
-  );
-  await Promise.all(clients.map((c) => c.close()));
-  agent.destroy();
-  samples.sort((a, b) => a - b);
-  return { calls: samples.length, answered, p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99) };
+  if (row.errors > 0) throw new Error(`${row.errors} calls failed against ${target.url}`);
+  // The gateway's CPU per call in the window: /proc/PID/task/PID/stat (the main thread) and /proc/PID/stat (all threads), 10 ms ticks over thousands of calls.
+  const perCall = (/** @type {number} */ ms) => round((ms * 1000) / Math.max(1, row.calls), 1);
+  return { calls: row.calls, p50Ms: row.p50Ms, p99Ms: row.p99Ms, mainThreadCpuUsPerCall: perCall(cpu.main), processCpuUsPerCall: perCall(cpu.all) };
 }
 
 /** @param {number[]} values */
@@ -415,12 +420,7 @@ async function main() {
     // Each round starts with the next target, so no target always runs right after another.
     for (let t = 0; t < targets.length; t++) {
       const target = /** @type {(typeof targets)[number]} */ (targets[(r + t) % targets.length]);
-      const main0 = threadCpuMs(target.pid);
-      const all0 = processCpuMs(target.pid);
-      const result = await runRound(target.url, credentials[target.name] ?? (() => undefined));
-      // The gateway's CPU per answered call: /proc/PID/task/PID/stat (the main thread) and /proc/PID/stat (all threads), 10 ms ticks over thousands of calls.
-      const perCall = (/** @type {number} */ ms) => round((ms * 1000) / Math.max(1, result.answered), 1);
-      rounds[target.name]?.push({ ...result, mainThreadCpuUsPerCall: perCall(threadCpuMs(target.pid) - main0), processCpuUsPerCall: perCall(processCpuMs(target.pid) - all0) });
+      rounds[target.name]?.push(await runRound(target, credentials[target.name] ?? (() => undefined)));
     }
   }
   const summary = Object.fromEntries(
@@ -456,7 +456,7 @@ async function main() {
     bench: 'auth',
     tool: 'count_tokens {"text":"hi"} (built in, served by the gateway itself)',
     machine: { cpus: os.cpus().length, node: process.version, loadAvg1mAtStart: loadAtStart, loadAvg1mAtEnd: round(os.loadavg()[0] ?? NaN, 2) },
-    settings: { clients: CLIENTS, rounds: ROUNDS, warmupMs: WARMUP_MS, measureMs: MEASURE_MS },
+    settings: { clients: CLIENTS, rate: RATE, rounds: ROUNDS, warmupMs: WARMUP_MS, measureMs: MEASURE_MS },
     endToEnd: summary,
     addedVsOff: Object.fromEntries(Object.keys(TARGETS).filter((n) => n !== 'off').map((name) => [name, added(name)])),
     inFlow: flow,

@@ -1,6 +1,9 @@
-// Closed-loop load: N clients, each with its own MCP session, each calling one
-// tool back to back. Latency is per call; throughput counts calls that started
-// and finished inside the measured window (after a warm-up).
+// Load: N clients, each with its own MCP session, each calling one tool back
+// to back (closed loop), or at a fixed rate in all (open loop: each client its
+// share, on a schedule, so that a call's latency is its own work and not the
+// queue a saturated server builds: at saturation p50 is clients/throughput).
+// Latency is per call; throughput counts calls that started and finished
+// inside the measured window (after a warm-up).
 import http from 'node:http';
 import https from 'node:https';
 import { McpHttpClient } from './client.mjs';
@@ -24,13 +27,13 @@ function percentile(sorted, p) {
  * @param {string} url
  * @param {number} count
  * @param {http.Agent} agent
- * @param {Record<string, string>} headers  sent with every request (a peer's credential)
+ * @param {(i: number) => Record<string, string>} headersOf  sent with each client's every request (a peer's credential)
  */
-async function openClients(url, count, agent, headers) {
+async function openClients(url, count, agent, headersOf) {
   /** @type {McpHttpClient[]} */
   const clients = [];
   for (let i = 0; i < count; i += SETUP_BATCH) {
-    const batch = Array.from({ length: Math.min(SETUP_BATCH, count - i) }, () => new McpHttpClient(url, agent, undefined, headers));
+    const batch = Array.from({ length: Math.min(SETUP_BATCH, count - i) }, (_, j) => new McpHttpClient(url, agent, undefined, headersOf(i + j)));
     await Promise.all(batch.map((c) => c.initialize()));
     clients.push(...batch);
   }
@@ -38,24 +41,38 @@ async function openClients(url, count, agent, headers) {
 }
 
 /** @param {import('@modelcontextprotocol/sdk/types.js').CallToolResult} result */
-function checkResult(result) {
+function checkSimpleText(result) {
   const first = result?.content?.[0];
   const text = first?.type === 'text' ? first.text : undefined;
   if (result?.isError || text !== EXPECTED_TEXT) throw new Error(`unexpected tool result ${JSON.stringify(result).slice(0, 200)}`);
 }
 
 /**
+ * @typedef {object} Call  what each client calls, and how an answer is checked (throws when wrong)
+ * @property {string} tool
+ * @property {Record<string, unknown>} args
+ * @property {(result: import('@modelcontextprotocol/sdk/types.js').CallToolResult) => void} check
+ */
+
+/**
  * @param {McpHttpClient} client
- * @param {string} tool
- * @param {{ measureFrom: number; end: number }} clock  performance.now() times
+ * @param {Call} call
+ * @param {{ measureFrom: number; end: number; every: number; first: number }} clock  performance.now() times; every: ms between two calls of a client (0: back to back)
  * @param {number[]} samples  latencies (ms) of calls inside the window
  * @param {string[]} errors
  */
-async function clientLoop(client, tool, clock, samples, errors) {
+async function clientLoop(client, call, clock, samples, errors) {
+  let next = clock.first;
   while (performance.now() < clock.end) {
+    if (clock.every > 0) {
+      const wait = next - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      // A client that fell behind calls at once, but does not burst to catch up.
+      next = Math.max(next + clock.every, performance.now() - clock.every);
+    }
     const start = performance.now();
     try {
-      checkResult(await client.callTool(tool));
+      call.check(await client.callTool(call.tool, call.args));
     } catch (error) {
       errors.push(error instanceof Error ? error.message : String(error));
       if (errors.length > 100) throw new Error(`too many errors, first: ${errors[0]}`);
@@ -68,26 +85,29 @@ async function clientLoop(client, tool, clock, samples, errors) {
 
 /**
  * Runs one row: `clients` concurrent sessions against `url` for warmupMs +
- * measureMs. onWindowStart / onWindowEnd (optional) mark the measured window.
- * An https URL gets an https.Agent with `tls` (CA, client certificate).
- * `tool` is the fixture's test_simple_text under the name the target gives it;
- * `headers` go with every request (a credential the target asks for).
+ * measureMs, back to back or at `rate` calls/s in all. onWindowStart /
+ * onWindowEnd (optional) mark the measured window. An https URL gets an
+ * https.Agent with `tls` (CA, client certificate). `tool` is the fixture's
+ * test_simple_text under the name the target gives it, unless `call` names
+ * another tool, its arguments and its check; `headers` go with every request
+ * (a credential the target asks for), or `headersOf(i)` per client.
  * @param {string} url
- * @param {{ clients: number; warmupMs: number; measureMs: number; onWindowStart?: () => void; onWindowEnd?: () => void; tls?: import('node:tls').ConnectionOptions; tool?: string; headers?: Record<string, string> }} options
+ * @param {{ clients: number; warmupMs: number; measureMs: number; rate?: number; onWindowStart?: () => void; onWindowEnd?: () => void; tls?: import('node:tls').ConnectionOptions; tool?: string; call?: Call; headers?: Record<string, string>; headersOf?: (i: number) => Record<string, string> }} options
  */
-export async function runLoad(url, { clients, warmupMs, measureMs, onWindowStart, onWindowEnd, tls, tool = TOOL, headers = {} }) {
+export async function runLoad(url, { clients, warmupMs, measureMs, rate = 0, onWindowStart, onWindowEnd, tls, tool = TOOL, call = { tool, args: {}, check: checkSimpleText }, headers = {}, headersOf }) {
   const pool = { keepAlive: true, maxSockets: clients + 4 };
   const agent = url.startsWith('https:') ? new https.Agent({ ...pool, ...tls }) : new http.Agent(pool);
   try {
-    const sessions = await openClients(url, clients, agent, headers);
+    const sessions = await openClients(url, clients, agent, headersOf ?? (() => headers));
     const now = performance.now();
-    const clock = { measureFrom: now + warmupMs, end: now + warmupMs + measureMs };
+    const every = rate > 0 ? (1000 * clients) / rate : 0;
     /** @type {number[]} */
     const samples = [];
     /** @type {string[]} */
     const errors = [];
     const timer = setTimeout(() => onWindowStart?.(), warmupMs);
-    await Promise.all(sessions.map((c) => clientLoop(c, tool, clock, samples, errors)));
+    // Clients start spread over one period, so that their calls are too.
+    await Promise.all(sessions.map((c, i) => clientLoop(c, call, { measureFrom: now + warmupMs, end: now + warmupMs + measureMs, every, first: now + (every * i) / clients }, samples, errors)));
     clearTimeout(timer);
     // Loops stop at the window's end plus at most one call each.
     onWindowEnd?.();

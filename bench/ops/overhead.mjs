@@ -33,10 +33,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGateway } from '../../host/dist/index.js';
 import { createLogger } from '../../host/dist/telemetry/log.js';
-import http from 'node:http';
-import { McpHttpClient } from '../gateway/client.mjs';
 import { processCpuMs } from '../gateway/procstat.mjs';
-import { round } from '../gateway/load.mjs';
+import { round, runLoad } from '../gateway/load.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(root, 'host/bin/mcp-edge.js');
@@ -101,46 +99,30 @@ async function startTarget(/** @type {string} */ name, /** @type {string} */ tom
   return { name, url: /** @type {string} */ (match[1]), pid: /** @type {number} */ (child.pid) };
 }
 
-/** @param {number[]} sorted @param {number} p */
-const percentile = (sorted, p) => sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+/** count_tokens of "hi", which the gateway serves itself: one token. */
+const COUNT_TOKENS = {
+  tool: 'count_tokens',
+  args: { text: 'hi' },
+  check: (/** @type {import('@modelcontextprotocol/sdk/types.js').CallToolResult} */ result) => {
+    if (result.structuredContent?.tokens !== 1) throw new Error(`unexpected result ${JSON.stringify(result).slice(0, 200)}`);
+  },
+};
 
-/** One round: CLIENTS sessions calling count_tokens (served by the gateway itself) for WARMUP_MS + MEASURE_MS. */
+/** One round: CLIENTS sessions calling count_tokens for WARMUP_MS + MEASURE_MS; the target's CPU over the measured window. */
 async function runRound(/** @type {string} */ url, /** @type {number} */ pid) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS + 2 });
-  const clients = Array.from({ length: CLIENTS }, () => new McpHttpClient(url, agent));
-  await Promise.all(clients.map((c) => c.initialize()));
-  const measureFrom = performance.now() + WARMUP_MS;
-  const end = measureFrom + MEASURE_MS;
-  /** @type {number[]} */
-  const samples = [];
-  let done = 0;
   let cpuAtStart = NaN;
-  const mark = setTimeout(() => (cpuAtStart = processCpuMs(pid)), WARMUP_MS);
-  /** Ms between two calls of one client (0: back to back). */
-  const every = RATE > 0 ? (1000 * CLIENTS) / RATE : 0;
-  await Promise.all(
-    clients.map(async (client, i) => {
-      // Clients start spread over one period, so that their calls are too.
-      let next = performance.now() + (every * i) / CLIENTS;
-      while (performance.now() < end) {
-        const wait = next - performance.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        next = Math.max(next + every, performance.now() - every);
-        const t0 = performance.now();
-        const result = await client.callTool('count_tokens', { text: 'hi' });
-        const t1 = performance.now();
-        if (result.structuredContent?.tokens !== 1) throw new Error(`unexpected result ${JSON.stringify(result).slice(0, 200)}`);
-        if (t0 >= measureFrom && t1 <= end) samples.push(t1 - t0);
-        if (t1 >= measureFrom && t1 <= end) done += 1;
-      }
-    }),
-  );
-  clearTimeout(mark);
-  const cpuUsPerCall = ((processCpuMs(pid) - cpuAtStart) * 1000) / done;
-  await Promise.all(clients.map((c) => c.close()));
-  agent.destroy();
-  samples.sort((a, b) => a - b);
-  return { p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99), callsPerSec: round(samples.length / (MEASURE_MS / 1000), 0), cpuUsPerCall };
+  let cpuAtEnd = NaN;
+  const row = await runLoad(url, {
+    clients: CLIENTS,
+    rate: RATE,
+    warmupMs: WARMUP_MS,
+    measureMs: MEASURE_MS,
+    call: COUNT_TOKENS,
+    onWindowStart: () => (cpuAtStart = processCpuMs(pid)),
+    onWindowEnd: () => (cpuAtEnd = processCpuMs(pid)),
+  });
+  if (row.errors > 0) throw new Error(`${row.errors} calls failed against ${url}`);
+  return { p50Ms: row.p50Ms, p99Ms: row.p99Ms, callsPerSec: row.callsPerSec, cpuUsPerCall: ((cpuAtEnd - cpuAtStart) * 1000) / row.calls };
 }
 
 /** @param {number[]} values */
