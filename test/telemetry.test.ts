@@ -137,6 +137,17 @@ describe('telemetry export over OTLP/HTTP', async () => {
     }, 15_000, 'mcp_edge.requests at the receiver');
     expect(names).toContain('mcp_edge.request.duration');
     expect(names).toContain('mcp_edge.sessions');
+    // The request counter is a cumulative, monotonic sum by method, target, provider and outcome:
+    // the two calls to the echo upstream's tool made above (from _meta, and from the header client) are counted there.
+    const label = (point: any, key: string) => point.attributes.find((a: any) => a.key === key)?.value.stringValue;
+    const counted = () => {
+      const latest = received(file).filter((r) => r.path === '/v1/metrics').flatMap((r) => r.body.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics))).filter((m: any) => m.name === 'mcp_edge.requests').at(-1);
+      const echo = latest?.sum.dataPoints.find((p: any) => label(p, 'mcp_edge.target') === tool && label(p, 'mcp_edge.provider') === 'echo' && label(p, 'outcome') === 'ok');
+      return echo && Number(echo.asInt ?? echo.asDouble) === 2 ? { latest, echo } : undefined;
+    };
+    const { latest, echo } = await eventually(counted, 15_000, 'the two echo calls counted in mcp_edge.requests');
+    expect(latest.sum.isMonotonic).toBe(true);
+    expect(label(echo, 'mcp.method.name')).toBe('tools/call');
   });
 
   it('keeps batches in SQLite while the collector is down and sends them, oldest first, when it is back', async () => {
