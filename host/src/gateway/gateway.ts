@@ -51,6 +51,7 @@ import type { PowerControl } from '../power/power.js';
 import { gatewayPower, powerRoutes } from '../power/gateway-power.js';
 import { powerMetrics } from '../power/power.js';
 import { chatCompletionsHandler, createModelService, mcpCompletionsHandler, type ModelService } from '../models/index.js';
+import { gatewaySampling } from '../models/sampling.js';
 import type { TpmService } from '../security/tpm/service.js';
 import { attestingFetches } from '../security/tpm/peer-attestation.js';
 import { startAnalytics, type Analytics } from '../analytics/index.js';
@@ -146,6 +147,9 @@ export class Gateway {
     this.limiter = settings.rateLimits ? new RateLimiter(settings.rateLimits, onDenied) : undefined;
     this.aggregator.onListChanged((part) => this.notifyListChanged(part));
     this.aggregator.add(this.plugins);
+    // Before the upstreams: their sampling requests may be answered by these models ([models] answer_sampling).
+    this.models = createModelService(settings.models, log, core.decideModel);
+    const sampling = gatewaySampling(this.models);
     for (const upstream of settings.upstreams) {
       const upstreamTls = tls.upstreamTls(upstream.id);
       this.aggregator.add(
@@ -154,6 +158,7 @@ export class Gateway {
           log,
           clientInfo: { name: 'mcp-edge', version: VERSION },
           onNotification: (_id, n, sessionId) => this.forwardNotification(n, sessionId),
+          sampling,
           ...(upstreamTls ? { tls: upstreamTls } : {}),
         }),
       );
@@ -164,7 +169,6 @@ export class Gateway {
       sendJson(res, httpStatusOf(report.status), this.credentials && !principal ? { status: report.status } : report);
     });
     this.routes.handle('GET /metrics', (_req, res) => this.sendMetrics(res));
-    this.models = createModelService(settings.models, log, core.decideModel);
     this.routes.handle('POST /v1/chat/completions', chatCompletionsHandler(this.models, settings.http.maxBodyBytes));
     this.routes.handle('POST /v1/mcp/completions', mcpCompletionsHandler(this.models, settings.http.maxBodyBytes));
     this.routes.set('GET /v1/tools', () => ({ tools: this.aggregator.toolRouting() }));

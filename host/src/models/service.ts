@@ -5,6 +5,7 @@
 // failure into the next decision's input. Text streamed to the caller is never
 // taken back: an engine that takes over mid-answer continues it.
 import type { AttemptFailure, DecideModel, DecisionReason, EngineKind, EnginePreferences, ModelDecisionInput, ModelRefusal } from '../core/index.js';
+import type { AnswerSampling } from '../providers/upstream/sampling.js';
 import type { CloudEngineOptions } from './cloud-engine.js';
 import { ModelCounters } from './metrics.js';
 import { ModelError, type ChatMessage, type CloudEngine, type FinishReason, type LocalEngine } from './engine.js';
@@ -25,6 +26,8 @@ export interface ModelSettings {
   contextSize?: number;
   /** [models] threads: the local model's CPU threads. */
   threads?: number;
+  /** [models] answer_sampling: when the gateway answers an upstream's sampling with these models. */
+  answerSampling: AnswerSampling;
 }
 
 /** What a caller asks for (the npm API's gateway.models.generate and both HTTP routes). */
