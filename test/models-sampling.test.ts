@@ -2,7 +2,7 @@
 // MCP server of our own (test/fixtures/sampling-server.mjs, whose `ask` tool
 // sends sampling/createMessage) behind the gateway, real MCP clients with and
 // without the sampling capability, the real SmolLM2 model and the scripted
-// OpenAI-compatible cloud. One gateway loads the
+// OpenAI-compatible cloud. Also the `generate` tool. One gateway loads the
 // model (one thread, a small context: a shared 2-core machine).
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -31,12 +31,12 @@ async function ask(client: Client, args: Record<string, unknown>): Promise<Asked
 }
 
 let shared: Promise<{ gateway: Gateway; cloud: ScriptedCloud }> | undefined;
-/** The real model, the scripted cloud ("big-model"), the sampling fixture; default answer_sampling. */
+/** The real model, the scripted cloud ("big-model"), the sampling fixture and the generate tool; default answer_sampling. */
 const hybrid = () =>
   (shared ??= (async () => {
     const cloud = new ScriptedCloud([{ kind: 'answer', pieces: ['Cloud ', 'answer.'] }]);
     const endpoint = await cloud.start();
-    const models = { ...LOCAL_MODEL, max_tokens: 16, cloud_endpoint: endpoint, cloud_model: 'big-model' };
+    const models = { ...LOCAL_MODEL, max_tokens: 16, cloud_endpoint: endpoint, cloud_model: 'big-model', generate_tool: true };
     return { gateway: await startGateway({ models, upstreams: [SAMPLER] }), cloud };
   })());
 
@@ -161,4 +161,18 @@ describe('answer_sampling = "never" and "always"', () => {
     expect(error).toMatchObject({ code: MODEL_UNAVAILABLE, data: { code: 'no_engine' } });
     expect(error!.message).toMatch(/no model is configured/);
   }, 60_000);
+});
+
+describe('the generate tool', () => {
+  it('is listed only when [models] generate_tool = true, and answers with the real model', async () => {
+    const { gateway } = await hybrid();
+    const client = await connectClient(gateway);
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('generate');
+    const answer = (await client.callTool({ name: 'generate', arguments: { prompt: QUESTION, max_tokens: 12 } }, undefined, { timeout: 120_000 })) as CallToolResult;
+    expect(answer.isError).toBeFalsy();
+    expect(answer.structuredContent).toMatchObject({ engine: 'local', model: LOCAL, reason: 'local_first' });
+    expect(String(answer.structuredContent!.text)).toMatch(/Paris/);
+    const off = await cloudOnly('never');
+    expect((await (await connectClient(off.gateway)).listTools()).tools.map((t) => t.name)).not.toContain('generate');
+  }, 120_000);
 });

@@ -501,5 +501,6 @@ function resolveModels(m: EdgeConfig['models'], env: NodeJS.ProcessEnv): ModelSe
     ...(m.context_size !== undefined ? { contextSize: m.context_size } : {}),
     ...(m.threads !== undefined ? { threads: m.threads } : {}),
     answerSampling: m.answer_sampling ?? 'when-client-cannot',
+    generateTool: m.generate_tool ?? false,
   };
 }

@@ -104,6 +104,8 @@ export const modelsSchema = z
      * sampling gets a refusal). Default "when-client-cannot".
      */
     answer_sampling: z.enum(['when-client-cannot', 'always', 'never']).optional(),
+    /** Offer the `generate` MCP tool (a prompt answered by the model router). Default false. */
+    generate_tool: z.boolean().optional(),
   })
   .strict();
 

@@ -16,6 +16,7 @@ import { createLogger, type Logger } from '../telemetry/log.js';
 import { configuredPlugins } from '../plugins/index.js';
 import { LocalProvider } from '../providers/local/provider.js';
 import { registerBuiltinTools } from '../tools/builtin.js';
+import { generateTool } from '../tools/generate.js';
 import { CoreWorkers } from '../offload/pool.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import type { TokenizerChoice } from '../tokenizer/api.js';
@@ -210,6 +211,7 @@ export class Gateway {
       auditWriter?.catch(() => undefined);
       gateway.componentBytes = (await componentSize()) ?? null;
       registerBuiltinTools(gateway.tools, core, gateway.vocabularies, gateway.workers);
+      if (settings.models.generateTool) gateway.tools.register(generateTool(gateway.models));
       for (const plugin of await configuredPlugins(settings.plugins, log)) gateway.plugins.use(plugin);
       const destinationFetches = attestingFetches(settings.peerAttestation, settings.queue.destinations, tls.destinationFetches(Object.keys(settings.queue.destinations)), gateway.audit, log);
       if (settings.tpm.enabled) {

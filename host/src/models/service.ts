@@ -28,6 +28,8 @@ export interface ModelSettings {
   threads?: number;
   /** [models] answer_sampling: when the gateway answers an upstream's sampling with these models. */
   answerSampling: AnswerSampling;
+  /** [models] generate_tool: offer the `generate` MCP tool. */
+  generateTool: boolean;
 }
 
 /** What a caller asks for (the npm API's gateway.models.generate and both HTTP routes). */
