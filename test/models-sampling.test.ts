@@ -8,8 +8,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CreateMessageRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { parseConfig } from '../host/src/config/load.js';
+import { resolveSettings } from '../host/src/config/resolve.js';
 import type { Gateway } from '../host/src/gateway/gateway.js';
 import { MODEL_UNAVAILABLE, SAMPLING_REFUSED } from '../host/src/protocol/jsonrpc.js';
+import { docPage } from './helpers/docs.js';
 import { connectClient, NODE, startGateway, type UpstreamInput } from './helpers/gateway.js';
 import { LOCAL_MODEL, ScriptedCloud } from './helpers/models.js';
 import { ROOT } from './helpers/processes.js';
@@ -133,6 +136,15 @@ describe('modelPreferences', () => {
   }, 120_000);
 });
 
+describe('the npm API', () => {
+  it('gateway.models.generate takes the same preferences and stop texts', async () => {
+    const { gateway, cloud } = await hybrid();
+    const answer = await gateway.models.generate({ messages: [{ role: 'user', content: 'hello' }], stop: ['END'], preferences: { hints: [{ name: 'CLOUD' }] } });
+    expect(answer).toMatchObject({ engine: 'cloud', model: 'big-model', reason: 'model_hint', text: 'Cloud answer.', stoppedBySequence: false });
+    expect(cloud.requests.at(-1)!.body.stop).toEqual(['END']);
+  }, 60_000);
+});
+
 describe('answer_sampling = "never" and "always"', () => {
   it('"never": a client without sampling gets a typed refusal that says what to change', async () => {
     const { gateway, cloud } = await cloudOnly('never');
@@ -175,4 +187,14 @@ describe('the generate tool', () => {
     const off = await cloudOnly('never');
     expect((await (await connectClient(off.gateway)).listTools()).tools.map((t) => t.name)).not.toContain('generate');
   }, 120_000);
+});
+
+describe('docs/inference.md', () => {
+  it('shows a [models] example the gateway accepts, answer_sampling and generate_tool included', () => {
+    const config = parseConfig(docPage('docs/inference.md').example('models-config', 'toml'), 'docs/inference.md', { CLOUD_API_KEY: 'sk-example' });
+    const models = resolveSettings(config).models;
+    expect(models).toMatchObject({ answerSampling: 'when-client-cannot', generateTool: false, maxTokens: 256, cloud: { apiKey: 'sk-example', model: 'gpt-4o-mini' } });
+    // The defaults, with the keys left out.
+    expect(resolveSettings(parseConfig('[models]\n', 'empty', {})).models).toMatchObject({ answerSampling: 'when-client-cannot', generateTool: false });
+  });
 });
