@@ -13,8 +13,8 @@ import { resolveSettings } from '../host/src/config/resolve.js';
 import type { Gateway } from '../host/src/gateway/gateway.js';
 import { MODEL_UNAVAILABLE, SAMPLING_REFUSED } from '../host/src/protocol/jsonrpc.js';
 import { docPage } from './helpers/docs.js';
-import { connectClient, NODE, startGateway, type UpstreamInput } from './helpers/gateway.js';
-import { LOCAL_MODEL, ScriptedCloud } from './helpers/models.js';
+import { connectClient, eventually, NODE, startGateway, type UpstreamInput } from './helpers/gateway.js';
+import { LOCAL_MODEL, ScriptedCloud, type Script } from './helpers/models.js';
 import { ROOT } from './helpers/processes.js';
 
 const SAMPLER: UpstreamInput = { id: 'sampler', transport: 'stdio', command: NODE, args: [join(ROOT, 'test/fixtures/sampling-server.mjs')] };
@@ -44,8 +44,8 @@ const hybrid = () =>
   })());
 
 /** A gateway whose only engine is the scripted cloud, with the given answer_sampling. */
-async function cloudOnly(answerSampling: 'always' | 'never') {
-  const cloud = new ScriptedCloud([{ kind: 'answer', pieces: ['Cloud ', 'answer.'] }]);
+async function cloudOnly(answerSampling: 'always' | 'never' | 'when-client-cannot', scripts: Script[] = [{ kind: 'answer', pieces: ['Cloud ', 'answer.'] }]) {
+  const cloud = new ScriptedCloud(scripts);
   const endpoint = await cloud.start();
   const gateway = await startGateway({ models: { cloud_endpoint: endpoint, cloud_model: 'big-model', answer_sampling: answerSampling }, upstreams: [SAMPLER] });
   return { gateway, cloud };
@@ -145,7 +145,7 @@ describe('the npm API', () => {
   }, 60_000);
 });
 
-describe('answer_sampling = "never" and "always"', () => {
+describe('answer_sampling: never, always, and sessions the shared connection cannot tell apart', () => {
   it('"never": a client without sampling gets a typed refusal that says what to change', async () => {
     const { gateway, cloud } = await cloudOnly('never');
     const { result, error } = await ask(await connectClient(gateway), { prompt: 'hello' });
@@ -165,6 +165,18 @@ describe('answer_sampling = "never" and "always"', () => {
     expect(result).toMatchObject({ model: 'big-model', content: { text: 'Cloud answer.' } });
     expect(seen).toEqual([]);
     expect(cloud.requests).toHaveLength(1);
+  }, 60_000);
+
+  it('"when-client-cannot": two sessions in flight on one shared connection, neither can sample: the gateway answers both', async () => {
+    // The first answer is held 500 ms, so the second session's call and sampling come while the first is in flight:
+    // the shared connection cannot say whose request is whose, but no client is shown anything, so nothing is refused.
+    const { gateway, cloud } = await cloudOnly('when-client-cannot', [{ kind: 'slow', ms: 500, pieces: ['Slow.'] }, { kind: 'answer', pieces: ['Quick.'] }]);
+    const [a, b] = [await connectClient(gateway), await connectClient(gateway)];
+    const first = ask(a, { prompt: 'from a' });
+    await eventually(() => (cloud.requests.length === 1 ? true : undefined), 10_000, "the first session's sampling to reach the cloud");
+    const second = await ask(b, { prompt: 'from b' });
+    expect(second).toMatchObject({ result: { model: 'big-model', content: { text: 'Quick.' } } });
+    expect(await first).toMatchObject({ result: { model: 'big-model', content: { text: 'Slow.' } } });
   }, 60_000);
 
   it('a gateway without models answers with a typed error naming the missing [models] keys', async () => {
