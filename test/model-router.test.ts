@@ -44,4 +44,15 @@ describe('model router (Rust core)', () => {
     expect(decide({ ...base, tried: [{ engine: 'local', failure: 'context_exceeded' }, { engine: 'cloud', failure: 'unreachable' }] })).toEqual({ engine: 'none', refusal: 'no_engine_left' });
     expect(decide({ ...base, power: 'saver' })).toEqual({ engine: 'cloud', reason: 'power_saver' });
   });
+
+  it("weighs the caller's preferences across the boundary: a hint, then the leading priority", () => {
+    expect(decide({ ...base, preferences: { hinted: 'cloud' } })).toEqual({ engine: 'cloud', reason: 'model_hint' });
+    expect(decide({ ...base, preferences: { hinted: 'local', intelligencePriority: 1 } })).toEqual({ engine: 'local', reason: 'model_hint', firstTokenDeadlineMs: 800 });
+    expect(decide({ ...base, preferences: { costPriority: 0.2, intelligencePriority: 0.9 } })).toEqual({ engine: 'cloud', reason: 'intelligence_priority' });
+    // Cost first: local, and no deadline that would hand it to the paid cloud.
+    expect(decide({ ...base, preferences: { costPriority: 0.9, speedPriority: 0.5 } })).toEqual({ engine: 'local', reason: 'cost_priority' });
+    expect(decide({ ...base, preferences: { speedPriority: 0.9, intelligencePriority: 0.5 } })).toEqual(decide(base));
+    // A hint never beats a hard limit: the cloud's link is down.
+    expect(decide({ ...base, linkUp: false, preferences: { hinted: 'cloud' } })).toEqual({ engine: 'local', reason: 'link_down' });
+  });
 });

@@ -40,3 +40,7 @@ export type { Deliverer, QueueStatus } from './queue/index.js';
 export { openDatabase, openDatabaseFile } from './storage/database.js';
 export { createCodec, CodecDictionary } from './codec/index.js';
 export type { EdgeCodec, CreateCodecOptions, EngineName } from './codec/index.js';
+export { ModelError } from './models/engine.js';
+export { SAMPLING_META_KEY } from './models/sampling.js';
+export type { CompletionRequest, CompletionAnswer, FallbackRecord, ChatMessage } from './models/index.js';
+export type { ModelPreferences } from './models/preferences.js';

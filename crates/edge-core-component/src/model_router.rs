@@ -1,6 +1,6 @@
 use crate::Component;
 use crate::bindings::exports::mcp_edge::core::model_router::{
-    Choice, Decision, DecisionInput, Engine, Failure, Guest, PowerMode, Reason, Refusal,
+    Choice, Decision, DecisionInput, Engine, Failure, Guest, PowerMode, Preferences, Reason, Refusal,
 };
 use edge_core::model_router as core;
 
@@ -24,6 +24,7 @@ impl Guest for Component {
                 PowerMode::Normal => core::PowerMode::Normal,
                 PowerMode::Saver => core::PowerMode::Saver,
             },
+            preferences: preferences_in(input.preferences),
             tried: input.tried.into_iter().map(|a| (engine_in(a.engine), failure_in(a.failure))).collect(),
         };
         match core::decide(&input) {
@@ -44,6 +45,15 @@ fn engine_in(engine: Engine) -> core::Engine {
     match engine {
         Engine::Local => core::Engine::Local,
         Engine::Cloud => core::Engine::Cloud,
+    }
+}
+
+fn preferences_in(p: Preferences) -> core::Preferences {
+    core::Preferences {
+        hinted: p.hinted.map(engine_in),
+        cost_priority: p.cost_priority,
+        speed_priority: p.speed_priority,
+        intelligence_priority: p.intelligence_priority,
     }
 }
 
@@ -73,6 +83,9 @@ fn reason_out(reason: core::Reason) -> Reason {
         core::Reason::LocalTooSlow => Reason::LocalTooSlow,
         core::Reason::PowerSaver => Reason::PowerSaver,
         core::Reason::LinkDown => Reason::LinkDown,
+        core::Reason::ModelHint => Reason::ModelHint,
+        core::Reason::IntelligencePriority => Reason::IntelligencePriority,
+        core::Reason::CostPriority => Reason::CostPriority,
         core::Reason::LocalFailed => Reason::LocalFailed,
         core::Reason::LocalSlowFirstToken => Reason::LocalSlowFirstToken,
         core::Reason::CloudUnreachable => Reason::CloudUnreachable,

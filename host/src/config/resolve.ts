@@ -500,5 +500,7 @@ function resolveModels(m: EdgeConfig['models'], env: NodeJS.ProcessEnv): ModelSe
     ...(m.fallback_threshold_ms !== undefined ? { fallbackThresholdMs: m.fallback_threshold_ms } : {}),
     ...(m.context_size !== undefined ? { contextSize: m.context_size } : {}),
     ...(m.threads !== undefined ? { threads: m.threads } : {}),
+    answerSampling: m.answer_sampling ?? 'when-client-cannot',
+    generateTool: m.generate_tool ?? false,
   };
 }

@@ -97,6 +97,15 @@ export const modelsSchema = z
     context_size: z.number().int().min(64).optional(),
     /** CPU threads the local model uses; all cores when absent. */
     threads: z.number().int().min(1).optional(),
+    /**
+     * Who answers an upstream's sampling/createMessage: the calling client when
+     * it can sample, else the gateway's models ("when-client-cannot"); always
+     * the gateway's models ("always"); never them ("never": a client without
+     * sampling gets a refusal). Default "when-client-cannot".
+     */
+    answer_sampling: z.enum(['when-client-cannot', 'always', 'never']).optional(),
+    /** Offer the `generate` MCP tool (a prompt answered by the model router). Default false. */
+    generate_tool: z.boolean().optional(),
   })
   .strict();
 

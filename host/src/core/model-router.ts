@@ -16,6 +16,9 @@ export type DecisionReason =
   | 'local_too_slow'
   | 'power_saver'
   | 'link_down'
+  | 'model_hint'
+  | 'intelligence_priority'
+  | 'cost_priority'
   | 'local_failed'
   | 'local_slow_first_token'
   | 'cloud_unreachable'
@@ -23,6 +26,15 @@ export type DecisionReason =
   | 'cloud_failed';
 /** no_model: nothing configured; prompt_too_long: only the local model, too small; cloud_offline: only the unreachable cloud could serve; no_engine_left: all failed. */
 export type ModelRefusal = 'no_model' | 'prompt_too_long' | 'cloud_offline' | 'no_engine_left';
+
+/** What a caller prefers, weighed only when both engines can serve (wit/model-router.wit says how). */
+export interface EnginePreferences {
+  /** The engine a model hint named. */
+  hinted?: EngineKind;
+  costPriority?: number;
+  speedPriority?: number;
+  intelligencePriority?: number;
+}
 
 export interface ModelDecisionInput {
   local: {
@@ -38,6 +50,8 @@ export interface ModelDecisionInput {
   maxTokens: number;
   fallbackThresholdMs?: number;
   power: 'normal' | 'saver';
+  /** The caller's preferences (MCP sampling's modelPreferences); absent prefers nothing. */
+  preferences?: EnginePreferences;
   tried: readonly { engine: EngineKind; failure: AttemptFailure }[];
 }
 
@@ -52,7 +66,7 @@ const kebab = <T extends string>(snakeCase: string): T => snakeCase.replaceAll('
 
 export function createModelRouter(raw: Raw): DecideModel {
   return (input) => {
-    const rawInput: RawInput = { ...input, tried: input.tried.map((t) => ({ engine: t.engine, failure: kebab(t.failure) })) };
+    const rawInput: RawInput = { ...input, preferences: input.preferences ?? {}, tried: input.tried.map((t) => ({ engine: t.engine, failure: kebab(t.failure) })) };
     const decision = raw.decide(rawInput);
     if (decision.tag === 'refuse') return { engine: 'none', refusal: snake(decision.val) };
     const c = decision.val;

@@ -16,6 +16,7 @@ import { createLogger, type Logger } from '../telemetry/log.js';
 import { configuredPlugins } from '../plugins/index.js';
 import { LocalProvider } from '../providers/local/provider.js';
 import { registerBuiltinTools } from '../tools/builtin.js';
+import { generateTool } from '../tools/generate.js';
 import { CoreWorkers } from '../offload/pool.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import type { TokenizerChoice } from '../tokenizer/api.js';
@@ -51,6 +52,7 @@ import type { PowerControl } from '../power/power.js';
 import { gatewayPower, powerRoutes } from '../power/gateway-power.js';
 import { powerMetrics } from '../power/power.js';
 import { chatCompletionsHandler, createModelService, mcpCompletionsHandler, type ModelService } from '../models/index.js';
+import { gatewaySampling } from '../models/sampling.js';
 import type { TpmService } from '../security/tpm/service.js';
 import { attestingFetches } from '../security/tpm/peer-attestation.js';
 import { startAnalytics, type Analytics } from '../analytics/index.js';
@@ -146,6 +148,9 @@ export class Gateway {
     this.limiter = settings.rateLimits ? new RateLimiter(settings.rateLimits, onDenied) : undefined;
     this.aggregator.onListChanged((part) => this.notifyListChanged(part));
     this.aggregator.add(this.plugins);
+    // Before the upstreams: their sampling requests may be answered by these models ([models] answer_sampling).
+    this.models = createModelService(settings.models, log, core.decideModel);
+    const sampling = gatewaySampling(this.models);
     for (const upstream of settings.upstreams) {
       const upstreamTls = tls.upstreamTls(upstream.id);
       this.aggregator.add(
@@ -154,6 +159,7 @@ export class Gateway {
           log,
           clientInfo: { name: 'mcp-edge', version: VERSION },
           onNotification: (_id, n, sessionId) => this.forwardNotification(n, sessionId),
+          sampling,
           ...(upstreamTls ? { tls: upstreamTls } : {}),
         }),
       );
@@ -164,7 +170,6 @@ export class Gateway {
       sendJson(res, httpStatusOf(report.status), this.credentials && !principal ? { status: report.status } : report);
     });
     this.routes.handle('GET /metrics', (_req, res) => this.sendMetrics(res));
-    this.models = createModelService(settings.models, log, core.decideModel);
     this.routes.handle('POST /v1/chat/completions', chatCompletionsHandler(this.models, settings.http.maxBodyBytes));
     this.routes.handle('POST /v1/mcp/completions', mcpCompletionsHandler(this.models, settings.http.maxBodyBytes));
     this.routes.set('GET /v1/tools', () => ({ tools: this.aggregator.toolRouting() }));
@@ -206,6 +211,7 @@ export class Gateway {
       auditWriter?.catch(() => undefined);
       gateway.componentBytes = (await componentSize()) ?? null;
       registerBuiltinTools(gateway.tools, core, gateway.vocabularies, gateway.workers);
+      if (settings.models.generateTool) gateway.tools.register(generateTool(gateway.models));
       for (const plugin of await configuredPlugins(settings.plugins, log)) gateway.plugins.use(plugin);
       const destinationFetches = attestingFetches(settings.peerAttestation, settings.queue.destinations, tls.destinationFetches(Object.keys(settings.queue.destinations)), gateway.audit, log);
       if (settings.tpm.enabled) {

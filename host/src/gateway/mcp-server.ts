@@ -18,6 +18,7 @@ import {
   UnsubscribeRequestSchema,
   type CallToolRequest,
   type CallToolResult,
+  type ClientCapabilities,
   type LoggingLevel,
   type LoggingMessageNotification,
   type Task,
@@ -139,7 +140,7 @@ type Extra = Parameters<Parameters<Server['setRequestHandler']>[1]>[1];
  * controller and one timer per request: cheaper than AbortSignal.any over
  * AbortSignal.timeout on the hot path.
  */
-function contextOf(extra: Extra, meta: { progressToken?: string | number } | undefined, timeoutMs: number) {
+function contextOf(extra: Extra, meta: { progressToken?: string | number } | undefined, timeoutMs: number, capabilities: ClientCapabilities | undefined) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new TimeLimitError(timeoutMs)), timeoutMs);
   const onAbort = () => controller.abort(extra.signal.reason);
@@ -149,6 +150,7 @@ function contextOf(extra: Extra, meta: { progressToken?: string | number } | und
   return {
     signal: controller.signal,
     client: extra,
+    ...(capabilities ? { clientCapabilities: capabilities } : {}),
     ...(progressToken !== undefined ? { progressToken } : {}),
     /** Releases the timer and the listener; call when the request ends. */
     end: () => {
@@ -166,8 +168,15 @@ class TimeLimitError extends Error {
 }
 
 /** Runs a forwarded request with its context, and turns the gateway's time limit into a JSON-RPC timeout. */
-async function forward<T>(extra: Extra, meta: { progressToken?: string | number } | undefined, ms: number, what: string, run: (context: ReturnType<typeof contextOf>) => Promise<T>): Promise<T> {
-  const context = contextOf(extra, meta, ms);
+async function forward<T>(
+  extra: Extra,
+  meta: { progressToken?: string | number } | undefined,
+  ms: number,
+  capabilities: ClientCapabilities | undefined,
+  what: string,
+  run: (context: ReturnType<typeof contextOf>) => Promise<T>,
+): Promise<T> {
+  const context = contextOf(extra, meta, ms, capabilities);
   try {
     return await run(context);
   } catch (err) {
@@ -233,7 +242,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
     const routed: CallRouting | undefined = usage || telemetry ? {} : undefined;
     const call = () =>
       audited(audit, { operation: 'tools/call', principal, session: extra.sessionId, target: request.params.name, arguments: request.params.arguments }, () =>
-        forward(extra, request.params._meta, ms, `Tool "${request.params.name}"`, (c) => {
+        forward(extra, request.params._meta, ms, server.getClientCapabilities(), `Tool "${request.params.name}"`, (c) => {
           limiter?.checkCall(principal, request.params.name);
           // Before the queue could take the call for later: a denied tool is never deferred.
           policy?.checkTool(principal, request.params.name);
@@ -259,7 +268,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   }));
   server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
     inSpan(traced('resources/read', request.params.uri, request.params._meta, extra), () => audited(audit, { operation: 'resources/read', principal, session: extra.sessionId, target: request.params.uri, arguments: undefined }, () =>
-      forward(extra, request.params._meta, ms, `Reading "${request.params.uri}"`, (c) => {
+      forward(extra, request.params._meta, ms, server.getClientCapabilities(), `Reading "${request.params.uri}"`, (c) => {
         limiter?.checkCall(principal, undefined);
         policy?.checkResource(principal, request.params.uri);
         return agg.readResource(request.params.uri, c);
@@ -269,7 +278,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: policy ? policy.listPrompts(principal) : agg.listPrompts() }));
   server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
     inSpan(traced('prompts/get', request.params.name, request.params._meta, extra), () => audited(audit, { operation: 'prompts/get', principal, session: extra.sessionId, target: request.params.name, arguments: request.params.arguments }, () =>
-      forward(extra, request.params._meta, ms, `Prompt "${request.params.name}"`, (c) => {
+      forward(extra, request.params._meta, ms, server.getClientCapabilities(), `Prompt "${request.params.name}"`, (c) => {
         limiter?.checkCall(principal, undefined);
         policy?.checkPrompt(principal, request.params.name);
         return agg.getPrompt(request.params.name, request.params.arguments, c);
@@ -277,7 +286,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
     )),
   );
   server.setRequestHandler(CompleteRequestSchema, (request, extra) =>
-    forward(extra, request.params._meta, ms, 'Completion', (c) => {
+    forward(extra, request.params._meta, ms, server.getClientCapabilities(), 'Completion', (c) => {
       const ref = request.params.ref;
       if (ref.type === 'ref/prompt') policy?.checkPrompt(principal, ref.name);
       else policy?.checkResource(principal, ref.uri);

@@ -69,7 +69,7 @@ export class OpenAiCloudEngine implements CloudEngine {
 
   private async post(request: GenerateRequest): Promise<Response> {
     const messages = request.prefix ? [...request.messages, { role: 'assistant', content: request.prefix }] : request.messages;
-    const body = { model: this.model, messages, max_tokens: request.maxTokens, temperature: request.temperature, stream: true, ...(request.seed !== undefined ? { seed: request.seed } : {}) };
+    const body = { model: this.model, messages, max_tokens: request.maxTokens, temperature: request.temperature, stream: true, ...(request.seed !== undefined ? { seed: request.seed } : {}), ...(request.stop?.length ? { stop: request.stop } : {}) };
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream' };
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     // The deadline covers the response headers only; the stream has its own per-chunk deadline (nextChunk).

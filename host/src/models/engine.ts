@@ -17,6 +17,8 @@ export interface GenerateRequest {
   temperature: number;
   /** Fixes the sampler's randomness when temperature > 0. */
   seed?: number;
+  /** Texts that end the answer where they appear (not part of it); MCP sampling's stopSequences. */
+  stop?: string[];
   /** The answer so far, to continue (another engine started it and failed mid-stream). */
   prefix?: string;
   /** Stops the generation (the client went away). */
@@ -29,6 +31,8 @@ export type FinishReason = 'stop' | 'length';
 export interface EngineResult {
   text: string;
   finishReason: FinishReason;
+  /** The answer ended at one of the request's stop texts (an engine that cannot tell leaves it out). */
+  stoppedBySequence?: boolean;
   promptTokens: number;
   completionTokens: number;
   /** Attempts the engine made (a cloud engine retries 429 and 5xx). */

@@ -26,3 +26,4 @@ export { ModelError } from './engine.js';
 export type { ChatMessage } from './engine.js';
 export type { DecisionReason, EngineKind, AttemptFailure } from '../core/index.js';
 export { chatCompletionsHandler, mcpCompletionsHandler } from './http.js';
+export type { ModelPreferences } from './preferences.js';

@@ -177,6 +177,7 @@ export class LlamaEngine implements LocalEngine {
         maxTokens: Math.min(request.maxTokens, room),
         temperature: request.temperature,
         ...(request.seed !== undefined ? { seed: request.seed } : {}),
+        ...(request.stop?.length ? { customStopTriggers: request.stop } : {}),
         ...(request.signal ? { signal: request.signal, stopOnAbortSignal: true } : {}),
         onToken: (tokens) => {
           firstAt ??= performance.now();
@@ -186,7 +187,8 @@ export class LlamaEngine implements LocalEngine {
       });
       this.measure(promptTokens, completionTokens, started, firstAt);
       const finishReason = response.metadata.stopReason === 'maxTokens' ? 'length' : 'stop';
-      return { text: response.response, finishReason, promptTokens, completionTokens };
+      const stoppedBySequence = response.metadata.stopReason === 'customStopTrigger';
+      return { text: response.response, finishReason, stoppedBySequence, promptTokens, completionTokens };
     } catch (err) {
       if (err instanceof ModelError) throw err;
       throw new ModelError('generation_failed', `${this.model} failed while generating: ${(err as Error).message}`);

@@ -4,10 +4,12 @@
 // tokens, context, measured speed, queue, link), runs the attempt, and turns a
 // failure into the next decision's input. Text streamed to the caller is never
 // taken back: an engine that takes over mid-answer continues it.
-import type { AttemptFailure, DecideModel, DecisionReason, EngineKind, ModelDecisionInput, ModelRefusal } from '../core/index.js';
+import type { AttemptFailure, DecideModel, DecisionReason, EngineKind, EnginePreferences, ModelDecisionInput, ModelRefusal } from '../core/index.js';
+import type { AnswerSampling } from '../providers/upstream/sampling.js';
 import type { CloudEngineOptions } from './cloud-engine.js';
 import { ModelCounters } from './metrics.js';
 import { ModelError, type ChatMessage, type CloudEngine, type FinishReason, type LocalEngine } from './engine.js';
+import { enginePreferences, type ModelPreferences } from './preferences.js';
 
 export interface ModelSettings {
   /** The local .gguf file ([models] model_path, or local_model in the model cache); none without. */
@@ -24,6 +26,10 @@ export interface ModelSettings {
   contextSize?: number;
   /** [models] threads: the local model's CPU threads. */
   threads?: number;
+  /** [models] answer_sampling: when the gateway answers an upstream's sampling with these models. */
+  answerSampling: AnswerSampling;
+  /** [models] generate_tool: offer the `generate` MCP tool. */
+  generateTool: boolean;
 }
 
 /** What a caller asks for (the npm API's gateway.models.generate and both HTTP routes). */
@@ -34,6 +40,10 @@ export interface CompletionRequest {
   /** Default 0: greedy. */
   temperature?: number;
   seed?: number;
+  /** Texts that end the answer where they appear (MCP sampling's stopSequences). */
+  stop?: string[];
+  /** Which engine the caller prefers (MCP sampling's modelPreferences; docs/inference.md says how they weigh). */
+  preferences?: ModelPreferences;
   signal?: AbortSignal;
   /** Each piece of text as it is generated, with the engine that generated it. */
   onText?: (text: string, by: { engine: EngineKind; model: string }) => void;
@@ -56,6 +66,8 @@ export interface CompletionAnswer {
   /** Attempts before it, in order. */
   fallbacks: FallbackRecord[];
   finishReason: FinishReason;
+  /** The answer ended at one of the request's stop texts (the cloud's API does not say, so it is false there). */
+  stoppedBySequence: boolean;
   usage: { promptTokens: number; completionTokens: number };
   /** From the request to its first text, and to its end. */
   timings: { firstTokenMs: number | null; totalMs: number };
@@ -130,8 +142,9 @@ export class ModelService {
     const tried: Tried = [];
     const fallbacks: FallbackRecord[] = [];
     const local = await this.localFacts(request.messages, tried, fallbacks);
+    const preferences = enginePreferences(request.preferences, { ...(this.local ? { local: this.local.model } : {}), ...(this.cloud ? { cloud: this.cloud.model } : {}) });
     for (;;) {
-      const decision = this.decide(this.decisionInput(local, request, tried));
+      const decision = this.decide(this.decisionInput(local, request, tried, preferences));
       if (decision.engine === 'none') throw this.refusalError(decision.refusal, local, fallbacks);
       const engine = decision.engine === 'local' ? this.local! : this.cloud!;
       const attempt = new AbortController();
@@ -151,7 +164,7 @@ export class ModelService {
       }, deadline) : undefined;
       try {
         const generation = engine.generate(
-          { messages: request.messages, maxTokens: this.maxTokens(request), temperature: request.temperature ?? 0, signal, ...(request.seed !== undefined ? { seed: request.seed } : {}), ...(sofar ? { prefix: sofar } : {}) },
+          { messages: request.messages, maxTokens: this.maxTokens(request), temperature: request.temperature ?? 0, signal, ...(request.seed !== undefined ? { seed: request.seed } : {}), ...(request.stop ? { stop: request.stop } : {}), ...(sofar ? { prefix: sofar } : {}) },
           (text) => {
             if (!live || missedDeadline) return;
             firstTokenMs ??= performance.now() - started;
@@ -170,6 +183,7 @@ export class ModelService {
           reason: decision.reason,
           fallbacks,
           finishReason: result.finishReason,
+          stoppedBySequence: result.stoppedBySequence === true,
           usage: { promptTokens: result.promptTokens, completionTokens: result.completionTokens },
           timings: { firstTokenMs, totalMs: performance.now() - started },
         };
@@ -186,7 +200,7 @@ export class ModelService {
     }
   }
 
-  private decisionInput(local: LocalFacts, request: CompletionRequest, tried: Tried): ModelDecisionInput {
+  private decisionInput(local: LocalFacts, request: CompletionRequest, tried: Tried, preferences: EnginePreferences | undefined): ModelDecisionInput {
     const speed = this.local?.speed() ?? {};
     return {
       local: { ...local, ...speed, queueDepth: this.local?.queueDepth ?? 0 },
@@ -196,6 +210,7 @@ export class ModelService {
       ...this.threshold(),
       // [power] low_power_mode is refused until it is built (config/unsupported.ts): always normal today.
       power: 'normal',
+      ...(preferences ? { preferences } : {}),
       tried,
     };
   }

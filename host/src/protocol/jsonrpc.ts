@@ -44,6 +44,10 @@ export const TOOL_WITHHELD = -32011;
 export const POLICY_DENIED = -32012;
 /** Rate limits ([rate_limits]): the caller's bucket is empty; `data.retry_after_seconds` says when to try again (HTTP: 429 with Retry-After). */
 export const RATE_LIMITED = -32013;
+/** An upstream's sampling/createMessage that neither its client nor the gateway may answer ([models] answer_sampling = "never", or a request the gateway's models cannot take); `data.code` says which. */
+export const SAMPLING_REFUSED = -32014;
+/** The gateway's models ([models]) could not answer: nothing configured, or every engine failed; `data.code` is the model error's code. */
+export const MODEL_UNAVAILABLE = -32015;
 
 /** The `error` member of a JSON-RPC response. */
 export interface JsonRpcError {

@@ -14,7 +14,7 @@ import type {
   Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { LoggingLevel, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { ClientCapabilities, LoggingLevel, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 
 export type ProviderKind = 'local' | 'upstream' | 'peer';
 
@@ -37,6 +37,8 @@ export interface ProviderCallContext {
   signal: AbortSignal;
   /** The client's request context, when the call came from an MCP client. */
   client?: RequestHandlerExtra<ServerRequest, ServerNotification>;
+  /** What that client declared it can do (sampling decides whether the gateway answers an upstream's sampling itself). */
+  clientCapabilities?: ClientCapabilities;
   /** The client's progress token, if it asked for progress. */
   progressToken?: string | number;
   /** Extra `_meta` for the request (the offline queue's idempotency key on a delivery). */

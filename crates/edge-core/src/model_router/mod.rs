@@ -3,8 +3,9 @@
 //! One pure function of the facts the host gathers before each attempt (the
 //! prompt's exact token count in the local model, its context, the requested
 //! answer length, the local engine's measured speed and queue, the link, the
-//! power mode, and the attempts that already failed). The host runs the
-//! attempt and calls again when it fails; every answer carries the reason.
+//! power mode, the caller's preferences, and the attempts that already
+//! failed). The host runs the attempt and calls again when it fails; every
+//! answer carries the reason.
 
 #[cfg(test)]
 mod tests;
@@ -55,6 +56,44 @@ pub struct LocalFacts {
     pub queue_depth: u32,
 }
 
+/// What the caller prefers (MCP sampling's `modelPreferences`). Weighed only
+/// on the first attempt and only when both engines can serve it: a hard limit
+/// (the context, the link, a missing model) always wins over a preference.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Preferences {
+    /// The engine a model hint named (the host matches hint names against the configured models).
+    pub hinted: Option<Engine>,
+    /// How much a low cost matters, 0 to 1; absent counts as 0.
+    pub cost_priority: Option<f64>,
+    /// How much a quick answer matters, 0 to 1; absent counts as 0.
+    pub speed_priority: Option<f64>,
+    /// How much a capable model matters, 0 to 1; absent counts as 0.
+    pub intelligence_priority: Option<f64>,
+}
+
+/// The priority that stands above the other two, if one does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Leading {
+    Cost,
+    Speed,
+    Intelligence,
+}
+
+impl Preferences {
+    fn leading(&self) -> Option<Leading> {
+        let [cost, speed, smart] = [self.cost_priority, self.speed_priority, self.intelligence_priority].map(|p| p.unwrap_or(0.0));
+        if cost > speed && cost > smart {
+            Some(Leading::Cost)
+        } else if smart > cost && smart > speed {
+            Some(Leading::Intelligence)
+        } else if speed > cost && speed > smart {
+            Some(Leading::Speed)
+        } else {
+            None
+        }
+    }
+}
+
 /// Everything one decision looks at.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Input {
@@ -68,6 +107,8 @@ pub struct Input {
     /// The local engine's deadline for its first token when the cloud can take over.
     pub fallback_threshold_ms: Option<u32>,
     pub power: PowerMode,
+    /// What the caller prefers; the default prefers nothing.
+    pub preferences: Preferences,
     /// Earlier attempts of this request, in order.
     pub tried: Vec<(Engine, Failure)>,
 }
@@ -89,6 +130,12 @@ pub enum Reason {
     PowerSaver,
     /// The cloud's link is down: the local model serves.
     LinkDown,
+    /// A model hint of the caller named this engine's model (or the engine).
+    ModelHint,
+    /// The caller put intelligence first: the (bigger) cloud model.
+    IntelligencePriority,
+    /// The caller put cost first: the local model, which costs nothing per token.
+    CostPriority,
     /// Fallbacks after a failed attempt.
     LocalFailed,
     LocalSlowFirstToken,
@@ -198,8 +245,20 @@ fn first_attempt(input: &Input) -> Decision {
         if !answer_fits(local, input.max_tokens) {
             return use_cloud(Reason::AnswerExceedsLocalContext, predicted);
         }
+        match input.preferences.hinted {
+            Some(Engine::Cloud) => return use_cloud(Reason::ModelHint, predicted),
+            Some(Engine::Local) => return use_local(input, Reason::ModelHint, true),
+            None => {}
+        }
         if input.power == PowerMode::Saver {
             return use_cloud(Reason::PowerSaver, predicted);
+        }
+        match input.preferences.leading() {
+            Some(Leading::Intelligence) => return use_cloud(Reason::IntelligencePriority, predicted),
+            // Waiting is cheaper than paying: no deadline, and a slow prediction does not send it away.
+            Some(Leading::Cost) => return use_local(input, Reason::CostPriority, false),
+            // Speed is what the prediction and the deadline below already serve.
+            Some(Leading::Speed) | None => {}
         }
         if let (Some(threshold), Some(wait)) = (input.fallback_threshold_ms, predicted) {
             if wait > f64::from(threshold) {

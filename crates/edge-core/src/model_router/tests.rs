@@ -12,6 +12,7 @@ fn input(local: LocalFacts) -> Input {
         max_tokens: 100,
         fallback_threshold_ms: Some(500),
         power: PowerMode::Normal,
+        preferences: Preferences::default(),
         tried: Vec::new(),
     }
 }
@@ -185,4 +186,66 @@ fn the_prediction_is_absent_before_any_measurement_and_ignores_zero_speeds() {
     facts.tokens_per_second = Some(20.0);
     facts.queue_depth = 2;
     assert_eq!(predicted_first_token_ms(&facts, 10), Some(1000.0));
+}
+
+fn prefer(cost: f64, speed: f64, intelligence: f64) -> Preferences {
+    Preferences { hinted: None, cost_priority: Some(cost), speed_priority: Some(speed), intelligence_priority: Some(intelligence) }
+}
+
+#[test]
+fn a_model_hint_picks_its_engine_when_both_can_serve() {
+    let mut i = input(local(20, 2048));
+    i.preferences.hinted = Some(Engine::Cloud);
+    assert_eq!(engine_and_reason(decide(&i)), (Engine::Cloud, Reason::ModelHint));
+    i.preferences.hinted = Some(Engine::Local);
+    // The hint beats a leading intelligence priority, and the cloud still takes over a missed deadline.
+    i.preferences.intelligence_priority = Some(1.0);
+    assert_eq!(engine_and_reason(decide(&i)), (Engine::Local, Reason::ModelHint));
+    assert_eq!(d_deadline(decide(&i)), Some(500));
+}
+
+#[test]
+fn a_hint_does_not_beat_a_hard_limit() {
+    let mut i = input(local(20, 2048));
+    i.preferences.hinted = Some(Engine::Cloud);
+    i.link_up = false;
+    assert_eq!(engine_and_reason(decide(&i)), (Engine::Local, Reason::LinkDown));
+    let mut i = input(local(400, 512));
+    i.max_tokens = 200;
+    i.preferences.hinted = Some(Engine::Local);
+    assert_eq!(engine_and_reason(decide(&i)), (Engine::Cloud, Reason::AnswerExceedsLocalContext));
+}
+
+#[test]
+fn the_leading_priority_weighs_local_against_cloud() {
+    let mut i = input(local(20, 2048));
+    i.preferences = prefer(0.2, 0.3, 0.9);
+    assert_eq!(engine_and_reason(decide(&i)), (Engine::Cloud, Reason::IntelligencePriority));
+    i.preferences = prefer(0.9, 0.3, 0.2);
+    assert_eq!(engine_and_reason(decide(&i)), (Engine::Local, Reason::CostPriority));
+    assert_eq!(d_deadline(decide(&i)), None, "cost first: the local model may take its time");
+    // Speed first, or no priority above the others: the default rule.
+    for p in [prefer(0.1, 0.9, 0.2), prefer(0.5, 0.2, 0.5), Preferences::default()] {
+        i.preferences = p;
+        assert_eq!(engine_and_reason(decide(&i)), (Engine::Local, Reason::LocalFirst));
+    }
+}
+
+#[test]
+fn cost_first_keeps_a_slow_local_model_and_speed_first_does_not() {
+    let mut i = input(LocalFacts { tokens_per_second: Some(10.0), queue_depth: 2, ..local(20, 2048) });
+    i.preferences = prefer(0.8, 0.1, 0.1);
+    assert_eq!(engine_and_reason(decide(&i)), (Engine::Local, Reason::CostPriority));
+    i.preferences = prefer(0.1, 0.8, 0.1);
+    assert_eq!(engine_and_reason(decide(&i)), (Engine::Cloud, Reason::LocalTooSlow));
+}
+
+#[test]
+fn power_saver_beats_a_cost_priority_but_not_a_hint() {
+    let mut i = input(local(20, 2048));
+    i.power = PowerMode::Saver;
+    i.preferences = prefer(1.0, 0.0, 0.0);
+    assert_eq!(engine_and_reason(decide(&i)), (Engine::Cloud, Reason::PowerSaver));
+    i.preferences.hinted = Some(Engine::Local);
+    assert_eq!(engine_and_reason(decide(&i)), (Engine::Local, Reason::ModelHint));
 }

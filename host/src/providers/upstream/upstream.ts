@@ -30,7 +30,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { UpstreamSettings } from '../../config/resolve.js';
-import { CONNECTION_CLOSED, INVALID_REQUEST, REQUEST_TIMEOUT } from '../../protocol/jsonrpc.js';
+import { CONNECTION_CLOSED, INVALID_REQUEST, REQUEST_TIMEOUT, SAMPLING_REFUSED } from '../../protocol/jsonrpc.js';
 import type { Logger } from '../../telemetry/log.js';
 import {
   ProviderUnavailableError,
@@ -44,6 +44,7 @@ import { CATALOG_PARTS, emptyCatalog, fetchPart, nameFilter } from './catalog.js
 import { connectUpstream, type OpenedTransport, type UpstreamTls } from './transport.js';
 import { Backoff } from './backoff.js';
 import { chooseCaller } from './caller.js';
+import { refusalMessage, routeSampling, type GatewaySampling } from './sampling.js';
 import { SessionLinks } from './session-links.js';
 
 export interface UpstreamOptions {
@@ -55,6 +56,8 @@ export interface UpstreamOptions {
   onNotification?: (providerId: string, notification: ServerNotification, sessionId?: string) => void;
   /** Its own TLS settings (tls_ca, tls_cert: security/tls-outgoing.ts); the system's when absent. */
   tls?: UpstreamTls;
+  /** The gateway's models answering sampling ([models] answer_sampling); absent, sampling always goes to the client. */
+  sampling?: GatewaySampling;
 }
 
 type Listener = (part: CatalogPart | 'health') => void;
@@ -264,9 +267,15 @@ export class UpstreamProvider implements Provider {
     const client = new Client(this.options.clientInfo, {
       capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } },
     });
-    client.setRequestHandler(CreateMessageRequestSchema, (req, extra) =>
-      this.askCaller('sampling/createMessage', (c) => c.sendRequest(req, CreateMessageResultSchema, { signal: extra.signal }), sessionId),
-    );
+    client.setRequestHandler(CreateMessageRequestSchema, (req, extra) => {
+      const ask = () => this.askCaller('sampling/createMessage', (c) => c.sendRequest(req, CreateMessageResultSchema, { signal: extra.signal }), sessionId);
+      const sampling = this.options.sampling;
+      if (!sampling) return ask();
+      const route = routeSampling(this.callersOf(sessionId), sampling.mode);
+      if (route.to === 'client') return ask();
+      if (route.to === 'gateway') return sampling.answer(req.params, extra.signal);
+      throw new McpError(SAMPLING_REFUSED, refusalMessage(route.code, this.id), { code: route.code });
+    });
     client.setRequestHandler(ElicitRequestSchema, (req, extra) =>
       this.askCaller('elicitation/create', (c) => c.sendRequest(req, ElicitResultSchema, { signal: extra.signal }), sessionId),
     );
@@ -286,13 +295,17 @@ export class UpstreamProvider implements Provider {
     return client;
   }
 
+  /** The calls in flight an upstream request may belong to: all of them on the shared connection, one session's on its own. */
+  private callersOf(sessionId: string | undefined): ProviderCallContext[] {
+    return sessionId === undefined ? this.callers : this.callers.filter((c) => c.client?.sessionId === sessionId);
+  }
+
   /**
    * Sends one of the upstream's own requests to the client it belongs to: on
    * a client's own connection, that client; on the shared one, see caller.ts.
    */
   private async askCaller<T>(method: string, ask: (client: NonNullable<ProviderCallContext['client']>) => Promise<T>, sessionId?: string): Promise<T> {
-    const callers = sessionId === undefined ? this.callers : this.callers.filter((c) => c.client?.sessionId === sessionId);
-    const choice = chooseCaller(callers);
+    const choice = chooseCaller(this.callersOf(sessionId));
     if (choice.kind === 'client') return ask(choice.client);
     if (choice.kind === 'none') throw new McpError(INVALID_REQUEST, `mcp-edge has no client call in progress to send ${method} to.`);
     throw new McpError(

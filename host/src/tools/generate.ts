@@ -1,0 +1,53 @@
+// `generate`: a prompt answered by the gateway's model router (the local model
+// first, the cloud when it must), for MCP clients without a model of their own.
+// Off unless [models] generate_tool = true: a gateway's compute is not offered
+// to every client by default.
+import { z } from 'zod';
+import { ModelError } from '../models/engine.js';
+import type { ModelService } from '../models/service.js';
+import { defineTool } from './registry.js';
+
+const input = z.object({
+  prompt: z.string().min(1).max(1 << 20).describe('What to answer or continue.'),
+  system: z.string().max(1 << 20).optional().describe('A system prompt: how to answer.'),
+  max_tokens: z.number().int().min(1).optional().describe('The most tokens to generate; [models] max_tokens caps it and is the default.'),
+});
+
+const output = z.object({
+  text: z.string(),
+  /** "local" or "cloud": which engine served the answer, its model, and why the router chose it. */
+  engine: z.string(),
+  model: z.string(),
+  reason: z.string(),
+  finish_reason: z.string(),
+});
+
+export function generateTool(models: ModelService) {
+  return defineTool({
+    name: 'generate',
+    title: 'Generate text',
+    description:
+      "Answers a prompt with the gateway's models: its local model first, its cloud model when the local one cannot " +
+      '(the prompt does not fit, it is too slow, it failed). The result says which engine and model served it.',
+    input,
+    output,
+    // Greedy by default, but a fallback to another engine changes the answer: not idempotent.
+    annotations: { readOnlyHint: true, idempotentHint: false, openWorldHint: models.cloud !== undefined },
+    handler: async ({ prompt, system, max_tokens }, { signal }) => {
+      try {
+        const answer = await models.generate({
+          messages: [...(system ? [{ role: 'system' as const, content: system }] : []), { role: 'user', content: prompt }],
+          ...(max_tokens !== undefined ? { maxTokens: max_tokens } : {}),
+          signal,
+        });
+        const result = { text: answer.text, engine: answer.engine, model: answer.model, reason: answer.reason, finish_reason: answer.finishReason };
+        // The JSON as text too, as MCP asks of a tool with structured results (and as count_tokens does).
+        return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
+      } catch (err) {
+        // No engine, or every engine failed: the caller reads why (the code is the model error's).
+        if (err instanceof ModelError && !signal.aborted) return { isError: true, content: [{ type: 'text', text: `${err.code}: ${err.message}` }] };
+        throw err;
+      }
+    },
+  });
+}
