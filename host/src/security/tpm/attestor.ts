@@ -7,6 +7,7 @@ import { TpmError } from './errors.js';
 import type { Tpm } from './esys.js';
 import { activateCredential, exportIdentity, loadAk, release, type LoadedKey, type TpmIdentity } from './identity.js';
 import { MEASUREMENT_PCR, measurementEvents, type MeasurementEvent } from './measure.js';
+import { loadMeshKey, meshPublicKeyDer, signWithMeshKey } from './mesh-key.js';
 import { objectName } from './wire.js';
 
 /** What a quote answer carries: everything a verifier needs besides the AK it registered. */
@@ -27,6 +28,9 @@ export interface AttestationEvidence {
 export const NONCE_BYTES = { min: 16, max: 64 } as const;
 
 export class Attestor {
+  /** The mesh identity key's ESYS_TR, loaded on first use (a persistent key: no TPM slot held). */
+  private meshKey: Promise<LoadedKey> | undefined;
+
   private constructor(
     private readonly tpm: Tpm,
     private readonly ak: LoadedKey,
@@ -80,12 +84,32 @@ export class Attestor {
     return activateCredential(this.tpm, this.ak, blob, encryptedSecret);
   }
 
+  /** The mesh identity key's public key (SPKI DER); the key is created and persisted on first use. */
+  async meshPublicKey(): Promise<Buffer> {
+    return meshPublicKeyDer(await this.loadMeshKey());
+  }
+
+  /** The mesh identity key's RSASSA signature of a SHA-256 digest. */
+  async meshSign(digest: Buffer): Promise<Buffer> {
+    return signWithMeshKey(this.tpm, await this.loadMeshKey(), digest);
+  }
+
+  private loadMeshKey(): Promise<LoadedKey> {
+    const loading = (this.meshKey ??= loadMeshKey(this.tpm));
+    loading.catch(() => {
+      if (this.meshKey === loading) this.meshKey = undefined;
+    });
+    return loading;
+  }
+
   /** Transient objects and sessions the TPM holds (0 unless something leaked). */
   openHandles(): Promise<number> {
     return this.tpm.openHandles();
   }
 
   async close(): Promise<void> {
+    const meshKey = await this.meshKey?.catch(() => undefined);
+    if (meshKey) await release(this.tpm, meshKey).catch(() => undefined);
     await release(this.tpm, this.ak).catch((err: unknown) => {
       if (!(err instanceof TpmError)) throw err;
     });

@@ -15,6 +15,7 @@ export const OBJECT = {
   sensitiveDataOrigin: 0x20,
   userWithAuth: 0x40,
   adminWithPolicy: 0x80,
+  noDA: 0x400,
   restricted: 0x10000,
   decrypt: 0x20000,
   sign: 0x40000,
