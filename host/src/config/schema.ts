@@ -688,6 +688,9 @@ export const configSchema = z
       if (seen.has(u.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `upstream id "${u.id}" is used twice` });
       seen.add(u.id);
     });
+    if (c.mesh.identity === 'tpm' && c.security.use_tpm !== true) {
+      ctx.addIssue({ code: 'custom', path: ['mesh', 'identity'], message: 'mesh.identity = "tpm" keeps the peer key in the TPM: set security.use_tpm = true (and security.tpm_device), or use mesh.identity = "file"' });
+    }
     for (const [name, d] of Object.entries(c.offline.destinations)) {
       if (d.upstream !== undefined && !seen.has(d.upstream)) {
         ctx.addIssue({ code: 'custom', path: ['offline', 'destinations', name, 'upstream'], message: `no upstream has id "${d.upstream}"` });

@@ -237,7 +237,9 @@ export class Gateway {
       try {
         // Loaded only when enabled: libp2p is most of a cold start otherwise.
         const { Mesh } = await import('../mesh/mesh.js');
-        gateway.mesh = await Mesh.start(settings.mesh, gateway.aggregator, log);
+        // The schema allows identity "tpm" only with use_tpm, so the TPM is open here.
+        const privateKey = settings.mesh.identity === 'tpm' ? await gateway.tpm!.meshIdentity() : undefined;
+        gateway.mesh = await Mesh.start(settings.mesh, gateway.aggregator, log, privateKey);
         const { resource, template } = meshResources(gateway.mesh);
         gateway.plugins.registerResource(resource);
         gateway.plugins.registerResourceTemplate(template);

@@ -9,6 +9,7 @@ import { MeshError } from './errors.js';
 import { MeshStats, meshMetrics } from './metrics.js';
 import { loadIdentity, loadNetworkKey } from './identity.js';
 import { multiaddr } from '@multiformats/multiaddr';
+import type { PrivateKey } from '@libp2p/interface';
 import { bootstrapAddrs, createMeshNode, type MeshNode } from './node.js';
 import { PeerProvider } from './peer-provider.js';
 import { serveSharedTools, sharedTools } from './serve.js';
@@ -97,8 +98,9 @@ export class Mesh {
     await this.node.stop();
   }
 
-  static async start(settings: MeshSettings, aggregator: Aggregator, log: Logger): Promise<Mesh> {
-    const privateKey = await loadIdentity(settings.identityFile);
+  /** `privateKey`: the node's key when it is not the key file's (mesh.identity = "tpm": the TPM's, from the gateway). */
+  static async start(settings: MeshSettings, aggregator: Aggregator, log: Logger, privateKey?: PrivateKey): Promise<Mesh> {
+    privateKey ??= await loadIdentity(settings.identityFile);
     const networkKey = settings.networkKeyFile ? loadNetworkKey(settings.networkKeyFile) : undefined;
     if (!networkKey) log.warn('mesh: open mesh (mesh.open = true): any node that reaches this one may join and call the shared tools');
     const node = await createMeshNode(settings, privateKey, networkKey);
