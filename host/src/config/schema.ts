@@ -242,8 +242,9 @@ export const securitySchema = z
     /** The PCRs a quote covers besides the gateway's own (23); default 0-7. */
     tpm_pcrs: z.array(z.number().int().min(0).max(22)).min(1).max(23).optional(),
     /**
-     * Queue destinations at a URL (other mcp-edge gateways with use_tpm) get calls only after
-     * their TPM quote verifies, again every attestation_interval_seconds. See docs/tpm.md.
+     * Queue destinations at a URL (other mcp-edge gateways with use_tpm) get calls, and mesh
+     * peers get calls and are served, only after their TPM quote verifies, again every
+     * attestation_interval_seconds. See docs/tpm.md.
      */
     attestation_required: z.boolean().optional(),
     /** How long a peer's verified quote admits it, in seconds (default 300). */
