@@ -5,6 +5,7 @@ import { verify } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { peerIdFromPublicKey } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../host/src/config/load.js';
 import type { EdgeConfigInput } from '../host/src/config/schema.js';
@@ -139,6 +140,24 @@ describe('two gateways on a mesh, one with its peer key in the TPM', () => {
   it('leaves no transient object or session in the TPM after handshakes, gossip and calls', async () => {
     expect(await tpmNode.tpm!.openHandles()).toBe(0);
   });
+
+  it('fails handshakes while its TPM is down, without crashing, and signs again once the TPM is back', async () => {
+    const target = multiaddr(tpmNode.mesh!.addresses()[0]!);
+    const dialer = plainNode.mesh!.node;
+    await swtpm.stop();
+    await dialer.hangUp(tpmNode.mesh!.node.peerId);
+    const dialed = await dialer.dial(target, { signal: AbortSignal.timeout(10_000) }).then(() => 'connected', (err: Error) => err.message);
+    expect(dialed).not.toBe('connected');
+    const health = tpmNode.health();
+    expect(health.status).toBe('degraded');
+    expect(health.reasons.join('\n')).toMatch(/TPM \(swtpm:.*\): .*unreachable/);
+    await swtpm.restart();
+    await eventually(() => dialer.dial(target, { signal: AbortSignal.timeout(5_000) }).then(() => true, () => undefined), 20_000, 'a handshake once the TPM is back');
+    expect(tpmNode.health().reasons.filter((r) => r.includes('TPM'))).toEqual([]);
+    // The plain node announces itself again over the new connection (gossip the TPM signs too).
+    await eventually(() => (tpmNode.health().status === 'ok' ? true : undefined), 20_000, 'the plain node back in the mesh');
+    expect(await tpmNode.tpm!.openHandles()).toBe(0);
+  }, 60_000);
 
   it('keeps its peer id across a gateway restart with a new data dir, and across a TPM reboot', async () => {
     const peerId = tpmNode.mesh!.peerId;
