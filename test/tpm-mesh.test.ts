@@ -19,7 +19,7 @@ import { loadMeshKey, meshPublicKeyDer, signWithMeshKey } from '../host/src/secu
 import { parseTcti } from '../host/src/security/tpm/tcti.js';
 import { akTemplate, emptySensitive, MESH_KEY_HANDLE } from '../host/src/security/tpm/templates.js';
 import { connectClient, EVERYTHING, eventually, freePort, NODE, REPLICA, startGateway, textOf } from './helpers/gateway.js';
-import { tempDir } from './helpers/processes.js';
+import { collect, spawnCli, tempDir, waitForExit } from './helpers/processes.js';
 import { startSwtpm, type SoftwareTpm } from './helpers/swtpm.js';
 
 const LOOPBACK = ['/ip4/127.0.0.1/tcp/0'];
@@ -170,6 +170,16 @@ describe('two gateways on a mesh, one with its peer key in the TPM', () => {
     expect(tpmNode.mesh!.peerId).toBe(peerId);
     expect(await tpmNode.tpm!.openHandles()).toBe(0);
   }, 60_000);
+
+  it('`mcp-edge mesh id` prints the peer id of the key in the TPM', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'mcp-edge.toml'), `[security]\nuse_tpm = true\ntpm_device = "${swtpm.tcti}"\n\n[mesh]\nidentity = "tpm"\n`);
+    const child = spawnCli(['mesh', 'id', '--config', join(dir, 'mcp-edge.toml'), '--data-dir', dir]);
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    expect(await waitForExit(child), stderr.text()).toBe(0);
+    expect(stdout.text().trim()).toBe(tpmNode.mesh!.peerId);
+  }, 30_000);
 });
 
 describe('a TPM identity whose TPM cannot be reached', () => {
