@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { peerIdFromPublicKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../host/src/config/load.js';
+import { parseConfig, validateConfig } from '../host/src/config/load.js';
+import { resolveSettings } from '../host/src/config/resolve.js';
 import type { EdgeConfigInput } from '../host/src/config/schema.js';
 import type { Gateway } from '../host/src/gateway/gateway.js';
 import { writeNetworkKey } from '../host/src/mesh/identity.js';
@@ -19,6 +20,7 @@ import { loadMeshKey, meshPublicKeyDer, signWithMeshKey } from '../host/src/secu
 import { parseTcti } from '../host/src/security/tpm/tcti.js';
 import { akTemplate, emptySensitive, MESH_KEY_HANDLE } from '../host/src/security/tpm/templates.js';
 import { connectClient, EVERYTHING, eventually, freePort, NODE, REPLICA, startGateway, textOf } from './helpers/gateway.js';
+import { docPage } from './helpers/docs.js';
 import { collect, spawnCli, tempDir, waitForExit } from './helpers/processes.js';
 import { startSwtpm, type SoftwareTpm } from './helpers/swtpm.js';
 
@@ -43,6 +45,13 @@ describe('mesh.identity in the config', () => {
     expect(refusal({ mesh: { identity: 'tpm' } })).toMatch(/mesh\.identity.*security\.use_tpm = true/s);
     expect(refusal({ mesh: { identity: 'hsm' as never } })).toMatch(/mesh\.identity.*"file".*"tpm"/s);
     expect(refusal({ mesh: { identity: 'tpm' }, security: { use_tpm: true } })).toBe('accepted');
+  });
+
+  it('accepts the docs/tpm.md example as written', () => {
+    const config = parseConfig(docPage('docs/tpm.md').example('mesh-tpm', 'toml'), 'docs/tpm.md', {});
+    expect(config.mesh).toMatchObject({ enabled: true, identity: 'tpm' });
+    expect(resolveSettings(config).mesh?.identity).toBe('tpm');
+    expect(resolveSettings(config).peerAttestation).toBeDefined();
   });
 });
 
