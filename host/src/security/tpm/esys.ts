@@ -131,6 +131,18 @@ export class Tpm {
     return { attest: Buffer.from(attest), signature: fromNative('TPMT_SIGNATURE', signature[0]) };
   }
 
+  /** TPM2_Certify: `signer` (the AK) attests that `object` is loaded in this TPM, with `nonce` as qualifying data. */
+  async certify(object: number, signer: number, nonce: Buffer): Promise<{ attest: Buffer; signature: Buffer }> {
+    const info: Native[] = [null];
+    const signature: Native[] = [null];
+    await this.call(
+      'Certify', object, signer, TR.PASSWORD, TR.PASSWORD, TR.NONE,
+      toNative('TPM2B_DATA', tpm2b(nonce)), toNative('TPMT_SIG_SCHEME', u16(ALG.NULL)), info, signature,
+    );
+    const attest = new Reader(fromNative('TPM2B_ATTEST', info[0])).tpm2b();
+    return { attest: Buffer.from(attest), signature: fromNative('TPMT_SIGNATURE', signature[0]) };
+  }
+
   /**
    * TPM2_Sign of a SHA-256 digest with an unrestricted signing key, in the key's own scheme: TPMT_SIGNATURE bytes.
    * The NULL ticket is enough: only restricted keys need proof that the TPM hashed the data itself.

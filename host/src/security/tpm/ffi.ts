@@ -45,6 +45,8 @@ const ESYS_COMMANDS: Record<string, string> = {
     'uint32_t Esys_PolicySecret(void *ctx, uint32_t auth, uint32_t session, uint32_t s1, uint32_t s2, uint32_t s3, void *nonceTpm, void *cpHash, void *policyRef, int32_t expiration, _Out_ void **timeout, _Out_ void **ticket)',
   ActivateCredential:
     'uint32_t Esys_ActivateCredential(void *ctx, uint32_t activate, uint32_t key, uint32_t s1, uint32_t s2, uint32_t s3, void *blob, void *secret, _Out_ void **certInfo)',
+  Certify:
+    'uint32_t Esys_Certify(void *ctx, uint32_t object, uint32_t sign, uint32_t s1, uint32_t s2, uint32_t s3, void *qualifying, void *scheme, _Out_ void **certifyInfo, _Out_ void **signature)',
   Sign: 'uint32_t Esys_Sign(void *ctx, uint32_t key, uint32_t s1, uint32_t s2, uint32_t s3, void *digest, void *scheme, void *validation, _Out_ void **signature)',
   GetCapability:
     'uint32_t Esys_GetCapability(void *ctx, uint32_t s1, uint32_t s2, uint32_t s3, uint32_t cap, uint32_t property, uint32_t count, _Out_ uint8_t *more, _Out_ void **data)',
