@@ -243,7 +243,7 @@ export class Gateway {
         const privateKey = settings.mesh.identity === 'tpm' ? await gateway.tpm!.meshIdentity() : undefined;
         gateway.mesh = await Mesh.start(settings.mesh, gateway.aggregator, log, {
           ...(privateKey ? { privateKey } : {}),
-          ...(gateway.tpm ? { prover: gateway.tpm } : {}),
+          ...(gateway.tpm ? { prover: gateway.tpm.prover(settings.mesh.identity === 'tpm') } : {}),
           ...(peerAttestation ? { attestation: peerAttestation } : {}),
         });
         const { resource, template } = meshResources(gateway.mesh);

@@ -1,5 +1,6 @@
-// Mesh peers attested (security.attestation_required): attestation's three
-// questions (identity, credential activation, quote) asked over a libp2p
+// Mesh peers attested (security.attestation_required): attestation's
+// questions (identity, credential activation, quote, and the certification
+// that binds the peer's libp2p key to the TPM that quoted) asked over a libp2p
 // stream of their own, one question and one answer per stream, each a line
 // of JSON. A node with a TPM answers them; a node that requires attestation
 // asks them before it calls a peer's tool and before it serves a peer's call,
@@ -7,7 +8,8 @@
 // and audit rows as queue destinations).
 import { peerIdFromString } from '@libp2p/peer-id';
 import { UnsupportedProtocolError, type Stream } from '@libp2p/interface';
-import type { AttestationEvidence } from '../security/tpm/attestor.js';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { AttestationEvidence, KeyCertification } from '../security/tpm/attestor.js';
 import type { TpmIdentity } from '../security/tpm/identity.js';
 import type { AttestationChannel, PeerAttestation } from '../security/tpm/peer-attestation.js';
 import type { Logger } from '../telemetry/log.js';
@@ -15,14 +17,10 @@ import type { MeshNode } from './node.js';
 
 export const ATTEST_PROTOCOL = '/mcp-edge/attest/1.0.0';
 
-/** What answers the questions: the gateway's TPM service. */
-export interface AttestationProver {
-  identity(): Promise<TpmIdentity>;
-  activate(blob: Buffer, secret: Buffer): Promise<Buffer>;
-  quote(nonce: Buffer): Promise<AttestationEvidence>;
-}
+/** What answers the questions: the gateway's TPM service (TpmService.prover). */
+export type AttestationProver = AttestationChannel;
 
-type Question = { op: 'identity' } | { op: 'activate'; blob: string; secret: string } | { op: 'quote'; nonce: string };
+type Question = { op: 'identity' } | { op: 'activate'; blob: string; secret: string } | { op: 'quote'; nonce: string } | { op: 'certify'; nonce: string };
 
 /** An identity with an EK certificate is a few KiB; nothing honest comes near this. */
 const MAX_LINE_BYTES = 64 * 1024;
@@ -85,8 +83,11 @@ function answerTo(prover: AttestationProver, question: unknown): Promise<unknown
       return prover.activate(bytesField(q, 'blob', 'base64'), bytesField(q, 'secret', 'base64')).then((c) => ({ credential: c.toString('base64') }));
     case 'quote':
       return prover.quote(bytesField(q, 'nonce', 'hex'));
+    case 'certify':
+      if (!prover.certifyMeshKey) return Promise.reject(new Error('this node\'s peer key is not in its TPM (mesh.identity = "file")'));
+      return prover.certifyMeshKey(bytesField(q, 'nonce', 'hex'));
     default:
-      return Promise.reject(new Error('the question is not one of "identity", "activate", "quote"'));
+      return Promise.reject(new Error('the question is not one of "identity", "activate", "quote", "certify"'));
   }
 }
 
@@ -134,7 +135,18 @@ export function meshChannel(node: MeshNode, peer: string): AttestationChannel {
       return Buffer.from(answer.credential, 'base64');
     },
     quote: (nonce) => ask<AttestationEvidence>(node, peer, { op: 'quote', nonce: nonce.toString('hex') }),
+    certifyMeshKey: (nonce) => ask<KeyCertification>(node, peer, { op: 'certify', nonce: nonce.toString('hex') }),
   };
+}
+
+/**
+ * The key `peer`'s connection proved (its Noise handshake), as node:crypto
+ * reads it; undefined for a key the mesh never keeps in a TPM (Ed25519 from a key file) or no connection.
+ */
+function connectionKey(node: MeshNode, peer: string): KeyObject | undefined {
+  const key = node.getConnections(peerIdFromString(peer))[0]?.remotePeer.publicKey;
+  if (key?.type !== 'RSA') return undefined;
+  return createPublicKey({ key: Buffer.from(key.raw), format: 'der', type: 'spki' });
 }
 
 /** Admits a mesh peer once it attested (again after the interval); PeerNotAttested otherwise. Always admits without attestation_required. */
@@ -142,5 +154,5 @@ export type MeshAdmission = (peer: string) => Promise<void>;
 
 export function meshAdmission(node: MeshNode, attestation: PeerAttestation | undefined): MeshAdmission {
   if (!attestation) return async () => {};
-  return (peer) => attestation.admit(`mesh:${peer}`, `mesh peer ${peer}`, meshChannel(node, peer));
+  return (peer) => attestation.admit(`mesh:${peer}`, `mesh peer ${peer}`, meshChannel(node, peer), () => connectionKey(node, peer));
 }

@@ -12,7 +12,8 @@ import { readFileSync } from 'node:fs';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { AuditRecorder } from '../audit/log.js';
 import type { Logger } from '../../telemetry/log.js';
-import type { AttestationEvidence } from './attestor.js';
+import type { KeyObject } from 'node:crypto';
+import type { AttestationEvidence, KeyCertification } from './attestor.js';
 import { TpmError } from './errors.js';
 import type { PeerAttestationConfig } from './settings.js';
 import type { TpmIdentity } from './identity.js';
@@ -41,6 +42,8 @@ export interface AttestationChannel {
   /** The peer's answer to a credential challenge (MakeCredential output). */
   activate(blob: Buffer, secret: Buffer): Promise<Buffer>;
   quote(nonce: Buffer): Promise<AttestationEvidence>;
+  /** The AK's certification of the node's mesh identity key (TPM2_Certify); only a node whose mesh key is in its TPM answers it. */
+  certifyMeshKey?(nonce: Buffer): Promise<KeyCertification>;
 }
 
 export class PeerAttestation {
@@ -74,23 +77,27 @@ export class PeerAttestation {
    * Resolves once `target` has a verified quote younger than the interval,
    * attesting it over `channel` when it has none; PeerNotAttested otherwise.
    * `label` names the peer in the refusal. Concurrent callers share one attempt.
+   * With `peerKey` (a mesh peer: the key its connection proved, undefined when
+   * no TPM could hold it), the TPM that quoted must also certify that key.
    */
-  async admit(target: string, label: string, channel: AttestationChannel): Promise<void> {
+  async admit(target: string, label: string, channel: AttestationChannel, peerKey?: () => KeyObject | undefined): Promise<void> {
     const state = this.peers.get(target) ?? {};
     this.peers.set(target, state);
     if (state.verifiedAt !== undefined && this.now() - state.verifiedAt < this.settings.intervalMs) return;
-    state.pending ??= this.attest(target, label, channel, state).finally(() => {
+    state.pending ??= this.attest(target, label, channel, state, peerKey).finally(() => {
       state.pending = undefined;
     });
     await state.pending;
   }
 
-  private async attest(target: string, label: string, channel: AttestationChannel, state: PeerState): Promise<void> {
+  private async attest(target: string, label: string, channel: AttestationChannel, state: PeerState, peerKey?: () => KeyObject | undefined): Promise<void> {
     const start = performance.now();
     try {
       state.ak ??= await this.verifier.register(await channel.identity(), (blob, secret) => channel.activate(blob, secret));
       const nonce = this.verifier.issueNonce();
       this.verifier.verify(state.ak, nonce, await channel.quote(nonce));
+      // After the quote: a peer without a TPM is told so, rather than that its key is not in one.
+      if (peerKey) await this.checkBinding(state.ak, channel, peerKey());
       state.verifiedAt = this.now();
       this.audit.record({ operation: 'attest', outcome: 'ok', target, latencyMs: performance.now() - start });
     } catch (err) {
@@ -103,6 +110,20 @@ export class PeerAttestation {
       this.log.warn('peer attestation failed; the peer is refused until it attests', { peer: target, reason, error: (err as Error).message });
       throw new PeerNotAttested(`${label} is not admitted: attestation failed (${detail})`);
     }
+  }
+
+  /** The TPM that quoted must certify, with its AK and for a fresh nonce, that it holds `key`. */
+  private async checkBinding(ak: RegisteredAk, channel: AttestationChannel, key: KeyObject | undefined): Promise<void> {
+    if (!key) throw new AttestationRefused('key_not_bound', 'the peer is known by a key no TPM holds (a key file: mesh.identity = "file" there)');
+    if (!channel.certifyMeshKey) throw new AttestationRefused('key_not_bound', 'the channel to this peer cannot ask for a key certification');
+    const nonce = this.verifier.issueNonce();
+    let certification: KeyCertification;
+    try {
+      certification = await channel.certifyMeshKey(nonce);
+    } catch (err) {
+      throw new AttestationRefused('key_not_bound', `the peer's TPM did not certify its mesh key: ${(err as Error).message}`);
+    }
+    this.verifier.verifyKeyCertification(ak, nonce, certification, key);
   }
 }
 

@@ -8,10 +8,11 @@ import { HTTP_REFUSED } from '../../protocol/jsonrpc.js';
 import type { RouteRegistry } from '../../gateway/routes.js';
 import { readJsonBody } from '../../gateway/body.js';
 import type { Logger } from '../../telemetry/log.js';
-import { Attestor, NONCE_BYTES, type AttestationEvidence } from './attestor.js';
+import { Attestor, NONCE_BYTES, type AttestationEvidence, type KeyCertification } from './attestor.js';
 import { TpmError } from './errors.js';
 import { Tpm } from './esys.js';
 import type { TpmIdentity } from './identity.js';
+import type { AttestationChannel } from './peer-attestation.js';
 import { TpmRsaPrivateKey } from './libp2p-key.js';
 import { codeDigest, configDigest, MEASUREMENT_PCR } from './measure.js';
 import type { TpmSettings } from './settings.js';
@@ -111,6 +112,21 @@ export class TpmService {
     const publicKey = await this.run((a) => a.meshPublicKey());
     this.log.info('mesh identity in the TPM', { device: this.settings.device });
     return new TpmRsaPrivateKey(publicKey, (digest) => this.run((a) => a.meshSign(digest)));
+  }
+
+  /** The AK's certification of the mesh identity key for `nonce` (a mesh peer binding this node's peer id to this TPM). */
+  certifyMeshKey(nonce: Buffer): Promise<KeyCertification> {
+    return this.tracked((a) => a.certifyMeshKey(nonce));
+  }
+
+  /**
+   * What this node answers mesh peers' attestation questions with. The mesh
+   * key's certification only with `meshKeyInTpm`: with a key file, the peer id
+   * is not the TPM key's, and certifying that would only create a useless key.
+   */
+  prover(meshKeyInTpm: boolean): AttestationChannel {
+    const answers: AttestationChannel = { identity: () => this.identity(), activate: (blob, secret) => this.activate(blob, secret), quote: (nonce) => this.quote(nonce) };
+    return meshKeyInTpm ? { ...answers, certifyMeshKey: (nonce) => this.certifyMeshKey(nonce) } : answers;
   }
 
   /** Runs a TPM operation for a route: a TpmError becomes a 503 that says what failed. */
