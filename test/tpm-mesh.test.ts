@@ -1,7 +1,7 @@
 // mesh.identity = "tpm" against Debian's swtpm: the peer key is created and
 // persisted in the TPM, libp2p signs through TPM2_Sign, and an ordinary peer
 // (stock libp2p, a key file) connects, verifies it and calls its tools.
-import { verify } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { peerIdFromPublicKey } from '@libp2p/peer-id';
@@ -12,6 +12,7 @@ import { resolveSettings } from '../host/src/config/resolve.js';
 import type { EdgeConfigInput } from '../host/src/config/schema.js';
 import type { Gateway } from '../host/src/gateway/gateway.js';
 import { writeNetworkKey } from '../host/src/mesh/identity.js';
+import { Attestor } from '../host/src/security/tpm/attestor.js';
 import { TpmError } from '../host/src/security/tpm/errors.js';
 import { Tpm, TR } from '../host/src/security/tpm/esys.js';
 import { release } from '../host/src/security/tpm/identity.js';
@@ -19,6 +20,7 @@ import { TpmRsaPrivateKey } from '../host/src/security/tpm/libp2p-key.js';
 import { loadMeshKey, meshPublicKeyDer, signWithMeshKey } from '../host/src/security/tpm/mesh-key.js';
 import { parseTcti } from '../host/src/security/tpm/tcti.js';
 import { akTemplate, emptySensitive, MESH_KEY_HANDLE } from '../host/src/security/tpm/templates.js';
+import { AttestationRefused, Verifier } from '../host/src/security/tpm/verifier.js';
 import { connectClient, EVERYTHING, eventually, freePort, NODE, REPLICA, startGateway, textOf } from './helpers/gateway.js';
 import { docPage } from './helpers/docs.js';
 import { collect, spawnCli, tempDir, waitForExit } from './helpers/processes.js';
@@ -108,6 +110,50 @@ describe('the mesh key in the TPM', () => {
       await second.stop();
     }
   }, 60_000);
+});
+
+describe("the AK's certification of the mesh key", () => {
+  let swtpm: SoftwareTpm;
+  let node: Attestor;
+  beforeAll(async () => {
+    swtpm = await startSwtpm();
+    node = await Attestor.start(Tpm.open(parseTcti(swtpm.tcti)), { pcrs: [0], code: Buffer.alloc(32, 1), config: Buffer.alloc(32, 2) });
+  }, 60_000);
+  afterAll(async () => {
+    await node?.close();
+    await swtpm?.stop();
+  });
+
+  const reason = (run: () => void): string => {
+    try {
+      run();
+      return 'accepted';
+    } catch (err) {
+      if (err instanceof AttestationRefused) return err.reason;
+      throw err;
+    }
+  };
+
+  it('verifies for the mesh key and a fresh nonce, and refuses another key, a swapped key, another nonce and a replay', async () => {
+    const verifier = new Verifier({ pcrs: [0], policy: {} });
+    const ak = await verifier.register(await node.identity(), (blob, secret) => node.activate(blob, secret));
+    const meshKey = createPublicKey({ key: await node.meshPublicKey(), format: 'der', type: 'spki' });
+    const nonce = verifier.issueNonce();
+    const certification = await node.certifyMeshKey(nonce);
+    const { publicKey: stranger } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    expect(reason(() => verifier.verifyKeyCertification(ak, nonce, certification, stranger))).toBe('key_not_bound');
+    const again = verifier.issueNonce();
+    const fresh = await node.certifyMeshKey(again);
+    const akPublic = (await node.identity()).akPublic;
+    expect(reason(() => verifier.verifyKeyCertification(ak, again, { ...fresh, keyPublic: akPublic }, meshKey))).toBe('key_not_bound');
+    const third = verifier.issueNonce();
+    expect(reason(() => verifier.verifyKeyCertification(ak, third, fresh, meshKey))).toBe('nonce_mismatch');
+    const fourth = verifier.issueNonce();
+    const good = await node.certifyMeshKey(fourth);
+    expect(reason(() => verifier.verifyKeyCertification(ak, fourth, good, meshKey))).toBe('accepted');
+    expect(reason(() => verifier.verifyKeyCertification(ak, fourth, good, meshKey))).toBe('nonce_replayed');
+    expect(await node.openHandles()).toBe(0);
+  });
 });
 
 describe('two gateways on a mesh, one with its peer key in the TPM', () => {
