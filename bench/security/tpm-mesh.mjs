@@ -12,14 +12,26 @@
 //   turns, each dial on a new connection. The dialer verifies the target's
 //   handshake signature; the target signs it (in the TPM for "tpm").
 // - handles: transient objects and sessions the TPM holds afterwards (must be 0).
+// - attest: what a gateway with attestation_required pays before its first
+//   call to a mesh peer (two gateways in this process, the peer with a TPM
+//   identity): registration (identity, credential activation), a quote and
+//   the key certification, over /mcp-edge/attest/1.0.0, with a new verifier
+//   each time; then a re-attestation (AK registered: quote and certification).
+//   Baseline: a libp2p ping over the same connection. ATTESTS rounds.
 //
-//   node bench/security/tpm-mesh.mjs   (env: SIGNS=200 CONNECTS=30)
+//   node bench/security/tpm-mesh.mjs   (env: SIGNS=200 CONNECTS=30 ATTESTS=20)
 // Prints one JSON document on stdout. Needs the built host (npm run build) and swtpm.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import { createGateway } from '../../host/dist/index.js';
+import { meshChannel } from '../../host/dist/mesh/attestation.js';
 import { createMeshNode } from '../../host/dist/mesh/node.js';
+import { PeerAttestation } from '../../host/dist/security/tpm/peer-attestation.js';
+import { createLogger } from '../../host/dist/telemetry/log.js';
+import { createPublicKey } from 'node:crypto';
+import { multiaddr } from '@multiformats/multiaddr';
 import { Tpm } from '../../host/dist/security/tpm/esys.js';
 import { TpmRsaPrivateKey } from '../../host/dist/security/tpm/libp2p-key.js';
 import { loadMeshKey, meshPublicKeyDer, signWithMeshKey } from '../../host/dist/security/tpm/mesh-key.js';
@@ -29,6 +41,7 @@ import { startSwtpm } from '../../scripts/swtpm.mjs';
 
 const SIGNS = Number(process.env.SIGNS ?? 200);
 const CONNECTS = Number(process.env.CONNECTS ?? 30);
+const ATTESTS = Number(process.env.ATTESTS ?? 20);
 
 /** @param {number[]} xs @param {number} q */
 const quantile = (xs, q) => {
@@ -83,6 +96,37 @@ async function connectTimes(keys) {
   return Object.fromEntries(Object.entries(times).map(([name, xs]) => [name, stats(xs)]));
 }
 
+/** @param {string} tcti @param {string} dir */
+async function attestTimes(tcti, dir) {
+  const logger = createLogger('silent');
+  const mesh = { enabled: true, open: true, listen: ['/ip4/127.0.0.1/tcp/0'] };
+  const prover = await createGateway({ config: { gateway: { bind_address: '127.0.0.1:0', data_dir: join(dir, 'prover') }, security: { use_tpm: true, tpm_device: tcti, tpm_pcrs: [0] }, mesh: { ...mesh, identity: 'tpm' } }, logger });
+  const verifierNode = await createGateway({ config: { gateway: { bind_address: '127.0.0.1:0', data_dir: join(dir, 'verifier') }, mesh: { ...mesh, bootstrap: prover.mesh?.addresses() ?? [] } }, logger });
+  try {
+    const node = /** @type {NonNullable<typeof verifierNode.mesh>} */ (verifierNode.mesh).node;
+    const peerId = /** @type {NonNullable<typeof prover.mesh>} */ (prover.mesh).node.peerId;
+    const connection = await node.dial(multiaddr(/** @type {NonNullable<typeof prover.mesh>} */ (prover.mesh).addresses()[0] ?? ''));
+    const key = createPublicKey({ key: Buffer.from(/** @type {{ raw: Uint8Array }} */ (connection.remotePeer.publicKey).raw), format: 'der', type: 'spki' });
+    const channel = meshChannel(node, peerId.toString());
+    const audit = { record: () => true, admits: () => true };
+    const first = [];
+    const again = [];
+    const ping = [];
+    for (let i = 0; i < ATTESTS; i++) {
+      let now = 0;
+      const attestation = new PeerAttestation({ verifier: { pcrs: [0], policy: {} }, intervalMs: 1 }, audit, logger, () => now);
+      first.push(await timed(() => attestation.admit('peer', 'peer', channel, () => key)));
+      now += 2; // past the interval: the next admit quotes again, with the AK registered
+      again.push(await timed(() => attestation.admit('peer', 'peer', channel, () => key)));
+      ping.push(await timed(() => node.services.ping.ping(peerId)));
+    }
+    return { firstAdmission: stats(first), reAttestation: stats(again), pingBaseline: stats(ping), openHandles: await prover.tpm?.openHandles() };
+  } finally {
+    await verifierNode.close();
+    await prover.close();
+  }
+}
+
 const dir = mkdtempSync(join(os.tmpdir(), 'mcp-edge-bench-tpm-mesh-'));
 const loadAtStart = Math.round((os.loadavg()[0] ?? NaN) * 100) / 100;
 const swtpm = await startSwtpm(join(dir, 'tpm'));
@@ -98,6 +142,7 @@ try {
   await release(tpm, key);
   const openHandles = await tpm.openHandles();
   await tpm.close();
+  const attest = await attestTimes(swtpm.tcti, dir);
   const result = {
     bench: 'security/tpm-mesh',
     tpm: 'swtpm (Debian), TCP on 127.0.0.1',
@@ -109,6 +154,7 @@ try {
       connectTpmToEd25519: Math.round(((connect.tpm?.medianMs ?? NaN) / (connect.softwareEd25519?.medianMs ?? NaN)) * 100) / 100,
     },
     openHandles,
+    attest,
     machine: { cpus: os.cpus().length, node: process.version, loadAvg1mAtStart: loadAtStart, loadAvg1mAtEnd: Math.round((os.loadavg()[0] ?? NaN) * 100) / 100 },
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
