@@ -55,8 +55,8 @@ export const MESH_KEY_ATTRIBUTES =
 /**
  * TPM2B_PUBLIC of the mesh key: RSA 2048, RSASSA-PKCS1-v1_5 with SHA-256.
  * Not ECDSA P-256: js-libp2p (@libp2p/peer-id 6) makes no peer id of an ECDSA
- * key, on this node or on the peer that checks its handshake; RSA is a key
- * type every libp2p peer verifies, and every TPM 2.0 signs with it.
+ * key, on this node or on the peer that checks its handshake. libp2p peers
+ * verify RSA, and the discrete TPMs (PC Client profile) and swtpm all sign with it.
  */
 export function meshKeyTemplate(): Buffer {
   const area = Buffer.concat([
