@@ -47,6 +47,8 @@ describe('mesh.identity in the config', () => {
     expect(refusal({ mesh: { identity: 'tpm' } })).toMatch(/mesh\.identity.*security\.use_tpm = true/s);
     expect(refusal({ mesh: { identity: 'hsm' as never } })).toMatch(/mesh\.identity.*"file".*"tpm"/s);
     expect(refusal({ mesh: { identity: 'tpm' }, security: { use_tpm: true } })).toBe('accepted');
+    // An RSA peer id (what a TPM identity has) may be allowlisted like an Ed25519 one.
+    expect(refusal({ mesh: { allowed_peers: ['QmPj394CuiTr7q6hTrXU7NsCJGvQoxXEGMW16DAZwuGxrW'] } })).toBe('accepted');
   });
 
   it('accepts the docs/tpm.md example as written', () => {
