@@ -1,11 +1,12 @@
 // mcp-edge mesh: what a node needs before it joins a mesh. `keygen` writes the
 // swarm key every node of a private mesh shares; `id` prints this node's peer
-// id (creating its identity in the data dir), which allowlists and bootstrap
-// addresses name.
+// id (creating its identity in the data dir, or in the TPM with
+// mesh.identity = "tpm"), which allowlists and bootstrap addresses name.
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { resolveSettings } from '../config/resolve.js';
 import { meshIdentityFile } from '../config/mesh-settings.js';
+import { DEFAULT_TPM_DEVICE } from '../security/tpm/tcti.js';
 import { CONFIG_OPTIONS, loadCliConfig, UsageError, type ConfigOptions } from './common.js';
 import type { Output } from './keys.js';
 
@@ -38,9 +39,17 @@ export async function meshCommand(argv: string[], io: Output = stdio): Promise<v
       if (arg) throw new UsageError(`unexpected argument "${arg}"`);
       const config = await loadCliConfig(parsed.values as ConfigOptions);
       // libp2p's modules load only for the mesh commands (they would slow every other command's start).
-      const [{ loadIdentity }, { peerIdFromPrivateKey }] = await Promise.all([import('../mesh/identity.js'), import('@libp2p/peer-id')]);
+      const { peerIdFromPublicKey } = await import('@libp2p/peer-id');
+      if (config.mesh.identity === 'tpm') {
+        // The TPM bindings load libtss2 through koffi: only for a TPM identity.
+        const [{ meshPublicKeyOf }, { publicKeyFromRaw }] = await Promise.all([import('../security/tpm/mesh-key.js'), import('@libp2p/crypto/keys')]);
+        const der = await meshPublicKeyOf(config.security.tpm_device ?? DEFAULT_TPM_DEVICE);
+        io.out(`${peerIdFromPublicKey(publicKeyFromRaw(der)).toString()}\n`);
+        return;
+      }
+      const { loadIdentity } = await import('../mesh/identity.js');
       const identity = await loadIdentity(meshIdentityFile(resolveSettings(config).dataDir));
-      io.out(`${peerIdFromPrivateKey(identity).toString()}\n`);
+      io.out(`${peerIdFromPublicKey(identity.publicKey).toString()}\n`);
       return;
     }
     case undefined:

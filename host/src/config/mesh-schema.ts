@@ -11,6 +11,12 @@ const peerIdText = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,64}$/, 'a peer id 
 export const meshSchema = z
   .object({
     enabled: z.boolean().default(false),
+    /**
+     * Where this node's peer identity key lives: "file" (an Ed25519 key in
+     * <data_dir>/mesh/identity.key) or "tpm" (an RSA key created and kept in the
+     * TPM of security.tpm_device, which needs security.use_tpm = true). See docs/tpm.md.
+     */
+    identity: z.enum(['file', 'tpm'], { error: 'mesh.identity is "file" (a key file in the data dir) or "tpm" (a key kept in the TPM, with security.use_tpm = true)' }).default('file'),
     /** Where this node listens for peers. */
     listen: z.array(multiaddrText).default(['/ip4/0.0.0.0/tcp/4001']),
     /** Peers to dial at start (multiaddrs ending in /p2p/<peer id>). */

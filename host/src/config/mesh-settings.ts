@@ -14,7 +14,9 @@ export interface MeshSettings {
   announceIntervalMs: number;
   callTimeoutMs: number;
   localityMs: number;
-  /** This node's private key (created on first start). */
+  /** Where this node's private key lives: a file, or the TPM (security.use_tpm). */
+  identity: 'file' | 'tpm';
+  /** This node's private key with identity "file" (created on first start). */
   identityFile: string;
 }
 
@@ -34,6 +36,7 @@ export function resolveMesh(mesh: MeshConfig, dataDir: string): MeshSettings | u
     announceIntervalMs: mesh.announce_interval_ms,
     callTimeoutMs: mesh.call_timeout_ms,
     localityMs: mesh.locality_ms,
+    identity: mesh.identity,
     identityFile: meshIdentityFile(dataDir),
   };
 }

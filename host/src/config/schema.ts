@@ -251,8 +251,9 @@ export const securitySchema = z
     /** The PCRs a quote covers besides the gateway's own (23); default 0-7. */
     tpm_pcrs: z.array(z.number().int().min(0).max(22)).min(1).max(23).optional(),
     /**
-     * Queue destinations at a URL (other mcp-edge gateways with use_tpm) get calls only after
-     * their TPM quote verifies, again every attestation_interval_seconds. See docs/tpm.md.
+     * Queue destinations at a URL (other mcp-edge gateways with use_tpm) get calls, and mesh
+     * peers get calls and are served, only after their TPM quote verifies, again every
+     * attestation_interval_seconds. See docs/tpm.md.
      */
     attestation_required: z.boolean().optional(),
     /** How long a peer's verified quote admits it, in seconds (default 300). */
@@ -697,6 +698,9 @@ export const configSchema = z
       if (seen.has(u.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `upstream id "${u.id}" is used twice` });
       seen.add(u.id);
     });
+    if (c.mesh.identity === 'tpm' && c.security.use_tpm !== true) {
+      ctx.addIssue({ code: 'custom', path: ['mesh', 'identity'], message: 'mesh.identity = "tpm" keeps the peer key in the TPM: set security.use_tpm = true (and security.tpm_device), or use mesh.identity = "file"' });
+    }
     for (const [name, d] of Object.entries(c.offline.destinations)) {
       if (d.upstream !== undefined && !seen.has(d.upstream)) {
         ctx.addIssue({ code: 'custom', path: ['offline', 'destinations', name, 'upstream'], message: `no upstream has id "${d.upstream}"` });

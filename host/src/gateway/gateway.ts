@@ -54,7 +54,7 @@ import { powerMetrics } from '../power/power.js';
 import { chatCompletionsHandler, createModelService, mcpCompletionsHandler, type ModelService } from '../models/index.js';
 import { gatewaySampling } from '../models/sampling.js';
 import type { TpmService } from '../security/tpm/service.js';
-import { attestingFetches } from '../security/tpm/peer-attestation.js';
+import { attestingFetches, createPeerAttestation, type PeerAttestation } from '../security/tpm/peer-attestation.js';
 import { startAnalytics, type Analytics } from '../analytics/index.js';
 import { Telemetry } from '../telemetry/telemetry.js';
 import { httpLogContext, runInRequest, currentLogContext } from '../telemetry/log-context.js';
@@ -201,6 +201,7 @@ export class Gateway {
     let gateway: Gateway;
     let auditLog: AuditLog | undefined;
     let telemetry: Telemetry | undefined;
+    let peerAttestation: PeerAttestation | undefined;
     try {
       db = openDatabaseFile(settings.databaseFile);
       const auth = await createAuthenticator(settings.auth, db, log);
@@ -213,7 +214,8 @@ export class Gateway {
       registerBuiltinTools(gateway.tools, core, gateway.vocabularies, gateway.workers);
       if (settings.models.generateTool) gateway.tools.register(generateTool(gateway.models));
       for (const plugin of await configuredPlugins(settings.plugins, log)) gateway.plugins.use(plugin);
-      const destinationFetches = attestingFetches(settings.peerAttestation, settings.queue.destinations, tls.destinationFetches(Object.keys(settings.queue.destinations)), gateway.audit, log);
+      peerAttestation = createPeerAttestation(settings.peerAttestation, gateway.audit, log);
+      const destinationFetches = attestingFetches(peerAttestation, settings.queue.destinations, tls.destinationFetches(Object.keys(settings.queue.destinations)));
       if (settings.tpm.enabled) {
         // Loaded only when enabled: the TPM bindings load libtss2 through koffi.
         const { TpmService } = await import('../security/tpm/service.js');
@@ -244,7 +246,13 @@ export class Gateway {
       try {
         // Loaded only when enabled: libp2p is most of a cold start otherwise.
         const { Mesh } = await import('../mesh/mesh.js');
-        gateway.mesh = await Mesh.start(settings.mesh, gateway.aggregator, log);
+        // The schema allows identity "tpm" only with use_tpm, so the TPM is open here.
+        const privateKey = settings.mesh.identity === 'tpm' ? await gateway.tpm!.meshIdentity() : undefined;
+        gateway.mesh = await Mesh.start(settings.mesh, gateway.aggregator, log, {
+          ...(privateKey ? { privateKey } : {}),
+          ...(gateway.tpm ? { prover: gateway.tpm.prover(settings.mesh.identity === 'tpm') } : {}),
+          ...(peerAttestation ? { attestation: peerAttestation } : {}),
+        });
         const { resource, template } = meshResources(gateway.mesh);
         gateway.plugins.registerResource(resource);
         gateway.plugins.registerResourceTemplate(template);

@@ -4,11 +4,14 @@
 import type { Aggregator } from '../gateway/aggregator/aggregator.js';
 import type { MeshSettings } from '../config/mesh-settings.js';
 import type { Logger } from '../telemetry/log.js';
+import type { PeerAttestation } from '../security/tpm/peer-attestation.js';
+import { meshAdmission, serveAttestation, type AttestationProver, type MeshAdmission } from './attestation.js';
 import { Discovery, type SharedTool } from './discovery.js';
 import { MeshError } from './errors.js';
 import { MeshStats, meshMetrics } from './metrics.js';
 import { loadIdentity, loadNetworkKey } from './identity.js';
 import { multiaddr } from '@multiformats/multiaddr';
+import type { PrivateKey } from '@libp2p/interface';
 import { bootstrapAddrs, createMeshNode, type MeshNode } from './node.js';
 import { PeerProvider } from './peer-provider.js';
 import { serveSharedTools, sharedTools } from './serve.js';
@@ -17,6 +20,16 @@ import { serveSharedTools, sharedTools } from './serve.js';
 function listenFailure(err: Error): string {
   const failed = [...err.message.matchAll(/^\s*(\/\S+): Error: (.*)$/gm)].map((m) => `${m[1]}: ${m[2]}`);
   return failed.length > 0 ? failed.join('; ') : (err.message.split('\n')[0] ?? String(err));
+}
+
+/** What the gateway gives the mesh besides its settings. */
+export interface MeshStartOptions {
+  /** The node's key when it is not the key file's (mesh.identity = "tpm": the TPM's). */
+  privateKey?: PrivateKey;
+  /** This node's TPM (security.use_tpm): it answers peers' attestation questions. */
+  prover?: AttestationProver;
+  /** security.attestation_required: peers are called and served only once they attested. */
+  attestation?: PeerAttestation;
 }
 
 export class Mesh {
@@ -32,6 +45,7 @@ export class Mesh {
     readonly discovery: Discovery,
     private readonly settings: MeshSettings,
     private readonly aggregator: Aggregator,
+    private readonly admit: MeshAdmission,
   ) {}
 
   get peerId(): string {
@@ -68,7 +82,7 @@ export class Mesh {
     const known = this.peers.get(peer);
     if (known) return known.refresh();
     if (!this.discovery.entry(peer)) return;
-    const provider = new PeerProvider({ node: this.node, discovery: this.discovery, peer, callTimeoutMs: this.settings.callTimeoutMs, localityMs: this.settings.localityMs, stats: this.stats });
+    const provider = new PeerProvider({ node: this.node, discovery: this.discovery, peer, callTimeoutMs: this.settings.callTimeoutMs, localityMs: this.settings.localityMs, stats: this.stats, admit: this.admit });
     this.peers.set(peer, provider);
     this.aggregator.add(provider);
   }
@@ -97,16 +111,18 @@ export class Mesh {
     await this.node.stop();
   }
 
-  static async start(settings: MeshSettings, aggregator: Aggregator, log: Logger): Promise<Mesh> {
-    const privateKey = await loadIdentity(settings.identityFile);
+  static async start(settings: MeshSettings, aggregator: Aggregator, log: Logger, options: MeshStartOptions = {}): Promise<Mesh> {
+    const privateKey = options.privateKey ?? (await loadIdentity(settings.identityFile));
     const networkKey = settings.networkKeyFile ? loadNetworkKey(settings.networkKeyFile) : undefined;
     if (!networkKey) log.warn('mesh: open mesh (mesh.open = true): any node that reaches this one may join and call the shared tools');
     const node = await createMeshNode(settings, privateKey, networkKey);
     const discovery = new Discovery(node, settings.announceIntervalMs, log);
-    const mesh = new Mesh(node, discovery, settings, aggregator);
+    const admit = meshAdmission(node, options.attestation);
+    const mesh = new Mesh(node, discovery, settings, aggregator, admit);
+    if (options.prover) await serveAttestation(node, options.prover, log);
     const share = new Set(settings.share);
     mesh.sharedNow = sharedTools(aggregator, share);
-    await serveSharedTools(node, aggregator, () => mesh.sharedNow.map((t) => t.definition), log);
+    await serveSharedTools(node, aggregator, () => mesh.sharedNow.map((t) => t.definition), admit, log);
     discovery.onChange((peer) => mesh.peerChanged(peer));
     aggregator.onListChanged((part) => {
       if (part !== 'tools') return;

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { CONNECTION_CLOSED, METHOD_NOT_FOUND, REQUEST_TIMEOUT } from '../protocol/jsonrpc.js';
 import { ProviderUnavailableError, type CatalogPart, type Provider, type ProviderCallContext, type ProviderCatalog, type ProviderHealth } from '../providers/provider.js';
 import { VERSION } from '../version.js';
+import type { MeshAdmission } from './attestation.js';
 import type { Discovery } from './discovery.js';
 import type { MeshStats } from './metrics.js';
 import type { MeshNode } from './node.js';
@@ -28,6 +29,8 @@ export interface PeerProviderOptions {
   callTimeoutMs: number;
   localityMs: number;
   stats: MeshStats;
+  /** Resolves once the peer may be called (security.attestation_required: it attested). */
+  admit: MeshAdmission;
 }
 
 export class PeerProvider implements Provider {
@@ -93,6 +96,10 @@ export class PeerProvider implements Provider {
 
   async callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
     if (this.state.state !== 'up') throw new ProviderUnavailableError(this.id, this.state.detail ?? 'the peer is not in the mesh');
+    // Refused before anything is sent: the aggregator may try another replica.
+    await this.options.admit(this.peer).catch((err: Error) => {
+      throw new ProviderUnavailableError(this.id, err.message);
+    });
     const started = performance.now();
     try {
       const result = await this.call(name, args, context);

@@ -5,9 +5,10 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Aggregator } from '../gateway/aggregator/aggregator.js';
-import { INVALID_PARAMS } from '../protocol/jsonrpc.js';
+import { INVALID_PARAMS, POLICY_DENIED } from '../protocol/jsonrpc.js';
 import type { Logger } from '../telemetry/log.js';
 import { VERSION } from '../version.js';
+import type { MeshAdmission } from './attestation.js';
 import { sharedTool, type SharedTool } from './discovery.js';
 import type { MeshNode } from './node.js';
 import { MCP_PROTOCOL, StreamTransport } from './stream-transport.js';
@@ -26,17 +27,20 @@ export function sharedTools(aggregator: Aggregator, share: ReadonlySet<string>):
     });
 }
 
-/** Answers MCP sessions that peers open on the mesh protocol. */
-export async function serveSharedTools(node: MeshNode, aggregator: Aggregator, shared: () => readonly Tool[], log: Logger): Promise<void> {
+/** Answers MCP sessions that peers open on the mesh protocol; a call runs only once `admit` admits its peer. */
+export async function serveSharedTools(node: MeshNode, aggregator: Aggregator, shared: () => readonly Tool[], admit: MeshAdmission, log: Logger): Promise<void> {
   await node.handle(MCP_PROTOCOL, async (stream, connection) => {
     const peer = connection.remotePeer.toString();
     const server = new Server({ name: 'mcp-edge-mesh', version: VERSION }, { capabilities: { tools: {} } });
     server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...shared()] }));
-    server.setRequestHandler(CallToolRequestSchema, (request, extra) => {
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const { name, arguments: args, _meta } = request.params;
       if (!shared().some((t) => t.name === name)) {
         throw new McpError(INVALID_PARAMS, `Tool "${name}" is not shared with the mesh by this node; mesh.share in its mcp-edge.toml lists the tools it shares.`);
       }
+      await admit(peer).catch((err: Error) => {
+        throw new McpError(POLICY_DENIED, `this node serves mesh peers only once they attest with their TPM (security.attestation_required): ${err.message}`);
+      });
       const progressToken = _meta?.progressToken;
       return aggregator.callTool(name, args, { signal: extra.signal, client: extra, ...(progressToken !== undefined ? { progressToken } : {}) });
     });

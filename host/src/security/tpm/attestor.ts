@@ -7,6 +7,7 @@ import { TpmError } from './errors.js';
 import type { Tpm } from './esys.js';
 import { activateCredential, exportIdentity, loadAk, release, type LoadedKey, type TpmIdentity } from './identity.js';
 import { MEASUREMENT_PCR, measurementEvents, type MeasurementEvent } from './measure.js';
+import { loadMeshKey, meshPublicKeyDer, signWithMeshKey } from './mesh-key.js';
 import { objectName } from './wire.js';
 
 /** What a quote answer carries: everything a verifier needs besides the AK it registered. */
@@ -23,10 +24,29 @@ export interface AttestationEvidence {
   eventLog: MeasurementEvent[];
 }
 
+/** The AK's word that a key lives in this TPM (TPM2_Certify): what binds a mesh peer's libp2p key to the TPM that quoted. */
+export interface KeyCertification {
+  /** TPMT_PUBLIC of the certified key, hex. */
+  keyPublic: string;
+  /** TPMS_ATTEST (TPM_ST_ATTEST_CERTIFY), base64. */
+  attest: string;
+  /** TPMT_SIGNATURE by the AK, base64. */
+  signature: string;
+}
+
 /** Nonces are 16 to 64 bytes: enough to be unguessable, within TPM2B_DATA. */
 export const NONCE_BYTES = { min: 16, max: 64 } as const;
 
+function checkNonce(nonce: Buffer): void {
+  if (nonce.length < NONCE_BYTES.min || nonce.length > NONCE_BYTES.max) {
+    throw new RangeError(`a nonce is ${NONCE_BYTES.min} to ${NONCE_BYTES.max} bytes; this one has ${nonce.length}`);
+  }
+}
+
 export class Attestor {
+  /** The mesh identity key's ESYS_TR, loaded on first use (a persistent key: no TPM slot held). */
+  private meshKey: Promise<LoadedKey> | undefined;
+
   private constructor(
     private readonly tpm: Tpm,
     private readonly ak: LoadedKey,
@@ -56,9 +76,7 @@ export class Attestor {
 
   /** A quote with `nonce` as qualifying data, and the PCR values and event log it covers. */
   async quote(nonce: Buffer): Promise<AttestationEvidence> {
-    if (nonce.length < NONCE_BYTES.min || nonce.length > NONCE_BYTES.max) {
-      throw new RangeError(`a nonce is ${NONCE_BYTES.min} to ${NONCE_BYTES.max} bytes; this one has ${nonce.length}`);
-    }
+    checkNonce(nonce);
     // PCRs read after the quote could have moved in between; the verifier's digest check catches that.
     const { attest, signature } = await this.tpm.quote(this.ak.tr, nonce, this.pcrs);
     const values = await this.tpm.readPcrs(this.pcrs);
@@ -80,12 +98,40 @@ export class Attestor {
     return activateCredential(this.tpm, this.ak, blob, encryptedSecret);
   }
 
+  /** The mesh identity key's public key (SPKI DER); the key is created and persisted on first use. */
+  async meshPublicKey(): Promise<Buffer> {
+    return meshPublicKeyDer(await this.loadMeshKey());
+  }
+
+  /** The mesh identity key's RSASSA signature of a SHA-256 digest. */
+  async meshSign(digest: Buffer): Promise<Buffer> {
+    return signWithMeshKey(this.tpm, await this.loadMeshKey(), digest);
+  }
+
+  /** The AK's certification of the mesh identity key, with `nonce` as qualifying data. */
+  async certifyMeshKey(nonce: Buffer): Promise<KeyCertification> {
+    checkNonce(nonce);
+    const key = await this.loadMeshKey();
+    const { attest, signature } = await this.tpm.certify(key.tr, this.ak.tr, nonce);
+    return { keyPublic: key.tpmtPublic.toString('hex'), attest: attest.toString('base64'), signature: signature.toString('base64') };
+  }
+
+  private loadMeshKey(): Promise<LoadedKey> {
+    const loading = (this.meshKey ??= loadMeshKey(this.tpm));
+    loading.catch(() => {
+      if (this.meshKey === loading) this.meshKey = undefined;
+    });
+    return loading;
+  }
+
   /** Transient objects and sessions the TPM holds (0 unless something leaked). */
   openHandles(): Promise<number> {
     return this.tpm.openHandles();
   }
 
   async close(): Promise<void> {
+    const meshKey = await this.meshKey?.catch(() => undefined);
+    if (meshKey) await release(this.tpm, meshKey).catch(() => undefined);
     await release(this.tpm, this.ak).catch((err: unknown) => {
       if (!(err instanceof TpmError)) throw err;
     });

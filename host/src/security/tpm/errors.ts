@@ -13,7 +13,9 @@ export type TpmErrorCode =
   /** tpm_device is not a TCTI the gateway understands. */
   | 'tpm_config_invalid'
   /** What the TPM holds is not what the gateway expects (no EK, a foreign key at the AK handle). */
-  | 'tpm_state_unexpected';
+  | 'tpm_state_unexpected'
+  /** Something asked for a TPM-resident private key's bytes, which never leave the TPM. */
+  | 'tpm_key_resident';
 
 export class TpmError extends Error {
   override readonly name = 'TpmError';

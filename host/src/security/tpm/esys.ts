@@ -8,6 +8,8 @@ import { ALG, pcrSelection, readDigestList, Reader, readPcrSelection, tpm2b, u16
 
 export const TR = { NONE: 0xfff, PASSWORD: 0x0ff, RH_OWNER: 0x101, RH_ENDORSEMENT: 0x10b } as const;
 const SE_POLICY = 0x01;
+const ST_HASHCHECK = 0x8024;
+const RH_NULL = 0x40000007;
 const CAP_HANDLES = 0x00000001;
 
 type Native = bigint | null;
@@ -127,6 +129,32 @@ export class Tpm {
     );
     const attest = new Reader(fromNative('TPM2B_ATTEST', quoted[0])).tpm2b();
     return { attest: Buffer.from(attest), signature: fromNative('TPMT_SIGNATURE', signature[0]) };
+  }
+
+  /** TPM2_Certify: `signer` (the AK) attests that `object` is loaded in this TPM, with `nonce` as qualifying data. */
+  async certify(object: number, signer: number, nonce: Buffer): Promise<{ attest: Buffer; signature: Buffer }> {
+    const info: Native[] = [null];
+    const signature: Native[] = [null];
+    await this.call(
+      'Certify', object, signer, TR.PASSWORD, TR.PASSWORD, TR.NONE,
+      toNative('TPM2B_DATA', tpm2b(nonce)), toNative('TPMT_SIG_SCHEME', u16(ALG.NULL)), info, signature,
+    );
+    const attest = new Reader(fromNative('TPM2B_ATTEST', info[0])).tpm2b();
+    return { attest: Buffer.from(attest), signature: fromNative('TPMT_SIGNATURE', signature[0]) };
+  }
+
+  /**
+   * TPM2_Sign of a SHA-256 digest with an unrestricted signing key, in the key's own scheme: TPMT_SIGNATURE bytes.
+   * The NULL ticket is enough: only restricted keys need proof that the TPM hashed the data itself.
+   */
+  async sign(key: number, digest: Buffer): Promise<Buffer> {
+    const signature: Native[] = [null];
+    const nullTicket = Buffer.concat([u16(ST_HASHCHECK), u32(RH_NULL), u16(0)]);
+    await this.call(
+      'Sign', key, TR.PASSWORD, TR.NONE, TR.NONE,
+      toNative('TPM2B_DIGEST', tpm2b(digest)), toNative('TPMT_SIG_SCHEME', u16(ALG.NULL)), toNative('TPMT_TK_HASHCHECK', nullTicket), signature,
+    );
+    return fromNative('TPMT_SIGNATURE', signature[0]);
   }
 
   /** SHA-256 values of `pcrs` (the TPM answers at most 8 per read). */

@@ -45,6 +45,9 @@ const ESYS_COMMANDS: Record<string, string> = {
     'uint32_t Esys_PolicySecret(void *ctx, uint32_t auth, uint32_t session, uint32_t s1, uint32_t s2, uint32_t s3, void *nonceTpm, void *cpHash, void *policyRef, int32_t expiration, _Out_ void **timeout, _Out_ void **ticket)',
   ActivateCredential:
     'uint32_t Esys_ActivateCredential(void *ctx, uint32_t activate, uint32_t key, uint32_t s1, uint32_t s2, uint32_t s3, void *blob, void *secret, _Out_ void **certInfo)',
+  Certify:
+    'uint32_t Esys_Certify(void *ctx, uint32_t object, uint32_t sign, uint32_t s1, uint32_t s2, uint32_t s3, void *qualifying, void *scheme, _Out_ void **certifyInfo, _Out_ void **signature)',
+  Sign: 'uint32_t Esys_Sign(void *ctx, uint32_t key, uint32_t s1, uint32_t s2, uint32_t s3, void *digest, void *scheme, void *validation, _Out_ void **signature)',
   GetCapability:
     'uint32_t Esys_GetCapability(void *ctx, uint32_t s1, uint32_t s2, uint32_t s3, uint32_t cap, uint32_t property, uint32_t count, _Out_ uint8_t *more, _Out_ void **data)',
 };
@@ -54,6 +57,7 @@ const MU_TYPES = [
   'TPM2B_PUBLIC', 'TPM2B_NAME', 'TPM2B_SENSITIVE_CREATE', 'TPM2B_DATA', 'TPML_PCR_SELECTION', 'TPM2B_ATTEST',
   'TPMT_SIGNATURE', 'TPMT_SIG_SCHEME', 'TPML_DIGEST', 'TPML_DIGEST_VALUES', 'TPM2B_NV_PUBLIC', 'TPM2B_MAX_NV_BUFFER',
   'TPM2B_NONCE', 'TPM2B_DIGEST', 'TPMT_SYM_DEF', 'TPM2B_ID_OBJECT', 'TPM2B_ENCRYPTED_SECRET', 'TPMS_CAPABILITY_DATA',
+  'TPMT_TK_HASHCHECK',
 ] as const;
 export type MuType = (typeof MU_TYPES)[number];
 

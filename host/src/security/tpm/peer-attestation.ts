@@ -1,17 +1,19 @@
 // security.attestation_required: a queue destination that is another
-// mcp-edge gets no call until it proved, with a fresh TPM quote, which TPM it
-// runs on and what code and config it measured. The check sits in the
-// destination's fetch: before the first request, and again before the first
-// request after attestation_interval_seconds, the peer is registered (its EK
-// certificate checked, its AK bound to the EK by credential activation) and
-// quoted with a nonce of this gateway's verifier. A refusal is audited and
-// fails the request, so the queue keeps the calls and retries with its backoff.
+// mcp-edge, or a mesh peer, gets no call until it proved, with a fresh TPM
+// quote, which TPM it runs on and what code and config it measured. Before the
+// first request, and again before the first request after
+// attestation_interval_seconds, the peer is registered (its EK certificate
+// checked, its AK bound to the EK by credential activation) and quoted with a
+// nonce of this gateway's verifier. For a destination the check sits in its
+// fetch: a refusal fails the request, so the queue keeps the calls and retries
+// with its backoff. The mesh asks over a libp2p stream (mesh/attestation.ts).
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { AuditRecorder } from '../audit/log.js';
 import type { Logger } from '../../telemetry/log.js';
-import type { AttestationEvidence } from './attestor.js';
+import type { KeyObject } from 'node:crypto';
+import type { AttestationEvidence, KeyCertification } from './attestor.js';
 import { TpmError } from './errors.js';
 import type { PeerAttestationConfig } from './settings.js';
 import type { TpmIdentity } from './identity.js';
@@ -34,6 +36,16 @@ interface PeerState {
   pending?: Promise<void>;
 }
 
+/** How a verifier reaches a peer's TPM: the three questions attestation asks (over HTTP for a queue destination, a libp2p stream for a mesh peer). */
+export interface AttestationChannel {
+  identity(): Promise<TpmIdentity>;
+  /** The peer's answer to a credential challenge (MakeCredential output). */
+  activate(blob: Buffer, secret: Buffer): Promise<Buffer>;
+  quote(nonce: Buffer): Promise<AttestationEvidence>;
+  /** The AK's certification of the node's mesh identity key (TPM2_Certify); only a node whose mesh key is in its TPM answers it. */
+  certifyMeshKey?(nonce: Buffer): Promise<KeyCertification>;
+}
+
 export class PeerAttestation {
   private readonly verifier: Verifier;
   private readonly peers = new Map<string, PeerState>();
@@ -49,65 +61,86 @@ export class PeerAttestation {
 
   /** `inner` (the destination's own fetch), admitting requests to `mcpUrl` only after the peer attested. */
   fetchFor(destination: string, mcpUrl: string, inner: FetchLike): FetchLike {
-    const base = new URL(mcpUrl).origin;
+    const channel = httpChannel(new URL(mcpUrl).origin, inner);
     return async (url, init) => {
-      await this.admit(destination, base, inner);
+      await this.admit(destination, `destination "${destination}"`, channel);
       return inner(url, init);
     };
   }
 
-  /** When each destination last passed, ms since epoch (for /health and tests). */
-  verifiedAt(destination: string): number | undefined {
-    return this.peers.get(destination)?.verifiedAt;
+  /** When each peer (a destination's name, or "mesh:<peer id>") last passed, ms since epoch (for /health and tests). */
+  verifiedAt(target: string): number | undefined {
+    return this.peers.get(target)?.verifiedAt;
   }
 
-  private async admit(destination: string, base: string, fetch: FetchLike): Promise<void> {
-    const state = this.peers.get(destination) ?? {};
-    this.peers.set(destination, state);
+  /**
+   * Resolves once `target` has a verified quote younger than the interval,
+   * attesting it over `channel` when it has none; PeerNotAttested otherwise.
+   * `label` names the peer in the refusal. Concurrent callers share one attempt.
+   * With `peerKey` (a mesh peer: the key its connection proved, undefined when
+   * no TPM could hold it), the TPM that quoted must also certify that key.
+   */
+  async admit(target: string, label: string, channel: AttestationChannel, peerKey?: () => KeyObject | undefined): Promise<void> {
+    const state = this.peers.get(target) ?? {};
+    this.peers.set(target, state);
     if (state.verifiedAt !== undefined && this.now() - state.verifiedAt < this.settings.intervalMs) return;
-    state.pending ??= this.attest(destination, base, fetch, state).finally(() => {
+    state.pending ??= this.attest(target, label, channel, state, peerKey).finally(() => {
       state.pending = undefined;
     });
     await state.pending;
   }
 
-  private async attest(destination: string, base: string, fetch: FetchLike, state: PeerState): Promise<void> {
+  private async attest(target: string, label: string, channel: AttestationChannel, state: PeerState, peerKey?: () => KeyObject | undefined): Promise<void> {
     const start = performance.now();
     try {
-      state.ak ??= await this.verifier.register(await this.getJson<TpmIdentity>(fetch, `${base}/v1/attestation/identity`), async (blob, secret) => {
-        const answer = await this.postJson<{ credential: string }>(fetch, `${base}/v1/attestation/activate`, { blob: blob.toString('base64'), secret: secret.toString('base64') });
-        return Buffer.from(answer.credential, 'base64');
-      });
+      state.ak ??= await this.verifier.register(await channel.identity(), (blob, secret) => channel.activate(blob, secret));
       const nonce = this.verifier.issueNonce();
-      const evidence = await this.postJson<AttestationEvidence>(fetch, `${base}/v1/attestation/quote`, { nonce: nonce.toString('hex') });
-      this.verifier.verify(state.ak, nonce, evidence);
+      this.verifier.verify(state.ak, nonce, await channel.quote(nonce));
+      // After the quote: a peer without a TPM is told so, rather than that its key is not in one.
+      if (peerKey) await this.checkBinding(state.ak, channel, peerKey());
       state.verifiedAt = this.now();
-      this.audit.record({ operation: 'attest', outcome: 'ok', target: destination, latencyMs: performance.now() - start });
+      this.audit.record({ operation: 'attest', outcome: 'ok', target, latencyMs: performance.now() - start });
     } catch (err) {
       state.verifiedAt = undefined;
       const reason = err instanceof AttestationRefused ? err.reason : 'unreachable';
       // A peer whose AK failed may have been replaced: register it again next time.
       if (err instanceof AttestationRefused) state.ak = undefined;
       const detail = `${reason}: ${(err as Error).message}`;
-      this.audit.record({ operation: 'attest', outcome: 'denied', target: destination, detail, latencyMs: performance.now() - start });
-      this.log.warn('peer attestation failed; its calls wait', { destination, reason, error: (err as Error).message });
-      throw new PeerNotAttested(`destination "${destination}" is not admitted: attestation failed (${detail})`);
+      this.audit.record({ operation: 'attest', outcome: 'denied', target, detail, latencyMs: performance.now() - start });
+      this.log.warn('peer attestation failed; the peer is refused until it attests', { peer: target, reason, error: (err as Error).message });
+      throw new PeerNotAttested(`${label} is not admitted: attestation failed (${detail})`);
     }
   }
 
-  private async getJson<T>(fetch: FetchLike, url: string): Promise<T> {
-    return this.answer<T>(url, await fetch(url, { method: 'GET', headers: { accept: 'application/json' } }));
+  /** The TPM that quoted must certify, with its AK and for a fresh nonce, that it holds `key`. */
+  private async checkBinding(ak: RegisteredAk, channel: AttestationChannel, key: KeyObject | undefined): Promise<void> {
+    if (!key) throw new AttestationRefused('key_not_bound', 'the peer is known by a key no TPM holds (a key file: mesh.identity = "file" there)');
+    if (!channel.certifyMeshKey) throw new AttestationRefused('key_not_bound', 'the channel to this peer cannot ask for a key certification');
+    const nonce = this.verifier.issueNonce();
+    let certification: KeyCertification;
+    try {
+      certification = await channel.certifyMeshKey(nonce);
+    } catch (err) {
+      throw new AttestationRefused('key_not_bound', `the peer's TPM did not certify its mesh key: ${(err as Error).message}`);
+    }
+    this.verifier.verifyKeyCertification(ak, nonce, certification, key);
   }
+}
 
-  private async postJson<T>(fetch: FetchLike, url: string, body: unknown): Promise<T> {
-    return this.answer<T>(url, await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) }));
-  }
-
-  private async answer<T>(url: string, res: Response): Promise<T> {
+/** The attestation routes of the mcp-edge at `base`, through `fetch` (the destination's own TLS settings). */
+function httpChannel(base: string, fetch: FetchLike): AttestationChannel {
+  const answer = async <T>(url: string, res: Response): Promise<T> => {
     const text = await res.text();
     if (!res.ok) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 300)}`);
     return JSON.parse(text) as T;
-  }
+  };
+  const post = async <T>(path: string, body: unknown): Promise<T> =>
+    answer<T>(`${base}${path}`, await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) }));
+  return {
+    identity: async () => answer<TpmIdentity>(`${base}/v1/attestation/identity`, await fetch(`${base}/v1/attestation/identity`, { method: 'GET', headers: { accept: 'application/json' } })),
+    activate: async (blob, secret) => Buffer.from((await post<{ credential: string }>('/v1/attestation/activate', { blob: blob.toString('base64'), secret: secret.toString('base64') })).credential, 'base64'),
+    quote: (nonce) => post<AttestationEvidence>('/v1/attestation/quote', { nonce: nonce.toString('hex') }),
+  };
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -124,17 +157,20 @@ function readEkCas(file: string): X509Certificate[] {
   return certificates;
 }
 
+/** The gateway's peer attestation (one verifier for queue destinations and mesh peers); undefined without attestation_required. */
+export function createPeerAttestation(config: PeerAttestationConfig | undefined, audit: AuditRecorder, log: Logger): PeerAttestation | undefined {
+  if (!config) return undefined;
+  const verifier: VerifierOptions = { pcrs: config.pcrs, policy: config.policy, ...(config.ekCaFile ? { ekCas: readEkCas(config.ekCaFile) } : {}) };
+  return new PeerAttestation({ verifier, intervalMs: config.intervalMs }, audit, log);
+}
+
 /** The queue's destination fetches, those of URL destinations wrapped to admit only attested peers (with attestation_required). */
 export function attestingFetches(
-  config: PeerAttestationConfig | undefined,
+  attestation: PeerAttestation | undefined,
   destinations: Readonly<Record<string, { target: { url: string } | { upstream: string } }>>,
   fetches: Readonly<Record<string, FetchLike>>,
-  audit: AuditRecorder,
-  log: Logger,
 ): Record<string, FetchLike> {
-  if (!config) return { ...fetches };
-  const verifier: VerifierOptions = { pcrs: config.pcrs, policy: config.policy, ...(config.ekCaFile ? { ekCas: readEkCas(config.ekCaFile) } : {}) };
-  const attestation = new PeerAttestation({ verifier, intervalMs: config.intervalMs }, audit, log);
+  if (!attestation) return { ...fetches };
   const out: Record<string, FetchLike> = { ...fetches };
   for (const [name, d] of Object.entries(destinations)) {
     if ('url' in d.target) out[name] = attestation.fetchFor(name, d.target.url, fetches[name] ?? ((url, init) => fetch(url, init)));

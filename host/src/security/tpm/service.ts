@@ -8,10 +8,12 @@ import { HTTP_REFUSED } from '../../protocol/jsonrpc.js';
 import type { RouteRegistry } from '../../gateway/routes.js';
 import { readJsonBody } from '../../gateway/body.js';
 import type { Logger } from '../../telemetry/log.js';
-import { Attestor, NONCE_BYTES, type AttestationEvidence } from './attestor.js';
+import { Attestor, NONCE_BYTES, type AttestationEvidence, type KeyCertification } from './attestor.js';
 import { TpmError } from './errors.js';
 import { Tpm } from './esys.js';
 import type { TpmIdentity } from './identity.js';
+import type { AttestationChannel } from './peer-attestation.js';
+import { TpmRsaPrivateKey } from './libp2p-key.js';
 import { codeDigest, configDigest, MEASUREMENT_PCR } from './measure.js';
 import type { TpmSettings } from './settings.js';
 import { parseTcti } from './tcti.js';
@@ -102,15 +104,51 @@ export class TpmService {
   }
 
   /**
-   * Runs a TPM operation. A TpmError becomes a 503 that says what failed, and is
-   * remembered for /health; an unreachable TPM is reopened (and the gateway
-   * measured again: a TPM that restarted has lost PCR 23) by the next request.
+   * The mesh identity (mesh.identity = "tpm"): a libp2p private key whose
+   * signatures the TPM makes. Created and persisted in the TPM on first use; a
+   * TpmError (not a 503) when the TPM cannot give it, so the gateway's start fails with it.
    */
-  private async tracked<T>(run: (attestor: Attestor) => Promise<T>): Promise<T> {
+  async meshIdentity(): Promise<TpmRsaPrivateKey> {
+    const publicKey = await this.run((a) => a.meshPublicKey());
+    this.log.info('mesh identity in the TPM', { device: this.settings.device });
+    return new TpmRsaPrivateKey(publicKey, (digest) => this.run((a) => a.meshSign(digest)));
+  }
+
+  /** The AK's certification of the mesh identity key for `nonce` (a mesh peer binding this node's peer id to this TPM). */
+  certifyMeshKey(nonce: Buffer): Promise<KeyCertification> {
+    return this.tracked((a) => a.certifyMeshKey(nonce));
+  }
+
+  /**
+   * What this node answers mesh peers' attestation questions with. The mesh
+   * key's certification only with `meshKeyInTpm`: with a key file, the peer id
+   * is not the TPM key's, and certifying that would only create a useless key.
+   */
+  prover(meshKeyInTpm: boolean): AttestationChannel {
+    const answers: AttestationChannel = { identity: () => this.identity(), activate: (blob, secret) => this.activate(blob, secret), quote: (nonce) => this.quote(nonce) };
+    return meshKeyInTpm ? { ...answers, certifyMeshKey: (nonce) => this.certifyMeshKey(nonce) } : answers;
+  }
+
+  /** Runs a TPM operation for a route: a TpmError becomes a 503 that says what failed. */
+  private async tracked<T>(operation: (attestor: Attestor) => Promise<T>): Promise<T> {
     try {
-      // One promise: requests that arrive while the TPM is being reopened wait for the same connection.
+      return await this.run(operation);
+    } catch (err) {
+      if (!(err instanceof TpmError)) throw err;
+      throw new HttpRefusal(503, HTTP_REFUSED, `The TPM did not answer: ${err.message}`);
+    }
+  }
+
+  /**
+   * Runs a TPM operation. A TpmError is remembered for /health; an unreachable
+   * TPM is reopened (and the gateway measured again: a TPM that restarted has
+   * lost PCR 23) by the next operation.
+   */
+  private async run<T>(operation: (attestor: Attestor) => Promise<T>): Promise<T> {
+    try {
+      // One promise: operations that arrive while the TPM is being reopened wait for the same connection.
       this.attestor ??= this.reopen();
-      const result = await run(await this.attestor);
+      const result = await operation(await this.attestor);
       this.lastError = undefined;
       return result;
     } catch (err) {
@@ -118,7 +156,7 @@ export class TpmService {
       this.lastError = err.message;
       this.log.warn('TPM command failed', { code: err.code, error: err.message });
       if (err.code === 'tpm_unreachable') await this.drop();
-      throw new HttpRefusal(503, HTTP_REFUSED, `The TPM did not answer: ${err.message}`);
+      throw err;
     }
   }
 

@@ -41,6 +41,34 @@ export function akTemplate(): Buffer {
   return tpm2b(area);
 }
 
+/** Where the gateway persists its mesh identity key (the owner's range: the operator's hierarchy, not the manufacturer's). */
+export const MESH_KEY_HANDLE = 0x81000100;
+
+/**
+ * The mesh key's attributes: an unrestricted signing key (it signs libp2p's
+ * handshakes and records, not TPM-made data) that never leaves this TPM. noDA:
+ * it has no auth value to guess, so failed uses must not lock the TPM out.
+ */
+export const MESH_KEY_ATTRIBUTES =
+  OBJECT.fixedTPM | OBJECT.fixedParent | OBJECT.sensitiveDataOrigin | OBJECT.userWithAuth | OBJECT.noDA | OBJECT.sign;
+
+/**
+ * TPM2B_PUBLIC of the mesh key: RSA 2048, RSASSA-PKCS1-v1_5 with SHA-256.
+ * Not ECDSA P-256: js-libp2p (@libp2p/peer-id 6) makes no peer id of an ECDSA
+ * key, on this node or on the peer that checks its handshake. libp2p peers
+ * verify RSA, and the discrete TPMs (PC Client profile) and swtpm all sign with it.
+ */
+export function meshKeyTemplate(): Buffer {
+  const area = Buffer.concat([
+    u16(ALG.RSA), u16(ALG.SHA256), u32(MESH_KEY_ATTRIBUTES), u16(0),
+    u16(ALG.NULL), // symmetric
+    u16(ALG.RSASSA), u16(ALG.SHA256), // scheme
+    u16(2048), u32(0), // keyBits, exponent (65537)
+    u16(0), // unique: the hierarchy's seed alone decides the key
+  ]);
+  return tpm2b(area);
+}
+
 /** TPM2B_SENSITIVE_CREATE with no auth value and no data. */
 export function emptySensitive(): Buffer {
   return tpm2b(Buffer.concat([u16(0), u16(0)]));

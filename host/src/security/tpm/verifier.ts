@@ -4,12 +4,15 @@
 // (a reused or foreign nonce, a quote signed by another key, PCR values that
 // do not match the signed digest, a measurement that is not the reference).
 import { createHash, randomBytes, timingSafeEqual, verify as verifySignature, X509Certificate, type KeyObject } from 'node:crypto';
-import type { AttestationEvidence } from './attestor.js';
+import type { AttestationEvidence, KeyCertification } from './attestor.js';
 import { makeCredential } from './credential.js';
 import type { TpmIdentity } from './identity.js';
 import { MEASUREMENT_PCR, replayEvents, type MeasurementEvent } from './measure.js';
 import { AK_ATTRIBUTES } from './templates.js';
-import { ALG, objectName, readPublicArea, readQuoteInfo, readSignature, type QuoteInfo } from './wire.js';
+
+/** A key generated in its TPM that can never leave it, and signs. */
+const RESIDENT_SIGNING_KEY = OBJECT.fixedTPM | OBJECT.fixedParent | OBJECT.sensitiveDataOrigin | OBJECT.sign;
+import { ALG, OBJECT, objectName, readCertifyInfo, readPublicArea, readQuoteInfo, readSignature, type QuoteInfo } from './wire.js';
 
 export type AttestationFailure =
   | 'malformed'
@@ -24,7 +27,9 @@ export type AttestationFailure =
   | 'pcr_selection_mismatch'
   | 'pcr_digest_mismatch'
   | 'event_log_mismatch'
-  | 'policy_mismatch';
+  | 'policy_mismatch'
+  /** The key the peer is known by (its mesh peer key) is not a key the attested TPM certified. */
+  | 'key_not_bound';
 
 export class AttestationRefused extends Error {
   override readonly name = 'AttestationRefused';
@@ -133,12 +138,36 @@ export class Verifier {
     if (evidence.akName !== ak.name.toString('hex')) refuse('wrong_key', `the quote names AK ${evidence.akName}, not the registered ${ak.name.toString('hex')}`);
     const attest = Buffer.from(evidence.attest, 'base64');
     const info = this.parse(attest);
-    this.checkSignature(ak, attest, Buffer.from(evidence.signature, 'base64'));
+    this.checkSignature(ak, attest, Buffer.from(evidence.signature, 'base64'), 'quote');
     if (!same(info.extraData, nonce)) refuse('nonce_mismatch', 'the quote was made for another nonce');
     this.consumeNonce(nonce);
     this.checkPcrs(info, evidence.pcrs);
     this.checkEvents(evidence.pcrs, evidence.eventLog);
     return info;
+  }
+
+  /**
+   * Checks that the registered AK certified (TPM2_Certify, for `nonce`) a key
+   * that never leaves its TPM and is `expected`: the key the peer is known by.
+   * Answers from a node that relays the questions to another TPM fail here.
+   */
+  verifyKeyCertification(ak: RegisteredAk, nonce: Buffer, certification: KeyCertification, expected: KeyObject): void {
+    const attest = Buffer.from(certification.attest, 'base64');
+    const keyPublic = Buffer.from(certification.keyPublic, 'hex');
+    let info: ReturnType<typeof readCertifyInfo>;
+    let area: ReturnType<typeof readPublicArea>;
+    try {
+      info = readCertifyInfo(attest);
+      area = readPublicArea(keyPublic);
+    } catch (err) {
+      return refuse('malformed', `the key certification cannot be read: ${(err as Error).message}`);
+    }
+    this.checkSignature(ak, attest, Buffer.from(certification.signature, 'base64'), 'key certification');
+    if (!same(info.extraData, nonce)) refuse('nonce_mismatch', 'the key certification was made for another nonce');
+    this.consumeNonce(nonce);
+    if (!same(info.name, objectName(keyPublic))) refuse('key_not_bound', 'the TPM certified another key than the one sent along');
+    if ((area.attributes & RESIDENT_SIGNING_KEY) !== RESIDENT_SIGNING_KEY) refuse('key_not_bound', 'the certified key was not made in its TPM, or may leave it');
+    if (!area.key.equals(expected)) refuse('key_not_bound', "the TPM that quoted holds another key than the peer's: the answers come from another node");
   }
 
   private parse(attest: Buffer): QuoteInfo {
@@ -149,7 +178,7 @@ export class Verifier {
     }
   }
 
-  private checkSignature(ak: RegisteredAk, attest: Buffer, signature: Buffer): void {
+  private checkSignature(ak: RegisteredAk, attest: Buffer, signature: Buffer, what: string): void {
     let sig: ReturnType<typeof readSignature>;
     try {
       sig = readSignature(signature);
@@ -158,7 +187,7 @@ export class Verifier {
     }
     const ecdsa = sig.alg === ALG.ECDSA;
     const ok = sig.hash === ALG.SHA256 && verifySignature('sha256', attest, ecdsa ? { key: ak.key, dsaEncoding: 'ieee-p1363' } : ak.key, sig.signature);
-    if (!ok) refuse('signature_invalid', 'the quote is not signed by the registered AK');
+    if (!ok) refuse('signature_invalid', `the ${what} is not signed by the registered AK`);
   }
 
   private consumeNonce(nonce: Buffer): void {

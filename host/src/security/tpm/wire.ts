@@ -7,6 +7,7 @@ export const ALG = { RSA: 0x0001, SHA256: 0x000b, AES: 0x0006, NULL: 0x0010, RSA
 export const ECC_NIST_P256 = 0x0003;
 export const TPM_GENERATED = 0xff544347;
 export const ST_ATTEST_QUOTE = 0x8018;
+export const ST_ATTEST_CERTIFY = 0x8017;
 
 /** TPMA_OBJECT bits the gateway sets and checks. */
 export const OBJECT = {
@@ -15,6 +16,7 @@ export const OBJECT = {
   sensitiveDataOrigin: 0x20,
   userWithAuth: 0x40,
   adminWithPolicy: 0x80,
+  noDA: 0x400,
   restricted: 0x10000,
   decrypt: 0x20000,
   sign: 0x40000,
@@ -174,11 +176,10 @@ export interface QuoteInfo {
   pcrDigest: Buffer;
 }
 
-/** TPMS_ATTEST of a quote. Anything else (another magic or type) is a RangeError. */
-export function readQuoteInfo(attest: Buffer): QuoteInfo {
-  const r = new Reader(attest);
+/** The header every TPMS_ATTEST starts with, up to its type-specific part; another magic or type is a RangeError. */
+function readAttestHeader(r: Reader, type: number, what: string): { qualifiedSigner: Buffer; extraData: Buffer; resetCount: number; restartCount: number } {
   if (r.u32() !== TPM_GENERATED) throw new RangeError('not produced by a TPM (magic is not TPM_GENERATED_VALUE)');
-  if (r.u16() !== ST_ATTEST_QUOTE) throw new RangeError('not a quote (type is not TPM_ST_ATTEST_QUOTE)');
+  if (r.u16() !== type) throw new RangeError(`not ${what}`);
   const qualifiedSigner = r.tpm2b();
   const extraData = r.tpm2b();
   r.u64(); // clock
@@ -186,9 +187,23 @@ export function readQuoteInfo(attest: Buffer): QuoteInfo {
   const restartCount = r.u32();
   r.u8(); // safe
   r.u64(); // firmwareVersion
+  return { qualifiedSigner, extraData, resetCount, restartCount };
+}
+
+/** TPMS_ATTEST of a quote. Anything else (another magic or type) is a RangeError. */
+export function readQuoteInfo(attest: Buffer): QuoteInfo {
+  const r = new Reader(attest);
+  const header = readAttestHeader(r, ST_ATTEST_QUOTE, 'a quote (type is not TPM_ST_ATTEST_QUOTE)');
   const pcrSelection = readPcrSelection(r);
   const pcrDigest = r.tpm2b();
-  return { qualifiedSigner, extraData, resetCount, restartCount, pcrSelection, pcrDigest };
+  return { ...header, pcrSelection, pcrDigest };
+}
+
+/** TPMS_ATTEST of TPM2_Certify: the certified object's name. Anything else is a RangeError. */
+export function readCertifyInfo(attest: Buffer): { extraData: Buffer; name: Buffer } {
+  const r = new Reader(attest);
+  const { extraData } = readAttestHeader(r, ST_ATTEST_CERTIFY, 'a certification (type is not TPM_ST_ATTEST_CERTIFY)');
+  return { extraData, name: r.tpm2b() };
 }
 
 /** TPMT_SIGNATURE (ECDSA or RSASSA over SHA-256) -> what node:crypto verifies. */
