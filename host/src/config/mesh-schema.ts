@@ -17,8 +17,13 @@ export const meshSchema = z
      * TPM of security.tpm_device, which needs security.use_tpm = true). See docs/tpm.md.
      */
     identity: z.enum(['file', 'tpm'], { error: 'mesh.identity is "file" (a key file in the data dir) or "tpm" (a key kept in the TPM, with security.use_tpm = true)' }).default('file'),
-    /** Where this node listens for peers. */
+    /**
+     * Where this node listens for peers. A node that cannot be dialled (behind NAT)
+     * listens through a relay instead: "<the relay's multiaddr>/p2p-circuit".
+     */
     listen: z.array(multiaddrText).default(['/ip4/0.0.0.0/tcp/4001']),
+    /** Relay connections (circuit relay v2) for nodes that listen through this one; off by default. */
+    relay_service: z.boolean().default(false),
     /** Peers to dial at start (multiaddrs ending in /p2p/<peer id>). */
     bootstrap: z.array(multiaddrText).default([]),
     /** Find peers on the LAN by multicast DNS. */

@@ -5,6 +5,8 @@ import type { MeshConfig } from './mesh-schema.js';
 
 export interface MeshSettings {
   listen: readonly string[];
+  /** Whether this node relays connections for others (circuit relay v2). */
+  relayService: boolean;
   bootstrap: readonly string[];
   mdns: boolean;
   /** The swarm key's path; undefined for an open mesh. */
@@ -28,6 +30,7 @@ export function resolveMesh(mesh: MeshConfig, dataDir: string): MeshSettings | u
   if (!mesh.enabled) return undefined;
   return {
     listen: mesh.listen,
+    relayService: mesh.relay_service,
     bootstrap: mesh.bootstrap,
     mdns: mesh.mdns,
     networkKeyFile: mesh.open ? undefined : resolve(mesh.network_key_file!),

@@ -13,7 +13,7 @@ import type { AttestationEvidence, KeyCertification } from '../security/tpm/atte
 import type { TpmIdentity } from '../security/tpm/identity.js';
 import type { AttestationChannel, PeerAttestation } from '../security/tpm/peer-attestation.js';
 import type { Logger } from '../telemetry/log.js';
-import type { MeshNode } from './node.js';
+import { dialPeer, type MeshNode } from './node.js';
 
 export const ATTEST_PROTOCOL = '/mcp-edge/attest/1.0.0';
 
@@ -112,7 +112,7 @@ export async function serveAttestation(node: MeshNode, prover: AttestationProver
 /** Asks `peer` one question on a stream of its own. */
 async function ask<T>(node: MeshNode, peer: string, question: Question): Promise<T> {
   const signal = AbortSignal.timeout(ANSWER_TIMEOUT_MS);
-  const stream = await node.dialProtocol(peerIdFromString(peer), ATTEST_PROTOCOL, { signal }).catch((err: Error) => {
+  const stream = await dialPeer(node, peerIdFromString(peer), ATTEST_PROTOCOL, signal).catch((err: Error) => {
     if (err instanceof UnsupportedProtocolError) throw new Error('the peer answers no attestation question: it runs without a TPM (security.use_tpm is off there)');
     throw err;
   });

@@ -2,6 +2,9 @@
 // Kademlia DHT (provider records of shared tools), gossipsub (announcements),
 // bootstrap peers and optional mDNS. A private mesh guards every connection
 // with the pre-shared network key; an allowlist refuses other peer ids.
+// Circuit relay v2: every node can dial and listen through a relay (a node
+// behind NAT listens on "<relay>/p2p-circuit"), and a node with
+// relay_service = true relays for others.
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
@@ -12,13 +15,14 @@ import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht';
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub';
 import { bootstrap } from '@libp2p/bootstrap';
 import { mdns } from '@libp2p/mdns';
+import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2';
 import { preSharedKey } from '@libp2p/pnet';
-import type { PeerDiscovery, PeerId, PrivateKey, ComponentLogger } from '@libp2p/interface';
+import type { PeerDiscovery, PeerId, PrivateKey, ComponentLogger, Stream } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { MeshSettings } from '../config/mesh-settings.js';
 import { MeshError } from './errors.js';
 
-export type MeshServices = { identify: Identify; ping: Ping; dht: KadDHT; pubsub: GossipSub };
+export type MeshServices = { identify: Identify; ping: Ping; dht: KadDHT; pubsub: GossipSub; relay?: CircuitRelayService };
 export type MeshNode = Libp2p<MeshServices>;
 
 /** The DHT protocol of mcp-edge meshes: kept apart from the public IPFS DHT. */
@@ -51,7 +55,7 @@ export async function createMeshNode(settings: MeshSettings, privateKey: Private
     start: false,
     privateKey,
     addresses: { listen },
-    transports: [tcp()],
+    transports: [tcp(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     // The nonce exchange gets more than pnet's 1 s default: a loaded Pi (or CI runner) misses that.
@@ -73,6 +77,23 @@ export async function createMeshNode(settings: MeshSettings, privateKey: Private
         // Edge nodes often share one address (several per host, NAT): no penalty for that.
         scoreParams: { IPColocationFactorWeight: 0 },
       }),
+      // The mesh's own relay: its relayed connections carry MCP calls, so no data or duration cap
+      // (libp2p's defaults, 128 KiB and 2 minutes, suit public relays that only help hole punching).
+      ...(settings.relayService ? { relay: circuitRelayServer({ reservations: { applyDefaultLimit: false } }) } : {}),
     },
   });
+}
+
+/**
+ * Opens a stream of `protocol` to `peer`. A peer heard of through others (its
+ * announcements gossiped on by a relay, say) may have no address in the peer
+ * store yet; libp2p does not look one up on dial, so the DHT is asked first
+ * (findPeer stores what it finds): a node behind a relay is found this way.
+ */
+export async function dialPeer(node: MeshNode, peer: PeerId, protocol: string, signal: AbortSignal): Promise<Stream> {
+  if (node.getConnections(peer).length === 0) {
+    const known = await node.peerStore.get(peer).catch(() => undefined);
+    if (!known || known.addresses.length === 0) await node.peerRouting.findPeer(peer, { signal });
+  }
+  return node.dialProtocol(peer, protocol, { signal });
 }

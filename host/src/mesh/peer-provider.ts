@@ -13,7 +13,7 @@ import { VERSION } from '../version.js';
 import type { MeshAdmission } from './attestation.js';
 import type { Discovery } from './discovery.js';
 import type { MeshStats } from './metrics.js';
-import type { MeshNode } from './node.js';
+import { dialPeer, type MeshNode } from './node.js';
 import { MCP_PROTOCOL, StreamTransport } from './stream-transport.js';
 
 /** Results are passed on as the peer sent them (its gateway checked them already). */
@@ -164,7 +164,7 @@ export class PeerProvider implements Provider {
     const opening = (async () => {
       let stream;
       try {
-        stream = await this.options.node.dialProtocol(peerIdFromString(this.options.peer), MCP_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(this.options.callTimeoutMs)]) });
+        stream = await dialPeer(this.options.node, peerIdFromString(this.options.peer), MCP_PROTOCOL, AbortSignal.any([signal, AbortSignal.timeout(this.options.callTimeoutMs)]));
       } catch (err) {
         throw new McpError(CONNECTION_CLOSED, `cannot open an MCP stream to peer ${this.options.peer}: ${(err as Error).message}`);
       }

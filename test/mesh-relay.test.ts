@@ -1,0 +1,50 @@
+// A node reachable only through a relay (circuit relay v2), as a node behind
+// NAT is: C listens on "<R>/p2p-circuit" and nowhere else; R relays
+// (mesh.relay_service); A knows only R and listens nowhere (a client-only
+// node, so C cannot dial it either: on loopback C could, where NAT would let
+// it). A's client lists and calls C's tool, over a connection that runs
+// through R, the only way the two can meet. Real libp2p nodes on 127.0.0.1.
+import { join } from 'node:path';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../host/src/config/load.js';
+import { writeNetworkKey } from '../host/src/mesh/identity.js';
+import { connectClient, eventually, NODE, REPLICA, startGateway, textOf } from './helpers/gateway.js';
+import { tempDir } from './helpers/processes.js';
+
+const LOOPBACK = ['/ip4/127.0.0.1/tcp/0'];
+
+describe('a node behind a relay', async () => {
+  const key = join(tempDir('mcp-edge-relay-'), 'mesh.key');
+  writeNetworkKey(key);
+  const mesh = { enabled: true, network_key_file: key, announce_interval_ms: 300 };
+  const relay = await startGateway({ mesh: { ...mesh, listen: LOOPBACK, relay_service: true } });
+  const relayAddr = relay.mesh!.addresses()[0]!;
+  const hidden = await startGateway({
+    upstreams: [{ id: 'up', transport: 'stdio', command: NODE, args: [REPLICA], env: { REPLICA_NAME: 'C' } }],
+    mesh: { ...mesh, listen: [`${relayAddr}/p2p-circuit`], bootstrap: [relayAddr], share: ['whoami'] },
+  });
+  const a = await startGateway({ mesh: { ...mesh, listen: [], bootstrap: [relayAddr] } });
+
+  it('listens only through the relay', async () => {
+    const addrs = await eventually(() => {
+      const now = hidden.mesh!.addresses();
+      return now.length > 0 ? now : undefined;
+    }, 15_000, 'the relay reservation');
+    expect(addrs.every((addr) => addr.startsWith(relayAddr) && addr.includes('/p2p-circuit'))).toBe(true);
+  });
+
+  it("is called from A's client, over a connection relayed by R", async () => {
+    const client = await connectClient(a);
+    await eventually(async () => ((await client.listTools()).tools.some((t) => t.name === 'whoami') ? true : undefined), 20_000, "C's whoami listed on A");
+    expect(textOf(await client.callTool({ name: 'whoami' }))).toBe('C');
+    const toC = a.mesh!.node.getConnections(peerIdFromString(hidden.mesh!.peerId));
+    expect(toC.length).toBeGreaterThan(0);
+    expect(toC.every((c) => c.remoteAddr.toString().includes('/p2p-circuit'))).toBe(true);
+  });
+
+  it('relay_service is off by default, and a boolean', () => {
+    expect(validateConfig({ mesh: { enabled: true, open: true } }, 'test').mesh.relay_service).toBe(false);
+    expect(() => validateConfig({ mesh: { enabled: true, open: true, relay_service: 'yes' } }, 'test')).toThrow(/relay_service/);
+  });
+});
