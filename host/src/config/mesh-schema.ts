@@ -18,8 +18,9 @@ export const meshSchema = z
      */
     identity: z.enum(['file', 'tpm'], { error: 'mesh.identity is "file" (a key file in the data dir) or "tpm" (a key kept in the TPM, with security.use_tpm = true)' }).default('file'),
     /**
-     * Where this node listens for peers. A node that cannot be dialled (behind NAT)
-     * listens through a relay instead: "<the relay's multiaddr>/p2p-circuit".
+     * Where this node listens for peers: TCP ("/ip4/0.0.0.0/tcp/4001"), WebSockets
+     * (".../tcp/8081/ws"), or, for a node that cannot be dialled (behind NAT),
+     * through a relay: "<the relay's multiaddr>/p2p-circuit".
      */
     listen: z.array(multiaddrText).default(['/ip4/0.0.0.0/tcp/4001']),
     /** Relay connections (circuit relay v2) for nodes that listen through this one; off by default. */

@@ -1,4 +1,4 @@
-// The libp2p node under the mesh: TCP, Noise, Yamux, identify, ping, the
+// The libp2p node under the mesh: TCP and WebSockets, Noise, Yamux, identify, ping, the
 // Kademlia DHT (provider records of shared tools), gossipsub (announcements),
 // bootstrap peers and optional mDNS. A private mesh guards every connection
 // with the pre-shared network key; an allowlist refuses other peer ids.
@@ -7,6 +7,7 @@
 // relay_service = true relays for others.
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
+import { webSockets } from '@libp2p/websockets';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify, type Identify } from '@libp2p/identify';
@@ -55,7 +56,8 @@ export async function createMeshNode(settings: MeshSettings, privateKey: Private
     start: false,
     privateKey,
     addresses: { listen },
-    transports: [tcp(), circuitRelayTransport()],
+    // WebSockets for links where only HTTP gets through (a proxy, a firewall open for port 80/443).
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     // The nonce exchange gets more than pnet's 1 s default: a loaded Pi (or CI runner) misses that.

@@ -1,4 +1,6 @@
-// A node reachable only through a relay (circuit relay v2), as a node behind
+// The mesh's other ways to connect. WebSockets: two nodes that listen on /ws
+// only find and call each other. A relay: a node reachable only through a
+// relay (circuit relay v2), as a node behind
 // NAT is: C listens on "<R>/p2p-circuit" and nowhere else; R relays
 // (mesh.relay_service); A knows only R and listens nowhere (a client-only
 // node, so C cannot dial it either: on loopback C could, where NAT would let
@@ -46,5 +48,25 @@ describe('a node behind a relay', async () => {
   it('relay_service is off by default, and a boolean', () => {
     expect(validateConfig({ mesh: { enabled: true, open: true } }, 'test').mesh.relay_service).toBe(false);
     expect(() => validateConfig({ mesh: { enabled: true, open: true, relay_service: 'yes' } }, 'test')).toThrow(/relay_service/);
+  });
+});
+
+describe('nodes on WebSockets only', async () => {
+  const WS = ['/ip4/127.0.0.1/tcp/0/ws'];
+  const c = await startGateway({
+    upstreams: [{ id: 'up', transport: 'stdio', command: NODE, args: [REPLICA], env: { REPLICA_NAME: 'C-ws' } }],
+    mesh: { enabled: true, open: true, listen: WS, announce_interval_ms: 300, share: ['whoami'] },
+  });
+  const cAddr = c.mesh!.addresses()[0]!;
+  const a = await startGateway({ mesh: { enabled: true, open: true, listen: WS, announce_interval_ms: 300, bootstrap: [cAddr] } });
+
+  it('listen on /ws, and call each other over it', async () => {
+    expect(cAddr).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\//);
+    const client = await connectClient(a);
+    await eventually(async () => ((await client.listTools()).tools.some((t) => t.name === 'whoami') ? true : undefined), 20_000, "C's whoami listed on A");
+    expect(textOf(await client.callTool({ name: 'whoami' }))).toBe('C-ws');
+    const toC = a.mesh!.node.getConnections(peerIdFromString(c.mesh!.peerId));
+    expect(toC.length).toBeGreaterThan(0);
+    expect(toC.every((conn) => conn.remoteAddr.toString().includes('/ws'))).toBe(true);
   });
 });
