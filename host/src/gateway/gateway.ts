@@ -54,7 +54,7 @@ import { chatCompletionsHandler, createModelService, mcpCompletionsHandler, type
 import type { TpmService } from '../security/tpm/service.js';
 import { attestingFetches } from '../security/tpm/peer-attestation.js';
 import { startAnalytics, type Analytics } from '../analytics/index.js';
-import { Telemetry } from '../telemetry/telemetry.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
 import { httpLogContext, runInRequest, currentLogContext } from '../telemetry/log-context.js';
 import { logRoutes, LogSwitch } from '../telemetry/log-switch.js';
 import { serveDashboard } from '../ui/dashboard.js';
@@ -217,7 +217,11 @@ export class Gateway {
         gateway.tpm = tpm;
       }
       const countTokens = async (text: string) => (await gateway.vocabularies.get('cl100k_base')).count(text);
-      if (settings.ops.telemetry.enabled) gateway.telemetry = telemetry = new Telemetry(settings.ops.telemetry, db, core.codec, log, { sessions: () => gateway.sessions.size });
+      if (settings.ops.telemetry.enabled) {
+        // Loaded only when enabled: the OpenTelemetry SDK is ~230 modules, a third of a start's.
+        const { Telemetry } = await import('../telemetry/telemetry.js');
+        gateway.telemetry = telemetry = new Telemetry(settings.ops.telemetry, db, core.codec, log, { sessions: () => gateway.sessions.size });
+      }
       gateway.analytics = startAnalytics(settings.ops.analytics, db, log, countTokens, gateway.routes, gateway.plugins);
       gateway.queue = await startOfflineQueue(settings.queue, db, core, log, gateway.tools, gateway.routes, gateway.aggregator, destinationFetches);
       await auditWriter;
