@@ -1,6 +1,6 @@
 // The gateway: config + core + storage + tools, served over HTTP and/or stdio.
 // `createGateway` is the one way to start it, from the CLI and the npm API alike.
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
@@ -63,6 +63,11 @@ import type { AuditEvent } from '../security/audit/event.js';
 import { auditMetrics, denialEvent, pluginSwitchEvent, routeEvent } from '../security/audit/gateway-hooks.js';
 
 export type { HealthReport } from './health.js';
+
+// Not `import { createServer } from 'node:http'`: the ES module facade of node:http reads
+// every export, and its lazy WebSocket getter loads Node's bundled undici (~40 ms and
+// ~13 MB at start, measured on Node 24; bench/startup/README.md). fetch still loads it on first use.
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface GatewayOptions {
   /** Configuration, as in mcp-edge.toml; validated. Defaults everywhere. */
