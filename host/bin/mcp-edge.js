@@ -12,10 +12,9 @@ import { fileURLToPath } from 'node:url';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major > 22 || (major === 22 && minor >= 13)) {
-  // V8's compiled code for the ~700 modules a start loads, kept on disk (the OS temp dir) between runs:
-  // a start then parses and compiles little (bench/startup). NODE_DISABLE_COMPILE_CACHE=1 turns it off.
-  const { enableCompileCache } = await import('node:module');
-  enableCompileCache?.();
+  // Before the CLI loads: its modules' compiled code comes from the cache (compile-cache.js says where).
+  const { enableStartCache } = await import('./compile-cache.js');
+  enableStartCache();
   const { main } = await import('../dist/cli.js');
   await main(process.argv.slice(2));
 } else {
