@@ -12,10 +12,10 @@ import { fileURLToPath } from 'node:url';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major > 22 || (major === 22 && minor >= 13)) {
-  // Before the CLI loads: its modules' compiled code comes from the cache (compile-cache.js says where).
-  const { enableStartCache } = await import('./compile-cache.js');
+  // The compile cache before the CLI loads, and the bundle when current (launch.js).
+  const { cliModule, enableStartCache } = await import('./launch.js');
   enableStartCache();
-  const { main } = await import('../dist/cli.js');
+  const { main } = await import(cliModule());
   await main(process.argv.slice(2));
 } else {
   const projectNode = fileURLToPath(new URL('../../.node/bin/node', import.meta.url));

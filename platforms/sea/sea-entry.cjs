@@ -2,10 +2,16 @@
 // the mcp-edge CLI with the executable's arguments. In a SEA, process.argv is
 // [executable, executable, ...arguments].
 'use strict';
-// The compile cache first (host/bin/compile-cache.js: the unit's CacheDirectory); a start without it still runs.
-import('./host/bin/compile-cache.js')
-  .then(({ enableStartCache }) => enableStartCache(), () => undefined)
-  .then(() => import('./host/dist/cli.js'))
+// The compile cache first (the unit's CacheDirectory) and the bundle (host/bin/launch.js); a start without them still runs.
+import('./host/bin/launch.js')
+  .then(
+    ({ cliModule, enableStartCache }) => {
+      enableStartCache();
+      return cliModule();
+    },
+    () => './host/dist/cli.js',
+  )
+  .then((cli) => import(cli))
   .then(
     ({ main }) => main(process.argv.slice(2)),
     (error) => {
