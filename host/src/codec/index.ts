@@ -116,8 +116,8 @@ function facade(component: ComponentEngine, native: () => NativeEngine | undefin
 /**
  * Creates the codec. The component always loads (it trains dictionaries and
  * bounds what native cannot). With 'auto', zstd-napi and lz4-napi load on the
- * codec's first use, not here (~8 MB and ~10 ms that a gateway whose queue
- * never packs a payload does not pay at start; bench/startup/README.md).
+ * codec's first use, not here (~5.5 MB and 6-17 ms, measured alone, that a
+ * gateway whose queue never packs a payload does not pay at start).
  */
 export async function createCodec(options: CreateCodecOptions = {}): Promise<EdgeCodec> {
   const component = new ComponentEngine(options.core ?? (await loadCore()));
