@@ -20,7 +20,7 @@ import { statSync } from 'node:fs';
 import { enableCompileCache } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /**
  * The folder of the compile cache for this environment.
@@ -44,7 +44,7 @@ export function enableStartCache() {
   }
 }
 
-const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 
 /** ms since the epoch of `file`'s last change; -1 when it is missing. @param {string} file */
 function changedAt(file) {
@@ -56,12 +56,14 @@ function changedAt(file) {
 }
 
 /**
- * The CLI module to import: the bundle when it is current, else tsc's build.
- * MCP_EDGE_NO_BUNDLE=1 always takes tsc's build (to compare the two).
+ * The CLI module to import (a file URL): the bundle when it is current, else
+ * tsc's build. MCP_EDGE_NO_BUNDLE=1 always takes tsc's build (to compare the two).
+ * @param {string} dist  the build folder (host/dist)
+ * @param {NodeJS.ProcessEnv} env
  * @returns {string}
  */
-export function cliModule() {
+export function cliModule(dist = DIST, env = process.env) {
   const bundle = changedAt(join(dist, 'cli.bundle.js'));
-  const useBundle = process.env.MCP_EDGE_NO_BUNDLE !== '1' && bundle >= 0 && bundle >= changedAt(join(dist, '.tsbuildinfo'));
-  return new URL(useBundle ? '../dist/cli.bundle.js' : '../dist/cli.js', import.meta.url).href;
+  const useBundle = env.MCP_EDGE_NO_BUNDLE !== '1' && bundle >= 0 && bundle >= changedAt(join(dist, '.tsbuildinfo'));
+  return pathToFileURL(join(dist, useBundle ? 'cli.bundle.js' : 'cli.js')).href;
 }
