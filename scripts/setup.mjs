@@ -64,6 +64,8 @@ function buildHost() {
   if (sourcesChanged || stamp(from) !== stamp(to)) cpSync(from, to, { recursive: true });
   // tsc only rewrites what changed; touch the marker so the next run sees the build as current.
   if (sourcesChanged) run('touch', [built]);
+  // The CLI's start bundle (scripts/bundle-cli.mjs), after tsc: host/bin/launch.js runs it only when it is the newer.
+  if (sourcesChanged || !existsSync(join(root, 'host/dist/cli.bundle.js'))) run(process.execPath, [join(root, 'scripts/bundle-cli.mjs')]);
 }
 
 /** Everything `npm start` and `npm test` need, each step only when stale. */

@@ -1,6 +1,7 @@
 // Memory of mcp-edge on a small machine, against a bare node:http server
 // started the same way in the same run:
-//   idle      RSS right after start (settled), no upstreams
+//   idle      RSS right after start (settled 3 s), no upstreams; again at 15 s,
+//             once V8's memory reducer has shrunk the idle heap
 //   sessions  RSS with 100 idle MCP sessions and 10 stdio upstreams
 //   big       a 64 MiB count_tokens: how long, the gateway's RSS peak, and
 //             /health latency while it runs (vs. /health on the idle gateway)
@@ -27,17 +28,29 @@ async function healthIs(url, status, ms = 60_000) {
   throw new Error(`/health never said ${status}`);
 }
 
+/** V8's memory reducer shrinks an idle heap about 8 s after the last allocations; the second reading comes after it. */
+const LATER_MS = 15_000;
+
 async function idle() {
   const bare = await startBare();
   await sleep(SETTLE_MS);
   const baseline = rssOf(bare.child.pid ?? 0);
+  await sleep(LATER_MS - SETTLE_MS);
+  const baselineLater = rssOf(bare.child.pid ?? 0);
   await bare.stop();
   const gateway = await startGateway();
   await healthIs(gateway.url, 'ok');
   await sleep(SETTLE_MS);
   const edge = rssOf(gateway.child.pid ?? 0);
+  await sleep(LATER_MS - SETTLE_MS);
+  const edgeLater = rssOf(gateway.child.pid ?? 0);
   await gateway.stop();
-  return { baseline_bare_node_http: baseline, mcp_edge: edge, added_mb: +(edge.rss_mb - baseline.rss_mb).toFixed(1) };
+  return {
+    baseline_bare_node_http: baseline,
+    mcp_edge: edge,
+    added_mb: +(edge.rss_mb - baseline.rss_mb).toFixed(1),
+    after_15_s: { baseline_bare_node_http: baselineLater, mcp_edge: edgeLater, added_mb: +(edgeLater.rss_mb - baselineLater.rss_mb).toFixed(1) },
+  };
 }
 
 const SESSIONS = 100;

@@ -12,11 +12,10 @@ import { fileURLToPath } from 'node:url';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major > 22 || (major === 22 && minor >= 13)) {
-  // V8's compiled code for the ~700 modules a start loads, kept on disk (the OS temp dir) between runs:
-  // a start then parses and compiles little (bench/startup). NODE_DISABLE_COMPILE_CACHE=1 turns it off.
-  const { enableCompileCache } = await import('node:module');
-  enableCompileCache?.();
-  const { main } = await import('../dist/cli.js');
+  // The compile cache before the CLI loads, and the bundle when current (launch.js).
+  const { cliModule, enableStartCache } = await import('./launch.js');
+  enableStartCache();
+  const { main } = await import(cliModule());
   await main(process.argv.slice(2));
 } else {
   const projectNode = fileURLToPath(new URL('../../.node/bin/node', import.meta.url));

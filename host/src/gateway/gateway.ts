@@ -1,6 +1,6 @@
 // The gateway: config + core + storage + tools, served over HTTP and/or stdio.
 // `createGateway` is the one way to start it, from the CLI and the npm API alike.
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
@@ -56,7 +56,7 @@ import { gatewaySampling } from '../models/sampling.js';
 import type { TpmService } from '../security/tpm/service.js';
 import { attestingFetches, createPeerAttestation, type PeerAttestation } from '../security/tpm/peer-attestation.js';
 import { startAnalytics, type Analytics } from '../analytics/index.js';
-import { Telemetry } from '../telemetry/telemetry.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
 import { httpLogContext, runInRequest, currentLogContext } from '../telemetry/log-context.js';
 import { logRoutes, LogSwitch } from '../telemetry/log-switch.js';
 import { serveDashboard } from '../ui/dashboard.js';
@@ -65,6 +65,11 @@ import type { AuditEvent } from '../security/audit/event.js';
 import { auditMetrics, denialEvent, pluginSwitchEvent, routeEvent } from '../security/audit/gateway-hooks.js';
 
 export type { HealthReport } from './health.js';
+
+// Not `import { createServer } from 'node:http'`: the ES module facade of node:http reads
+// every export, and its lazy WebSocket getter loads Node's bundled undici (~40 ms and
+// ~13 MB at start, measured on Node 24; bench/startup/README.md). fetch still loads it on first use.
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface GatewayOptions {
   /** Configuration, as in mcp-edge.toml; validated. Defaults everywhere. */
@@ -226,7 +231,11 @@ export class Gateway {
         gateway.tpm = tpm;
       }
       const countTokens = async (text: string) => (await gateway.vocabularies.get('cl100k_base')).count(text);
-      if (settings.ops.telemetry.enabled) gateway.telemetry = telemetry = new Telemetry(settings.ops.telemetry, db, core.codec, log, { sessions: () => gateway.sessions.size });
+      if (settings.ops.telemetry.enabled) {
+        // Loaded only when enabled: the OpenTelemetry SDK is ~230 modules, a third of a start's.
+        const { Telemetry } = await import('../telemetry/telemetry.js');
+        gateway.telemetry = telemetry = new Telemetry(settings.ops.telemetry, db, core.codec, log, { sessions: () => gateway.sessions.size });
+      }
       gateway.analytics = startAnalytics(settings.ops.analytics, db, log, countTokens, gateway.routes, gateway.plugins);
       gateway.queue = await startOfflineQueue(settings.queue, db, core, log, gateway.tools, gateway.routes, gateway.aggregator, destinationFetches);
       await auditWriter;

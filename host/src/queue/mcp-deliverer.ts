@@ -1,8 +1,7 @@
 // Delivers queued calls to destinations that speak MCP over Streamable HTTP
 // (an upstream server, or a peer mcp-edge that remembers idempotency keys).
 // One client per destination, reconnected after a link failure.
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { isLinkFailure } from '../protocol/jsonrpc.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -19,6 +18,14 @@ export interface McpDeliverer {
   close(): Promise<void>;
 }
 
+/** A client connected to `url`; the SDK's client and its Streamable HTTP transport load with the first (a gateway that delivers to no URL never loads them). */
+async function connectClient(url: URL, fetch: FetchLike): Promise<Client> {
+  const [{ Client }, { StreamableHTTPClientTransport }] = await Promise.all([import('@modelcontextprotocol/sdk/client/index.js'), import('@modelcontextprotocol/sdk/client/streamableHttp.js')]);
+  const client = new Client({ name: 'mcp-edge-queue', version: VERSION });
+  await client.connect(new StreamableHTTPClientTransport(url, { fetch }));
+  return client;
+}
+
 /**
  * `fetchOf` holds the fetch of each destination that has TLS settings of its
  * own (tls_ca, tls_cert: security/tls-outgoing.ts); the others use the
@@ -31,11 +38,10 @@ export function mcpHttpDeliverer(urls: Record<string, string>, timeoutMs: number
     if (existing) return existing;
     const url = urls[destination];
     if (!url) return Promise.reject(new DestinationError(`no URL configured for destination "${destination}"`));
-    const client = new Client({ name: 'mcp-edge-queue', version: VERSION });
     // isolatingFetch: the transport's one connection-wide signal must not collect a listener per delivery.
     const tlsFetch = fetchOf[destination];
     const fetch = tlsFetch ? isolating(tlsFetch) : isolatingFetch;
-    const p = client.connect(new StreamableHTTPClientTransport(new URL(url), { fetch })).then(() => client);
+    const p = connectClient(new URL(url), fetch);
     clients.set(destination, p);
     p.catch(() => clients.delete(destination));
     return p;

@@ -114,8 +114,7 @@ export class OfflineQueue {
     readonly senderId: string,
     /** The codec algorithm payloads are packed with. */
     readonly algorithm: Algorithm,
-    /** The codec engine that packs payloads ('native' on Node when zstd-napi loads). */
-    readonly codecEngine: EdgeCodec['engine'],
+    private readonly codec: EdgeCodec,
   ) {
     this.ready = this.load();
   }
@@ -139,7 +138,8 @@ export class OfflineQueue {
   static async open(db: Db, core: EdgeCore, options: QueueOptions): Promise<OfflineQueue> {
     const log = options.log ?? createLogger('warn');
     const codec = await createCodec({ core, engine: options.codecEngine ?? 'auto' });
-    const algorithm = pickAlgorithm(codec, options.compression ?? 'stored', log);
+    // Asked of the component (the engines pack the same algorithms): the native one then loads with the first payload, not at open.
+    const algorithm = pickAlgorithm(await createCodec({ core, engine: 'component' }), options.compression ?? 'stored', log);
     const store = new QueueStore(db);
     const maxItemBytes = options.maxItemBytes ?? 4 << 20;
     const scheduler = new QueueScheduler(core.exports, {
@@ -164,7 +164,12 @@ export class OfflineQueue {
     const delivery = new Delivery(parts, senderId, options.deliver, { batchItems: options.batchItems ?? 64, tickMs: options.tickMs ?? 1000, ...flowsOf(options), ...(options.deliverMany ? { deliverMany: options.deliverMany } : {}) });
     const diskFlush = new DiskFlush(db, options.diskFlush ?? 'off-loop', options.fdatasync);
     const group = new GroupCommit(parts, diskFlush, { groupMax: options.groupMax ?? 4096, maxItemBytes }, (destinations) => delivery.kickFor(destinations));
-    return new OfflineQueue(parts, group, delivery, diskFlush, options.destinations, senderId, algorithm, codec.engine);
+    return new OfflineQueue(parts, group, delivery, diskFlush, options.destinations, senderId, algorithm, codec);
+  }
+
+  /** The codec engine that packs payloads ('native' on Node when zstd-napi loads; asking loads it). */
+  get codecEngine(): EdgeCodec['engine'] {
+    return this.codec.engine;
   }
 
   /** The SQLite rows (the gateway keeps its memory of marked tools beside them). */

@@ -5,7 +5,7 @@
 // (log-context.ts). The level and the format live in one LogControl that a
 // root logger and all its children share, so they can change at run time
 // (POST /v1/log, SIGHUP); a line below the level costs one comparison.
-import { context, trace } from '@opentelemetry/api';
+import { activeSpan } from './active-span.js';
 import { currentLogContext, traceIdOf, type RequestLogContext } from './log-context.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -68,7 +68,7 @@ export class LogControl {
 
 /** The request's fields as the JSON line names them; the trace comes from the active span, else the client's traceparent. */
 function contextFields(ctx: RequestLogContext | undefined): Fields | undefined {
-  const span = trace.getSpanContext(context.active());
+  const span = activeSpan();
   if (!ctx && !span) return undefined;
   const out: Fields = {};
   if (ctx) out.request_id = ctx.request_id;

@@ -14,7 +14,7 @@
 // StreamableHTTPError with the status (404 on a session id: the session
 // expired; the provider reconnects, as with the SDK). Answer streams that
 // end early are resumed by resume.ts. Redirects are not followed.
-import { withTraceContext } from '../../telemetry/propagation.js';
+import { withTraceContext } from '../../telemetry/active-span.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport, FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';

@@ -1,10 +1,11 @@
 // Opens the connection to one upstream: a spawned child over stdio, Streamable
 // HTTP, or the legacy HTTP+SSE transport (tried when Streamable HTTP is refused
 // in the way old servers refuse it).
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+// Each client transport is imported when the first upstream using it connects (the
+// stdio one brings cross-spawn, Streamable HTTP's brings the OAuth client): a
+// gateway without upstreams loads none of them at start (bench/startup/README.md).
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { UpstreamConnection, UpstreamSettings } from '../../config/resolve.js';
 import type { Dispatcher } from 'undici';
@@ -16,7 +17,7 @@ export interface UpstreamTls {
   /** The dispatcher to use now (it changes when the files are reloaded). */
   dispatcher: () => Dispatcher;
 }
-import { tracingFetch } from '../../telemetry/propagation.js';
+import { tracingFetch } from '../../telemetry/active-span.js';
 
 export interface OpenedTransport {
   transport: Transport;
@@ -32,7 +33,8 @@ export type StderrSink = (line: string) => void;
 type StdioConnection = Extract<UpstreamConnection, { transport: 'stdio' }>;
 type RemoteConnection = Exclude<UpstreamConnection, StdioConnection>;
 
-function stdioTransport(connection: StdioConnection, onStderr: StderrSink): StdioClientTransport {
+async function stdioTransport(connection: StdioConnection, onStderr: StderrSink): Promise<StdioClientTransport> {
+  const { getDefaultEnvironment, StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
   const transport = new StdioClientTransport({
     command: connection.command,
     args: [...connection.args],
@@ -56,7 +58,8 @@ function requestInit(connection: RemoteConnection): RequestInit {
 }
 
 /** Whether a Streamable HTTP failure looks like a server that only speaks the legacy SSE transport. */
-function suggestsLegacySse(err: unknown): boolean {
+async function suggestsLegacySse(err: unknown): Promise<boolean> {
+  const { StreamableHTTPError } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
   if (err instanceof StreamableHTTPError) return err.code === 404 || err.code === 405 || err.code === 400;
   const text = String((err as Error)?.message ?? err);
   return /\b(404|405)\b/.test(text);
@@ -72,12 +75,12 @@ export async function connectUpstream(client: Client, settings: UpstreamSettings
   const timeout = { timeout: settings.connectTimeoutMs };
   const connection = settings.connection;
   if (connection.transport === 'stdio') {
-    const transport = stdioTransport(connection, onStderr);
+    const transport = await stdioTransport(connection, onStderr);
     await client.connect(transport, timeout);
     return { transport, kind: 'stdio', ...(transport.pid !== null ? { pid: transport.pid } : {}) };
   }
   const url = new URL(connection.url);
-  // The active span's trace context goes to the upstream (telemetry/propagation.ts).
+  // The active span's trace context goes to the upstream (telemetry/active-span.ts).
   const isolated = tracingFetch(tls ? isolating(tls.fetch) : isolatingFetch);
   if (connection.transport === 'http') {
     // The gateway's own client transport (lean-http.ts); answer streams that end early are resumed by resume.ts.
@@ -92,10 +95,11 @@ export async function connectUpstream(client: Client, settings: UpstreamSettings
       return { transport, kind: 'http' };
     } catch (err) {
       await transport.close().catch(() => undefined);
-      if (!suggestsLegacySse(err)) throw err;
+      if (!(await suggestsLegacySse(err))) throw err;
       onStderr(`Streamable HTTP refused (${(err as Error).message}); trying the legacy HTTP+SSE transport`);
     }
   }
+  const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
   const transport = new SSEClientTransport(url, { requestInit: requestInit(connection), fetch: isolated });
   await client.connect(transport, timeout);
   return { transport, kind: 'sse' };
