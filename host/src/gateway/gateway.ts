@@ -149,7 +149,7 @@ export class Gateway {
     this.aggregator.onListChanged((part) => this.notifyListChanged(part));
     this.aggregator.add(this.plugins);
     // Before the upstreams: their sampling requests may be answered by these models ([models] answer_sampling).
-    this.models = createModelService(settings.models, log, core.decideModel);
+    this.models = createModelService(settings.models, log, core.decideModel, core.tokenizer);
     const sampling = gatewaySampling(this.models);
     for (const upstream of settings.upstreams) {
       const upstreamTls = tls.upstreamTls(upstream.id);

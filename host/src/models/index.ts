@@ -1,12 +1,12 @@
 // The models of a gateway from its [models] settings. Nothing here loads a
 // model or imports node-llama-cpp: that waits for the first request.
-import type { DecideModel } from '../core/index.js';
+import type { DecideModel, TokenizerFactory } from '../core/index.js';
 import type { Logger } from '../telemetry/log.js';
 import { OpenAiCloudEngine } from './cloud-engine.js';
 import { LlamaEngine } from './llama-engine.js';
 import { ModelService, type ModelSettings } from './service.js';
 
-export function createModelService(settings: ModelSettings, log: Logger, decide: DecideModel): ModelService {
+export function createModelService(settings: ModelSettings, log: Logger, decide: DecideModel, tokenizers?: TokenizerFactory): ModelService {
   const local = settings.modelPath
     ? new LlamaEngine({
         modelPath: settings.modelPath,
@@ -14,6 +14,7 @@ export function createModelService(settings: ModelSettings, log: Logger, decide:
         ...(settings.contextSize !== undefined ? { contextSize: settings.contextSize } : {}),
         ...(settings.threads !== undefined ? { threads: settings.threads } : {}),
         onProgress: (message) => log.info(`models: ${message}`),
+        ...(tokenizers ? { tokenizers } : {}),
       })
     : undefined;
   const cloud = settings.cloud ? new OpenAiCloudEngine(settings.cloud) : undefined;
