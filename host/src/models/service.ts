@@ -15,6 +15,8 @@ import type { CompletionDeferral } from './deferral.js';
 export interface ModelSettings {
   /** The local .gguf file ([models] model_path, or local_model in the model cache); none without. */
   modelPath?: string;
+  /** [models] tokenizer_path: an ONNX model's tokenizer.json (default: beside the model). */
+  tokenizerPath?: string;
   /** [models] max_memory_mb: the local model and its context must fit. */
   maxMemoryMb?: number;
   /** [models] max_tokens: the most any request may generate. */
