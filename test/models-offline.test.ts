@@ -20,12 +20,12 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /** A cloud-only gateway on `dataDir`; retries every 100-200 ms so the test need not wait for the default backoff. */
-async function gatewayOn(dataDir: string, endpoint: string, models: Record<string, unknown> = {}): Promise<Gateway> {
+async function gatewayOn(dataDir: string, endpoint: string, models: Record<string, unknown> = {}, offline: Record<string, unknown> = {}): Promise<Gateway> {
   return createGateway({
     config: {
       gateway: { bind_address: '127.0.0.1:0', data_dir: dataDir },
       models: { cloud_endpoint: endpoint, cloud_model: 'big-model', cloud_timeout_ms: 2000, ...models },
-      offline: { retry_base_ms: 100, sync_interval_seconds: 1, retry_jitter_percent: 0 },
+      offline: { retry_base_ms: 100, sync_interval_seconds: 1, retry_jitter_percent: 0, ...offline },
     },
     core: await core,
     logger: createLogger(process.env.MCP_EDGE_TEST_LOG ? 'debug' : 'silent'),
@@ -153,6 +153,23 @@ describe('completions while the cloud is unreachable', () => {
     } finally {
       await gateway.close();
       await cloud.stop();
+    }
+  }, 30_000);
+
+  it('REST: a completion the queue cannot take (larger than max_item_bytes) is refused as before, saying why', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'models-offline-'));
+    dirs.push(dataDir);
+    const cloud = new ScriptedCloud([{ kind: 'answer', pieces: PIECES }]);
+    const endpoint = await cloud.start();
+    await cloud.stop();
+    const gateway = await gatewayOn(dataDir, endpoint, {}, { max_item_bytes: 256 });
+    try {
+      const refused = await postJson(`${baseOf(gateway.url)}/v1/mcp/completions`, { prompt: 'x'.repeat(2000) });
+      expect(refused.status).toBe(503);
+      expect(refused.json.error.code).toBe('cloud_offline');
+      expect(refused.json.error.message).toMatch(/could not be queued either: .*256/);
+    } finally {
+      await gateway.close();
     }
   }, 30_000);
 });

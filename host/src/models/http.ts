@@ -119,7 +119,13 @@ function queuedOf(r: CompletionRequest): Omit<QueuedCompletion, 'shape'> {
 async function deferOrRefuse(res: ServerResponse, offline: Offline, err: unknown): Promise<void> {
   const deferral = offline.models.deferral;
   if (!(err instanceof ModelError) || err.code !== 'cloud_offline' || !deferral) return sendModelError(res, err);
-  const task = await deferral.defer(offline.queued, offline.principal);
+  let task: { taskId: string; resultUrl: string };
+  try {
+    task = await deferral.defer(offline.queued, offline.principal);
+  } catch (queueErr) {
+    // The queue refused it (full, too large, storage): the original refusal, saying why it was not queued.
+    return sendModelError(res, new ModelError(err.code, `${err.message}; it could not be queued either: ${(queueErr as Error).message}`));
+  }
   const text = JSON.stringify({ task_id: task.taskId, status: 'working', result_url: task.resultUrl, message: `${err.message.replace(/: retry when the link is back$/, '')}; queued as task ${task.taskId}: GET ${task.resultUrl} for its result` });
   res.writeHead(202, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), location: task.resultUrl });
   res.end(text);
