@@ -33,6 +33,7 @@ describe('the route table', () => {
       'GET /ui',
       'GET /ui/app.js',
       'GET /ui/app.css',
+      'GET /v1/completions/task',
       'GET /v1/attestation/identity',
       'POST /v1/attestation/quote',
       'POST /v1/attestation/activate',
@@ -56,6 +57,7 @@ describe('the route table', () => {
       ui: { enabled: true },
       auth: { resource: 'https://pi.test/mcp', jwt: { issuer: 'https://idp.test', jwks_url: `http://127.0.0.1:${await freePort()}/jwks` } },
       security: { use_tpm: true, tpm_device: swtpm.tcti },
+      models: { cloud_endpoint: `http://127.0.0.1:${await freePort()}/v1` },
     });
     const listed = helpRoutes();
     expect(listed).toEqual(gateway.servedRoutes());

@@ -47,10 +47,11 @@ describe('cloud engine (scripted OpenAI-compatible server)', () => {
   it('gives up after the last attempt on 5xx and says so; a 4xx and a Retry-After beyond the cap are not retried', async () => {
     const failing = new ScriptedCloud([{ kind: 'status', status: 503 }]);
     const fails = await postJson(`${await cloudOnly(failing)}/v1/chat/completions`, ASK);
-    expect(fails.status).toBe(503);
-    expect(fails.json.error.code).toBe('cloud_offline');
-    expect(fails.json.error.message).toMatch(/answered 503 after 3 attempt\(s\).*retry when the link is back/);
-    expect(failing.requests).toHaveLength(3);
+    // Only the cloud could serve: the request waits in the offline queue (test/models-offline.test.ts), whose
+    // delivery asks the cloud again from then on, so only the first three requests are this answer's.
+    expect(fails.status).toBe(202);
+    expect(fails.json.message).toMatch(/answered 503 after 3 attempt\(s\).*queued as task/);
+    expect(failing.requests.length).toBeGreaterThanOrEqual(3);
 
     const refusing = new ScriptedCloud([{ kind: 'status', status: 401, body: '{"error":{"message":"bad key"}}' }]);
     const refused = await postJson(`${await cloudOnly(refusing)}/v1/chat/completions`, ASK);
@@ -61,8 +62,8 @@ describe('cloud engine (scripted OpenAI-compatible server)', () => {
 
     const patient = new ScriptedCloud([{ kind: 'status', status: 429, retryAfter: '3600' }]);
     const held = await postJson(`${await cloudOnly(patient)}/v1/chat/completions`, ASK);
-    expect(held.status).toBe(503);
-    expect(patient.requests).toHaveLength(1);
+    expect(held.status).toBe(202); // queued, as above
+    expect(held.json.message).toMatch(/429 after 1 attempt\(s\)/);
   });
 
   it('reports a stream that ends before [DONE] as broken, not as an answer', async () => {
@@ -105,18 +106,20 @@ describe('fallback between the real local model and the cloud', () => {
     const second = await postJson(`${base}/v1/mcp/completions`, { prompt: QUESTION, temperature: 0 });
     expect(second.json).toMatchObject({ engine: 'local', reason: 'link_down', fallbacks: [] });
     expect(second.headers.get('x-mcp-edge-reason')).toBe('link_down');
-    // A prompt only the cloud could take (longer than the local context) is refused as offline, not lost in a wait.
-    const long = await postJson(`${base}/v1/mcp/completions`, { prompt: 'word '.repeat(LOCAL_MODEL.context_size + 50) });
-    expect(long.status).toBe(503);
-    expect(long.json.error.code).toBe('cloud_offline');
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('mcp_edge_model_answers_total{engine="local",reason="cloud_unreachable"} 1');
     expect(metrics).toContain('mcp_edge_model_answers_total{engine="local",reason="link_down"} 1');
     expect(metrics).toContain('mcp_edge_model_fallbacks_total{engine="cloud",failure="unreachable"} 1');
     expect(metrics).toContain('mcp_edge_model_fallbacks_total{engine="local",failure="slow_first_token"} 1');
-    expect(metrics).toContain('mcp_edge_model_failures_total 1');
+    expect(metrics).toContain('mcp_edge_model_failures_total 0');
     expect(metrics).toMatch(/mcp_edge_model_first_token_seconds_count\{engine="local"\} 2/);
     expect(Number(/^mcp_edge_model_local_tokens_per_second (\S+)$/m.exec(metrics)![1])).toBeGreaterThan(0);
+    // A prompt only the cloud could take (longer than the local context) waits for the link as a task.
+    const long = await postJson(`${base}/v1/mcp/completions`, { prompt: 'word '.repeat(LOCAL_MODEL.context_size + 50) });
+    expect(long.status).toBe(202);
+    expect(long.json).toMatchObject({ status: 'working', task_id: expect.any(String) });
+    // (Its delivery asks the router again from now on, each a failure while the link stays down: counted after it.)
+    expect(Number(/^mcp_edge_model_failures_total (\S+)$/m.exec(await (await fetch(`${base}/metrics`)).text())![1])).toBeGreaterThanOrEqual(1);
   }, 30_000);
 
   it('a cloud that does not answer within cloud_timeout_ms counts as unreachable', async () => {

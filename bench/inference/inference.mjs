@@ -11,7 +11,9 @@
 //              is the same gateway through gateway.models.generate (no HTTP).
 //              The three take turns round after round; medians per target.
 //   decision   one routing decision for a 4 KB prompt: the exact prompt token
-//              count in the local model + the Rust core's decision.
+//              count in the local model (the core's BPE on the GGUF's own
+//              vocabulary) + the Rust core's decision; llama.cpp's count of the
+//              same prompt alongside, the path the core's count replaced.
 //   fallback   the local model misses fallback_threshold_ms: the client's
 //              first token (from a scripted cloud on 127.0.0.1 with a fixed
 //              time to first token) against threshold + the cloud's own TTFT.
@@ -143,7 +145,7 @@ const local = { direct: summary(samples.direct), gateway_api: summary(samples.ap
 
 // --- decision: exact token count of a 4 KB prompt + the core's decision ---
 const prompt4k = 'The gateway routes each request to the local model or the cloud. '.repeat(62).slice(0, 4096);
-const engine = /** @type {NonNullable<typeof gateway.models.local>} */ (gateway.models.local);
+const engine = /** @type {import('../../host/src/models/llama-engine.js').LlamaEngine} */ (gateway.models.local);
 const messages = [{ role: /** @type {const} */ ('user'), content: prompt4k }];
 const promptTokens = await engine.countTokens(messages);
 const input = { local: { available: true, promptTokens, contextLength: CONTEXT, tokensPerSecond: local.gateway_http.tokens_per_second, queueDepth: 0 }, cloudConfigured: true, linkUp: true, maxTokens: MAX_TOKENS, fallbackThresholdMs: 500, power: /** @type {const} */ ('normal'), tried: [] };
@@ -151,16 +153,28 @@ const input = { local: { available: true, promptTokens, contextLength: CONTEXT, 
 const countMs = [];
 /** @type {number[]} */
 const decideMs = [];
+/** @type {number[]} */
+const llamaCountMs = [];
 for (let i = 0; i < 300; i += 1) {
   const t0 = performance.now();
   const n = await engine.countTokens([...messages]); // a new array: the engine remembers a request's count by its array
   const t1 = performance.now();
   gateway.core.decideModel({ ...input, local: { ...input.local, promptTokens: n } });
   const t2 = performance.now();
+  await engine.countTokensWithLlama(messages); // the same count by llama.cpp's tokenizer (what the router used before)
+  llamaCountMs.push(performance.now() - t2);
   countMs.push(t1 - t0);
   decideMs.push(t2 - t1);
 }
-const decision = { prompt_bytes: Buffer.byteLength(prompt4k), prompt_tokens: promptTokens, count_ms: round(median(countMs), 4), core_decide_ms: round(median(decideMs), 4), total_ms: round(median(countMs.map((c, i) => c + (decideMs[i] ?? 0))), 4) };
+const decision = {
+  prompt_bytes: Buffer.byteLength(prompt4k),
+  prompt_tokens: promptTokens,
+  counted_by: engine.promptCounter,
+  count_ms: round(median(countMs), 4),
+  core_decide_ms: round(median(decideMs), 4),
+  total_ms: round(median(countMs.map((c, i) => c + (decideMs[i] ?? 0))), 4),
+  llama_cpp_count_ms: round(median(llamaCountMs), 4),
+};
 
 // --- fallback: local misses the threshold, the scripted cloud answers ---
 const cloud = http.createServer((req, res) => {

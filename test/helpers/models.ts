@@ -64,15 +64,25 @@ export class ScriptedCloud {
 
   constructor(private readonly scripts: Script[]) {}
 
-  async start(): Promise<string> {
+  /** Listens on `port` (0: any free one; the port of an earlier start() brings the same endpoint back). */
+  async start(port = 0): Promise<string> {
     this.server = createServer((req, res) => void this.serve(req, res));
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', r));
     const server = this.server;
     afterAll(async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     });
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  }
+
+  /** Cuts the link: the port refuses connections until start() again. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -5,7 +5,7 @@
 // or refused (config/unsupported.ts).
 import { resolveOps, type OpsSettings } from '../ops/settings.js';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { ProviderWeights, RouterOptions } from '../core/router.js';
 import type { PowerSettings } from '../power/power.js';
 import type { PinSettings } from '../security/pinning/pins.js';
@@ -492,8 +492,12 @@ function resolveCloud(endpoint: string, m: EdgeConfig['models']): NonNullable<Mo
 function resolveModels(m: EdgeConfig['models'], env: NodeJS.ProcessEnv): ModelSettings {
   const cached = m.local_model !== undefined ? cachedModelPath(m.local_model, env) : undefined;
   const modelPath = m.model_path !== undefined ? resolve(m.model_path) : cached;
+  const onnx = modelPath !== undefined && /\.onnx$/i.test(modelPath);
+  // Passed on whatever the model is: createModelService refuses one beside a GGUF model rather than ignore it.
+  const tokenizerPath = m.tokenizer_path !== undefined ? resolve(m.tokenizer_path) : onnx ? join(dirname(modelPath), 'tokenizer.json') : undefined;
   return {
     ...(modelPath !== undefined ? { modelPath } : {}),
+    ...(tokenizerPath !== undefined ? { tokenizerPath } : {}),
     ...(m.max_memory_mb !== undefined ? { maxMemoryMb: m.max_memory_mb } : {}),
     maxTokens: m.max_tokens ?? DEFAULT_MAX_TOKENS,
     ...(m.cloud_endpoint !== undefined ? { cloud: resolveCloud(m.cloud_endpoint, m) } : {}),

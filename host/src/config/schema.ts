@@ -84,6 +84,8 @@ export const modelsSchema = z
   .object({
     local_model: z.string().optional(),
     model_path: z.string().optional(),
+    /** The tokenizer.json of an ONNX model (model_path ending in .onnx); default: tokenizer.json beside it. */
+    tokenizer_path: z.string().optional(),
     max_memory_mb: z.number().int().min(1).optional(),
     max_tokens: z.number().int().min(1).optional(),
     cloud_endpoint: z.string().url().optional(),

@@ -9,7 +9,9 @@ import { validateConfig } from '../config/load.js';
 import { resolveSettings, type GatewaySettings } from '../config/resolve.js';
 import type { EdgeConfig, EdgeConfigInput } from '../config/schema.js';
 import { componentSize, loadCore, type EdgeCore, type EncodeOptions } from '../core/index.js';
-import { queueMetrics, startOfflineQueue, type QueueHooks } from '../queue/index.js';
+import { queueMetrics, startOfflineQueue, type LocalDestination, type QueueHooks } from '../queue/index.js';
+import { COMPLETION_TASK_PATH, completionDeliverer, MODELS_DESTINATION } from '../models/offline.js';
+import { completionDeferral, completionTaskHandler } from '../models/offline-tasks.js';
 import { authMetrics, connectionMetrics, eventStoreMetrics, gatewayMetrics, pinningMetrics, tlsMetrics } from '../telemetry/metrics.js';
 import { openDatabaseFile, type Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
@@ -154,7 +156,7 @@ export class Gateway {
     this.aggregator.onListChanged((part) => this.notifyListChanged(part));
     this.aggregator.add(this.plugins);
     // Before the upstreams: their sampling requests may be answered by these models ([models] answer_sampling).
-    this.models = createModelService(settings.models, log, core.decideModel);
+    this.models = createModelService(settings.models, log, core.decideModel, core.tokenizer);
     const sampling = gatewaySampling(this.models);
     for (const upstream of settings.upstreams) {
       const upstreamTls = tls.upstreamTls(upstream.id);
@@ -237,7 +239,8 @@ export class Gateway {
         gateway.telemetry = telemetry = new Telemetry(settings.ops.telemetry, db, core.codec, log, { sessions: () => gateway.sessions.size });
       }
       gateway.analytics = startAnalytics(settings.ops.analytics, db, log, countTokens, gateway.routes, gateway.plugins);
-      gateway.queue = await startOfflineQueue(settings.queue, db, core, log, gateway.tools, gateway.routes, gateway.aggregator, destinationFetches);
+      gateway.queue = await startOfflineQueue(settings.queue, db, core, log, gateway.tools, gateway.routes, gateway.aggregator, destinationFetches, gateway.modelDestinations());
+      gateway.queueCompletions();
       await auditWriter;
     } catch (err) {
       await tpm?.close();
@@ -331,6 +334,18 @@ export class Gateway {
   /** The HTTP routes this gateway serves, as "METHOD /path" (the table in gateway/routes.ts). */
   servedRoutes(): string[] {
     return this.routes.served();
+  }
+
+  /** With a cloud to wait for, completions only it could serve queue as tasks (models/offline.ts). */
+  private modelDestinations(): Record<string, LocalDestination> {
+    if (!this.models.cloud) return {};
+    return { [MODELS_DESTINATION]: { deliver: completionDeliverer(this.models), tools: this.settings.models.generateTool ? ['generate'] : [] } };
+  }
+
+  private queueCompletions(): void {
+    if (!this.models.cloud || !this.queue) return;
+    this.models.deferral = completionDeferral(this.queue.queue);
+    this.routes.handle(`GET ${COMPLETION_TASK_PATH}`, completionTaskHandler(this.queue.queue, sendJson));
   }
 
   /** The exact token count of `text` for a tiktoken encoding or a configured tokenizer.json ([tokenizers]). */

@@ -48,6 +48,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/v1/idempotency/status', summary: 'repeated calls answered from memory (as a destination)' },
   { method: 'POST', path: '/v1/chat/completions', summary: 'OpenAI-compatible chat completions (SSE with stream: true): local model first, cloud fallback' },
   { method: 'POST', path: '/v1/mcp/completions', summary: 'completions in the JSON of docs/inference.md, same engines and fallback' },
+  { method: 'GET', path: '/v1/completions/task', summary: 'a completion queued while the cloud was unreachable (?id=<task_id> of its 202): state, then result', servedWith: '[models] cloud_endpoint' },
   { method: 'GET', path: '/v1/attestation/identity', summary: "the TPM's attestation key and EK certificate", servedWith: 'security.use_tpm' },
   { method: 'POST', path: '/v1/attestation/quote', summary: 'a TPM quote of the PCRs for {"nonce": hex}, with the event log', servedWith: 'security.use_tpm' },
   { method: 'POST', path: '/v1/attestation/activate', summary: 'answer a credential challenge {"blob","secret"} (binds the AK to the EK)', servedWith: 'security.use_tpm' },

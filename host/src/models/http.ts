@@ -9,7 +9,10 @@ import { z } from 'zod';
 import { readJsonBody } from '../gateway/body.js';
 import { HttpRefusal } from '../protocol/http-refusal.js';
 import { ModelError, type ChatMessage } from './engine.js';
+import type { Principal } from '../security/principal.js';
 import type { CompletionAnswer, CompletionRequest, ModelService } from './service.js';
+import { chatCompletionBody, mcpCompletionBody, served, usageOf } from './shapes.js';
+import type { QueuedCompletion } from './deferral.js';
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
 const message = z.object({
@@ -31,13 +34,14 @@ const mcpBody = z.object({ prompt: z.string().min(1).optional(), system: z.strin
 type Body = z.infer<typeof chatBody>;
 
 export function chatCompletionsHandler(models: ModelService, maxBodyBytes: number) {
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  return async (req: IncomingMessage, res: ServerResponse, principal: Principal | undefined): Promise<void> => {
     const body = await readBody(req, res, maxBodyBytes, chatBody);
     if (!body) return;
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const request = toRequest(body, body.messages.map(toMessage), res);
-    if (!body.stream) return answer(res, models, request, (a) => ({ id, object: 'chat.completion', created, model: a.model, choices: [{ index: 0, message: { role: 'assistant', content: a.text }, finish_reason: a.finishReason }], usage: usageOf(a), mcp_edge: served(a) }));
+    const offline: Offline = { models, principal, queued: { shape: 'chat', ...queuedOf(request) } };
+    if (!body.stream) return answer(res, offline, request, (a) => chatCompletionBody(a, id, created));
     let first = true;
     const stream = new SseWriter(res);
     request.onText = (text, by) => {
@@ -45,25 +49,25 @@ export function chatCompletionsHandler(models: ModelService, maxBodyBytes: numbe
       stream.data({ id, object: 'chat.completion.chunk', created, model: by.model, choices: [{ index: 0, delta: first ? { role: 'assistant', content: text } : { content: text }, finish_reason: null }] });
       first = false;
     };
-    await streamAnswer(stream, models, request, (a) => ({ id, object: 'chat.completion.chunk', created, model: a.model, choices: [{ index: 0, delta: {}, finish_reason: a.finishReason }], usage: usageOf(a), mcp_edge: served(a) }));
+    await streamAnswer(stream, offline, request, (a) => ({ id, object: 'chat.completion.chunk', created, model: a.model, choices: [{ index: 0, delta: {}, finish_reason: a.finishReason }], usage: usageOf(a), mcp_edge: served(a) }));
   };
 }
 
 export function mcpCompletionsHandler(models: ModelService, maxBodyBytes: number) {
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  return async (req: IncomingMessage, res: ServerResponse, principal: Principal | undefined): Promise<void> => {
     const body = await readBody(req, res, maxBodyBytes, mcpBody);
     if (!body) return;
     if ((body.prompt === undefined) === (body.messages === undefined)) return sendError(res, 400, 'bad_request', 'send either "prompt" (a string) or "messages" (a chat), not both and not neither');
     const messages: ChatMessage[] = body.messages ? body.messages.map(toMessage) : [...(body.system ? [{ role: 'system' as const, content: body.system }] : []), { role: 'user', content: body.prompt! }];
     const request = toRequest(body, messages, res);
-    const result = (a: CompletionAnswer) => ({ text: a.text, finish_reason: a.finishReason, usage: usageOf(a), ...served(a) });
-    if (!body.stream) return answer(res, models, request, result);
+    const offline: Offline = { models, principal, queued: { shape: 'mcp', ...queuedOf(request) } };
+    if (!body.stream) return answer(res, offline, request, mcpCompletionBody);
     const stream = new SseWriter(res);
     request.onText = (text, by) => {
       stream.open(by.engine);
       stream.data({ text, engine: by.engine, model: by.model }, 'text');
     };
-    await streamAnswer(stream, models, request, result, 'done');
+    await streamAnswer(stream, offline, request, mcpCompletionBody, 'done');
   };
 }
 
@@ -97,24 +101,54 @@ function toRequest(body: Pick<Body, 'max_tokens' | 'max_completion_tokens' | 'te
   return { messages, signal: gone.signal, ...(maxTokens !== undefined ? { maxTokens } : {}), ...(body.temperature !== undefined ? { temperature: body.temperature } : {}), ...(body.seed !== undefined ? { seed: body.seed } : {}) };
 }
 
-async function answer(res: ServerResponse, models: ModelService, request: CompletionRequest, shape: (a: CompletionAnswer) => unknown): Promise<void> {
+/** What a refused request needs to become a queued one (offline.ts). */
+interface Offline {
+  models: ModelService;
+  principal: Principal | undefined;
+  queued: QueuedCompletion;
+}
+
+function queuedOf(r: CompletionRequest): Omit<QueuedCompletion, 'shape'> {
+  return { messages: r.messages, ...(r.maxTokens !== undefined ? { maxTokens: r.maxTokens } : {}), ...(r.temperature !== undefined ? { temperature: r.temperature } : {}), ...(r.seed !== undefined ? { seed: r.seed } : {}) };
+}
+
+/**
+ * Only the unreachable cloud could serve: with the offline queue, the request
+ * becomes a task (202, its id and where to read the result) instead of a 503.
+ */
+async function deferOrRefuse(res: ServerResponse, offline: Offline, err: unknown): Promise<void> {
+  const deferral = offline.models.deferral;
+  if (!(err instanceof ModelError) || err.code !== 'cloud_offline' || !deferral) return sendModelError(res, err);
+  let task: { taskId: string; resultUrl: string };
+  try {
+    task = await deferral.defer(offline.queued, offline.principal);
+  } catch (queueErr) {
+    // The queue refused it (full, too large, storage): the original refusal, saying why it was not queued.
+    return sendModelError(res, new ModelError(err.code, `${err.message}; it could not be queued either: ${(queueErr as Error).message}`));
+  }
+  const text = JSON.stringify({ task_id: task.taskId, status: 'working', result_url: task.resultUrl, message: `${err.message.replace(/: retry when the link is back$/, '')}; queued as task ${task.taskId}: GET ${task.resultUrl} for its result` });
+  res.writeHead(202, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), location: task.resultUrl });
+  res.end(text);
+}
+
+async function answer(res: ServerResponse, offline: Offline, request: CompletionRequest, shape: (a: CompletionAnswer) => unknown): Promise<void> {
   let result: CompletionAnswer;
   try {
-    result = await models.generate(request);
+    result = await offline.models.generate(request);
   } catch (err) {
-    return sendModelError(res, err);
+    return deferOrRefuse(res, offline, err);
   }
   const text = JSON.stringify(shape(result));
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...servedHeaders(result) });
   res.end(text);
 }
 
-async function streamAnswer(stream: SseWriter, models: ModelService, request: CompletionRequest, last: (a: CompletionAnswer) => unknown, lastEvent?: string): Promise<void> {
+async function streamAnswer(stream: SseWriter, offline: Offline, request: CompletionRequest, last: (a: CompletionAnswer) => unknown, lastEvent?: string): Promise<void> {
   let result: CompletionAnswer;
   try {
-    result = await models.generate(request);
+    result = await offline.models.generate(request);
   } catch (err) {
-    if (!stream.opened) return sendModelError(stream.res, err);
+    if (!stream.opened) return deferOrRefuse(stream.res, offline, err);
     // The answer had started: the error ends the stream, without [DONE].
     stream.data({ error: errorBody(err) }, lastEvent ? 'error' : undefined);
     return void stream.res.end();
@@ -139,20 +173,8 @@ class SseWriter {
   }
 }
 
-function served(a: CompletionAnswer) {
-  return { engine: a.engine, model: a.model, reason: a.reason, fallbacks: a.fallbacks, timings: { first_token_ms: round(a.timings.firstTokenMs), total_ms: round(a.timings.totalMs) } };
-}
-
 function servedHeaders(a: CompletionAnswer): Record<string, string> {
   return { 'x-mcp-edge-engine': a.engine, 'x-mcp-edge-reason': a.reason };
-}
-
-function usageOf(a: CompletionAnswer) {
-  return { prompt_tokens: a.usage.promptTokens, completion_tokens: a.usage.completionTokens, total_tokens: a.usage.promptTokens + a.usage.completionTokens };
-}
-
-function round(ms: number | null): number | null {
-  return ms === null ? null : Math.round(ms * 10) / 10;
 }
 
 function errorBody(err: unknown) {

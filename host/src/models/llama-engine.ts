@@ -5,7 +5,9 @@
 // turns (queueDepth says how many wait).
 import { basename } from 'node:path';
 import { existsSync } from 'node:fs';
-import type { Llama, LlamaChat, LlamaContext, LlamaModel, ChatHistoryItem } from 'node-llama-cpp';
+import type { Llama, LlamaChat, LlamaContext, LlamaModel, LlamaText, ChatHistoryItem } from 'node-llama-cpp';
+import type { TokenizerFactory } from '../core/index.js';
+import { coreTokenizerOf, countTemplate, type CoreCounter, type GgufTokenizerMetadata, type TemplatePiece } from './gguf-vocabulary.js';
 import { ModelError, type ChatMessage, type EngineResult, type GenerateRequest, type LocalEngine, type OnText } from './engine.js';
 
 export interface LlamaEngineOptions {
@@ -21,6 +23,8 @@ export interface LlamaEngineOptions {
   idleUnloadMs?: number;
   /** Called once per load with what it is doing (the progress line). */
   onProgress?: (message: string) => void;
+  /** The core's tokenizers: prompt counts in the core when it implements the model's tokenizer (gguf-vocabulary.ts). */
+  tokenizers?: TokenizerFactory;
 }
 
 const DEFAULT_CONTEXT = 2048;
@@ -35,6 +39,9 @@ interface Loaded {
   context: LlamaContext;
   chat: LlamaChat;
   bytes: number;
+  lib: typeof import('node-llama-cpp');
+  /** The model's vocabulary in the core, when the core can count for it. */
+  counter?: CoreCounter;
 }
 
 let llamaRuntime: Promise<{ llama: Llama; lib: typeof import('node-llama-cpp') }> | undefined;
@@ -105,11 +112,27 @@ export class LlamaEngine implements LocalEngine {
       const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
       const context = await model.createContext({ contextSize, sequences: 1, ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}) });
       const chat = new lib.LlamaChat({ contextSequence: context.getSequence() });
+      const counter = this.coreCounter(model);
       this.options.onProgress?.(`loaded ${this.model} in ${Math.round(performance.now() - started)} ms`);
-      return { model, context, chat, bytes: needs };
+      return { model, context, chat, bytes: needs, lib, ...(counter ? { counter } : {}) };
     } catch (err) {
       throw new ModelError('model_load_failed', `could not load ${modelPath}: ${(err as Error).message}`);
     }
+  }
+
+  private coreCounter(model: LlamaModel): CoreCounter | undefined {
+    const factory = this.options.tokenizers;
+    if (!factory) return undefined;
+    const meta = (model.fileInfo.metadata as { tokenizer?: { ggml?: GgufTokenizerMetadata } }).tokenizer?.ggml ?? {};
+    const counter = coreTokenizerOf(factory, meta);
+    if (typeof counter !== 'string') return counter;
+    this.options.onProgress?.(`prompt tokens of ${this.model} are counted by llama.cpp: the core lacks its ${counter}`);
+    return undefined;
+  }
+
+  /** Which tokenizer counts the prompts of the loaded model. */
+  get promptCounter(): 'core' | 'llama.cpp' | undefined {
+    return this.current ? (this.current.counter ? 'core' : 'llama.cpp') : undefined;
   }
 
   async unload(): Promise<void> {
@@ -120,6 +143,7 @@ export class LlamaEngine implements LocalEngine {
     const loaded = await state?.catch(() => undefined);
     if (!loaded) return;
     loaded.chat.dispose();
+    loaded.counter?.tokenizer.dispose();
     await loaded.context.dispose();
     await loaded.model.dispose();
   }
@@ -143,11 +167,19 @@ export class LlamaEngine implements LocalEngine {
     // The router counts a request's messages before its attempt, and the attempt needs the count again.
     const known = this.counted.get(messages);
     if (known !== undefined) return known;
-    const { model, chat } = this.current!;
+    const { model, chat, counter, lib } = this.current!;
     const { contextText } = chat.chatWrapper.generateContextState({ chatHistory: toHistory(messages, '') });
-    const tokens = contextText.tokenize(model.tokenizer).length;
+    const byCore = counter && !messages.some((m) => counter.leaveToLlama?.test(m.content));
+    const tokens = byCore ? countTemplate(counter.tokenizer, templatePieces(contextText, lib, model)) : contextText.tokenize(model.tokenizer).length;
     this.counted.set(messages, tokens);
     return tokens;
+  }
+
+  /** llama.cpp's own count of the messages (the reference the core's count is tested against). */
+  async countTokensWithLlama(messages: ChatMessage[]): Promise<number> {
+    await this.load();
+    const { model, chat } = this.current!;
+    return chat.chatWrapper.generateContextState({ chatHistory: toHistory(messages, '') }).contextText.tokenize(model.tokenizer).length;
   }
 
   generate(request: GenerateRequest, onText: OnText): Promise<EngineResult> {
@@ -220,4 +252,13 @@ function toHistory(messages: ChatMessage[], prefix: string): ChatHistoryItem[] {
   );
   history.push({ type: 'model', response: prefix ? [prefix] : [] });
   return history;
+}
+
+/** A rendered template's values in the core counter's terms. */
+function templatePieces(text: LlamaText, lib: typeof import('node-llama-cpp'), model: LlamaModel): TemplatePiece[] {
+  return text.values.map((value): TemplatePiece => {
+    if (typeof value === 'string') return value;
+    if (value instanceof lib.SpecialTokensText) return { kind: 'special-text', text: value.value };
+    return { kind: 'builtin', tokens: value.tokenize(model.tokenizer).length };
+  });
 }

@@ -10,10 +10,13 @@ import type { CloudEngineOptions } from './cloud-engine.js';
 import { ModelCounters } from './metrics.js';
 import { ModelError, type ChatMessage, type CloudEngine, type FinishReason, type LocalEngine } from './engine.js';
 import { enginePreferences, type ModelPreferences } from './preferences.js';
+import type { CompletionDeferral } from './deferral.js';
 
 export interface ModelSettings {
   /** The local .gguf file ([models] model_path, or local_model in the model cache); none without. */
   modelPath?: string;
+  /** [models] tokenizer_path: an ONNX model's tokenizer.json (default: beside the model). */
+  tokenizerPath?: string;
   /** [models] max_memory_mb: the local model and its context must fit. */
   maxMemoryMb?: number;
   /** [models] max_tokens: the most any request may generate. */
@@ -45,6 +48,8 @@ export interface CompletionRequest {
   /** Which engine the caller prefers (MCP sampling's modelPreferences; docs/inference.md says how they weigh). */
   preferences?: ModelPreferences;
   signal?: AbortSignal;
+  /** Try the cloud even while the link counts as down (the offline queue paces its own retries). */
+  probeLink?: boolean;
   /** Each piece of text as it is generated, with the engine that generated it. */
   onText?: (text: string, by: { engine: EngineKind; model: string }) => void;
 }
@@ -104,6 +109,8 @@ export class ModelService {
   private linkDownAt: number | undefined;
   /** Answers, fallbacks, tokens and first-token times for GET /metrics. */
   readonly counters = new ModelCounters();
+  /** Queues a completion only the unreachable cloud could serve; set by the gateway when its offline queue runs. */
+  deferral: CompletionDeferral | undefined;
 
   constructor(
     readonly settings: ModelSettings,
@@ -205,7 +212,7 @@ export class ModelService {
     return {
       local: { ...local, ...speed, queueDepth: this.local?.queueDepth ?? 0 },
       cloudConfigured: this.cloud !== undefined,
-      linkUp: this.linkUp,
+      linkUp: request.probeLink === true || this.linkUp,
       maxTokens: this.maxTokens(request),
       ...this.threshold(),
       // [power] low_power_mode is refused until it is built (config/unsupported.ts): always normal today.

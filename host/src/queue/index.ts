@@ -10,6 +10,8 @@ import type { Db } from '../storage/database.js';
 import type { Principal } from '../security/principal.js';
 import type { Logger } from '../telemetry/log.js';
 import type { ToolRegistry } from '../tools/registry.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { DeliveryCall } from './delivery.js';
 import { DiskFlush } from './disk-flush.js';
 import { IdempotencyMemory } from './idempotency.js';
 import { queueInterceptor, queueRoutes, queueTaskStore, registerQueueTools, taskOwnerOf } from './mcp.js';
@@ -23,6 +25,16 @@ export { queueMetrics, type QueueStatus } from './status.js';
 export { IdempotencyMemory, IDEMPOTENCY_META_KEY } from './idempotency.js';
 export { DestinationError, type Deliverer } from './delivery.js';
 
+/**
+ * A destination served inside this gateway (the models, models/offline.ts):
+ * its calls wait in the queue like any others and are delivered by `deliver`.
+ */
+export interface LocalDestination {
+  deliver(call: DeliveryCall, signal: AbortSignal): Promise<CallToolResult>;
+  /** Tools whose task-augmented (or client-marked) calls defer to it. */
+  tools: readonly string[];
+}
+
 export interface QueueHooks {
   queue: OfflineQueue;
   /** The task store and call interceptor of one client session: `principal` sees and owns only its own tasks (mcp.ts taskOwnerOf). */
@@ -30,12 +42,14 @@ export interface QueueHooks {
   close(): Promise<void>;
 }
 
-/** `fetchOf`: the fetch of each URL destination with TLS settings of its own (by destination name). */
-export async function startOfflineQueue(settings: QueueSettings, db: Db, core: EdgeCore, log: Logger, tools: ToolRegistry, rest: RouteRegistry, aggregator: Aggregator, fetchOf: Readonly<Record<string, FetchLike>> = {}): Promise<QueueHooks> {
+/** `fetchOf`: the fetch of each URL destination with TLS settings of its own (by destination name). `local`: destinations served in this gateway, by name. */
+export async function startOfflineQueue(settings: QueueSettings, db: Db, core: EdgeCore, log: Logger, tools: ToolRegistry, rest: RouteRegistry, aggregator: Aggregator, fetchOf: Readonly<Record<string, FetchLike>> = {}, local: Readonly<Record<string, LocalDestination>> = {}): Promise<QueueHooks> {
   const s = settings;
   const plan = planDestinations(s);
+  for (const name of Object.keys(local)) plan.bounds[name] ??= {};
   const deliverer = mcpHttpDeliverer(plan.urls, s.deliveryTimeoutMs, fetchOf);
-  const deliver = providerDeliverer(plan, aggregator, deliverer.deliver);
+  const remote = providerDeliverer(plan, aggregator, deliverer.deliver);
+  const deliver: typeof remote = (destination, call, signal) => (Object.hasOwn(local, destination) ? local[destination]!.deliver(call, signal) : remote(destination, call, signal));
   const queue = await OfflineQueue.open(db, core, {
     destinations: plan.bounds,
     defaults: { maxItems: s.defaultMaxItems },
@@ -64,7 +78,12 @@ export async function startOfflineQueue(settings: QueueSettings, db: Db, core: E
   wakeOnRecovery(plan, aggregator, (destination) => queue.wakeDestination(destination));
   aggregator.setDeferrable(listedAsDeferrable(s, plan));
   for (const [route, handler] of queueRoutes(queue)) rest.set(route, handler);
-  const resolver = deferralResolver(s, plan, aggregator, marked);
+  const localTools = new Map(Object.entries(local).flatMap(([destination, d]) => d.tools.map((tool) => [tool, destination] as const)));
+  const configured = deferralResolver(s, plan, aggregator, marked);
+  const resolver: typeof configured = (name) => {
+    const destination = localTools.get(name);
+    return destination !== undefined ? { destination, tool: name } : configured(name);
+  };
   return {
     queue,
     forPrincipal: (principal) => {

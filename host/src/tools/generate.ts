@@ -4,7 +4,8 @@
 // to every client by default.
 import { z } from 'zod';
 import { ModelError } from '../models/engine.js';
-import type { ModelService } from '../models/service.js';
+import type { CompletionAnswer, ModelService } from '../models/service.js';
+import type { ChatMessage } from '../models/engine.js';
 import { defineTool } from './registry.js';
 
 const input = z.object({
@@ -22,6 +23,20 @@ const output = z.object({
   finish_reason: z.string(),
 });
 
+export type GenerateArgs = z.infer<typeof input>;
+
+/** The chat a generate call asks about. */
+export function generateMessages({ prompt, system }: Pick<GenerateArgs, 'prompt' | 'system'>): ChatMessage[] {
+  return [...(system ? [{ role: 'system' as const, content: system }] : []), { role: 'user', content: prompt }];
+}
+
+/** A generate call's result (also the result of one queued as a task, models/offline.ts). */
+export function generateResult(answer: CompletionAnswer) {
+  const result = { text: answer.text, engine: answer.engine, model: answer.model, reason: answer.reason, finish_reason: answer.finishReason };
+  // The JSON as text too, as MCP asks of a tool with structured results (and as count_tokens does).
+  return { content: [{ type: 'text' as const, text: JSON.stringify(result) }], structuredContent: result };
+}
+
 export function generateTool(models: ModelService) {
   return defineTool({
     name: 'generate',
@@ -33,19 +48,16 @@ export function generateTool(models: ModelService) {
     output,
     // Greedy by default, but a fallback to another engine changes the answer: not idempotent.
     annotations: { readOnlyHint: true, idempotentHint: false, openWorldHint: models.cloud !== undefined },
+    // As a task it waits in the offline queue and is answered when an engine can (models/offline.ts).
+    ...(models.cloud !== undefined ? { execution: { taskSupport: 'optional' as const } } : {}),
     handler: async ({ prompt, system, max_tokens }, { signal }) => {
       try {
-        const answer = await models.generate({
-          messages: [...(system ? [{ role: 'system' as const, content: system }] : []), { role: 'user', content: prompt }],
-          ...(max_tokens !== undefined ? { maxTokens: max_tokens } : {}),
-          signal,
-        });
-        const result = { text: answer.text, engine: answer.engine, model: answer.model, reason: answer.reason, finish_reason: answer.finishReason };
-        // The JSON as text too, as MCP asks of a tool with structured results (and as count_tokens does).
-        return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
+        const answer = await models.generate({ messages: generateMessages({ prompt, system }), ...(max_tokens !== undefined ? { maxTokens: max_tokens } : {}), signal });
+        return generateResult(answer);
       } catch (err) {
         // No engine, or every engine failed: the caller reads why (the code is the model error's).
-        if (err instanceof ModelError && !signal.aborted) return { isError: true, content: [{ type: 'text', text: `${err.code}: ${err.message}` }] };
+        const asTask = err instanceof ModelError && err.code === 'cloud_offline' ? ' Call generate as a task (params.task) to have it answered when the link returns.' : '';
+        if (err instanceof ModelError && !signal.aborted) return { isError: true, content: [{ type: 'text', text: `${err.code}: ${err.message}${asTask}` }] };
         throw err;
       }
     },

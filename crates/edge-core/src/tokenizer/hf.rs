@@ -36,6 +36,7 @@ pub fn from_tokenizer_json(bytes: &[u8]) -> Result<Tokenizer, TokenizerError> {
     let ignore_merges = model.get("ignore_merges").and_then(Json::as_bool).unwrap_or(false);
     let pattern = pattern.or_else(|| metaspace_words(&normalizer, &vocab, byte_level));
     let decoded = decode_table(&vocab, &specials, byte_level)?;
+    let merges_to_itself = if ignore_merges { Vec::new() } else { vec![Default::default(); decoded.len()] };
     Ok(Tokenizer {
         ids: vocab,
         decoded,
@@ -43,6 +44,7 @@ pub fn from_tokenizer_json(bytes: &[u8]) -> Result<Tokenizer, TokenizerError> {
         initial,
         pattern,
         whole_piece_lookup: ignore_merges,
+        merges_to_itself,
         strip_leading_space: !byte_level && strips_leading_space(root.get("decoder")),
         normalizer,
         specials,
@@ -94,10 +96,16 @@ fn pre_tokenizer(v: Option<&Json>) -> Result<(Option<Pattern>, bool), TokenizerE
         (Some("Sequence"), Some(Json::Array(items))) => items.iter().collect(),
         _ => vec![v],
     };
-    let (mut pattern, mut byte_level) = (None, false);
+    let (mut pattern, mut byte_level, mut digits) = (None, false, false);
     for step in steps {
         match type_of(Some(step)) {
             Some("Split") => pattern = Some(split_pattern(step)?),
+            Some("Digits") if pattern.is_none() && !byte_level => {
+                if step.get("individual_digits").and_then(Json::as_bool) != Some(true) {
+                    return Err(unsupported("Digits without individual_digits"));
+                }
+                digits = true;
+            }
             Some("ByteLevel") => {
                 byte_level = true;
                 if step.get("add_prefix_space").and_then(Json::as_bool) == Some(true) {
@@ -107,11 +115,14 @@ fn pre_tokenizer(v: Option<&Json>) -> Result<(Option<Pattern>, bool), TokenizerE
                     if pattern.is_some() {
                         return Err(unsupported("Split followed by ByteLevel use_regex"));
                     }
-                    pattern = Some(Pattern::Gpt2);
+                    pattern = Some(if digits { Pattern::Gpt2IsolatedDigits } else { Pattern::Gpt2 });
                 }
             }
             other => return Err(unsupported(format!("pre-tokenizer {}", other.unwrap_or("?")))),
         }
+    }
+    if digits && pattern != Some(Pattern::Gpt2IsolatedDigits) {
+        return Err(unsupported("Digits not followed by ByteLevel use_regex"));
     }
     Ok((pattern, byte_level))
 }

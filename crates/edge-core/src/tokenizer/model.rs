@@ -5,6 +5,7 @@ use super::hash::FastMap;
 use super::vocab::TokenMap;
 use super::pretokenize::Pattern;
 use super::TokenizerError;
+use std::cell::Cell;
 
 /// How a piece becomes its first symbols, before any merge.
 pub(super) enum Initial {
@@ -39,12 +40,22 @@ pub struct Tokenizer {
     pub(super) pattern: Option<Pattern>,
     /// A piece that is itself a token encodes to it without merging.
     pub(super) whole_piece_lookup: bool,
+    /// Merge-list BPE: whether a token's own bytes merge back into it, by id,
+    /// learnt the first time a piece equal to the token is merged (`WHOLE_*`).
+    /// Most pieces of real text are whole tokens, so later ones skip the merge
+    /// loop (a 4 KB prompt in SmolLM2's vocabulary: 0.14 ms to about 0.05 ms),
+    /// and the count stays exactly what merging gives: the flag is its result.
+    pub(super) merges_to_itself: Vec<Cell<u8>>,
     pub(super) normalizer: Normalizer,
     /// Special (added) tokens recognised in text when allowed: (text, id).
     pub(super) specials: Vec<(String, u32)>,
     /// Strip one leading space after decoding (SentencePiece's prepended `▁`).
     pub(super) strip_leading_space: bool,
 }
+
+const WHOLE_UNKNOWN: u8 = 0;
+const WHOLE_YES: u8 = 1;
+const WHOLE_NO: u8 = 2;
 
 /// Largest token id accepted. Ids index the decode table, so an absurd id in
 /// a vocabulary file would otherwise ask for gigabytes; real vocabularies stay
@@ -224,10 +235,13 @@ impl Tokenizer {
         if piece.len() > MAX_PIECE_BYTES {
             return Err(TokenizerError::PieceTooLong(piece.len() as u64));
         }
-        if self.whole_piece_lookup
-            && let Some(id) = self.ids.get(piece) {
+        let whole = self.ids.get(piece);
+        if let Some(id) = whole {
+            let known = self.merges_to_itself.get(id as usize).map(Cell::get);
+            if self.whole_piece_lookup || known == Some(WHOLE_YES) {
                 return Ok(sink(id));
             }
+        }
         syms.clear();
         self.initial_symbols(piece, syms);
         if syms.len() > 1 {
@@ -235,6 +249,9 @@ impl Tokenizer {
                 Some(pairs) => bpe::merge(piece, syms, &ByPair(pairs)),
                 None => bpe::merge(piece, syms, &ByRank(&self.ids)),
             }
+        }
+        if let Some(flag) = whole.and_then(|id| self.merges_to_itself.get(id as usize)) {
+            flag.set(if syms.len() == 1 && Some(syms[0].id) == whole { WHOLE_YES } else { WHOLE_NO });
         }
         for s in syms.iter() {
             if !sink(s.id) {

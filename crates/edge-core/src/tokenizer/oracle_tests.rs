@@ -31,11 +31,15 @@ impl Rng {
 
 fn check(regex: &str, pattern: Pattern, seed: u64) {
     let oracle = fancy_regex::Regex::new(regex).unwrap();
+    check_with(|text| oracle.find_iter(text).map(|m| m.unwrap().as_str().to_string()).collect(), pattern, seed);
+}
+
+fn check_with(oracle: impl Fn(&str) -> Vec<String>, pattern: Pattern, seed: u64) {
     let mut rng = Rng(seed);
     for _ in 0..3000 {
         let text = rng.text();
-        let want: Vec<&str> = oracle.find_iter(&text).map(|m| m.unwrap().as_str()).collect();
-        let got: Vec<&str> = pattern.pieces(&text).collect();
+        let want = oracle(&text);
+        let got: Vec<String> = pattern.pieces(&text).map(str::to_string).collect();
         assert_eq!(got, want, "text {text:?}");
     }
 }
@@ -64,4 +68,26 @@ fn o200k_splits_like_the_regex() {
 fn gpt2_splits_like_the_regex() {
     let regex = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
     check(regex, Pattern::Gpt2, 4);
+}
+
+/// Hugging Face's `Sequence [Digits { individual_digits: true }, ByteLevel]`
+/// done as it does it: cut each number char out, then the GPT-2 regex on the rest.
+#[test]
+fn isolated_digits_split_like_digits_then_the_gpt2_regex() {
+    let gpt2 = fancy_regex::Regex::new(r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+").unwrap();
+    let digit = fancy_regex::Regex::new(r"\p{N}").unwrap();
+    let oracle = |text: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        let segment = |s: &str, out: &mut Vec<String>| out.extend(gpt2.find_iter(s).map(|m| m.unwrap().as_str().to_string()));
+        for m in digit.find_iter(text) {
+            let m = m.unwrap();
+            segment(&text[from..m.start()], &mut out);
+            out.push(m.as_str().to_string());
+            from = m.end();
+        }
+        segment(&text[from..], &mut out);
+        out
+    };
+    check_with(oracle, Pattern::Gpt2IsolatedDigits, 5);
 }

@@ -16,6 +16,11 @@ pub enum Pattern {
     O200k,
     /// GPT-2 / r50k / p50k and Hugging Face `ByteLevel` with `use_regex`.
     Gpt2,
+    /// Hugging Face `Digits { individual_digits }` then `ByteLevel` (SmolLM,
+    /// StarCoder; llama.cpp's `smollm` pre-tokenizer): each number char alone,
+    /// the GPT-2 rules on the text between them. Not one regex: GPT-2's
+    /// `\s+(?!\S)` sees the end of the segment, not the digit after it.
+    Gpt2IsolatedDigits,
     /// SentencePiece-style models with no pre-tokenizer: a run of `▁` and the
     /// chars up to the next `▁`. Only used when no vocabulary token holds a `▁`
     /// after another char, so no merge can cross these cuts and BPE over the
@@ -47,7 +52,7 @@ impl Pattern {
 
     /// The pieces of `text`, in order; their concatenation is `text`.
     pub fn pieces<'a>(self, text: &'a str) -> Pieces<'a> {
-        Pieces { text, pos: 0, pattern: self }
+        Pieces { text, pos: 0, segment_end: 0, pattern: self }
     }
 }
 
@@ -55,6 +60,9 @@ impl Pattern {
 pub struct Pieces<'a> {
     text: &'a str,
     pos: usize,
+    /// Gpt2IsolatedDigits: where the current run without numbers ends (kept so
+    /// the search for the next number is done once per run, not per piece).
+    segment_end: usize,
     pattern: Pattern,
 }
 
@@ -70,12 +78,26 @@ impl<'a> Iterator for Pieces<'a> {
             Pattern::Cl100k { max_digits } => s.cl100k(self.pos, max_digits as usize),
             Pattern::O200k => s.o200k(self.pos),
             Pattern::Gpt2 => s.gpt2(self.pos),
+            Pattern::Gpt2IsolatedDigits => self.isolated_digits_piece(),
             Pattern::MetaspaceWords => s.metaspace_word(self.pos),
         };
         debug_assert!(end > self.pos);
         let piece = &self.text[self.pos..end];
         self.pos = end;
         Some(piece)
+    }
+}
+
+impl Pieces<'_> {
+    fn isolated_digits_piece(&mut self) -> usize {
+        let s = Scan(self.text);
+        if self.segment_end <= self.pos {
+            self.segment_end = s.run(self.pos, |a| a.class != Class::Number);
+        }
+        if self.segment_end == self.pos {
+            return s.at(self.pos).expect("in bounds").next;
+        }
+        Scan(&self.text[..self.segment_end]).gpt2(self.pos)
     }
 }
 
@@ -320,9 +342,18 @@ mod tests {
     }
 
     #[test]
+    fn isolated_digits_split_before_the_gpt2_rules() {
+        let p = Pattern::Gpt2IsolatedDigits;
+        assert_eq!(split(p, "hi  there 42x"), ["hi", " ", " there", " ", "4", "2", "x"]);
+        // GPT-2 alone would give " ", " " here: the segment ends before the 7.
+        assert_eq!(split(p, "a  7 b"), ["a", "  ", "7", " b"]);
+        assert_eq!(split(p, "٣½x"), ["٣", "½", "x"]);
+    }
+
+    #[test]
     fn pieces_cover_the_text() {
         let text = "naïve café 日本語 🤖🤖 \u{301}x\r\n\t\t end ";
-        for p in [CL, Pattern::O200k, Pattern::Gpt2, Pattern::Cl100k { max_digits: 1 }] {
+        for p in [CL, Pattern::O200k, Pattern::Gpt2, Pattern::Gpt2IsolatedDigits, Pattern::Cl100k { max_digits: 1 }] {
             assert_eq!(split(p, text).concat(), text);
         }
     }

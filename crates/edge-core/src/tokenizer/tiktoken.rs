@@ -35,6 +35,7 @@ pub fn from_tiktoken(ranks: &[u8], pattern: &str, specials: &[(String, u32)]) ->
         initial: Initial::Bytes(byte_ids),
         pattern: Some(pattern),
         whole_piece_lookup: true,
+        merges_to_itself: Vec::new(),
         normalizer: Normalizer::default(),
         specials: specials.to_vec(),
         strip_leading_space: false,

@@ -1,0 +1,175 @@
+// Completions that only the cloud can serve, asked while its link is cut (the
+// scripted OpenAI-compatible server stopped): they become tasks in the offline
+// queue's SQLite file, survive a gateway restart, and complete with the cloud's
+// answer once the server listens again on the same port. REST answers 202 and
+// GET /v1/completions/task; the generate MCP tool runs as an MCP task.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CallToolResultSchema, CreateTaskResultSchema, GetTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createGateway, type Gateway } from '../host/src/gateway/gateway.js';
+import { loadCore } from '../host/src/core/index.js';
+import { createLogger } from '../host/src/telemetry/log.js';
+import { connectClient } from './helpers/gateway.js';
+import { baseOf, postJson, ScriptedCloud } from './helpers/models.js';
+
+const PIECES = ['The', ' capital', ' is', ' Paris', '.'];
+const core = loadCore();
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** A cloud-only gateway on `dataDir`; retries every 100-200 ms so the test need not wait for the default backoff. */
+async function gatewayOn(dataDir: string, endpoint: string, models: Record<string, unknown> = {}, offline: Record<string, unknown> = {}): Promise<Gateway> {
+  return createGateway({
+    config: {
+      gateway: { bind_address: '127.0.0.1:0', data_dir: dataDir },
+      models: { cloud_endpoint: endpoint, cloud_model: 'big-model', cloud_timeout_ms: 2000, ...models },
+      offline: { retry_base_ms: 100, sync_interval_seconds: 1, retry_jitter_percent: 0, ...offline },
+    },
+    core: await core,
+    logger: createLogger(process.env.MCP_EDGE_TEST_LOG ? 'debug' : 'silent'),
+  });
+}
+
+const portOf = (endpoint: string): number => Number(new URL(endpoint).port);
+
+/** Reads `url` until `done` says so, at most `ms`. */
+async function pollJson(url: string, done: (json: any) => boolean, ms = 15_000): Promise<any> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const json = await (await fetch(url)).json();
+    if (done(json) || Date.now() > until) return json;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('completions while the cloud is unreachable', () => {
+  it('REST: 202 and a task id, kept across a gateway restart, completed with the cloud answer when the link returns', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'models-offline-'));
+    dirs.push(dataDir);
+    const cloud = new ScriptedCloud([{ kind: 'answer', pieces: PIECES }]);
+    const endpoint = await cloud.start();
+    await cloud.stop();
+
+    const first = await gatewayOn(dataDir, endpoint);
+    let mcpTask: { task_id: string; result_url: string };
+    let chatTask: { task_id: string; result_url: string };
+    try {
+      const base = baseOf(first.url);
+      const mcp = await postJson(`${base}/v1/mcp/completions`, { prompt: 'What is the capital of France?', max_tokens: 9 });
+      expect(mcp.status).toBe(202);
+      expect(mcp.json).toMatchObject({ status: 'working', task_id: expect.any(String), result_url: expect.stringMatching(/^\/v1\/completions\/task\?id=/) });
+      expect(mcp.headers.get('location')).toBe(mcp.json.result_url);
+      const chat = await postJson(`${base}/v1/chat/completions`, { messages: [{ role: 'user', content: 'And of Italy?' }], stream: true });
+      expect(chat.status).toBe(202);
+      mcpTask = mcp.json;
+      chatTask = chat.json;
+      const pending = await (await fetch(`${base}${mcpTask.result_url}`)).json();
+      expect(pending).toMatchObject({ task_id: mcpTask.task_id, status: 'working' });
+      expect(pending.result).toBeUndefined();
+      const unknown = await fetch(`${base}/v1/completions/task?id=nope`);
+      expect(unknown.status).toBe(404);
+    } finally {
+      await first.close();
+    }
+    expect(existsSync(join(dataDir, 'mcp-edge.db'))).toBe(true);
+    expect(cloud.requests).toHaveLength(0);
+
+    // A new gateway on the same SQLite file; the link comes back after it started.
+    const second = await gatewayOn(dataDir, endpoint);
+    try {
+      const base = baseOf(second.url);
+      expect((await (await fetch(`${base}${mcpTask.result_url}`)).json()).status).toBe('working');
+      await cloud.start(portOf(endpoint));
+      const done = await pollJson(`${base}${mcpTask.result_url}`, (j) => j.status !== 'working');
+      expect(done).toMatchObject({ status: 'completed', result: { text: PIECES.join(''), engine: 'cloud', model: 'big-model', reason: 'no_local_model' } });
+      const chatDone = await pollJson(`${base}${chatTask.result_url}`, (j) => j.status !== 'working');
+      expect(chatDone).toMatchObject({ status: 'completed', result: { object: 'chat.completion', choices: [{ message: { role: 'assistant', content: PIECES.join('') } }], mcp_edge: { engine: 'cloud' } } });
+      const asked = cloud.requests.map((r) => r.body.messages.at(-1).content);
+      expect(asked.sort()).toEqual(['And of Italy?', 'What is the capital of France?']);
+      expect(cloud.requests.find((r) => r.body.messages.at(-1).content.startsWith('What'))!.body.max_tokens).toBe(9);
+    } finally {
+      await second.close();
+      await cloud.stop();
+    }
+  }, 60_000);
+
+  it('MCP: the generate tool called as a task waits in the queue and completes when the link returns', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'models-offline-'));
+    dirs.push(dataDir);
+    const cloud = new ScriptedCloud([{ kind: 'answer', pieces: PIECES }]);
+    const endpoint = await cloud.start();
+    await cloud.stop();
+    const gateway = await gatewayOn(dataDir, endpoint, { generate_tool: true });
+    try {
+      const client = await connectClient(gateway);
+      const listed = (await client.listTools()).tools.find((t) => t.name === 'generate');
+      expect(listed?.execution?.taskSupport).toBe('optional');
+      // Called plainly, it says how to have it queued.
+      const plain = await client.request({ method: 'tools/call', params: { name: 'generate', arguments: { prompt: 'Capital of France?' } } }, CallToolResultSchema);
+      expect(plain.isError).toBe(true);
+      expect(JSON.stringify(plain.content)).toMatch(/cloud_offline: .*Call generate as a task/);
+
+      const { task } = await client.request({ method: 'tools/call', params: { name: 'generate', arguments: { prompt: 'Capital of France?' }, task: { ttl: 60_000 } } }, CreateTaskResultSchema);
+      expect(task.status).toBe('working');
+      await new Promise((r) => setTimeout(r, 400)); // a few retries against the cut link
+      expect((await client.request({ method: 'tasks/get', params: { taskId: task.taskId } }, GetTaskResultSchema)).status).toBe('working');
+      await cloud.start(portOf(endpoint));
+      const until = Date.now() + 15_000;
+      let status = 'working';
+      while (status === 'working' && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = (await client.request({ method: 'tasks/get', params: { taskId: task.taskId } }, GetTaskResultSchema)).status;
+      }
+      expect(status).toBe('completed');
+      const result = await client.request({ method: 'tasks/result', params: { taskId: task.taskId } }, CallToolResultSchema);
+      expect(result.structuredContent).toMatchObject({ text: PIECES.join(''), engine: 'cloud', model: 'big-model' });
+      await client.close();
+    } finally {
+      await gateway.close();
+      await cloud.stop();
+    }
+  }, 60_000);
+
+  it('REST: a task the cloud then refuses (4xx) ends failed with the reason, not retried', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'models-offline-'));
+    dirs.push(dataDir);
+    const cloud = new ScriptedCloud([{ kind: 'status', status: 401, body: '{"error":{"message":"bad key"}}' }]);
+    const endpoint = await cloud.start();
+    await cloud.stop();
+    const gateway = await gatewayOn(dataDir, endpoint);
+    try {
+      const base = baseOf(gateway.url);
+      const queued = await postJson(`${base}/v1/mcp/completions`, { prompt: 'Capital of France?' });
+      expect(queued.status).toBe(202);
+      expect((await fetch(`${base}/v1/completions/task`)).status).toBe(400);
+      await cloud.start(portOf(endpoint));
+      const done = await pollJson(`${base}${queued.json.result_url}`, (j) => j.status !== 'working');
+      expect(done).toMatchObject({ status: 'failed', error: { code: 'completion_failed', message: expect.stringMatching(/answered 401 after 1 attempt\(s\).*bad key/) } });
+      expect(done.result).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(cloud.requests).toHaveLength(1);
+    } finally {
+      await gateway.close();
+      await cloud.stop();
+    }
+  }, 30_000);
+
+  it('REST: a completion the queue cannot take (larger than max_item_bytes) is refused as before, saying why', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'models-offline-'));
+    dirs.push(dataDir);
+    const cloud = new ScriptedCloud([{ kind: 'answer', pieces: PIECES }]);
+    const endpoint = await cloud.start();
+    await cloud.stop();
+    const gateway = await gatewayOn(dataDir, endpoint, {}, { max_item_bytes: 256 });
+    try {
+      const refused = await postJson(`${baseOf(gateway.url)}/v1/mcp/completions`, { prompt: 'x'.repeat(2000) });
+      expect(refused.status).toBe(503);
+      expect(refused.json.error.code).toBe('cloud_offline');
+      expect(refused.json.error.message).toMatch(/could not be queued either: .*256/);
+    } finally {
+      await gateway.close();
+    }
+  }, 30_000);
+});
