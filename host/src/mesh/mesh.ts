@@ -32,6 +32,9 @@ export interface MeshStartOptions {
   attestation?: PeerAttestation;
 }
 
+/** The shortest a bootstrap dial may take before it is given up. */
+const BOOTSTRAP_DIAL_TIMEOUT_MS = 10_000;
+
 export class Mesh {
   /** Peer id -> its provider; kept when a peer leaves (down, no tools) so it comes back in place. */
   readonly peers = new Map<string, PeerProvider>();
@@ -88,17 +91,34 @@ export class Mesh {
   }
 
   /**
-   * A node with no connection at all dials its bootstrap peers again, every
+   * A node that is not in the mesh dials its bootstrap peers again, every
    * announce interval: a first dial that failed (the peer was not up yet, a
-   * loaded machine) or a bootstrap node that restarted is not the end.
+   * loaded machine) or a bootstrap node that restarted is not the end. Not in
+   * the mesh means no connection at all, or connections over which no peer
+   * has been heard for three intervals (every node announces each interval,
+   * even with nothing to share): a half-open connection, whose other end is
+   * gone without a word (a NAT that dropped its state, a peer that closed it
+   * under load), looks alive here and would keep the node out for good; it is
+   * closed and the bootstrap peers are dialled afresh.
    */
   private keepJoined(log: Logger): void {
     const bootstrap = bootstrapAddrs(this.settings).map((a) => multiaddr(a));
     if (bootstrap.length === 0) return;
+    let unheardIntervals = 0;
     this.rejoin = setInterval(() => {
-      if (this.node.getConnections().length > 0) return;
+      const connections = this.node.getConnections();
+      unheardIntervals = this.discovery.entries().length > 0 ? 0 : unheardIntervals + 1;
+      if (connections.length > 0 && unheardIntervals < 3) return;
+      if (connections.length > 0) {
+        log.warn('mesh: connected, but no peer heard for three announce intervals; closing those connections and dialling the bootstrap peers again', { connections: connections.length });
+        for (const connection of connections) void connection.close().catch(() => connection.abort(new Error('no peer heard over it')));
+      }
+      unheardIntervals = 0;
       for (const addr of bootstrap) {
-        this.node.dial(addr, { signal: AbortSignal.timeout(this.settings.announceIntervalMs) }).catch((err: Error) => log.debug(`mesh: bootstrap peer ${addr.toString()} not reached`, { error: err.message }));
+        // Not the announce interval as a deadline: a loaded node (or bootstrap peer) takes longer than
+        // a short interval to finish a handshake, and every retry would be cut off the same way.
+        // A dial still under way when the next tick comes is joined by libp2p, not repeated.
+        this.node.dial(addr, { signal: AbortSignal.timeout(Math.max(this.settings.announceIntervalMs, BOOTSTRAP_DIAL_TIMEOUT_MS)) }).catch((err: Error) => log.debug(`mesh: bootstrap peer ${addr.toString()} not reached`, { error: err.message }));
       }
     }, this.settings.announceIntervalMs);
     this.rejoin.unref();

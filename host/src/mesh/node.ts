@@ -62,6 +62,10 @@ export async function createMeshNode(settings: MeshSettings, privateKey: Private
     streamMuxers: [yamux()],
     // The nonce exchange gets more than pnet's 1 s default: a loaded Pi (or CI runner) misses that.
     ...(networkKey ? { connectionProtector: preSharedKey({ psk: networkKey, timeout: 10_000 }) } : {}),
+    // libp2p refuses more than 5 new inbound connections a second from one IP address: several
+    // nodes per host, or behind one NAT, are how edge meshes live (gossipsub's colocation penalty is
+    // off for the same reason), and a bootstrap node meets all of them at once when they start.
+    connectionManager: { inboundConnectionThreshold: 100 },
     connectionGater: {
       // Loopback and LAN addresses are where a mesh of edge nodes lives.
       denyDialMultiaddr: () => false,
