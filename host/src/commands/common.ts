@@ -2,6 +2,8 @@
 // command-line overrides) and the usage error that exits with code 2.
 import { loadConfigFile } from '../config/load.js';
 import type { EdgeConfig } from '../config/schema.js';
+import type { resolveSettings } from '../config/resolve.js';
+import { MCP_PATH } from '../gateway/routes.js';
 
 /** The command line was wrong: the message says how; the process exits with code 2. */
 export class UsageError extends Error {
@@ -28,4 +30,11 @@ export async function loadCliConfig(options: ConfigOptions): Promise<EdgeConfig>
   if (options.bind) config.gateway.bind_address = options.bind;
   if (options['data-dir']) config.gateway.data_dir = options['data-dir'];
   return config;
+}
+
+/** The MCP URL of the configured listener; a wildcard bind is reached on loopback. */
+export function gatewayMcpUrl(settings: ReturnType<typeof resolveSettings>): string {
+  const host = ['0.0.0.0', '::', '[::]'].includes(settings.http.host) ? '127.0.0.1' : settings.http.host;
+  const scheme = settings.http.tls ? 'https' : 'http';
+  return `${scheme}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${settings.http.port}${MCP_PATH}`;
 }

@@ -8,9 +8,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { resolveSettings } from '../config/resolve.js';
-import { MCP_PATH } from '../gateway/routes.js';
 import { CLIENT_SPECS, CLIENTS, isClientName, mergeEntry, type ClientSpec, type Connection } from '../ops/clients.js';
-import { CONFIG_OPTIONS, loadCliConfig, UsageError, type ConfigOptions } from './common.js';
+import { CONFIG_OPTIONS, gatewayMcpUrl, loadCliConfig, UsageError, type ConfigOptions } from './common.js';
 
 export const CONNECT_HELP = `  mcp-edge connect <${CLIENTS.join('|')}>
                   [--http [--url <url>] [--token <key>]] [--name <name>] [--print | --dry-run]
@@ -70,14 +69,7 @@ async function connectionOf(values: Values, env: NodeJS.ProcessEnv): Promise<Con
   const token = values.token ?? env.MCP_EDGE_TOKEN;
   const authOn = settings.auth.apiKeys || settings.auth.jwt !== undefined;
   if (authOn && !token) throw new UsageError('this gateway asks for credentials ([auth]): pass --token <key> (make one with "mcp-edge keys create <name>") or set MCP_EDGE_TOKEN');
-  return { kind: 'http', url: values.url ?? defaultUrl(settings), ...(token ? { token } : {}) };
-}
-
-/** The MCP URL of the configured listener; a wildcard bind is reached on loopback. */
-function defaultUrl(settings: ReturnType<typeof resolveSettings>): string {
-  const host = ['0.0.0.0', '::', '[::]'].includes(settings.http.host) ? '127.0.0.1' : settings.http.host;
-  const scheme = settings.http.tls ? 'https' : 'http';
-  return `${scheme}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${settings.http.port}${MCP_PATH}`;
+  return { kind: 'http', url: values.url ?? gatewayMcpUrl(settings), ...(token ? { token } : {}) };
 }
 
 function readIfPresent(file: string): string | undefined {

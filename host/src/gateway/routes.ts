@@ -42,6 +42,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/v1/analytics/recent', summary: 'the last 100 tool calls, newest first; off with analytics.enabled = false' },
   { method: 'GET', path: '/v1/tools', summary: 'every tool offered and the providers its calls are routed to' },
   { method: 'GET', path: '/v1/mesh', summary: 'the mesh: this node, its peers, their state and shared tools ({"enabled": false} with the mesh off)' },
+  { method: 'POST', path: '/v1/mesh/ping', summary: 'the round trip to a mesh peer: {"peer": "<peer id>"} -> {"rtt_ms"}' },
   { method: 'GET', path: '/ui', summary: 'the dashboard (with ui.enabled; its data comes from the API, asked with your credentials)', access: 'public', servedWith: '[ui]' },
   { method: 'GET', path: '/ui/app.js', summary: "... the dashboard's script", access: 'public', servedWith: '[ui]' },
   { method: 'GET', path: '/ui/app.css', summary: "... the dashboard's style sheet", access: 'public', servedWith: '[ui]' },

@@ -12,7 +12,8 @@ import { MeshStats, meshMetrics } from './metrics.js';
 import { loadIdentity, loadNetworkKey } from './identity.js';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { PrivateKey } from '@libp2p/interface';
-import { bootstrapAddrs, createMeshNode, type MeshNode } from './node.js';
+import { bootstrapAddrs, createMeshNode, pingPeer, type MeshNode } from './node.js';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { PeerProvider } from './peer-provider.js';
 import { serveSharedTools, sharedTools } from './serve.js';
 
@@ -63,6 +64,21 @@ export class Mesh {
   /** What this node shares now. */
   shared(): readonly SharedTool[] {
     return this.sharedNow;
+  }
+
+  /** The round trip to `peer` (a peer id) in ms, over libp2p ping; MeshError when it is not a peer id or does not answer. */
+  async ping(peer: string, timeoutMs = 5_000): Promise<number> {
+    let id;
+    try {
+      id = peerIdFromString(peer);
+    } catch {
+      throw new MeshError(`"${peer}" is not a peer id (the base58 text mcp-edge logs as mesh peer_id, e.g. 12D3KooW...)`);
+    }
+    try {
+      return await pingPeer(this.node, id, AbortSignal.timeout(timeoutMs));
+    } catch (err) {
+      throw new MeshError(`peer ${peer} did not answer a ping within ${timeoutMs} ms: ${(err as Error).message}`);
+    }
   }
 
   /** Who provides tool `name` (peer ids): announcements and DHT provider records. */

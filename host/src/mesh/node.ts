@@ -91,15 +91,25 @@ export async function createMeshNode(settings: MeshSettings, privateKey: Private
 }
 
 /**
- * Opens a stream of `protocol` to `peer`. A peer heard of through others (its
+ * Makes sure `peer` can be dialled. A peer heard of through others (its
  * announcements gossiped on by a relay, say) may have no address in the peer
- * store yet; libp2p does not look one up on dial, so the DHT is asked first
- * (findPeer stores what it finds): a node behind a relay is found this way.
+ * store yet; libp2p does not look one up on dial, so the DHT is asked (findPeer
+ * stores what it finds): a node behind a relay is found this way.
  */
+async function findIfUnknown(node: MeshNode, peer: PeerId, signal: AbortSignal): Promise<void> {
+  if (node.getConnections(peer).length > 0) return;
+  const known = await node.peerStore.get(peer).catch(() => undefined);
+  if (!known || known.addresses.length === 0) await node.peerRouting.findPeer(peer, { signal });
+}
+
+/** Opens a stream of `protocol` to `peer`, finding its address first when it has none. */
 export async function dialPeer(node: MeshNode, peer: PeerId, protocol: string, signal: AbortSignal): Promise<Stream> {
-  if (node.getConnections(peer).length === 0) {
-    const known = await node.peerStore.get(peer).catch(() => undefined);
-    if (!known || known.addresses.length === 0) await node.peerRouting.findPeer(peer, { signal });
-  }
+  await findIfUnknown(node, peer, signal);
   return node.dialProtocol(peer, protocol, { signal });
+}
+
+/** The round trip to `peer` in ms (libp2p ping), finding its address first when it has none. */
+export async function pingPeer(node: MeshNode, peer: PeerId, signal: AbortSignal): Promise<number> {
+  await findIfUnknown(node, peer, signal);
+  return node.services.ping.ping(peer, { signal });
 }
