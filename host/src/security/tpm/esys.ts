@@ -29,12 +29,12 @@ export class Tpm {
     const libs = tssLibraries();
     const tctiOut: Native[] = [null];
     const rc = libs.tctiInit(tcti.loaderConf, tctiOut) as number;
-    if (rc !== 0) throw new TpmError('tpm_unreachable', `cannot open TCTI "${tcti.loaderConf}": ${decodeRc(rc)}; check security.tpm_device and that the TPM is there`, rc);
+    if (rc !== 0) throw new TpmError('tpm_unreachable', `cannot open TCTI "${tcti.loaderConf}": ${decodeRc(rc)}: the TPM is unreachable; check security.tpm_device and that the TPM is there`, rc);
     const ctxOut: Native[] = [null];
     const rc2 = libs.esysInit(ctxOut, tctiOut[0], null) as number;
     if (rc2 !== 0) {
       libs.tctiFinalize(tctiOut);
-      throw new TpmError('tpm_unreachable', `cannot start ESAPI on "${tcti.loaderConf}": ${decodeRc(rc2)}`, rc2);
+      throw new TpmError('tpm_unreachable', `cannot start ESAPI on "${tcti.loaderConf}": ${decodeRc(rc2)}: the TPM is unreachable`, rc2);
     }
     return new Tpm(libs, ctxOut[0] ?? null, tctiOut[0] ?? null);
   }
@@ -54,7 +54,7 @@ export class Tpm {
   private call(name: string, ...args: unknown[]): Promise<void> {
     const run = (): Promise<void> =>
       new Promise((resolve, reject) => {
-        if (this.closed) return reject(new TpmError('tpm_unreachable', `Esys_${name}: the TPM connection is closed`));
+        if (this.closed) return reject(new TpmError('tpm_unreachable', `Esys_${name}: the TPM connection is closed (the TPM is unreachable until it is opened again)`));
         this.libs.esys[name]!.async(this.ctx, ...args, (err: Error | null, rc: number) => {
           if (err) return reject(new TpmError('tpm_command_failed', `Esys_${name}: ${err.message}`));
           if (rc !== 0) return reject(commandError(`Esys_${name}`, rc, decodeRc(rc)));
