@@ -86,6 +86,12 @@ describe('ESAPI against swtpm', () => {
     expect((err as TpmError).code).toBe('tpm_unreachable');
     expect((err as TpmError).message).toMatch(/tcti:.*security\.tpm_device/);
     await swtpm.restart();
+    // The context that failure cut off stays out of sequence (esapi BAD_SEQUENCE) even with the TPM
+    // back: that is unreachable too, so the TPM service drops it and opens a new one (a mesh signature
+    // once failed here as a plain command error, and /health said so).
+    const stale = await tpm.readPcrs([0]).catch((e: unknown) => e);
+    expect((stale as TpmError).code).toBe('tpm_unreachable');
+    expect((stale as TpmError).message).toMatch(/the TPM is unreachable \(esapi:.*an earlier command was cut off\)/);
     await tpm.close();
     tpm = Tpm.open(parseTcti(swtpm.tcti));
     expect((await tpm.readPcrs([0])).get(0)).toHaveLength(32);

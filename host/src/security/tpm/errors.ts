@@ -35,12 +35,20 @@ export function rcLayer(rc: number): number {
 }
 
 const TCTI_LAYER = 10;
+const ESYS_LAYER = 7;
+/** TSS2_ESYS_RC_BAD_SEQUENCE: the context is still waiting for the answer of an exchange that failed. */
+const ESYS_BAD_SEQUENCE = 7;
 
 /** A TpmError for `command` failing with `rc`, with the TSS's own words for it. */
 export function commandError(command: string, rc: number, words: string): TpmError {
   const hex = `0x${rc.toString(16).padStart(8, '0')}`;
   if (rcLayer(rc) === TCTI_LAYER) {
     return new TpmError('tpm_unreachable', `${command}: the TPM is unreachable (${words}, ${hex}); check that the TPM device or swtpm named by security.tpm_device is up`, rc);
+  }
+  // Commands run one at a time, so a context out of sequence is one that an earlier command left
+  // mid-exchange when the TPM went away: it is as unusable as the link, and is opened again.
+  if (rcLayer(rc) === ESYS_LAYER && (rc & 0xffff) === ESYS_BAD_SEQUENCE) {
+    return new TpmError('tpm_unreachable', `${command}: the TPM is unreachable (${words}, ${hex}: an earlier command was cut off); check that the TPM device or swtpm named by security.tpm_device is up`, rc);
   }
   return new TpmError('tpm_command_failed', `${command} failed: ${words} (${hex})`, rc);
 }
