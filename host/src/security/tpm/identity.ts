@@ -39,27 +39,52 @@ export async function loadEk(tpm: Tpm): Promise<LoadedKey> {
   return { tr, tpmtPublic: unwrap2b(publicArea), transient: true };
 }
 
-/** The AK at AK_HANDLE, created and persisted on first use. A foreign key there is refused, not replaced. */
-export async function loadAk(tpm: Tpm): Promise<LoadedKey> {
-  const persisted = await tpm.fromTpmPublic(AK_HANDLE);
+/** A key the gateway keeps at a persistent handle of its own (the AK, the mesh key). */
+export interface PersistentKeySpec {
+  handle: number;
+  /** The hierarchy it is made under (TR.RH_ENDORSEMENT, TR.RH_OWNER). */
+  hierarchy: number;
+  template: Buffer;
+  /** Whether a key found at `handle` is one of ours (and not another program's). */
+  isOurs: (tpmtPublic: Buffer) => boolean;
+  /** What to tell the operator when it is not: how to free the handle, or what to do instead. */
+  foreign: string;
+}
+
+/**
+ * The key at `spec.handle`, created as a primary key and persisted on first use
+ * (the transient object is flushed once persisted). A foreign key there is
+ * refused, not replaced: it may be another program's.
+ */
+export async function loadPersistentKey(tpm: Tpm, spec: PersistentKeySpec): Promise<LoadedKey> {
+  const persisted = await tpm.fromTpmPublic(spec.handle);
   if (persisted !== undefined) {
     const tpmtPublic = unwrap2b(await tpm.readPublic(persisted));
-    if (readPublicArea(tpmtPublic).attributes !== AK_ATTRIBUTES) {
+    if (!spec.isOurs(tpmtPublic)) {
       await tpm.closeTr(persisted);
-      throw new TpmError(
-        'tpm_state_unexpected',
-        `persistent handle 0x${AK_HANDLE.toString(16)} holds a key that is not an attestation key; free it (tpm2_evictcontrol -c 0x${AK_HANDLE.toString(16)}) or use another TPM`,
-      );
+      throw new TpmError('tpm_state_unexpected', spec.foreign);
     }
     return { tr: persisted, tpmtPublic, transient: false };
   }
-  const created = await tpm.createPrimary(TR.RH_ENDORSEMENT, akTemplate(), emptySensitive());
+  const created = await tpm.createPrimary(spec.hierarchy, spec.template, emptySensitive());
   try {
-    const tr = await tpm.persist(created.tr, AK_HANDLE);
+    const tr = await tpm.persist(created.tr, spec.handle);
     return { tr, tpmtPublic: unwrap2b(created.publicArea), transient: false };
   } finally {
     await tpm.flush(created.tr);
   }
+}
+
+/** The AK at AK_HANDLE, created and persisted on first use. A foreign key there is refused, not replaced. */
+export function loadAk(tpm: Tpm): Promise<LoadedKey> {
+  const hex = `0x${AK_HANDLE.toString(16)}`;
+  return loadPersistentKey(tpm, {
+    handle: AK_HANDLE,
+    hierarchy: TR.RH_ENDORSEMENT,
+    template: akTemplate(),
+    isOurs: (tpmtPublic) => readPublicArea(tpmtPublic).attributes === AK_ATTRIBUTES,
+    foreign: `persistent handle ${hex} holds a key that is not an attestation key; free it (tpm2_evictcontrol -c ${hex}) or use another TPM`,
+  });
 }
 
 /** Releases what loadEk/loadAk returned: flushes a transient key, forgets a persistent one's ESYS_TR. */

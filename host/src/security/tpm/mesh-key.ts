@@ -4,10 +4,10 @@
 // TPM; libp2p's signatures are made by TPM2_Sign (libp2p-key.ts).
 import { TpmError } from './errors.js';
 import { Tpm, TR } from './esys.js';
-import { release, type LoadedKey } from './identity.js';
+import { loadPersistentKey, release, type LoadedKey } from './identity.js';
 import { parseTcti } from './tcti.js';
-import { emptySensitive, MESH_KEY_ATTRIBUTES, MESH_KEY_HANDLE, meshKeyTemplate } from './templates.js';
-import { ALG, readPublicArea, readSignature, unwrap2b } from './wire.js';
+import { MESH_KEY_ATTRIBUTES, MESH_KEY_HANDLE, meshKeyTemplate } from './templates.js';
+import { ALG, readPublicArea, readSignature } from './wire.js';
 
 const HANDLE_HEX = `0x${MESH_KEY_HANDLE.toString(16)}`;
 
@@ -17,30 +17,17 @@ function isMeshKey(tpmtPublic: Buffer): boolean {
 }
 
 /**
- * The key at MESH_KEY_HANDLE, created and persisted on first use (the
- * transient object is flushed once persisted). A foreign key there is
- * refused, not replaced: it may be another program's.
+ * The key at MESH_KEY_HANDLE, created and persisted on first use. A foreign key
+ * there is refused, not replaced: it may be another program's.
  */
-export async function loadMeshKey(tpm: Tpm): Promise<LoadedKey> {
-  const persisted = await tpm.fromTpmPublic(MESH_KEY_HANDLE);
-  if (persisted !== undefined) {
-    const tpmtPublic = unwrap2b(await tpm.readPublic(persisted));
-    if (!isMeshKey(tpmtPublic)) {
-      await tpm.closeTr(persisted);
-      throw new TpmError(
-        'tpm_state_unexpected',
-        `persistent handle ${HANDLE_HEX} holds a key that is not an mcp-edge mesh key; free it (tpm2_evictcontrol -C o -c ${HANDLE_HEX}) or set mesh.identity = "file"`,
-      );
-    }
-    return { tr: persisted, tpmtPublic, transient: false };
-  }
-  const created = await tpm.createPrimary(TR.RH_OWNER, meshKeyTemplate(), emptySensitive());
-  try {
-    const tr = await tpm.persist(created.tr, MESH_KEY_HANDLE);
-    return { tr, tpmtPublic: unwrap2b(created.publicArea), transient: false };
-  } finally {
-    await tpm.flush(created.tr);
-  }
+export function loadMeshKey(tpm: Tpm): Promise<LoadedKey> {
+  return loadPersistentKey(tpm, {
+    handle: MESH_KEY_HANDLE,
+    hierarchy: TR.RH_OWNER,
+    template: meshKeyTemplate(),
+    isOurs: isMeshKey,
+    foreign: `persistent handle ${HANDLE_HEX} holds a key that is not an mcp-edge mesh key; free it (tpm2_evictcontrol -C o -c ${HANDLE_HEX}) or set mesh.identity = "file"`,
+  });
 }
 
 /** The mesh key's public key as SubjectPublicKeyInfo DER (what libp2p reads an RSA public key from). */
