@@ -9,6 +9,7 @@ import type { Llama, LlamaChat, LlamaContext, LlamaModel, LlamaText, ChatHistory
 import type { TokenizerFactory } from '../core/index.js';
 import { coreTokenizerOf, countTemplate, type CoreCounter, type GgufTokenizerMetadata, type TemplatePiece } from './gguf-vocabulary.js';
 import { ModelError, type ChatMessage, type EngineResult, type GenerateRequest, type LocalEngine, type OnText } from './engine.js';
+import { Turns } from './turns.js';
 
 export interface LlamaEngineOptions {
   /** The .gguf file. */
@@ -63,8 +64,7 @@ export class LlamaEngine implements LocalEngine {
   readonly model: string;
   private loadedState: Promise<Loaded> | undefined;
   private current: Loaded | undefined;
-  private turn: Promise<unknown> = Promise.resolve();
-  private waiting = 0;
+  private readonly turns = new Turns();
   private idleTimer: NodeJS.Timeout | undefined;
   /** Prompt token counts by messages array (the same request's array, counted once). */
   private readonly counted = new WeakMap<ChatMessage[], number>();
@@ -80,7 +80,7 @@ export class LlamaEngine implements LocalEngine {
 
   /** Requests waiting for their turn, the one running included. */
   get queueDepth(): number {
-    return this.waiting;
+    return this.turns.depth;
   }
 
   load(): Promise<void> {
@@ -183,13 +183,7 @@ export class LlamaEngine implements LocalEngine {
   }
 
   generate(request: GenerateRequest, onText: OnText): Promise<EngineResult> {
-    this.waiting += 1;
-    const run = this.turn.then(() => this.generateNow(request, onText));
-    this.turn = run.catch(() => undefined).finally(() => {
-      this.waiting -= 1;
-      this.scheduleIdleUnload();
-    });
-    return run;
+    return this.turns.run(() => this.generateNow(request, onText), () => this.scheduleIdleUnload());
   }
 
   private async generateNow(request: GenerateRequest, onText: OnText): Promise<EngineResult> {
@@ -238,7 +232,7 @@ export class LlamaEngine implements LocalEngine {
 
   private scheduleIdleUnload(): void {
     const idle = this.options.idleUnloadMs ?? DEFAULT_IDLE_UNLOAD_MS;
-    if (idle <= 0 || this.waiting > 0 || !this.current) return;
+    if (idle <= 0 || this.turns.depth > 0 || !this.current) return;
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => void this.unload(), idle);
     this.idleTimer.unref();

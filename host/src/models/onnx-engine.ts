@@ -14,6 +14,7 @@ import { basename } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { Tokenizer, TokenizerFactory } from '../core/index.js';
 import { ModelError, type ChatMessage, type EngineResult, type GenerateRequest, type LocalEngine, type OnText } from './engine.js';
+import { Turns } from './turns.js';
 
 export interface OnnxEngineOptions {
   /** The .onnx file. */
@@ -52,8 +53,7 @@ export class OnnxEngine implements LocalEngine {
   readonly model: string;
   private current: Loaded | undefined;
   private loading: Promise<Loaded> | undefined;
-  private turn: Promise<unknown> = Promise.resolve();
-  private waiting = 0;
+  private readonly turns = new Turns();
   private measured: { tokensPerSecond?: number } = {};
 
   constructor(private readonly options: OnnxEngineOptions) {
@@ -65,7 +65,7 @@ export class OnnxEngine implements LocalEngine {
   }
 
   get queueDepth(): number {
-    return this.waiting;
+    return this.turns.depth;
   }
 
   async load(): Promise<void> {
@@ -126,10 +126,7 @@ export class OnnxEngine implements LocalEngine {
   }
 
   generate(request: GenerateRequest, onText: OnText): Promise<EngineResult> {
-    this.waiting += 1;
-    const run = this.turn.then(() => this.generateNow(request, onText));
-    this.turn = run.catch(() => undefined).finally(() => (this.waiting -= 1));
-    return run;
+    return this.turns.run(() => this.generateNow(request, onText));
   }
 
   private async generateNow(request: GenerateRequest, onText: OnText): Promise<EngineResult> {
