@@ -28,7 +28,6 @@ import { allowedHostValues, checkRequest, type GuardOptions } from './guard.js';
 import { answerError, McpHttpEndpoint, sendJson } from './http.js';
 import { ConnectionGuard, httpServerOptions, MAX_HEADER_LINES } from './connections.js';
 import { HttpRefusal } from '../protocol/http-refusal.js';
-import { readJsonBody } from './body.js';
 import { assessHealth, httpStatusOf, type HealthReport } from './health.js';
 import { MCP_PATH, requirePrincipal, routeKey, RouteTable } from './routes.js';
 import type { Authenticator } from '../security/authenticate.js';
@@ -50,7 +49,8 @@ import type { Provider } from '../providers/provider.js';
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { VERSION } from '../version.js';
 import type { Mesh } from '../mesh/mesh.js';
-import { meshReport, meshResources } from '../mesh/resources.js';
+import { meshResources } from '../mesh/resources.js';
+import { meshRoutes } from '../mesh/routes.js';
 import type { PowerControl } from '../power/power.js';
 import { gatewayPower, powerRoutes } from '../power/gateway-power.js';
 import { powerMetrics } from '../power/power.js';
@@ -181,17 +181,7 @@ export class Gateway {
     this.routes.handle('POST /v1/chat/completions', chatCompletionsHandler(this.models, settings.http.maxBodyBytes));
     this.routes.handle('POST /v1/mcp/completions', mcpCompletionsHandler(this.models, settings.http.maxBodyBytes));
     this.routes.set('GET /v1/tools', () => ({ tools: this.aggregator.toolRouting() }));
-    this.routes.set('GET /v1/mesh', () => (this.mesh ? { enabled: true, ...meshReport(this.mesh) } : { enabled: false }));
-    this.routes.set('POST /v1/mesh/ping', async (req: IncomingMessage) => {
-      const body = (await readJsonBody(req, 4096)) as { peer?: unknown } | null;
-      if (!this.mesh) throw new HttpRefusal(409, HTTP_REFUSED, 'The mesh is off: set [mesh] enabled = true to join one.');
-      if (typeof body?.peer !== 'string') throw new HttpRefusal(400, HTTP_REFUSED, 'Send {"peer": "<peer id>"} (GET /v1/mesh lists the peers).');
-      try {
-        return { peer: body.peer, rtt_ms: await this.mesh.ping(body.peer) };
-      } catch (err) {
-        throw new HttpRefusal(502, HTTP_REFUSED, (err as Error).message);
-      }
-    });
+    meshRoutes(() => this.mesh, this.routes);
     if (settings.ops.ui.enabled) serveDashboard(this.routes);
     if (settings.auth.publicMetrics) this.routes.makePublic('GET /metrics');
     this.power = gatewayPower(settings.power, { router, aggregator: this.aggregator, pins: this.pins, queue: () => this.queue, log });
