@@ -10,33 +10,14 @@ import { Attestor, type AttestationEvidence } from '../host/src/security/tpm/att
 import { Tpm } from '../host/src/security/tpm/esys.js';
 import { codeDigest, configDigest } from '../host/src/security/tpm/measure.js';
 import { parseTcti } from '../host/src/security/tpm/tcti.js';
-import { AttestationRefused, Verifier, type AttestationFailure, type ReferencePolicy, type RegisteredAk } from '../host/src/security/tpm/verifier.js';
+import { Verifier, type ReferencePolicy, type RegisteredAk } from '../host/src/security/tpm/verifier.js';
 import { startSwtpm, type SoftwareTpm } from './helpers/swtpm.js';
+import { refusal, refusalOf } from './helpers/attestation.js';
 import { tempDir } from './helpers/processes.js';
 
 const PCRS = [0, 1, 2, 3, 4, 5, 6, 7];
 const CODE = Buffer.alloc(32, 7); // stands for the code digest; the real one is measured in the gateway test
 const CONFIG = configDigest({ gateway: { bind_address: '127.0.0.1' } });
-
-function refusal(run: () => unknown): AttestationFailure | 'accepted' {
-  try {
-    run();
-    return 'accepted';
-  } catch (err) {
-    if (err instanceof AttestationRefused) return err.reason;
-    throw err;
-  }
-}
-
-async function refusalOf(run: () => Promise<unknown>): Promise<AttestationFailure | 'accepted'> {
-  try {
-    await run();
-    return 'accepted';
-  } catch (err) {
-    if (err instanceof AttestationRefused) return err.reason;
-    throw err;
-  }
-}
 
 describe('the measurement', () => {
   it('changes when a file of the code changes, is renamed or added, and not otherwise', () => {

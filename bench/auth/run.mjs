@@ -39,7 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { parse as parseToml } from 'smol-toml';
-import { round, runLoad } from '../gateway/load.mjs';
+import { COUNT_TOKENS, round, runLoad } from '../gateway/load.mjs';
 import { processCpuMs, threadCpuMs } from '../gateway/procstat.mjs';
 import { POLICY_TOML } from '../security/policy-toml.mjs';
 import { createKey, spawnServe } from './serve.mjs';
@@ -151,15 +151,6 @@ async function startTarget(name, auth, everything) {
 
 /** @param {number[]} sorted @param {number} p */
 const percentile = (sorted, p) => sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
-
-/** count_tokens of "hi", which the gateway serves itself: one token. */
-const COUNT_TOKENS = {
-  tool: 'count_tokens',
-  args: { text: 'hi' },
-  check: (/** @type {import('@modelcontextprotocol/sdk/types.js').CallToolResult} */ result) => {
-    if (/** @type {{ tokens?: number }} */ (result.structuredContent)?.tokens !== 1) throw new Error(`unexpected result ${JSON.stringify(result).slice(0, 200)}`);
-  },
-};
 
 /**
  * One round of one target: CLIENTS sessions calling count_tokens for WARMUP_MS + MEASURE_MS (at RATE

@@ -55,6 +55,19 @@ function checkSimpleText(result) {
  */
 
 /**
+ * count_tokens of "hi", which mcp-edge serves itself (one token): the call of
+ * the benches that measure the gateway's own layers (bench/auth, bench/ops).
+ * @type {Call}
+ */
+export const COUNT_TOKENS = {
+  tool: 'count_tokens',
+  args: { text: 'hi' },
+  check: (result) => {
+    if (/** @type {{ tokens?: number }} */ (result.structuredContent)?.tokens !== 1) throw new Error(`unexpected result ${JSON.stringify(result).slice(0, 200)}`);
+  },
+};
+
+/**
  * @param {McpHttpClient} client
  * @param {Call} call
  * @param {{ measureFrom: number; end: number; every: number; first: number }} clock  performance.now() times; every: ms between two calls of a client (0: back to back)

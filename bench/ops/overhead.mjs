@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { createGateway } from '../../host/dist/index.js';
 import { createLogger } from '../../host/dist/telemetry/log.js';
 import { processCpuMs } from '../gateway/procstat.mjs';
-import { round, runLoad } from '../gateway/load.mjs';
+import { COUNT_TOKENS, round, runLoad } from '../gateway/load.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(root, 'host/bin/mcp-edge.js');
@@ -98,15 +98,6 @@ async function startTarget(/** @type {string} */ name, /** @type {string} */ tom
   const { child, match } = await startChild([CLI, 'serve', '--config', config, '--bind', '127.0.0.1:0', '--data-dir', dir], /listening \{"url":"([^"]+)"/, 'stderr');
   return { name, url: /** @type {string} */ (match[1]), pid: /** @type {number} */ (child.pid) };
 }
-
-/** count_tokens of "hi", which the gateway serves itself: one token. */
-const COUNT_TOKENS = {
-  tool: 'count_tokens',
-  args: { text: 'hi' },
-  check: (/** @type {import('@modelcontextprotocol/sdk/types.js').CallToolResult} */ result) => {
-    if (result.structuredContent?.tokens !== 1) throw new Error(`unexpected result ${JSON.stringify(result).slice(0, 200)}`);
-  },
-};
 
 /** One round: CLIENTS sessions calling count_tokens for WARMUP_MS + MEASURE_MS; the target's CPU over the measured window. */
 async function runRound(/** @type {string} */ url, /** @type {number} */ pid) {

@@ -38,31 +38,17 @@ import { loadMeshKey, meshPublicKeyDer, signWithMeshKey } from '../../host/dist/
 import { release } from '../../host/dist/security/tpm/identity.js';
 import { parseTcti } from '../../host/dist/security/tpm/tcti.js';
 import { startSwtpm } from '../../scripts/swtpm.mjs';
+import { stats, timed } from './timing.mjs';
 
 const SIGNS = Number(process.env.SIGNS ?? 200);
 const CONNECTS = Number(process.env.CONNECTS ?? 30);
 const ATTESTS = Number(process.env.ATTESTS ?? 20);
 
-/** @param {number[]} xs @param {number} q */
-const quantile = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round((s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN) * 1000) / 1000;
-};
-/** @param {number[]} xs */
-const stats = (xs) => ({ medianMs: quantile(xs, 0.5), p95Ms: quantile(xs, 0.95), n: xs.length });
-
-/** @param {() => Promise<unknown>} run */
-async function timed(run) {
-  const start = performance.now();
-  await run();
-  return performance.now() - start;
-}
-
 /** @param {import('@libp2p/interface').PrivateKey} key */
 async function signTimes(key) {
   const payload = new Uint8Array(32).fill(7);
   const times = [];
-  for (let i = 0; i < SIGNS; i++) times.push(await timed(() => Promise.resolve(key.sign(payload))));
+  for (let i = 0; i < SIGNS; i++) times.push((await timed(() => Promise.resolve(key.sign(payload))))[1]);
   return times;
 }
 
@@ -84,7 +70,7 @@ async function connectTimes(keys) {
       for (const [name, target] of Object.entries(targets)) {
         const addr = target.getMultiaddrs()[0];
         if (!addr) throw new Error(`${name} has no address`);
-        times[name]?.push(await timed(() => dialer.dial(addr, { signal: AbortSignal.timeout(10_000) })));
+        times[name]?.push((await timed(() => dialer.dial(addr, { signal: AbortSignal.timeout(10_000) })))[1]);
         await dialer.hangUp(target.peerId);
       }
       // libp2p refuses more than 5 inbound connections per second from one host (inboundConnectionThreshold).
@@ -115,10 +101,10 @@ async function attestTimes(tcti, dir) {
     for (let i = 0; i < ATTESTS; i++) {
       let now = 0;
       const attestation = new PeerAttestation({ verifier: { pcrs: [0], policy: {} }, intervalMs: 1 }, audit, logger, () => now);
-      first.push(await timed(() => attestation.admit('peer', 'peer', channel, () => key)));
+      first.push((await timed(() => attestation.admit('peer', 'peer', channel, () => key)))[1]);
       now += 2; // past the interval: the next admit quotes again, with the AK registered
-      again.push(await timed(() => attestation.admit('peer', 'peer', channel, () => key)));
-      ping.push(await timed(() => node.services.ping.ping(peerId)));
+      again.push((await timed(() => attestation.admit('peer', 'peer', channel, () => key)))[1]);
+      ping.push((await timed(() => node.services.ping.ping(peerId)))[1]);
     }
     return { firstAdmission: stats(first), reAttestation: stats(again), pingBaseline: stats(ping), openHandles: await prover.tpm?.openHandles() };
   } finally {
@@ -132,7 +118,7 @@ const loadAtStart = Math.round((os.loadavg()[0] ?? NaN) * 100) / 100;
 const swtpm = await startSwtpm(join(dir, 'tpm'));
 try {
   const tpm = Tpm.open(parseTcti(swtpm.tcti));
-  const createdIn = await timed(async () => release(tpm, await loadMeshKey(tpm)));
+  const createdIn = (await timed(async () => release(tpm, await loadMeshKey(tpm))))[1];
   const key = await loadMeshKey(tpm);
   const tpmKey = new TpmRsaPrivateKey(meshPublicKeyDer(key), (digest) => signWithMeshKey(tpm, key, digest));
   const rsa = await generateKeyPair('RSA', 2048);

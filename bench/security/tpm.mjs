@@ -25,26 +25,12 @@ import { Verifier } from '../../host/dist/security/tpm/verifier.js';
 import { ApiKeyStore } from '../../host/dist/security/api-keys.js';
 import { createLogger } from '../../host/dist/telemetry/log.js';
 import { startSwtpm } from '../../scripts/swtpm.mjs';
+import { quantile, stats, timed } from './timing.mjs';
 
 const QUOTES = Number(process.env.QUOTES ?? 200);
 const ATTESTATIONS = Number(process.env.ATTESTATIONS ?? 1000);
 const FIRST_CALLS = Number(process.env.FIRST_CALLS ?? 20);
 const PCRS = [0, 1, 2, 3, 4, 5, 6, 7];
-
-/** @param {number[]} xs @param {number} q */
-const quantile = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round((s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN) * 1000) / 1000;
-};
-/** @param {number[]} xs */
-const stats = (xs) => ({ medianMs: quantile(xs, 0.5), p95Ms: quantile(xs, 0.95), n: xs.length });
-
-/** @template T @param {() => Promise<T>} run @returns {Promise<[T, number]>} */
-async function timed(run) {
-  const start = performance.now();
-  const result = await run();
-  return [result, performance.now() - start];
-}
 
 /** @param {Attestor} node @param {Verifier} verifier @param {Tpm} tpm */
 async function quoteRounds(node, verifier, tpm) {
