@@ -7,7 +7,8 @@ use super::bpe::pair_key;
 use super::hash::FastMap;
 use super::vocab::TokenMap;
 use super::json::{self, Json};
-use super::model::{Initial, Normalizer, Tokenizer, decode_table_for};
+use super::decode_table::DecodeTable;
+use super::model::{Initial, Normalizer, Tokenizer};
 use super::pretokenize::Pattern;
 use super::TokenizerError;
 
@@ -255,14 +256,20 @@ fn char_initial(model: &Json, vocab: &TokenMap) -> Result<Initial, TokenizerErro
 
 /// What each id decodes to. SentencePiece-style: `▁` is a space and `<0xXX>`
 /// is that byte.
-fn decode_table(vocab: &TokenMap, specials: &[(String, u32)], byte_level: bool) -> Result<Vec<Option<Box<[u8]>>>, TokenizerError> {
-    let max = vocab.max_id().into_iter().chain(specials.iter().map(|(_, id)| *id)).max().unwrap_or(0);
-    let mut out = decode_table_for(max)?;
-    for (bytes, id) in vocab.iter() {
-        out[id as usize] = Some(if byte_level { bytes.into_boxed_slice() } else { sentencepiece_bytes(&bytes) });
+fn decode_table(vocab: &TokenMap, specials: &[(String, u32)], byte_level: bool) -> Result<DecodeTable, TokenizerError> {
+    let mut out = DecodeTable::with_capacity(64 * 1024, 6);
+    let mut refused = None;
+    vocab.for_each(|bytes, id| {
+        let set = if byte_level { out.set(id, bytes) } else { out.set(id, &sentencepiece_bytes(bytes)) };
+        if let Err(e) = set {
+            refused.get_or_insert(e);
+        }
+    });
+    if let Some(e) = refused {
+        return Err(e);
     }
     for (text, id) in specials {
-        out[*id as usize] = Some(text.as_bytes().into());
+        out.set(*id, text.as_bytes())?;
     }
     Ok(out)
 }

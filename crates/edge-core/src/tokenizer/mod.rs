@@ -8,6 +8,7 @@
 //! UTF-8 with its offset rather than guessing.
 
 mod bpe;
+mod decode_table;
 mod hash;
 mod hf;
 mod json;

@@ -2,6 +2,7 @@
 
 use super::bpe::{self, ByPair, ByRank, Sym};
 use super::hash::FastMap;
+use super::decode_table::DecodeTable;
 use super::vocab::TokenMap;
 use super::pretokenize::Pattern;
 use super::TokenizerError;
@@ -32,7 +33,7 @@ pub struct Tokenizer {
     /// Ordinary tokens: bytes -> id.
     pub(super) ids: TokenMap,
     /// Bytes each id decodes to (ordinary and special); empty when unused.
-    pub(super) decoded: Vec<Option<Box<[u8]>>>,
+    pub(super) decoded: DecodeTable,
     /// `None`: merge by the rank of the joined bytes (tiktoken).
     pub(super) pairs: Option<FastMap<u64, (u32, u32)>>,
     pub(super) initial: Initial,
@@ -56,19 +57,6 @@ pub struct Tokenizer {
 const WHOLE_UNKNOWN: u8 = 0;
 const WHOLE_YES: u8 = 1;
 const WHOLE_NO: u8 = 2;
-
-/// Largest token id accepted. Ids index the decode table, so an absurd id in
-/// a vocabulary file would otherwise ask for gigabytes; real vocabularies stay
-/// far below (o200k_base: 200k, the largest open models: about 1M).
-pub const MAX_TOKEN_ID: u32 = (1 << 24) - 1;
-
-/// An empty decode table for ids up to the largest one, or an error naming it.
-pub(super) fn decode_table_for(max_id: u32) -> Result<Vec<Option<Box<[u8]>>>, TokenizerError> {
-    if max_id > MAX_TOKEN_ID {
-        return Err(TokenizerError::InvalidVocabulary(format!("token id {max_id} is above the limit {MAX_TOKEN_ID}")));
-    }
-    Ok(vec![None; max_id as usize + 1])
-}
 
 /// Longest piece merged in one go; a longer one is refused so that memory
 /// stays bounded (about 40 bytes per byte of piece while merging).
@@ -125,9 +113,9 @@ impl Tokenizer {
     pub(super) fn decode_raw(&self, ids: &[u32]) -> Result<Vec<u8>, TokenizerError> {
         let mut out = Vec::new();
         for &id in ids {
-            match self.decoded.get(id as usize) {
-                Some(Some(bytes)) => out.extend_from_slice(bytes),
-                _ => return Err(TokenizerError::UnknownTokenId(id)),
+            match self.decoded.get(id) {
+                Some(bytes) => out.extend_from_slice(bytes),
+                None => return Err(TokenizerError::UnknownTokenId(id)),
             }
         }
         Ok(out)

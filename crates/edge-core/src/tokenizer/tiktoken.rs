@@ -7,7 +7,8 @@
 //! per token counting up from `first-rank`.
 
 use super::vocab::TokenMap;
-use super::model::{Initial, Normalizer, Tokenizer, decode_table_for};
+use super::decode_table::DecodeTable;
+use super::model::{Initial, Normalizer, Tokenizer};
 use super::pretokenize::Pattern;
 use super::TokenizerError;
 
@@ -15,18 +16,13 @@ use super::TokenizerError;
 /// tiktoken publishes it) and the special tokens (text, id).
 pub fn from_tiktoken(ranks: &[u8], pattern: &str, specials: &[(String, u32)]) -> Result<Tokenizer, TokenizerError> {
     let pattern = Pattern::from_regex(pattern).ok_or_else(|| TokenizerError::UnsupportedModel(format!("split pattern {pattern:?}")))?;
-    let ids = parse_ranks(ranks)?;
+    let (ids, mut decoded) = parse_ranks(ranks)?;
     let mut byte_ids = Box::new([0u32; 256]);
     for b in 0..=255u8 {
         byte_ids[b as usize] = ids.get(&[b]).ok_or_else(|| invalid(format!("byte {b:#04x} has no rank")))?;
     }
-    let max_id = ids.max_id().into_iter().chain(specials.iter().map(|(_, id)| *id)).max().unwrap_or(0);
-    let mut decoded = decode_table_for(max_id)?;
-    for (bytes, id) in ids.iter() {
-        decoded[id as usize] = Some(bytes.into_boxed_slice());
-    }
     for (text, id) in specials {
-        decoded[*id as usize] = Some(text.as_bytes().into());
+        decoded.set(*id, text.as_bytes())?;
     }
     Ok(Tokenizer {
         ids,
@@ -46,9 +42,12 @@ fn invalid(what: String) -> TokenizerError {
     TokenizerError::InvalidVocabulary(what)
 }
 
-/// Reads either rank-file spelling into bytes -> rank.
-fn parse_ranks(text: &[u8]) -> Result<TokenMap, TokenizerError> {
+/// Reads either rank-file spelling into bytes -> rank, and rank -> bytes.
+fn parse_ranks(text: &[u8]) -> Result<(TokenMap, DecodeTable), TokenizerError> {
+    // About 10 bytes of rank file per token, decoding to about 6 bytes.
     let mut ids = TokenMap::with_capacity(text.len() / 10);
+    let mut decoded = DecodeTable::with_capacity(text.len() / 10, 6);
+    let mut buf = Vec::with_capacity(64);
     for (n, line) in text.split(|&b| b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
@@ -61,28 +60,31 @@ fn parse_ranks(text: &[u8]) -> Result<TokenMap, TokenizerError> {
             let start = number(fields.next().unwrap_or_default()).ok_or_else(|| bad("bad first rank"))?;
             for (k, token) in fields.enumerate() {
                 let rank = start.checked_add(k as u32).ok_or_else(|| bad("rank overflows"))?;
-                insert(&mut ids, token, rank).map_err(&bad)?;
+                insert(&mut ids, &mut decoded, &mut buf, token, rank).map_err(&bad)?;
             }
         } else {
             let rank = fields.next().and_then(number).ok_or_else(|| bad("expected `base64 rank`"))?;
-            insert(&mut ids, first, rank).map_err(bad)?;
+            insert(&mut ids, &mut decoded, &mut buf, first, rank).map_err(bad)?;
         }
     }
     if ids.is_empty() {
         return Err(invalid("rank file holds no tokens".into()));
     }
-    Ok(ids)
+    Ok((ids, decoded))
 }
 
-fn insert(ids: &mut TokenMap, token: &[u8], rank: u32) -> Result<(), &'static str> {
-    let bytes = base64_decode(token).ok_or("bad base64")?;
-    if bytes.is_empty() {
+/// One token: decoded into `buf` (reused, so no allocation per token) and
+/// entered both ways.
+fn insert(ids: &mut TokenMap, decoded: &mut DecodeTable, buf: &mut Vec<u8>, token: &[u8], rank: u32) -> Result<(), &'static str> {
+    buf.clear();
+    base64_decode_into(token, buf).ok_or("bad base64")?;
+    if buf.is_empty() {
         return Err("empty token");
     }
-    if ids.insert(&bytes, rank).is_some() {
+    if ids.insert(buf, rank).is_some() {
         return Err("token listed twice");
     }
-    Ok(())
+    decoded.set(rank, buf).map_err(|_| "rank above the limit")
 }
 
 fn number(text: &[u8]) -> Option<u32> {
@@ -90,9 +92,15 @@ fn number(text: &[u8]) -> Option<u32> {
 }
 
 /// Standard base64 with optional `=` padding.
-pub(super) fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+#[cfg(test)]
+fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    base64_decode_into(text, &mut out).map(|()| out)
+}
+
+/// Standard base64 with optional `=` padding, appended to `out`.
+fn base64_decode_into(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
     let text = text.strip_suffix(b"==").or_else(|| text.strip_suffix(b"=")).unwrap_or(text);
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
     let (mut acc, mut bits) = (0u32, 0u32);
     for &c in text {
         let v = match c {
@@ -113,7 +121,7 @@ pub(super) fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
     if bits >= 6 {
         return None;
     }
-    Some(out)
+    Some(())
 }
 
 #[cfg(test)]
@@ -131,10 +139,13 @@ mod tests {
 
     #[test]
     fn reads_both_rank_file_spellings() {
-        let plain = parse_ranks(b"YQ== 0\nYg== 1\nYWI= 2\n").unwrap();
-        let packed = parse_ranks(b"! 0 YQ== Yg==\n! 2 YWI=\n").unwrap();
+        let (plain, plain_decoded) = parse_ranks(b"YQ== 0\nYg== 1\nYWI= 2\n").unwrap();
+        let (packed, packed_decoded) = parse_ranks(b"! 0 YQ== Yg==\n! 2 YWI=\n").unwrap();
         assert_eq!(plain, packed);
         assert_eq!(plain.get(b"ab"), Some(2));
+        for decoded in [plain_decoded, packed_decoded] {
+            assert_eq!((decoded.get(0), decoded.get(2), decoded.len()), (Some(&b"a"[..]), Some(&b"ab"[..]), 3));
+        }
     }
 
     #[test]

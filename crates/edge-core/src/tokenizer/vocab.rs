@@ -59,6 +59,18 @@ impl TokenMap {
         short.chain(self.long.iter().map(|(k, &id)| (k.to_vec(), id)))
     }
 
+    /// Calls `f` with every (bytes, id), in no particular order, without
+    /// allocating per token.
+    pub fn for_each(&self, mut f: impl FnMut(&[u8], u32)) {
+        for (&key, &id) in &self.short {
+            let buf = key.to_le_bytes();
+            f(&buf[..buf[7] as usize], id);
+        }
+        for (key, &id) in &self.long {
+            f(key, id);
+        }
+    }
+
     /// The largest id, if any.
     pub fn max_id(&self) -> Option<u32> {
         self.short.values().chain(self.long.values()).copied().max()
