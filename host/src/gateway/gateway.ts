@@ -215,9 +215,6 @@ export class Gateway {
       const auth = await createAuthenticator(settings.auth, db, log);
       gateway = new Gateway(settings, core, db, vocabularies, log, tls, auth, logs);
       auditLog = gateway.auditLog;
-      // The audit writer's thread starts while the other parts do; awaited below (caught here so that it is not unhandled meanwhile).
-      const auditWriter = auditLog?.start();
-      auditWriter?.catch(() => undefined);
       gateway.componentBytes = (await componentSize()) ?? null;
       registerBuiltinTools(gateway.tools, core, gateway.vocabularies, gateway.workers);
       if (settings.models.generateTool) gateway.tools.register(generateTool(gateway.models));
@@ -242,7 +239,6 @@ export class Gateway {
       gateway.analytics = startAnalytics(settings.ops.analytics, db, log, countTokens, gateway.routes, gateway.plugins);
       gateway.queue = await startOfflineQueue(settings.queue, db, core, log, gateway.tools, gateway.routes, gateway.aggregator, destinationFetches, gateway.modelDestinations());
       gateway.queueCompletions();
-      await auditWriter;
     } catch (err) {
       await tpm?.close();
       await telemetry?.close();

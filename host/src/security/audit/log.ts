@@ -94,9 +94,6 @@ export class AuditLog implements AuditRecorder {
   /** When a writer thread may start again after one stopped. */
   private restartAt = 0;
   private readonly options: WriterOptions;
-  private started: Promise<void> | undefined;
-  /** start() waiting for the worker's "ready". */
-  private readiness: { resolve: () => void; reject: (err: Error) => void } | undefined;
 
   constructor(
     db: Db,
@@ -108,26 +105,6 @@ export class AuditLog implements AuditRecorder {
     this.options = { file: db.name, recordArguments: settings.recordArguments, ...(settings.retentionDays !== undefined ? { retentionDays: settings.retentionDays } : {}), ...(settings.maxRows !== undefined ? { maxRows: settings.maxRows } : {}) };
     // At start, everything due, before any call is served; the worker prunes a bounded slice a minute after that.
     if (settings.retentionDays !== undefined || settings.maxRows !== undefined) this.pruneAtStart();
-  }
-
-  /**
-   * Starts the writer thread and resolves once its connection is open. The
-   * gateway waits for this before it serves, so that a full batch is written
-   * as soon as it is posted (SIGKILL then loses at most the batch being
-   * filled); without it, the first batch starts the thread.
-   */
-  start(): Promise<void> {
-    return (this.started ??= new Promise<void>((resolve, reject) => {
-      const worker = this.writer();
-      worker.ref();
-      this.readiness = {
-        resolve: () => {
-          if (this.replies.size === 0) worker.unref();
-          resolve();
-        },
-        reject,
-      };
-    }));
   }
 
   /** The writer thread, once started (monitoring; tests stop it to see its loss handled). */
@@ -150,6 +127,9 @@ export class AuditLog implements AuditRecorder {
     if (event.at === undefined) event.at = Date.now();
     this.counters.recorded += 1;
     this.pending.push(event);
+    // The writer thread starts with the first record (an idle gateway never pays its ~16 MB), so that it is
+    // up by the time the record's batch is due; after a writer died, tick() waits for restartAt first.
+    if (this.worker === undefined && Date.now() >= this.restartAt) this.writer();
     if (this.pending.length >= this.settings.batchMax) this.postSoon();
     else if (this.timer === undefined && this.immediate === undefined) this.schedule();
     return true;
@@ -230,7 +210,7 @@ export class AuditLog implements AuditRecorder {
     this.inWorker += batch.length;
   }
 
-  /** The worker, started on the first batch (a gateway that records nothing never starts one). */
+  /** The worker, started with the first record (a gateway that records nothing never starts one). */
   private writer(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(writerScript(), { workerData: this.options });
@@ -260,10 +240,6 @@ export class AuditLog implements AuditRecorder {
 
   private onMessage(message: FromWriter): void {
     switch (message.type) {
-      case 'ready':
-        this.readiness?.resolve();
-        this.readiness = undefined;
-        break;
       case 'written':
         this.inWorker -= message.records;
         this.counters.written += message.records;
@@ -293,8 +269,6 @@ export class AuditLog implements AuditRecorder {
   private lost(worker: Worker, code: number): void {
     if (this.worker !== worker) return;
     this.worker = undefined;
-    this.readiness?.reject(new Error(`the audit log's writer thread could not start (exit code ${code}; the error is logged above)`));
-    this.readiness = undefined;
     for (const answer of [...this.replies.values()]) answer(this.inWorker);
     if (this.closed) return;
     this.log.error('audit log: the writer thread stopped; the records it held are lost and recorded as a gap, and a new writer starts', { exit_code: code, records: this.inWorker });

@@ -29,8 +29,6 @@ export type ToWriter =
   | { type: 'close'; id: number };
 
 export type FromWriter =
-  /** The worker's connection is open: batches are written as they arrive. */
-  | { type: 'ready' }
   /** Batches committed and on disk; `failing`: whether a later batch has failed since (then writing has not resumed). */
   | { type: 'written'; records: number; batches: number; failing: boolean }
   | { type: 'failed'; error: string }

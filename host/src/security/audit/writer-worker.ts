@@ -12,7 +12,6 @@ if (!port) throw new Error('writer-worker.js runs as a worker thread started by 
 const options = workerData as WriterOptions;
 const send = (message: FromWriter) => port.postMessage(message);
 const writer = new ChainWriter(openDatabaseFile(options.file), options, send);
-send({ type: 'ready' });
 
 port.on('message', (message: ToWriter) => {
   switch (message.type) {
