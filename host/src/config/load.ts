@@ -58,7 +58,9 @@ function formatIssue(issue: z.core.$ZodIssue): string {
  * (config/unsupported.ts), naming every such key.
  */
 export function validateConfig(input: EdgeConfigInput | unknown, source = 'config'): EdgeConfig {
-  const result = configSchema.safeParse(input ?? {});
+  // jitless: a config is parsed once, so zod's compiled fast path (generated code per object schema) would cost a
+  // start ~10-15 ms and never pay back. Defaults are `prefault`s so that they are parsed in this same context.
+  const result = configSchema.safeParse(input ?? {}, { jitless: true });
   if (!result.success) {
     const issues = result.error.issues.map(formatIssue);
     throw new ConfigError(`${source} is invalid:\n  - ${issues.join('\n  - ')}`, issues);

@@ -537,9 +537,9 @@ export const shellPluginSchema = z
 
 export const pluginsSchema = z
   .object({
-    files: filesPluginSchema.default(() => filesPluginSchema.parse({})),
-    sqlite: sqlitePluginSchema.default(() => sqlitePluginSchema.parse({})),
-    shell: shellPluginSchema.default(() => shellPluginSchema.parse({})),
+    files: filesPluginSchema.prefault({}),
+    sqlite: sqlitePluginSchema.prefault({}),
+    shell: shellPluginSchema.prefault({}),
   })
   .strict();
 
@@ -594,7 +594,7 @@ export const upstreamSchema = z
     cost: z.number().min(0).max(1e6).default(0),
     /** Relative energy of one call; counts in low power mode (the router's saver mode). */
     energy: z.number().min(0).max(1e6).default(0),
-    restart: restartSchema.default(() => restartSchema.parse({})),
+    restart: restartSchema.prefault({}),
     /**
      * shared: one connection serves every client. per-client: each client
      * session also gets its own connection (for stdio, its own process), so
@@ -666,29 +666,29 @@ export const tokenizersSchema = z.record(
 
 export const configSchema = z
   .object({
-    gateway: gatewaySchema.default(() => gatewaySchema.parse({})),
-    models: modelsSchema.default(() => modelsSchema.parse({})),
-    offline: offlineSchema.default(() => offlineSchema.parse({})),
-    security: securitySchema.default(() => securitySchema.parse({})),
-    auth: authSchema.default(() => authSchema.parse({})),
+    gateway: gatewaySchema.prefault({}),
+    models: modelsSchema.prefault({}),
+    offline: offlineSchema.prefault({}),
+    security: securitySchema.prefault({}),
+    auth: authSchema.prefault({}),
     /** Who may use what (security/policy.ts); without it, every authenticated principal may use everything. */
     authorization: authorizationSchema.optional(),
     /** Token buckets per principal and per tool (security/rate-limit.ts); none without it. */
     rate_limits: rateLimitsSchema.optional(),
-    audit: auditSchema.default(() => auditSchema.parse({})),
-    analytics: analyticsSchema.default(() => analyticsSchema.parse({})),
-    ui: uiSchema.default(() => uiSchema.parse({})),
-    telemetry: telemetrySchema.default(() => telemetrySchema.parse({})),
+    audit: auditSchema.prefault({}),
+    analytics: analyticsSchema.prefault({}),
+    ui: uiSchema.prefault({}),
+    telemetry: telemetrySchema.prefault({}),
     /** Logs: level and format (telemetry/log.ts). */
-    log: logSchema.default(() => logSchema.parse({})),
-    power: powerSchema.default(() => powerSchema.parse({})),
+    log: logSchema.prefault({}),
+    power: powerSchema.prefault({}),
     upstreams: z.array(upstreamSchema).default([]),
-    routing: routingSchema.default(() => routingSchema.parse({})),
-    aggregation: aggregationSchema.default(() => aggregationSchema.parse({})),
-    plugins: pluginsSchema.default(() => pluginsSchema.parse({})),
+    routing: routingSchema.prefault({}),
+    aggregation: aggregationSchema.prefault({}),
+    plugins: pluginsSchema.prefault({}),
     tokenizers: tokenizersSchema.default({}),
     /** Peer gateways over libp2p (host/src/mesh/); off unless enabled. */
-    mesh: meshSchema.default(() => meshSchema.parse({})),
+    mesh: meshSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -71,16 +71,24 @@ function compileEntry(definition: ToolDefinition): Entry {
   if (!TOOL_NAME.test(name)) throw new Error(`invalid tool name "${name}": use 1-128 of [A-Za-z0-9_.-]`);
   const input = compileSchema(definition.input, 'input', `tool ${name} input`);
   const output = definition.output ? compileSchema(definition.output, 'output', `tool ${name} output`) : undefined;
-  const listing: Tool = {
-    name,
-    ...(definition.title ? { title: definition.title } : {}),
-    description: definition.description,
-    inputSchema: input.json as Tool['inputSchema'],
-    ...(output ? { outputSchema: output.json as Tool['outputSchema'] } : {}),
-    ...(definition.annotations ? { annotations: definition.annotations } : {}),
-    ...(definition.execution ? { execution: definition.execution } : {}),
+  // Built on the first tools/list: a zod schema's JSON Schema is converted then (schema.ts).
+  let listing: Tool | undefined;
+  return {
+    definition,
+    input,
+    output,
+    get listing() {
+      return (listing ??= {
+        name,
+        ...(definition.title ? { title: definition.title } : {}),
+        description: definition.description,
+        inputSchema: input.json as Tool['inputSchema'],
+        ...(output ? { outputSchema: output.json as Tool['outputSchema'] } : {}),
+        ...(definition.annotations ? { annotations: definition.annotations } : {}),
+        ...(definition.execution ? { execution: definition.execution } : {}),
+      });
+    },
   };
-  return { definition, listing, input, output };
 }
 
 export class ToolRegistry {

@@ -51,10 +51,17 @@ function describeZodIssues(error: z.ZodError): string {
 }
 
 function compileZod(schema: z.ZodObject, io: 'input' | 'output'): CompiledSchema {
-  const json = z.toJSONSchema(schema, { target: 'draft-2020-12', io }) as Record<string, unknown>;
-  delete json.$schema;
+  // Converted on the first tools/list, not at registration: the built-in tools' conversions cost a start ~10-20 ms.
+  let json: JsonObjectSchema | undefined;
   return {
-    json: { ...json, type: 'object' },
+    get json() {
+      if (!json) {
+        const converted = z.toJSONSchema(schema, { target: 'draft-2020-12', io }) as Record<string, unknown>;
+        delete converted.$schema;
+        json = { ...converted, type: 'object' };
+      }
+      return json;
+    },
     validate(value) {
       const parsed = schema.safeParse(value);
       return parsed.success ? { ok: true, data: parsed.data as Record<string, unknown> } : { ok: false, message: describeZodIssues(parsed.error) };
