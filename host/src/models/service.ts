@@ -48,7 +48,7 @@ export interface CompletionRequest {
   /** Which engine the caller prefers (MCP sampling's modelPreferences; docs/inference.md says how they weigh). */
   preferences?: ModelPreferences;
   signal?: AbortSignal;
-  /** Try the cloud even while the link counts as down (the offline queue paces its own retries). */
+  /** Try the cloud even while the link counts as down, once per request: the offline queue paces its own retries. */
   probeLink?: boolean;
   /** Each piece of text as it is generated, with the engine that generated it. */
   onText?: (text: string, by: { engine: EngineKind; model: string }) => void;
@@ -60,6 +60,8 @@ export interface FallbackRecord {
   model: string;
   failure: AttemptFailure;
   message: string;
+  /** The wait the cloud asked for (its Retry-After), when it did. */
+  retryAfterMs?: number;
 }
 
 export interface CompletionAnswer {
@@ -171,7 +173,7 @@ export class ModelService {
       }, deadline) : undefined;
       try {
         const generation = engine.generate(
-          { messages: request.messages, maxTokens: this.maxTokens(request), temperature: request.temperature ?? 0, signal, ...(request.seed !== undefined ? { seed: request.seed } : {}), ...(request.stop ? { stop: request.stop } : {}), ...(sofar ? { prefix: sofar } : {}) },
+          { messages: request.messages, maxTokens: this.maxTokens(request), temperature: request.temperature ?? 0, signal, ...(request.seed !== undefined ? { seed: request.seed } : {}), ...(request.stop ? { stop: request.stop } : {}), ...(sofar ? { prefix: sofar } : {}), ...(request.probeLink ? { singleAttempt: true } : {}) },
           (text) => {
             if (!live || missedDeadline) return;
             firstTokenMs ??= performance.now() - started;
@@ -199,7 +201,8 @@ export class ModelService {
         const failure: AttemptFailure = missedDeadline ? 'slow_first_token' : err instanceof ModelError ? FAILURES[err.code] : 'failed';
         if (decision.engine === 'cloud' && failure === 'unreachable') this.linkDownAt = performance.now();
         tried.push({ engine: decision.engine, failure });
-        fallbacks.push({ engine: decision.engine, model: engine.model, failure, message: (err as Error).message });
+        const retryAfter = err instanceof ModelError && err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {};
+        fallbacks.push({ engine: decision.engine, model: engine.model, failure, message: (err as Error).message, ...retryAfter });
       } finally {
         live = false;
         clearTimeout(timer);
@@ -245,7 +248,7 @@ export class ModelService {
       case 'prompt_too_long':
         return new ModelError('no_engine', `the prompt takes ${local.promptTokens} tokens, more than the local model's context of ${local.contextLength}, and no [models] cloud_endpoint is set: shorten the prompt or configure a cloud`);
       case 'cloud_offline':
-        return new ModelError('cloud_offline', `only the cloud can serve this request and it is unreachable${because}: retry when the link is back`);
+        return new ModelError('cloud_offline', `only the cloud can serve this request and it is unreachable${because}: retry when the link is back`, last?.retryAfterMs);
       case 'no_engine_left':
         return new ModelError('no_engine', `no engine could serve this request${because}`);
     }

@@ -230,7 +230,13 @@ impl Scheduler {
         }
         let l = &mut self.lanes[lane];
         l.failures = if s.failed { l.failures.saturating_add(1) } else { 0 };
-        l.next_attempt_ms = now_ms.saturating_add(self.config.backoff.delay_ms(l.failures, &mut self.rng));
+        // A destination that said when to come back is believed (within the
+        // cap): retrying sooner earns another refusal, later wastes the link.
+        let wait = match s.retry_after_ms {
+            Some(asked) if s.failed => asked.min(self.config.backoff.max_ms),
+            _ => self.config.backoff.delay_ms(l.failures, &mut self.rng),
+        };
+        l.next_attempt_ms = now_ms.saturating_add(wait);
         Some(SettleDecision { removed, next_attempt_ms: l.next_attempt_ms, failures: l.failures })
     }
 
