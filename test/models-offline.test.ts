@@ -172,6 +172,35 @@ describe('completions while the cloud is unreachable', () => {
     }
   }, 30_000);
 
+  it('npm: gateway.models.generate refuses by default, returns a task handle with offline "queue", awaits the answer with "wait"', async () => {
+    const { cloud, base, gateway, reconnect, close } = await cloudOnly([{ kind: 'answer', pieces: PIECES }]);
+    try {
+      const ask = (content: string) => ({ messages: [{ role: 'user' as const, content }], maxTokens: 7, stop: ['END'] });
+      await expect(gateway.models.generate(ask('refused?'))).rejects.toMatchObject({ code: 'cloud_offline' });
+
+      const handle = await gateway.models.generate({ ...ask('queued?'), offline: 'queue' });
+      if (!('queued' in handle)) throw new Error('expected a queued task, got an answer');
+      expect(handle.message).toMatch(/only the cloud can serve .*; queued as task /);
+      await expect(handle.answer({ signal: AbortSignal.timeout(300) })).rejects.toThrow(/stopped waiting for queued task .* stays queued/);
+      // The same task as the REST routes' (the npm API is a local caller: it sees every task).
+      expect((await (await fetch(`${base}/v1/completions/task?id=${encodeURIComponent(handle.taskId)}`)).json()).status).toBe('working');
+
+      const waiting = gateway.models.generate({ ...ask('waited?'), offline: 'wait' });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(cloud.requests).toHaveLength(0);
+      await reconnect();
+      const [queued, waited] = await Promise.all([handle.answer(), waiting]);
+      for (const answer of [queued, waited]) {
+        expect(answer).toMatchObject({ text: PIECES.join(''), engine: 'cloud', model: 'big-model', reason: 'no_local_model', finishReason: 'stop' });
+      }
+      const asked = cloud.requests.map((r) => r.body);
+      expect(asked.map((b) => b.messages.at(-1).content).sort()).toEqual(['queued?', 'waited?']);
+      expect(asked.every((b) => b.max_tokens === 7 && b.stop[0] === 'END')).toBe(true);
+    } finally {
+      await close();
+    }
+  }, 30_000);
+
   it("REST: a queued completion waits out the cloud's Retry-After (capped at sync_interval_seconds), not the 100 ms backoff", async () => {
     const { cloud, base, close } = await cloudOnly(
       [

@@ -18,6 +18,13 @@ export function completionDeferral(queue: OfflineQueue): CompletionDeferral {
       const queued = await queue.enqueue({ destination: MODELS_DESTINATION, tool: COMPLETION_TOOL, arguments: { ...completion }, ...(owner !== undefined ? { owner } : {}) });
       return { taskId: queued.taskId, resultUrl: resultUrlOf(queued.taskId) };
     },
+    outcome: (taskId) => {
+      const row = queue.taskRow(taskId);
+      if (!row || row.destination !== MODELS_DESTINATION) return undefined;
+      const result = row.state === 'completed' ? queue.taskResult(taskId)?.structuredContent : undefined;
+      return { status: row.state === 'queued' ? 'working' : row.state, ...(result ? { result } : {}), ...(row.message ? { message: row.message } : {}) };
+    },
+    cancel: (taskId) => queue.cancel(taskId),
   };
 }
 

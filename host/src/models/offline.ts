@@ -47,16 +47,21 @@ export function completionDeliverer(models: ModelService): (call: DeliveryCall, 
       throw err;
     }
     if (generate) return generateResult(answer);
-    const shape = (call.arguments as { shape?: unknown }).shape;
-    const body = shape === 'chat' ? chatCompletionBody(answer, `chatcmpl-${randomUUID()}`, Math.floor(Date.now() / 1000)) : mcpCompletionBody(answer);
-    return { content: [{ type: 'text', text: answer.text }], structuredContent: body };
+    return { content: [{ type: 'text', text: answer.text }], structuredContent: bodyOf(answer, (call.arguments as { shape?: unknown }).shape) };
   };
+}
+
+/** The result's JSON in the shape the caller reads: a route's body, or the npm API's answer as it is. */
+function bodyOf(answer: CompletionAnswer, shape: unknown): Record<string, unknown> {
+  if (shape === 'chat') return chatCompletionBody(answer, `chatcmpl-${randomUUID()}`, Math.floor(Date.now() / 1000));
+  if (shape === 'answer') return { ...answer };
+  return mcpCompletionBody(answer);
 }
 
 function completionRequest(args: Record<string, unknown>): CompletionRequest {
   const c = args as unknown as QueuedCompletion;
   if (!Array.isArray(c.messages)) throw new DestinationError('a queued completion without messages');
-  return { messages: c.messages, ...(c.maxTokens !== undefined ? { maxTokens: c.maxTokens } : {}), ...(c.temperature !== undefined ? { temperature: c.temperature } : {}), ...(c.seed !== undefined ? { seed: c.seed } : {}) };
+  return { messages: c.messages, ...(c.maxTokens !== undefined ? { maxTokens: c.maxTokens } : {}), ...(c.temperature !== undefined ? { temperature: c.temperature } : {}), ...(c.seed !== undefined ? { seed: c.seed } : {}), ...(Array.isArray(c.stop) ? { stop: c.stop } : {}) };
 }
 
 function generateRequest(args: Record<string, unknown>): CompletionRequest {

@@ -11,6 +11,7 @@ import { ModelCounters } from './metrics.js';
 import { ModelError, type ChatMessage, type CloudEngine, type FinishReason, type LocalEngine } from './engine.js';
 import { enginePreferences, type ModelPreferences } from './preferences.js';
 import type { CompletionDeferral } from './deferral.js';
+import { queuedAnswer, type QueuedAnswer } from './queued-answer.js';
 
 export interface ModelSettings {
   /** The local .gguf file ([models] model_path, or local_model in the model cache); none without. */
@@ -52,7 +53,17 @@ export interface CompletionRequest {
   probeLink?: boolean;
   /** Each piece of text as it is generated, with the engine that generated it. */
   onText?: (text: string, by: { engine: EngineKind; model: string }) => void;
+  /**
+   * When only the unreachable cloud could serve: throw cloud_offline ("refuse",
+   * the default), or queue the request in the offline queue and await its
+   * answer there ("wait"; a queued answer is not streamed). generate() with
+   * `offline: "queue"` returns a handle on the task instead (QueuedAnswer).
+   */
+  offline?: 'refuse' | 'wait';
 }
+
+/** A queued completion's handle (the npm API's `offline: "queue"`). */
+export type QueuedCompletionAnswer = QueuedAnswer<CompletionAnswer>;
 
 /** An attempt that did not serve the answer. */
 export interface FallbackRecord {
@@ -126,16 +137,38 @@ export class ModelService {
     return this.linkDownAt === undefined || performance.now() - this.linkDownAt >= LINK_RETRY_MS;
   }
 
-  /** Generates an answer, falling back between engines as the core decides. Throws ModelError when no engine can serve it. */
-  async generate(request: CompletionRequest): Promise<CompletionAnswer> {
+  /**
+   * Generates an answer, falling back between engines as the core decides.
+   * Throws ModelError when no engine can serve it; when only the unreachable
+   * cloud could, `offline` says whether to queue it (see CompletionRequest).
+   */
+  generate(request: Omit<CompletionRequest, 'offline'> & { offline: 'queue' }): Promise<CompletionAnswer | QueuedCompletionAnswer>;
+  generate(request: CompletionRequest): Promise<CompletionAnswer>;
+  async generate(request: Omit<CompletionRequest, 'offline'> & { offline?: 'refuse' | 'wait' | 'queue' }): Promise<CompletionAnswer | QueuedCompletionAnswer> {
     try {
       const answer = await this.attempts(request);
       this.counters.record(answer);
       return answer;
     } catch (err) {
       this.counters.recordFailure();
-      throw err;
+      const mode = request.offline ?? 'refuse';
+      if (mode === 'refuse' || !(err instanceof ModelError) || err.code !== 'cloud_offline') throw err;
+      const queued = await this.queue(request, err);
+      return mode === 'queue' ? queued : queued.answer(request.signal ? { signal: request.signal } : {});
     }
+  }
+
+  /** Puts a request only the unreachable cloud could serve in the offline queue; throws `refusal` (saying why) when it cannot. */
+  private async queue(request: Omit<CompletionRequest, 'offline'>, refusal: ModelError): Promise<QueuedCompletionAnswer> {
+    if (!this.deferral) throw new ModelError(refusal.code, `${refusal.message}; it could not be queued either: the offline queue is not running`);
+    const { messages, maxTokens, temperature, seed, stop } = request;
+    let taskId: string;
+    try {
+      ({ taskId } = await this.deferral.defer({ shape: 'answer', messages, ...definedOnly({ maxTokens, temperature, seed, stop }) }, undefined));
+    } catch (err) {
+      throw new ModelError(refusal.code, `${refusal.message}; it could not be queued either: ${(err as Error).message}`);
+    }
+    return queuedAnswer<CompletionAnswer>(this.deferral, taskId, `${refusal.message.replace(/: retry when the link is back$/, '')}; queued as task ${taskId}`);
   }
 
   /** Metrics in Prometheus text, empty when no model is configured. */
@@ -143,7 +176,7 @@ export class ModelService {
     return this.local || this.cloud ? this.counters.render(this.local?.speed().tokensPerSecond) : '';
   }
 
-  private async attempts(request: CompletionRequest): Promise<CompletionAnswer> {
+  private async attempts(request: Omit<CompletionRequest, 'offline'>): Promise<CompletionAnswer> {
     if (request.messages.length === 0) throw new ModelError('bad_request', 'messages is empty: send at least one message');
     const started = performance.now();
     let firstTokenMs: number | null = null;
@@ -210,7 +243,7 @@ export class ModelService {
     }
   }
 
-  private decisionInput(local: LocalFacts, request: CompletionRequest, tried: Tried, preferences: EnginePreferences | undefined): ModelDecisionInput {
+  private decisionInput(local: LocalFacts, request: Omit<CompletionRequest, 'offline'>, tried: Tried, preferences: EnginePreferences | undefined): ModelDecisionInput {
     const speed = this.local?.speed() ?? {};
     return {
       local: { ...local, ...speed, queueDepth: this.local?.queueDepth ?? 0 },
@@ -258,7 +291,7 @@ export class ModelService {
     return this.settings.fallbackThresholdMs !== undefined ? { fallbackThresholdMs: this.settings.fallbackThresholdMs } : {};
   }
 
-  private maxTokens(request: CompletionRequest): number {
+  private maxTokens(request: Omit<CompletionRequest, 'offline'>): number {
     return Math.min(request.maxTokens ?? this.settings.maxTokens, this.settings.maxTokens);
   }
 
@@ -273,4 +306,8 @@ export class ModelService {
   async close(): Promise<void> {
     await this.local?.unload();
   }
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
