@@ -4,7 +4,8 @@
 // tokens, context, measured speed, queue, link), runs the attempt, and turns a
 // failure into the next decision's input. Text streamed to the caller is never
 // taken back: an engine that takes over mid-answer continues it.
-import type { AttemptFailure, DecideModel, DecisionReason, EngineKind, EnginePreferences, ModelDecisionInput, ModelRefusal } from '../core/index.js';
+import type { AttemptFailure, DecideModel, DecisionReason, EngineCosts, EngineKind, EnginePreferences, ModelDecisionInput, ModelRefusal, TokenPrices } from '../core/index.js';
+import { costOf } from './costs.js';
 import type { AnswerSampling } from '../providers/upstream/sampling.js';
 import type { CloudEngineOptions } from './cloud-engine.js';
 import { ModelCounters } from './metrics.js';
@@ -34,6 +35,8 @@ export interface ModelSettings {
   answerSampling: AnswerSampling;
   /** [models] generate_tool: offer the `generate` MCP tool. */
   generateTool: boolean;
+  /** [models] cloud_cost_per_1k_prompt_tokens, cloud_cost_per_1k_completion_tokens, local_cost_per_1k_tokens; absent when none is set. */
+  prices?: TokenPrices;
 }
 
 /** What a caller asks for (the npm API's gateway.models.generate and both HTTP routes). */
@@ -89,6 +92,12 @@ export interface CompletionAnswer {
   usage: { promptTokens: number; completionTokens: number };
   /** From the request to its first text, and to its end. */
   timings: { firstTokenMs: number | null; totalMs: number };
+  /**
+   * With [models] prices set: each engine's worst-case cost as the router
+   * weighed it (prompt + max tokens), and what the serving engine's tokens
+   * cost (its usage at its price).
+   */
+  cost?: { estimated: EngineCosts; actual: number };
 }
 
 const FAILURES: Record<ModelError['code'], AttemptFailure> = {
@@ -185,9 +194,11 @@ export class ModelService {
     const fallbacks: FallbackRecord[] = [];
     const local = await this.localFacts(request.messages, tried, fallbacks);
     const preferences = enginePreferences(request.preferences, { ...(this.local ? { local: this.local.model } : {}), ...(this.cloud ? { cloud: this.cloud.model } : {}) });
+    let estimated: EngineCosts | undefined;
     for (;;) {
       const decision = this.decide(this.decisionInput(local, request, tried, preferences));
       if (decision.engine === 'none') throw this.refusalError(decision.refusal, local, fallbacks);
+      estimated ??= decision.estimatedCosts;
       const engine = decision.engine === 'local' ? this.local! : this.cloud!;
       const attempt = new AbortController();
       const signal = request.signal ? AbortSignal.any([request.signal, attempt.signal]) : attempt.signal;
@@ -218,6 +229,7 @@ export class ModelService {
         const result = await Promise.race([generation, missed]);
         if (missedDeadline) throw new ModelError('generation_failed', `no first token within fallback_threshold_ms = ${deadline} ms`);
         if (decision.engine === 'cloud') this.linkDownAt = undefined;
+        const usage = { promptTokens: result.promptTokens, completionTokens: result.completionTokens };
         return {
           text: sofar,
           engine: decision.engine,
@@ -226,8 +238,9 @@ export class ModelService {
           fallbacks,
           finishReason: result.finishReason,
           stoppedBySequence: result.stoppedBySequence === true,
-          usage: { promptTokens: result.promptTokens, completionTokens: result.completionTokens },
+          usage,
           timings: { firstTokenMs, totalMs: performance.now() - started },
+          ...(estimated && this.settings.prices ? { cost: { estimated, actual: costOf(this.settings.prices, decision.engine, usage) } } : {}),
         };
       } catch (err) {
         if (request.signal?.aborted) throw new ModelError('generation_failed', 'the request was cancelled');
@@ -254,6 +267,7 @@ export class ModelService {
       // [power] low_power_mode is refused until it is built (config/unsupported.ts): always normal today.
       power: 'normal',
       ...(preferences ? { preferences } : {}),
+      ...(this.settings.prices ? { prices: this.settings.prices } : {}),
       tried,
     };
   }
