@@ -205,9 +205,9 @@ describe('completions while the cloud is unreachable', () => {
     const { cloud, base, close } = await cloudOnly(
       [
         { kind: 'status', status: 429, retryAfter: '3600' }, // the request itself: beyond the engine's 10 s cap, so queued at once
-        { kind: 'status', status: 429, retryAfter: '2' }, // the queue's first delivery
-        { kind: 'status', status: 503, retryAfter: '3600' }, // capped by sync_interval_seconds = 3
-        { kind: 'answer', pieces: PIECES },
+        { kind: 'status', status: 429, retryAfter: '2' }, // the queue's first delivery, after the request's 3600 s capped by sync_interval_seconds = 3
+        { kind: 'status', status: 503, retryAfter: '3600' }, // 2 s later
+        { kind: 'answer', pieces: PIECES }, // 3 s (the cap) later
       ],
       { linkUp: true, offline: { sync_interval_seconds: 3 } },
     );
@@ -215,18 +215,20 @@ describe('completions while the cloud is unreachable', () => {
       const queued = await postJson(`${base}/v1/mcp/completions`, { prompt: 'Capital of France?' });
       expect(queued.status).toBe(202);
       expect(queued.json.message).toMatch(/answered 429 after 1 attempt\(s\), asking to wait 3600000 ms/);
-      const done = await pollJson(`${base}${queued.json.result_url}`, (j) => j.status !== 'working', 20_000);
+      const done = await pollJson(`${base}${queued.json.result_url}`, (j) => j.status !== 'working', 30_000);
       expect(done).toMatchObject({ status: 'completed', result: { text: PIECES.join(''), engine: 'cloud' } });
       const at = cloud.requests.map((r) => r.at);
       expect(at).toHaveLength(4); // one try per delivery: the queue, not the engine, paces the retries
       // Without Retry-After the queue would retry within its 1 s tick (retry_base_ms = 100).
+      expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(3000 - 5);
+      expect(at[1]! - at[0]!).toBeLessThan(3000 + 2500);
       expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(2000 - 5);
       expect(at[3]! - at[2]!).toBeGreaterThanOrEqual(3000 - 5);
       expect(at[3]! - at[2]!).toBeLessThan(3000 + 2500);
     } finally {
       await close();
     }
-  }, 30_000);
+  }, 40_000);
 
   it('reads Retry-After as seconds or as an HTTP date', () => {
     const now = Date.parse('Sun, 06 Dec 2026 23:00:00 GMT');

@@ -87,6 +87,10 @@ impl wit::GuestScheduler for Scheduler {
         Ok(wit::SettleDecision { removed: d.removed, next_attempt_ms: d.next_attempt_ms, failures: d.failures })
     }
 
+    fn hold(&self, destination: String, wait_ms: u64, now_ms: u64) -> Option<u64> {
+        self.0.borrow_mut().hold(&destination, wait_ms, now_ms)
+    }
+
     fn wake(&self, destination: Option<String>, now_ms: u64) {
         self.0.borrow_mut().wake(destination.as_deref(), now_ms);
     }

@@ -217,6 +217,11 @@ export class QueueScheduler {
     return { removed: Array.from(d.removed, Number), nextAttemptMs: Number(d.nextAttemptMs), failures: d.failures };
   }
 
+  /** No batch for `destination` for `waitMs` (capped at the backoff's longest wait); when it may be tried next, undefined for an unknown destination. */
+  hold(destination: string, waitMs: number, nowMs: number): number | undefined {
+    return num(this.inner.hold(destination, big(waitMs), big(nowMs)));
+  }
+
   wake(destination: string | undefined, nowMs: number): void {
     this.inner.wake(destination, big(nowMs));
   }

@@ -27,7 +27,8 @@ export interface QueuedOutcome {
 
 /** How the HTTP routes and the npm API queue a completion (set on ModelService by the gateway when the queue runs). */
 export interface CompletionDeferral {
-  defer(completion: QueuedCompletion, principal: Principal | undefined): Promise<{ taskId: string; resultUrl: string }>;
+  /** Queues it; `retryAfterMs` (the cloud's Retry-After on the refused request) holds every queued completion that long. */
+  defer(completion: QueuedCompletion, principal: Principal | undefined, retryAfterMs?: number): Promise<{ taskId: string; resultUrl: string }>;
   /** A task queued by a local caller (the npm API); undefined when there is no such task. */
   outcome(taskId: string): QueuedOutcome | undefined;
   /** Takes a queued task out of the queue; throws when it is being sent or already ended. */

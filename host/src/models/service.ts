@@ -173,7 +173,7 @@ export class ModelService {
     const { messages, maxTokens, temperature, seed, stop } = request;
     let taskId: string;
     try {
-      ({ taskId } = await this.deferral.defer({ shape: 'answer', messages, ...definedOnly({ maxTokens, temperature, seed, stop }) }, undefined));
+      ({ taskId } = await this.deferral.defer({ shape: 'answer', messages, ...definedOnly({ maxTokens, temperature, seed, stop }) }, undefined, refusal.retryAfterMs));
     } catch (err) {
       throw new ModelError(refusal.code, `${refusal.message}; it could not be queued either: ${(err as Error).message}`);
     }

@@ -249,6 +249,11 @@ export class Delivery {
     }
   }
 
+  /** The destination may not be tried before `untilMs` (the core's hold); kicks for it wait too. */
+  holdUntil(destination: string, untilMs: number): void {
+    this.dueAt.set(destination, Math.max(this.dueAt.get(destination) ?? 0, untilMs));
+  }
+
   /** The destination's backoff was lifted (deliver now, link back). */
   forgetWait(destination?: string): void {
     if (destination === undefined) this.dueAt.clear();

@@ -240,6 +240,18 @@ impl Scheduler {
         Some(SettleDecision { removed, next_attempt_ms: l.next_attempt_ms, failures: l.failures })
     }
 
+    /// The destination asked not to be called for `wait_ms` (an HTTP
+    /// Retry-After heard outside a delivery): no batch before then, at most
+    /// the backoff's longest wait. Never brings an attempt forward. Returns
+    /// when the destination may be tried next; None for an unknown one.
+    pub fn hold(&mut self, destination: &str, wait_ms: u64, now_ms: u64) -> Option<u64> {
+        let &lane = self.lane_index.get(destination)?;
+        let until = now_ms.saturating_add(wait_ms.min(self.config.backoff.max_ms));
+        let l = &mut self.lanes[lane];
+        l.next_attempt_ms = l.next_attempt_ms.max(until);
+        Some(l.next_attempt_ms)
+    }
+
     /// Makes every destination (or one) due now: "sync now" after the link is back.
     pub fn wake(&mut self, destination: Option<&str>, now_ms: u64) {
         for l in self.lanes.iter_mut().filter(|l| destination.is_none_or(|d| d == l.name)) {

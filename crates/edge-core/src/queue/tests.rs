@@ -135,6 +135,22 @@ fn a_retry_after_replaces_the_backoff_up_to_its_cap() {
 }
 
 #[test]
+fn a_hold_delays_the_next_batch_up_to_the_cap_and_never_brings_one_forward() {
+    let cfg = Config { backoff: Backoff { base_ms: 100, max_ms: 5_000, jitter_percent: 0 }, ..Config::default() };
+    let mut s = Scheduler::new(cfg);
+    admitted_id(&s.admit(&req("cloud", Priority::Normal, 1, None), 0));
+    s.commit();
+    assert_eq!(s.hold("cloud", 2_000, 1_000), Some(3_000));
+    assert!(s.next_batches(2_999, 10, 1 << 20).is_empty());
+    assert_eq!(s.hold("cloud", 500, 1_000), Some(3_000), "a shorter hold keeps the later time");
+    assert!(s.next_batches(2_999, 10, 1 << 20).is_empty());
+    assert_eq!(s.hold("cloud", 60_000, 1_000), Some(6_000), "capped at max_ms");
+    assert!(s.next_batches(5_999, 10, 1 << 20).is_empty());
+    assert_eq!(s.next_batches(6_000, 10, 1 << 20).len(), 1);
+    assert_eq!(s.hold("nobody", 1, 0), None);
+}
+
+#[test]
 fn rollback_restores_admissions_evictions_and_settlements() {
     let mut s = Scheduler::new(Config::default());
     s.configure("cloud", limits(2, 100, OverflowPolicy::DropOldestLowestPriority)).unwrap();
