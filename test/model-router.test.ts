@@ -23,6 +23,18 @@ describe('model router (Rust core)', () => {
     expect(decide(base)).toEqual({ engine: 'local', reason: 'local_first', firstTokenDeadlineMs: 800 });
   });
 
+  it('crosses prices in and both engines\' estimated costs out; cost first then takes the cheaper', () => {
+    const prices = { cloudPromptPer1k: 0.5, cloudCompletionPer1k: 1.5, localPer1k: 2 };
+    const costFirst = { ...base, preferences: { costPriority: 1 }, prices };
+    const decided = decide(costFirst);
+    expect(decided).toMatchObject({ engine: 'cloud', reason: 'cost_priority' });
+    const costs = (decided as { estimatedCosts?: { local: number; cloud: number } }).estimatedCosts!;
+    expect(costs.local).toBeCloseTo(((30 + 64) / 1000) * 2, 12);
+    expect(costs.cloud).toBeCloseTo((30 / 1000) * 0.5 + (64 / 1000) * 1.5, 12);
+    expect(decide({ ...costFirst, prices: { ...prices, localPer1k: 0 } })).toMatchObject({ engine: 'local', reason: 'cost_priority' });
+    expect(decide({ ...base, preferences: { costPriority: 1 } })).toEqual({ engine: 'local', reason: 'cost_priority' });
+  });
+
   it('sends a prompt that fills the local context to the cloud, and refuses it without one', () => {
     const long = { ...base, local: { ...base.local, promptTokens: 512 } };
     expect(decide(long)).toEqual({ engine: 'cloud', reason: 'prompt_exceeds_local_context' });

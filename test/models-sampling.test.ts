@@ -145,6 +145,35 @@ describe('the npm API', () => {
   }, 60_000);
 });
 
+describe('[models] prices', () => {
+  it('cost first picks the cheaper engine by its prices, and every answer says what it cost', async () => {
+    const cloud = new ScriptedCloud([{ kind: 'answer', pieces: ['Cloud ', 'answer.'] }]);
+    const endpoint = await cloud.start();
+    // Per 1000 tokens: the cloud 0.1 (prompt) and 0.4 (answer), the local model 1.0 (its energy, say): the cloud is cheaper.
+    const prices = { cloud_cost_per_1k_prompt_tokens: 0.1, cloud_cost_per_1k_completion_tokens: 0.4, local_cost_per_1k_tokens: 1 };
+    const gateway = await startGateway({ models: { ...LOCAL_MODEL, max_tokens: 8, cloud_endpoint: endpoint, cloud_model: 'big-model', ...prices } });
+    const messages = [{ role: 'user' as const, content: QUESTION }];
+    const cheap = await gateway.models.generate({ messages, preferences: { costPriority: 0.9, speedPriority: 0.1 } });
+    expect(cheap).toMatchObject({ engine: 'cloud', reason: 'cost_priority', text: 'Cloud answer.' });
+    const prompt = await gateway.models.local!.countTokens(messages);
+    const estimated = { local: ((prompt + 8) / 1000) * 1, cloud: (prompt / 1000) * 0.1 + (8 / 1000) * 0.4 };
+    expect(cheap.cost!.estimated.local).toBeCloseTo(estimated.local, 9);
+    expect(cheap.cost!.estimated.cloud).toBeCloseTo(estimated.cloud, 9);
+    // The scripted cloud reports no usage: 2 pieces counted as 2 tokens, no prompt tokens.
+    expect(cheap.cost!.actual).toBeCloseTo((2 / 1000) * 0.4, 12);
+
+    // Without cost first the prices do not move the request: local first, billed at the local price.
+    const res = await fetch(`${gateway.url.replace(/\/mcp$/, '')}/v1/mcp/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages, max_tokens: 4 }) });
+    const local = await res.json();
+    expect(local).toMatchObject({ engine: 'local', reason: 'local_first', cost: { estimated: { cloud: expect.any(Number), local: expect.any(Number) } } });
+    expect(local.cost.actual).toBeCloseTo(((local.usage.prompt_tokens + local.usage.completion_tokens) / 1000) * 1, 9);
+    const metrics = await (await fetch(`${gateway.url.replace(/\/mcp$/, '')}/metrics`)).text();
+    expect(metrics).toMatch(/mcp_edge_model_cost_total\{engine="cloud"\} 0\.0008/);
+    expect(metrics).toMatch(/mcp_edge_model_cost_total\{engine="local"\} [0-9.]+/);
+    await cloud.stop();
+  }, 120_000);
+});
+
 describe('answer_sampling: never, always, and sessions the shared connection cannot tell apart', () => {
   it('"never": a client without sampling gets a typed refusal that says what to change', async () => {
     const { gateway, cloud } = await cloudOnly('never');

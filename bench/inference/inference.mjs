@@ -1,15 +1,24 @@
 #!/usr/bin/env node
 // bench/inference: the gateway's local model against node-llama-cpp driven
 // directly, in the same process and run, on the same GGUF (the test model,
-// SmolLM2-135M-Instruct Q4_1), with the same threads and context.
+// SmolLM2-135M-Instruct Q4_1). See README.md for what each figure means and
+// why the direct side runs on the gateway's own loaded context.
 //
-//   local      time to first token and generation tokens/s. "direct" is
-//              node-llama-cpp's LlamaChat on its own context (history cleared
-//              before each answer, as the gateway does); "gateway" is an
-//              in-process gateway answering POST /v1/chat/completions with
-//              stream: true over HTTP on 127.0.0.1, timed by the client; "api"
-//              is the same gateway through gateway.models.generate (no HTTP).
-//              The three take turns round after round; medians per target.
+//   local      time to first text and generation tokens/s of one answer
+//              (temperature 0, the same answer on every side):
+//              "direct"   node-llama-cpp's LlamaChat.generateResponse called by
+//                         this script on the very context the gateway's engine
+//                         loaded (same runtime, weights, context buffers,
+//                         threads, chat wrapper): only the code path differs;
+//              "api"      gateway.models.generate (router, engine, no HTTP);
+//              "http"     POST /v1/chat/completions with stream: true over
+//                         127.0.0.1, timed by the client;
+//              The three take turns round after round; medians per side.
+//   instance_effect  then, apart, the direct call on the gateway's runtime
+//              against the direct call on a second runtime of its own
+//              (getLlama + loadModel + createContext with the same options):
+//              the old baseline, kept to show the instance effect that once
+//              made the gateway read faster than node-llama-cpp.
 //   decision   one routing decision for a 4 KB prompt: the exact prompt token
 //              count in the local model (the core's BPE on the GGUF's own
 //              vocabulary) + the Rust core's decision; llama.cpp's count of the
@@ -48,38 +57,60 @@ const THRESHOLD_MS = 20;
 const modelPath = ensureTestModel();
 const median = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const round = (/** @type {number} */ x, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+const loadAtStart = os.loadavg().map((l) => round(l));
 
-// --- direct: node-llama-cpp on its own ---
-const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false });
-const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
-const context = await model.createContext({ contextSize: CONTEXT, sequences: 1, threads: THREADS });
-const chat = new LlamaChat({ contextSequence: context.getSequence() });
+/** @typedef {{ ttftMs: number, tokensPerSecond: number, tokens: number, totalMs: number, text: string }} Sample */
 
-/** One direct answer: time to first token and generation tokens/s. */
-async function direct() {
-  const started = performance.now();
-  await chat.sequence.clearHistory();
-  /** @type {number | undefined} */
-  let first;
-  let tokens = 0;
-  await chat.generateResponse([{ type: 'user', text: QUESTION }, { type: 'model', response: [] }], {
-    maxTokens: MAX_TOKENS,
-    temperature: 0,
-    onToken: (t) => {
-      first ??= performance.now();
-      tokens += t.length;
-    },
-  });
+/** One answer's figures from its start, first text and end. */
+function sampleOf(/** @type {number} */ started, /** @type {number | undefined} */ first, /** @type {number} */ tokens, /** @type {string} */ text) {
   const end = performance.now();
-  return { ttftMs: (first ?? end) - started, tokensPerSecond: ((tokens - 1) * 1000) / (end - (first ?? end)), tokens, totalMs: end - started };
+  return { ttftMs: (first ?? end) - started, tokensPerSecond: ((tokens - 1) * 1000) / (end - (first ?? end)), tokens, totalMs: end - started, text };
 }
 
-// --- gateway: the same model behind POST /v1/chat/completions ---
+// --- the gateway: its engine loads the model, the direct side borrows its LlamaChat ---
 const quiet = createLogger('silent');
 const plainDir = join(os.tmpdir(), `bench-inference-${process.pid}`);
 const hybridDir = join(os.tmpdir(), `bench-inference-h-${process.pid}`);
 const gateway = await createGateway({ config: { gateway: { bind_address: '127.0.0.1:0', data_dir: plainDir }, models: { model_path: modelPath, threads: THREADS, context_size: CONTEXT, max_tokens: MAX_TOKENS } }, logger: quiet });
 const base = gateway.url.replace(/\/mcp$/, '');
+const engine = /** @type {import('../../host/src/models/llama-engine.js').LlamaEngine} */ (gateway.models.local);
+await engine.load();
+// The engine's loaded parts (a private field, read here on purpose: the bench, not the gateway, needs them). The gateway
+// runs one generation at a time and this script waits for each answer, so the two never use the context at once.
+const sharedChat = /** @type {LlamaChat | undefined} */ (engine['current']?.chat);
+if (!sharedChat) throw new Error('the gateway engine has no loaded LlamaChat: LlamaEngine changed, update this bench');
+
+// --- separate: a second runtime with the same options, as the bench had before ---
+const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false });
+const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+const context = await model.createContext({ contextSize: CONTEXT, sequences: 1, threads: THREADS });
+const separateChat = new LlamaChat({ contextSequence: context.getSequence() });
+
+/**
+ * One direct answer on `chat`, measured as the gateway measures its own: from
+ * before clearing the sequence (the engine clears it for every request) to
+ * the first text chunk, and to the end.
+ * @param {LlamaChat} chat
+ * @returns {Promise<Sample>}
+ */
+async function direct(chat) {
+  const started = performance.now();
+  await chat.sequence.clearHistory();
+  /** @type {number | undefined} */
+  let first;
+  let tokens = 0;
+  let text = '';
+  await chat.generateResponse([{ type: 'user', text: QUESTION }, { type: 'model', response: [] }], {
+    maxTokens: MAX_TOKENS,
+    temperature: 0,
+    onToken: (t) => (tokens += t.length),
+    onTextChunk: (chunk) => {
+      first ??= performance.now();
+      text += chunk;
+    },
+  });
+  return sampleOf(started, first, tokens, text);
+}
 
 /**
  * Streams one completion from `url`; the client's time to first text and the chunks' rate after it.
@@ -94,6 +125,7 @@ async function viaHttp(url, prompt) {
   /** @type {number | undefined} */
   let first;
   let buffered = '';
+  let text = '';
   /** @type {any} */
   let last;
   const reader = res.body.getReader();
@@ -105,13 +137,15 @@ async function viaHttp(url, prompt) {
       buffered = buffered.slice(end + 2);
       if (data === '[DONE]') continue;
       const json = JSON.parse(data);
-      if (json.choices?.[0]?.delta?.content) first ??= performance.now();
+      const content = json.choices?.[0]?.delta?.content;
+      if (content) {
+        first ??= performance.now();
+        text += content;
+      }
       last = json;
     }
   }
-  const end = performance.now();
-  const tokens = last?.usage?.completion_tokens ?? 0;
-  return { ttftMs: (first ?? end) - started, tokensPerSecond: ((tokens - 1) * 1000) / (end - (first ?? end)), tokens, totalMs: end - started, served: last?.mcp_edge };
+  return { ...sampleOf(started, first, last?.usage?.completion_tokens ?? 0, text), served: last?.mcp_edge };
 }
 
 /** The same gateway through the npm API (gateway.models.generate): the engine path without HTTP and SSE. */
@@ -120,42 +154,57 @@ async function viaApi() {
   /** @type {number | undefined} */
   let first;
   const answer = await gateway.models.generate({ messages: [{ role: 'user', content: QUESTION }], maxTokens: MAX_TOKENS, temperature: 0, onText: () => (first ??= performance.now()) });
-  const end = performance.now();
-  const tokens = answer.usage.completionTokens;
-  return { ttftMs: (first ?? end) - started, tokensPerSecond: ((tokens - 1) * 1000) / (end - (first ?? end)), tokens, totalMs: end - started };
+  return sampleOf(started, first, answer.usage.completionTokens, answer.text);
 }
 
-// Warm both (model load, first-run caches), then take turns.
-await direct();
-await viaHttp(`${base}/v1/chat/completions`, QUESTION);
-/** @type {Record<'direct' | 'api' | 'http', Awaited<ReturnType<typeof direct>>[]>} */
-const samples = { direct: [], api: [], http: [] };
-/** @type {('direct' | 'api' | 'http')[]} */
-const targets = ['direct', 'api', 'http'];
-for (let r = 0; r < ROUNDS; r += 1) {
-  // Each round starts with the next target, so none always runs first.
-  for (let i = 0; i < targets.length; i += 1) {
-    const target = targets[(r + i) % targets.length] ?? 'direct';
-    const sample = target === 'direct' ? await direct() : target === 'api' ? await viaApi() : await viaHttp(`${base}/v1/chat/completions`, QUESTION);
-    samples[target].push(sample);
+/**
+ * Warms each side once, then runs `rounds` rounds in which each side answers
+ * once, each round starting with the next side (none always first, or always
+ * after the same one).
+ * @template {string} K
+ * @param {Record<K, () => Promise<Sample>>} sides
+ * @param {number} rounds
+ * @returns {Promise<Record<K, Sample[]>>}
+ */
+async function takeTurns(sides, rounds) {
+  const names = /** @type {K[]} */ (Object.keys(sides));
+  for (const name of names) await sides[name]();
+  const out = /** @type {Record<K, Sample[]>} */ (/** @type {unknown} */ (Object.fromEntries(names.map((n) => [n, []]))));
+  for (let r = 0; r < rounds; r += 1) {
+    for (let i = 0; i < names.length; i += 1) {
+      const name = /** @type {K} */ (names[(r + i) % names.length]);
+      out[name].push(await sides[name]());
+    }
   }
+  return out;
 }
-// total_ms: from the request to the last token, the same answer on both sides at temperature 0 (64
-// tokens): the whole cost, not only the rate after the first token. In the December 6 run the gateway
-// read faster than direct on every figure (ttft 55 vs 99 ms, total 938 vs 1084 ms); both clear the
-// sequence, build the same history and use the same threads and context size, so that is unexplained
-// and the "within 5%" comparison is not settled until it is.
-const summary = (/** @type {Awaited<ReturnType<typeof direct>>[]} */ s) => ({
+
+// The gateway against the direct call on its own context; then, apart, the direct call on the gateway's runtime
+// against a separate runtime (the instance effect), so that the first comparison never interleaves two runtimes.
+const samples = await takeTurns({ direct: () => direct(sharedChat), api: viaApi, http: () => viaHttp(`${base}/v1/chat/completions`, QUESTION) }, ROUNDS);
+const runtimes = await takeTurns({ shared: () => direct(sharedChat), separate: () => direct(separateChat) }, ROUNDS);
+// total_ms: from the request to the last token: the whole cost, not only the rate after the first token. The ranges
+// (fastest, slowest) show how much the shared machine moved the samples.
+const summary = (/** @type {Sample[]} */ s) => ({
   ttft_ms: round(median(s.map((x) => x.ttftMs))),
   tokens_per_second: round(median(s.map((x) => x.tokensPerSecond))),
   total_ms: round(median(s.map((x) => x.totalMs))),
   tokens: median(s.map((x) => x.tokens)),
+  ttft_ms_range: [round(Math.min(...s.map((x) => x.ttftMs))), round(Math.max(...s.map((x) => x.ttftMs)))],
+  total_ms_range: [round(Math.min(...s.map((x) => x.totalMs))), round(Math.max(...s.map((x) => x.totalMs)))],
 });
 const local = { direct: summary(samples.direct), gateway_api: summary(samples.api), gateway_http: summary(samples.http) };
+const instance = { direct_on_gateway_runtime: summary(runtimes.shared), direct_separate_runtime: summary(runtimes.separate) };
+// The same work on every side: the same answer, token for token (temperature 0, one prompt).
+const answers = new Set([...Object.values(samples), ...Object.values(runtimes)].flat().map((x) => x.text));
+const ratio = (/** @type {ReturnType<typeof summary>} */ a, /** @type {ReturnType<typeof summary>} */ to) => ({
+  tokens_per_second: round(a.tokens_per_second / to.tokens_per_second, 3),
+  ttft: round(a.ttft_ms / to.ttft_ms, 3),
+  total: round(a.total_ms / to.total_ms, 3),
+});
 
 // --- decision: exact token count of a 4 KB prompt + the core's decision ---
 const prompt4k = 'The gateway routes each request to the local model or the cloud. '.repeat(62).slice(0, 4096);
-const engine = /** @type {import('../../host/src/models/llama-engine.js').LlamaEngine} */ (gateway.models.local);
 const messages = [{ role: /** @type {const} */ ('user'), content: prompt4k }];
 const promptTokens = await engine.countTokens(messages);
 const input = { local: { available: true, promptTokens, contextLength: CONTEXT, tokensPerSecond: local.gateway_http.tokens_per_second, queueDepth: 0 }, cloudConfigured: true, linkUp: true, maxTokens: MAX_TOKENS, fallbackThresholdMs: 500, power: /** @type {const} */ ('normal'), tried: [] };
@@ -225,7 +274,7 @@ const fallback = {
 await Promise.all([gateway.close(), hybrid.close()]);
 cloud.close();
 for (const dir of [plainDir, hybridDir]) rmSync(dir, { recursive: true, force: true });
-chat.dispose();
+separateChat.dispose();
 await context.dispose();
 await model.dispose();
 
@@ -236,13 +285,12 @@ const text = JSON.stringify({
   context: CONTEXT,
   max_tokens: MAX_TOKENS,
   rounds: ROUNDS,
-  load_average: os.loadavg().map((l) => round(l)),
+  load_average: { start: loadAtStart, end: os.loadavg().map((l) => round(l)) },
   cpus: os.cpus().length,
   local,
-  ratio_to_direct: {
-    api: { tokens_per_second: round(local.gateway_api.tokens_per_second / local.direct.tokens_per_second, 3), ttft: round(local.gateway_api.ttft_ms / local.direct.ttft_ms, 3), total: round(local.gateway_api.total_ms / local.direct.total_ms, 3) },
-    http: { tokens_per_second: round(local.gateway_http.tokens_per_second / local.direct.tokens_per_second, 3), ttft: round(local.gateway_http.ttft_ms / local.direct.ttft_ms, 3), total: round(local.gateway_http.total_ms / local.direct.total_ms, 3) },
-  },
+  same_answer_everywhere: answers.size === 1,
+  ratio_to_direct: { api: ratio(local.gateway_api, local.direct), http: ratio(local.gateway_http, local.direct) },
+  instance_effect: { ...instance, separate_to_shared: ratio(instance.direct_separate_runtime, instance.direct_on_gateway_runtime) },
   decision,
   fallback,
 }, null, 2);

@@ -44,5 +44,5 @@ export { createCodec, CodecDictionary } from './codec/index.js';
 export type { EdgeCodec, CreateCodecOptions, EngineName } from './codec/index.js';
 export { ModelError } from './models/engine.js';
 export { SAMPLING_META_KEY } from './models/sampling.js';
-export type { CompletionRequest, CompletionAnswer, FallbackRecord, ChatMessage } from './models/index.js';
+export type { CompletionRequest, CompletionAnswer, QueuedCompletionAnswer, FallbackRecord, ChatMessage } from './models/index.js';
 export type { ModelPreferences } from './models/preferences.js';

@@ -1,6 +1,6 @@
 use crate::Component;
 use crate::bindings::exports::mcp_edge::core::model_router::{
-    Choice, Decision, DecisionInput, Engine, Failure, Guest, PowerMode, Preferences, Reason, Refusal,
+    Choice, Costs, Decision, DecisionInput, Engine, Failure, Guest, PowerMode, Preferences, Prices, Reason, Refusal,
 };
 use edge_core::model_router as core;
 
@@ -25,11 +25,13 @@ impl Guest for Component {
                 PowerMode::Saver => core::PowerMode::Saver,
             },
             preferences: preferences_in(input.preferences),
+            prices: prices_in(input.prices),
             tried: input.tried.into_iter().map(|a| (engine_in(a.engine), failure_in(a.failure))).collect(),
         };
         match core::decide(&input) {
             core::Decision::Use { engine, reason, first_token_deadline_ms, predicted_first_token_ms } => {
-                Decision::UseEngine(Choice { engine: engine_out(engine), reason: reason_out(reason), first_token_deadline_ms, predicted_first_token_ms })
+                let estimated_costs = core::estimated_costs(&input).map(|c| Costs { local: c.local, cloud: c.cloud });
+                Decision::UseEngine(Choice { engine: engine_out(engine), reason: reason_out(reason), first_token_deadline_ms, predicted_first_token_ms, estimated_costs })
             }
             core::Decision::Refuse(refusal) => Decision::Refuse(match refusal {
                 core::Refusal::NoModel => Refusal::NoModel,
@@ -55,6 +57,10 @@ fn preferences_in(p: Preferences) -> core::Preferences {
         speed_priority: p.speed_priority,
         intelligence_priority: p.intelligence_priority,
     }
+}
+
+fn prices_in(p: Prices) -> core::Prices {
+    core::Prices { cloud_prompt_per_1k: p.cloud_prompt_per_1k, cloud_completion_per_1k: p.cloud_completion_per_1k, local_per_1k: p.local_per_1k }
 }
 
 fn engine_out(engine: core::Engine) -> Engine {

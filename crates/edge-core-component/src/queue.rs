@@ -82,9 +82,13 @@ impl wit::GuestScheduler for Scheduler {
     }
 
     fn settle(&self, destination: String, s: wit::Settlement, now_ms: u64) -> Result<wit::SettleDecision, wit::SettleError> {
-        let s = core::Settlement { delivered: s.delivered, dropped: s.dropped, failed: s.failed };
+        let s = core::Settlement { delivered: s.delivered, dropped: s.dropped, failed: s.failed, retry_after_ms: s.retry_after_ms };
         let d = self.0.borrow_mut().settle(&destination, &s, now_ms).ok_or(wit::SettleError::UnknownDestination)?;
         Ok(wit::SettleDecision { removed: d.removed, next_attempt_ms: d.next_attempt_ms, failures: d.failures })
+    }
+
+    fn hold(&self, destination: String, wait_ms: u64, now_ms: u64) -> Option<u64> {
+        self.0.borrow_mut().hold(&destination, wait_ms, now_ms)
     }
 
     fn wake(&self, destination: Option<String>, now_ms: u64) {

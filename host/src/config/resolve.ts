@@ -506,5 +506,13 @@ function resolveModels(m: EdgeConfig['models'], env: NodeJS.ProcessEnv): ModelSe
     ...(m.threads !== undefined ? { threads: m.threads } : {}),
     answerSampling: m.answer_sampling ?? 'when-client-cannot',
     generateTool: m.generate_tool ?? false,
+    ...resolvePrices(m),
   };
+}
+
+/** [models] *_cost_per_1k_*: absent when none is set (answers then carry no cost). */
+function resolvePrices(m: EdgeConfig['models']): Pick<ModelSettings, 'prices'> {
+  const { cloud_cost_per_1k_prompt_tokens: cloudPrompt, cloud_cost_per_1k_completion_tokens: cloudCompletion, local_cost_per_1k_tokens: local } = m;
+  if (cloudPrompt === undefined && cloudCompletion === undefined && local === undefined) return {};
+  return { prices: { cloudPromptPer1k: cloudPrompt ?? 0, cloudCompletionPer1k: cloudCompletion ?? 0, localPer1k: local ?? 0 } };
 }

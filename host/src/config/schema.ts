@@ -108,6 +108,12 @@ export const modelsSchema = z
     answer_sampling: z.enum(['when-client-cannot', 'always', 'never']).optional(),
     /** Offer the `generate` MCP tool (a prompt answered by the model router). Default false. */
     generate_tool: z.boolean().optional(),
+    /** The cloud's price of 1000 prompt tokens, in your own unit (cents, say); weighed when a caller puts cost first. Default 0. */
+    cloud_cost_per_1k_prompt_tokens: z.number().min(0).finite().optional(),
+    /** The cloud's price of 1000 generated tokens. Default 0. */
+    cloud_cost_per_1k_completion_tokens: z.number().min(0).finite().optional(),
+    /** The local model's cost of 1000 tokens, prompt or generated (energy, wear), in the same unit. Default 0. */
+    local_cost_per_1k_tokens: z.number().min(0).finite().optional(),
   })
   .strict();
 

@@ -77,5 +77,5 @@ export async function componentSize(): Promise<number | undefined> {
 export { CoreError } from './errors.js';
 export type { Codec, PackOptions, FrameInfo, Algorithm } from './codec.js';
 export type { CoreRouter, RouterOptions, ProviderWeights, ProviderRouteStats, Outcome, PowerMode } from './router.js';
-export type { DecideModel, ModelDecision, ModelDecisionInput, ModelRefusal, EngineKind, EnginePreferences, AttemptFailure, DecisionReason } from './model-router.js';
+export type { DecideModel, ModelDecision, ModelDecisionInput, ModelRefusal, EngineKind, EnginePreferences, AttemptFailure, DecisionReason, TokenPrices, EngineCosts } from './model-router.js';
 export type { Tokenizer, TokenizerFactory, SpecialToken, EncodeOptions, Truncation } from './tokenizer.js';

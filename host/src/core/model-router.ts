@@ -36,6 +36,19 @@ export interface EnginePreferences {
   intelligencePriority?: number;
 }
 
+/** What tokens cost, per 1000, in the operator's own unit ([models] *_cost_per_1k_*); 0 where unset. */
+export interface TokenPrices {
+  cloudPromptPer1k: number;
+  cloudCompletionPer1k: number;
+  localPer1k: number;
+}
+
+/** Each engine's worst-case cost for a request (its prompt and maxTokens generated). */
+export interface EngineCosts {
+  local: number;
+  cloud: number;
+}
+
 export interface ModelDecisionInput {
   local: {
     available: boolean;
@@ -52,21 +65,25 @@ export interface ModelDecisionInput {
   power: 'normal' | 'saver';
   /** The caller's preferences (MCP sampling's modelPreferences); absent prefers nothing. */
   preferences?: EnginePreferences;
+  /** Absent: no prices (cost first then means the local model). */
+  prices?: TokenPrices;
   tried: readonly { engine: EngineKind; failure: AttemptFailure }[];
 }
 
 export type ModelDecision =
-  | { engine: EngineKind; reason: DecisionReason; firstTokenDeadlineMs?: number; predictedFirstTokenMs?: number }
+  | { engine: EngineKind; reason: DecisionReason; firstTokenDeadlineMs?: number; predictedFirstTokenMs?: number; estimatedCosts?: EngineCosts }
   | { engine: 'none'; refusal: ModelRefusal };
 
 export type DecideModel = (input: ModelDecisionInput) => ModelDecision;
+
+const NO_PRICES: TokenPrices = { cloudPromptPer1k: 0, cloudCompletionPer1k: 0, localPer1k: 0 };
 
 const snake = <T extends string>(kebab: string): T => kebab.replaceAll('-', '_') as T;
 const kebab = <T extends string>(snakeCase: string): T => snakeCase.replaceAll('_', '-') as T;
 
 export function createModelRouter(raw: Raw): DecideModel {
   return (input) => {
-    const rawInput: RawInput = { ...input, preferences: input.preferences ?? {}, tried: input.tried.map((t) => ({ engine: t.engine, failure: kebab(t.failure) })) };
+    const rawInput: RawInput = { ...input, preferences: input.preferences ?? {}, prices: input.prices ?? NO_PRICES, tried: input.tried.map((t) => ({ engine: t.engine, failure: kebab(t.failure) })) };
     const decision = raw.decide(rawInput);
     if (decision.tag === 'refuse') return { engine: 'none', refusal: snake(decision.val) };
     const c = decision.val;
@@ -75,6 +92,7 @@ export function createModelRouter(raw: Raw): DecideModel {
       reason: snake(c.reason),
       ...(c.firstTokenDeadlineMs !== undefined ? { firstTokenDeadlineMs: c.firstTokenDeadlineMs } : {}),
       ...(c.predictedFirstTokenMs !== undefined ? { predictedFirstTokenMs: c.predictedFirstTokenMs } : {}),
+      ...(c.estimatedCosts !== undefined ? { estimatedCosts: c.estimatedCosts } : {}),
     };
   };
 }

@@ -210,10 +210,16 @@ export class QueueScheduler {
     return this.inner.nextBatches(big(nowMs), maxItems, big(maxBytes)).map((b) => ({ destination: b.destination, ids: Array.from(b.ids, Number) }));
   }
 
-  settle(destination: string, s: { delivered: number[]; dropped: number[]; failed: boolean }, nowMs: number): SettleDecision {
-    const settlement = { delivered: BigUint64Array.from(s.delivered, big), dropped: BigUint64Array.from(s.dropped, big), failed: s.failed };
+  /** Records a batch's outcome; `retryAfterMs` is the wait a failed destination asked for (its Retry-After). */
+  settle(destination: string, s: { delivered: number[]; dropped: number[]; failed: boolean; retryAfterMs?: number }, nowMs: number): SettleDecision {
+    const settlement = { delivered: BigUint64Array.from(s.delivered, big), dropped: BigUint64Array.from(s.dropped, big), failed: s.failed, retryAfterMs: opt(s.retryAfterMs) };
     const d = callCore(() => this.inner.settle(destination, settlement, big(nowMs)), describe);
     return { removed: Array.from(d.removed, Number), nextAttemptMs: Number(d.nextAttemptMs), failures: d.failures };
+  }
+
+  /** No batch for `destination` for `waitMs` (capped at the backoff's longest wait); when it may be tried next, undefined for an unknown destination. */
+  hold(destination: string, waitMs: number, nowMs: number): number | undefined {
+    return num(this.inner.hold(destination, big(waitMs), big(nowMs)));
   }
 
   wake(destination: string | undefined, nowMs: number): void {

@@ -1,7 +1,8 @@
 // The cloud engine: any OpenAI-compatible chat completions endpoint (a peer
 // mcp-edge serving its own model included), streamed over SSE. A 429 or a 5xx
-// before the answer starts is retried with backoff (a 429's Retry-After is
-// honoured, up to a cap); a connection that does not answer in time, or a
+// before the answer starts is retried with backoff (a 429's or 503's
+// Retry-After is honoured, up to a cap, and handed on in the error when the
+// engine gives up); a connection that does not answer in time, or a
 // stream that stops before its end, is a typed failure the router acts on.
 import { ModelError, type CloudEngine, type EngineResult, type FinishReason, type GenerateRequest, type OnText } from './engine.js';
 
@@ -22,6 +23,17 @@ export interface CloudEngineOptions {
 }
 
 const DEFAULTS = { timeoutMs: 30_000, maxAttempts: 3, backoffMs: 250, maxRetryAfterMs: 10_000 };
+
+/** A Retry-After header's wait in ms (delay-seconds or an HTTP date, RFC 9110 10.2.3); undefined when absent or unreadable. */
+export function retryAfterMs(header: string | null, nowMs: number): number | undefined {
+  if (header === null || header.trim() === '') return undefined;
+  const text = header.trim();
+  // Whole seconds by the RFC; a fraction (some servers send one) is read as meant.
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  // An HTTP date names its day and month; Date.parse alone would take "-5" for a year.
+  const at = /[a-z]/i.test(text) ? Date.parse(text) : NaN;
+  return Number.isFinite(at) ? Math.max(0, at - nowMs) : undefined;
+}
 
 /** The completions URL of a base URL (which may already name it). */
 export function completionsUrl(endpoint: string): string {
@@ -47,24 +59,21 @@ export class OpenAiCloudEngine implements CloudEngine {
       if (response.ok) return { ...(await this.readStream(response, request, onText)), attempts: attempt };
       const body = await response.text().catch(() => '');
       const retryable = response.status === 429 || response.status >= 500;
-      const wait = retryable ? this.retryDelay(response, attempt) : undefined;
-      if (wait === undefined || attempt >= this.settings.maxAttempts) {
+      const asked = response.status === 429 || response.status === 503 ? retryAfterMs(response.headers.get('retry-after'), Date.now()) : undefined;
+      const wait = retryable ? this.retryDelay(asked, attempt) : undefined;
+      if (wait === undefined || attempt >= this.settings.maxAttempts || request.singleAttempt) {
         const code = retryable ? 'cloud_unreachable' : 'cloud_refused';
-        throw new ModelError(code, `the cloud endpoint ${this.url} answered ${response.status} after ${attempt} attempt(s): ${body.slice(0, 300)}`);
+        const says = asked !== undefined ? `, asking to wait ${Math.round(asked)} ms` : '';
+        throw new ModelError(code, `the cloud endpoint ${this.url} answered ${response.status} after ${attempt} attempt(s)${says}: ${body.slice(0, 300)}`, asked);
       }
       await sleep(wait, request.signal);
     }
   }
 
   /** How long to wait before the next attempt; undefined when the server asks for longer than the cap. */
-  private retryDelay(response: Response, attempt: number): number | undefined {
-    const backoff = this.settings.backoffMs * 2 ** (attempt - 1);
-    const header = response.headers.get('retry-after');
-    if (response.status !== 429 || header === null) return backoff;
-    const seconds = Number(header);
-    const asked = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
-    if (!Number.isFinite(asked)) return backoff;
-    return asked > this.settings.maxRetryAfterMs ? undefined : Math.max(0, asked);
+  private retryDelay(asked: number | undefined, attempt: number): number | undefined {
+    if (asked === undefined) return this.settings.backoffMs * 2 ** (attempt - 1);
+    return asked > this.settings.maxRetryAfterMs ? undefined : asked;
   }
 
   private async post(request: GenerateRequest): Promise<Response> {

@@ -23,6 +23,8 @@ export interface GenerateRequest {
   prefix?: string;
   /** Stops the generation (the client went away). */
   signal?: AbortSignal;
+  /** One try, no retries: the caller (the offline queue) paces them, honouring the error's retryAfterMs. */
+  singleAttempt?: boolean;
 }
 
 export type FinishReason = 'stop' | 'length';
@@ -77,6 +79,8 @@ export class ModelError extends Error {
   constructor(
     readonly code: 'model_not_found' | 'model_too_large' | 'model_load_failed' | 'context_exceeded' | 'no_engine' | 'cloud_offline' | 'cloud_unreachable' | 'cloud_refused' | 'cloud_timeout' | 'cloud_stream_broken' | 'generation_failed' | 'bad_request',
     message: string,
+    /** How long the cloud asked to be left alone (its Retry-After on a 429 or 503), in ms. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'ModelError';

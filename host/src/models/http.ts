@@ -121,7 +121,7 @@ async function deferOrRefuse(res: ServerResponse, offline: Offline, err: unknown
   if (!(err instanceof ModelError) || err.code !== 'cloud_offline' || !deferral) return sendModelError(res, err);
   let task: { taskId: string; resultUrl: string };
   try {
-    task = await deferral.defer(offline.queued, offline.principal);
+    task = await deferral.defer(offline.queued, offline.principal, err.retryAfterMs);
   } catch (queueErr) {
     // The queue refused it (full, too large, storage): the original refusal, saying why it was not queued.
     return sendModelError(res, new ModelError(err.code, `${err.message}; it could not be queued either: ${(queueErr as Error).message}`));

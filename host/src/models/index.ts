@@ -32,7 +32,7 @@ function localEngine(settings: ModelSettings, log: Logger, tokenizers: Tokenizer
 }
 
 export { ModelService } from './service.js';
-export type { ModelSettings, CompletionRequest, CompletionAnswer, FallbackRecord } from './service.js';
+export type { ModelSettings, CompletionRequest, CompletionAnswer, QueuedCompletionAnswer, FallbackRecord } from './service.js';
 export { ModelError } from './engine.js';
 export type { ChatMessage } from './engine.js';
 export type { DecisionReason, EngineKind, AttemptFailure } from '../core/index.js';

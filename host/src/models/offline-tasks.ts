@@ -13,11 +13,20 @@ const ownerOf = (principal: Principal | undefined): string | undefined => (princ
 /** Queues completions in `queue`; each task belongs to the principal that asked (another's is "not found"). */
 export function completionDeferral(queue: OfflineQueue): CompletionDeferral {
   return {
-    defer: async (completion, principal) => {
+    defer: async (completion, principal, retryAfterMs) => {
+      // The cloud just said when to come back: the queue's first try waits for it too.
+      if (retryAfterMs !== undefined) queue.holdDestination(MODELS_DESTINATION, retryAfterMs);
       const owner = ownerOf(principal);
       const queued = await queue.enqueue({ destination: MODELS_DESTINATION, tool: COMPLETION_TOOL, arguments: { ...completion }, ...(owner !== undefined ? { owner } : {}) });
       return { taskId: queued.taskId, resultUrl: resultUrlOf(queued.taskId) };
     },
+    outcome: (taskId) => {
+      const row = queue.taskRow(taskId);
+      if (!row || row.destination !== MODELS_DESTINATION) return undefined;
+      const result = row.state === 'completed' ? queue.taskResult(taskId)?.structuredContent : undefined;
+      return { status: row.state === 'queued' ? 'working' : row.state, ...(result ? { result } : {}), ...(row.message ? { message: row.message } : {}) };
+    },
+    cancel: (taskId) => queue.cancel(taskId),
   };
 }
 

@@ -3,10 +3,12 @@
 // tool calls, host/src/queue/) and are answered when the link returns. The
 // queue sees one more destination, MODELS_DESTINATION, whose "delivery" runs
 // the model router again: a link failure (the cloud still unreachable) keeps
-// the task queued with the queue's backoff; any other refusal ends it failed.
+// the task queued with the queue's backoff, or for as long as the cloud's
+// Retry-After asked (a 429 or 503, capped at offline.sync_interval_seconds);
+// any other refusal ends it failed.
 import { randomUUID } from 'node:crypto';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { DestinationError, type DeliveryCall } from '../queue/delivery.js';
+import { DestinationError, RetryLater, type DeliveryCall } from '../queue/delivery.js';
 import { generateMessages, generateResult, type GenerateArgs } from '../tools/generate.js';
 import { ModelError } from './engine.js';
 import type { CompletionAnswer, CompletionRequest, ModelService } from './service.js';
@@ -29,7 +31,8 @@ export const resultUrlOf = (taskId: string): string => `${COMPLETION_TASK_PATH}?
  * Delivers a queued completion (REST) or `generate` call (MCP task): the router
  * decides again, trying the cloud even inside its 10 s link-down memory, since
  * the queue paces the retries. Throws a plain Error while the cloud is still
- * unreachable (the queue keeps the task), DestinationError for a final refusal.
+ * unreachable (the queue keeps the task), RetryLater when it also said how long
+ * to wait, DestinationError for a final refusal.
  */
 export function completionDeliverer(models: ModelService): (call: DeliveryCall, signal: AbortSignal) => Promise<CallToolResult> {
   return async (call, signal) => {
@@ -39,21 +42,26 @@ export function completionDeliverer(models: ModelService): (call: DeliveryCall, 
     try {
       answer = await models.generate({ ...request, signal, probeLink: true });
     } catch (err) {
-      if (err instanceof ModelError && err.code === 'cloud_offline') throw new Error(err.message);
+      if (err instanceof ModelError && err.code === 'cloud_offline') throw err.retryAfterMs !== undefined ? new RetryLater(err.message, err.retryAfterMs) : new Error(err.message);
       if (err instanceof ModelError) throw new DestinationError(`${err.code}: ${err.message}`);
       throw err;
     }
     if (generate) return generateResult(answer);
-    const shape = (call.arguments as { shape?: unknown }).shape;
-    const body = shape === 'chat' ? chatCompletionBody(answer, `chatcmpl-${randomUUID()}`, Math.floor(Date.now() / 1000)) : mcpCompletionBody(answer);
-    return { content: [{ type: 'text', text: answer.text }], structuredContent: body };
+    return { content: [{ type: 'text', text: answer.text }], structuredContent: bodyOf(answer, (call.arguments as { shape?: unknown }).shape) };
   };
+}
+
+/** The result's JSON in the shape the caller reads: a route's body, or the npm API's answer as it is. */
+function bodyOf(answer: CompletionAnswer, shape: unknown): Record<string, unknown> {
+  if (shape === 'chat') return chatCompletionBody(answer, `chatcmpl-${randomUUID()}`, Math.floor(Date.now() / 1000));
+  if (shape === 'answer') return { ...answer };
+  return mcpCompletionBody(answer);
 }
 
 function completionRequest(args: Record<string, unknown>): CompletionRequest {
   const c = args as unknown as QueuedCompletion;
   if (!Array.isArray(c.messages)) throw new DestinationError('a queued completion without messages');
-  return { messages: c.messages, ...(c.maxTokens !== undefined ? { maxTokens: c.maxTokens } : {}), ...(c.temperature !== undefined ? { temperature: c.temperature } : {}), ...(c.seed !== undefined ? { seed: c.seed } : {}) };
+  return { messages: c.messages, ...(c.maxTokens !== undefined ? { maxTokens: c.maxTokens } : {}), ...(c.temperature !== undefined ? { temperature: c.temperature } : {}), ...(c.seed !== undefined ? { seed: c.seed } : {}), ...(Array.isArray(c.stop) ? { stop: c.stop } : {}) };
 }
 
 function generateRequest(args: Record<string, unknown>): CompletionRequest {

@@ -4,13 +4,15 @@
 // tokens, context, measured speed, queue, link), runs the attempt, and turns a
 // failure into the next decision's input. Text streamed to the caller is never
 // taken back: an engine that takes over mid-answer continues it.
-import type { AttemptFailure, DecideModel, DecisionReason, EngineKind, EnginePreferences, ModelDecisionInput, ModelRefusal } from '../core/index.js';
+import type { AttemptFailure, DecideModel, DecisionReason, EngineCosts, EngineKind, EnginePreferences, ModelDecisionInput, ModelRefusal, TokenPrices } from '../core/index.js';
+import { costOf } from './costs.js';
 import type { AnswerSampling } from '../providers/upstream/sampling.js';
 import type { CloudEngineOptions } from './cloud-engine.js';
 import { ModelCounters } from './metrics.js';
 import { ModelError, type ChatMessage, type CloudEngine, type FinishReason, type LocalEngine } from './engine.js';
 import { enginePreferences, type ModelPreferences } from './preferences.js';
 import type { CompletionDeferral } from './deferral.js';
+import { queuedAnswer, type QueuedAnswer } from './queued-answer.js';
 
 export interface ModelSettings {
   /** The local .gguf file ([models] model_path, or local_model in the model cache); none without. */
@@ -33,6 +35,8 @@ export interface ModelSettings {
   answerSampling: AnswerSampling;
   /** [models] generate_tool: offer the `generate` MCP tool. */
   generateTool: boolean;
+  /** [models] cloud_cost_per_1k_prompt_tokens, cloud_cost_per_1k_completion_tokens, local_cost_per_1k_tokens; absent when none is set. */
+  prices?: TokenPrices;
 }
 
 /** What a caller asks for (the npm API's gateway.models.generate and both HTTP routes). */
@@ -48,11 +52,21 @@ export interface CompletionRequest {
   /** Which engine the caller prefers (MCP sampling's modelPreferences; docs/inference.md says how they weigh). */
   preferences?: ModelPreferences;
   signal?: AbortSignal;
-  /** Try the cloud even while the link counts as down (the offline queue paces its own retries). */
+  /** Try the cloud even while the link counts as down, once per request: the offline queue paces its own retries. */
   probeLink?: boolean;
   /** Each piece of text as it is generated, with the engine that generated it. */
   onText?: (text: string, by: { engine: EngineKind; model: string }) => void;
+  /**
+   * When only the unreachable cloud could serve: throw cloud_offline ("refuse",
+   * the default), or queue the request in the offline queue and await its
+   * answer there ("wait"; a queued answer is not streamed). generate() with
+   * `offline: "queue"` returns a handle on the task instead (QueuedAnswer).
+   */
+  offline?: 'refuse' | 'wait';
 }
+
+/** A queued completion's handle (the npm API's `offline: "queue"`). */
+export type QueuedCompletionAnswer = QueuedAnswer<CompletionAnswer>;
 
 /** An attempt that did not serve the answer. */
 export interface FallbackRecord {
@@ -60,6 +74,8 @@ export interface FallbackRecord {
   model: string;
   failure: AttemptFailure;
   message: string;
+  /** The wait the cloud asked for (its Retry-After), when it did. */
+  retryAfterMs?: number;
 }
 
 export interface CompletionAnswer {
@@ -76,6 +92,12 @@ export interface CompletionAnswer {
   usage: { promptTokens: number; completionTokens: number };
   /** From the request to its first text, and to its end. */
   timings: { firstTokenMs: number | null; totalMs: number };
+  /**
+   * With [models] prices set: each engine's worst-case cost as the router
+   * weighed it (prompt + max tokens), and what the serving engine's tokens
+   * cost (its usage at its price).
+   */
+  cost?: { estimated: EngineCosts; actual: number };
 }
 
 const FAILURES: Record<ModelError['code'], AttemptFailure> = {
@@ -124,16 +146,38 @@ export class ModelService {
     return this.linkDownAt === undefined || performance.now() - this.linkDownAt >= LINK_RETRY_MS;
   }
 
-  /** Generates an answer, falling back between engines as the core decides. Throws ModelError when no engine can serve it. */
-  async generate(request: CompletionRequest): Promise<CompletionAnswer> {
+  /**
+   * Generates an answer, falling back between engines as the core decides.
+   * Throws ModelError when no engine can serve it; when only the unreachable
+   * cloud could, `offline` says whether to queue it (see CompletionRequest).
+   */
+  generate(request: Omit<CompletionRequest, 'offline'> & { offline: 'queue' }): Promise<CompletionAnswer | QueuedCompletionAnswer>;
+  generate(request: CompletionRequest): Promise<CompletionAnswer>;
+  async generate(request: Omit<CompletionRequest, 'offline'> & { offline?: 'refuse' | 'wait' | 'queue' }): Promise<CompletionAnswer | QueuedCompletionAnswer> {
     try {
       const answer = await this.attempts(request);
       this.counters.record(answer);
       return answer;
     } catch (err) {
       this.counters.recordFailure();
-      throw err;
+      const mode = request.offline ?? 'refuse';
+      if (mode === 'refuse' || !(err instanceof ModelError) || err.code !== 'cloud_offline') throw err;
+      const queued = await this.queue(request, err);
+      return mode === 'queue' ? queued : queued.answer(request.signal ? { signal: request.signal } : {});
     }
+  }
+
+  /** Puts a request only the unreachable cloud could serve in the offline queue; throws `refusal` (saying why) when it cannot. */
+  private async queue(request: Omit<CompletionRequest, 'offline'>, refusal: ModelError): Promise<QueuedCompletionAnswer> {
+    if (!this.deferral) throw new ModelError(refusal.code, `${refusal.message}; it could not be queued either: the offline queue is not running`);
+    const { messages, maxTokens, temperature, seed, stop } = request;
+    let taskId: string;
+    try {
+      ({ taskId } = await this.deferral.defer({ shape: 'answer', messages, ...definedOnly({ maxTokens, temperature, seed, stop }) }, undefined, refusal.retryAfterMs));
+    } catch (err) {
+      throw new ModelError(refusal.code, `${refusal.message}; it could not be queued either: ${(err as Error).message}`);
+    }
+    return queuedAnswer<CompletionAnswer>(this.deferral, taskId, `${refusal.message.replace(/: retry when the link is back$/, '')}; queued as task ${taskId}`);
   }
 
   /** Metrics in Prometheus text, empty when no model is configured. */
@@ -141,7 +185,7 @@ export class ModelService {
     return this.local || this.cloud ? this.counters.render(this.local?.speed().tokensPerSecond) : '';
   }
 
-  private async attempts(request: CompletionRequest): Promise<CompletionAnswer> {
+  private async attempts(request: Omit<CompletionRequest, 'offline'>): Promise<CompletionAnswer> {
     if (request.messages.length === 0) throw new ModelError('bad_request', 'messages is empty: send at least one message');
     const started = performance.now();
     let firstTokenMs: number | null = null;
@@ -150,9 +194,11 @@ export class ModelService {
     const fallbacks: FallbackRecord[] = [];
     const local = await this.localFacts(request.messages, tried, fallbacks);
     const preferences = enginePreferences(request.preferences, { ...(this.local ? { local: this.local.model } : {}), ...(this.cloud ? { cloud: this.cloud.model } : {}) });
+    let estimated: EngineCosts | undefined;
     for (;;) {
       const decision = this.decide(this.decisionInput(local, request, tried, preferences));
       if (decision.engine === 'none') throw this.refusalError(decision.refusal, local, fallbacks);
+      estimated ??= decision.estimatedCosts;
       const engine = decision.engine === 'local' ? this.local! : this.cloud!;
       const attempt = new AbortController();
       const signal = request.signal ? AbortSignal.any([request.signal, attempt.signal]) : attempt.signal;
@@ -171,7 +217,7 @@ export class ModelService {
       }, deadline) : undefined;
       try {
         const generation = engine.generate(
-          { messages: request.messages, maxTokens: this.maxTokens(request), temperature: request.temperature ?? 0, signal, ...(request.seed !== undefined ? { seed: request.seed } : {}), ...(request.stop ? { stop: request.stop } : {}), ...(sofar ? { prefix: sofar } : {}) },
+          { messages: request.messages, maxTokens: this.maxTokens(request), temperature: request.temperature ?? 0, signal, ...(request.seed !== undefined ? { seed: request.seed } : {}), ...(request.stop ? { stop: request.stop } : {}), ...(sofar ? { prefix: sofar } : {}), ...(request.probeLink ? { singleAttempt: true } : {}) },
           (text) => {
             if (!live || missedDeadline) return;
             firstTokenMs ??= performance.now() - started;
@@ -183,6 +229,7 @@ export class ModelService {
         const result = await Promise.race([generation, missed]);
         if (missedDeadline) throw new ModelError('generation_failed', `no first token within fallback_threshold_ms = ${deadline} ms`);
         if (decision.engine === 'cloud') this.linkDownAt = undefined;
+        const usage = { promptTokens: result.promptTokens, completionTokens: result.completionTokens };
         return {
           text: sofar,
           engine: decision.engine,
@@ -191,15 +238,17 @@ export class ModelService {
           fallbacks,
           finishReason: result.finishReason,
           stoppedBySequence: result.stoppedBySequence === true,
-          usage: { promptTokens: result.promptTokens, completionTokens: result.completionTokens },
+          usage,
           timings: { firstTokenMs, totalMs: performance.now() - started },
+          ...(estimated && this.settings.prices ? { cost: { estimated, actual: costOf(this.settings.prices, decision.engine, usage) } } : {}),
         };
       } catch (err) {
         if (request.signal?.aborted) throw new ModelError('generation_failed', 'the request was cancelled');
         const failure: AttemptFailure = missedDeadline ? 'slow_first_token' : err instanceof ModelError ? FAILURES[err.code] : 'failed';
         if (decision.engine === 'cloud' && failure === 'unreachable') this.linkDownAt = performance.now();
         tried.push({ engine: decision.engine, failure });
-        fallbacks.push({ engine: decision.engine, model: engine.model, failure, message: (err as Error).message });
+        const retryAfter = err instanceof ModelError && err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {};
+        fallbacks.push({ engine: decision.engine, model: engine.model, failure, message: (err as Error).message, ...retryAfter });
       } finally {
         live = false;
         clearTimeout(timer);
@@ -207,7 +256,7 @@ export class ModelService {
     }
   }
 
-  private decisionInput(local: LocalFacts, request: CompletionRequest, tried: Tried, preferences: EnginePreferences | undefined): ModelDecisionInput {
+  private decisionInput(local: LocalFacts, request: Omit<CompletionRequest, 'offline'>, tried: Tried, preferences: EnginePreferences | undefined): ModelDecisionInput {
     const speed = this.local?.speed() ?? {};
     return {
       local: { ...local, ...speed, queueDepth: this.local?.queueDepth ?? 0 },
@@ -218,6 +267,7 @@ export class ModelService {
       // [power] low_power_mode is refused until it is built (config/unsupported.ts): always normal today.
       power: 'normal',
       ...(preferences ? { preferences } : {}),
+      ...(this.settings.prices ? { prices: this.settings.prices } : {}),
       tried,
     };
   }
@@ -245,7 +295,7 @@ export class ModelService {
       case 'prompt_too_long':
         return new ModelError('no_engine', `the prompt takes ${local.promptTokens} tokens, more than the local model's context of ${local.contextLength}, and no [models] cloud_endpoint is set: shorten the prompt or configure a cloud`);
       case 'cloud_offline':
-        return new ModelError('cloud_offline', `only the cloud can serve this request and it is unreachable${because}: retry when the link is back`);
+        return new ModelError('cloud_offline', `only the cloud can serve this request and it is unreachable${because}: retry when the link is back`, last?.retryAfterMs);
       case 'no_engine_left':
         return new ModelError('no_engine', `no engine could serve this request${because}`);
     }
@@ -255,7 +305,7 @@ export class ModelService {
     return this.settings.fallbackThresholdMs !== undefined ? { fallbackThresholdMs: this.settings.fallbackThresholdMs } : {};
   }
 
-  private maxTokens(request: CompletionRequest): number {
+  private maxTokens(request: Omit<CompletionRequest, 'offline'>): number {
     return Math.min(request.maxTokens ?? this.settings.maxTokens, this.settings.maxTokens);
   }
 
@@ -270,4 +320,8 @@ export class ModelService {
   async close(): Promise<void> {
     await this.local?.unload();
   }
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -15,7 +15,8 @@ export function mcpCompletionBody(a: CompletionAnswer) {
 
 /** Which engine served, why, after which failed attempts, and how long it took. */
 export function served(a: CompletionAnswer) {
-  return { engine: a.engine, model: a.model, reason: a.reason, fallbacks: a.fallbacks, timings: { first_token_ms: round(a.timings.firstTokenMs), total_ms: round(a.timings.totalMs) } };
+  const cost = a.cost ? { cost: { estimated: a.cost.estimated, actual: a.cost.actual } } : {};
+  return { engine: a.engine, model: a.model, reason: a.reason, fallbacks: a.fallbacks, timings: { first_token_ms: round(a.timings.firstTokenMs), total_ms: round(a.timings.totalMs) }, ...cost };
 }
 
 export function usageOf(a: CompletionAnswer) {

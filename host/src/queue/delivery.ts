@@ -38,6 +38,18 @@ export class DestinationError extends Error {
   override readonly name = 'DestinationError';
 }
 
+/** A link failure whose destination said when to come back (an HTTP Retry-After): the next attempt waits that long, not the backoff. */
+export class RetryLater extends Error {
+  override readonly name = 'RetryLater';
+  constructor(
+    message: string,
+    /** The asked wait in ms; the core caps it at the backoff's longest wait (offline.sync_interval_seconds). */
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
 export interface DeliveryReport {
   delivered: number;
   failed: number;
@@ -235,6 +247,11 @@ export class Delivery {
     for (const d of destinations) {
       if ((this.dueAt.get(d) ?? 0) <= now) return this.kick();
     }
+  }
+
+  /** The destination may not be tried before `untilMs` (the core's hold); kicks for it wait too. */
+  holdUntil(destination: string, untilMs: number): void {
+    this.dueAt.set(destination, Math.max(this.dueAt.get(destination) ?? 0, untilMs));
   }
 
   /** The destination's backoff was lifted (deliver now, link back). */
@@ -435,7 +452,8 @@ export class Delivery {
   private settle(batch: Batch, delivered: number[], dropped: number[], outcomes: Outcome[], failure: Error | undefined): void {
     const { store, scheduler, counters } = this.parts;
     const now = this.parts.now();
-    const d = scheduler.settle(batch.destination, { delivered, dropped, failed: failure !== undefined }, now);
+    const retryAfter = failure instanceof RetryLater ? { retryAfterMs: failure.retryAfterMs } : {};
+    const d = scheduler.settle(batch.destination, { delivered, dropped, failed: failure !== undefined, ...retryAfter }, now);
     const done = new Set(outcomes.map((o) => o.id));
     const next = batch.ids.find((id) => !done.has(id));
     try {

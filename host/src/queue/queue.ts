@@ -269,6 +269,17 @@ export class OfflineQueue {
     this.parts.counters.cancelled += 1;
   }
 
+  /**
+   * The destination asked to be left alone for `waitMs` (an HTTP Retry-After
+   * heard outside a delivery, e.g. by the request that was then queued): no
+   * delivery to it before then, at most offline.sync_interval_seconds.
+   */
+  holdDestination(destination: string, waitMs: number): void {
+    if (this.closed) return;
+    const due = this.parts.scheduler.hold(destination, waitMs, this.parts.now());
+    if (due !== undefined) this.delivery.holdUntil(destination, due);
+  }
+
   /** A destination's link is back: make it due now and look for work (no waiting out the backoff). */
   wakeDestination(destination: string): void {
     if (this.closed) return;

@@ -94,6 +94,46 @@ impl Preferences {
     }
 }
 
+/// What tokens cost, in the operator's own unit (say cents) per 1000 tokens
+/// ([models] `*_cost_per_1k_*`); 0 where unset. Weighed when the caller puts
+/// cost first.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Prices {
+    /// The cloud's price of 1000 prompt tokens.
+    pub cloud_prompt_per_1k: f64,
+    /// The cloud's price of 1000 generated tokens.
+    pub cloud_completion_per_1k: f64,
+    /// The local model's cost of 1000 tokens, prompt or generated (energy, wear).
+    pub local_per_1k: f64,
+}
+
+impl Prices {
+    fn any(&self) -> bool {
+        self.cloud_prompt_per_1k > 0.0 || self.cloud_completion_per_1k > 0.0 || self.local_per_1k > 0.0
+    }
+}
+
+/// What each engine would cost for one request at most (the prompt and
+/// `max_tokens` generated), by the configured prices.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Costs {
+    pub local: f64,
+    pub cloud: f64,
+}
+
+/// The request's worst-case cost on each engine, or None when no price is
+/// set. The prompt is counted in the local model's tokens (the cloud's
+/// tokenizer is not known here): an estimate for the cloud, exact locally.
+pub fn estimated_costs(input: &Input) -> Option<Costs> {
+    let p = input.prices;
+    if !p.any() {
+        return None;
+    }
+    let prompt = f64::from(input.local.prompt_tokens.unwrap_or(0)) / 1000.0;
+    let answer = f64::from(input.max_tokens) / 1000.0;
+    Some(Costs { local: (prompt + answer) * p.local_per_1k, cloud: prompt * p.cloud_prompt_per_1k + answer * p.cloud_completion_per_1k })
+}
+
 /// Everything one decision looks at.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Input {
@@ -109,6 +149,8 @@ pub struct Input {
     pub power: PowerMode,
     /// What the caller prefers; the default prefers nothing.
     pub preferences: Preferences,
+    /// What tokens cost on each engine; all 0 leaves cost to the local model.
+    pub prices: Prices,
     /// Earlier attempts of this request, in order.
     pub tried: Vec<(Engine, Failure)>,
 }
@@ -134,7 +176,8 @@ pub enum Reason {
     ModelHint,
     /// The caller put intelligence first: the (bigger) cloud model.
     IntelligencePriority,
-    /// The caller put cost first: the local model, which costs nothing per token.
+    /// The caller put cost first: the cheaper engine by the configured prices
+    /// (the local model when they tie, as they do when none is set).
     CostPriority,
     /// Fallbacks after a failed attempt.
     LocalFailed,
@@ -255,8 +298,13 @@ fn first_attempt(input: &Input) -> Decision {
         }
         match input.preferences.leading() {
             Some(Leading::Intelligence) => return use_cloud(Reason::IntelligencePriority, predicted),
-            // Waiting is cheaper than paying: no deadline, and a slow prediction does not send it away.
-            Some(Leading::Cost) => return use_local(input, Reason::CostPriority, false),
+            Some(Leading::Cost) => {
+                if estimated_costs(input).is_some_and(|c| c.cloud < c.local) {
+                    return use_cloud(Reason::CostPriority, predicted);
+                }
+                // Waiting is cheaper than paying: no deadline, and a slow prediction does not send it away.
+                return use_local(input, Reason::CostPriority, false);
+            }
             // Speed is what the prediction and the deadline below already serve.
             Some(Leading::Speed) | None => {}
         }

@@ -13,6 +13,7 @@ fn input(local: LocalFacts) -> Input {
         fallback_threshold_ms: Some(500),
         power: PowerMode::Normal,
         preferences: Preferences::default(),
+        prices: Prices::default(),
         tried: Vec::new(),
     }
 }
@@ -248,4 +249,28 @@ fn power_saver_beats_a_cost_priority_but_not_a_hint() {
     assert_eq!(engine_and_reason(decide(&i)), (Engine::Cloud, Reason::PowerSaver));
     i.preferences.hinted = Some(Engine::Local);
     assert_eq!(engine_and_reason(decide(&i)), (Engine::Local, Reason::ModelHint));
+}
+
+#[test]
+fn cost_first_takes_the_cheaper_engine_by_its_prices_and_local_on_a_tie() {
+    let mut i = input(local(1000, 4096));
+    i.preferences.cost_priority = Some(1.0);
+    assert_eq!(estimated_costs(&i), None, "no price set");
+    assert_eq!(engine_and_reason(decide(&i)), (Engine::Local, Reason::CostPriority));
+    // 1000 prompt + 100 answer tokens: the cloud 1.0 * 0.5 + 0.1 * 2.0 = 0.7; local 1.1 * 1.0 = 1.1.
+    i.prices = Prices { cloud_prompt_per_1k: 0.5, cloud_completion_per_1k: 2.0, local_per_1k: 1.0 };
+    let c = estimated_costs(&i).unwrap();
+    assert!((c.cloud - 0.7).abs() < 1e-9 && (c.local - 1.1).abs() < 1e-9, "{c:?}");
+    assert_eq!(engine_and_reason(decide(&i)), (Engine::Cloud, Reason::CostPriority));
+    // The local model cheaper: it serves, without a deadline (waiting is cheaper than paying).
+    i.prices.local_per_1k = 0.1;
+    assert_eq!(decide(&i), Decision::Use { engine: Engine::Local, reason: Reason::CostPriority, first_token_deadline_ms: None, predicted_first_token_ms: None });
+    // Prices weigh only when cost leads: the default rule stays local first.
+    i.prices.local_per_1k = 1.0;
+    i.preferences.cost_priority = None;
+    assert_eq!(engine_and_reason(decide(&i)), (Engine::Local, Reason::LocalFirst));
+    // And never over a hard limit: an unreachable cloud is not cheaper.
+    i.preferences.cost_priority = Some(1.0);
+    i.link_up = false;
+    assert_eq!(engine_and_reason(decide(&i)), (Engine::Local, Reason::LinkDown));
 }

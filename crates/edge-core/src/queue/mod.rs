@@ -217,6 +217,10 @@ pub struct Settlement {
     pub dropped: Vec<u64>,
     /// Whether the link failed; the rest of the batch waits for a retry.
     pub failed: bool,
+    /// After a failure, how long the destination asked to be left alone (an
+    /// HTTP Retry-After): the next attempt waits that long instead of the
+    /// backoff, up to the backoff's longest wait.
+    pub retry_after_ms: Option<u64>,
 }
 
 /// What the host does after a settlement.

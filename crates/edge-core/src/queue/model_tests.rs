@@ -201,7 +201,7 @@ fn step_once(s: &mut Scheduler, m: &mut Model, rng: &mut SplitMix64, now: u64, s
         7 | 8 => {
             let batch = m.in_flight[d].clone();
             let delivered: Vec<u64> = batch.iter().copied().filter(|_| rng.up_to(1) == 0).collect();
-            let settlement = Settlement { delivered, dropped: vec![], failed: rng.up_to(1) == 0 };
+            let settlement = Settlement { delivered, dropped: vec![], failed: rng.up_to(1) == 0, retry_after_ms: None };
             assert_eq!(s.settle(DESTS[d], &settlement, now), Some(m.settle(d, &settlement, now)), "seed {seed} step {step} settle");
         }
         _ => {

@@ -230,8 +230,26 @@ impl Scheduler {
         }
         let l = &mut self.lanes[lane];
         l.failures = if s.failed { l.failures.saturating_add(1) } else { 0 };
-        l.next_attempt_ms = now_ms.saturating_add(self.config.backoff.delay_ms(l.failures, &mut self.rng));
+        // A destination that said when to come back is believed (within the
+        // cap): retrying sooner earns another refusal, later wastes the link.
+        let wait = match s.retry_after_ms {
+            Some(asked) if s.failed => asked.min(self.config.backoff.max_ms),
+            _ => self.config.backoff.delay_ms(l.failures, &mut self.rng),
+        };
+        l.next_attempt_ms = now_ms.saturating_add(wait);
         Some(SettleDecision { removed, next_attempt_ms: l.next_attempt_ms, failures: l.failures })
+    }
+
+    /// The destination asked not to be called for `wait_ms` (an HTTP
+    /// Retry-After heard outside a delivery): no batch before then, at most
+    /// the backoff's longest wait. Never brings an attempt forward. Returns
+    /// when the destination may be tried next; None for an unknown one.
+    pub fn hold(&mut self, destination: &str, wait_ms: u64, now_ms: u64) -> Option<u64> {
+        let &lane = self.lane_index.get(destination)?;
+        let until = now_ms.saturating_add(wait_ms.min(self.config.backoff.max_ms));
+        let l = &mut self.lanes[lane];
+        l.next_attempt_ms = l.next_attempt_ms.max(until);
+        Some(l.next_attempt_ms)
     }
 
     /// Makes every destination (or one) due now: "sync now" after the link is back.

@@ -103,16 +103,51 @@ fn batches_follow_priority_then_age_and_backoff_grows_after_failures() {
     assert_eq!(batches, vec![Batch { destination: "cloud".into(), ids: vec![b, a, c] }]);
     assert!(s.next_batches(0, 10, 1 << 20).is_empty(), "one batch in flight per destination");
     assert_eq!(s.cancel(a), Err(CancelError::InFlight));
-    let fail = Settlement { delivered: vec![b], dropped: vec![], failed: true };
+    let fail = Settlement { delivered: vec![b], dropped: vec![], failed: true, retry_after_ms: None };
     let d = s.settle("cloud", &fail, 1_000).unwrap();
     assert_eq!((d.removed, d.next_attempt_ms, d.failures), (vec![b], 1_100, 1));
     s.commit();
     assert!(s.next_batches(1_099, 10, 1 << 20).is_empty());
     s.next_batches(1_100, 10, 1 << 20);
-    let d = s.settle("cloud", &Settlement { delivered: vec![], dropped: vec![], failed: true }, 2_000).unwrap();
+    let d = s.settle("cloud", &Settlement { delivered: vec![], dropped: vec![], failed: true, retry_after_ms: None }, 2_000).unwrap();
     assert_eq!((d.next_attempt_ms, d.failures), (2_200, 2));
     s.wake(Some("cloud"), 2_050);
     assert_eq!(s.next_batches(2_050, 1, 1 << 20)[0].ids, vec![a]);
+}
+
+#[test]
+fn a_retry_after_replaces_the_backoff_up_to_its_cap() {
+    let cfg = Config { backoff: Backoff { base_ms: 100, max_ms: 5_000, jitter_percent: 0 }, ..Config::default() };
+    let mut s = Scheduler::new(cfg);
+    admitted_id(&s.admit(&req("cloud", Priority::Normal, 1, None), 0));
+    s.commit();
+    s.next_batches(0, 10, 1 << 20);
+    let asked = Settlement { delivered: vec![], dropped: vec![], failed: true, retry_after_ms: Some(1_500) };
+    let d = s.settle("cloud", &asked, 1_000).unwrap();
+    assert_eq!((d.next_attempt_ms, d.failures), (2_500, 1), "the asked wait, not the 100 ms backoff");
+    assert!(s.next_batches(2_499, 10, 1 << 20).is_empty());
+    s.next_batches(2_500, 10, 1 << 20);
+    let too_long = Settlement { delivered: vec![], dropped: vec![], failed: true, retry_after_ms: Some(60_000) };
+    assert_eq!(s.settle("cloud", &too_long, 3_000).unwrap().next_attempt_ms, 8_000, "capped at the backoff's max_ms");
+    s.next_batches(8_000, 10, 1 << 20);
+    let ignored = Settlement { delivered: vec![], dropped: vec![], failed: false, retry_after_ms: Some(60_000) };
+    assert_eq!(s.settle("cloud", &ignored, 9_000).unwrap().next_attempt_ms, 9_000, "a success is due at once");
+}
+
+#[test]
+fn a_hold_delays_the_next_batch_up_to_the_cap_and_never_brings_one_forward() {
+    let cfg = Config { backoff: Backoff { base_ms: 100, max_ms: 5_000, jitter_percent: 0 }, ..Config::default() };
+    let mut s = Scheduler::new(cfg);
+    admitted_id(&s.admit(&req("cloud", Priority::Normal, 1, None), 0));
+    s.commit();
+    assert_eq!(s.hold("cloud", 2_000, 1_000), Some(3_000));
+    assert!(s.next_batches(2_999, 10, 1 << 20).is_empty());
+    assert_eq!(s.hold("cloud", 500, 1_000), Some(3_000), "a shorter hold keeps the later time");
+    assert!(s.next_batches(2_999, 10, 1 << 20).is_empty());
+    assert_eq!(s.hold("cloud", 60_000, 1_000), Some(6_000), "capped at max_ms");
+    assert!(s.next_batches(5_999, 10, 1 << 20).is_empty());
+    assert_eq!(s.next_batches(6_000, 10, 1 << 20).len(), 1);
+    assert_eq!(s.hold("nobody", 1, 0), None);
 }
 
 #[test]
@@ -131,7 +166,7 @@ fn rollback_restores_admissions_evictions_and_settlements() {
     assert!(matches!(s.admit(&req("cloud", Priority::Urgent, 10, Some("c")), 0), Decision::Admit { .. }));
     s.rollback();
     let batch = s.next_batches(0, 10, 1000).remove(0);
-    s.settle("cloud", &Settlement { delivered: batch.ids.clone(), dropped: vec![], failed: false }, 5).unwrap();
+    s.settle("cloud", &Settlement { delivered: batch.ids.clone(), dropped: vec![], failed: false, retry_after_ms: None }, 5).unwrap();
     s.rollback();
     assert_eq!(s.status()[0].in_flight, 2);
     assert_eq!(s.status()[0].items, 2);
@@ -193,7 +228,7 @@ fn hostile_numbers_get_decisions_not_panics() {
     s.rollback();
     let b = s.next_batches(u64::MAX, usize::MAX, 0);
     assert!(b.len() <= 1);
-    let d = s.settle("x", &Settlement { delivered: vec![], dropped: vec![], failed: true }, u64::MAX).unwrap();
+    let d = s.settle("x", &Settlement { delivered: vec![], dropped: vec![], failed: true, retry_after_ms: None }, u64::MAX).unwrap();
     assert_eq!(d.next_attempt_ms, u64::MAX);
     s.configure("zero", limits(0, 0, OverflowPolicy::DropOldestLowestPriority)).unwrap();
     assert!(matches!(s.admit(&req("zero", Priority::Low, 0, None), 0), Decision::Reject(RejectReason::Full { .. })));
@@ -202,7 +237,7 @@ fn hostile_numbers_get_decisions_not_panics() {
     let row = StoredItem { id: u64::MAX, destination: "x".into(), priority: Priority::Low, bytes: 1, expires_at_ms: None, idempotency_key: None };
     assert_eq!(s.load(&[row]), vec![(u64::MAX, LoadError::BadId)]);
     assert_eq!(s.cancel(0), Err(CancelError::NotFound));
-    assert_eq!(s.settle("nobody", &Settlement { delivered: vec![1], dropped: vec![], failed: false }, 0), None);
+    assert_eq!(s.settle("nobody", &Settlement { delivered: vec![1], dropped: vec![], failed: false, retry_after_ms: None }, 0), None);
 }
 
 #[test]
