@@ -252,6 +252,9 @@ describe('shared context between two mcp-edge processes', () => {
     await eventually(async () => ((await readJson<{ sync: { refused: number } }>(clientA, 'mcp-edge://context')).sync.refused >= refusedBefore + 5 ? true : undefined), 10_000, 'A to refuse the garbage');
     expect(a.child.exitCode).toBeNull();
     expect(await space(clientA)).toEqual(before);
+    const metrics = await (await fetch(new URL('/metrics', a.url))).text();
+    expect(Number(metrics.match(/^mcp_edge_mesh_context_updates_total\{outcome="refused"\} (\d+)$/m)?.[1])).toBeGreaterThanOrEqual(refusedBefore + 5);
+    expect(metrics).toMatch(new RegExp(`^mcp_edge_mesh_context_bytes\\{space="${SPACE}"\\} [1-9]\\d*$`, 'm'));
     // The space still takes writes, and they still replicate.
     await set(clientA, 'after-garbage', 1);
     await eventually(async () => ((await space(clientB)).values['after-garbage'] === 1 ? true : undefined), 10_000, 'a write after the garbage reaching B');

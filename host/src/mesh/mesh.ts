@@ -100,7 +100,8 @@ export class Mesh {
   /** The mesh's lines of GET /metrics. */
   metrics(): string {
     const peers = [...this.peers.values()].map((p) => ({ state: p.health().state, tools: p.catalog().tools.length }));
-    return meshMetrics({ connections: this.node.getConnections().length, peers, shared: this.sharedNow.length }, this.stats);
+    const context = this.context && { ...this.context.sync.stats, spaces: [...this.context.spaces.values()].map((s) => ({ space: s.name, bytes: s.size().bytes })) };
+    return meshMetrics({ connections: this.node.getConnections().length, peers, shared: this.sharedNow.length }, this.stats, context);
   }
 
   private peerChanged(peer: string): void {

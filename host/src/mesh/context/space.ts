@@ -94,7 +94,8 @@ export class ContextSpace {
 
   /** What the space holds: counts and stored bytes. */
   size(): { keys: number; documents: number; bytes: number } {
-    return { keys: this.values.size, documents: Object.keys(this.snapshot().documents).length, bytes: this.bytes };
+    const documents = this.documentNames().filter((name) => this.doc.getText(DOCUMENT_PREFIX + name).length > 0).length;
+    return { keys: this.values.size, documents, bytes: this.bytes };
   }
 
   set(key: string, value: unknown): void {
