@@ -73,7 +73,14 @@ export class ContextSync {
       });
       pubsub.subscribe(topic);
     }
-    this.timer = setInterval(() => void this.syncAll(), this.settings.syncIntervalMs);
+    // A peer that joins a space's topic is compared at once (its identify may have come before it subscribed).
+    pubsub.addEventListener('subscription-change', (event) => {
+      for (const { topic, subscribe } of event.detail.subscriptions) {
+        const space = subscribe ? this.spaceOfTopic(topic) : undefined;
+        if (space) void this.exchange(event.detail.peerId, space);
+      }
+    });
+    this.timer = setInterval(() => this.syncAll(), this.settings.syncIntervalMs);
     this.timer.unref();
   }
 
@@ -81,12 +88,18 @@ export class ContextSync {
     clearInterval(this.timer);
   }
 
-  /** Compares every space with every connected peer that speaks the protocol. */
-  async syncAll(): Promise<void> {
-    for (const peer of this.node.getPeers()) {
-      const known = await this.node.peerStore.get(peer).catch(() => undefined);
-      if (known?.protocols.includes(CONTEXT_PROTOCOL)) this.syncPeer(peer);
+  /** Compares every space with each connected peer subscribed to its topic (so sharing it). */
+  syncAll(): void {
+    const pubsub = this.node.services.pubsub;
+    for (const space of this.spaces.values()) {
+      for (const peer of pubsub.getSubscribers(contextTopic(space.name))) {
+        if (this.node.getConnections(peer).length > 0) void this.exchange(peer, space);
+      }
     }
+  }
+
+  private spaceOfTopic(topic: string): ContextSpace | undefined {
+    return [...this.spaces.values()].find((space) => contextTopic(space.name) === topic);
   }
 
   private syncPeer(peer: PeerId): void {
@@ -158,9 +171,10 @@ export class ContextSync {
     }
   }
 
-  /** An exchange that broke off: a refusal (the peer sent what it must not) is counted and warned of; a lost link is tried again on the next interval. */
+  /** An exchange that broke off: a refusal (the peer sent what it must not) is counted and warned of; a lost link, or a space the peer does not share, is tried again on the next interval. */
   private failed(err: Error, fields: Record<string, string>): void {
-    if (err instanceof ContextError) {
+    // A peer that shares other spaces than ours is a difference of configuration, not a fault.
+    if (err instanceof ContextError && err.code !== 'unknown-space') {
       this.stats.refused += 1;
       this.log.warn('mesh: context exchange refused', { ...fields, code: err.code, error: err.message });
     } else this.log.debug('mesh: context exchange failed (tried again on the next interval)', { ...fields, error: err.message });
