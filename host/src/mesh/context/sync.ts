@@ -67,7 +67,7 @@ export class ContextSync {
     const pubsub = this.node.services.pubsub;
     for (const space of this.spaces.values()) {
       const topic = contextTopic(space.name);
-      pubsub.topicValidators.set(topic, async (peer, message) => {
+      pubsub.topicValidators.set(topic, async (_peer, message) => {
         if (message.type !== 'signed') return TopicValidatorResult.Reject;
         return (await this.received(space, message.data, message.from.toString(), this.settings.maxUpdateBytes)) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
       });
