@@ -160,6 +160,17 @@ describe('shared context between two mcp-edge processes', () => {
     expect(await readJson(clientB, `mcp-edge://context/${SPACE}/line-1`)).toEqual({ state: 'running', rate: 42 });
     await eventually(() => (updatedOnB.includes(`mcp-edge://context/${SPACE}/line-1`) ? true : undefined), 5_000, 'the update notification on B');
     await append(clientB, 'log', 'B: shift started\n');
+    // Refusals are tool errors that start with their code.
+    const refusal = async (args: Record<string, unknown>) => {
+      const result = await clientA.callTool({ name: 'context_set', arguments: { space: SPACE, key: 'k', value: 1, ...args } });
+      expect(result.isError).toBe(true);
+      return textOf(result).split(':')[0];
+    };
+    expect(await refusal({ space: 'elsewhere' })).toBe('unknown-space');
+    expect(await refusal({ value: 'x'.repeat(5000) })).toBe('too-large');
+    expect((await clientA.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).toEqual(
+      expect.arrayContaining(['mcp-edge://context/{space}', 'mcp-edge://context/{space}/{key}', 'mcp-edge://context/{space}/documents/{name}']),
+    );
     await eventually(async () => ((await space(clientA)).documents.log === 'B: shift started\n' ? true : undefined), 10_000, 'the document on A');
   });
 
