@@ -172,6 +172,8 @@ describe('shared context between two mcp-edge processes', () => {
       expect.arrayContaining(['mcp-edge://context/{space}', 'mcp-edge://context/{space}/{key}', 'mcp-edge://context/{space}/documents/{name}']),
     );
     await eventually(async () => ((await space(clientA)).documents.log === 'B: shift started\n' ? true : undefined), 10_000, 'the document on A');
+    const doc = await clientA.readResource({ uri: `mcp-edge://context/${SPACE}/documents/log` });
+    expect(doc.contents[0]).toMatchObject({ mimeType: 'text/plain', text: 'B: shift started\n' });
   });
 
   it('partitioned, both write; once the link is back both hold the same state', async () => {
