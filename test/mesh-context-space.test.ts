@@ -55,6 +55,17 @@ describe('a context space', () => {
     expect(codeOf(() => space.set('k4', 'y'.repeat(3500)))).toBeUndefined();
   });
 
+  it('takes a sync diff larger than the update limit (a new replica catching up), within the space limit', () => {
+    const { space: full } = open();
+    for (let i = 0; i < 3; i++) full.set(`k${i}`, 'z'.repeat(3000));
+    const { space: fresh } = open();
+    const diff = full.missing(fresh.stateVector());
+    expect(diff.length).toBeGreaterThan(settings.maxUpdateBytes);
+    expect(codeOf(() => fresh.apply(diff, { peer: 'p' }))).toBe('too-large');
+    fresh.apply(diff, { peer: 'p' }, settings.maxDocBytes);
+    expect(fresh.snapshot()).toEqual(full.snapshot());
+  });
+
   it('is the same after a reopen, and after a compaction and a reopen', () => {
     const { space, dir } = open();
     space.set('line', { rate: 1 });

@@ -102,7 +102,7 @@ export class ContextSpace {
     checkName('key', key);
     const json = JSON.stringify(value);
     if (json === undefined) throw new ContextError('bad-name', `the value of "${key}" is not JSON`);
-    this.checkRoom(Buffer.byteLength(json));
+    this.checkWrite(Buffer.byteLength(json));
     this.doc.transact(() => this.values.set(key, JSON.parse(json) as unknown), 'local');
   }
 
@@ -116,7 +116,7 @@ export class ContextSpace {
 
   append(name: string, text: string): void {
     checkName('document', name);
-    this.checkRoom(Buffer.byteLength(text));
+    this.checkWrite(Buffer.byteLength(text));
     const document = this.doc.getText(DOCUMENT_PREFIX + name);
     this.doc.transact(() => document.insert(document.length, text), 'local');
   }
@@ -147,8 +147,10 @@ export class ContextSpace {
   }
 
   /**
-   * Applies a peer's update of at most `maxBytes`. It is decoded in full
-   * before it touches the document: garbage is refused, not half-applied.
+   * Applies a peer's update of at most `maxBytes` (a gossiped update:
+   * context_max_update_bytes; what a sync exchange sends, which may be the
+   * whole space: context_max_doc_bytes). It is decoded in full before it
+   * touches the document: garbage is refused, not half-applied.
    */
   apply(update: Uint8Array, origin: ContextOrigin, maxBytes = this.settings.maxUpdateBytes): void {
     if (update.length > maxBytes) throw new ContextError('too-large', `an update of ${update.length} bytes is over the limit of ${maxBytes} (mesh.context_max_update_bytes)`);
@@ -186,9 +188,14 @@ export class ContextSpace {
     this.rows = 1;
   }
 
-  /** Refuses a write of `bytes` that would take the space past its limit (after compacting, which may free room). */
-  private checkRoom(bytes: number): void {
+  /** Refuses a write of this gateway's tools over the update limit, or past the space's limit. */
+  private checkWrite(bytes: number): void {
     if (bytes > this.settings.maxUpdateBytes) throw new ContextError('too-large', `a write of ${bytes} bytes is over the limit of ${this.settings.maxUpdateBytes} (mesh.context_max_update_bytes)`);
+    this.checkRoom(bytes);
+  }
+
+  /** Refuses `bytes` more that would take the space past its limit (after compacting, which may free room). */
+  private checkRoom(bytes: number): void {
     if (this.bytes + bytes <= this.settings.maxDocBytes) return;
     this.compact();
     if (this.bytes + bytes > this.settings.maxDocBytes) {
