@@ -159,6 +159,10 @@ describe('shared context between two mcp-edge processes', () => {
     await eventually(async () => ((await space(clientB)).values['line-1'] ? true : undefined), 10_000, 'line-1 on B');
     expect(await readJson(clientB, `mcp-edge://context/${SPACE}/line-1`)).toEqual({ state: 'running', rate: 42 });
     await eventually(() => (updatedOnB.includes(`mcp-edge://context/${SPACE}/line-1`) ? true : undefined), 5_000, 'the update notification on B');
+    const overview = await readJson<{ spaces: { space: string; keys: number; bytes: number }[]; sync: { applied: number; refused: number } }>(clientB, 'mcp-edge://context');
+    expect(overview.spaces).toEqual([{ space: SPACE, keys: 1, documents: 0, bytes: expect.any(Number) }]);
+    expect(overview.sync).toMatchObject({ refused: 0 });
+    expect(overview.sync.applied).toBeGreaterThan(0);
     await append(clientB, 'log', 'B: shift started\n');
     // Refusals are tool errors that start with their code.
     const refusal = async (args: Record<string, unknown>) => {

@@ -55,7 +55,7 @@ export function meshMetrics(gauges: MeshGauges, stats: MeshStats, context?: Cont
   writeMetric(lines, 'counter', 'mcp_edge_mesh_lookups_total', 'Lookups of who provides a tool.', [[null, stats.lookups]]);
   writeMetric(lines, 'counter', 'mcp_edge_mesh_lookup_seconds_total', 'Time spent in lookups.', [[null, stats.lookupSeconds]]);
   if (context) {
-    writeMetric(lines, 'counter', 'mcp_edge_mesh_context_updates_total', "Peers' context updates, applied or refused (too large, corrupt, not admitted).", [
+    writeMetric(lines, 'counter', 'mcp_edge_mesh_context_updates_total', "Peers' context updates: applied (they changed a space) or refused (too large, corrupt, not admitted).", [
       [{ outcome: 'applied' }, context.applied],
       [{ outcome: 'refused' }, context.refused],
     ]);

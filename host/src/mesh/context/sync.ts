@@ -31,6 +31,7 @@ const MAX_SPACE_NAME_BYTES = 64;
 
 /** Counts for the context resource and /metrics. */
 export interface ContextSyncStats {
+  /** Peers' updates (gossiped or from an exchange) that changed a space. */
   applied: number;
   refused: number;
   exchanges: number;
@@ -58,6 +59,8 @@ export class ContextSync {
     for (const space of this.spaces.values()) {
       space.onUpdate((update, origin) => {
         if (origin === 'local') this.publish(space.name, update);
+        // Counted here, where Yjs reports a change: a sync diff of nothing new changes nothing.
+        else this.stats.applied += 1;
       });
     }
   }
@@ -115,7 +118,6 @@ export class ContextSync {
     try {
       await this.admit(peer);
       space.apply(update, { peer }, maxBytes);
-      this.stats.applied += 1;
       return true;
     } catch (err) {
       this.stats.refused += 1;
