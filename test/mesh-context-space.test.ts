@@ -66,6 +66,19 @@ describe('a context space', () => {
     expect(fresh.snapshot()).toEqual(full.snapshot());
   });
 
+  it('reads as JSON what a peer put that the tools never write (a shared type, bytes, a subdocument)', () => {
+    const { space } = open();
+    const peer = new Y.Doc();
+    const values = peer.getMap('values');
+    const nested = new Y.Map();
+    values.set('nested', nested);
+    nested.set('inner', new Y.Doc());
+    values.set('bytes', new Uint8Array([1, 2, 3]));
+    values.set('subdoc', new Y.Doc());
+    space.apply(Y.encodeStateAsUpdate(peer), { peer: 'p' });
+    expect(JSON.parse(JSON.stringify(space.snapshot()))).toEqual({ values: { bytes: 'AQID', nested: { inner: null }, subdoc: null }, documents: {} });
+  });
+
   it('is the same after a reopen, and after a compaction and a reopen', () => {
     const { space, dir } = open();
     space.set('line', { rate: 1 });

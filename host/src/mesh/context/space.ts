@@ -32,6 +32,20 @@ function checkName(kind: 'key' | 'document', name: string): void {
   if (!CONTEXT_NAME.test(name)) throw new ContextError('bad-name', `"${name}" is not a valid ${kind} name: 1 to 256 of A-Z, a-z, 0-9 and . _ ~ : @ -`);
 }
 
+/**
+ * A value as JSON holds it. The tools write only JSON, but a peer's update may
+ * put anything Yjs carries under a key: a shared type (read as its JSON),
+ * bytes (base64), a subdocument (null: it has no JSON, and it refers to itself).
+ */
+function plain(value: unknown): unknown {
+  if (value instanceof Y.AbstractType) return plain(value.toJSON());
+  if (value instanceof Y.Doc) return null;
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  if (Array.isArray(value)) return value.map(plain);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  return value;
+}
+
 export class ContextSpace {
   private readonly doc = new Y.Doc();
   private readonly values: Y.Map<unknown>;
@@ -80,9 +94,7 @@ export class ContextSpace {
 
   /** The value of `key`; undefined when it has none. */
   value(key: string): unknown {
-    const value = this.values.get(key);
-    // A peer may have put a shared type under a key (tools here only write JSON): read it as JSON.
-    return value instanceof Y.AbstractType ? (value.toJSON() as unknown) : value;
+    return plain(this.values.get(key));
   }
 
   /** The text of document `name`; undefined when it is empty or was never written. */
