@@ -6,6 +6,9 @@ import { z } from 'zod';
 /** A libp2p multiaddr as text; parsed and checked when the mesh starts. */
 const multiaddrText = z.string().regex(/^\/[A-Za-z0-9]/, 'a multiaddr starts with "/", e.g. "/ip4/0.0.0.0/tcp/4001"');
 
+/** A context space's name: it appears in MCP resource URIs and gossip topics, so plain characters only. */
+export const CONTEXT_SPACE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
 const peerIdText = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,64}$/, 'a peer id is the base58 text `mcp-edge` logs as mesh peer_id, e.g. "12D3KooW..."');
 
 export const meshSchema = z
@@ -23,6 +26,11 @@ export const meshSchema = z
      * through a relay: "<the relay's multiaddr>/p2p-circuit".
      */
     listen: z.array(multiaddrText).default(['/ip4/0.0.0.0/tcp/4001']),
+    /**
+     * The addresses peers are told to dial, in place of the listen addresses:
+     * a port forward, a proxy or a NAT in front of this node. Empty: the listen addresses.
+     */
+    announce: z.array(multiaddrText).default([]),
     /** Relay connections (circuit relay v2) for nodes that listen through this one; off by default. */
     relay_service: z.boolean().default(false),
     /** Peers to dial at start (multiaddrs ending in /p2p/<peer id>). */
@@ -43,6 +51,20 @@ export const meshSchema = z
     call_timeout_ms: z.number().int().min(1).max(3_600_000).default(60_000),
     /** Added to a peer's latency when the router ranks replicas (locality), in ms. */
     locality_ms: z.number().min(0).max(1e6).default(5),
+    /**
+     * Names of the shared context spaces this node replicates with its peers
+     * (key/values and text documents, a CRDT; host/src/mesh/context/); none by default.
+     */
+    context: z
+      .array(z.string().regex(CONTEXT_SPACE, 'a context space name is 1 to 64 of a-z, 0-9, ".", "_" and "-", starting with a letter or digit, e.g. "shop-floor"'))
+      .default([])
+      .refine((spaces) => new Set(spaces).size === spaces.length, 'mesh.context names a space twice'),
+    /** The largest context update this node takes from a peer or a tool, in bytes. */
+    context_max_update_bytes: z.number().int().min(1024).max(1024 * 1024).default(256 * 1024),
+    /** The largest a context space may grow (its stored updates), in bytes; writes past it are refused. */
+    context_max_doc_bytes: z.number().int().min(4096).max(256 * 1024 * 1024).default(16 * 1024 * 1024),
+    /** How often each space is compared with each peer's (anti-entropy), in ms; a new connection is compared at once. */
+    context_sync_interval_ms: z.number().int().min(100).max(3_600_000).default(5_000),
   })
   .strict()
   .superRefine((m, ctx) => {

@@ -5,6 +5,8 @@ import type { MeshConfig } from './mesh-schema.js';
 
 export interface MeshSettings {
   listen: readonly string[];
+  /** What peers are told to dial instead of `listen`; empty for the listen addresses. */
+  announce: readonly string[];
   /** Whether this node relays connections for others (circuit relay v2). */
   relayService: boolean;
   bootstrap: readonly string[];
@@ -20,6 +22,15 @@ export interface MeshSettings {
   identity: 'file' | 'tpm';
   /** This node's private key with identity "file" (created on first start). */
   identityFile: string;
+  /** The shared context ([mesh] context*); no spaces means none is shared. */
+  context: ContextSettings;
+}
+
+export interface ContextSettings {
+  spaces: readonly string[];
+  maxUpdateBytes: number;
+  maxDocBytes: number;
+  syncIntervalMs: number;
 }
 
 /** Where a node keeps its peer identity. */
@@ -30,6 +41,7 @@ export function resolveMesh(mesh: MeshConfig, dataDir: string): MeshSettings | u
   if (!mesh.enabled) return undefined;
   return {
     listen: mesh.listen,
+    announce: mesh.announce,
     relayService: mesh.relay_service,
     bootstrap: mesh.bootstrap,
     mdns: mesh.mdns,
@@ -41,5 +53,11 @@ export function resolveMesh(mesh: MeshConfig, dataDir: string): MeshSettings | u
     localityMs: mesh.locality_ms,
     identity: mesh.identity,
     identityFile: meshIdentityFile(dataDir),
+    context: {
+      spaces: mesh.context,
+      maxUpdateBytes: mesh.context_max_update_bytes,
+      maxDocBytes: mesh.context_max_doc_bytes,
+      syncIntervalMs: mesh.context_sync_interval_ms,
+    },
   };
 }

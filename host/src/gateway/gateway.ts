@@ -49,6 +49,7 @@ import type { Provider } from '../providers/provider.js';
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { VERSION } from '../version.js';
 import type { Mesh } from '../mesh/mesh.js';
+import type { SharedContext } from '../mesh/context/context.js';
 import { meshResources } from '../mesh/resources.js';
 import { meshRoutes } from '../mesh/routes.js';
 import type { PowerControl } from '../power/power.js';
@@ -261,10 +262,12 @@ export class Gateway {
           ...(privateKey ? { privateKey } : {}),
           ...(gateway.tpm ? { prover: gateway.tpm.prover(settings.mesh.identity === 'tpm') } : {}),
           ...(peerAttestation ? { attestation: peerAttestation } : {}),
+          db: gateway.db,
         });
         const { resource, template } = meshResources(gateway.mesh);
         gateway.plugins.registerResource(resource);
         gateway.plugins.registerResourceTemplate(template);
+        if (gateway.mesh.context) await gateway.serveContext(gateway.mesh.context);
       } catch (err) {
         await gateway.close();
         throw err;
@@ -276,6 +279,16 @@ export class Gateway {
     void gateway.aggregator.ready().then(() => gateway.power.touch());
     if (options.http !== false) await gateway.listen();
     return gateway;
+  }
+
+  /** The shared context's resources and tools; each change notifies the subscribers of the URIs it touched. */
+  private async serveContext(context: SharedContext): Promise<void> {
+    const { contextResources, contextTools } = await import('../mesh/context/mcp.js');
+    const { resources, templates } = contextResources(context);
+    for (const resource of resources) this.plugins.registerResource(resource);
+    for (const template of templates) this.plugins.registerResourceTemplate(template);
+    for (const tool of contextTools(context)) this.tools.register(tool);
+    context.onUpdated((uri) => this.forwardNotification({ method: 'notifications/resources/updated', params: { uri } }));
   }
 
   /** Resolves when every upstream's first connection attempt ended (up or failed): what a stdio client waits for. */

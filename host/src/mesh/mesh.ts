@@ -16,6 +16,8 @@ import { bootstrapAddrs, createMeshNode, pingPeer, type MeshNode } from './node.
 import { peerIdFromString } from '@libp2p/peer-id';
 import { PeerProvider } from './peer-provider.js';
 import { serveSharedTools, sharedTools } from './serve.js';
+import { SharedContext } from './context/context.js';
+import type { Db } from '../storage/database.js';
 
 /** libp2p's listen failure without its stack traces and advice about options mcp-edge does not expose. */
 function listenFailure(err: Error): string {
@@ -31,6 +33,8 @@ export interface MeshStartOptions {
   prover?: AttestationProver;
   /** security.attestation_required: peers are called and served only once they attested. */
   attestation?: PeerAttestation;
+  /** The gateway's database: where the shared context spaces (mesh.context) are kept. */
+  db?: Db;
 }
 
 /** The shortest a bootstrap dial may take before it is given up. */
@@ -43,6 +47,8 @@ export class Mesh {
   private sharedNow: SharedTool[] = [];
   private rejoin: NodeJS.Timeout | undefined;
   readonly stats = new MeshStats();
+  /** The shared context spaces (mesh.context); undefined when none is named. */
+  context: SharedContext | undefined;
 
   private constructor(
     readonly node: MeshNode,
@@ -94,7 +100,8 @@ export class Mesh {
   /** The mesh's lines of GET /metrics. */
   metrics(): string {
     const peers = [...this.peers.values()].map((p) => ({ state: p.health().state, tools: p.catalog().tools.length }));
-    return meshMetrics({ connections: this.node.getConnections().length, peers, shared: this.sharedNow.length }, this.stats);
+    const context = this.context && { ...this.context.sync.stats, spaces: [...this.context.spaces.values()].map((s) => ({ space: s.name, bytes: s.size().bytes })) };
+    return meshMetrics({ connections: this.node.getConnections().length, peers, shared: this.sharedNow.length }, this.stats, context);
   }
 
   private peerChanged(peer: string): void {
@@ -145,6 +152,8 @@ export class Mesh {
     this.discovery.stop();
     await Promise.allSettled([...this.peers.values()].map((p) => p.close()));
     await this.node.stop();
+    // After the node: no peer's update arrives at a space being closed.
+    this.context?.close();
   }
 
   static async start(settings: MeshSettings, aggregator: Aggregator, log: Logger, options: MeshStartOptions = {}): Promise<Mesh> {
@@ -159,6 +168,10 @@ export class Mesh {
     const share = new Set(settings.share);
     mesh.sharedNow = sharedTools(aggregator, share);
     await serveSharedTools(node, aggregator, () => mesh.sharedNow.map((t) => t.definition), admit, log);
+    if (settings.context.spaces.length > 0) {
+      if (!options.db) throw new MeshError('mesh.context needs the gateway database to keep its spaces in');
+      mesh.context = await SharedContext.attach(node, settings.context, options.db, admit, log);
+    }
     discovery.onChange((peer) => mesh.peerChanged(peer));
     aggregator.onListChanged((part) => {
       if (part !== 'tools') return;
@@ -172,11 +185,12 @@ export class Mesh {
       throw new MeshError(`the mesh cannot start: ${listenFailure(err as Error)}; check mesh.listen (another process on the port?)`);
     }
     await discovery.start();
+    mesh.context?.sync.start();
     mesh.keepJoined(log);
     discovery.share(mesh.sharedNow);
     const missing = settings.share.filter((name) => !mesh.sharedNow.some((t) => t.definition.name === name));
     if (missing.length > 0) log.warn('mesh: mesh.share names tools this gateway does not list (yet); they are shared once listed', { missing });
-    log.info('mesh listening', { peer_id: mesh.peerId, addresses: mesh.addresses(), shares: mesh.sharedNow.map((t) => t.definition.name) });
+    log.info('mesh listening', { peer_id: mesh.peerId, addresses: mesh.addresses(), shares: mesh.sharedNow.map((t) => t.definition.name), context: settings.context.spaces });
     return mesh;
   }
 }

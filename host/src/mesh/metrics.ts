@@ -32,7 +32,15 @@ export interface MeshGauges {
   shared: number;
 }
 
-export function meshMetrics(gauges: MeshGauges, stats: MeshStats): string {
+/** The shared context's counts (mesh.context): updates from peers, exchanges, and each space's stored bytes. */
+export interface ContextGauges {
+  applied: number;
+  refused: number;
+  exchanges: number;
+  spaces: readonly { space: string; bytes: number }[];
+}
+
+export function meshMetrics(gauges: MeshGauges, stats: MeshStats, context?: ContextGauges): string {
   const lines: string[] = [];
   const up = gauges.peers.filter((p) => p.state === 'up');
   writeMetric(lines, 'gauge', 'mcp_edge_mesh_connections', 'Open libp2p connections to other mesh nodes.', [[null, gauges.connections]]);
@@ -46,5 +54,13 @@ export function meshMetrics(gauges: MeshGauges, stats: MeshStats): string {
   writeMetric(lines, 'counter', 'mcp_edge_mesh_call_seconds_total', 'Time spent in calls to peers.', [[null, stats.callSeconds]]);
   writeMetric(lines, 'counter', 'mcp_edge_mesh_lookups_total', 'Lookups of who provides a tool.', [[null, stats.lookups]]);
   writeMetric(lines, 'counter', 'mcp_edge_mesh_lookup_seconds_total', 'Time spent in lookups.', [[null, stats.lookupSeconds]]);
+  if (context) {
+    writeMetric(lines, 'counter', 'mcp_edge_mesh_context_updates_total', "Peers' context updates: applied (they changed a space) or refused (too large, corrupt, not admitted).", [
+      [{ outcome: 'applied' }, context.applied],
+      [{ outcome: 'refused' }, context.refused],
+    ]);
+    writeMetric(lines, 'counter', 'mcp_edge_mesh_context_exchanges_total', 'Anti-entropy exchanges with peers that completed.', [[null, context.exchanges]]);
+    writeMetric(lines, 'gauge', 'mcp_edge_mesh_context_bytes', 'Bytes each context space keeps in the database.', context.spaces.map((s) => [{ space: s.space }, s.bytes]));
+  }
   return lines.join('\n') + '\n';
 }

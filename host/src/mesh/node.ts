@@ -46,6 +46,7 @@ export function bootstrapAddrs(settings: MeshSettings): string[] {
 
 export async function createMeshNode(settings: MeshSettings, privateKey: PrivateKey, networkKey: Uint8Array | undefined): Promise<MeshNode> {
   const listen = checkedAddrs(settings.listen, 'listen');
+  const announce = checkedAddrs(settings.announce, 'announce');
   const bootstrapList = checkedAddrs(settings.bootstrap, 'bootstrap');
   const allowed = settings.allowedPeers ? new Set(settings.allowedPeers) : undefined;
   const refused = (peer: PeerId): boolean => allowed !== undefined && !allowed.has(peer.toString());
@@ -55,7 +56,7 @@ export async function createMeshNode(settings: MeshSettings, privateKey: Private
   return createLibp2p({
     start: false,
     privateKey,
-    addresses: { listen },
+    addresses: { listen, ...(announce.length > 0 ? { announce } : {}) },
     // WebSockets for links where only HTTP gets through (a proxy, a firewall open for port 80/443).
     transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],

@@ -184,4 +184,17 @@ export const MIGRATIONS: readonly Migration[] = [
     );
     CREATE INDEX telemetry_buffer_target ON telemetry_buffer(target, id);`,
   },
+  {
+    // The mesh's shared context (host/src/mesh/context/store.ts): per space,
+    // Yjs updates in the order they were applied; compaction replaces a
+    // space's rows by one snapshot (the whole state as one update).
+    id: '0010-mesh-context',
+    sql: `CREATE TABLE context_updates (
+      id INTEGER PRIMARY KEY,
+      space TEXT NOT NULL,
+      data BLOB NOT NULL,
+      created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX context_updates_space ON context_updates(space, id);`,
+  },
 ];
