@@ -22,7 +22,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { explainRequestFailure } from './fetch.js';
 import { ListenStream } from './lean-listen.js';
-import { leanRequest, type LeanBody } from './lean-request.js';
+import { leanRequest, type LeanBody, type LeanRequest, type LeanResponse } from './lean-request.js';
+import { SocketPool, type Abortable } from './lean-socket.js';
 import { asMessages, headerOf, isEventStream } from './lean-wire.js';
 import { requestsOf, ResumedCall, type ResumeOptions } from './resume.js';
 import type { SseEvent } from './sse.js';
@@ -46,7 +47,9 @@ export class LeanHttpTransport implements Transport {
   private readonly path: string;
   private readonly own: Pool | undefined;
   /** Requests under way, aborted when the transport closes. */
-  private readonly inFlight = new Set<Dispatcher.DispatchController>();
+  private readonly inFlight = new Set<Abortable>();
+  /** The POSTs' and DELETEs' own sockets, for a plain http: upstream without TLS settings (lean-socket.ts). */
+  private readonly sockets: SocketPool | undefined;
   private readonly closing = new AbortController();
   private session: string | undefined;
   private protocol: string | undefined;
@@ -59,6 +62,7 @@ export class LeanHttpTransport implements Transport {
     this.origin = url.origin;
     this.path = `${url.pathname}${url.search}`;
     this.own = options.dispatcher ? undefined : new Pool(this.origin, { keepAliveTimeout: 30_000 });
+    this.sockets = url.protocol === 'http:' && !options.dispatcher ? new SocketPool(url) : undefined;
     this.postHeaders = this.buildHeaders();
   }
 
@@ -87,6 +91,7 @@ export class LeanHttpTransport implements Transport {
     for (const request of this.inFlight) request.abort(closed);
     this.inFlight.clear();
     this.listen?.stop();
+    this.sockets?.destroy();
     // Said at once: the Client may connect a new transport as soon as it hears.
     this.onclose?.();
     await this.own?.destroy().catch(() => undefined);
@@ -104,6 +109,11 @@ export class LeanHttpTransport implements Transport {
 
   private dispatcher(): Dispatcher {
     return this.own ?? this.options.dispatcher!();
+  }
+
+  /** A POST or DELETE: on the pool's sockets when there is one, else on undici. */
+  private request(request: LeanRequest): Promise<LeanResponse> {
+    return this.sockets ? this.sockets.request(request, this.inFlight) : leanRequest(this.dispatcher(), request, this.inFlight);
   }
 
   /** Headers without content type or accept (GET, DELETE, resumes), for the current session. */
@@ -130,7 +140,7 @@ export class LeanHttpTransport implements Transport {
   private async post(message: JSONRPCMessage | JSONRPCMessage[]): Promise<void> {
     const body = JSON.stringify(message);
     if (this.closed) throw new Error('the upstream transport closed');
-    const res = await leanRequest(this.dispatcher(), { origin: this.origin, path: this.path, method: 'POST', headers: withTraceContext(this.postHeaders), body }, this.inFlight);
+    const res = await this.request({ origin: this.origin, path: this.path, method: 'POST', headers: withTraceContext(this.postHeaders), body });
     this.noteSession(res.headers);
     if (res.status < 200 || res.status >= 300) {
       const text = await res.body.text(ERROR_BODY_BYTES).catch(() => '');
@@ -221,7 +231,7 @@ export class LeanHttpTransport implements Transport {
   /** Ends the session on the upstream (DELETE); 405: the server does not let clients end sessions. */
   async terminateSession(): Promise<void> {
     if (!this.session) return;
-    const res = await leanRequest(this.dispatcher(), { origin: this.origin, path: this.path, method: 'DELETE', headers: this.commonHeaders() }, this.inFlight);
+    const res = await this.request({ origin: this.origin, path: this.path, method: 'DELETE', headers: this.commonHeaders() });
     res.body.dump();
     if (res.status >= 300 && res.status !== 405) throw new StreamableHTTPError(res.status, 'Failed to terminate session');
     this.session = undefined;
