@@ -17,13 +17,14 @@
 import { withTraceContext } from '../../telemetry/active-span.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport, FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { explainRequestFailure } from './fetch.js';
 import { ListenStream } from './lean-listen.js';
 import { leanRequest, type LeanBody, type LeanRequest, type LeanResponse } from './lean-request.js';
 import { SocketPool, type Abortable } from './lean-socket.js';
+import { DirectCalls, type DirectRequestOptions, type DirectRequests } from './lean-call.js';
 import { asMessages, headerOf, isEventStream } from './lean-wire.js';
 import { requestsOf, ResumedCall, type ResumeOptions } from './resume.js';
 import type { SseEvent } from './sse.js';
@@ -38,7 +39,7 @@ export interface LeanHttpOptions extends ResumeOptions {
 /** Largest error body kept for the message, in bytes. */
 const ERROR_BODY_BYTES = 2048;
 
-export class LeanHttpTransport implements Transport {
+export class LeanHttpTransport implements Transport, DirectRequests {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
@@ -57,6 +58,8 @@ export class LeanHttpTransport implements Transport {
   private postHeaders: Record<string, string>;
   private listen: ListenStream | undefined;
   private closed = false;
+  /** Requests sent by directRequest, answered here rather than by the Client (lean-call.ts). */
+  private readonly direct = new DirectCalls();
 
   constructor(private readonly url: URL, private readonly options: LeanHttpOptions) {
     this.origin = url.origin;
@@ -92,6 +95,7 @@ export class LeanHttpTransport implements Transport {
     this.inFlight.clear();
     this.listen?.stop();
     this.sockets?.destroy();
+    this.direct.closeAll();
     // Said at once: the Client may connect a new transport as soon as it hears.
     this.onclose?.();
     await this.own?.destroy().catch(() => undefined);
@@ -105,6 +109,12 @@ export class LeanHttpTransport implements Transport {
       this.onerror?.(error);
       throw error;
     }
+  }
+
+  /** A request answered to the caller, not to the Client: the hot path's tools/call (lean-call.ts). */
+  directRequest(request: Omit<JSONRPCRequest, 'jsonrpc' | 'id'>, options: DirectRequestOptions): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error('the upstream transport closed'));
+    return this.direct.request(request, options, (message) => this.send(message));
   }
 
   private dispatcher(): Dispatcher {
@@ -177,7 +187,7 @@ export class LeanHttpTransport implements Transport {
     }
     for (const message of messages) {
       if (call && 'id' in message && message.id !== undefined && !('method' in message)) call.answer(message.id);
-      this.onmessage?.(message);
+      if (!this.direct.settle(message)) this.onmessage?.(message);
     }
   }
 

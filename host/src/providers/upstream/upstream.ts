@@ -46,6 +46,7 @@ import { Backoff } from './backoff.js';
 import { chooseCaller } from './caller.js';
 import { refusalMessage, routeSampling, type GatewaySampling } from './sampling.js';
 import { SessionLinks } from './session-links.js';
+import { hasDirectRequests } from './lean-call.js';
 
 export interface UpstreamOptions {
   settings: UpstreamSettings;
@@ -437,7 +438,11 @@ export class UpstreamProvider implements Provider {
   callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
     return this.tracked(context, (c, o, progressMeta) => {
       const _meta = context.meta ? { ...context.meta, ...progressMeta } : progressMeta;
-      return c.request({ method: 'tools/call', params: { name, ...(args ? { arguments: args } : {}), ...(_meta ? { _meta } : {}) } }, UNCHECKED_RESULT, o);
+      const request = { method: 'tools/call', params: { name, ...(args ? { arguments: args } : {}), ...(_meta ? { _meta } : {}) } };
+      // The lean HTTP transport answers it itself, past the Client's per-request bookkeeping (lean-call.ts).
+      const transport = c.transport;
+      if (hasDirectRequests(transport)) return transport.directRequest(request, { ...(o.signal ? { signal: o.signal } : {}), timeout: o.timeout ?? this.options.settings.timeoutMs }) as Promise<CallToolResult>;
+      return c.request(request, UNCHECKED_RESULT, o);
     });
   }
 
