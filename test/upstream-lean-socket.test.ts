@@ -13,6 +13,8 @@ let httpUrl: URL;
 const sockets = new Set<Socket>();
 /** The raw server's answer to the next request, by test. */
 let raw: (socket: Socket) => void = () => undefined;
+/** The request heads the raw server read, one per connection. */
+const rawHeads: string[] = [];
 let tcp: TcpServer;
 let tcpUrl: URL;
 
@@ -38,7 +40,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
   httpUrl = new URL(`http://127.0.0.1:${(http.address() as { port: number }).port}/mcp?x=1`);
-  tcp = createTcpServer((socket) => socket.once('data', () => raw(socket)));
+  tcp = createTcpServer((socket) => socket.once('data', (d: Buffer) => (rawHeads.push(d.toString('latin1')), raw(socket))));
   await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', () => r()));
   tcpUrl = new URL(`http://127.0.0.1:${(tcp.address() as { port: number }).port}/mcp`);
 });
@@ -49,6 +51,18 @@ afterAll(async () => {
 });
 
 describe('SocketPool', () => {
+  it('sends the Host of the URL, or the one the config gives instead', async () => {
+    raw = (s) => s.end('HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    rawHeads.length = 0;
+    const pool = new SocketPool(tcpUrl);
+    await pool.request(post('x'), new Set());
+    await pool.request(post('x', { Host: 'virtual.example' }), new Set());
+    expect(rawHeads[0]).toContain(`\r\nhost: ${tcpUrl.host}\r\n`);
+    expect(rawHeads[1]!.match(/host:/gi)).toHaveLength(1);
+    expect(rawHeads[1]).toContain('\r\nHost: virtual.example\r\n');
+    pool.destroy();
+  });
+
   it('sends path, headers and body, reads a Content-Length answer, and reuses the socket', async () => {
     const pool = new SocketPool(httpUrl);
     const inFlight = new Set<Abortable>();
@@ -98,9 +112,11 @@ describe('SocketPool', () => {
     pool.destroy();
   });
 
-  it('refuses a header value that would end the line', async () => {
+  it('refuses a header value that would end the line, and a header name that is not a token', async () => {
     const pool = new SocketPool(httpUrl);
     await expect(pool.request(post('x', { 'mcp-session-id': 'a\r\nx-injected: 1' }), new Set())).rejects.toThrow(/line break/);
+    await expect(pool.request(post('x', { 'x-a: 1\r\nx-b': '2' }), new Set())).rejects.toThrow(/not an HTTP token/);
+    await expect(pool.request(post('x', { 'x test': '2' }), new Set())).rejects.toThrow(/not an HTTP token/);
     pool.destroy();
   });
 

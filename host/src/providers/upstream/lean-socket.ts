@@ -28,17 +28,24 @@ const IDLE_MARGIN_MS = 1_000;
 /** A connection not established by then fails (undici's connect timeout). */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-/** A header name or value that would end the header line, or the head, where it should not. */
+/** A header value that would end the header line, or the head, where it should not. */
 const UNSAFE = /[\r\n\0]/;
+/** A header name: an HTTP token (RFC 9110), nothing that could end or split the line. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Writes the request head and body as one string: one write, one segment for small calls. */
 function serialize(request: LeanRequest, host: string): string {
-  let head = `${request.method} ${request.path} HTTP/1.1\r\nhost: ${host}\r\n`;
+  let head = `${request.method} ${request.path} HTTP/1.1\r\n`;
+  let hostGiven = false;
   for (const name in request.headers) {
     const value = request.headers[name]!;
-    if (UNSAFE.test(name) || UNSAFE.test(value)) throw new TypeError(`header "${name.replace(UNSAFE, ' ')}" holds a line break or NUL: refused`);
+    if (!TOKEN.test(name)) throw new TypeError(`header name "${name.replace(/[^\x20-\x7e]/g, '?')}" is not an HTTP token: refused`);
+    if (UNSAFE.test(value)) throw new TypeError(`header "${name}" holds a line break or NUL: refused`);
+    // A Host of the upstream's config (virtual hosting) is sent instead of the URL's, as undici does.
+    if (name.length === 4 && name.toLowerCase() === 'host') hostGiven = true;
     head += `${name}: ${value}\r\n`;
   }
+  if (!hostGiven) head += `host: ${host}\r\n`;
   const body = request.body ?? '';
   if (body !== '' || request.method === 'POST') head += `content-length: ${Buffer.byteLength(body)}\r\n`;
   return `${head}\r\n${body}`;
