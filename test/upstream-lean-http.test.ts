@@ -10,12 +10,13 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, LoggingMessageNotificationSchema, type LoggingMessageNotification } from '@modelcontextprotocol/sdk/types.js';
 import { LeanHttpTransport } from '../host/src/providers/upstream/lean-http.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 
 type Rpc = { jsonrpc: '2.0'; id?: number | string; method?: string; params?: Record<string, unknown> };
 interface Seen { method: string; headers: IncomingMessage['headers']; body: Rpc | undefined; socket: Socket }
 
 /** How the upstream answers: set by each test. */
-let mode: { answer: 'json' | 'sse'; failWith?: number; session: string; expireSession?: string; hang?: boolean } = { answer: 'json', session: 's1' };
+let mode: { answer: 'json' | 'sse'; failWith?: number; session: string; expireSession?: string; hang?: boolean; rpcError?: boolean } = { answer: 'json', session: 's1' };
 const seen: Seen[] = [];
 let server: Server;
 let url = '';
@@ -39,6 +40,11 @@ function answer(req: IncomingMessage, res: ServerResponse, body: Rpc): void {
   }
   if (mode.hang && body.method === 'tools/call') {
     res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders(); // answers never
+    return;
+  }
+  if (mode.rpcError && body.method === 'tools/call') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ jsonrpc: '2.0', id: body.id, error: { code: -32602, message: 'no such tool', data: { name: body.params?.name } } }));
     return;
   }
   const value = body.method === 'initialize'
@@ -184,5 +190,64 @@ describe('the lean Streamable HTTP client transport', () => {
     await client.close();
     expect(await pending).toBeInstanceOf(Error);
     await gone;
+  });
+});
+
+// tools/call on the hot path: sent and answered by the transport itself (lean-call.ts), past the Client.
+describe('direct requests of the lean transport', () => {
+  const direct = (transport: LeanHttpTransport, name: string, options: { signal?: AbortSignal; timeout?: number } = {}) =>
+    transport.directRequest({ method: 'tools/call', params: { name } }, { timeout: 5000, ...options });
+  const cancellations = () => posts().filter((s) => s.body?.method === 'notifications/cancelled').map((s) => s.body?.params);
+
+  it('answers JSON and SSE results under ids of their own, and the Client still gets the notifications', async () => {
+    for (const answerMode of ['json', 'sse'] as const) {
+      mode.answer = answerMode;
+      const { client, transport, errors } = await connect();
+      const logs: unknown[] = [];
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.data));
+      expect(await direct(transport, 'd')).toEqual({ content: [{ type: 'text', text: 'answer to d' }] });
+      expect(posts().at(-1)!.body?.id).toMatch(/^mcp-edge-\d+$/);
+      if (answerMode === 'sse') expect(logs).toContain('working');
+      // The Client's own requests are untouched beside them.
+      expect((await call(client, 'e')).content).toEqual([{ type: 'text', text: 'answer to e' }]);
+      expect(errors).toEqual([]);
+    }
+  });
+
+  it('rejects an error answer as McpError with its code and data', async () => {
+    const { transport } = await connect();
+    mode.rpcError = true;
+    const failure = await direct(transport, 'missing').catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(McpError);
+    expect([(failure as McpError).code, (failure as McpError).data]).toEqual([-32602, { name: 'missing' }]);
+  });
+
+  it('cancels on the caller signal: rejects with its reason and tells the upstream the request id', async () => {
+    const { transport } = await connect();
+    mode.hang = true;
+    const abort = new AbortController();
+    const pending = direct(transport, 'forever', { signal: abort.signal }).catch((e: unknown) => e);
+    await expect.poll(() => posts().some((s) => s.body?.params?.name === 'forever')).toBe(true);
+    const id = posts().find((s) => s.body?.params?.name === 'forever')!.body!.id;
+    abort.abort(new McpError(-32800, 'the client cancelled'));
+    expect(((await pending) as McpError).message).toContain('the client cancelled');
+    await expect.poll(cancellations).toEqual([{ requestId: id, reason: expect.stringContaining('the client cancelled') }]);
+  });
+
+  it('times out with RequestTimeout and cancels on the upstream', async () => {
+    const { transport } = await connect();
+    mode.hang = true;
+    const failure = await direct(transport, 'slow', { timeout: 100 }).catch((e: unknown) => e);
+    expect([(failure as McpError).code, (failure as McpError).data]).toEqual([ErrorCode.RequestTimeout, { timeout: 100 }]);
+    await expect.poll(() => cancellations().length).toBe(1);
+  });
+
+  it('fails with ConnectionClosed when the transport closes under it', async () => {
+    const { client, transport } = await connect();
+    mode.hang = true;
+    const pending = direct(transport, 'forever').catch((e: unknown) => e);
+    await expect.poll(() => posts().some((s) => s.body?.params?.name === 'forever')).toBe(true);
+    await client.close();
+    expect(((await pending) as McpError).code).toBe(ErrorCode.ConnectionClosed);
   });
 });

@@ -17,12 +17,14 @@
 import { withTraceContext } from '../../telemetry/active-span.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport, FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { explainRequestFailure } from './fetch.js';
 import { ListenStream } from './lean-listen.js';
-import { leanRequest, type LeanBody } from './lean-request.js';
+import { leanRequest, type LeanBody, type LeanRequest, type LeanResponse } from './lean-request.js';
+import { SocketPool, type Abortable } from './lean-socket.js';
+import { DirectCalls, type DirectRequestOptions, type DirectRequests } from './lean-call.js';
 import { asMessages, headerOf, isEventStream } from './lean-wire.js';
 import { requestsOf, ResumedCall, type ResumeOptions } from './resume.js';
 import type { SseEvent } from './sse.js';
@@ -37,7 +39,7 @@ export interface LeanHttpOptions extends ResumeOptions {
 /** Largest error body kept for the message, in bytes. */
 const ERROR_BODY_BYTES = 2048;
 
-export class LeanHttpTransport implements Transport {
+export class LeanHttpTransport implements Transport, DirectRequests {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
@@ -46,7 +48,9 @@ export class LeanHttpTransport implements Transport {
   private readonly path: string;
   private readonly own: Pool | undefined;
   /** Requests under way, aborted when the transport closes. */
-  private readonly inFlight = new Set<Dispatcher.DispatchController>();
+  private readonly inFlight = new Set<Abortable>();
+  /** The POSTs' and DELETEs' own sockets, for a plain http: upstream without TLS settings (lean-socket.ts). */
+  private readonly sockets: SocketPool | undefined;
   private readonly closing = new AbortController();
   private session: string | undefined;
   private protocol: string | undefined;
@@ -54,11 +58,14 @@ export class LeanHttpTransport implements Transport {
   private postHeaders: Record<string, string>;
   private listen: ListenStream | undefined;
   private closed = false;
+  /** Requests sent by directRequest, answered here rather than by the Client (lean-call.ts). */
+  private readonly direct = new DirectCalls();
 
   constructor(private readonly url: URL, private readonly options: LeanHttpOptions) {
     this.origin = url.origin;
     this.path = `${url.pathname}${url.search}`;
     this.own = options.dispatcher ? undefined : new Pool(this.origin, { keepAliveTimeout: 30_000 });
+    this.sockets = url.protocol === 'http:' && !options.dispatcher ? new SocketPool(url) : undefined;
     this.postHeaders = this.buildHeaders();
   }
 
@@ -87,6 +94,8 @@ export class LeanHttpTransport implements Transport {
     for (const request of this.inFlight) request.abort(closed);
     this.inFlight.clear();
     this.listen?.stop();
+    this.sockets?.destroy();
+    this.direct.closeAll();
     // Said at once: the Client may connect a new transport as soon as it hears.
     this.onclose?.();
     await this.own?.destroy().catch(() => undefined);
@@ -102,8 +111,19 @@ export class LeanHttpTransport implements Transport {
     }
   }
 
+  /** A request answered to the caller, not to the Client: the hot path's tools/call (lean-call.ts). */
+  directRequest(request: Omit<JSONRPCRequest, 'jsonrpc' | 'id'>, options: DirectRequestOptions): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error('the upstream transport closed'));
+    return this.direct.request(request, options, (message) => this.send(message));
+  }
+
   private dispatcher(): Dispatcher {
     return this.own ?? this.options.dispatcher!();
+  }
+
+  /** A POST or DELETE: on the pool's sockets when there is one, else on undici. */
+  private request(request: LeanRequest): Promise<LeanResponse> {
+    return this.sockets ? this.sockets.request(request, this.inFlight) : leanRequest(this.dispatcher(), request, this.inFlight);
   }
 
   /** Headers without content type or accept (GET, DELETE, resumes), for the current session. */
@@ -130,7 +150,7 @@ export class LeanHttpTransport implements Transport {
   private async post(message: JSONRPCMessage | JSONRPCMessage[]): Promise<void> {
     const body = JSON.stringify(message);
     if (this.closed) throw new Error('the upstream transport closed');
-    const res = await leanRequest(this.dispatcher(), { origin: this.origin, path: this.path, method: 'POST', headers: withTraceContext(this.postHeaders), body }, this.inFlight);
+    const res = await this.request({ origin: this.origin, path: this.path, method: 'POST', headers: withTraceContext(this.postHeaders), body });
     this.noteSession(res.headers);
     if (res.status < 200 || res.status >= 300) {
       const text = await res.body.text(ERROR_BODY_BYTES).catch(() => '');
@@ -167,7 +187,7 @@ export class LeanHttpTransport implements Transport {
     }
     for (const message of messages) {
       if (call && 'id' in message && message.id !== undefined && !('method' in message)) call.answer(message.id);
-      this.onmessage?.(message);
+      if (!this.direct.settle(message)) this.onmessage?.(message);
     }
   }
 
@@ -221,7 +241,7 @@ export class LeanHttpTransport implements Transport {
   /** Ends the session on the upstream (DELETE); 405: the server does not let clients end sessions. */
   async terminateSession(): Promise<void> {
     if (!this.session) return;
-    const res = await leanRequest(this.dispatcher(), { origin: this.origin, path: this.path, method: 'DELETE', headers: this.commonHeaders() }, this.inFlight);
+    const res = await this.request({ origin: this.origin, path: this.path, method: 'DELETE', headers: this.commonHeaders() });
     res.body.dump();
     if (res.status >= 300 && res.status !== 405) throw new StreamableHTTPError(res.status, 'Failed to terminate session');
     this.session = undefined;

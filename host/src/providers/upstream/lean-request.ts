@@ -89,7 +89,7 @@ export interface LeanRequest {
  * `inFlight` holds the request's controller until it ends: closing the
  * transport aborts what is in it.
  */
-export function leanRequest(dispatcher: Dispatcher, request: LeanRequest, inFlight: Set<Dispatcher.DispatchController>): Promise<LeanResponse> {
+export function leanRequest(dispatcher: Dispatcher, request: LeanRequest, inFlight: Set<{ abort(reason: Error): void }>): Promise<LeanResponse> {
   return new Promise((resolve, reject) => {
     const body = new LeanBody();
     let answered = false;

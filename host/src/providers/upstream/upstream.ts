@@ -46,6 +46,7 @@ import { Backoff } from './backoff.js';
 import { chooseCaller } from './caller.js';
 import { refusalMessage, routeSampling, type GatewaySampling } from './sampling.js';
 import { SessionLinks } from './session-links.js';
+import { hasDirectRequests } from './lean-call.js';
 
 export interface UpstreamOptions {
   settings: UpstreamSettings;
@@ -67,8 +68,9 @@ interface Relay {
   options: RequestOptions;
   /** `_meta` to send with the request, when the client asked for progress. */
   meta?: Meta;
-  flush: () => Promise<void>;
-  done: () => void;
+  /** Waits until the relayed progress is sent; absent when the client asked for none. */
+  flush?: () => Promise<void>;
+  done?: () => void;
 }
 
 /**
@@ -371,7 +373,7 @@ export class UpstreamProvider implements Provider {
     const timeoutMs = this.options.settings.timeoutMs;
     const { client, progressToken } = context;
     if (progressToken === undefined || !client) {
-      return { options: { signal: context.signal, timeout: timeoutMs }, flush: async () => undefined, done: () => undefined };
+      return { options: { signal: context.signal, timeout: timeoutMs } };
     }
     const token = `mcp-edge-${this.id}-${++this.progressCounter}`;
     const limit = new AbortController();
@@ -411,7 +413,8 @@ export class UpstreamProvider implements Provider {
 
   /** Runs `fn` as a tracked call; a transport failure on HTTP triggers a reconnect. */
   private async tracked<T>(context: ProviderCallContext, fn: (client: Client, options: RequestOptions, meta?: Meta) => Promise<T>): Promise<T> {
-    await this.awake();
+    // Each await is a turn of the microtask queue per call: only taken when there is something to wait for.
+    if (this.asleep) await this.awake();
     const shared = this.requireClient();
     const sessionId = this.links ? context.client?.sessionId : undefined;
     const client = sessionId === undefined ? shared : await this.links!.get(sessionId);
@@ -419,7 +422,7 @@ export class UpstreamProvider implements Provider {
     this.callers.push(context);
     try {
       const result = await fn(client, options, meta);
-      await flush();
+      if (flush) await flush();
       return result;
     } catch (err) {
       if (sessionId !== undefined && isTransportFailure(err)) this.links!.drop(sessionId);
@@ -429,7 +432,7 @@ export class UpstreamProvider implements Provider {
       }
       throw err;
     } finally {
-      done();
+      done?.();
       this.callers.splice(this.callers.indexOf(context), 1);
     }
   }
@@ -437,7 +440,11 @@ export class UpstreamProvider implements Provider {
   callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
     return this.tracked(context, (c, o, progressMeta) => {
       const _meta = context.meta ? { ...context.meta, ...progressMeta } : progressMeta;
-      return c.request({ method: 'tools/call', params: { name, ...(args ? { arguments: args } : {}), ...(_meta ? { _meta } : {}) } }, UNCHECKED_RESULT, o);
+      const request = { method: 'tools/call', params: { name, ...(args ? { arguments: args } : {}), ...(_meta ? { _meta } : {}) } };
+      // The lean HTTP transport answers it itself, past the Client's per-request bookkeeping (lean-call.ts).
+      const transport = c.transport;
+      if (hasDirectRequests(transport)) return transport.directRequest(request, { ...(o.signal ? { signal: o.signal } : {}), timeout: o.timeout ?? this.options.settings.timeoutMs }) as Promise<CallToolResult>;
+      return c.request(request, UNCHECKED_RESULT, o);
     });
   }
 

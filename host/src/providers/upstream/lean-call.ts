@@ -1,0 +1,93 @@
+// Requests the lean transport (lean-http.ts) sends and answers itself, for
+// the hot path: tools/call. Through the SDK's Client each call also passes the
+// Protocol's zod guards on the answer, its handler maps and its progress and
+// task bookkeeping, which profiling put at several percent of the gateway's
+// CPU per call. A direct request keeps what the Client's request does for
+// the gateway: the time limit (McpError RequestTimeout), cancellation (the
+// caller's signal sends notifications/cancelled and rejects with its reason),
+// an error answer as McpError, and McpError ConnectionClosed when the
+// transport closes. Its ids are strings of their own ("mcp-edge-N"): the
+// Client numbers its requests, so the two never meet. Progress and the
+// upstream's own requests (sampling...) still go to the Client and the
+// provider, as every message that is not an answer to a direct request.
+import { ErrorCode, McpError, type JSONRPCMessage, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import { INTERNAL_ERROR } from '../../protocol/jsonrpc.js';
+
+export interface DirectRequestOptions {
+  /** The caller's cancellation. */
+  signal?: AbortSignal;
+  /** The time limit, in ms. */
+  timeout: number;
+}
+
+/** A transport that answers requests itself (the lean Streamable HTTP one). */
+export interface DirectRequests {
+  directRequest(request: Omit<JSONRPCRequest, 'jsonrpc' | 'id'>, options: DirectRequestOptions): Promise<unknown>;
+}
+
+export function hasDirectRequests(transport: unknown): transport is DirectRequests {
+  return typeof (transport as Partial<DirectRequests> | undefined)?.directRequest === 'function';
+}
+
+const ID_PREFIX = 'mcp-edge-';
+
+interface Waiter {
+  resolve: (result: unknown) => void;
+  fail: (error: Error) => void;
+}
+
+/** The direct requests of one transport waiting for their answers. */
+export class DirectCalls {
+  private readonly waiting = new Map<string, Waiter>();
+  private counter = 0;
+
+  /**
+   * Sends `request` with `send` and resolves with its result; `send` failing
+   * rejects with its error (the transport's failure, which the provider reads
+   * as a lost connection).
+   */
+  request(request: Omit<JSONRPCRequest, 'jsonrpc' | 'id'>, options: DirectRequestOptions, send: (message: JSONRPCMessage) => Promise<void>): Promise<unknown> {
+    const { signal, timeout } = options;
+    signal?.throwIfAborted();
+    const id = `${ID_PREFIX}${++this.counter}`;
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const settle = () => {
+        this.waiting.delete(id);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const cancel = (reason: unknown) => {
+        settle();
+        send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: String(reason) } }).catch(() => undefined);
+        reject(reason instanceof McpError ? reason : new McpError(ErrorCode.RequestTimeout, String(reason)));
+      };
+      const onAbort = () => cancel(signal!.reason);
+      this.waiting.set(id, {
+        resolve: (result) => (settle(), resolve(result)),
+        fail: (error) => (settle(), reject(error)),
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      timer = setTimeout(() => cancel(McpError.fromError(ErrorCode.RequestTimeout, 'Request timed out', { timeout })), timeout);
+      send({ ...request, jsonrpc: '2.0', id } as JSONRPCMessage).catch((err: unknown) => this.waiting.get(id)?.fail(err as Error));
+    });
+  }
+
+  /** Whether `message` answers a direct request (it is then settled here, and goes no further). */
+  settle(message: JSONRPCMessage): boolean {
+    if ('method' in message || !('id' in message) || typeof message.id !== 'string' || !message.id.startsWith(ID_PREFIX)) return false;
+    // An answer that came after its request was cancelled or timed out is dropped.
+    const waiter = this.waiting.get(message.id);
+    if (!waiter) return true;
+    if ('error' in message) waiter.fail(McpError.fromError(message.error.code, message.error.message, message.error.data));
+    else if (typeof message.result === 'object' && message.result !== null) waiter.resolve(message.result);
+    else waiter.fail(new McpError(INTERNAL_ERROR, `the upstream answered ${message.id} with a result that is not an object`));
+    return true;
+  }
+
+  /** The transport closed: every request still waiting fails as the Client's would. */
+  closeAll(): void {
+    const error = McpError.fromError(ErrorCode.ConnectionClosed, 'Connection closed');
+    for (const waiter of [...this.waiting.values()]) waiter.fail(error);
+  }
+}
