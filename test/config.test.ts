@@ -143,4 +143,13 @@ cpu_throttle_percent = 50
     expect(() => validateConfig({ tokenizers: { cl100k_base: '/x.json' } })).toThrowError(/tokenizers\.cl100k_base: this name is a built-in tiktoken encoding/);
     expect(() => validateConfig({ tokenizers: { 'a b': '/x.json' } })).toThrowError(/tokenizers\.a b: use 1-64 of/);
   });
+
+  it('takes a mesh destination only with the mesh on, and never beside a url or an upstream', () => {
+    const key = { enabled: true, network_key_file: '/k' };
+    const offline = { destinations: { peers: { mesh: true } }, deferrable_tools: { bump: 'peers' } };
+    expect(validateConfig({ mesh: key, offline }).offline.destinations.peers?.mesh).toBe(true);
+    expect(() => validateConfig({ offline })).toThrowError(/offline\.destinations\.peers\.mesh: a mesh destination needs the mesh: set mesh\.enabled = true/);
+    expect(() => validateConfig({ mesh: key, offline: { destinations: { peers: { mesh: true, url: 'http://127.0.0.1:1/mcp' } } } })).toThrowError(/exactly one of url, upstream and mesh/);
+    expect(() => validateConfig({ mesh: key, offline: { destinations: { peers: { mesh: false } } } })).toThrowError(/exactly one of url, upstream and mesh/);
+  });
 });

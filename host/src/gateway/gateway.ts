@@ -265,6 +265,7 @@ export class Gateway {
           ...(privateKey ? { privateKey } : {}),
           ...(gateway.tpm ? { prover: gateway.tpm.prover(settings.mesh.identity === 'tpm') } : {}),
           ...(peerAttestation ? { attestation: peerAttestation } : {}),
+          ...(gateway.queue ? { runOnce: gateway.queue.runOnce } : {}),
         });
         const { resource, template } = meshResources(gateway.mesh);
         gateway.plugins.registerResource(resource);

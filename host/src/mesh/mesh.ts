@@ -15,7 +15,7 @@ import type { PrivateKey } from '@libp2p/interface';
 import { bootstrapAddrs, createMeshNode, pingPeer, type MeshNode } from './node.js';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { PeerProvider } from './peer-provider.js';
-import { serveSharedTools, sharedTools } from './serve.js';
+import { serveSharedTools, sharedTools, type RunOnce } from './serve.js';
 
 /** libp2p's listen failure without its stack traces and advice about options mcp-edge does not expose. */
 function listenFailure(err: Error): string {
@@ -31,6 +31,8 @@ export interface MeshStartOptions {
   prover?: AttestationProver;
   /** security.attestation_required: peers are called and served only once they attested. */
   attestation?: PeerAttestation;
+  /** The offline queue's idempotency memory: a peer's resent call runs once per key. */
+  runOnce?: RunOnce;
 }
 
 /** The shortest a bootstrap dial may take before it is given up. */
@@ -158,7 +160,7 @@ export class Mesh {
     if (options.prover) await serveAttestation(node, options.prover, log);
     const share = new Set(settings.share);
     mesh.sharedNow = sharedTools(aggregator, share);
-    await serveSharedTools(node, aggregator, () => mesh.sharedNow.map((t) => t.definition), admit, log);
+    await serveSharedTools(node, aggregator, () => mesh.sharedNow.map((t) => t.definition), admit, log, options.runOnce);
     discovery.onChange((peer) => mesh.peerChanged(peer));
     aggregator.onListChanged((part) => {
       if (part !== 'tools') return;

@@ -3,7 +3,7 @@
 // itself (plugins, upstreams) are offered; a peer's tools are never passed on,
 // so calls cannot loop through the mesh.
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Aggregator } from '../gateway/aggregator/aggregator.js';
 import { INVALID_PARAMS, POLICY_DENIED } from '../protocol/jsonrpc.js';
 import type { Logger } from '../telemetry/log.js';
@@ -27,8 +27,17 @@ export function sharedTools(aggregator: Aggregator, share: ReadonlySet<string>):
     });
 }
 
-/** Answers MCP sessions that peers open on the mesh protocol; a call runs only once `admit` admits its peer. */
-export async function serveSharedTools(node: MeshNode, aggregator: Aggregator, shared: () => readonly Tool[], admit: MeshAdmission, log: Logger): Promise<void> {
+/** Runs a peer's call once per idempotency key in its `_meta` (the offline queue's memory); absent, the call just runs. */
+export type RunOnce = (scope: string, meta: Record<string, unknown> | undefined, run: () => Promise<CallToolResult>) => Promise<CallToolResult>;
+
+const runAlways: RunOnce = (_scope, _meta, run) => run();
+
+/**
+ * Answers MCP sessions that peers open on the mesh protocol; a call runs only
+ * once `admit` admits its peer, and once per idempotency key (a peer's offline
+ * queue resends a call whose answer it lost: `runOnce` answers with the first result).
+ */
+export async function serveSharedTools(node: MeshNode, aggregator: Aggregator, shared: () => readonly Tool[], admit: MeshAdmission, log: Logger, runOnce: RunOnce = runAlways): Promise<void> {
   await node.handle(MCP_PROTOCOL, async (stream, connection) => {
     const peer = connection.remotePeer.toString();
     const server = new Server({ name: 'mcp-edge-mesh', version: VERSION }, { capabilities: { tools: {} } });
@@ -42,7 +51,8 @@ export async function serveSharedTools(node: MeshNode, aggregator: Aggregator, s
         throw new McpError(POLICY_DENIED, `this node serves mesh peers only once they attest with their TPM (security.attestation_required): ${err.message}`);
       });
       const progressToken = _meta?.progressToken;
-      return aggregator.callTool(name, args, { signal: extra.signal, client: extra, ...(progressToken !== undefined ? { progressToken } : {}) });
+      const run = () => aggregator.callTool(name, args, { signal: extra.signal, client: extra, ...(progressToken !== undefined ? { progressToken } : {}) });
+      return runOnce(`mesh:${peer}`, _meta, run);
     });
     server.onerror = (err) => log.debug(`mesh: session with peer ${peer}: ${err.message}`);
     await server.connect(new StreamTransport(stream));

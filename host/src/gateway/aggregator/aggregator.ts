@@ -312,6 +312,12 @@ export class Aggregator {
     return verdict && !verdict.listed ? verdict : undefined;
   }
 
+  /** Whether a mesh peer serves the listed tool `name` now (a mesh destination of the offline queue delivers only then). */
+  servedByPeer(name: string): boolean {
+    const route = this.toolRoutes.get(name);
+    return route !== undefined && [...route.replicas.values()].some((r) => r.provider.kind === 'peer');
+  }
+
   /** Each listed tool and the providers its calls may go to (GET /v1/tools, the dashboard). */
   toolRouting(): { tool: string; providers: string[] }[] {
     return [...this.toolRoutes.values()].map((route) => ({ tool: route.name, providers: [...route.replicas.values()].map((r) => r.provider.id) }));
