@@ -267,6 +267,8 @@ export class Gateway {
           ...(peerAttestation ? { attestation: peerAttestation } : {}),
           ...(gateway.queue ? { runOnce: gateway.queue.runOnce } : {}),
         });
+        const { registerFanOutTools } = await import('../mesh/fan-out.js');
+        registerFanOutTools(gateway.tools, gateway.aggregator, settings.mesh.fanOut);
         const { resource, template } = meshResources(gateway.mesh);
         gateway.plugins.registerResource(resource);
         gateway.plugins.registerResourceTemplate(template);

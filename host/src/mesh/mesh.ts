@@ -14,6 +14,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import type { PrivateKey } from '@libp2p/interface';
 import { bootstrapAddrs, createMeshNode, pingPeer, type MeshNode } from './node.js';
 import { peerIdFromString } from '@libp2p/peer-id';
+import { compileGlob } from '../security/glob.js';
 import { PeerProvider } from './peer-provider.js';
 import { serveSharedTools, sharedTools, type RunOnce } from './serve.js';
 
@@ -158,6 +159,8 @@ export class Mesh {
     const admit = meshAdmission(node, options.attestation);
     const mesh = new Mesh(node, discovery, settings, aggregator, admit);
     if (options.prover) await serveAttestation(node, options.prover, log);
+    const preferRemote = settings.preferRemote.map((p) => compileGlob(p));
+    aggregator.setOffload({ preferRemote: (name) => preferRemote.some((g) => g.matches(name)), fanOutTargets: new Set(settings.fanOut.map((f) => f.tool)) });
     const share = new Set(settings.share);
     mesh.sharedNow = sharedTools(aggregator, share);
     await serveSharedTools(node, aggregator, () => mesh.sharedNow.map((t) => t.definition), admit, log, options.runOnce);

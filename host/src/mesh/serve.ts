@@ -51,7 +51,8 @@ export async function serveSharedTools(node: MeshNode, aggregator: Aggregator, s
         throw new McpError(POLICY_DENIED, `this node serves mesh peers only once they attest with their TPM (security.attestation_required): ${err.message}`);
       });
       const progressToken = _meta?.progressToken;
-      const run = () => aggregator.callTool(name, args, { signal: extra.signal, client: extra, ...(progressToken !== undefined ? { progressToken } : {}) });
+      // ownOnly: a tool this node offloads to peers runs here all the same; the call must not bounce on.
+      const run = () => aggregator.callTool(name, args, { signal: extra.signal, client: extra, ownOnly: true, ...(progressToken !== undefined ? { progressToken } : {}) });
       return runOnce(`mesh:${peer}`, _meta, run);
     });
     server.onerror = (err) => log.debug(`mesh: session with peer ${peer}: ${err.message}`);

@@ -28,6 +28,14 @@ import { Arrivals } from './connecting.js';
 
 export type ListPart = 'tools' | 'resources' | 'prompts';
 
+/** What the mesh asks of routing: tools whose peers' replicas rank before this gateway's own, and the tools fan-out tools run everywhere. */
+export interface MeshOffload {
+  /** By public name: the peers' replicas of the same name join the route, preferred (the core's router puts them first). */
+  preferRemote: (name: string) => boolean;
+  /** Public names that fan-out tools run on every provider. */
+  fanOutTargets: ReadonlySet<string>;
+}
+
 interface Slot {
   provider: Provider;
   /** Router handle; also the provider's index in configured order. */
@@ -69,6 +77,10 @@ export class Aggregator {
   private readonly caller: ToolCaller;
   /** Which tools the offline queue can hold (public name, listing, provider); none until it says. */
   private deferrable: (name: string, tool: Tool, provider: Provider) => boolean = () => false;
+  /** Mesh offload (mesh.prefer_remote, mesh.fan_out): none until the mesh says. */
+  private offload: MeshOffload = { preferRemote: () => false, fanOutTargets: new Set() };
+  /** Fan-out targets: every replica of the tool, this gateway's own and every peer's, as one router entry. */
+  private wideRoutes = new Map<string, ToolRoute>();
 
   constructor(private readonly options: AggregatorOptions) {
     this.caller = new ToolCaller(options.router, options.settings.maxAttempts, options.log);
@@ -126,6 +138,12 @@ export class Aggregator {
     this.schedule('tools');
   }
 
+  /** Sets which tools prefer remote replicas and which tools fan-out tools run (the mesh's settings); takes effect at once. */
+  setOffload(offload: MeshOffload): void {
+    this.offload = offload;
+    this.schedule('tools');
+  }
+
   /** Calls `listener` when a merged list changed (coalesced per tick). */
   onListChanged(listener: (part: ListPart) => void): () => void {
     this.listeners.add(listener);
@@ -173,31 +191,78 @@ export class Aggregator {
   }
 
   private rebuildTools(): void {
-    const merged = mergeNames(this.ownFirst(this.offered((s) => this.screenedTools(s))), this.options.settings.naming, this.conflict('tool'));
+    const offered = this.offered((s) => this.screenedTools(s));
+    const merged = mergeNames(this.ownFirst(offered), this.options.settings.naming, this.conflict('tool'));
+    const peerOffers = this.peerOffers(offered);
     const router = this.options.router;
     const next = new Map<string, ToolRoute>();
     for (const entry of merged) {
-      const handles = entry.replicas.map((r) => r.provider);
-      const old = this.toolRoutes.get(entry.name);
-      const handle = old ? old.handle : router.addTool(handles);
-      if (old) router.setReplicas(handle, handles);
-      const replicas = new Map<number, Replica>();
-      for (const r of entry.replicas) {
-        const provider = this.slots[r.provider]!.provider;
-        const hints = r.item.annotations;
-        const idempotent = Boolean(hints?.idempotentHint || hints?.readOnlyHint || provider.idempotentTools?.().has(r.name));
-        replicas.set(r.provider, { provider, handle: r.provider, name: r.name, idempotent });
-      }
-      next.set(entry.name, { name: entry.name, handle, replicas });
+      // A tool that prefers remote replicas: the peers' of the same name join this gateway's own, ahead of it.
+      const preferRemote = this.offload.preferRemote(entry.name) && entry.replicas.some((r) => !this.isPeer(r));
+      const remote = preferRemote ? (peerOffers.get(entry.name) ?? []) : [];
+      const route = this.routeOf(entry.name, [...entry.replicas, ...remote], this.toolRoutes.get(entry.name));
+      if (preferRemote) router.setPreferred(route.handle, remote.map((r) => r.provider));
+      next.set(entry.name, route);
+      if (remote.length > 0) entry.replicas.push(...remote);
     }
     for (const [name, route] of this.toolRoutes) if (!next.has(name)) router.removeTool(route.handle);
     this.toolRoutes = next;
+    this.rebuildWideRoutes(merged, peerOffers);
     this.qualifiedTools = this.qualifiedNames(merged);
     this.tools = merged.map((m) => {
       const first = m.replicas[0]!;
       const tool = m.name === first.item.name ? first.item : { ...first.item, name: m.name };
       return this.deferrable(m.name, first.item, this.slots[first.provider]!.provider) ? withTaskSupport(tool) : tool;
     });
+  }
+
+  /** A router entry for `name` over `offers` (the old entry's handle and statistics kept). */
+  private routeOf(name: string, offers: readonly Offered<Tool>[], old: ToolRoute | undefined): ToolRoute {
+    const router = this.options.router;
+    const handles = offers.map((r) => r.provider);
+    const handle = old ? old.handle : router.addTool(handles);
+    if (old) router.setReplicas(handle, handles);
+    const replicas = new Map<number, Replica>();
+    for (const r of offers) {
+      const provider = this.slots[r.provider]!.provider;
+      const hints = r.item.annotations;
+      const idempotent = Boolean(hints?.idempotentHint || hints?.readOnlyHint || provider.idempotentTools?.().has(r.name));
+      replicas.set(r.provider, { provider, handle: r.provider, name: r.name, idempotent });
+    }
+    return { name, handle, replicas };
+  }
+
+  private isPeer(o: Offered<unknown>): boolean {
+    return this.slots[o.provider]!.provider.kind === 'peer';
+  }
+
+  /** The peers' offers by the name they share them under. */
+  private peerOffers(offered: readonly Offered<Tool>[]): Map<string, Offered<Tool>[]> {
+    const byName = new Map<string, Offered<Tool>[]>();
+    for (const o of offered) if (this.isPeer(o)) byName.set(o.name, [...(byName.get(o.name) ?? []), o]);
+    return byName;
+  }
+
+  /** The router entries of fan-out targets: the listed tool's replicas and every peer's of that name. */
+  private rebuildWideRoutes(merged: readonly { name: string; replicas: readonly Offered<Tool>[] }[], peerOffers: Map<string, Offered<Tool>[]>): void {
+    const next = new Map<string, ToolRoute>();
+    for (const target of this.offload.fanOutTargets) {
+      const listed = merged.find((m) => m.name === target)?.replicas ?? [];
+      const all = [...listed, ...(peerOffers.get(target) ?? []).filter((p) => !listed.some((l) => l.provider === p.provider))];
+      if (all.length > 0) next.set(target, this.routeOf(target, all, this.wideRoutes.get(target)));
+    }
+    for (const [name, route] of this.wideRoutes) if (!next.has(name)) this.options.router.removeTool(route.handle);
+    this.wideRoutes = next;
+  }
+
+  /**
+   * A fan-out tool's call: `name` started on every provider that serves it
+   * now (this gateway's own and every peer's), each once, best first as the
+   * core's router ranks them. Undefined when none serves it.
+   */
+  callEverywhere(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): { provider: string; result: Promise<CallToolResult> }[] | undefined {
+    const route = this.wideRoutes.get(name);
+    return route ? this.caller.callEach(route, args, context) : undefined;
   }
 
   /**
