@@ -66,6 +66,10 @@ export const meshSchema = z
     allowed_peers: z.array(peerIdText).optional(),
     /** Public names of this gateway's tools that other nodes may call; none by default. */
     share: z.array(z.string().min(1)).default([]),
+    /** URIs of this gateway's resources (as resources/list lists them) that other nodes may read; none by default. */
+    share_resources: z.array(z.string().min(1).max(2048)).default([]),
+    /** Names of this gateway's prompts (as prompts/list lists them) that other nodes may get; none by default. */
+    share_prompts: z.array(z.string().min(1).max(256)).default([]),
     /** How often this node announces what it shares, in ms; a peer not heard for three intervals is dropped. */
     announce_interval_ms: z.number().int().min(100).max(3_600_000).default(10_000),
     /** A call to a peer that has not answered after this long fails with a timeout, in ms. */

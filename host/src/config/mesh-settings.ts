@@ -22,6 +22,9 @@ export interface MeshSettings {
   networkKeyFile: string | undefined;
   allowedPeers: readonly string[] | undefined;
   share: readonly string[];
+  /** Resource URIs and prompt names this node shares. */
+  shareResources: readonly string[];
+  sharePrompts: readonly string[];
   announceIntervalMs: number;
   callTimeoutMs: number;
   localityMs: number;
@@ -48,6 +51,8 @@ export function resolveMesh(mesh: MeshConfig, dataDir: string): MeshSettings | u
     networkKeyFile: mesh.open ? undefined : resolve(mesh.network_key_file!),
     allowedPeers: mesh.allowed_peers,
     share: mesh.share,
+    shareResources: mesh.share_resources,
+    sharePrompts: mesh.share_prompts,
     announceIntervalMs: mesh.announce_interval_ms,
     callTimeoutMs: mesh.call_timeout_ms,
     localityMs: mesh.locality_ms,

@@ -11,6 +11,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { FanOutSettings } from '../config/mesh-settings.js';
 import type { Aggregator } from '../gateway/aggregator/aggregator.js';
 import type { ToolDefinition, ToolRegistry } from '../tools/registry.js';
+import { canonicalJson } from '../security/pinning/digest.js';
 import { MeshError } from './errors.js';
 
 /** On a merged answer of mode first or quorum: which provider answered, how many were called (and agreed). */
@@ -32,16 +33,6 @@ const MODE_TEXT: Record<FanOutSettings['mode'], string> = {
 };
 
 const succeeded = (a: FanOutAnswer): a is FanOutAnswer & { result: CallToolResult } => a.result !== undefined && a.result.isError !== true;
-
-/** JSON with object keys sorted: equal answers compare equal whatever order their keys came in. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
 
 /** A tool-level answer with the fan-out's record as structured content (and as text, for clients that read only text). */
 function report(tool: string, mode: FanOutSettings['mode'], answers: FanOutAnswer[], isError: boolean, why?: string): CallToolResult {
@@ -100,7 +91,7 @@ export function merge(settings: FanOutSettings, calls: Call[]): Promise<CallTool
   const agreed = (answers: FanOutAnswer[]) => {
     const counts = new Map<string, number>();
     for (const a of answers.filter(succeeded)) {
-      const key = canonical({ content: a.result.content, structuredContent: a.result.structuredContent });
+      const key = canonicalJson({ content: a.result.content, structuredContent: a.result.structuredContent });
       const count = (counts.get(key) ?? 0) + 1;
       counts.set(key, count);
       if (count >= quorum) return chosen(a, { providers: n, agreed: count, quorum });

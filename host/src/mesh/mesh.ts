@@ -6,7 +6,7 @@ import type { MeshSettings } from '../config/mesh-settings.js';
 import type { Logger } from '../telemetry/log.js';
 import type { PeerAttestation } from '../security/tpm/peer-attestation.js';
 import { meshAdmission, serveAttestation, type AttestationProver, type MeshAdmission } from './attestation.js';
-import { Discovery, type SharedTool } from './discovery.js';
+import { Discovery, type SharedOffer, type SharedTool } from './discovery.js';
 import { MeshError } from './errors.js';
 import { MeshStats, meshMetrics } from './metrics.js';
 import { loadIdentity, loadNetworkKey } from './identity.js';
@@ -16,7 +16,7 @@ import { bootstrapAddrs, createMeshNode, pingPeer, type MeshNode } from './node.
 import { peerIdFromString } from '@libp2p/peer-id';
 import { compileGlob } from '../security/glob.js';
 import { PeerProvider } from './peer-provider.js';
-import { serveSharedTools, sharedTools, type RunOnce } from './serve.js';
+import { serveShared, sharedOffer, type RunOnce } from './serve.js';
 
 /** libp2p's listen failure without its stack traces and advice about options mcp-edge does not expose. */
 function listenFailure(err: Error): string {
@@ -43,7 +43,7 @@ export class Mesh {
   /** Peer id -> its provider; kept when a peer leaves (down, no tools) so it comes back in place. */
   readonly peers = new Map<string, PeerProvider>();
 
-  private sharedNow: SharedTool[] = [];
+  private sharedNow: SharedOffer = { tools: [], resources: [], prompts: [] };
   private rejoin: NodeJS.Timeout | undefined;
   readonly stats = new MeshStats();
 
@@ -64,8 +64,13 @@ export class Mesh {
     return this.node.getMultiaddrs().map((a) => a.toString());
   }
 
-  /** What this node shares now. */
+  /** The tools this node shares now. */
   shared(): readonly SharedTool[] {
+    return this.sharedNow.tools;
+  }
+
+  /** Everything this node shares now: tools, resources, prompts. */
+  sharedOffer(): SharedOffer {
     return this.sharedNow;
   }
 
@@ -97,7 +102,7 @@ export class Mesh {
   /** The mesh's lines of GET /metrics. */
   metrics(): string {
     const peers = [...this.peers.values()].map((p) => ({ state: p.health().state, tools: p.catalog().tools.length }));
-    return meshMetrics({ connections: this.node.getConnections().length, peers, shared: this.sharedNow.length }, this.stats);
+    return meshMetrics({ connections: this.node.getConnections().length, peers, shared: this.sharedNow.tools.length }, this.stats);
   }
 
   private peerChanged(peer: string): void {
@@ -161,13 +166,11 @@ export class Mesh {
     if (options.prover) await serveAttestation(node, options.prover, log);
     const preferRemote = settings.preferRemote.map((p) => compileGlob(p));
     aggregator.setOffload({ preferRemote: (name) => preferRemote.some((g) => g.matches(name)), fanOutTargets: new Set(settings.fanOut.map((f) => f.tool)) });
-    const share = new Set(settings.share);
-    mesh.sharedNow = sharedTools(aggregator, share);
-    await serveSharedTools(node, aggregator, () => mesh.sharedNow.map((t) => t.definition), admit, log, options.runOnce);
+    mesh.sharedNow = sharedOffer(aggregator, settings);
+    await serveShared(node, aggregator, () => mesh.sharedNow, admit, log, options.runOnce);
     discovery.onChange((peer) => mesh.peerChanged(peer));
-    aggregator.onListChanged((part) => {
-      if (part !== 'tools') return;
-      mesh.sharedNow = sharedTools(aggregator, share);
+    aggregator.onListChanged(() => {
+      mesh.sharedNow = sharedOffer(aggregator, settings);
       discovery.share(mesh.sharedNow);
     });
     try {
@@ -179,9 +182,14 @@ export class Mesh {
     await discovery.start();
     mesh.keepJoined(log);
     discovery.share(mesh.sharedNow);
-    const missing = settings.share.filter((name) => !mesh.sharedNow.some((t) => t.definition.name === name));
-    if (missing.length > 0) log.warn('mesh: mesh.share names tools this gateway does not list (yet); they are shared once listed', { missing });
-    log.info('mesh listening', { peer_id: mesh.peerId, addresses: mesh.addresses(), shares: mesh.sharedNow.map((t) => t.definition.name) });
+    const offer = mesh.sharedNow;
+    const missing = [
+      ...settings.share.filter((name) => !offer.tools.some((t) => t.definition.name === name)),
+      ...settings.shareResources.filter((uri) => !offer.resources.some((r) => r.definition.uri === uri)),
+      ...settings.sharePrompts.filter((name) => !offer.prompts.some((p) => p.definition.name === name)),
+    ];
+    if (missing.length > 0) log.warn('mesh: mesh.share, share_resources or share_prompts name what this gateway does not list (yet); each is shared once listed', { missing });
+    log.info('mesh listening', { peer_id: mesh.peerId, addresses: mesh.addresses(), shares: offer.tools.map((t) => t.definition.name) });
     return mesh;
   }
 }

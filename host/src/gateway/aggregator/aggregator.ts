@@ -406,9 +406,21 @@ export class Aggregator {
     return [...new Set([...exact, ...templated])];
   }
 
+  /** Whether this gateway serves resource `uri` itself (a plugin or an upstream, not only a mesh peer): only then may the mesh share it. */
+  ownsResource(uri: string): boolean {
+    return this.resourceSlots(uri).some((s) => s.provider.kind !== 'peer');
+  }
+
+  /** Whether the listed prompt `name` is served by this gateway itself, not by a mesh peer. */
+  ownsPrompt(name: string): boolean {
+    const first = this.promptRoutes.get(name)?.replicas[0];
+    return first !== undefined && first.slot.provider.kind !== 'peer';
+  }
+
   async readResource(uri: string, context: ProviderCallContext): Promise<ReadResourceResult> {
     if (uri === PROVIDERS_RESOURCE.uri) return providersReport(this.slots, this.options.router, (id) => this.options.pins?.summary(id));
-    const slots = this.resourceSlots(uri);
+    // Read for a mesh peer: this gateway's own providers only.
+    const slots = this.resourceSlots(uri).filter((s) => !context.ownOnly || s.provider.kind !== 'peer');
     if (slots.length === 0) throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: no provider offers "${uri}". Call resources/list and resources/templates/list.`);
     return firstAnswer(slots, (slot) => slot.provider.readResource(uri, context), `resource "${uri}"`);
   }
@@ -416,7 +428,8 @@ export class Aggregator {
   async getPrompt(name: string, args: Record<string, string> | undefined, context: ProviderCallContext): Promise<GetPromptResult> {
     const route = this.promptRoutes.get(name);
     if (!route) throw new McpError(INVALID_PARAMS, `Prompt "${name}" is not offered by this gateway. Call prompts/list to see the prompts that are.`);
-    return firstAnswer(route.replicas, (r) => r.slot.provider.getPrompt(r.name, args, context), `prompt "${name}"`);
+    const replicas = route.replicas.filter((r) => !context.ownOnly || r.slot.provider.kind !== 'peer');
+    return firstAnswer(replicas, (r) => r.slot.provider.getPrompt(r.name, args, context), `prompt "${name}"`);
   }
 
   async complete(params: CompleteRequest['params'], context: ProviderCallContext): Promise<CompleteResult> {
