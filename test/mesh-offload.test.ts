@@ -11,7 +11,7 @@ import { parseConfig } from '../host/src/config/load.js';
 import type { EdgeConfigInput } from '../host/src/config/schema.js';
 import type { Gateway } from '../host/src/gateway/gateway.js';
 import { writeNetworkKey } from '../host/src/mesh/identity.js';
-import { FAN_OUT_META_KEY } from '../host/src/mesh/fan-out.js';
+import { FAN_OUT_META_KEY, merge } from '../host/src/mesh/fan-out.js';
 import { IDEMPOTENCY_META_KEY } from '../host/src/queue/index.js';
 import { docPage } from './helpers/docs.js';
 import { connectClient, eventually, NODE, REPLICA, routingOf, startGateway } from './helpers/gateway.js';
@@ -132,4 +132,47 @@ describe('offload over the mesh', () => {
     // No peer left: the local replica serves.
     expect(textOf(await call(client, 'whoami'))).toBe('A');
   }, 30_000);
+});
+
+describe('fan-out merging, answer by answer', () => {
+  const answer = (text: string, isError = false): CallToolResult => ({ content: [{ type: 'text', text }], ...(isError ? { isError } : {}) });
+  const never = new Promise<CallToolResult>(() => {});
+  const settings = (mode: 'all' | 'first' | 'quorum', quorum?: number) => ({ name: 'fan', tool: 't', mode, quorum });
+
+  it('first: decides on the first answer that is not an error, without waiting for a provider that hangs', async () => {
+    const merged = await merge(settings('first'), [
+      { provider: 'hung', result: never },
+      { provider: 'broken', result: Promise.resolve(answer('no', true)) },
+      { provider: 'late', result: new Promise((r) => setTimeout(() => r(answer('yes')), 20)) },
+    ]);
+    expect(textOf(merged)).toBe('yes');
+    expect(merged._meta?.[FAN_OUT_META_KEY]).toEqual({ provider: 'late', providers: 3 });
+  });
+
+  it('all: every answer in the ranked order, an error only when none succeeded', async () => {
+    const merged = await merge(settings('all'), [
+      { provider: 'p1', result: new Promise((r) => setTimeout(() => r(answer('one')), 20)) },
+      { provider: 'p2', result: Promise.reject(new Error('link down')) },
+    ]);
+    expect(merged.isError).toBeUndefined();
+    expect((merged.structuredContent as { answers: unknown[] }).answers).toEqual([{ provider: 'p1', result: answer('one') }, { provider: 'p2', error: 'link down' }]);
+    const none = await merge(settings('all'), [{ provider: 'p1', result: Promise.resolve(answer('x', true)) }]);
+    expect(none.isError).toBe(true);
+  });
+
+  it('quorum: equal answers whatever their key order; too few providers is an error at once', async () => {
+    const structured = (value: Record<string, unknown>): CallToolResult => ({ content: [], structuredContent: value });
+    const calls = [
+      { provider: 'p1', result: Promise.resolve(structured({ a: 1, b: 2 })) },
+      { provider: 'p2', result: Promise.resolve(structured({ a: 9 })) },
+      { provider: 'p3', result: Promise.resolve(structured({ b: 2, a: 1 })) },
+      { provider: 'p4', result: never },
+    ];
+    const merged = await merge(settings('quorum', 2), calls);
+    expect(merged.structuredContent).toEqual({ a: 1, b: 2 });
+    expect(merged._meta?.[FAN_OUT_META_KEY]).toEqual({ provider: 'p3', providers: 4, agreed: 2, quorum: 2 });
+    const tooFew = await merge(settings('quorum', 5), calls);
+    expect(tooFew.isError).toBe(true);
+    expect((tooFew.structuredContent as { error: string }).error).toBe('a quorum of 5 needs 5 providers; 4 serve "t" now');
+  });
 });
