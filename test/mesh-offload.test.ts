@@ -109,6 +109,20 @@ describe('offload over the mesh', () => {
     expect(agreed._meta?.[FAN_OUT_META_KEY]).toMatchObject({ providers: 3, agreed: 3, quorum: 3 });
   });
 
+  it("judges a fan-out tool by its target's providers too: a rule that denies the peers' tool denies the fan-out", async () => {
+    const guarded = await startGateway({
+      upstreams: replica('G'),
+      mesh: { enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], network_key_file: key, announce_interval_ms: 300, bootstrap: c.mesh!.addresses(), fan_out: [{ name: 'whoami_all', tool: 'whoami' }] },
+      authorization: { rules: [{ principals: ['*'], effect: 'deny', tools: ['mesh__whoami'] }] },
+    });
+    await eventually(() => (guarded.aggregator.qualifiedToolNames('whoami_all')?.includes('mesh__whoami') ? true : undefined), 15_000, "C's whoami behind the fan-out");
+    const onGuarded = await connectClient(guarded);
+    expect((await onGuarded.listTools()).tools.map((t) => t.name)).not.toContain('whoami_all');
+    await expect(onGuarded.callTool({ name: 'whoami_all' })).rejects.toThrow(/whoami_all/);
+    // The tool itself is this gateway's own (a peer's of the same name hides behind it): allowed.
+    expect(textOf(await call(onGuarded, 'whoami'))).toBe('G');
+  });
+
   it('answers a resent keyed call with the first result: the peer runs it once', async () => {
     const peerC = a.mesh!.peers.get(c.mesh!.peerId)!;
     const send = () => peerC.callTool('bump', undefined, { signal: AbortSignal.timeout(10_000), meta: { [IDEMPOTENCY_META_KEY]: 'sender/1.resend' } });

@@ -165,7 +165,7 @@ export class Mesh {
     const mesh = new Mesh(node, discovery, settings, aggregator, admit);
     if (options.prover) await serveAttestation(node, options.prover, log);
     const preferRemote = settings.preferRemote.map((p) => compileGlob(p));
-    aggregator.setOffload({ preferRemote: (name) => preferRemote.some((g) => g.matches(name)), fanOutTargets: new Set(settings.fanOut.map((f) => f.tool)) });
+    aggregator.setOffload({ preferRemote: (name) => preferRemote.some((g) => g.matches(name)), fanOut: new Map(settings.fanOut.map((f) => [f.name, f.tool])) });
     mesh.sharedNow = sharedOffer(aggregator, settings);
     await serveShared(node, aggregator, () => mesh.sharedNow, admit, log, options.runOnce);
     discovery.onChange((peer) => mesh.peerChanged(peer));

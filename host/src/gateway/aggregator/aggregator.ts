@@ -22,7 +22,8 @@ import type { CatalogPart, Provider, ProviderCallContext } from '../../providers
 import type { Logger } from '../../telemetry/log.js';
 import { withheldError, type ToolPins, type Unapproved } from '../../security/pinning/pins.js';
 import { mergeNames, sortBy, type Offered } from './naming.js';
-import { ToolCaller, type Replica, type ToolRoute } from './routing.js';
+import { ToolCaller, type ToolRoute } from './routing.js';
+import { FanOutRoutes, peerOffersByName, routeOver } from './tool-routes.js';
 import { PROVIDERS_RESOURCE, providersReport } from './health.js';
 import { Arrivals } from './connecting.js';
 
@@ -32,8 +33,8 @@ export type ListPart = 'tools' | 'resources' | 'prompts';
 export interface MeshOffload {
   /** By public name: the peers' replicas of the same name join the route, preferred (the core's router puts them first). */
   preferRemote: (name: string) => boolean;
-  /** Public names that fan-out tools run on every provider. */
-  fanOutTargets: ReadonlySet<string>;
+  /** Fan-out tool name -> the public name of the tool it runs on every provider. */
+  fanOut: ReadonlyMap<string, string>;
 }
 
 interface Slot {
@@ -78,12 +79,13 @@ export class Aggregator {
   /** Which tools the offline queue can hold (public name, listing, provider); none until it says. */
   private deferrable: (name: string, tool: Tool, provider: Provider) => boolean = () => false;
   /** Mesh offload (mesh.prefer_remote, mesh.fan_out): none until the mesh says. */
-  private offload: MeshOffload = { preferRemote: () => false, fanOutTargets: new Set() };
+  private offload: MeshOffload = { preferRemote: () => false, fanOut: new Map() };
   /** Fan-out targets: every replica of the tool, this gateway's own and every peer's, as one router entry. */
-  private wideRoutes = new Map<string, ToolRoute>();
+  private readonly fanOutRoutes: FanOutRoutes;
 
   constructor(private readonly options: AggregatorOptions) {
     this.caller = new ToolCaller(options.router, options.settings.maxAttempts, options.log);
+    this.fanOutRoutes = new FanOutRoutes(options.router, this.routeOf);
     options.pins?.onChange(() => this.schedule('tools'));
     this.rebuildResources();
   }
@@ -193,7 +195,7 @@ export class Aggregator {
   private rebuildTools(): void {
     const offered = this.offered((s) => this.screenedTools(s));
     const merged = mergeNames(this.ownFirst(offered), this.options.settings.naming, this.conflict('tool'));
-    const peerOffers = this.peerOffers(offered);
+    const peerOffers = peerOffersByName(offered, (o) => this.isPeer(o));
     const router = this.options.router;
     const next = new Map<string, ToolRoute>();
     for (const entry of merged) {
@@ -207,8 +209,14 @@ export class Aggregator {
     }
     for (const [name, route] of this.toolRoutes) if (!next.has(name)) router.removeTool(route.handle);
     this.toolRoutes = next;
-    this.rebuildWideRoutes(merged, peerOffers);
+    const wide = this.fanOutRoutes.rebuild(this.offload.fanOut.values(), merged, peerOffers);
     this.qualifiedTools = this.qualifiedNames(merged);
+    // A fan-out tool is a call to its target on every provider: authorization judges it by their names too.
+    for (const [fanOut, target] of this.offload.fanOut) {
+      const own = this.qualifiedTools.get(fanOut);
+      const offers = wide.get(target);
+      if (own && offers) this.qualifiedTools.set(fanOut, [...own, ...(this.qualifiedNames([{ name: target, replicas: offers }]).get(target) ?? [])]);
+    }
     this.tools = merged.map((m) => {
       const first = m.replicas[0]!;
       const tool = m.name === first.item.name ? first.item : { ...first.item, name: m.name };
@@ -216,43 +224,10 @@ export class Aggregator {
     });
   }
 
-  /** A router entry for `name` over `offers` (the old entry's handle and statistics kept). */
-  private routeOf(name: string, offers: readonly Offered<Tool>[], old: ToolRoute | undefined): ToolRoute {
-    const router = this.options.router;
-    const handles = offers.map((r) => r.provider);
-    const handle = old ? old.handle : router.addTool(handles);
-    if (old) router.setReplicas(handle, handles);
-    const replicas = new Map<number, Replica>();
-    for (const r of offers) {
-      const provider = this.slots[r.provider]!.provider;
-      const hints = r.item.annotations;
-      const idempotent = Boolean(hints?.idempotentHint || hints?.readOnlyHint || provider.idempotentTools?.().has(r.name));
-      replicas.set(r.provider, { provider, handle: r.provider, name: r.name, idempotent });
-    }
-    return { name, handle, replicas };
-  }
+  private routeOf = (name: string, offers: readonly Offered<Tool>[], old: ToolRoute | undefined): ToolRoute => routeOver(this.options.router, (h) => this.slots[h]!.provider, name, offers, old);
 
   private isPeer(o: Offered<unknown>): boolean {
     return this.slots[o.provider]!.provider.kind === 'peer';
-  }
-
-  /** The peers' offers by the name they share them under. */
-  private peerOffers(offered: readonly Offered<Tool>[]): Map<string, Offered<Tool>[]> {
-    const byName = new Map<string, Offered<Tool>[]>();
-    for (const o of offered) if (this.isPeer(o)) byName.set(o.name, [...(byName.get(o.name) ?? []), o]);
-    return byName;
-  }
-
-  /** The router entries of fan-out targets: the listed tool's replicas and every peer's of that name. */
-  private rebuildWideRoutes(merged: readonly { name: string; replicas: readonly Offered<Tool>[] }[], peerOffers: Map<string, Offered<Tool>[]>): void {
-    const next = new Map<string, ToolRoute>();
-    for (const target of this.offload.fanOutTargets) {
-      const listed = merged.find((m) => m.name === target)?.replicas ?? [];
-      const all = [...listed, ...(peerOffers.get(target) ?? []).filter((p) => !listed.some((l) => l.provider === p.provider))];
-      if (all.length > 0) next.set(target, this.routeOf(target, all, this.wideRoutes.get(target)));
-    }
-    for (const [name, route] of this.wideRoutes) if (!next.has(name)) this.options.router.removeTool(route.handle);
-    this.wideRoutes = next;
   }
 
   /**
@@ -261,7 +236,7 @@ export class Aggregator {
    * core's router ranks them. Undefined when none serves it.
    */
   callEverywhere(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): { provider: string; result: Promise<CallToolResult> }[] | undefined {
-    const route = this.wideRoutes.get(name);
+    const route = this.fanOutRoutes.get(name);
     return route ? this.caller.callEach(route, args, context) : undefined;
   }
 
@@ -271,9 +246,8 @@ export class Aggregator {
    * this gateway lacks), so joining a mesh leaves the local list as it was.
    */
   private ownFirst<T>(offered: Offered<T>[]): Offered<T>[] {
-    const isPeer = (o: Offered<T>) => this.slots[o.provider]!.provider.kind === 'peer';
-    const own = new Set(offered.filter((o) => !isPeer(o)).map((o) => o.name));
-    return offered.filter((o) => !isPeer(o) || !own.has(o.name));
+    const own = new Set(offered.filter((o) => !this.isPeer(o)).map((o) => o.name));
+    return offered.filter((o) => !this.isPeer(o) || !own.has(o.name));
   }
 
   private qualifiedNames(merged: readonly { name: string; replicas: readonly Offered<unknown>[] }[]): Map<string, readonly string[]> {
