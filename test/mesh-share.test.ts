@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../host/src/config/load.js';
 import type { Gateway } from '../host/src/gateway/gateway.js';
 import { writeNetworkKey } from '../host/src/mesh/identity.js';
+import type { MeshReport } from '../host/src/mesh/resources.js';
 import { MCP_PROTOCOL, StreamTransport } from '../host/src/mesh/stream-transport.js';
 import { docPage } from './helpers/docs.js';
 import { connectClient, eventually, EVERYTHING, NODE, startGateway } from './helpers/gateway.js';
@@ -62,6 +63,17 @@ describe('resources and prompts over the mesh', () => {
     const prompt = await client.getPrompt({ name: 'simple-prompt' });
     expect(prompt.messages).toEqual((await onC.getPrompt({ name: 'simple-prompt' })).messages);
     expect(prompt.messages.length).toBeGreaterThan(0);
+  });
+
+  it("names them in A's and C's mesh reports, with their digests", async () => {
+    const report = async (on: Client) => JSON.parse(((await on.readResource({ uri: 'mcp-edge://mesh' })).contents[0] as { text: string }).text) as MeshReport;
+    const ofC = await report(onC);
+    expect(ofC.shares_resources.map((r) => r.name)).toEqual([SHARED]);
+    expect(ofC.shares_prompts.map((p) => p.name)).toEqual(['simple-prompt']);
+    const peerC = (await report(client)).peers.find((p) => p.peer_id === c.mesh!.peerId)!;
+    expect(peerC.resources).toEqual(ofC.shares_resources);
+    expect(peerC.prompts).toEqual(ofC.shares_prompts);
+    expect(peerC.prompts[0]!.digest).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('refuses what C does not share, even to a peer that asks for it by name', async () => {
