@@ -86,6 +86,11 @@ describe('offload over the mesh', () => {
 
   it('fans out: all answers, the first, and a quorum', async () => {
     const { b: peerB, c: peerC } = peerIds();
+    const listing = (await client.listTools()).tools;
+    const schemaOf = (name: string) => listing.find((t) => t.name === name)?.inputSchema;
+    // The fan-out takes the arguments of its target, and says so in its listing.
+    expect(schemaOf('whoami_all')).toEqual(schemaOf('whoami'));
+    expect(schemaOf('whoami_all')).not.toEqual({ type: 'object' });
     const all = await call(client, 'whoami_all');
     expect(all.isError).toBeUndefined();
     const record = all.structuredContent as { providers: number; answers: { provider: string; result: CallToolResult }[] };

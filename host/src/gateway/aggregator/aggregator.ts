@@ -220,6 +220,9 @@ export class Aggregator {
     this.tools = merged.map((m) => {
       const first = m.replicas[0]!;
       const tool = m.name === first.item.name ? first.item : { ...first.item, name: m.name };
+      // A fan-out tool takes its target's arguments: listed with the target's input schema once a provider offers it.
+      const targetSchema = wide.get(this.offload.fanOut.get(m.name) ?? '')?.[0]?.item.inputSchema;
+      if (targetSchema) return { ...tool, inputSchema: targetSchema };
       return this.deferrable(m.name, first.item, this.slots[first.provider]!.provider) ? withTaskSupport(tool) : tool;
     });
   }
