@@ -24,8 +24,9 @@ const bumpFile = join(dir, 'bumps.txt');
 
 type MeshInput = NonNullable<EdgeConfigInput['mesh']>;
 const replica = (name: string, env: Record<string, string> = {}) => [{ id: 'up', transport: 'stdio' as const, command: NODE, args: [REPLICA], env: { REPLICA_NAME: name, ...env } }];
+// A peer not heard for three intervals leaves: 1 s intervals keep a loaded machine's gossip gaps from expiring one mid-test.
 const meshGateway = (mesh: MeshInput, upstreams: EdgeConfigInput['upstreams']) =>
-  startGateway({ upstreams, mesh: { enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], network_key_file: key, announce_interval_ms: 300, ...mesh } });
+  startGateway({ upstreams, mesh: { enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], network_key_file: key, announce_interval_ms: 1000, ...mesh } });
 
 const textOf = (result: unknown): string => (result as CallToolResult).content.map((c) => (c.type === 'text' ? c.text : '')).join('');
 const call = async (client: Client, name: string) => (await client.callTool({ name })) as CallToolResult;
@@ -117,7 +118,7 @@ describe('offload over the mesh', () => {
   it("judges a fan-out tool by its target's providers too: a rule that denies the peers' tool denies the fan-out", async () => {
     const guarded = await startGateway({
       upstreams: replica('G'),
-      mesh: { enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], network_key_file: key, announce_interval_ms: 300, bootstrap: c.mesh!.addresses(), fan_out: [{ name: 'whoami_all', tool: 'whoami' }] },
+      mesh: { enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], network_key_file: key, announce_interval_ms: 1000, bootstrap: c.mesh!.addresses(), fan_out: [{ name: 'whoami_all', tool: 'whoami' }] },
       authorization: { rules: [{ principals: ['*'], effect: 'deny', tools: ['mesh__whoami'] }] },
     });
     await eventually(() => (guarded.aggregator.qualifiedToolNames('whoami_all')?.includes('mesh__whoami') ? true : undefined), 15_000, "C's whoami behind the fan-out");

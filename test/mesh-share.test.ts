@@ -29,7 +29,7 @@ describe('resources and prompts over the mesh', () => {
   let client: Client;
   let onC: Client;
   beforeAll(async () => {
-    const mesh = { enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], network_key_file: key, announce_interval_ms: 300 };
+    const mesh = { enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], network_key_file: key, announce_interval_ms: 1000 };
     c = await startGateway({
       upstreams: [{ id: 'ev', transport: 'stdio', command: NODE, args: [EVERYTHING] }],
       mesh: { ...mesh, share: ['echo'], share_resources: [SHARED], share_prompts: ['simple-prompt'] },
