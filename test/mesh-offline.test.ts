@@ -1,8 +1,10 @@
 // Deferred calls to a mesh peer that is away: three steps across real
-// `mcp-edge serve` processes on 127.0.0.1. C shares `bump` (an effect counted
-// in a file); A defers calls to it to a mesh destination of its offline queue.
-// C stops, A's client calls `bump` as a task, A itself is killed and restarted,
-// C comes back: the call runs exactly once and its result is the task's.
+// `mcp-edge serve` processes on 127.0.0.1. C shares `bump` and `bump_marked`
+// (effects counted in a file); A defers calls to them to a mesh destination of
+// its offline queue (bump by its config, bump_marked by the mark C's upstream
+// puts on it). C stops, A's client calls `bump` as a task, A itself is killed
+// and restarted, calls `bump_marked` as a task, C comes back: each call runs
+// exactly once and its result is its task's.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -72,7 +74,7 @@ describe('a deferred call to a mesh peer that is away', () => {
   const startA = () =>
     startNode('a', { offline: { retry_base_ms: 100, sync_interval_seconds: 1, destinations: { peers: { mesh: true } }, deferrable_tools: { bump: 'peers' } } }, { listen: [`/ip4/127.0.0.1/tcp/${meshPort}`] });
   const startC = () =>
-    startNode('c', { upstreams: [{ id: 'up', transport: 'stdio', command: NODE, args: [REPLICA], env: { REPLICA_NAME: 'C', BUMP_FILE: bumpFile } }] }, { listen: ['/ip4/127.0.0.1/tcp/0'], share: ['bump'], bootstrap: a.addresses });
+    startNode('c', { upstreams: [{ id: 'up', transport: 'stdio', command: NODE, args: [REPLICA], env: { REPLICA_NAME: 'C', BUMP_FILE: bumpFile } }] }, { listen: ['/ip4/127.0.0.1/tcp/0'], share: ['bump', 'bump_marked'], bootstrap: a.addresses });
 
   beforeAll(async () => {
     meshPort = await freePort();
@@ -93,9 +95,11 @@ describe('a deferred call to a mesh peer that is away', () => {
     expect(config.offline.deferrable_tools).toEqual({ render_report: 'peers' });
   });
 
-  it("lists C's shared tool on A with task support (its calls may wait in A's queue)", async () => {
+  it("lists C's shared tools on A with task support (their calls may wait in A's queue)", async () => {
     const bump = await eventually(() => listed(client, 'bump'), 15_000, 'bump listed on A');
+    // bump by A's config ([offline.deferrable_tools]), bump_marked by the mark its upstream on C puts on it.
     expect(bump.execution?.taskSupport).toBe('optional');
+    expect((await eventually(() => listed(client, 'bump_marked'), 15_000, 'bump_marked listed on A')).execution?.taskSupport).toBe('optional');
     // Called plainly while C is up, it runs now.
     const now = await client.callTool({ name: 'bump' });
     expect((now.content as { text: string }[])[0]?.text).toBe('1');
@@ -104,32 +108,37 @@ describe('a deferred call to a mesh peer that is away', () => {
   it('waits while C is away, survives a restart of A, and runs exactly once when C is back', async () => {
     await stop(c);
     await eventually(async () => ((await listed(client, 'bump')) === undefined ? true : undefined), 15_000, 'bump gone from A');
-    const { task } = await client.request({ method: 'tools/call', params: { name: 'bump', task: { ttl: 600_000 } } }, CreateTaskResultSchema);
+    const defer = (name: string) => client.request({ method: 'tools/call', params: { name, task: { ttl: 600_000 } } }, CreateTaskResultSchema);
+    const { task } = await defer('bump');
     expect(task.status).toBe('working');
     expect(task.statusMessage).toBe('queued for peers');
 
-    // A is killed with the call queued; the new A has it in SQLite.
+    // A is killed with the call queued; the new A has it in SQLite, and remembers that C marked bump_marked deferrable.
     await client.close();
     await stop(a);
     a = await startA();
     client = await clientOf(a);
-    const get = () => client.request({ method: 'tasks/get', params: { taskId: task.taskId } }, GetTaskResultSchema);
-    expect((await get()).status).toBe('working');
+    const { task: marked } = await defer('bump_marked');
+    expect(marked.statusMessage).toBe('queued for peers');
+    const get = (taskId: string) => client.request({ method: 'tasks/get', params: { taskId } }, GetTaskResultSchema);
+    expect((await get(task.taskId)).status).toBe('working');
     await new Promise((r) => setTimeout(r, 1_500));
-    expect((await get()).status).toBe('working');
-    expect(runs()).toEqual(['C']);
+    expect([(await get(task.taskId)).status, (await get(marked.taskId)).status]).toEqual(['working', 'working']);
+    expect(runs()).toEqual(['bump']);
 
     c = await startC();
-    const done = await eventually(async () => {
-      const t = await get();
-      return t.status === 'working' ? undefined : t;
-    }, 30_000, 'the task to finish once C is back');
-    expect(done.status).toBe('completed');
-    const result = await client.request({ method: 'tasks/result', params: { taskId: task.taskId } }, CallToolResultSchema);
-    expect(result.content).toEqual([{ type: 'text', text: '2' }]);
-    // Exactly once: a sync finds nothing left, and C counted one more run.
+    const finished = (taskId: string) =>
+      eventually(async () => {
+        const t = await get(taskId);
+        return t.status === 'working' ? undefined : t;
+      }, 30_000, `task ${taskId} to finish once C is back`);
+    expect([(await finished(task.taskId)).status, (await finished(marked.taskId)).status]).toEqual(['completed', 'completed']);
+    const resultOf = async (taskId: string) => ((await client.request({ method: 'tasks/result', params: { taskId } }, CallToolResultSchema)).content as { text: string }[])[0]?.text;
+    // Runs 2 and 3 on C, in whichever order the queue delivered them.
+    expect([await resultOf(task.taskId), await resultOf(marked.taskId)].sort()).toEqual(['2', '3']);
+    // Exactly once: a sync finds nothing left, and C counted one more run of each.
     const sync = await client.callTool({ name: 'queue_sync' });
     expect((sync.structuredContent as { delivered: number }).delivered).toBe(0);
-    expect(runs()).toEqual(['C', 'C']);
+    expect(runs().sort()).toEqual(['bump', 'bump', 'bump_marked']);
   }, 90_000);
 });

@@ -92,27 +92,32 @@ export function listedAsDeferrable(settings: QueueSettings, plan: DestinationPla
   };
 }
 
+/** A tool its upstream marked deferrable waits in that upstream's destination; one a mesh peer shares marked, in the first mesh destination. */
 function markedDeferral(plan: DestinationPlan, provider: Provider, meta: Record<string, unknown> | undefined, tool: string): Deferral | undefined {
   if (provider.kind === 'local' || meta?.[DEFERRABLE_TOOL_META_KEY] !== true) return undefined;
-  const destination = plan.destinationOf.get(provider.id);
+  const destination = provider.kind === 'peer' ? plan.mesh.values().next().value : plan.destinationOf.get(provider.id);
   return destination === undefined ? undefined : { destination, tool };
 }
 
 /**
- * The tools upstreams marked deferrable, remembered in SQLite: an upstream
- * that is down lists nothing, yet calls to its marked tools must still wait
- * for it, also after a restart of the gateway. Updated whenever the merged
- * tool list changes; a tool is forgotten only when its upstream is up and no
- * longer marks it.
+ * The tools upstreams (and mesh peers) marked deferrable, remembered in
+ * SQLite: an upstream that is down lists nothing, yet calls to its marked
+ * tools must still wait for it, also after a restart of the gateway. Updated
+ * whenever the merged tool list changes; a tool is forgotten only when its
+ * upstream is up and no longer marks it. A peer's provider exists only once
+ * the peer was heard from since the start, so a peer's mark is also kept
+ * while its provider is absent.
  */
+type Mark = Deferral & { upstream: string; peer?: true };
+
 export class MarkedTools {
-  private marked: Map<string, Deferral & { upstream: string }>;
+  private marked: Map<string, Mark>;
 
   constructor(
     private readonly load: () => string | undefined,
     private readonly save: (json: string) => void,
   ) {
-    let saved: [string, Deferral & { upstream: string }][] = [];
+    let saved: [string, Mark][] = [];
     try {
       saved = JSON.parse(load() ?? '[]') as typeof saved;
     } catch {
@@ -128,15 +133,15 @@ export class MarkedTools {
 
   /** Re-reads the merged list; keeps marks of upstreams that are not up. */
   refresh(plan: DestinationPlan, aggregator: Aggregator): void {
-    const next = new Map<string, Deferral & { upstream: string }>();
+    const next = new Map<string, Mark>();
     for (const [name, m] of this.marked) {
       const provider = providerById(aggregator, m.upstream);
-      if (provider && provider.health().state !== 'up') next.set(name, m);
+      if (provider ? provider.health().state !== 'up' : m.peer === true) next.set(name, m);
     }
     for (const tool of aggregator.listTools()) {
       const target = aggregator.toolTarget(tool.name);
       const d = target && markedDeferral(plan, target.provider, target.tool._meta, target.name);
-      if (d && target) next.set(tool.name, { ...d, upstream: target.provider.id });
+      if (d && target) next.set(tool.name, { ...d, upstream: target.provider.id, ...(target.provider.kind === 'peer' ? { peer: true as const } : {}) });
     }
     const json = JSON.stringify([...next]);
     if (json !== JSON.stringify([...this.marked])) this.save(json);
