@@ -143,4 +143,26 @@ cpu_throttle_percent = 50
     expect(() => validateConfig({ tokenizers: { cl100k_base: '/x.json' } })).toThrowError(/tokenizers\.cl100k_base: this name is a built-in tiktoken encoding/);
     expect(() => validateConfig({ tokenizers: { 'a b': '/x.json' } })).toThrowError(/tokenizers\.a b: use 1-64 of/);
   });
+
+  it('takes a mesh destination only with the mesh on, and never beside a url or an upstream', () => {
+    const key = { enabled: true, network_key_file: '/k' };
+    const offline = { destinations: { peers: { mesh: true } }, deferrable_tools: { bump: 'peers' } };
+    expect(validateConfig({ mesh: key, offline }).offline.destinations.peers?.mesh).toBe(true);
+    expect(() => validateConfig({ offline })).toThrowError(/offline\.destinations\.peers\.mesh: a mesh destination needs the mesh: set mesh\.enabled = true/);
+    expect(() => validateConfig({ mesh: key, offline: { destinations: { peers: { mesh: true, url: 'http://127.0.0.1:1/mcp' } } } })).toThrowError(/exactly one of url, upstream and mesh/);
+    expect(() => validateConfig({ mesh: key, offline: { destinations: { peers: { mesh: false } } } })).toThrowError(/exactly one of url, upstream and mesh/);
+  });
+
+  it('checks the offload keys of [mesh]: patterns, fan-out names, modes and quorums', () => {
+    const mesh = { enabled: true, open: true };
+    const fanOut = (entries: unknown[]) => validateConfig({ mesh: { ...mesh, fan_out: entries } }).mesh.fan_out;
+    expect(fanOut([{ name: 'all_of_it', tool: 'count' }])).toEqual([{ name: 'all_of_it', tool: 'count', mode: 'all' }]);
+    expect(() => fanOut([{ name: 'x', tool: 'count', mode: 'first', quorum: 2 }])).toThrowError(/mesh\.fan_out\.0\.quorum: quorum applies only to mode = "quorum"/);
+    expect(() => fanOut([{ name: 'x', tool: 'x' }])).toThrowError(/a fan-out tool cannot run itself/);
+    expect(() => fanOut([{ name: 'x', tool: 'a' }, { name: 'x', tool: 'b' }])).toThrowError(/mesh\.fan_out\.1\.name: fan-out tool "x" is defined twice/);
+    expect(() => fanOut([{ name: 'x', tool: 'a' }, { name: 'y', tool: 'x' }])).toThrowError(/mesh\.fan_out\.1\.tool: "x" is a fan-out tool itself/);
+    expect(() => fanOut([{ name: 'x', tool: 'a', mode: 'some' }])).toThrowError(/mesh\.fan_out\.0\.mode/);
+    expect(() => validateConfig({ mesh: { ...mesh, prefer_remote: ['heavy_\\'] } })).toThrowError(/mesh\.prefer_remote\.0: a pattern cannot end with a lone/);
+    expect(validateConfig({ mesh: { ...mesh, prefer_remote: ['heavy_*'], share_resources: ['file:///x'], share_prompts: ['p'] } }).mesh).toMatchObject({ prefer_remote: ['heavy_*'], share_resources: ['file:///x'], share_prompts: ['p'] });
+  });
 });

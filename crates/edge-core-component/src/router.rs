@@ -48,6 +48,10 @@ impl GuestRouter for RouterResource {
         Ok(self.0.borrow_mut().set_replicas(tool, &providers)?)
     }
 
+    fn set_preferred(&self, tool: u32, providers: Vec<u32>) -> Result<(), RouterError> {
+        Ok(self.0.borrow_mut().set_preferred(tool, &providers)?)
+    }
+
     fn remove_tool(&self, tool: u32) -> Result<(), RouterError> {
         Ok(self.0.borrow_mut().remove_tool(tool)?)
     }

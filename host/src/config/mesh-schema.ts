@@ -2,6 +2,7 @@
 // (host/src/mesh/). Off by default; when on, the mesh is private unless the
 // config says otherwise: a pre-shared network key, or `open = true` explicitly.
 import { z } from 'zod';
+import { globProblem } from '../security/glob.js';
 
 /** A libp2p multiaddr as text; parsed and checked when the mesh starts. */
 const multiaddrText = z.string().regex(/^\/[A-Za-z0-9]/, 'a multiaddr starts with "/", e.g. "/ip4/0.0.0.0/tcp/4001"');
@@ -10,6 +11,34 @@ const multiaddrText = z.string().regex(/^\/[A-Za-z0-9]/, 'a multiaddr starts wit
 export const CONTEXT_SPACE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 const peerIdText = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,64}$/, 'a peer id is the base58 text `mcp-edge` logs as mesh peer_id, e.g. "12D3KooW..."');
+
+const toolName = z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'a tool name is 1-128 of [A-Za-z0-9_.-]');
+
+/** A tool name pattern: `*` any run of characters, `?` one, `\` makes the next one literal (as in the policy rules). */
+const toolPattern = z.string().superRefine((p, ctx) => {
+  const problem = globProblem(p);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** One fan-out tool: a tool of its own that runs another on every provider and merges the answers. */
+const fanOutSchema = z
+  .object({
+    /** The name this gateway lists it under (what clients call). */
+    name: toolName,
+    /** The tool it runs, by its public name, on every provider that serves it: this gateway itself and every peer that shares it. */
+    tool: toolName,
+    /**
+     * How the answers merge: "all" (every provider's answer, once all are in),
+     * "first" (the first answer that is not an error; the other calls are
+     * cancelled), "quorum" (the first answer that `quorum` providers gave alike).
+     */
+    mode: z.enum(['all', 'first', 'quorum']).default('all'),
+    /** mode = "quorum": how many equal answers decide; default: more than half of the providers called. */
+    quorum: z.number().int().min(1).max(1000).optional(),
+  })
+  .strict()
+  .refine((f) => f.quorum === undefined || f.mode === 'quorum', { message: 'quorum applies only to mode = "quorum"', path: ['quorum'] })
+  .refine((f) => f.name !== f.tool, { message: 'a fan-out tool cannot run itself: name and tool differ', path: ['tool'] });
 
 export const meshSchema = z
   .object({
@@ -45,6 +74,10 @@ export const meshSchema = z
     allowed_peers: z.array(peerIdText).optional(),
     /** Public names of this gateway's tools that other nodes may call; none by default. */
     share: z.array(z.string().min(1)).default([]),
+    /** URIs of this gateway's resources (as resources/list lists them) that other nodes may read; none by default. */
+    share_resources: z.array(z.string().min(1).max(2048)).default([]),
+    /** Names of this gateway's prompts (as prompts/list lists them) that other nodes may get; none by default. */
+    share_prompts: z.array(z.string().min(1).max(256)).default([]),
     /** How often this node announces what it shares, in ms; a peer not heard for three intervals is dropped. */
     announce_interval_ms: z.number().int().min(100).max(3_600_000).default(10_000),
     /** A call to a peer that has not answered after this long fails with a timeout, in ms. */
@@ -65,6 +98,14 @@ export const meshSchema = z
     context_max_doc_bytes: z.number().int().min(4096).max(256 * 1024 * 1024).default(16 * 1024 * 1024),
     /** How often each space is compared with each peer's (anti-entropy), in ms; a new connection is compared at once. */
     context_sync_interval_ms: z.number().int().min(100).max(3_600_000).default(5_000),
+    /**
+     * Offload: tools of this gateway (public names; `*` and `?` wildcards)
+     * whose calls go to a peer that shares a tool of the same name whenever
+     * one can serve, this gateway's own as the fallback.
+     */
+    prefer_remote: z.array(toolPattern).default([]),
+    /** Fan-out tools: each runs one tool on every provider at once and merges the answers. */
+    fan_out: z.array(fanOutSchema).default([]),
   })
   .strict()
   .superRefine((m, ctx) => {
@@ -75,6 +116,11 @@ export const meshSchema = z
         message: 'a mesh is private by default: set mesh.network_key_file to the swarm key every node shares (`mcp-edge mesh keygen` writes one), or set mesh.open = true to accept any node',
       });
     }
+    const names = m.fan_out.map((f) => f.name);
+    m.fan_out.forEach((f, i) => {
+      if (names.indexOf(f.name) !== i) ctx.addIssue({ code: 'custom', path: ['fan_out', i, 'name'], message: `fan-out tool "${f.name}" is defined twice` });
+      if (names.includes(f.tool)) ctx.addIssue({ code: 'custom', path: ['fan_out', i, 'tool'], message: `"${f.tool}" is a fan-out tool itself; a fan-out tool runs a plain tool` });
+    });
     if (m.network_key_file !== undefined && m.open) {
       ctx.addIssue({ code: 'custom', path: ['open'], message: 'mesh.open = true and mesh.network_key_file contradict each other: keep one' });
     }

@@ -3,6 +3,15 @@
 import { join, resolve } from 'node:path';
 import type { MeshConfig } from './mesh-schema.js';
 
+/** One fan-out tool ([[mesh.fan_out]]). */
+export interface FanOutSettings {
+  name: string;
+  tool: string;
+  mode: 'all' | 'first' | 'quorum';
+  /** mode "quorum": equal answers needed; undefined: more than half of the providers called. */
+  quorum: number | undefined;
+}
+
 export interface MeshSettings {
   listen: readonly string[];
   /** What peers are told to dial instead of `listen`; empty for the listen addresses. */
@@ -15,9 +24,15 @@ export interface MeshSettings {
   networkKeyFile: string | undefined;
   allowedPeers: readonly string[] | undefined;
   share: readonly string[];
+  /** Resource URIs and prompt names this node shares. */
+  shareResources: readonly string[];
+  sharePrompts: readonly string[];
   announceIntervalMs: number;
   callTimeoutMs: number;
   localityMs: number;
+  /** Tool name patterns whose peers' replicas rank before this gateway's own. */
+  preferRemote: readonly string[];
+  fanOut: readonly FanOutSettings[];
   /** Where this node's private key lives: a file, or the TPM (security.use_tpm). */
   identity: 'file' | 'tpm';
   /** This node's private key with identity "file" (created on first start). */
@@ -48,9 +63,13 @@ export function resolveMesh(mesh: MeshConfig, dataDir: string): MeshSettings | u
     networkKeyFile: mesh.open ? undefined : resolve(mesh.network_key_file!),
     allowedPeers: mesh.allowed_peers,
     share: mesh.share,
+    shareResources: mesh.share_resources,
+    sharePrompts: mesh.share_prompts,
     announceIntervalMs: mesh.announce_interval_ms,
     callTimeoutMs: mesh.call_timeout_ms,
     localityMs: mesh.locality_ms,
+    preferRemote: mesh.prefer_remote,
+    fanOut: mesh.fan_out.map((f) => ({ name: f.name, tool: f.tool, mode: f.mode, quorum: f.quorum })),
     identity: mesh.identity,
     identityFile: meshIdentityFile(dataDir),
     context: {

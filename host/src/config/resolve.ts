@@ -124,8 +124,8 @@ export interface UpstreamSettings {
 }
 
 export interface DestinationSettings {
-  /** Where its calls go: an MCP endpoint, or the connection of a configured upstream. */
-  target: { url: string; tls?: OutgoingTlsSettings } | { upstream: string };
+  /** Where its calls go: an MCP endpoint, the connection of a configured upstream, or a mesh peer that shares the tool. */
+  target: { url: string; tls?: OutgoingTlsSettings } | { upstream: string } | { mesh: true };
   maxItems: number;
   maxBytes?: number;
   overflow?: 'reject' | 'drop-oldest-lowest-priority';
@@ -347,7 +347,7 @@ function resolveDestinations(config: EdgeConfig): Record<string, DestinationSett
   const named = new Set<string>();
   for (const [name, d] of Object.entries(o.destinations)) {
     const tls = resolveOutgoingTls(d);
-    const target = d.url !== undefined ? { url: d.url, ...(tls ? { tls } : {}) } : { upstream: d.upstream ?? '' };
+    const target = d.mesh ? { mesh: true as const } : d.url !== undefined ? { url: d.url, ...(tls ? { tls } : {}) } : { upstream: d.upstream ?? '' };
     if (d.upstream !== undefined) named.add(d.upstream);
     out[name] = { target, maxItems: d.max_items ?? o.queue_size, maxBytes: d.max_bytes, overflow: d.overflow, ttlMs: d.ttl_seconds * 1000, ordered: d.ordered, batch: d.batch, ...(d.delivery_window !== undefined ? { window: d.delivery_window } : {}) };
   }

@@ -147,8 +147,9 @@ function checkOutgoingTls(v: OutgoingTlsInput, ctx: z.RefinementCtx): void {
 
 /**
  * One place deferred calls go: an MCP server at a URL (Streamable HTTP; a
- * peer mcp-edge, say), or a configured upstream (stdio or HTTP), whose
- * provider then carries the calls. Exactly one of `url` and `upstream`.
+ * peer mcp-edge, say), a configured upstream (stdio or HTTP), whose
+ * provider then carries the calls, or the mesh (whichever peer shares the
+ * tool when it is back). Exactly one of `url`, `upstream` and `mesh`.
  */
 export const queueDestinationSchema = z
   .object({
@@ -156,6 +157,8 @@ export const queueDestinationSchema = z
     url: z.string().url().optional(),
     /** The id of an entry in [[upstreams]]: calls go through that upstream's connection. */
     upstream: z.string().min(1).optional(),
+    /** true: calls go over the mesh ([mesh]) to a peer that shares the tool; they wait while none does. */
+    mesh: z.boolean().optional(),
     /** Most calls waiting for it; offline.queue_size when absent. */
     max_items: z.number().int().min(1).optional(),
     /** Most payload bytes waiting for it. */
@@ -173,11 +176,12 @@ export const queueDestinationSchema = z
     ...outgoingTlsKeys,
   })
   .strict()
-  .refine((d) => (d.url === undefined) !== (d.upstream === undefined), { message: 'a destination has exactly one of url and upstream' })
+  .refine((d) => [d.url, d.upstream, d.mesh || undefined].filter((t) => t !== undefined).length === 1, { message: 'a destination has exactly one of url, upstream and mesh' })
   .superRefine((d, ctx) => {
-    if (d.upstream !== undefined) {
+    if (d.upstream !== undefined || d.mesh) {
+      const via = d.mesh ? 'a mesh destination (its calls use the mesh connection)' : "an upstream destination (its calls use the upstream's connection); set it on the upstream";
       for (const key of ['tls_ca', 'tls_cert', 'tls_key'] as const) {
-        if (d[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} does not apply to an upstream destination (its calls use the upstream's connection); set it on the upstream` });
+        if (d[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} does not apply to ${via}` });
       }
     }
     checkOutgoingTls(d, ctx);
@@ -712,6 +716,9 @@ export const configSchema = z
     for (const [name, d] of Object.entries(c.offline.destinations)) {
       if (d.upstream !== undefined && !seen.has(d.upstream)) {
         ctx.addIssue({ code: 'custom', path: ['offline', 'destinations', name, 'upstream'], message: `no upstream has id "${d.upstream}"` });
+      }
+      if (d.mesh && !c.mesh.enabled) {
+        ctx.addIssue({ code: 'custom', path: ['offline', 'destinations', name, 'mesh'], message: 'a mesh destination needs the mesh: set mesh.enabled = true (see docs/mesh.md)' });
       }
     }
   });

@@ -49,6 +49,8 @@ export interface CoreRouter {
   setPowerMode(mode: PowerMode): void;
   addTool(providers: readonly number[]): number;
   setReplicas(tool: number, providers: readonly number[]): void;
+  /** The replicas of `tool` that rank ahead of the others (offload: remote before local); empty: by score alone. */
+  setPreferred(tool: number, providers: readonly number[]): void;
   removeTool(tool: number): void;
   /** Replicas that may serve `tool` now, best first; empty when none can. */
   select(tool: number, nowMs?: number): Uint32Array;
@@ -84,6 +86,7 @@ function wrap(raw: RawRouter): CoreRouter {
     setPowerMode: (mode) => raw.setPowerMode(mode),
     addTool: (providers) => callCore(() => raw.addTool(Uint32Array.from(providers)), describe),
     setReplicas: (t, providers) => callCore(() => raw.setReplicas(t, Uint32Array.from(providers)), describe),
+    setPreferred: (t, providers) => callCore(() => raw.setPreferred(t, Uint32Array.from(providers)), describe),
     removeTool: (t) => callCore(() => raw.removeTool(t), describe),
     select: (t, nowMs) => callCore(() => raw.select(t, now(nowMs)), describe),
     begin: (t, nowMs) => callCore(() => raw.begin(t, now(nowMs)), describe),

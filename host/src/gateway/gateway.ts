@@ -263,7 +263,10 @@ export class Gateway {
           ...(gateway.tpm ? { prover: gateway.tpm.prover(settings.mesh.identity === 'tpm') } : {}),
           ...(peerAttestation ? { attestation: peerAttestation } : {}),
           db: gateway.db,
+          ...(gateway.queue ? { runOnce: gateway.queue.runOnce } : {}),
         });
+        const { registerFanOutTools } = await import('../mesh/fan-out.js');
+        registerFanOutTools(gateway.tools, gateway.aggregator, settings.mesh.fanOut);
         const { resource, template } = meshResources(gateway.mesh);
         gateway.plugins.registerResource(resource);
         gateway.plugins.registerResourceTemplate(template);

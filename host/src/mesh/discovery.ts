@@ -1,5 +1,6 @@
 // Who shares which tools. Each node announces its shared tools (definitions,
-// their digests, whether a retry is safe) by gossip on one topic, every
+// their digests, whether a retry is safe), resources and prompts (definitions
+// and digests) by gossip on one topic, every
 // interval and whenever the list changes, and as DHT provider records keyed by
 // tool name. The directory keeps what each peer last said; a peer that goes
 // silent for three intervals, or whose connection closes, leaves it. Gossip
@@ -11,10 +12,10 @@ import type { PeerId } from '@libp2p/interface';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { create as createDigest } from 'multiformats/hashes/digest';
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Prompt, Resource, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Logger } from '../telemetry/log.js';
-import { toolDigest } from '../security/pinning/digest.js';
+import { canonicalJson, toolDigest } from '../security/pinning/digest.js';
 import type { MeshNode } from './node.js';
 
 export const TOOLS_TOPIC = '/mcp-edge/tools/1';
@@ -32,8 +33,35 @@ export interface SharedTool {
   idempotent: boolean;
 }
 
+/** A shared resource or prompt as announced. */
+export interface SharedItem<T> {
+  definition: T;
+  /** SHA-256 of the definition's canonical JSON. */
+  digest: string;
+}
+export type SharedResource = SharedItem<Resource>;
+export type SharedPrompt = SharedItem<Prompt>;
+
+/** What a node shares: tools, and the resources and prompts it chose. */
+export interface SharedOffer {
+  tools: SharedTool[];
+  resources: SharedResource[];
+  prompts: SharedPrompt[];
+}
+
+const digestText = z.string().regex(/^[0-9a-f]{64}$/);
+
+// Nodes from before resources and prompts were shared announce tools only: the lists default to empty.
 const announcementSchema = z.object({
   v: z.literal(1),
+  resources: z
+    .array(z.object({ definition: z.object({ uri: z.string().min(1).max(2048), name: z.string().max(256) }).passthrough(), digest: digestText }))
+    .max(1000)
+    .default([]),
+  prompts: z
+    .array(z.object({ definition: z.object({ name: z.string().min(1).max(256) }).passthrough(), digest: digestText }))
+    .max(1000)
+    .default([]),
   tools: z
     .array(
       z.object({
@@ -47,6 +75,8 @@ const announcementSchema = z.object({
 
 export interface PeerEntry {
   tools: SharedTool[];
+  resources: SharedResource[];
+  prompts: SharedPrompt[];
   heardAt: number;
 }
 
@@ -60,10 +90,19 @@ export function sharedTool(definition: Tool, idempotent: boolean): SharedTool {
   return { definition, digest: toolDigest(definition).digest, idempotent };
 }
 
+export function sharedItem<T>(definition: T): SharedItem<T> {
+  return { definition, digest: createHash('sha256').update(canonicalJson(definition)).digest('hex') };
+}
+
+/** What changes an announcement: names, digests and retry safety. */
+function fingerprint(offer: SharedOffer): string {
+  return JSON.stringify([offer.tools.map((t) => [t.definition.name, t.digest, t.idempotent]), offer.resources.map((r) => r.digest), offer.prompts.map((p) => p.digest)]);
+}
+
 export class Discovery {
   private readonly peers = new Map<string, PeerEntry>();
   private readonly listeners = new Set<(peer: string) => void>();
-  private shared: SharedTool[] = [];
+  private shared: SharedOffer = { tools: [], resources: [], prompts: [] };
   private provided = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -122,17 +161,17 @@ export class Discovery {
   }
 
   /** Sets what this node shares and announces it at once. */
-  share(tools: SharedTool[]): void {
-    const changed = JSON.stringify(tools.map((t) => [t.definition.name, t.digest, t.idempotent])) !== JSON.stringify(this.shared.map((t) => [t.definition.name, t.digest, t.idempotent]));
-    this.shared = tools;
+  share(offer: SharedOffer): void {
+    const changed = fingerprint(offer) !== fingerprint(this.shared);
+    this.shared = offer;
     if (changed) {
-      this.provided = new Set([...this.provided].filter((name) => tools.some((t) => t.definition.name === name)));
+      this.provided = new Set([...this.provided].filter((name) => offer.tools.some((t) => t.definition.name === name)));
       void this.announce();
     }
   }
 
   private announcement(): Uint8Array {
-    return new TextEncoder().encode(JSON.stringify({ v: 1, tools: this.shared }));
+    return new TextEncoder().encode(JSON.stringify({ v: 1, ...this.shared }));
   }
 
   /** Asks `peer` for its announcement over a stream of its own. */
@@ -177,7 +216,7 @@ export class Discovery {
 
   /** Puts provider records for shared tools not yet provided (needs DHT peers; retried every interval). */
   private async provide(): Promise<void> {
-    for (const tool of this.shared) {
+    for (const tool of this.shared.tools) {
       const name = tool.definition.name;
       if (this.provided.has(name) || this.node.getConnections().length === 0) continue;
       try {
@@ -199,11 +238,13 @@ export class Discovery {
     }
     const peer = from.toString();
     const tools = parsed.tools.map((t) => ({ definition: t.definition as Tool, digest: t.digest, idempotent: t.idempotent }));
+    const resources = parsed.resources.map((r) => ({ definition: r.definition as Resource, digest: r.digest }));
+    const prompts = parsed.prompts.map((p) => ({ definition: p.definition as Prompt, digest: p.digest }));
     const before = this.peers.get(peer);
-    this.peers.set(peer, { tools, heardAt: Date.now() });
-    const same = before && JSON.stringify(before.tools.map((t) => t.digest)) === JSON.stringify(tools.map((t) => t.digest));
-    if (!same) {
-      this.log.info(`mesh: peer ${peer} shares ${tools.length} tool(s)`, { tools: tools.map((t) => t.definition.name) });
+    const entry = { tools, resources, prompts, heardAt: Date.now() };
+    this.peers.set(peer, entry);
+    if (!before || fingerprint(before) !== fingerprint(entry)) {
+      this.log.info(`mesh: peer ${peer} shares ${tools.length} tool(s), ${resources.length} resource(s), ${prompts.length} prompt(s)`, { tools: tools.map((t) => t.definition.name) });
       this.emit(peer);
     }
   }

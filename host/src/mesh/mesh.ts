@@ -6,7 +6,7 @@ import type { MeshSettings } from '../config/mesh-settings.js';
 import type { Logger } from '../telemetry/log.js';
 import type { PeerAttestation } from '../security/tpm/peer-attestation.js';
 import { meshAdmission, serveAttestation, type AttestationProver, type MeshAdmission } from './attestation.js';
-import { Discovery, type SharedTool } from './discovery.js';
+import { Discovery, type SharedOffer, type SharedTool } from './discovery.js';
 import { MeshError } from './errors.js';
 import { MeshStats, meshMetrics } from './metrics.js';
 import { loadIdentity, loadNetworkKey } from './identity.js';
@@ -14,8 +14,9 @@ import { multiaddr } from '@multiformats/multiaddr';
 import type { PrivateKey } from '@libp2p/interface';
 import { bootstrapAddrs, createMeshNode, pingPeer, type MeshNode } from './node.js';
 import { peerIdFromString } from '@libp2p/peer-id';
+import { compileGlob } from '../security/glob.js';
 import { PeerProvider } from './peer-provider.js';
-import { serveSharedTools, sharedTools } from './serve.js';
+import { serveShared, sharedOffer, type RunOnce } from './serve.js';
 import { SharedContext } from './context/context.js';
 import type { Db } from '../storage/database.js';
 
@@ -35,6 +36,8 @@ export interface MeshStartOptions {
   attestation?: PeerAttestation;
   /** The gateway's database: where the shared context spaces (mesh.context) are kept. */
   db?: Db;
+  /** The offline queue's idempotency memory: a peer's resent call runs once per key. */
+  runOnce?: RunOnce;
 }
 
 /** The shortest a bootstrap dial may take before it is given up. */
@@ -44,7 +47,7 @@ export class Mesh {
   /** Peer id -> its provider; kept when a peer leaves (down, no tools) so it comes back in place. */
   readonly peers = new Map<string, PeerProvider>();
 
-  private sharedNow: SharedTool[] = [];
+  private sharedNow: SharedOffer = { tools: [], resources: [], prompts: [] };
   private rejoin: NodeJS.Timeout | undefined;
   readonly stats = new MeshStats();
   /** The shared context spaces (mesh.context); undefined when none is named. */
@@ -67,8 +70,13 @@ export class Mesh {
     return this.node.getMultiaddrs().map((a) => a.toString());
   }
 
-  /** What this node shares now. */
+  /** The tools this node shares now. */
   shared(): readonly SharedTool[] {
+    return this.sharedNow.tools;
+  }
+
+  /** Everything this node shares now: tools, resources, prompts. */
+  sharedOffer(): SharedOffer {
     return this.sharedNow;
   }
 
@@ -101,7 +109,7 @@ export class Mesh {
   metrics(): string {
     const peers = [...this.peers.values()].map((p) => ({ state: p.health().state, tools: p.catalog().tools.length }));
     const context = this.context && { ...this.context.sync.stats, spaces: [...this.context.spaces.values()].map((s) => ({ space: s.name, bytes: s.size().bytes })) };
-    return meshMetrics({ connections: this.node.getConnections().length, peers, shared: this.sharedNow.length }, this.stats, context);
+    return meshMetrics({ connections: this.node.getConnections().length, peers, shared: this.sharedNow.tools.length }, this.stats, context);
   }
 
   private peerChanged(peer: string): void {
@@ -165,17 +173,17 @@ export class Mesh {
     const admit = meshAdmission(node, options.attestation);
     const mesh = new Mesh(node, discovery, settings, aggregator, admit);
     if (options.prover) await serveAttestation(node, options.prover, log);
-    const share = new Set(settings.share);
-    mesh.sharedNow = sharedTools(aggregator, share);
-    await serveSharedTools(node, aggregator, () => mesh.sharedNow.map((t) => t.definition), admit, log);
+    const preferRemote = settings.preferRemote.map((p) => compileGlob(p));
+    aggregator.setOffload({ preferRemote: (name) => preferRemote.some((g) => g.matches(name)), fanOut: new Map(settings.fanOut.map((f) => [f.name, f.tool])) });
+    mesh.sharedNow = sharedOffer(aggregator, settings);
+    await serveShared(node, aggregator, () => mesh.sharedNow, admit, log, options.runOnce);
     if (settings.context.spaces.length > 0) {
       if (!options.db) throw new MeshError('mesh.context needs the gateway database to keep its spaces in');
       mesh.context = await SharedContext.attach(node, settings.context, options.db, admit, log);
     }
     discovery.onChange((peer) => mesh.peerChanged(peer));
-    aggregator.onListChanged((part) => {
-      if (part !== 'tools') return;
-      mesh.sharedNow = sharedTools(aggregator, share);
+    aggregator.onListChanged(() => {
+      mesh.sharedNow = sharedOffer(aggregator, settings);
       discovery.share(mesh.sharedNow);
     });
     try {
@@ -188,9 +196,14 @@ export class Mesh {
     mesh.context?.sync.start();
     mesh.keepJoined(log);
     discovery.share(mesh.sharedNow);
-    const missing = settings.share.filter((name) => !mesh.sharedNow.some((t) => t.definition.name === name));
-    if (missing.length > 0) log.warn('mesh: mesh.share names tools this gateway does not list (yet); they are shared once listed', { missing });
-    log.info('mesh listening', { peer_id: mesh.peerId, addresses: mesh.addresses(), shares: mesh.sharedNow.map((t) => t.definition.name), context: settings.context.spaces });
+    const offer = mesh.sharedNow;
+    const missing = [
+      ...settings.share.filter((name) => !offer.tools.some((t) => t.definition.name === name)),
+      ...settings.shareResources.filter((uri) => !offer.resources.some((r) => r.definition.uri === uri)),
+      ...settings.sharePrompts.filter((name) => !offer.prompts.some((p) => p.definition.name === name)),
+    ];
+    if (missing.length > 0) log.warn('mesh: mesh.share, share_resources or share_prompts name what this gateway does not list (yet); each is shared once listed', { missing });
+    log.info('mesh listening', { peer_id: mesh.peerId, addresses: mesh.addresses(), shares: offer.tools.map((t) => t.definition.name), context: settings.context.spaces });
     return mesh;
   }
 }

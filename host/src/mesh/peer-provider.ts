@@ -1,13 +1,13 @@
-// A peer gateway as a provider: the tools it shares (from its announcements),
-// called over one MCP session on a libp2p stream, opened on first use and again
-// after it closes. Every peer sits in the "mesh" replica group, so a tool two
+// A peer gateway as a provider: the tools, resources and prompts it shares
+// (from its announcements), called, read and got over one MCP session on a
+// libp2p stream, opened on first use and again after it closes. Every peer sits in the "mesh" replica group, so a tool two
 // peers share is one tool with two replicas, ranked by the core's router.
 import { peerIdFromString } from '@libp2p/peer-id';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { McpError, type CallToolResult, type ProgressNotification, type GetPromptResult, type ReadResourceResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { McpError, type CallToolResult, type ProgressNotification, type GetPromptResult, type Prompt, type ReadResourceResult, type Resource, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { CONNECTION_CLOSED, METHOD_NOT_FOUND, REQUEST_TIMEOUT } from '../protocol/jsonrpc.js';
+import { CONNECTION_CLOSED, REQUEST_TIMEOUT } from '../protocol/jsonrpc.js';
 import { ProviderUnavailableError, type CatalogPart, type Provider, type ProviderCallContext, type ProviderCatalog, type ProviderHealth } from '../providers/provider.js';
 import { VERSION } from '../version.js';
 import type { MeshAdmission } from './attestation.js';
@@ -42,6 +42,8 @@ export class PeerProvider implements Provider {
   readonly replicaGroup = 'mesh';
   private state: ProviderHealth = { state: 'starting', since: Date.now() };
   private tools: Tool[] = [];
+  private resources: Resource[] = [];
+  private prompts: Prompt[] = [];
   private idempotent = new Set<string>();
   private readonly listeners = new Set<(part: CatalogPart | 'health') => void>();
   private session: Promise<Client> | undefined;
@@ -60,8 +62,12 @@ export class PeerProvider implements Provider {
     const entry = this.options.discovery.entry(this.options.peer);
     this.tools = entry?.tools.map((t) => t.definition) ?? [];
     this.idempotent = new Set(entry?.tools.filter((t) => t.idempotent).map((t) => t.definition.name) ?? []);
+    this.resources = entry?.resources.map((r) => r.definition) ?? [];
+    this.prompts = entry?.prompts.map((p) => p.definition) ?? [];
     this.setState(entry ? 'up' : 'down', entry ? undefined : 'the peer left the mesh (its connection closed or it stopped announcing)');
     this.emit('tools');
+    this.emit('resources');
+    this.emit('prompts');
   }
 
   health(): ProviderHealth {
@@ -69,7 +75,7 @@ export class PeerProvider implements Provider {
   }
 
   catalog(): ProviderCatalog {
-    return { tools: this.tools, resources: [], resourceTemplates: [], prompts: [] };
+    return { tools: this.tools, resources: this.resources, resourceTemplates: [], prompts: this.prompts };
   }
 
   idempotentTools(): ReadonlySet<string> {
@@ -150,12 +156,22 @@ export class PeerProvider implements Provider {
     }
   }
 
-  readResource(uri: string): Promise<ReadResourceResult> {
-    return Promise.reject(new McpError(METHOD_NOT_FOUND, `peer ${this.options.peer} shares tools only; resource "${uri}" is not available over the mesh`));
+  async readResource(uri: string, context: ProviderCallContext): Promise<ReadResourceResult> {
+    return this.ask(context, (client, signal) => client.readResource({ uri }, { signal, timeout: this.options.callTimeoutMs }));
   }
 
-  getPrompt(name: string): Promise<GetPromptResult> {
-    return Promise.reject(new McpError(METHOD_NOT_FOUND, `peer ${this.options.peer} shares tools only; prompt "${name}" is not available over the mesh`));
+  async getPrompt(name: string, args: Record<string, string> | undefined, context: ProviderCallContext): Promise<GetPromptResult> {
+    return this.ask(context, (client, signal) => client.getPrompt({ name, ...(args ? { arguments: args } : {}) }, { signal, timeout: this.options.callTimeoutMs }));
+  }
+
+  /** A read or a prompt: asked once the peer is up and admitted; a closed session is a link failure (the next replica may answer). */
+  private async ask<T>(context: ProviderCallContext, request: (client: Client, signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.state.state !== 'up') throw new McpError(CONNECTION_CLOSED, this.state.detail ?? `peer ${this.options.peer} is not in the mesh`);
+    await this.options.admit(this.peer).catch((err: Error) => {
+      throw new McpError(CONNECTION_CLOSED, `peer ${this.options.peer} is not admitted: ${err.message}`);
+    });
+    const client = await this.connect(context.signal);
+    return request(client, context.signal);
   }
 
   /** The MCP session with the peer, opened (stream + initialize) on first use and after it closed. */

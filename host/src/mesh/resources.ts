@@ -1,5 +1,5 @@
 // The mesh as MCP resources of this gateway: mcp-edge://mesh (this node, its
-// peers and every tool they share, with digests) and
+// peers and every tool, resource and prompt they share, with digests) and
 // mcp-edge://mesh/providers/{tool} (who provides a tool: announcements and the
 // DHT's provider records).
 import type { ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
@@ -14,14 +14,25 @@ interface SharedTool {
   idempotent: boolean;
 }
 
-/** This node, its peers and their shared tools (the mcp-edge://mesh resource, GET /v1/mesh, the dashboard). */
+/** A shared resource (its URI) or prompt (its name) and its digest. */
+interface SharedItem {
+  name: string;
+  digest: string;
+}
+
+/** This node, its peers and what they share (the mcp-edge://mesh resource, GET /v1/mesh, the dashboard). */
 export interface MeshReport {
   peer_id: string;
   addresses: string[];
   connections: number;
   shares: SharedTool[];
-  peers: { peer_id: string; provider: string; state: string; heard?: string; tools: SharedTool[] }[];
+  shares_resources: SharedItem[];
+  shares_prompts: SharedItem[];
+  peers: { peer_id: string; provider: string; state: string; heard?: string; tools: SharedTool[]; resources: SharedItem[]; prompts: SharedItem[] }[];
 }
+
+const resourceItems = (list: readonly { definition: { uri: string }; digest: string }[]): SharedItem[] => list.map((r) => ({ name: r.definition.uri, digest: r.digest }));
+const promptItems = (list: readonly { definition: { name: string }; digest: string }[]): SharedItem[] => list.map((p) => ({ name: p.definition.name, digest: p.digest }));
 
 /** This node, its peers and their shared tools, as JSON. */
 export function meshReport(mesh: Mesh): MeshReport {
@@ -30,6 +41,8 @@ export function meshReport(mesh: Mesh): MeshReport {
     addresses: mesh.addresses(),
     connections: mesh.node.getConnections().length,
     shares: mesh.shared().map((t) => ({ name: t.definition.name, digest: t.digest, idempotent: t.idempotent })),
+    shares_resources: resourceItems(mesh.sharedOffer().resources),
+    shares_prompts: promptItems(mesh.sharedOffer().prompts),
     peers: [...mesh.peers.values()].map((provider) => {
       const entry = mesh.discovery.entry(provider.peer);
       return {
@@ -38,6 +51,8 @@ export function meshReport(mesh: Mesh): MeshReport {
         state: provider.health().state,
         ...(entry ? { heard: new Date(entry.heardAt).toISOString() } : {}),
         tools: entry?.tools.map((t) => ({ name: t.definition.name, digest: t.digest, idempotent: t.idempotent })) ?? [],
+        resources: resourceItems(entry?.resources ?? []),
+        prompts: promptItems(entry?.prompts ?? []),
       };
     }),
   };
@@ -49,7 +64,7 @@ export function meshResources(mesh: Mesh): { resource: ResourceDefinition; templ
       uri: 'mcp-edge://mesh',
       name: 'mesh',
       title: 'Mesh peers and their tools',
-      description: "This gateway's mesh node, its peers, and the tools each shares (with definition digests).",
+      description: "This gateway's mesh node, its peers, and the tools, resources and prompts each shares (with definition digests).",
       mimeType: 'application/json',
       read: (uri) => json(uri.href, meshReport(mesh)),
     },

@@ -45,6 +45,12 @@ export interface ProviderCallContext {
   meta?: Record<string, unknown>;
   /** Where the router's caller notes the provider it used (analytics, tracing). */
   routed?: CallRouting;
+  /**
+   * Served for a mesh peer: only this gateway's own providers may run it,
+   * never another peer's replica (a tool that prefers remote replicas would
+   * otherwise bounce between nodes).
+   */
+  ownOnly?: boolean;
 }
 
 /** Filled in by the router's caller (gateway/aggregator/routing.ts) as it tries providers. */

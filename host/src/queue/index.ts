@@ -39,6 +39,12 @@ export interface QueueHooks {
   queue: OfflineQueue;
   /** The task store and call interceptor of one client session: `principal` sees and owns only its own tasks (mcp.ts taskOwnerOf). */
   forPrincipal(principal: Principal): { taskStore: TaskStore; intercept: CallInterceptor };
+  /**
+   * Runs a call that may carry an idempotency key (a peer's queue delivering
+   * over the mesh) once per key within `scope` (the calling peer): a repeat
+   * gets the first result. A call without a key just runs.
+   */
+  runOnce(scope: string, meta: Record<string, unknown> | undefined, run: () => Promise<CallToolResult>): Promise<CallToolResult>;
   close(): Promise<void>;
 }
 
@@ -89,6 +95,10 @@ export async function startOfflineQueue(settings: QueueSettings, db: Db, core: E
     forPrincipal: (principal) => {
       const owner = taskOwnerOf(principal);
       return { taskStore: queueTaskStore(queue, owner), intercept: queueInterceptor(queue, resolver, memory, owner) };
+    },
+    runOnce: (scope, meta, run) => {
+      const key = IdempotencyMemory.keyOf(meta);
+      return key === undefined ? run() : memory.run(JSON.stringify([scope, key]), run);
     },
     close: async () => {
       await queue.close();

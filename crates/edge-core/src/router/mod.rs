@@ -215,16 +215,32 @@ impl Router {
         Ok(())
     }
 
+    /// Marks which replicas of a tool are preferred: they rank ahead of the
+    /// others, by score among themselves, and the others stay behind them as
+    /// the fallback (a node that offloads a heavy tool prefers the remote
+    /// replicas and keeps its own for when none can serve). Replicas not
+    /// listed lose the mark; an empty list ranks every replica by score alone.
+    pub fn set_preferred(&mut self, tool: u32, providers: &[u32]) -> Result<(), RouterError> {
+        self.check_providers(providers)?;
+        let routes = self.tools.get_mut(&tool).ok_or(RouterError::UnknownTool(tool))?;
+        for route in routes.iter_mut() {
+            route.preferred = providers.contains(&route.provider);
+        }
+        Ok(())
+    }
+
     pub fn remove_tool(&mut self, tool: u32) -> Result<(), RouterError> {
         self.tools.remove(&tool).map(|_| ()).ok_or(RouterError::UnknownTool(tool))
     }
 
     /// The replicas that may serve `tool` now, best first. Unavailable providers
-    /// and open circuits are left out; a half-open one comes first, as the probe
-    /// that decides whether it is back. Empty means no replica can serve.
+    /// and open circuits are left out. Preferred replicas (`set_preferred`)
+    /// come before the others; within each tier a half-open one comes first,
+    /// as the probe that decides whether it is back, then by score. Empty
+    /// means no replica can serve.
     pub fn select(&self, tool: u32, now_ms: u64) -> Result<Vec<u32>, RouterError> {
         let routes = self.tools.get(&tool).ok_or(RouterError::UnknownTool(tool))?;
-        let mut ranked: Vec<(bool, f64, u32)> = routes
+        let mut ranked: Vec<(bool, bool, f64, u32)> = routes
             .iter()
             .filter_map(|route| {
                 let stats = &self.providers[route.provider as usize];
@@ -232,11 +248,11 @@ impl Router {
                     return None;
                 }
                 let probe = stats.circuit.state(now_ms) == CircuitState::HalfOpen;
-                Some((!probe, score::score(route, stats, &self.options, self.power), route.provider))
+                Some((!route.preferred, !probe, score::score(route, stats, &self.options, self.power), route.provider))
             })
             .collect();
-        ranked.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
-        Ok(ranked.into_iter().map(|(_, _, p)| p).collect())
+        ranked.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.total_cmp(&b.2)).then(a.3.cmp(&b.3)));
+        Ok(ranked.into_iter().map(|(_, _, _, p)| p).collect())
     }
 
     /// `select`, then `record_start` on the best replica: one call where the

@@ -82,11 +82,14 @@ pub struct Route {
     pub provider: u32,
     pub latency_ms: Ewma,
     pub in_flight: u32,
+    /// Ranks ahead of every replica that is not preferred (offload: a remote
+    /// replica before the local one), whatever the scores say.
+    pub preferred: bool,
 }
 
 impl Route {
     pub fn new(provider: u32) -> Self {
-        Self { provider, latency_ms: Ewma::default(), in_flight: 0 }
+        Self { provider, latency_ms: Ewma::default(), in_flight: 0, preferred: false }
     }
 }
 

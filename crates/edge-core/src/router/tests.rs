@@ -226,3 +226,28 @@ fn property_random_sequences_keep_invariants() {
         }
     }
 }
+
+#[test]
+fn preferred_replicas_rank_first_and_the_others_stay_as_fallback() {
+    let mut r = router();
+    let local = r.add_provider(Weights::default()).unwrap();
+    let far = r.add_provider(Weights { locality_ms: 50.0, cost: 0.0, energy: 0.0 }).unwrap();
+    let near = r.add_provider(Weights { locality_ms: 5.0, cost: 0.0, energy: 0.0 }).unwrap();
+    let t = r.add_tool(&[local, far, near]).unwrap();
+    // By score alone the local one (no locality) wins.
+    assert_eq!(r.select(t, 0).unwrap(), vec![local, near, far]);
+    r.set_preferred(t, &[far, near]).unwrap();
+    assert_eq!(r.select(t, 0).unwrap(), vec![near, far, local]);
+    // The preferred ones gone, the fallback serves.
+    r.set_available(near, false).unwrap();
+    r.set_available(far, false).unwrap();
+    assert_eq!(r.select(t, 0).unwrap(), vec![local]);
+    // The mark survives a change of replicas for those that stay; an empty list clears it.
+    r.set_available(near, true).unwrap();
+    r.set_replicas(t, &[local, near]).unwrap();
+    assert_eq!(r.select(t, 0).unwrap(), vec![near, local]);
+    r.set_preferred(t, &[]).unwrap();
+    assert_eq!(r.select(t, 0).unwrap(), vec![local, near]);
+    assert_eq!(r.set_preferred(t, &[99]), Err(RouterError::UnknownProvider(99)));
+    assert_eq!(r.set_preferred(77, &[local]), Err(RouterError::UnknownTool(77)));
+}

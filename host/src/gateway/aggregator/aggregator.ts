@@ -22,11 +22,20 @@ import type { CatalogPart, Provider, ProviderCallContext } from '../../providers
 import type { Logger } from '../../telemetry/log.js';
 import { withheldError, type ToolPins, type Unapproved } from '../../security/pinning/pins.js';
 import { mergeNames, sortBy, type Offered } from './naming.js';
-import { ToolCaller, type Replica, type ToolRoute } from './routing.js';
+import { ToolCaller, type ToolRoute } from './routing.js';
+import { FanOutRoutes, peerOffersByName, routeOver } from './tool-routes.js';
 import { PROVIDERS_RESOURCE, providersReport } from './health.js';
 import { Arrivals } from './connecting.js';
 
 export type ListPart = 'tools' | 'resources' | 'prompts';
+
+/** What the mesh asks of routing: tools whose peers' replicas rank before this gateway's own, and the tools fan-out tools run everywhere. */
+export interface MeshOffload {
+  /** By public name: the peers' replicas of the same name join the route, preferred (the core's router puts them first). */
+  preferRemote: (name: string) => boolean;
+  /** Fan-out tool name -> the public name of the tool it runs on every provider. */
+  fanOut: ReadonlyMap<string, string>;
+}
 
 interface Slot {
   provider: Provider;
@@ -69,9 +78,14 @@ export class Aggregator {
   private readonly caller: ToolCaller;
   /** Which tools the offline queue can hold (public name, listing, provider); none until it says. */
   private deferrable: (name: string, tool: Tool, provider: Provider) => boolean = () => false;
+  /** Mesh offload (mesh.prefer_remote, mesh.fan_out): none until the mesh says. */
+  private offload: MeshOffload = { preferRemote: () => false, fanOut: new Map() };
+  /** Fan-out targets: every replica of the tool, this gateway's own and every peer's, as one router entry. */
+  private readonly fanOutRoutes: FanOutRoutes;
 
   constructor(private readonly options: AggregatorOptions) {
     this.caller = new ToolCaller(options.router, options.settings.maxAttempts, options.log);
+    this.fanOutRoutes = new FanOutRoutes(options.router, this.routeOf);
     options.pins?.onChange(() => this.schedule('tools'));
     this.rebuildResources();
   }
@@ -126,6 +140,12 @@ export class Aggregator {
     this.schedule('tools');
   }
 
+  /** Sets which tools prefer remote replicas and which tools fan-out tools run (the mesh's settings); takes effect at once. */
+  setOffload(offload: MeshOffload): void {
+    this.offload = offload;
+    this.schedule('tools');
+  }
+
   /** Calls `listener` when a merged list changed (coalesced per tick). */
   onListChanged(listener: (part: ListPart) => void): () => void {
     this.listeners.add(listener);
@@ -173,31 +193,54 @@ export class Aggregator {
   }
 
   private rebuildTools(): void {
-    const merged = mergeNames(this.ownFirst(this.offered((s) => this.screenedTools(s))), this.options.settings.naming, this.conflict('tool'));
+    const offered = this.offered((s) => this.screenedTools(s));
+    const merged = mergeNames(this.ownFirst(offered), this.options.settings.naming, this.conflict('tool'));
+    const peerOffers = peerOffersByName(offered, (o) => this.isPeer(o));
     const router = this.options.router;
     const next = new Map<string, ToolRoute>();
     for (const entry of merged) {
-      const handles = entry.replicas.map((r) => r.provider);
-      const old = this.toolRoutes.get(entry.name);
-      const handle = old ? old.handle : router.addTool(handles);
-      if (old) router.setReplicas(handle, handles);
-      const replicas = new Map<number, Replica>();
-      for (const r of entry.replicas) {
-        const provider = this.slots[r.provider]!.provider;
-        const hints = r.item.annotations;
-        const idempotent = Boolean(hints?.idempotentHint || hints?.readOnlyHint || provider.idempotentTools?.().has(r.name));
-        replicas.set(r.provider, { provider, handle: r.provider, name: r.name, idempotent });
-      }
-      next.set(entry.name, { name: entry.name, handle, replicas });
+      // A tool that prefers remote replicas: the peers' of the same name join this gateway's own, ahead of it.
+      const preferRemote = this.offload.preferRemote(entry.name) && entry.replicas.some((r) => !this.isPeer(r));
+      const remote = preferRemote ? (peerOffers.get(entry.name) ?? []) : [];
+      const route = this.routeOf(entry.name, [...entry.replicas, ...remote], this.toolRoutes.get(entry.name));
+      if (preferRemote) router.setPreferred(route.handle, remote.map((r) => r.provider));
+      next.set(entry.name, route);
+      if (remote.length > 0) entry.replicas.push(...remote);
     }
     for (const [name, route] of this.toolRoutes) if (!next.has(name)) router.removeTool(route.handle);
     this.toolRoutes = next;
+    const wide = this.fanOutRoutes.rebuild(this.offload.fanOut.values(), merged, peerOffers);
     this.qualifiedTools = this.qualifiedNames(merged);
+    // A fan-out tool is a call to its target on every provider: authorization judges it by their names too.
+    for (const [fanOut, target] of this.offload.fanOut) {
+      const own = this.qualifiedTools.get(fanOut);
+      const offers = wide.get(target);
+      if (own && offers) this.qualifiedTools.set(fanOut, [...own, ...(this.qualifiedNames([{ name: target, replicas: offers }]).get(target) ?? [])]);
+    }
     this.tools = merged.map((m) => {
       const first = m.replicas[0]!;
       const tool = m.name === first.item.name ? first.item : { ...first.item, name: m.name };
+      // A fan-out tool takes its target's arguments: listed with the target's input schema once a provider offers it.
+      const targetSchema = wide.get(this.offload.fanOut.get(m.name) ?? '')?.[0]?.item.inputSchema;
+      if (targetSchema) return { ...tool, inputSchema: targetSchema };
       return this.deferrable(m.name, first.item, this.slots[first.provider]!.provider) ? withTaskSupport(tool) : tool;
     });
+  }
+
+  private routeOf = (name: string, offers: readonly Offered<Tool>[], old: ToolRoute | undefined): ToolRoute => routeOver(this.options.router, (h) => this.slots[h]!.provider, name, offers, old);
+
+  private isPeer(o: Offered<unknown>): boolean {
+    return this.slots[o.provider]!.provider.kind === 'peer';
+  }
+
+  /**
+   * A fan-out tool's call: `name` started on every provider that serves it
+   * now (this gateway's own and every peer's), each once, best first as the
+   * core's router ranks them. Undefined when none serves it.
+   */
+  callEverywhere(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): { provider: string; result: Promise<CallToolResult> }[] | undefined {
+    const route = this.fanOutRoutes.get(name);
+    return route ? this.caller.callEach(route, args, context) : undefined;
   }
 
   /**
@@ -206,9 +249,8 @@ export class Aggregator {
    * this gateway lacks), so joining a mesh leaves the local list as it was.
    */
   private ownFirst<T>(offered: Offered<T>[]): Offered<T>[] {
-    const isPeer = (o: Offered<T>) => this.slots[o.provider]!.provider.kind === 'peer';
-    const own = new Set(offered.filter((o) => !isPeer(o)).map((o) => o.name));
-    return offered.filter((o) => !isPeer(o) || !own.has(o.name));
+    const own = new Set(offered.filter((o) => !this.isPeer(o)).map((o) => o.name));
+    return offered.filter((o) => !this.isPeer(o) || !own.has(o.name));
   }
 
   private qualifiedNames(merged: readonly { name: string; replicas: readonly Offered<unknown>[] }[]): Map<string, readonly string[]> {
@@ -312,6 +354,12 @@ export class Aggregator {
     return verdict && !verdict.listed ? verdict : undefined;
   }
 
+  /** Whether a mesh peer serves the listed tool `name` now (a mesh destination of the offline queue delivers only then). */
+  servedByPeer(name: string): boolean {
+    const route = this.toolRoutes.get(name);
+    return route !== undefined && [...route.replicas.values()].some((r) => r.provider.kind === 'peer');
+  }
+
   /** Each listed tool and the providers its calls may go to (GET /v1/tools, the dashboard). */
   toolRouting(): { tool: string; providers: string[] }[] {
     return [...this.toolRoutes.values()].map((route) => ({ tool: route.name, providers: [...route.replicas.values()].map((r) => r.provider.id) }));
@@ -335,9 +383,21 @@ export class Aggregator {
     return [...new Set([...exact, ...templated])];
   }
 
+  /** Whether this gateway serves resource `uri` itself (a plugin or an upstream, not only a mesh peer): only then may the mesh share it. */
+  ownsResource(uri: string): boolean {
+    return this.resourceSlots(uri).some((s) => s.provider.kind !== 'peer');
+  }
+
+  /** Whether the listed prompt `name` is served by this gateway itself, not by a mesh peer. */
+  ownsPrompt(name: string): boolean {
+    const first = this.promptRoutes.get(name)?.replicas[0];
+    return first !== undefined && first.slot.provider.kind !== 'peer';
+  }
+
   async readResource(uri: string, context: ProviderCallContext): Promise<ReadResourceResult> {
     if (uri === PROVIDERS_RESOURCE.uri) return providersReport(this.slots, this.options.router, (id) => this.options.pins?.summary(id));
-    const slots = this.resourceSlots(uri);
+    // Read for a mesh peer: this gateway's own providers only.
+    const slots = this.resourceSlots(uri).filter((s) => !context.ownOnly || s.provider.kind !== 'peer');
     if (slots.length === 0) throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: no provider offers "${uri}". Call resources/list and resources/templates/list.`);
     return firstAnswer(slots, (slot) => slot.provider.readResource(uri, context), `resource "${uri}"`);
   }
@@ -345,7 +405,8 @@ export class Aggregator {
   async getPrompt(name: string, args: Record<string, string> | undefined, context: ProviderCallContext): Promise<GetPromptResult> {
     const route = this.promptRoutes.get(name);
     if (!route) throw new McpError(INVALID_PARAMS, `Prompt "${name}" is not offered by this gateway. Call prompts/list to see the prompts that are.`);
-    return firstAnswer(route.replicas, (r) => r.slot.provider.getPrompt(r.name, args, context), `prompt "${name}"`);
+    const replicas = route.replicas.filter((r) => !context.ownOnly || r.slot.provider.kind !== 'peer');
+    return firstAnswer(replicas, (r) => r.slot.provider.getPrompt(r.name, args, context), `prompt "${name}"`);
   }
 
   async complete(params: CompleteRequest['params'], context: ProviderCallContext): Promise<CompleteResult> {

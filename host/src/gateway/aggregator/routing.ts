@@ -49,7 +49,9 @@ export class ToolCaller {
   ) {}
 
   async call(route: ToolRoute, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
-    const order = this.router.begin(route.handle);
+    // begin() records the start of the first replica; a call served for a peer skips the peers' replicas, so it selects and records each start itself.
+    const begun = context.ownOnly !== true;
+    const order = begun ? this.router.begin(route.handle) : [...this.router.select(route.handle)].filter((h) => route.replicas.get(h)?.provider.kind !== 'peer');
     if (order.length === 0) throw unavailable(route, 'every provider of it is down or failing (circuit open)');
     let lastError: unknown;
     let attempts = 0;
@@ -57,12 +59,12 @@ export class ToolCaller {
       const replica = route.replicas.get(handle);
       if (!replica) {
         // Cannot happen while the table and the routes are built together; if it does, balance begin()'s start.
-        if (handle === order[0]) this.settle(route, handle, performance.now(), 'ok');
+        if (handle === order[0] && begun) this.settle(route, handle, performance.now(), 'ok');
         continue;
       }
       attempts += 1;
       const started = performance.now();
-      if (attempts > 1) this.router.recordStart(route.handle, handle);
+      if (attempts > 1 || !begun) this.router.recordStart(route.handle, handle);
       if (context.routed) context.routed.provider = replica.provider.id;
       try {
         const call = () => replica.provider.callTool(replica.name, args, context);
@@ -80,6 +82,32 @@ export class ToolCaller {
       }
     }
     throw unavailable(route, `${attempts} provider(s) failed; the last said: ${(lastError as Error)?.message ?? String(lastError)}`);
+  }
+
+  /**
+   * Starts the call on every replica the router admits now, at once (a
+   * fan-out tool): each runs it once, nothing fails over, and each attempt
+   * feeds the router's statistics. Best first, as the router ranks them.
+   */
+  callEach(route: ToolRoute, args: Record<string, unknown> | undefined, context: ProviderCallContext): { provider: string; result: Promise<CallToolResult> }[] {
+    return [...this.router.select(route.handle)].flatMap((handle) => {
+      const replica = route.replicas.get(handle);
+      if (!replica) return [];
+      this.router.recordStart(route.handle, handle);
+      const started = performance.now();
+      const result = replica.provider.callTool(replica.name, args, context).then(
+        (answer) => {
+          this.settle(route, handle, started, 'ok');
+          return answer;
+        },
+        (err: unknown) => {
+          const outcome = context.signal.aborted ? 'answered' : outcomeOf(err);
+          this.settle(route, handle, started, outcome === 'answered' ? 'ok' : outcome);
+          throw err;
+        },
+      );
+      return [{ provider: replica.provider.id, result }];
+    });
   }
 
   /** Records the end of an attempt; the tool may have left the table meanwhile (its provider died), which is fine. */

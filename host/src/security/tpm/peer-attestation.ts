@@ -167,7 +167,7 @@ export function createPeerAttestation(config: PeerAttestationConfig | undefined,
 /** The queue's destination fetches, those of URL destinations wrapped to admit only attested peers (with attestation_required). */
 export function attestingFetches(
   attestation: PeerAttestation | undefined,
-  destinations: Readonly<Record<string, { target: { url: string } | { upstream: string } }>>,
+  destinations: Readonly<Record<string, { target: { url: string } | { upstream: string } | { mesh: true } }>>,
   fetches: Readonly<Record<string, FetchLike>>,
 ): Record<string, FetchLike> {
   if (!attestation) return { ...fetches };
