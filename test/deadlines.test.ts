@@ -1,7 +1,7 @@
 // The session's request time limits (host/src/gateway/deadlines.ts): one timer
 // for a queue of deadlines instead of one per request. Real timers, short limits.
 import { describe, expect, it } from 'vitest';
-import { Deadlines } from '../host/src/gateway/deadlines.js';
+import { Deadlines, deadlinesOf } from '../host/src/gateway/deadlines.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -53,5 +53,22 @@ describe('Deadlines', () => {
     expect(expired[0]![1]).toBeGreaterThanOrEqual(29);
     expect(expired[1]![1] - expired[0]![1]).toBeGreaterThanOrEqual(29);
     expect(deadlines.size).toBe(0);
+  });
+
+  it('times a request added after the queue emptied from its own start, not by the timer left running', async () => {
+    const deadlines = new Deadlines(40);
+    const first = deadlines.add(() => undefined);
+    deadlines.release(first);
+    await sleep(20);
+    let expiredAfter = -1;
+    const start = performance.now();
+    deadlines.add(() => (expiredAfter = performance.now() - start));
+    await sleep(120);
+    expect(expiredAfter).toBeGreaterThanOrEqual(39);
+  });
+
+  it('is one queue per limit for the whole process, shared by every session', () => {
+    expect(deadlinesOf(1234)).toBe(deadlinesOf(1234));
+    expect(deadlinesOf(1234)).not.toBe(deadlinesOf(1235));
   });
 });

@@ -1,10 +1,12 @@
-// The gateway's time limit on the requests of one MCP session
-// (gateway.request_timeout_ms), without a timer per request. Every request of
-// a session gets the same limit, so deadlines fall in the order the requests
-// start: a queue in that order with one timer, set for its oldest open entry,
-// replaces a setTimeout and a clearTimeout per tools/call. A released entry
-// stays in the queue until it reaches the head (or the queue is compacted),
-// so releasing costs nothing but a write.
+// The gateway's time limit on the requests its clients send
+// (gateway.request_timeout_ms), without a timer per request. Every request
+// gets the same limit, so deadlines fall in the order the requests start: one
+// queue in that order for all sessions (deadlinesOf), with one timer set for
+// its oldest entry, replaces a setTimeout and a clearTimeout per tools/call.
+// A released entry stays in the queue until it reaches the head (or the queue
+// is compacted), so releasing costs nothing but a write; the timer is left to
+// run out when the queue empties (it then finds nothing to expire), so a
+// gateway serving one call at a time does not set a timer per call either.
 
 /** One request's place in the queue; `expire` is cleared once it is released or has run. */
 export interface Deadline {
@@ -40,8 +42,7 @@ export class Deadlines {
     if (!deadline.expire) return;
     deadline.expire = undefined;
     this.open--;
-    if (this.open === 0) this.clear();
-    else this.dropReleased();
+    this.dropReleased();
   }
 
   /** How many requests are timed now (tests). */
@@ -49,8 +50,10 @@ export class Deadlines {
     return this.open;
   }
 
+  /** Unref'd: an open request holds the process by its own connection; a timer left to run out must not. */
   private arm(ms: number): void {
     this.timer = setTimeout(() => this.fire(), Math.max(0, ms));
+    this.timer.unref();
   }
 
   /** Expires every entry whose time has come, then waits for the oldest open one. */
@@ -71,16 +74,18 @@ export class Deadlines {
       }
     } finally {
       this.firing = false;
-      if (this.open === 0) this.clear();
-      else {
-        this.dropReleased();
-        this.arm(this.queue[this.head]!.at - performance.now());
-      }
+      this.dropReleased();
+      if (this.open > 0) this.arm(this.queue[this.head]!.at - performance.now());
     }
   }
 
   /** Drops released entries at the head; compacts when released entries dominate the queue (one request much slower than the rest). */
   private dropReleased(): void {
+    if (this.open === 0) {
+      this.queue = [];
+      this.head = 0;
+      return;
+    }
     while (this.head < this.queue.length && !this.queue[this.head]!.expire) this.head++;
     const kept = this.queue.length - this.head;
     if (kept > 2 * this.open + SHIFT_AFTER) {
@@ -91,11 +96,13 @@ export class Deadlines {
       this.head = 0;
     }
   }
+}
 
-  private clear(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.queue = [];
-    this.head = 0;
-  }
+const shared = new Map<number, Deadlines>();
+
+/** The process's queue for requests limited to `ms`: one for every session of a gateway. */
+export function deadlinesOf(ms: number): Deadlines {
+  let deadlines = shared.get(ms);
+  if (!deadlines) shared.set(ms, (deadlines = new Deadlines(ms)));
+  return deadlines;
 }

@@ -40,7 +40,7 @@ import type { Telemetry, TracedRequest } from '../telemetry/telemetry.js';
 import type { UsageRecorder } from '../analytics/usage.js';
 import type { Logger } from '../telemetry/log.js';
 import { runInCall } from '../telemetry/log-context.js';
-import { Deadlines } from './deadlines.js';
+import { deadlinesOf, type Deadlines } from './deadlines.js';
 
 export interface ServerIdentity {
   name: string;
@@ -138,7 +138,7 @@ type Extra = Parameters<Parameters<Server['setRequestHandler']>[1]>[1];
 /**
  * The per-request context handed to providers: cancellation (the client's, or
  * the gateway's time limit), the client's channel and its progress token. One
- * controller per request, its time limit kept by the session's Deadlines (no
+ * controller per request, its time limit kept by the gateway's Deadlines (no
  * timer per request): cheaper than AbortSignal.any over AbortSignal.timeout on
  * the hot path.
  */
@@ -224,7 +224,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   const session = new ClientSession(server, deps.principal);
   const agg = deps.aggregator;
   const ms = deps.requestTimeoutMs;
-  const deadlines = new Deadlines(ms);
+  const deadlines = deadlinesOf(ms);
   const { policy, limiter, principal } = deps;
   const audit = deps.audit ?? NO_AUDIT;
   const usage = deps.usage;
