@@ -2,8 +2,11 @@
 // plain walk accepts, the SDK's schemas accept unchanged; what it does not
 // goes through those schemas, with their errors.
 import { describe, expect, it } from 'vitest';
-import { CallToolRequestSchema, CallToolResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CallToolRequestSchema, CallToolResultSchema, JSONRPCRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { checkedCallResult, isPlainCallParams, isPlainTextResult } from '../host/src/gateway/call-checks.js';
+import { isPlainRequest } from '../host/src/gateway/streamable/messages.js';
+import { dispatchRequestsDirectly, HttpSessionTransport } from '../host/src/gateway/streamable/session-transport.js';
 
 const results: unknown[] = [
   { content: [{ type: 'text', text: 'hello' }] },
@@ -83,5 +86,42 @@ describe('tools/call params check', () => {
       expect(parsed.success).toBe(true);
       expect(parsed.data).toStrictEqual(params);
     }
+  });
+});
+
+describe('JSON-RPC request check', () => {
+  const related = 'io.modelcontextprotocol/related-task';
+  const cases: unknown[] = [
+    { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 't', arguments: {} } },
+    { jsonrpc: '2.0', id: 'a', method: 'tools/list' },
+    { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 't', _meta: { progressToken: 'p' } } },
+    { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 't', _meta: { progressToken: 4, other: 'x' } } },
+    { jsonrpc: '2.0', id: 4, method: 'x', params: { _meta: { progressToken: 1.5 } } },
+    { jsonrpc: '2.0', id: 5, method: 'x', params: { _meta: { [related]: { taskId: 't' } } } },
+    { jsonrpc: '2.0', id: 6, method: 'x', params: { _meta: 'no' } },
+    { jsonrpc: '2.0', id: 7.5, method: 'x' },
+    { jsonrpc: '2.0', id: null, method: 'x' },
+    { jsonrpc: '2.0', id: 8, method: 'x', extra: true },
+    { jsonrpc: '2.0', id: 9, method: 'x', params: [1] },
+    { jsonrpc: '1.0', id: 10, method: 'x' },
+    { jsonrpc: '2.0', method: 'notifications/initialized' },
+  ];
+
+  it('takes as plain only requests the SDK schema passes unchanged', () => {
+    const plain = cases.filter(isPlainRequest);
+    expect(plain).toHaveLength(4);
+    for (const message of plain) {
+      const parsed = JSONRPCRequestSchema.safeParse(message);
+      expect(parsed.success, JSON.stringify(message)).toBe(true);
+      expect(parsed.data).toStrictEqual(message);
+    }
+  });
+
+  it('hands plain requests to the SDK Protocol directly, past its classification', () => {
+    // An SDK without `_onrequest` would silently fall back to the slower path: this notices.
+    const server = new Server({ name: 't', version: '1' }, { capabilities: {} });
+    const transport = new HttpSessionTransport('s', { limits: { maxEvents: 1, maxBytes: 1 }, streamAfterMs: 0 });
+    expect(dispatchRequestsDirectly(server, transport)).toBe(true);
+    expect(transport.onPlainRequest).toBeTypeOf('function');
   });
 });

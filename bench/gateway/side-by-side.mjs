@@ -6,7 +6,11 @@
 // once at each concurrency, and the medians over rounds are reported.
 //
 //   node bench/gateway/side-by-side.mjs --base /path/to/other/checkout   (built: node scripts/run.mjs build)
-//          [--rounds 5] [--clients 1,10,100] [--measure-ms 2000]
+//          [--rounds 5] [--clients 1,10,100] [--measure-ms 2000] [--rate 0]
+//
+// --rate N offers N calls/s in all instead of a closed loop: both builds then
+// serve the same calls per second, so their CPU per call compares without the
+// batching a faster build gets in a closed loop (more calls per wake-up).
 //
 // "base" is the other checkout's gateway, "this" the one of this checkout.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +26,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** @param {string[]} argv */
 function parseArgs(argv) {
-  const options = { base: '', rounds: 5, clients: [1, 10, 100], measureMs: 2000 };
+  const options = { base: '', rounds: 5, clients: [1, 10, 100], measureMs: 2000, rate: 0 };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${flag}: a value is missing`);
@@ -30,11 +34,13 @@ function parseArgs(argv) {
     else if (flag === '--rounds') options.rounds = Number(value);
     else if (flag === '--clients') options.clients = value.split(',').map(Number);
     else if (flag === '--measure-ms') options.measureMs = Number(value);
+    else if (flag === '--rate') options.rate = Number(value);
     else throw new Error(`unknown argument ${flag}`);
   }
   if (!options.base) throw new Error('--base: the other checkout (built) is required');
   if (!(Number.isInteger(options.rounds) && options.rounds >= 1 && options.rounds <= 50)) throw new Error('--rounds: 1..50');
   if (options.clients.some((c) => !Number.isInteger(c) || c < 1 || c > 1000)) throw new Error('--clients: integers 1..1000');
+  if (!(Number.isFinite(options.rate) && options.rate >= 0 && options.rate <= 100_000)) throw new Error('--rate: calls/s in all, 0 (closed loop) to 100000');
   return options;
 }
 
@@ -78,7 +84,7 @@ async function main() {
           if (!target) throw new Error(`no target ${name}`);
           const cpu = [NaN, NaN];
           const mark = (/** @type {0 | 1} */ i) => () => (cpu[i] = target.pid ? processCpuMs(target.pid) : NaN);
-          const row = await runLoad(target.url, { clients, warmupMs: 300, measureMs: options.measureMs, onWindowStart: mark(0), onWindowEnd: mark(1) });
+          const row = await runLoad(target.url, { clients, warmupMs: 300, measureMs: options.measureMs, rate: options.rate, onWindowStart: mark(0), onWindowEnd: mark(1) });
           const cpuMs = (cpu[1] ?? NaN) - (cpu[0] ?? NaN);
           rows.push({ round: pass, target: name, clients, p50Ms: row.p50Ms, p99Ms: row.p99Ms, callsPerSec: row.callsPerSec, cpuMsPerCall: Number.isFinite(cpuMs) && row.calls > 0 ? round(cpuMs / row.calls, 3) : null, loadAvg1m: round(loadavg()[0] ?? NaN, 2) });
           process.stderr.write(`round ${pass} ${name} x${clients}: p50 ${row.p50Ms} ms, ${row.callsPerSec}/s\n`);
@@ -101,8 +107,18 @@ async function main() {
       });
     }
   }
+  // This build's CPU per call over base's, paired within each round (measured seconds apart): the median per concurrency.
+  const paired = options.clients.map((clients) => {
+    const ratios = [];
+    for (let pass = 0; pass < options.rounds; pass++) {
+      const cpuOf = (/** @type {string} */ target) => rows.find((r) => r.round === pass && r.clients === clients && r.target === target)?.cpuMsPerCall;
+      const [mine, theirs] = [cpuOf('this'), cpuOf('base')];
+      if (mine && theirs) ratios.push(round(mine / theirs, 3));
+    }
+    return { clients, cpuRatioMedian: median(ratios), cpuRatios: ratios };
+  });
   const loads = rows.map((r) => r.loadAvg1m);
-  process.stdout.write(`${JSON.stringify({ base: options.base, this: ROOT, rounds: options.rounds, measureMs: options.measureMs, loadAvg1m: { min: Math.min(...loads), max: Math.max(...loads) }, medians, rows }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ base: options.base, this: ROOT, rounds: options.rounds, measureMs: options.measureMs, rate: options.rate, loadAvg1m: { min: Math.min(...loads), max: Math.max(...loads) }, medians, paired, rows }, null, 2)}\n`);
 }
 
 await main();

@@ -12,7 +12,7 @@ import { readJsonBody } from './body.js';
 import { HttpRefusal } from '../protocol/http-refusal.js';
 import { isInitialize, isRequest, parseMessages } from './streamable/messages.js';
 import { closesAt, countedAs, idlest, quotaRefusal, type SessionLimits, type SessionUse } from './session-limits.js';
-import { HttpSessionTransport, type SessionStreamOptions } from './streamable/session-transport.js';
+import { dispatchRequestsDirectly, HttpSessionTransport, type SessionStreamOptions } from './streamable/session-transport.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Principal } from '../security/principal.js';
 import type { CredentialState } from '../security/authenticate.js';
@@ -226,6 +226,7 @@ export class McpHttpEndpoint {
       this.deps.sessionClosed?.(transport.sessionId);
     };
     await server.connect(transport);
+    dispatchRequestsDirectly(server, transport);
     transport.receive(req, res, messages);
   }
 

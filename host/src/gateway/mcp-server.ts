@@ -40,6 +40,7 @@ import type { Telemetry, TracedRequest } from '../telemetry/telemetry.js';
 import type { UsageRecorder } from '../analytics/usage.js';
 import type { Logger } from '../telemetry/log.js';
 import { runInCall } from '../telemetry/log-context.js';
+import { deadlinesOf, type Deadlines } from './deadlines.js';
 
 export interface ServerIdentity {
   name: string;
@@ -137,12 +138,13 @@ type Extra = Parameters<Parameters<Server['setRequestHandler']>[1]>[1];
 /**
  * The per-request context handed to providers: cancellation (the client's, or
  * the gateway's time limit), the client's channel and its progress token. One
- * controller and one timer per request: cheaper than AbortSignal.any over
- * AbortSignal.timeout on the hot path.
+ * controller per request, its time limit kept by the gateway's Deadlines (no
+ * timer per request): cheaper than AbortSignal.any over AbortSignal.timeout on
+ * the hot path.
  */
-function contextOf(extra: Extra, meta: { progressToken?: string | number } | undefined, timeoutMs: number, capabilities: ClientCapabilities | undefined) {
+function contextOf(extra: Extra, meta: { progressToken?: string | number } | undefined, deadlines: Deadlines, timeoutMs: number, capabilities: ClientCapabilities | undefined) {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new TimeLimitError(timeoutMs)), timeoutMs);
+  const deadline = deadlines.add(() => controller.abort(new TimeLimitError(timeoutMs)));
   const onAbort = () => controller.abort(extra.signal.reason);
   if (extra.signal.aborted) onAbort();
   else extra.signal.addEventListener('abort', onAbort, { once: true });
@@ -152,9 +154,9 @@ function contextOf(extra: Extra, meta: { progressToken?: string | number } | und
     client: extra,
     ...(capabilities ? { clientCapabilities: capabilities } : {}),
     ...(progressToken !== undefined ? { progressToken } : {}),
-    /** Releases the timer and the listener; call when the request ends. */
+    /** Releases the time limit and the listener; call when the request ends. */
     end: () => {
-      clearTimeout(timer);
+      deadlines.release(deadline);
       extra.signal.removeEventListener('abort', onAbort);
     },
   };
@@ -171,12 +173,13 @@ class TimeLimitError extends Error {
 async function forward<T>(
   extra: Extra,
   meta: { progressToken?: string | number } | undefined,
+  deadlines: Deadlines,
   ms: number,
   capabilities: ClientCapabilities | undefined,
   what: string,
   run: (context: ReturnType<typeof contextOf>) => Promise<T>,
 ): Promise<T> {
-  const context = contextOf(extra, meta, ms, capabilities);
+  const context = contextOf(extra, meta, deadlines, ms, capabilities);
   try {
     return await run(context);
   } catch (err) {
@@ -221,6 +224,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   const session = new ClientSession(server, deps.principal);
   const agg = deps.aggregator;
   const ms = deps.requestTimeoutMs;
+  const deadlines = deadlinesOf(ms);
   const { policy, limiter, principal } = deps;
   const audit = deps.audit ?? NO_AUDIT;
   const usage = deps.usage;
@@ -242,7 +246,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
     const routed: CallRouting | undefined = usage || telemetry ? {} : undefined;
     const call = () =>
       audited(audit, { operation: 'tools/call', principal, session: extra.sessionId, target: request.params.name, arguments: request.params.arguments }, () =>
-        forward(extra, request.params._meta, ms, server.getClientCapabilities(), `Tool "${request.params.name}"`, (c) => {
+        forward(extra, request.params._meta, deadlines, ms, server.getClientCapabilities(), `Tool "${request.params.name}"`, (c) => {
           limiter?.checkCall(principal, request.params.name);
           // Before the queue could take the call for later: a denied tool is never deferred.
           policy?.checkTool(principal, request.params.name);
@@ -268,7 +272,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   }));
   server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
     inSpan(traced('resources/read', request.params.uri, request.params._meta, extra), () => audited(audit, { operation: 'resources/read', principal, session: extra.sessionId, target: request.params.uri, arguments: undefined }, () =>
-      forward(extra, request.params._meta, ms, server.getClientCapabilities(), `Reading "${request.params.uri}"`, (c) => {
+      forward(extra, request.params._meta, deadlines, ms, server.getClientCapabilities(), `Reading "${request.params.uri}"`, (c) => {
         limiter?.checkCall(principal, undefined);
         policy?.checkResource(principal, request.params.uri);
         return agg.readResource(request.params.uri, c);
@@ -278,7 +282,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: policy ? policy.listPrompts(principal) : agg.listPrompts() }));
   server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
     inSpan(traced('prompts/get', request.params.name, request.params._meta, extra), () => audited(audit, { operation: 'prompts/get', principal, session: extra.sessionId, target: request.params.name, arguments: request.params.arguments }, () =>
-      forward(extra, request.params._meta, ms, server.getClientCapabilities(), `Prompt "${request.params.name}"`, (c) => {
+      forward(extra, request.params._meta, deadlines, ms, server.getClientCapabilities(), `Prompt "${request.params.name}"`, (c) => {
         limiter?.checkCall(principal, undefined);
         policy?.checkPrompt(principal, request.params.name);
         return agg.getPrompt(request.params.name, request.params.arguments, c);
@@ -286,7 +290,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
     )),
   );
   server.setRequestHandler(CompleteRequestSchema, (request, extra) =>
-    forward(extra, request.params._meta, ms, server.getClientCapabilities(), 'Completion', (c) => {
+    forward(extra, request.params._meta, deadlines, ms, server.getClientCapabilities(), 'Completion', (c) => {
       const ref = request.params.ref;
       if (ref.type === 'ref/prompt') policy?.checkPrompt(principal, ref.name);
       else policy?.checkResource(principal, ref.uri);

@@ -3,7 +3,8 @@
 // SDK's own classification, because a message it cannot classify is dropped
 // by its Protocol without an answer, and a POST waiting for that answer would
 // hang for as long as the client keeps it open (an extra top-level member,
-// a `_meta` that is not an object). Both together cost under a microsecond.
+// a `_meta` that is not an object). A request of the plain kind (isPlainRequest)
+// needs no zod at all: the common tools/call costs a few property reads.
 import {
   isJSONRPCErrorResponse,
   isJSONRPCNotification,
@@ -11,6 +12,7 @@ import {
   isJSONRPCResultResponse,
   JSONRPCNotificationSchema,
   JSONRPCRequestSchema,
+  RELATED_TASK_META_KEY,
   type JSONRPCMessage,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -42,9 +44,40 @@ function problem(raw: unknown): string | undefined {
   return 'a message needs "method", "result" or an "error" with an integer code and a message';
 }
 
+const REQUEST_KEYS = ['jsonrpc', 'id', 'method', 'params'];
+
+/** Whether every own key of `value` is one of `allowed`. */
+function keysWithin(value: Json, allowed: readonly string[]): boolean {
+  for (const key in value) if (!allowed.includes(key)) return false;
+  return true;
+}
+
+/**
+ * Whether `raw` is a request of the plain kind, which the SDK's
+ * JSONRPCRequestSchema accepts as it is: only its four members, an id that is
+ * a string or an integer, params an object (or none) whose `_meta`, if any,
+ * is an object with at most a string or integer progress token and no related
+ * task. The SDK's schema is strict at the top and loose below, so nothing in
+ * such a message is changed or refused by it; anything else goes to it.
+ */
+export function isPlainRequest(raw: unknown): raw is Extract<JSONRPCMessage, { method: string; id: RequestId }> {
+  if (!isObject(raw) || raw.jsonrpc !== '2.0' || typeof raw.method !== 'string' || !keysWithin(raw, REQUEST_KEYS)) return false;
+  const id = raw.id;
+  if (typeof id !== 'string' && !Number.isInteger(id)) return false;
+  const params = raw.params;
+  if (params === undefined) return true;
+  if (!isObject(params)) return false;
+  const meta = params._meta;
+  if (meta === undefined) return true;
+  if (!isObject(meta) || RELATED_TASK_META_KEY in meta) return false;
+  const token = meta.progressToken;
+  return token === undefined || typeof token === 'string' || Number.isInteger(token);
+}
+
 /** Why the SDK would not take `raw` (already past `problem`) as the message it looks like, or undefined when it would. */
 function sdkProblem(raw: Json): string | undefined {
   if ('method' in raw) {
+    if (isPlainRequest(raw)) return undefined;
     const isCall = 'id' in raw;
     if (isCall ? isJSONRPCRequest(raw) : isJSONRPCNotification(raw)) return undefined;
     const parsed = (isCall ? JSONRPCRequestSchema : JSONRPCNotificationSchema).safeParse(raw);

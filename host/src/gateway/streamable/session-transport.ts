@@ -9,7 +9,7 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { SessionEventStore, type EventStoreLimits, type SseStream } from './event-store.js';
 import { Exchange, SSE_HEADERS } from './exchange.js';
-import { isInitialize, isRequest, isResponse } from './messages.js';
+import { isInitialize, isPlainRequest, isRequest, isResponse } from './messages.js';
 import { withoutCredentials } from '../../security/challenge.js';
 
 export interface SessionStreamOptions {
@@ -37,6 +37,8 @@ export class HttpSessionTransport implements Transport {
   onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
   onclose?: () => void;
   onerror?: (error: Error) => void;
+  /** Takes a request of the plain kind past the SDK's classification (dispatchRequestsDirectly); absent, onmessage does. */
+  onPlainRequest?: (message: JSONRPCMessage, extra: MessageExtraInfo) => void;
 
   /** Open exchanges by the id of each request they wait to answer. */
   private readonly exchanges = new Map<RequestId, Exchange>();
@@ -95,7 +97,10 @@ export class HttpSessionTransport implements Transport {
       });
       for (const id of ids) this.exchanges.set(id, exchange);
     }
-    for (const message of messages) this.onmessage?.(message, extra);
+    for (const message of messages) {
+      if (this.onPlainRequest && isPlainRequest(message)) this.onPlainRequest(message, extra);
+      else this.onmessage?.(message, extra);
+    }
   }
 
   /** Opens (or reopens) the GET stream that carries server-initiated notifications and requests. */
@@ -157,4 +162,23 @@ export class HttpSessionTransport implements Transport {
     this.standalone = undefined;
     this.onclose?.();
   }
+}
+
+type RequestSink = (request: JSONRPCMessage, extra: MessageExtraInfo) => void;
+
+/**
+ * Hands the plain requests of `transport` (already checked by messages.ts)
+ * straight to the request handling of the SDK's Protocol under `server`. The
+ * Protocol's own onmessage classifies every message with three zod parses
+ * before it gets there (a response? an error? a request?); a plain request is
+ * known to be a request, and the parses are a few percent of a tools/call's
+ * CPU. `_onrequest` is the SDK's internal entry for a request: when an SDK
+ * version lacks it, nothing changes and onmessage classifies as before
+ * (test/call-checks.test.ts checks it is there).
+ */
+export function dispatchRequestsDirectly(server: object, transport: HttpSessionTransport): boolean {
+  const onrequest = (server as { _onrequest?: unknown })._onrequest;
+  if (typeof onrequest !== 'function') return false;
+  transport.onPlainRequest = (onrequest as RequestSink).bind(server);
+  return true;
 }

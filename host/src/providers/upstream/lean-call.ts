@@ -10,8 +10,8 @@
 // Client numbers its requests, so the two never meet. Progress and the
 // upstream's own requests (sampling...) still go to the Client and the
 // provider, as every message that is not an answer to a direct request.
-import { ErrorCode, McpError, type JSONRPCMessage, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
-import { INTERNAL_ERROR } from '../../protocol/jsonrpc.js';
+import { McpError, type JSONRPCMessage, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import { CONNECTION_CLOSED, INTERNAL_ERROR, REQUEST_TIMEOUT } from '../../protocol/jsonrpc.js';
 
 export interface DirectRequestOptions {
   /** The caller's cancellation. */
@@ -60,7 +60,7 @@ export class DirectCalls {
       const cancel = (reason: unknown) => {
         settle();
         send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: String(reason) } }).catch(() => undefined);
-        reject(reason instanceof McpError ? reason : new McpError(ErrorCode.RequestTimeout, String(reason)));
+        reject(reason instanceof McpError ? reason : new McpError(REQUEST_TIMEOUT, String(reason)));
       };
       const onAbort = () => cancel(signal!.reason);
       this.waiting.set(id, {
@@ -68,7 +68,7 @@ export class DirectCalls {
         fail: (error) => (settle(), reject(error)),
       });
       signal?.addEventListener('abort', onAbort, { once: true });
-      timer = setTimeout(() => cancel(McpError.fromError(ErrorCode.RequestTimeout, 'Request timed out', { timeout })), timeout);
+      timer = setTimeout(() => cancel(McpError.fromError(REQUEST_TIMEOUT, 'Request timed out', { timeout })), timeout);
       send({ ...request, jsonrpc: '2.0', id } as JSONRPCMessage).catch((err: unknown) => this.waiting.get(id)?.fail(err as Error));
     });
   }
@@ -87,7 +87,7 @@ export class DirectCalls {
 
   /** The transport closed: every request still waiting fails as the Client's would. */
   closeAll(): void {
-    const error = McpError.fromError(ErrorCode.ConnectionClosed, 'Connection closed');
+    const error = McpError.fromError(CONNECTION_CLOSED, 'Connection closed');
     for (const waiter of [...this.waiting.values()]) waiter.fail(error);
   }
 }
