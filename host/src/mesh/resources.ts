@@ -20,7 +20,8 @@ export interface MeshReport {
   addresses: string[];
   connections: number;
   shares: SharedTool[];
-  peers: { peer_id: string; provider: string; state: string; heard?: string; tools: SharedTool[] }[];
+  /** `links`: the remote addresses of the open connections to the peer ("/p2p-circuit" in one: relayed). */
+  peers: { peer_id: string; provider: string; state: string; heard?: string; links: string[]; tools: SharedTool[] }[];
 }
 
 /** This node, its peers and their shared tools, as JSON. */
@@ -37,6 +38,7 @@ export function meshReport(mesh: Mesh): MeshReport {
         provider: provider.id,
         state: provider.health().state,
         ...(entry ? { heard: new Date(entry.heardAt).toISOString() } : {}),
+        links: mesh.links(provider.peer),
         tools: entry?.tools.map((t) => ({ name: t.definition.name, digest: t.digest, idempotent: t.idempotent })) ?? [],
       };
     }),
