@@ -87,6 +87,9 @@ async function meshAcrossNat(net: Internet, holePunching: boolean): Promise<{ cl
   const client = new Client({ name: 'nat-test', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(`http://${p.ip}:${HTTP_PORT}/mcp`)));
   await eventually(async () => ((await client.listTools()).tools.some((t) => t.name === 'whoami') ? true : undefined), 30_000, "A's whoami listed on P");
+  // A's tools reach P by gossip through R before P's bootstrap dial to A (a second after its start) has
+  // put A's address in P's peer store; a call before that looks A up in the DHT instead. Wait for the meeting.
+  await eventually(async () => ((await meshOf(p)).peers.find((peer) => peer.peer_id === a.peerId)?.links.length ? true : undefined), 30_000, 'P connected to A');
   return { client, p, r: r.child, peerA: a.peerId };
 }
 
