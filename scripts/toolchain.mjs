@@ -20,12 +20,15 @@ const WASM_LD = '/usr/lib/llvm-19/bin/wasm-ld';
  * libraries qemu-aarch64 runs it with) and qemu-user (scripts/build-platform.mjs,
  * test/platform-linux-arm64.test.ts); the TPM software stack (ESAPI, its TCTIs,
  * marshalling, return-code words) the host loads through koffi, and swtpm, the
- * software TPM the tests run against (tpm2-tools cross-checks its quotes). */
+ * software TPM the tests run against (tpm2-tools cross-checks its quotes); ip
+ * (iproute2) and iptables, with which test/mesh-nat.test.ts builds NATs out of
+ * network namespaces. */
 export const DEBIAN_PACKAGES = [
   'rustc-web', 'cargo-web', 'rust-web-src', 'lld-19', 'clang-19', 'zstd', 'lz4', 'chromium',
   'g++-aarch64-linux-gnu', 'qemu-user',
   'libtss2-esys-3.0.2-0', 'libtss2-tctildr0', 'libtss2-tcti-device0', 'libtss2-tcti-swtpm0', 'libtss2-mu0', 'libtss2-rc0',
   'swtpm', 'swtpm-tools', 'tpm2-tools',
+  'iproute2', 'iptables',
 ];
 
 const TARGET = 'wasm32-unknown-unknown';

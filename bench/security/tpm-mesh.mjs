@@ -54,7 +54,7 @@ async function signTimes(key) {
 
 /** @type {import('../../host/dist/config/mesh-settings.js').MeshSettings} */
 const SETTINGS = {
-  identity: 'file', listen: ['/ip4/127.0.0.1/tcp/0'], announce: [], relayService: false, bootstrap: [], mdns: false, networkKeyFile: undefined, allowedPeers: undefined,
+  identity: 'file', listen: ['/ip4/127.0.0.1/tcp/0'], announce: [], relayService: false, holePunching: true, bootstrap: [], mdns: false, networkKeyFile: undefined, allowedPeers: undefined,
   share: [], shareResources: [], sharePrompts: [], announceIntervalMs: 10_000, callTimeoutMs: 10_000, localityMs: 5, preferRemote: [], fanOut: [], identityFile: '',
   context: { spaces: [], maxUpdateBytes: 256 * 1024, maxDocBytes: 16 * 1024 * 1024, syncIntervalMs: 5_000 },
 };

@@ -107,7 +107,13 @@ async function askGateway(options: ConfigOptions & { url?: string; token?: strin
 
 function peerLines(report: MeshReport): string {
   const header = `this node ${report.peer_id}, ${report.connections} connections, ${report.peers.length} peers\n`;
-  return header + report.peers.map((p) => `${p.peer_id}  ${p.state}  ${p.tools.length} tools  heard ${p.heard ?? 'never'}\n`).join('');
+  return header + report.peers.map((p) => `${p.peer_id}  ${p.state}  ${p.tools.length} tools  heard ${p.heard ?? 'never'}  ${linkWord(p.links)}\n`).join('');
+}
+
+/** How this node reaches a peer now: directly, only through a relay, or not at all. */
+function linkWord(links: readonly string[]): string {
+  if (links.length === 0) return 'not connected';
+  return links.some((addr) => !addr.includes('/p2p-circuit')) ? 'direct' : 'relayed';
 }
 
 function toolLines(report: MeshReport): string {

@@ -62,6 +62,11 @@ export const meshSchema = z
     announce: z.array(multiaddrText).default([]),
     /** Relay connections (circuit relay v2) for nodes that listen through this one; off by default. */
     relay_service: z.boolean().default(false),
+    /**
+     * Upgrade a relayed connection to a direct one where one side can be dialled
+     * (DCUtR, libp2p's hole punching): on by default, it costs nothing on direct links.
+     */
+    hole_punching: z.boolean().default(true),
     /** Peers to dial at start (multiaddrs ending in /p2p/<peer id>). */
     bootstrap: z.array(multiaddrText).default([]),
     /** Find peers on the LAN by multicast DNS. */

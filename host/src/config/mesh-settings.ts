@@ -18,6 +18,8 @@ export interface MeshSettings {
   announce: readonly string[];
   /** Whether this node relays connections for others (circuit relay v2). */
   relayService: boolean;
+  /** Whether relayed connections are upgraded to direct ones where possible (DCUtR). */
+  holePunching: boolean;
   bootstrap: readonly string[];
   mdns: boolean;
   /** The swarm key's path; undefined for an open mesh. */
@@ -58,6 +60,7 @@ export function resolveMesh(mesh: MeshConfig, dataDir: string): MeshSettings | u
     listen: mesh.listen,
     announce: mesh.announce,
     relayService: mesh.relay_service,
+    holePunching: mesh.hole_punching,
     bootstrap: mesh.bootstrap,
     mdns: mesh.mdns,
     networkKeyFile: mesh.open ? undefined : resolve(mesh.network_key_file!),

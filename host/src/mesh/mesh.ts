@@ -70,6 +70,11 @@ export class Mesh {
     return this.node.getMultiaddrs().map((a) => a.toString());
   }
 
+  /** The remote addresses of the open connections to `peer` (a peer id it knows); "/p2p-circuit" in one means relayed. */
+  links(peer: string): string[] {
+    return this.node.getConnections(peerIdFromString(peer)).map((c) => c.remoteAddr.toString());
+  }
+
   /** The tools this node shares now. */
   shared(): readonly SharedTool[] {
     return this.sharedNow.tools;

@@ -4,7 +4,11 @@
 // with the pre-shared network key; an allowlist refuses other peer ids.
 // Circuit relay v2: every node can dial and listen through a relay (a node
 // behind NAT listens on "<relay>/p2p-circuit"), and a node with
-// relay_service = true relays for others.
+// relay_service = true relays for others. DCUtR (hole_punching) then replaces a
+// relayed connection by a direct one when one side can be dialled: js-libp2p
+// learns no public TCP address of a node behind NAT (its dials do not leave from
+// its listening port, libp2p/js-libp2p#2620), so two nodes that are both behind
+// NAT stay relayed; a NATed node and a public one (with `announce`) go direct.
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
@@ -18,6 +22,7 @@ import { bootstrap } from '@libp2p/bootstrap';
 import { mdns } from '@libp2p/mdns';
 import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2';
 import { preSharedKey } from '@libp2p/pnet';
+import { dcutr } from '@libp2p/dcutr';
 import type { PeerDiscovery, PeerId, PrivateKey, ComponentLogger, Stream } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { MeshSettings } from '../config/mesh-settings.js';
@@ -87,6 +92,7 @@ export async function createMeshNode(settings: MeshSettings, privateKey: Private
       // The mesh's own relay: its relayed connections carry MCP calls, so no data or duration cap
       // (libp2p's defaults, 128 KiB and 2 minutes, suit public relays that only help hole punching).
       ...(settings.relayService ? { relay: circuitRelayServer({ reservations: { applyDefaultLimit: false } }) } : {}),
+      ...(settings.holePunching ? { dcutr: dcutr() } : {}),
     },
   });
 }

@@ -28,7 +28,8 @@ export interface MeshReport {
   shares: SharedTool[];
   shares_resources: SharedItem[];
   shares_prompts: SharedItem[];
-  peers: { peer_id: string; provider: string; state: string; heard?: string; tools: SharedTool[]; resources: SharedItem[]; prompts: SharedItem[] }[];
+  /** `links`: the remote addresses of the open connections to the peer ("/p2p-circuit" in one: relayed). */
+  peers: { peer_id: string; provider: string; state: string; heard?: string; links: string[]; tools: SharedTool[]; resources: SharedItem[]; prompts: SharedItem[] }[];
 }
 
 const resourceItems = (list: readonly { definition: { uri: string }; digest: string }[]): SharedItem[] => list.map((r) => ({ name: r.definition.uri, digest: r.digest }));
@@ -50,6 +51,7 @@ export function meshReport(mesh: Mesh): MeshReport {
         provider: provider.id,
         state: provider.health().state,
         ...(entry ? { heard: new Date(entry.heardAt).toISOString() } : {}),
+        links: mesh.links(provider.peer),
         tools: entry?.tools.map((t) => ({ name: t.definition.name, digest: t.digest, idempotent: t.idempotent })) ?? [],
         resources: resourceItems(entry?.resources ?? []),
         prompts: promptItems(entry?.prompts ?? []),
