@@ -21,6 +21,17 @@ import type { MeshNode } from './node.js';
 export const TOOLS_TOPIC = '/mcp-edge/tools/1';
 /** Asked directly, a node answers with the announcement it gossips (then closes the stream). */
 export const TOOLS_PROTOCOL = '/mcp-edge/tools/1.0.0';
+/** A DHT lookup stops once it found this many providers (a replica to fail over to, not a census). */
+const DHT_ENOUGH_PROVIDERS = 3;
+/**
+ * The shortest time a DHT provide or a direct ask gets. Not the announce
+ * interval (a test runs it at 300 ms): on a loaded node (a Pi, a CI runner) a
+ * handshake takes longer, and cut off every interval it never completes,
+ * while the peer may already count the connection.
+ */
+const MIN_EXCHANGE_TIMEOUT_MS = 10_000;
+/** How long a connection may go without the peer's topic subscription before its gossip is judged broken. */
+const GOSSIP_SETTLE_MS = 15_000;
 /** The largest announcement a node reads from a peer. */
 const MAX_ANNOUNCEMENT_BYTES = 4 * 1024 * 1024;
 
@@ -104,6 +115,10 @@ export class Discovery {
   private readonly listeners = new Set<(peer: string) => void>();
   private shared: SharedOffer = { tools: [], resources: [], prompts: [] };
   private provided = new Set<string>();
+  /** The provide round under way, if any. */
+  private providing: Promise<void> | undefined;
+  /** Peers being asked for their announcement now. */
+  private readonly asking = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -135,6 +150,7 @@ export class Discovery {
     this.timer = setInterval(() => {
       this.expire();
       this.askSilent();
+      this.repairGossip();
       void this.announce();
     }, this.intervalMs);
     this.timer.unref();
@@ -174,10 +190,24 @@ export class Discovery {
     return new TextEncoder().encode(JSON.stringify({ v: 1, ...this.shared }));
   }
 
-  /** Asks `peer` for its announcement over a stream of its own. */
+  /**
+   * Asks `peer` for its announcement over a stream of its own, on a
+   * connection already open (a peer not connected has nothing to tell); one
+   * question per peer at a time.
+   */
   private async ask(peer: PeerId): Promise<void> {
+    const key = peer.toString();
+    const connection = this.node.getConnections(peer).find((c) => c.status === 'open');
+    if (!connection || this.asking.has(key)) return;
+    this.asking.add(key);
+    // One deadline for opening the stream and reading the answer: a peer that never finishes would
+    // otherwise keep this peer from being asked again.
+    const signal = AbortSignal.timeout(Math.max(this.intervalMs, MIN_EXCHANGE_TIMEOUT_MS));
+    let giveUp: (() => void) | undefined;
     try {
-      const stream = await this.node.dialProtocol(peer, TOOLS_PROTOCOL, { signal: AbortSignal.timeout(this.intervalMs) });
+      const stream = await connection.newStream(TOOLS_PROTOCOL, { signal });
+      giveUp = () => stream.abort(new Error('no answer in time'));
+      signal.addEventListener('abort', giveUp, { once: true });
       const chunks: Uint8Array[] = [];
       let size = 0;
       for await (const chunk of stream) {
@@ -191,7 +221,10 @@ export class Discovery {
       // An answer that arrives after the peer left would bring it back until it expired.
       if (this.node.getConnections(peer).length > 0) this.heard(peer, Buffer.concat(chunks));
     } catch (err) {
-      this.log.debug(`mesh: asking peer ${peer.toString()} for its tools failed`, { error: (err as Error).message });
+      this.log.debug(`mesh: asking peer ${key} for its tools failed`, { error: (err as Error).message });
+    } finally {
+      if (giveUp) signal.removeEventListener('abort', giveUp);
+      this.asking.delete(key);
     }
   }
 
@@ -201,6 +234,29 @@ export class Discovery {
     for (const peer of this.node.getPeers()) {
       const entry = this.peers.get(peer.toString());
       if (!entry || entry.heardAt < limit) void this.ask(peer);
+    }
+  }
+
+  /**
+   * Reconnects to peers whose gossip does not reach this node. gossipsub opens
+   * its stream to a peer once, when they connect, and does not try again when
+   * that fails (a loaded peer that missed the protocol negotiation deadline):
+   * the pair then never exchange announcements over that connection. Such a
+   * peer answered our direct question (it is in the directory) but its topic
+   * subscription never arrived; a new connection starts gossipsub over.
+   */
+  private repairGossip(): void {
+    const subscribers = new Set(this.node.services.pubsub.getSubscribers(TOOLS_TOPIC).map((peer) => peer.toString()));
+    const settled = Date.now() - GOSSIP_SETTLE_MS;
+    for (const connection of this.node.getConnections()) {
+      const peer = connection.remotePeer;
+      if (connection.status !== 'open' || connection.timeline.open > settled || subscribers.has(peer.toString()) || !this.peers.has(peer.toString())) continue;
+      this.log.warn(`mesh: peer ${peer.toString()} answers but its gossip never arrived; reconnecting to it`);
+      void connection
+        .close()
+        .catch((err: Error) => connection.abort(err))
+        .then(() => this.node.dial(peer, { signal: AbortSignal.timeout(MIN_EXCHANGE_TIMEOUT_MS) }))
+        .catch((err: Error) => this.log.debug(`mesh: reconnecting to peer ${peer.toString()} failed`, { error: err.message }));
     }
   }
 
@@ -214,13 +270,23 @@ export class Discovery {
     await this.provide();
   }
 
-  /** Puts provider records for shared tools not yet provided (needs DHT peers; retried every interval). */
-  private async provide(): Promise<void> {
+  /**
+   * Puts provider records for shared tools not yet provided (needs DHT peers;
+   * retried every interval). One round at a time: announcements come every
+   * interval and on every new subscriber, and overlapping DHT queries for the
+   * same key only load the node and its peers.
+   */
+  private provide(): Promise<void> {
+    this.providing ??= this.provideRound().finally(() => (this.providing = undefined));
+    return this.providing;
+  }
+
+  private async provideRound(): Promise<void> {
     for (const tool of this.shared.tools) {
       const name = tool.definition.name;
       if (this.provided.has(name) || this.node.getConnections().length === 0) continue;
       try {
-        await this.node.contentRouting.provide(toolKey(name), { signal: AbortSignal.timeout(this.intervalMs) });
+        await this.node.contentRouting.provide(toolKey(name), { signal: AbortSignal.timeout(Math.max(this.intervalMs, MIN_EXCHANGE_TIMEOUT_MS)) });
         this.provided.add(name);
       } catch (err) {
         this.log.debug(`mesh: provider record for "${name}" not stored yet`, { error: (err as Error).message });
@@ -264,21 +330,44 @@ export class Discovery {
     for (const listener of this.listeners) listener(peer);
   }
 
+  /** The peers whose latest announcement lists `name` (announcements expire after three silent intervals). */
+  announcedProviders(name: string): string[] {
+    return this.entries()
+      .filter(([, e]) => e.tools.some((t) => t.definition.name === name))
+      .map(([peer]) => peer)
+      .sort();
+  }
+
   /**
-   * Who provides `name`: the peers whose announcement lists it, and the
-   * providers the DHT knows (which may not have announced to us yet).
+   * Who provides `name`. The directory answers when it knows a provider: it
+   * holds what live peers announced, so it is fresh and costs no round trip.
+   * On a miss the DHT is asked, and its query stops at the first providers
+   * it returns (`enough`) instead of walking to the k closest peers: the walk
+   * is what made a lookup take hundreds of ms.
    */
-  async lookup(name: string, timeoutMs: number): Promise<string[]> {
-    const found = new Set(this.entries().filter(([, e]) => e.tools.some((t) => t.definition.name === name)).map(([peer]) => peer));
+  async lookup(name: string, timeoutMs: number, enough = DHT_ENOUGH_PROVIDERS): Promise<string[]> {
+    const announced = this.announcedProviders(name);
+    if (announced.length > 0) return announced;
+    return this.dhtProviders(name, timeoutMs, enough);
+  }
+
+  /** Providers of `name` from DHT provider records: at most `enough`, within `timeoutMs`. */
+  async dhtProviders(name: string, timeoutMs: number, enough = DHT_ENOUGH_PROVIDERS): Promise<string[]> {
+    const found = new Set<string>();
     const self = this.node.peerId.toString();
-    if (this.node.getConnections().length > 0) {
-      try {
-        for await (const provider of this.node.contentRouting.findProviders(toolKey(name), { signal: AbortSignal.timeout(timeoutMs) })) {
-          if (provider.id.toString() !== self) found.add(provider.id.toString());
-        }
-      } catch (err) {
-        if ((err as Error).name !== 'TimeoutError' && (err as Error).name !== 'AbortError') throw err;
+    if (this.node.getConnections().length === 0) return [];
+    const stop = new AbortController();
+    const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(timeoutMs)]);
+    try {
+      for await (const provider of this.node.contentRouting.findProviders(toolKey(name), { signal })) {
+        if (provider.id.toString() !== self) found.add(provider.id.toString());
+        if (found.size >= enough) break;
       }
+    } catch (err) {
+      if ((err as Error).name !== 'TimeoutError' && (err as Error).name !== 'AbortError') throw err;
+    } finally {
+      // Leaving the loop early ends the query; the abort also ends dials it still has under way.
+      stop.abort();
     }
     return [...found].sort();
   }

@@ -41,7 +41,9 @@ export interface MeshStartOptions {
 }
 
 /** The shortest a bootstrap dial may take before it is given up. */
-const BOOTSTRAP_DIAL_TIMEOUT_MS = 10_000;
+const BOOTSTRAP_DIAL_TIMEOUT_MS = 30_000;
+/** The shortest time connections may stay quiet (no peer heard, none opened) before they are judged half-open. */
+const SILENT_LINK_MS = 15_000;
 
 export class Mesh {
   /** Peer id -> its provider; kept when a peer leaves (down, no tools) so it comes back in place. */
@@ -100,7 +102,7 @@ export class Mesh {
     }
   }
 
-  /** Who provides tool `name` (peer ids): announcements and DHT provider records. */
+  /** Who provides tool `name` (peer ids): live peers' announcements, or DHT provider records when none announced it. */
   async lookup(name: string, timeoutMs = 2_000): Promise<string[]> {
     const started = performance.now();
     try {
@@ -131,25 +133,31 @@ export class Mesh {
    * announce interval: a first dial that failed (the peer was not up yet, a
    * loaded machine) or a bootstrap node that restarted is not the end. Not in
    * the mesh means no connection at all, or connections over which no peer
-   * has been heard for three intervals (every node announces each interval,
-   * even with nothing to share): a half-open connection, whose other end is
-   * gone without a word (a NAT that dropped its state, a peer that closed it
-   * under load), looks alive here and would keep the node out for good; it is
-   * closed and the bootstrap peers are dialled afresh.
+   * has been heard for a while (every node announces each interval, even with
+   * nothing to share): a half-open connection, whose other end is gone
+   * without a word (a NAT that dropped its state, a peer that closed it under
+   * load), looks alive here and would keep the node out for good; it is
+   * closed and the bootstrap peers are dialled afresh. "A while" is three
+   * intervals, and never less than SILENT_LINK_MS since the last peer was
+   * heard or a connection opened: on a slow link or a loaded node the first
+   * announcement takes longer than three short intervals to arrive, and
+   * closing then started the same wait over, for good.
    */
   private keepJoined(log: Logger): void {
     const bootstrap = bootstrapAddrs(this.settings).map((a) => multiaddr(a));
     if (bootstrap.length === 0) return;
-    let unheardIntervals = 0;
+    const silentAfterMs = Math.max(3 * this.settings.announceIntervalMs, SILENT_LINK_MS);
+    let quietSince = Date.now();
+    this.node.addEventListener('connection:open', () => (quietSince = Date.now()));
     this.rejoin = setInterval(() => {
       const connections = this.node.getConnections();
-      unheardIntervals = this.discovery.entries().length > 0 ? 0 : unheardIntervals + 1;
-      if (connections.length > 0 && unheardIntervals < 3) return;
+      if (this.discovery.entries().length > 0) quietSince = Date.now();
+      if (connections.length > 0 && Date.now() - quietSince < silentAfterMs) return;
       if (connections.length > 0) {
-        log.warn('mesh: connected, but no peer heard for three announce intervals; closing those connections and dialling the bootstrap peers again', { connections: connections.length });
+        log.warn(`mesh: connected, but no peer heard for ${silentAfterMs} ms; closing those connections and dialling the bootstrap peers again`, { connections: connections.length });
         for (const connection of connections) void connection.close().catch(() => connection.abort(new Error('no peer heard over it')));
       }
-      unheardIntervals = 0;
+      quietSince = Date.now();
       for (const addr of bootstrap) {
         // Not the announce interval as a deadline: a loaded node (or bootstrap peer) takes longer than
         // a short interval to finish a handshake, and every retry would be cut off the same way.

@@ -27,6 +27,7 @@ import type { PeerDiscovery, PeerId, PrivateKey, ComponentLogger, Stream } from 
 import { multiaddr } from '@multiformats/multiaddr';
 import type { MeshSettings } from '../config/mesh-settings.js';
 import { MeshError } from './errors.js';
+import './yamux-guard.js';
 
 export type MeshServices = { identify: Identify; ping: Ping; dht: KadDHT; pubsub: GossipSub; relay?: CircuitRelayService };
 export type MeshNode = Libp2p<MeshServices>;
@@ -71,7 +72,25 @@ export async function createMeshNode(settings: MeshSettings, privateKey: Private
     // libp2p refuses more than 5 new inbound connections a second from one IP address: several
     // nodes per host, or behind one NAT, are how edge meshes live (gossipsub's colocation penalty is
     // off for the same reason), and a bootstrap node meets all of them at once when they start.
-    connectionManager: { inboundConnectionThreshold: 100 },
+    //
+    // The handshake deadlines are longer than libp2p's (6 s a dialled address, 10 s an inbound
+    // upgrade or a stream's protocol negotiation): a loaded node (a Pi, a CI runner, many nodes on one host) misses those, and a dial
+    // cut off after its side of the handshake finished leaves the peer holding a connection the
+    // dialler dropped, then dialling again into the same deadline.
+    connectionManager: {
+      inboundConnectionThreshold: 100,
+      dialTimeout: 30_000,
+      addressDialTimeout: 20_000,
+      inboundUpgradeTimeout: 20_000,
+      // A stream's protocol negotiation too (10 s by default): gossipsub opens its stream to a peer once.
+      inboundStreamProtocolNegotiationTimeout: 20_000,
+      outboundStreamProtocolNegotiationTimeout: 20_000,
+    },
+    // libp2p pings each connection every 10 s and aborts it when a ping is not answered within an
+    // adaptive timeout (5 s at least): on a loaded node that is a live link cut, and every call
+    // on it fails. 20 s without an answer still finds a dead link (the mesh also closes links over
+    // which nothing is heard, see Mesh.keepJoined).
+    connectionMonitor: { pingTimeout: { minTimeout: 20_000 } },
     connectionGater: {
       // Loopback and LAN addresses are where a mesh of edge nodes lives.
       denyDialMultiaddr: () => false,

@@ -1,7 +1,7 @@
 // The mesh as MCP resources of this gateway: mcp-edge://mesh (this node, its
 // peers and every tool, resource and prompt they share, with digests) and
-// mcp-edge://mesh/providers/{tool} (who provides a tool: announcements and the
-// DHT's provider records).
+// mcp-edge://mesh/providers/{tool} (who provides a tool: announcements, or the
+// DHT's provider records when no live peer announced it).
 import type { ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
 import type { ResourceDefinition, ResourceTemplateDefinition } from '../providers/local/resources.js';
 import type { Mesh } from './mesh.js';
@@ -74,7 +74,7 @@ export function meshResources(mesh: Mesh): { resource: ResourceDefinition; templ
       uriTemplate: 'mcp-edge://mesh/providers/{tool}',
       name: 'mesh-providers',
       title: 'Who provides a tool on the mesh',
-      description: 'The peer ids that provide a tool (by the name its node shares it under), from announcements and DHT provider records.',
+      description: "The peer ids that provide a tool (by the name its node shares it under), from live peers' announcements, or DHT provider records when none announced it.",
       mimeType: 'application/json',
       read: async (uri, variables) => {
         const tool = decodeURIComponent(String(variables.tool));
