@@ -151,7 +151,10 @@ function goals(rows) {
     if (peerRows.length === 0) continue;
     out[`aheadOf_${peer}_everyRow`] = edgeRows.every((r) => {
       const p = at(peer, r.clients);
-      return !p || p.errors > 0 || (r.callsPerSec > p.callsPerSec && r.p50Ms < p.p50Ms && r.p99Ms < p.p99Ms);
+      if (!p || p.errors > 0) return true;
+      // A peer that finished no call inside the window has no latency to compare (null): behind whoever finished some.
+      if (p.calls === 0) return r.calls > 0;
+      return r.callsPerSec > p.callsPerSec && r.p50Ms < p.p50Ms && r.p99Ms < p.p99Ms;
     });
   }
   return { judged: true, ...out };
