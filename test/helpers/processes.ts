@@ -25,7 +25,12 @@ export function tempDir(prefix = 'mcp-edge-test-'): string {
 
 /** Spawns `node CLI ...args`; the process is killed after the test file. */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  return spawnScript(CLI, args, env);
+}
+
+/** Spawns `node script ...args` (a fixture); the process is killed after the test file. */
+export function spawnScript(script: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn(process.execPath, [script, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -65,12 +70,12 @@ export function waitForOutput(stream: NodeJS.ReadableStream | null, pattern: Reg
 }
 
 /**
- * Resolves with the exit code (or signal) of a child from spawnCli once it
+ * Resolves with the exit code (or signal) of a child from spawnCli (or spawnScript) once it
  * exited and all its output was read, or rejects after `ms`.
  */
 export function waitForExit(child: ChildProcess, ms = 15_000): Promise<number | NodeJS.Signals> {
   const end = ended.get(child);
-  if (!end) throw new Error('waitForExit takes a child started by spawnCli');
+  if (!end) throw new Error('waitForExit takes a child started by spawnCli or spawnScript');
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('timed out waiting for the process to exit')), ms);
     void end.then((code) => {
