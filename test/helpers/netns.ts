@@ -7,12 +7,16 @@
 // reaches public hosts, not private ones. Needs root (CAP_NET_ADMIN).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 
+// ip, sysctl and iptables live in /usr/sbin and /sbin, which a user's PATH (or `PATH=/usr/bin:/bin npm test`)
+// may leave out: the commands are run with those folders added.
+const ADMIN_ENV: NodeJS.ProcessEnv = { ...process.env, PATH: [process.env.PATH, '/usr/local/sbin', '/usr/sbin', '/sbin'].filter(Boolean).join(':') };
+
 const PUBLIC_NET = '11.0.0';
 /** The test process's own address on the public bridge. */
 export const OUTSIDE_IP = `${PUBLIC_NET}.254`;
 
 function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'], env: ADMIN_ENV });
 }
 
 /** Deletes namespace `ns`, if it is still there. */
@@ -102,12 +106,12 @@ export function buildInternet(tag: string): Internet {
       ip('-n', ns, 'link', 'set', `${lan}h`, 'up');
       ip('-n', ns, 'addr', 'add', `10.0.${n}.2/24`, 'dev', `${lan}h`);
       ip('-n', ns, 'route', 'add', 'default', 'via', `10.0.${n}.1`);
-      execFileSync('ip', ['netns', 'exec', router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-      execFileSync('ip', ['netns', 'exec', router, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', `${tag}w`, '-j', 'MASQUERADE']);
+      execFileSync('ip', ['netns', 'exec', router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'], { env: ADMIN_ENV });
+      execFileSync('ip', ['netns', 'exec', router, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', `${tag}w`, '-j', 'MASQUERADE'], { env: ADMIN_ENV });
       return { ns, ip: `10.0.${n}.2`, publicIp: `${PUBLIC_NET}.${n}` };
     },
     spawn(host, command, args) {
-      const child = spawn('ip', ['netns', 'exec', host.ns, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('ip', ['netns', 'exec', host.ns, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: ADMIN_ENV });
       children.push(child);
       return child;
     },

@@ -14,7 +14,7 @@ import type { MeshAdmission } from './attestation.js';
 import type { Discovery } from './discovery.js';
 import type { MeshStats } from './metrics.js';
 import { dialPeer, type MeshNode } from './node.js';
-import { MCP_PROTOCOL, StreamTransport } from './stream-transport.js';
+import { MCP_PROTOCOL, StreamClosedError, StreamTransport } from './stream-transport.js';
 
 /** Results are passed on as the peer sent them (its gateway checked them already). */
 const UNCHECKED_RESULT = z.custom<CallToolResult>((value) => typeof value === 'object' && value !== null);
@@ -117,7 +117,7 @@ export class PeerProvider implements Provider {
     }
   }
 
-  private async call(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
+  private async call(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext, resent = false): Promise<CallToolResult> {
     const client = await this.connect(context.signal);
     // The gateway's own token and timer: progress is relayed from the wire (the SDK
     // dispatches notifications a tick late and would drop the last one), and each
@@ -146,6 +146,12 @@ export class PeerProvider implements Provider {
       await relayed;
       return result;
     } catch (err) {
+      if (err instanceof StreamClosedError && !resent && !context.signal.aborted) {
+        // The session's stream had closed (its connection went) before this request was written: the peer never
+        // got it, so it goes once more on a new stream (found by test/mesh-churn: a live peer's call failed so).
+        await client.close().catch(() => undefined);
+        return await this.call(name, args, context, true);
+      }
       if (err instanceof McpError && err.code === CONNECTION_CLOSED && !context.signal.aborted) {
         throw new McpError(CONNECTION_CLOSED, `the mesh connection to peer ${this.options.peer} closed before it answered (the peer stopped or the link failed)`);
       }

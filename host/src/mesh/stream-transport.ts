@@ -9,6 +9,9 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 /** The mesh's MCP protocol id: one stream carries one MCP session. */
 export const MCP_PROTOCOL = '/mcp-edge/mcp/1.0.0';
 
+/** A message was not written because the stream had closed: the peer never got it, so it may be sent again on a new stream. */
+export class StreamClosedError extends Error {}
+
 export class StreamTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
@@ -42,7 +45,7 @@ export class StreamTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage): Promise<void> {
-    if (this.closed || this.stream.writeStatus !== 'writable') throw new Error('the mesh stream to the peer is closed');
+    if (this.closed || this.stream.writeStatus !== 'writable') throw new StreamClosedError('the mesh stream to the peer is closed');
     if (!this.stream.send(new TextEncoder().encode(serializeMessage(message)))) await this.stream.onDrain();
   }
 
