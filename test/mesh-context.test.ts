@@ -5,9 +5,8 @@
 // partition heals to one state, a restart keeps the state, and a hostile
 // member's garbage is refused without harm.
 import net from 'node:net';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -22,14 +21,8 @@ import { contextTopic, CONTEXT_PROTOCOL } from '../host/src/mesh/context/sync.js
 import { loadNetworkKey, writeNetworkKey } from '../host/src/mesh/identity.js';
 import { createMeshNode, type MeshNode } from '../host/src/mesh/node.js';
 import { eventually, freePort, textOf } from './helpers/gateway.js';
-import { spawnCli, tempDir, waitForExit, waitForOutput } from './helpers/processes.js';
-
-interface Node {
-  child: ChildProcess;
-  url: string;
-  peerId: string;
-  addresses: string[];
-}
+import { tempDir, waitForExit } from './helpers/processes.js';
+import { startMeshServe, type MeshServe } from './helpers/mesh-serve.js';
 
 interface Space {
   space: string;
@@ -97,19 +90,14 @@ class Link {
 const link = new Link();
 
 /** Starts `mcp-edge serve` sharing SPACE; resolves once it serves HTTP, with its peer id and mesh addresses. */
-async function startNode(name: string, mesh: Record<string, unknown>): Promise<Node> {
+async function startNode(name: string, mesh: Record<string, unknown>): Promise<MeshServe> {
   const config = {
     mesh: { enabled: true, network_key_file: keyFile, announce_interval_ms: 300, context: [SPACE], context_max_update_bytes: 4096, context_sync_interval_ms: 2_000, ...mesh },
   };
-  const configFile = join(dir, `${name}.toml`);
-  writeFileSync(configFile, stringify(config));
-  const child = spawnCli(['serve', '--config', configFile, '--bind', '127.0.0.1:0', '--data-dir', join(dir, name)]);
-  const match = await waitForOutput(child.stderr, /mesh listening (\{.*\})\n[\s\S]*listening \{"url":"([^"]+)"/);
-  const fields = JSON.parse(match[1]!) as { peer_id: string; addresses: string[] };
-  return { child, url: match[2]!, peerId: fields.peer_id, addresses: fields.addresses };
+  return startMeshServe(dir, name, config);
 }
 
-async function clientOf(node: Node): Promise<Client> {
+async function clientOf(node: MeshServe): Promise<Client> {
   const client = new Client({ name: 'context-test', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(node.url)));
   clients.push(client);
@@ -135,8 +123,8 @@ async function append(client: Client, document: string, text: string): Promise<v
 }
 
 describe('shared context between two mcp-edge processes', () => {
-  let a: Node;
-  let b: Node;
+  let a: MeshServe;
+  let b: MeshServe;
   let clientA: Client;
   let clientB: Client;
   const updatedOnB: string[] = [];

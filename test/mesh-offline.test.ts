@@ -5,25 +5,19 @@
 // puts on it). C stops, A's client calls `bump` as a task, A itself is killed
 // and restarted, calls `bump_marked` as a task, C comes back: each call runs
 // exactly once and its result is its task's.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, CreateTaskResultSchema, GetTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { stringify } from 'smol-toml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../host/src/config/load.js';
 import { writeNetworkKey } from '../host/src/mesh/identity.js';
 import { docPage } from './helpers/docs.js';
 import { eventually, freePort, NODE, REPLICA } from './helpers/gateway.js';
-import { spawnCli, tempDir, waitForExit, waitForOutput } from './helpers/processes.js';
-
-interface Node {
-  child: ChildProcess;
-  url: string;
-  addresses: string[];
-}
+import { tempDir, waitForExit } from './helpers/processes.js';
+import { startMeshServe, type MeshServe } from './helpers/mesh-serve.js';
 
 const ANNOUNCE_MS = 300;
 const dir = tempDir('mcp-edge-mesh-offline-');
@@ -33,24 +27,20 @@ writeNetworkKey(keyFile);
 const running = new Set<ChildProcess>();
 
 /** Starts `mcp-edge serve` with `config` (a [mesh] section added); resolves once it serves HTTP. */
-async function startNode(name: string, config: Record<string, unknown>, mesh: Record<string, unknown>): Promise<Node> {
+async function startNode(name: string, config: Record<string, unknown>, mesh: Record<string, unknown>): Promise<MeshServe> {
   const full = { ...config, mesh: { enabled: true, network_key_file: keyFile, announce_interval_ms: ANNOUNCE_MS, call_timeout_ms: 20_000, ...mesh } };
-  const configFile = join(dir, `${name}.toml`);
-  writeFileSync(configFile, stringify(full));
-  const child = spawnCli(['serve', '--config', configFile, '--bind', '127.0.0.1:0', '--data-dir', join(dir, name)]);
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  const match = await waitForOutput(child.stderr, /mesh listening (\{.*\})\n[\s\S]*listening \{"url":"([^"]+)"/);
-  const fields = JSON.parse(match[1]!) as { addresses: string[] };
-  return { child, url: match[2]!, addresses: fields.addresses };
+  const node = await startMeshServe(dir, name, full);
+  running.add(node.child);
+  node.child.once('exit', () => running.delete(node.child));
+  return node;
 }
 
-async function stop(node: Node): Promise<void> {
+async function stop(node: MeshServe): Promise<void> {
   node.child.kill('SIGKILL');
   await waitForExit(node.child);
 }
 
-async function clientOf(node: Node): Promise<Client> {
+async function clientOf(node: MeshServe): Promise<Client> {
   const client = new Client({ name: 'mesh-offline-test', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(node.url)));
   return client;
@@ -67,8 +57,8 @@ const runs = (): string[] => {
 
 describe('a deferred call to a mesh peer that is away', () => {
   let meshPort: number;
-  let a: Node;
-  let c: Node;
+  let a: MeshServe;
+  let c: MeshServe;
   let client: Client;
   // A: no tools of its own; `bump` defers to the mesh destination "peers".
   const startA = () =>

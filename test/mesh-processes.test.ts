@@ -2,23 +2,15 @@
 // 127.0.0.1 joined by one network key. A shares nothing; C shares tools of its
 // upstream; B (started later) shares a replica of one of them. A's client calls
 // through A; C is killed mid-call.
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { stringify } from 'smol-toml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNetworkKey } from '../host/src/mesh/identity.js';
 import { eventually, NODE, REPLICA } from './helpers/gateway.js';
-import { spawnCli, tempDir, waitForExit, waitForOutput } from './helpers/processes.js';
-
-interface Node {
-  child: ChildProcess;
-  url: string;
-  peerId: string;
-  addresses: string[];
-}
+import { tempDir, waitForExit } from './helpers/processes.js';
+import { startMeshServe, type MeshServe } from './helpers/mesh-serve.js';
 
 const ANNOUNCE_MS = 300;
 const dir = tempDir('mcp-edge-mesh-');
@@ -26,20 +18,15 @@ const keyFile = join(dir, 'swarm.key');
 writeNetworkKey(keyFile);
 
 /** Starts `mcp-edge serve` with a [mesh] section; resolves once it serves HTTP, with its peer id and mesh addresses. */
-async function startNode(name: string, mesh: { share?: string[]; bootstrap?: string[] }, replica?: Record<string, string>): Promise<Node> {
+async function startNode(name: string, mesh: { share?: string[]; bootstrap?: string[] }, replica?: Record<string, string>): Promise<MeshServe> {
   const config = {
     mesh: { enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], network_key_file: keyFile, announce_interval_ms: ANNOUNCE_MS, call_timeout_ms: 20_000, share: mesh.share ?? [], bootstrap: mesh.bootstrap ?? [] },
     upstreams: replica ? [{ id: 'up', transport: 'stdio', command: NODE, args: [REPLICA], env: replica }] : [],
   };
-  const configFile = join(dir, `${name}.toml`);
-  writeFileSync(configFile, stringify(config));
-  const child = spawnCli(['serve', '--config', configFile, '--bind', '127.0.0.1:0', '--data-dir', join(dir, name)]);
-  const match = await waitForOutput(child.stderr, /mesh listening (\{.*\})\n[\s\S]*listening \{"url":"([^"]+)"/);
-  const fields = JSON.parse(match[1]!) as { peer_id: string; addresses: string[] };
-  return { child, url: match[2]!, peerId: fields.peer_id, addresses: fields.addresses };
+  return startMeshServe(dir, name, config);
 }
 
-async function clientOf(node: Node): Promise<Client> {
+async function clientOf(node: MeshServe): Promise<Client> {
   const client = new Client({ name: 'mesh-test', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(node.url)));
   return client;
@@ -61,8 +48,8 @@ const toolNames = async (client: Client): Promise<string[]> => (await client.lis
 const textOf = (result: unknown): string => (result as { content: { text: string }[] }).content[0]?.text ?? '';
 
 describe('mesh of three mcp-edge processes', () => {
-  let a: Node;
-  let c: Node;
+  let a: MeshServe;
+  let c: MeshServe;
   let client: Client;
   beforeAll(async () => {
     a = await startNode('a', {});
