@@ -17,6 +17,10 @@
 //   (the component's own pointer to it) as its first argument. jco keeps the
 //   rep in a private handle table, so the recorder below gives jco a copy of
 //   the exports whose `[method]dictionary.id` notes the rep it is called with.
+//
+// The router's per-call pair (`begin`, `record-result`) takes the same lane
+// (direct-router.ts): the recorder also notes the rep `[method]router.begin`
+// is called with, which tells the lane which router a facade drives.
 
 import { OutputPool } from './output-pool.js';
 
@@ -28,14 +32,14 @@ const DICT_PACK = `${CODEC}[method]dictionary.pack`;
 const DICT_ID = `${CODEC}[method]dictionary.id`;
 const ALGORITHM_CODES = { stored: 0, zstd: 1, lz4: 2 } as const;
 
-type CoreFn = (...args: (number | bigint)[]) => number;
+export type CoreFn = (...args: (number | bigint)[]) => number;
 /** A core export and the post-return function that frees what it returned. */
 interface Call {
   fn: CoreFn;
   post: (ret: number) => void;
 }
 
-interface CoreExports {
+export interface CoreExports {
   memory: WebAssembly.Memory;
   cabi_realloc: (oldPtr: number, oldLen: number, align: number, len: number) => number;
   [name: string]: unknown;
@@ -48,33 +52,53 @@ export interface CoreRecord {
   repOf: (readId: () => unknown) => number | undefined;
 }
 
+/** The core instance that exports the router, and the rep its jco `begin` passes (direct-router.ts). */
+export interface RouterRecord {
+  exports: CoreExports;
+  /** The rep of the router that `begin` (a jco call of `[method]router.begin`) runs on. */
+  repOf: (begin: () => unknown) => number | undefined;
+}
+
+export const ROUTER_BEGIN = 'mcp-edge:core/router@0.1.0#[method]router.begin';
+
 /** Records the core instance that exports the codec while jco instantiates the component. */
 export function coreInstanceRecorder(): {
   instantiateCore: (module: WebAssembly.Module, imports: WebAssembly.Imports) => Promise<WebAssembly.Instance>;
   record: () => CoreRecord | undefined;
+  recordRouter: () => RouterRecord | undefined;
 } {
   let found: CoreExports | undefined;
+  let routerCore: CoreExports | undefined;
   let lastRep: number | undefined;
-  const repOf = (readId: () => unknown) => {
+  const repOf = (call: () => unknown) => {
     lastRep = undefined;
-    readId();
+    call();
     return lastRep;
+  };
+  /** `fn`, noting the rep (its first argument) of every call. */
+  const probing = (fn: CoreFn): CoreFn => (rep, ...rest) => {
+    lastRep = rep as number;
+    return fn(rep, ...rest);
   };
   return {
     instantiateCore: async (module, imports) => {
       const instance = await WebAssembly.instantiate(module, imports);
-      if (!(UNPACK in instance.exports && PACK in instance.exports)) return instance;
-      found = instance.exports as unknown as CoreExports;
-      const id = found[DICT_ID];
-      if (typeof id !== 'function') return instance;
-      const probe = (rep: number) => {
-        lastRep = rep;
-        return (id as CoreFn)(rep);
-      };
+      const exports = instance.exports as unknown as CoreExports;
+      const probes: Record<string, CoreFn> = {};
+      if (UNPACK in exports && PACK in exports) {
+        found = exports;
+        if (typeof exports[DICT_ID] === 'function') probes[DICT_ID] = probing(exports[DICT_ID] as CoreFn);
+      }
+      if (typeof exports[ROUTER_BEGIN] === 'function') {
+        routerCore = exports;
+        probes[ROUTER_BEGIN] = probing(exports[ROUTER_BEGIN] as CoreFn);
+      }
+      if (Object.keys(probes).length === 0) return instance;
       // jco reads only `exports` from what this returns.
-      return { exports: { ...instance.exports, [DICT_ID]: probe } } as unknown as WebAssembly.Instance;
+      return { exports: { ...instance.exports, ...probes } } as unknown as WebAssembly.Instance;
     },
     record: () => (found ? { exports: found, repOf } : undefined),
+    recordRouter: () => (routerCore ? { exports: routerCore, repOf } : undefined),
   };
 }
 

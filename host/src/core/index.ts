@@ -3,6 +3,7 @@
 import { instantiate, type Root } from './generated/edge-core.js';
 import { wrapCodec, type Codec } from './codec.js';
 import { coreInstanceRecorder, DirectCodec } from './direct.js';
+import { DirectRouter } from './direct-router.js';
 import { createModelRouter, type DecideModel } from './model-router.js';
 import { createRouterFactory, type CoreRouter, type RouterOptions } from './router.js';
 import { wrapTokenizer, type TokenizerFactory } from './tokenizer.js';
@@ -13,7 +14,7 @@ export type CompileCoreModule = (fileName: string) => Promise<WebAssembly.Module
 export interface LoadCoreOptions {
   /** How to fetch and compile the component's core module; Node's file loader by default. */
   compile?: CompileCoreModule;
-  /** false: every codec call through jco's bindings (no direct lane, see direct.ts); for tests and benches. */
+  /** false: every codec and router call through jco's bindings (no direct lane, see direct.ts); for tests and benches. */
   direct?: boolean;
 }
 
@@ -27,6 +28,8 @@ export interface EdgeCore {
   readonly codec: Codec;
   /** How codec pack/unpack reach the core: the direct lane (direct.ts), or jco's bindings only. */
   readonly codecLane: 'direct' | 'jco';
+  /** How the router's begin and recordResult reach the core: the direct lane (direct-router.ts), or jco's bindings only. */
+  readonly routerLane: 'direct' | 'jco';
   /** Creates a router: replicas ranked by live statistics. */
   readonly createRouter: (options?: RouterOptions) => CoreRouter;
   /** Which engine serves a completion's next attempt (local model or cloud), and why. */
@@ -51,12 +54,14 @@ export async function loadCore(options: LoadCoreOptions = {}): Promise<EdgeCore>
   const recorder = coreInstanceRecorder();
   const exports = await instantiate(compile, {}, recorder.instantiateCore);
   const direct = options.direct === false ? undefined : DirectCodec.over(recorder.record());
+  const directRouter = options.direct === false ? undefined : DirectRouter.over(recorder.recordRouter());
   return {
     version: exports.info.version(),
     features: exports.info.features(),
     codec: wrapCodec(exports.codec, direct),
     codecLane: direct ? 'direct' : 'jco',
-    createRouter: createRouterFactory(exports.router),
+    routerLane: directRouter ? 'direct' : 'jco',
+    createRouter: createRouterFactory(exports.router, directRouter),
     decideModel: createModelRouter(exports.modelRouter),
     tokenizer: wrapTokenizer(exports.tokenizer),
     exports,

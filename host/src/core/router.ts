@@ -3,6 +3,7 @@
 // numbers only (tool and provider handles, times, latencies).
 import type { Root } from './generated/edge-core.js';
 import { callCore } from './errors.js';
+import type { DirectRouter, RouterLane } from './direct-router.js';
 
 type RouterExports = Root['router'];
 type RawRouter = RouterExports['Router']['prototype'];
@@ -78,8 +79,44 @@ function describe(error: { tag: string; val?: unknown }): string {
 
 const now = (t?: number): bigint => BigInt(Math.floor(t ?? Date.now()));
 
-function wrap(raw: RawRouter): CoreRouter {
+/**
+ * `begin` and `recordResult` on the direct lane (direct-router.ts) once this
+ * router's first `begin` through jco has shown its rep; anything the lane
+ * cannot answer goes to jco. A trap on the lane (a bug) drops it.
+ */
+function perCallPair(raw: RawRouter, direct: DirectRouter | undefined): Pick<CoreRouter, 'begin' | 'recordResult'> {
+  let lane: RouterLane | undefined;
+  const jcoBegin = (t: number, at: bigint) => callCore(() => raw.begin(t, at), describe);
+  const onLane = <T>(run: (l: RouterLane) => T): T => {
+    try {
+      return run(lane!);
+    } catch (err) {
+      lane = undefined;
+      direct = undefined;
+      throw err;
+    }
+  };
   return {
+    begin: (t, nowMs) => {
+      const at = now(nowMs);
+      if (lane) return onLane((l) => l.begin(t, at)) ?? jcoBegin(t, at);
+      if (!direct) return jcoBegin(t, at);
+      let order: Uint32Array | undefined;
+      const rep = direct.repOf(() => (order = jcoBegin(t, at)));
+      if (rep !== undefined) lane = direct.lane(rep);
+      return order!;
+    },
+    recordResult: (t, p, latency, outcome, nowMs) => {
+      const at = now(nowMs);
+      if (lane && onLane((l) => l.recordResult(t, p, latency, outcome, at))) return;
+      callCore(() => raw.recordResult(t, p, latency, outcome, at), describe);
+    },
+  };
+}
+
+function wrap(raw: RawRouter, direct: DirectRouter | undefined): CoreRouter {
+  return {
+    ...perCallPair(raw, direct),
     addProvider: (w) => callCore(() => raw.addProvider(w), describe),
     setWeights: (p, w) => callCore(() => raw.setWeights(p, w), describe),
     setAvailable: (p, a) => callCore(() => raw.setAvailable(p, a), describe),
@@ -89,10 +126,7 @@ function wrap(raw: RawRouter): CoreRouter {
     setPreferred: (t, providers) => callCore(() => raw.setPreferred(t, Uint32Array.from(providers)), describe),
     removeTool: (t) => callCore(() => raw.removeTool(t), describe),
     select: (t, nowMs) => callCore(() => raw.select(t, now(nowMs)), describe),
-    begin: (t, nowMs) => callCore(() => raw.begin(t, now(nowMs)), describe),
     recordStart: (t, p, nowMs) => callCore(() => raw.recordStart(t, p, now(nowMs)), describe),
-    recordResult: (t, p, latency, outcome, nowMs) =>
-      callCore(() => raw.recordResult(t, p, latency, outcome, now(nowMs)), describe),
     stats: (p, nowMs) => {
       const s = callCore(() => raw.stats(p, now(nowMs)), describe);
       return { ...s, calls: Number(s.calls), failures: Number(s.failures) };
@@ -100,8 +134,11 @@ function wrap(raw: RawRouter): CoreRouter {
   };
 }
 
-/** Creates a router in the core; options out of range throw CoreError("invalid-options"). */
-export function createRouterFactory(exports: RouterExports): (options?: RouterOptions) => CoreRouter {
+/**
+ * Creates a router in the core; options out of range throw CoreError("invalid-options").
+ * `direct`: the lane for the per-call pair (direct-router.ts); absent, every call goes through jco.
+ */
+export function createRouterFactory(exports: RouterExports, direct?: DirectRouter): (options?: RouterOptions) => CoreRouter {
   return (options = {}) => {
     const { openMs, maxOpenMs, ...rest } = options;
     const raw = callCore(
@@ -113,6 +150,6 @@ export function createRouterFactory(exports: RouterExports): (options?: RouterOp
         }),
       describe,
     );
-    return wrap(raw);
+    return wrap(raw, direct);
   };
 }
