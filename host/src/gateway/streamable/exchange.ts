@@ -21,10 +21,13 @@
 // are the ones a flaky link breaks. Calls answered sooner, the common case,
 // keep the single JSON body. Only clients that take priming events get the
 // switch: for the others an SSE answer with no event yet gives no id either.
+// Every exchange waits the same time, so the switch is kept by the process's
+// deadline queue for that time (../deadlines.ts), not a timer per POST.
 import type { ServerResponse } from 'node:http';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { SessionEventStore, SseStream } from './event-store.js';
 import { isResponse } from './messages.js';
+import { deadlinesOf, type Deadline } from '../deadlines.js';
 
 type Mode = 'waiting' | 'streaming' | 'gone' | 'finished';
 
@@ -44,7 +47,8 @@ export class Exchange {
   private readonly awaiting: Set<RequestId>;
   private readonly held: JSONRPCMessage[] = [];
   private stream: SseStream | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  /** The switch to a primed stream after streamAfterMs, while it is pending. */
+  private deadline: Deadline | undefined;
 
   constructor(
     private readonly res: ServerResponse,
@@ -56,10 +60,7 @@ export class Exchange {
     res.once('close', () => {
       if (this.mode === 'waiting') this.stop('gone');
     });
-    if (context.prime && context.streamAfterMs > 0) {
-      this.timer = setTimeout(() => this.startStream(), context.streamAfterMs);
-      this.timer.unref();
-    }
+    if (context.prime && context.streamAfterMs > 0) this.deadline = deadlinesOf(context.streamAfterMs).add(() => this.startStream());
   }
 
   /** Sends `message` on this exchange; true once every response has gone out. */
@@ -117,7 +118,7 @@ export class Exchange {
 
   private stop(mode: Mode): void {
     this.mode = mode;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.deadline) deadlinesOf(this.context.streamAfterMs).release(this.deadline);
+    this.deadline = undefined;
   }
 }
