@@ -63,7 +63,8 @@ interface Bucket {
   texts: string[];
 }
 
-export type TokenCounter = (text: string) => number | Promise<number>;
+/** The token counts of `texts`, in order: one crossing into the core for a flush's texts, not one per call. */
+export type TokenCounter = (texts: readonly string[]) => readonly number[] | Promise<readonly number[]>;
 
 export class UsageRecorder {
   private pending = new Map<string, Bucket>();
@@ -171,16 +172,26 @@ export class UsageRecorder {
 
   private async countTexts(buckets: Bucket[]): Promise<void> {
     for (const b of buckets) {
-      for (const text of b.texts) {
-        try {
-          b.tokens += await this.countTokens!(text);
-          b.tokenCalls += 1;
-        } catch (err) {
-          this.log.debug('analytics: a result could not be tokenized', { error: (err as Error).message });
+      if (b.texts.length === 0) continue;
+      try {
+        this.addCounts(b, await this.countTokens!(b.texts));
+      } catch {
+        // One text the tokenizer refuses costs only its own count: the rest are counted one by one.
+        for (const text of b.texts) {
+          try {
+            this.addCounts(b, await this.countTokens!([text]));
+          } catch (err) {
+            this.log.debug('analytics: a result could not be tokenized', { error: (err as Error).message });
+          }
         }
       }
       b.texts = [];
     }
+  }
+
+  private addCounts(b: Bucket, counts: readonly number[]): void {
+    for (const n of counts) b.tokens += n;
+    b.tokenCalls += counts.length;
   }
 
   private upsert(b: Bucket): void {

@@ -231,7 +231,7 @@ export class Gateway {
         gateway.tools.register(tpmQuoteTool(tpm));
         gateway.tpm = tpm;
       }
-      const countTokens = async (text: string) => (await gateway.vocabularies.get('cl100k_base')).count(text);
+      const countTokens = async (texts: readonly string[]) => (await gateway.vocabularies.get('cl100k_base')).countMany(texts);
       if (settings.ops.telemetry.enabled) {
         // Loaded only when enabled: the OpenTelemetry SDK is ~230 modules, a third of a start's.
         const { Telemetry } = await import('../telemetry/telemetry.js');
