@@ -10,8 +10,12 @@
 // Client numbers its requests, so the two never meet. Progress and the
 // upstream's own requests (sampling...) still go to the Client and the
 // provider, as every message that is not an answer to a direct request.
+// The time limit is kept by the process's deadline queue for that limit
+// (gateway/deadlines.ts: an upstream's calls share one limit, so their
+// deadlines fall in start order), not a setTimeout and clearTimeout per call.
 import { McpError, type JSONRPCMessage, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import { CONNECTION_CLOSED, INTERNAL_ERROR, REQUEST_TIMEOUT } from '../../protocol/jsonrpc.js';
+import { deadlinesOf } from '../../gateway/deadlines.js';
 
 export interface DirectRequestOptions {
   /** The caller's cancellation. */
@@ -50,11 +54,11 @@ export class DirectCalls {
     const { signal, timeout } = options;
     signal?.throwIfAborted();
     const id = `${ID_PREFIX}${++this.counter}`;
+    const deadlines = deadlinesOf(timeout);
     return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
       const settle = () => {
         this.waiting.delete(id);
-        clearTimeout(timer);
+        deadlines.release(deadline);
         signal?.removeEventListener('abort', onAbort);
       };
       const cancel = (reason: unknown) => {
@@ -68,7 +72,7 @@ export class DirectCalls {
         fail: (error) => (settle(), reject(error)),
       });
       signal?.addEventListener('abort', onAbort, { once: true });
-      timer = setTimeout(() => cancel(McpError.fromError(REQUEST_TIMEOUT, 'Request timed out', { timeout })), timeout);
+      const deadline = deadlines.add(() => cancel(McpError.fromError(REQUEST_TIMEOUT, 'Request timed out', { timeout })));
       send({ ...request, jsonrpc: '2.0', id } as JSONRPCMessage).catch((err: unknown) => this.waiting.get(id)?.fail(err as Error));
     });
   }
