@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, CallToolResultSchema, JSONRPCRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { checkedCallResult, isPlainCallParams, isPlainTextResult } from '../host/src/gateway/call-checks.js';
+import { checkedCallResult, handleToolCalls, isPlainCallParams, isPlainTextResult } from '../host/src/gateway/call-checks.js';
 import { isPlainRequest } from '../host/src/gateway/streamable/messages.js';
 import { dispatchRequestsDirectly, HttpSessionTransport } from '../host/src/gateway/streamable/session-transport.js';
 
@@ -123,5 +123,25 @@ describe('JSON-RPC request check', () => {
     const transport = new HttpSessionTransport('s', { limits: { maxEvents: 1, maxBytes: 1 }, streamAfterMs: 0 });
     expect(dispatchRequestsDirectly(server, transport)).toBe(true);
     expect(transport.onPlainRequest).toBeTypeOf('function');
+  });
+
+  it("calls the params check itself in the Protocol's tools/call entry, handing on what the schema would", async () => {
+    // An SDK that keeps its handlers elsewhere would silently parse with zod again: this notices.
+    const server = new Server({ name: 't', version: '1' }, { capabilities: { tools: {} } });
+    const seen: unknown[] = [];
+    const check = (params: unknown) => {
+      if (typeof (params as { name?: unknown } | undefined)?.name !== 'string') throw new McpError(-32602, 'tools/call needs a name');
+      return params as { name: string };
+    };
+    expect(handleToolCalls(server, CallToolRequestSchema, async (request) => (seen.push(request), { content: [] }), check)).toBe(true);
+    const entry = (server as unknown as { _requestHandlers: Map<string, (r: unknown, e: unknown) => Promise<unknown>> })._requestHandlers.get('tools/call')!;
+    const request = { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo', arguments: { a: 1 }, _meta: { progressToken: 'p' } } };
+    await expect(entry(request, {})).resolves.toEqual({ content: [] });
+    // What zod gives: the same method and params, without jsonrpc and id.
+    expect(seen).toStrictEqual([CallToolRequestSchema.parse(request)]);
+    // Thrown as the SDK's own wrapper throws a failed parse: the Protocol calls the entry inside a promise chain.
+    expect(() => entry({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { arguments: {} } }, {})).toThrow(/needs a name/);
+    expect(() => entry({ jsonrpc: '2.0', id: 5, method: 'tools/call' }, {})).toThrow(McpError);
+    expect(seen).toHaveLength(1);
   });
 });

@@ -81,16 +81,28 @@ export function checkedCallResult(params: CallToolRequest['params'], result: unk
 type ToolCallSchema = Parameters<Server['setRequestHandler']>[0];
 type ToolCallHandler = Parameters<Server['setRequestHandler']>[1];
 
+type ProtocolEntry = (request: { method: string; params?: unknown }, extra: Parameters<ToolCallHandler>[1]) => Promise<unknown>;
+
 /**
  * Installs the tools/call handler of `server` with the result checked by
  * checkedCallResult. `schema` (the gateway's own request check) has parsed the
  * params; the SDK Server's wrapper would parse them again and the result with
- * zod, so the handler goes to the protocol layer under it.
+ * zod, so the handler goes to the protocol layer under it. That layer still
+ * runs `schema` through zod for every request, only for `checkParams` inside
+ * it: when the Protocol keeps its handlers where this SDK version does
+ * (`_requestHandlers`, a Map by method), the entry calls `checkParams` itself
+ * and hands on what the schema would give (method and checked params; the
+ * schema strips `jsonrpc` and `id`). Without that map nothing changes.
  */
-export function handleToolCalls(server: Server, schema: ToolCallSchema, handler: ToolCallHandler): void {
+export function handleToolCalls(server: Server, schema: ToolCallSchema, handler: ToolCallHandler, checkParams?: (params: unknown) => CallToolRequest['params']): boolean {
   const checked: ToolCallHandler = async (request, extra) => {
     const result = await handler(request, extra);
     return checkedCallResult((request as CallToolRequest).params, result) as Awaited<ReturnType<ToolCallHandler>>;
   };
   (Protocol.prototype.setRequestHandler as (this: Server, s: ToolCallSchema, h: ToolCallHandler) => void).call(server, schema, checked);
+  const handlers = (server as unknown as { _requestHandlers?: unknown })._requestHandlers;
+  if (!checkParams || !(handlers instanceof Map) || !handlers.has('tools/call')) return false;
+  const entry: ProtocolEntry = (request, extra) => checked({ method: request.method, params: checkParams(request.params) } as Parameters<ToolCallHandler>[0], extra) as Promise<unknown>;
+  handlers.set('tools/call', entry);
+  return true;
 }

@@ -265,7 +265,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
     const spanned = () => (telemetry ? telemetry.request(traced('tools/call', request.params.name, meta, extra), routed, logged) : logged());
     // Every line written during the call names its session and tool.
     return runInCall({ session: extra.sessionId, tool: request.params.name, traceparent: meta?.traceparent, principal: principal.id }, spanned);
-  });
+  }, checkCallParams);
   server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: policy ? policy.listResources(principal, agg.listResources()) : agg.listResources() }));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
     resourceTemplates: policy ? policy.listResourceTemplates(principal, agg.listResourceTemplates()) : agg.listResourceTemplates(),
