@@ -79,6 +79,24 @@ describe('SocketPool', () => {
     pool.destroy();
   });
 
+  it('reuses the head of one headers object with each body, and builds a new one for new headers', async () => {
+    const pool = new SocketPool(httpUrl);
+    const session = { 'content-type': 'application/json', 'x-test': 'first' };
+    const send = async (headers: Record<string, string>, body: string) => {
+      const res = await pool.request({ origin: '', path: '/mcp?x=1', method: 'POST', headers, body }, new Set());
+      return [res.headers['x-seen-header'], await res.body.text()];
+    };
+    expect(await send(session, 'a')).toEqual(['first', 'echo:a']);
+    expect(await send(session, 'a longer body ü')).toEqual(['first', 'echo:a longer body ü']);
+    expect(await send({ ...session, 'x-test': 'second' }, 'b')).toEqual(['second', 'echo:b']);
+    // A header refused once is refused again, not remembered as the last head.
+    const bad = { 'x-test': 'line\r\nbreak' };
+    await expect(pool.request({ origin: '', path: '/mcp', method: 'POST', headers: bad, body: '' }, new Set())).rejects.toThrow(/line break/);
+    await expect(pool.request({ origin: '', path: '/mcp', method: 'POST', headers: bad, body: '' }, new Set())).rejects.toThrow(/line break/);
+    expect(await send(session, 'c')).toEqual(['first', 'echo:c']);
+    pool.destroy();
+  });
+
   it('reads a chunked answer as it comes, and a 202 without a body', async () => {
     const pool = new SocketPool(httpUrl);
     const res = await pool.request(post('chunked'), new Set());

@@ -33,8 +33,8 @@ const UNSAFE = /[\r\n\0]/;
 /** A header name: an HTTP token (RFC 9110), nothing that could end or split the line. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-/** Writes the request head and body as one string: one write, one segment for small calls. */
-function serialize(request: LeanRequest, host: string): string {
+/** The request line and header lines of `request` (checked), without content-length. */
+function headOf(request: LeanRequest, host: string): string {
   let head = `${request.method} ${request.path} HTTP/1.1\r\n`;
   let hostGiven = false;
   for (const name in request.headers) {
@@ -46,9 +46,32 @@ function serialize(request: LeanRequest, host: string): string {
     head += `${name}: ${value}\r\n`;
   }
   if (!hostGiven) head += `host: ${host}\r\n`;
-  const body = request.body ?? '';
-  if (body !== '' || request.method === 'POST') head += `content-length: ${Buffer.byteLength(body)}\r\n`;
-  return `${head}\r\n${body}`;
+  return head;
+}
+
+/**
+ * Writes requests as one string each (head and body: one write, one segment
+ * for small calls). A session's POSTs carry the same headers object
+ * (lean-http.ts builds it when the session or protocol version changes), so
+ * the checked head is kept for the last one seen and reused while it stays.
+ */
+class Serializer {
+  private last: { headers: LeanRequest['headers']; method: string; path: string; head: string } | undefined;
+
+  constructor(private readonly host: string) {}
+
+  text(request: LeanRequest): string {
+    const last = this.last;
+    let head: string;
+    if (last && last.headers === request.headers && last.method === request.method && last.path === request.path) head = last.head;
+    else {
+      head = headOf(request, this.host);
+      this.last = { headers: request.headers, method: request.method, path: request.path, head };
+    }
+    const body = request.body ?? '';
+    if (body !== '' || request.method === 'POST') head += `content-length: ${Buffer.byteLength(body)}\r\n`;
+    return `${head}\r\n${body}`;
+  }
 }
 
 /** A socket error as undici and fetch report it: with a code, which explainRequestFailure reads. */
@@ -167,19 +190,21 @@ export class SocketPool {
   private readonly all = new Set<Connection>();
   private readonly host: string;
   private readonly port: number;
+  private readonly serializer: Serializer;
   private closed = false;
 
-  constructor(private readonly url: URL) {
+  constructor(url: URL) {
     if (url.protocol !== 'http:') throw new TypeError(`SocketPool takes http: URLs, not ${url.protocol}`);
     this.host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     this.port = Number(url.port || 80);
+    this.serializer = new Serializer(url.host);
   }
 
   /** Sends `request`; resolves with the status and headers (the body follows), rejects when no answer came. */
   request(request: LeanRequest, inFlight: Set<Abortable>): Promise<LeanResponse> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(socketError('the upstream connection pool is closed', 'UND_ERR_DESTROYED'));
-      const text = serialize(request, this.url.host);
+      const text = this.serializer.text(request);
       const connection = this.take() ?? this.open();
       connection.send(text, new Exchange(connection, resolve, reject, inFlight));
     });
