@@ -12,7 +12,7 @@
 // What this relies on (wit/router.wit, canonical ABI, wasm32):
 // - `[method]router.begin(rep, tool: u32, now-ms: u64)` returns a pointer to a
 //   return area: a u8 tag at +0 (0 = ok), the list's pointer at +4 and length
-//   (in u32s) at +8; `cabi_post_…begin` frees it after;
+//   (in u32s, little-endian, 4-aligned) at +8; `cabi_post_…begin` frees it after;
 // - `[method]router.record-result(rep, tool, provider, latency: f64,
 //   outcome: enum index, now-ms: u64)` returns a u8 tag at +0 and needs no
 //   post-return (its error cases carry no string);
@@ -26,7 +26,7 @@ const OUTCOME_CODES = { ok: 0, error: 1, timeout: 2 } as const;
 
 /** One router's calls on the lane; undefined / false means "ask jco" (for the typed error). */
 export interface RouterLane {
-  begin(tool: number, nowMs: bigint): Uint32Array | undefined;
+  begin(tool: number, nowMs: bigint): number[] | undefined;
   recordResult(tool: number, provider: number, latencyMs: number, outcome: keyof typeof OUTCOME_CODES, nowMs: bigint): boolean;
 }
 
@@ -70,14 +70,16 @@ export class DirectRouter {
     };
   }
 
-  private begin(rep: number, tool: number, nowMs: bigint): Uint32Array | undefined {
+  /** The ranked replicas as a plain array: a fresh ArrayBuffer per call (jco's copy) cost more than reading one or two u32s. */
+  private begin(rep: number, tool: number, nowMs: bigint): number[] | undefined {
     const ret = this.beginFn(rep, tool, nowMs);
     const view = this.memory();
-    let order: Uint32Array | undefined;
+    let order: number[] | undefined;
     if (view.getUint8(ret) === 0) {
       const ptr = view.getUint32(ret + 4, true);
       const len = view.getUint32(ret + 8, true);
-      order = new Uint32Array(view.buffer.slice(ptr, ptr + len * 4));
+      order = new Array<number>(len);
+      for (let i = 0; i < len; i++) order[i] = view.getUint32(ptr + i * 4, true);
     }
     this.postBegin(ret);
     return order;

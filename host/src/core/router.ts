@@ -55,8 +55,8 @@ export interface CoreRouter {
   removeTool(tool: number): void;
   /** Replicas that may serve `tool` now, best first; empty when none can. */
   select(tool: number, nowMs?: number): Uint32Array;
-  /** select, then recordStart on the first replica returned (one crossing per routed call). */
-  begin(tool: number, nowMs?: number): Uint32Array;
+  /** select, then recordStart on the first replica returned (one crossing per routed call); best first. */
+  begin(tool: number, nowMs?: number): readonly number[];
   recordStart(tool: number, provider: number, nowMs?: number): void;
   recordResult(tool: number, provider: number, latencyMs: number, outcome: Outcome, nowMs?: number): void;
   stats(provider: number, nowMs?: number): ProviderRouteStats;
@@ -86,7 +86,7 @@ const now = (t?: number): bigint => BigInt(Math.floor(t ?? Date.now()));
  */
 function perCallPair(raw: RawRouter, direct: DirectRouter | undefined): Pick<CoreRouter, 'begin' | 'recordResult'> {
   let lane: RouterLane | undefined;
-  const jcoBegin = (t: number, at: bigint) => callCore(() => raw.begin(t, at), describe);
+  const jcoBegin = (t: number, at: bigint): number[] => Array.from(callCore(() => raw.begin(t, at), describe));
   const onLane = <T>(run: (l: RouterLane) => T): T => {
     try {
       return run(lane!);
@@ -101,7 +101,7 @@ function perCallPair(raw: RawRouter, direct: DirectRouter | undefined): Pick<Cor
       const at = now(nowMs);
       if (lane) return onLane((l) => l.begin(t, at)) ?? jcoBegin(t, at);
       if (!direct) return jcoBegin(t, at);
-      let order: Uint32Array | undefined;
+      let order: readonly number[] | undefined;
       const rep = direct.repOf(() => (order = jcoBegin(t, at)));
       if (rep !== undefined) lane = direct.lane(rep);
       return order!;
