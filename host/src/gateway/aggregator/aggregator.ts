@@ -365,8 +365,15 @@ export class Aggregator {
     return [...this.toolRoutes.values()].map((route) => ({ tool: route.name, providers: [...route.replicas.values()].map((r) => r.provider.id) }));
   }
 
-  async callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
-    const route = this.toolRoutes.get(name) ?? (await this.arrivals.routeOf(name, context.signal, () => this.toolRoutes.get(name), () => this.connecting()));
+  callTool(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
+    const route = this.toolRoutes.get(name);
+    // The caller's own promise, not one wrapped around it: an async function returning it costs the call two more turns.
+    return route ? this.caller.call(route, args, context) : this.callUnlisted(name, args, context);
+  }
+
+  /** A tool not in the table now: it may arrive with a connecting provider, be withheld, or be known to a local provider only. */
+  private async callUnlisted(name: string, args: Record<string, unknown> | undefined, context: ProviderCallContext): Promise<CallToolResult> {
+    const route = await this.arrivals.routeOf(name, context.signal, () => this.toolRoutes.get(name), () => this.connecting());
     if (route) return this.caller.call(route, args, context);
     const withheld = this.withheldRefusal(name);
     if (withheld) return Promise.reject(withheld);
