@@ -33,6 +33,28 @@ function protocolVersionOf(req: IncomingMessage, messages: JSONRPCMessage[]): st
   return typeof asked === 'string' ? asked : ASSUMED_VERSION;
 }
 
+/**
+ * What the handlers of a POST's messages see of its HTTP request: the headers
+ * without the client's credentials (nothing behind the transport, providers,
+ * plugins or upstreams, ever sees them), copied once, when first read (few
+ * handlers read them). A class, not an object literal with a getter: the
+ * literal built an accessor and a closure per POST.
+ */
+class RequestInfo {
+  // ES private fields: a handler that serializes or walks the object finds only `headers`, as on the literal.
+  readonly #req: IncomingMessage;
+  #copied: IncomingHttpHeaders | undefined;
+  constructor(req: IncomingMessage) {
+    this.#req = req;
+  }
+  get headers(): IncomingHttpHeaders {
+    return (this.#copied ??= withoutCredentials(this.#req.headers));
+  }
+  toJSON(): { headers: IncomingHttpHeaders } {
+    return { headers: this.headers };
+  }
+}
+
 export class HttpSessionTransport implements Transport {
   onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
   onclose?: () => void;
@@ -75,17 +97,9 @@ export class HttpSessionTransport implements Transport {
   /** Hands a POST's (already validated) messages to the server and answers the POST. */
   receive(req: IncomingMessage, res: ServerResponse, messages: JSONRPCMessage[]): void {
     this.lastSeen = Date.now();
-    // The client's credentials stop here: nothing behind the transport (providers, plugins, upstreams) ever sees them.
-    // Copied without them only when something reads the headers (few handlers do), once per request.
-    let headers: IncomingHttpHeaders | undefined;
-    const extra: MessageExtraInfo = {
-      requestInfo: {
-        get headers() {
-          return (headers ??= withoutCredentials(req.headers));
-        },
-      },
-    };
-    const ids = messages.filter(isRequest).map((m) => m.id);
+    const extra: MessageExtraInfo = { requestInfo: new RequestInfo(req) };
+    const ids: RequestId[] = [];
+    for (const message of messages) if (isRequest(message)) ids.push(message.id);
     if (ids.length === 0) {
       res.writeHead(202, this.header).end();
     } else {
