@@ -2,7 +2,7 @@
 // once its event is complete, line ends of every kind and chunk boundaries
 // anywhere, and a stream that never ends an event is refused.
 import { describe, expect, it } from 'vitest';
-import { MAX_EVENT_CHARS, SseParser, sseFrame, type SseEvent } from '../host/src/providers/upstream/sse.js';
+import { MAX_EVENT_CHARS, SseParser, sseFrame, StreamText, type SseEvent } from '../host/src/providers/upstream/sse.js';
 
 function parse(chunks: string[]) {
   const seen: (SseEvent | { id: string } | { retry: number })[] = [];
@@ -50,5 +50,34 @@ describe('SseParser', () => {
 
   it('writes an event back without id or retry, one data line per line', () => {
     expect(sseFrame({ event: 'message', data: 'a\nb' })).toBe('event: message\ndata: a\ndata: b\n\n');
+  });
+});
+
+describe('StreamText', () => {
+  /** Every way of cutting `bytes` in two and in three, decoded chunk by chunk, against one TextDecoder over the whole stream. */
+  function cuts(bytes: Buffer): Buffer[][] {
+    const out: Buffer[][] = [[bytes]];
+    for (let i = 0; i <= bytes.length; i++) {
+      out.push([bytes.subarray(0, i), bytes.subarray(i)]);
+      for (let j = i; j <= bytes.length; j++) out.push([bytes.subarray(0, i), bytes.subarray(i, j), bytes.subarray(j)]);
+    }
+    return out;
+  }
+
+  it('gives the text one TextDecoder gives for the whole stream, however it is cut', () => {
+    const streams = [
+      'data: {"result":{"content":[{"type":"text","text":"plain"}]}}\n\n',
+      'data: é€😀 ü\n\n',
+      '\ufeffdata: a BOM first\n\n',
+      'data: \ufeff inside\n\n',
+    ].map((t) => Buffer.from(t, 'utf8'));
+    streams.push(Buffer.concat([Buffer.from('data: bad '), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from(' bytes\n\n')]));
+    for (const bytes of streams) {
+      const whole = new TextDecoder().decode(bytes);
+      for (const chunks of cuts(bytes)) {
+        const text = new StreamText();
+        expect(chunks.map((c) => text.next(c)).join(''), JSON.stringify(chunks.map((c) => c.length))).toBe(whole);
+      }
+    }
   });
 });

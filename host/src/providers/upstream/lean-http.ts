@@ -27,7 +27,7 @@ import { SocketPool, type Abortable } from './lean-socket.js';
 import { DirectCalls, type DirectRequestOptions, type DirectRequests } from './lean-call.js';
 import { asMessages, headerOf, isEventStream } from './lean-wire.js';
 import { requestsOf, ResumedCall, type ResumeOptions } from './resume.js';
-import type { SseEvent } from './sse.js';
+import { StreamText, type SseEvent } from './sse.js';
 
 export interface LeanHttpOptions extends ResumeOptions {
   /** Headers of the upstream's config (a credential...), sent with every request. */
@@ -202,7 +202,7 @@ export class LeanHttpTransport implements Transport, DirectRequests {
   private readAnswerStream(body: LeanBody, sent: string, requests: Map<string | number, string>): void {
     const init: RequestInit = { method: 'POST', headers: this.postHeaders, body: sent, signal: this.closing.signal };
     const call = new ResumedCall(this.resumeFetch, this.url, init, requests, this.options, true);
-    const decoder = new TextDecoder();
+    const text = new StreamText();
     let ended = false;
     const end = (how: string) => {
       if (ended) return;
@@ -210,7 +210,7 @@ export class LeanHttpTransport implements Transport, DirectRequests {
       if (!call.answered && !this.closed) void this.pump(call.resume(how), call);
     };
     body.read({
-      data: (chunk) => this.deliverEvents(call.feed(decoder.decode(chunk, { stream: true })), call),
+      data: (chunk) => this.deliverEvents(call.feed(text.next(chunk)), call),
       end: () => end('closed the stream'),
       error: (err) => end(`dropped the connection (${err.message})`),
     });

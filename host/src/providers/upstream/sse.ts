@@ -99,3 +99,28 @@ export function sseFrame(event: SseEvent): string {
     .map((line) => `data: ${line}\n`)
     .join('')}\n`;
 }
+
+/**
+ * The text of an event stream's chunks, for the parser above. A chunk that
+ * ends on an ASCII byte (an event ends with a newline, so most chunks do)
+ * ends no character midway and is decoded on its own; a TextDecoder is made
+ * only once a chunk ends midway through one, and keeps the rest for the next
+ * chunk from then on. Like a TextDecoder over the whole stream, a BOM counts
+ * only at its very start. The hot path's SSE answers are one or two chunks:
+ * a decoder per answer cost more than decoding it.
+ */
+export class StreamText {
+  private decoder: TextDecoder | undefined;
+  private started = false;
+
+  next(chunk: Buffer): string {
+    if (this.decoder) return this.decoder.decode(chunk, { stream: true });
+    if (chunk.length === 0) return '';
+    const first = !this.started;
+    this.started = true;
+    const bom = first && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf;
+    if (chunk[chunk.length - 1]! < 0x80 && !bom) return chunk.toString('utf8');
+    this.decoder = new TextDecoder('utf-8', { ignoreBOM: !first });
+    return this.decoder.decode(chunk, { stream: true });
+  }
+}
