@@ -16,8 +16,8 @@
 //
 //   node scripts/bundle-cli.mjs     (run by `npm run build` after tsc)
 import { build } from 'esbuild';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
 import { root, timed } from './lib.mjs';
 
 const DIST = join(root, 'host/dist');
@@ -54,6 +54,39 @@ const ownUrls = {
   },
 };
 
+/**
+ * zod's `z.locales` and `z.core.locales` (its 47 translated error-message sets, ~366 KB of source kept by V8 for as long as
+ * the process lives) reduced to `en`, the one zod configures by default. Neither the host nor the SDK
+ * reads z.locales (test/bundle-cli.test.ts checks); the unbundled build keeps them all.
+ * @type {import('esbuild').Plugin}
+ */
+const englishOnlyZod = {
+  name: 'english-only-zod',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](core|classic|mini)[\\/]/.test(args.importer) ? { path: join(dirname(args.importer), '../locales/en-only.js'), namespace: 'zod-en' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-en' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(join(dirname(args.path), 'en.js'))};`,
+      loader: 'js',
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
+
+/**
+ * V8 keeps each module's source for as long as the process runs, one byte a character unless one
+ * character is above U+00FF: then two bytes for all of them. esbuild escapes such characters in
+ * code but keeps them in comments (an em dash in a zod comment doubled its 0.75 MB chunk), so
+ * they are escaped there too; as \uXXXX they read the same in a comment, a string or a regex.
+ * @param {string} file
+ */
+function keepLatin1(file) {
+  const text = readFileSync(file, 'utf8');
+  if (!/[^\u0000-\u00ff]/.test(text)) return;
+  writeFileSync(file, text.replace(/[^\u0000-\u00ff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
+
 export async function bundleCli() {
   for (const f of readdirSync(DIST)) if (f.startsWith('cli.bundle.') || f.startsWith('cli.chunk-')) rmSync(join(DIST, f));
   await build({
@@ -67,9 +100,10 @@ export async function bundleCli() {
     target: 'node22',
     // ajv is CommonJS: its require() of Node's modules needs one in the bundle's scope.
     banner: { js: "import { createRequire as __bundleRequire } from 'node:module';\nconst require = __bundleRequire(import.meta.url);" },
-    plugins: [keepOutside, ownUrls],
+    plugins: [keepOutside, ownUrls, englishOnlyZod],
     logLevel: 'warning',
   });
+  for (const f of readdirSync(DIST)) if (f.startsWith('cli.bundle.') || f.startsWith('cli.chunk-')) keepLatin1(join(DIST, f));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await timed('bundling the CLI (esbuild)', bundleCli);

@@ -7,8 +7,8 @@
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { GatewaySettings } from '../config/resolve.js';
 import type { Authenticator } from '../security/authenticate.js';
-import { clientCertificateAuthenticator } from '../security/client-cert.js';
-import { TlsListener, type ReloadOutcome, type TlsListenerStatus } from '../security/tls-listener.js';
+import type { clientCertificateAuthenticator } from '../security/client-cert.js';
+import type { ReloadOutcome, TlsListener, TlsListenerStatus } from '../security/tls-listener.js';
 import type { OutgoingTls } from '../security/tls-outgoing.js';
 import type { UpstreamTls } from '../providers/upstream/transport.js';
 import { httpServerOptions } from './connections.js';
@@ -22,6 +22,8 @@ export class GatewayTls {
     /** The HTTPS listener; absent when the gateway serves plain HTTP (or no HTTP). */
     readonly listener: TlsListener | undefined,
     private readonly outgoing: ReadonlyMap<string, OutgoingTls>,
+    /** Loaded with the listener (node:tls with it). */
+    private readonly clientCertificates: typeof clientCertificateAuthenticator | undefined,
   ) {}
 
   /** Reads every TLS file the settings name; `serveHttp` false (stdio) skips the listener's. */
@@ -35,8 +37,12 @@ export class GatewayTls {
       for (const u of settings.upstreams) await add(upstreamOwner(u.id), u.connection.transport === 'stdio' ? undefined : u.connection.tls);
       for (const [name, d] of Object.entries(settings.queue.destinations)) await add(destinationOwner(name), 'url' in d.target ? d.target.tls : undefined);
       const tls = settings.http.tls;
-      const listener = serveHttp && tls ? await TlsListener.create(tls, httpServerOptions(settings.http), log) : undefined;
-      return new GatewayTls(listener, outgoing);
+      if (!serveHttp || !tls) return new GatewayTls(undefined, outgoing, undefined);
+      // Loaded only with a listener: node:https and node:tls initialize OpenSSL's TLS side, ~9 MB
+      // resident that a plain-HTTP gateway never uses (bench/startup/README.md).
+      const [{ TlsListener }, { clientCertificateAuthenticator }] = await Promise.all([import('../security/tls-listener.js'), import('../security/client-cert.js')]);
+      const listener = await TlsListener.create(tls, httpServerOptions(settings.http), log);
+      return new GatewayTls(listener, outgoing, clientCertificateAuthenticator);
     } catch (err) {
       await Promise.allSettled([...outgoing.values()].map((o) => o.close()));
       throw err;
@@ -51,7 +57,10 @@ export class GatewayTls {
   /** `base`, preceded by client-certificate authentication when the listener asks for client certificates. */
   authenticator(base: Authenticator): Authenticator {
     const mode = this.listener?.clientCertificates ?? 'off';
-    return mode === 'off' ? base : clientCertificateAuthenticator(base, { required: mode === 'required' });
+    if (mode === 'off') return base;
+    // A listener is opened with client-cert.js loaded; never fall back to no client-certificate check.
+    if (!this.clientCertificates) throw new Error('the TLS listener was opened without its client-certificate check');
+    return this.clientCertificates(base, { required: mode === 'required' });
   }
 
   /** The fetch and dispatcher of an upstream with its own TLS settings; undefined: the system's. */

@@ -7,6 +7,7 @@
 // (POST /v1/log, SIGHUP); a line below the level costs one comparison.
 import { activeSpan } from './active-span.js';
 import { currentLogContext, traceIdOf, type RequestLogContext } from './log-context.js';
+import { isoTime } from './iso-time.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -142,7 +143,7 @@ class StructuredLogger implements EdgeLogger {
   private line(level: LogLevel, message: string, fields: Fields | undefined): void {
     const all = this.bound ? { ...this.bound, ...fields } : fields;
     const ctx = contextFields(currentLogContext());
-    const time = new Date().toISOString();
+    const time = isoTime();
     const format = this.control.format === 'json' ? jsonLine : prettyLine;
     this.control.write(format(time, level, message, ctx, all));
   }
