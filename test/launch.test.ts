@@ -73,14 +73,13 @@ describe('the young generation during a start', () => {
   it('stays at its initial size while held, and grows as V8 sizes it once released', () => {
     const free = youngGenerationMb([], false);
     const { held, released } = youngGenerationMb();
-    // V8's initial young generation is 1-2 MB; left alone, this much kept alive grows it several times over.
+    expect(free.held).toBeGreaterThanOrEqual(16);
     expect(held).toBeLessThanOrEqual(2);
-    expect(free.held).toBeGreaterThanOrEqual(4 * held);
     expect(released).toBeGreaterThan(held);
   });
 
   it('is left to the command line when it sets the growth factor itself', () => {
     const { held } = youngGenerationMb(['--semi-space-growth-factor=4']);
-    expect(held).toBeGreaterThanOrEqual(4 * youngGenerationMb().held);
+    expect(held).toBeGreaterThanOrEqual(16);
   });
 });
