@@ -16,15 +16,11 @@
 // with the packages every start loads, in a few files instead of ~460. It is
 // used when it is at least as new as tsc's last build (host/dist/.tsbuildinfo,
 // absent from the npm package): a host rebuilt by tsc alone runs unbundled, never stale.
-//
-// The young generation is held at its initial size while the gateway starts
-// (holdYoungGeneration, below).
 import { statSync } from 'node:fs';
 import { enableCompileCache } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
 
 /**
  * The folder of the compile cache for this environment.
@@ -70,29 +66,4 @@ export function cliModule(dist = DIST, env = process.env) {
   const bundle = changedAt(join(dist, 'cli.bundle.js'));
   const useBundle = env.MCP_EDGE_NO_BUNDLE !== '1' && bundle >= 0 && bundle >= changedAt(join(dist, '.tsbuildinfo'));
   return pathToFileURL(join(dist, useBundle ? 'cli.bundle.js' : 'cli.js')).href;
-}
-
-/** V8's default growth factor of the young generation (`node --v8-options`). */
-const YOUNG_GROWTH = 2;
-
-/**
- * Holds V8's young generation (new space) at its initial size until the
- * returned function is called, once the command is up. A start's module
- * loading keeps most of what it allocates, so V8 doubled the young generation
- * at each scavenge, to 16 MB reserved and ~9 MB resident when the gateway
- * serves, given back only by V8's memory reducer ~10 s later
- * (bench/startup/README.md: ~5 MB less idle RSS). Afterwards the factor is
- * V8's default again, so a gateway under load sizes its young generation as
- * before; `--max-semi-space-size` would cap it under load too (~14% more CPU
- * per call). V8 reads this factor at each resize, so it can be set while
- * running (it floors the command-line flag at 2). Left alone when the command
- * line or NODE_OPTIONS sets it.
- * @param {NodeJS.ProcessEnv} env
- * @returns {() => void} restores the default growth
- */
-export function holdYoungGeneration(env = process.env) {
-  const own = [...process.execArgv, env.NODE_OPTIONS ?? ''].some((arg) => arg.includes('semi-space-growth-factor'));
-  if (own) return () => {};
-  setFlagsFromString('--semi-space-growth-factor=1');
-  return () => setFlagsFromString(`--semi-space-growth-factor=${YOUNG_GROWTH}`);
 }

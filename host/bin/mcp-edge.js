@@ -12,17 +12,11 @@ import { fileURLToPath } from 'node:url';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major > 22 || (major === 22 && minor >= 13)) {
-  // The compile cache before the CLI loads, the bundle when current, and a young generation
-  // held small until the command is up (launch.js).
-  const { cliModule, enableStartCache, holdYoungGeneration } = await import('./launch.js');
+  // The compile cache before the CLI loads, and the bundle when current (launch.js).
+  const { cliModule, enableStartCache } = await import('./launch.js');
   enableStartCache();
-  const releaseYoungGeneration = holdYoungGeneration();
-  try {
-    const { main } = await import(cliModule());
-    await main(process.argv.slice(2));
-  } finally {
-    releaseYoungGeneration();
-  }
+  const { main } = await import(cliModule());
+  await main(process.argv.slice(2));
 } else {
   const projectNode = fileURLToPath(new URL('../../.node/bin/node', import.meta.url));
   if (!existsSync(projectNode)) {
