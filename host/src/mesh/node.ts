@@ -27,6 +27,7 @@ import type { PeerDiscovery, PeerId, PrivateKey, ComponentLogger, Stream } from 
 import { multiaddr } from '@multiformats/multiaddr';
 import type { MeshSettings } from '../config/mesh-settings.js';
 import { MeshError } from './errors.js';
+import { guardedProtector } from './pnet-guard.js';
 import './yamux-guard.js';
 
 export type MeshServices = { identify: Identify; ping: Ping; dht: KadDHT; pubsub: GossipSub; relay?: CircuitRelayService };
@@ -87,7 +88,8 @@ export async function createMeshNode(settings: MeshSettings, privateKey: Private
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     // The nonce exchange gets more than pnet's 1 s default: a loaded Pi (or CI runner) misses that.
-    ...(networkKey ? { connectionProtector: preSharedKey({ psk: networkKey, timeout: 10_000 }) } : {}),
+    // Guarded: pnet kept every closed connection's cipher memory, see pnet-guard.ts.
+    ...(networkKey ? { connectionProtector: () => guardedProtector(preSharedKey({ psk: networkKey, timeout: 10_000 })()) } : {}),
     // libp2p refuses more than 5 new inbound connections a second from one IP address: several
     // nodes per host, or behind one NAT, are how edge meshes live (gossipsub's colocation penalty is
     // off for the same reason), and a bootstrap node meets all of them at once when they start.
