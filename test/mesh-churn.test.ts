@@ -9,7 +9,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { connectClient, eventually, startGateway, textOf } from './helpers/gateway.js';
 import { ROOT, spawnScript, tempDir, waitForExit } from './helpers/processes.js';
 
@@ -84,13 +84,20 @@ async function poll(check: () => true | undefined, ms: number, what: string): Pr
   }
 }
 
-// Opt-in (MCP_EDGE_CHURN=1): on a loaded 2-core machine about one run in four fails, a call to a live peer
-// ending with "the mesh connection ... closed before it answered" (a link to a peer that was not killed closes
-// mid-call; not understood yet), so it is kept out of the default suite until that is found.
-const OPT_IN = process.env.MCP_EDGE_CHURN === '1';
-
-describe.skipIf(!OPT_IN)(OPT_IN ? 'a 32-node mesh under churn' : 'a 32-node mesh under churn (skipped: opt in with MCP_EDGE_CHURN=1)', () => {
-  it('keeps every shared tool resolvable and callable after 31% of the nodes are killed and replaced', { timeout: 110_000 }, async () => {
+// Once opt-in: about one run in four failed under load, a call to a live peer ending with "the mesh
+// connection ... closed before it answered". libp2p's connection monitor aborted live connections (its
+// ping stream refused over libp2p's per-connection ping stream limit while kad-dht pinged the same
+// peer), and the gossip repair then closed the peer's other connections, the one carrying the call
+// among them: test/mesh-live-links.test.ts reproduces each on two nodes (issue 15).
+describe('a 32-node mesh under churn', () => {
+  it('keeps every shared tool resolvable and callable after 31% of the nodes are killed and replaced', { timeout: 180_000 }, async () => {
+    // About 50 s on a 2-core machine beside other work (load ~10); the time limit leaves room for a slower
+    // machine, so that a slow phase fails at its own deadline, with the mesh's state, rather than here.
+    // When each phase ended (s from the start): printed at the end, and on a failure (a timeout included).
+    const started = performance.now();
+    const phases: Record<string, number> = {};
+    const phase = (name: string) => (phases[name] = Math.round((performance.now() - started) / 100) / 10);
+    onTestFailed(() => console.log(JSON.stringify({ churn_phases_s: phases })));
     // The seed meets every node: a process of its own, so this one's (A's and the test's) work does not slow it.
     // The first process's first node is a second bootstrap peer for the rest, as a mesh has several:
     // 30 nodes joining through one seed at once is the seed's handshakes, DHT queries and gossip at once.
@@ -120,7 +127,9 @@ describe.skipIf(!OPT_IN)(OPT_IN ? 'a 32-node mesh under churn' : 'a 32-node mesh
       );
       throw new Error(`${err.message} (${last}; per node: ${statuses.join(' ')})`);
     };
+    phase('processes started');
     await poll(allListed, 45_000, `all ${TOOLS} shared tools listed on A`).catch(withStatus);
+    phase('all listed on A');
 
     // Churn: SIGKILL two processes (their nodes vanish without closing anything) and start replacements
     // (new peer ids) in processes loaded beforehand.
@@ -144,7 +153,9 @@ describe.skipIf(!OPT_IN)(OPT_IN ? 'a 32-node mesh under churn' : 'a 32-node mesh
       last += `; killed peers still heard: ${stale.length}`;
       return stale.length === 0 ? true : undefined;
     };
+    phase('killed and replaced');
     await poll(killedGone, 45_000, 'the replacements listed on A and the killed nodes gone').catch(withStatus);
+    phase('replacements listed, killed gone');
 
     const client = await connectClient(a);
     for (let i = 0; i < TOOLS; i++) {
@@ -152,5 +163,7 @@ describe.skipIf(!OPT_IN)(OPT_IN ? 'a 32-node mesh under churn' : 'a 32-node mesh
       expect(providers, toolName(i)).toEqual([providerOf(i)]);
       expect(textOf(await client.callTool({ name: toolName(i), arguments: {} })), toolName(i)).toBe(providerOf(i));
     }
+    phase('all called');
+    console.log(JSON.stringify({ churn_phases_s: phases }));
   });
 });

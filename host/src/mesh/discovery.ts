@@ -8,7 +8,7 @@
 // node also asks each peer directly when it connects and whenever it has not
 // heard from a connected peer for two intervals.
 import { createHash } from 'node:crypto';
-import type { PeerId } from '@libp2p/interface';
+import type { PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { create as createDigest } from 'multiformats/hashes/digest';
@@ -30,7 +30,7 @@ const DHT_ENOUGH_PROVIDERS = 3;
  * while the peer may already count the connection.
  */
 const MIN_EXCHANGE_TIMEOUT_MS = 10_000;
-/** How long a connection may go without the peer's topic subscription before its gossip is judged broken. */
+/** How long gossipsub gets to open its stream over a new connection before that is judged failed (its streams open one at a time). */
 const GOSSIP_SETTLE_MS = 15_000;
 /** The largest announcement a node reads from a peer. */
 const MAX_ANNOUNCEMENT_BYTES = 4 * 1024 * 1024;
@@ -108,6 +108,56 @@ export function sharedItem<T>(definition: T): SharedItem<T> {
 /** What changes an announcement: names, digests and retry safety. */
 function fingerprint(offer: SharedOffer): string {
   return JSON.stringify([offer.tools.map((t) => [t.definition.name, t.digest, t.idempotent]), offer.resources.map((r) => r.digest), offer.prompts.map((p) => p.digest)]);
+}
+
+/**
+ * The peers gossipsub has an outbound stream to. Not in its typed interface
+ * (GossipSub's class has it public); undefined, and gossip left unrepaired,
+ * should a gossipsub version drop it.
+ */
+function gossipStreamsOut(node: MeshNode): ReadonlyMap<string, unknown> | undefined {
+  const streams = (node.services.pubsub as unknown as { streamsOutbound?: unknown }).streamsOutbound;
+  return streams instanceof Map ? streams : undefined;
+}
+
+/**
+ * What the peer writes on `stream` until it closes its end, at most `max`
+ * bytes. Read from the stream's events: its async iterator ends on the
+ * remote's close only when that comes after the loop started, and a short
+ * answer (an announcement) often arrives with the close, before: the loop then
+ * waited for good and every direct ask timed out (found with issue 15). The
+ * read buffer is handed out whole, so a message seen after the remote's close
+ * is the last; a close that comes later is 'end', after the data.
+ */
+function readToEnd(stream: Stream, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const onMessage = (event: StreamMessageEvent): void => {
+      size += event.data.byteLength;
+      if (size > max) {
+        stream.abort(new Error('announcement too large'));
+        return finish(new Error(`its announcement is larger than ${max} bytes`));
+      }
+      chunks.push(event.data.subarray());
+      if (stream.remoteWriteStatus === 'closed') finish();
+    };
+    const onEnd = (): void => finish();
+    const onClose = (event: StreamCloseEvent): void => finish(event.error ?? new Error('the stream closed before the answer ended'));
+    let finished = false;
+    const finish = (err?: Error): void => {
+      if (finished) return;
+      finished = true;
+      stream.removeEventListener('message', onMessage);
+      stream.removeEventListener('end', onEnd);
+      stream.removeEventListener('close', onClose);
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks));
+    };
+    stream.addEventListener('message', onMessage);
+    stream.addEventListener('end', onEnd);
+    stream.addEventListener('close', onClose);
+  });
 }
 
 export class Discovery {
@@ -208,18 +258,11 @@ export class Discovery {
       const stream = await connection.newStream(TOOLS_PROTOCOL, { signal });
       giveUp = () => stream.abort(new Error('no answer in time'));
       signal.addEventListener('abort', giveUp, { once: true });
-      const chunks: Uint8Array[] = [];
-      let size = 0;
-      for await (const chunk of stream) {
-        size += chunk.byteLength;
-        if (size > MAX_ANNOUNCEMENT_BYTES) {
-          stream.abort(new Error('announcement too large'));
-          throw new Error(`its announcement is larger than ${MAX_ANNOUNCEMENT_BYTES} bytes`);
-        }
-        chunks.push(chunk.subarray());
-      }
+      const answer = await readToEnd(stream, MAX_ANNOUNCEMENT_BYTES);
+      // Our end too: the asked side's stream stays open until both ends closed.
+      void stream.close().catch((err: Error) => stream.abort(err));
       // An answer that arrives after the peer left would bring it back until it expired.
-      if (this.node.getConnections(peer).length > 0) this.heard(peer, Buffer.concat(chunks));
+      if (this.node.getConnections(peer).length > 0) this.heard(peer, answer);
     } catch (err) {
       this.log.debug(`mesh: asking peer ${key} for its tools failed`, { error: (err as Error).message });
     } finally {
@@ -238,25 +281,30 @@ export class Discovery {
   }
 
   /**
-   * Reconnects to peers whose gossip does not reach this node. gossipsub opens
-   * its stream to a peer once, when they connect, and does not try again when
-   * that fails (a loaded peer that missed the protocol negotiation deadline):
-   * the pair then never exchange announcements over that connection. Such a
-   * peer answered our direct question (it is in the directory) but its topic
-   * subscription never arrived; a new connection starts gossipsub over.
+   * Restarts gossip to connected peers this node has no gossip stream to.
+   * gossipsub opens its stream to a peer once, when libp2p hands it an
+   * identified connection, and not again when that fails (a loaded peer that
+   * missed the protocol negotiation deadline) or when the stream ends while the
+   * peer stays connected (the connection it was on closed, another remains):
+   * the peer then never hears this node's subscription or announcements. The
+   * peer is identified again over its connection, which hands the connection
+   * to gossipsub once more, and it opens its stream. The connection is not
+   * closed for this (it was, and that cut live calls on it: issue 15); each
+   * side repairs its own stream, so a pair repairs both directions.
    */
   private repairGossip(): void {
-    const subscribers = new Set(this.node.services.pubsub.getSubscribers(TOOLS_TOPIC).map((peer) => peer.toString()));
+    const outbound = gossipStreamsOut(this.node);
+    if (!outbound) return;
     const settled = Date.now() - GOSSIP_SETTLE_MS;
+    const repaired = new Set<string>();
     for (const connection of this.node.getConnections()) {
-      const peer = connection.remotePeer;
-      if (connection.status !== 'open' || connection.timeline.open > settled || subscribers.has(peer.toString()) || !this.peers.has(peer.toString())) continue;
-      this.log.warn(`mesh: peer ${peer.toString()} answers but its gossip never arrived; reconnecting to it`);
-      void connection
-        .close()
-        .catch((err: Error) => connection.abort(err))
-        .then(() => this.node.dial(peer, { signal: AbortSignal.timeout(MIN_EXCHANGE_TIMEOUT_MS) }))
-        .catch((err: Error) => this.log.debug(`mesh: reconnecting to peer ${peer.toString()} failed`, { error: err.message }));
+      const peer = connection.remotePeer.toString();
+      if (connection.status !== 'open' || connection.timeline.open > settled || outbound.has(peer) || repaired.has(peer) || !this.peers.has(peer)) continue;
+      repaired.add(peer);
+      this.log.debug(`mesh: no gossip stream to peer ${peer}; identifying it again so that gossipsub opens one`);
+      this.node.services.identify
+        .identify(connection, { signal: AbortSignal.timeout(MIN_EXCHANGE_TIMEOUT_MS) })
+        .catch((err: Error) => this.log.debug(`mesh: identifying peer ${peer} again failed`, { error: err.message }));
     }
   }
 

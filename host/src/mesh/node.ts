@@ -27,6 +27,7 @@ import type { PeerDiscovery, PeerId, PrivateKey, ComponentLogger, Stream } from 
 import { multiaddr } from '@multiformats/multiaddr';
 import type { MeshSettings } from '../config/mesh-settings.js';
 import { MeshError } from './errors.js';
+import { guardedProtector } from './pnet-guard.js';
 import './yamux-guard.js';
 
 export type MeshServices = { identify: Identify; ping: Ping; dht: KadDHT; pubsub: GossipSub; relay?: CircuitRelayService };
@@ -34,6 +35,25 @@ export type MeshNode = Libp2p<MeshServices>;
 
 /** The DHT protocol of mcp-edge meshes: kept apart from the public IPFS DHT. */
 const DHT_PROTOCOL = '/mcp-edge/kad/1.0.0';
+
+/**
+ * How long libp2p's connection monitor waits for a ping's answer before it aborts the connection
+ * (its default adapts from 5 s): on a loaded node (a Pi, a CI runner) a ping takes seconds, and
+ * an abort is a live link cut, with every call on it. Fixed, not adaptive: the pinged side's
+ * handler must outlast it (PING_HANDLER_TIMEOUT_MS), and an adaptive one grows up to 60 s.
+ */
+const PING_TIMEOUT_MS = 20_000;
+/** How long a node answers a ping stream before it drops it: past the pinger's PING_TIMEOUT_MS (libp2p's 10 s is not). */
+const PING_HANDLER_TIMEOUT_MS = PING_TIMEOUT_MS + 10_000;
+/**
+ * Ping streams one connection may carry at once, each way. Several ping at once: the connection
+ * monitor (every 10 s; a ping slower than that overlaps the next), kad-dht (it pings each new
+ * contact, and old ones when a bucket is full) and \`mcp-edge mesh ping\`. libp2p's ping allows 1
+ * outbound and 2 inbound, and the monitor aborts the whole connection when its ping stream fails
+ * for any reason, that limit included: on a loaded node, where kad-dht's ping of a new peer was
+ * still open at the next heartbeat, that cut live links mid-call (test/mesh-live-links.test.ts).
+ */
+const PING_STREAMS = 8;
 
 function checkedAddrs(list: readonly string[], key: string): string[] {
   return list.map((text) => {
@@ -68,7 +88,8 @@ export async function createMeshNode(settings: MeshSettings, privateKey: Private
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     // The nonce exchange gets more than pnet's 1 s default: a loaded Pi (or CI runner) misses that.
-    ...(networkKey ? { connectionProtector: preSharedKey({ psk: networkKey, timeout: 10_000 }) } : {}),
+    // Guarded: pnet kept every closed connection's cipher memory, see pnet-guard.ts.
+    ...(networkKey ? { connectionProtector: () => guardedProtector(preSharedKey({ psk: networkKey, timeout: 10_000 })()) } : {}),
     // libp2p refuses more than 5 new inbound connections a second from one IP address: several
     // nodes per host, or behind one NAT, are how edge meshes live (gossipsub's colocation penalty is
     // off for the same reason), and a bootstrap node meets all of them at once when they start.
@@ -86,11 +107,10 @@ export async function createMeshNode(settings: MeshSettings, privateKey: Private
       inboundStreamProtocolNegotiationTimeout: 20_000,
       outboundStreamProtocolNegotiationTimeout: 20_000,
     },
-    // libp2p pings each connection every 10 s and aborts it when a ping is not answered within an
-    // adaptive timeout (5 s at least): on a loaded node that is a live link cut, and every call
-    // on it fails. 20 s without an answer still finds a dead link (the mesh also closes links over
-    // which nothing is heard, see Mesh.keepJoined).
-    connectionMonitor: { pingTimeout: { minTimeout: 20_000 } },
+    // libp2p pings each connection every 10 s and aborts it when a ping fails: 20 s without an
+    // answer still finds a dead link (the mesh also closes links over which nothing is heard, see
+    // Mesh.keepJoined). The ping service below is sized so that only a missing answer fails one.
+    connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MS, maxTimeout: PING_TIMEOUT_MS } },
     connectionGater: {
       // Loopback and LAN addresses are where a mesh of edge nodes lives.
       denyDialMultiaddr: () => false,
@@ -101,7 +121,7 @@ export async function createMeshNode(settings: MeshSettings, privateKey: Private
     peerDiscovery: discovery,
     services: {
       identify: identify(),
-      ping: ping(),
+      ping: ping({ maxInboundStreams: PING_STREAMS, maxOutboundStreams: PING_STREAMS, timeout: PING_HANDLER_TIMEOUT_MS }),
       dht: kadDHT({ protocol: DHT_PROTOCOL, clientMode: false, peerInfoMapper: passthroughMapper, allowQueryWithZeroPeers: true }),
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
