@@ -20,6 +20,7 @@ import type { EdgeConfigInput } from '../host/src/config/schema.js';
 import { connectClient, eventually, EVERYTHING, freePort, NODE, REPLICA, startGateway } from './helpers/gateway.js';
 import { tempDir } from './helpers/processes.js';
 import { docPage } from './helpers/docs.js';
+import { PROVIDER_UNAVAILABLE } from '../host/src/protocol/jsonrpc.js';
 
 const keys = tempDir('mcp-edge-mesh-keys-');
 function networkKey(name: string): string {
@@ -158,6 +159,28 @@ describe('a mesh of gateways in one process', () => {
     await eventually(() => (stranger.mesh!.node.getConnections(guardedId).length === 0 ? true : undefined), 5_000, "the guarded node's refusal");
     await expect(stranger.mesh!.node.dialProtocol(guardedId, MCP_PROTOCOL, { signal: AbortSignal.timeout(2_000) }).then(() => 'opened')).rejects.toThrow();
     expect(guarded.mesh!.node.getPeers().map(String)).not.toContain(stranger.mesh!.peerId);
+  });
+});
+
+describe('a peer that drops the MCP session before it opens', () => {
+  it('fails the call with a link error that names the session, not a bare "Connection closed"', async () => {
+    const key = networkKey('drop');
+    const c = await meshGateway({ network_key_file: key, share: ['whoami'] }, replicaC.slice(0, 1));
+    const a = await meshGateway({ network_key_file: key, bootstrap: c.mesh!.addresses() });
+    const client = await connectClient(a);
+    await eventually(() => listed(client, 'whoami'), 15_000, "C's whoami on A");
+    // C takes the stream and resets it before initialize: the stream opens, the session never does.
+    const node = c.mesh!.node;
+    expect(node.getProtocols()).toContain(MCP_PROTOCOL);
+    await node.unhandle(MCP_PROTOCOL);
+    await node.handle(MCP_PROTOCOL, (stream) => stream.abort(new Error('dropped by the test')));
+    const err = await client.callTool({ name: 'whoami' }).then(
+      () => undefined,
+      (e: Error & { code?: number }) => e,
+    );
+    // whoami is idempotent and C its only provider: unavailable, with C's link failure as the reason.
+    expect(err?.code).toBe(PROVIDER_UNAVAILABLE);
+    expect(err?.message).toMatch(/the last said: MCP error -32000: cannot open an MCP session with peer \w+: /);
   });
 });
 

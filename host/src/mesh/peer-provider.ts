@@ -195,7 +195,14 @@ export class PeerProvider implements Provider {
       client.onclose = () => {
         if (this.session === opening) this.session = undefined;
       };
-      await client.connect(transport, { timeout: this.options.callTimeoutMs });
+      try {
+        await client.connect(transport, { timeout: this.options.callTimeoutMs });
+      } catch (err) {
+        // The stream opened but the session did not (the peer closed it, or initialize failed or timed out):
+        // nothing was asked of the peer yet. Said as a link failure, not as the SDK's bare "Connection closed".
+        await client.close().catch(() => undefined);
+        throw new McpError(CONNECTION_CLOSED, `cannot open an MCP session with peer ${this.options.peer}: ${(err as Error).message}`);
+      }
       this.interceptProgress(transport);
       return client;
     })();
