@@ -7,6 +7,7 @@ import { CoreError, compileFromDisk, loadCore, type CoreRouter, type EdgeCore } 
 import { coreInstanceRecorder } from '../host/src/core/direct.js';
 import { DirectRouter } from '../host/src/core/direct-router.js';
 import { instantiate } from '../host/src/core/generated/edge-core.js';
+import { outcome } from './helpers/core-lanes.js';
 
 const plain = { localityMs: 0, cost: 0, energy: 0 };
 let direct: EdgeCore;
@@ -16,16 +17,6 @@ beforeAll(async () => {
   [direct, jco] = await Promise.all([loadCore(), loadCore({ direct: false })]);
 });
 
-/** The error a call throws, as [code, message], or what it returned. */
-function outcome(fn: () => unknown): unknown {
-  try {
-    const value = fn();
-    return value instanceof Uint32Array ? [...value] : value;
-  } catch (err) {
-    expect(err).toBeInstanceOf(CoreError);
-    return [(err as CoreError).code, (err as Error).message];
-  }
-}
 
 /** Three providers, two tools; returns the handles. */
 function table(router: CoreRouter) {
