@@ -103,6 +103,21 @@ export async function startMcpProxy() {
   return { name: 'mcp-proxy', url: `http://127.0.0.1:${port}/mcp`, pid: proc.child.pid, stop: () => stopTree(proc) };
 }
 
+/**
+ * The floor (floor.mjs): a plain node:http forwarder in front of the running
+ * fixture at `fixtureUrl`, the least one more Node hop costs here.
+ * @param {string} fixtureUrl
+ * @returns {Promise<BenchTarget>}
+ */
+export async function startFloor(fixtureUrl) {
+  const proc = await startProcess(process.execPath, [join(import.meta.dirname, 'floor.mjs'), fixtureUrl], {
+    ready: /listening (http:\/\/127\.0\.0\.1:\d+\/mcp)/, name: 'node-floor',
+  });
+  const url = proc.match?.[1];
+  if (!url) throw new Error('node-floor printed no URL');
+  return { name: 'node-floor', url, pid: proc.child.pid, stop: proc.stop };
+}
+
 /** mcp-edge.toml for the gateway fronting a running fixture over Streamable HTTP (`transport = "http"`). */
 function httpUpstreamToml(/** @type {string} */ fixtureUrl) {
   return ['[aggregation]', 'prefix_mode = "never"', '', '[[upstreams]]', 'id = "conformance"', 'transport = "http"', `url = ${JSON.stringify(fixtureUrl)}`, ''].join('\n');
