@@ -11,7 +11,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { afterAll, describe, expect, it } from 'vitest';
 import { meshSchema } from '../host/src/config/mesh-schema.js';
 import { resolveMesh } from '../host/src/config/mesh-settings.js';
-import { Discovery, sharedTool } from '../host/src/mesh/discovery.js';
+import { Discovery, sharedTool, TOOLS_PROTOCOL } from '../host/src/mesh/discovery.js';
 import { createMeshNode, type MeshNode } from '../host/src/mesh/node.js';
 import { createLogger } from '../host/src/telemetry/log.js';
 import { eventually } from './helpers/gateway.js';
@@ -68,5 +68,19 @@ describe('a mesh node across a stalled event loop', () => {
     expect(forgotten).toEqual([]);
     expect(a.discovery.entry(bId)?.tools.map((t) => t.definition.name)).toEqual(['b_tool']);
     expect(Date.now() - a.discovery.entry(bId)!.heardAt).toBeLessThan(3 * INTERVAL_MS);
+  });
+
+  it('still drops a connected peer that went silent, after three intervals of a running loop', { timeout: 30_000 }, async () => {
+    const [a, b] = [await startNode(), await startNode()];
+    await a.node.dial(b.node.getMultiaddrs()[0]!);
+    const bId = b.node.peerId.toString();
+    await eventually(() => a.discovery.entry(bId) ?? undefined, 15_000, 'A to hear B');
+    // B stops announcing and answering direct asks, and stays connected.
+    b.discovery.stop();
+    await b.node.unhandle(TOOLS_PROTOCOL);
+    const silentSince = Date.now();
+    await eventually(() => (a.discovery.entry(bId) ? undefined : true), 10 * INTERVAL_MS, 'A to drop B');
+    expect(Date.now() - silentSince).toBeGreaterThanOrEqual(2 * INTERVAL_MS);
+    expect(a.node.getConnections(b.node.peerId).length).toBeGreaterThan(0);
   });
 });
