@@ -15,6 +15,8 @@
 //      - dht_full_walk (baseline): the query walked to the end, as lookups
 //        did before (the DHT's closest peers all asked).
 //   3. Idle cost: RSS and CPU of this process per node, over --idle-ms.
+//   event_loop_delay_ms: how late the nodes' one event loop ran over the
+//   whole run (p50, p99, max): every figure above includes that queueing.
 //
 //   node bench/mesh/run.mjs [--nodes 50] [--calls 300] [--rounds 3] [--lookups 200] [--idle-ms 10000] [--announce-ms 10000]
 //
@@ -30,6 +32,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -115,6 +118,9 @@ async function main() {
     return gateway;
   };
   const rssBefore = process.memoryUsage().rss;
+  // How long the one event loop of all the nodes was late over the run: every figure below includes that queueing.
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay.enable();
   try {
     const a = await start(0, [], []);
     const seed = a.mesh?.addresses() ?? [];
@@ -189,6 +195,7 @@ async function main() {
       nodes: options.nodes,
       load_average: os.loadavg().map((v) => round3(v)),
       cpus: os.cpus().length,
+      event_loop_delay_ms: { p50: round3(loopDelay.percentile(50) / 1e6), p99: round3(loopDelay.percentile(99) / 1e6), max: round3(loopDelay.max / 1e6) },
       call: {
         calls_each: options.calls * options.rounds,
         direct_p50_ms: round3(percentile(base, 50)),

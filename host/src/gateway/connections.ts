@@ -15,6 +15,8 @@
 // or a proxy on the same machine, shares it. The header and body time limits
 // (Node's headersTimeout and requestTimeout, gateway.header_timeout_ms and
 // body_timeout_ms) end slow connections even when nobody needs their place.
+// Between keep-alive requests Node's socket timer ends a connection; here it
+// first reads what arrived, so a stalled event loop does not reset a request.
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { HttpSettings } from '../config/resolve.js';
@@ -105,6 +107,25 @@ export class ConnectionGuard {
     tracked.requests++;
     res.once('close', () => {
       if (tracked.request === req) delete tracked.request;
+    });
+  }
+
+  /**
+   * A connection's keep-alive time ran out between requests (the server's
+   * 'timeout' event; listening to it replaces Node's own destroy). Node runs
+   * its timers before it reads its sockets: after a stall of the event loop
+   * longer than the keep-alive margin (a few seconds, 50 mesh nodes in one
+   * process do it), a request sent in time is still unread, and a close then
+   * is a reset (the client's POST fails with ECONNRESET and must not be
+   * retried blindly). So the close waits for the loop's reads (setImmediate
+   * runs after them) and happens only when no request arrived meanwhile.
+   */
+  keepAliveEnded(socket: Socket): void {
+    const served = this.live.get(socket)?.requests;
+    setImmediate(() => {
+      const tracked = this.live.get(socket);
+      if (tracked && tracked.requests !== served) return; // a request came in time: Node times the connection again after its answer
+      socket.destroy();
     });
   }
 

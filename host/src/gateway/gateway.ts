@@ -506,6 +506,8 @@ export class Gateway {
     // a handshake that stalls is ended by security.tls_handshake_timeout_ms.
     if (this.tls.listener) server.on('secureConnection', (socket: Socket) => connections.admit(socket));
     else server.on('connection', (socket: Socket) => connections.admit(socket));
+    // Node's socket timer between keep-alive requests: closed only once what arrived in time has been read.
+    server.on('timeout', (socket: Socket) => connections.keepAliveEnded(socket));
     await new Promise<void>((resolveListen, reject) => {
       server.once('error', reject);
       server.listen(http.port, http.host, () => resolveListen());

@@ -6,7 +6,12 @@
 // silent for three intervals, or whose connection closes, leaves it. Gossip
 // can miss a peer (its topic subscription not yet seen, a loaded node), so a
 // node also asks each peer directly when it connects and whenever it has not
-// heard from a connected peer for two intervals.
+// heard from a connected peer for two intervals. Silence is counted in this
+// node's own intervals as well as by the clock: after the event loop stalled
+// (many nodes in one process, a loaded machine), the interval's timer runs
+// before the loop reads what peers sent meanwhile, and by the clock alone
+// every peer looked silent at once (each node forgot and asked all its peers,
+// which made the next stall longer).
 import { createHash } from 'node:crypto';
 import type { PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface';
 import { CID } from 'multiformats/cid';
@@ -89,6 +94,8 @@ export interface PeerEntry {
   resources: SharedResource[];
   prompts: SharedPrompt[];
   heardAt: number;
+  /** This node's interval count when the peer was last heard (see the file comment). */
+  heardTick: number;
 }
 
 /** The DHT key of "who provides tool `name`". */
@@ -170,6 +177,8 @@ export class Discovery {
   /** Peers being asked for their announcement now. */
   private readonly asking = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  /** Intervals this node has run: silence is judged by them and by the clock. */
+  private ticks = 0;
 
   constructor(
     private readonly node: MeshNode,
@@ -198,6 +207,7 @@ export class Discovery {
     });
     this.node.addEventListener('peer:disconnect', (event) => this.forget(event.detail.toString(), 'its connection closed'));
     this.timer = setInterval(() => {
+      this.ticks += 1;
       this.expire();
       this.askSilent();
       this.repairGossip();
@@ -273,10 +283,9 @@ export class Discovery {
 
   /** Asks the connected peers not heard from for two intervals (their gossip may not reach this node). */
   private askSilent(): void {
-    const limit = Date.now() - 2 * this.intervalMs;
     for (const peer of this.node.getPeers()) {
       const entry = this.peers.get(peer.toString());
-      if (!entry || entry.heardAt < limit) void this.ask(peer);
+      if (!entry || this.silentFor(entry, 2)) void this.ask(peer);
     }
   }
 
@@ -355,7 +364,7 @@ export class Discovery {
     const resources = parsed.resources.map((r) => ({ definition: r.definition as Resource, digest: r.digest }));
     const prompts = parsed.prompts.map((p) => ({ definition: p.definition as Prompt, digest: p.digest }));
     const before = this.peers.get(peer);
-    const entry = { tools, resources, prompts, heardAt: Date.now() };
+    const entry = { tools, resources, prompts, heardAt: Date.now(), heardTick: this.ticks };
     this.peers.set(peer, entry);
     if (!before || fingerprint(before) !== fingerprint(entry)) {
       this.log.info(`mesh: peer ${peer} shares ${tools.length} tool(s), ${resources.length} resource(s), ${prompts.length} prompt(s)`, { tools: tools.map((t) => t.definition.name) });
@@ -370,8 +379,12 @@ export class Discovery {
   }
 
   private expire(): void {
-    const limit = Date.now() - 3 * this.intervalMs;
-    for (const [peer, entry] of this.peers) if (entry.heardAt < limit) this.forget(peer, `not heard for ${3 * this.intervalMs} ms`);
+    for (const [peer, entry] of this.peers) if (this.silentFor(entry, 3)) this.forget(peer, `not heard for ${3 * this.intervalMs} ms`);
+  }
+
+  /** Not heard for `intervals` of this node's intervals, by the clock and by their count (a stalled loop ran fewer). */
+  private silentFor(entry: PeerEntry, intervals: number): boolean {
+    return entry.heardAt < Date.now() - intervals * this.intervalMs && this.ticks - entry.heardTick >= intervals;
   }
 
   private emit(peer: string): void {
