@@ -20,10 +20,9 @@
 //
 //   node bench/mesh/run.mjs [--nodes 50] [--calls 300] [--rounds 3] [--lookups 200] [--idle-ms 10000] [--announce-ms 10000]
 //
-// --open 1 runs an open mesh (no network key, so no pnet stream cipher):
-// @libp2p/pnet's xsalsa20 shares one WebAssembly memory among all its ciphers
-// and, with thousands of connections in one process, grows it until it fails
-// (RangeError: WebAssembly.Memory.grow()), ending a 50-node run after minutes.
+// --open 1 runs an open mesh (no network key, so no pnet stream cipher on
+// every connection: less CPU for the nodes' one event loop). Private meshes
+// no longer exhaust xsalsa20's memory (host/src/mesh/pnet-guard.ts).
 // --announce-ms is mesh.announce_interval_ms (10 s is the default; each node
 // signs an announcement each interval and every other node checks it, so idle
 // CPU grows with nodes / interval). Uses the built package (host/dist;
