@@ -10,7 +10,6 @@ import {
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
   ListToolsRequestSchema,
-  McpError,
   ReadResourceRequestSchema,
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -23,6 +22,7 @@ import type { MeshAdmission } from './attestation.js';
 import { sharedItem, sharedTool, type SharedOffer, type SharedTool } from './discovery.js';
 import type { MeshNode } from './node.js';
 import { MCP_PROTOCOL, StreamTransport } from './stream-transport.js';
+import { McpError } from '../protocol/mcp-error.js';
 
 /** The listed tools of this node that mesh.share names, with their digests. */
 export function sharedTools(aggregator: Aggregator, share: ReadonlySet<string>): SharedTool[] {
