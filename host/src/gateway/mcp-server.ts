@@ -41,6 +41,7 @@ import type { Logger } from '../telemetry/log.js';
 import { runInCall } from '../telemetry/log-context.js';
 import { deadlinesOf, type Deadlines } from './deadlines.js';
 import { McpError, isMcpError } from '../protocol/mcp-error.js';
+import { sharedJsonSchemaValidator } from './json-schema-validator.js';
 
 export interface ServerIdentity {
   name: string;
@@ -219,6 +220,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
       ...tasks,
     },
     instructions: INSTRUCTIONS,
+    jsonSchemaValidator: sharedJsonSchemaValidator,
     ...(deps.queue ? { taskStore: deps.queue.taskStore } : {}),
   });
   const session = new ClientSession(server, deps.principal);
