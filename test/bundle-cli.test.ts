@@ -1,8 +1,9 @@
 // scripts/bundle-cli.mjs: the start bundle keeps V8's copies of its sources
-// small (bench/startup/README.md): one byte a character, and zod with its
-// English messages only. Reads the build in host/dist (`npm run build`).
+// small (bench/startup/README.md): one byte a character, zod with its
+// English messages only, the core's bindings without blank space. Reads the build in host/dist (`npm run build`).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/processes.js';
 
@@ -29,6 +30,15 @@ describe('the start bundle', () => {
     const text = zod.join('\n');
     expect(text).toContain('node_modules/zod/v4/locales/en.js');
     expect(text).not.toContain('node_modules/zod/v4/locales/fr.js');
+  });
+
+  it("loads the core's jco bindings without their blank space: the same exports, a little over half the source", async () => {
+    const bindings = join(DIST, 'core/generated/edge-core.js');
+    const min = join(DIST, 'core/generated/edge-core.min.js');
+    expect(bundleFiles().some((f) => /from ["']\.\/core\/generated\/edge-core\.min\.js["']/.test(readFileSync(join(DIST, f), 'utf8')))).toBe(true);
+    expect(readFileSync(min, 'utf8').length).toBeLessThan(readFileSync(bindings, 'utf8').length * 0.6);
+    const [full, lean] = await Promise.all([import(pathToFileURL(bindings).href), import(pathToFileURL(min).href)]);
+    expect(Object.keys(lean).sort()).toEqual(Object.keys(full).sort());
   });
 
   it('drops only what nothing reads: neither the host nor the MCP SDK uses zod\'s locales', () => {
