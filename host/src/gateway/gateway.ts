@@ -456,7 +456,7 @@ export class Gateway {
 
   /**
    * Loads the MCP side: the SDK's Server with every schema of the protocol
-   * (~8 MB of heap and ~30 ms of CPU). The first MCP session does it, over
+   * (~4 MB of RSS and ~15-20 ms of CPU, measured). The first MCP session does it, over
    * HTTP or stdio, not the start: a gateway nobody has opened a session with
    * does not hold it (bench/startup/README.md, "Idle footprint").
    */
