@@ -10,18 +10,23 @@
 // dynamic imports become chunks beside it (cli.chunk-*.js), loaded when they
 // were before; every other package stays in node_modules, loaded as before
 // (native addons, OpenTelemetry, libp2p, undici, jose...). So does the
-// component's jco output (core/generated/), rebuilt apart from the host. Code
+// component's jco output (core/generated/), rebuilt apart from the host; its
+// copy in host/dist loses its blank space here (536 -> ~300 KB of source that
+// V8 keeps for the process's life, and a smaller npm package; names kept, so
+// stack traces read the same; host/src/core/generated keeps jco's text). Code
 // that finds files next to itself (import.meta.url: the core's .wasm, worker
 // scripts, package.json) is given the URL of its own file under host/dist.
 //
 //   node scripts/bundle-cli.mjs     (run by `npm run build` after tsc)
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { root, timed } from './lib.mjs';
 
 const DIST = join(root, 'host/dist');
 const GENERATED = join(DIST, 'core/generated') + sep;
+/** The jco bindings as tsc's build holds them. */
+const BINDINGS = join(GENERATED, 'edge-core.js');
 /** Packages inlined into the bundle: the ones every start loads. Any other bare import stays external. */
 const INLINED = new Set(['@modelcontextprotocol/sdk', 'zod', 'ajv', 'ajv-formats', 'fast-uri', 'fast-deep-equal', 'json-schema-traverse', 'zod-to-json-schema', 'smol-toml']);
 
@@ -103,6 +108,10 @@ export async function bundleCli() {
     plugins: [keepOutside, ownUrls, englishOnlyZod],
     logLevel: 'warning',
   });
+  // In place (the bindings find the component's core modules next to themselves); again on an already lean copy, the same text.
+  const lean = await transform(readFileSync(BINDINGS, 'utf8'), { minifyWhitespace: true, format: 'esm', platform: 'node', target: 'node22', logLevel: 'warning' });
+  writeFileSync(BINDINGS, lean.code);
+  keepLatin1(BINDINGS);
   for (const f of readdirSync(DIST)) if (f.startsWith('cli.bundle.') || f.startsWith('cli.chunk-')) keepLatin1(join(DIST, f));
 }
 

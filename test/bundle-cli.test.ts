@@ -1,8 +1,9 @@
 // scripts/bundle-cli.mjs: the start bundle keeps V8's copies of its sources
-// small (bench/startup/README.md): one byte a character, and zod with its
-// English messages only. Reads the build in host/dist (`npm run build`).
+// small (bench/startup/README.md): one byte a character, zod with its
+// English messages only, the core's bindings (host/dist's copy) without blank space. Reads the build in host/dist (`npm run build`).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/processes.js';
 
@@ -29,6 +30,14 @@ describe('the start bundle', () => {
     const text = zod.join('\n');
     expect(text).toContain('node_modules/zod/v4/locales/en.js');
     expect(text).not.toContain('node_modules/zod/v4/locales/fr.js');
+  });
+
+  it("holds the core's jco bindings without their blank space: the same exports, a little over half of jco's text", async () => {
+    const jco = join(ROOT, 'host/src/core/generated/edge-core.js');
+    const lean = join(DIST, 'core/generated/edge-core.js');
+    expect(readFileSync(lean, 'utf8').length).toBeLessThan(readFileSync(jco, 'utf8').length * 0.6);
+    const [full, built] = await Promise.all([import(pathToFileURL(jco).href), import(pathToFileURL(lean).href)]);
+    expect(Object.keys(built).sort()).toEqual(Object.keys(full).sort());
   });
 
   it('drops only what nothing reads: neither the host nor the MCP SDK uses zod\'s locales', () => {

@@ -3,7 +3,8 @@
 // goes through those schemas, with their errors.
 import { describe, expect, it } from 'vitest';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, CallToolResultSchema, JSONRPCRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, CallToolResultSchema, JSONRPCRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { McpError } from '../host/src/protocol/mcp-error.js';
 import { checkedCallResult, handleToolCalls, isPlainCallParams, isPlainTextResult } from '../host/src/gateway/call-checks.js';
 import { isPlainRequest } from '../host/src/gateway/streamable/messages.js';
 import { dispatchRequestsDirectly, HttpSessionTransport } from '../host/src/gateway/streamable/session-transport.js';

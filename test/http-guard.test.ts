@@ -3,7 +3,7 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, QueueError, type Gateway } from '../host/src/index.js';
-import { answerError } from '../host/src/gateway/http.js';
+import { answerError } from '../host/src/gateway/respond.js';
 import { tempDir } from './helpers/processes.js';
 
 let gateway: Gateway;

@@ -12,6 +12,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { defineTool, definePlugin, LocalProvider, UnknownCapabilityError } from '../host/src/index.js';
+import { isMcpError } from '../host/src/protocol/mcp-error.js';
 import { call, connectClient, notificationsFlowing, startGateway, textOf, withAlwaysOn } from './helpers/plugin-gateway.js';
 
 type Schema = typeof ToolListChangedNotificationSchema | typeof PromptListChangedNotificationSchema | typeof ResourceListChangedNotificationSchema;
@@ -214,7 +215,7 @@ describe('local plugins through the npm API', () => {
     local.registerTool(add);
     local.disable('add');
     const signal = new AbortController().signal;
-    const codeOf = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (e instanceof McpError ? e.code : String(e)));
+    const codeOf = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (isMcpError(e) ? e.code : String(e)));
     expect(await codeOf(local.callTool('add', { a: 1, b: 2 }, { signal }))).toBe(ErrorCode.InvalidParams);
     expect(await codeOf(local.callTool('nope', {}, { signal }))).toBe(ErrorCode.InvalidParams);
     expect(await codeOf(local.readResource('memo://x', { signal }))).toBe(-32002);

@@ -7,7 +7,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError as SdkMcpError } from '@modelcontextprotocol/sdk/types.js';
+import { isMcpError, McpError } from '../host/src/protocol/mcp-error.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, CoreError, PromptError, QueueError, ResourceNotFoundError, UnknownToolError } from '../host/src/index.js';
 import { HttpRefusal } from '../host/src/protocol/http-refusal.js';
@@ -63,6 +64,18 @@ describe('jsonRpcErrorOf', () => {
     expect(toMcpError(err)).toBe(err);
   });
 
+  it("takes the SDK's McpError (its Client's and Server's) as the host's own: same wording, passed as it is", () => {
+    const sdk = new SdkMcpError(rpc.REQUEST_TIMEOUT, 'Request timed out', { timeout: 5 });
+    const own = new McpError(rpc.REQUEST_TIMEOUT, 'Request timed out', { timeout: 5 });
+    expect(own.message).toBe(sdk.message);
+    expect([isMcpError(sdk), isMcpError(own)]).toEqual([true, true]);
+    expect(jsonRpcErrorOf(sdk)).toEqual(jsonRpcErrorOf(own));
+    expect(toMcpError(sdk)).toBe(sdk);
+    // Not by its look alone: an Error with a numeric code but another name, or a plain object, is not one.
+    expect(isMcpError(Object.assign(new Error('x'), { code: -32602 }))).toBe(false);
+    expect(isMcpError({ name: 'McpError', code: -32602, message: 'x' })).toBe(false);
+  });
+
   it('gives an HTTP refusal its own code', () => {
     expect(jsonRpcErrorOf(new HttpRefusal(404, rpc.SESSION_NOT_FOUND, 'Session not found.'))).toEqual({ code: -32001, message: 'Session not found.' });
   });
@@ -93,7 +106,7 @@ describe('jsonRpcErrorOf', () => {
     }
   });
 
-  it('turns a local error into the SDK McpError a handler throws, with the same code and data', () => {
+  it('turns a local error into the McpError a handler throws, with the same code and data', () => {
     const mcp = toMcpError(new QueueError('not-found', 'Task 7.x is not queued.'));
     expect(mcp).toBeInstanceOf(McpError);
     expect([mcp.code, mcp.data]).toEqual([-32602, { code: 'not-found' }]);

@@ -7,7 +7,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answerError, McpHttpEndpoint } from '../host/src/gateway/http.js';
+import { McpHttpEndpoint } from '../host/src/gateway/http.js';
+import { answerError } from '../host/src/gateway/respond.js';
 import { countedAs, isLoopback } from '../host/src/gateway/session-limits.js';
 import { loopbackPrincipal, type Principal } from '../host/src/security/principal.js';
 import { createLogger } from '../host/src/telemetry/log.js';
@@ -28,6 +29,8 @@ let port: number;
 
 beforeAll(async () => {
   const gateway = await startGateway();
+  // The endpoint here is the test's own: the gateway's MCP side is loaded as its first /mcp request would.
+  await gateway.loadMcp();
   const log = createLogger('silent');
   endpoint = new McpHttpEndpoint({
     maxBodyBytes: 1 << 20,

@@ -1,7 +1,6 @@
 // The mcp-edge command line. `serve` runs the HTTP gateway; `stdio` speaks MCP
 // on stdin/stdout for Claude Desktop and prints nothing else there.
 import { parseArgs } from 'node:util';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { ConfigError } from './config/load.js';
 import { loadCliConfig, UsageError } from './commands/common.js';
 import { KEYS_HELP, keysCommand } from './commands/keys.js';
@@ -170,6 +169,8 @@ async function stdio(options: CliOptions): Promise<void> {
   started(gateway);
   // Over stdio there is no /health to ask, and a client reads tools/list once at start: it gets every upstream that comes up.
   await gateway.ready();
+  // The SDK's stdio transport comes with its message schemas: `serve` does not load it.
+  const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
   const transport = new StdioServerTransport();
   transport.onclose = () => {
     gateway.close().finally(() => process.exit(0));

@@ -1,6 +1,6 @@
 // Usage analytics, wired into the gateway: the recorder every tools/call
 // reports to, GET /v1/analytics and the MCP resource mcp-edge://analytics.
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
+
 import type { Variables } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import type { Db } from '../storage/database.js';
 import type { Logger } from '../telemetry/log.js';
@@ -10,6 +10,7 @@ import { HttpRefusal } from '../protocol/http-refusal.js';
 import { INVALID_PARAMS } from '../protocol/jsonrpc.js';
 import { AnalyticsQueryError, parseFilter, queryAnalytics, type AnalyticsFilter } from './query.js';
 import { UsageRecorder, type AnalyticsSettings, type TokenCounter } from './usage.js';
+import { McpError } from '../protocol/mcp-error.js';
 
 export { UsageRecorder, type AnalyticsSettings } from './usage.js';
 export const ANALYTICS_URI = 'mcp-edge://analytics';

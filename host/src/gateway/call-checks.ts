@@ -12,12 +12,12 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolResultSchema,
   CreateTaskResultSchema,
-  McpError,
   type CallToolRequest,
   type CallToolResult,
   type CreateTaskResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import { INVALID_PARAMS } from '../protocol/jsonrpc.js';
+import { McpError } from '../protocol/mcp-error.js';
 
 type Plain = Record<string, unknown>;
 const isPlainObject = (v: unknown): v is Plain => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -25,7 +25,8 @@ import type { TokenizerChoice } from '../tokenizer/api.js';
 import type { Vocabularies } from '../tokenizer/vocabularies.js';
 import { loadConfiguredTokenizers } from '../tokenizer/configured.js';
 import { allowedHostValues, checkRequest, type GuardOptions } from './guard.js';
-import { answerError, McpHttpEndpoint, sendJson } from './http.js';
+import type { McpHttpEndpoint } from './http.js';
+import { answerError, sendJson } from './respond.js';
 import { ConnectionGuard, httpServerOptions, MAX_HEADER_LINES } from './connections.js';
 import { HttpRefusal } from '../protocol/http-refusal.js';
 import { assessHealth, httpStatusOf, type HealthReport } from './health.js';
@@ -41,10 +42,9 @@ import { HTTP_REFUSED } from '../protocol/jsonrpc.js';
 import { Policy, type Denial } from '../security/policy.js';
 import { policyMetrics } from '../security/policy-metrics.js';
 import { RateLimiter } from '../security/rate-limit.js';
-import { ClientSession, createMcpServer } from './mcp-server.js';
+import type { ClientSession, createMcpServer } from './mcp-server.js';
 import { GatewayTls, type TlsReloadReport } from './tls.js';
 import { Aggregator, type ListPart } from './aggregator/aggregator.js';
-import { UpstreamProvider } from '../providers/upstream/upstream.js';
 import type { Provider } from '../providers/provider.js';
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { VERSION } from '../version.js';
@@ -104,7 +104,11 @@ export class Gateway {
   readonly limiter: RateLimiter | undefined;
   private readonly startedAt = Date.now();
   private httpServer: HttpServer | undefined;
+  /** /mcp's endpoint, from the first MCP request on (openEndpoint). */
   private endpoint: McpHttpEndpoint | undefined;
+  private endpointOpening: Promise<McpHttpEndpoint> | undefined;
+  /** mcp-server.ts's createMcpServer once loadMcp() has loaded it. */
+  private mcpServerOf: typeof createMcpServer | undefined;
   private connections: ConnectionGuard | undefined;
   private componentBytes: number | null = null;
   /** Worker threads for the heavy core work of big requests (offload/pool.ts); none run until one is needed. */
@@ -159,20 +163,6 @@ export class Gateway {
     this.aggregator.add(this.plugins);
     // Before the upstreams: their sampling requests may be answered by these models ([models] answer_sampling).
     this.models = createModelService(settings.models, log, core.decideModel, core.tokenizer);
-    const sampling = gatewaySampling(this.models);
-    for (const upstream of settings.upstreams) {
-      const upstreamTls = tls.upstreamTls(upstream.id);
-      this.aggregator.add(
-        new UpstreamProvider({
-          settings: upstream,
-          log,
-          clientInfo: { name: 'mcp-edge', version: VERSION },
-          onNotification: (_id, n, sessionId) => this.forwardNotification(n, sessionId),
-          sampling,
-          ...(upstreamTls ? { tls: upstreamTls } : {}),
-        }),
-      );
-    }
     this.routes.handle('GET /health', (_req, res, principal) => {
       const report = this.health();
       // Anyone may ask whether it is up; what it runs and what failed is for callers who authenticated.
@@ -191,6 +181,30 @@ export class Gateway {
     const metadata = protectedResourceMetadata(settings.auth);
     if (metadata) {
       for (const path of [RESOURCE_METADATA_PATH, RESOURCE_METADATA_PATH + MCP_PATH]) this.routes.handle(routeKey('GET', path), (_req, res) => sendJson(res, 200, metadata));
+    }
+  }
+
+  /**
+   * The upstreams of the config, after the local provider. Their module (the
+   * SDK's Client and every schema of the protocol) is loaded only when there is
+   * one: an idle gateway on its defaults does not hold it.
+   */
+  private async addUpstreams(): Promise<void> {
+    if (this.settings.upstreams.length === 0) return;
+    const { UpstreamProvider } = await import('../providers/upstream/upstream.js');
+    const sampling = gatewaySampling(this.models);
+    for (const upstream of this.settings.upstreams) {
+      const upstreamTls = this.tls.upstreamTls(upstream.id);
+      this.aggregator.add(
+        new UpstreamProvider({
+          settings: upstream,
+          log: this.log,
+          clientInfo: { name: 'mcp-edge', version: VERSION },
+          onNotification: (_id, n, sessionId) => this.forwardNotification(n, sessionId),
+          sampling,
+          ...(upstreamTls ? { tls: upstreamTls } : {}),
+        }),
+      );
     }
   }
 
@@ -215,6 +229,7 @@ export class Gateway {
       db = openDatabaseFile(settings.databaseFile);
       const auth = await createAuthenticator(settings.auth, db, log);
       gateway = new Gateway(settings, core, db, vocabularies, log, tls, auth, logs);
+      await gateway.addUpstreams();
       auditLog = gateway.auditLog;
       gateway.componentBytes = (await componentSize()) ?? null;
       registerBuiltinTools(gateway.tools, core, gateway.vocabularies, gateway.workers);
@@ -420,7 +435,8 @@ export class Gateway {
    * one (stdio); over HTTP each POST is admitted whole before it reaches here.
    */
   newMcpServer(principal: Principal, perRequestLimits = false): Server {
-    const session = createMcpServer({
+    if (!this.mcpServerOf) throw new Error('the MCP server module is not loaded: await gateway.loadMcp() first');
+    const session = this.mcpServerOf({
       identity: { name: 'mcp-edge', version: VERSION },
       principal,
       aggregator: this.aggregator,
@@ -438,8 +454,19 @@ export class Gateway {
     return session.server;
   }
 
+  /**
+   * Loads the MCP side: the SDK's Server with every schema of the protocol
+   * (~4 MB of RSS and ~15-20 ms of CPU, measured). The first MCP session does it, over
+   * HTTP or stdio, not the start: a gateway nobody has opened a session with
+   * does not hold it (bench/startup/README.md, "Idle footprint").
+   */
+  async loadMcp(): Promise<void> {
+    this.mcpServerOf ??= (await import('./mcp-server.js')).createMcpServer;
+  }
+
   /** Serves one client over an already-open transport (stdio, for example), as `principal`. */
   async connect(transport: Transport, principal: Principal = STDIO_PRINCIPAL): Promise<Server> {
+    await this.loadMcp();
     const server = this.newMcpServer(principal, true);
     await server.connect(transport);
     // Every message from the client is activity: it wakes a sleeping gateway (power.sleep_on_idle_ms).
@@ -477,9 +504,19 @@ export class Gateway {
     }
   }
 
-  private async listen(): Promise<void> {
+  /** /mcp's endpoint, made by the first MCP request (with loadMcp); one for the gateway's life. */
+  private openEndpoint(): Promise<McpHttpEndpoint> {
+    this.endpointOpening ??= this.createEndpoint().catch((err: unknown) => {
+      this.endpointOpening = undefined;
+      throw err;
+    });
+    return this.endpointOpening;
+  }
+
+  private async createEndpoint(): Promise<McpHttpEndpoint> {
     const http = this.settings.http;
-    const endpoint = new McpHttpEndpoint({
+    const [{ McpHttpEndpoint }] = await Promise.all([import('./http.js'), this.loadMcp()]);
+    this.endpoint = new McpHttpEndpoint({
       maxBodyBytes: http.maxBodyBytes,
       limits: http.sessions,
       streams: http.streams,
@@ -491,16 +528,21 @@ export class Gateway {
         this.audit.record({ operation: 'session', outcome: 'denied', principal, ...(principal.address ? { address: principal.address } : {}), session, code: 404, detail: "the request named a session opened by another principal" }),
       log: this.log,
     });
-    this.endpoint = endpoint;
-    for (const method of ['POST', 'GET', 'DELETE']) this.routes.handle(routeKey(method, MCP_PATH), (req, res, principal) => {
+    return this.endpoint;
+  }
+
+  private async listen(): Promise<void> {
+    const http = this.settings.http;
+    for (const method of ['POST', 'GET', 'DELETE']) this.routes.handle(routeKey(method, MCP_PATH), async (req, res, principal) => {
       this.power.touch();
+      const endpoint = this.endpoint ?? (await this.openEndpoint());
       return endpoint.handle(req, res, requirePrincipal(principal));
     });
     // The HTTPS server was built with the same options (gateway/tls.ts).
     const server = this.tls.listener?.server ?? createServer(httpServerOptions(http));
     // Past it, Node answers 431 and closes the connection.
     server.maxHeadersCount = MAX_HEADER_LINES;
-    const connections = new ConnectionGuard(http.maxConnections, http.maxConnectionsPerAddress, (req) => endpoint.isUnusedStream(req));
+    const connections = new ConnectionGuard(http.maxConnections, http.maxConnectionsPerAddress, (req) => this.endpoint?.isUnusedStream(req) ?? false);
     this.connections = connections;
     // Over HTTPS a connection counts from the end of its handshake (the socket requests arrive on);
     // a handshake that stalls is ended by security.tls_handshake_timeout_ms.
@@ -590,8 +632,9 @@ export class Gateway {
   }
 
   private sendMetrics(res: ServerResponse): void {
-    const stores = this.endpoint ? eventStoreMetrics(this.endpoint.eventStoreTotals()) : '';
-    const connections = this.connections && this.endpoint ? connectionMetrics(this.connections.counts(), this.endpoint.evictedCount) : '';
+    // Serving HTTP (connections); before the first MCP request there is no endpoint yet, so nothing kept or evicted.
+    const stores = this.connections ? eventStoreMetrics(this.endpoint?.eventStoreTotals() ?? { events: 0, bytes: 0 }) : '';
+    const connections = this.connections ? connectionMetrics(this.connections.counts(), this.endpoint?.evictedCount ?? 0) : '';
     const health = this.health();
     const tls = health.tls ? tlsMetrics(health.tls) : '';
     const auth = (this.credentials ? authMetrics(this.credentials.outcomes) : '') + (this.auditLog ? auditMetrics(this.auditLog) : '');
@@ -607,7 +650,8 @@ export class Gateway {
     await this.queue?.close();
     await this.analytics?.usage.close();
     await this.telemetry?.close();
-    await this.endpoint?.closeAll();
+    // An endpoint still being made by a first request is closed once made.
+    await (this.endpoint ?? (await this.endpointOpening?.catch(() => undefined)))?.closeAll();
     await Promise.allSettled([...this.sessions].map((s) => s.server.close()));
     // Every call has ended: what they recorded is written before the database closes.
     await this.auditLog?.close().catch((err: unknown) => this.log.error('audit log: flushing at shutdown failed', { error: String(err) }));

@@ -1,12 +1,11 @@
-// The HTTP face of the gateway: MCP over Streamable HTTP at /mcp and the REST
-// endpoints, behind the Host/Origin guard. This file checks each request
-// (method, headers, session, body) and hands valid messages to the session's
-// transport (streamable/session-transport.ts).
+// MCP over Streamable HTTP at /mcp, behind the Host/Origin guard. This file
+// checks each request (method, headers, session, body) and hands valid
+// messages to the session's transport (streamable/session-transport.ts). The
+// gateway loads it with the first /mcp request (gateway.ts), with the MCP SDK.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { jsonRpcErrorOf } from '../protocol/errors.js';
 import { HTTP_REFUSED, INVALID_REQUEST, SESSION_NOT_FOUND } from '../protocol/jsonrpc.js';
 import { readJsonBody } from './body.js';
 import { HttpRefusal } from '../protocol/http-refusal.js';
@@ -48,11 +47,6 @@ interface Session extends SessionUse {
 /** How often open sessions' credentials are checked again: a revoked key's sessions close within this. */
 const CREDENTIAL_CHECK_MS = 1000;
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
 
 const PROTOCOL_VERSIONS = new Set(SUPPORTED_PROTOCOL_VERSIONS);
 
@@ -249,16 +243,4 @@ export class McpHttpEndpoint {
     this.sessions.clear();
     await Promise.allSettled(sessions.map((s) => s.server.close()));
   }
-}
-
-/**
- * Turns a failure inside request handling into a clear HTTP answer: a
- * refusal with its status and headers, anything else as a 500 (and logged);
- * the JSON-RPC error is jsonRpcErrorOf's.
- */
-export function answerError(res: ServerResponse, err: unknown, log: Logger): void {
-  const refusal = err instanceof HttpRefusal ? err : undefined;
-  if (!refusal) log.error('request failed', { error: (err as Error)?.stack ?? String(err) });
-  if (res.headersSent) return void res.end();
-  sendJson(res, refusal?.status ?? 500, { jsonrpc: '2.0', error: jsonRpcErrorOf(err), id: null }, refusal?.headers);
 }

@@ -11,7 +11,6 @@ import {
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   LoggingLevelSchema,
-  McpError,
   ReadResourceRequestSchema,
   SetLevelRequestSchema,
   SubscribeRequestSchema,
@@ -41,6 +40,8 @@ import type { UsageRecorder } from '../analytics/usage.js';
 import type { Logger } from '../telemetry/log.js';
 import { runInCall } from '../telemetry/log-context.js';
 import { deadlinesOf, type Deadlines } from './deadlines.js';
+import { McpError, isMcpError } from '../protocol/mcp-error.js';
+import { sharedJsonSchemaValidator } from './json-schema-validator.js';
 
 export interface ServerIdentity {
   name: string;
@@ -184,7 +185,7 @@ async function forward<T>(
     return await run(context);
   } catch (err) {
     // A timeout that already says why (a tool whose upstream is still connecting) reaches the client as it is.
-    const explained = err instanceof McpError && err.code === REQUEST_TIMEOUT;
+    const explained = isMcpError(err) && err.code === REQUEST_TIMEOUT;
     if (context.signal.reason instanceof TimeLimitError && !extra.signal.aborted && !explained) {
       throw new McpError(REQUEST_TIMEOUT, `${what} did not finish within ${ms} ms (gateway.request_timeout_ms).`);
     }
@@ -219,6 +220,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
       ...tasks,
     },
     instructions: INSTRUCTIONS,
+    jsonSchemaValidator: sharedJsonSchemaValidator,
     ...(deps.queue ? { taskStore: deps.queue.taskStore } : {}),
   });
   const session = new ClientSession(server, deps.principal);

@@ -1,8 +1,9 @@
 // The mesh's share of GET /metrics: connections, peers, tools shared and
 // offered, and the count and total time of remote calls and lookups.
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
+
 import { REQUEST_TIMEOUT } from '../protocol/jsonrpc.js';
 import { writeMetric } from '../telemetry/metrics.js';
+import { isMcpError } from '../protocol/mcp-error.js';
 
 export type CallOutcome = 'ok' | 'error' | 'timeout' | 'cancelled';
 
@@ -15,7 +16,7 @@ export class MeshStats {
 
   /** Counts one remote call that started at `started` (performance.now()) and ended with `err` (none: ok). */
   call(started: number, err: unknown, cancelled: boolean): void {
-    const outcome: CallOutcome = err === undefined ? 'ok' : cancelled ? 'cancelled' : err instanceof McpError && err.code === REQUEST_TIMEOUT ? 'timeout' : 'error';
+    const outcome: CallOutcome = err === undefined ? 'ok' : cancelled ? 'cancelled' : isMcpError(err) && err.code === REQUEST_TIMEOUT ? 'timeout' : 'error';
     this.calls[outcome] += 1;
     this.callSeconds += (performance.now() - started) / 1000;
   }

@@ -15,6 +15,8 @@ import type { Discovery } from './discovery.js';
 import type { MeshStats } from './metrics.js';
 import { dialPeer, type MeshNode } from './node.js';
 import { MCP_PROTOCOL, StreamClosedError, StreamTransport } from './stream-transport.js';
+// The SDK's McpError, not protocol/mcp-error.ts's: its Client takes an abort reason as it is only when it is its own class.
+import { isMcpError } from '../protocol/mcp-error.js';
 
 /** Results are passed on as the peer sent them (its gateway checked them already). */
 const UNCHECKED_RESULT = z.custom<CallToolResult>((value) => typeof value === 'object' && value !== null);
@@ -152,7 +154,7 @@ export class PeerProvider implements Provider {
         await client.close().catch(() => undefined);
         return await this.call(name, args, context, true);
       }
-      if (err instanceof McpError && err.code === CONNECTION_CLOSED && !context.signal.aborted) {
+      if (isMcpError(err) && err.code === CONNECTION_CLOSED && !context.signal.aborted) {
         throw new McpError(CONNECTION_CLOSED, `the mesh connection to peer ${this.options.peer} closed before it answered (the peer stopped or the link failed)`);
       }
       throw err;

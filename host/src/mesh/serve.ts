@@ -10,7 +10,6 @@ import {
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
   ListToolsRequestSchema,
-  McpError,
   ReadResourceRequestSchema,
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -23,6 +22,8 @@ import type { MeshAdmission } from './attestation.js';
 import { sharedItem, sharedTool, type SharedOffer, type SharedTool } from './discovery.js';
 import type { MeshNode } from './node.js';
 import { MCP_PROTOCOL, StreamTransport } from './stream-transport.js';
+import { McpError } from '../protocol/mcp-error.js';
+import { sharedJsonSchemaValidator } from '../gateway/json-schema-validator.js';
 
 /** The listed tools of this node that mesh.share names, with their digests. */
 export function sharedTools(aggregator: Aggregator, share: ReadonlySet<string>): SharedTool[] {
@@ -67,7 +68,7 @@ export async function serveShared(node: MeshNode, aggregator: Aggregator, shared
       admit(peer).catch((err: Error) => {
         throw new McpError(POLICY_DENIED, `this node serves mesh peers only once they attest with their TPM (security.attestation_required): ${err.message}`);
       });
-    const server = new Server({ name: 'mcp-edge-mesh', version: VERSION }, { capabilities: { tools: {}, resources: {}, prompts: {} } });
+    const server = new Server({ name: 'mcp-edge-mesh', version: VERSION }, { capabilities: { tools: {}, resources: {}, prompts: {} }, jsonSchemaValidator: sharedJsonSchemaValidator });
     server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: shared().tools.map((t) => t.definition) }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const { name, arguments: args, _meta } = request.params;

@@ -3,11 +3,12 @@
 // first, the cloud when it must), and its answer a CreateMessageResult whose
 // `model` names the model that wrote it. Whether the gateway answers at all is
 // decided where the request arrives (providers/upstream/sampling.ts).
-import { McpError, type CreateMessageRequest, type CreateMessageResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CreateMessageRequest, CreateMessageResult } from '@modelcontextprotocol/sdk/types.js';
 import { INVALID_PARAMS, MODEL_UNAVAILABLE, SAMPLING_REFUSED } from '../protocol/jsonrpc.js';
 import type { GatewaySampling } from '../providers/upstream/sampling.js';
 import { ModelError, type ChatMessage } from './engine.js';
 import type { CompletionAnswer, ModelService } from './service.js';
+import { McpError } from '../protocol/mcp-error.js';
 
 type Params = CreateMessageRequest['params'];
 type Content = Params['messages'][number]['content'];

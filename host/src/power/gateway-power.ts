@@ -5,7 +5,8 @@ import type { CoreRouter } from '../core/router.js';
 import type { Aggregator } from '../gateway/aggregator/aggregator.js';
 import { readChoice } from '../gateway/body.js';
 import type { RouteRegistry } from '../gateway/routes.js';
-import { UpstreamProvider } from '../providers/upstream/upstream.js';
+import type { Provider } from '../providers/provider.js';
+import type { UpstreamProvider } from '../providers/upstream/upstream.js';
 import { fullSpeed, type DeliveryPacing } from '../queue/flow.js';
 import type { QueueHooks } from '../queue/index.js';
 import { APPROVAL_POLL_MS, type ToolPins } from '../security/pinning/pins.js';
@@ -59,11 +60,16 @@ export function gatewayPower(settings: PowerSettings, parts: PoweredParts): Powe
     },
   };
   const sleepUpstreams = async () => {
-    const upstreams = parts.aggregator.slots.map((s) => s.provider).filter((p) => p instanceof UpstreamProvider);
+    const upstreams = parts.aggregator.slots.map((s) => s.provider).filter(isUpstream);
     const slept = await Promise.all(upstreams.map((u) => u.sleep()));
     return slept.filter(Boolean).length;
   };
   return new PowerControl(settings, { router: parts.router, loops, sleepUpstreams, log: parts.log });
+}
+
+/** By its kind, not `instanceof`: the upstream module is loaded only when the config has upstreams (gateway.ts). */
+function isUpstream(provider: Provider): provider is UpstreamProvider {
+  return provider.kind === 'upstream';
 }
 
 const MODES = ['low', 'normal', 'auto'] as const;

@@ -1,6 +1,6 @@
 // Every error the gateway answers a client with becomes a JSON-RPC error in
-// one function, jsonRpcErrorOf. Protocol errors (the SDK's McpError, from
-// providers and upstreams) pass as they are. The gateway's local errors carry
+// one function, jsonRpcErrorOf. Protocol errors (an McpError, the host's or the
+// SDK's, from providers and upstreams) pass as they are. The gateway's local errors carry
 // stable string codes (STYLE 4): each kind gets the JSON-RPC code that tells
 // a client what it can do about it, and keeps its own code in `data.code`.
 // Anything else is a bug: INTERNAL_ERROR, with its details left to the log.
@@ -8,7 +8,6 @@
 // This module sits above the error classes it maps; the codes themselves live
 // in the leaf protocol/jsonrpc.ts, so the modules that define those errors
 // never import this one.
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { ConfigError } from '../config/load.js';
 import { CoreError } from '../core/errors.js';
 import { HttpRefusal } from './http-refusal.js';
@@ -17,6 +16,7 @@ import { ResourceNotFoundError } from '../providers/local/resources.js';
 import { QueueError, type QueueErrorCode } from '../queue/errors.js';
 import { UnknownToolError } from '../tools/registry.js';
 import { INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND, type JsonRpcError } from './jsonrpc.js';
+import { McpError, isMcpError } from './mcp-error.js';
 
 /** What a client is told of an error the gateway did not expect; the log has the rest. */
 export const INTERNAL_ERROR_MESSAGE = 'Internal error in the gateway; see its log.';
@@ -43,7 +43,7 @@ const QUEUE_ERROR_CODES: Record<QueueErrorCode, number> = {
 
 /** The JSON-RPC error a client gets for `err`. */
 export function jsonRpcErrorOf(err: unknown): JsonRpcError {
-  if (err instanceof McpError) return withData(err.code, err.message, err.data);
+  if (isMcpError(err)) return withData(err.code, err.message, err.data);
   if (err instanceof HttpRefusal) return { code: err.rpcCode, message: err.message };
   // A name the client sent that the gateway does not offer (now).
   if (err instanceof UnknownToolError || err instanceof PromptError) return { code: INVALID_PARAMS, message: err.message };
@@ -56,9 +56,9 @@ export function jsonRpcErrorOf(err: unknown): JsonRpcError {
   return { code: INTERNAL_ERROR, message: INTERNAL_ERROR_MESSAGE };
 }
 
-/** `err` as the SDK's McpError, for an MCP handler to throw (the SDK sends its code, message and data). */
+/** `err` as an McpError, for an MCP handler to throw (the SDK sends its code, message and data). */
 export function toMcpError(err: unknown): McpError {
-  if (err instanceof McpError) return err;
+  if (isMcpError(err)) return err;
   const { code, message, data } = jsonRpcErrorOf(err);
   return new McpError(code, message, data);
 }

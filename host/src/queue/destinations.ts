@@ -5,7 +5,7 @@
 // goes to a peer that shares the tool once one does. Every upstream is a
 // destination, named after it unless [offline.destinations] names one for it,
 // so that tools the upstream marks deferrable have somewhere to wait.
-import { McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { QueueSettings } from '../config/resolve.js';
 import type { Aggregator } from '../gateway/aggregator/aggregator.js';
 import { isLinkFailure, PROVIDER_UNAVAILABLE } from '../protocol/jsonrpc.js';
@@ -15,6 +15,7 @@ import { DEFERRABLE_TOOL_META_KEY } from './annotation.js';
 import { IDEMPOTENCY_META_KEY } from './idempotency.js';
 import type { DestinationOptions } from './queue.js';
 import { DestinationError, type Deliverer, type DeliveryCall } from './delivery.js';
+import { isMcpError } from '../protocol/mcp-error.js';
 
 /** A deferred call's destination and the tool name to call there. */
 export interface Deferral {
@@ -168,7 +169,7 @@ export function providerDeliverer(plan: DestinationPlan, aggregator: Aggregator,
     try {
       return await provider.callTool(call.tool, call.arguments, { signal, meta: { [IDEMPOTENCY_META_KEY]: call.idempotencyKey } });
     } catch (err) {
-      if (err instanceof ProviderUnavailableError || !(err instanceof McpError) || isLinkFailure(err.code)) throw err;
+      if (err instanceof ProviderUnavailableError || !isMcpError(err) || isLinkFailure(err.code)) throw err;
       throw new DestinationError(`${upstream} refused the call: ${err.message}`);
     }
   };
@@ -185,8 +186,8 @@ async function deliverOverMesh(aggregator: Aggregator, destination: string, call
   try {
     return await aggregator.callTool(call.tool, call.arguments, { signal, meta: { [IDEMPOTENCY_META_KEY]: call.idempotencyKey } });
   } catch (err) {
-    if (err instanceof McpError && err.code === PROVIDER_UNAVAILABLE) throw new ProviderUnavailableError(destination, err.message);
-    if (!(err instanceof McpError) || isLinkFailure(err.code)) throw err;
+    if (isMcpError(err) && err.code === PROVIDER_UNAVAILABLE) throw new ProviderUnavailableError(destination, err.message);
+    if (!isMcpError(err) || isLinkFailure(err.code)) throw err;
     throw new DestinationError(`the mesh peer refused the call: ${err.message}`);
   }
 }

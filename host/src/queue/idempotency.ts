@@ -15,10 +15,11 @@
 //            and is not run again: at most once, and the doubt is reported,
 //            never hidden. (A crash after the mark but before the effect also
 //            lands here: that call is reported, not silently lost.)
-import { McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, PROVIDER_UNAVAILABLE } from '../protocol/jsonrpc.js';
 import type { Db } from '../storage/database.js';
 import type { DiskFlush } from './disk-flush.js';
+import { McpError, isMcpError } from '../protocol/mcp-error.js';
 
 /** The `_meta` key that carries a call's idempotency key. */
 export const IDEMPOTENCY_META_KEY = 'dev.mcp-edge/idempotency-key';
@@ -107,7 +108,7 @@ export class IdempotencyMemory {
       },
       (err: unknown) => {
         // Refused before any effect (no such tool, bad arguments, provider down): a resend may run.
-        if (this.inDoubtPolicy === 'refuse' && err instanceof McpError && NEVER_RAN.has(err.code)) this.unmark.run(key);
+        if (this.inDoubtPolicy === 'refuse' && isMcpError(err) && NEVER_RAN.has(err.code)) this.unmark.run(key);
         throw err;
       },
     );

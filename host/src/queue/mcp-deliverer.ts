@@ -2,7 +2,7 @@
 // (an upstream server, or a peer mcp-edge that remembers idempotency keys).
 // One client per destination, reconnected after a link failure.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { isLinkFailure } from '../protocol/jsonrpc.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isolating, isolatingFetch } from '../providers/upstream/fetch.js';
@@ -10,6 +10,7 @@ import { VERSION } from '../version.js';
 import { IDEMPOTENCY_META_KEY } from './idempotency.js';
 import { BatchClient, BatchRefused } from './batch-client.js';
 import { DestinationError, type BatchDeliverer, type Deliverer, type DeliveryCall } from './delivery.js';
+import { isMcpError } from '../protocol/mcp-error.js';
 
 export interface McpDeliverer {
   deliver: Deliverer;
@@ -53,6 +54,8 @@ export function mcpHttpDeliverer(urls: Record<string, string>, timeoutMs: number
   };
   const deliver = async (destination: string, call: DeliveryCall, signal: AbortSignal): Promise<CallToolResult> => {
     const client = await connect(destination);
+    // Loaded with the client (connectClient): the SDK's schemas are not part of a gateway that delivers to no URL.
+    const { CallToolResultSchema } = await import('@modelcontextprotocol/sdk/types.js');
     // The SDK never removes the abort listener it adds to a request's signal:
     // give it a signal per call, linked to the long-lived one, so none pile up.
     const perCall = new AbortController();
@@ -62,7 +65,7 @@ export function mcpHttpDeliverer(urls: Record<string, string>, timeoutMs: number
       const params = { name: call.tool, arguments: call.arguments, _meta: { [IDEMPOTENCY_META_KEY]: call.idempotencyKey } };
       return (await client.request({ method: 'tools/call', params }, CallToolResultSchema, { signal: perCall.signal, timeout: timeoutMs })) as CallToolResult;
     } catch (err) {
-      if (err instanceof McpError && !isLinkFailure(err.code)) throw new DestinationError(`${destination} refused the call: ${err.message}`);
+      if (isMcpError(err) && !isLinkFailure(err.code)) throw new DestinationError(`${destination} refused the call: ${err.message}`);
       drop(destination);
       throw err;
     } finally {

@@ -3,7 +3,7 @@
 // tasks/list), so a standard client follows queued work with nothing
 // non-standard. Also the queue_status / queue_sync tools and REST routes.
 import { z } from 'zod';
-import { McpError, type Result, type Task } from '@modelcontextprotocol/sdk/types.js';
+import type { Result, Task } from '@modelcontextprotocol/sdk/types.js';
 import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import type { CallInterceptor } from '../gateway/mcp-server.js';
 import { toMcpError } from '../protocol/errors.js';
@@ -19,6 +19,7 @@ import type { OfflineQueue } from './queue.js';
 import { queueMetrics } from './status.js';
 import type { TaskRow } from './store.js';
 import type { Principal } from '../security/principal.js';
+import { McpError } from '../protocol/mcp-error.js';
 
 /** Client-side `_meta` hints on a deferred call. */
 export const PRIORITY_META_KEY = 'dev.mcp-edge/priority';

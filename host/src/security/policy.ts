@@ -14,7 +14,7 @@
 //    `authorization.default` for authenticated ones, but admin operations are
 //    denied to them unless a rule allows them by name, and the MCP endpoint
 //    (/mcp) is allowed (what it serves is judged by steps 3-5).
-import { McpError, type Prompt, type Resource, type ResourceTemplate, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { AuthorizationRule, AuthorizationSettings } from '../config/policy-settings.js';
 import { HttpRefusal } from '../protocol/http-refusal.js';
 import { POLICY_DENIED } from '../protocol/jsonrpc.js';
@@ -22,6 +22,7 @@ import { LabelledCounter } from './counters.js';
 import { GlobSet } from './glob.js';
 import { PerPrincipal, PrincipalMatcher } from './principal-match.js';
 import type { Principal } from './principal.js';
+import { McpError } from '../protocol/mcp-error.js';
 
 /** What a denial was about; `rate` is a rate limit's refusal (security/rate-limit.ts). */
 export type DenialKind = 'tool' | 'resource' | 'prompt' | 'route' | 'admin' | 'rate';

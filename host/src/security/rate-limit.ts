@@ -12,7 +12,7 @@
 // limit keeps at most rate_limits.max_tracked of them; past that, full buckets
 // (which remember nothing a fresh one would not) are dropped first, then the
 // oldest.
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
+
 import type { BucketSettings, RateLimitRule, RateLimitSettings } from '../config/policy-settings.js';
 import { HttpRefusal } from '../protocol/http-refusal.js';
 import { RATE_LIMITED } from '../protocol/jsonrpc.js';
@@ -21,6 +21,7 @@ import { GlobSet } from './glob.js';
 import type { DenialHook } from './policy.js';
 import { PerPrincipal, PrincipalMatcher } from './principal-match.js';
 import type { Principal } from './principal.js';
+import { McpError } from '../protocol/mcp-error.js';
 
 interface Bucket {
   tokens: number;

@@ -2,19 +2,7 @@
 // one deterministic view, namespaced and filtered; calls routed to a provider
 // (through the core's router for tools); list changes announced to listeners.
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
-import {
-  McpError,
-  type CallToolResult,
-  type CompleteRequest,
-  type CompleteResult,
-  type GetPromptResult,
-  type LoggingLevel,
-  type Prompt,
-  type ReadResourceResult,
-  type Resource,
-  type ResourceTemplate,
-  type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, CompleteRequest, CompleteResult, GetPromptResult, LoggingLevel, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { AggregatorSettings } from '../../config/resolve.js';
 import type { CoreRouter } from '../../core/router.js';
 import { INTERNAL_ERROR, INVALID_PARAMS, isLinkFailure, RESOURCE_NOT_FOUND } from '../../protocol/jsonrpc.js';
@@ -26,6 +14,7 @@ import { ToolCaller, type ToolRoute } from './routing.js';
 import { FanOutRoutes, peerOffersByName, routeOver } from './tool-routes.js';
 import { PROVIDERS_RESOURCE, providersReport } from './health.js';
 import { Arrivals } from './connecting.js';
+import { McpError, isMcpError } from '../../protocol/mcp-error.js';
 
 export type ListPart = 'tools' | 'resources' | 'prompts';
 
@@ -457,7 +446,7 @@ async function firstAnswer<S, T>(items: S[], fn: (item: S) => Promise<T>, what: 
     try {
       return await fn(item);
     } catch (err) {
-      if (err instanceof McpError && !isLinkFailure(err.code)) throw err;
+      if (isMcpError(err) && !isLinkFailure(err.code)) throw err;
       last = err;
     }
   }

@@ -3,9 +3,10 @@
 // tool no provider lists yet waits while some provider is on its first
 // connection attempt: until the tool appears, every such provider has settled
 // (up or failed), or the request's time limit ends it with a clear error.
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
+
 import { REQUEST_TIMEOUT } from '../../protocol/jsonrpc.js';
 import type { Provider } from '../../providers/provider.js';
+import { McpError } from '../../protocol/mcp-error.js';
 
 export class Arrivals {
   private waiters = new Set<() => void>();

@@ -1,12 +1,13 @@
 // Routed tool calls: the core's router orders the replicas; an idempotent call
 // that fails or times out moves down that order, a non-idempotent one never
 // retries silently. Every attempt feeds the router's statistics.
-import { McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { CoreRouter, Outcome } from '../../core/router.js';
 import { CoreError } from '../../core/errors.js';
 import { CONNECTION_CLOSED, PROVIDER_UNAVAILABLE, REQUEST_TIMEOUT } from '../../protocol/jsonrpc.js';
 import { ProviderUnavailableError, type Provider, type ProviderCallContext } from '../../providers/provider.js';
 import type { Logger } from '../../telemetry/log.js';
+import { McpError, isMcpError } from '../../protocol/mcp-error.js';
 
 export interface Replica {
   provider: Provider;
@@ -29,7 +30,7 @@ export interface ToolRoute {
 /** How an error counts for the provider's health; `answered` means the provider replied with an error. */
 export function outcomeOf(err: unknown): Outcome | 'answered' {
   if (err instanceof ProviderUnavailableError) return 'error';
-  if (err instanceof McpError) {
+  if (isMcpError(err)) {
     if (err.code === REQUEST_TIMEOUT) return 'timeout';
     if (err.code === CONNECTION_CLOSED) return 'error';
     return 'answered';
@@ -122,7 +123,7 @@ export class ToolCaller {
   private notRetried(route: ToolRoute, replica: Replica, err: unknown, replicas: number): McpError {
     const message = (err as Error)?.message ?? String(err);
     const retry = replicas > 1 ? ' It was not retried on another replica because it is not marked idempotent (annotations.idempotentHint or idempotent_tools).' : '';
-    const code = err instanceof McpError ? err.code : PROVIDER_UNAVAILABLE;
+    const code = isMcpError(err) ? err.code : PROVIDER_UNAVAILABLE;
     return new McpError(code, `Tool "${route.name}" failed on provider "${replica.provider.id}": ${message}.${retry}`);
   }
 }

@@ -16,6 +16,8 @@
 import { McpError, type JSONRPCMessage, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import { CONNECTION_CLOSED, INTERNAL_ERROR, REQUEST_TIMEOUT } from '../../protocol/jsonrpc.js';
 import { deadlinesOf } from '../../gateway/deadlines.js';
+// The SDK's McpError, not protocol/mcp-error.ts's: McpError.fromError gives the same errors the SDK's Client would.
+import { isMcpError } from '../../protocol/mcp-error.js';
 
 export interface DirectRequestOptions {
   /** The caller's cancellation. */
@@ -64,7 +66,7 @@ export class DirectCalls {
       const cancel = (reason: unknown) => {
         settle();
         send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: String(reason) } }).catch(() => undefined);
-        reject(reason instanceof McpError ? reason : new McpError(REQUEST_TIMEOUT, String(reason)));
+        reject(isMcpError(reason) ? reason : new McpError(REQUEST_TIMEOUT, String(reason)));
       };
       const onAbort = () => cancel(signal!.reason);
       this.waiting.set(id, {

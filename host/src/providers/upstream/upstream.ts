@@ -47,6 +47,8 @@ import { chooseCaller } from './caller.js';
 import { refusalMessage, routeSampling, type GatewaySampling } from './sampling.js';
 import { SessionLinks } from './session-links.js';
 import { hasDirectRequests } from './lean-call.js';
+// The SDK's McpError, not protocol/mcp-error.ts's: its Client takes an abort reason as it is only when it is its own class.
+import { isMcpError } from '../../protocol/mcp-error.js';
 
 export interface UpstreamOptions {
   settings: UpstreamSettings;
@@ -490,6 +492,6 @@ export class UpstreamProvider implements Provider {
 
 /** Whether an error means the connection failed (not that the upstream answered with an error). */
 export function isTransportFailure(err: unknown): boolean {
-  if (err instanceof McpError) return err.code === CONNECTION_CLOSED;
+  if (isMcpError(err)) return err.code === CONNECTION_CLOSED;
   return !(err instanceof ProviderUnavailableError);
 }

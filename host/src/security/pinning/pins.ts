@@ -10,12 +10,13 @@
 //   off   nothing is recorded or checked.
 // Either way a changed definition is recorded as waiting, for `mcp-edge tools
 // diff` and `approve`, and reported (log, /health, /metrics, mcp-edge://providers).
-import { McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { TOOL_WITHHELD } from '../../protocol/jsonrpc.js';
 import type { Logger } from '../../telemetry/log.js';
 import { shortDigest, toolDigest } from './digest.js';
 import type { PinStore } from './store.js';
 import { approveCommand, diffCommand, oneLine } from './words.js';
+import { McpError } from '../../protocol/mcp-error.js';
 
 export type PinMode = 'pin' | 'warn' | 'off';
 
