@@ -20,9 +20,9 @@ pub struct DecodeTable {
 }
 
 impl DecodeTable {
-    /// A table expecting about `ids` ids of `bytes_each` bytes on average.
-    pub fn with_capacity(ids: usize, bytes_each: usize) -> Self {
-        Self { bytes: Vec::with_capacity(ids * bytes_each), spans: Vec::with_capacity(ids) }
+    /// A table expecting about `ids` ids decoding to `bytes` bytes in all.
+    pub fn with_capacity(ids: usize, bytes: usize) -> Self {
+        Self { bytes: Vec::with_capacity(bytes), spans: Vec::with_capacity(ids) }
     }
 
     /// Sets what `id` decodes to (a later call for the same id wins).

@@ -257,7 +257,7 @@ fn char_initial(model: &Json, vocab: &TokenMap) -> Result<Initial, TokenizerErro
 /// What each id decodes to. SentencePiece-style: `▁` is a space and `<0xXX>`
 /// is that byte.
 fn decode_table(vocab: &TokenMap, specials: &[(String, u32)], byte_level: bool) -> Result<DecodeTable, TokenizerError> {
-    let mut out = DecodeTable::with_capacity(64 * 1024, 6);
+    let mut out = DecodeTable::with_capacity(64 * 1024, 6 * 64 * 1024);
     let mut refused = None;
     vocab.for_each(|bytes, id| {
         let set = if byte_level { out.set(id, bytes) } else { out.set(id, &sentencepiece_bytes(bytes)) };

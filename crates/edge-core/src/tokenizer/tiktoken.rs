@@ -44,9 +44,12 @@ fn invalid(what: String) -> TokenizerError {
 
 /// Reads either rank-file spelling into bytes -> rank, and rank -> bytes.
 fn parse_ranks(text: &[u8]) -> Result<(TokenMap, DecodeTable), TokenizerError> {
-    // About 10 bytes of rank file per token, decoding to about 6 bytes.
-    let mut ids = TokenMap::with_capacity(text.len() / 10);
-    let mut decoded = DecodeTable::with_capacity(text.len() / 10, 6);
+    // About 10 bytes of rank file per token. Base64 decodes to at most 3 bytes
+    // per 4, so the decoded bytes never outgrow 3/4 of the file: the table's
+    // buffer is not copied to a bigger one halfway (o200k_base: 1.4 MB).
+    let tokens = text.len() / 10;
+    let mut ids = TokenMap::with_capacity(tokens);
+    let mut decoded = DecodeTable::with_capacity(tokens, text.len() * 3 / 4);
     let mut buf = Vec::with_capacity(64);
     for (n, line) in text.split(|&b| b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
