@@ -41,6 +41,25 @@ describe('parity with js-tiktoken and @huggingface/transformers on test/corpus/t
     });
   }
 
+  // Generated texts beside the hand-picked corpus: tokens short (packed keys)
+  // and long (kept in the core's arena) are looked up and merged in every mix,
+  // and js-tiktoken must count each text the same.
+  it('counts 400 generated texts (unicode, whitespace runs, long words, code) as js-tiktoken does, for both vocabularies', () => {
+    const pieces = [
+      'the', ' gateway', ' internationalization', 'Supercalifragilisticexpialidocious', 'x'.repeat(37), ' ', '   ', '\t\t', '\n\n\n',
+      '\r\n', ' \u00a0 ', '\u3000', '日本語のテキスト', '한국어', 'Ελληνικά', 'кириллица', 'עִבְרִית', 'العربية', 'हिन्दी', '👩\u200d💻', '🇫🇷',
+      'e\u0301', '12345678901', '3.14159', '{"jsonrpc":"2.0","id":7}', 'function f(a, b) { return a + b; }', "don't", "WE'LL", '____', '...',
+    ];
+    let seed = 0x9e3779b9;
+    const next = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0), seed);
+    const generated = Array.from({ length: 400 }, () => Array.from({ length: 1 + (next() % 40) }, () => pieces[next() % pieces.length]!).join(''));
+    for (const model of ['cl100k_base', 'o200k_base'] as const) {
+      const js = getEncoding(model);
+      const differ = generated.filter((text) => tokenizers[model]!.count(text) !== js.encode(text, [], []).length);
+      expect(differ).toEqual([]);
+    }
+  });
+
   it('decodes every corpus text back to itself (byte-level models)', () => {
     for (const model of ['cl100k_base', 'o200k_base']) {
       for (const text of texts) expect(tokenizers[model]!.decodeText(tokenizers[model]!.encode(text))).toBe(text);
@@ -78,6 +97,9 @@ describe('inputs that are not plain text', () => {
   it('refuses a malformed vocabulary with a typed error, not a trap', () => {
     expect(() => core.tokenizer.fromTiktoken(new TextEncoder().encode('not base64!! 1\n'), '\\s+', [])).toThrow(CoreError);
     expect(() => core.tokenizer.fromTokenizerJson(new TextEncoder().encode('{"model": '))).toThrow(/malformed/);
+    for (const file of ['{"pat_str": ', '{"pat_str": "\\\\s+", "special_tokens": {}}', '{"pat_str": "\\\\s+", "special_tokens": [], "bpe_ranks": ""}']) {
+      expect(() => core.tokenizer.fromTiktokenJson(new TextEncoder().encode(file))).toThrow(/malformed/);
+    }
     const unsupported = JSON.stringify({ model: { type: 'WordPiece', vocab: {} } });
     expect(() => core.tokenizer.fromTokenizerJson(new TextEncoder().encode(unsupported))).toThrow(/WordPiece/);
     expect(() => tokenizers.cl100k_base!.decode([4_000_000_000])).toThrow(/not in this vocabulary/);

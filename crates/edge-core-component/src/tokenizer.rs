@@ -20,6 +20,10 @@ impl GuestTokenizer for Tokenizer {
         Ok(TokenizerHandle::new(Tokenizer(tok)))
     }
 
+    fn from_tiktoken_json(file: Vec<u8>) -> Result<TokenizerHandle, TokenizerError> {
+        Ok(TokenizerHandle::new(Tokenizer(core_tok::from_tiktoken_json(&file)?)))
+    }
+
     fn from_tokenizer_json(json: Vec<u8>) -> Result<TokenizerHandle, TokenizerError> {
         Ok(TokenizerHandle::new(Tokenizer(core_tok::from_tokenizer_json(&json)?)))
     }

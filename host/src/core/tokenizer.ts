@@ -46,6 +46,8 @@ export interface Tokenizer {
 export interface TokenizerFactory {
   /** tiktoken ranks (either rank-file spelling), the split regex and the special tokens. */
   fromTiktoken(ranks: Uint8Array, pattern: string, specialTokens: readonly SpecialToken[]): Tokenizer;
+  /** An encoder file of the `tiktoken` npm package (encoders/<name>.json), its bytes as read. */
+  fromTiktokenJson(file: Uint8Array): Tokenizer;
   /** A Hugging Face tokenizer.json BPE model. */
   fromTokenizerJson(json: Uint8Array): Tokenizer;
 }
@@ -113,6 +115,7 @@ export function wrapTokenizer(exports: TokenizerExports): TokenizerFactory {
   return {
     fromTiktoken: (ranks, pattern, specials) =>
       wrap(callCore(() => exports.Tokenizer.fromTiktoken(ranks, pattern, specials.map((s) => ({ text: s.text, id: s.id }))), describe)),
+    fromTiktokenJson: (file) => wrap(callCore(() => exports.Tokenizer.fromTiktokenJson(file), describe)),
     fromTokenizerJson: (json) => wrap(callCore(() => exports.Tokenizer.fromTokenizerJson(json), describe)),
   };
 }

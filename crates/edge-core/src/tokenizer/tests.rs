@@ -17,23 +17,20 @@ fn read(path: &str) -> Vec<u8> {
 
 /// A tiktoken vocabulary from the `tiktoken` npm package's encoders/*.json.
 pub(super) fn tiktoken(name: &str) -> Tokenizer {
-    let doc = json::parse(&read(&format!("node_modules/tiktoken/encoders/{name}.json"))).unwrap();
-    let ranks = doc.get("bpe_ranks").and_then(Json::as_str).unwrap();
-    let pattern = doc.get("pat_str").and_then(Json::as_str).unwrap();
-    let Some(Json::Object(sp)) = doc.get("special_tokens") else { panic!("special_tokens") };
-    let specials: Vec<(String, u32)> = sp.iter().map(|(k, v)| (k.clone(), v.as_u32().unwrap())).collect();
-    from_tiktoken(ranks.as_bytes(), pattern, &specials).unwrap()
+    from_tiktoken_json(&read(&format!("node_modules/tiktoken/encoders/{name}.json"))).unwrap()
 }
 
 pub(super) fn hugging_face(package: &str) -> Tokenizer {
     from_tokenizer_json(&read(&format!("node_modules/{package}/models/tokenizer.json"))).unwrap()
 }
 
-fn corpus() -> (Vec<String>, Json) {
-    let texts = json::parse(&read("test/corpus/tokenizer/corpus.json")).unwrap();
+fn corpus() -> (Vec<String>, Json<'static>) {
+    let file = read("test/corpus/tokenizer/corpus.json");
+    let texts = json::parse(&file).unwrap();
     let Some(Json::Array(items)) = texts.get("texts") else { panic!("texts") };
     let texts = items.iter().map(|t| t.as_str().unwrap().to_string()).collect();
-    (texts, json::parse(&read("test/corpus/tokenizer/expected.json")).unwrap())
+    // The parsed ids borrow from the file; a test process can keep it.
+    (texts, json::parse(Vec::leak(read("test/corpus/tokenizer/expected.json"))).unwrap())
 }
 
 fn check_parity(model: &str, tok: &Tokenizer) {

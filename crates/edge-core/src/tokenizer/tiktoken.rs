@@ -8,6 +8,7 @@
 
 use super::vocab::TokenMap;
 use super::decode_table::DecodeTable;
+use super::json::{self, Json};
 use super::model::{Initial, Normalizer, Tokenizer};
 use super::pretokenize::Pattern;
 use super::TokenizerError;
@@ -38,16 +39,34 @@ pub fn from_tiktoken(ranks: &[u8], pattern: &str, specials: &[(String, u32)]) ->
     })
 }
 
+/// Builds a tokenizer from an encoder file of the `tiktoken` npm package
+/// (`encoders/<name>.json`: `pat_str`, `special_tokens`, `bpe_ranks`), given
+/// whole: the ranks are read where they lie in the file, never copied into a
+/// string (on the host's side nor here).
+pub fn from_tiktoken_json(file: &[u8]) -> Result<Tokenizer, TokenizerError> {
+    let doc = json::parse(file).map_err(invalid)?;
+    let field = |key: &str| doc.get(key).ok_or_else(|| invalid(format!("encoder file has no `{key}`")));
+    let string = |key: &str| field(key)?.as_str().ok_or_else(|| invalid(format!("`{key}` is not a string")));
+    let Json::Object(members) = field("special_tokens")? else {
+        return Err(invalid("`special_tokens` is not an object".into()));
+    };
+    let specials = members
+        .iter()
+        .map(|(text, id)| id.as_u32().map(|id| (text.clone(), id)).ok_or_else(|| invalid(format!("special token {text:?} has no integer id"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    from_tiktoken(string("bpe_ranks")?.as_bytes(), string("pat_str")?, &specials)
+}
+
 fn invalid(what: String) -> TokenizerError {
     TokenizerError::InvalidVocabulary(what)
 }
 
 /// Reads either rank-file spelling into bytes -> rank, and rank -> bytes.
 fn parse_ranks(text: &[u8]) -> Result<(TokenMap, DecodeTable), TokenizerError> {
-    // About 10 bytes of rank file per token. Base64 decodes to at most 3 bytes
-    // per 4, so the decoded bytes never outgrow 3/4 of the file: the table's
-    // buffer is not copied to a bigger one halfway (o200k_base: 1.4 MB).
-    let tokens = text.len() / 10;
+    // Every token follows a space in both spellings, so the spaces bound the
+    // tokens, and base64 decodes to at most 3 bytes per 4: the tables are sized
+    // once, never regrown (a rehash, a 1.4 MB copy) halfway through.
+    let tokens = text.iter().filter(|&&b| b == b' ').count();
     let mut ids = TokenMap::with_capacity(tokens);
     let mut decoded = DecodeTable::with_capacity(tokens, text.len() * 3 / 4);
     let mut buf = Vec::with_capacity(64);
@@ -172,6 +191,19 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn reads_the_npm_encoder_file_whole() {
+        let ranks: String = (0..=255u8).map(|b| format!("! {b} {}\\n", encode_b64(&[b]))).collect();
+        let cl = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+        let file = format!(r#"{{"pat_str":"{cl}","special_tokens":{{"<|a|>":300,"<|b|>":256}},"bpe_ranks":"{ranks}"}}"#);
+        let tok = from_tiktoken_json(file.as_bytes()).unwrap();
+        assert_eq!(tok.special_tokens(), [("<|a|>".to_string(), 300), ("<|b|>".to_string(), 256)]);
+        assert_eq!((tok.vocab_size(), tok.count("ab", false).unwrap(), tok.count("<|b|>", true).unwrap()), (301, 2, 1));
+        for bad in [&b"{"[..], b"{}", br#"{"pat_str":"\\s+","special_tokens":[],"bpe_ranks":""}"#, br#"{"pat_str":1,"special_tokens":{},"bpe_ranks":""}"#] {
+            assert!(matches!(from_tiktoken_json(bad), Err(TokenizerError::InvalidVocabulary(_))), "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

@@ -1,26 +1,43 @@
-//! Token bytes -> id. Most tokens are at most 7 bytes: those are packed with
-//! their length into one u64 key, so a lookup hashes and compares one integer
-//! instead of calling memcmp. Longer tokens are kept in one byte arena and
-//! found through a table of (start, length, id): a box per long token meant
-//! 68k allocations for o200k_base, a good share of its first `count_tokens`.
+//! Token bytes -> id, in one hash table of 12-byte slots. A token of at most
+//! 7 bytes is its own key: its bytes and length packed into one integer, so a
+//! lookup hashes and compares an integer instead of calling memcmp. A longer
+//! token's bytes live in one arena and its slot says where. No allocation per
+//! token, and a table a third smaller than a map per kind: loading a
+//! vocabulary writes fresh memory, and each new page costs a first
+//! `count_tokens` its page fault (o200k_base: 200k tokens, 3.4 MB of slots).
 
-use super::hash::{FastHasher, FastMap};
+use super::hash::FastHasher;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use std::hash::Hasher;
 
-/// A token longer than 7 bytes: its bytes are `arena[start..start + len]`.
+/// Set in `hi` of a long token's slot; a packed key's `hi` is below 2^27.
+const LONG: u32 = 1 << 31;
+
+/// One token. Short: `hi:lo` is the packed key. Long: its bytes are
+/// `arena[lo..lo + (hi & !LONG)]`.
 #[derive(Clone, Copy, Debug)]
-struct Long {
-    start: u32,
-    len: u32,
+struct Slot {
+    lo: u32,
+    hi: u32,
     id: u32,
+}
+
+impl Slot {
+    #[inline]
+    fn key(self) -> u64 {
+        (u64::from(self.hi) << 32) | u64::from(self.lo)
+    }
+
+    #[inline]
+    fn long_bytes(self, arena: &[u8]) -> Option<&[u8]> {
+        (self.hi & LONG != 0).then(|| &arena[self.lo as usize..(self.lo + (self.hi & !LONG)) as usize])
+    }
 }
 
 #[derive(Default, Debug)]
 pub struct TokenMap {
-    short: FastMap<u64, u32>,
-    long: HashTable<Long>,
+    table: HashTable<Slot>,
     /// The bytes of every long token, back to back.
     arena: Vec<u8>,
 }
@@ -38,101 +55,115 @@ fn pack(bytes: &[u8]) -> Option<u64> {
 }
 
 #[inline]
-fn hash_of(bytes: &[u8]) -> u64 {
+fn hash_key(key: u64) -> u64 {
+    let mut h = FastHasher::default();
+    h.write_u64(key);
+    h.finish()
+}
+
+#[inline]
+fn hash_bytes(bytes: &[u8]) -> u64 {
     let mut h = FastHasher::default();
     h.write(bytes);
     h.finish()
 }
 
 #[inline]
-fn bytes_of<'a>(arena: &'a [u8], long: &Long) -> &'a [u8] {
-    &arena[long.start as usize..(long.start + long.len) as usize]
+fn hash_slot(slot: &Slot, arena: &[u8]) -> u64 {
+    slot.long_bytes(arena).map_or_else(|| hash_key(slot.key()), hash_bytes)
 }
 
 impl TokenMap {
-    /// A map expecting about `n` tokens. Real vocabularies hold about two short
-    /// tokens for one long one (cl100k_base 70k / 30k, o200k_base 132k / 68k);
-    /// reserving that keeps the tables from growing (a rehash of every entry)
-    /// while they load.
+    /// A map expecting about `n` tokens: reserved once, so the table does
+    /// not grow (a rehash of every slot) while it loads.
     pub fn with_capacity(n: usize) -> Self {
         let mut m = Self::default();
-        m.short.reserve(n * 3 / 4);
-        m.long.reserve(n / 3, |l| hash_of(bytes_of(&[], l)));
-        m.arena.reserve(n * 3);
+        m.table.reserve(n, |s| hash_slot(s, &[]));
+        // Real vocabularies hold about one long token in three, of 10-12 bytes.
+        m.arena.reserve(n * 4);
         m
     }
 
     #[inline]
     pub fn get(&self, bytes: &[u8]) -> Option<u32> {
-        match pack(bytes) {
-            Some(key) => self.short.get(&key).copied(),
-            None => self.long.find(hash_of(bytes), |l| bytes_of(&self.arena, l) == bytes).map(|l| l.id),
-        }
+        let found = match pack(bytes) {
+            Some(key) => self.table.find(hash_key(key), |s| s.key() == key),
+            None => self.table.find(hash_bytes(bytes), |s| s.long_bytes(&self.arena) == Some(bytes)),
+        };
+        found.map(|s| s.id)
     }
 
     /// Inserts; returns the id the bytes had before, if any.
     pub fn insert(&mut self, bytes: &[u8], id: u32) -> Option<u32> {
-        match pack(bytes) {
-            Some(key) => self.short.insert(key, id),
-            None => self.insert_long(bytes, id),
-        }
-    }
-
-    fn insert_long(&mut self, bytes: &[u8], id: u32) -> Option<u32> {
         let arena = &self.arena;
-        match self.long.entry(hash_of(bytes), |l| bytes_of(arena, l) == bytes, |l| hash_of(bytes_of(arena, l))) {
+        let rehash = |s: &Slot| hash_slot(s, arena);
+        let (entry, slot) = match pack(bytes) {
+            Some(key) => {
+                let entry = self.table.entry(hash_key(key), |s| s.key() == key, rehash);
+                (entry, Slot { lo: key as u32, hi: (key >> 32) as u32, id })
+            }
+            None => {
+                let entry = self.table.entry(hash_bytes(bytes), |s| s.long_bytes(arena) == Some(bytes), rehash);
+                // Offsets and lengths are u32: the tokens of a vocabulary file, far below 2 GiB.
+                let start = u32::try_from(arena.len()).expect("token arena under 4 GiB");
+                let len = u32::try_from(bytes.len()).ok().filter(|&l| l < LONG).expect("token under 2 GiB");
+                (entry, Slot { lo: start, hi: LONG | len, id })
+            }
+        };
+        match entry {
             Entry::Occupied(mut known) => Some(std::mem::replace(&mut known.get_mut().id, id)),
-            Entry::Vacant(slot) => {
-                // Offsets are u32: the arena holds a vocabulary file's tokens, far below 4 GiB.
-                let start = u32::try_from(self.arena.len()).expect("token arena under 4 GiB");
-                slot.insert(Long { start, len: bytes.len() as u32, id });
-                self.arena.extend_from_slice(bytes);
+            Entry::Vacant(vacant) => {
+                vacant.insert(slot);
+                if slot.hi & LONG != 0 {
+                    self.arena.extend_from_slice(bytes);
+                }
                 None
             }
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.short.is_empty() && self.long.is_empty()
-    }
-
-    /// Every (bytes, id), in no particular order. For loading, not hot paths.
-    pub fn iter(&self) -> impl Iterator<Item = (Vec<u8>, u32)> + '_ {
-        let short = self.short.iter().map(|(&key, &id)| {
-            let buf = key.to_le_bytes();
-            (buf[..buf[7] as usize].to_vec(), id)
-        });
-        short.chain(self.long.iter().map(|l| (bytes_of(&self.arena, l).to_vec(), l.id)))
+        self.table.is_empty()
     }
 
     /// Calls `f` with every (bytes, id), in no particular order, without
     /// allocating per token.
     pub fn for_each(&self, mut f: impl FnMut(&[u8], u32)) {
-        for (&key, &id) in &self.short {
-            let buf = key.to_le_bytes();
-            f(&buf[..buf[7] as usize], id);
+        for s in &self.table {
+            match s.long_bytes(&self.arena) {
+                Some(bytes) => f(bytes, s.id),
+                None => {
+                    let buf = s.key().to_le_bytes();
+                    f(&buf[..buf[7] as usize], s.id);
+                }
+            }
         }
-        for l in &self.long {
-            f(bytes_of(&self.arena, l), l.id);
-        }
+    }
+
+    /// Every (bytes, id), in no particular order. For loading, not hot paths.
+    pub fn iter(&self) -> impl Iterator<Item = (Vec<u8>, u32)> + '_ {
+        let mut all = Vec::with_capacity(self.table.len());
+        self.for_each(|bytes, id| all.push((bytes.to_vec(), id)));
+        all.into_iter()
     }
 
     /// The largest id, if any.
     pub fn max_id(&self) -> Option<u32> {
-        self.short.values().copied().chain(self.long.iter().map(|l| l.id)).max()
+        self.table.iter().map(|s| s.id).max()
     }
 }
 
 /// The same tokens with the same ids, whatever the order they were inserted in.
 impl PartialEq for TokenMap {
     fn eq(&self, other: &Self) -> bool {
-        self.short == other.short
-            && self.long.len() == other.long.len()
-            && self.long.iter().all(|l| other.get(bytes_of(&self.arena, l)) == Some(l.id))
+        let mut same = self.table.len() == other.table.len();
+        self.for_each(|bytes, id| same &= other.get(bytes) == Some(id));
+        same
     }
 }
 
 impl Eq for TokenMap {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
