@@ -120,19 +120,29 @@ fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
     base64_decode_into(text, &mut out).map(|()| out)
 }
 
+/// Each byte's base64 value, or `NOT_BASE64`: one load per char instead of
+/// five range tests (a rank file is 1-2 MB of base64).
+const BASE64: [u8; 256] = {
+    let mut t = [NOT_BASE64; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+const NOT_BASE64: u8 = 0xff;
+
 /// Standard base64 with optional `=` padding, appended to `out`.
 fn base64_decode_into(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
     let text = text.strip_suffix(b"==").or_else(|| text.strip_suffix(b"=")).unwrap_or(text);
     let (mut acc, mut bits) = (0u32, 0u32);
     for &c in text {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
+        let v = BASE64[c as usize];
+        if v == NOT_BASE64 {
+            return None;
+        }
         acc = (acc << 6) | v as u32;
         bits += 6;
         if bits >= 8 {

@@ -42,16 +42,19 @@ pub struct TokenMap {
     arena: Vec<u8>,
 }
 
-/// `bytes` (at most 7) and their length in one integer.
+/// `bytes` (at most 7) and their length in one integer. Shifted in byte by
+/// byte: a variable-length copy into a buffer is a `memory.copy` call in wasm,
+/// which cost more than the lookup it keys.
 #[inline]
 fn pack(bytes: &[u8]) -> Option<u64> {
     if bytes.len() > 7 {
         return None;
     }
-    let mut buf = [0u8; 8];
-    buf[..bytes.len()].copy_from_slice(bytes);
-    buf[7] = bytes.len() as u8;
-    Some(u64::from_le_bytes(buf))
+    let mut key = (bytes.len() as u64) << 56;
+    for (i, &b) in bytes.iter().enumerate() {
+        key |= u64::from(b) << (8 * i);
+    }
+    Some(key)
 }
 
 #[inline]
