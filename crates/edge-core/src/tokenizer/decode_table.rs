@@ -27,16 +27,37 @@ impl DecodeTable {
 
     /// Sets what `id` decodes to (a later call for the same id wins).
     pub fn set(&mut self, id: u32, bytes: &[u8]) -> Result<(), TokenizerError> {
-        if id > MAX_TOKEN_ID {
-            return Err(TokenizerError::InvalidVocabulary(format!("token id {id} is above the limit {MAX_TOKEN_ID}")));
-        }
-        let index = id as usize;
+        let index = Self::index(id)?;
         if index >= self.spans.len() {
             self.spans.resize(index + 1, (0, ABSENT));
         }
         self.spans[index] = (self.bytes.len() as u32, bytes.len() as u32);
         self.bytes.extend_from_slice(bytes);
         Ok(())
+    }
+
+    /// Sets what `id` decodes to, written by `fill` at the end of the buffer
+    /// (no copy through a scratch buffer); `None` when `fill` refuses, and
+    /// then nothing is set. Returns the bytes written.
+    pub fn set_with(&mut self, id: u32, fill: impl FnOnce(&mut Vec<u8>) -> Option<()>) -> Result<Option<&[u8]>, TokenizerError> {
+        let index = Self::index(id)?;
+        let start = self.bytes.len();
+        if fill(&mut self.bytes).is_none() {
+            self.bytes.truncate(start);
+            return Ok(None);
+        }
+        if index >= self.spans.len() {
+            self.spans.resize(index + 1, (0, ABSENT));
+        }
+        self.spans[index] = (start as u32, (self.bytes.len() - start) as u32);
+        Ok(Some(&self.bytes[start..]))
+    }
+
+    fn index(id: u32) -> Result<usize, TokenizerError> {
+        if id > MAX_TOKEN_ID {
+            return Err(TokenizerError::InvalidVocabulary(format!("token id {id} is above the limit {MAX_TOKEN_ID}")));
+        }
+        Ok(id as usize)
     }
 
     pub fn get(&self, id: u32) -> Option<&[u8]> {
@@ -70,6 +91,15 @@ mod tests {
         assert_eq!(t.get(2), None);
         assert_eq!(t.get(3), Some(&b"abc"[..]));
         assert_eq!(t.get(4), None);
+    }
+
+    #[test]
+    fn set_with_writes_in_place_and_a_refused_fill_leaves_nothing() {
+        let mut t = DecodeTable::default();
+        assert_eq!(t.set_with(1, |out| { out.extend_from_slice(b"ab"); Some(()) }).unwrap(), Some(&b"ab"[..]));
+        assert_eq!(t.set_with(0, |out| { out.push(b'x'); None }).unwrap(), None);
+        assert_eq!((t.get(0), t.get(1), t.len()), (None, Some(&b"ab"[..]), 2));
+        assert!(t.set_with(MAX_TOKEN_ID + 1, |_| Some(())).is_err());
     }
 
     #[test]

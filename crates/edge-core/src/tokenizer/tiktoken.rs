@@ -68,8 +68,9 @@ fn parse_ranks(text: &[u8]) -> Result<(TokenMap, DecodeTable), TokenizerError> {
     // once, never regrown (a rehash, a 1.4 MB copy) halfway through.
     let tokens = text.iter().filter(|&&b| b == b' ').count();
     let mut ids = TokenMap::with_capacity(tokens);
-    let mut decoded = DecodeTable::with_capacity(tokens, text.len() * 3 / 4);
-    let mut buf = Vec::with_capacity(64);
+    // The special tokens' ids follow the ranks (cl100k_base up to 20 after):
+    // room for them keeps their `set` from doubling the table (+1.6 MB).
+    let mut decoded = DecodeTable::with_capacity(tokens + 1024, text.len() * 3 / 4 + 16 * 1024);
     for (n, line) in text.split(|&b| b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
@@ -82,11 +83,11 @@ fn parse_ranks(text: &[u8]) -> Result<(TokenMap, DecodeTable), TokenizerError> {
             let start = number(fields.next().unwrap_or_default()).ok_or_else(|| bad("bad first rank"))?;
             for (k, token) in fields.enumerate() {
                 let rank = start.checked_add(k as u32).ok_or_else(|| bad("rank overflows"))?;
-                insert(&mut ids, &mut decoded, &mut buf, token, rank).map_err(&bad)?;
+                insert(&mut ids, &mut decoded, token, rank).map_err(&bad)?;
             }
         } else {
             let rank = fields.next().and_then(number).ok_or_else(|| bad("expected `base64 rank`"))?;
-            insert(&mut ids, &mut decoded, &mut buf, first, rank).map_err(bad)?;
+            insert(&mut ids, &mut decoded, first, rank).map_err(bad)?;
         }
     }
     if ids.is_empty() {
@@ -95,18 +96,17 @@ fn parse_ranks(text: &[u8]) -> Result<(TokenMap, DecodeTable), TokenizerError> {
     Ok((ids, decoded))
 }
 
-/// One token: decoded into `buf` (reused, so no allocation per token) and
-/// entered both ways.
-fn insert(ids: &mut TokenMap, decoded: &mut DecodeTable, buf: &mut Vec<u8>, token: &[u8], rank: u32) -> Result<(), &'static str> {
-    buf.clear();
-    base64_decode_into(token, buf).ok_or("bad base64")?;
-    if buf.is_empty() {
+/// One token: decoded straight into the decode table's buffer (no staging
+/// copy, no allocation per token), then entered in the map from there.
+fn insert(ids: &mut TokenMap, decoded: &mut DecodeTable, token: &[u8], rank: u32) -> Result<(), &'static str> {
+    let bytes = decoded.set_with(rank, |out| base64_decode_into(token, out)).map_err(|_| "rank above the limit")?.ok_or("bad base64")?;
+    if bytes.is_empty() {
         return Err("empty token");
     }
-    if ids.insert(buf, rank).is_some() {
+    if ids.insert(bytes, rank).is_some() {
         return Err("token listed twice");
     }
-    decoded.set(rank, buf).map_err(|_| "rank above the limit")
+    Ok(())
 }
 
 fn number(text: &[u8]) -> Option<u32> {
