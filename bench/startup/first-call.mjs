@@ -5,12 +5,13 @@
 // MCP side (the SDK's Server and schemas, the /mcp endpoint): it is timed
 // against a second client's initialize, on a gateway on its defaults (a start
 // of its own) and on the one with the upstream. Baseline in the same run: a
-// bare node:http server's first and second request.
+// bare node:http server's first and second request. The gateway's RSS is read
+// before the first calls and after all of them (both vocabularies loaded).
 import http from 'node:http';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { McpHttpClient } from '../gateway/client.mjs';
-import { machine, replicaUpstreams, ROOT, startBare, startGateway } from '../memory/common.mjs';
+import { machine, replicaUpstreams, ROOT, rssOf, startBare, startGateway } from '../memory/common.mjs';
 
 const RUNS = Number(process.env.RUNS ?? 5);
 
@@ -59,6 +60,7 @@ async function initializeTwice(gateway, agent, name) {
 /** @type {Record<string, Samples>} */
 const edge = Object.fromEntries([IDLE_INITIALIZE, UPSTREAM_INITIALIZE, ...Object.keys(calls)].map((k) => [k, samplesOf()]));
 const bare = samplesOf();
+const rss = { before_mb: /** @type {number[]} */ ([]), after_mb: /** @type {number[]} */ ([]) };
 for (let run = 0; run < RUNS; run++) {
   const server = await startBare();
   const bareAgent = new http.Agent({ keepAlive: true });
@@ -83,9 +85,11 @@ for (let run = 0; run < RUNS; run++) {
     if (/** @type {{ tools: { name: string }[] }} */ (result).tools.some((t) => t.name === 'whoami')) break;
     await new Promise((r) => setTimeout(r, 25));
   }
+  rss.before_mb.push(rssOf(gateway.child.pid ?? 0).rss_mb);
   for (const [name, call] of Object.entries(calls)) {
     await twice(/** @type {Samples} */ (edge[name]), gateway.child.pid ?? 0, () => call(client));
   }
+  rss.after_mb.push(rssOf(gateway.child.pid ?? 0).rss_mb);
   agent.destroy();
   await gateway.stop();
 }
@@ -104,6 +108,7 @@ const report = {
   note: 'initialize: the first client\'s against a second client\'s, right after the start, on a gateway on its defaults and on one with an upstream; tools/list is not the first request: the session was initialized and tools/list polled until the upstream was up; cpu: the server main thread\'s CPU during the call (/proc/PID/schedstat)',
   baseline_bare_node_http: summary(bare),
   mcp_edge: Object.fromEntries(Object.entries(edge).map(([k, v]) => [k, summary(v)])),
+  mcp_edge_rss: { before_first_calls_mb: median(rss.before_mb), after_first_calls_mb: median(rss.after_mb) },
   machine: machine(),
 };
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });

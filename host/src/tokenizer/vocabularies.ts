@@ -31,8 +31,9 @@ export async function loadTokenizerJson(core: EdgeCore, path: string): Promise<T
 }
 
 /**
- * Loaded tokenizers by name, each loaded once on first use (cl100k_base takes
- * a few hundred ms to load; a count afterwards takes microseconds).
+ * Loaded tokenizers by name, each loaded once on first use, none at start (a
+ * loaded o200k_base holds ~14 MB; loading it takes ~30-60 ms, a count
+ * afterwards microseconds: see bench/startup/README.md).
  */
 export class Vocabularies {
   private readonly loaded = new Map<string, Promise<Tokenizer>>();
