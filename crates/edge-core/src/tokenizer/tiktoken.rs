@@ -65,8 +65,10 @@ fn invalid(what: String) -> TokenizerError {
 fn parse_ranks(text: &[u8]) -> Result<(TokenMap, DecodeTable), TokenizerError> {
     // Every token follows a space in both spellings, so the spaces bound the
     // tokens, and base64 decodes to at most 3 bytes per 4: the tables are sized
-    // once, never regrown (a rehash, a 1.4 MB copy) halfway through.
-    let tokens = text.iter().filter(|&&b| b == b' ').count();
+    // once, never regrown (a rehash, a 1.4 MB copy) halfway through. A token
+    // takes at least 5 bytes (4 of base64, a space): a file of spaces does
+    // not reserve more than that allows.
+    let tokens = text.iter().filter(|&&b| b == b' ').count().min(text.len() / 5);
     let mut ids = TokenMap::with_capacity(tokens);
     // The special tokens' ids follow the ranks (cl100k_base up to 20 after):
     // room for them keeps their `set` from doubling the table (+1.6 MB).
