@@ -117,6 +117,27 @@ describe('SocketPool', () => {
     pool.destroy();
   });
 
+  it('reads header names in any case and spacing, joins repeats, and keeps a header named like a prototype member', async () => {
+    raw = (s) =>
+      s.end('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Two: a\r\nx-two:  b \r\n Mcp-Session-Id :s1\r\n__proto__: p\r\nconstructor: c\r\nContent-Length: 2\r\n\r\n{}');
+    const pool = new SocketPool(tcpUrl);
+    const res = await pool.request(post('x'), new Set());
+    expect(res.headers['content-type']).toBe('application/json');
+    expect(res.headers['x-two']).toBe('a, b');
+    expect(res.headers['mcp-session-id']).toBe('s1');
+    expect(Object.getOwnPropertyDescriptor(res.headers, '__proto__')?.value).toBe('p');
+    expect(res.headers['constructor' as 'x-two']).toBe('c');
+    expect(await res.body.text()).toBe('{}');
+    pool.destroy();
+    // A header line without a name, or without a colon, is a malformed head (a new pool: the raw server closed the kept-alive socket).
+    const strict = new SocketPool(tcpUrl);
+    raw = (s) => s.end('HTTP/1.1 200 OK\r\n: nameless\r\n\r\n');
+    await expect(strict.request(post('x'), new Set())).rejects.toMatchObject({ code: 'HPE_INVALID' });
+    raw = (s) => s.end('HTTP/1.1 200 OK\r\ncontent-length: 0\r\nno colon here\r\n\r\n');
+    await expect(strict.request(post('x'), new Set())).rejects.toMatchObject({ code: 'HPE_INVALID' });
+    strict.destroy();
+  });
+
   it('rejects with a socket error code when the server closes before answering, and on a malformed head or body', async () => {
     const pool = new SocketPool(tcpUrl);
     raw = (s) => s.destroy();

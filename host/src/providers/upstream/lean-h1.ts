@@ -129,11 +129,13 @@ export class ResponseReader {
       if (data.length > MAX_HEAD_BYTES) throw new Error(`the head is larger than ${MAX_HEAD_BYTES} bytes`);
       return -1;
     }
-    const lines = data.toString('latin1', 0, end).split('\r\n');
-    const status = STATUS_LINE.exec(lines[0]!);
-    if (!status) throw new Error(`bad status line "${lines[0]!.slice(0, 80)}"`);
+    const text = data.toString('latin1', 0, end);
+    const firstEnd = text.indexOf('\r\n');
+    const statusLine = firstEnd < 0 ? text : text.slice(0, firstEnd);
+    const status = STATUS_LINE.exec(statusLine);
+    if (!status) throw new Error(`bad status line "${statusLine.slice(0, 80)}"`);
     const code = Number(status[2]);
-    const headers = parseHeaders(lines);
+    const headers = firstEnd < 0 ? {} : parseHeaders(text, firstEnd + 2);
     if (code >= 100 && code < 200) return end + 4; // informational: the real answer follows
     this.state = bodyState(code, headers);
     this.reusable = status[1] === '1' && !hasToken(headers.connection, 'close') && this.state.at !== 'until-close';
@@ -149,18 +151,37 @@ export class ResponseReader {
   }
 }
 
-function parseHeaders(lines: string[]): IncomingHttpHeaders {
-  const headers: Record<string, string> = {};
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new Error(`bad header line "${line.slice(0, 80)}"`);
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
+/**
+ * The header lines of a head from `from` on (CRLF-separated, without the
+ * blank line), walked with indexOf over one string: no array of lines, and
+ * a name or value is sliced again only when it has to be trimmed or lowered.
+ */
+function parseHeaders(text: string, from: number): IncomingHttpHeaders {
+  // No prototype: a header named like an Object.prototype member ("constructor", "__proto__") is a header like any other.
+  const headers = Object.create(null) as Record<string, string>;
+  let start = from;
+  while (start <= text.length) {
+    let end = text.indexOf('\r\n', start);
+    if (end < 0) end = text.length;
+    const colon = text.indexOf(':', start);
+    if (colon <= start || colon > end) throw new Error(`bad header line "${text.slice(start, Math.min(end, start + 80))}"`);
+    const name = lowerName(text.slice(start, colon));
+    const value = text.slice(colon + 1, end).trim();
     // A repeated header: its values joined, as node:http does for most (the lean client reads single-valued ones).
-    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+    const before = headers[name];
+    headers[name] = before === undefined ? value : `${before}, ${value}`;
+    start = end + 2;
   }
   return headers;
+}
+
+/** A header name trimmed and lower-cased; the same string when it already is (most servers send lower case). */
+function lowerName(raw: string): string {
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if ((c >= 65 && c <= 90) || c <= 32) return raw.trim().toLowerCase();
+  }
+  return raw;
 }
 
 function bodyState(status: number, headers: IncomingHttpHeaders): State {
