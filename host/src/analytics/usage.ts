@@ -68,6 +68,8 @@ export type TokenCounter = (texts: readonly string[]) => readonly number[] | Pro
 
 export class UsageRecorder {
   private pending = new Map<string, Bucket>();
+  /** The bucket the last call went to (in `pending`; forgotten when `pending` is taken for a write). */
+  private last: Bucket | undefined;
   /** A ring of the last RECENT_CALLS calls; `next` is where the next one goes. */
   private readonly ring: RecentCall[] = [];
   private next = 0;
@@ -112,12 +114,7 @@ export class UsageRecorder {
     this.ring[this.next] = { at: call.at, tool: call.tool, provider: call.provider, principal: call.principal, latency_ms: call.latencyMs, error: call.error };
     this.next = (this.next + 1) % RECENT_CALLS;
     const hour = call.at - (call.at % HOUR_MS);
-    const key = `${hour}\u0000${call.tool}\u0000${call.provider}\u0000${call.principal}`;
-    let b = this.pending.get(key);
-    if (!b) {
-      b = { hour, tool: call.tool, provider: call.provider, principal: call.principal, calls: 0, errors: 0, bytes: 0, tokens: 0, tokenCalls: 0, latencySumMs: 0, latency: emptyHistogram(), texts: [] };
-      this.pending.set(key, b);
-    }
+    const b = this.bucketOf(hour, call);
     b.calls += 1;
     if (call.error) b.errors += 1;
     b.bytes += call.bytes;
@@ -131,6 +128,24 @@ export class UsageRecorder {
       this.timer = setTimeout(() => void this.flush(), this.settings.flushIntervalMs);
       this.timer.unref();
     }
+  }
+
+  /**
+   * The pending bucket of the call's hour, tool, provider and principal. A
+   * run of calls to one tool by one principal (the usual case) finds the
+   * last one used without building and hashing its key.
+   */
+  private bucketOf(hour: number, call: CallRecord): Bucket {
+    const last = this.last;
+    if (last !== undefined && last.hour === hour && last.tool === call.tool && last.provider === call.provider && last.principal === call.principal) return last;
+    const key = `${hour}\u0000${call.tool}\u0000${call.provider}\u0000${call.principal}`;
+    let b = this.pending.get(key);
+    if (!b) {
+      b = { hour, tool: call.tool, provider: call.provider, principal: call.principal, calls: 0, errors: 0, bytes: 0, tokens: 0, tokenCalls: 0, latencySumMs: 0, latency: emptyHistogram(), texts: [] };
+      this.pending.set(key, b);
+    }
+    this.last = b;
+    return b;
   }
 
   /** The last calls, newest first. */
@@ -156,6 +171,7 @@ export class UsageRecorder {
     this.timer = undefined;
     const buckets = [...this.pending.values()];
     this.pending = new Map();
+    this.last = undefined;
     this.textBytes = 0;
     if (buckets.length === 0) return;
     if (this.countTokens) await this.countTexts(buckets);
