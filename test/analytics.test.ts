@@ -72,6 +72,34 @@ describe('usage recorder: retention', () => {
   });
 });
 
+describe('usage recorder: buckets', () => {
+  it('counts runs, interleaved keys and hour changes in their own rows, and a run that spans a flush in full', async () => {
+    const db = openDatabaseFile(join(tempDir(), 'b.db'));
+    const recorder = new UsageRecorder(db, { enabled: true, retentionDays: 7, flushIntervalMs: 60_000, countTokens: false }, createLogger('silent'));
+    const hour = Date.now() - (Date.now() % 3_600_000);
+    const call = (tool: string, principal: string, at = hour + 1000) => recorder.record({ tool, provider: 'p', principal, at, latencyMs: 1, error: false, bytes: 1 });
+    call('a', 'x');
+    call('a', 'x');
+    call('b', 'x');
+    call('a', 'x');
+    call('a', 'y');
+    call('a', 'y', hour - 1000); // the hour before
+    await recorder.flush();
+    // The same key as the last call before the flush: counted again, not into the bucket already written.
+    call('a', 'y', hour - 1000);
+    call('a', 'y', hour - 1000);
+    await recorder.close();
+    const rows = db.prepare('SELECT hour_ms, tool, principal, calls FROM usage_hourly ORDER BY hour_ms, tool, principal').all();
+    expect(rows).toEqual([
+      { hour_ms: hour - 3_600_000, tool: 'a', principal: 'y', calls: 3 },
+      { hour_ms: hour, tool: 'a', principal: 'x', calls: 3 },
+      { hour_ms: hour, tool: 'a', principal: 'y', calls: 1 },
+      { hour_ms: hour, tool: 'b', principal: 'x', calls: 1 },
+    ]);
+    db.close();
+  });
+});
+
 async function keyClient(url: string, key: string): Promise<Client> {
   const client = new Client({ name: 'analytics-test', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
