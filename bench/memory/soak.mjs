@@ -1,15 +1,16 @@
 // Soak: 100 tool calls a second through mcp-edge (10 sessions, one stdio
-// upstream) for SOAK_SECONDS (default 600), RSS sampled every 5 s; the slope of
-// RSS over time says whether memory grows. In the same run and window, a bare
-// node:http server takes 100 requests a second too: its slope is the baseline
-// (what Node's own heap does under that load). Results: bench/results/soak.json.
-// Both processes log V8's heap spaces every 5 s (spaces-preload.mjs) to
-// bench/results/soak-spaces-{edge,bare}.jsonl: V8 resizes its young generation
-// and compacts the old one in cycles of minutes, so the RSS is a sawtooth and
-// the peaks and floors per third say more than a slope over one or two cycles.
-// SOAK_NODE_FLAGS (space-separated) go to the gateway's node, to measure a V8
-// flag with the same command; the CPU each process used per call is reported.
-// SOAK_NAME (default "soak") names the result files, to keep runs side by side.
+// upstream) for SOAK_SECONDS (default 600), RSS sampled every 5 s. In the same
+// run and window, a bare node:http server takes 100 requests a second too: the
+// baseline (what Node itself does under that load). V8 resizes its young
+// generation and compacts the old one in cycles of minutes, so the RSS is a
+// sawtooth: the slope over one or two cycles depends on where the run ends,
+// and the peak and floor in each third of the run say more (a ceiling that
+// stops rising is bounded growth). Both processes log V8's heap spaces every
+// 5 s (spaces-preload.mjs) to bench/results/<name>-spaces-{edge,bare}.jsonl;
+// the CPU each process used per call is reported too. SOAK_NODE_FLAGS
+// (space-separated) go to the gateway's node, to measure a V8 flag with the
+// same command; SOAK_NAME (default "soak") names the result files
+// (bench/results/<name>.json), to keep runs side by side.
 import http from 'node:http';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
