@@ -29,7 +29,7 @@ describe('platforms/linux-arm64', () => {
     const complaints = verified.stderr.split('\n').filter((line) => line.trim() && !line.includes('/usr/local/bin/mcp-edge'));
     expect(complaints).toEqual([]);
     const unit = readFileSync(join(DIR, 'mcp-edge.service'), 'utf8');
-    for (const line of ['User=mcp-edge', 'StateDirectory=mcp-edge', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'CapabilityBoundingSet=']) {
+    for (const line of ['User=mcp-edge', 'StateDirectory=mcp-edge', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'CapabilityBoundingSet=', 'Environment=NODE_OPTIONS=--max-semi-space-size=8']) {
       expect(unit.split('\n')).toContain(line);
     }
   });

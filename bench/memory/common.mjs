@@ -19,13 +19,23 @@ const BARE_SERVER = `
 `;
 
 /**
+ * How a measured process starts: `spacesFile` loads spaces-preload.mjs, which
+ * logs V8's heap spaces to that file; `nodeFlags` go to node before the script
+ * (a V8 flag under test, say).
+ * @typedef {{ spacesFile?: string; nodeFlags?: string[] }} Launch
+ */
+
+/**
  * Spawns `args` with node and resolves once it logged its URL.
  * @param {string[]} args
+ * @param {Launch} launch
  * @returns {Promise<{ child: import('node:child_process').ChildProcess; url: string; stop: () => Promise<void> }>}
  */
-function startNode(args) {
+function startNode(args, { spacesFile, nodeFlags = [] }) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const preload = spacesFile ? ['--import', join(ROOT, 'bench/memory/spaces-preload.mjs')] : [];
+    const env = spacesFile ? { ...process.env, SPACES_FILE: spacesFile } : process.env;
+    const child = spawn(process.execPath, [...nodeFlags, ...preload, ...args], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
     let seen = '';
     child.stderr.setEncoding('utf8');
     const onData = (/** @type {string} */ chunk) => {
@@ -42,17 +52,18 @@ function startNode(args) {
   });
 }
 
-export const startBare = () => startNode(['-e', BARE_SERVER]);
+export const startBare = (/** @type {Launch} */ launch = {}) => startNode(['-e', BARE_SERVER], launch);
 
 /**
  * `mcp-edge serve` on a free port with `toml` as its config file and a fresh data dir.
  * @param {string} toml
+ * @param {Launch} [launch]
  */
-export function startGateway(toml = '') {
+export function startGateway(toml = '', launch = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-edge-mem-'));
   const config = join(dir, 'mcp-edge.toml');
   writeFileSync(config, toml);
-  return startNode([CLI, 'serve', '--config', config, '--bind', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'info']);
+  return startNode([CLI, 'serve', '--config', config, '--bind', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'info'], launch);
 }
 
 /** Resident memory of `pid` in MB (VmRSS), and its peak (VmHWM). @param {number} pid */
@@ -60,6 +71,12 @@ export function rssOf(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (/** @type {string} */ name) => Number(status.match(new RegExp(`^${name}:\\s+(\\d+)`, 'm'))?.[1] ?? NaN) / 1024;
   return { rss_mb: +field('VmRSS').toFixed(1), peak_mb: +field('VmHWM').toFixed(1) };
+}
+
+/** CPU time (user + system) `pid` has used so far, in ms (Linux: /proc/PID/stat, clock ticks of 10 ms). @param {number} pid */
+export function cpuMsOf(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 export const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
