@@ -168,7 +168,7 @@ mod tests {
     fn vocab(tokens: &[&str]) -> TokenMap {
         let mut m = TokenMap::default();
         for (i, t) in tokens.iter().enumerate() {
-            m.insert(t.as_bytes(), i as u32);
+            m.insert(t.as_bytes(), i as u32).unwrap();
         }
         m
     }

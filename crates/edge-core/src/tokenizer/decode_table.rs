@@ -2,6 +2,7 @@
 //! 50k-200k tokens; a boxed slice per token meant as many allocations at
 //! load, a good share of the time a first `count_tokens` waits for.
 
+use super::hash::FastMap;
 use super::TokenizerError;
 
 /// Largest token id accepted. Ids index the decode table, so an absurd id in
@@ -11,29 +12,37 @@ pub const MAX_TOKEN_ID: u32 = (1 << 24) - 1;
 
 /// Marks an id that decodes to nothing known.
 const ABSENT: u32 = u32::MAX;
+/// A span's length field saying "see `far`" (ABSENT has it too: test ABSENT first).
+const FAR: u32 = 0xff;
+/// Spans that start below this offset and hold fewer than `FAR` bytes are packed.
+const NEAR_START: usize = 1 << 24;
 
 #[derive(Default)]
 pub struct DecodeTable {
     bytes: Vec<u8>,
-    /// Per id: where its bytes start in `bytes` and how many (`ABSENT` if none).
-    spans: Vec<(u32, u32)>,
+    /// Per id, 4 bytes (the first load writes one per id, and every fresh page
+    /// costs it a page fault): `start << 8 | len` for a span of `bytes`, or
+    /// `ABSENT`, or `FAR` for the rare span that does not pack (a long special
+    /// token, a buffer past 16 MiB), kept in `far`. Packed rather than a start
+    /// per id with the length from the next id's start, as ids come in any
+    /// order (JSON objects, special tokens set after the ranks, gaps).
+    spans: Vec<u32>,
+    far: FastMap<u32, (u32, u32)>,
 }
 
 impl DecodeTable {
     /// A table expecting about `ids` ids decoding to `bytes` bytes in all.
     pub fn with_capacity(ids: usize, bytes: usize) -> Self {
-        Self { bytes: Vec::with_capacity(bytes), spans: Vec::with_capacity(ids) }
+        Self { bytes: Vec::with_capacity(bytes), spans: Vec::with_capacity(ids), far: FastMap::default() }
     }
 
     /// Sets what `id` decodes to (a later call for the same id wins).
     pub fn set(&mut self, id: u32, bytes: &[u8]) -> Result<(), TokenizerError> {
-        let index = Self::index(id)?;
-        if index >= self.spans.len() {
-            self.spans.resize(index + 1, (0, ABSENT));
-        }
-        self.spans[index] = (self.bytes.len() as u32, bytes.len() as u32);
-        self.bytes.extend_from_slice(bytes);
-        Ok(())
+        self.set_with(id, |out| {
+            out.extend_from_slice(bytes);
+            Some(())
+        })
+        .map(drop)
     }
 
     /// Sets what `id` decodes to, written by `fill` at the end of the buffer
@@ -46,10 +55,17 @@ impl DecodeTable {
             self.bytes.truncate(start);
             return Ok(None);
         }
+        let len = self.bytes.len() - start;
         if index >= self.spans.len() {
-            self.spans.resize(index + 1, (0, ABSENT));
+            self.spans.resize(index + 1, ABSENT);
         }
-        self.spans[index] = (start as u32, (self.bytes.len() - start) as u32);
+        self.spans[index] = if start < NEAR_START && len < FAR as usize {
+            (start as u32) << 8 | len as u32
+        } else {
+            // Offsets and lengths are u32: a vocabulary's bytes, far below 4 GiB.
+            self.far.insert(id, (start as u32, len as u32));
+            FAR
+        };
         Ok(Some(&self.bytes[start..]))
     }
 
@@ -61,11 +77,17 @@ impl DecodeTable {
     }
 
     pub fn get(&self, id: u32) -> Option<&[u8]> {
-        let &(start, len) = self.spans.get(id as usize)?;
-        if len == ABSENT {
-            return None;
-        }
+        let (start, len) = match *self.spans.get(id as usize)? {
+            ABSENT => return None,
+            span if span & FAR == FAR => *self.far.get(&id)?,
+            span => (span >> 8, span & FAR),
+        };
         self.bytes.get(start as usize..start as usize + len as usize)
+    }
+
+    /// Every byte written so far, in order: a span is `buffer()[start..start + len]`.
+    pub fn buffer(&self) -> &[u8] {
+        &self.bytes
     }
 
     /// One more than the largest id set.
@@ -100,6 +122,20 @@ mod tests {
         assert_eq!(t.set_with(0, |out| { out.push(b'x'); None }).unwrap(), None);
         assert_eq!((t.get(0), t.get(1), t.len()), (None, Some(&b"ab"[..]), 2));
         assert!(t.set_with(MAX_TOKEN_ID + 1, |_| Some(())).is_err());
+    }
+
+    #[test]
+    fn spans_that_do_not_pack_read_back() {
+        let mut t = DecodeTable::default();
+        let long = vec![b'x'; 300];
+        let edge = vec![b'y'; FAR as usize];
+        t.set(2, &long).unwrap();
+        t.set(0, &edge).unwrap();
+        t.set(1, b"ab").unwrap();
+        t.set(2, b"c").unwrap();
+        assert_eq!((t.get(0), t.get(1), t.get(2)), (Some(&edge[..]), Some(&b"ab"[..]), Some(&b"c"[..])));
+        t.set(1, &long).unwrap();
+        assert_eq!(t.get(1), Some(&long[..]));
     }
 
     #[test]

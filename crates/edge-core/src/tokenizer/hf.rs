@@ -30,14 +30,23 @@ pub fn from_tokenizer_json(bytes: &[u8]) -> Result<Tokenizer, TokenizerError> {
     let (pattern, byte_level) = pre_tokenizer(root.get("pre_tokenizer"))?;
     let byte_level = byte_level || type_of(root.get("decoder")) == Some("ByteLevel");
     let normalizer = normalizer(root.get("normalizer"))?;
-    let vocab = read_vocab(model, byte_level)?;
+    let mut vocab = read_vocab(model, byte_level)?;
     let pairs = read_merges(model, &vocab, byte_level)?;
     let specials = added_tokens(root.get("added_tokens"))?;
     let initial = if byte_level { byte_initial(&vocab)? } else { char_initial(model, &vocab)? };
     let ignore_merges = model.get("ignore_merges").and_then(Json::as_bool).unwrap_or(false);
     let pattern = pattern.or_else(|| metaspace_words(&normalizer, &vocab, byte_level));
-    let decoded = decode_table(&vocab, &specials, byte_level)?;
-    let merges_to_itself = if ignore_merges { Vec::new() } else { vec![Default::default(); decoded.len()] };
+    let decoded = if byte_level {
+        // Byte-level tokens decode to their own bytes: the map's table serves.
+        for (text, id) in &specials {
+            vocab.set_special(*id, text.as_bytes())?;
+        }
+        None
+    } else {
+        Some(decode_table(&vocab, &specials)?)
+    };
+    let ids = decoded.as_ref().unwrap_or(vocab.by_id()).len();
+    let merges_to_itself = if ignore_merges { Vec::new() } else { vec![Default::default(); ids] };
     Ok(Tokenizer {
         ids: vocab,
         decoded,
@@ -187,11 +196,11 @@ fn token_bytes(text: &str, byte_level: Option<&FastMap<char, u8>>) -> Option<Box
 fn read_vocab(model: &Json, byte_level: bool) -> Result<TokenMap, TokenizerError> {
     let Some(Json::Object(entries)) = model.get("vocab") else { return Err(invalid("no `model.vocab` object")) };
     let map = byte_level.then(byte_level_decoder);
-    let mut vocab = TokenMap::with_capacity(entries.len());
+    let mut vocab = TokenMap::with_capacity(entries.len(), entries.len(), 6 * entries.len());
     for (text, id) in entries {
         let id = id.as_u32().ok_or_else(|| invalid(format!("vocab id of {text:?}")))?;
         let bytes = token_bytes(text, map.as_ref()).ok_or_else(|| invalid(format!("{text:?} is not byte-level")))?;
-        vocab.insert(&bytes, id);
+        vocab.insert(&bytes, id)?;
     }
     Ok(vocab)
 }
@@ -254,14 +263,13 @@ fn char_initial(model: &Json, vocab: &TokenMap) -> Result<Initial, TokenizerErro
     Ok(Initial::Chars { byte_fallback, unk, fuse_unk })
 }
 
-/// What each id decodes to. SentencePiece-style: `▁` is a space and `<0xXX>`
+/// What each id decodes to, SentencePiece-style: `▁` is a space and `<0xXX>`
 /// is that byte.
-fn decode_table(vocab: &TokenMap, specials: &[(String, u32)], byte_level: bool) -> Result<DecodeTable, TokenizerError> {
+fn decode_table(vocab: &TokenMap, specials: &[(String, u32)]) -> Result<DecodeTable, TokenizerError> {
     let mut out = DecodeTable::with_capacity(64 * 1024, 6 * 64 * 1024);
     let mut refused = None;
     vocab.for_each(|bytes, id| {
-        let set = if byte_level { out.set(id, bytes) } else { out.set(id, &sentencepiece_bytes(bytes)) };
-        if let Err(e) = set {
+        if let Err(e) = out.set(id, &sentencepiece_bytes(bytes)) {
             refused.get_or_insert(e);
         }
     });

@@ -32,8 +32,9 @@ pub(super) struct Normalizer {
 pub struct Tokenizer {
     /// Ordinary tokens: bytes -> id.
     pub(super) ids: TokenMap,
-    /// Bytes each id decodes to (ordinary and special); empty when unused.
-    pub(super) decoded: DecodeTable,
+    /// Bytes each id decodes to (ordinary and special) when they differ from
+    /// the tokens' own; `None`: `ids.by_id()` (tiktoken, byte-level BPE).
+    pub(super) decoded: Option<DecodeTable>,
     /// `None`: merge by the rank of the joined bytes (tiktoken).
     pub(super) pairs: Option<FastMap<u64, (u32, u32)>>,
     pub(super) initial: Initial,
@@ -65,7 +66,11 @@ pub const MAX_PIECE_BYTES: usize = 8 << 20;
 impl Tokenizer {
     /// Number of ids, ordinary and special: one more than the largest id.
     pub fn vocab_size(&self) -> u32 {
-        self.decoded.len() as u32
+        self.decoded().len() as u32
+    }
+
+    fn decoded(&self) -> &DecodeTable {
+        self.decoded.as_ref().unwrap_or(self.ids.by_id())
     }
 
     /// Whether the model expects NFC-normalized text. The core carries no
@@ -113,7 +118,7 @@ impl Tokenizer {
     pub(super) fn decode_raw(&self, ids: &[u32]) -> Result<Vec<u8>, TokenizerError> {
         let mut out = Vec::new();
         for &id in ids {
-            match self.decoded.get(id) {
+            match self.decoded().get(id) {
                 Some(bytes) => out.extend_from_slice(bytes),
                 None => return Err(TokenizerError::UnknownTokenId(id)),
             }

@@ -7,7 +7,6 @@
 //! per token counting up from `first-rank`.
 
 use super::vocab::TokenMap;
-use super::decode_table::DecodeTable;
 use super::json::{self, Json};
 use super::model::{Initial, Normalizer, Tokenizer};
 use super::pretokenize::Pattern;
@@ -17,17 +16,17 @@ use super::TokenizerError;
 /// tiktoken publishes it) and the special tokens (text, id).
 pub fn from_tiktoken(ranks: &[u8], pattern: &str, specials: &[(String, u32)]) -> Result<Tokenizer, TokenizerError> {
     let pattern = Pattern::from_regex(pattern).ok_or_else(|| TokenizerError::UnsupportedModel(format!("split pattern {pattern:?}")))?;
-    let (ids, mut decoded) = parse_ranks(ranks)?;
+    let mut ids = parse_ranks(ranks)?;
     let mut byte_ids = Box::new([0u32; 256]);
     for b in 0..=255u8 {
         byte_ids[b as usize] = ids.get(&[b]).ok_or_else(|| invalid(format!("byte {b:#04x} has no rank")))?;
     }
     for (text, id) in specials {
-        decoded.set(*id, text.as_bytes())?;
+        ids.set_special(*id, text.as_bytes())?;
     }
     Ok(Tokenizer {
         ids,
-        decoded,
+        decoded: None,
         pairs: None,
         initial: Initial::Bytes(byte_ids),
         pattern: Some(pattern),
@@ -61,18 +60,17 @@ fn invalid(what: String) -> TokenizerError {
     TokenizerError::InvalidVocabulary(what)
 }
 
-/// Reads either rank-file spelling into bytes -> rank, and rank -> bytes.
-fn parse_ranks(text: &[u8]) -> Result<(TokenMap, DecodeTable), TokenizerError> {
+/// Reads either rank-file spelling into bytes -> rank (and its rank -> bytes).
+fn parse_ranks(text: &[u8]) -> Result<TokenMap, TokenizerError> {
     // Every token follows a space in both spellings, so the spaces bound the
     // tokens, and base64 decodes to at most 3 bytes per 4: the tables are sized
     // once, never regrown (a rehash, a 1.4 MB copy) halfway through. A token
     // takes at least 5 bytes (4 of base64, a space): a file of spaces does
     // not reserve more than that allows.
     let tokens = text.iter().filter(|&&b| b == b' ').count().min(text.len() / 5);
-    let mut ids = TokenMap::with_capacity(tokens);
     // The special tokens' ids follow the ranks (cl100k_base up to 20 after):
-    // room for them keeps their `set` from doubling the table (+1.6 MB).
-    let mut decoded = DecodeTable::with_capacity(tokens + 1024, text.len() * 3 / 4 + 16 * 1024);
+    // room for them keeps their `set` from doubling the id table (+0.8 MB).
+    let mut ids = TokenMap::with_capacity(tokens, tokens + 1024, text.len() * 3 / 4 + 16 * 1024);
     for (n, line) in text.split(|&b| b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
@@ -85,27 +83,29 @@ fn parse_ranks(text: &[u8]) -> Result<(TokenMap, DecodeTable), TokenizerError> {
             let start = number(fields.next().unwrap_or_default()).ok_or_else(|| bad("bad first rank"))?;
             for (k, token) in fields.enumerate() {
                 let rank = start.checked_add(k as u32).ok_or_else(|| bad("rank overflows"))?;
-                insert(&mut ids, &mut decoded, token, rank).map_err(&bad)?;
+                insert(&mut ids, token, rank).map_err(&bad)?;
             }
         } else {
             let rank = fields.next().and_then(number).ok_or_else(|| bad("expected `base64 rank`"))?;
-            insert(&mut ids, &mut decoded, first, rank).map_err(bad)?;
+            insert(&mut ids, first, rank).map_err(bad)?;
         }
     }
     if ids.is_empty() {
         return Err(invalid("rank file holds no tokens".into()));
     }
-    Ok((ids, decoded))
+    Ok(ids)
 }
 
-/// One token: decoded straight into the decode table's buffer (no staging
-/// copy, no allocation per token), then entered in the map from there.
-fn insert(ids: &mut TokenMap, decoded: &mut DecodeTable, token: &[u8], rank: u32) -> Result<(), &'static str> {
-    let bytes = decoded.set_with(rank, |out| base64_decode_into(token, out)).map_err(|_| "rank above the limit")?.ok_or("bad base64")?;
-    if bytes.is_empty() {
-        return Err("empty token");
-    }
-    if ids.insert(bytes, rank).is_some() {
+/// One token: decoded straight into the map's decode table (no staging copy,
+/// no allocation per token), then entered in the map from there.
+fn insert(ids: &mut TokenMap, token: &[u8], rank: u32) -> Result<(), &'static str> {
+    let fill = |out: &mut Vec<u8>| {
+        let start = out.len();
+        base64_decode_into(token, out)?;
+        (out.len() > start).then_some(())
+    };
+    let before = ids.insert_with(rank, fill).map_err(|_| "rank above the limit")?.ok_or("bad base64 or empty token")?;
+    if before.is_some() {
         return Err("token listed twice");
     }
     Ok(())
@@ -173,11 +173,11 @@ mod tests {
 
     #[test]
     fn reads_both_rank_file_spellings() {
-        let (plain, plain_decoded) = parse_ranks(b"YQ== 0\nYg== 1\nYWI= 2\n").unwrap();
-        let (packed, packed_decoded) = parse_ranks(b"! 0 YQ== Yg==\n! 2 YWI=\n").unwrap();
-        assert_eq!(plain, packed);
+        let plain = parse_ranks(b"YQ== 0\nYg== 1\nYWI= 2\n").unwrap();
+        let packed = parse_ranks(b"! 0 YQ== Yg==\n! 2 YWI=\n").unwrap();
+        assert!(plain == packed);
         assert_eq!(plain.get(b"ab"), Some(2));
-        for decoded in [plain_decoded, packed_decoded] {
+        for decoded in [plain.by_id(), packed.by_id()] {
             assert_eq!((decoded.get(0), decoded.get(2), decoded.len()), (Some(&b"a"[..]), Some(&b"ab"[..]), 3));
         }
     }

@@ -1,12 +1,16 @@
 //! Token bytes -> id, in one hash table of 12-byte slots. A token of at most
 //! 7 bytes is its own key: its bytes and length packed into one integer, so a
 //! lookup hashes and compares an integer instead of calling memcmp. A longer
-//! token's bytes live in one arena and its slot says where. No allocation per
-//! token, and a table a third smaller than a map per kind: loading a
-//! vocabulary writes fresh memory, and each new page costs a first
-//! `count_tokens` its page fault (o200k_base: 200k tokens, 3.4 MB of slots).
+//! token's slot says where its bytes lie in the map's own decode table (id ->
+//! bytes), which tiktoken vocabularies use as is: every token's bytes are
+//! written once. No allocation per token, and a table a third smaller than a
+//! map per kind: loading a vocabulary writes fresh memory, and each new page
+//! costs a first `count_tokens` its page fault (o200k_base: 200k tokens,
+//! 3.4 MB of slots).
 
+use super::decode_table::DecodeTable;
 use super::hash::FastHasher;
+use super::TokenizerError;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use std::hash::Hasher;
@@ -15,7 +19,7 @@ use std::hash::Hasher;
 const LONG: u32 = 1 << 31;
 
 /// One token. Short: `hi:lo` is the packed key. Long: its bytes are
-/// `arena[lo..lo + (hi & !LONG)]`.
+/// `arena[lo..lo + (hi & !LONG)]`, the arena being the decode table's buffer.
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     lo: u32,
@@ -35,11 +39,12 @@ impl Slot {
     }
 }
 
-#[derive(Default, Debug)]
+#[derive(Default)]
 pub struct TokenMap {
     table: HashTable<Slot>,
-    /// The bytes of every long token, back to back.
-    arena: Vec<u8>,
+    /// What each id decodes to: every inserted token's bytes (long slots
+    /// point into its buffer) and the special tokens' (not looked up here).
+    by_id: DecodeTable,
 }
 
 /// `bytes` (at most 7) and their length in one integer. Shifted in byte by
@@ -77,28 +82,42 @@ fn hash_slot(slot: &Slot, arena: &[u8]) -> u64 {
 }
 
 impl TokenMap {
-    /// A map expecting about `n` tokens: reserved once, so the table does
-    /// not grow (a rehash of every slot) while it loads.
-    pub fn with_capacity(n: usize) -> Self {
-        let mut m = Self::default();
-        m.table.reserve(n, |s| hash_slot(s, &[]));
-        // Real vocabularies hold about one long token in three, of 10-12 bytes.
-        m.arena.reserve(n * 4);
-        m
+    /// A map expecting about `tokens` tokens, `ids` ids and `bytes` bytes of
+    /// tokens in all: reserved once, so neither the table (a rehash of every
+    /// slot) nor the decode table grows while it loads.
+    pub fn with_capacity(tokens: usize, ids: usize, bytes: usize) -> Self {
+        let mut table = HashTable::default();
+        table.reserve(tokens, |s| hash_slot(s, &[]));
+        Self { table, by_id: DecodeTable::with_capacity(ids, bytes) }
     }
 
     #[inline]
     pub fn get(&self, bytes: &[u8]) -> Option<u32> {
+        let arena = self.by_id.buffer();
         let found = match pack(bytes) {
             Some(key) => self.table.find(hash_key(key), |s| s.key() == key),
-            None => self.table.find(hash_bytes(bytes), |s| s.long_bytes(&self.arena) == Some(bytes)),
+            None => self.table.find(hash_bytes(bytes), |s| s.long_bytes(arena) == Some(bytes)),
         };
         found.map(|s| s.id)
     }
 
     /// Inserts; returns the id the bytes had before, if any.
-    pub fn insert(&mut self, bytes: &[u8], id: u32) -> Option<u32> {
-        let arena = &self.arena;
+    pub fn insert(&mut self, bytes: &[u8], id: u32) -> Result<Option<u32>, TokenizerError> {
+        let fill = |out: &mut Vec<u8>| {
+            out.extend_from_slice(bytes);
+            Some(())
+        };
+        Ok(self.insert_with(id, fill)?.flatten())
+    }
+
+    /// Inserts the token `fill` writes at the end of the decode table's buffer
+    /// (no staging copy): `None` when `fill` refuses, and then nothing is set;
+    /// else the id the bytes had before, if any.
+    pub fn insert_with(&mut self, id: u32, fill: impl FnOnce(&mut Vec<u8>) -> Option<()>) -> Result<Option<Option<u32>>, TokenizerError> {
+        let start = self.by_id.buffer().len();
+        let Some(len) = self.by_id.set_with(id, fill)?.map(<[u8]>::len) else { return Ok(None) };
+        let arena = self.by_id.buffer();
+        let bytes = &arena[start..start + len];
         let rehash = |s: &Slot| hash_slot(s, arena);
         let (entry, slot) = match pack(bytes) {
             Some(key) => {
@@ -108,21 +127,28 @@ impl TokenMap {
             None => {
                 let entry = self.table.entry(hash_bytes(bytes), |s| s.long_bytes(arena) == Some(bytes), rehash);
                 // Offsets and lengths are u32: the tokens of a vocabulary file, far below 2 GiB.
-                let start = u32::try_from(arena.len()).expect("token arena under 4 GiB");
-                let len = u32::try_from(bytes.len()).ok().filter(|&l| l < LONG).expect("token under 2 GiB");
+                let start = u32::try_from(start).expect("token bytes under 4 GiB");
+                let len = u32::try_from(len).ok().filter(|&l| l < LONG).expect("token under 2 GiB");
                 (entry, Slot { lo: start, hi: LONG | len, id })
             }
         };
-        match entry {
+        Ok(Some(match entry {
             Entry::Occupied(mut known) => Some(std::mem::replace(&mut known.get_mut().id, id)),
             Entry::Vacant(vacant) => {
                 vacant.insert(slot);
-                if slot.hi & LONG != 0 {
-                    self.arena.extend_from_slice(bytes);
-                }
                 None
             }
-        }
+        }))
+    }
+
+    /// Sets what a special token's id decodes to; it is not looked up by bytes.
+    pub fn set_special(&mut self, id: u32, bytes: &[u8]) -> Result<(), TokenizerError> {
+        self.by_id.set(id, bytes)
+    }
+
+    /// What each id decodes to: every token inserted and every special token set.
+    pub fn by_id(&self) -> &DecodeTable {
+        &self.by_id
     }
 
     pub fn is_empty(&self) -> bool {
@@ -133,7 +159,7 @@ impl TokenMap {
     /// allocating per token.
     pub fn for_each(&self, mut f: impl FnMut(&[u8], u32)) {
         for s in &self.table {
-            match s.long_bytes(&self.arena) {
+            match s.long_bytes(self.by_id.buffer()) {
                 Some(bytes) => f(bytes, s.id),
                 None => {
                     let buf = s.key().to_le_bytes();
@@ -176,7 +202,7 @@ mod tests {
         let mut m = TokenMap::default();
         let tokens: [&[u8]; 6] = [b"", b"\0", b"\0\0", b"abcdefg", b"abcdefgh", b"a much longer token"];
         for (i, t) in tokens.iter().enumerate() {
-            assert_eq!(m.insert(t, i as u32), None);
+            assert_eq!(m.insert(t, i as u32).unwrap(), None);
         }
         for (i, t) in tokens.iter().enumerate() {
             assert_eq!(m.get(t), Some(i as u32));
