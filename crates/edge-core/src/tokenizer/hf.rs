@@ -8,7 +8,8 @@ use super::hash::FastMap;
 use super::vocab::TokenMap;
 use super::json::{self, Json};
 use super::decode_table::DecodeTable;
-use super::model::{Initial, Normalizer, Tokenizer};
+use super::model::{Initial, Normalizer, Tokenizer, WHOLE_UNKNOWN};
+use std::cell::Cell;
 use super::pretokenize::Pattern;
 use super::TokenizerError;
 
@@ -46,7 +47,7 @@ pub fn from_tokenizer_json(bytes: &[u8]) -> Result<Tokenizer, TokenizerError> {
         Some(decode_table(&vocab, &specials)?)
     };
     let ids = decoded.as_ref().unwrap_or(vocab.by_id()).len();
-    let merges_to_itself = if ignore_merges { Vec::new() } else { vec![Default::default(); ids] };
+    let merges_to_itself = if ignore_merges { Vec::new() } else { vec![Cell::new(WHOLE_UNKNOWN); ids] };
     Ok(Tokenizer {
         ids: vocab,
         decoded,

@@ -55,7 +55,7 @@ pub struct Tokenizer {
     pub(super) strip_leading_space: bool,
 }
 
-const WHOLE_UNKNOWN: u8 = 0;
+pub(super) const WHOLE_UNKNOWN: u8 = 0;
 const WHOLE_YES: u8 = 1;
 const WHOLE_NO: u8 = 2;
 

@@ -175,11 +175,6 @@ impl TokenMap {
         self.for_each(|bytes, id| all.push((bytes.to_vec(), id)));
         all.into_iter()
     }
-
-    /// The largest id, if any.
-    pub fn max_id(&self) -> Option<u32> {
-        self.table.iter().map(|s| s.id).max()
-    }
 }
 
 /// The same tokens with the same ids, whatever the order they were inserted in.
