@@ -13,42 +13,22 @@
 //   gossipsub does not open them again while the peer stays connected over
 //   another connection: the mesh's gossip repair then closed the peer's other,
 //   live, connections (the one carrying calls among them) to start over.
-import { rmSync } from 'node:fs';
-import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { Connection } from '@libp2p/interface';
-import { afterAll, describe, expect, it } from 'vitest';
-import { meshSchema } from '../host/src/config/mesh-schema.js';
-import { resolveMesh } from '../host/src/config/mesh-settings.js';
-import { Discovery, TOOLS_TOPIC } from '../host/src/mesh/discovery.js';
-import { createMeshNode, type MeshNode } from '../host/src/mesh/node.js';
-import { createLogger } from '../host/src/telemetry/log.js';
+import { describe, expect, it } from 'vitest';
+import { TOOLS_TOPIC } from '../host/src/mesh/discovery.js';
+import type { MeshNode } from '../host/src/mesh/node.js';
 import { eventually } from './helpers/gateway.js';
-import { tempDir } from './helpers/processes.js';
+import { meshNodes } from './helpers/mesh-nodes.js';
 
 const PING_PROTOCOL = '/ipfs/ping/1.0.0';
 /** Longer than the connection monitor's 10 s heartbeat (so one comes) and than libp2p's 10 s ping handler. */
 const HELD_MS = 12_000;
 
-const dir = tempDir('mcp-edge-live-links-');
-const nodes: MeshNode[] = [];
-const discoveries: Discovery[] = [];
-afterAll(async () => {
-  for (const d of discoveries) d.stop();
-  await Promise.allSettled(nodes.map((n) => n.stop()));
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function startNode(): Promise<MeshNode> {
-  const settings = resolveMesh(meshSchema.parse({ enabled: true, open: true, listen: ['/ip4/127.0.0.1/tcp/0'] }), dir)!;
-  const node = await createMeshNode(settings, await generateKeyPair('Ed25519'), undefined);
-  nodes.push(node);
-  await node.start();
-  return node;
-}
+const mesh = meshNodes('mcp-edge-live-links-');
 
 /** Two connected nodes, and every connection either loses from here on. */
 async function connectedPair(): Promise<{ a: MeshNode; b: MeshNode; connection: Connection; closed: string[] }> {
-  const [a, b] = [await startNode(), await startNode()];
+  const [a, b] = [await mesh.node(), await mesh.node()];
   const closed: string[] = [];
   for (const node of [a, b]) {
     node.addEventListener('connection:close', (event) => closed.push(`${node.peerId.toString()} lost ${event.detail.remotePeer.toString()}`));
@@ -87,11 +67,7 @@ describe('a live mesh link stays up', () => {
 
   it('gossip whose stream ended while the peer stays connected comes back over the same connection', { timeout: 40_000 }, async () => {
     const { a, b, connection, closed } = await connectedPair();
-    for (const node of [a, b]) {
-      const discovery = new Discovery(node, 1_000, createLogger('silent'));
-      discoveries.push(discovery);
-      await discovery.start();
-    }
+    for (const node of [a, b]) await mesh.discovery(node, 1_000);
     const subscribed = (node: MeshNode, peer: MeshNode) => node.services.pubsub.getSubscribers(TOOLS_TOPIC).some((p) => p.equals(peer.peerId));
     const both = () => (subscribed(a, b) && subscribed(b, a) ? true : undefined);
     await eventually(both, 10_000, 'each node to see the other subscribed');

@@ -6,37 +6,19 @@
 // "Tool ping_tool is not offered by this gateway"). Silence is now counted in
 // the node's own intervals too. Two real libp2p nodes in this process; the
 // stall is Atomics.wait on its event loop.
-import { rmSync } from 'node:fs';
-import { generateKeyPair } from '@libp2p/crypto/keys';
-import { afterAll, describe, expect, it } from 'vitest';
-import { meshSchema } from '../host/src/config/mesh-schema.js';
-import { resolveMesh } from '../host/src/config/mesh-settings.js';
-import { Discovery, sharedTool, TOOLS_PROTOCOL } from '../host/src/mesh/discovery.js';
-import { createMeshNode, type MeshNode } from '../host/src/mesh/node.js';
-import { createLogger } from '../host/src/telemetry/log.js';
+import { describe, expect, it } from 'vitest';
+import { sharedTool, TOOLS_PROTOCOL, type Discovery } from '../host/src/mesh/discovery.js';
+import type { MeshNode } from '../host/src/mesh/node.js';
 import { eventually } from './helpers/gateway.js';
-import { tempDir } from './helpers/processes.js';
+import { meshNodes } from './helpers/mesh-nodes.js';
 
 const INTERVAL_MS = 500;
 
-const dir = tempDir('mcp-edge-loop-stall-');
-const nodes: MeshNode[] = [];
-const discoveries: Discovery[] = [];
-afterAll(async () => {
-  for (const d of discoveries) d.stop();
-  await Promise.allSettled(nodes.map((n) => n.stop()));
-  rmSync(dir, { recursive: true, force: true });
-});
+const mesh = meshNodes('mcp-edge-loop-stall-');
 
 async function startNode(): Promise<{ node: MeshNode; discovery: Discovery }> {
-  const settings = resolveMesh(meshSchema.parse({ enabled: true, open: true, listen: ['/ip4/127.0.0.1/tcp/0'] }), dir)!;
-  const node = await createMeshNode(settings, await generateKeyPair('Ed25519'), undefined);
-  nodes.push(node);
-  await node.start();
-  const discovery = new Discovery(node, INTERVAL_MS, createLogger('silent'));
-  discoveries.push(discovery);
-  await discovery.start();
-  return { node, discovery };
+  const node = await mesh.node();
+  return { node, discovery: await mesh.discovery(node, INTERVAL_MS) };
 }
 
 /** Runs `stall` ms of blocked event loop from a callback after the timers (as most work runs), so timers come next. */

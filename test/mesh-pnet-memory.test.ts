@@ -7,16 +7,12 @@
 // write. Both are read here through xsalsa20's own objects (the module pnet
 // loads): a new cipher's slot address, and the memory's size in pages.
 import { createRequire } from 'node:module';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateKeyPair } from '@libp2p/crypto/keys';
-import { afterAll, describe, expect, it } from 'vitest';
-import { meshSchema } from '../host/src/config/mesh-schema.js';
-import { resolveMesh } from '../host/src/config/mesh-settings.js';
-import { loadNetworkKey, writeNetworkKey } from '../host/src/mesh/identity.js';
-import { createMeshNode, type MeshNode } from '../host/src/mesh/node.js';
+import { describe, expect, it } from 'vitest';
+import { writeNetworkKey } from '../host/src/mesh/identity.js';
 import { eventually } from './helpers/gateway.js';
-import { ROOT, tempDir } from './helpers/processes.js';
+import { meshNodes } from './helpers/mesh-nodes.js';
+import { ROOT } from './helpers/processes.js';
 
 interface Cipher {
   _xor: { _pointer: number; _memory: Uint8Array };
@@ -41,26 +37,13 @@ function memoryPages(): number {
 }
 
 const CONNECTIONS = 20;
-const dir = tempDir('mcp-edge-pnet-memory-');
-const nodes: MeshNode[] = [];
-afterAll(async () => {
-  await Promise.allSettled(nodes.map((n) => n.stop()));
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function privateNode(keyFile: string): Promise<MeshNode> {
-  const settings = resolveMesh(meshSchema.parse({ enabled: true, network_key_file: keyFile, listen: ['/ip4/127.0.0.1/tcp/0'] }), dir)!;
-  const node = await createMeshNode(settings, await generateKeyPair('Ed25519'), loadNetworkKey(keyFile));
-  nodes.push(node);
-  await node.start();
-  return node;
-}
+const mesh = meshNodes('mcp-edge-pnet-memory-');
 
 describe('the private network cipher memory', () => {
   it('connections opened and closed give their cipher slots back; a stale memory view does not grow the memory', { timeout: 30_000 }, async () => {
-    const keyFile = join(dir, 'network.key');
+    const keyFile = join(mesh.dir, 'network.key');
     writeNetworkKey(keyFile);
-    const [a, b] = [await privateNode(keyFile), await privateNode(keyFile)];
+    const [a, b] = [await mesh.node(keyFile), await mesh.node(keyFile)];
     const before = nextSlot();
     for (let i = 0; i < CONNECTIONS; i++) {
       const connection = await a.dial(b.getMultiaddrs()[0]!);
