@@ -47,7 +47,6 @@ interface Session extends SessionUse {
 /** How often open sessions' credentials are checked again: a revoked key's sessions close within this. */
 const CREDENTIAL_CHECK_MS = 1000;
 
-
 const PROTOCOL_VERSIONS = new Set(SUPPORTED_PROTOCOL_VERSIONS);
 
 function mediaType(header: string | undefined): string {

@@ -2,7 +2,7 @@
 // (an upstream server, or a peer mcp-edge that remembers idempotency keys).
 // One client per destination, reconnected after a link failure.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { isLinkFailure } from '../protocol/jsonrpc.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isolating, isolatingFetch } from '../providers/upstream/fetch.js';
@@ -19,9 +19,17 @@ export interface McpDeliverer {
   close(): Promise<void>;
 }
 
-/** A client connected to `url`; the SDK's client and its Streamable HTTP transport load with the first (a gateway that delivers to no URL never loads them). */
+/** The SDK's result schema for tools/call, loaded by the first connectClient; every delivery comes after one. */
+let callToolResultSchema: typeof CallToolResultSchema | undefined;
+
+/** A client connected to `url`; the SDK's client, its Streamable HTTP transport and its schemas load with the first (a gateway that delivers to no URL never loads them). */
 async function connectClient(url: URL, fetch: FetchLike): Promise<Client> {
-  const [{ Client }, { StreamableHTTPClientTransport }] = await Promise.all([import('@modelcontextprotocol/sdk/client/index.js'), import('@modelcontextprotocol/sdk/client/streamableHttp.js')]);
+  const [{ Client }, { StreamableHTTPClientTransport }, types] = await Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
+  ]);
+  callToolResultSchema ??= types.CallToolResultSchema;
   const client = new Client({ name: 'mcp-edge-queue', version: VERSION });
   await client.connect(new StreamableHTTPClientTransport(url, { fetch }));
   return client;
@@ -54,8 +62,6 @@ export function mcpHttpDeliverer(urls: Record<string, string>, timeoutMs: number
   };
   const deliver = async (destination: string, call: DeliveryCall, signal: AbortSignal): Promise<CallToolResult> => {
     const client = await connect(destination);
-    // Loaded with the client (connectClient): the SDK's schemas are not part of a gateway that delivers to no URL.
-    const { CallToolResultSchema } = await import('@modelcontextprotocol/sdk/types.js');
     // The SDK never removes the abort listener it adds to a request's signal:
     // give it a signal per call, linked to the long-lived one, so none pile up.
     const perCall = new AbortController();
@@ -63,7 +69,7 @@ export function mcpHttpDeliverer(urls: Record<string, string>, timeoutMs: number
     signal.addEventListener('abort', abort, { once: true });
     try {
       const params = { name: call.tool, arguments: call.arguments, _meta: { [IDEMPOTENCY_META_KEY]: call.idempotencyKey } };
-      return (await client.request({ method: 'tools/call', params }, CallToolResultSchema, { signal: perCall.signal, timeout: timeoutMs })) as CallToolResult;
+      return (await client.request({ method: 'tools/call', params }, callToolResultSchema!, { signal: perCall.signal, timeout: timeoutMs })) as CallToolResult;
     } catch (err) {
       if (isMcpError(err) && !isLinkFailure(err.code)) throw new DestinationError(`${destination} refused the call: ${err.message}`);
       drop(destination);
