@@ -109,6 +109,40 @@ describe('GET /metrics', () => {
   });
 });
 
+describe('GET /metrics: the process', () => {
+  /** One sample's value in Prometheus text; fails the test when the metric is missing. */
+  const valueOf = (text: string, name: string): number => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    expect(line, name).toBeDefined();
+    return Number(line!.slice(name.length + 1));
+  };
+  const cpuSeconds = () => {
+    const cpu = process.cpuUsage();
+    return (cpu.user + cpu.system) / 1e6;
+  };
+
+  it("reports this process's RSS, CPU, start time and heap in the units Prometheus expects", async () => {
+    // The gateway runs in this process, so its readings bracket the test's own.
+    const cpuBefore = cpuSeconds();
+    const rssBefore = process.memoryUsage.rss();
+    const res = await raw('/metrics', { host: `127.0.0.1:${port}` });
+    const cpuAfter = cpuSeconds();
+    const rssAfter = process.memoryUsage.rss();
+    expect(res.text).toMatch(/^# TYPE process_cpu_seconds_total counter$/m);
+    const rss = valueOf(res.text, 'process_resident_memory_bytes');
+    expect(rss).toBeGreaterThan(Math.min(rssBefore, rssAfter) * 0.9);
+    expect(rss).toBeLessThan(Math.max(rssBefore, rssAfter) * 1.1);
+    const cpu = valueOf(res.text, 'process_cpu_seconds_total');
+    expect(cpu).toBeGreaterThanOrEqual(cpuBefore);
+    expect(cpu).toBeLessThanOrEqual(cpuAfter);
+    expect(Math.abs(valueOf(res.text, 'process_start_time_seconds') - (Date.now() / 1000 - process.uptime()))).toBeLessThan(1);
+    const used = valueOf(res.text, 'nodejs_heap_size_used_bytes');
+    expect(used).toBeGreaterThan(1e6);
+    expect(used).toBeLessThanOrEqual(valueOf(res.text, 'nodejs_heap_size_total_bytes'));
+    expect(valueOf(res.text, 'nodejs_external_memory_bytes')).toBeGreaterThan(0);
+  });
+});
+
 describe('bad HTTP input', () => {
   it('answers malformed JSON with a JSON-RPC parse error', async () => {
     const res = await raw('/mcp', { host: `127.0.0.1:${port}` }, '{"jsonrpc": "2.0", "id": 1,');

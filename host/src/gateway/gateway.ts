@@ -12,7 +12,7 @@ import { componentSize, loadCore, type EdgeCore, type EncodeOptions } from '../c
 import { queueMetrics, startOfflineQueue, type LocalDestination, type QueueHooks } from '../queue/index.js';
 import { COMPLETION_TASK_PATH, completionDeliverer, MODELS_DESTINATION } from '../models/offline.js';
 import { completionDeferral, completionTaskHandler } from '../models/offline-tasks.js';
-import { authMetrics, connectionMetrics, eventStoreMetrics, gatewayMetrics, pinningMetrics, tlsMetrics } from '../telemetry/metrics.js';
+import { authMetrics, connectionMetrics, eventStoreMetrics, gatewayMetrics, pinningMetrics, processMetrics, sampleProcess, tlsMetrics } from '../telemetry/metrics.js';
 import { openDatabaseFile, type Db } from '../storage/database.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { configuredPlugins } from '../plugins/index.js';
@@ -638,7 +638,23 @@ export class Gateway {
     const health = this.health();
     const tls = health.tls ? tlsMetrics(health.tls) : '';
     const auth = (this.credentials ? authMetrics(this.credentials.outcomes) : '') + (this.auditLog ? auditMetrics(this.auditLog) : '');
-    const text = gatewayMetrics(health, connections + tls + auth + policyMetrics(this.policy, this.limiter) + stores + pinningMetrics(this.pinSummaries()) + powerMetrics(this.power.status()) + (this.queue ? queueMetrics(this.queue.queue.status()) : '') + (this.mesh?.metrics() ?? '') + this.models.metrics() + (this.telemetry?.metricsText() ?? ''));
+    const text = gatewayMetrics(
+      health,
+      [
+        connections,
+        tls,
+        auth,
+        policyMetrics(this.policy, this.limiter),
+        stores,
+        pinningMetrics(this.pinSummaries()),
+        powerMetrics(this.power.status()),
+        this.queue ? queueMetrics(this.queue.queue.status()) : '',
+        this.mesh?.metrics() ?? '',
+        this.models.metrics(),
+        this.telemetry?.metricsText() ?? '',
+        processMetrics(sampleProcess()),
+      ].join(''),
+    );
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }

@@ -45,6 +45,49 @@ export function gatewayMetrics(health: GatewayGauges, extra = ''): string {
   return lines.join('\n') + '\n' + extra;
 }
 
+/** The process's own resources, read at each scrape (Node gives them without a syscall per field but one for the RSS). */
+export interface ProcessSample {
+  rssBytes: number;
+  cpuSeconds: number;
+  startTimeSeconds: number;
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  externalBytes: number;
+}
+
+// When this process started, in seconds since epoch: fixed for its life, so worked out once.
+const startTimeSeconds = Math.round((Date.now() / 1000 - process.uptime()) * 1000) / 1000;
+
+/** Reads the process's memory and CPU now. */
+export function sampleProcess(): ProcessSample {
+  const memory = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  return {
+    rssBytes: memory.rss,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    startTimeSeconds,
+    heapUsedBytes: memory.heapUsed,
+    heapTotalBytes: memory.heapTotal,
+    externalBytes: memory.external,
+  };
+}
+
+/**
+ * The process's memory and CPU under the names Prometheus client libraries use
+ * (process_*, nodejs_*), so the usual dashboards and alerts work: on a Pi the
+ * RSS is the number to watch (bench/memory/README.md says where it levels off).
+ */
+export function processMetrics(sample: ProcessSample): string {
+  const lines: string[] = [];
+  writeMetric(lines, 'gauge', 'process_resident_memory_bytes', 'Resident memory size in bytes.', [[null, sample.rssBytes]]);
+  writeMetric(lines, 'counter', 'process_cpu_seconds_total', 'User and system CPU time spent, in seconds.', [[null, sample.cpuSeconds]]);
+  writeMetric(lines, 'gauge', 'process_start_time_seconds', 'Start time of the process since unix epoch, in seconds.', [[null, sample.startTimeSeconds]]);
+  writeMetric(lines, 'gauge', 'nodejs_heap_size_used_bytes', "V8's heap in use, in bytes.", [[null, sample.heapUsedBytes]]);
+  writeMetric(lines, 'gauge', 'nodejs_heap_size_total_bytes', "V8's heap reserved, in bytes.", [[null, sample.heapTotalBytes]]);
+  writeMetric(lines, 'gauge', 'nodejs_external_memory_bytes', 'Memory outside the heap held by JS objects (buffers, the WebAssembly core), in bytes.', [[null, sample.externalBytes]]);
+  return lines.join('\n') + '\n';
+}
+
 /** The sessions' event stores (SSE events kept for resumes), all together. */
 export function eventStoreMetrics(totals: { events: number; bytes: number }): string {
   const lines: string[] = [];
