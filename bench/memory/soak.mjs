@@ -23,9 +23,14 @@ const NAME = process.env.SOAK_NAME ?? 'soak';
 const NODE_FLAGS = (process.env.SOAK_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const SAMPLE_MS = 5000;
 
-/** Runs `call` RATE times a second until `until` ms; counts completions and errors. @param {() => Promise<unknown>} call @param {number} until */
+/**
+ * Runs `call` RATE times a second until `until` ms; counts completions and
+ * errors, and keeps the first errors' messages with when they came (seconds
+ * into the run), so a failed call says why.
+ * @param {() => Promise<unknown>} call @param {number} until
+ */
 async function paced(call, until) {
-  const counts = { ok: 0, errors: 0, skipped: 0 };
+  const counts = { ok: 0, errors: 0, skipped: 0, first_errors: /** @type {{ t_s: number; message: string }[]} */ ([]) };
   let inFlight = 0;
   const started = performance.now();
   for (let n = 0; performance.now() < until; n++) {
@@ -38,7 +43,15 @@ async function paced(call, until) {
       continue;
     }
     inFlight += 1;
-    call().then(() => counts.ok++, () => counts.errors++).finally(() => inFlight--);
+    call()
+      .then(
+        () => counts.ok++,
+        (/** @type {unknown} */ err) => {
+          counts.errors++;
+          if (counts.first_errors.length < 5) counts.first_errors.push({ t_s: +((performance.now() - started) / 1000).toFixed(1), message: String(err instanceof Error ? err.message : err).slice(0, 300) });
+        },
+      )
+      .finally(() => inFlight--);
   }
   return counts;
 }
