@@ -92,6 +92,23 @@ describe('mcp-edge-linux-arm64 under qemu-aarch64', () => {
     expect(head.readUInt16LE(18)).toBe(183); // e_machine: EM_AARCH64
   });
 
+  it("reads NODE_OPTIONS, which the systemd unit's young-generation cap relies on", () => {
+    // A Node SEA may be built to ignore NODE_OPTIONS (sea-config execArgvExtension "none"); a preload
+    // given there proves the executable's Node parses it, the same parse that takes --max-semi-space-size.
+    const probe = join(work, 'node-options-probe.cjs');
+    const seen = join(work, 'node-options-seen.json');
+    writeFileSync(probe, `require('node:fs').writeFileSync(${JSON.stringify(seen)}, JSON.stringify({ arch: process.arch, options: process.env.NODE_OPTIONS }));\n`);
+    const options = `--require ${probe} --max-semi-space-size=8`;
+    const out = execFileSync(QEMU, ['-L', SYSROOT, BINARY, '--version'], {
+      cwd: work,
+      env: { PATH: process.env.PATH, HOME: work, MCP_EDGE_APP_DIR: join(work, 'app'), NODE_OPTIONS: options },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(out.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(JSON.parse(readFileSync(seen, 'utf8'))).toEqual({ arch: 'arm64', options });
+  }, 180_000);
+
   it('serves /health and MCP, counts tokens in the core, and keeps its queue through SIGKILL', async () => {
     const config = join(work, 'mcp-edge.toml');
     writeFileSync(
