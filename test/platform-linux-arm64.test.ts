@@ -15,10 +15,9 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { countTokens, createGateway, defineTool, type Gateway } from '../host/src/index.js';
+import { countTokens, createGateway, type Gateway } from '../host/src/index.js';
 import { ROOT, tempDir, waitForOutput } from './helpers/processes.js';
-import { silentLogger } from './helpers/queue.js';
+import { recordTool, silentLogger } from './helpers/queue.js';
 
 const QEMU = '/usr/bin/qemu-aarch64';
 const SYSROOT = '/usr/aarch64-linux-gnu';
@@ -154,17 +153,7 @@ describe('mcp-edge-linux-arm64 under qemu-aarch64', () => {
     expect((await rest(url, 'GET', '/v1/queue/status')).depth).toBe(3);
 
     destination = await createGateway({ config: { gateway: { bind_address: `127.0.0.1:${destPort}`, data_dir: tempDir('mcp-edge-peer-') } }, logger: silentLogger });
-    destination.tools.register(
-      defineTool({
-        name: 'record',
-        description: 'Records call n.',
-        input: z.object({ n: z.number().int() }),
-        handler: ({ n }) => {
-          effects.push(n);
-          return { content: [{ type: 'text', text: `recorded ${n}` }] };
-        },
-      }),
-    );
+    destination.tools.register(recordTool(effects));
     expect(await rest(url, 'POST', '/v1/queue/sync')).toMatchObject({ delivered: 3, unreachable: [] });
     expect(effects).toEqual([1, 2, 3]);
     expect((await rest(url, 'GET', '/v1/queue/status')).depth).toBe(0);

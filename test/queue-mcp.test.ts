@@ -8,10 +8,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { CallToolResultSchema, CancelTaskResultSchema, CreateTaskResultSchema, GetTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { createGateway, defineTool, IDEMPOTENCY_META_KEY, type Gateway } from '../host/src/index.js';
+import { createGateway, IDEMPOTENCY_META_KEY, type Gateway } from '../host/src/index.js';
 import { tempDir } from './helpers/processes.js';
-import { silentLogger } from './helpers/queue.js';
+import { recordTool, silentLogger } from './helpers/queue.js';
 
 let sender: Gateway;
 let destination: Gateway | undefined;
@@ -31,17 +30,7 @@ function freePort(): Promise<number> {
 
 async function startDestination(): Promise<Gateway> {
   const g = await createGateway({ config: { gateway: { bind_address: `127.0.0.1:${destPort}`, data_dir: tempDir('mcp-edge-dest-') } }, logger: silentLogger });
-  g.tools.register(
-    defineTool({
-      name: 'record',
-      description: 'Records call n.',
-      input: z.object({ n: z.number().int() }),
-      handler: ({ n }) => {
-        effects.push(n);
-        return { content: [{ type: 'text', text: `recorded ${n}` }] };
-      },
-    }),
-  );
+  g.tools.register(recordTool(effects));
   return g;
 }
 

@@ -8,13 +8,12 @@ import { copyFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { createGateway, defineTool, IDEMPOTENCY_META_KEY, type Gateway } from '../host/src/index.js';
+import { createGateway, IDEMPOTENCY_META_KEY, type Gateway } from '../host/src/index.js';
 import { validateConfig } from '../host/src/config/load.js';
 import { eventually, startGateway, type UpstreamInput } from './helpers/gateway.js';
 import { LOCAL_SERVER, TestPki, type Issued, type TestCa } from './helpers/pki.js';
 import { tempDir } from './helpers/processes.js';
-import { silentLogger } from './helpers/queue.js';
+import { recordTool, silentLogger } from './helpers/queue.js';
 
 let pki: TestPki;
 let serverCa: TestCa;
@@ -34,17 +33,7 @@ async function startB(cert: Issued, clientCaFile: string): Promise<Gateway> {
     config: { gateway: { bind_address: '127.0.0.1:0', data_dir: tempDir('mcp-edge-b-') }, security: { tls_cert: cert.cert, tls_key: cert.key, tls_client_ca: clientCaFile } },
     logger: silentLogger,
   });
-  g.tools.register(
-    defineTool({
-      name: 'record',
-      description: 'Records call n.',
-      input: z.object({ n: z.number().int() }),
-      handler: ({ n }) => {
-        recorded.push(n);
-        return { content: [{ type: 'text', text: `recorded ${n}` }] };
-      },
-    }),
-  );
+  g.tools.register(recordTool(recorded));
   opened.push(g);
   return g;
 }

@@ -7,14 +7,13 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineTool, type Gateway } from '../host/src/index.js';
+import type { Gateway } from '../host/src/index.js';
 import type { AuditEvent } from '../host/src/security/audit/event.js';
 import { AuditStore } from '../host/src/security/audit/store.js';
 import { PeerAttestation, PeerNotAttested } from '../host/src/security/tpm/peer-attestation.js';
 import type { TpmStatus } from '../host/src/security/tpm/service.js';
 import { eventually, startGateway } from './helpers/gateway.js';
-import { silentLogger } from './helpers/queue.js';
+import { recordTool, silentLogger } from './helpers/queue.js';
 import { startSwtpm, type SoftwareTpm } from './helpers/swtpm.js';
 
 let swtpm: SoftwareTpm;
@@ -24,17 +23,7 @@ const effects: number[] = [];
 
 async function startPeer(extra: Record<string, unknown> = {}): Promise<Gateway> {
   const g = await startGateway({ security: { use_tpm: true, tpm_device: swtpm.tcti }, ...extra });
-  g.tools.register(
-    defineTool({
-      name: 'record',
-      description: 'Records call n.',
-      input: z.object({ n: z.number().int() }),
-      handler: ({ n }) => {
-        effects.push(n);
-        return { content: [{ type: 'text', text: `recorded ${n}` }] };
-      },
-    }),
-  );
+  g.tools.register(recordTool(effects));
   return g;
 }
 

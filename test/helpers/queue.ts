@@ -1,4 +1,6 @@
 // Helpers for the offline-queue tests.
+import { z } from 'zod';
+import { defineTool } from '../../host/src/index.js';
 import { createLogger } from '../../host/src/telemetry/log.js';
 
 /** SplitMix64 (as in the core), so a test's random choices replay from its seed. */
@@ -21,3 +23,15 @@ export class SplitMix {
 }
 
 export const silentLogger = createLogger('silent');
+
+/** A destination's `record` tool: each call pushes its `n` to `effects`, so a test sees what ran, in order, and how often. */
+export const recordTool = (effects: number[]) =>
+  defineTool({
+    name: 'record',
+    description: 'Records call n.',
+    input: z.object({ n: z.number().int() }),
+    handler: ({ n }) => {
+      effects.push(n);
+      return { content: [{ type: 'text', text: `recorded ${n}` }] };
+    },
+  });
