@@ -4,10 +4,10 @@
 // peers share is one tool with two replicas, ranked by the core's router.
 import { peerIdFromString } from '@libp2p/peer-id';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { McpError, type CallToolResult, type ProgressNotification, type GetPromptResult, type Prompt, type ReadResourceResult, type Resource, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { McpError, type CallToolResult, type GetPromptResult, type Prompt, type ReadResourceResult, type Resource, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { CONNECTION_CLOSED, REQUEST_TIMEOUT } from '../protocol/jsonrpc.js';
+import { interceptProgress, type ProgressRelays } from '../providers/progress-relays.js';
 import { ProviderUnavailableError, type CatalogPart, type Provider, type ProviderCallContext, type ProviderCatalog, type ProviderHealth } from '../providers/provider.js';
 import { VERSION } from '../version.js';
 import type { MeshAdmission } from './attestation.js';
@@ -51,7 +51,7 @@ export class PeerProvider implements Provider {
   private session: Promise<Client> | undefined;
   private progressCounter = 0;
   /** Progress relays of calls in flight, by the token sent to the peer. */
-  private readonly progress = new Map<string, (params: ProgressNotification['params']) => void>();
+  private readonly progress: ProgressRelays = new Map();
 
   constructor(private readonly options: PeerProviderOptions) {
     this.peer = options.peer;
@@ -205,7 +205,7 @@ export class PeerProvider implements Provider {
         await client.close().catch(() => undefined);
         throw new McpError(CONNECTION_CLOSED, `cannot open an MCP session with peer ${this.options.peer}: ${(err as Error).message}`);
       }
-      this.interceptProgress(transport);
+      interceptProgress(transport, this.progress);
       return client;
     })();
     this.session = opening;
@@ -215,18 +215,6 @@ export class PeerProvider implements Provider {
     return opening;
   }
 
-  /** Feeds progress notifications for this gateway's tokens to their relays, in wire order. */
-  private interceptProgress(transport: Transport): void {
-    const inner = transport.onmessage;
-    transport.onmessage = (message, extra) => {
-      if ('method' in message && message.method === 'notifications/progress' && !('id' in message)) {
-        const params = message.params as ProgressNotification['params'];
-        const relay = this.progress.get(String(params?.progressToken));
-        if (relay) return relay(params);
-      }
-      inner?.(message, extra);
-    };
-  }
 
   private setState(state: ProviderHealth['state'], detail?: string): void {
     if (this.state.state === state && this.state.detail === detail) return;

@@ -5,7 +5,6 @@
 // A crash or a lost connection marks it down and reconnects with bounded backoff.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   CreateMessageRequestSchema,
   CreateMessageResultSchema,
@@ -24,7 +23,6 @@ import {
   type CompleteResult,
   type GetPromptResult,
   type LoggingLevel,
-  type ProgressNotification,
   type ReadResourceResult,
   type ServerNotification,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -32,6 +30,7 @@ import { z } from 'zod';
 import type { UpstreamSettings } from '../../config/resolve.js';
 import { CONNECTION_CLOSED, INVALID_REQUEST, REQUEST_TIMEOUT, SAMPLING_REFUSED } from '../../protocol/jsonrpc.js';
 import type { Logger } from '../../telemetry/log.js';
+import { interceptProgress, type ProgressRelays } from '../progress-relays.js';
 import {
   ProviderUnavailableError,
   type CatalogPart,
@@ -104,7 +103,7 @@ export class UpstreamProvider implements Provider {
   /** Per-client connections (session_mode "per-client"), by gateway session id. */
   private readonly links: SessionLinks | undefined;
   /** Relays of in-flight calls that asked for progress, by the gateway's own token. */
-  private readonly progress = new Map<string, (params: ProgressNotification['params']) => void>();
+  private readonly progress: ProgressRelays = new Map();
   private progressCounter = 0;
   /** Parts whose list_changed arrived while connecting. */
   private readonly staleParts = new Set<CatalogPart>();
@@ -178,7 +177,7 @@ export class UpstreamProvider implements Provider {
     try {
       this.opened = await connectUpstream(client, this.options.settings, (line) => this.options.log.debug(`upstream ${this.id}: ${line}`), this.options.tls);
       if (this.client !== client) return;
-      this.interceptProgress(this.opened.transport);
+      interceptProgress(this.opened.transport, this.progress);
       client.onclose = () => this.lost(client, 'the connection closed (the process exited or the server went away)');
       await this.refreshAll(client);
       if (this.client !== client) return;
@@ -249,7 +248,7 @@ export class UpstreamProvider implements Provider {
     const client = this.newClient(sessionId);
     try {
       const opened = await connectUpstream(client, this.options.settings, (line) => this.options.log.debug(`upstream ${this.id} (a client's session): ${line}`), this.options.tls);
-      this.interceptProgress(opened.transport);
+      interceptProgress(opened.transport, this.progress);
       return client;
     } catch (err) {
       await client.close().catch(() => undefined);
@@ -400,18 +399,6 @@ export class UpstreamProvider implements Provider {
     };
   }
 
-  /** Feeds progress notifications for the gateway's own tokens to their relays, in wire order. */
-  private interceptProgress(transport: Transport): void {
-    const inner = transport.onmessage;
-    transport.onmessage = (message, extra) => {
-      if ('method' in message && message.method === 'notifications/progress' && !('id' in message)) {
-        const params = message.params as ProgressNotification['params'];
-        const relay = this.progress.get(String(params?.progressToken));
-        if (relay) return relay(params);
-      }
-      inner?.(message, extra);
-    };
-  }
 
   /** Runs `fn` as a tracked call; a transport failure on HTTP triggers a reconnect. */
   private async tracked<T>(context: ProviderCallContext, fn: (client: Client, options: RequestOptions, meta?: Meta) => Promise<T>): Promise<T> {
