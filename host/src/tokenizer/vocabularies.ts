@@ -32,7 +32,7 @@ export async function loadTokenizerJson(core: EdgeCore, path: string): Promise<T
 
 /**
  * Loaded tokenizers by name, each loaded once on first use, none at start (a
- * loaded o200k_base holds ~14 MB; loading it takes ~30-60 ms, a count
+ * loaded o200k_base holds ~14 MB; loading it takes ~25 ms of CPU, a count
  * afterwards microseconds: see bench/startup/README.md).
  */
 export class Vocabularies {

@@ -32,9 +32,10 @@ impl Hasher for FastHasher {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf) ^ ((rest.len() as u64) << 59));
+            // Shifted in byte by byte: copying a variable-length tail into a
+            // buffer is a `memory.copy` call in wasm, dearer than these shifts.
+            let word = rest.iter().enumerate().fold(0u64, |w, (i, &b)| w | u64::from(b) << (8 * i));
+            self.add(word ^ ((rest.len() as u64) << 59));
         }
     }
 

@@ -170,7 +170,7 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Result<Cow<'a, str>, String> {
         self.i += 1;
         let b = self.b;
-        let run = b[self.i..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        let run = plain_run(&b[self.i..]);
         if let Some(run) = run.filter(|&run| b[self.i + run] == b'"') {
             let text = std::str::from_utf8(&b[self.i..self.i + run]).map_err(|_| self.err("string is not UTF-8"))?;
             self.i += run + 1;
@@ -178,7 +178,7 @@ impl<'a> Parser<'a> {
         }
         let mut out: Vec<u8> = Vec::new();
         loop {
-            let run = self.b[self.i..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+            let run = plain_run(&self.b[self.i..]);
             let Some(run) = run else { return Err(self.err("unterminated string")) };
             out.extend_from_slice(&self.b[self.i..self.i + run]);
             self.i += run;
@@ -240,6 +240,33 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Where the first `"`, `\\` or control character of `text` is. Taken 8 bytes
+/// per step: a rank file's `bpe_ranks` is one 1-2 MB string, scanned by the
+/// first load of a vocabulary in the wasm engine's baseline code.
+fn plain_run(text: &[u8]) -> Option<usize> {
+    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
+    const ABOVE_CONTROL: u64 = u64::from_ne_bytes([0xe0; 8]);
+    let mut chunks = text.chunks_exact(8);
+    for (k, chunk) in (&mut chunks).enumerate() {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let found = zero_bytes(word ^ QUOTES) | zero_bytes(word ^ BACKSLASHES) | zero_bytes(word & ABOVE_CONTROL);
+        if found != 0 {
+            return Some(8 * k + found.trailing_zeros() as usize / 8);
+        }
+    }
+    let done = text.len() - chunks.remainder().len();
+    chunks.remainder().iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).map(|n| done + n)
+}
+
+/// The high bit of each byte of `word` that is zero, and no other bit (no
+/// carry crosses a byte, so no false positives).
+#[inline]
+pub(super) fn zero_bytes(word: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((word & LOW7) + LOW7) | word) & !LOW7
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +277,19 @@ mod tests {
         assert_eq!(v.get("a"), Some(&Json::Array(vec![Json::Number(1.0), Json::Number(-25.0), Json::Bool(true), Json::Null])));
         assert_eq!(v.get("s").and_then(Json::as_str), Some("xé🤖\n\""));
         assert_eq!(v.get("o"), Some(&Json::Object(vec![])));
+    }
+
+    #[test]
+    fn plain_runs_end_at_the_first_quote_backslash_or_control_char() {
+        let find = |text: &[u8]| text.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        let mut text = b"abcdefghijklmnopqrstuvwxyz\xc3\xa9\x7f ".to_vec();
+        assert_eq!(plain_run(&text), None);
+        for (at, c) in [(0, b'"'), (7, b'\\'), (8, b'\n'), (15, 0), (17, 0x1f), (29, b'"')] {
+            let was = std::mem::replace(&mut text[at], c);
+            assert_eq!(plain_run(&text), find(&text), "{c:#x} at {at}");
+            assert_eq!(plain_run(&text), Some(at));
+            text[at] = was;
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod hf;
 mod json;
 mod model;
 mod pretokenize;
+mod ranks;
 mod tiktoken;
 mod truncate;
 mod unicode;
