@@ -6,11 +6,14 @@
 // once at each concurrency, and the medians over rounds are reported.
 //
 //   node bench/gateway/side-by-side.mjs --base /path/to/other/checkout   (built: node scripts/run.mjs build)
-//          [--rounds 5] [--clients 1,10,100] [--measure-ms 2000] [--rate 0]
+//          [--rounds 5] [--clients 1,10,100] [--measure-ms 2000] [--rate 0] [--this-node-flags "--max-semi-space-size=8"]
 //
 // --rate N offers N calls/s in all instead of a closed loop: both builds then
 // serve the same calls per second, so their CPU per call compares without the
 // batching a faster build gets in a closed loop (more calls per wake-up).
+//
+// --this-node-flags gives Node flags to this checkout's gateway only (both
+// checkouts the same build: what a V8 setting does to the same code).
 //
 // "base" is the other checkout's gateway, "this" the one of this checkout.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,7 +29,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** @param {string[]} argv */
 function parseArgs(argv) {
-  const options = { base: '', rounds: 5, clients: [1, 10, 100], measureMs: 2000, rate: 0 };
+  const options = { base: '', rounds: 5, clients: [1, 10, 100], measureMs: 2000, rate: 0, thisNodeFlags: /** @type {string[]} */ ([]) };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${flag}: a value is missing`);
@@ -35,6 +38,7 @@ function parseArgs(argv) {
     else if (flag === '--clients') options.clients = value.split(',').map(Number);
     else if (flag === '--measure-ms') options.measureMs = Number(value);
     else if (flag === '--rate') options.rate = Number(value);
+    else if (flag === '--this-node-flags') options.thisNodeFlags = value.split(' ').filter(Boolean);
     else throw new Error(`unknown argument ${flag}`);
   }
   if (!options.base) throw new Error('--base: the other checkout (built) is required');
@@ -48,12 +52,13 @@ function parseArgs(argv) {
  * `mcp-edge serve` of the checkout at `root`, fronting `fixtureUrl` over Streamable HTTP.
  * @param {string} root
  * @param {string} fixtureUrl
+ * @param {string[]} [nodeFlags]
  */
-async function startGateway(root, fixtureUrl) {
+async function startGateway(root, fixtureUrl, nodeFlags = []) {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-edge-side-'));
   const config = join(dir, 'mcp-edge.toml');
   writeFileSync(config, ['[aggregation]', 'prefix_mode = "never"', '', '[[upstreams]]', 'id = "conformance"', 'transport = "http"', `url = ${JSON.stringify(fixtureUrl)}`, ''].join('\n'));
-  const proc = await startProcess(process.execPath, [join(root, 'host/bin/mcp-edge.js'), 'serve', '--config', config, '--bind', '127.0.0.1:0', '--data-dir', join(dir, 'data')], {
+  const proc = await startProcess(process.execPath, [...nodeFlags, join(root, 'host/bin/mcp-edge.js'), 'serve', '--config', config, '--bind', '127.0.0.1:0', '--data-dir', join(dir, 'data')], {
     ready: /listening \{"url":"(http:\/\/127\.0\.0\.1:\d+\/mcp)"/, name: `mcp-edge serve (${root})`, timeoutMs: 30_000,
   });
   const url = proc.match?.[1];
@@ -70,7 +75,7 @@ async function main() {
   const fixture = await startFixtureHttp();
   /** @type {{ round: number; target: string; clients: number; p50Ms: number; p99Ms: number; callsPerSec: number; cpuMsPerCall: number | null; loadAvg1m: number }[]} */
   const rows = [];
-  const gateways = { base: await startGateway(options.base, fixture.url), this: await startGateway(ROOT, fixture.url) };
+  const gateways = { base: await startGateway(options.base, fixture.url), this: await startGateway(ROOT, fixture.url, options.thisNodeFlags) };
   try {
     /** @type {Record<string, { url: string; pid: number | undefined }>} */
     const all = { direct: fixture, ...gateways };
@@ -118,7 +123,7 @@ async function main() {
     return { clients, cpuRatioMedian: median(ratios), cpuRatios: ratios };
   });
   const loads = rows.map((r) => r.loadAvg1m);
-  process.stdout.write(`${JSON.stringify({ base: options.base, this: ROOT, rounds: options.rounds, measureMs: options.measureMs, rate: options.rate, loadAvg1m: { min: Math.min(...loads), max: Math.max(...loads) }, medians, paired, rows }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ base: options.base, this: ROOT, rounds: options.rounds, thisNodeFlags: options.thisNodeFlags, measureMs: options.measureMs, rate: options.rate, loadAvg1m: { min: Math.min(...loads), max: Math.max(...loads) }, medians, paired, rows }, null, 2)}\n`);
 }
 
 await main();

@@ -44,7 +44,13 @@ interface Waiter {
 
 /** The direct requests of one transport waiting for their answers. */
 export class DirectCalls {
-  private readonly waiting = new Map<string, Waiter>();
+  /**
+   * By id. A dictionary object rather than a Map: a Map's replaced hash
+   * tables keep their entries and point to their successors, so a Map that
+   * every call enters and leaves kept whole calls alive for the scavenger
+   * until the next full collection (in-flight.ts says more).
+   */
+  private readonly waiting: Record<string, Waiter> = Object.create(null);
   private counter = 0;
 
   /**
@@ -59,7 +65,7 @@ export class DirectCalls {
     const deadlines = deadlinesOf(timeout);
     return new Promise((resolve, reject) => {
       const settle = () => {
-        this.waiting.delete(id);
+        delete this.waiting[id];
         deadlines.release(deadline);
         signal?.removeEventListener('abort', onAbort);
       };
@@ -69,13 +75,13 @@ export class DirectCalls {
         reject(isMcpError(reason) ? reason : new McpError(REQUEST_TIMEOUT, String(reason)));
       };
       const onAbort = () => cancel(signal!.reason);
-      this.waiting.set(id, {
+      this.waiting[id] = {
         resolve: (result) => (settle(), resolve(result)),
         fail: (error) => (settle(), reject(error)),
-      });
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
       const deadline = deadlines.add(() => cancel(McpError.fromError(REQUEST_TIMEOUT, 'Request timed out', { timeout })));
-      send({ ...request, jsonrpc: '2.0', id } as JSONRPCMessage).catch((err: unknown) => this.waiting.get(id)?.fail(err as Error));
+      send({ ...request, jsonrpc: '2.0', id } as JSONRPCMessage).catch((err: unknown) => this.waiting[id]?.fail(err as Error));
     });
   }
 
@@ -83,7 +89,7 @@ export class DirectCalls {
   settle(message: JSONRPCMessage): boolean {
     if ('method' in message || !('id' in message) || typeof message.id !== 'string' || !message.id.startsWith(ID_PREFIX)) return false;
     // An answer that came after its request was cancelled or timed out is dropped.
-    const waiter = this.waiting.get(message.id);
+    const waiter = this.waiting[message.id];
     if (!waiter) return true;
     if ('error' in message) waiter.fail(McpError.fromError(message.error.code, message.error.message, message.error.data));
     else if (typeof message.result === 'object' && message.result !== null) waiter.resolve(message.result);
@@ -94,6 +100,6 @@ export class DirectCalls {
   /** The transport closed: every request still waiting fails as the Client's would. */
   closeAll(): void {
     const error = McpError.fromError(CONNECTION_CLOSED, 'Connection closed');
-    for (const waiter of [...this.waiting.values()]) waiter.fail(error);
+    for (const waiter of Object.values(this.waiting)) waiter.fail(error);
   }
 }

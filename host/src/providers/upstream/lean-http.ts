@@ -23,7 +23,8 @@ import { Pool, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { explainRequestFailure } from './fetch.js';
 import { ListenStream } from './lean-listen.js';
 import { leanRequest, type LeanBody, type LeanRequest, type LeanResponse } from './lean-request.js';
-import { SocketPool, type Abortable } from './lean-socket.js';
+import { SocketPool } from './lean-socket.js';
+import { InFlight } from './in-flight.js';
 import { DirectCalls, type DirectRequestOptions, type DirectRequests } from './lean-call.js';
 import { asMessages, headerOf, isEventStream } from './lean-wire.js';
 import { requestsOf, ResumedCall, type ResumeOptions } from './resume.js';
@@ -48,7 +49,7 @@ export class LeanHttpTransport implements Transport, DirectRequests {
   private readonly path: string;
   private readonly own: Pool | undefined;
   /** Requests under way, aborted when the transport closes. */
-  private readonly inFlight = new Set<Abortable>();
+  private readonly inFlight = new InFlight();
   /** The POSTs' and DELETEs' own sockets, for a plain http: upstream without TLS settings (lean-socket.ts). */
   private readonly sockets: SocketPool | undefined;
   private readonly closing = new AbortController();
@@ -91,8 +92,7 @@ export class LeanHttpTransport implements Transport, DirectRequests {
     this.closed = true;
     const closed = new Error('the upstream transport closed');
     this.closing.abort(closed);
-    for (const request of this.inFlight) request.abort(closed);
-    this.inFlight.clear();
+    this.inFlight.abortAll(closed);
     this.listen?.stop();
     this.sockets?.destroy();
     this.direct.closeAll();

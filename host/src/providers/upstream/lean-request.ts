@@ -5,6 +5,7 @@
 // whoever reads them: collected as text, fed to a parser, or dropped.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { InFlight } from './in-flight.js';
 
 export interface LeanResponse {
   status: number;
@@ -89,18 +90,19 @@ export interface LeanRequest {
  * `inFlight` holds the request's controller until it ends: closing the
  * transport aborts what is in it.
  */
-export function leanRequest(dispatcher: Dispatcher, request: LeanRequest, inFlight: Set<{ abort(reason: Error): void }>): Promise<LeanResponse> {
+export function leanRequest(dispatcher: Dispatcher, request: LeanRequest, inFlight: InFlight): Promise<LeanResponse> {
   return new Promise((resolve, reject) => {
     const body = new LeanBody();
     let answered = false;
     let controller: Dispatcher.DispatchController | undefined;
+    let slot = -1;
     const done = () => {
-      if (controller) inFlight.delete(controller);
+      if (controller) inFlight.delete(slot, controller);
     };
     dispatcher.dispatch(request, {
       onRequestStart(c) {
         controller = c;
-        inFlight.add(c);
+        slot = inFlight.add(c);
       },
       onResponseStart(_c, status, headers) {
         // 1xx answers are followed by the real one.

@@ -15,11 +15,7 @@
 import { connect, type Socket } from 'node:net';
 import { LeanBody, type LeanRequest, type LeanResponse } from './lean-request.js';
 import { ResponseReader, type ResponseHead } from './lean-h1.js';
-
-/** What the transport can abort when it closes (an undici request, or an exchange here). */
-export interface Abortable {
-  abort(reason: Error): void;
-}
+import type { Abortable, InFlight } from './in-flight.js';
 
 /** How long an idle socket is kept when the server says nothing, in ms (undici's default). */
 const DEFAULT_IDLE_MS = 4_000;
@@ -82,11 +78,13 @@ function socketError(message: string, code: string): Error {
 /** One request on one socket: its promise until the head comes, then its body. */
 class Exchange implements Abortable {
   body: LeanBody | undefined;
+  /** Its place in `inFlight`. */
+  slot = -1;
   constructor(
     private readonly connection: Connection,
     readonly resolve: (response: LeanResponse) => void,
     readonly reject: (error: Error) => void,
-    readonly inFlight: Set<Abortable>,
+    readonly inFlight: InFlight,
   ) {}
 
   abort(reason: Error): void {
@@ -122,7 +120,7 @@ class Connection {
 
   send(text: string, exchange: Exchange): void {
     this.exchange = exchange;
-    exchange.inFlight.add(exchange);
+    exchange.slot = exchange.inFlight.add(exchange);
     this.reader.expect();
     this.socket.ref();
     this.socket.write(text);
@@ -147,7 +145,7 @@ class Connection {
   private onEnd(reusable: boolean): void {
     const exchange = this.exchange!;
     this.exchange = undefined;
-    exchange.inFlight.delete(exchange);
+    exchange.inFlight.delete(exchange.slot, exchange);
     exchange.body!.end();
     if (reusable && !this.dead) this.pool.release(this);
     else this.destroy();
@@ -165,7 +163,7 @@ class Connection {
     this.exchange = undefined;
     this.destroy();
     if (!exchange) return;
-    exchange.inFlight.delete(exchange);
+    exchange.inFlight.delete(exchange.slot, exchange);
     if (exchange.body) exchange.body.fail(error);
     else exchange.reject(error);
   }
@@ -201,7 +199,7 @@ export class SocketPool {
   }
 
   /** Sends `request`; resolves with the status and headers (the body follows), rejects when no answer came. */
-  request(request: LeanRequest, inFlight: Set<Abortable>): Promise<LeanResponse> {
+  request(request: LeanRequest, inFlight: InFlight): Promise<LeanResponse> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(socketError('the upstream connection pool is closed', 'UND_ERR_DESTROYED'));
       const text = this.serializer.text(request);
