@@ -2,7 +2,7 @@
 // would) or the same-run baseline (a bare node:http server, spawned the same
 // way), read a process's resident memory from /proc, and a few statistics.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,7 @@ export function startGateway(toml = '', launch = {}) {
 
 /** Resident memory of `pid` in MB (VmRSS), and its peak (VmHWM). @param {number} pid */
 export function rssOf(pid) {
+  if (!existsSync(`/proc/${pid}`)) throw new Error(`process ${pid} is gone: it exited or was killed while the bench measured it (see its output above)`);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (/** @type {string} */ name) => Number(status.match(new RegExp(`^${name}:\\s+(\\d+)`, 'm'))?.[1] ?? NaN) / 1024;
   return { rss_mb: +field('VmRSS').toFixed(1), peak_mb: +field('VmHWM').toFixed(1) };
