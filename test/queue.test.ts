@@ -50,6 +50,21 @@ afterEach(async () => {
 
 const call = (n: number, extra: object = {}) => ({ destination: 'cloud', tool: 'record', arguments: { n }, ...extra });
 
+describe('offline queue identity', () => {
+  it('keeps its sender id across reopens of one database, and makes a new one for another', async () => {
+    const dest = new Destination();
+    const first = await makeQueue(dest);
+    const id = first.q.senderId;
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    await first.q.close();
+    first.db.close();
+    const again = await makeQueue(dest, {}, first.dir);
+    expect(again.q.senderId).toBe(id);
+    const other = await makeQueue(dest);
+    expect(other.q.senderId).not.toBe(id);
+  });
+});
+
 describe('offline queue policies', () => {
   it('expires calls past their TTL, reports them and never sends them', async () => {
     const dest = new Destination();

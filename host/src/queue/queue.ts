@@ -148,8 +148,12 @@ export class OfflineQueue {
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       seed: persistentSeed(store),
     });
-    const senderId = store.getState('queue.sender_id') ?? randomUUID();
-    store.setState('queue.sender_id', senderId);
+    // Written once, when first made: a write on every open would cost a synchronous commit at each start.
+    let senderId = store.getState('queue.sender_id');
+    if (senderId === undefined) {
+      senderId = randomUUID();
+      store.setState('queue.sender_id', senderId);
+    }
     const destinationDefaults = { ...DEFAULT_LIMITS, ...options.defaults };
     for (const [name, o] of Object.entries(options.destinations)) scheduler.configure(name, limitsOf(o, destinationDefaults));
     const parts: QueueParts = {
