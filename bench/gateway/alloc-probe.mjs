@@ -66,6 +66,8 @@ async function stop() {
   /** @type {number[]} */
   const survivedKB = [];
   let youngKB = 0;
+  /** Every collection in turn: a scavenge as `promotedKB/survivedKB`, another kind by its name. */
+  const sequence = [];
   for (const gc of data?.statistics ?? []) {
     allocated += gc.beforeGC.heapStatistics.usedHeapSize - after;
     after = gc.afterGC.heapStatistics.usedHeapSize;
@@ -75,11 +77,14 @@ async function stop() {
     pauses.total += gc.cost;
     pauses.max = Math.max(pauses.max, gc.cost);
     pauses.all.push(Math.round(gc.cost));
-    if (gc.gcType === 'Scavenge') {
+    if (gc.gcType !== 'Scavenge') sequence.push(gc.gcType);
+    else {
       const [before, afterGc] = [gc.beforeGC.heapSpaceStatistics, gc.afterGC.heapSpaceStatistics];
       // Kept by the scavenge: copied within the young generation or promoted.
       survivedKB.push(Math.round((gc.afterGC.heapStatistics.usedHeapSize - (gc.beforeGC.heapStatistics.usedHeapSize - usedIn(before, 'new_space'))) / 1024));
-      promoted += usedIn(afterGc, 'old_space') - usedIn(before, 'old_space');
+      const promotedNow = usedIn(afterGc, 'old_space') - usedIn(before, 'old_space');
+      promoted += promotedNow;
+      sequence.push(`${Math.round(promotedNow / 1024)}/${survivedKB.at(-1)}`);
       youngKB = Math.round((afterGc.find((space) => space.spaceName === 'new_space')?.spaceSize ?? 0) / 1024);
     }
   }
@@ -93,7 +98,7 @@ async function stop() {
   }
   window = undefined;
   if (out) {
-    writeFileSync(`${out}.part`, JSON.stringify({ allocated, promoted, collections, pausesUs, survivedKB, youngKB, profile }));
+    writeFileSync(`${out}.part`, JSON.stringify({ allocated, promoted, collections, pausesUs, survivedKB, youngKB, sequence, profile }));
     renameSync(`${out}.part`, out);
   }
 }

@@ -6,9 +6,11 @@
 // window, and what scavenges moved to the old generation. Also the collections
 // per 10k calls, by kind, and the scavenges' pauses. Fronts are measured in
 // turn, the order alternating every round; the fixture is shared.
+// --sequence yes adds each round's collections in turn: a scavenge as
+// "promoted KB/survived KB", another kind by its name.
 //
 //   node bench/gateway/alloc.mjs [--base /other/checkout] [--calls 10000] [--clients 10] [--rounds 3]
-//          [--floor no] [--upstream stdio] [--this-node-flags "--max-semi-space-size=8"]
+//          [--floor no] [--upstream stdio] [--this-node-flags "--max-semi-space-size=8"] [--sequence yes]
 //   node bench/gateway/alloc.mjs --profile all|promoted|live [--sample 512] [--top 40]
 //
 // --profile: a sampling heap profile of this checkout's gateway over the
@@ -32,7 +34,7 @@ const PROFILES = ['all', 'promoted', 'live'];
 
 /** @param {string[]} argv */
 function parseArgs(argv) {
-  const options = { base: '', calls: 10_000, clients: 10, rounds: 3, floor: true, upstream: 'http', thisNodeFlags: /** @type {string[]} */ ([]), profile: '', sample: 512, top: 40 };
+  const options = { base: '', calls: 10_000, clients: 10, rounds: 3, floor: true, upstream: 'http', thisNodeFlags: /** @type {string[]} */ ([]), sequence: false, profile: '', sample: 512, top: 40 };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${flag}: a value is missing`);
@@ -43,6 +45,7 @@ function parseArgs(argv) {
     else if (flag === '--floor') options.floor = value !== 'no';
     else if (flag === '--upstream') options.upstream = value;
     else if (flag === '--this-node-flags') options.thisNodeFlags = value.split(' ').filter(Boolean);
+    else if (flag === '--sequence') options.sequence = value === 'yes';
     else if (flag === '--profile') options.profile = value;
     else if (flag === '--sample') options.sample = Number(value);
     else if (flag === '--top') options.top = Number(value);
@@ -123,6 +126,7 @@ async function callAll(clients, calls) {
  * @property {Record<string, { total: number; max: number; all: number[] }>} pausesUs
  * @property {number[]} survivedKB
  * @property {number} youngKB
+ * @property {string[]} sequence
  * @property {{ head: ProfileNode } | null} profile
  */
 
@@ -223,7 +227,7 @@ async function main() {
     for (let round = 0; round < options.rounds; round++) {
       for (const front of round % 2 ? [...fronts].reverse() : fronts) {
         const result = await measure(front, sessions.get(front) ?? [], options.calls);
-        (rows[front.name] ??= []).push(figures(result, options.calls));
+        (rows[front.name] ??= []).push({ ...figures(result, options.calls), ...(options.sequence ? { sequence: result.sequence.join(' ') } : {}) });
         if (result.profile) process.stdout.write(`${JSON.stringify({ round, profile: options.profile, ...allocators(result.profile.head, options.calls, options.top) }, null, 1)}\n`);
       }
     }
