@@ -23,10 +23,14 @@ export interface Principal {
   readonly address?: string;
 }
 
+/** The scopes of local principals: none. One set for all of them (scopes are read-only), not one per request. */
+const NO_SCOPES: ReadonlySet<string> = new Set<string>();
+
 /** The process that started the gateway over stdio (Claude Desktop): it owns the gateway. */
-export const STDIO_PRINCIPAL: Principal = Object.freeze({ id: 'local:stdio', kind: 'local', name: 'stdio', scopes: new Set<string>() });
+export const STDIO_PRINCIPAL: Principal = Object.freeze({ id: 'local:stdio', kind: 'local', name: 'stdio', scopes: NO_SCOPES });
 
 /** A caller on a loopback address, on a gateway configured without authentication (the zero-config default). */
 export function loopbackPrincipal(address: string | undefined): Principal {
-  return { id: 'local:loopback', kind: 'local', name: 'loopback', scopes: new Set<string>(), ...(address ? { address } : {}) };
+  if (!address) return { id: 'local:loopback', kind: 'local', name: 'loopback', scopes: NO_SCOPES };
+  return { id: 'local:loopback', kind: 'local', name: 'loopback', scopes: NO_SCOPES, address };
 }
