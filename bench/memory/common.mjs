@@ -25,6 +25,12 @@ const BARE_SERVER = `
  * @typedef {{ spacesFile?: string; nodeFlags?: string[] }} Launch
  */
 
+/** Every process a bench started and has not seen exit: killed when the bench process exits, however it ends. */
+const started = new Set();
+process.once('exit', () => {
+  for (const child of started) child.kill('SIGKILL');
+});
+
 /**
  * Spawns `args` with node and resolves once it logged its URL.
  * @param {string[]} args
@@ -36,6 +42,8 @@ function startNode(args, { spacesFile, nodeFlags = [] }) {
     const preload = spacesFile ? ['--import', join(ROOT, 'bench/memory/spaces-preload.mjs')] : [];
     const env = spacesFile ? { ...process.env, SPACES_FILE: spacesFile } : process.env;
     const child = spawn(process.execPath, [...nodeFlags, ...preload, ...args], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    started.add(child);
+    child.once('exit', () => started.delete(child));
     let seen = '';
     child.stderr.setEncoding('utf8');
     const onData = (/** @type {string} */ chunk) => {
