@@ -215,7 +215,6 @@ export class PeerProvider implements Provider {
     return opening;
   }
 
-
   private setState(state: ProviderHealth['state'], detail?: string): void {
     if (this.state.state === state && this.state.detail === detail) return;
     this.state = { state, since: Date.now(), ...(detail ? { detail } : {}) };

@@ -45,7 +45,7 @@ export function gatewayMetrics(health: GatewayGauges, extra = ''): string {
   return lines.join('\n') + '\n' + extra;
 }
 
-/** The process's own resources, read at each scrape (Node gives them without a syscall per field but one for the RSS). */
+/** The process's own resources, read at each scrape. */
 export interface ProcessSample {
   rssBytes: number;
   cpuSeconds: number;

@@ -399,7 +399,6 @@ export class UpstreamProvider implements Provider {
     };
   }
 
-
   /** Runs `fn` as a tracked call; a transport failure on HTTP triggers a reconnect. */
   private async tracked<T>(context: ProviderCallContext, fn: (client: Client, options: RequestOptions, meta?: Meta) => Promise<T>): Promise<T> {
     // Each await is a turn of the microtask queue per call: only taken when there is something to wait for.
