@@ -162,6 +162,30 @@ describe('sleep on idle', () => {
     expect(sleeps).toBeGreaterThanOrEqual(1);
     expect((await rest(gateway, '/metrics')).text).toMatch(new RegExp(`^mcp_edge_power_sleeps_total ${sleeps}$`, 'm'));
   });
+
+  it('does not fall asleep while a call runs longer than sleep_on_idle_ms; it sleeps once the call is over (the CI failure of stop 26)', async () => {
+    const gateway = await startGateway({ power: { sleep_on_idle_ms: 200 }, upstreams: [replica('one', { env: { REPLICA_NAME: 'one', PID_TOOL: '1' } })] });
+    await gateway.ready();
+    const client = await connectClient(gateway);
+    const tools = (await client.listTools()).tools.map((t) => t.name);
+    const named = (end: string) => tools.find((n) => n.endsWith(end))!;
+    const stop = new AbortController();
+    const slow = client.callTool({ name: named('slow'), arguments: {} }, undefined, { signal: stop.signal }).catch((err: unknown) => err);
+    // The fixture counts the slow calls it holds: the call is in flight, past the gateway. A loaded
+    // machine may have put the gateway to sleep before it arrived, so the count and the pid start here.
+    await eventually(async () => (textOf(await client.callTool({ name: named('waiting'), arguments: {} })) === '1' ? true : undefined), 10_000, 'the slow call to arrive');
+    const pid = Number(textOf(await client.callTool({ name: named('pid'), arguments: {} })));
+    expect(Number.isInteger(pid) && pid > 0).toBe(true);
+    const sleeps = gateway.power.status().sleeps;
+    // Four idle periods with only the slow call running.
+    await new Promise((r) => setTimeout(r, 800));
+    expect(gateway.power.status()).toMatchObject({ asleep: false, sleeps });
+    expect(alive(pid)).toBe(true);
+    stop.abort();
+    expect(await slow).toBeInstanceOf(Error);
+    await eventually(() => (gateway.power.status().asleep ? true : undefined), 10_000, 'the gateway to fall asleep after the call');
+    await eventually(() => (!alive(pid) ? true : undefined), 10_000, 'the child to exit');
+  });
 });
 
 describe('power.auto (battery and temperature from sysfs)', () => {

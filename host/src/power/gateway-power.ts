@@ -59,12 +59,13 @@ export function gatewayPower(settings: PowerSettings, parts: PoweredParts): Powe
       }
     },
   };
+  const upstreams = () => parts.aggregator.slots.map((s) => s.provider).filter(isUpstream);
   const sleepUpstreams = async () => {
-    const upstreams = parts.aggregator.slots.map((s) => s.provider).filter(isUpstream);
-    const slept = await Promise.all(upstreams.map((u) => u.sleep()));
+    const slept = await Promise.all(upstreams().map((u) => u.sleep()));
     return slept.filter(Boolean).length;
   };
-  return new PowerControl(settings, { router: parts.router, loops, sleepUpstreams, log: parts.log });
+  const busy = () => upstreams().some((u) => u.busy);
+  return new PowerControl(settings, { router: parts.router, loops, sleepUpstreams, busy, log: parts.log });
 }
 
 /** By its kind, not `instanceof`: the upstream module is loaded only when the config has upstreams (gateway.ts). */

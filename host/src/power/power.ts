@@ -29,6 +29,8 @@ export interface PowerTargets {
   loops: { pace(lowPower: boolean): void; sleep(): void; wake(): void };
   /** Stops idle upstream children; resolves with how many stopped. */
   sleepUpstreams(): Promise<number>;
+  /** Whether an upstream has a call in flight (or a child restarting): the gateway is not idle then. */
+  busy(): boolean;
   log: Logger;
 }
 
@@ -184,7 +186,10 @@ export class PowerControl {
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
       const idleFor = Date.now() - this.lastCallAt;
-      if (idleFor >= this.settings.sleepOnIdleMs) void this.sleep();
+      // A call longer than the idle time is not idleness: asleep, its upstream would keep running
+      // (it refuses to stop mid-call) with nothing left to put it to sleep later.
+      if (this.targets.busy()) this.armIdle(this.settings.sleepOnIdleMs);
+      else if (idleFor >= this.settings.sleepOnIdleMs) void this.sleep();
       else this.armIdle(this.settings.sleepOnIdleMs - idleFor);
     }, afterMs);
     this.idleTimer.unref();

@@ -215,6 +215,11 @@ export class UpstreamProvider implements Provider {
     return this.asleep;
   }
 
+  /** A call in flight, or the child restarting after sleep. */
+  get busy(): boolean {
+    return this.callers.length > 0 || this.waking !== undefined;
+  }
+
   /**
    * Stops an idle stdio child and keeps the catalog, so clients still see
    * its tools; the next call restarts it (see `awake`). Only a shared stdio
