@@ -59,13 +59,18 @@ export function gatewayPower(settings: PowerSettings, parts: PoweredParts): Powe
       }
     },
   };
-  const upstreams = () => parts.aggregator.slots.map((s) => s.provider).filter(isUpstream);
-  const sleepUpstreams = async () => {
-    const slept = await Promise.all(upstreams().map((u) => u.sleep()));
-    return slept.filter(Boolean).length;
+  const all = () => parts.aggregator.slots.map((s) => s.provider).filter(isUpstream);
+  const upstreams = {
+    async sleep() {
+      const slept = await Promise.all(all().map((u) => u.sleep()));
+      return slept.filter(Boolean).length;
+    },
+    busy: () => all().some((u) => u.busy),
+    wake() {
+      for (const u of all()) u.cancelSleep();
+    },
   };
-  const busy = () => upstreams().some((u) => u.busy);
-  return new PowerControl(settings, { router: parts.router, loops, sleepUpstreams, busy, log: parts.log });
+  return new PowerControl(settings, { router: parts.router, loops, upstreams, log: parts.log });
 }
 
 /** By its kind, not `instanceof`: the upstream module is loaded only when the config has upstreams (gateway.ts). */

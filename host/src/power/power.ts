@@ -27,10 +27,15 @@ export interface PowerTargets {
   router: CoreRouter;
   /** The background loops: paced for low power, stopped for sleep. */
   loops: { pace(lowPower: boolean): void; sleep(): void; wake(): void };
-  /** Stops idle upstream children; resolves with how many stopped. */
-  sleepUpstreams(): Promise<number>;
-  /** Whether an upstream has a call in flight (or a child restarting): the gateway is not idle then. */
-  busy(): boolean;
+  /** The stdio upstreams' children, stopped for sleep. */
+  upstreams: {
+    /** Stops the idle ones; resolves with how many stopped. */
+    sleep(): Promise<number>;
+    /** Whether one has a call in flight (or a child restarting): the gateway is not idle then. */
+    busy(): boolean;
+    /** The gateway woke: those that were not up when it fell asleep no longer stop once up. */
+    wake(): void;
+  };
   log: Logger;
 }
 
@@ -188,7 +193,7 @@ export class PowerControl {
       const idleFor = Date.now() - this.lastCallAt;
       // A call longer than the idle time is not idleness: asleep, its upstream would keep running
       // (it refuses to stop mid-call) with nothing left to put it to sleep later.
-      if (this.targets.busy()) this.armIdle(this.settings.sleepOnIdleMs);
+      if (this.targets.upstreams.busy()) this.armIdle(this.settings.sleepOnIdleMs);
       else if (idleFor >= this.settings.sleepOnIdleMs) void this.sleep();
       else this.armIdle(this.settings.sleepOnIdleMs - idleFor);
     }, afterMs);
@@ -207,13 +212,14 @@ export class PowerControl {
     this.asleepSince = Date.now();
     this.sleeps += 1;
     this.targets.loops.sleep();
-    const stopped = await this.targets.sleepUpstreams();
+    const stopped = await this.targets.upstreams.sleep();
     this.targets.log.info('power: asleep (no calls for power.sleep_on_idle_ms)', { upstreams_stopped: stopped });
   }
 
   private wake(): void {
     const sleptMs = Date.now() - (this.asleepSince ?? Date.now());
     this.asleepSince = undefined;
+    this.targets.upstreams.wake();
     this.targets.loops.wake();
     this.targets.loops.pace(this.mode === 'low');
     this.targets.log.debug('power: awake', { slept_ms: sleptMs });

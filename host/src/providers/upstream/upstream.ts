@@ -110,6 +110,8 @@ export class UpstreamProvider implements Provider {
   /** Put to sleep (power.sleep_on_idle_ms): the child is stopped, the catalog kept; the next call restarts it. */
   private asleep = false;
   private waking: Promise<void> | undefined;
+  /** Asked to sleep while not up (starting, or restarting after a loss): it sleeps once up. */
+  private sleepWhenUp = false;
 
   constructor(private readonly options: UpstreamOptions) {
     const s = options.settings;
@@ -182,6 +184,7 @@ export class UpstreamProvider implements Provider {
       await this.refreshAll(client);
       if (this.client !== client) return;
       this.options.log.info(`upstream ${this.id} is up`, { transport: this.opened.kind, tools: this.current.tools.length });
+      if (this.sleepWhenUp) void this.sleep();
     } catch (err) {
       await client.close().catch(() => undefined);
       if (this.client === client) this.lost(client, `could not connect: ${(err as Error).message}`);
@@ -224,11 +227,15 @@ export class UpstreamProvider implements Provider {
    * Stops an idle stdio child and keeps the catalog, so clients still see
    * its tools; the next call restarts it (see `awake`). Only a shared stdio
    * connection that is up with no call in flight sleeps; true when it did.
+   * One still (re)connecting sleeps once it is up, unless the gateway woke first.
    */
   async sleep(): Promise<boolean> {
     const client = this.client;
-    if (this.asleep || !client || this.closed || this.state.state !== 'up' || this.callers.length > 0) return false;
+    if (this.asleep || this.closed || this.callers.length > 0) return false;
     if (this.options.settings.connection.transport !== 'stdio' || this.links) return false;
+    // A child that comes up while the gateway sleeps would otherwise run until the next call.
+    this.sleepWhenUp = !client || this.state.state !== 'up';
+    if (this.sleepWhenUp || !client) return false;
     this.asleep = true;
     // Detached first: its close is not a loss (lost() ignores a client that is not current).
     this.client = undefined;
@@ -236,6 +243,11 @@ export class UpstreamProvider implements Provider {
     await client.close().catch(() => undefined);
     this.options.log.debug(`upstream ${this.id} is asleep (its process stopped until the next call)`);
     return true;
+  }
+
+  /** The gateway woke before this one came up: it stays up. */
+  cancelSleep(): void {
+    this.sleepWhenUp = false;
   }
 
   /** Restarts a sleeping child (once, however many calls wait for it). */
