@@ -186,26 +186,13 @@ describe('sleep on idle', () => {
     await eventually(() => (gateway.power.status().asleep ? true : undefined), 10_000, 'the gateway to fall asleep after the call');
     await eventually(() => (!alive(pid) ? true : undefined), 10_000, 'the child to exit');
   });
-  it('puts an upstream to sleep that comes back up while the gateway sleeps (its child had been killed)', async () => {
-    const restart = { initial_backoff_ms: 1500, max_backoff_ms: 1500, max_restarts: 100 };
-    const gateway = await startGateway({ upstreams: [replica('one', { restart })] });
-    await gateway.ready();
-    const upstream = gateway.aggregator.slots.map((s) => s.provider).find((p): p is UpstreamProvider => p instanceof UpstreamProvider)!;
-    const first = upstream.pid!;
-    process.kill(first, 'SIGKILL');
-    await eventually(() => (upstream.health().state === 'down' ? true : undefined), 10_000, 'the upstream to be down');
-    // Sleep on idle switched on now (as a config reload would): the gateway falls asleep while the upstream is down.
-    gateway.power.configure({ lowPowerMode: false, sleepOnIdleMs: 200 });
-    await eventually(() => (gateway.power.status().asleep ? true : undefined), 10_000, 'the gateway to fall asleep');
-    expect(upstream.sleeping).toBe(false);
-    // The restart 1.5 s after the loss brings a new child up, which goes to sleep at once.
-    await eventually(() => (upstream.sleeping ? true : undefined), 15_000, 'the restarted upstream to sleep');
-    expect(upstream.pid).toBeUndefined();
-    expect(gateway.power.status().asleep).toBe(true);
-  });
-
-  it('leaves that upstream running when the gateway woke before it came back up', async () => {
-    const restart = { initial_backoff_ms: 1500, max_backoff_ms: 1500, max_restarts: 100 };
+  /**
+   * A gateway asleep while its one upstream is down: its child killed, sleep on idle switched on
+   * (as a config reload would) before the restart RESTART_MS after the loss.
+   */
+  const RESTART_MS = 3000;
+  async function asleepWithUpstreamDown(): Promise<{ gateway: Gateway; upstream: UpstreamProvider }> {
+    const restart = { initial_backoff_ms: RESTART_MS, max_backoff_ms: RESTART_MS, max_restarts: 100 };
     const gateway = await startGateway({ upstreams: [replica('one', { restart })] });
     await gateway.ready();
     const upstream = gateway.aggregator.slots.map((s) => s.provider).find((p): p is UpstreamProvider => p instanceof UpstreamProvider)!;
@@ -213,6 +200,21 @@ describe('sleep on idle', () => {
     await eventually(() => (upstream.health().state === 'down' ? true : undefined), 10_000, 'the upstream to be down');
     gateway.power.configure({ lowPowerMode: false, sleepOnIdleMs: 200 });
     await eventually(() => (gateway.power.status().asleep ? true : undefined), 10_000, 'the gateway to fall asleep');
+    expect(upstream.health().state).toBe('down');
+    expect(upstream.sleeping).toBe(false);
+    return { gateway, upstream };
+  }
+
+  it('puts an upstream to sleep that comes back up while the gateway sleeps (its child had been killed)', async () => {
+    const { gateway, upstream } = await asleepWithUpstreamDown();
+    // The restart brings a new child up, which goes to sleep at once.
+    await eventually(() => (upstream.sleeping ? true : undefined), 15_000, 'the restarted upstream to sleep');
+    expect(upstream.pid).toBeUndefined();
+    expect(gateway.power.status().asleep).toBe(true);
+  });
+
+  it('leaves that upstream running when the gateway woke before it came back up', async () => {
+    const { gateway, upstream } = await asleepWithUpstreamDown();
     // A reload that wakes it (a long idle time now) before the restart: the upstream comes up and stays up.
     gateway.power.configure({ lowPowerMode: false, sleepOnIdleMs: 60_000 });
     expect(gateway.power.status().asleep).toBe(false);
