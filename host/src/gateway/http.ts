@@ -2,7 +2,7 @@
 // checks each request (method, headers, session, body) and hands valid
 // messages to the session's transport (streamable/session-transport.ts). The
 // gateway loads it with the first /mcp request (gateway.ts), with the MCP SDK.
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from '../crypto.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';

@@ -8,7 +8,7 @@
 // and audit rows as queue destinations).
 import { peerIdFromString } from '@libp2p/peer-id';
 import { UnsupportedProtocolError, type Stream } from '@libp2p/interface';
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from '../crypto.js';
 import type { AttestationEvidence, KeyCertification } from '../security/tpm/attestor.js';
 import type { TpmIdentity } from '../security/tpm/identity.js';
 import type { AttestationChannel, PeerAttestation } from '../security/tpm/peer-attestation.js';

@@ -12,7 +12,7 @@
 // before the loop reads what peers sent meanwhile, and by the clock alone
 // every peer looked silent at once (each node forgot and asked all its peers,
 // which made the next stall longer).
-import { createHash } from 'node:crypto';
+import { createHash } from '../crypto.js';
 import type { PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';

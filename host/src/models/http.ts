@@ -3,7 +3,7 @@
 // POST /v1/mcp/completions (the seed's endpoint; its JSON is in docs/inference.md).
 // Every answer says which engine served it and why: the mcp_edge member of the
 // JSON (of the last SSE chunk) and the x-mcp-edge-engine / -reason headers.
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from '../crypto.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { readJsonBody } from '../gateway/body.js';

@@ -6,7 +6,7 @@
 // the task queued with the queue's backoff, or for as long as the cloud's
 // Retry-After asked (a 429 or 503, capped at offline.sync_interval_seconds);
 // any other refusal ends it failed.
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from '../crypto.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { DestinationError, RetryLater, type DeliveryCall } from '../queue/delivery.js';
 import { generateMessages, generateResult, type GenerateArgs } from '../tools/generate.js';

@@ -5,7 +5,7 @@
 // with multi-row INSERTs. Acknowledgements go out only once the group is on
 // disk (disk-flush.ts); if the transaction throws, the core rolls back and
 // every call of the group is refused.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../crypto.js';
 import { PRIORITIES, type AdmitColumns, type Decision, type Priority } from '../core/queue.js';
 import type { DiskFlush } from './disk-flush.js';
 import { QueueError, storageError } from './errors.js';

@@ -5,7 +5,7 @@
 // OfflineQueue is the front door; its helpers do the work, each given the
 // shared parts (parts.ts) and never the queue: rebuild.ts at start,
 // group.ts for enqueues, delivery.ts for the delivery loop.
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from '../crypto.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createCodec, type EdgeCodec } from '../codec/index.js';
 import type { Algorithm, EdgeCore } from '../core/index.js';

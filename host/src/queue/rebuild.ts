@@ -5,7 +5,7 @@
 // between them, after the gateway is up: a deep backlog (a million rows
 // after a long outage) does not hold start-up back. Until it is done the
 // queue holds enqueues and deliveries back (queue.ts `ready`).
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../crypto.js';
 import { PRIORITIES, type Priority } from '../core/queue.js';
 import { endTask, type QueueParts } from './parts.js';
 import { errorResult } from './payload.js';

@@ -24,7 +24,7 @@
 // on a busy gateway, and a burst of calls within one millisecond shares one.
 // `mcp-edge keys revoke` takes far longer than that to commit and return, so
 // a request sent after it returns is refused.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from '../crypto.js';
 import type { Db } from '../storage/database.js';
 
 export const API_KEY_PREFIX = 'mcpe_';

@@ -6,7 +6,7 @@
 // or the loopback default), so mTLS composes with the others; one whose
 // certificate was presented but not verified (possible when client
 // certificates are optional) is refused, never treated as anonymous.
-import type { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from '../crypto.js';
 import type { IncomingMessage } from 'node:http';
 import { TLSSocket } from 'node:tls';
 import { HTTP_REFUSED } from '../protocol/jsonrpc.js';

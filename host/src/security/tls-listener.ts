@@ -5,7 +5,7 @@
 // reload(): a renewed certificate is served without a restart, and a
 // renewal that is broken (a key that does not match, a half-written file)
 // leaves the working one in place and says why.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../crypto.js';
 import { stat } from 'node:fs/promises';
 import type { ServerOptions as HttpServerOptions } from 'node:http';
 import { createServer, type Server as HttpsServer, type ServerOptions } from 'node:https';

@@ -3,7 +3,7 @@
 // bundles. Each problem is reported with the config key that names the file
 // and what to do, at start (a ConfigError) and on every reload (the old
 // material stays in use). OpenSSL's own errors say far less.
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPrivateKey, X509Certificate, type KeyObject } from '../crypto.js';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 

@@ -5,7 +5,7 @@
 // costs one small object and one `run` per HTTP request (and per tools/call);
 // everything else (the trace id, say) is worked out only when a line is written.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../crypto.js';
 
 /** The request a log line belongs to. Keys are as the JSON lines name them. */
 export interface RequestLogContext {

@@ -2,7 +2,7 @@
 // tools/call, a resource read, a prompt get, a refused authentication, a
 // denial, an admin action), and the row it becomes in SQLite. The gateway and
 // the CLI build events; only the writer (log.ts) turns them into rows.
-import { hash } from 'node:crypto';
+import { hash } from '../../crypto.js';
 import { canonicalJson } from '../pinning/digest.js';
 
 /**

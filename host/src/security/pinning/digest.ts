@@ -4,7 +4,7 @@
 // another order keeps its pin, while any change to what a client would see
 // (name, title, description, schemas, annotations, icons, execution, _meta)
 // is a new digest. Array order counts: `enum` and `oneOf` orders can matter.
-import { createHash } from 'node:crypto';
+import { createHash } from '../../crypto.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 
 /** A JSON value: what a definition that came over the wire is made of. */

@@ -3,7 +3,7 @@
 // TPM. A secret is wrapped so that only the TPM holding this EK can unwrap it,
 // and only for a key with this AK's name. If the node answers with the
 // secret, the AK lives in the same TPM as the certified EK.
-import { createCipheriv, createHmac, publicEncrypt, randomBytes, constants } from 'node:crypto';
+import { createCipheriv, createHmac, publicEncrypt, randomBytes, constants } from '../../crypto.js';
 import { ALG, readPublicArea, tpm2b, u32 } from './wire.js';
 
 /** KDFa with SHA-256 (Part 1, 11.4.10.2): `bits` of key material from `key`, a label and two contexts. */

@@ -1,7 +1,7 @@
 // The node's TPM identity: the endorsement key (EK) the manufacturer
 // certified, and the attestation key (AK) the gateway creates once under the
 // endorsement hierarchy and persists. Neither private key ever leaves the TPM.
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate } from '../../crypto.js';
 import { TpmError } from './errors.js';
 import { TR, type Tpm } from './esys.js';
 import { AK_ATTRIBUTES, AK_HANDLE, akTemplate, EK_CERT_INDEX, EK_HANDLE, ekTemplate, emptySensitive } from './templates.js';

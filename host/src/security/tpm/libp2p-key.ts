@@ -3,7 +3,7 @@
 // signature (TPM2_Sign). Its public key is an ordinary libp2p RSA public key,
 // so its peer id is the usual one and every peer verifies its handshakes,
 // peer records and gossip with stock libp2p code.
-import { createHash } from 'node:crypto';
+import { createHash } from '../../crypto.js';
 import { publicKeyFromRaw } from '@libp2p/crypto/keys';
 import type { AbortOptions, RSAPrivateKey, RSAPublicKey } from '@libp2p/interface';
 import { TpmError } from './errors.js';

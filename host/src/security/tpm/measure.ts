@@ -3,7 +3,7 @@
 // validated config. The TPM only keeps the running hash; the gateway keeps the
 // events (the event log) so a verifier can replay them and compare each
 // digest with the reference it trusts.
-import { createHash } from 'node:crypto';
+import { createHash } from '../../crypto.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -7,12 +7,12 @@
 // nonce of this gateway's verifier. For a destination the check sits in its
 // fetch: a refusal fails the request, so the queue keeps the calls and retries
 // with its backoff. The mesh asks over a libp2p stream (mesh/attestation.ts).
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate } from '../../crypto.js';
 import { readFileSync } from 'node:fs';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { AuditRecorder } from '../audit/log.js';
 import type { Logger } from '../../telemetry/log.js';
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject } from '../../crypto.js';
 import type { AttestationEvidence, KeyCertification } from './attestor.js';
 import { TpmError } from './errors.js';
 import type { PeerAttestationConfig } from './settings.js';

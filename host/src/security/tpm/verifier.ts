@@ -3,7 +3,7 @@
 // refusal has a stable reason; the checks follow the known verifier failures
 // (a reused or foreign nonce, a quote signed by another key, PCR values that
 // do not match the signed digest, a measurement that is not the reference).
-import { createHash, randomBytes, timingSafeEqual, verify as verifySignature, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual, verify as verifySignature, X509Certificate, type KeyObject } from '../../crypto.js';
 import type { AttestationEvidence, KeyCertification } from './attestor.js';
 import { makeCredential } from './credential.js';
 import type { TpmIdentity } from './identity.js';

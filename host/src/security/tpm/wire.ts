@@ -1,7 +1,7 @@
 // TPM 2.0 structures in their wire format (TPM 2.0 Part 2: big-endian, sizes
 // before contents). The gateway builds its inputs and reads the TPM's outputs
 // here; libtss2-mu only converts between these bytes and the C structures.
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from '../../crypto.js';
 
 export const ALG = { RSA: 0x0001, SHA256: 0x000b, AES: 0x0006, NULL: 0x0010, RSASSA: 0x0014, ECDSA: 0x0018, ECC: 0x0023, CFB: 0x0043 } as const;
 export const ECC_NIST_P256 = 0x0003;
