@@ -70,6 +70,12 @@ describe('an idle gateway on its defaults', () => {
     expect(builtins.filter((m) => /^(tls|https|_tls_wrap|_tls_common)$/.test(m))).toEqual([]);
   });
 
+  it("has loaded node:crypto but not its WebCrypto, nor node:http's WebSocket (Node's undici): no builtin came in through its ES module facade", async () => {
+    const { builtins } = await loadedByAStart();
+    expect(builtins).toContain('crypto');
+    expect(builtins.filter((m) => /^internal\/crypto\/webcrypto$|^internal\/deps\/undici\//.test(m))).toEqual([]);
+  });
+
   it("has not loaded the MCP SDK's schemas (types.js) nor its Server: the first MCP request loads them", async () => {
     const idle = await loadedByAStart();
     expect(idle.files.some((f) => /[\\/]host[\\/]dist[\\/]/.test(f))).toBe(true);
