@@ -234,8 +234,11 @@ export class UpstreamProvider implements Provider {
     if (this.asleep || this.closed || this.callers.length > 0) return false;
     if (this.options.settings.connection.transport !== 'stdio' || this.links) return false;
     // A child that comes up while the gateway sleeps would otherwise run until the next call.
-    this.sleepWhenUp = !client || this.state.state !== 'up';
-    if (this.sleepWhenUp || !client) return false;
+    if (!client || this.state.state !== 'up') {
+      this.sleepWhenUp = true;
+      return false;
+    }
+    this.sleepWhenUp = false;
     this.asleep = true;
     // Detached first: its close is not a loss (lost() ignores a client that is not current).
     this.client = undefined;
