@@ -14,6 +14,7 @@
 // which made the next stall longer).
 import { createHash } from '../crypto.js';
 import type { PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface';
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { create as createDigest } from 'multiformats/hashes/digest';
@@ -39,6 +40,10 @@ const MIN_EXCHANGE_TIMEOUT_MS = 10_000;
 const GOSSIP_SETTLE_MS = 15_000;
 /** The largest announcement a node reads from a peer. */
 const MAX_ANNOUNCEMENT_BYTES = 4 * 1024 * 1024;
+/** The most addresses an announcement carries (and a node takes from one). */
+const MAX_ANNOUNCED_ADDRS = 32;
+/** The multicodec of a multiaddr's /p2p/<peer id> part. */
+const P2P_CODE = 421;
 
 /** One shared tool as announced. */
 export interface SharedTool {
@@ -68,8 +73,10 @@ export interface SharedOffer {
 const digestText = z.string().regex(/^[0-9a-f]{64}$/);
 
 // Nodes from before resources and prompts were shared announce tools only: the lists default to empty.
+// `addrs`, the announcer's own addresses, came later too.
 const announcementSchema = z.object({
   v: z.literal(1),
+  addrs: z.array(z.string().max(1024)).max(MAX_ANNOUNCED_ADDRS).default([]),
   resources: z
     .array(z.object({ definition: z.object({ uri: z.string().min(1).max(2048), name: z.string().max(256) }).passthrough(), digest: digestText }))
     .max(1000)
@@ -246,8 +253,18 @@ export class Discovery {
     }
   }
 
+  /**
+   * What this node shares, and where it can be dialled: a peer that hears it
+   * through others (gossip passed on) has no link to this node and may find
+   * no address for it in the DHT yet (a node that just joined), and a call
+   * to one of its tools needs one.
+   */
   private announcement(): Uint8Array {
-    return new TextEncoder().encode(JSON.stringify({ v: 1, ...this.shared }));
+    const addrs = this.node
+      .getMultiaddrs()
+      .slice(0, MAX_ANNOUNCED_ADDRS)
+      .map((a) => a.toString());
+    return new TextEncoder().encode(JSON.stringify({ v: 1, addrs, ...this.shared }));
   }
 
   /**
@@ -360,6 +377,7 @@ export class Discovery {
       return;
     }
     const peer = from.toString();
+    void this.learnAddresses(from, parsed.addrs);
     const tools = parsed.tools.map((t) => ({ definition: t.definition as Tool, digest: t.digest, idempotent: t.idempotent }));
     const resources = parsed.resources.map((r) => ({ definition: r.definition as Resource, digest: r.digest }));
     const prompts = parsed.prompts.map((p) => ({ definition: p.definition as Prompt, digest: p.digest }));
@@ -369,6 +387,37 @@ export class Discovery {
     if (!before || fingerprint(before) !== fingerprint(entry)) {
       this.log.info(`mesh: peer ${peer} shares ${tools.length} tool(s), ${resources.length} resource(s), ${prompts.length} prompt(s)`, { tools: tools.map((t) => t.definition.name) });
       this.emit(peer);
+    }
+  }
+
+  /**
+   * Puts the addresses `peer` announced (the message is signed with its key)
+   * in the peer store, for a peer this node has no connection to: its own
+   * word replaces what the store held. A connected peer's addresses come from
+   * identify. Unreadable ones, and those naming another peer, are left out.
+   */
+  private async learnAddresses(peer: PeerId, announced: readonly string[]): Promise<void> {
+    if (announced.length === 0 || this.node.getConnections(peer).length > 0 || peer.equals(this.node.peerId)) return;
+    const addrs = new Map<string, Multiaddr>();
+    for (const text of announced) {
+      let addr: Multiaddr;
+      try {
+        addr = multiaddr(text);
+      } catch {
+        continue;
+      }
+      const named = addr.getComponents().findLast((c) => c.code === P2P_CODE)?.value;
+      if (named !== undefined && named !== peer.toString()) continue;
+      const own = named === undefined ? addr : addr.decapsulateCode(P2P_CODE);
+      addrs.set(own.toString(), own);
+    }
+    if (addrs.size === 0) return;
+    try {
+      const known = await this.node.peerStore.get(peer).catch(() => undefined);
+      const same = known !== undefined && known.addresses.length === addrs.size && known.addresses.every((a) => addrs.has(a.multiaddr.toString()));
+      if (!same) await this.node.peerStore.patch(peer, { multiaddrs: [...addrs.values()] });
+    } catch (err) {
+      this.log.debug(`mesh: keeping the addresses peer ${peer.toString()} announced failed`, { error: (err as Error).message });
     }
   }
 
