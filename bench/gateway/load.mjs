@@ -16,7 +16,7 @@ const SETUP_BATCH = 10;
  * @param {number[]} sorted
  * @param {number} p  0..100
  */
-function percentile(sorted, p) {
+export function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   const rank = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
   return sorted[Math.max(0, rank)] ?? NaN;
@@ -104,10 +104,11 @@ async function clientLoop(client, call, clock, samples, errors) {
  * test_simple_text under the name the target gives it, unless `call` names
  * another tool, its arguments and its check; `headers` go with every request
  * (a credential the target asks for), or `headersOf(i)` per client.
+ * `samplesOut`, when given, gets every latency of the window (tail.mjs pools them).
  * @param {string} url
- * @param {{ clients: number; warmupMs: number; measureMs: number; rate?: number; onWindowStart?: () => void; onWindowEnd?: () => void; tls?: import('node:tls').ConnectionOptions; tool?: string; call?: Call; headers?: Record<string, string>; headersOf?: (i: number) => Record<string, string> }} options
+ * @param {{ clients: number; warmupMs: number; measureMs: number; rate?: number; onWindowStart?: () => void; onWindowEnd?: () => void; tls?: import('node:tls').ConnectionOptions; tool?: string; call?: Call; headers?: Record<string, string>; headersOf?: (i: number) => Record<string, string>; samplesOut?: number[] }} options
  */
-export async function runLoad(url, { clients, warmupMs, measureMs, rate = 0, onWindowStart, onWindowEnd, tls, tool = TOOL, call = { tool, args: {}, check: checkSimpleText }, headers = {}, headersOf }) {
+export async function runLoad(url, { clients, warmupMs, measureMs, rate = 0, onWindowStart, onWindowEnd, tls, tool = TOOL, call = { tool, args: {}, check: checkSimpleText }, headers = {}, headersOf, samplesOut }) {
   const pool = { keepAlive: true, maxSockets: clients + 4 };
   const agent = url.startsWith('https:') ? new https.Agent({ ...pool, ...tls }) : new http.Agent(pool);
   try {
@@ -126,6 +127,7 @@ export async function runLoad(url, { clients, warmupMs, measureMs, rate = 0, onW
     onWindowEnd?.();
     await Promise.all(sessions.map((c) => c.close()));
     samples.sort((a, b) => a - b);
+    if (samplesOut) for (const sample of samples) samplesOut.push(sample);
     return {
       clients,
       calls: samples.length,

@@ -79,8 +79,9 @@ async function main() {
   try {
     /** @type {Record<string, { url: string; pid: number | undefined }>} */
     const all = { direct: fixture, ...gateways };
-    // Once each, not measured: one-time costs (JIT, the token vocabulary) are not per-call costs.
-    for (const target of Object.values(all)) await runLoad(target.url, { clients: 1, warmupMs: 0, measureMs: 1000 });
+    // Once each, not measured: one-time costs (JIT, the token vocabulary) are not per-call costs. Five seconds
+    // at 10 clients, as run.mjs: the fixture's JIT takes a few seconds of calls to settle (README, "Warm-up").
+    for (const target of Object.values(all)) await runLoad(target.url, { clients: 10, warmupMs: 0, measureMs: 5000 });
     for (let pass = 0; pass < options.rounds; pass++) {
       for (const clients of options.clients) {
         const pair = pass % 2 === 0 ? ['base', 'this'] : ['this', 'base'];
