@@ -110,12 +110,32 @@ export async function startMcpProxy() {
  * @returns {Promise<BenchTarget>}
  */
 export async function startFloor(fixtureUrl) {
-  const proc = await startProcess(process.execPath, [join(import.meta.dirname, 'floor.mjs'), fixtureUrl], {
-    ready: /listening (http:\/\/127\.0\.0\.1:\d+\/mcp)/, name: 'node-floor',
+  return startForwarder('node-floor', 'floor.mjs', fixtureUrl);
+}
+
+/**
+ * The raw-socket floor (floor-net.mjs): the node-floor's work without
+ * node:http, in front of that same fixture: how much of the floor is node:http.
+ * @param {string} fixtureUrl
+ * @returns {Promise<BenchTarget>}
+ */
+export async function startNetFloor(fixtureUrl) {
+  return startForwarder('net-floor', 'floor-net.mjs', fixtureUrl);
+}
+
+/**
+ * @param {string} name
+ * @param {string} script  next to this file
+ * @param {string} fixtureUrl
+ * @returns {Promise<BenchTarget>}
+ */
+async function startForwarder(name, script, fixtureUrl) {
+  const proc = await startProcess(process.execPath, [join(import.meta.dirname, script), fixtureUrl], {
+    ready: /listening (http:\/\/127\.0\.0\.1:\d+\/mcp)/, name,
   });
   const url = proc.match?.[1];
-  if (!url) throw new Error('node-floor printed no URL');
-  return { name: 'node-floor', url, pid: proc.child.pid, stop: proc.stop };
+  if (!url) throw new Error(`${name} printed no URL`);
+  return { name, url, pid: proc.child.pid, stop: proc.stop };
 }
 
 /** mcp-edge.toml for the gateway fronting a running fixture over Streamable HTTP (`transport = "http"`). */
