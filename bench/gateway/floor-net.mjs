@@ -10,6 +10,7 @@
 //
 //   node bench/gateway/floor-net.mjs UPSTREAM_URL   (prints "listening URL")
 import net from 'node:net';
+import { reserialize } from './reserialize.mjs';
 
 const upstream = new URL(process.argv[2] ?? '');
 const HOST = `${upstream.hostname}:${upstream.port}`;
@@ -69,15 +70,6 @@ function readMessages(socket, onMessage) {
       onMessage(lines[0] ?? '', headers, message.body);
     }
   });
-}
-
-/** A JSON body parsed and written again; an SSE body's data lines the same (as floor.mjs). */
-function reserialize(/** @type {Buffer} */ body, /** @type {string} */ type) {
-  if (body.length === 0) return body;
-  if (type.startsWith('application/json')) return Buffer.from(JSON.stringify(JSON.parse(body.toString('utf8'))));
-  if (!type.startsWith('text/event-stream')) return body;
-  const lines = body.toString('utf8').split('\n').map((line) => (line.startsWith('data: ') ? `data: ${JSON.stringify(JSON.parse(line.slice(6)))}` : line));
-  return Buffer.from(lines.join('\n'));
 }
 
 /** @typedef {net.Socket & { answer?: OnMessage }} UpstreamSocket */

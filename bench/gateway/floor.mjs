@@ -10,6 +10,7 @@
 //
 //   node bench/gateway/floor.mjs UPSTREAM_URL   (prints "listening URL")
 import http from 'node:http';
+import { reserialize } from './reserialize.mjs';
 
 const upstream = new URL(process.argv[2] ?? '');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
@@ -25,15 +26,6 @@ function readAll(stream) {
     stream.on('end', () => resolve(Buffer.concat(chunks)));
     stream.on('error', reject);
   });
-}
-
-/** A JSON body parsed and written again; an SSE body's data lines the same. */
-function reserialize(/** @type {Buffer} */ body, /** @type {string} */ type) {
-  if (body.length === 0) return body;
-  if (type.startsWith('application/json')) return Buffer.from(JSON.stringify(JSON.parse(body.toString('utf8'))));
-  if (!type.startsWith('text/event-stream')) return body;
-  const lines = body.toString('utf8').split('\n').map((line) => (line.startsWith('data: ') ? `data: ${JSON.stringify(JSON.parse(line.slice(6)))}` : line));
-  return Buffer.from(lines.join('\n'));
 }
 
 const server = http.createServer(async (req, res) => {
