@@ -58,7 +58,7 @@ function parseArgs(argv) {
  * The unmeasured pass before each target's rows, in ms, at up to
  * TARGET_WARMUP_CLIENTS clients. Long enough for the JIT: the direct fixture
  * served ~5,000 calls/s at 10 clients after 1 s at 1 client, and ~10,500
- * once ~3 s at 10 clients had passed (bench/gateway/README.md, "Warm-up").
+ * once ~3 s at 10 clients had passed (bench/gateway/README.md, "the warm-up, and what it changes").
  */
 const TARGET_WARMUP_MS = 5000;
 const TARGET_WARMUP_CLIENTS = 10;

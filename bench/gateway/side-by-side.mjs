@@ -80,7 +80,7 @@ async function main() {
     /** @type {Record<string, { url: string; pid: number | undefined }>} */
     const all = { direct: fixture, ...gateways };
     // Once each, not measured: one-time costs (JIT, the token vocabulary) are not per-call costs. Five seconds
-    // at 10 clients, as run.mjs: the fixture's JIT takes a few seconds of calls to settle (README, "Warm-up").
+    // at 10 clients, as run.mjs: the fixture's JIT takes a few seconds of calls to settle (README, "the warm-up, and what it changes").
     for (const target of Object.values(all)) await runLoad(target.url, { clients: 10, warmupMs: 0, measureMs: 5000 });
     for (let pass = 0; pass < options.rounds; pass++) {
       for (const clients of options.clients) {
