@@ -14,7 +14,7 @@
 // Prints one JSON document on stdout. Real processes, 127.0.0.1 only.
 import os from 'node:os';
 import { stopAll } from '../../test/conformance/lib/processes.mjs';
-import { runLoad, round } from './load.mjs';
+import { runLoad, round, warmUp, WARMUP_CLIENTS } from './load.mjs';
 import { sampleRss, treeCpuMs } from './procstat.mjs';
 import { startContextForge } from './contextforge.mjs';
 import { startDirect, startFloor, startGateway, startMcpProxy, startNetFloor, startSupergateway } from './targets.mjs';
@@ -55,15 +55,6 @@ function parseArgs(argv) {
 }
 
 /**
- * The unmeasured pass before each target's rows, in ms, at up to
- * TARGET_WARMUP_CLIENTS clients. Long enough for the JIT: the direct fixture
- * served ~5,000 calls/s at 10 clients after 1 s at 1 client, and ~10,500
- * once ~3 s at 10 clients had passed (bench/gateway/README.md, "the warm-up, and what it changes").
- */
-const TARGET_WARMUP_MS = 5000;
-const TARGET_WARMUP_CLIENTS = 10;
-
-/**
  * All rows for one target; RSS is sampled over the largest-concurrency row.
  * @param {BenchTarget} target
  * @param {Options} options
@@ -76,8 +67,8 @@ async function benchTarget(target, options) {
   const largest = Math.max(...options.clients);
   // Once per target, not measured: what a process pays once (JIT, mcp-edge's
   // token vocabulary, loaded by analytics at its first flush) is not a per-call cost.
-  await runLoad(target.url, {
-    clients: Math.min(TARGET_WARMUP_CLIENTS, largest), warmupMs: 0, measureMs: TARGET_WARMUP_MS,
+  await warmUp(target.url, {
+    clients: Math.min(WARMUP_CLIENTS, largest),
     ...(target.tool ? { tool: target.tool } : {}), ...(target.headers ? { headers: target.headers } : {}),
   });
   for (const clients of options.clients) {

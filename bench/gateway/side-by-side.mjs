@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startProcess, stopAll } from '../../test/conformance/lib/processes.mjs';
 import { startFixtureHttp } from '../../test/conformance/lib/targets.mjs';
-import { round, runLoad } from './load.mjs';
+import { round, runLoad, warmUp } from './load.mjs';
 import { processCpuMs } from './procstat.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -79,9 +79,7 @@ async function main() {
   try {
     /** @type {Record<string, { url: string; pid: number | undefined }>} */
     const all = { direct: fixture, ...gateways };
-    // Once each, not measured: one-time costs (JIT, the token vocabulary) are not per-call costs. Five seconds
-    // at 10 clients, as run.mjs: the fixture's JIT takes a few seconds of calls to settle (README, "the warm-up, and what it changes").
-    for (const target of Object.values(all)) await runLoad(target.url, { clients: 10, warmupMs: 0, measureMs: 5000 });
+    for (const target of Object.values(all)) await warmUp(target.url);
     for (let pass = 0; pass < options.rounds; pass++) {
       for (const clients of options.clients) {
         const pair = pass % 2 === 0 ? ['base', 'this'] : ['this', 'base'];

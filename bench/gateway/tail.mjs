@@ -12,7 +12,7 @@
 //   node bench/gateway/tail.mjs [--clients 10] [--rounds 20] [--window-ms 1000] [--warmup-ms 300]
 import os from 'node:os';
 import { stopAll } from '../../test/conformance/lib/processes.mjs';
-import { percentile, round, runLoad } from './load.mjs';
+import { percentile, round, runLoad, warmUp } from './load.mjs';
 import { startDirect, startFloor, startGateway } from './targets.mjs';
 
 /** @param {string[]} argv */
@@ -45,8 +45,7 @@ async function main() {
   const direct = await startDirect();
   const targets = [direct, await startFloor(direct.url), await startGateway({}, { fixtureUrl: direct.url })];
   try {
-    // Warmed as run.mjs warms each target (the JIT takes a few seconds of calls to settle).
-    for (const target of targets) await runLoad(target.url, { clients: options.clients, warmupMs: 0, measureMs: 5000 });
+    for (const target of targets) await warmUp(target.url, { clients: options.clients });
     /** Each target's latencies pooled over its windows, and each window's p99. */
     const runs = targets.map((target) => ({ target, samples: /** @type {number[]} */ ([]), roundP99: /** @type {number[]} */ ([]), callsPerSec: /** @type {number[]} */ ([]) }));
     for (let r = 0; r < options.rounds; r++) {
