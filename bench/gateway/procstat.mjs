@@ -148,3 +148,15 @@ function statCpuMs(file) {
 export function rssMb(pid) {
   return Math.round(statusField(pid, 'VmRSS') / 102.4) / 10;
 }
+
+/**
+ * The whole machine's CPU time so far (/proc/stat, every CPU together, ms):
+ * busy (everything but idle and iowait) and all of it. Two readings give the
+ * busy cores over a window: busy difference over all difference, times CPUs.
+ */
+export function machineCpuMs() {
+  const fields = readFileSync('/proc/stat', 'utf8').slice(0, 200).split('\n', 1)[0]?.trim().split(/\s+/).slice(1, 9).map(Number) ?? [];
+  const all = fields.reduce((sum, ticks) => sum + ticks, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: (all - idle) * TICK_MS, all: all * TICK_MS };
+}

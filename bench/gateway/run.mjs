@@ -15,7 +15,7 @@
 import os from 'node:os';
 import { stopAll } from '../../test/conformance/lib/processes.mjs';
 import { runLoad, round, warmUp, WARMUP_CLIENTS } from './load.mjs';
-import { sampleRss, treeCpuMs } from './procstat.mjs';
+import { machineCpuMs, sampleRss, treeCpuMs } from './procstat.mjs';
 import { startContextForge } from './contextforge.mjs';
 import { startDirect, startFloor, startGateway, startMcpProxy, startNetFloor, startSupergateway } from './targets.mjs';
 
@@ -26,8 +26,14 @@ const PEERS = ['supergateway', 'mcp-proxy', 'contextforge'];
 /** @typedef {import('./targets.mjs').BenchTarget} BenchTarget */
 /**
  * One target at one concurrency.
- * @typedef {Awaited<ReturnType<typeof runLoad>> & { target: string; targetCpuMsPerCall: number | null; clientCpuMsPerCall: number | null }} Row
+ * upstreamCpuMsPerCall: the direct fixture's, for a target that fronts it over HTTP (else null: direct
+ * is the fixture, a stdio target's fixture child is in its own tree). totalCpuMsPerCall: the load
+ * generator's, the target's and that fixture's together. busyCores: the whole machine's, in the window.
+ * @typedef {Awaited<ReturnType<typeof runLoad>> & { target: string; targetCpuMsPerCall: number | null; clientCpuMsPerCall: number | null; upstreamCpuMsPerCall: number | null; totalCpuMsPerCall: number | null; busyCores: number | null }} Row
  */
+
+/** The targets that front the running direct fixture over HTTP (mcp-edge when the bench started it). */
+const HTTP_FRONTS = ['node-floor', 'net-floor', 'mcp-edge', 'contextforge'];
 
 /**
  * @param {string[]} argv
@@ -58,8 +64,9 @@ function parseArgs(argv) {
  * All rows for one target; RSS is sampled over the largest-concurrency row.
  * @param {BenchTarget} target
  * @param {Options} options
+ * @param {number} [upstreamPid]  the fixture the target fronts over HTTP, whose CPU per call is recorded too
  */
-async function benchTarget(target, options) {
+async function benchTarget(target, options, upstreamPid) {
   /** @type {Row[]} */
   const rows = [];
   /** @type {({ clients: number } & ReturnType<ReturnType<typeof sampleRss>['stop']>) | undefined} */
@@ -73,9 +80,13 @@ async function benchTarget(target, options) {
   });
   for (const clients of options.clients) {
     const sampler = clients === largest && target.pid ? sampleRss(target.pid) : undefined;
-    const cpu = { target: [NaN, NaN], client: [NaN, NaN] };
+    const cpu = { target: [NaN, NaN], client: [NaN, NaN], upstream: [NaN, NaN], busy: [NaN, NaN], all: [NaN, NaN] };
     const mark = (/** @type {0 | 1} */ i) => () => {
       cpu.target[i] = target.pid ? treeCpuMs(target.pid) : NaN;
+      cpu.upstream[i] = upstreamPid ? treeCpuMs(upstreamPid) : NaN;
+      const machine = machineCpuMs();
+      cpu.busy[i] = machine.busy;
+      cpu.all[i] = machine.all;
       const used = process.cpuUsage();
       cpu.client[i] = (used.user + used.system) / 1000;
     };
@@ -86,7 +97,13 @@ async function benchTarget(target, options) {
     if (sampler) rss = { clients, ...sampler.stop() };
     // CPU per call suffers less than latency from other work on a shared machine.
     const perCall = (/** @type {number[]} */ [start = NaN, end = NaN]) => (Number.isFinite(end - start) ? round((end - start) / Math.max(1, row.calls), 3) : null);
-    rows.push({ target: target.name, ...row, targetCpuMsPerCall: perCall(cpu.target), clientCpuMsPerCall: perCall(cpu.client) });
+    const [busy0 = NaN, busy1 = NaN] = cpu.busy;
+    const [all0 = NaN, all1 = NaN] = cpu.all;
+    const busyCores = all1 > all0 ? round(((busy1 - busy0) / (all1 - all0)) * os.cpus().length, 2) : null;
+    const [targetCpu, clientCpu, upstreamCpu] = [perCall(cpu.target), perCall(cpu.client), perCall(cpu.upstream)];
+    // Each call's CPU on every process that serves it: what the machine's busy cores divide into calls/s.
+    const totalCpuMsPerCall = targetCpu === null || clientCpu === null ? null : round(targetCpu + clientCpu + (upstreamCpu ?? 0), 3);
+    rows.push({ target: target.name, ...row, targetCpuMsPerCall: targetCpu, clientCpuMsPerCall: clientCpu, upstreamCpuMsPerCall: upstreamCpu, totalCpuMsPerCall, busyCores });
     process.stderr.write(`${target.name} x${clients}: p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, ${row.callsPerSec}/s\n`);
   }
   return { rows, rss };
@@ -109,9 +126,11 @@ function compareRows(rows, name, baseline) {
       p50Ratio: round(row.p50Ms / base.p50Ms, 3),
       p99Ratio: round(row.p99Ms / base.p99Ms, 3),
       throughputRatio: round(row.callsPerSec / base.callsPerSec, 3),
-      addedCpuMsPerCall: row.targetCpuMsPerCall === null || base.targetCpuMsPerCall === null
+      // What the whole machine spends more per call with the row's target in the path (not the
+      // target's own CPU minus the baseline's: direct's own is the fixture's).
+      addedCpuMsPerCall: row.totalCpuMsPerCall === null || base.totalCpuMsPerCall === null
         ? null
-        : round(row.targetCpuMsPerCall - base.targetCpuMsPerCall, 3),
+        : round(row.totalCpuMsPerCall - base.totalCpuMsPerCall, 3),
     };
   }
   return out;
@@ -197,7 +216,8 @@ async function main() {
         continue;
       }
       try {
-        const result = await benchTarget(target, options);
+        const frontsDirect = HTTP_FRONTS.includes(name) && !(name === 'mcp-edge' && options.gatewayUrl);
+        const result = await benchTarget(target, options, frontsDirect ? direct.pid : undefined);
         rows.push(...result.rows);
         peakRss[target.name] = result.rss ?? null;
       } catch (error) {
