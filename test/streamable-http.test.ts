@@ -13,6 +13,10 @@ let port: number;
 /** The tool `held` answers once this is called. */
 let releaseHeld: () => void;
 const held = new Promise<void>((resolve) => (releaseHeld = resolve));
+/** The calls of `waits` running now, and what lets them answer. */
+let waiting = 0;
+let releaseWaits: () => void;
+const waits = new Promise<void>((resolve) => (releaseWaits = resolve));
 
 interface Reply {
   status: number;
@@ -76,6 +80,14 @@ beforeAll(async () => {
       await context.progress?.(1, 2, 'started');
       await held;
       return { content: [{ type: 'text', text: 'released' }] };
+    },
+  }));
+  gateway.plugins.registerTool(defineTool({
+    name: 'waits', description: 'Answers when the test releases it.', input: z.object({}),
+    handler: async () => {
+      waiting++;
+      await waits;
+      return { content: [{ type: 'text', text: 'waited' }] };
     },
   }));
   port = Number(new URL(gateway.url).port);
@@ -196,6 +208,37 @@ describe('refusals', () => {
       expect(error.code).toBe(-32600);
       expect(error.message).toMatch(why);
     }
+  });
+
+  // Regression: the first POST was never answered (its answer went to the second POST, which had taken its id).
+  it('refuses a request whose id is still in flight in the session, and still answers the first; an answered id may come again', async () => {
+    const session = await openSession();
+    const first = send('POST', session, call(3, 'waits', {}));
+    await eventually(() => (waiting === 1 ? true : undefined), 10_000, 'the first call to run');
+    const second = await send('POST', session, call(3, 'echo', { text: 'again' }));
+    expect(second.status).toBe(400);
+    expect(JSON.parse(second.text)).toMatchObject({ id: null, error: { code: -32600, message: expect.stringMatching(/request id 3 is still in flight/) } });
+    // Another session's ids are its own.
+    const other = await send('POST', await openSession(), call(3, 'echo', { text: 'elsewhere' }));
+    expect(JSON.parse(other.text)).toMatchObject({ id: 3, result: { content: [{ text: 'elsewhere' }] } });
+    releaseWaits();
+    const answered = await first;
+    expect(JSON.parse(answered.text)).toMatchObject({ id: 3, result: { content: [{ text: 'waited' }] } });
+    const again = await send('POST', session, call(3, 'echo', { text: 'again' }));
+    expect(JSON.parse(again.text)).toMatchObject({ id: 3, result: { content: [{ text: 'again' }] } });
+  });
+
+  // Regression: the batch was answered with one response, the other dropped.
+  it('refuses a batch that carries one request id twice, and runs none of it', async () => {
+    const session = await openSession();
+    const before = waiting;
+    const res = await send('POST', session, [call(4, 'waits', {}), call(4, 'echo', { text: 'b' })]);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text).error).toMatchObject({ code: -32600, message: expect.stringMatching(/request id 4 more than once/) });
+    // 1 and "1" are different ids.
+    const mixed = await send('POST', session, [call(5, 'echo', { text: 'number' }), { ...call(5, 'echo', { text: 'string' }), id: '5' }]);
+    expect((JSON.parse(mixed.text) as any[]).map((r) => [r.id, r.result.content[0].text]).sort()).toEqual([[5, 'number'], ['5', 'string']]);
+    expect(waiting).toBe(before);
   });
 
   it('refuses an unsupported MCP-Protocol-Version header with the supported list', async () => {

@@ -11,6 +11,8 @@ import { SessionEventStore, type EventStoreLimits, type SseStream } from './even
 import { Exchange, SSE_HEADERS } from './exchange.js';
 import { isInitialize, isPlainRequest, isRequest, isResponse } from './messages.js';
 import { withoutCredentials } from '../../security/challenge.js';
+import { HttpRefusal } from '../../protocol/http-refusal.js';
+import { INVALID_REQUEST } from '../../protocol/jsonrpc.js';
 
 export interface SessionStreamOptions {
   /** Bounds of the session's event store. */
@@ -94,12 +96,22 @@ export class HttpSessionTransport implements Transport {
     return !this.hasStream && this.exchanges.size === 0;
   }
 
-  /** Hands a POST's (already validated) messages to the server and answers the POST. */
+  /**
+   * Hands a POST's (already validated) messages to the server and answers the
+   * POST. Throws an HttpRefusal, before anything runs, when a request reuses
+   * an id: twice in one POST, or one whose request is still in flight in this
+   * session (the spec forbids both). Each answer finds its POST by its id, so
+   * the reused id's first POST would otherwise never be answered (its answer
+   * went to the second), and a batch would lose one of its answers. An id
+   * whose request was answered may come again: the session remembers only
+   * the ids in flight.
+   */
   receive(req: IncomingMessage, res: ServerResponse, messages: JSONRPCMessage[]): void {
-    this.lastSeen = Date.now();
-    const extra: MessageExtraInfo = { requestInfo: new RequestInfo(req) };
     const ids: RequestId[] = [];
     for (const message of messages) if (isRequest(message)) ids.push(message.id);
+    this.checkIds(ids);
+    this.lastSeen = Date.now();
+    const extra: MessageExtraInfo = { requestInfo: new RequestInfo(req) };
     if (ids.length === 0) {
       res.writeHead(202, this.header).end();
     } else {
@@ -114,6 +126,18 @@ export class HttpSessionTransport implements Transport {
     for (const message of messages) {
       if (this.onPlainRequest && isPlainRequest(message)) this.onPlainRequest(message, extra);
       else this.onmessage?.(message, extra);
+    }
+  }
+
+  private checkIds(ids: RequestId[]): void {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (this.exchanges.has(id)) {
+        throw new HttpRefusal(400, INVALID_REQUEST, `Invalid Request: request id ${JSON.stringify(id)} is still in flight in this session; give each request an id of its own.`);
+      }
+      if (ids.indexOf(id, i + 1) >= 0) {
+        throw new HttpRefusal(400, INVALID_REQUEST, `Invalid Request: the batch carries request id ${JSON.stringify(id)} more than once; give each request an id of its own.`);
+      }
     }
   }
 
