@@ -6,16 +6,21 @@
 import type { IncomingMessage } from 'node:http';
 import { HTTP_REFUSED, INVALID_REQUEST, PARSE_ERROR } from '../protocol/jsonrpc.js';
 import { HttpRefusal } from '../protocol/http-refusal.js';
+import { nestsDeeperThan, tooDeepMessage } from '../protocol/json-depth.js';
 
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limit) throw tooLarge(limit);
   const text = await readText(req, limit);
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch (err) {
     throw new HttpRefusal(400, PARSE_ERROR, `Parse error: the body is not valid JSON (${(err as Error).message}).`);
   }
+  // Before anything that recurses into it runs (protocol/json-depth.ts).
+  if (nestsDeeperThan(body)) throw new HttpRefusal(400, INVALID_REQUEST, tooDeepMessage('the body'));
+  return body;
 }
 
 /**

@@ -29,6 +29,7 @@ import type { McpHttpEndpoint } from './http.js';
 import { answerError, sendJson } from './respond.js';
 import { ConnectionGuard, httpServerOptions, MAX_HEADER_LINES } from './connections.js';
 import { HttpRefusal } from '../protocol/http-refusal.js';
+import { guardDepth } from '../protocol/json-depth.js';
 import { assessHealth, httpStatusOf, type HealthReport } from './health.js';
 import { MCP_PATH, requirePrincipal, routeKey, RouteTable } from './routes.js';
 import type { Authenticator } from '../security/authenticate.js';
@@ -469,6 +470,7 @@ export class Gateway {
     await this.loadMcp();
     const server = this.newMcpServer(principal, true);
     await server.connect(transport);
+    guardDepth(transport);
     // Every message from the client is activity: it wakes a sleeping gateway (power.sleep_on_idle_ms).
     const inner = transport.onmessage;
     transport.onmessage = (message, extra) => {

@@ -22,6 +22,7 @@ import type { MeshAdmission } from './attestation.js';
 import { sharedItem, sharedTool, type SharedOffer, type SharedTool } from './discovery.js';
 import type { MeshNode } from './node.js';
 import { MCP_PROTOCOL, StreamTransport } from './stream-transport.js';
+import { guardDepth } from '../protocol/json-depth.js';
 import { McpError } from '../protocol/mcp-error.js';
 import { sharedJsonSchemaValidator } from '../gateway/json-schema-validator.js';
 
@@ -100,6 +101,8 @@ export async function serveShared(node: MeshNode, aggregator: Aggregator, shared
       return aggregator.getPrompt(name, args, { signal: extra.signal, ownOnly: true });
     });
     server.onerror = (err) => log.debug(`mesh: session with peer ${peer}: ${err.message}`);
-    await server.connect(new StreamTransport(stream));
+    const transport = new StreamTransport(stream);
+    await server.connect(transport);
+    guardDepth(transport);
   });
 }

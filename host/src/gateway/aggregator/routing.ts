@@ -4,7 +4,8 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { CoreRouter, Outcome } from '../../core/router.js';
 import { CoreError } from '../../core/errors.js';
-import { CONNECTION_CLOSED, PROVIDER_UNAVAILABLE, REQUEST_TIMEOUT } from '../../protocol/jsonrpc.js';
+import { CONNECTION_CLOSED, INTERNAL_ERROR, PROVIDER_UNAVAILABLE, REQUEST_TIMEOUT } from '../../protocol/jsonrpc.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../protocol/json-depth.js';
 import { ProviderUnavailableError, type Provider, type ProviderCallContext } from '../../providers/provider.js';
 import type { Logger } from '../../telemetry/log.js';
 import { McpError, isMcpError } from '../../protocol/mcp-error.js';
@@ -71,6 +72,8 @@ export class ToolCaller {
         const call = () => replica.provider.callTool(replica.name, args, context);
         const result = await (context.routed?.attempt ? context.routed.attempt(replica.provider, call) : call());
         this.settle(route, handle, started, 'ok');
+        // Answered, but not something to pass on: whatever handles it next may recurse into it (protocol/json-depth.ts).
+        if (nestsDeeperThan(result)) throw new McpError(INTERNAL_ERROR, `Tool "${route.name}" answered (on provider "${replica.provider.id}") with JSON that nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep; mcp-edge does not pass such answers on.`);
         return result;
       } catch (err) {
         const outcome = context.signal.aborted ? 'answered' : outcomeOf(err);

@@ -15,6 +15,7 @@ import type { ServerResponse } from 'node:http';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { HTTP_REFUSED } from '../../protocol/jsonrpc.js';
 import { HttpRefusal } from '../../protocol/http-refusal.js';
+import { messageJson } from './messages.js';
 
 export interface EventStoreLimits {
   /** Most events kept per session (gateway.event_store_max_events). */
@@ -90,7 +91,7 @@ export class SseStream {
   /** Sends `message` as the stream's next event, kept for a resume even when no connection carries it now. */
   send(message: JSONRPCMessage): void {
     const seq = ++this.lastSeq;
-    const frame = `id: ${this.key}:${seq}\nevent: message\ndata: ${JSON.stringify(message)}\n\n`;
+    const frame = `id: ${this.key}:${seq}\nevent: message\ndata: ${messageJson(message)}\n\n`;
     this.store.keep(this, seq, frame);
     this.sink?.write(frame);
   }

@@ -26,7 +26,7 @@
 import type { ServerResponse } from 'node:http';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { SessionEventStore, SseStream } from './event-store.js';
-import { isResponse } from './messages.js';
+import { isResponse, messageJson } from './messages.js';
 import { deadlinesOf, type Deadline } from '../deadlines.js';
 
 type Mode = 'waiting' | 'streaming' | 'gone' | 'finished';
@@ -88,7 +88,7 @@ export class Exchange {
   }
 
   private answerJson(): void {
-    const body = JSON.stringify(this.held.length === 1 ? this.held[0] : this.held);
+    const body = this.held.length === 1 ? messageJson(this.held[0]!) : `[${this.held.map(messageJson).join(',')}]`;
     this.res.writeHead(200, {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(body),

@@ -17,7 +17,7 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { issuesInWords } from '../../protocol/issues.js';
-import { INVALID_REQUEST } from '../../protocol/jsonrpc.js';
+import { INTERNAL_ERROR, INVALID_REQUEST } from '../../protocol/jsonrpc.js';
 import { HttpRefusal } from '../../protocol/http-refusal.js';
 
 /** Most messages one POST may carry in a batch. */
@@ -109,4 +109,20 @@ export function isResponse(m: JSONRPCMessage): m is Extract<JSONRPCMessage, { id
 
 export function isInitialize(m: JSONRPCMessage): boolean {
   return isRequest(m) && m.method === 'initialize';
+}
+
+/**
+ * `message` as JSON. A response JSON.stringify refuses (a BigInt or a cycle
+ * in an embedding program's tool result) becomes an internal error for its
+ * id, so that its request is still answered; before, the SDK's Protocol
+ * reported the failed send and the client waited for an answer that never
+ * came. Any other message that cannot be written throws, as before.
+ */
+export function messageJson(message: JSONRPCMessage): string {
+  try {
+    return JSON.stringify(message);
+  } catch (err) {
+    if (!isResponse(message)) throw err;
+    return JSON.stringify({ jsonrpc: '2.0', id: message.id, error: { code: INTERNAL_ERROR, message: `The answer could not be written as JSON (${(err as Error).message}).` } });
+  }
 }

@@ -70,9 +70,24 @@ export function argumentsDigest(canonical: string): string {
   return hash('sha256', canonical, 'hex');
 }
 
+/**
+ * The arguments' canonical JSON; when they have none (they nest too deep for
+ * JSON.stringify, or hold a cycle: an embedding program's, as a client's
+ * messages are refused past protocol/json-depth.ts's limit), a JSON string
+ * saying so, which is then what is digested and kept. An event is recorded
+ * whatever its arguments: a throw here would stop the writer.
+ */
+export function recordableJson(args: unknown): string {
+  try {
+    return canonicalJson(args);
+  } catch (err) {
+    return JSON.stringify(`(arguments not recordable: ${(err as Error).message})`);
+  }
+}
+
 /** The row an event becomes at `seq` (its hash not yet computed). */
 export function contentOf(event: AuditEvent, seq: number, recordArguments: boolean): AuditContent {
-  const canonical = event.arguments === undefined ? undefined : canonicalJson(event.arguments);
+  const canonical = event.arguments === undefined ? undefined : recordableJson(event.arguments);
   return {
     seq,
     at_ms: Math.trunc(event.at ?? Date.now()),

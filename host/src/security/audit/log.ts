@@ -18,9 +18,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Db } from '../../storage/database.js';
 import type { Logger } from '../../telemetry/log.js';
-import type { AuditEvent } from './event.js';
+import { recordableJson, type AuditEvent } from './event.js';
 import { AuditStore } from './store.js';
-import { canonicalJson } from '../pinning/digest.js';
 import { pruneDue } from './writer.js';
 import { ARGUMENTS_AT, packEvents, PACKED_LENGTH, type FromWriter, type Gap, type ToWriter, type WriterOptions } from './wire.js';
 
@@ -211,7 +210,7 @@ export class AuditLog implements AuditRecorder {
       this.writer().postMessage(message);
     } catch {
       // Arguments that cannot be cloned (a function or a class instance from an embedding program): their canonical JSON is what is digested anyway.
-      for (let k = ARGUMENTS_AT; k < records.length; k += PACKED_LENGTH) if (records[k] !== undefined) records[k] = JSON.parse(canonicalJson(records[k])) as unknown;
+      for (let k = ARGUMENTS_AT; k < records.length; k += PACKED_LENGTH) if (records[k] !== undefined) records[k] = JSON.parse(recordableJson(records[k])) as unknown;
       this.writer().postMessage(message);
     }
     this.gap = undefined;
