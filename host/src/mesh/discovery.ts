@@ -23,6 +23,7 @@ import { z } from 'zod';
 import type { Logger } from '../telemetry/log.js';
 import { canonicalJson, toolDigest } from '../security/pinning/digest.js';
 import type { MeshNode } from './node.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../protocol/json-depth.js';
 
 export const TOOLS_TOPIC = '/mcp-edge/tools/1';
 /** Asked directly, a node answers with the announcement it gossips (then closes the stream). */
@@ -374,6 +375,11 @@ export class Discovery {
       parsed = announcementSchema.parse(JSON.parse(new TextDecoder().decode(data)));
     } catch (err) {
       this.log.warn(`mesh: ignored a malformed announcement from peer ${from.toString()}`, { error: (err as Error).message });
+      return;
+    }
+    // Its definitions would reach every client's tools/list, whose answer could then not be written (protocol/json-depth.ts).
+    if (nestsDeeperThan(parsed)) {
+      this.log.warn(`mesh: ignored an announcement from peer ${from.toString()}: it nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep`);
       return;
     }
     const peer = from.toString();
