@@ -13,7 +13,7 @@ import { MAX_JSON_DEPTH, nestsDeeperThan } from '../host/src/protocol/json-depth
 import { AuditLog } from '../host/src/security/audit/log.js';
 import { openDatabaseFile } from '../host/src/storage/database.js';
 import { createLogger } from '../host/src/telemetry/log.js';
-import { eventually, NODE, startGateway } from './helpers/gateway.js';
+import { connectClient, eventually, NODE, startGateway } from './helpers/gateway.js';
 import { openSession, postMcp, type RawAnswer } from './helpers/auth.js';
 import { tempDir } from './helpers/processes.js';
 import { join } from 'node:path';
@@ -118,6 +118,27 @@ describe('an upstream nesting too deep', () => {
       expect(deep).toMatchObject({ id: 2, error: { code: -32603, message: expect.stringMatching(/Tool "deep" answered \(on provider "deep"\) with JSON that nests objects and arrays more than 128 levels deep/) } });
       const flat = answerOf(await postMcp(gateway.url, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'flat', arguments: {} } }), undefined, headers));
       expect(flat).toMatchObject({ id: 3, result: { content: [{ text: 'flat' }] } });
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
+describe('an upstream listing a tool nested too deep', () => {
+  it('leaves that tool out with a warning and serves the others (regression: the digest of its definition ended the process)', async () => {
+    const lines: string[] = [];
+    const gateway = await startGateway(
+      { aggregation: { prefix_mode: 'never' }, upstreams: [{ id: 'deep', transport: 'stdio', command: NODE, args: [DEEP_ANSWER_SERVER], env: { LIST_DEPTH: '20000' } }] },
+      createLogger('warn', (line) => lines.push(line)),
+    );
+    try {
+      await gateway.ready();
+      const client = await connectClient(gateway);
+      // The gateway's own tools are listed too: only the upstream's are looked at.
+      expect((await client.listTools()).tools.map((t) => t.name).filter((n) => ['deep', 'flat', 'deep_schema'].includes(n)).sort()).toEqual(['deep', 'flat']);
+      expect(lines.join('\n')).toMatch(/upstream deep: left out the tool "deep_schema": its definition nests objects and arrays more than 128 levels deep/);
+      expect((await client.callTool({ name: 'flat', arguments: {} })).content).toEqual([{ type: 'text', text: 'flat' }]);
+      await client.close();
     } finally {
       await gateway.close();
     }

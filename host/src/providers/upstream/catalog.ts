@@ -3,6 +3,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { CatalogPart, ProviderCatalog } from '../provider.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../protocol/json-depth.js';
 
 /** Most pages read from one list; a server paginating forever is cut off here. */
 const MAX_PAGES = 100;
@@ -27,13 +28,35 @@ export function nameFilter(include: readonly string[], exclude: readonly string[
   return (name) => (inc.length === 0 || inc.some((r) => r.test(name))) && !exc.some((r) => r.test(name));
 }
 
-/** Fetches one part of the catalog, or an empty list when the server lacks the capability. */
+type CatalogItem = Tool | Resource | ResourceTemplate | Prompt;
+
+const ITEM_WORD: Record<CatalogPart, string> = { tools: 'tool', resources: 'resource', resourceTemplates: 'resource template', prompts: 'prompt' };
+
+/**
+ * Fetches one part of the catalog, or an empty list when the server lacks the
+ * capability. An item that nests objects and arrays deeper than
+ * protocol/json-depth.ts allows is left out, and `dropped` says which: the
+ * digest of a tool's definition overflowed the stack on one and ended the
+ * process, and a client's tools/list could not have been written.
+ */
 export async function fetchPart(
   client: Client,
   part: CatalogPart,
   keep: (name: string) => boolean,
   timeout: number,
-): Promise<Tool[] | Resource[] | ResourceTemplate[] | Prompt[]> {
+  dropped: (what: string) => void,
+): Promise<CatalogItem[]> {
+  const items = await fetchItems(client, part, keep, timeout);
+  if (!items.some((item) => nestsDeeperThan(item))) return items;
+  return items.filter((item) => {
+    if (!nestsDeeperThan(item)) return true;
+    const named = item as { name?: unknown; uri?: unknown; uriTemplate?: unknown };
+    dropped(`the ${ITEM_WORD[part]} "${String(named.name ?? named.uri ?? named.uriTemplate)}": its definition nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep`);
+    return false;
+  });
+}
+
+async function fetchItems(client: Client, part: CatalogPart, keep: (name: string) => boolean, timeout: number): Promise<CatalogItem[]> {
   const caps = client.getServerCapabilities() ?? {};
   const opts = { timeout };
   switch (part) {

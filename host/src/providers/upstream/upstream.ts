@@ -337,6 +337,9 @@ export class UpstreamProvider implements Provider {
     );
   }
 
+  /** A catalog item left out (catalog.ts says why). */
+  private readonly dropped = (what: string): void => this.options.log.warn(`upstream ${this.id}: left out ${what}`);
+
   /**
    * Reads every list into a fresh catalog, then publishes it with the state
    * "up" before announcing the parts: a client must never see a tool whose
@@ -345,7 +348,7 @@ export class UpstreamProvider implements Provider {
    */
   private async refreshAll(client: Client): Promise<void> {
     const next = emptyCatalog() as unknown as Record<CatalogPart, unknown[]>;
-    for (const part of CATALOG_PARTS) next[part] = await fetchPart(client, part, this.keep, this.options.settings.connectTimeoutMs);
+    for (const part of CATALOG_PARTS) next[part] = await fetchPart(client, part, this.keep, this.options.settings.connectTimeoutMs, this.dropped);
     if (this.client !== client) return;
     const before = this.current as unknown as Record<CatalogPart, unknown[]>;
     this.current = next as unknown as ProviderCatalog;
@@ -365,7 +368,7 @@ export class UpstreamProvider implements Provider {
     }
     try {
       for (const part of parts) {
-        const items = await fetchPart(client, part, this.keep, this.options.settings.timeoutMs);
+        const items = await fetchPart(client, part, this.keep, this.options.settings.timeoutMs, this.dropped);
         if (this.client !== client) return;
         (this.current as unknown as Record<CatalogPart, unknown[]>)[part] = items;
         this.emit(part);
