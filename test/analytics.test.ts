@@ -179,6 +179,9 @@ describe('usage analytics through the gateway', async () => {
     const unknown = await analytics('?colour=red');
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.message).toMatch(/unknown parameter "colour"/);
+    // Regression: a number past the years a Date holds was a 500 (toISOString threw).
+    const far = await analytics('?to=99999999999999999999');
+    expect([far.status, far.body.error.message]).toEqual([400, expect.stringMatching(/^"to" must be a time as ISO 8601/)]);
     const reversed = await analytics('?from=2000&to=1000');
     expect(reversed.status).toBe(400);
     const anonymous = await rawRequest(gateway.url.replace('/mcp', '/v1/analytics'));

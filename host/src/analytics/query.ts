@@ -25,10 +25,13 @@ const DAY_MS = 86_400_000;
 export const MAX_HOUR_ROWS = 5_000;
 const FILTERS = ['from', 'to', 'tool', 'provider', 'principal'] as const;
 
+/** The largest time a Date holds, in ms either side of 1970: past it, toISOString throws. */
+const MAX_TIME_MS = 8.64e15;
+
 /** A time given as ISO 8601 or as ms since epoch. */
 function timeOf(name: string, value: string): number {
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(ms)) throw new AnalyticsQueryError(`"${name}" must be a time as ISO 8601 (2026-12-05T18:00:00Z) or milliseconds since 1970; got "${value}".`);
+  if (!(Math.abs(ms) <= MAX_TIME_MS)) throw new AnalyticsQueryError(`"${name}" must be a time as ISO 8601 (2026-12-05T18:00:00Z) or milliseconds since 1970; got "${value}".`);
   return ms;
 }
 
