@@ -241,6 +241,26 @@ describe('refusals', () => {
     expect(waiting).toBe(before);
   });
 
+  // Regression: the SDK's handler wrapper let the ZodError through, answered as an internal error (-32603) with zod's JSON dump.
+  it("answers params the SDK's schemas refuse with invalid params and a sentence naming the member", async () => {
+    const session = await openSession();
+    const cases: [string, object | undefined, RegExp][] = [
+      ['logging/setLevel', { level: 'loud' }, /^MCP error -32602: logging\/setLevel: level: Invalid option: expected one of "debug"/],
+      ['logging/setLevel', undefined, /^MCP error -32602: logging\/setLevel: /],
+      ['resources/list', { cursor: 7 }, /^MCP error -32602: resources\/list: cursor: Invalid input: expected string, received number$/],
+      ['prompts/get', { name: 'any', arguments: { a: 1 } }, /^MCP error -32602: prompts\/get: arguments\.a: Invalid input: expected string, received number$/],
+    ];
+    for (const [method, params, why] of cases) {
+      const res = await send('POST', session, { jsonrpc: '2.0', id: 9, method, ...(params ? { params } : {}) });
+      const { error } = JSON.parse(res.text);
+      expect([method, error.code]).toEqual([method, -32602]);
+      expect(error.message).toMatch(why);
+    }
+    // Valid ones still pass: a list without params, a known level.
+    expect(JSON.parse((await send('POST', session, { jsonrpc: '2.0', id: 10, method: 'resources/list' })).text).result.resources).toBeInstanceOf(Array);
+    expect(JSON.parse((await send('POST', session, { jsonrpc: '2.0', id: 11, method: 'logging/setLevel', params: { level: 'info' } })).text).result).toEqual({});
+  });
+
   it('refuses an unsupported MCP-Protocol-Version header with the supported list', async () => {
     const session = await openSession();
     const res = await send('POST', { ...session, 'mcp-protocol-version': '1999-01-01' }, call(1, 'echo', { text: 'x' }));

@@ -134,6 +134,30 @@ function checkCallParams(params: unknown): CallToolRequest['params'] {
 /** tools/call with its params checked by checkCallParams (a thrown McpError reaches the client as it is). */
 const CheckedCallToolRequestSchema = CallToolRequestSchema.extend({ params: z.unknown().transform(checkCallParams) });
 
+/** A request schema of the SDK's: its method literal and its params. */
+type RequestSchema = z.ZodObject<{ method: z.ZodLiteral<string>; params: z.ZodType }>;
+
+/**
+ * `schema` with its params checked the same way, a mistake answered with
+ * INVALID_PARAMS and a sentence ("params.level: Invalid option: expected one
+ * of ..."). The SDK's handler wrapper parses with the plain schema and lets
+ * the ZodError through, which its Protocol answered as an internal error
+ * (-32603) carrying zod's JSON dump (prompts/get with a number argument,
+ * logging/setLevel with an unknown level, a list cursor that is a number).
+ */
+function checked<S extends RequestSchema>(schema: S): S {
+  const method = schema.shape.method.value;
+  const params = schema.shape.params;
+  const check = (value: unknown): unknown => {
+    const parsed = params.safeParse(value);
+    if (!parsed.success) throw new McpError(INVALID_PARAMS, `${method}: ${issuesInWords(parsed.error)}`);
+    return parsed.data;
+  };
+  // The parsed request is the same object the plain schema gives; only a refusal differs.
+  // optional(): a request without params reaches check (which refuses it where the method needs them) or stays without them.
+  return schema.extend({ params: z.unknown().optional().transform(check) }) as unknown as S;
+}
+
 type Extra = Parameters<Parameters<Server['setRequestHandler']>[1]>[1];
 
 /**
@@ -242,7 +266,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   });
   /** Runs `run` in a span when tracing is on. */
   const inSpan = <T>(request: TracedRequest, run: () => Promise<T>): Promise<T> => (telemetry ? telemetry.request(request, undefined, run) : run());
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: policy ? policy.listTools(principal) : agg.listTools() }));
+  server.setRequestHandler(checked(ListToolsRequestSchema), () => ({ tools: policy ? policy.listTools(principal) : agg.listTools() }));
   handleToolCalls(server, CheckedCallToolRequestSchema, (request, extra) => {
     // `routed` (analytics, tracing) learns which provider the router chose.
     const routed: CallRouting | undefined = usage || telemetry ? {} : undefined;
@@ -268,11 +292,11 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
     // Every line written during the call names its session and tool.
     return runInCall({ session: extra.sessionId, tool: request.params.name, traceparent: meta?.traceparent, principal: principal.id }, spanned);
   }, checkCallParams);
-  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: policy ? policy.listResources(principal, agg.listResources()) : agg.listResources() }));
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
+  server.setRequestHandler(checked(ListResourcesRequestSchema), () => ({ resources: policy ? policy.listResources(principal, agg.listResources()) : agg.listResources() }));
+  server.setRequestHandler(checked(ListResourceTemplatesRequestSchema), () => ({
     resourceTemplates: policy ? policy.listResourceTemplates(principal, agg.listResourceTemplates()) : agg.listResourceTemplates(),
   }));
-  server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
+  server.setRequestHandler(checked(ReadResourceRequestSchema), (request, extra) =>
     inSpan(traced('resources/read', request.params.uri, request.params._meta, extra), () => audited(audit, { operation: 'resources/read', principal, session: extra.sessionId, target: request.params.uri, arguments: undefined }, () =>
       forward(extra, request.params._meta, deadlines, ms, server.getClientCapabilities(), `Reading "${request.params.uri}"`, (c) => {
         limiter?.checkCall(principal, undefined);
@@ -281,8 +305,8 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
       }),
     )),
   );
-  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: policy ? policy.listPrompts(principal) : agg.listPrompts() }));
-  server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
+  server.setRequestHandler(checked(ListPromptsRequestSchema), () => ({ prompts: policy ? policy.listPrompts(principal) : agg.listPrompts() }));
+  server.setRequestHandler(checked(GetPromptRequestSchema), (request, extra) =>
     inSpan(traced('prompts/get', request.params.name, request.params._meta, extra), () => audited(audit, { operation: 'prompts/get', principal, session: extra.sessionId, target: request.params.name, arguments: request.params.arguments }, () =>
       forward(extra, request.params._meta, deadlines, ms, server.getClientCapabilities(), `Prompt "${request.params.name}"`, (c) => {
         limiter?.checkCall(principal, undefined);
@@ -291,7 +315,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
       }),
     )),
   );
-  server.setRequestHandler(CompleteRequestSchema, (request, extra) =>
+  server.setRequestHandler(checked(CompleteRequestSchema), (request, extra) =>
     forward(extra, request.params._meta, deadlines, ms, server.getClientCapabilities(), 'Completion', (c) => {
       const ref = request.params.ref;
       if (ref.type === 'ref/prompt') policy?.checkPrompt(principal, ref.name);
@@ -299,18 +323,18 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
       return agg.complete(request.params, c);
     }),
   );
-  server.setRequestHandler(SetLevelRequestSchema, async (request) => {
+  server.setRequestHandler(checked(SetLevelRequestSchema), async (request) => {
     session.level = request.params.level;
     await agg.setLoggingLevel(request.params.level);
     return {};
   });
-  server.setRequestHandler(SubscribeRequestSchema, async (request) => {
+  server.setRequestHandler(checked(SubscribeRequestSchema), async (request) => {
     policy?.checkResource(principal, request.params.uri);
     await agg.subscribe(request.params.uri, true);
     session.subscriptions.add(request.params.uri);
     return {};
   });
-  server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {
+  server.setRequestHandler(checked(UnsubscribeRequestSchema), async (request) => {
     session.subscriptions.delete(request.params.uri);
     return {};
   });
