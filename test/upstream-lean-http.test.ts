@@ -16,7 +16,7 @@ type Rpc = { jsonrpc: '2.0'; id?: number | string; method?: string; params?: Rec
 interface Seen { method: string; headers: IncomingMessage['headers']; body: Rpc | undefined; socket: Socket }
 
 /** How the upstream answers: set by each test. */
-let mode: { answer: 'json' | 'sse'; failWith?: number; session: string; expireSession?: string; hang?: boolean; rpcError?: boolean } = { answer: 'json', session: 's1' };
+let mode: { answer: 'json' | 'sse'; failWith?: number; session: string; expireSession?: string; hang?: boolean; rpcError?: boolean; endless?: boolean } = { answer: 'json', session: 's1' };
 const seen: Seen[] = [];
 let server: Server;
 let url = '';
@@ -40,6 +40,18 @@ function answer(req: IncomingMessage, res: ServerResponse, body: Rpc): void {
   }
   if (mode.hang && body.method === 'tools/call') {
     res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders(); // answers never
+    return;
+  }
+  if (mode.endless && body.method === 'tools/call') {
+    // A JSON answer that never ends: 1 MiB at a time while the connection lasts.
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const mib = Buffer.alloc(1024 * 1024, 0x20);
+    const more = () => {
+      while (!res.destroyed && res.write(mib));
+      if (!res.destroyed) res.once('drain', more);
+    };
+    res.write(`{"jsonrpc":"2.0","id":${JSON.stringify(body.id)},"result":{"content":[`);
+    more();
     return;
   }
   if (mode.rpcError && body.method === 'tools/call') {
@@ -212,6 +224,18 @@ describe('direct requests of the lean transport', () => {
       expect((await call(client, 'e')).content).toEqual([{ type: 'text', text: 'answer to e' }]);
       expect(errors).toEqual([]);
     }
+  });
+
+  // Regression: the answer was read whole however large, until the process ran out of memory.
+  it('fails an answer past 64 MiB at once, and lets its connection go', async () => {
+    const { transport } = await connect();
+    mode.endless = true;
+    const failure = await direct(transport, 'endless').catch((e: unknown) => e);
+    expect((failure as Error).message).toMatch(/the answer is larger than 67108864 bytes/);
+    const socket = posts().find((s) => s.body?.params?.name === 'endless')!.socket;
+    await expect.poll(() => socket.destroyed).toBe(true);
+    mode.endless = false;
+    expect(await direct(transport, 'after')).toEqual({ content: [{ type: 'text', text: 'answer to after' }] });
   });
 
   it('rejects an error answer as McpError with its code and data', async () => {

@@ -26,6 +26,9 @@ export class LeanBody {
   private failure: Error | undefined;
   private reader: BodyReader | undefined;
 
+  /** `abort` ends the exchange the body comes on (its connection): whole() calls it on a body past its limit. */
+  constructor(private readonly abort?: (error: Error) => void) {}
+
   /** @internal the dispatcher's side */
   push(chunk: Buffer): void {
     if (this.reader) this.reader.data(chunk);
@@ -70,6 +73,31 @@ export class LeanBody {
     });
   }
 
+  /**
+   * The whole body as UTF-8 text; past `max` bytes it rejects at once and
+   * aborts the exchange, so that an upstream's endless answer costs at most
+   * `max` bytes and no connection (text() reads on to the end).
+   */
+  whole(max: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const parts: Buffer[] = [];
+      let size = 0;
+      this.read({
+        data: (chunk) => {
+          if (size > max) return;
+          size += chunk.length;
+          if (size <= max) return void parts.push(chunk);
+          parts.length = 0;
+          const error = new Error(`the answer is larger than ${max} bytes`);
+          reject(error);
+          this.abort?.(error);
+        },
+        end: () => resolve((parts.length === 1 ? parts[0]! : Buffer.concat(parts)).toString('utf8')),
+        error: reject,
+      });
+    });
+  }
+
   /** Lets the body go (read to its end, so the connection is reused). */
   dump(): void {
     this.read({ data: () => undefined, end: () => undefined, error: () => undefined });
@@ -92,9 +120,9 @@ export interface LeanRequest {
  */
 export function leanRequest(dispatcher: Dispatcher, request: LeanRequest, inFlight: InFlight): Promise<LeanResponse> {
   return new Promise((resolve, reject) => {
-    const body = new LeanBody();
-    let answered = false;
     let controller: Dispatcher.DispatchController | undefined;
+    const body = new LeanBody((error) => controller?.abort(error));
+    let answered = false;
     let slot = -1;
     const done = () => {
       if (controller) inFlight.delete(slot, controller);

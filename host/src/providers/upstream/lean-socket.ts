@@ -137,7 +137,7 @@ class Connection {
 
   private onHead(head: ResponseHead): void {
     const exchange = this.exchange!;
-    exchange.body = new LeanBody();
+    exchange.body = new LeanBody((error) => this.fail(error));
     if (head.keepAliveMs !== undefined) this.idleLimitMs = Math.max(0, head.keepAliveMs - IDLE_MARGIN_MS);
     exchange.resolve({ status: head.status, headers: head.headers, body: exchange.body });
   }
