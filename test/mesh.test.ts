@@ -142,6 +142,30 @@ describe('a mesh of gateways in one process', () => {
     await raw.close();
   });
 
+  // Regressions: a peer could fill C's memory with one endless line (the SDK's ReadBuffer kept it all), and
+  // a call with deeply nested arguments reached C's audit writer, whose stack overflowed (protocol/json-depth.ts).
+  it('ends a stream whose peer sends a message past 64 MiB, refuses a call nested too deep, and serves the next stream', { timeout: 30_000 }, async () => {
+    const flood = await a.mesh!.node.dialProtocol(peerIdFromString(c.mesh!.peerId), MCP_PROTOCOL);
+    const chunk = new Uint8Array(256 * 1024).fill(0x78);
+    let sent = 0;
+    try {
+      while (sent <= 96 * 1024 * 1024 && flood.status === 'open') {
+        if (!flood.send(chunk)) await flood.onDrain({ signal: AbortSignal.timeout(10_000) });
+        sent += chunk.length;
+      }
+    } catch {
+      // The stream was ended under the sender: what the test waits for.
+    }
+    await eventually(() => (flood.status !== 'open' ? true : undefined), 10_000, 'the flooding stream ended by C');
+    const raw = new Client({ name: 'raw-peer', version: '1.0.0' });
+    await raw.connect(new StreamTransport(await a.mesh!.node.dialProtocol(peerIdFromString(c.mesh!.peerId), MCP_PROTOCOL)));
+    // 1,000 levels: past the limit, and within what the SDK's client here can write.
+    const nested = JSON.parse(`${'['.repeat(1000)}${']'.repeat(1000)}`) as unknown;
+    await expect(raw.callTool({ name: 'echo', arguments: { tree: nested } })).rejects.toThrow(/nests objects and arrays more than 128 levels deep/);
+    expect((await raw.listTools()).tools.map((t) => t.name)).toContain('echo');
+    await raw.close();
+  });
+
   it('keeps out a node without the network key, and one the allowlist does not name', async () => {
     const outsider = await meshGateway({ network_key_file: networkKey('other') });
     await expect(outsider.mesh!.node.dial(multiaddr(c.mesh!.addresses()[0]!), { signal: AbortSignal.timeout(5_000) }).then(() => 'connected')).rejects.toThrow();

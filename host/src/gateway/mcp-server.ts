@@ -139,10 +139,10 @@ type RequestSchema = z.ZodObject<{ method: z.ZodLiteral<string>; params: z.ZodTy
 
 /**
  * `schema` with its params checked the same way, a mistake answered with
- * INVALID_PARAMS and a sentence ("params.level: Invalid option: expected one
+ * INVALID_PARAMS and a sentence ("logging/setLevel: level: Invalid option: expected one
  * of ..."). The SDK's handler wrapper parses with the plain schema and lets
  * the ZodError through, which its Protocol answered as an internal error
- * (-32603) carrying zod's JSON dump (prompts/get with a number argument,
+ * (INTERNAL_ERROR) carrying zod's JSON dump (prompts/get with a number argument,
  * logging/setLevel with an unknown level, a list cursor that is a number).
  */
 function checked<S extends RequestSchema>(schema: S): S {

@@ -12,18 +12,39 @@ export const MCP_PROTOCOL = '/mcp-edge/mcp/1.0.0';
 /** A message was not written because the stream had closed: the peer never got it, so it may be sent again on a new stream. */
 export class StreamClosedError extends Error {}
 
+/**
+ * Most bytes one message (one line) may take. The SDK's ReadBuffer keeps
+ * whatever comes until a newline: a peer in an open mesh could fill memory
+ * with one endless line. Past this the stream is aborted. The same bound as
+ * an HTTP upstream's answer (providers/upstream/sse.ts).
+ */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
 export class StreamTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
   private readonly buffer = new ReadBuffer();
+  /** Bytes since the last newline: the message being read so far. */
+  private lineBytes = 0;
   private closed = false;
 
   constructor(private readonly stream: Stream) {}
 
   async start(): Promise<void> {
     this.stream.addEventListener('message', (event) => {
-      this.buffer.append(Buffer.from(event.data.subarray()));
+      const chunk = Buffer.from(event.data.subarray());
+      const first = chunk.indexOf(0x0a);
+      // The line this chunk ends, then the one it starts (lines wholly inside a chunk are bounded by it).
+      const ended = first < 0 ? 0 : this.lineBytes + first;
+      this.lineBytes = first < 0 ? this.lineBytes + chunk.length : chunk.length - chunk.lastIndexOf(0x0a) - 1;
+      if (ended > MAX_MESSAGE_BYTES || this.lineBytes > MAX_MESSAGE_BYTES) {
+        this.onerror?.(new Error(`the peer sent a message of more than ${MAX_MESSAGE_BYTES} bytes: the stream was ended`));
+        this.stream.abort(new Error(`a message of more than ${MAX_MESSAGE_BYTES} bytes`));
+        this.ended();
+        return;
+      }
+      this.buffer.append(chunk);
       this.drainMessages();
     });
     this.stream.addEventListener('remoteCloseWrite', () => this.ended());
