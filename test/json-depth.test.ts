@@ -13,7 +13,7 @@ import { MAX_JSON_DEPTH, nestsDeeperThan } from '../host/src/protocol/json-depth
 import { AuditLog } from '../host/src/security/audit/log.js';
 import { openDatabaseFile } from '../host/src/storage/database.js';
 import { createLogger } from '../host/src/telemetry/log.js';
-import { connectClient, eventually, NODE, startGateway } from './helpers/gateway.js';
+import { connectClient, eventually, NODE, routingOf, startGateway } from './helpers/gateway.js';
 import { openSession, postMcp, type RawAnswer } from './helpers/auth.js';
 import { tempDir } from './helpers/processes.js';
 import { join } from 'node:path';
@@ -118,6 +118,10 @@ describe('an upstream nesting too deep', () => {
       expect(deep).toMatchObject({ id: 2, error: { code: -32603, message: expect.stringMatching(/Tool "deep" answered \(on provider "deep"\) with JSON that nests objects and arrays more than 128 levels deep/) } });
       const flat = answerOf(await postMcp(gateway.url, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'flat', arguments: {} } }), undefined, headers));
       expect(flat).toMatchObject({ id: 3, result: { content: [{ text: 'flat' }] } });
+      // The provider answered both: two calls, no failure, none left in flight (each attempt counted once).
+      const client = await connectClient(gateway);
+      expect(await routingOf(client, 'deep')).toMatchObject({ circuit: 'closed', in_flight: 0, calls: 2, failures: 0 });
+      await client.close();
     } finally {
       await gateway.close();
     }

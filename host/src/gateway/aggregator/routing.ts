@@ -43,6 +43,16 @@ function unavailable(route: ToolRoute, why: string): McpError {
   return new McpError(PROVIDER_UNAVAILABLE, `Tool "${route.name}" is unavailable: ${why}. It comes back on its own when its provider recovers; the resource mcp-edge://providers shows their health.`);
 }
 
+/**
+ * An answer as it is, or an internal error when it nests too deep to pass on:
+ * whatever handles it next may recurse into it (protocol/json-depth.ts). The
+ * provider answered, so its statistics count it as served.
+ */
+function passable(route: ToolRoute, replica: Replica, result: CallToolResult): CallToolResult {
+  if (!nestsDeeperThan(result)) return result;
+  throw new McpError(INTERNAL_ERROR, `Tool "${route.name}" answered (on provider "${replica.provider.id}") with JSON that nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep; mcp-edge does not pass such answers on.`);
+}
+
 export class ToolCaller {
   constructor(
     private readonly router: CoreRouter,
@@ -68,13 +78,11 @@ export class ToolCaller {
       const started = performance.now();
       if (attempts > 1 || !begun) this.router.recordStart(route.handle, handle);
       if (context.routed) context.routed.provider = replica.provider.id;
+      let result: CallToolResult | undefined;
       try {
         const call = () => replica.provider.callTool(replica.name, args, context);
-        const result = await (context.routed?.attempt ? context.routed.attempt(replica.provider, call) : call());
+        result = await (context.routed?.attempt ? context.routed.attempt(replica.provider, call) : call());
         this.settle(route, handle, started, 'ok');
-        // Answered, but not something to pass on: whatever handles it next may recurse into it (protocol/json-depth.ts).
-        if (nestsDeeperThan(result)) throw new McpError(INTERNAL_ERROR, `Tool "${route.name}" answered (on provider "${replica.provider.id}") with JSON that nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep; mcp-edge does not pass such answers on.`);
-        return result;
       } catch (err) {
         const outcome = context.signal.aborted ? 'answered' : outcomeOf(err);
         this.settle(route, handle, started, outcome === 'answered' ? 'ok' : outcome);
@@ -84,6 +92,7 @@ export class ToolCaller {
         if (attempts >= this.maxAttempts) break;
         this.log.warn(`tool ${route.name}: provider ${replica.provider.id} failed (${outcome}); failing over`, { error: (err as Error).message });
       }
+      if (result !== undefined) return passable(route, replica, result);
     }
     throw unavailable(route, `${attempts} provider(s) failed; the last said: ${(lastError as Error)?.message ?? String(lastError)}`);
   }
@@ -102,7 +111,7 @@ export class ToolCaller {
       const result = replica.provider.callTool(replica.name, args, context).then(
         (answer) => {
           this.settle(route, handle, started, 'ok');
-          return answer;
+          return passable(route, replica, answer);
         },
         (err: unknown) => {
           const outcome = context.signal.aborted ? 'answered' : outcomeOf(err);
