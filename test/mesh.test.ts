@@ -142,7 +142,8 @@ describe('a mesh of gateways in one process', () => {
     await raw.close();
   });
 
-  // Regressions: a peer could fill C's memory with one endless line (the SDK's ReadBuffer kept it all), and
+  // Regressions: a peer's line past the SDK ReadBuffer's 10 MiB ended C's process (the buffer's throw left the
+  // stream's listener uncaught; vitest reports it as an unhandled error), and
   // a call with deeply nested arguments reached C's audit writer, whose stack overflowed (protocol/json-depth.ts).
   it('ends a stream whose peer sends a message past 64 MiB, refuses a call nested too deep, and serves the next stream', { timeout: 30_000 }, async () => {
     const flood = await a.mesh!.node.dialProtocol(peerIdFromString(c.mesh!.peerId), MCP_PROTOCOL);

@@ -13,10 +13,11 @@ export const MCP_PROTOCOL = '/mcp-edge/mcp/1.0.0';
 export class StreamClosedError extends Error {}
 
 /**
- * Most bytes one message (one line) may take. The SDK's ReadBuffer keeps
- * whatever comes until a newline: a peer in an open mesh could fill memory
- * with one endless line. Past this the stream is aborted. The same bound as
- * an HTTP upstream's answer (providers/upstream/sse.ts).
+ * Most bytes one message (one line) may take: past it the SDK's ReadBuffer
+ * throws, and the stream is ended. The throw came out of the stream's event
+ * listener uncaught, and a peer that sent a line over the ReadBuffer's
+ * default (10 MiB) ended the process. The same bound as an HTTP upstream's
+ * answer (providers/upstream/sse.ts).
  */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -24,27 +25,21 @@ export class StreamTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
-  private readonly buffer = new ReadBuffer();
-  /** Bytes since the last newline: the message being read so far. */
-  private lineBytes = 0;
+  private readonly buffer = new ReadBuffer({ maxBufferSize: MAX_MESSAGE_BYTES });
   private closed = false;
 
   constructor(private readonly stream: Stream) {}
 
   async start(): Promise<void> {
     this.stream.addEventListener('message', (event) => {
-      const chunk = Buffer.from(event.data.subarray());
-      const first = chunk.indexOf(0x0a);
-      // The line this chunk ends, then the one it starts (lines wholly inside a chunk are bounded by it).
-      const ended = first < 0 ? 0 : this.lineBytes + first;
-      this.lineBytes = first < 0 ? this.lineBytes + chunk.length : chunk.length - chunk.lastIndexOf(0x0a) - 1;
-      if (ended > MAX_MESSAGE_BYTES || this.lineBytes > MAX_MESSAGE_BYTES) {
-        this.onerror?.(new Error(`the peer sent a message of more than ${MAX_MESSAGE_BYTES} bytes: the stream was ended`));
-        this.stream.abort(new Error(`a message of more than ${MAX_MESSAGE_BYTES} bytes`));
+      try {
+        this.buffer.append(Buffer.from(event.data.subarray()));
+      } catch (err) {
+        this.onerror?.(new Error(`the peer sent a message of more than ${MAX_MESSAGE_BYTES} bytes: the stream was ended (${(err as Error).message})`));
+        this.stream.abort(err as Error);
         this.ended();
         return;
       }
-      this.buffer.append(chunk);
       this.drainMessages();
     });
     this.stream.addEventListener('remoteCloseWrite', () => this.ended());
