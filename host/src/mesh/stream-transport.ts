@@ -5,6 +5,7 @@ import type { Stream } from '@libp2p/interface';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { MAX_MESSAGE_BYTES } from '../protocol/message-size.js';
 
 /** The mesh's MCP protocol id: one stream carries one MCP session. */
 export const MCP_PROTOCOL = '/mcp-edge/mcp/1.0.0';
@@ -12,19 +13,12 @@ export const MCP_PROTOCOL = '/mcp-edge/mcp/1.0.0';
 /** A message was not written because the stream had closed: the peer never got it, so it may be sent again on a new stream. */
 export class StreamClosedError extends Error {}
 
-/**
- * Most bytes one message (one line) may take: past it the SDK's ReadBuffer
- * throws, and the stream is ended. The throw came out of the stream's event
- * listener uncaught, and a peer that sent a line over the ReadBuffer's
- * default (10 MiB) ended the process. The same bound as an HTTP upstream's
- * answer (providers/upstream/sse.ts).
- */
-export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
-
 export class StreamTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
+  // Past the bound the buffer throws, and the stream is ended: the throw came out of the stream's
+  // listener uncaught, and one line from a peer past the SDK's default (10 MiB) ended the process.
   private readonly buffer = new ReadBuffer({ maxBufferSize: MAX_MESSAGE_BYTES });
   private closed = false;
 

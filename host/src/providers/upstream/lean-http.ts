@@ -28,7 +28,8 @@ import { InFlight } from './in-flight.js';
 import { DirectCalls, type DirectRequestOptions, type DirectRequests } from './lean-call.js';
 import { asMessages, headerOf, isEventStream } from './lean-wire.js';
 import { requestsOf, ResumedCall, type ResumeOptions } from './resume.js';
-import { MAX_EVENT_CHARS, StreamText, type SseEvent } from './sse.js';
+import { StreamText, type SseEvent } from './sse.js';
+import { MAX_MESSAGE_BYTES } from '../../protocol/message-size.js';
 
 export interface LeanHttpOptions extends ResumeOptions {
   /** Headers of the upstream's config (a credential...), sent with every request. */
@@ -39,9 +40,6 @@ export interface LeanHttpOptions extends ResumeOptions {
 
 /** Largest error body kept for the message, in bytes. */
 const ERROR_BODY_BYTES = 2048;
-
-/** Largest JSON answer taken, in bytes: the bound of one SSE event's data (sse.ts), so both kinds of answer have one. */
-const MAX_ANSWER_BYTES = MAX_EVENT_CHARS;
 
 export class LeanHttpTransport implements Transport, DirectRequests {
   onclose?: () => void;
@@ -171,7 +169,7 @@ export class LeanHttpTransport implements Transport, DirectRequests {
       res.body.dump();
       throw new StreamableHTTPError(-1, `Unexpected content type: ${contentType}`);
     }
-    this.deliver(await res.body.whole(MAX_ANSWER_BYTES));
+    this.deliver(await res.body.whole(MAX_MESSAGE_BYTES));
   }
 
   /** One JSON body: a message or a batch; responses are told to `call` (the answer stream's resumer). */

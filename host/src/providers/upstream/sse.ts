@@ -3,6 +3,7 @@
 // `data`, `event`, `id` and `retry` fields, comments, CR / LF / CRLF line
 // ends, and an id that counts only once its event is complete (a stream cut
 // in the middle of an event must be resumed from the event before it).
+import { MAX_MESSAGE_BYTES } from '../../protocol/message-size.js';
 
 export interface SseEvent {
   /** The event type; "message" when the stream named none. */
@@ -20,7 +21,7 @@ export interface SseSink {
 }
 
 /** Largest event (its data plus any unfinished line), in characters: a stream that never ends a line is refused. */
-export const MAX_EVENT_CHARS = 64 * 1024 * 1024;
+export const MAX_EVENT_CHARS = MAX_MESSAGE_BYTES;
 
 export class SseParser {
   private partial = '';

@@ -18,6 +18,7 @@ export interface UpstreamTls {
   dispatcher: () => Dispatcher;
 }
 import { tracingFetch } from '../../telemetry/active-span.js';
+import { MAX_MESSAGE_BYTES } from '../../protocol/message-size.js';
 
 export interface OpenedTransport {
   transport: Transport;
@@ -42,6 +43,8 @@ async function stdioTransport(connection: StdioConnection, onStderr: StderrSink)
     env: { ...getDefaultEnvironment(), ...connection.env },
     ...(connection.cwd ? { cwd: connection.cwd } : {}),
     stderr: 'pipe',
+    // A line (one message) may be as large as over HTTP; the SDK's default is 10 MiB.
+    maxBufferSize: MAX_MESSAGE_BYTES,
   });
   let partial = '';
   transport.stderr?.on('data', (chunk: Buffer) => {
