@@ -139,11 +139,12 @@ type RequestSchema = z.ZodObject<{ method: z.ZodLiteral<string>; params: z.ZodTy
 
 /**
  * `schema` with its params checked the same way, a mistake answered with
- * INVALID_PARAMS and a sentence ("logging/setLevel: level: Invalid option: expected one
- * of ..."). The SDK's handler wrapper parses with the plain schema and lets
- * the ZodError through, which its Protocol answered as an internal error
- * (INTERNAL_ERROR) carrying zod's JSON dump (prompts/get with a number argument,
- * logging/setLevel with an unknown level, a list cursor that is a number).
+ * INVALID_PARAMS and a sentence ("logging/setLevel: level: Invalid option:
+ * expected one of ..."). The SDK's handler wrapper parses with the plain
+ * schema and lets the ZodError through, which its Protocol answered as an
+ * internal error (INTERNAL_ERROR) carrying zod's JSON dump (prompts/get with
+ * a number argument, logging/setLevel with an unknown level, a list cursor
+ * that is a number).
  */
 function checked<S extends RequestSchema>(schema: S): S {
   const method = schema.shape.method.value;
@@ -153,8 +154,8 @@ function checked<S extends RequestSchema>(schema: S): S {
     if (!parsed.success) throw new McpError(INVALID_PARAMS, `${method}: ${issuesInWords(parsed.error)}`);
     return parsed.data;
   };
-  // The parsed request is the same object the plain schema gives; only a refusal differs.
-  // optional(): a request without params reaches check (which refuses it where the method needs them) or stays without them.
+  // The parsed request is the same object the plain schema gives; only a refusal differs. optional():
+  // a request without params reaches check (which refuses it where the method needs them) or stays without them.
   return schema.extend({ params: z.unknown().optional().transform(check) }) as unknown as S;
 }
 
