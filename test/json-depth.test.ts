@@ -5,7 +5,7 @@
 // JSON could not be written). Both are refused now with a typed error, and
 // the gateway goes on serving.
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { LoggingMessageNotificationSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool } from '../host/src/index.js';
@@ -13,7 +13,7 @@ import { MAX_JSON_DEPTH, nestsDeeperThan } from '../host/src/protocol/json-depth
 import { AuditLog } from '../host/src/security/audit/log.js';
 import { openDatabaseFile } from '../host/src/storage/database.js';
 import { createLogger } from '../host/src/telemetry/log.js';
-import { connectClient, eventually, NODE, routingOf, startGateway } from './helpers/gateway.js';
+import { connectClient, eventually, NODE, routingOf, startGateway, textOf } from './helpers/gateway.js';
 import { openSession, postMcp, type RawAnswer } from './helpers/auth.js';
 import { tempDir } from './helpers/processes.js';
 import { join } from 'node:path';
@@ -125,6 +125,34 @@ describe('an upstream nesting too deep', () => {
     } finally {
       await gateway.close();
     }
+  });
+});
+
+describe('an upstream notification nested too deep', () => {
+  /** The log data a client saw while it called deep_log on an upstream whose log nests `depth` levels, and then flat. */
+  async function logsSeen(depth: number): Promise<unknown[]> {
+    const gateway = await startGateway({ aggregation: { prefix_mode: 'never' }, upstreams: [{ id: 'deep', transport: 'stdio', command: NODE, args: [DEEP_ANSWER_SERVER], env: { DEPTH: String(depth) } }] });
+    try {
+      await gateway.ready();
+      const client = await connectClient(gateway);
+      const logs: unknown[] = [];
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.data));
+      await client.setLoggingLevel('debug');
+      expect(textOf(await client.callTool({ name: 'deep_log', arguments: {} }))).toBe('logged');
+      expect(textOf(await client.callTool({ name: 'flat', arguments: {} }))).toBe('flat');
+      // The log comes on the session's own stream, beside the answers: give it time to arrive.
+      await eventually(() => (logs.length > 0 ? true : undefined), 2_000).catch(() => undefined);
+      await client.close();
+      return logs;
+    } finally {
+      await gateway.close();
+    }
+  }
+
+  it('is dropped where it cannot be written; the call it came with is answered and the session goes on', async () => {
+    // The same log two levels deep reaches the client: what is dropped is the deep one only.
+    expect(await logsSeen(2)).toEqual([[[]]]);
+    expect(await logsSeen(100_000)).toEqual([]);
   });
 });
 
