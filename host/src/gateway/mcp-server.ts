@@ -131,33 +131,36 @@ function checkCallParams(params: unknown): CallToolRequest['params'] {
   return parsed.data;
 }
 
-/** tools/call with its params checked by checkCallParams (a thrown McpError reaches the client as it is). */
-const CheckedCallToolRequestSchema = CallToolRequestSchema.extend({ params: z.unknown().transform(checkCallParams) });
-
 /** A request schema of the SDK's: its method literal and its params. */
 type RequestSchema = z.ZodObject<{ method: z.ZodLiteral<string>; params: z.ZodType }>;
 
 /**
- * `schema` with its params checked the same way, a mistake answered with
- * INVALID_PARAMS and a sentence ("logging/setLevel: level: Invalid option:
- * expected one of ..."). The SDK's handler wrapper parses with the plain
- * schema and lets the ZodError through, which its Protocol answered as an
- * internal error (INTERNAL_ERROR) carrying zod's JSON dump (prompts/get with
- * a number argument, logging/setLevel with an unknown level, a list cursor
- * that is a number).
+ * `schema` with its params taken by `check`, whose thrown McpError reaches
+ * the client as it is. By default `check` is the schema's own params
+ * schema, a mistake answered with INVALID_PARAMS and a sentence
+ * ("logging/setLevel: level: Invalid option: expected one of ..."): the SDK's
+ * handler wrapper parses with the plain schema and lets the ZodError through,
+ * which its Protocol answered as an internal error (INTERNAL_ERROR) carrying
+ * zod's JSON dump (prompts/get with a number argument, logging/setLevel with
+ * an unknown level, a list cursor that is a number).
  */
-function checked<S extends RequestSchema>(schema: S): S {
-  const method = schema.shape.method.value;
-  const params = schema.shape.params;
-  const check = (value: unknown): unknown => {
-    const parsed = params.safeParse(value);
-    if (!parsed.success) throw new McpError(INVALID_PARAMS, `${method}: ${issuesInWords(parsed.error)}`);
-    return parsed.data;
-  };
+function checked<S extends RequestSchema>(schema: S, check: (params: unknown) => unknown = paramsCheck(schema)): S {
   // The parsed request is the same object the plain schema gives; only a refusal differs. optional():
   // a request without params reaches check (which refuses it where the method needs them) or stays without them.
   return schema.extend({ params: z.unknown().optional().transform(check) }) as unknown as S;
 }
+
+function paramsCheck(schema: RequestSchema): (params: unknown) => unknown {
+  const method = schema.shape.method.value;
+  return (value) => {
+    const parsed = schema.shape.params.safeParse(value);
+    if (!parsed.success) throw new McpError(INVALID_PARAMS, `${method}: ${issuesInWords(parsed.error)}`);
+    return parsed.data;
+  };
+}
+
+/** tools/call with its params checked by checkCallParams. */
+const CheckedCallToolRequestSchema = checked(CallToolRequestSchema, checkCallParams);
 
 type Extra = Parameters<Parameters<Server['setRequestHandler']>[1]>[1];
 
