@@ -2,7 +2,7 @@
 // once its event is complete, line ends of every kind and chunk boundaries
 // anywhere, and a stream that never ends an event is refused.
 import { describe, expect, it } from 'vitest';
-import { MAX_EVENT_CHARS, SseParser, sseFrame, StreamText, type SseEvent } from '../host/src/providers/upstream/sse.js';
+import { MAX_EVENT_CHARS, SseParser, sseFrame, StreamText, type SseEvent } from '../host/src/protocol/sse.js';
 
 function parse(chunks: string[]) {
   const seen: (SseEvent | { id: string } | { retry: number })[] = [];

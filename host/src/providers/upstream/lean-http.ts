@@ -28,7 +28,7 @@ import { InFlight } from './in-flight.js';
 import { DirectCalls, type DirectRequestOptions, type DirectRequests } from './lean-call.js';
 import { asMessages, headerOf, isEventStream } from './lean-wire.js';
 import { requestsOf, ResumedCall, type ResumeOptions } from './resume.js';
-import { StreamText, type SseEvent } from './sse.js';
+import { StreamText, type SseEvent } from '../../protocol/sse.js';
 import { MAX_MESSAGE_BYTES } from '../../protocol/message-size.js';
 
 export interface LeanHttpOptions extends ResumeOptions {

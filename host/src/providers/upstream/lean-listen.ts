@@ -7,7 +7,7 @@
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Dispatcher } from 'undici';
 import { isEventStream, headerOf } from './lean-wire.js';
-import { SseParser, type SseEvent } from './sse.js';
+import { SseParser, type SseEvent } from '../../protocol/sse.js';
 
 export interface ListenOptions {
   dispatcher: () => Dispatcher;

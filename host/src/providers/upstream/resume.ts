@@ -20,7 +20,7 @@
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { CONNECTION_CLOSED, INTERNAL_ERROR, REQUEST_TIMEOUT } from '../../protocol/jsonrpc.js';
-import { SseParser, sseFrame, type SseEvent } from './sse.js';
+import { SseParser, sseFrame, type SseEvent } from '../../protocol/sse.js';
 
 export interface ResumeOptions {
   /** The upstream's id, named in errors. */

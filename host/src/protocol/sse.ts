@@ -3,7 +3,7 @@
 // `data`, `event`, `id` and `retry` fields, comments, CR / LF / CRLF line
 // ends, and an id that counts only once its event is complete (a stream cut
 // in the middle of an event must be resumed from the event before it).
-import { MAX_MESSAGE_BYTES } from '../../protocol/message-size.js';
+import { MAX_MESSAGE_BYTES } from './message-size.js';
 
 export interface SseEvent {
   /** The event type; "message" when the stream named none. */
@@ -24,7 +24,9 @@ export interface SseSink {
 export const MAX_EVENT_CHARS = MAX_MESSAGE_BYTES;
 
 export class SseParser {
-  private partial = '';
+  /** The line not ended yet, in the pieces it came in: joined once it ends, so a long line is copied once, not once per chunk. */
+  private partial: string[] = [];
+  private partialChars = 0;
   private afterCr = false;
   private data: string[] = [];
   private dataChars = 0;
@@ -36,20 +38,28 @@ export class SseParser {
   /** Parses the next chunk of text; throws when one event grows past MAX_EVENT_CHARS. */
   push(chunk: string): void {
     // A CR that ended the previous chunk may be the first half of a CRLF.
-    const text = this.partial + (this.afterCr && chunk.startsWith('\n') ? chunk.slice(1) : chunk);
+    const text = this.afterCr && chunk.startsWith('\n') ? chunk.slice(1) : chunk;
     this.afterCr = false;
     let from = 0;
     for (;;) {
       const end = lineEnd(text, from);
       if (end < 0) break;
-      this.line(text.slice(from, end));
+      if (this.partial.length > 0) {
+        this.partial.push(text.slice(from, end));
+        this.line(this.partial.join(''));
+        this.partial = [];
+        this.partialChars = 0;
+      } else this.line(text.slice(from, end));
       from = end + 1;
       if (text.charCodeAt(end) !== CR) continue;
       if (from === text.length) this.afterCr = true;
       else if (text.charCodeAt(from) === LF) from += 1;
     }
-    this.partial = text.slice(from);
-    if (this.partial.length + this.dataChars > MAX_EVENT_CHARS) {
+    if (from < text.length) {
+      this.partial.push(from === 0 ? text : text.slice(from));
+      this.partialChars += text.length - from;
+    }
+    if (this.partialChars + this.dataChars > MAX_EVENT_CHARS) {
       throw new Error(`an SSE event exceeds ${MAX_EVENT_CHARS} characters`);
     }
   }
