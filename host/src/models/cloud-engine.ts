@@ -4,6 +4,9 @@
 // Retry-After is honoured, up to a cap, and handed on in the error when the
 // engine gives up); a connection that does not answer in time, or a
 // stream that stops before its end, is a typed failure the router acts on.
+import { boundedText } from '../protocol/bounded-body.js';
+import { MAX_MESSAGE_BYTES } from '../protocol/message-size.js';
+import { SseParser } from '../protocol/sse.js';
 import { ModelError, type CloudEngine, type EngineResult, type FinishReason, type GenerateRequest, type OnText } from './engine.js';
 
 export interface CloudEngineOptions {
@@ -23,6 +26,9 @@ export interface CloudEngineOptions {
 }
 
 const DEFAULTS = { timeoutMs: 30_000, maxAttempts: 3, backoffMs: 250, maxRetryAfterMs: 10_000 };
+
+/** How much of a refusal's body is read: its start goes into the error message. */
+const ERROR_BODY_BYTES = 4096;
 
 /** A Retry-After header's wait in ms (delay-seconds or an HTTP date, RFC 9110 10.2.3); undefined when absent or unreadable. */
 export function retryAfterMs(header: string | null, nowMs: number): number | undefined {
@@ -55,9 +61,8 @@ export class OpenAiCloudEngine implements CloudEngine {
 
   async generate(request: GenerateRequest, onText: OnText): Promise<EngineResult> {
     for (let attempt = 1; ; attempt += 1) {
-      const response = await this.post(request);
+      const { response, body } = await this.post(request);
       if (response.ok) return { ...(await this.readStream(response, request, onText)), attempts: attempt };
-      const body = await response.text().catch(() => '');
       const retryable = response.status === 429 || response.status >= 500;
       const asked = response.status === 429 || response.status === 503 ? retryAfterMs(response.headers.get('retry-after'), Date.now()) : undefined;
       const wait = retryable ? this.retryDelay(asked, attempt) : undefined;
@@ -76,7 +81,8 @@ export class OpenAiCloudEngine implements CloudEngine {
     return asked > this.settings.maxRetryAfterMs ? undefined : asked;
   }
 
-  private async post(request: GenerateRequest): Promise<Response> {
+  /** The response (its stream unread), or a refusal with the start of its body, read within the deadline. */
+  private async post(request: GenerateRequest): Promise<{ response: Response; body: string }> {
     const messages = request.prefix ? [...request.messages, { role: 'assistant', content: request.prefix }] : request.messages;
     const body = { model: this.model, messages, max_tokens: request.maxTokens, temperature: request.temperature, stream: true, ...(request.seed !== undefined ? { seed: request.seed } : {}), ...(request.stop?.length ? { stop: request.stop } : {}) };
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream' };
@@ -85,21 +91,30 @@ export class OpenAiCloudEngine implements CloudEngine {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), this.settings.timeoutMs);
     const signal = request.signal ? AbortSignal.any([request.signal, deadline.signal]) : deadline.signal;
+    let response: Response;
     try {
-      return await fetch(this.url, { method: 'POST', headers, body: JSON.stringify(body), signal });
+      response = await fetch(this.url, { method: 'POST', headers, body: JSON.stringify(body), signal });
     } catch (err) {
+      clearTimeout(timer);
       if (deadline.signal.aborted) throw new ModelError('cloud_timeout', `the cloud endpoint ${this.url} did not answer within ${this.settings.timeoutMs} ms`);
       throw new ModelError('cloud_unreachable', `the cloud endpoint ${this.url} is unreachable: ${causeOf(err)}`);
-    } finally {
-      clearTimeout(timer);
     }
+    if (response.ok) {
+      clearTimeout(timer);
+      return { response, body: '' };
+    }
+    // A refusal's body under the same deadline: one that never ends, or never comes, is cut there.
+    const text = await boundedText(response, 'the refusal', ERROR_BODY_BYTES, true).catch(() => '');
+    clearTimeout(timer);
+    return { response, body: text };
   }
 
   /** Reads the SSE stream to its [DONE]; a stream that ends or stalls before it is cloud_stream_broken. */
   private async readStream(response: Response, request: GenerateRequest, onText: OnText): Promise<Omit<EngineResult, 'attempts'>> {
     if (!response.body) throw new ModelError('cloud_stream_broken', `the cloud endpoint ${this.url} sent no body`);
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffered = '';
+    const events: string[] = [];
+    const parser = new SseParser({ event: (e) => void events.push(e.data), id: () => undefined, retry: () => undefined });
     let text = '';
     let finishReason: FinishReason | undefined;
     let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
@@ -107,13 +122,15 @@ export class OpenAiCloudEngine implements CloudEngine {
     for (;;) {
       const chunk = await this.nextChunk(reader, request.signal, text);
       if (chunk === undefined) throw new ModelError('cloud_stream_broken', `the cloud endpoint ${this.url} closed the stream before its end, after ${text.length} characters`);
-      buffered += chunk;
-      let end: number;
-      while ((end = buffered.indexOf('\n\n')) >= 0) {
-        const event = buffered.slice(0, end);
-        buffered = buffered.slice(end + 2);
-        const data = event.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
-        if (data === '') continue;
+      try {
+        // Bounded as every message from another process (message-size.ts): one event, and the answer in all.
+        parser.push(chunk);
+        if (text.length > MAX_MESSAGE_BYTES) throw new Error(`the answer exceeds ${MAX_MESSAGE_BYTES} characters`);
+      } catch (err) {
+        await reader.cancel().catch(() => undefined);
+        throw new ModelError('cloud_stream_broken', `the cloud endpoint ${this.url} sent too much: ${(err as Error).message}; the stream was closed`);
+      }
+      for (const data of events.splice(0)) {
         if (data === '[DONE]') {
           await reader.cancel().catch(() => undefined);
           return { text, finishReason: finishReason ?? 'stop', promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? pieces };

@@ -8,12 +8,16 @@
 // A destination that refuses a batch (HTTP 4xx other than 404, or a single
 // error in place of the array) is remembered as "no batches" and its calls go
 // one by one; per-message errors in an accepted batch map to each call (a
-// link-failure code leaves that call queued, any other error fails it).
+// link-failure code leaves that call queued, any other error fails it). An
+// answer is read up to MAX_MESSAGE_BYTES: a batch whose answer is larger goes
+// again one call at a time (ChunkTooLarge), each answer with that bound.
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { boundedText, MessageTooLarge } from '../protocol/bounded-body.js';
 import { isLinkFailure } from '../protocol/jsonrpc.js';
+import { MAX_MESSAGE_BYTES } from '../protocol/message-size.js';
 import { VERSION } from '../version.js';
-import { DestinationError, type DeliveryCall } from './delivery.js';
+import { ChunkTooLarge, DestinationError, type DeliveryCall } from './delivery.js';
 import { IDEMPOTENCY_META_KEY } from './idempotency.js';
 
 /** The revision of MCP whose Streamable HTTP transport carries JSON-RPC batches. */
@@ -57,7 +61,13 @@ export class BatchClient {
     }
     if (res.status >= 400 && res.status < 500) throw new BatchRefused(`${this.url} refused a batch (HTTP ${res.status})`);
     if (!res.ok) throw new Error(`${this.url} answered HTTP ${res.status}`);
-    const answers = await readAnswers(res);
+    let answers: RpcAnswer[];
+    try {
+      answers = await readAnswers(res, `the answer of ${this.url} to a batch of ${calls.length} calls`);
+    } catch (err) {
+      if (err instanceof MessageTooLarge) throw new ChunkTooLarge(err.message);
+      throw err;
+    }
     if (answers.length === 1 && calls.length > 1 && answers[0]!.id === undefined) throw new BatchRefused(`${this.url} refused a batch: ${String(answers[0]!.error?.message)}`);
     const byId = new Map(answers.map((a) => [a.id, a]));
     return calls.map((_, i) => answerOf(byId.get(first + i)));
@@ -85,7 +95,7 @@ export class BatchClient {
     const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: BATCH_PROTOCOL, capabilities: {}, clientInfo: { name: 'mcp-edge-queue', version: VERSION } } };
     const res = await this.post(init, undefined, signal);
     if (!res.ok) throw new Error(`${this.url}: initialize answered HTTP ${res.status}`);
-    const [answer] = await readAnswers(res);
+    const [answer] = await readAnswers(res, `the answer of ${this.url} to initialize`);
     const result = answer?.result as { protocolVersion?: unknown } | undefined;
     if (!result) throw new Error(`${this.url}: initialize failed: ${String(answer?.error?.message ?? 'no answer')}`);
     // A server on a later revision has no batches: it says so by answering with its own version.
@@ -103,9 +113,9 @@ export class BatchClient {
   }
 }
 
-/** The JSON-RPC answers in a response: a JSON body (one object or an array), or the data of SSE events. */
-async function readAnswers(res: Response): Promise<RpcAnswer[]> {
-  const text = await res.text();
+/** The JSON-RPC answers in a response (at most MAX_MESSAGE_BYTES): a JSON body (one object or an array), or the data of SSE events. */
+async function readAnswers(res: Response, what: string): Promise<RpcAnswer[]> {
+  const text = await boundedText(res, what, MAX_MESSAGE_BYTES);
   if (text.trim() === '') return [];
   if (!(res.headers.get('content-type') ?? '').includes('text/event-stream')) {
     const parsed = JSON.parse(text) as RpcAnswer | RpcAnswer[];

@@ -38,6 +38,15 @@ export class DestinationError extends Error {
   override readonly name = 'DestinationError';
 }
 
+/**
+ * The destination's answer to a chunk of calls was too large to take as one
+ * (bounded-body.ts): those calls go one by one, this time only. Each has its
+ * idempotency key, so a destination that ran them answers from its record.
+ */
+export class ChunkTooLarge extends Error {
+  override readonly name = 'ChunkTooLarge';
+}
+
 /** A link failure whose destination said when to come back (an HTTP Retry-After): the next attempt waits that long, not the backoff. */
 export class RetryLater extends Error {
   override readonly name = 'RetryLater';
@@ -397,7 +406,7 @@ export class Delivery {
         answers = await this.opts.deliverMany(destination, calls, this.abort.signal);
         if (answers === null) this.unbatched.add(destination);
       } catch (err) {
-        answers = calls.map(() => (err instanceof Error ? err : new Error(String(err))));
+        if (!(err instanceof ChunkTooLarge)) answers = calls.map(() => (err instanceof Error ? err : new Error(String(err))));
       }
     }
     if (answers === null) {

@@ -3,6 +3,7 @@
 // One client per destination, reconnected after a link failure.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult, CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { MessageTooLarge } from '../protocol/bounded-body.js';
 import { isLinkFailure } from '../protocol/jsonrpc.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isolating, isolatingFetch } from '../providers/upstream/fetch.js';
@@ -72,6 +73,8 @@ export function mcpHttpDeliverer(urls: Record<string, string>, timeoutMs: number
       return (await client.request({ method: 'tools/call', params }, callToolResultSchema!, { signal: perCall.signal, timeout: timeoutMs })) as CallToolResult;
     } catch (err) {
       if (isMcpError(err) && !isLinkFailure(err.code)) throw new DestinationError(`${destination} refused the call: ${err.message}`);
+      // The call ran, and its answer cannot be brought back: asking again would bring the same.
+      if (err instanceof MessageTooLarge) throw new DestinationError(`${destination} answered the call: ${err.message}`);
       drop(destination);
       throw err;
     } finally {

@@ -7,6 +7,7 @@
 // listener however many requests are in flight (it fans out to them), removed
 // when the last of them, or the event stream it returned, is done.
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { boundedMessages } from '../../protocol/bounded-body.js';
 
 interface Followers {
   members: Set<AbortController>;
@@ -66,10 +67,18 @@ export function explainRequestFailure(err: unknown): unknown {
   return explainFetchFailure(new TypeError('fetch failed', { cause: err }));
 }
 
-/** `base` (the global fetch, or one with its own TLS settings) with a signal of its own per request. */
+/**
+ * `base` (the global fetch, or one with its own TLS settings) with a signal
+ * of its own per request, and its answers bounded (bounded-body.ts): the
+ * SDK's client transport reads them without end.
+ */
 export const isolating = (base: FetchLike): FetchLike => async (url, init) => {
+  const what = `the answer of ${urlText(url)}`;
   const parent = init?.signal;
-  if (!parent) return base(url, init).catch((err: unknown) => Promise.reject(explainFetchFailure(err)));
+  if (!parent) {
+    const response = await base(url, init).catch((err: unknown) => Promise.reject(explainFetchFailure(err)));
+    return boundedMessages(response, what);
+  }
   const { signal, release } = follow(parent);
   let response: Response;
   try {
@@ -81,17 +90,26 @@ export const isolating = (base: FetchLike): FetchLike => async (url, init) => {
   const streaming = response.body && response.headers.get('content-type')?.includes('text/event-stream');
   if (!streaming) {
     release();
-    return response;
+    return boundedMessages(response, what);
   }
   // An event stream lives on after the headers: keep following until it ends, so closing the transport still stops it.
-  const body = response.body!.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      flush: release,
-    }),
-  );
   signal.addEventListener('abort', release, { once: true });
-  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  return boundedMessages(response, what, release);
 };
+
+/** The URL a request went to, for a message: without credentials or query, which may carry a token. */
+function urlText(url: string | URL): string {
+  try {
+    const shown = new URL(url);
+    shown.username = '';
+    shown.password = '';
+    shown.search = '';
+    shown.hash = '';
+    return shown.href;
+  } catch {
+    return 'an upstream';
+  }
+}
 
 /** The global fetch, isolated. */
 export const isolatingFetch: FetchLike = isolating(fetch);
