@@ -171,7 +171,10 @@ async function stdio(options: CliOptions): Promise<void> {
   await gateway.ready();
   // The SDK's stdio transport comes with its message schemas: `serve` does not load it.
   const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
-  const transport = new StdioServerTransport();
+  const { STDIO_DEFAULT_MAX_BUFFER_SIZE } = await import('@modelcontextprotocol/sdk/shared/stdio.js');
+  const { withLineBuffer } = await import('./protocol/line-buffer.js');
+  // The SDK's bound on a client's line (10 MiB), read in linear time.
+  const transport = withLineBuffer(new StdioServerTransport(), STDIO_DEFAULT_MAX_BUFFER_SIZE);
   transport.onclose = () => {
     gateway.close().finally(() => process.exit(0));
   };

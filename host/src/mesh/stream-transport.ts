@@ -3,8 +3,9 @@
 // keep their semantics (progress, cancellation, errors, timeouts).
 import type { Stream } from '@libp2p/interface';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
+import { serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { LineBuffer } from '../protocol/line-buffer.js';
 import { MAX_MESSAGE_BYTES } from '../protocol/message-size.js';
 
 /** The mesh's MCP protocol id: one stream carries one MCP session. */
@@ -19,7 +20,7 @@ export class StreamTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   // Past the bound the buffer throws, and the stream is ended: the throw came out of the stream's
   // listener uncaught, and one line from a peer past the SDK's default (10 MiB) ended the process.
-  private readonly buffer = new ReadBuffer({ maxBufferSize: MAX_MESSAGE_BYTES });
+  private readonly buffer = new LineBuffer(MAX_MESSAGE_BYTES);
   private closed = false;
 
   constructor(private readonly stream: Stream) {}
@@ -29,7 +30,7 @@ export class StreamTransport implements Transport {
       try {
         this.buffer.append(Buffer.from(event.data.subarray()));
       } catch (err) {
-        this.onerror?.(new Error(`the peer sent a message of more than ${MAX_MESSAGE_BYTES} bytes: the stream was ended (${(err as Error).message})`));
+        this.onerror?.(new Error(`the peer sent ${(err as Error).message}: the stream was ended`));
         this.stream.abort(err as Error);
         this.ended();
         return;

@@ -36,6 +36,7 @@ type RemoteConnection = Exclude<UpstreamConnection, StdioConnection>;
 
 async function stdioTransport(connection: StdioConnection, onStderr: StderrSink): Promise<StdioClientTransport> {
   const { getDefaultEnvironment, StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+  const { withLineBuffer } = await import('../../protocol/line-buffer.js');
   const transport = new StdioClientTransport({
     command: connection.command,
     args: [...connection.args],
@@ -46,6 +47,8 @@ async function stdioTransport(connection: StdioConnection, onStderr: StderrSink)
     // A line (one message) may be as large as over HTTP; the SDK's default is 10 MiB.
     maxBufferSize: MAX_MESSAGE_BYTES,
   });
+  // Read in linear time: the SDK's buffer copies a long line once per chunk (protocol/line-buffer.ts).
+  withLineBuffer(transport, MAX_MESSAGE_BYTES);
   let partial = '';
   transport.stderr?.on('data', (chunk: Buffer) => {
     const lines = (partial + chunk.toString('utf8')).split('\n');
