@@ -2,8 +2,12 @@
 // applies the upstream's include/exclude filters.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { $ZodError } from 'zod/v4/core';
 import type { CatalogPart, ProviderCatalog } from '../provider.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../protocol/json-depth.js';
+import { issuesInWords } from '../../protocol/issues.js';
+import { isLinkFailure } from '../../protocol/jsonrpc.js';
+import { isMcpError } from '../../protocol/mcp-error.js';
 
 /** Most pages read from one list; a server paginating forever is cut off here. */
 const MAX_PAGES = 100;
@@ -31,10 +35,27 @@ export function nameFilter(include: readonly string[], exclude: readonly string[
 type CatalogItem = Tool | Resource | ResourceTemplate | Prompt;
 
 const ITEM_WORD: Record<CatalogPart, string> = { tools: 'tool', resources: 'resource', resourceTemplates: 'resource template', prompts: 'prompt' };
+const PART_WORDS: Record<CatalogPart, string> = { tools: 'tools', resources: 'resources', resourceTemplates: 'resource templates', prompts: 'prompts' };
+const METHOD: Record<CatalogPart, string> = { tools: 'tools/list', resources: 'resources/list', resourceTemplates: 'resources/templates/list', prompts: 'prompts/list' };
+
+/**
+ * Why a list's answer was of no use, or undefined when the link failed (a
+ * closed connection, a timeout): the upstream is then down, whatever the list.
+ */
+function uselessAnswer(part: CatalogPart, err: unknown): string | undefined {
+  const method = METHOD[part];
+  if (isMcpError(err)) return isLinkFailure(err.code) ? undefined : `its ${method} answer is an error: ${err.message}`;
+  // The SDK's Client refuses a result its schema does not take with the schema's error (zod mini's, or classic's: both are $ZodErrors).
+  if (err instanceof $ZodError) return `its ${method} answer is not a ${method} result: ${issuesInWords(err)}`;
+  return undefined;
+}
 
 /**
  * Fetches one part of the catalog, or an empty list when the server lacks the
- * capability. An item that nests objects and arrays deeper than
+ * capability. A list other than tools whose answer is an error or not that
+ * list (a server that declares resources and answers "method not found" to
+ * resources/templates/list) is empty, and `dropped` says why; for tools/list
+ * the same throws with that sentence. An item that nests objects and arrays deeper than
  * protocol/json-depth.ts allows is left out, and `dropped` says which: the
  * digest of a tool's definition overflowed the stack on one and ended the
  * process, and a client's tools/list could not have been written.
@@ -46,7 +67,17 @@ export async function fetchPart(
   timeout: number,
   dropped: (what: string) => void,
 ): Promise<CatalogItem[]> {
-  const items = await fetchItems(client, part, keep, timeout);
+  let items: CatalogItem[];
+  try {
+    items = await fetchItems(client, part, keep, timeout);
+  } catch (err) {
+    const useless = uselessAnswer(part, err);
+    if (useless === undefined) throw err;
+    // Without its tools an upstream serves nothing; without one of the other lists it still serves its tools.
+    if (part === 'tools') throw new Error(useless, { cause: err });
+    dropped(`its ${PART_WORDS[part]}: ${useless}`);
+    return [];
+  }
   if (!items.some((item) => nestsDeeperThan(item))) return items;
   return items.filter((item) => {
     if (!nestsDeeperThan(item)) return true;

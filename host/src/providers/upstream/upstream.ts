@@ -186,6 +186,8 @@ export class UpstreamProvider implements Provider {
       this.options.log.info(`upstream ${this.id} is up`, { transport: this.opened.kind, tools: this.current.tools.length });
       if (this.sleepWhenUp) void this.sleep();
     } catch (err) {
+      // Closing calls onclose: the reason given must be this failure, not the close it causes.
+      client.onclose = undefined;
       await client.close().catch(() => undefined);
       if (this.client === client) this.lost(client, `could not connect: ${(err as Error).message}`);
     }
