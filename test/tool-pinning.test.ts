@@ -9,7 +9,7 @@ import { McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../host/src/config/load.js';
 import { TOOL_WITHHELD, INVALID_PARAMS } from '../host/src/protocol/jsonrpc.js';
-import { MAX_PINS_PER_UPSTREAM, ToolPins, UNAPPROVED_META_KEY } from '../host/src/security/pinning/pins.js';
+import { MAX_PINS_PER_UPSTREAM, ToolPins, UNAPPROVED_META_KEY, withheldError } from '../host/src/security/pinning/pins.js';
 import { PinStore } from '../host/src/security/pinning/store.js';
 import { openDatabase } from '../host/src/storage/database.js';
 import { createLogger } from '../host/src/telemetry/log.js';
@@ -280,15 +280,28 @@ describe('tool pinning modes and options', () => {
     expect(() => validateConfig({ upstreams: [{ id: 'u', transport: 'stdio', command: 'x', pinning: 'trust' }] })).toThrow(/upstreams\.0\.pinning/);
   });
 
-  it('stops recording new tools of one upstream at the pin limit, and holds the rest as new', () => {
+  it('stops recording new tools of one upstream at the pin limit, holds the rest, and says so in one line (regression: one warning per tool)', () => {
     const db = openDatabase(tempDir('mcp-edge-pin-limit-'));
+    const lines: string[] = [];
     try {
-      const pins = new ToolPins(new PinStore(db), new Map([['flood', { mode: 'pin' as const, holdNewTools: false }]]), createLogger('silent'));
+      const pins = new ToolPins(new PinStore(db), new Map([['flood', { mode: 'pin' as const, holdNewTools: false }]]), createLogger('warn', (line) => lines.push(line)));
       const tools = Array.from({ length: MAX_PINS_PER_UPSTREAM + 5 }, (_, i) => ({ name: `t${i}`, inputSchema: { type: 'object' as const } }));
       const listed = pins.screen('flood', tools);
       expect(listed).toHaveLength(MAX_PINS_PER_UPSTREAM);
       expect(pins.withheld('flood').map((u) => `${u.tool}:${u.reason}`)).toEqual(['10000:new', '10001:new', '10002:new', '10003:new', '10004:new'].map((s) => `t${s}`));
       expect(db.prepare("SELECT count(*) FROM tool_pins WHERE upstream = 'flood'").pluck().get()).toBe(MAX_PINS_PER_UPSTREAM);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/upstream "flood": 5 tool\(s\) beyond the 10000 definitions tool pinning keeps per upstream are withheld from clients, and cannot be approved/);
+      // The same list again says nothing more; one more tool says it again.
+      pins.screen('flood', tools);
+      expect(lines).toHaveLength(1);
+      pins.screen('flood', [...tools, { name: 'one_more', inputSchema: { type: 'object' as const } }]);
+      expect(lines).toHaveLength(2);
+      expect(lines[1]).toMatch(/6 tool\(s\) beyond/);
+      // A call to one of them is told why, and not to approve it (it cannot be).
+      const refusal = withheldError('t10003', pins.withheld('flood')[0]!);
+      expect(refusal.message).toMatch(/offers more tools than the 10000 definitions tool pinning keeps per upstream/);
+      expect(refusal.message).not.toMatch(/approve/);
     } finally {
       db.close();
     }

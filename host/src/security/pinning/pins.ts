@@ -45,6 +45,8 @@ export interface Unapproved {
   digest: string;
   /** Listed anyway (warn mode), or withheld (pin mode). */
   listed: boolean;
+  /** New, and past MAX_PINS_PER_UPSTREAM: not recorded, so it cannot be approved either. */
+  overLimit?: true;
 }
 
 /** One upstream's pins, for /health, /metrics and mcp-edge://providers. */
@@ -145,7 +147,7 @@ export class ToolPins {
     const unapproved = (reason: Unapproved['reason']): Unapproved => ({ upstream, tool: name, reason, digest, listed: settings.mode === 'warn' });
     const pin = pins.get(name);
     if (!pin) {
-      if (pins.size >= MAX_PINS_PER_UPSTREAM) return unapproved('new');
+      if (pins.size >= MAX_PINS_PER_UPSTREAM) return { ...unapproved('new'), overLimit: true };
       if (known && settings.holdNewTools) {
         pins.set(name, { approved: null, pending: digest });
         writes.push((s) => s.recordPending(upstream, name, digest, canonical(), now));
@@ -190,11 +192,25 @@ export class ToolPins {
       if (known) this.log.info(`upstream "${upstream}": new tool(s) pinned on first use`, { tools: trusted.map(oneLine) });
       else this.log.info(`upstream "${upstream}": ${trusted.length} tool definition(s) pinned on first use`);
     }
+    let overLimit = 0;
+    let overLimitBefore = 0;
+    for (const u of before.values()) if (u.overLimit) overLimitBefore += 1;
     for (const u of now.values()) {
+      // One line for all the tools past the limit: a server offering 50,000 tools wrote 40,000 warnings.
+      if (u.overLimit) {
+        overLimit += 1;
+        continue;
+      }
       if (before.get(u.tool)?.digest === u.digest) continue;
       this.log.warn(`upstream "${upstream}": tool "${oneLine(u.tool)}" ${describe(u)}. Review: ${diffCommand(upstream, u.tool)}; approve: ${approveCommand(upstream, u.tool)}`, {
         digest: shortDigest(u.digest),
       });
+    }
+    if (overLimit > 0 && overLimit !== overLimitBefore) {
+      const fate = [...now.values()].find((u) => u.overLimit)?.listed ? 'listed unapproved (pinning = "warn")' : 'withheld from clients';
+      this.log.warn(
+        `upstream "${upstream}": ${overLimit} tool(s) beyond the ${MAX_PINS_PER_UPSTREAM} definitions tool pinning keeps per upstream are ${fate}, and cannot be approved. Narrow what it offers with include / exclude, or set pinning = "off" on it.`,
+      );
     }
   }
 
@@ -293,6 +309,14 @@ function marked(tool: Tool, u: Unapproved): Tool {
 
 /** The JSON-RPC error for a call to a withheld tool (`name` as the client called it). */
 export function withheldError(name: string, u: Unapproved): McpError {
+  if (u.overLimit) {
+    return new McpError(
+      TOOL_WITHHELD,
+      `Tool "${name}" is withheld: upstream "${u.upstream}" offers more tools than the ${MAX_PINS_PER_UPSTREAM} definitions tool pinning keeps per upstream, and this is one beyond them. ` +
+        'An operator can narrow what that upstream offers with include / exclude, or set pinning = "off" on it.',
+      { upstream: u.upstream, tool: u.tool, reason: u.reason, digest: u.digest },
+    );
+  }
   const why =
     u.reason === 'changed'
       ? `upstream "${u.upstream}" changed its definition since it was approved`
