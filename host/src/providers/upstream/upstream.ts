@@ -40,6 +40,7 @@ import {
   type ProviderHealth,
 } from '../provider.js';
 import { CATALOG_PARTS, emptyCatalog, fetchPart, nameFilter } from './catalog.js';
+import { coalesced } from './coalesce.js';
 import { connectUpstream, type OpenedTransport, type UpstreamTls } from './transport.js';
 import { Backoff } from './backoff.js';
 import { chooseCaller } from './caller.js';
@@ -309,7 +310,8 @@ export class UpstreamProvider implements Provider {
     );
     // The lists come from the shared connection; a client's own connection only carries its calls.
     if (sessionId === undefined) {
-      const refresh = (...parts: CatalogPart[]) => () => void this.refresh(client, parts);
+      // A burst of list_changed reads the list once more after the read in progress, not once per notification.
+      const refresh = (...parts: CatalogPart[]) => coalesced(() => this.refresh(client, parts));
       client.setNotificationHandler(ToolListChangedNotificationSchema, refresh('tools'));
       client.setNotificationHandler(PromptListChangedNotificationSchema, refresh('prompts'));
       client.setNotificationHandler(ResourceListChangedNotificationSchema, refresh('resources', 'resourceTemplates'));
