@@ -451,7 +451,10 @@ export class Gateway {
       ...(this.limiter && perRequestLimits ? { limiter: this.limiter } : {}),
     });
     this.sessions.add(session);
-    session.server.onclose = () => this.sessions.delete(session);
+    session.server.onclose = () => {
+      this.sessions.delete(session);
+      session.ended();
+    };
     return session.server;
   }
 

@@ -26,7 +26,7 @@ import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/int
 import { z } from 'zod';
 import { issuesInWords } from '../protocol/issues.js';
 import { handleToolCalls, isPlainCallParams } from './call-checks.js';
-import { INVALID_PARAMS, REQUEST_TIMEOUT } from '../protocol/jsonrpc.js';
+import { INVALID_PARAMS, INVALID_REQUEST, REQUEST_TIMEOUT } from '../protocol/jsonrpc.js';
 import type { Aggregator } from './aggregator/aggregator.js';
 import type { Principal } from '../security/principal.js';
 import type { Policy } from '../security/policy.js';
@@ -82,6 +82,9 @@ const INSTRUCTIONS =
 
 const SEVERITY = new Map(LoggingLevelSchema.options.map((level, i) => [level, i]));
 
+/** Most resources one session may be subscribed to at once. */
+export const MAX_SUBSCRIPTIONS_PER_SESSION = 1000;
+
 /** One client's session: its server, log level and resource subscriptions. */
 export class ClientSession {
   level: LoggingLevel | undefined;
@@ -89,7 +92,33 @@ export class ClientSession {
   constructor(
     readonly server: Server,
     readonly principal: Principal,
+    private readonly aggregator: Aggregator,
   ) {}
+
+  /** Subscribes to `uri` (once however often asked); throws when the provider side refuses, or past the cap. */
+  async subscribe(uri: string): Promise<void> {
+    if (this.subscriptions.has(uri)) return;
+    if (this.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SESSION) {
+      throw new McpError(INVALID_REQUEST, `This session is subscribed to ${MAX_SUBSCRIPTIONS_PER_SESSION} resources, the most one session may be; unsubscribe from some first.`);
+    }
+    this.subscriptions.add(uri);
+    try {
+      await this.aggregator.subscribe(uri);
+    } catch (err) {
+      this.subscriptions.delete(uri);
+      throw err;
+    }
+  }
+
+  async unsubscribe(uri: string): Promise<void> {
+    if (this.subscriptions.delete(uri)) await this.aggregator.unsubscribe(uri);
+  }
+
+  /** The session ended: its subscriptions go (the providers are told when no other session holds them). */
+  ended(): void {
+    for (const uri of this.subscriptions) void this.aggregator.unsubscribe(uri).catch(() => undefined);
+    this.subscriptions.clear();
+  }
 
   /** Sends an upstream's log message if it is at or above the level this client asked for. */
   log(params: LoggingMessageNotification['params']): void {
@@ -251,7 +280,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
     jsonSchemaValidator: sharedJsonSchemaValidator,
     ...(deps.queue ? { taskStore: deps.queue.taskStore } : {}),
   });
-  const session = new ClientSession(server, deps.principal);
+  const session = new ClientSession(server, deps.principal, deps.aggregator);
   const agg = deps.aggregator;
   const ms = deps.requestTimeoutMs;
   const deadlines = deadlinesOf(ms);
@@ -334,12 +363,11 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   });
   server.setRequestHandler(checked(SubscribeRequestSchema), async (request) => {
     policy?.checkResource(principal, request.params.uri);
-    await agg.subscribe(request.params.uri, true);
-    session.subscriptions.add(request.params.uri);
+    await session.subscribe(request.params.uri);
     return {};
   });
   server.setRequestHandler(checked(UnsubscribeRequestSchema), async (request) => {
-    session.subscriptions.delete(request.params.uri);
+    await session.unsubscribe(request.params.uri);
     return {};
   });
   return session;

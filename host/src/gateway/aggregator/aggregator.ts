@@ -58,6 +58,12 @@ export class Aggregator {
   private resourceRoutes = new Map<string, Slot[]>();
   private templates: ResourceTemplate[] = [];
   private templateRoutes: { template: UriTemplate; slot: Slot }[] = [];
+  /**
+   * Client sessions subscribed, per resource URI. Providers are asked once
+   * per URI and told when no session wants it any more: a session that
+   * unsubscribed or ended used to leave the upstream subscribed for good.
+   */
+  private readonly subscribers = new Map<string, number>();
   private readonly listeners = new Set<(part: ListPart) => void>();
   private readonly pending = new Set<ListPart>();
   /** Calls waiting for a connecting provider (see connecting.ts); woken on every health change and tool rebuild. */
@@ -417,11 +423,22 @@ export class Aggregator {
     return slot?.provider.complete ? slot.provider.complete(params, context) : empty;
   }
 
-  /** Subscribes at the providers that may serve `uri`. */
-  async subscribe(uri: string, on: boolean): Promise<void> {
+  /** One more client session subscribed to `uri`: the first asks the providers that may serve it. */
+  async subscribe(uri: string): Promise<void> {
     const slots = this.resourceSlots(uri);
     if (slots.length === 0 && uri !== PROVIDERS_RESOURCE.uri) throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: no provider offers "${uri}".`);
-    await Promise.allSettled(slots.map((s) => (on ? s.provider.subscribe?.(uri) : s.provider.unsubscribe?.(uri))));
+    const count = this.subscribers.get(uri) ?? 0;
+    this.subscribers.set(uri, count + 1);
+    if (count === 0) await Promise.allSettled(slots.map((s) => s.provider.subscribe?.(uri)));
+  }
+
+  /** One client session fewer subscribed to `uri` (it unsubscribed, or ended): the last one's going tells the providers. */
+  async unsubscribe(uri: string): Promise<void> {
+    const count = this.subscribers.get(uri);
+    if (count === undefined) return;
+    if (count > 1) return void this.subscribers.set(uri, count - 1);
+    this.subscribers.delete(uri);
+    await Promise.allSettled(this.resourceSlots(uri).map((s) => s.provider.unsubscribe?.(uri)));
   }
 
   async setLoggingLevel(level: LoggingLevel): Promise<void> {

@@ -113,6 +113,8 @@ export class UpstreamProvider implements Provider {
   private waking: Promise<void> | undefined;
   /** Asked to sleep while not up (starting, or restarting after a loss): it sleeps once up. */
   private sleepWhenUp = false;
+  /** Resources clients are subscribed to here: asked again of each new connection (a restarted server forgot them). */
+  private readonly subscribed = new Set<string>();
 
   constructor(private readonly options: UpstreamOptions) {
     const s = options.settings;
@@ -184,6 +186,7 @@ export class UpstreamProvider implements Provider {
       client.onclose = () => this.lost(client, 'the connection closed (the process exited or the server went away)');
       await this.refreshAll(client);
       if (this.client !== client) return;
+      this.resubscribe(client);
       this.options.log.info(`upstream ${this.id} is up`, { transport: this.opened.kind, tools: this.current.tools.length });
       if (this.sleepWhenUp) void this.sleep();
     } catch (err) {
@@ -234,7 +237,8 @@ export class UpstreamProvider implements Provider {
    */
   async sleep(): Promise<boolean> {
     const client = this.client;
-    if (this.asleep || this.closed || this.callers.length > 0) return false;
+    // Subscribed to: asleep, it would send none of the updates its subscribers wait for.
+    if (this.asleep || this.closed || this.callers.length > 0 || this.subscribed.size > 0) return false;
     if (this.options.settings.connection.transport !== 'stdio' || this.links) return false;
     // A child that comes up while the gateway sleeps would otherwise run until the next call.
     if (!client || this.state.state !== 'up') {
@@ -483,12 +487,24 @@ export class UpstreamProvider implements Provider {
   async subscribe(uri: string): Promise<void> {
     await this.awake();
     const client = this.requireClient();
+    this.subscribed.add(uri);
     if (client.getServerCapabilities()?.resources?.subscribe) await client.subscribeResource({ uri });
   }
 
   async unsubscribe(uri: string): Promise<void> {
+    if (!this.subscribed.delete(uri)) return;
     const client = this.client;
     if (client?.getServerCapabilities()?.resources?.subscribe) await client.unsubscribeResource({ uri });
+  }
+
+  /** Asks a new connection for the subscriptions the last one had; one that fails is logged, the others go on. */
+  private resubscribe(client: Client): void {
+    if (this.subscribed.size === 0 || !client.getServerCapabilities()?.resources?.subscribe) return;
+    for (const uri of this.subscribed) {
+      client.subscribeResource({ uri }, { timeout: this.options.settings.timeoutMs }).catch((err: unknown) => {
+        this.options.log.warn(`upstream ${this.id}: subscribing again to ${uri} after reconnecting failed`, { error: (err as Error).message });
+      });
+    }
   }
 
   async close(): Promise<void> {
