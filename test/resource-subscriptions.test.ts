@@ -3,7 +3,7 @@
 // an upstream that restarted had forgotten every subscription, and clients
 // waited for updates that never came; an unsubscribe, or a session that
 // ended, left the upstream subscribed for good; a session could hold any
-// number of subscriptions.
+// number of subscriptions. A restarted upstream forgot the logging level too.
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -56,16 +56,19 @@ describe('resource subscriptions', () => {
     }
   });
 
-  it('are asked again of an upstream that restarted', async () => {
+  it('are asked again of an upstream that restarted, and so is the logging level', async () => {
     const gateway = await subscribeGateway();
     try {
       const { client, updates } = await watcher(gateway);
       await client.subscribeResource({ uri: 'fixture://b' });
+      await client.setLoggingLevel('warning');
+      expect(textOf(await client.callTool({ name: 'level', arguments: {} }))).toBe('warning');
       const upstream = gateway.aggregator.slots.find((s) => s.provider.id === 'subs')!.provider as UpstreamProvider;
       const firstPid = upstream.pid!;
       process.kill(firstPid, 'SIGKILL');
       await eventually(() => (upstream.pid !== undefined && upstream.pid !== firstPid && upstream.health().state === 'up' ? true : undefined), 20_000, 'the upstream restarted');
       await eventually(async () => ((await upstreamHolds(client)).includes('fixture://b') ? true : undefined), 10_000, 'the restarted upstream subscribed again');
+      expect(textOf(await client.callTool({ name: 'level', arguments: {} }))).toBe('warning');
       await client.callTool({ name: 'touch', arguments: {} });
       await eventually(() => (updates.includes('fixture://b') ? true : undefined), 10_000, 'an update after the restart');
       await client.close();

@@ -115,6 +115,8 @@ export class UpstreamProvider implements Provider {
   private sleepWhenUp = false;
   /** Resources clients are subscribed to here: asked again of each new connection (a restarted server forgot them). */
   private readonly subscribed = new Set<string>();
+  /** The logging level clients last set: set again on each new connection, for the same reason. */
+  private level: LoggingLevel | undefined;
 
   constructor(private readonly options: UpstreamOptions) {
     const s = options.settings;
@@ -480,6 +482,7 @@ export class UpstreamProvider implements Provider {
   }
 
   async setLoggingLevel(level: LoggingLevel): Promise<void> {
+    this.level = level;
     const client = this.client;
     if (client?.getServerCapabilities()?.logging) await client.setLoggingLevel(level, { timeout: this.options.settings.timeoutMs });
   }
@@ -497,11 +500,18 @@ export class UpstreamProvider implements Provider {
     if (client?.getServerCapabilities()?.resources?.subscribe) await client.unsubscribeResource({ uri });
   }
 
-  /** Asks a new connection for the subscriptions the last one had; one that fails is logged, the others go on. */
+  /** Asks a new connection for the logging level and subscriptions the last one had; one that fails is logged, the others go on. */
   private resubscribe(client: Client): void {
-    if (this.subscribed.size === 0 || !client.getServerCapabilities()?.resources?.subscribe) return;
+    const timeout = this.options.settings.timeoutMs;
+    const caps = client.getServerCapabilities();
+    if (this.level && caps?.logging) {
+      client.setLoggingLevel(this.level, { timeout }).catch((err: unknown) => {
+        this.options.log.warn(`upstream ${this.id}: setting the logging level again after reconnecting failed`, { error: (err as Error).message });
+      });
+    }
+    if (this.subscribed.size === 0 || !caps?.resources?.subscribe) return;
     for (const uri of this.subscribed) {
-      client.subscribeResource({ uri }, { timeout: this.options.settings.timeoutMs }).catch((err: unknown) => {
+      client.subscribeResource({ uri }, { timeout }).catch((err: unknown) => {
         this.options.log.warn(`upstream ${this.id}: subscribing again to ${uri} after reconnecting failed`, { error: (err as Error).message });
       });
     }
