@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { loadCore, openDatabase, OfflineQueue, type EdgeCore } from '../host/src/index.js';
 import { OpenAiCloudEngine } from '../host/src/models/cloud-engine.js';
+import type { GenerateRequest } from '../host/src/models/engine.js';
 import { SseEventMeter } from '../host/src/protocol/bounded-body.js';
 import { MAX_MESSAGE_BYTES } from '../host/src/protocol/message-size.js';
 import { ChunkTooLarge, DestinationError } from '../host/src/queue/delivery.js';
@@ -98,7 +99,7 @@ class ScriptedDestination {
     if (req.method === 'DELETE') return void res.writeHead(200).end();
     if (req.method !== 'POST') return void res.writeHead(405).end();
     const message = JSON.parse(await bodyOf(req));
-    const json = (value: unknown) => res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'scripted' }).end(JSON.stringify(value));
+    const json = (value: unknown): void => void res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'scripted' }).end(JSON.stringify(value));
     if (Array.isArray(message)) {
       this.posts.push(`batch of ${message.length}`);
       return json(message.map((m) => this.answer(m)));
@@ -171,7 +172,7 @@ describe('a queue destination answering more than 64 MiB', () => {
     open.push({ q, db });
     // The three wait together, so they go as one batch.
     q.setDeliveryPacing({ tickMs: 60_000, pauseMs: 60_000, maxWindow: 0 });
-    const tasks = [];
+    const tasks: string[] = [];
     for (const n of [1, 2, 3]) tasks.push((await q.enqueue({ destination: 'far', tool: 'record', arguments: n === 2 ? { n, big: true } : { n } })).taskId);
     await q.deliverNow();
     await eventually(() => (tasks.every((t) => ['completed', 'failed'].includes(String(q.taskRow(t)?.state))) ? true : undefined), 20_000, 'all three settled');
@@ -182,7 +183,7 @@ describe('a queue destination answering more than 64 MiB', () => {
 });
 
 describe('a cloud model endpoint that sends without end', () => {
-  const ask = { messages: [{ role: 'user', content: 'hi' }], maxTokens: 8, temperature: 0 };
+  const ask: GenerateRequest = { messages: [{ role: 'user', content: 'hi' }], maxTokens: 8, temperature: 0 };
   const engine = (url: string) => new OpenAiCloudEngine({ endpoint: `${url}/v1`, timeoutMs: 1_000, maxAttempts: 1 });
 
   it('a refusal whose body never ends: the error quotes its start, and the connection is closed', async () => {
