@@ -20,8 +20,27 @@ function resultText(result: CallToolResult | { task: Task }, wantText: boolean):
   return wantText ? { bytes, text: texts.join('\n') } : { bytes };
 }
 
-/** Runs one tools/call (`routed` goes with it to the router) and records it, whether it succeeds, fails or is refused. */
-export async function observedCall<T extends CallToolResult | { task: Task }>(usage: UsageRecorder, principal: string, tool: string, args: unknown, routed: CallRouting, run: () => Promise<T>): Promise<T> {
+/**
+ * What a failed call to a tool the gateway does not know is counted as. The
+ * name is the client's to choose: counted as given, a client calling made-up
+ * names wrote a row per name per hour into SQLite without end.
+ */
+export const UNKNOWN_TOOL = '(unknown tool)';
+
+/**
+ * Runs one tools/call (`routed` goes with it to the router) and records it,
+ * whether it succeeds, fails or is refused; a failed call to a name `known`
+ * does not know (when it ended) is recorded as UNKNOWN_TOOL.
+ */
+export async function observedCall<T extends CallToolResult | { task: Task }>(
+  usage: UsageRecorder,
+  principal: string,
+  tool: string,
+  args: unknown,
+  routed: CallRouting,
+  run: () => Promise<T>,
+  known: (tool: string) => boolean,
+): Promise<T> {
   const start = performance.now();
   const argBytes = args === undefined ? 0 : Buffer.byteLength(JSON.stringify(args));
   const base = { tool, principal };
@@ -31,7 +50,8 @@ export async function observedCall<T extends CallToolResult | { task: Task }>(us
     usage.record({ ...base, provider: routed.provider ?? '', at: Date.now(), latencyMs: performance.now() - start, error: (result as CallToolResult).isError === true, bytes: argBytes + out.bytes, ...(out.text !== undefined ? { text: out.text } : {}) });
     return result;
   } catch (err) {
-    usage.record({ ...base, provider: routed.provider ?? '', at: Date.now(), latencyMs: performance.now() - start, error: true, bytes: argBytes });
+    const counted = routed.provider !== undefined || known(tool) ? base : { tool: UNKNOWN_TOOL, principal };
+    usage.record({ ...counted, provider: routed.provider ?? '', at: Date.now(), latencyMs: performance.now() - start, error: true, bytes: argBytes });
     throw err;
   }
 }

@@ -299,6 +299,8 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   });
   /** Runs `run` in a span when tracing is on. */
   const inSpan = <T>(request: TracedRequest, run: () => Promise<T>): Promise<T> => (telemetry ? telemetry.request(request, undefined, run) : run());
+  /** A tool name the gateway lists, or withholds (tool pinning): analytics counts calls under it. */
+  const knownTool = (name: string): boolean => agg.qualifiedToolNames(name) !== undefined || agg.withheldRefusal(name) !== undefined;
   server.setRequestHandler(checked(ListToolsRequestSchema), () => ({ tools: policy ? policy.listTools(principal) : agg.listTools() }));
   handleToolCalls(server, CheckedCallToolRequestSchema, (request, extra) => {
     // `routed` (analytics, tracing) learns which provider the router chose.
@@ -317,7 +319,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
           return deps.queue ? deps.queue.intercept(request, run) : run();
         }),
       );
-    const observed = () => (usage ? observedCall(usage, principal.id, request.params.name, request.params.arguments, routed!, call) : call());
+    const observed = () => (usage ? observedCall(usage, principal.id, request.params.name, request.params.arguments, routed!, call, knownTool) : call());
     // The call's own line, at debug only, is written inside its span (the line carries the span's ids).
     const logged = log?.enabled?.('debug') === true ? () => loggedCall(log, observed) : observed;
     const meta = request.params._meta;
