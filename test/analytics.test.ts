@@ -211,7 +211,7 @@ describe('usage analytics through the gateway', async () => {
     const before = rows();
     for (let i = 0; i < 20; i++) await a.callTool({ name: `made-up-${i}-${'x'.repeat(1000)}`, arguments: {} }).catch(() => undefined);
     const { body } = await analytics('?principal=key:alice');
-    expect(rows()).toBe(before + 1);
+    expect(rows()).toBe((before as number) + 1);
     const unknown = body.tools.find((t: { tool: string }) => t.tool === '(unknown tool)');
     expect(unknown).toMatchObject({ calls: 20, errors: 20 });
     expect(body.tools.some((t: { tool: string }) => t.tool.startsWith('made-up'))).toBe(false);

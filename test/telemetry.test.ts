@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadCore } from '../host/src/core/index.js';
 import { openDatabaseFile } from '../host/src/storage/database.js';
 import { TelemetryBuffer } from '../host/src/telemetry/buffer.js';
+import { MAX_CALL_SERIES, OTHER_TARGET } from '../host/src/telemetry/telemetry.js';
 import { createLogger } from '../host/src/telemetry/log.js';
 import { eventually, freePort, startGateway, textOf } from './helpers/gateway.js';
 import { ROOT, tempDir, waitForOutput } from './helpers/processes.js';
@@ -148,6 +149,32 @@ describe('telemetry export over OTLP/HTTP', async () => {
     const { latest, echo } = await eventually(counted, 15_000, 'the two echo calls counted in mcp_edge.requests');
     expect(latest.sum.isMonotonic).toBe(true);
     expect(label(echo, 'mcp.method.name')).toBe('tools/call');
+  });
+
+  it('labels the request metrics with names the gateway knows, and bounds their series (regression: a series per made-up name, without end)', async () => {
+    const label = (point: any, key: string) => point.attributes.find((a: any) => a.key === key)?.value.stringValue;
+    const latestRequests = () =>
+      received(file).filter((r) => r.path === '/v1/metrics').flatMap((r) => r.body.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics))).filter((m: any) => m.name === 'mcp_edge.requests').at(-1);
+    for (let i = 0; i < 3; i++) await client.callTool({ name: `made-up-${i}`, arguments: {} }).catch(() => undefined);
+    // The span keeps the name the client sent; the counter counts them as one.
+    await eventually(() => spansIn(file).find((s) => s.span.name === 'tools/call made-up-2'), 15_000, 'the span of a made-up name');
+    const unknown = await eventually(() => {
+      const point = latestRequests()?.sum.dataPoints.find((p: any) => label(p, 'mcp_edge.target') === '(unknown tool)');
+      return point && Number(point.asInt ?? point.asDouble) === 3 ? point : undefined;
+    }, 15_000, 'the made-up names counted as "(unknown tool)"');
+    expect(label(unknown, 'outcome')).toBe('error');
+    expect(latestRequests().sum.dataPoints.some((p: any) => String(label(p, 'mcp_edge.target')).startsWith('made-up'))).toBe(false);
+    // Past MAX_CALL_SERIES, new targets share one series.
+    const done = async () => ({ content: [] });
+    for (let i = 0; i < MAX_CALL_SERIES + 50; i++) {
+      await telemetry.request({ method: 'tools/call', target: `t${i}`, series: () => `t${i}`, principal: 'p', session: undefined, meta: undefined, headers: undefined }, undefined, done);
+    }
+    await telemetry.flush();
+    const points = await eventually(() => {
+      const all = latestRequests()?.sum.dataPoints;
+      return all?.some((p: any) => label(p, 'mcp_edge.target') === OTHER_TARGET) ? all : undefined;
+    }, 15_000, 'the "(other)" series');
+    expect(points.length).toBeLessThanOrEqual(MAX_CALL_SERIES + 1);
   });
 
   it('keeps batches in SQLite while the collector is down and sends them, oldest first, when it is back', async () => {

@@ -33,7 +33,7 @@ import type { Policy } from '../security/policy.js';
 import type { RateLimiter } from '../security/rate-limit.js';
 import { audited } from '../security/audit/calls.js';
 import { NO_AUDIT, type AuditRecorder } from '../security/audit/log.js';
-import { observedCall } from '../analytics/observe.js';
+import { observedCall, UNKNOWN_TOOL } from '../analytics/observe.js';
 import type { CallRouting } from '../providers/provider.js';
 import type { Telemetry, TracedRequest } from '../telemetry/telemetry.js';
 import type { UsageRecorder } from '../analytics/usage.js';
@@ -292,6 +292,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   const traced = (method: TracedRequest['method'], target: string, meta: Record<string, unknown> | undefined, extra: Extra): TracedRequest => ({
     method,
     target,
+    series: () => seriesOf(method, target),
     principal: principal.id,
     session: extra.sessionId,
     meta,
@@ -301,6 +302,12 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
   const inSpan = <T>(request: TracedRequest, run: () => Promise<T>): Promise<T> => (telemetry ? telemetry.request(request, undefined, run) : run());
   /** A tool name the gateway lists, or withholds (tool pinning): analytics counts calls under it. */
   const knownTool = (name: string): boolean => agg.qualifiedToolNames(name) !== undefined || agg.withheldRefusal(name) !== undefined;
+  /** A request's target as metrics label it: known names as they are, a resource by its listing or template, the rest as a placeholder. */
+  const seriesOf = (method: TracedRequest['method'], target: string): string => {
+    if (method === 'tools/call') return knownTool(target) ? target : UNKNOWN_TOOL;
+    if (method === 'prompts/get') return agg.qualifiedPromptNames(target) !== undefined ? target : '(unknown prompt)';
+    return agg.resourceSeries(target) ?? '(unknown resource)';
+  };
   server.setRequestHandler(checked(ListToolsRequestSchema), () => ({ tools: policy ? policy.listTools(principal) : agg.listTools() }));
   handleToolCalls(server, CheckedCallToolRequestSchema, (request, extra) => {
     // `routed` (analytics, tracing) learns which provider the router chose.

@@ -34,6 +34,12 @@ export interface TracedRequest {
   method: 'tools/call' | 'resources/read' | 'prompts/get';
   /** The tool, resource URI or prompt. */
   target: string;
+  /**
+   * The target as the request metrics label it, read when the request ends:
+   * a name the gateway knows, or a placeholder. The client chooses the
+   * target; a label per made-up name grew the series without end.
+   */
+  series: () => string;
   principal: string;
   session: string | undefined;
   /** The request's _meta (a client may carry traceparent there). */
@@ -41,6 +47,11 @@ export interface TracedRequest {
   /** The HTTP request's headers (absent over stdio). */
   headers: Record<string, unknown> | undefined;
 }
+
+/** Most series of the request metrics: a bound on memory and on what the collector is sent, whatever the labels. */
+export const MAX_CALL_SERIES = 1000;
+/** The target label of the requests past MAX_CALL_SERIES. */
+export const OTHER_TARGET = '(other)';
 
 /** What the gateway's gauges read when metrics are collected. */
 export interface TelemetryGauges {
@@ -130,16 +141,27 @@ export class Telemetry {
       if (outcome === 'error' || outcome === 'tool_error') span.setStatus({ code: SpanStatusCode.ERROR });
       if (routing?.provider !== undefined) span.setAttribute('mcp_edge.provider', routing.provider);
       span.end();
-      const provider = routing?.provider ?? '';
-      const key = `${req.method}\u0000${req.target}\u0000${provider}\u0000${outcome}`;
-      let counted = this.calls.get(key);
-      if (!counted) {
-        counted = { labels: { 'mcp.method.name': req.method, 'mcp_edge.target': req.target, 'mcp_edge.provider': provider, outcome }, count: 0 };
-        this.calls.set(key, counted);
-      }
+      const counted = this.seriesOf(req, routing?.provider ?? '', outcome);
       counted.count += 1;
       this.duration.record(performance.now() - start, counted.labels);
     }
+  }
+
+  /** The request counter's series for a request; past MAX_CALL_SERIES, new targets share the target "(other)". */
+  private seriesOf(req: TracedRequest, provider: string, outcome: string): { labels: Attributes; count: number } {
+    let target = req.series();
+    let key = `${req.method}\u0000${target}\u0000${provider}\u0000${outcome}`;
+    let counted = this.calls.get(key);
+    if (counted) return counted;
+    if (this.calls.size >= MAX_CALL_SERIES) {
+      target = OTHER_TARGET;
+      key = `${req.method}\u0000${target}\u0000${provider}\u0000${outcome}`;
+      counted = this.calls.get(key);
+      if (counted) return counted;
+    }
+    counted = { labels: { 'mcp.method.name': req.method, 'mcp_edge.target': target, 'mcp_edge.provider': provider, outcome }, count: 0 };
+    this.calls.set(key, counted);
+    return counted;
   }
 
   /** One try of one provider, as a client span under the request's. */

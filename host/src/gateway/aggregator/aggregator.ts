@@ -385,6 +385,12 @@ export class Aggregator {
     return [...new Set([...exact, ...templated])];
   }
 
+  /** How metrics name a read of `uri`: the URI when a provider lists it, else the template that matches it; undefined when none serves it. */
+  resourceSeries(uri: string): string | undefined {
+    if (this.resourceRoutes.has(uri) || uri === PROVIDERS_RESOURCE.uri) return uri;
+    return this.templateRoutes.find((t) => t.template.match(uri) !== null)?.template.toString();
+  }
+
   /** Whether this gateway serves resource `uri` itself (a plugin or an upstream, not only a mesh peer): only then may the mesh share it. */
   ownsResource(uri: string): boolean {
     return this.resourceSlots(uri).some((s) => s.provider.kind !== 'peer');
