@@ -17,6 +17,10 @@
 // body_timeout_ms) end slow connections even when nobody needs their place.
 // Between keep-alive requests Node's socket timer ends a connection; here it
 // first reads what arrived, so a stalled event loop does not reset a request.
+// A connection whose client stops reading is ended once nothing it was sent
+// has moved for STALLED_SEND_MS: Node keeps whatever the socket could not
+// send, and twenty clients that asked for an 8 MiB answer each and never
+// read it held 750 MB of the gateway's memory for good.
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { HttpSettings } from '../config/resolve.js';
@@ -28,6 +32,8 @@ export const MAX_HEADER_LINES = 100;
 export const MAX_HEADER_BYTES = 16 * 1024;
 /** How often Node checks the header and body time limits, in ms. */
 export const TIMEOUT_CHECK_MS = 1000;
+/** A connection with bytes waiting to be sent, none of which the client took for this long, is ended. */
+export const STALLED_SEND_MS = 60_000;
 
 /** The limits Node enforces itself, the same for the HTTP and the HTTPS server. */
 export function httpServerOptions(http: Pick<HttpSettings, 'headerTimeoutMs' | 'bodyTimeoutMs'>): ServerOptions {
@@ -39,6 +45,18 @@ export function httpServerOptions(http: Pick<HttpSettings, 'headerTimeoutMs' | '
   };
 }
 
+/**
+ * Bytes of `socket`'s output the kernel has taken. bytesWritten counts what
+ * was handed to libuv, all of a large answer at once; libuv's queue of it
+ * shrinks as the client reads (writeQueueSize, on the socket's handle: not a
+ * documented member, and without it a slow reader counts as progress only
+ * once a whole write has gone).
+ */
+function sentBytes(socket: Socket): number {
+  const queued = (socket as unknown as { _handle?: { writeQueueSize?: unknown } })._handle?.writeQueueSize;
+  return socket.bytesWritten - (typeof queued === 'number' ? queued : 0);
+}
+
 interface Tracked {
   /** The request it carries now, from its headers until its answer ends. */
   request?: IncomingMessage;
@@ -46,6 +64,8 @@ interface Tracked {
   requests: number;
   /** The remote address it counts against; undefined for loopback. */
   address: string | undefined;
+  /** While bytes wait to be sent: how many had been sent (sentBytes) when that was first seen, and when. */
+  waiting?: { written: number; since: number };
 }
 
 export interface ConnectionCounts {
@@ -54,6 +74,8 @@ export interface ConnectionCounts {
   evicted: number;
   /** Newcomers refused because every connection was busy. */
   refused: number;
+  /** Connections ended because their client took none of what it was sent for STALLED_SEND_MS. */
+  stalled: number;
 }
 
 export class ConnectionGuard {
@@ -62,13 +84,44 @@ export class ConnectionGuard {
   private readonly perAddress = new Map<string, number>();
   private evicted = 0;
   private refused = 0;
+  private stalled = 0;
+  private readonly sweep: NodeJS.Timeout;
 
   constructor(
     private readonly maxConnections: number,
     private readonly maxPerAddress: number,
     /** Whether a request in progress may be cut off to make room (see above). */
     private readonly disposable: (req: IncomingMessage) => boolean = () => false,
-  ) {}
+    private readonly stalledSendMs = STALLED_SEND_MS,
+  ) {
+    // A look every tenth of the limit: a stalled connection ends between 1 and 1.1 times it.
+    this.sweep = setInterval(() => this.endStalled(Date.now()), Math.max(10, stalledSendMs / 10));
+    this.sweep.unref();
+  }
+
+  /** Stops the sweep for stalled sends (the server is closing). */
+  close(): void {
+    clearInterval(this.sweep);
+  }
+
+  /** Ends the connections whose waiting bytes did not move for stalledSendMs. */
+  private endStalled(now: number): void {
+    for (const [socket, tracked] of this.live) {
+      if (socket.writableLength === 0) {
+        delete tracked.waiting;
+        continue;
+      }
+      const written = sentBytes(socket);
+      if (tracked.waiting === undefined || tracked.waiting.written !== written) {
+        tracked.waiting = { written, since: now };
+        continue;
+      }
+      if (now - tracked.waiting.since < this.stalledSendMs) continue;
+      this.stalled++;
+      this.forget(socket);
+      socket.destroy();
+    }
+  }
 
   /**
    * A new connection (the server's 'connection' event): admitted, after making
@@ -130,7 +183,7 @@ export class ConnectionGuard {
   }
 
   counts(): ConnectionCounts {
-    return { open: this.live.size, evicted: this.evicted, refused: this.refused };
+    return { open: this.live.size, evicted: this.evicted, refused: this.refused, stalled: this.stalled };
   }
 
   /** Closes the connection doing the least (of `address` when given); false when every one is busy with a request. */

@@ -684,6 +684,7 @@ export class Gateway {
       const server = this.httpServer;
       this.httpServer = undefined;
       server.closeAllConnections();
+      this.connections?.close();
       await new Promise<void>((r) => server.close(() => r()));
     }
     await this.tls.close();

@@ -97,11 +97,12 @@ export function eventStoreMetrics(totals: { events: number; bytes: number }): st
 }
 
 /** The HTTP listener's connections and the sessions that gave way to newcomers (gateway/connections.ts, session-limits.ts). */
-export function connectionMetrics(connections: { open: number; evicted: number; refused: number }, sessionsEvicted: number): string {
+export function connectionMetrics(connections: { open: number; evicted: number; refused: number; stalled: number }, sessionsEvicted: number): string {
   const lines: string[] = [];
   writeMetric(lines, 'gauge', 'mcp_edge_connections', 'Open HTTP connections.', [[null, connections.open]]);
   writeMetric(lines, 'counter', 'mcp_edge_connections_evicted_total', 'Idle or slow connections closed to make room for a newcomer.', [[null, connections.evicted]]);
   writeMetric(lines, 'counter', 'mcp_edge_connections_refused_total', 'Connections refused because every one was busy with a request.', [[null, connections.refused]]);
+  writeMetric(lines, 'counter', 'mcp_edge_connections_stalled_total', 'Connections ended because their client took nothing it was sent for 60 s.', [[null, connections.stalled]]);
   writeMetric(lines, 'counter', 'mcp_edge_sessions_evicted_total', 'Idle MCP sessions closed to make room for a newcomer.', [[null, sessionsEvicted]]);
   return lines.join('\n') + '\n';
 }
