@@ -85,7 +85,8 @@ export class ConnectionGuard {
   private evicted = 0;
   private refused = 0;
   private stalled = 0;
-  private readonly sweep: NodeJS.Timeout;
+  /** Runs while there are connections: an idle gateway keeps no timer for it. */
+  private sweep: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly maxConnections: number,
@@ -93,15 +94,12 @@ export class ConnectionGuard {
     /** Whether a request in progress may be cut off to make room (see above). */
     private readonly disposable: (req: IncomingMessage) => boolean = () => false,
     private readonly stalledSendMs = STALLED_SEND_MS,
-  ) {
-    // A look every tenth of the limit: a stalled connection ends between 1 and 1.1 times it.
-    this.sweep = setInterval(() => this.endStalled(Date.now()), Math.max(10, stalledSendMs / 10));
-    this.sweep.unref();
-  }
+  ) {}
 
-  /** Stops the sweep for stalled sends (the server is closing). */
+  /** Stops the sweep for stalled sends (no connection is left, or the server is closing); the next connection starts it again. */
   close(): void {
     clearInterval(this.sweep);
+    this.sweep = undefined;
   }
 
   /** Ends the connections whose waiting bytes did not move for stalledSendMs. */
@@ -137,6 +135,11 @@ export class ConnectionGuard {
       return;
     }
     this.live.set(socket, { requests: 0, address });
+    if (this.sweep === undefined) {
+      // A look every tenth of the limit: a stalled connection ends between 1 and 1.1 times it.
+      this.sweep = setInterval(() => this.endStalled(Date.now()), Math.max(10, this.stalledSendMs / 10));
+      this.sweep.unref();
+    }
     if (address !== undefined) this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
     socket.once('close', () => this.forget(socket));
   }
@@ -145,6 +148,7 @@ export class ConnectionGuard {
     const tracked = this.live.get(socket);
     if (!tracked) return;
     this.live.delete(socket);
+    if (this.live.size === 0) this.close();
     const address = tracked.address;
     if (address === undefined) return;
     const left = (this.perAddress.get(address) ?? 1) - 1;
