@@ -1,11 +1,13 @@
 // Bodies read through fetch from another process, bounded as every other way
-// in is (message-size.ts): the SDK's Streamable HTTP client transport (the
-// upstreams with TLS, every upstream's GET stream, the queue's deliveries)
-// reads a JSON answer whole with `response.json()` and an event stream one
-// event at a time, each without end, so an endless answer grew until the
-// process ran out of memory. Here the body itself errors past the bound, and
-// the connection under it is cancelled: whoever reads it gets a
-// MessageTooLarge, whatever reader it uses.
+// in is (message-size.ts). The SDK's client transports (the queue's
+// deliveries over Streamable HTTP, an upstream on the legacy HTTP+SSE
+// transport) read a JSON answer whole with `response.json()` and an event
+// stream one event at a time, each without end, as did the queue's batch
+// client and the cloud model engine: an endless answer grew until the process
+// ran out of memory. Here the body itself errors past the bound, and the
+// connection under it is cancelled: whoever reads it gets a MessageTooLarge,
+// whatever reader it uses. (Upstreams over Streamable HTTP use the lean client,
+// which has its own bound: lean-request.ts.)
 import { MAX_MESSAGE_BYTES } from './message-size.js';
 
 /** A message from another process passed the bound. */
