@@ -488,9 +488,10 @@ export class UpstreamProvider implements Provider {
   }
 
   async subscribe(uri: string): Promise<void> {
+    // Kept first: an upstream that is down now is asked when it is back.
+    this.subscribed.add(uri);
     await this.awake();
     const client = this.requireClient();
-    this.subscribed.add(uri);
     if (client.getServerCapabilities()?.resources?.subscribe) await client.subscribeResource({ uri });
   }
 
