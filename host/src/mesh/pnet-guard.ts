@@ -29,6 +29,7 @@ interface WasmCipher {
   _memory: Uint8Array;
   realloc(size: number): void;
   update(input: Uint8Array, output: Uint8Array): void;
+  finalize(): void;
 }
 
 function isCipher(value: unknown): value is Cipher {
@@ -44,13 +45,21 @@ function ciphersOf(stream: MessageStream): [Cipher, Cipher] | undefined {
 
 let viewsGuarded = false;
 
-/** Makes each write of the WebAssembly cipher (prototype of `cipher._xor`) use the memory's current view. */
+/**
+ * Makes each write and the finalize of the WebAssembly cipher (prototype of
+ * `cipher._xor`) use the memory's current view. finalize clears the cipher's
+ * slot through its view: on a stale one it threw (a detached ArrayBuffer),
+ * from a promise nobody awaits, and an unhandled rejection ends the process.
+ */
 function guardViews(cipher: Cipher): void {
   if (viewsGuarded || !cipher._xor) return;
   viewsGuarded = true;
   const proto = Object.getPrototypeOf(cipher._xor) as WasmCipher;
   // Every grow goes through realloc, and the cipher that grew holds the fresh view.
   let current: Uint8Array | undefined;
+  const fresh = (xor: WasmCipher): void => {
+    if (current && xor._memory.buffer !== current.buffer) xor._memory = current;
+  };
   const realloc = proto.realloc;
   proto.realloc = function guardedRealloc(this: WasmCipher, size: number): void {
     realloc.call(this, size);
@@ -58,8 +67,13 @@ function guardViews(cipher: Cipher): void {
   };
   const update = proto.update;
   proto.update = function guardedUpdate(this: WasmCipher, input: Uint8Array, output: Uint8Array): void {
-    if (current && this._memory.buffer !== current.buffer) this._memory = current;
+    fresh(this);
     update.call(this, input, output);
+  };
+  const finalize = proto.finalize;
+  proto.finalize = function guardedFinalize(this: WasmCipher): void {
+    fresh(this);
+    finalize.call(this);
   };
 }
 
