@@ -4,7 +4,7 @@
 // command channel on 127.0.0.1:port and its control channel on port + 1 (the
 // swtpm TCTI always looks there). Unprivileged: no /dev, no root needed.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -33,20 +33,34 @@ function canListen(port) {
   });
 }
 
-/** A free port on 127.0.0.1 whose successor is free too. @returns {Promise<number>} */
-async function freePortPair() {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const { port: p } = /** @type {import('node:net').AddressInfo} */ (server.address());
-        server.close(() => resolve(p));
-      });
-    });
-    if (port < 65_535 && (await canListen(port + 1))) return port;
+/**
+ * The first port of the kernel's ephemeral range: what listen(0) and outgoing
+ * connections take. @returns {number}
+ */
+function ephemeralLow() {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 11_000 ? low : 32_768;
+  } catch {
+    return 32_768;
   }
-  throw new Error('found no two free consecutive ports on 127.0.0.1');
+}
+
+/**
+ * A free port on 127.0.0.1 whose successor is free too, below the ephemeral
+ * range. Taken from listen(0), the port was in that range: between this check
+ * and swtpm's bind, or while swtpm restarted on it, another process's
+ * listen(0) or outgoing connection could take it, and the TSS then sent its
+ * commands to that process and waited for an answer for ever (a test's
+ * gateway hung in a full suite, never alone). @returns {Promise<number>}
+ */
+async function freePortPair() {
+  const high = ephemeralLow() - 2;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (high - 10_000));
+    if ((await canListen(port)) && (await canListen(port + 1))) return port;
+  }
+  throw new Error('found no two free consecutive ports on 127.0.0.1 below the ephemeral range');
 }
 
 /** Resolves once 127.0.0.1:port accepts a connection. @param {number} port @param {import('node:child_process').ChildProcess} child */
