@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, errors, type JWTVerifyGetKey } from 'jose';
 import { ConfigError } from '../config/load.js';
 import type { JwksSource } from '../config/resolve.js';
+import { boundedText } from '../protocol/bounded-body.js';
 import type { Logger } from '../telemetry/log.js';
 
 /** The most bytes of a JWKS document read; a real one is a few KiB. */
@@ -33,23 +34,6 @@ export interface SigningKeysOptions {
   log: Logger;
 }
 
-async function readLimited(response: Response): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return Buffer.concat(chunks).toString('utf8');
-    total += value.byteLength;
-    if (total > MAX_JWKS_BYTES) {
-      await reader.cancel();
-      throw new Error(`the JWKS is larger than ${MAX_JWKS_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-}
-
 /** The text of the key set at `source`. */
 async function load(source: JwksSource): Promise<string> {
   if ('file' in source) {
@@ -60,7 +44,7 @@ async function load(source: JwksSource): Promise<string> {
   // No redirects: the keys come from the URL the operator wrote, nowhere else.
   const response = await fetch(source.url, { redirect: 'error', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: 'application/jwk-set+json, application/json' } });
   if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
-  return readLimited(response);
+  return boundedText(response, 'the JWKS', MAX_JWKS_BYTES);
 }
 
 export class SigningKeys {
