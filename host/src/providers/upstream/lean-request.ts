@@ -6,6 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { InFlight } from './in-flight.js';
+import { MessageTooLarge } from '../../protocol/bounded-body.js';
 
 export interface LeanResponse {
   status: number;
@@ -88,7 +89,7 @@ export class LeanBody {
           size += chunk.length;
           if (size <= max) return void parts.push(chunk);
           parts.length = 0;
-          const error = new Error(`the answer is larger than ${max} bytes`);
+          const error = new MessageTooLarge(max, 'the answer');
           reject(error);
           this.abort?.(error);
         },
