@@ -3,6 +3,12 @@
 // NV 0x01c00002, signed by a CA that lives in `dir`/ca), serving the TPM
 // command channel on 127.0.0.1:port and its control channel on port + 1 (the
 // swtpm TCTI always looks there). Unprivileged: no /dev, no root needed.
+// `disconnect`: swtpm closes each connection after its answer. The TCTI opens
+// one per command anyway, and swtpm serves one connection at a time: a child
+// process that inherited a command's socket (the TSS opens it without
+// O_CLOEXEC, on a worker thread, so nothing can mark it) would otherwise keep
+// swtpm waiting on it, and every later command of every client hung
+// (test/tpm-descriptors.test.ts).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -94,7 +100,7 @@ export async function startSwtpm(dir, onSpawn = () => {}) {
   const start = async () => {
     const proc = spawn(
       'swtpm',
-      ['socket', '--tpm2', '--tpmstate', `dir=${join(dir, 'state')}`, '--server', `type=tcp,port=${port},bindaddr=127.0.0.1`,
+      ['socket', '--tpm2', '--tpmstate', `dir=${join(dir, 'state')}`, '--server', `type=tcp,port=${port},bindaddr=127.0.0.1,disconnect`,
         '--ctrl', `type=tcp,port=${port + 1},bindaddr=127.0.0.1`, '--flags', 'not-need-init,startup-clear'],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );

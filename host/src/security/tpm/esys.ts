@@ -1,6 +1,7 @@
 // One connection to a TPM through ESAPI. Commands run on koffi's worker
 // threads (a real TPM takes tens to hundreds of ms per command; the event loop
 // must not wait) and one at a time: an ESYS_CONTEXT is not thread-safe.
+import { keepFromChildren, openDescriptors } from './descriptors.js';
 import { commandError, TpmError } from './errors.js';
 import { decodeRc, freeNative, fromNative, toNative, tssLibraries, type TssLibraries } from './ffi.js';
 import type { TctiConfig } from './tcti.js';
@@ -24,11 +25,16 @@ export class Tpm {
     private tcti: Native,
   ) {}
 
-  /** Opens the TCTI and an ESAPI context on it (ESAPI sends nothing until the first command). */
+  /**
+   * Opens the TCTI and an ESAPI context on it (ESAPI sends nothing until the
+   * first command). What the TCTI opened is kept from child processes (descriptors.ts).
+   */
   static open(tcti: TctiConfig): Tpm {
     const libs = tssLibraries();
+    const before = openDescriptors();
     const tctiOut: Native[] = [null];
     const rc = libs.tctiInit(tcti.loaderConf, tctiOut) as number;
+    keepFromChildren(before);
     if (rc !== 0) throw new TpmError('tpm_unreachable', `cannot open TCTI "${tcti.loaderConf}": ${decodeRc(rc)}: the TPM is unreachable; check security.tpm_device and that the TPM is there`, rc);
     const ctxOut: Native[] = [null];
     const rc2 = libs.esysInit(ctxOut, tctiOut[0], null) as number;
