@@ -5,7 +5,12 @@
 // only through R (circuit relay v2). P's client calls A's tool: P reaches A
 // through R, and DCUtR (mesh.hole_punching) has A dial P back directly, so the
 // link becomes direct, seen from P as coming from A's router; the call still
-// works with R gone. With hole_punching = false the link stays relayed.
+// works with R gone. There is no "stays relayed with hole_punching = false"
+// here: A can reach P directly on its own whenever it needs a new connection
+// (P is public, A knows P's address from identify and P's announcements), so
+// a test that counted on the link staying relayed failed once in eight runs.
+// What the switch controls, DCUtR spoken or not, test/mesh-transports.test.ts
+// checks as each node sees the other.
 // Two nodes that are both behind NAT cannot be punched through by js-libp2p
 // over TCP (it learns no public TCP address of a NATed node,
 // libp2p/js-libp2p#2620): they stay relayed (docs/mesh.md), and are not tested here.
@@ -66,7 +71,7 @@ async function meshOf(host: Host): Promise<MeshReport> {
 }
 
 /** R (relay), P (public) and A (behind NAT, sharing whoami); P's client, and A's peer id. */
-async function meshAcrossNat(net: Internet, holePunching: boolean): Promise<{ client: Client; p: Host; r: ChildProcess; peerA: string }> {
+async function meshAcrossNat(net: Internet): Promise<{ client: Client; p: Host; r: ChildProcess; peerA: string }> {
   const keyDir = tempDir('mcp-edge-nat-key-');
   dirs.push(keyDir);
   const key = join(keyDir, 'mesh.key');
@@ -79,7 +84,7 @@ async function meshAcrossNat(net: Internet, holePunching: boolean): Promise<{ cl
   // Public nodes announce their address: libp2p only tells peers of a public address it was told is right.
   const r = await serve(net, rHost, { mesh: { ...mesh, listen: [at(rHost)], announce: [at(rHost)], relay_service: true } });
   const relay = `${at(rHost)}/p2p/${r.peerId}`;
-  const a = await serve(net, aHost, { mesh: { ...mesh, listen: [`${relay}/p2p-circuit`], bootstrap: [relay], share: ['whoami'], hole_punching: holePunching } }, replicaUpstream('A'));
+  const a = await serve(net, aHost, { mesh: { ...mesh, listen: [`${relay}/p2p-circuit`], bootstrap: [relay], share: ['whoami'] } }, replicaUpstream('A'));
   // P meets A through R: A's only address is its circuit through R, and P is given it (finding
   // it by a DHT lookup instead is what test/mesh-transports.test.ts covers, on loopback).
   const viaRelay = `${relay}/p2p-circuit/p2p/${a.peerId}`;
@@ -111,7 +116,7 @@ describe.skipIf(unavailable !== undefined)(unavailable ? `NAT tests skipped: ${u
 
   it('is called through the relay, and the link becomes direct (DCUtR): it survives the relay', () =>
     withInternet('a', async (net) => {
-      const { client, p, r, peerA } = await meshAcrossNat(net, true);
+      const { client, p, r, peerA } = await meshAcrossNat(net);
       const links = await eventually(
         async () => {
           const now = (await meshOf(p)).peers.find((peer) => peer.peer_id === peerA)?.links ?? [];
@@ -125,20 +130,6 @@ describe.skipIf(unavailable !== undefined)(unavailable ? `NAT tests skipped: ${u
       expect(textOf(await client.callTool({ name: 'whoami' }))).toBe('A');
       r.kill('SIGKILL');
       expect(textOf(await client.callTool({ name: 'whoami' }))).toBe('A');
-      await client.close();
-    }),
-    60_000,
-  );
-
-  it('stays relayed with hole_punching = false (so it is DCUtR that makes the link direct)', () =>
-    withInternet('b', async (net) => {
-      const { client, p, peerA } = await meshAcrossNat(net, false);
-      expect(textOf(await client.callTool({ name: 'whoami' }))).toBe('A');
-      // Long enough for the upgrade, which takes well under a second when it happens (the test above).
-      await new Promise((r) => setTimeout(r, 3_000));
-      const links = (await meshOf(p)).peers.find((peer) => peer.peer_id === peerA)?.links ?? [];
-      expect(links.length).toBeGreaterThan(0);
-      expect(links.every((addr) => addr.includes('/p2p-circuit'))).toBe(true);
       await client.close();
     }),
     60_000,

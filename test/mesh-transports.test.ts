@@ -5,16 +5,20 @@
 // (mesh.relay_service); A knows only R and listens nowhere (a client-only
 // node, so C cannot dial it either: on loopback C could, where NAT would let
 // it). A's client lists and calls C's tool, over a connection that runs
-// through R, the only way the two can meet. Real libp2p nodes on 127.0.0.1.
+// through R, the only way the two can meet. A runs with hole_punching = false:
+// it does not speak DCUtR, C (the default) does, as each sees of the other.
+// Real libp2p nodes on 127.0.0.1.
 import { join } from 'node:path';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../host/src/config/load.js';
 import { writeNetworkKey } from '../host/src/mesh/identity.js';
+import { MCP_PROTOCOL } from '../host/src/mesh/stream-transport.js';
 import { connectClient, eventually, NODE, REPLICA, startGateway, textOf } from './helpers/gateway.js';
 import { tempDir } from './helpers/processes.js';
 
 const LOOPBACK = ['/ip4/127.0.0.1/tcp/0'];
+const DCUTR = '/libp2p/dcutr';
 
 describe('a node behind a relay', async () => {
   const key = join(tempDir('mcp-edge-relay-'), 'mesh.key');
@@ -26,7 +30,7 @@ describe('a node behind a relay', async () => {
     upstreams: [{ id: 'up', transport: 'stdio', command: NODE, args: [REPLICA], env: { REPLICA_NAME: 'C' } }],
     mesh: { ...mesh, listen: [`${relayAddr}/p2p-circuit`], bootstrap: [relayAddr], share: ['whoami'] },
   });
-  const a = await startGateway({ mesh: { ...mesh, listen: [], bootstrap: [relayAddr] } });
+  const a = await startGateway({ mesh: { ...mesh, listen: [], bootstrap: [relayAddr], hole_punching: false } });
 
   it('listens only through the relay', async () => {
     const addrs = await eventually(() => {
@@ -43,6 +47,17 @@ describe('a node behind a relay', async () => {
     const toC = a.mesh!.node.getConnections(peerIdFromString(hidden.mesh!.peerId));
     expect(toC.length).toBeGreaterThan(0);
     expect(toC.every((c) => c.remoteAddr.toString().includes('/p2p-circuit'))).toBe(true);
+  });
+
+  it('speaks DCUtR (hole punching) by default, and not with hole_punching = false', async () => {
+    const idOfA = peerIdFromString(a.mesh!.peerId);
+    const idOfC = peerIdFromString(hidden.mesh!.peerId);
+    // Identify tells each side the other's protocols; A met C in the test above.
+    const cSeenByA = await a.mesh!.node.peerStore.get(idOfC);
+    const aSeenByC = await eventually(() => hidden.mesh!.node.peerStore.get(idOfA).then((p) => (p.protocols.length > 0 ? p : undefined), () => undefined), 10_000, 'A identified by C');
+    expect(cSeenByA.protocols).toContain(DCUTR);
+    expect(aSeenByC.protocols).not.toContain(DCUTR);
+    expect(aSeenByC.protocols).toContain(MCP_PROTOCOL);
   });
 
   it('relay_service is off by default, and a boolean', () => {
