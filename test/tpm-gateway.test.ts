@@ -2,6 +2,8 @@
 // attestation routes behind the REST authentication, a verifier registering
 // the node over them, a TPM that goes away, and `mcp-edge tpm identity`.
 import { writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,4 +163,43 @@ describe('a gateway with security.use_tpm', () => {
     expect((err as Error).message).toMatch(/swtpm:host=127\.0\.0\.1,port=1/);
     expect((err as { code: string }).code).toBe('tpm_unreachable');
   });
+
+  it('does not start, and says why within its deadline, when a software TPM accepts and never answers', async () => {
+    // The TCTI's init waits for the answer on the main thread with no limit: this froze the gateway for good.
+    const silent = await silentPortPair();
+    const dir = tempDir();
+    writeFileSync(join(dir, 'mcp-edge.toml'), `[security]\nuse_tpm = true\ntpm_device = "swtpm:host=127.0.0.1,port=${silent.port}"\n`);
+    const started = Date.now();
+    const child = spawnCli(['serve', '--bind', '127.0.0.1:0', '--data-dir', dir, '--config', join(dir, 'mcp-edge.toml')]);
+    const stderr = collect(child.stderr);
+    try {
+      expect(await waitForExit(child, 30_000), stderr.text()).not.toBe(0);
+      expect(stderr.text()).toMatch(/swtpm:host=127\.0\.0\.1,port=\d+ did not answer on its control port \(127\.0\.0\.1:\d+\) within 10000 ms/);
+      expect(Date.now() - started).toBeLessThan(25_000);
+    } finally {
+      child.kill('SIGKILL');
+      silent.close();
+    }
+  }, 40_000);
 });
+
+/** Two consecutive ports on 127.0.0.1 (a software TPM's command and control ports) that accept connections and never answer. */
+async function silentPortPair(): Promise<{ port: number; close: () => void }> {
+  const listen = (port: number) =>
+    new Promise<Server | undefined>((resolve) => {
+      const server = createServer((socket) => sockets.push(socket));
+      server.once('error', () => resolve(undefined));
+      server.listen(port, '127.0.0.1', () => resolve(server));
+    });
+  const sockets: Socket[] = [];
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const first = await listen(0);
+    const port = (first!.address() as AddressInfo).port;
+    const second = await listen(port + 1);
+    if (second) {
+      return { port, close: () => (sockets.forEach((s) => s.destroy()), first!.close(), second.close()) };
+    }
+    first!.close();
+  }
+  throw new Error('no two consecutive free ports on 127.0.0.1');
+}

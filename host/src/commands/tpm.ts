@@ -23,7 +23,7 @@ export async function tpmCommand(argv: string[], out: (text: string) => void = (
   // Loaded here: the TPM bindings load libtss2 through koffi, which nothing else needs.
   const { Tpm } = await import('../security/tpm/esys.js');
   const { exportIdentity, loadAk, release } = await import('../security/tpm/identity.js');
-  const tpm = Tpm.open(parseTcti(config.security.tpm_device ?? DEFAULT_TPM_DEVICE));
+  const tpm = await Tpm.connect(parseTcti(config.security.tpm_device ?? DEFAULT_TPM_DEVICE));
   try {
     const ak = await loadAk(tpm);
     try {

@@ -4,6 +4,7 @@
 import { keepFromChildren, openDescriptors } from './descriptors.js';
 import { commandError, TpmError } from './errors.js';
 import { decodeRc, freeNative, fromNative, toNative, tssLibraries, type TssLibraries } from './ffi.js';
+import { probeTcti } from './swtpm-probe.js';
 import type { TctiConfig } from './tcti.js';
 import { ALG, pcrSelection, readDigestList, Reader, readPcrSelection, tpm2b, u16, u32 } from './wire.js';
 
@@ -43,6 +44,12 @@ export class Tpm {
       throw new TpmError('tpm_unreachable', `cannot start ESAPI on "${tcti.loaderConf}": ${decodeRc(rc2)}: the TPM is unreachable`, rc2);
     }
     return new Tpm(libs, ctxOut[0] ?? null, tctiOut[0] ?? null);
+  }
+
+  /** Tpm.open, once a software TPM answered within a deadline (swtpm-probe.ts): what the gateway uses. */
+  static async connect(tcti: TctiConfig): Promise<Tpm> {
+    await probeTcti(tcti);
+    return Tpm.open(tcti);
   }
 
   /** Waits for running commands, then releases the context and the TCTI. */
