@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { INVALID_REQUEST } from '../host/src/protocol/jsonrpc.js';
 import { CLI, ROOT, collect, spawnCli, startServeCli, tempDir, waitForExit, waitForOutput } from './helpers/processes.js';
 
 const clients: Client[] = [];
@@ -103,6 +104,32 @@ describe('mcp-edge stdio', () => {
     expect(lines.length).toBe(2);
     for (const line of lines) expect(JSON.parse(line)).toMatchObject({ jsonrpc: '2.0' });
   });
+});
+
+describe('mcp-edge stdio and a message past its 10 MiB bound', () => {
+  it('answers it with an error and keeps serving (it used to end the process)', async () => {
+    const child = spawnCli(['stdio', '--data-dir', tempDir()]);
+    try {
+      const stdout = collect(child.stdout);
+      const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } } };
+      child.stdin!.write(JSON.stringify(initialize) + '\n');
+      await waitForOutput(child.stdout, /"id":1/);
+      child.stdin!.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) + '\n');
+      const huge = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'count_tokens', arguments: { text: 'x'.repeat(11 << 20) } } });
+      child.stdin!.write(huge + '\n');
+      const listed = waitForOutput(child.stdout, /"id":3/, 30_000);
+      child.stdin!.write(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }) + '\n');
+      await listed;
+      const answers = stdout.text().split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as { id: unknown; error?: { code: number; message: string } });
+      const dropped = answers.find((a) => a.id === null);
+      expect(dropped?.error?.code).toBe(INVALID_REQUEST);
+      expect(dropped?.error?.message).toMatch(/^Request dropped: a message of \d+ bytes is larger than 10485760 bytes; it was dropped unread/);
+      expect(answers.some((a) => a.id === 2)).toBe(false);
+      expect(child.exitCode).toBeNull();
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
 });
 
 describe('mcp-edge with a bad config', () => {

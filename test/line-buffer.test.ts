@@ -7,7 +7,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { ReadBuffer } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LineBuffer, withLineBuffer } from '../host/src/protocol/line-buffer.js';
+import { LineBuffer, LineDropped, withLineBuffer } from '../host/src/protocol/line-buffer.js';
 
 const MESSAGES = [
   { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'héllo ✓' } } },
@@ -54,6 +54,30 @@ describe('LineBuffer', () => {
     expect(() => buffer.append(Buffer.from(`${'x'.repeat(41)}\n`))).toThrow(/more than 100 bytes/);
     const next = Buffer.from(JSON.stringify(MESSAGES[2]) + '\n');
     expect(readAll(buffer, next, 7)).toEqual([MESSAGES[2]]);
+  });
+
+  it('in "skip" mode drops a line past its bound as it comes (nothing of it held) and reads the lines around it', () => {
+    for (const size of [1, 7, 40, 201, 2000]) {
+      const buffer = new LineBuffer(200, 'skip');
+      const bytes = Buffer.from(`${JSON.stringify(MESSAGES[0])}\n${'x'.repeat(500)}\n${JSON.stringify(MESSAGES[2])}\n`);
+      const seen: unknown[] = [];
+      for (let i = 0; i < bytes.length; i += size) {
+        buffer.append(bytes.subarray(i, i + size));
+        expect((buffer as unknown as { partialBytes: number }).partialBytes).toBeLessThanOrEqual(200);
+        for (;;) {
+          try {
+            const m = buffer.readMessage();
+            if (m === null) break;
+            seen.push(m);
+          } catch (err) {
+            seen.push(err);
+          }
+        }
+      }
+      expect(seen, `chunks of ${size}`).toEqual([MESSAGES[0], expect.any(LineDropped), MESSAGES[2]]);
+      expect((seen[1] as LineDropped).bytes).toBe(500);
+      expect((seen[1] as LineDropped).message).toBe('a message of 500 bytes is larger than 200 bytes; it was dropped unread');
+    }
   });
 
   it('drops a line that is not a JSON-RPC message, with an error, and goes on', () => {

@@ -18,6 +18,8 @@ import { MESH_HELP, meshCommand } from './commands/mesh.js';
 import type { EdgeConfig } from './config/schema.js';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormatChoice, type LogLevel } from './telemetry/log.js';
 import { VERSION } from './version.js';
+import { INVALID_REQUEST } from './protocol/jsonrpc.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
 const HELP = `mcp-edge ${VERSION}: a Model Context Protocol gateway for the edge
 
@@ -172,14 +174,24 @@ async function stdio(options: CliOptions): Promise<void> {
   // The SDK's stdio transport comes with its message schemas: `serve` does not load it.
   const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
   const { STDIO_DEFAULT_MAX_BUFFER_SIZE } = await import('@modelcontextprotocol/sdk/shared/stdio.js');
-  const { withLineBuffer } = await import('./protocol/line-buffer.js');
-  // The SDK's bound on a client's line (10 MiB), read in linear time.
-  const transport = withLineBuffer(new StdioServerTransport(), STDIO_DEFAULT_MAX_BUFFER_SIZE);
+  const { LineDropped, withLineBuffer } = await import('./protocol/line-buffer.js');
+  // The SDK's bound on a client's line (10 MiB), read in linear time. A longer line is dropped and
+  // answered (below); the SDK's own buffer closed the transport, and so ended the process.
+  const transport = withLineBuffer(new StdioServerTransport(), STDIO_DEFAULT_MAX_BUFFER_SIZE, 'skip');
   transport.onclose = () => {
     gateway.close().finally(() => process.exit(0));
   };
   process.stdin.once('end', () => transport.close());
   await gateway.connect(transport);
+  // Its id is in the bytes dropped: the answer has id null (JSON-RPC's "could not be determined").
+  const reported = transport.onerror;
+  transport.onerror = (err) => {
+    if (err instanceof LineDropped) {
+      const message = `Request dropped: ${err.message} (the stdio limit); send smaller messages.`;
+      void transport.send({ jsonrpc: '2.0', id: null, error: { code: INVALID_REQUEST, message } } as unknown as JSONRPCMessage).catch(() => undefined);
+    }
+    reported?.(err);
+  };
   stopOnSignals(gateway);
 }
 

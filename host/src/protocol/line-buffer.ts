@@ -10,41 +10,96 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
 const LF = 0x0a;
 
+/** A line past the bound, dropped unread in "skip" mode: what readMessage throws in its place. */
+export class LineDropped extends Error {
+  override readonly name = 'LineDropped';
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`a message of ${bytes} bytes is larger than ${limit} bytes; it was dropped unread`);
+  }
+}
+
+/**
+ * What a line past the bound does: "throw" (append throws and what was held
+ * is dropped: the stream is ended by its owner), or "skip" (the line is
+ * discarded as it comes, and readMessage throws LineDropped in its place: the
+ * lines after it are read as before).
+ */
+export type Oversized = 'throw' | 'skip';
+
+type Line = Buffer | LineDropped;
+
 export class LineBuffer {
   /** Complete lines not read yet. */
-  private lines: Buffer[] = [];
+  private lines: Line[] = [];
   /** The unfinished line, in the chunks it came in. */
   private partial: Buffer[] = [];
   private partialBytes = 0;
+  /** In "skip" mode, the bytes of an oversized line dropped so far; undefined when none is. */
+  private skipped: number | undefined;
 
-  /** `maxLineBytes`: the largest message; past it append() throws and what was held is dropped. */
-  constructor(private readonly maxLineBytes: number) {}
+  /** `maxLineBytes`: the largest message. */
+  constructor(
+    private readonly maxLineBytes: number,
+    private readonly oversized: Oversized = 'throw',
+  ) {}
 
   append(chunk: Buffer): void {
     let from = 0;
     for (let end = chunk.indexOf(LF); end >= 0; end = chunk.indexOf(LF, from)) {
-      const piece = chunk.subarray(from, end);
-      if (this.partialBytes + piece.length > this.maxLineBytes) this.tooLarge();
-      this.lines.push(this.partial.length === 0 ? piece : Buffer.concat([...this.partial, piece]));
-      this.partial = [];
-      this.partialBytes = 0;
+      this.endLine(chunk.subarray(from, end));
       from = end + 1;
     }
     if (from === chunk.length) return;
+    const rest = chunk.length - from;
+    if (this.skipped !== undefined) {
+      this.skipped += rest;
+      return;
+    }
     this.partial.push(from === 0 ? chunk : chunk.subarray(from));
-    this.partialBytes += chunk.length - from;
-    if (this.partialBytes > this.maxLineBytes) this.tooLarge();
+    this.partialBytes += rest;
+    if (this.partialBytes > this.maxLineBytes) {
+      const held = this.partialBytes;
+      this.drop();
+      this.skipped = held;
+    }
   }
 
-  private tooLarge(): never {
-    this.clear();
-    throw new Error(`a message of more than ${this.maxLineBytes} bytes`);
+  /** The line that ends with `piece`. */
+  private endLine(piece: Buffer): void {
+    if (this.skipped !== undefined) {
+      this.lines.push(new LineDropped(this.skipped + piece.length, this.maxLineBytes));
+      this.skipped = undefined;
+      return;
+    }
+    const bytes = this.partialBytes + piece.length;
+    if (bytes > this.maxLineBytes) {
+      this.drop();
+      this.lines.push(new LineDropped(bytes, this.maxLineBytes));
+      return;
+    }
+    this.lines.push(this.partial.length === 0 ? piece : Buffer.concat([...this.partial, piece]));
+    this.partial = [];
+    this.partialBytes = 0;
   }
 
-  /** The next message, or null when no line is complete; throws for a line that is not a JSON-RPC message (the line is dropped). */
+  /** Drops the line held, past the bound: in "throw" mode with all the rest, by throwing. */
+  private drop(): void {
+    this.partial = [];
+    this.partialBytes = 0;
+    if (this.oversized === 'throw') {
+      this.clear();
+      throw new Error(`a message of more than ${this.maxLineBytes} bytes`);
+    }
+  }
+
+  /** The next message, or null when no line is complete; throws for a line that is not a JSON-RPC message (the line is dropped), or LineDropped. */
   readMessage(): JSONRPCMessage | null {
     const line = this.lines.shift();
     if (line === undefined) return null;
+    if (line instanceof LineDropped) throw line;
     // A CRLF line end leaves its CR on the line.
     const end = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length;
     return deserializeMessage(line.toString('utf8', 0, end));
@@ -54,6 +109,7 @@ export class LineBuffer {
     this.lines = [];
     this.partial = [];
     this.partialBytes = 0;
+    this.skipped = undefined;
   }
 }
 
@@ -64,8 +120,8 @@ export class LineBuffer {
  * ReadBuffer (another SDK version) the transport is left as it is: correct,
  * only slower on long lines.
  */
-export function withLineBuffer<T extends object>(transport: T, maxLineBytes: number): T {
+export function withLineBuffer<T extends object>(transport: T, maxLineBytes: number, oversized: Oversized = 'throw'): T {
   const held = transport as { _readBuffer?: unknown };
-  if (held._readBuffer instanceof ReadBuffer) held._readBuffer = new LineBuffer(maxLineBytes);
+  if (held._readBuffer instanceof ReadBuffer) held._readBuffer = new LineBuffer(maxLineBytes, oversized);
   return transport;
 }
