@@ -9,6 +9,7 @@ import type { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdi
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { UpstreamConnection, UpstreamSettings } from '../../config/resolve.js';
 import type { Dispatcher } from 'undici';
+import { endWithProcess } from './child-exit.js';
 import { isolating, isolatingFetch } from './fetch.js';
 
 /** An upstream's own TLS settings (security/tls-outgoing.ts): for fetch, and for the lean client's requests. */
@@ -82,7 +83,10 @@ export async function connectUpstream(client: Client, settings: UpstreamSettings
   const connection = settings.connection;
   if (connection.transport === 'stdio') {
     const transport = await stdioTransport(connection, onStderr);
-    await client.connect(transport, timeout);
+    // connect() spawns the child before its first await: the watch is on it from the start.
+    const connecting = client.connect(transport, timeout);
+    endWithProcess(transport);
+    await connecting;
     return { transport, kind: 'stdio', ...(transport.pid !== null ? { pid: transport.pid } : {}) };
   }
   const url = new URL(connection.url);
