@@ -14,6 +14,7 @@ import type { AuditRecorder } from '../audit/log.js';
 import type { Logger } from '../../telemetry/log.js';
 import type { KeyObject } from '../../crypto.js';
 import type { AttestationEvidence, KeyCertification } from './attestor.js';
+import { boundedText } from '../../protocol/bounded-body.js';
 import { TpmError } from './errors.js';
 import type { PeerAttestationConfig } from './settings.js';
 import type { TpmIdentity } from './identity.js';
@@ -23,7 +24,14 @@ export interface PeerAttestationSettings {
   verifier: VerifierOptions;
   /** A verified peer is quoted again after this many ms. */
   intervalMs: number;
+  /** How long a queue destination has to answer each attestation request, its body included (HTTP_ANSWER_TIMEOUT_MS when absent). */
+  answerTimeoutMs?: number;
 }
+
+/** A destination's TPM answers a quote in well under a second; a slow real TPM in a few. */
+export const HTTP_ANSWER_TIMEOUT_MS = 30_000;
+/** The most bytes of one attestation answer read (an identity with its EK certificate is a few KiB). */
+export const MAX_ANSWER_BYTES = 1024 * 1024;
 
 /** The peer could not be admitted: the destination's request fails with this. */
 export class PeerNotAttested extends Error {
@@ -61,7 +69,7 @@ export class PeerAttestation {
 
   /** `inner` (the destination's own fetch), admitting requests to `mcpUrl` only after the peer attested. */
   fetchFor(destination: string, mcpUrl: string, inner: FetchLike): FetchLike {
-    const channel = httpChannel(new URL(mcpUrl).origin, inner);
+    const channel = httpChannel(new URL(mcpUrl).origin, inner, this.settings.answerTimeoutMs ?? HTTP_ANSWER_TIMEOUT_MS);
     return async (url, init) => {
       await this.admit(destination, `destination "${destination}"`, channel);
       return inner(url, init);
@@ -127,19 +135,35 @@ export class PeerAttestation {
   }
 }
 
-/** The attestation routes of the mcp-edge at `base`, through `fetch` (the destination's own TLS settings). */
-function httpChannel(base: string, fetch: FetchLike): AttestationChannel {
-  const answer = async <T>(url: string, res: Response): Promise<T> => {
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 300)}`);
-    return JSON.parse(text) as T;
+/**
+ * The attestation routes of the mcp-edge at `base`, through `fetch` (the
+ * destination's own TLS settings). Each request, its answer read whole, has
+ * `timeoutMs`, and an answer at most MAX_ANSWER_BYTES: every delivery to the
+ * destination waits for the one attempt, so an answer that never ended stopped
+ * them all for good, and an endless one was read until memory ran out.
+ */
+function httpChannel(base: string, fetch: FetchLike, timeoutMs: number): AttestationChannel {
+  const ask = async <T>(path: string, body?: unknown): Promise<T> => {
+    const url = `${base}${path}`;
+    const signal = AbortSignal.timeout(timeoutMs);
+    const init: RequestInit =
+      body === undefined
+        ? { method: 'GET', headers: { accept: 'application/json' }, signal }
+        : { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify(body), signal };
+    try {
+      const res = await fetch(url, init);
+      const text = await boundedText(res, `${url}'s answer`, MAX_ANSWER_BYTES);
+      if (!res.ok) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 300)}`);
+      return JSON.parse(text) as T;
+    } catch (err) {
+      if (signal.aborted) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+      throw err;
+    }
   };
-  const post = async <T>(path: string, body: unknown): Promise<T> =>
-    answer<T>(`${base}${path}`, await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) }));
   return {
-    identity: async () => answer<TpmIdentity>(`${base}/v1/attestation/identity`, await fetch(`${base}/v1/attestation/identity`, { method: 'GET', headers: { accept: 'application/json' } })),
-    activate: async (blob, secret) => Buffer.from((await post<{ credential: string }>('/v1/attestation/activate', { blob: blob.toString('base64'), secret: secret.toString('base64') })).credential, 'base64'),
-    quote: (nonce) => post<AttestationEvidence>('/v1/attestation/quote', { nonce: nonce.toString('hex') }),
+    identity: () => ask<TpmIdentity>('/v1/attestation/identity'),
+    activate: async (blob, secret) => Buffer.from((await ask<{ credential: string }>('/v1/attestation/activate', { blob: blob.toString('base64'), secret: secret.toString('base64') })).credential, 'base64'),
+    quote: (nonce) => ask<AttestationEvidence>('/v1/attestation/quote', { nonce: nonce.toString('hex') }),
   };
 }
 
