@@ -3,7 +3,7 @@
 // when already set up; --print and --dry-run write nothing; a file it cannot
 // edit is refused untouched. The stdio entry it writes is then started the way
 // the client would start it, and serves MCP.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -70,6 +70,21 @@ describe('mcp-edge connect writes each client its entry', () => {
     const file = join(home, '.cursor/mcp.json');
     expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')).mcpServers)).toEqual(['edge']);
     expect(siblings(file)).toEqual(['mcp.json']);
+  });
+
+  it('edits what a symbolic link points to and keeps the link (a dotfiles repository)', async () => {
+    const home = tempDir();
+    const dotfiles = join(tempDir(), 'dotfiles');
+    mkdirSync(dotfiles);
+    const real = join(dotfiles, 'cursor-mcp.json');
+    writeFileSync(real, JSON.stringify({ mcpServers: { other: { command: 'x' } } }, null, 2));
+    mkdirSync(join(home, '.cursor'));
+    const link = join(home, '.cursor/mcp.json');
+    symlinkSync(real, link);
+    expect(await connectCommand(['cursor'], io(home).io)).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(Object.keys(JSON.parse(readFileSync(real, 'utf8')).mcpServers)).toEqual(['other', 'mcp-edge']);
+    expect(readdirSync(dotfiles)).toEqual(['cursor-mcp.json', 'cursor-mcp.json.20261205T180000Z.bak']);
   });
 
   it('over HTTP: the URL of the configured listener and the token as a Bearer header, in each client\'s own field names', async () => {

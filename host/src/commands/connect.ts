@@ -3,7 +3,7 @@
 // `mcp-edge stdio` itself, or with --http talks to a running gateway. Every
 // other entry and key of the file is kept; the old file is backed up next to
 // it; running it twice changes nothing the second time.
-import { copyFileSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -86,8 +86,14 @@ function backupName(file: string, now: Date): string {
   return `${file}.${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.bak`;
 }
 
-/** Replaces `file` with `text`: the old one copied aside first, the new one renamed into place (never half written), its mode kept. */
-function replaceFile(file: string, before: string | undefined, text: string, now: Date): string | undefined {
+/**
+ * Replaces `file` with `text`: the old one copied aside first, the new one
+ * renamed into place (never half written), its mode kept. A `file` that is a
+ * symbolic link (a dotfiles repository's) stays one: what it points to is
+ * replaced; renamed onto the link, the new file took the link's place.
+ */
+function replaceFile(link: string, before: string | undefined, text: string, now: Date): string | undefined {
+  const file = before !== undefined ? realpathSync(link) : link;
   mkdirSync(dirname(file), { recursive: true });
   const backup = before !== undefined ? backupName(file, now) : undefined;
   const mode = before !== undefined ? statSync(file).mode & 0o777 : 0o600;
