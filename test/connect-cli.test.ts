@@ -6,6 +6,7 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { parse as parseJsonc } from 'jsonc-parser';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { describe, expect, it } from 'vitest';
 import { connectCommand, type ConnectIo } from '../host/src/commands/connect.js';
@@ -70,6 +71,24 @@ describe('mcp-edge connect writes each client its entry', () => {
     const file = join(home, '.cursor/mcp.json');
     expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')).mcpServers)).toEqual(['edge']);
     expect(siblings(file)).toEqual(['mcp.json']);
+  });
+
+  it("edits a file with comments and trailing commas (VS Code's JSON): its comments and everything outside the server list kept", async () => {
+    const home = tempDir();
+    const file = join(home, EXPECTED_FILES.vscode);
+    mkdirSync(dirname(file), { recursive: true });
+    const original = '{\n\t// servers I use\n\t"servers": {\n\t\t"other": { "command": "x" }, // keep me\n\t},\n\t/* prompts */ "inputs": [],\n}\n';
+    writeFileSync(file, original);
+    expect(await connectCommand(['vscode'], io(home).io)).toBe(0);
+    const written = readFileSync(file, 'utf8');
+    // The list it edits is laid out again (as VS Code's own settings editor does); what is outside it stays as written.
+    for (const kept of ['{\n\t// servers I use\n\t"servers": {\n', '// keep me\n', '\t},\n\t/* prompts */ "inputs": [],\n}\n']) expect(written).toContain(kept);
+    expect(written).toMatch(/\n\t\t"mcp-edge": \{\n\t\t\t"type": "stdio",/);
+    const parsed = parseJsonc(written) as { servers: Record<string, { type?: string; command: string }> };
+    expect(Object.keys(parsed.servers)).toEqual(['other', 'mcp-edge']);
+    expect(parsed.servers['mcp-edge']!.command).toBe(process.execPath);
+    expect(await connectCommand(['vscode'], io(home, '2026-12-05T19:00:00.000Z').io)).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(written);
   });
 
   it('edits what a symbolic link points to and keeps the link (a dotfiles repository)', async () => {

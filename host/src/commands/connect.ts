@@ -124,7 +124,7 @@ export async function connectCommand(argv: string[], io: ConnectIo = processIo):
   const before = readIfPresent(file);
   let after: string | undefined;
   try {
-    after = mergeEntry(before, spec.listKey, name, entry);
+    after = await mergeEntry(before, spec.listKey, name, entry);
   } catch (err) {
     throw new ClientConfigError(`${file} is not a JSON object with "${spec.listKey}" as mcp-edge can edit (${(err as Error).message}); nothing was changed. Fix or move the file, or add the entry by hand (mcp-edge connect ${client} --print shows it).`);
   }

@@ -73,21 +73,31 @@ export function isClientName(name: string): name is ClientName {
   return (CLIENTS as readonly string[]).includes(name);
 }
 
-/** The file's text with `entry` under `listKey`.`name`; undefined when it is already there as is. Throws on a file that is not a JSON object. */
-export function mergeEntry(text: string | undefined, listKey: string, name: string, entry: Record<string, unknown>): string | undefined {
-  const root = text === undefined || text.trim() === '' ? {} : (JSON.parse(text) as unknown);
+/**
+ * The file's text with `entry` under `listKey`.`name`; undefined when it is
+ * already there as is. The file is edited where the entry goes, with its
+ * comments, trailing commas and indentation (VS Code's files are JSON with
+ * comments): the server list is laid out again, the rest stays as written.
+ * jsonc-parser (VS Code's own) is loaded here, on the first use.
+ * Throws a SyntaxError for a file that is not a JSON object.
+ */
+export async function mergeEntry(text: string | undefined, listKey: string, name: string, entry: Record<string, unknown>): Promise<string | undefined> {
+  if (text === undefined || text.trim() === '') return JSON.stringify({ [listKey]: { [name]: entry } }, null, 2) + '\n';
+  const { applyEdits, modify, parse, printParseErrorCode } = await import('jsonc-parser');
+  const errors: import('jsonc-parser').ParseError[] = [];
+  const root = parse(text, errors, { allowTrailingComma: true, disallowComments: false }) as unknown;
+  const first = errors[0];
+  if (first) throw new SyntaxError(`${printParseErrorCode(first.error)} at character ${first.offset}`);
   if (typeof root !== 'object' || root === null || Array.isArray(root)) throw new SyntaxError('the file is JSON but not an object');
-  const doc = root as Record<string, unknown>;
-  const list = doc[listKey] ?? {};
+  const list = (root as Record<string, unknown>)[listKey] ?? {};
   if (typeof list !== 'object' || list === null || Array.isArray(list)) throw new SyntaxError(`"${listKey}" is not an object`);
-  const servers = list as Record<string, unknown>;
-  if (JSON.stringify(servers[name]) === JSON.stringify(entry)) return undefined;
-  doc[listKey] = { ...servers, [name]: entry };
-  return JSON.stringify(doc, null, indentOf(text)) + '\n';
+  if (JSON.stringify((list as Record<string, unknown>)[name]) === JSON.stringify(entry)) return undefined;
+  const indent = indentOf(text);
+  const formattingOptions = { insertSpaces: !indent.includes('\t'), tabSize: indent.includes('\t') ? 1 : indent.length, eol: text.includes('\r\n') ? '\r\n' : '\n' };
+  return applyEdits(text, modify(text, [listKey, name], entry, { formattingOptions }));
 }
 
-/** The indentation the file uses (two spaces for a new file). */
-function indentOf(text: string | undefined): string | number {
-  const m = text ? /\n([ \t]+)"/.exec(text) : null;
-  return m ? m[1]! : 2;
+/** The indentation the file uses (two spaces when it shows none). */
+function indentOf(text: string): string {
+  return /\n([ \t]+)["/]/.exec(text)?.[1] ?? '  ';
 }
