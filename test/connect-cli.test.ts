@@ -146,12 +146,13 @@ describe('mcp-edge connect writes each client its entry', () => {
     const home = tempDir();
     const file = join(home, '.codeium/windsurf/mcp_config.json');
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, '{ "mcpServers": { // a comment\n } }');
+    // Not JSON even with comments allowed (a comment alone is fine now: the test above).
+    writeFileSync(file, '{ "mcpServers": { "old": } }');
     const child = spawnCli(['connect', 'windsurf'], { HOME: home, XDG_CONFIG_HOME: '' });
     const err = collect(child.stderr);
     expect(await waitForExit(child)).toBe(1);
     expect(err.text()).toMatch(/mcp_config\.json is not a JSON object .* nothing was changed/);
-    expect(readFileSync(file, 'utf8')).toBe('{ "mcpServers": { // a comment\n } }');
+    expect(readFileSync(file, 'utf8')).toBe('{ "mcpServers": { "old": } }');
     expect(siblings(file)).toEqual(['mcp_config.json']);
   });
 
