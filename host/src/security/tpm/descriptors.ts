@@ -12,6 +12,7 @@
 // (docs/tpm.md) makes one a child caught harmless.
 import { readdirSync, readlinkSync } from 'node:fs';
 import koffi from 'koffi';
+import { TpmError } from './errors.js';
 
 const F_GETFD = 1;
 const F_SETFD = 2;
@@ -20,9 +21,19 @@ const FD_CLOEXEC = 1;
 type Fcntl = (fd: number, cmd: number, ...rest: unknown[]) => number;
 let fcntl: Fcntl | undefined;
 
+/** The C library's fcntl: glibc's on Debian, Raspberry Pi OS and Jetson Linux; musl's on Alpine. */
 function libcFcntl(): Fcntl {
-  fcntl ??= koffi.load('libc.so.6').func('int fcntl(int fd, int cmd, ...)') as Fcntl;
-  return fcntl;
+  if (fcntl) return fcntl;
+  let lastError: unknown;
+  for (const name of ['libc.so.6', `libc.musl-${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}.so.1`]) {
+    try {
+      fcntl = koffi.load(name).func('int fcntl(int fd, int cmd, ...)') as Fcntl;
+      return fcntl;
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new TpmError('tpm_library_missing', `cannot load the C library to keep the TPM from child processes (${(lastError as Error).message})`);
 }
 
 /**

@@ -35,8 +35,13 @@ export class Tpm {
     const before = openDescriptors();
     const tctiOut: Native[] = [null];
     const rc = libs.tctiInit(tcti.loaderConf, tctiOut) as number;
-    keepFromChildren(before);
     if (rc !== 0) throw new TpmError('tpm_unreachable', `cannot open TCTI "${tcti.loaderConf}": ${decodeRc(rc)}: the TPM is unreachable; check security.tpm_device and that the TPM is there`, rc);
+    try {
+      keepFromChildren(before);
+    } catch (err) {
+      libs.tctiFinalize(tctiOut);
+      throw err;
+    }
     const ctxOut: Native[] = [null];
     const rc2 = libs.esysInit(ctxOut, tctiOut[0], null) as number;
     if (rc2 !== 0) {
