@@ -11,7 +11,7 @@ import { LOW_POWER_NICE } from '../host/src/power/power.js';
 import { autoReason, readPowerState } from '../host/src/power/sysfs.js';
 import { UpstreamProvider } from '../host/src/providers/upstream/upstream.js';
 import { connectClient, eventually, NODE, REPLICA, startGateway, textOf, type UpstreamInput } from './helpers/gateway.js';
-import { startServeCli, tempDir, waitForOutput } from './helpers/processes.js';
+import { isAlive, startServeCli, tempDir, waitForOutput } from './helpers/processes.js';
 
 const replica = (id: string, extra: Partial<UpstreamInput> = {}): UpstreamInput => ({
   id,
@@ -35,14 +35,6 @@ async function rest(gateway: Gateway | string, path: string, body?: unknown): Pr
   return { status: res.status, json, text };
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** A fake sysfs tree: one battery and one thermal zone, rewritten by `set`. */
 function fakeSysfs(): { root: string; set: (battery: { capacity: number; status: string }, milliC: number) => void } {
@@ -148,7 +140,7 @@ describe('sleep on idle', () => {
     const pids = [Number(textOf(await client.callTool({ name: onePid, arguments: {} }))), Number(textOf(await client.callTool({ name: twoPid, arguments: {} })))];
     expect(pids.every((pid) => Number.isInteger(pid) && pid > 0 && pid !== process.pid)).toBe(true);
     await eventually(() => (gateway.power.status().asleep ? true : undefined), 10_000, 'the gateway to fall asleep');
-    await eventually(() => (pids.every((pid) => !alive(pid)) ? true : undefined), 10_000, 'the children to exit');
+    await eventually(() => (pids.every((pid) => !isAlive(pid)) ? true : undefined), 10_000, 'the children to exit');
     expect(upstreams.map((u) => u.sleeping)).toEqual([true, true]);
     // Asleep, the tools are still listed.
     expect((await client.listTools()).tools.map((t) => t.name)).toContain(twoWhoami);
@@ -180,11 +172,11 @@ describe('sleep on idle', () => {
     // Four idle periods with only the slow call running.
     await new Promise((r) => setTimeout(r, 800));
     expect(gateway.power.status()).toMatchObject({ asleep: false, sleeps });
-    expect(alive(pid)).toBe(true);
+    expect(isAlive(pid)).toBe(true);
     stop.abort();
     expect(await slow).toBeInstanceOf(Error);
     await eventually(() => (gateway.power.status().asleep ? true : undefined), 10_000, 'the gateway to fall asleep after the call');
-    await eventually(() => (!alive(pid) ? true : undefined), 10_000, 'the child to exit');
+    await eventually(() => (!isAlive(pid) ? true : undefined), 10_000, 'the child to exit');
   });
   /**
    * A gateway asleep while its one upstream is down: its child killed, sleep on idle switched on
@@ -221,7 +213,7 @@ describe('sleep on idle', () => {
     await eventually(() => (upstream.health().state === 'up' ? true : undefined), 15_000, 'the upstream to be up again');
     await new Promise((r) => setTimeout(r, 300));
     expect(upstream.sleeping).toBe(false);
-    expect(alive(upstream.pid!)).toBe(true);
+    expect(isAlive(upstream.pid!)).toBe(true);
   });
 });
 

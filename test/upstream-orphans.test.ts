@@ -4,21 +4,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectClient, eventually, NODE, startGateway, textOf } from './helpers/gateway.js';
-import { ROOT, tempDir } from './helpers/processes.js';
+import { isAlive, ROOT, tempDir } from './helpers/processes.js';
 
 const ORPHAN = join(ROOT, 'test/fixtures/orphan-server.mjs');
 const pidFile = join(tempDir('mcp-edge-orphans-'), 'helpers');
 const helpers = (): number[] => readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).map(Number);
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 afterAll(() => {
-  for (const pid of helpers()) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of helpers()) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
 });
 
 describe('a stdio upstream that leaves a process behind', () => {
@@ -37,7 +29,7 @@ describe('a stdio upstream that leaves a process behind', () => {
     expect(crashed).toMatch(/closed|exited|unavailable/i);
     expect(Date.now() - started).toBeLessThan(10_000);
     // The premise: what the process left behind still runs, holding its output.
-    expect(alive(helpers()[0]!)).toBe(true);
+    expect(isAlive(helpers()[0]!)).toBe(true);
     const second = await eventually(async () => {
       const text = await client.callTool({ name }).then(textOf, () => undefined);
       return text !== undefined && text !== first && /^\d+$/.test(text) ? text : undefined;

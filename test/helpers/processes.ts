@@ -19,6 +19,16 @@ afterAll(() => {
   for (const dir of gateDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
+/** Whether a process with this pid exists (signal 0 checks without sending). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function tempDir(prefix = 'mcp-edge-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
