@@ -10,7 +10,7 @@ import { startSwtpm, type SoftwareTpm } from './helpers/swtpm.js';
 describe('tpm_device', () => {
   it('turns the two TCTI forms into loader configurations', () => {
     expect(parseTcti('device:/dev/tpmrm0')).toEqual({ kind: 'device', loaderConf: 'device:/dev/tpmrm0' });
-    expect(parseTcti('swtpm:host=127.0.0.1,port=2400')).toEqual({ kind: 'swtpm', loaderConf: 'swtpm:host=127.0.0.1,port=2400' });
+    expect(parseTcti('swtpm:host=127.0.0.1,port=2400')).toEqual({ kind: 'swtpm', loaderConf: 'swtpm:host=127.0.0.1,port=2400', host: '127.0.0.1', port: 2400 });
   });
 
   it.each([

@@ -11,6 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tpm } from '../host/src/security/tpm/esys.js';
+import { parseTcti } from '../host/src/security/tpm/tcti.js';
 import { NODE } from './helpers/gateway.js';
 import { tempDir } from './helpers/processes.js';
 import { startSwtpm } from './helpers/swtpm.js';
@@ -62,7 +63,7 @@ describe('the TPM and child processes', () => {
     const answered = new Promise<number>((resolve) => kept.once('data', (d: Buffer) => resolve(d.length)));
     kept.write(Buffer.from('80010000000c0000017b0008', 'hex')); // TPM2_GetRandom(8)
     expect(await answered).toBeGreaterThanOrEqual(10);
-    const tpm = Tpm.open({ kind: 'swtpm', loaderConf: swtpm.tcti });
+    const tpm = Tpm.open(parseTcti(swtpm.tcti));
     try {
       const deadline = new Promise<string>((resolve) => setTimeout(() => resolve('no answer in 10 s'), 10_000).unref());
       expect(await Promise.race([tpm.openHandles(), deadline])).toBe(0);

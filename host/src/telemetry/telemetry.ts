@@ -149,18 +149,17 @@ export class Telemetry {
 
   /** The request counter's series for a request; past MAX_CALL_SERIES, new targets share the target "(other)". */
   private seriesOf(req: TracedRequest, provider: string, outcome: string): { labels: Attributes; count: number } {
+    const keyOf = (target: string) => `${req.method}\u0000${target}\u0000${provider}\u0000${outcome}`;
     let target = req.series();
-    let key = `${req.method}\u0000${target}\u0000${provider}\u0000${outcome}`;
-    let counted = this.calls.get(key);
+    let counted = this.calls.get(keyOf(target));
     if (counted) return counted;
     if (this.calls.size >= MAX_CALL_SERIES) {
       target = OTHER_TARGET;
-      key = `${req.method}\u0000${target}\u0000${provider}\u0000${outcome}`;
-      counted = this.calls.get(key);
+      counted = this.calls.get(keyOf(target));
       if (counted) return counted;
     }
     counted = { labels: { 'mcp.method.name': req.method, 'mcp_edge.target': target, 'mcp_edge.provider': provider, outcome }, count: 0 };
-    this.calls.set(key, counted);
+    this.calls.set(keyOf(target), counted);
     return counted;
   }
 

@@ -56,9 +56,7 @@ function exchange(device: string, host: string, port: number, request: Buffer | 
 /** For a software TPM: its command port accepts and its control port answers, within SWTPM_PROBE_MS. Nothing for a device. */
 export async function probeTcti(tcti: TctiConfig, ms = SWTPM_PROBE_MS): Promise<void> {
   if (tcti.kind !== 'swtpm') return;
-  const fields = new Map(tcti.loaderConf.slice('swtpm:'.length).split(',').map((kv) => kv.split('=') as [string, string]));
-  const host = fields.get('host') ?? '127.0.0.1';
-  const port = Number(fields.get('port') ?? '2321');
+  const { host, port } = tcti;
   const deadline = Date.now() + ms;
   await exchange(tcti.loaderConf, host, port, undefined, deadline, ms);
   await exchange(tcti.loaderConf, host, port + 1, SET_LOCALITY_0, deadline, ms);

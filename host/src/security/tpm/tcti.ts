@@ -5,11 +5,8 @@
 // TSS failure later.
 import { TpmError } from './errors.js';
 
-export interface TctiConfig {
-  kind: 'device' | 'swtpm';
-  /** What Tss2_TctiLdr_Initialize is given. */
-  loaderConf: string;
-}
+/** `loaderConf`: what Tss2_TctiLdr_Initialize is given; a software TPM's address too, for the probe (swtpm-probe.ts). */
+export type TctiConfig = { kind: 'device'; loaderConf: string } | { kind: 'swtpm'; loaderConf: string; host: string; port: number };
 
 export const DEFAULT_TPM_DEVICE = 'device:/dev/tpmrm0';
 
@@ -32,7 +29,7 @@ function parseSwtpm(value: string, rest: string): TctiConfig {
   const port = Number(fields.get('port') ?? '2321');
   if (!Number.isInteger(port) || port < 1 || port > 65_535) throw invalid(value, 'has a port that is not 1..65535');
   if (!/^[A-Za-z0-9.:-]+$/.test(host)) throw invalid(value, 'has a host that is not a name or address');
-  return { kind: 'swtpm', loaderConf: `swtpm:host=${host},port=${port}` };
+  return { kind: 'swtpm', loaderConf: `swtpm:host=${host},port=${port}`, host, port };
 }
 
 /** Checks a tpm_device value and turns it into the TCTI loader's configuration. */
