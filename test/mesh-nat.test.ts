@@ -20,12 +20,12 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { writeNetworkKey } from '../host/src/mesh/identity.js';
 import type { MeshReport } from '../host/src/mesh/resources.js';
 import { eventually, NODE, REPLICA, textOf } from './helpers/gateway.js';
 import { buildInternet, namespacesUnavailable, type Host, type Internet } from './helpers/netns.js';
-import { CLI, tempDir, waitForOutput } from './helpers/processes.js';
+import { CLI, collect, tempDir, waitForOutput } from './helpers/processes.js';
 
 const unavailable = namespacesUnavailable();
 const HTTP_PORT = 8080;
@@ -71,7 +71,7 @@ async function meshOf(host: Host): Promise<MeshReport> {
 }
 
 /** R (relay), P (public) and A (behind NAT, sharing whoami); P's client, and A's peer id. */
-async function meshAcrossNat(net: Internet): Promise<{ client: Client; p: Host; r: ChildProcess; peerA: string }> {
+async function meshAcrossNat(net: Internet): Promise<{ client: Client; p: Host; r: ChildProcess; peerA: string; pLog: () => string }> {
   const keyDir = tempDir('mcp-edge-nat-key-');
   dirs.push(keyDir);
   const key = join(keyDir, 'mesh.key');
@@ -88,14 +88,15 @@ async function meshAcrossNat(net: Internet): Promise<{ client: Client; p: Host; 
   // P meets A through R: A's only address is its circuit through R, and P is given it (finding
   // it by a DHT lookup instead is what test/mesh-transports.test.ts covers, on loopback).
   const viaRelay = `${relay}/p2p-circuit/p2p/${a.peerId}`;
-  await serve(net, p, { mesh: { ...mesh, listen: [at(p)], announce: [at(p)], bootstrap: [relay, viaRelay] } });
+  const pNode = await serve(net, p, { mesh: { ...mesh, listen: [at(p)], announce: [at(p)], bootstrap: [relay, viaRelay] } });
+  const pLog = collect(pNode.child.stderr);
   const client = new Client({ name: 'nat-test', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(`http://${p.ip}:${HTTP_PORT}/mcp`)));
   await eventually(async () => ((await client.listTools()).tools.some((t) => t.name === 'whoami') ? true : undefined), 30_000, "A's whoami listed on P");
   // A's tools reach P by gossip through R before P's bootstrap dial to A (a second after its start) has
   // put A's address in P's peer store; a call before that looks A up in the DHT instead. Wait for the meeting.
   await eventually(async () => ((await meshOf(p)).peers.find((peer) => peer.peer_id === a.peerId)?.links.length ? true : undefined), 30_000, 'P connected to A');
-  return { client, p, r: r.child, peerA: a.peerId };
+  return { client, p, r: r.child, peerA: a.peerId, pLog: pLog.text };
 }
 
 describe.skipIf(unavailable !== undefined)(unavailable ? `NAT tests skipped: ${unavailable}` : 'a node behind NAT', () => {
@@ -116,7 +117,9 @@ describe.skipIf(unavailable !== undefined)(unavailable ? `NAT tests skipped: ${u
 
   it('is called through the relay, and the link becomes direct (DCUtR): it survives the relay', () =>
     withInternet('a', async (net) => {
-      const { client, p, r, peerA } = await meshAcrossNat(net);
+      const { client, p, r, peerA, pLog } = await meshAcrossNat(net);
+      // What P's directory did (peers heard, left and why) when the test fails.
+      onTestFailed(() => console.log(pLog().split('\n').filter((line) => line.includes('mesh')).slice(-40).join('\n')));
       const links = await eventually(
         async () => {
           const now = (await meshOf(p)).peers.find((peer) => peer.peer_id === peerA)?.links ?? [];

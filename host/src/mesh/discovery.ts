@@ -275,7 +275,9 @@ export class Discovery {
    */
   private async ask(peer: PeerId): Promise<void> {
     const key = peer.toString();
-    const connection = this.node.getConnections(peer).find((c) => c.status === 'open');
+    // A relayed connection carries only the protocols allowed on limited connections (not this one).
+    const open = this.node.getConnections(peer).filter((c) => c.status === 'open');
+    const connection = open.find((c) => c.limits === undefined) ?? open[0];
     if (!connection || this.asking.has(key)) return;
     this.asking.add(key);
     // One deadline for opening the stream and reading the answer: a peer that never finishes would
@@ -433,8 +435,18 @@ export class Discovery {
     this.emit(peer);
   }
 
+  /**
+   * Forgets the peers silent for three intervals. Not one being asked now: its
+   * gossip may reach this node through a peer that just left (a relay), and
+   * the answer to the direct question, asked after two silent intervals, can
+   * take longer than one interval on a loaded node; forgetting it meanwhile
+   * withdrew its tools from clients for that moment. The question has its own
+   * deadline, after which a peer still silent is forgotten.
+   */
   private expire(): void {
-    for (const [peer, entry] of this.peers) if (this.silentFor(entry, 3)) this.forget(peer, `not heard for ${3 * this.intervalMs} ms`);
+    for (const [peer, entry] of this.peers) {
+      if (this.silentFor(entry, 3) && !this.asking.has(peer)) this.forget(peer, `not heard for ${3 * this.intervalMs} ms`);
+    }
   }
 
   /** Not heard for `intervals` of this node's intervals, by the clock and by their count (a stalled loop ran fewer). */
