@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CallToolResultSchema, CreateTaskResultSchema, GetTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createGateway, type Gateway } from '../host/src/gateway/gateway.js';
 import { loadCore } from '../host/src/core/index.js';
 import { createLogger } from '../host/src/telemetry/log.js';
@@ -202,7 +202,7 @@ describe('completions while the cloud is unreachable', () => {
   }, 30_000);
 
   it("REST: a queued completion waits out the cloud's Retry-After (capped at sync_interval_seconds), not the 100 ms backoff", async () => {
-    const { cloud, base, close } = await cloudOnly(
+    const { cloud, base, close, gateway } = await cloudOnly(
       [
         { kind: 'status', status: 429, retryAfter: '3600' }, // the request itself: beyond the engine's 10 s cap, so queued at once
         { kind: 'status', status: 429, retryAfter: '2' }, // the queue's first delivery, after the request's 3600 s capped by sync_interval_seconds = 3
@@ -211,6 +211,10 @@ describe('completions while the cloud is unreachable', () => {
       ],
       { linkUp: true, offline: { sync_interval_seconds: 3 } },
     );
+    // The gaps on both clocks: the queue waits by the wall clock, the test measures by the monotonic one
+    // (a failure once found 1,008 ms where >= 3 s were asked; a step of the wall clock would show here).
+    const gaps = (key: 'at' | 'wall') => cloud.requests.slice(1).map((r, i) => Math.round(r[key] - cloud.requests[i]![key]));
+    onTestFailed(() => console.log(JSON.stringify({ monotonic_gaps_ms: gaps('at'), wall_gaps_ms: gaps('wall'), queue: gateway.queue?.queue.status() })));
     try {
       const queued = await postJson(`${base}/v1/mcp/completions`, { prompt: 'Capital of France?' });
       expect(queued.status).toBe(202);

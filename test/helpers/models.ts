@@ -59,7 +59,8 @@ export type Script =
 
 /** An OpenAI-compatible server that plays `scripts` in order (the last one repeats) and records what it was asked. */
 export class ScriptedCloud {
-  readonly requests: { at: number; body: any; authorization: string | undefined }[] = [];
+  /** `at` on the monotonic clock (what tests compare); `wall` on Date.now's, which the queue schedules by. */
+  readonly requests: { at: number; wall: number; body: any; authorization: string | undefined }[] = [];
   private server: Server | undefined;
 
   constructor(private readonly scripts: Script[]) {}
@@ -89,7 +90,7 @@ export class ScriptedCloud {
     let text = '';
     for await (const chunk of req) text += chunk;
     const script = this.scripts[Math.min(this.requests.length, this.scripts.length - 1)]!;
-    this.requests.push({ at: performance.now(), body: JSON.parse(text), authorization: req.headers.authorization });
+    this.requests.push({ at: performance.now(), wall: Date.now(), body: JSON.parse(text), authorization: req.headers.authorization });
     if (script.kind === 'status') {
       res.writeHead(script.status, { 'content-type': 'application/json', ...(script.retryAfter ? { 'retry-after': script.retryAfter } : {}) });
       return void res.end(script.body ?? JSON.stringify({ error: { message: `scripted ${script.status}` } }));
