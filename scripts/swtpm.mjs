@@ -124,6 +124,9 @@ export async function startSwtpm(dir, onSpawn = () => {}) {
     port,
     dir,
     stop,
+    /** Stops it answering (SIGSTOP): the kernel still accepts connections, nothing is answered until resume(). */
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     /** Starts it again on the same state and port (as after a reboot: PCRs back to zero). */
     restart: async () => {
       await stop();

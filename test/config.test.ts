@@ -134,6 +134,8 @@ cpu_throttle_percent = 50
     const err = refusal(() => validateConfig({ security: { use_tpm: true, tpm_device: '/dev/tpmrm0' } }));
     expect(err.issues).toEqual([expect.stringMatching(/^security\.tpm_device: security\.tpm_device "\/dev\/tpmrm0" starts with .*use "device:\/dev\/tpmrm0"/)]);
     expect(() => validateConfig({ security: { tpm_pcrs: [23] } })).toThrowError(/security\.tpm_pcrs\.0/);
+    expect(validateConfig({ security: { tpm_command_timeout_ms: 5000 } }).security.tpm_command_timeout_ms).toBe(5000);
+    expect(() => validateConfig({ security: { tpm_command_timeout_ms: 10 } })).toThrowError(/security\.tpm_command_timeout_ms/);
     expect(validateConfig({ security: { attestation_required: true, attestation_policy: { code: ['AB'.repeat(32)], pcrs: { '7': 'cd'.repeat(32) } } } }).security.attestation_policy?.code).toEqual(['AB'.repeat(32)]);
     expect(() => validateConfig({ security: { attestation_policy: { code: ['abc'] } } })).toThrowError(/security\.attestation_policy\.code\.0/);
     expect(() => validateConfig({ security: { attestation_policy: { pcrs: { '24': 'cd'.repeat(32) } } } })).toThrowError(/security\.attestation_policy\.pcrs/);

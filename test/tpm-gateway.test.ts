@@ -13,7 +13,7 @@ import type { AttestationEvidence } from '../host/src/security/tpm/attestor.js';
 import type { TpmIdentity } from '../host/src/security/tpm/identity.js';
 import { AttestationRefused, Verifier } from '../host/src/security/tpm/verifier.js';
 import { rawRequest, type RawAnswer } from './helpers/auth.js';
-import { startGateway } from './helpers/gateway.js';
+import { eventually, startGateway } from './helpers/gateway.js';
 import { collect, spawnCli, tempDir, waitForExit } from './helpers/processes.js';
 import { startSwtpm, type SoftwareTpm } from './helpers/swtpm.js';
 
@@ -181,6 +181,44 @@ describe('a gateway with security.use_tpm', () => {
       silent.close();
     }
   }, 40_000);
+});
+
+describe('a gateway whose TPM stops answering mid-command', () => {
+  it('fails the command at security.tpm_command_timeout_ms, refuses at once while the TPM stays silent, and uses it again once it answers', async () => {
+    // A TPM command had no deadline: one the TPM never answered held its caller, and every TPM operation after it, for good.
+    const swtpm = await startSwtpm();
+    const gateway = await startGateway({ auth: { api_keys: true }, security: { use_tpm: true, tpm_device: swtpm.tcti, tpm_pcrs: [0], tpm_command_timeout_ms: 2000 } });
+    try {
+      const key = await keyFor(gateway);
+      const quote = () => call(gateway, 'POST', '/v1/attestation/quote', key, { nonce: 'cd'.repeat(16) });
+      expect((await quote()).status).toBe(200);
+
+      swtpm.pause();
+      let started = performance.now();
+      const timedOut = await quote();
+      expect(timedOut.status).toBe(503);
+      expect(timedOut.json().error.message).toMatch(/The TPM did not answer: Esys_\w+: the TPM did not answer within 2000 ms \(security\.tpm_command_timeout_ms\)/);
+      expect(performance.now() - started).toBeLessThan(10_000);
+      // Not opened again while its command is unanswered (each try would hold one more worker thread).
+      started = performance.now();
+      const refused = await quote();
+      expect(refused.status).toBe(503);
+      expect(refused.json().error.message).toMatch(/has not answered Esys_\w+, sent \d+ s ago; it is used again once it answers/);
+      expect(performance.now() - started).toBeLessThan(1_000);
+      const health = (await call(gateway, 'GET', '/health', key)).json();
+      expect(health.status).toBe('degraded');
+      expect(health.tpm.last_error).toMatch(/has not answered/);
+
+      swtpm.resume();
+      const back = await eventually(async () => ((await quote()).status === 200 ? true : undefined), 30_000, 'a quote once the TPM answers again');
+      expect(back).toBe(true);
+      expect((await call(gateway, 'GET', '/health', key)).json().status).toBe('ok');
+    } finally {
+      swtpm.resume();
+      await gateway.close();
+      await swtpm.stop();
+    }
+  }, 60_000);
 });
 
 /** Two consecutive ports on 127.0.0.1 (a software TPM's command and control ports) that accept connections and never answer. */

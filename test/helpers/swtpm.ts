@@ -14,6 +14,9 @@ export interface SoftwareTpm {
   dir: string;
   /** Stops the process (the state stays until the test file ends). Idempotent. */
   stop(): Promise<void>;
+  /** Stops it answering (SIGSTOP): the kernel still accepts connections, nothing is answered until resume(). */
+  pause(): void;
+  resume(): void;
   /** Starts it again on the same state and port (as after a reboot: PCRs back to zero). */
   restart(): Promise<void>;
 }

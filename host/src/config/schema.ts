@@ -262,6 +262,8 @@ export const securitySchema = z
       }),
     /** The PCRs a quote covers besides the gateway's own (23); default 0-7. */
     tpm_pcrs: z.array(z.number().int().min(0).max(22)).min(1).max(23).optional(),
+    /** How long one TPM command may take, ms (default 120000): past it the command fails and the TPM is not used until it answers. */
+    tpm_command_timeout_ms: z.number().int().min(1000).max(3_600_000).optional(),
     /**
      * Queue destinations at a URL (other mcp-edge gateways with use_tpm) get calls, and mesh
      * peers get calls and are served, only after their TPM quote verifies, again every

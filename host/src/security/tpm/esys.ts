@@ -4,6 +4,7 @@
 import { keepFromChildren, openDescriptors } from './descriptors.js';
 import { commandError, TpmError } from './errors.js';
 import { decodeRc, freeNative, fromNative, toNative, tssLibraries, type TssLibraries } from './ffi.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS } from './settings.js';
 import { probeTcti } from './swtpm-probe.js';
 import type { TctiConfig } from './tcti.js';
 import { ALG, pcrSelection, readDigestList, Reader, readPcrSelection, tpm2b, u16, u32 } from './wire.js';
@@ -16,21 +17,47 @@ const CAP_HANDLES = 0x00000001;
 
 type Native = bigint | null;
 
+/** A command the TPM never answered: still running on its worker thread. */
+interface Stuck {
+  command: string;
+  since: number;
+  /** Settles when the native call finally returns. */
+  returned: Promise<void>;
+}
+
+/**
+ * Devices (TCTI loader strings) with a command that outlived its deadline: not
+ * opened again until it returns. Each stuck command holds a worker thread of
+ * the process, and reopening a TPM that takes commands and never answers would
+ * give it another one each time, until file and DNS work had none left.
+ */
+const stuckDevices = new Map<string, Stuck>();
+
+export interface TpmOptions {
+  /** A command not answered within this many ms fails, and so does every later one on this connection (security.tpm_command_timeout_ms). */
+  commandTimeoutMs?: number;
+}
+
 export class Tpm {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private stuck: Stuck | undefined;
 
   private constructor(
     private readonly libs: TssLibraries,
     private ctx: Native,
     private tcti: Native,
+    private readonly device: string,
+    private readonly commandTimeoutMs: number,
   ) {}
 
   /**
    * Opens the TCTI and an ESAPI context on it (ESAPI sends nothing until the
    * first command). What the TCTI opened is kept from child processes (descriptors.ts).
    */
-  static open(tcti: TctiConfig): Tpm {
+  static open(tcti: TctiConfig, options: TpmOptions = {}): Tpm {
+    const stuck = stuckDevices.get(tcti.loaderConf);
+    if (stuck) throw stuckError(tcti.loaderConf, stuck);
     const libs = tssLibraries();
     const before = openDescriptors();
     const tctiOut: Native[] = [null];
@@ -48,32 +75,54 @@ export class Tpm {
       libs.tctiFinalize(tctiOut);
       throw new TpmError('tpm_unreachable', `cannot start ESAPI on "${tcti.loaderConf}": ${decodeRc(rc2)}: the TPM is unreachable`, rc2);
     }
-    return new Tpm(libs, ctxOut[0] ?? null, tctiOut[0] ?? null);
+    return new Tpm(libs, ctxOut[0] ?? null, tctiOut[0] ?? null, tcti.loaderConf, options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
   }
 
   /** Tpm.open, once a software TPM answered within a deadline (swtpm-probe.ts): what the gateway uses. */
-  static async connect(tcti: TctiConfig): Promise<Tpm> {
+  static async connect(tcti: TctiConfig, options: TpmOptions = {}): Promise<Tpm> {
+    const stuck = stuckDevices.get(tcti.loaderConf);
+    if (stuck) throw stuckError(tcti.loaderConf, stuck);
     await probeTcti(tcti);
-    return Tpm.open(tcti);
+    return Tpm.open(tcti, options);
   }
 
-  /** Waits for running commands, then releases the context and the TCTI. */
+  /**
+   * Waits for running commands, then releases the context and the TCTI. A
+   * command that outlived its deadline is not waited for: the context is
+   * released when it returns (a worker thread still uses it until then).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.queue.catch(() => undefined);
-    this.libs.esysFinalize([this.ctx]);
-    this.libs.tctiFinalize([this.tcti]);
-    this.ctx = null;
-    this.tcti = null;
+    if (!this.stuck) await this.queue.catch(() => undefined);
+    const release = () => {
+      this.libs.esysFinalize([this.ctx]);
+      this.libs.tctiFinalize([this.tcti]);
+      this.ctx = null;
+      this.tcti = null;
+    };
+    if (this.stuck) void this.stuck.returned.then(release);
+    else release();
   }
 
   /** Runs Esys_`name` on a worker thread after the commands before it; a non-zero rc is a TpmError. */
   private call(name: string, ...args: unknown[]): Promise<void> {
     const run = (): Promise<void> =>
       new Promise((resolve, reject) => {
+        if (this.stuck) return reject(stuckError(this.device, this.stuck));
         if (this.closed) return reject(new TpmError('tpm_unreachable', `Esys_${name}: the TPM connection is closed (the TPM is unreachable until it is opened again)`));
+        let returned!: () => void;
+        const stuck: Stuck = { command: `Esys_${name}`, since: Date.now(), returned: new Promise<void>((r) => (returned = r)) };
+        // The native call cannot be cancelled: past the deadline this connection is given up, and the call left to return.
+        const deadline = setTimeout(() => {
+          this.stuck = stuck;
+          stuckDevices.set(this.device, stuck);
+          reject(new TpmError('tpm_unreachable', `Esys_${name}: the TPM did not answer within ${this.commandTimeoutMs} ms (security.tpm_command_timeout_ms); it is not used again until it answers`));
+        }, this.commandTimeoutMs);
         this.libs.esys[name]!.async(this.ctx, ...args, (err: Error | null, rc: number) => {
+          clearTimeout(deadline);
+          returned();
+          if (stuckDevices.get(this.device) === stuck) stuckDevices.delete(this.device);
           if (err) return reject(new TpmError('tpm_command_failed', `Esys_${name}: ${err.message}`));
           if (rc !== 0) return reject(commandError(`Esys_${name}`, rc, decodeRc(rc)));
           resolve();
@@ -261,4 +310,9 @@ export class Tpm {
     }
     return total;
   }
+}
+
+function stuckError(device: string, stuck: Stuck): TpmError {
+  const seconds = Math.round((Date.now() - stuck.since) / 1000);
+  return new TpmError('tpm_unreachable', `the TPM (${device}) has not answered ${stuck.command}, sent ${seconds} s ago; it is used again once it answers`);
 }

@@ -50,7 +50,7 @@ export class TpmService {
   }
 
   private static async open(settings: Extract<TpmSettings, { enabled: true }>, digests: { code: Buffer; config: Buffer }): Promise<Attestor> {
-    const tpm = await Tpm.connect(parseTcti(settings.device));
+    const tpm = await Tpm.connect(parseTcti(settings.device), { commandTimeoutMs: settings.commandTimeoutMs });
     try {
       return await Attestor.start(tpm, { pcrs: settings.pcrs, ...digests });
     } catch (err) {

@@ -2,16 +2,20 @@
 import { resolve } from 'node:path';
 import { DEFAULT_TPM_DEVICE } from './tcti.js';
 
+/** How long one TPM command may take by default (security.tpm_command_timeout_ms): a slow TPM's RSA key generation takes tens of seconds. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
+
 /** The PCRs quoted by default: 0-7, what firmware and boot loader measured. */
 export const DEFAULT_QUOTED_PCRS: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7];
 
 /** `device` is a tpm_device value the schema checked; the TPM service parses it when it opens the TPM. */
-export type TpmSettings = { enabled: false } | { enabled: true; device: string; pcrs: readonly number[] };
+export type TpmSettings = { enabled: false } | { enabled: true; device: string; pcrs: readonly number[]; commandTimeoutMs: number };
 
 export interface TpmConfigKeys {
   use_tpm?: boolean | undefined;
   tpm_device?: string | undefined;
   tpm_pcrs?: readonly number[] | undefined;
+  tpm_command_timeout_ms?: number | undefined;
   attestation_required?: boolean | undefined;
   attestation_interval_seconds?: number | undefined;
   attestation_policy?: { code?: string[] | undefined; config?: string[] | undefined; pcrs?: Record<string, string> | undefined } | undefined;
@@ -50,5 +54,5 @@ export function resolveTpm(security: TpmConfigKeys): TpmSettings {
   const device = security.tpm_device ?? DEFAULT_TPM_DEVICE;
   const pcrs = [...new Set(security.tpm_pcrs ?? DEFAULT_QUOTED_PCRS)].sort((a, b) => a - b);
   if (security.use_tpm !== true) return { enabled: false };
-  return { enabled: true, device, pcrs };
+  return { enabled: true, device, pcrs, commandTimeoutMs: security.tpm_command_timeout_ms ?? DEFAULT_COMMAND_TIMEOUT_MS };
 }
