@@ -204,7 +204,8 @@ describe('a gateway whose TPM stops answering mid-command', () => {
       const refused = await quote();
       expect(refused.status).toBe(503);
       expect(refused.json().error.message).toMatch(/has not answered Esys_\w+, sent \d+ s ago; it is used again once it answers/);
-      expect(performance.now() - started).toBeLessThan(1_000);
+      // Opening it again would wait out the swtpm probe's 10 s (its control port is silent too).
+      expect(performance.now() - started).toBeLessThan(5_000);
       const health = (await call(gateway, 'GET', '/health', key)).json();
       expect(health.status).toBe('degraded');
       expect(health.tpm.last_error).toMatch(/has not answered/);
