@@ -436,16 +436,18 @@ export class Discovery {
   }
 
   /**
-   * Forgets the peers silent for three intervals. Not one being asked now: its
-   * gossip may reach this node through a peer that just left (a relay), and
-   * the answer to the direct question, asked after two silent intervals, can
-   * take longer than one interval on a loaded node; forgetting it meanwhile
-   * withdrew its tools from clients for that moment. The question has its own
-   * deadline, after which a peer still silent is forgotten.
+   * Forgets the peers silent for three intervals, or for six while this node
+   * is asking them. A peer's gossip may reach this node through a peer that
+   * just left (a relay), and the answer to the direct question, asked after
+   * two silent intervals, can take longer than one interval on a loaded node:
+   * forgetting it meanwhile withdrew its tools from clients for that moment.
+   * Not for longer: a half-open link never answers, and its peer would stay
+   * listed until the question's deadline.
    */
   private expire(): void {
     for (const [peer, entry] of this.peers) {
-      if (this.silentFor(entry, 3) && !this.asking.has(peer)) this.forget(peer, `not heard for ${3 * this.intervalMs} ms`);
+      const silent = this.asking.has(peer) ? 6 : 3;
+      if (this.silentFor(entry, silent)) this.forget(peer, `not heard for ${silent * this.intervalMs} ms`);
     }
   }
 
