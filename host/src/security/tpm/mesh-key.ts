@@ -45,8 +45,8 @@ export async function signWithMeshKey(tpm: Tpm, key: LoadedKey, digest: Buffer):
 }
 
 /** The mesh key's public key (SPKI DER) from the TPM at `device` (a tpm_device value), created on first use: for `mcp-edge mesh id`. */
-export async function meshPublicKeyOf(device: string): Promise<Buffer> {
-  const tpm = await Tpm.connect(parseTcti(device));
+export async function meshPublicKeyOf(device: string, commandTimeoutMs: number): Promise<Buffer> {
+  const tpm = await Tpm.connect(parseTcti(device), { commandTimeoutMs });
   try {
     const key = await loadMeshKey(tpm);
     await release(tpm, key);
