@@ -1,4 +1,6 @@
 // The real CLI as a child process, driven by the MCP SDK's own client.
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -55,7 +57,6 @@ describe('mcp-edge serve', () => {
 
   it('creates its SQLite database in the data directory on first start', async () => {
     const { dataDir } = await startServeCli();
-    const { existsSync } = await import('node:fs');
     expect(existsSync(`${dataDir}/mcp-edge.db`)).toBe(true);
   });
 
@@ -106,16 +107,22 @@ describe('mcp-edge stdio', () => {
   });
 });
 
-describe('mcp-edge stdio and a message past its 10 MiB bound', () => {
-  it('answers it with an error and keeps serving (it used to end the process)', async () => {
-    const child = spawnCli(['stdio', '--data-dir', tempDir()]);
+describe('mcp-edge stdio and a message past gateway.max_body_bytes', () => {
+  it('answers it with an error and keeps serving (a line past the 10 MiB of the SDK used to end the process)', async () => {
+    // The bound over stdio is an HTTP body's (it was the SDK's 10 MiB whatever the config said).
+    const dir = tempDir();
+    writeFileSync(join(dir, 'mcp-edge.toml'), '[gateway]\nmax_body_bytes = 65536\n');
+    const child = spawnCli(['stdio', '--data-dir', dir, '--config', join(dir, 'mcp-edge.toml')]);
     try {
       const stdout = collect(child.stdout);
       const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } } };
       child.stdin!.write(JSON.stringify(initialize) + '\n');
       await waitForOutput(child.stdout, /"id":1/);
       child.stdin!.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) + '\n');
-      const huge = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'count_tokens', arguments: { text: 'x'.repeat(11 << 20) } } });
+      const fits = JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'count_tokens', arguments: { text: 'x'.repeat(60_000) } } });
+      child.stdin!.write(fits + '\n');
+      await waitForOutput(child.stdout, /"id":4/, 30_000);
+      const huge = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'count_tokens', arguments: { text: 'x'.repeat(200_000) } } });
       child.stdin!.write(huge + '\n');
       const listed = waitForOutput(child.stdout, /"id":3/, 30_000);
       child.stdin!.write(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }) + '\n');
@@ -123,8 +130,9 @@ describe('mcp-edge stdio and a message past its 10 MiB bound', () => {
       const answers = stdout.text().split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as { id: unknown; error?: { code: number; message: string } });
       const dropped = answers.find((a) => a.id === null);
       expect(dropped?.error?.code).toBe(INVALID_REQUEST);
-      expect(dropped?.error?.message).toMatch(/^Request dropped: a message of \d+ bytes is larger than 10485760 bytes; it was dropped unread/);
+      expect(dropped?.error?.message).toMatch(/^Request dropped: a message of \d+ bytes is larger than 65536 bytes; it was dropped unread.*\(gateway\.max_body_bytes\)/);
       expect(answers.some((a) => a.id === 2)).toBe(false);
+      expect(answers.find((a) => a.id === 4)?.error).toBeUndefined();
       expect(child.exitCode).toBeNull();
     } finally {
       child.kill('SIGKILL');
@@ -134,7 +142,6 @@ describe('mcp-edge stdio and a message past its 10 MiB bound', () => {
 
 describe('mcp-edge with a bad config', () => {
   it('refuses to start and names the key and the problem', async () => {
-    const { writeFileSync } = await import('node:fs');
     const dir = tempDir();
     const path = `${dir}/mcp-edge.toml`;
     writeFileSync(path, '[gateway]\nbind_address = "not-an-address"\nmax_connections = -3\n');
@@ -147,7 +154,6 @@ describe('mcp-edge with a bad config', () => {
   });
 
   it('refuses a config that sets what is not supported yet: exit 2, each key named, nothing started', async () => {
-    const { existsSync, writeFileSync } = await import('node:fs');
     const dir = tempDir();
     const path = `${dir}/mcp-edge.toml`;
     writeFileSync(path, '[models]\nlocal_model = "phi-3-mini-q4"\n[power]\nlow_power_mode = true\ncpu_throttle_percent = 50\ngpu_enabled = true\n[offline]\nqueue_size = 10\n');

@@ -173,11 +173,11 @@ async function stdio(options: CliOptions): Promise<void> {
   await gateway.ready();
   // The SDK's stdio transport comes with its message schemas: `serve` does not load it.
   const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
-  const { STDIO_DEFAULT_MAX_BUFFER_SIZE } = await import('@modelcontextprotocol/sdk/shared/stdio.js');
   const { LineDropped, withLineBuffer } = await import('./protocol/line-buffer.js');
-  // The SDK's bound on a client's line (10 MiB), read in linear time. A longer line is dropped and
-  // answered (below); the SDK's own buffer closed the transport, and so ended the process.
-  const transport = withLineBuffer(new StdioServerTransport(), STDIO_DEFAULT_MAX_BUFFER_SIZE, 'skip');
+  // A client's message has one bound over either transport: gateway.max_body_bytes, an HTTP body's.
+  // A longer line is dropped as it arrives and answered (below); the SDK's own buffer (10 MiB)
+  // closed the transport, and so ended the process.
+  const transport = withLineBuffer(new StdioServerTransport(), gateway.settings.http.maxBodyBytes, 'skip');
   transport.onclose = () => {
     gateway.close().finally(() => process.exit(0));
   };
@@ -187,7 +187,7 @@ async function stdio(options: CliOptions): Promise<void> {
   const reported = transport.onerror;
   transport.onerror = (err) => {
     if (err instanceof LineDropped) {
-      const message = `Request dropped: ${err.message} (the stdio limit); send smaller messages.`;
+      const message = `Request dropped: ${err.message} (gateway.max_body_bytes); send smaller messages.`;
       void transport.send({ jsonrpc: '2.0', id: null, error: { code: INVALID_REQUEST, message } } as unknown as JSONRPCMessage).catch(() => undefined);
     }
     reported?.(err);

@@ -50,7 +50,7 @@ export const gatewaySchema = z
      * sessions). 0 keeps sessions until the client ends them.
      */
     session_idle_seconds: z.number().int().min(0).max(30 * 86_400).default(1800),
-    /** Largest accepted HTTP request body, in bytes. */
+    /** Largest accepted client message, in bytes: an HTTP request body, or a line of `mcp-edge stdio`. */
     max_body_bytes: z.number().int().min(1024).max(1 << 30).default(4 * 1024 * 1024),
     /**
      * Events of SSE answers each session keeps, so a client whose connection
