@@ -38,3 +38,33 @@ describe('a stdio upstream that leaves a process behind', () => {
     await gateway.close();
   }, 60_000);
 });
+
+describe('a stdio upstream whose helper stays in its process group', () => {
+  // The child was spawned into the gateway's own group: what it started outlived it (a crash, a
+  // restart, the gateway's close), one more at every restart. It now leads a group of its own, which goes with it.
+  const groupFile = join(tempDir('mcp-edge-orphans-'), 'helpers');
+  const groupHelpers = (): number[] => readFileSync(groupFile, 'utf8').split('\n').filter(Boolean).map(Number);
+  afterAll(() => {
+    for (const pid of groupHelpers()) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  });
+
+  it('ends the helper when the upstream crashes, and when the gateway closes it', async () => {
+    const gateway = await startGateway({ upstreams: [{ id: 'grouped', transport: 'stdio', command: NODE, args: [ORPHAN], env: { ORPHAN_PID_FILE: groupFile, HELPER_IN_GROUP: '1' } }] });
+    const client = await connectClient(gateway);
+    const name = await eventually(async () => (await client.listTools()).tools.find((t) => t.name.endsWith('whoami'))?.name, 15_000, 'the upstream listed');
+    const first = textOf(await client.callTool({ name }));
+    const [crashedHelper] = groupHelpers();
+    expect(isAlive(crashedHelper!)).toBe(true);
+    await client.callTool({ name: name.replace('whoami', 'crash') }).catch(() => undefined);
+    await eventually(() => (isAlive(crashedHelper!) ? undefined : true), 10_000, "the crashed upstream's helper to end");
+    await eventually(async () => {
+      const text = await client.callTool({ name }).then(textOf, () => undefined);
+      return text !== undefined && text !== first && /^\d+$/.test(text) ? text : undefined;
+    }, 20_000, 'an answer from a new process');
+    const runningHelper = groupHelpers().at(-1)!;
+    expect(runningHelper).not.toBe(crashedHelper);
+    expect(isAlive(runningHelper)).toBe(true);
+    await gateway.close();
+    await eventually(() => (isAlive(runningHelper) ? undefined : true), 10_000, "the closed upstream's helper to end");
+  }, 60_000);
+});

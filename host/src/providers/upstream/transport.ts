@@ -1,15 +1,14 @@
 // Opens the connection to one upstream: a spawned child over stdio, Streamable
 // HTTP, or the legacy HTTP+SSE transport (tried when Streamable HTTP is refused
 // in the way old servers refuse it).
-// Each client transport is imported when the first upstream using it connects (the
-// stdio one brings cross-spawn, Streamable HTTP's brings the OAuth client): a
+// Each client transport is imported when the first upstream using it connects
+// (Streamable HTTP's brings undici, the legacy one the SDK's OAuth client): a
 // gateway without upstreams loads none of them at start (bench/startup/README.md).
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { ChildTransport } from './child-transport.js';
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { UpstreamConnection, UpstreamSettings } from '../../config/resolve.js';
 import type { Dispatcher } from 'undici';
-import { endWithProcess } from './child-exit.js';
 import { isolating, isolatingFetch } from './fetch.js';
 
 /** An upstream's own TLS settings (security/tls-outgoing.ts): for fetch, and for the lean client's requests. */
@@ -35,23 +34,19 @@ export type StderrSink = (line: string) => void;
 type StdioConnection = Extract<UpstreamConnection, { transport: 'stdio' }>;
 type RemoteConnection = Exclude<UpstreamConnection, StdioConnection>;
 
-async function stdioTransport(connection: StdioConnection, onStderr: StderrSink): Promise<StdioClientTransport> {
-  const { getDefaultEnvironment, StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
-  const { withLineBuffer } = await import('../../protocol/line-buffer.js');
-  const transport = new StdioClientTransport({
+async function stdioTransport(connection: StdioConnection, onStderr: StderrSink): Promise<ChildTransport> {
+  const { ChildTransport, inheritedEnvironment } = await import('./child-transport.js');
+  const transport = new ChildTransport({
     command: connection.command,
-    args: [...connection.args],
+    args: connection.args,
     // A minimal inherited environment (PATH, HOME...), never the gateway's secrets.
-    env: { ...getDefaultEnvironment(), ...connection.env },
+    env: { ...inheritedEnvironment(), ...connection.env },
     ...(connection.cwd ? { cwd: connection.cwd } : {}),
-    stderr: 'pipe',
-    // A line (one message) may be as large as over HTTP; the SDK's default is 10 MiB.
-    maxBufferSize: MAX_MESSAGE_BYTES,
+    // A line (one message) may be as large as over HTTP.
+    maxLineBytes: MAX_MESSAGE_BYTES,
   });
-  // Read in linear time: the SDK's buffer copies a long line once per chunk (protocol/line-buffer.ts).
-  withLineBuffer(transport, MAX_MESSAGE_BYTES);
   let partial = '';
-  transport.stderr?.on('data', (chunk: Buffer) => {
+  transport.stderr.on('data', (chunk: Buffer) => {
     const lines = (partial + chunk.toString('utf8')).split('\n');
     partial = lines.pop() ?? '';
     if (partial.length > 4096) partial = partial.slice(0, 4096);
@@ -83,11 +78,8 @@ export async function connectUpstream(client: Client, settings: UpstreamSettings
   const connection = settings.connection;
   if (connection.transport === 'stdio') {
     const transport = await stdioTransport(connection, onStderr);
-    // connect() spawns the child before its first await: the watch is on it from the start.
-    const connecting = client.connect(transport, timeout);
-    endWithProcess(transport);
-    await connecting;
-    return { transport, kind: 'stdio', ...(transport.pid !== null ? { pid: transport.pid } : {}) };
+    await client.connect(transport, timeout);
+    return { transport, kind: 'stdio', ...(transport.pid !== undefined ? { pid: transport.pid } : {}) };
   }
   const url = new URL(connection.url);
   // The active span's trace context goes to the upstream (telemetry/active-span.ts).
