@@ -42,17 +42,10 @@ export class StreamTransport implements Transport {
   }
 
   private drainMessages(): void {
-    for (;;) {
-      let message: JSONRPCMessage | null;
-      try {
-        message = this.buffer.readMessage();
-      } catch (err) {
-        this.onerror?.(err as Error);
-        continue;
-      }
-      if (message === null) return;
-      this.onmessage?.(message);
-    }
+    this.buffer.drain(
+      (message) => this.onmessage?.(message),
+      (err) => this.onerror?.(err),
+    );
   }
 
   async send(message: JSONRPCMessage): Promise<void> {

@@ -105,6 +105,21 @@ export class LineBuffer {
     return deserializeMessage(line.toString('utf8', 0, end));
   }
 
+  /** Hands every complete message to `onMessage` in order, and the error of each line that is not one to `onError`. */
+  drain(onMessage: (message: JSONRPCMessage) => void, onError: (err: Error) => void): void {
+    for (;;) {
+      let message: JSONRPCMessage | null;
+      try {
+        message = this.readMessage();
+      } catch (err) {
+        onError(err as Error);
+        continue;
+      }
+      if (message === null) return;
+      onMessage(message);
+    }
+  }
+
   clear(): void {
     this.lines = [];
     this.partial = [];

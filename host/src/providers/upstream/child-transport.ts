@@ -141,17 +141,10 @@ export class ChildTransport implements Transport {
       void this.close().catch(() => undefined);
       return;
     }
-    for (;;) {
-      let message: JSONRPCMessage | null;
-      try {
-        message = this.lines.readMessage();
-      } catch (err) {
-        this.onerror?.(err as Error);
-        continue;
-      }
-      if (message === null) return;
-      this.onmessage?.(message);
-    }
+    this.lines.drain(
+      (message) => this.onmessage?.(message),
+      (err) => this.onerror?.(err),
+    );
   }
 
   /**
