@@ -50,13 +50,14 @@ export interface ChildOptions {
   maxLineBytes: number;
 }
 
-/** Signals the child's whole process group; a group already gone is no error. */
+/** Signals the child's whole process group; a group already gone is no error. Where there are no groups (Windows), the child alone. */
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
   try {
     process.kill(-child.pid, signal);
-  } catch {
+  } catch (err) {
     // ESRCH: nothing of the group is left.
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH' && child.exitCode === null) child.kill(signal);
   }
 }
 
