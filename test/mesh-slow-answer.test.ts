@@ -5,8 +5,8 @@
 // that moment (CI: test/mesh-nat.test.ts's call right after the relay was
 // killed found "Tool whoami is not offered"). A peer being asked is kept for
 // up to six silent intervals instead of three. Two real libp2p nodes in this
-// process: A runs Discovery; B is a bare node that announces once and answers
-// each direct question late.
+// process: A runs Discovery; B is a bare node, heard only through its answers
+// to A's direct questions, each given late.
 import { describe, expect, it } from 'vitest';
 import type { Stream } from '@libp2p/interface';
 import { sharedTool, TOOLS_PROTOCOL, TOOLS_TOPIC } from '../host/src/mesh/discovery.js';
