@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { resolveSettings } from '../config/resolve.js';
 import { meshIdentityFile } from '../config/mesh-settings.js';
 import { DEFAULT_TPM_DEVICE } from '../security/tpm/tcti.js';
-import { DEFAULT_COMMAND_TIMEOUT_MS } from '../security/tpm/settings.js';
+import { commandTimeoutOf } from '../security/tpm/settings.js';
 import { CONFIG_OPTIONS, gatewayMcpUrl, loadCliConfig, UsageError, type ConfigOptions } from './common.js';
 import type { MeshReport } from '../mesh/resources.js';
 import { MeshError } from '../mesh/errors.js';
@@ -54,7 +54,7 @@ export async function meshCommand(argv: string[], io: Output = stdio): Promise<v
       if (config.mesh.identity === 'tpm') {
         // The TPM bindings load libtss2 through koffi: only for a TPM identity.
         const [{ meshPublicKeyOf }, { publicKeyFromRaw }] = await Promise.all([import('../security/tpm/mesh-key.js'), import('@libp2p/crypto/keys')]);
-        const der = await meshPublicKeyOf(config.security.tpm_device ?? DEFAULT_TPM_DEVICE, config.security.tpm_command_timeout_ms ?? DEFAULT_COMMAND_TIMEOUT_MS);
+        const der = await meshPublicKeyOf(config.security.tpm_device ?? DEFAULT_TPM_DEVICE, commandTimeoutOf(config.security));
         io.out(`${peerIdFromPublicKey(publicKeyFromRaw(der)).toString()}\n`);
         return;
       }

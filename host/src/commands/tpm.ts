@@ -3,7 +3,7 @@
 // on first use) and the EK with its certificate. JSON on stdout.
 import { parseArgs } from 'node:util';
 import { DEFAULT_TPM_DEVICE, parseTcti } from '../security/tpm/tcti.js';
-import { DEFAULT_COMMAND_TIMEOUT_MS } from '../security/tpm/settings.js';
+import { commandTimeoutOf } from '../security/tpm/settings.js';
 import { CONFIG_OPTIONS, loadCliConfig, UsageError, type ConfigOptions } from './common.js';
 
 export const TPM_HELP = `  mcp-edge tpm identity      the TPM's attestation key and EK certificate (JSON),
@@ -24,7 +24,7 @@ export async function tpmCommand(argv: string[], out: (text: string) => void = (
   // Loaded here: the TPM bindings load libtss2 through koffi, which nothing else needs.
   const { Tpm } = await import('../security/tpm/esys.js');
   const { exportIdentity, loadAk, release } = await import('../security/tpm/identity.js');
-  const tpm = await Tpm.connect(parseTcti(config.security.tpm_device ?? DEFAULT_TPM_DEVICE), { commandTimeoutMs: config.security.tpm_command_timeout_ms ?? DEFAULT_COMMAND_TIMEOUT_MS });
+  const tpm = await Tpm.connect(parseTcti(config.security.tpm_device ?? DEFAULT_TPM_DEVICE), { commandTimeoutMs: commandTimeoutOf(config.security) });
   try {
     const ak = await loadAk(tpm);
     try {

@@ -56,8 +56,7 @@ export class Tpm {
    * first command). What the TCTI opened is kept from child processes (descriptors.ts).
    */
   static open(tcti: TctiConfig, options: TpmOptions = {}): Tpm {
-    const stuck = stuckDevices.get(tcti.loaderConf);
-    if (stuck) throw stuckError(tcti.loaderConf, stuck);
+    refuseWhileStuck(tcti.loaderConf);
     const libs = tssLibraries();
     const before = openDescriptors();
     const tctiOut: Native[] = [null];
@@ -80,8 +79,8 @@ export class Tpm {
 
   /** Tpm.open, once a software TPM answered within a deadline (swtpm-probe.ts): what the gateway uses. */
   static async connect(tcti: TctiConfig, options: TpmOptions = {}): Promise<Tpm> {
-    const stuck = stuckDevices.get(tcti.loaderConf);
-    if (stuck) throw stuckError(tcti.loaderConf, stuck);
+    // Before the probe too: a silent TPM would make it wait out its 10 s.
+    refuseWhileStuck(tcti.loaderConf);
     await probeTcti(tcti);
     return Tpm.open(tcti, options);
   }
@@ -310,6 +309,12 @@ export class Tpm {
     }
     return total;
   }
+}
+
+/** Throws while `device` has a command that outlived its deadline (stuckDevices). */
+function refuseWhileStuck(device: string): void {
+  const stuck = stuckDevices.get(device);
+  if (stuck) throw stuckError(device, stuck);
 }
 
 function stuckError(device: string, stuck: Stuck): TpmError {

@@ -49,10 +49,15 @@ export function resolvePeerAttestation(security: TpmConfigKeys): PeerAttestation
   };
 }
 
+/** security.tpm_command_timeout_ms, or its default: for the gateway and the TPM commands of the CLI alike. */
+export function commandTimeoutOf(security: TpmConfigKeys): number {
+  return security.tpm_command_timeout_ms ?? DEFAULT_COMMAND_TIMEOUT_MS;
+}
+
 /** The TPM part of the resolved settings. */
 export function resolveTpm(security: TpmConfigKeys): TpmSettings {
   const device = security.tpm_device ?? DEFAULT_TPM_DEVICE;
   const pcrs = [...new Set(security.tpm_pcrs ?? DEFAULT_QUOTED_PCRS)].sort((a, b) => a - b);
   if (security.use_tpm !== true) return { enabled: false };
-  return { enabled: true, device, pcrs, commandTimeoutMs: security.tpm_command_timeout_ms ?? DEFAULT_COMMAND_TIMEOUT_MS };
+  return { enabled: true, device, pcrs, commandTimeoutMs: commandTimeoutOf(security) };
 }
