@@ -2,16 +2,32 @@
 // and stderr (a detached child, as a server's daemon would be).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectClient, eventually, NODE, startGateway, textOf } from './helpers/gateway.js';
 import { isAlive, ROOT, tempDir } from './helpers/processes.js';
 
 const ORPHAN = join(ROOT, 'test/fixtures/orphan-server.mjs');
-const pidFile = join(tempDir('mcp-edge-orphans-'), 'helpers');
-const helpers = (): number[] => readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).map(Number);
-afterAll(() => {
-  for (const pid of helpers()) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-});
+
+/** A file the fixture's processes write their helpers' pids to (ORPHAN_PID_FILE); the helpers left are killed after the file's tests. */
+function helperPids(): { file: string; pids: () => number[] } {
+  const file = join(tempDir('mcp-edge-orphans-'), 'helpers');
+  const pids = (): number[] => readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number);
+  afterAll(() => {
+    for (const pid of pids()) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  return { file, pids };
+}
+
+/** The text of `name` (whoami) once a process other than the one that answered `first` answers it. */
+function answerFromNewProcess(client: Client, name: string, first: string): Promise<string> {
+  return eventually(async () => {
+    const text = await client.callTool({ name }).then(textOf, () => undefined);
+    return text !== undefined && text !== first && /^\d+$/.test(text) ? text : undefined;
+  }, 20_000, 'an answer from a new process');
+}
+
+const { file: pidFile, pids: helpers } = helperPids();
 
 describe('a stdio upstream that leaves a process behind', () => {
   it('is seen down when its process exits, and restarted, though its helper holds its output', async () => {
@@ -30,10 +46,7 @@ describe('a stdio upstream that leaves a process behind', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     // The premise: what the process left behind still runs, holding its output.
     expect(isAlive(helpers()[0]!)).toBe(true);
-    const second = await eventually(async () => {
-      const text = await client.callTool({ name }).then(textOf, () => undefined);
-      return text !== undefined && text !== first && /^\d+$/.test(text) ? text : undefined;
-    }, 20_000, 'an answer from a new process');
+    const second = await answerFromNewProcess(client, name, first);
     expect(second).not.toBe(first);
     await gateway.close();
   }, 60_000);
@@ -42,11 +55,7 @@ describe('a stdio upstream that leaves a process behind', () => {
 describe('a stdio upstream whose helper stays in its process group', () => {
   // The child was spawned into the gateway's own group: what it started outlived it (a crash, a
   // restart, the gateway's close), one more at every restart. It now leads a group of its own, which goes with it.
-  const groupFile = join(tempDir('mcp-edge-orphans-'), 'helpers');
-  const groupHelpers = (): number[] => readFileSync(groupFile, 'utf8').split('\n').filter(Boolean).map(Number);
-  afterAll(() => {
-    for (const pid of groupHelpers()) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-  });
+  const { file: groupFile, pids: groupHelpers } = helperPids();
 
   it('ends the helper when the upstream crashes, and when the gateway closes it', async () => {
     const gateway = await startGateway({ upstreams: [{ id: 'grouped', transport: 'stdio', command: NODE, args: [ORPHAN], env: { ORPHAN_PID_FILE: groupFile, HELPER_IN_GROUP: '1' } }] });
@@ -57,10 +66,7 @@ describe('a stdio upstream whose helper stays in its process group', () => {
     expect(isAlive(crashedHelper!)).toBe(true);
     await client.callTool({ name: name.replace('whoami', 'crash') }).catch(() => undefined);
     await eventually(() => (isAlive(crashedHelper!) ? undefined : true), 10_000, "the crashed upstream's helper to end");
-    await eventually(async () => {
-      const text = await client.callTool({ name }).then(textOf, () => undefined);
-      return text !== undefined && text !== first && /^\d+$/.test(text) ? text : undefined;
-    }, 20_000, 'an answer from a new process');
+    await answerFromNewProcess(client, name, first);
     const runningHelper = groupHelpers().at(-1)!;
     expect(runningHelper).not.toBe(crashedHelper);
     expect(isAlive(runningHelper)).toBe(true);
