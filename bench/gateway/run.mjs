@@ -9,7 +9,7 @@
 //   node bench/gateway/run.mjs [--gateway-url URL --gateway-pid PID]
 //   (without --gateway-url it starts `mcp-edge serve` fronting the fixture)
 //                              [--clients 1,10,100] [--warmup-ms 300] [--measure-ms 2000]
-//                              [--targets direct,node-floor,net-floor,mcp-edge,mcp-edge-stdio,supergateway,mcp-proxy,contextforge]
+//                              [--targets direct,node-floor,net-floor,llhttp-floor,mcp-edge,mcp-edge-stdio,supergateway,mcp-proxy,contextforge]
 //
 // Prints one JSON document on stdout. Real processes, 127.0.0.1 only.
 import os from 'node:os';
@@ -17,11 +17,11 @@ import { stopAll } from '../../test/conformance/lib/processes.mjs';
 import { runLoad, round, warmUp, WARMUP_CLIENTS } from './load.mjs';
 import { machineCpuMs, sampleRss, treeCpuMs } from './procstat.mjs';
 import { startContextForge } from './contextforge.mjs';
-import { startDirect, startFloor, startGateway, startMcpProxy, startNetFloor, startSupergateway } from './targets.mjs';
+import { startDirect, startFloor, startGateway, startLlhttpFloor, startMcpProxy, startNetFloor, startSupergateway } from './targets.mjs';
 
 /** @typedef {{ clients: number[]; warmupMs: number; measureMs: number; gatewayUrl?: string; gatewayPid?: number; targets: string[] }} Options */
 
-const ALL_TARGETS = ['direct', 'node-floor', 'net-floor', 'mcp-edge', 'mcp-edge-stdio', 'supergateway', 'mcp-proxy', 'contextforge'];
+const ALL_TARGETS = ['direct', 'node-floor', 'net-floor', 'llhttp-floor', 'mcp-edge', 'mcp-edge-stdio', 'supergateway', 'mcp-proxy', 'contextforge'];
 const PEERS = ['supergateway', 'mcp-proxy', 'contextforge'];
 /** @typedef {import('./targets.mjs').BenchTarget} BenchTarget */
 /**
@@ -33,7 +33,7 @@ const PEERS = ['supergateway', 'mcp-proxy', 'contextforge'];
  */
 
 /** The targets that front the running direct fixture over HTTP (mcp-edge when the bench started it). */
-const HTTP_FRONTS = ['node-floor', 'net-floor', 'mcp-edge', 'contextforge'];
+const HTTP_FRONTS = ['node-floor', 'net-floor', 'llhttp-floor', 'mcp-edge', 'contextforge'];
 
 /**
  * @param {string[]} argv
@@ -187,6 +187,7 @@ async function main() {
   const starters = {
     'node-floor': () => startFloor(direct.url),
     'net-floor': () => startNetFloor(direct.url),
+    'llhttp-floor': () => startLlhttpFloor(direct.url),
     'mcp-edge': () => startGateway({ url: options.gatewayUrl, pid: options.gatewayPid }, { fixtureUrl: direct.url }),
     'mcp-edge-stdio': () => (options.gatewayUrl ? Promise.reject(new Error('a running gateway was given (--gateway-url)')) : startGateway({}, {})),
     supergateway: () => startSupergateway(),

@@ -124,6 +124,16 @@ export async function startNetFloor(fixtureUrl) {
 }
 
 /**
+ * The llhttp floor (floor-llhttp.mjs): the net-floor with its requests parsed
+ * by node:http's own parser, without node:http's request and response objects.
+ * @param {string} fixtureUrl
+ * @returns {Promise<BenchTarget>}
+ */
+export async function startLlhttpFloor(fixtureUrl) {
+  return startForwarder('llhttp-floor', 'floor-llhttp.mjs', fixtureUrl);
+}
+
+/**
  * @param {string} name
  * @param {string} script  next to this file
  * @param {string} fixtureUrl
