@@ -3,6 +3,7 @@
 // sockets on 127.0.0.1.
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { createLogger } from '../host/src/telemetry/log.js';
 import { eventually, startGateway } from './helpers/gateway.js';
 import { answerOf, closedByPeer, CHUNKED_MCP_POST, health, openSession, openSocket, openStream, rawRequest, requestHead, rpc } from './helpers/raw-http.js';
 
@@ -108,6 +109,51 @@ describe('probe: slow body (slowloris), a chunked POST body one byte at a time',
     expect((await health(port)).status).toBe(200);
     await closedByPeer(slow[0]!);
     expect(slow.slice(1).some((s) => s.destroyed)).toBe(false);
+  });
+});
+
+describe('probe: a client that hangs up in the middle of its body', () => {
+  // Node destroys such a request with an "aborted" error: it was logged as the gateway's own failure, with a stack,
+  // one ERROR line per connection anyone could open.
+  it('is not logged as a failure of the gateway, and the gateway serves on', async () => {
+    const lines: string[] = [];
+    const gateway = await startGateway({}, createLogger('info', (line) => lines.push(line), 'json'));
+    const port = portOf(gateway.url);
+    for (const expect100 of [false, true]) {
+      const socket = await openSocket(port);
+      const headers = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'Content-Length': '1000', ...(expect100 ? { Expect: '100-continue' } : {}) };
+      const taken = new Promise((resolve) => socket.once('data', resolve));
+      socket.write(requestHead(port, 'POST', '/mcp', headers) + (expect100 ? '' : '{"jsonrpc":'));
+      if (expect100) await taken;
+      else await new Promise((resolve) => setTimeout(resolve, 100));
+      socket.destroy();
+    }
+    // Its close is handled when the connection leaves the count: only the scrape's own is left.
+    await eventually(async () => /^mcp_edge_connections 1$/m.test((await rawRequest(port, 'GET', '/metrics')).text) || undefined, 5000, 'the hung-up connections to close');
+    expect(lines.filter((line) => line.includes('"level":"error"'))).toEqual([]);
+    expect((await health(port)).status).toBe(200);
+  });
+});
+
+describe('probe: a header that must come once, sent twice', () => {
+  // Node reads the first Host and the first Authorization and drops the rest; a proxy that read another one
+  // would judge a different request than the one served.
+  it('answers 400 to a second Host or a second Authorization, and serves the same request with one', async () => {
+    const port = portOf((await startGateway()).url);
+    const send = async (extra: string) => {
+      const socket = await openSocket(port);
+      const answer = answerOf(socket);
+      socket.write(`GET /health HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${extra}Connection: close\r\n\r\n`);
+      return answer;
+    };
+    expect(await send('')).toMatch(/^HTTP\/1\.1 200 /);
+    expect(await send('Authorization: Bearer a\r\n')).toMatch(/^HTTP\/1\.1 200 /);
+    const hosts = await send('host: evil.example\r\n');
+    expect(hosts).toMatch(/^HTTP\/1\.1 400 /);
+    expect(hosts).toContain('the Host header must be sent once; this request has more than one.');
+    const authorizations = await send('Authorization: Bearer a\r\nAUTHORIZATION: Bearer b\r\n');
+    expect(authorizations).toMatch(/^HTTP\/1\.1 400 /);
+    expect(authorizations).toContain('the Authorization header must be sent once');
   });
 });
 

@@ -54,11 +54,14 @@ function readText(req: IncomingMessage, limit: number): Promise<string> {
       ended = true;
       resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
     });
-    req.once('error', reject);
-    // Every request closes; only before 'end' did the client hang up mid-body (and only then is a refusal, with its stack, worth building).
-    req.once('close', () => {
+    // A client that hangs up mid-body makes Node destroy the request with an "aborted" error, then close it:
+    // either way the client's doing, answered (to no one) as a refusal, not logged as the gateway's failure.
+    // Every request closes; only before 'end' is a refusal, with its stack, worth building.
+    const hungUp = () => {
       if (!ended) reject(new HttpRefusal(400, PARSE_ERROR, 'The client closed the connection before the body ended.'));
-    });
+    };
+    req.once('error', hungUp);
+    req.once('close', hungUp);
   });
 }
 

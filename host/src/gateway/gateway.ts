@@ -580,7 +580,7 @@ export class Gateway {
 
   private async route(req: IncomingMessage, res: ServerResponse, hosts: Set<string>, guard: GuardOptions): Promise<void> {
     const verdict = checkRequest(req, hosts, guard);
-    if (!verdict.ok) throw new HttpRefusal(403, HTTP_REFUSED, verdict.reason);
+    if (!verdict.ok) throw new HttpRefusal(verdict.status, HTTP_REFUSED, verdict.reason);
     const match = this.routes.find(req.method ?? 'GET', (req.url ?? '/').split('?')[0] ?? '/');
     if ('handler' in match) {
       if (match.public) return match.handler(req, res, await this.optionalPrincipal(req));

@@ -1,6 +1,10 @@
 // DNS-rebinding protection: a browser page on evil.example can resolve its own
 // name to 127.0.0.1 and reach a local gateway. Such requests carry a foreign
 // Host (and usually Origin) header, so both are checked on every request.
+// Host and Authorization must come once: Node reads the first of each and
+// drops the rest, and a proxy in front that read another one would judge a
+// different request than the gateway serves (RFC 9112 answers 400 to a
+// second Host).
 import type { IncomingMessage } from 'node:http';
 
 export interface GuardOptions {
@@ -12,7 +16,7 @@ export interface GuardOptions {
   allowedOrigins: readonly string[];
 }
 
-export type GuardVerdict = { ok: true } | { ok: false; reason: string };
+export type GuardVerdict = { ok: true } | { ok: false; status: 400 | 403; reason: string };
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 
@@ -29,11 +33,26 @@ export function allowedHostValues(options: GuardOptions): Set<string> {
   return values;
 }
 
+/** The first of Host and Authorization that `raw` (name, value, name, value...) carries more than once. */
+function repeated(raw: readonly string[]): 'Host' | 'Authorization' | undefined {
+  let hosts = 0;
+  let authorizations = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    // Most names are neither: their length says so without lowering their case.
+    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) return 'Host';
+    if (name.length === 13 && name.toLowerCase() === 'authorization' && ++authorizations > 1) return 'Authorization';
+  }
+  return undefined;
+}
+
 /** Checks the Host and Origin headers of one request. */
 export function checkRequest(req: IncomingMessage, hosts: Set<string>, options: GuardOptions): GuardVerdict {
+  const twice = repeated(req.rawHeaders);
+  if (twice) return { ok: false, status: 400, reason: `Bad Request: the ${twice} header must be sent once; this request has more than one.` };
   const host = req.headers.host;
   if (!host || !hosts.has(host.toLowerCase())) {
-    return { ok: false, reason: `Host header "${host ?? ''}" is not allowed. Add it to gateway.allowed_hosts if this is intended.` };
+    return { ok: false, status: 403, reason: `Host header "${host ?? ''}" is not allowed. Add it to gateway.allowed_hosts if this is intended.` };
   }
   const origin = req.headers.origin;
   if (origin === undefined) return { ok: true };
@@ -44,5 +63,5 @@ export function checkRequest(req: IncomingMessage, hosts: Set<string>, options: 
   } catch {
     // An unparsable Origin is refused below.
   }
-  return { ok: false, reason: `Origin "${origin}" is not allowed. Add it to gateway.allowed_origins if this is intended.` };
+  return { ok: false, status: 403, reason: `Origin "${origin}" is not allowed. Add it to gateway.allowed_origins if this is intended.` };
 }
