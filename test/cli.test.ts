@@ -140,6 +140,57 @@ describe('mcp-edge stdio and a message past gateway.max_body_bytes', () => {
   }, 60_000);
 });
 
+describe('mcp-edge stdio and lines that are not messages', () => {
+  // The SDK's stdio reader dropped such a line without an answer, and its sender waited for ever.
+  it('answers each with a JSON-RPC error, the id when it has a usable one, and serves the next line', async () => {
+    const child = spawnCli(['stdio', '--data-dir', tempDir()]);
+    try {
+      const stdout = collect(child.stdout);
+      const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } } };
+      child.stdin!.write(JSON.stringify(initialize) + '\n');
+      await waitForOutput(child.stdout, /"id":1/);
+      const lines = [
+        'not json',
+        '',
+        '   \r',
+        '[{"jsonrpc":"2.0","id":20,"method":"ping"}]',
+        '{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}',
+        '{"jsonrpc":"2.0","id":4.5,"method":"ping"}',
+        '{"jsonrpc":"1.0","id":5,"method":"ping"}',
+        '{"jsonrpc":"2.0","id":"six","method":"ping","extra":1}',
+        '{"jsonrpc":"2.0","id":7,"method":"ping"}',
+      ];
+      child.stdin!.write(lines.join('\n') + '\n');
+      await waitForOutput(child.stdout, /"id":7/);
+      const answers = stdout.text().split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as { id: unknown; result?: unknown; error?: { code: number; message: string } });
+      expect(answers.filter((a) => a.id !== 1).map((a) => [a.id, a.error?.code, a.error?.message ?? a.result])).toEqual([
+        [null, -32700, expect.stringMatching(/^Parse error: the line is not valid JSON \(.+\)\.$/)],
+        [null, INVALID_REQUEST, 'Invalid Request: batches are not read over stdio; send one message per line.'],
+        [null, INVALID_REQUEST, 'Invalid Request: "id" must be a string or an integer.'],
+        [4.5, INVALID_REQUEST, 'Invalid Request: "id" must be a string or an integer.'],
+        [5, INVALID_REQUEST, 'Invalid Request: "jsonrpc" must be "2.0".'],
+        ['six', INVALID_REQUEST, 'Invalid Request: Unrecognized key: "extra".'],
+        [7, undefined, {}],
+      ]);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  // The MCP spec's stdio shutdown is the client closing stdin; the process ended at once and what it had not written was lost.
+  it('answers every request it read before stdin ended, then exits 0', async () => {
+    const child = spawnCli(['stdio', '--data-dir', tempDir()]);
+    const stdout = collect(child.stdout);
+    const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } } };
+    const calls = [2, 3, 4, 5].map((id) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'count_tokens', arguments: { text: `word ${id} `.repeat(20_000) } } }));
+    child.stdin!.end([initialize, { jsonrpc: '2.0', method: 'notifications/initialized' }, ...calls].map((m) => JSON.stringify(m)).join('\n') + '\n');
+    expect(await waitForExit(child)).toBe(0);
+    const answers = stdout.text().split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as { id: number; result?: { structuredContent?: { tokens?: number } } });
+    expect(answers.map((a) => a.id).sort()).toEqual([1, 2, 3, 4, 5]);
+    for (const answer of answers.filter((a) => a.id > 1)) expect(answer.result?.structuredContent?.tokens).toBeGreaterThan(40_000);
+  }, 60_000);
+});
+
 describe('mcp-edge with a bad config', () => {
   it('refuses to start and names the key and the problem', async () => {
     const dir = tempDir();

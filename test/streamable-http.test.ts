@@ -196,7 +196,8 @@ describe('refusals', () => {
     const session = await openSession();
     const cases: [unknown, RegExp][] = [
       [{ jsonrpc: '1.0', id: 1, method: 'ping' }, /"jsonrpc" must be "2.0"/],
-      [{ jsonrpc: '2.0', id: {}, method: 'ping' }, /"id" must be a string or a number/],
+      [{ jsonrpc: '2.0', id: {}, method: 'ping' }, /"id" must be a string or an integer/],
+      [{ jsonrpc: '2.0', id: 4.5, method: 'ping' }, /"id" must be a string or an integer/],
       [{ jsonrpc: '2.0', id: 1, method: 'tools/list', params: [1] }, /"params" must be an object/],
       [[], /empty batch/],
       [[{ jsonrpc: '2.0', method: 'ping', id: 1 }, 42], /batch item 1/],

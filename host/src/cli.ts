@@ -18,8 +18,7 @@ import { MESH_HELP, meshCommand } from './commands/mesh.js';
 import type { EdgeConfig } from './config/schema.js';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormatChoice, type LogLevel } from './telemetry/log.js';
 import { VERSION } from './version.js';
-import { INVALID_REQUEST } from './protocol/jsonrpc.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { serveStdio } from './commands/stdio.js';
 
 const HELP = `mcp-edge ${VERSION}: a Model Context Protocol gateway for the edge
 
@@ -171,27 +170,9 @@ async function stdio(options: CliOptions): Promise<void> {
   started(gateway);
   // Over stdio there is no /health to ask, and a client reads tools/list once at start: it gets every upstream that comes up.
   await gateway.ready();
-  // The SDK's stdio transport comes with its message schemas: `serve` does not load it.
-  const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
-  const { LineDropped, withLineBuffer } = await import('./protocol/line-buffer.js');
-  // A client's message has one bound over either transport: gateway.max_body_bytes, an HTTP body's.
-  // A longer line is dropped as it arrives and answered (below); the SDK's own buffer (10 MiB)
-  // closed the transport, and so ended the process.
-  const transport = withLineBuffer(new StdioServerTransport(), gateway.settings.http.maxBodyBytes, 'skip');
-  transport.onclose = () => {
+  await serveStdio(gateway, () => {
     gateway.close().finally(() => process.exit(0));
-  };
-  process.stdin.once('end', () => transport.close());
-  await gateway.connect(transport);
-  // Its id is in the bytes dropped: the answer has id null (JSON-RPC's "could not be determined").
-  const reported = transport.onerror;
-  transport.onerror = (err) => {
-    if (err instanceof LineDropped) {
-      const message = `Request dropped: ${err.message} (gateway.max_body_bytes); send smaller messages.`;
-      void transport.send({ jsonrpc: '2.0', id: null, error: { code: INVALID_REQUEST, message } } as unknown as JSONRPCMessage).catch(() => undefined);
-    }
-    reported?.(err);
-  };
+  });
   stopOnSignals(gateway);
 }
 

@@ -4,7 +4,8 @@
 // end, so a line that comes in n chunks costs n copies of itself: a 32 MiB
 // answer in 64 KiB pipe chunks took ~6 s of CPU to read. Here each chunk is
 // searched once, and a line's chunks are joined once, at its end. Messages are
-// checked by the SDK's own deserializeMessage, as before.
+// checked by the SDK's own deserializeMessage, as before, or by the owner's
+// own check (a stdio client's lines: gateway/streamable/messages.ts).
 import { deserializeMessage, ReadBuffer } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
@@ -40,10 +41,11 @@ export class LineBuffer {
   /** In "skip" mode, the bytes of an oversized line dropped so far; undefined when none is. */
   private skipped: number | undefined;
 
-  /** `maxLineBytes`: the largest message. */
+  /** `maxLineBytes`: the largest message; `parse` turns a line into a message or throws (the SDK's check by default). */
   constructor(
     private readonly maxLineBytes: number,
     private readonly oversized: Oversized = 'throw',
+    private readonly parse: (line: string) => JSONRPCMessage = deserializeMessage,
   ) {}
 
   append(chunk: Buffer): void {
@@ -95,14 +97,20 @@ export class LineBuffer {
     }
   }
 
-  /** The next message, or null when no line is complete; throws for a line that is not a JSON-RPC message (the line is dropped), or LineDropped. */
+  /**
+   * The next message, or null when no line is complete; throws for a line
+   * that is not a JSON-RPC message (the line is dropped), or LineDropped. A
+   * blank line carries nothing to answer: it is passed over.
+   */
   readMessage(): JSONRPCMessage | null {
-    const line = this.lines.shift();
-    if (line === undefined) return null;
-    if (line instanceof LineDropped) throw line;
-    // A CRLF line end leaves its CR on the line.
-    const end = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length;
-    return deserializeMessage(line.toString('utf8', 0, end));
+    for (;;) {
+      const line = this.lines.shift();
+      if (line === undefined) return null;
+      if (line instanceof LineDropped) throw line;
+      // A CRLF line end leaves its CR on the line.
+      const text = line.toString('utf8', 0, line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length);
+      if (text.trim() !== '') return this.parse(text);
+    }
   }
 
   /** Hands every complete message to `onMessage` in order, and the error of each line that is not one to `onError`. */
@@ -135,8 +143,8 @@ export class LineBuffer {
  * ReadBuffer (another SDK version) the transport is left as it is: correct,
  * only slower on long lines.
  */
-export function withLineBuffer<T extends object>(transport: T, maxLineBytes: number, oversized: Oversized = 'throw'): T {
+export function withLineBuffer<T extends object>(transport: T, maxLineBytes: number, oversized: Oversized = 'throw', parse?: (line: string) => JSONRPCMessage): T {
   const held = transport as { _readBuffer?: unknown };
-  if (held._readBuffer instanceof ReadBuffer) held._readBuffer = new LineBuffer(maxLineBytes, oversized);
+  if (held._readBuffer instanceof ReadBuffer) held._readBuffer = new LineBuffer(maxLineBytes, oversized, parse);
   return transport;
 }

@@ -17,7 +17,7 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { issuesInWords } from '../../protocol/issues.js';
-import { INTERNAL_ERROR, INVALID_REQUEST } from '../../protocol/jsonrpc.js';
+import { INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR } from '../../protocol/jsonrpc.js';
 import { HttpRefusal } from '../../protocol/http-refusal.js';
 
 /** Most messages one POST may carry in a batch. */
@@ -26,7 +26,10 @@ export const MAX_BATCH = 100;
 type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** An id an answer can carry back (JSON-RPC allows any number). */
 const isId = (v: unknown): v is RequestId => typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+/** An id MCP takes: a string or an integer. */
+const isMcpId = (v: unknown): v is RequestId => typeof v === 'string' || Number.isInteger(v);
 
 /** Why `raw` is not a JSON-RPC 2.0 message, or undefined when it is one. */
 function problem(raw: unknown): string | undefined {
@@ -35,10 +38,10 @@ function problem(raw: unknown): string | undefined {
   if ('method' in raw) {
     if (typeof raw.method !== 'string') return '"method" must be a string';
     if ('params' in raw && raw.params !== undefined && !isObject(raw.params)) return '"params" must be an object';
-    if ('id' in raw && !isId(raw.id)) return '"id" must be a string or a number';
+    if ('id' in raw && !isMcpId(raw.id)) return '"id" must be a string or an integer';
     return undefined;
   }
-  if (!isId(raw.id)) return 'a response needs a string or number "id"';
+  if (!isMcpId(raw.id)) return 'a response needs a string or integer "id"';
   if ('result' in raw) return isObject(raw.result) ? undefined : '"result" must be an object';
   if (isObject(raw.error) && Number.isInteger(raw.error.code) && typeof raw.error.message === 'string') return undefined;
   return 'a message needs "method", "result" or an "error" with an integer code and a message';
@@ -97,6 +100,40 @@ export function parseMessages(body: unknown): JSONRPCMessage[] {
     if (why) throw new HttpRefusal(400, INVALID_REQUEST, `Invalid Request: ${why}${list.length > 1 ? ` (batch item ${i})` : ''}.`);
   });
   return list as JSONRPCMessage[];
+}
+
+/** A client's line that is not a message it may send, with the JSON-RPC error that answers it. */
+export class MessageRefused extends Error {
+  override readonly name = 'MessageRefused';
+  constructor(
+    readonly code: number,
+    message: string,
+    /** The line's id when it has one an answer can carry; null (JSON-RPC's "could not be determined") otherwise. */
+    readonly id: RequestId | null,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * One line a client sent over stdio, checked as an HTTP body's message is
+ * (parseMessages), so that what is refused is answered: the SDK's stdio
+ * reader drops such a line with no answer, and the client waits for ever.
+ * Batches are refused: JSON-RPC answers a batch with one array, which the
+ * stdio transport does not write (the SDK's clients do not send them).
+ */
+export function readClientLine(line: string): JSONRPCMessage {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch (err) {
+    throw new MessageRefused(PARSE_ERROR, `Parse error: the line is not valid JSON (${(err as Error).message}).`, null);
+  }
+  if (Array.isArray(raw)) throw new MessageRefused(INVALID_REQUEST, 'Invalid Request: batches are not read over stdio; send one message per line.', null);
+  const why = problem(raw) ?? sdkProblem(raw as Json);
+  if (!why) return raw as JSONRPCMessage;
+  const id = isObject(raw) && isId(raw.id) ? raw.id : null;
+  throw new MessageRefused(INVALID_REQUEST, `Invalid Request: ${why}.`, id);
 }
 
 export function isRequest(m: JSONRPCMessage): m is Extract<JSONRPCMessage, { method: string; id: RequestId }> {
