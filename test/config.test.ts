@@ -92,6 +92,16 @@ cpu_throttle_percent = 50
     );
   });
 
+  // Any scheme passed, and an upstream at ftp:// was retried for ever with the same error instead of refused at start.
+  it('takes only http and https URLs for what the gateway sends HTTP requests to, naming the key', () => {
+    const refused = (input: object) => refusal(() => validateConfig(input)).issues;
+    expect(refused({ upstreams: [{ id: 'a', transport: 'http', url: 'ftp://127.0.0.1/mcp' }] })).toEqual(["upstreams.0.url: an upstream's url is an http:// or https:// URL"]);
+    expect(refused({ upstreams: [{ id: 'a', transport: 'sse', url: 'file:///etc/passwd' }] })).toEqual(["upstreams.0.url: an upstream's url is an http:// or https:// URL"]);
+    expect(refused({ offline: { destinations: { cloud: { url: 'ws://127.0.0.1:1/mcp' } } } })).toEqual(["offline.destinations.cloud.url: a destination's url is an http:// or https:// URL"]);
+    expect(refused({ models: { cloud_endpoint: 'javascript:alert(1)' } })).toEqual(['models.cloud_endpoint: the cloud endpoint is an http:// or https:// URL']);
+    expect(() => validateConfig({ upstreams: [{ id: 'a', transport: 'http', url: 'HTTPS://127.0.0.1/mcp' }], models: { cloud_endpoint: 'http://127.0.0.1:9/v1' } })).not.toThrow();
+  });
+
   it('validates its own output again unchanged (the CLI validates, then the gateway does)', () => {
     const once = parseConfig('[[upstreams]]\nid = "a"\ntransport = "stdio"\ncommand = "x"\n[tokenizers]\nllama = "t.json"\n', 'f.toml');
     expect(validateConfig(once)).toEqual(once);

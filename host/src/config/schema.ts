@@ -15,6 +15,12 @@ const hostPort = z
 
 const compression = z.enum(['none', 'zstd', 'lz4']);
 
+/** `v` as a URL, or undefined (refinements run even after .url() failed). */
+const urlOf = (v: string): URL | undefined => (URL.canParse(v) ? new URL(v) : undefined);
+
+/** A URL the gateway sends HTTP requests to: .url() alone takes any scheme (ftp:, file:), which could only fail later, at every try. */
+const httpUrl = (what: string) => z.string().url().refine((v) => /^https?:$/.test(urlOf(v)?.protocol ?? ''), `${what} is an http:// or https:// URL`);
+
 export const gatewaySchema = z
   .object({
     /** Address to listen on. Loopback by default: exposing the gateway is a choice. */
@@ -88,7 +94,7 @@ export const modelsSchema = z
     tokenizer_path: z.string().optional(),
     max_memory_mb: z.number().int().min(1).optional(),
     max_tokens: z.number().int().min(1).optional(),
-    cloud_endpoint: z.string().url().optional(),
+    cloud_endpoint: httpUrl('the cloud endpoint').optional(),
     cloud_api_key: z.string().optional(),
     /** The model name sent to the cloud endpoint ("default" when absent). */
     cloud_model: z.string().min(1).optional(),
@@ -154,7 +160,7 @@ function checkOutgoingTls(v: OutgoingTlsInput, ctx: z.RefinementCtx): void {
 export const queueDestinationSchema = z
   .object({
     /** Its Streamable HTTP MCP endpoint, e.g. "http://10.0.0.2:8080/mcp". */
-    url: z.string().url().optional(),
+    url: httpUrl("a destination's url").optional(),
     /** The id of an entry in [[upstreams]]: calls go through that upstream's connection. */
     upstream: z.string().min(1).optional(),
     /** true: calls go over the mesh ([mesh]) to a peer that shares the tool; they wait while none does. */
@@ -329,9 +335,6 @@ export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS5
 /** An OAuth scope token (RFC 6749 section 3.3): printable ASCII but space, double quote and backslash. */
 const scope = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'a scope is 1-128 printable ASCII characters, without spaces, quotes or backslashes');
 
-/** `v` as a URL, or undefined (refinements run even after .url() failed). */
-const urlOf = (v: string): URL | undefined => (URL.canParse(v) ? new URL(v) : undefined);
-
 /** An http(s) URL to fetch keys from: https, or plain http only on a loopback address (a test IdP on this machine). */
 const jwksUrl = z
   .string()
@@ -435,7 +438,7 @@ export const telemetrySchema = z
     /** How batches waiting in the outage buffer are stored (lz4 by default). */
     compression: compression.optional(),
     /** OTLP/HTTP collector base URLs, e.g. "http://collector:4318" (/v1/traces and /v1/metrics are appended). */
-    endpoints: z.array(z.string().url().refine((u) => /^https?:\/\//.test(u), 'an OTLP/HTTP endpoint is an http:// or https:// URL')).optional(),
+    endpoints: z.array(httpUrl('an OTLP/HTTP endpoint')).optional(),
     /** Most bytes of compressed batches kept while the collectors are unreachable; the oldest go first. */
     buffer_max_bytes: z.number().int().min(65_536).optional(),
   })
@@ -582,7 +585,7 @@ export const upstreamSchema = z
     /** Extra environment for the child (stdio); merged over a minimal safe environment. */
     env: z.record(z.string(), z.string()).default({}),
     cwd: z.string().min(1).optional(),
-    url: z.string().url().optional(),
+    url: httpUrl("an upstream's url").optional(),
     /** Extra HTTP headers sent to the upstream (http, sse). */
     headers: z.record(z.string(), z.string()).default({}),
     ...outgoingTlsKeys,
