@@ -102,6 +102,16 @@ cpu_throttle_percent = 50
     expect(() => validateConfig({ upstreams: [{ id: 'a', transport: 'http', url: 'HTTPS://127.0.0.1/mcp' }], models: { cloud_endpoint: 'http://127.0.0.1:9/v1' } })).not.toThrow();
   });
 
+  // Such a header was accepted, and every connection to the upstream failed on it, retried for ever.
+  it("refuses an upstream header that could not be sent: a name that is not an HTTP token, a value with a line break", () => {
+    const upstream = (headers: Record<string, string>) => ({ upstreams: [{ id: 'a', transport: 'http', url: 'http://127.0.0.1:1/mcp', headers }] });
+    expect(refusal(() => validateConfig(upstream({ 'Bad Header': 'x', 'X-Split': 'a\r\nX-Injected: 1' }))).issues).toEqual([
+      'upstreams.0.headers.Bad Header: header name "Bad Header" is not an HTTP token; it could not be sent',
+      'upstreams.0.headers.X-Split: header "X-Split" holds a line break or NUL; it could not be sent',
+    ]);
+    expect(() => validateConfig(upstream({ Authorization: 'Bearer abc', 'X-Tenant_Id.v2': 'a b; c=d' }))).not.toThrow();
+  });
+
   it('validates its own output again unchanged (the CLI validates, then the gateway does)', () => {
     const once = parseConfig('[[upstreams]]\nid = "a"\ntransport = "stdio"\ncommand = "x"\n[tokenizers]\nllama = "t.json"\n', 'f.toml');
     expect(validateConfig(once)).toEqual(once);

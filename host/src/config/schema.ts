@@ -2,6 +2,7 @@
 // in the embedding API alike, so one page of docs serves both. Every section is
 // optional; the defaults are a safe gateway on 127.0.0.1:8080.
 import { parseTcti } from '../security/tpm/tcti.js';
+import { headerProblem } from '../protocol/http-header.js';
 import { z } from 'zod';
 import { meshSchema } from './mesh-schema.js';
 import { analyticsSchema, logSchema, uiSchema } from '../ops/schema.js';
@@ -587,7 +588,15 @@ export const upstreamSchema = z
     cwd: z.string().min(1).optional(),
     url: httpUrl("an upstream's url").optional(),
     /** Extra HTTP headers sent to the upstream (http, sse). */
-    headers: z.record(z.string(), z.string()).default({}),
+    headers: z
+      .record(z.string(), z.string())
+      .superRefine((headers, ctx) => {
+        for (const [name, value] of Object.entries(headers)) {
+          const problem = headerProblem(name, value);
+          if (problem) ctx.addIssue({ code: 'custom', path: [name], message: `${problem}; it could not be sent` });
+        }
+      })
+      .default({}),
     ...outgoingTlsKeys,
     /** Time limit of one request to this upstream, in ms. */
     timeout_ms: z.number().int().min(1).max(3_600_000).default(30_000),

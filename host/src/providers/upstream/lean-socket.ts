@@ -16,6 +16,7 @@ import { connect, type Socket } from 'node:net';
 import { LeanBody, type LeanRequest, type LeanResponse } from './lean-request.js';
 import { ResponseReader, type ResponseHead } from './lean-h1.js';
 import type { Abortable, InFlight } from './in-flight.js';
+import { headerProblem } from '../../protocol/http-header.js';
 
 /** How long an idle socket is kept when the server says nothing, in ms (undici's default). */
 const DEFAULT_IDLE_MS = 4_000;
@@ -24,10 +25,6 @@ const IDLE_MARGIN_MS = 1_000;
 /** A connection not established by then fails (undici's connect timeout). */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-/** A header value that would end the header line, or the head, where it should not. */
-const UNSAFE = /[\r\n\0]/;
-/** A header name: an HTTP token (RFC 9110), nothing that could end or split the line. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** The request line and header lines of `request` (checked), without content-length. */
 function headOf(request: LeanRequest, host: string): string {
@@ -35,8 +32,8 @@ function headOf(request: LeanRequest, host: string): string {
   let hostGiven = false;
   for (const name in request.headers) {
     const value = request.headers[name]!;
-    if (!TOKEN.test(name)) throw new TypeError(`header name "${name.replace(/[^\x20-\x7e]/g, '?')}" is not an HTTP token: refused`);
-    if (UNSAFE.test(value)) throw new TypeError(`header "${name}" holds a line break or NUL: refused`);
+    const problem = headerProblem(name, value);
+    if (problem) throw new TypeError(`${problem}: refused`);
     // A Host of the upstream's config (virtual hosting) is sent instead of the URL's, as undici does.
     if (name.length === 4 && name.toLowerCase() === 'host') hostGiven = true;
     head += `${name}: ${value}\r\n`;
