@@ -47,11 +47,15 @@ function migrate(db: Db): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
   const applied = new Set(db.prepare('SELECT id FROM schema_migrations').pluck().all() as string[]);
   const record = db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)');
+  const done = db.prepare('SELECT 1 FROM schema_migrations WHERE id = ?').pluck();
   for (const migration of MIGRATIONS) {
     if (applied.has(migration.id)) continue;
+    // Another process opening the same file (a CLI command beside a starting gateway) may have applied it meanwhile:
+    // checked again under the write lock.
     db.transaction(() => {
+      if (done.get(migration.id) !== undefined) return;
       db.exec(migration.sql);
       record.run(migration.id, Date.now());
-    })();
+    }).immediate();
   }
 }

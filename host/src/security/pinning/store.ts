@@ -3,6 +3,9 @@
 // `mcp-edge tools approve` changes from another process on the same file.
 // An approval bumps gateway_state 'tool_pins.generation' in its transaction;
 // the gateway reads that one row each second and reloads when it moved.
+// Transactions that read, then write, begin IMMEDIATE (write lock first): a
+// deferred one fails at once with SQLITE_BUSY when the other process commits
+// between its read and its write, whatever busy_timeout says.
 import type { Db } from '../../storage/database.js';
 
 /** Who approved a definition: the gateway on first sight, or an operator with `mcp-edge tools approve`. */
@@ -84,7 +87,7 @@ export class PinStore {
 
   /** Runs `fn` in one transaction (the writes of one catalog screening: one disk sync, not one per tool). */
   transaction(fn: () => void): void {
-    this.db.transaction(fn)();
+    this.db.transaction(fn).immediate();
   }
 
   recordFirstUse(upstream: string, tool: string, digest: string, definition: string, nowMs: number): void {
@@ -120,7 +123,7 @@ export class PinStore {
       this.statements.approve.run(nowMs, upstream, tool, row.pendingDigest);
       this.statements.bump.run();
       return { ...row, approvedDigest: row.pendingDigest, approvedDefinition: row.pendingDefinition, approvedMs: nowMs, approvedBy: 'operator' as const, pendingDigest: null, pendingDefinition: null, pendingMs: null };
-    })();
+    }).immediate();
   }
 
   /** Approves every definition waiting for `upstream`; returns the tools approved. */
@@ -130,6 +133,6 @@ export class PinStore {
       for (const row of waiting) this.statements.approve.run(nowMs, upstream, row.tool, row.pendingDigest);
       if (waiting.length > 0) this.statements.bump.run();
       return waiting;
-    })();
+    }).immediate();
   }
 }
