@@ -13,7 +13,8 @@ import { queueMetrics, startOfflineQueue, type LocalDestination, type QueueHooks
 import { COMPLETION_TASK_PATH, completionDeliverer, MODELS_DESTINATION } from '../models/offline.js';
 import { completionDeferral, completionTaskHandler } from '../models/offline-tasks.js';
 import { authMetrics, connectionMetrics, eventStoreMetrics, gatewayMetrics, pinningMetrics, processMetrics, sampleProcess, tlsMetrics } from '../telemetry/metrics.js';
-import { openDatabaseFile, type Db } from '../storage/database.js';
+import { openDatabaseFile, StorageError, type Db } from '../storage/database.js';
+import { DatabaseOwner } from '../storage/owner.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { configuredPlugins } from '../plugins/index.js';
 import { LocalProvider } from '../providers/local/provider.js';
@@ -112,6 +113,8 @@ export class Gateway {
   private mcpServerOf: typeof createMcpServer | undefined;
   private connections: ConnectionGuard | undefined;
   private componentBytes: number | null = null;
+  /** This gateway's claim on its database file, given up at close (storage/owner.ts). */
+  private owner: DatabaseOwner | undefined;
   /** Worker threads for the heavy core work of big requests (offload/pool.ts); none run until one is needed. */
   readonly workers: CoreWorkers;
   /** Power management ([power]: low power mode, sleep on idle; power/power.ts). */
@@ -226,10 +229,15 @@ export class Gateway {
     let auditLog: AuditLog | undefined;
     let telemetry: Telemetry | undefined;
     let peerAttestation: PeerAttestation | undefined;
+    // Before the database opens: only the gateway that owns it runs its offline queue (storage/owner.ts).
+    const claim = DatabaseOwner.claim(settings.databaseFile, options.http === false ? 'no HTTP: stdio or an embedding program' : `serving http on ${settings.http.bindAddress}`);
+    const owner = 'owner' in claim ? claim.owner : undefined;
     try {
+      if ('heldBy' in claim) sharedDatabase(settings, claim.heldBy, log);
       db = openDatabaseFile(settings.databaseFile);
       const auth = await createAuthenticator(settings.auth, db, log);
       gateway = new Gateway(settings, core, db, vocabularies, log, tls, auth, logs);
+      gateway.owner = owner;
       await gateway.addUpstreams();
       auditLog = gateway.auditLog;
       gateway.componentBytes = (await componentSize()) ?? null;
@@ -254,13 +262,16 @@ export class Gateway {
         gateway.telemetry = telemetry = new Telemetry(settings.ops.telemetry, db, core.codec, log, { sessions: () => gateway.sessions.size });
       }
       gateway.analytics = startAnalytics(settings.ops.analytics, db, log, countTokens, gateway.routes, gateway.plugins);
-      gateway.queue = await startOfflineQueue(settings.queue, db, core, log, gateway.tools, gateway.routes, gateway.aggregator, destinationFetches, gateway.modelDestinations());
-      gateway.queueCompletions();
+      if (owner) {
+        gateway.queue = await startOfflineQueue(settings.queue, db, core, log, gateway.tools, gateway.routes, gateway.aggregator, destinationFetches, gateway.modelDestinations());
+        gateway.queueCompletions();
+      }
     } catch (err) {
       await tpm?.close();
       await telemetry?.close();
       await auditLog?.close();
       db?.close();
+      owner?.release();
       await tls.close();
       throw err;
     }
@@ -296,7 +307,15 @@ export class Gateway {
     gateway.power.configure(settings.power);
     // The idle count starts over once every upstream's first start ended: a child just started is not stopped at once.
     void gateway.aggregator.ready().then(() => gateway.power.touch());
-    if (options.http !== false) await gateway.listen();
+    if (options.http !== false) {
+      try {
+        await gateway.listen();
+      } catch (err) {
+        // The port is taken, say: nothing is left open (the database, its owner mark, the upstreams).
+        await gateway.close();
+        throw err;
+      }
+    }
     return gateway;
   }
 
@@ -690,7 +709,24 @@ export class Gateway {
     await this.tls.close();
     await this.tpm?.close();
     if (this.db.open) this.db.close();
+    this.owner?.release();
   }
+}
+
+/**
+ * A gateway starting on a database another running gateway owns: it runs
+ * without the offline queue (that one delivers the queued calls), and says
+ * so. The mesh is refused: one node's identity and state, twice.
+ */
+function sharedDatabase(settings: GatewaySettings, heldBy: string, log: Logger): void {
+  const file = settings.databaseFile;
+  if (settings.mesh) {
+    throw new StorageError(`the database ${file} is in use by ${heldBy}, and a mesh node needs one of its own: give this gateway its own data directory (--data-dir or MCP_EDGE_DATA_DIR).`);
+  }
+  log.warn(
+    `the database ${file} is in use by ${heldBy}: this gateway runs without the offline queue (no deferred calls, no MCP tasks; that one delivers what is queued). ` +
+      'Give it its own data directory (--data-dir or MCP_EDGE_DATA_DIR) to have one.',
+  );
 }
 
 /** Starts a gateway in this process; the npm embedding API's front door. */
