@@ -68,6 +68,19 @@ describe('the route table', () => {
     }
   });
 
+  // HEAD /health was 405: monitors that ask with HEAD saw the gateway as failing.
+  it('answers HEAD on a GET route as GET without the body, and not on /mcp (a GET there opens a stream)', async () => {
+    const gateway = await startGateway();
+    const get = await fetch(new URL('/health', gateway.url));
+    const head = await fetch(new URL('/health', gateway.url), { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe(get.headers.get('content-type'));
+    expect(await head.text()).toBe('');
+    expect((await fetch(new URL('/v1/queue/status', gateway.url), { method: 'HEAD' })).status).toBe(200);
+    expect((await fetch(new URL('/mcp', gateway.url), { method: 'HEAD' })).status).toBe(405);
+    expect((await fetch(new URL('/v1/nothing', gateway.url), { method: 'HEAD' })).status).toBe(404);
+  });
+
   it('answers a listed path under another method with 405 and Allow, and an unknown path with 404', async () => {
     const gateway = await startGateway();
     const wrong = await fetch(new URL('/health', gateway.url), { method: 'POST' });

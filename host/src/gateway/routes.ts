@@ -120,6 +120,9 @@ export class RouteTable implements RouteRegistry {
   }
 
   find(method: string, path: string): RouteMatch {
+    // HEAD is a GET without its body (RFC 9110; Node leaves the body out), as monitors ask /health.
+    // Not on /mcp: a GET there opens a session's event stream.
+    if (method === 'HEAD' && path !== MCP_PATH && this.handlers.has(routeKey('GET', path))) method = 'GET';
     const key = routeKey(method, path);
     const handler = this.handlers.get(key);
     if (handler) return { handler, public: this.publicRoutes.has(key), route: key };
