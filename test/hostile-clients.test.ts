@@ -112,6 +112,24 @@ describe('probe: slow body (slowloris), a chunked POST body one byte at a time',
   });
 });
 
+describe('probe: a list cursor the gateway did not issue', () => {
+  // It was ignored: a client that made one up got the first page again, as if it were the next.
+  it('is invalid params (-32602) on each list method; a list without one is served', async () => {
+    const port = portOf((await startGateway()).url);
+    const session = await openSession(port);
+    for (const method of ['tools/list', 'resources/list', 'resources/templates/list', 'prompts/list']) {
+      const answer = await rpc(port, session, { jsonrpc: '2.0', id: 3, method, params: { cursor: 'page-2' } });
+      expect(answer.json.error, method).toEqual({
+        code: -32602,
+        message: `MCP error -32602: ${method}: cursor "page-2" was not issued by this gateway: it lists everything in one page, and sends no nextCursor.`,
+      });
+    }
+    const listed = await rpc(port, session, { jsonrpc: '2.0', id: 4, method: 'tools/list', params: {} });
+    expect(listed.json.result.tools.length).toBeGreaterThan(0);
+    expect(listed.json.result.nextCursor).toBeUndefined();
+  });
+});
+
 describe('probe: a client that hangs up in the middle of its body', () => {
   // Node destroys such a request with an "aborted" error: it was logged as the gateway's own failure, with a stack,
   // one ERROR line per connection anyone could open.

@@ -188,6 +188,23 @@ function paramsCheck(schema: RequestSchema): (params: unknown) => unknown {
   };
 }
 
+/**
+ * A list request's check: its params as paramsCheck takes them, and no
+ * cursor, since every list is one page here (no nextCursor is ever sent).
+ * An unknown cursor is invalid params, as the MCP spec asks; it was ignored,
+ * and a client that made one up got the first page again.
+ */
+function listCheck(schema: RequestSchema): (params: unknown) => unknown {
+  const check = paramsCheck(schema);
+  return (value) => {
+    const params = check(value) as { cursor?: unknown } | undefined;
+    if (typeof params?.cursor === 'string') {
+      throw new McpError(INVALID_PARAMS, `${schema.shape.method.value}: cursor "${params.cursor.slice(0, 64)}" was not issued by this gateway: it lists everything in one page, and sends no nextCursor.`);
+    }
+    return params;
+  };
+}
+
 /** tools/call with its params checked by checkCallParams. */
 const CheckedCallToolRequestSchema = checked(CallToolRequestSchema, checkCallParams);
 
@@ -308,7 +325,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
     if (method === 'prompts/get') return agg.qualifiedPromptNames(target) !== undefined ? target : '(unknown prompt)';
     return agg.resourceSeries(target) ?? '(unknown resource)';
   };
-  server.setRequestHandler(checked(ListToolsRequestSchema), () => ({ tools: policy ? policy.listTools(principal) : agg.listTools() }));
+  server.setRequestHandler(checked(ListToolsRequestSchema, listCheck(ListToolsRequestSchema)), () => ({ tools: policy ? policy.listTools(principal) : agg.listTools() }));
   handleToolCalls(server, CheckedCallToolRequestSchema, (request, extra) => {
     // `routed` (analytics, tracing) learns which provider the router chose.
     const routed: CallRouting | undefined = usage || telemetry ? {} : undefined;
@@ -334,8 +351,8 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
     // Every line written during the call names its session and tool.
     return runInCall({ session: extra.sessionId, tool: request.params.name, traceparent: meta?.traceparent, principal: principal.id }, spanned);
   }, checkCallParams);
-  server.setRequestHandler(checked(ListResourcesRequestSchema), () => ({ resources: policy ? policy.listResources(principal, agg.listResources()) : agg.listResources() }));
-  server.setRequestHandler(checked(ListResourceTemplatesRequestSchema), () => ({
+  server.setRequestHandler(checked(ListResourcesRequestSchema, listCheck(ListResourcesRequestSchema)), () => ({ resources: policy ? policy.listResources(principal, agg.listResources()) : agg.listResources() }));
+  server.setRequestHandler(checked(ListResourceTemplatesRequestSchema, listCheck(ListResourceTemplatesRequestSchema)), () => ({
     resourceTemplates: policy ? policy.listResourceTemplates(principal, agg.listResourceTemplates()) : agg.listResourceTemplates(),
   }));
   server.setRequestHandler(checked(ReadResourceRequestSchema), (request, extra) =>
@@ -347,7 +364,7 @@ export function createMcpServer(deps: McpServerDeps): ClientSession {
       }),
     )),
   );
-  server.setRequestHandler(checked(ListPromptsRequestSchema), () => ({ prompts: policy ? policy.listPrompts(principal) : agg.listPrompts() }));
+  server.setRequestHandler(checked(ListPromptsRequestSchema, listCheck(ListPromptsRequestSchema)), () => ({ prompts: policy ? policy.listPrompts(principal) : agg.listPrompts() }));
   server.setRequestHandler(checked(GetPromptRequestSchema), (request, extra) =>
     inSpan(traced('prompts/get', request.params.name, request.params._meta, extra), () => audited(audit, { operation: 'prompts/get', principal, session: extra.sessionId, target: request.params.name, arguments: request.params.arguments }, () =>
       forward(extra, request.params._meta, deadlines, ms, server.getClientCapabilities(), `Prompt "${request.params.name}"`, (c) => {
