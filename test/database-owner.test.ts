@@ -2,7 +2,8 @@
 // one data directory (`mcp-edge serve` and a client's `mcp-edge stdio` on the
 // default one, or two stdio sessions) each rebuilt the queue from it and
 // delivered the same calls, and nothing said so. Now the first owns the
-// queue; a second one runs without it, and says so.
+// queue; a second one runs without it, says so, and takes it over once the
+// first has stopped.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { createGateway, type Gateway } from '../host/src/index.js';
 import { createLogger } from '../host/src/telemetry/log.js';
 import { collect, spawnCli, startServeCli, tempDir, waitForExit, waitForOutput } from './helpers/processes.js';
+import { eventually } from './helpers/gateway.js';
 
 const quiet = createLogger('silent');
 const inDir = (dataDir: string) => ({ gateway: { data_dir: dataDir, bind_address: '127.0.0.1:0' } });
@@ -26,11 +28,11 @@ async function toolNames(gateway: Gateway): Promise<string[]> {
 }
 
 describe('a second gateway on the same database', () => {
-  it('runs without the offline queue and says why; the first keeps it; the next start after the first closed has it', async () => {
+  it('runs without the offline queue and says why, takes it over once the first has closed, and releases it at its own close', async () => {
     const dataDir = tempDir();
     const lines: string[] = [];
     const first = await createGateway({ config: inDir(dataDir), logger: quiet });
-    const second = await createGateway({ config: inDir(dataDir), logger: createLogger('warn', (line) => lines.push(line), 'json') });
+    const second = await createGateway({ config: inDir(dataDir), logger: createLogger('info', (line) => lines.push(line), 'json') });
     try {
       expect(await toolNames(first)).toContain('queue_status');
       const shared = await toolNames(second);
@@ -38,13 +40,17 @@ describe('a second gateway on the same database', () => {
       expect(shared).not.toContain('queue_status');
       expect((await fetch(new URL('/v1/queue/status', second.url))).status).toBe(404);
       expect(lines.join('')).toContain(`in use by another mcp-edge (pid ${process.pid}, serving http on 127.0.0.1:0, since `);
-      expect(lines.join('')).toContain('this gateway runs without the offline queue (no deferred calls, no MCP tasks; that one delivers what is queued)');
+      expect(lines.join('')).toContain('this gateway runs without the offline queue (no deferred calls, no MCP tasks; that one delivers what is queued) until that one stops');
+      await first.close();
+      // The second looks every 2 s: it takes the database over and starts the queue.
+      await eventually(async () => (await toolNames(second)).includes('queue_status') || undefined, 10_000, 'the second gateway to run the queue');
+      expect((await fetch(new URL('/v1/queue/status', second.url))).status).toBe(200);
+      expect(lines.join('')).toContain('this one runs it now');
+      expect(existsSync(join(dataDir, 'mcp-edge.db.owner'))).toBe(true);
     } finally {
+      await first.close();
       await second.close();
     }
-    // The second's close leaves the first's mark alone.
-    expect(existsSync(join(dataDir, 'mcp-edge.db.owner'))).toBe(true);
-    await first.close();
     expect(existsSync(join(dataDir, 'mcp-edge.db.owner'))).toBe(false);
     const third = await createGateway({ config: inDir(dataDir), logger: quiet });
     try {

@@ -115,6 +115,9 @@ export class Gateway {
   private componentBytes: number | null = null;
   /** This gateway's claim on its database file, given up at close (storage/owner.ts). */
   private owner: DatabaseOwner | undefined;
+  /** While another gateway owns the database: the timer that tries to take it over. */
+  private ownerWatch: NodeJS.Timeout | undefined;
+  private closed = false;
   /** Worker threads for the heavy core work of big requests (offload/pool.ts); none run until one is needed. */
   readonly workers: CoreWorkers;
   /** Power management ([power]: low power mode, sleep on idle; power/power.ts). */
@@ -230,7 +233,8 @@ export class Gateway {
     let telemetry: Telemetry | undefined;
     let peerAttestation: PeerAttestation | undefined;
     // Before the database opens: only the gateway that owns it runs its offline queue (storage/owner.ts).
-    const claim = DatabaseOwner.claim(settings.databaseFile, options.http === false ? 'no HTTP: stdio or an embedding program' : `serving http on ${settings.http.bindAddress}`);
+    const serves = options.http === false ? 'no HTTP: stdio or an embedding program' : `serving http on ${settings.http.bindAddress}`;
+    const claim = DatabaseOwner.claim(settings.databaseFile, serves);
     const owner = 'owner' in claim ? claim.owner : undefined;
     try {
       if ('heldBy' in claim) sharedDatabase(settings, claim.heldBy, log);
@@ -262,10 +266,12 @@ export class Gateway {
         gateway.telemetry = telemetry = new Telemetry(settings.ops.telemetry, db, core.codec, log, { sessions: () => gateway.sessions.size });
       }
       gateway.analytics = startAnalytics(settings.ops.analytics, db, log, countTokens, gateway.routes, gateway.plugins);
-      if (owner) {
-        gateway.queue = await startOfflineQueue(settings.queue, db, core, log, gateway.tools, gateway.routes, gateway.aggregator, destinationFetches, gateway.modelDestinations());
+      const startQueue = async () => {
+        gateway.queue = await startOfflineQueue(settings.queue, db!, core, log, gateway.tools, gateway.routes, gateway.aggregator, destinationFetches, gateway.modelDestinations());
         gateway.queueCompletions();
-      }
+      };
+      if (owner) await startQueue();
+      else gateway.takeOverLater(serves, startQueue);
     } catch (err) {
       await tpm?.close();
       await telemetry?.close();
@@ -684,7 +690,29 @@ export class Gateway {
   }
 
   /** Stops serving, closes every session and the database. */
+  /**
+   * Another gateway owns the database: once it has stopped, this one takes
+   * the database over and starts the offline queue (its tools, routes and
+   * the calls waiting in SQLite), so that the queue does not wait for the
+   * next start.
+   */
+  private takeOverLater(serves: string, startQueue: () => Promise<void>): void {
+    this.ownerWatch = setInterval(() => {
+      const claim = DatabaseOwner.claim(this.settings.databaseFile, serves);
+      if (!('owner' in claim)) return;
+      clearInterval(this.ownerWatch);
+      this.ownerWatch = undefined;
+      this.owner = claim.owner;
+      this.log.info('the gateway that ran the offline queue on this database has stopped: this one runs it now', { database: this.settings.databaseFile });
+      startQueue()
+        .then(() => (this.closed ? this.queue?.close() : undefined))
+        .catch((err: unknown) => this.log.error('offline queue: could not start after taking the database over', { error: (err as Error).message }));
+    }, OWNER_CHECK_MS).unref();
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.ownerWatch);
     await this.mesh?.close();
     this.power.close();
     await this.queue?.close();
@@ -715,8 +743,9 @@ export class Gateway {
 
 /**
  * A gateway starting on a database another running gateway owns: it runs
- * without the offline queue (that one delivers the queued calls), and says
- * so. The mesh is refused: one node's identity and state, twice.
+ * without the offline queue (that one delivers the queued calls) until that
+ * one stops, and says so. The mesh is refused: one node's identity and
+ * state, twice.
  */
 function sharedDatabase(settings: GatewaySettings, heldBy: string, log: Logger): void {
   const file = settings.databaseFile;
@@ -724,10 +753,13 @@ function sharedDatabase(settings: GatewaySettings, heldBy: string, log: Logger):
     throw new StorageError(`the database ${file} is in use by ${heldBy}, and a mesh node needs one of its own: give this gateway its own data directory (--data-dir or MCP_EDGE_DATA_DIR).`);
   }
   log.warn(
-    `the database ${file} is in use by ${heldBy}: this gateway runs without the offline queue (no deferred calls, no MCP tasks; that one delivers what is queued). ` +
-      'Give it its own data directory (--data-dir or MCP_EDGE_DATA_DIR) to have one.',
+    `the database ${file} is in use by ${heldBy}: this gateway runs without the offline queue (no deferred calls, no MCP tasks; that one delivers what is queued) ` +
+      'until that one stops. Give it its own data directory (--data-dir or MCP_EDGE_DATA_DIR) to have one now.',
   );
 }
+
+/** How often a gateway without the offline queue looks whether the database's owner has stopped. */
+const OWNER_CHECK_MS = 2000;
 
 /** Starts a gateway in this process; the npm embedding API's front door. */
 export function createGateway(options: GatewayOptions = {}): Promise<Gateway> {

@@ -5,8 +5,10 @@
 // the file, marked by `<database>.owner` (its pid, what it serves, since
 // when), and runs the queue; one that starts while it runs shares the rest
 // of the file (keys, pins, audit, analytics: each change one transaction)
-// and runs without a queue, and says so. A mark left by a process that no
-// longer runs (killed, power lost) is taken over.
+// and runs without a queue, says so, and claims the file again every few
+// seconds (gateway.ts) to take the queue over once the owner has stopped. A
+// mark left by a process that no longer runs (killed, power lost) is taken
+// over.
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StorageError } from './database.js';
