@@ -13,6 +13,7 @@ import { createGateway, type Gateway } from '../host/src/index.js';
 import { createLogger } from '../host/src/telemetry/log.js';
 import { collect, spawnCli, startServeCli, tempDir, waitForExit, waitForOutput } from './helpers/processes.js';
 import { eventually } from './helpers/gateway.js';
+import { queuePacing } from '../host/src/power/gateway-power.js';
 
 const quiet = createLogger('silent');
 const inDir = (dataDir: string) => ({ gateway: { data_dir: dataDir, bind_address: '127.0.0.1:0' } });
@@ -57,6 +58,20 @@ describe('a second gateway on the same database', () => {
       expect(await toolNames(third)).toContain('queue_status');
     } finally {
       await third.close();
+    }
+  });
+
+  it('paces a queue it takes over as the power mode paces its loops', async () => {
+    const dataDir = tempDir();
+    const first = await createGateway({ config: inDir(dataDir), logger: quiet });
+    const second = await createGateway({ config: { ...inDir(dataDir), power: { low_power_mode: true } }, logger: quiet });
+    try {
+      await first.close();
+      const queue = await eventually(() => second.queue?.queue, 10_000, 'the second gateway to run the queue');
+      expect(queue.deliveryPacing).toEqual(queuePacing(true, queue.tickMs));
+      expect(queue.deliveryPacing).not.toEqual(queuePacing(false, queue.tickMs));
+    } finally {
+      await second.close();
     }
   });
 

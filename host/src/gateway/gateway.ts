@@ -55,7 +55,7 @@ import type { SharedContext } from '../mesh/context/context.js';
 import { meshResources } from '../mesh/resources.js';
 import { meshRoutes } from '../mesh/routes.js';
 import type { PowerControl } from '../power/power.js';
-import { gatewayPower, powerRoutes } from '../power/gateway-power.js';
+import { gatewayPower, powerRoutes, queuePacing } from '../power/gateway-power.js';
 import { powerMetrics } from '../power/power.js';
 import { chatCompletionsHandler, createModelService, mcpCompletionsHandler, type ModelService } from '../models/index.js';
 import { gatewaySampling } from '../models/sampling.js';
@@ -705,7 +705,13 @@ export class Gateway {
       this.owner = claim.owner;
       this.log.info('the gateway that ran the offline queue on this database has stopped: this one runs it now', { database: this.settings.databaseFile });
       startQueue()
-        .then(() => (this.closed ? this.queue?.close() : undefined))
+        .then(() => {
+          if (this.closed) return this.queue?.close();
+          // The power mode paced the loops before this queue existed: in low power it is paced as they are.
+          const queue = this.queue?.queue;
+          if (queue && this.power.status().mode === 'low') queue.setDeliveryPacing(queuePacing(true, queue.tickMs));
+          return undefined;
+        })
         .catch((err: unknown) => this.log.error('offline queue: could not start after taking the database over', { error: (err as Error).message }));
     }, OWNER_CHECK_MS).unref();
   }
