@@ -13,8 +13,8 @@ import { queueMetrics, startOfflineQueue, type LocalDestination, type QueueHooks
 import { COMPLETION_TASK_PATH, completionDeliverer, MODELS_DESTINATION } from '../models/offline.js';
 import { completionDeferral, completionTaskHandler } from '../models/offline-tasks.js';
 import { authMetrics, connectionMetrics, eventStoreMetrics, gatewayMetrics, pinningMetrics, processMetrics, sampleProcess, tlsMetrics } from '../telemetry/metrics.js';
-import { openDatabaseFile, StorageError, type Db } from '../storage/database.js';
-import { DatabaseOwner } from '../storage/owner.js';
+import { openDatabaseFile, type Db } from '../storage/database.js';
+import { QueueOwnership } from './queue-ownership.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { configuredPlugins } from '../plugins/index.js';
 import { LocalProvider } from '../providers/local/provider.js';
@@ -113,11 +113,9 @@ export class Gateway {
   private mcpServerOf: typeof createMcpServer | undefined;
   private connections: ConnectionGuard | undefined;
   private componentBytes: number | null = null;
-  /** This gateway's claim on its database file, given up at close (storage/owner.ts). */
-  private owner: DatabaseOwner | undefined;
-  /** While another gateway owns the database: the timer that tries to take it over. */
-  private ownerWatch: NodeJS.Timeout | undefined;
-  private closed = false;
+  /** Whether this gateway runs the database's offline queue, now or once it takes it over (queue-ownership.ts). */
+  private ownership: QueueOwnership | undefined;
+  private closing = false;
   /** Worker threads for the heavy core work of big requests (offload/pool.ts); none run until one is needed. */
   readonly workers: CoreWorkers;
   /** Power management ([power]: low power mode, sleep on idle; power/power.ts). */
@@ -232,16 +230,13 @@ export class Gateway {
     let auditLog: AuditLog | undefined;
     let telemetry: Telemetry | undefined;
     let peerAttestation: PeerAttestation | undefined;
-    // Before the database opens: only the gateway that owns it runs its offline queue (storage/owner.ts).
-    const serves = options.http === false ? 'no HTTP: stdio or an embedding program' : `serving http on ${settings.http.bindAddress}`;
-    const claim = DatabaseOwner.claim(settings.databaseFile, serves);
-    const owner = 'owner' in claim ? claim.owner : undefined;
+    // Before the database opens: only the gateway that owns it runs its offline queue (queue-ownership.ts).
+    const ownership = QueueOwnership.claim(settings, options.http !== false, log);
     try {
-      if ('heldBy' in claim) sharedDatabase(settings, claim.heldBy, log);
       db = openDatabaseFile(settings.databaseFile);
       const auth = await createAuthenticator(settings.auth, db, log);
       gateway = new Gateway(settings, core, db, vocabularies, log, tls, auth, logs);
-      gateway.owner = owner;
+      gateway.ownership = ownership;
       await gateway.addUpstreams();
       auditLog = gateway.auditLog;
       gateway.componentBytes = (await componentSize()) ?? null;
@@ -270,14 +265,13 @@ export class Gateway {
         gateway.queue = await startOfflineQueue(settings.queue, db!, core, log, gateway.tools, gateway.routes, gateway.aggregator, destinationFetches, gateway.modelDestinations());
         gateway.queueCompletions();
       };
-      if (owner) await startQueue();
-      else gateway.takeOverLater(serves, startQueue);
+      await ownership.whenOwned(startQueue, () => gateway.lateQueueStarted());
     } catch (err) {
       await tpm?.close();
       await telemetry?.close();
       await auditLog?.close();
       db?.close();
-      owner?.release();
+      ownership.release();
       await tls.close();
       throw err;
     }
@@ -691,34 +685,19 @@ export class Gateway {
 
   /** Stops serving, closes every session and the database. */
   /**
-   * Another gateway owns the database: once it has stopped, this one takes
-   * the database over and starts the offline queue (its tools, routes and
-   * the calls waiting in SQLite), so that the queue does not wait for the
-   * next start.
+   * A queue started late (a database taken over): closed when the gateway
+   * began closing meanwhile; else, as the power mode paced the loops before
+   * it existed, paced as they are in low power.
    */
-  private takeOverLater(serves: string, startQueue: () => Promise<void>): void {
-    this.ownerWatch = setInterval(() => {
-      const claim = DatabaseOwner.claim(this.settings.databaseFile, serves);
-      if (!('owner' in claim)) return;
-      clearInterval(this.ownerWatch);
-      this.ownerWatch = undefined;
-      this.owner = claim.owner;
-      this.log.info('the gateway that ran the offline queue on this database has stopped: this one runs it now', { database: this.settings.databaseFile });
-      startQueue()
-        .then(() => {
-          if (this.closed) return this.queue?.close();
-          // The power mode paced the loops before this queue existed: in low power it is paced as they are.
-          const queue = this.queue?.queue;
-          if (queue && this.power.status().mode === 'low') queue.setDeliveryPacing(queuePacing(true, queue.tickMs));
-          return undefined;
-        })
-        .catch((err: unknown) => this.log.error('offline queue: could not start after taking the database over', { error: (err as Error).message }));
-    }, OWNER_CHECK_MS).unref();
+  private lateQueueStarted(): void {
+    if (this.closing) return void this.queue?.close();
+    const queue = this.queue?.queue;
+    if (queue && this.power.status().mode === 'low') queue.setDeliveryPacing(queuePacing(true, queue.tickMs));
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    clearInterval(this.ownerWatch);
+    this.closing = true;
+    this.ownership?.stop();
     await this.mesh?.close();
     this.power.close();
     await this.queue?.close();
@@ -743,29 +722,9 @@ export class Gateway {
     await this.tls.close();
     await this.tpm?.close();
     if (this.db.open) this.db.close();
-    this.owner?.release();
+    this.ownership?.release();
   }
 }
-
-/**
- * A gateway starting on a database another running gateway owns: it runs
- * without the offline queue (that one delivers the queued calls) until that
- * one stops, and says so. The mesh is refused: one node's identity and
- * state, twice.
- */
-function sharedDatabase(settings: GatewaySettings, heldBy: string, log: Logger): void {
-  const file = settings.databaseFile;
-  if (settings.mesh) {
-    throw new StorageError(`the database ${file} is in use by ${heldBy}, and a mesh node needs one of its own: give this gateway its own data directory (--data-dir or MCP_EDGE_DATA_DIR).`);
-  }
-  log.warn(
-    `the database ${file} is in use by ${heldBy}: this gateway runs without the offline queue (no deferred calls, no MCP tasks; that one delivers what is queued) ` +
-      'until that one stops. Give it its own data directory (--data-dir or MCP_EDGE_DATA_DIR) to have one now.',
-  );
-}
-
-/** How often a gateway without the offline queue looks whether the database's owner has stopped. */
-const OWNER_CHECK_MS = 2000;
 
 /** Starts a gateway in this process; the npm embedding API's front door. */
 export function createGateway(options: GatewayOptions = {}): Promise<Gateway> {

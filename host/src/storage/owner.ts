@@ -6,7 +6,7 @@
 // when), and runs the queue; one that starts while it runs shares the rest
 // of the file (keys, pins, audit, analytics: each change one transaction)
 // and runs without a queue, says so, and claims the file again every few
-// seconds (gateway.ts) to take the queue over once the owner has stopped. A
+// seconds (gateway/queue-ownership.ts) to take the queue over once the owner has stopped. A
 // mark left by a process that no longer runs (killed, power lost) is taken
 // over.
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
