@@ -6,21 +6,21 @@
 // when), and runs the queue; one that starts while it runs shares the rest
 // of the file (keys, pins, audit, analytics: each change one transaction)
 // and runs without a queue, says so, and claims the file again every few
-// seconds (gateway/queue-ownership.ts) to take the queue over once the owner has stopped. A
-// mark left by a process that no longer runs (killed, power lost) is taken
-// over.
+// seconds to take the queue over once the owner has stopped
+// (gateway/queue-ownership.ts). A mark left by a process that no longer runs
+// (killed, power lost) is taken over.
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StorageError } from './database.js';
 
 interface Mark {
   pid: number;
-  /** What the owner serves ("serve http://127.0.0.1:8080/mcp", "stdio", "embedded"). */
+  /** What the owner serves, for others' messages ("serving http on 127.0.0.1:8080"). */
   serves: string;
   since: string;
 }
 
-/** The files this process owns: a second gateway in the same process is refused too. */
+/** The files this process owns: a second gateway in the same process does not own them again. */
 const ownedHere = new Set<string>();
 
 /** Whether the process `pid` runs (another user's process counts; one that exited and waits to be reaped does not). */
