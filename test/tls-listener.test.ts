@@ -180,6 +180,10 @@ describe('TLS configuration that cannot work is refused', () => {
     execFileSync('openssl', ['pkey', '-in', server.key, '-out', encrypted, '-aes256', '-passout', 'pass:secret']);
     const startError = (security: object) => startGateway({ security }).then(() => '', (err: Error) => `${err.name}: ${err.message}`);
     expect(await startError({ tls_cert: `${dir}/missing.crt`, tls_key: server.key })).toMatch(new RegExp(`ConfigError: .*security.tls_cert: ${dir}/missing.crt does not exist`, 's'));
+    // Both missing: both named, each on its line (only the key was, and the certificate after it was put back).
+    expect(await startError({ tls_cert: `${dir}/missing.crt`, tls_key: `${dir}/missing.key` })).toBe(
+      `ConfigError: gateway config is invalid:\n  - security.tls_cert: ${dir}/missing.crt does not exist; point it at a PEM file.\n  - security.tls_key: ${dir}/missing.key does not exist; point it at a PEM file.`,
+    );
     expect(await startError({ tls_cert: garbage, tls_key: server.key })).toMatch(/security.tls_cert: .*garbage.pem holds no PEM certificate/);
     expect(await startError({ tls_cert: server.cert, tls_key: other.key })).toMatch(/security.tls_key: the private key in .*other-server.key does not belong to the certificate in .*gateway.test.crt/);
     expect(await startError({ tls_cert: server.cert, tls_key: encrypted })).toMatch(/security.tls_key: the private key in .*encrypted.key is encrypted/);

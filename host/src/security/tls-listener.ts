@@ -10,7 +10,6 @@ import { stat } from 'node:fs/promises';
 import type { ServerOptions as HttpServerOptions } from 'node:http';
 import { createServer, type Server as HttpsServer, type ServerOptions } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { ConfigError } from '../config/load.js';
 import type { ListenerTlsSettings } from '../config/resolve.js';
 import type { Logger } from '../telemetry/log.js';
 import { watchFiles, type FileWatch } from './file-watch.js';
@@ -117,7 +116,7 @@ export class TlsListener {
     try {
       material = await readMaterial(settings);
     } catch (err) {
-      if (err instanceof TlsFileError) throw new ConfigError(`gateway config is invalid:\n  - ${err.message}`, [err.message]);
+      if (err instanceof TlsFileError) throw err.asConfigError();
       throw err;
     }
     const client = settings.clientCertificates;

@@ -6,6 +6,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from '../crypto.js';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
+import { ConfigError } from '../config/load.js';
 
 /** A PEM file as the config names it: its path and the key that set it ("security.tls_cert"). */
 export interface PemFile {
@@ -13,9 +14,19 @@ export interface PemFile {
   key: string;
 }
 
-/** A TLS file is missing, unreadable, or not what its key asks for; `message` names the key and the file. */
+/** A TLS file is missing, unreadable, or not what its key asks for; `message` names the key and the file, `issues` each file's. */
 export class TlsFileError extends Error {
   override readonly name = 'TlsFileError';
+  readonly issues: readonly string[];
+  constructor(...issues: [string, ...string[]]) {
+    super(issues.join('; '));
+    this.issues = issues;
+  }
+
+  /** The refusal at start: each file's problem on a line of its own. */
+  asConfigError(): ConfigError {
+    return new ConfigError(`gateway config is invalid:${this.issues.map((issue) => `\n  - ${issue}`).join('')}`, [...this.issues]);
+  }
 }
 
 /** A certificate and its key, as read from their files. */
@@ -75,7 +86,15 @@ function privateKeyIn(pem: Buffer, file: PemFile): KeyObject {
 
 /** Reads a certificate chain and its private key, and checks that the key belongs to the first certificate. */
 export async function readCertificateWithKey(cert: PemFile, key: PemFile): Promise<CertificateWithKey> {
-  const [certPem, keyPem] = await Promise.all([readPem(cert), readPem(key)]);
+  // Both read before either fails: a certificate and a key that are both missing are both named.
+  const [certRead, keyRead] = await Promise.allSettled([readPem(cert), readPem(key)]);
+  if (certRead.status === 'rejected' || keyRead.status === 'rejected') {
+    const failed = [certRead, keyRead].filter((r) => r.status === 'rejected').map((r) => r.reason as unknown);
+    const notFiles = failed.find((err) => !(err instanceof TlsFileError));
+    if (notFiles) throw notFiles;
+    throw new TlsFileError(...(failed as TlsFileError[]).flatMap((err) => err.issues) as [string, ...string[]]);
+  }
+  const [certPem, keyPem] = [certRead.value, keyRead.value];
   const leaf = certificatesIn(certPem, cert)[0]!;
   const privateKey = privateKeyIn(keyPem, key);
   if (!leaf.checkPrivateKey(privateKey)) {

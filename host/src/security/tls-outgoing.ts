@@ -7,7 +7,6 @@
 // are: short-lived client certificates renew without a restart.
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
-import { ConfigError } from '../config/load.js';
 import type { OutgoingTlsSettings } from '../config/resolve.js';
 import type { Logger } from '../telemetry/log.js';
 import { watchFiles, type FileWatch } from './file-watch.js';
@@ -69,7 +68,7 @@ export class OutgoingTls {
     try {
       return new OutgoingTls(settings, owner, await readMaterial(settings, owner), log);
     } catch (err) {
-      if (err instanceof TlsFileError) throw new ConfigError(`gateway config is invalid:\n  - ${err.message}`, [err.message]);
+      if (err instanceof TlsFileError) throw err.asConfigError();
       throw err;
     }
   }
