@@ -4,13 +4,14 @@
 // delivered the same calls, and nothing said so. Now the first owns the
 // queue; a second one runs without it, says so, and takes it over once the
 // first has stopped.
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createGateway, type Gateway } from '../host/src/index.js';
 import { createLogger } from '../host/src/telemetry/log.js';
+import { StorageError } from '../host/src/storage/database.js';
 import { collect, spawnCli, startServeCli, tempDir, waitForExit, waitForOutput } from './helpers/processes.js';
 import { eventually } from './helpers/gateway.js';
 import { queuePacing } from '../host/src/power/gateway-power.js';
@@ -85,6 +86,15 @@ describe('a second gateway on the same database', () => {
     const mesh = createGateway({ config: { ...inDir(served.dataDir), mesh: { enabled: true, open: true, listen: ['/ip4/127.0.0.1/tcp/0'] } }, http: false, logger: quiet });
     await expect(mesh).rejects.toThrow(new RegExp(`in use by another mcp-edge \\(pid ${served.child.pid}, .+\\), and a mesh node needs one of its own: give this gateway its own data directory`));
     served.child.kill('SIGKILL');
+  });
+
+  // The mark is made before the database opens: its folder's failure was a bare ENOTDIR / EACCES, not the database's refusal.
+  it('refuses a data directory that cannot be created with the database\'s own message, naming what to set', async () => {
+    const file = join(tempDir(), 'a-file');
+    writeFileSync(file, '');
+    const start = createGateway({ config: inDir(join(file, 'data')), http: false, logger: quiet });
+    await expect(start).rejects.toThrow(StorageError);
+    await expect(start).rejects.toThrow(new RegExp(`^cannot create folder ${join(file, 'data')} for the database: ENOTDIR.*Set gateway\\.data_dir \\(or offline\\.persistence_path\\) to a writable place\\.$`));
   });
 
   it('takes over the mark of a gateway that was killed, and leaves none after a clean stop', async () => {

@@ -20,14 +20,19 @@ export function openDatabase(dataDir: string): Db {
   return openDatabaseFile(join(dataDir, DATABASE_FILE));
 }
 
-/** Opens (creating it and its folder when needed) the database file at `path` and applies pending migrations. */
-export function openDatabaseFile(path: string): Db {
+/** Creates the folder of the database file at `path` when needed; a StorageError saying what to set when it cannot. */
+export function ensureDatabaseFolder(path: string): void {
   const folder = dirname(path);
   try {
     mkdirSync(folder, { recursive: true });
   } catch (err) {
     throw new StorageError(`cannot create folder ${folder} for the database: ${(err as Error).message}. Set gateway.data_dir (or offline.persistence_path) to a writable place.`);
   }
+}
+
+/** Opens (creating it and its folder when needed) the database file at `path` and applies pending migrations. */
+export function openDatabaseFile(path: string): Db {
+  ensureDatabaseFolder(path);
   let db: Db;
   try {
     db = new Database(path);

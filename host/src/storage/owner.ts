@@ -9,9 +9,8 @@
 // seconds to take the queue over once the owner has stopped
 // (gateway/queue-ownership.ts). A mark left by a process that no longer runs
 // (killed, power lost) is taken over.
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { StorageError } from './database.js';
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { ensureDatabaseFolder, StorageError } from './database.js';
 
 interface Mark {
   pid: number;
@@ -64,7 +63,8 @@ export class DatabaseOwner {
   /** Owns `databaseFile` for this gateway when no running gateway does. */
   static claim(databaseFile: string, serves: string): Claim {
     const path = `${databaseFile}.owner`;
-    mkdirSync(dirname(path), { recursive: true });
+    // The mark is made before the database opens: the folder too, with the database's own refusal when it cannot be.
+    ensureDatabaseFolder(databaseFile);
     const mark: Mark = { pid: process.pid, serves, since: new Date().toISOString() };
     // Twice at most: a mark left by a process that is gone is removed, then the file is created anew.
     for (let attempt = 0; ; attempt++) {
