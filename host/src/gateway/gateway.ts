@@ -683,7 +683,6 @@ export class Gateway {
     res.end(text);
   }
 
-  /** Stops serving, closes every session and the database. */
   /**
    * A queue started late (a database taken over): closed when the gateway
    * began closing meanwhile; else, as the power mode paced the loops before
@@ -695,6 +694,7 @@ export class Gateway {
     if (queue && this.power.status().mode === 'low') queue.setDeliveryPacing(queuePacing(true, queue.tickMs));
   }
 
+  /** Stops serving, closes every session and the database. */
   async close(): Promise<void> {
     this.closing = true;
     this.ownership?.stop();

@@ -25,7 +25,6 @@ const IDLE_MARGIN_MS = 1_000;
 /** A connection not established by then fails (undici's connect timeout). */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-
 /** The request line and header lines of `request` (checked), without content-length. */
 function headOf(request: LeanRequest, host: string): string {
   let head = `${request.method} ${request.path} HTTP/1.1\r\n`;
